@@ -1,0 +1,208 @@
+//! The SDK for Sluice modules.
+//!
+//! A formatter module is one type that implements [`Formatter`] and one call to
+//! [`export_formatter!`]. The bindings generated from `wit/sluice.wit` stay inside this
+//! crate; authors see plain Rust types ([`Batch`], [`Event`], [`Settings`],
+//! [`HttpRequest`], [`Verdict`]...) and the helpers every module needs: JSON writing and
+//! field access ([`json`]), time formatting ([`time`]) and escaping for the text
+//! formats of SIEMs ([`escape`]).
+//!
+//! ```
+//! use sluice_guest::{Batch, FormatError, Formatted, Formatter, HttpRequest, Info, Request, Settings};
+//!
+//! /// Posts each batch as newline-delimited JSON.
+//! struct NdjsonSink;
+//!
+//! impl Formatter for NdjsonSink {
+//!     fn info() -> Info {
+//!         Info::http("ndjson", "0.1.0")
+//!     }
+//!
+//!     fn format(batch: &Batch, _settings: &Settings) -> Result<Formatted, FormatError> {
+//!         let mut body = Vec::new();
+//!         for event in batch.events() {
+//!             body.extend_from_slice(event.json().as_bytes());
+//!             body.push(b'\n');
+//!         }
+//!         let request = HttpRequest {
+//!             method: "POST".into(),
+//!             path: "/logs".into(),
+//!             headers: vec![("Content-Type".into(), "application/x-ndjson".into())],
+//!             body,
+//!             compression: sluice_guest::Compression::None,
+//!             events: (0..batch.len() as u32).collect(),
+//!         };
+//!         Ok(Formatted { requests: vec![Request::Http(request)], refused: Vec::new() })
+//!     }
+//! }
+//!
+//! sluice_guest::export_formatter!(NdjsonSink);
+//! ```
+//!
+//! The same code compiles natively (the export macro only emits the WebAssembly exports
+//! on `wasm32`), so a module's encoder can be unit-tested and benchmarked with plain
+//! `cargo test`.
+
+mod batch;
+pub mod escape;
+pub mod json;
+pub mod log;
+mod response;
+mod settings;
+pub mod time;
+
+/// The generated bindings; public only for [`export_formatter!`], never to be named.
+#[doc(hidden)]
+#[allow(missing_docs, clippy::all, unsafe_code, reason = "generated bindings")]
+pub mod wit {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "formatter",
+        pub_export_macro: true,
+        export_macro_name: "__export_formatter_bindings",
+        default_bindings_module: "::sluice_guest::__private::wit",
+    });
+}
+
+pub use batch::{Batch, Enrichment, Event, EventId};
+pub use settings::{SettingDoc, Settings};
+
+// The generated types that are already plain Rust are re-exported by name, so that the
+// SDK decides what is public and can shadow any of them later.
+pub use wit::sluice::module::types::{
+    AuthHeader, BatchLimits, Compression, FormatError, FramedMessages, HttpRequest, HttpResponse,
+    PartialFailure, Refusal, Request, RetryAdvice, SentRequest, SettingProblem, TimeSource,
+    Transport, Verdict,
+};
+
+/// What a module tells the host about itself.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub transport: Transport,
+    pub batch: BatchLimits,
+    pub auth: Option<AuthHeader>,
+    pub settings: Vec<SettingDoc>,
+}
+
+impl Info {
+    /// An HTTP module with the host's default batch limits and no authentication.
+    pub fn http(name: &str, version: &str) -> Self {
+        Info {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            transport: Transport::Http,
+            batch: BatchLimits {
+                max_events: 500,
+                max_bytes: 1_000_000,
+            },
+            auth: None,
+            settings: Vec::new(),
+        }
+    }
+}
+
+/// The requests for one batch, and the events no request can carry.
+#[derive(Debug, Default)]
+pub struct Formatted {
+    pub requests: Vec<Request>,
+    pub refused: Vec<Refusal>,
+}
+
+impl FormatError {
+    /// A setting with a value the module cannot use; the host names the destination.
+    pub fn setting(key: &str, problem: impl Into<String>) -> Self {
+        FormatError::InvalidSetting(SettingProblem {
+            key: key.to_owned(),
+            problem: problem.into(),
+        })
+    }
+}
+
+/// A destination format. Every function is called once per batch or per response.
+pub trait Formatter {
+    /// Name, version, transport, default batch limits, auth header and settings.
+    fn info() -> Info;
+
+    /// Turns a batch into requests. Events that can never be sent go in
+    /// [`Formatted::refused`] with a reason; an `Err` keeps the whole batch for a retry.
+    fn format(batch: &Batch, settings: &Settings) -> Result<Formatted, FormatError>;
+
+    /// Reads the destination's answer. The default knows only HTTP status codes;
+    /// see [`Verdict::from_status`].
+    fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+        let _ = request;
+        Verdict::from_status(response)
+    }
+}
+
+/// Exports a [`Formatter`] as the module's implementation of the contract.
+///
+/// On targets other than `wasm32` it expands to nothing, so the module's crate also
+/// builds natively for tests and benchmarks.
+#[macro_export]
+macro_rules! export_formatter {
+    ($formatter:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct Exported;
+            impl $crate::__private::FormattingGuest for Exported {
+                fn describe() -> $crate::__private::WitInfo {
+                    $crate::__private::describe::<$formatter>()
+                }
+                fn format(
+                    batch: $crate::__private::WitBatch,
+                    settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> ::std::result::Result<$crate::__private::WitFormatted, $crate::FormatError>
+                {
+                    $crate::__private::format::<$formatter>(batch, settings)
+                }
+                fn classify(
+                    response: $crate::HttpResponse,
+                    request: $crate::SentRequest,
+                ) -> $crate::Verdict {
+                    <$formatter as $crate::Formatter>::classify(&response, &request)
+                }
+            }
+            $crate::__private::__export_formatter_bindings!(Exported with_types_in $crate::__private::wit);
+        };
+    };
+}
+
+/// Only for [`export_formatter!`]; not part of the SDK's API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::wit;
+    pub use crate::wit::__export_formatter_bindings;
+    pub use crate::wit::exports::sluice::module::formatting::Guest as FormattingGuest;
+    pub use crate::wit::sluice::module::types::{
+        Batch as WitBatch, Formatted as WitFormatted, Info as WitInfo,
+    };
+    use crate::{Batch, FormatError, Formatter, Settings};
+
+    pub fn describe<F: Formatter>() -> WitInfo {
+        let info = F::info();
+        WitInfo {
+            name: info.name,
+            version: info.version,
+            transport: info.transport,
+            batch: info.batch,
+            auth: info.auth,
+            settings: info.settings.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    pub fn format<F: Formatter>(
+        batch: WitBatch,
+        settings: Vec<(String, String)>,
+    ) -> Result<WitFormatted, FormatError> {
+        let batch = Batch::from_wit(batch);
+        let settings = Settings::new(settings, F::info().settings);
+        let formatted = F::format(&batch, &settings)?;
+        Ok(WitFormatted {
+            requests: formatted.requests,
+            refused: formatted.refused,
+        })
+    }
+}

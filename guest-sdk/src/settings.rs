@@ -1,0 +1,73 @@
+//! A destination's settings with the defaults a module declares, and typed getters
+//! whose errors name the key.
+
+use crate::FormatError;
+use crate::wit::sluice::module::types as wit;
+
+/// A setting a module accepts, shown by `sluice check` and used for defaults.
+#[derive(Debug, Clone)]
+pub struct SettingDoc {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub default: Option<&'static str>,
+}
+
+impl From<SettingDoc> for wit::SettingDoc {
+    fn from(doc: SettingDoc) -> Self {
+        wit::SettingDoc {
+            name: doc.name.to_owned(),
+            description: doc.description.to_owned(),
+            default_value: doc.default.map(str::to_owned),
+        }
+    }
+}
+
+/// The settings of one destination. The host has already refused undeclared keys.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: Vec<(String, String)>,
+    docs: Vec<SettingDoc>,
+}
+
+impl Settings {
+    pub fn new(values: Vec<(String, String)>, docs: Vec<SettingDoc>) -> Self {
+        Settings { values, docs }
+    }
+
+    /// The configured value, else the declared default.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .or_else(|| self.docs.iter().find(|d| d.name == key)?.default)
+    }
+
+    /// The value parsed as `T`, or `None` when neither set nor defaulted.
+    pub fn parse<T>(&self, key: &str) -> Result<Option<T>, FormatError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.get(key)
+            .map(|raw| {
+                raw.parse::<T>()
+                    .map_err(|e| FormatError::setting(key, format!("`{raw}`: {e}")))
+            })
+            .transpose()
+    }
+
+    /// A boolean: `true`/`false` (as TOML writes them), also `yes`/`no`, `on`/`off`.
+    pub fn flag(&self, key: &str) -> Result<bool, FormatError> {
+        match self.get(key) {
+            None => Ok(false),
+            Some("true" | "yes" | "on" | "1") => Ok(true),
+            Some("false" | "no" | "off" | "0") => Ok(false),
+            Some(other) => Err(FormatError::setting(
+                key,
+                format!("`{other}` is not a boolean (use true or false)"),
+            )),
+        }
+    }
+}

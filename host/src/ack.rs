@@ -1,0 +1,125 @@
+//! The acknowledgement path from destinations back to sources.
+//!
+//! A source gives each chunk it reads an [`Ack`]. Every batch that takes events of the
+//! chunk holds a clone; when a batch is settled (its events delivered or dead-lettered)
+//! it calls [`Ack::settle`]. When the last clone is gone and every clone was settled, the
+//! chunk is *safe* and the source's callback runs: that is where a file source may move
+//! its checkpoint, a stream source ack its messages. A clone dropped unsettled (a batch
+//! abandoned at a shutdown deadline) marks the chunk unsafe for good.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+type OnSafe = Box<dyn FnOnce() + Send + Sync>;
+
+struct Chunk {
+    abandoned: AtomicBool,
+    on_safe: std::sync::Mutex<Option<OnSafe>>,
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if !self.abandoned.load(Ordering::Acquire) {
+            if let Some(on_safe) = self.on_safe.lock().expect("not poisoned").take() {
+                on_safe();
+            }
+        }
+    }
+}
+
+/// One holder's share of a chunk's acknowledgement.
+pub struct Ack {
+    chunk: Arc<Chunk>,
+    settled: bool,
+}
+
+impl Ack {
+    /// A new chunk whose `on_safe` runs once every holder has settled.
+    pub fn new(on_safe: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Ack {
+            chunk: Arc::new(Chunk {
+                abandoned: AtomicBool::new(false),
+                on_safe: std::sync::Mutex::new(Some(Box::new(on_safe))),
+            }),
+            settled: false,
+        }
+    }
+
+    /// This holder is done with the chunk's events.
+    pub fn settle(mut self) {
+        self.settled = true;
+    }
+
+    /// Turns the source's own share into a template that only hands out holders (by
+    /// `clone`): the chunk is safe once every clone settles, or at once if none is made.
+    pub fn into_template(mut self) -> Ack {
+        self.settled = true;
+        self
+    }
+
+    /// Whether `self` and `other` belong to the same chunk.
+    pub fn same_chunk(&self, other: &Ack) -> bool {
+        Arc::ptr_eq(&self.chunk, &other.chunk)
+    }
+}
+
+impl Clone for Ack {
+    fn clone(&self) -> Self {
+        Ack {
+            chunk: self.chunk.clone(),
+            settled: false,
+        }
+    }
+}
+
+impl Drop for Ack {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.chunk.abandoned.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ack")
+            .field("settled", &self.settled)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn counted() -> (Ack, Arc<AtomicUsize>) {
+        let safe = Arc::new(AtomicUsize::new(0));
+        let counter = safe.clone();
+        (
+            Ack::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+            safe,
+        )
+    }
+
+    #[test]
+    fn safe_once_every_holder_settled() {
+        let (ack, safe) = counted();
+        let other = ack.clone();
+        ack.settle();
+        assert_eq!(safe.load(Ordering::SeqCst), 0);
+        other.settle();
+        assert_eq!(safe.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn one_abandoned_holder_makes_the_chunk_unsafe() {
+        let (ack, safe) = counted();
+        let abandoned = ack.clone();
+        drop(abandoned);
+        ack.settle();
+        assert_eq!(safe.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,130 @@
+//! The command line: `run`, `check` and `preview`.
+
+mod preview;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::dead_letter::DeadLetter;
+use crate::metrics::Counters;
+use crate::module::Runtime;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Ships audit logs to SIEMs through sandboxed WebAssembly modules"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the configured sources and deliver to every destination until the inputs
+    /// end (files read once, stdin closed) or SIGTERM/Ctrl-C.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and load every module; exit code 0 when all is well.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Run a module on JSON Lines from stdin and print the requests it would send.
+    Preview {
+        /// A built-in module name or a path to a `.wasm`.
+        #[arg(short, long)]
+        module: String,
+        /// A module setting, `key=value`; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+        settings: Vec<(String, String)>,
+    },
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not key=value"))?;
+    Ok((key.trim().to_owned(), value.to_owned()))
+}
+
+/// Logs go to stderr; `SLUICE_LOG` takes `tracing` filter directives (`debug`, `sluice=trace`).
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub fn execute(cli: Cli) -> Result<ExitCode> {
+    init_logging();
+    match cli.command {
+        Command::Run { config } => run(Config::load(&config)?),
+        Command::Check { config } => check(&config),
+        Command::Preview { module, settings } => preview::preview(&module, settings),
+    }
+}
+
+fn run(config: Config) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let summary = runtime.block_on(crate::run::run(config))?;
+    let c = &summary.counters;
+    let abandoned = Counters::get(&c.abandoned);
+    tracing::info!(
+        events = Counters::get(&c.events_in),
+        lines_rejected = Counters::get(&c.lines_rejected),
+        time_unparsed = Counters::get(&c.time_unparsed),
+        delivered = Counters::get(&c.delivered),
+        dead_lettered = Counters::get(&c.dead_lettered),
+        abandoned,
+        "sluice stopped"
+    );
+    if Counters::get(&c.dead_lettered) + Counters::get(&c.lines_rejected) > 0 {
+        tracing::warn!(file = %summary.dead_letter_file.display(), "some events were dead-lettered");
+    }
+    Ok(if abandoned > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check(path: &std::path::Path) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
+    let counters = Arc::new(Counters::default());
+    let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
+    let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+    for (destination, settings) in destinations.iter().zip(&config.destinations) {
+        let enrichment = crate::pipeline::enrichment(&config.events.tags);
+        destination.dry_run(enrichment).map_err(|e| {
+            anyhow::anyhow!("{}: destination `{}`: {e:#}", path.display(), settings.name)
+        })?;
+        println!(
+            "ok  destination `{}`: {}",
+            settings.name,
+            destination.describe()
+        );
+    }
+    println!(
+        "ok  {}: {} source(s), {} destination(s)",
+        path.display(),
+        config.sources.len(),
+        config.destinations.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,108 @@
+//! `sluice preview`: what a module makes of some events, for module authors.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::config::default_cache_dir;
+use crate::module::types::{self, Compression, FormatError, Request};
+use crate::module::{Limits, ModuleSource, Runtime, SigningKeys};
+use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
+
+/// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
+/// request (the credential header shown masked, compressed bodies shown before
+/// compression). Rejected lines and refused events are reported on stderr.
+pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode> {
+    let source = ModuleSource::resolve(module, &[])?;
+    let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
+    let module = runtime.load_formatter(&source)?;
+    let info = module.info().clone();
+    for (key, _) in &settings {
+        anyhow::ensure!(
+            info.settings.iter().any(|doc| doc.name == *key),
+            "--set {key}: module `{}` has no such setting (it accepts: {})",
+            info.name,
+            info.settings
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("reading stdin")?;
+    let parser = LineParser::new(crate::config::EventsConfig::default().time_fields);
+    let mut chunk = ChunkBuilder::default();
+    let now = jiff::Timestamp::now().as_millisecond();
+    for (number, line) in input.split(|&b| b == b'\n').enumerate() {
+        if let Parsed::Rejected(reason) = parser.parse(line, number as u64, now, &mut chunk) {
+            eprintln!("stdin:{}: rejected: {reason}", number + 1);
+        }
+    }
+    let batch = types::Batch {
+        data: chunk.data,
+        events: chunk.events,
+        enrichment: crate::pipeline::enrichment(&Default::default()),
+    };
+    let formatted = match module
+        .instantiate(SigningKeys::default())?
+        .format(&batch, &settings)?
+    {
+        Ok(formatted) => formatted,
+        Err(FormatError::InvalidSetting(problem)) => {
+            anyhow::bail!("--set {}: {}", problem.key, problem.problem)
+        }
+        Err(FormatError::Failed(reason)) => anyhow::bail!("the module failed: {reason}"),
+    };
+    let mut out = std::io::stdout().lock();
+    for refusal in &formatted.refused {
+        eprintln!("event {}: refused: {}", refusal.event, refusal.reason);
+    }
+    for (number, request) in formatted.requests.iter().enumerate() {
+        match request {
+            Request::Http(http) => {
+                writeln!(
+                    out,
+                    "### request {} of {}: {} events",
+                    number + 1,
+                    formatted.requests.len(),
+                    http.events.len()
+                )?;
+                writeln!(out, "{} {} HTTP/1.1", http.method, http.path)?;
+                for (name, value) in &http.headers {
+                    writeln!(out, "{name}: {value}")?;
+                }
+                if let Some(auth) = &info.auth {
+                    writeln!(out, "{}: {}****", auth.name, auth.prefix)?;
+                }
+                if http.compression == Compression::Gzip {
+                    writeln!(
+                        out,
+                        "Content-Encoding: gzip   (applied by the host; body shown uncompressed)"
+                    )?;
+                }
+                writeln!(out)?;
+                out.write_all(&http.body)?;
+                writeln!(out)?;
+            }
+            Request::Messages(framed) => {
+                writeln!(
+                    out,
+                    "### request {} of {}: {} messages",
+                    number + 1,
+                    formatted.requests.len(),
+                    framed.messages.len()
+                )?;
+                for message in &framed.messages {
+                    out.write_all(message)?;
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,387 @@
+//! The TOML configuration: what to read, how to shape events, where to send them.
+//! Every field is documented here and in README; unknown keys are errors.
+
+mod secret;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+pub use secret::{Secret, SecretRef};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where events that can never be delivered are written, as JSON Lines.
+    #[serde(default = "default_dead_letter_dir")]
+    pub dead_letter_dir: PathBuf,
+    /// Directories of `.wasm` modules; a module there overrides a built-in of the same name.
+    #[serde(default)]
+    pub modules_dirs: Vec<PathBuf>,
+    /// Where compiled modules are cached; `$XDG_CACHE_HOME/sluice` (or `~/.cache/sluice`) by default.
+    pub cache_dir: Option<PathBuf>,
+    /// How long a graceful shutdown may take to flush every queue.
+    #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    #[serde(default)]
+    pub events: EventsConfig,
+    #[serde(default)]
+    pub limits: ModuleLimitsConfig,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub destinations: Vec<DestinationConfig>,
+}
+
+/// How the host reads and enriches every event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Top-level fields that may hold the event time, tried in order: RFC 3339 strings,
+    /// or numbers of epoch seconds, milliseconds, microseconds or nanoseconds.
+    #[serde(default = "default_time_fields")]
+    pub time_fields: Vec<String>,
+    /// Tags added to every event (as `key = "value"`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            time_fields: default_time_fields(),
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+/// Limits for every call into a module.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleLimitsConfig {
+    /// Linear memory one module instance may use, in bytes.
+    #[serde(default = "default_module_memory")]
+    pub module_memory_bytes: usize,
+    /// Longest a single call may run.
+    #[serde(default = "default_module_call_timeout", with = "humantime_serde")]
+    pub module_call_timeout: Duration,
+    /// Most bytes of requests one `format` call may return.
+    #[serde(default = "default_module_output")]
+    pub module_output_bytes: usize,
+}
+
+impl Default for ModuleLimitsConfig {
+    fn default() -> Self {
+        let defaults = crate::module::Limits::default();
+        ModuleLimitsConfig {
+            module_memory_bytes: defaults.memory_bytes,
+            module_call_timeout: defaults.call_timeout,
+            module_output_bytes: defaults.max_output_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// JSON Lines files.
+    File {
+        /// Paths or glob patterns.
+        paths: Vec<String>,
+        /// Keep reading as the files grow (a live tail) instead of reading them once.
+        #[serde(default)]
+        follow: bool,
+        /// How often a followed file is checked for new lines.
+        #[serde(default = "default_poll_interval", with = "humantime_serde")]
+        poll_interval: Duration,
+    },
+    /// JSON Lines on standard input, until it closes.
+    Stdin {},
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    /// Unique name, used in logs and dead-letter records.
+    pub name: String,
+    /// A built-in module name (`splunk-hec`), a name found in `modules_dirs`, or a path to a `.wasm`.
+    pub module: String,
+    /// `https://host:port` the module's paths are relative to, or `capture:DIR` to write
+    /// each request to a file in DIR instead of sending it.
+    pub endpoint: String,
+    /// The credential the host adds to every request, as the module's info says.
+    pub token: Option<SecretRef>,
+    /// Secrets a module may sign with (by name) without reading them.
+    #[serde(default)]
+    pub signing_keys: BTreeMap<String, SecretRef>,
+    /// The module's settings (strings, numbers or booleans).
+    #[serde(default)]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub batch: BatchConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// Batches in flight at once, each with its own module instance.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Time limit of one HTTP request.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// A PEM file of extra CA certificates to trust (TLS verification stays on).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// When a batch closes: whichever limit is reached first. Unset limits come from the module.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    pub max_events: Option<u32>,
+    pub max_bytes: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_wait: Option<Duration>,
+}
+
+/// Exponential backoff with jitter between attempts; `Retry-After` is honoured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts per request before its events are dead-lettered.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_initial_backoff", with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: default_max_attempts(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+        }
+    }
+}
+
+fn default_dead_letter_dir() -> PathBuf {
+    PathBuf::from("sluice-dead-letter")
+}
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_time_fields() -> Vec<String> {
+    [
+        "timestamp",
+        "@timestamp",
+        "time",
+        "ts",
+        "occurred_at",
+        "occurred_at_ms",
+        "event_time",
+        "created_at",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_module_memory() -> usize {
+    crate::module::Limits::default().memory_bytes
+}
+fn default_module_call_timeout() -> Duration {
+    crate::module::Limits::default().call_timeout
+}
+fn default_module_output() -> usize {
+    crate::module::Limits::default().max_output_bytes
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_concurrency() -> usize {
+    2
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Where a destination's requests go.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    Http(reqwest::Url),
+    Capture(PathBuf),
+}
+
+impl Config {
+    /// Reads and validates `path`. Errors name the file, the key and the problem.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Relative paths in a config file are relative to the file, so a config works from
+    /// any working directory.
+    fn resolve_relative_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.dead_letter_dir);
+        self.modules_dirs.iter_mut().for_each(fix);
+        if let Some(dir) = &mut self.cache_dir {
+            fix(dir);
+        }
+        for source in &mut self.sources {
+            if let SourceConfig::File { paths, .. } = source {
+                for pattern in paths.iter_mut() {
+                    if Path::new(pattern.as_str()).is_relative() {
+                        *pattern = base.join(&*pattern).to_string_lossy().into_owned();
+                    }
+                }
+            }
+        }
+        for destination in &mut self.destinations {
+            if let Some(ca) = &mut destination.ca_file {
+                fix(ca);
+            }
+            if let Some(dir) = destination.endpoint.strip_prefix("capture:") {
+                if Path::new(dir).is_relative() {
+                    destination.endpoint = format!("capture:{}", base.join(dir).display());
+                }
+            }
+            let module_path = Path::new(&destination.module);
+            if destination.module.ends_with(".wasm") && module_path.is_relative() {
+                destination.module = base.join(module_path).to_string_lossy().into_owned();
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.sources.is_empty() {
+            bail!("sources: at least one [[sources]] is needed");
+        }
+        if self.destinations.is_empty() {
+            bail!("destinations: at least one [[destinations]] is needed");
+        }
+        for (i, source) in self.sources.iter().enumerate() {
+            if let SourceConfig::File { paths, .. } = source {
+                if paths.is_empty() {
+                    bail!("sources[{i}].paths: give at least one path or glob");
+                }
+                for pattern in paths {
+                    glob::Pattern::new(pattern).with_context(|| {
+                        format!("sources[{i}].paths: `{pattern}` is not a valid glob")
+                    })?;
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, destination) in self.destinations.iter().enumerate() {
+            let at = format!("destinations[{i}] (`{}`)", destination.name);
+            if !names.insert(destination.name.as_str()) {
+                bail!("{at}.name: another destination has this name");
+            }
+            destination
+                .endpoint()
+                .with_context(|| format!("{at}.endpoint"))?;
+            destination
+                .settings()
+                .with_context(|| format!("{at}.settings"))?;
+            if destination.concurrency == 0 {
+                bail!("{at}.concurrency: must be at least 1");
+            }
+            if destination.retry.max_attempts == 0 {
+                bail!("{at}.retry.max_attempts: must be at least 1");
+            }
+            if let Some(token) = &destination.token {
+                token
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.token: {e}"))?;
+            }
+            for (name, key) in &destination.signing_keys {
+                key.resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.signing_keys.{name}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Limits for the module runtime.
+    pub fn module_limits(&self) -> crate::module::Limits {
+        crate::module::Limits {
+            memory_bytes: self.limits.module_memory_bytes,
+            call_timeout: self.limits.module_call_timeout,
+            max_output_bytes: self.limits.module_output_bytes,
+        }
+    }
+
+    /// The configured cache directory, else the user's cache directory.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir.clone().or_else(default_cache_dir)
+    }
+}
+
+/// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("sluice"))
+}
+
+impl DestinationConfig {
+    pub fn endpoint(&self) -> Result<Endpoint> {
+        if let Some(dir) = self.endpoint.strip_prefix("capture:") {
+            if dir.is_empty() {
+                bail!("`capture:` needs a directory, as in `capture:./captured`");
+            }
+            return Ok(Endpoint::Capture(PathBuf::from(dir)));
+        }
+        let url = reqwest::Url::parse(&self.endpoint)
+            .with_context(|| format!("`{}` is not a URL", self.endpoint))?;
+        match url.scheme() {
+            "https" | "http" => Ok(Endpoint::Http(url)),
+            other => {
+                bail!("scheme `{other}` is not supported: use https://, http:// or capture:DIR")
+            }
+        }
+    }
+
+    /// Settings as the strings modules receive.
+    pub fn settings(&self) -> Result<Vec<(String, String)>> {
+        self.settings
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    toml::Value::Float(n) => n.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => bail!(
+                        "{key}: a {} is not a setting value (use a string, number or boolean)",
+                        other.type_str()
+                    ),
+                };
+                Ok((key.clone(), text))
+            })
+            .collect()
+    }
+}

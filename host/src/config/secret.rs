@@ -1,0 +1,59 @@
+//! Secrets in configuration: named by an environment variable or a file, read once at
+//! start-up, never printed (`Debug` masks them) and never handed to a module.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
+/// Literal values are not accepted, so a configuration file never holds a credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Reads the secret; a file's trailing newline is dropped. The error names the
+    /// variable or file, never a value.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        let value = match self {
+            SecretRef::Env(name) => std::env::var(name)
+                .map_err(|_| format!("environment variable {name} is not set"))?,
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        };
+        if value.is_empty() {
+            return Err(format!("{self} is empty"));
+        }
+        Ok(Secret(value))
+    }
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "environment variable {name}"),
+            SecretRef::File(path) => write!(f, "secret file {}", path.display()),
+        }
+    }
+}
+
+/// A resolved secret. Only [`Secret::expose`] gives the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}

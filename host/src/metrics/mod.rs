@@ -1,0 +1,32 @@
+//! Counters of what the host did, shared by every stage. The run summary prints them;
+//! the health endpoint and Prometheus exposition will read the same values.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events parsed and handed to the destinations.
+    pub events_in: AtomicU64,
+    /// Lines that were not JSON objects (dead-lettered).
+    pub lines_rejected: AtomicU64,
+    /// Events whose time field did not parse (they carry the ingest time).
+    pub time_unparsed: AtomicU64,
+    /// Events confirmed by a destination, summed over destinations.
+    pub delivered: AtomicU64,
+    /// Events a destination or module refused, summed over destinations.
+    pub dead_lettered: AtomicU64,
+    /// Events still queued when a shutdown deadline passed.
+    pub abandoned: AtomicU64,
+    /// Source chunks every destination has settled.
+    pub chunks_safe: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,22 @@
+//! Host-side bindings of the contract, and the versions of it this host serves.
+//!
+//! Contract versions will be served side by side, as Zed serves its extension API: each
+//! version gets a module here generated from its frozen WIT, converting into the latest
+//! types. Today there is one.
+
+#![allow(missing_docs, clippy::all, reason = "generated bindings")]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "formatter",
+});
+
+pub use sluice::module::types;
+
+/// The contract version of these bindings (the WIT package version).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The export a formatter module must have, without its version suffix.
+pub const FORMATTER_EXPORT: &str = "sluice:module/formatting";
+/// The export of a filter module, named to explain a module loaded in the wrong place.
+pub const FILTER_EXPORT: &str = "sluice:module/filtering";

@@ -1,0 +1,212 @@
+//! The module runtime: one wasmtime engine, modules compiled once (and cached on
+//! disk), instantiated from a pre-linked `InstancePre`, and called under limits.
+//!
+//! Limits, per call: linear memory (`StoreLimits`), time (epoch deadline: a ticker
+//! thread advances the engine's epoch, and a call past its deadline traps), and output
+//! size (checked on the returned requests). A trap, a timeout or an oversized output
+//! fails that call only; the instance is then discarded and the next call gets a fresh
+//! one, since a trapped store may hold broken state.
+
+mod bindings;
+mod builtin;
+mod cache;
+mod contract;
+mod instance;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+pub use bindings::CONTRACT_VERSION;
+pub use bindings::types;
+pub use instance::{CallError, FormatterInstance};
+pub use state::SigningKeys;
+
+use bindings::FormatterPre;
+use state::ModuleState;
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-call limits of every module instance.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub call_timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(5),
+            max_output_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Where a module's bytes come from.
+#[derive(Debug, Clone)]
+pub enum ModuleSource {
+    Builtin(&'static str),
+    File(PathBuf),
+}
+
+impl ModuleSource {
+    /// A built-in name, a `.wasm` in one of `dirs` (which override built-ins of the
+    /// same name), or a path.
+    pub fn resolve(name_or_path: &str, dirs: &[PathBuf]) -> Result<Self> {
+        let looks_like_path = name_or_path.ends_with(".wasm") || name_or_path.contains('/');
+        if !looks_like_path {
+            if let Some(path) = dirs
+                .iter()
+                .map(|dir| dir.join(format!("{name_or_path}.wasm")))
+                .find(|p| p.is_file())
+            {
+                return Ok(ModuleSource::File(path));
+            }
+            if let Some((name, _)) = builtin::BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+                return Ok(ModuleSource::Builtin(name));
+            }
+            anyhow::bail!(
+                "no module named `{name_or_path}`: built-in modules are {}{}",
+                builtin::names().collect::<Vec<_>>().join(", "),
+                if dirs.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and the modules directories hold none by that name")
+                }
+            );
+        }
+        let path = Path::new(name_or_path);
+        anyhow::ensure!(
+            path.is_file(),
+            "module file {} does not exist",
+            path.display()
+        );
+        Ok(ModuleSource::File(path.to_path_buf()))
+    }
+
+    fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            ModuleSource::Builtin(name) => {
+                Ok(builtin::find(name).expect("resolved built-in").into())
+            }
+            ModuleSource::File(path) => Ok(std::fs::read(path)
+                .with_context(|| format!("reading module {}", path.display()))?
+                .into()),
+        }
+    }
+}
+
+impl std::fmt::Display for ModuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleSource::Builtin(name) => write!(f, "built-in module `{name}`"),
+            ModuleSource::File(path) => write!(f, "module {}", path.display()),
+        }
+    }
+}
+
+/// The engine and linker every module shares.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<ModuleState>,
+    cache: cache::ArtifactCache,
+    limits: Limits,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
+        let mut config = Config::new();
+        // Epochs rather than fuel: a deadline check costs a load and a compare at loop
+        // heads, fuel costs a counter update per basic block.
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let ticking_engine = engine.clone();
+        let stop = ticker_stop.clone();
+        std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking_engine.increment_epoch();
+                }
+            })?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache: cache::ArtifactCache::new(cache_dir),
+            limits,
+            ticker_stop,
+        })
+    }
+
+    /// Compiles (or loads from cache), checks the contract version and pre-links a
+    /// formatter module, then asks it to describe itself.
+    pub fn load_formatter(&self, source: &ModuleSource) -> Result<Arc<FormatterModule>> {
+        let load = || -> Result<Arc<FormatterModule>> {
+            let bytes = source.bytes()?;
+            let component: Component = self.cache.load(&self.engine, &bytes)?;
+            contract::check_formatter(&self.engine, &component)?;
+            let pre = FormatterPre::new(self.linker.instantiate_pre(&component)?)?;
+            let mut module = FormatterModule {
+                label: source.to_string().into(),
+                pre,
+                limits: self.limits.clone(),
+                info: None,
+            };
+            let info = module.instantiate(SigningKeys::default())?.describe()?;
+            module.info = Some(info);
+            Ok(Arc::new(module))
+        };
+        load().with_context(|| format!("loading {source}"))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A compiled, checked formatter module, ready to instantiate.
+pub struct FormatterModule {
+    label: Arc<str>,
+    pre: FormatterPre<ModuleState>,
+    limits: Limits,
+    info: Option<types::Info>,
+}
+
+impl FormatterModule {
+    /// Where the module came from, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// What the module said of itself when loaded.
+    pub fn info(&self) -> &types::Info {
+        self.info.as_ref().expect("described at load")
+    }
+
+    /// A new instance with its own store; `keys` are the secrets its `sign` may use.
+    pub fn instantiate(&self, keys: SigningKeys) -> Result<FormatterInstance> {
+        FormatterInstance::new(self.label.clone(), &self.pre, &self.limits, keys)
+    }
+}

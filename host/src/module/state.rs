@@ -1,0 +1,104 @@
+//! What each module instance's store holds, and the host functions it may call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::sluice::module::host::{self, Level, SignAlgorithm};
+use crate::config::Secret;
+
+/// Longest log message a module can write; longer ones are cut, so a module cannot
+/// flood the host's log.
+const MAX_LOG_MESSAGE: usize = 4096;
+
+/// Secrets a module may use through `sign` by name, without ever reading them.
+pub type SigningKeys = Arc<HashMap<String, Secret>>;
+
+pub struct ModuleState {
+    /// WASI with nothing granted: no preopened directory, no environment, no
+    /// arguments, no network, stdio discarded. It exists because the Rust standard
+    /// library of `wasm32-wasip2` imports these interfaces.
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    module: Arc<str>,
+    keys: SigningKeys,
+}
+
+impl ModuleState {
+    pub fn new(module: Arc<str>, limits: StoreLimits, keys: SigningKeys) -> Self {
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        ModuleState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            module,
+            keys,
+        }
+    }
+}
+
+impl WasiView for ModuleState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The shared types interface has no functions.
+impl super::bindings::types::Host for ModuleState {}
+
+impl host::Host for ModuleState {
+    fn log(&mut self, level: Level, message: String) {
+        let mut message = message;
+        if message.len() > MAX_LOG_MESSAGE {
+            let cut = (0..=MAX_LOG_MESSAGE)
+                .rev()
+                .find(|&i| message.is_char_boundary(i))
+                .unwrap_or(0);
+            message.truncate(cut);
+            message.push_str("...");
+        }
+        let module = &*self.module;
+        match level {
+            Level::Trace => tracing::trace!(module, "{message}"),
+            Level::Debug => tracing::debug!(module, "{message}"),
+            Level::Info => tracing::info!(module, "{message}"),
+            Level::Warn => tracing::warn!(module, "{message}"),
+            Level::Error => tracing::error!(module, "{message}"),
+        }
+    }
+
+    fn now_ms(&mut self) -> i64 {
+        jiff::Timestamp::now().as_millisecond()
+    }
+
+    fn sign(
+        &mut self,
+        key_name: String,
+        algorithm: SignAlgorithm,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let key = self.keys.get(&key_name).ok_or_else(|| {
+            format!("no signing key named `{key_name}` is configured for this destination")
+        })?;
+        match algorithm {
+            SignAlgorithm::HmacSha256 => {
+                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.expose().as_bytes())
+                    .map_err(|e| e.to_string())?;
+                mac.update(&data);
+                Ok(mac.finalize().into_bytes().to_vec())
+            }
+        }
+    }
+}

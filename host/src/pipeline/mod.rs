@@ -1,0 +1,144 @@
+//! Parse, enrich and route: from lines read by a source to chunks of events queued
+//! for every destination.
+
+mod enrich;
+mod normalize;
+mod parse;
+mod scan;
+mod time;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+pub use enrich::enrichment;
+pub use parse::{ChunkBuilder, LineParser, Parsed};
+
+use crate::ack::Ack;
+use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
+use crate::event::EventChunk;
+use crate::metrics::Counters;
+
+/// Where a line came from, for dead-letter records and stable event ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// A file path, or `stdin`.
+    pub name: &'a str,
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+}
+
+/// Everything a source's ingest needs, shared by all sources.
+#[derive(Debug)]
+pub struct Router {
+    pub parser: LineParser,
+    pub routes: Vec<mpsc::Sender<Arc<EventChunk>>>,
+    pub dead_letter: Arc<DeadLetter>,
+    pub counters: Arc<Counters>,
+}
+
+/// One source's ingest: collects parsed events of a read into a chunk, then routes the
+/// chunk to every destination.
+#[derive(Debug)]
+pub struct Ingest {
+    router: Arc<Router>,
+    chunk: ChunkBuilder,
+    now_ms: i64,
+}
+
+/// Every destination has stopped taking events.
+#[derive(Debug)]
+pub struct Closed;
+
+impl Ingest {
+    pub fn new(router: Arc<Router>) -> Self {
+        Ingest {
+            router,
+            chunk: ChunkBuilder::default(),
+            now_ms: 0,
+        }
+    }
+
+    /// Parses one line (without its LF) into the current chunk, or dead-letters it.
+    pub fn line(&mut self, origin: Origin<'_>, line: &[u8]) {
+        if self.chunk.events.is_empty() {
+            // One clock read per chunk: the ingest time of a read.
+            self.now_ms = jiff::Timestamp::now().as_millisecond();
+        }
+        let seed = xxhash_rust::xxh3::xxh3_64(origin.name.as_bytes()) ^ origin.offset;
+        match self
+            .router
+            .parser
+            .parse(line, seed, self.now_ms, &mut self.chunk)
+        {
+            Parsed::Blank => {}
+            Parsed::Event { time_unparsed } => {
+                if time_unparsed {
+                    let previous = self
+                        .router
+                        .counters
+                        .time_unparsed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if previous == 0 {
+                        tracing::warn!(
+                            file = origin.name,
+                            line = origin.line,
+                            "a time field holds no parsable time; using the ingest time (the event keeps the original value; further cases are only counted)"
+                        );
+                    }
+                }
+            }
+            Parsed::Rejected(reason) => {
+                Counters::add(&self.router.counters.lines_rejected, 1);
+                tracing::warn!(file = origin.name, line = origin.line, %reason, "line rejected to the dead-letter store");
+                self.router.dead_letter.write_or_log(&[Record {
+                    time: now_rfc3339(),
+                    stage: "parse",
+                    destination: None,
+                    reason: &reason,
+                    origin: Some(format!("{}:{}", origin.name, origin.line)),
+                    event_id: None,
+                    event: None,
+                    line: Some(String::from_utf8_lossy(line).into_owned()),
+                }]);
+            }
+        }
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.router.counters.clone()
+    }
+
+    /// Whether the current chunk holds events.
+    pub fn has_events(&self) -> bool {
+        !self.chunk.events.is_empty()
+    }
+
+    /// Sends the current chunk to every destination (waiting while a queue is full),
+    /// with `ack` to learn when all of them have settled it.
+    pub async fn flush(&mut self, ack: Ack) -> Result<(), Closed> {
+        if self.chunk.events.is_empty() {
+            ack.settle();
+            return Ok(());
+        }
+        let ChunkBuilder { data, events } = std::mem::take(&mut self.chunk);
+        Counters::add(&self.router.counters.events_in, events.len());
+        // The chunk only hands out holders: each batch that takes its events clones one.
+        let chunk = Arc::new(EventChunk {
+            data,
+            events,
+            ack: ack.into_template(),
+        });
+        let mut delivered_to_any = false;
+        for route in &self.router.routes {
+            delivered_to_any |= route.send(chunk.clone()).await.is_ok();
+        }
+        if delivered_to_any {
+            Ok(())
+        } else {
+            Err(Closed)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Rewrites an event whose objects repeat a key so that each key appears once, with its
+//! last value, at the place of its first occurrence (what most JSON readers do, and
+//! what Elasticsearch, which rejects repeated keys, needs). Values are copied as raw
+//! text, so numbers keep their exact digits.
+
+use serde_json::value::RawValue;
+
+/// The normalized text of `json`, a valid JSON value.
+pub fn dedupe_keys(json: &str) -> serde_json::Result<String> {
+    let mut out = String::with_capacity(json.len());
+    write_value(&mut out, serde_json::from_str::<&RawValue>(json)?)?;
+    Ok(out)
+}
+
+fn write_value(out: &mut String, value: &RawValue) -> serde_json::Result<()> {
+    let text = value.get();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let entries: Vec<(String, &RawValue)> = serde_json::from_str::<RawObject>(text)?.0;
+            let mut kept: Vec<(&str, &RawValue)> = Vec::with_capacity(entries.len());
+            for (key, value) in &entries {
+                match kept.iter_mut().find(|(k, _)| k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => kept.push((key, value)),
+                }
+            }
+            out.push('{');
+            for (i, (key, value)) in kept.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(key)?);
+                out.push(':');
+                write_value(out, value)?;
+            }
+            out.push('}');
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            out.push('[');
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item)?;
+            }
+            out.push(']');
+        }
+        _ => out.push_str(text),
+    }
+    Ok(())
+}
+
+/// An object's entries in order, repeats included (a map type would drop them).
+struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
+            type Value = RawObject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawObject<'a>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(RawObject(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_value_wins_in_first_position_at_every_depth() {
+        let json = r#"{"a":1,"b":{"x":1,"x":[{"k":1,"k":2}]},"a":18446744073709551615}"#;
+        assert_eq!(
+            dedupe_keys(json).unwrap(),
+            r#"{"a":18446744073709551615,"b":{"x":[{"k":2}]}}"#
+        );
+    }
+
+    #[test]
+    fn numbers_and_escapes_are_kept() {
+        let json = r#"{"f":1.5e+300,"s":"a\"\u0000","s":"\u2028"}"#;
+        assert_eq!(dedupe_keys(json).unwrap(), r#"{"f":1.5e+300,"s":"\u2028"}"#);
+    }
+}

@@ -1,0 +1,232 @@
+//! From a raw line to an event: the rules of `shared/data/README.md`.
+//!
+//! - empty and whitespace-only lines are skipped silently;
+//! - a UTF-8 byte order mark and a CR before the LF are dropped;
+//! - a line that is not valid UTF-8, not valid JSON, or JSON but not an object is
+//!   rejected with a reason (the caller dead-letters it with file and line);
+//! - a repeated key keeps its last value ([`super::normalize`]);
+//! - the time comes from the first configured time field that holds one, else the
+//!   ingest time is used and the event says so (`time-source = ingest`).
+
+use super::{normalize, scan, time};
+use crate::event::{EventMeta, TimeSource, id_parts};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What became of a line.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Blank,
+    /// Appended to the chunk; `time_unparsed` when a time field held no time.
+    Event {
+        time_unparsed: bool,
+    },
+    Rejected(String),
+}
+
+/// Events parsed so far, in the layout modules receive.
+#[derive(Debug, Default)]
+pub struct ChunkBuilder {
+    pub data: String,
+    pub events: Vec<EventMeta>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LineParser {
+    time_fields: Vec<String>,
+}
+
+impl LineParser {
+    pub fn new(time_fields: Vec<String>) -> Self {
+        LineParser { time_fields }
+    }
+
+    /// Parses `line` (without its LF) into `chunk`. `id_seed` identifies the line's
+    /// origin (source and position), so the event id is stable across re-reads.
+    pub fn parse(
+        &self,
+        line: &[u8],
+        id_seed: u64,
+        now_ms: i64,
+        chunk: &mut ChunkBuilder,
+    ) -> Parsed {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.strip_prefix(BOM).unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Parsed::Blank;
+        }
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text.trim(),
+            Err(error) => {
+                return Parsed::Rejected(format!(
+                    "not valid UTF-8 (byte {} of the line); events must be UTF-8 JSON",
+                    error.valid_up_to() + 1
+                ));
+            }
+        };
+        let scanned = match scan::scan(text, &self.time_fields) {
+            Ok(scanned) => scanned,
+            Err(error) => return Parsed::Rejected(describe_json_error(text, &error)),
+        };
+        let offset = chunk.data.len();
+        if scanned.has_duplicate_keys {
+            match normalize::dedupe_keys(text) {
+                Ok(normalized) => chunk.data.push_str(&normalized),
+                Err(error) => {
+                    return Parsed::Rejected(format!("cannot normalize repeated keys: {error}"));
+                }
+            }
+        } else {
+            chunk.data.push_str(text);
+        }
+        let json = &chunk.data[offset..];
+        let parsed_time = scanned
+            .time
+            .as_ref()
+            .and_then(|(_, _, value)| time::parse(value));
+        let (time_ms, time_source) = match parsed_time {
+            Some(ms) => (ms, TimeSource::Event),
+            None => (now_ms, TimeSource::Ingest),
+        };
+        let (id_high, id_low) = id_parts(xxhash_rust::xxh3::xxh3_128_with_seed(
+            json.as_bytes(),
+            id_seed,
+        ));
+        chunk.events.push(EventMeta {
+            offset: offset as u32,
+            len: json.len() as u32,
+            time_ms,
+            time_source,
+            id_high,
+            id_low,
+        });
+        Parsed::Event {
+            time_unparsed: scanned.time.is_some() && parsed_time.is_none(),
+        }
+    }
+}
+
+/// serde_json says "invalid type: sequence, expected a JSON object"; say it plainly.
+fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
+    let kind = match text.as_bytes()[0] {
+        b'[' => Some("an array"),
+        b'"' => Some("a string"),
+        b'-' | b'0'..=b'9' => Some("a number"),
+        b't' | b'f' => Some("a boolean"),
+        b'n' => Some("null"),
+        _ => None,
+    };
+    match kind {
+        Some(kind) if !error.is_syntax() && !error.is_eof() => {
+            format!("not a JSON object: the line is {kind}")
+        }
+        _ => format!("not valid JSON: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> (Parsed, ChunkBuilder) {
+        let mut chunk = ChunkBuilder::default();
+        let parser = LineParser::new(vec!["timestamp".into(), "occurred_at_ms".into()]);
+        (parser.parse(line.as_bytes(), 7, 42, &mut chunk), chunk)
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        assert_eq!(parse("").0, Parsed::Blank);
+        assert_eq!(parse("  \t ").0, Parsed::Blank);
+        assert_eq!(parse("\r").0, Parsed::Blank);
+    }
+
+    #[test]
+    fn bom_and_crlf_are_dropped() {
+        let (parsed, chunk) = parse("\u{feff}{\"a\":1}\r");
+        assert_eq!(
+            parsed,
+            Parsed::Event {
+                time_unparsed: false
+            }
+        );
+        assert_eq!(chunk.data, "{\"a\":1}");
+        assert_eq!(chunk.events[0].time_source, TimeSource::Ingest);
+        assert_eq!(chunk.events[0].time_ms, 42);
+    }
+
+    #[test]
+    fn non_objects_are_rejected_with_a_reason() {
+        assert_eq!(
+            parse("[1, 2, 3]").0,
+            Parsed::Rejected("not a JSON object: the line is an array".into())
+        );
+        assert_eq!(
+            parse("\"just a string\"").0,
+            Parsed::Rejected("not a JSON object: the line is a string".into())
+        );
+        let Parsed::Rejected(reason) = parse("{\"action\": \"this line is cut").0 else {
+            panic!()
+        };
+        assert!(
+            reason.starts_with("not valid JSON: EOF while parsing a string"),
+            "{reason}"
+        );
+        let Parsed::Rejected(reason) = ({
+            let mut chunk = ChunkBuilder::default();
+            LineParser::new(vec![]).parse(b"{\"a\": \"bad \xff byte\"}", 0, 0, &mut chunk)
+        }) else {
+            panic!()
+        };
+        assert_eq!(
+            reason,
+            "not valid UTF-8 (byte 13 of the line); events must be UTF-8 JSON"
+        );
+    }
+
+    #[test]
+    fn time_fields_in_order_of_preference() {
+        let (_, chunk) = parse(r#"{"occurred_at_ms": 1795161600562, "x": 1}"#);
+        assert_eq!(
+            (chunk.events[0].time_ms, chunk.events[0].time_source),
+            (1_795_161_600_562, TimeSource::Event)
+        );
+        let (parsed, chunk) = parse(r#"{"timestamp": "not a date"}"#);
+        assert_eq!(
+            parsed,
+            Parsed::Event {
+                time_unparsed: true
+            }
+        );
+        assert_eq!(
+            chunk.data, r#"{"timestamp": "not a date"}"#,
+            "the original value is kept"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value_and_numbers_stay_exact() {
+        let (_, chunk) =
+            parse(r#"{"action": "first", "n": 18446744073709551615, "action": "second"}"#);
+        assert_eq!(
+            chunk.data,
+            r#"{"action":"second","n":18446744073709551615}"#
+        );
+        let (_, chunk) = parse(r#"{"n_float": 1.5e+300, "n_neg": -9007199254740993}"#);
+        assert_eq!(
+            chunk.data,
+            r#"{"n_float": 1.5e+300, "n_neg": -9007199254740993}"#
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_and_depend_on_origin() {
+        let id = |seed| {
+            let mut chunk = ChunkBuilder::default();
+            LineParser::new(vec![]).parse(b"{\"a\":1}", seed, 0, &mut chunk);
+            (chunk.events[0].id_high, chunk.events[0].id_low)
+        };
+        assert_eq!(id(1), id(1));
+        assert_ne!(id(1), id(2));
+    }
+}

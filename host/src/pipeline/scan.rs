@@ -1,0 +1,223 @@
+//! One pass over a JSON line that validates it completely without building a tree:
+//! the top level must be an object, the configured time fields are captured, and
+//! duplicated keys (at any depth) are noticed so the event can be normalized.
+//!
+//! Building a `serde_json::Value` costs several times more than this scan; the line's
+//! bytes are forwarded as they are, so numbers keep their exact text.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A time field's value, as far as time parsing cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeValue {
+    Text(String),
+    Integer(i128),
+    Float(f64),
+    /// Present but neither a string nor a number.
+    Other,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The first configured time field present: (its index in the list, its name, value).
+    pub time: Option<(usize, String, TimeValue)>,
+    /// Some object in the event repeats a key.
+    pub has_duplicate_keys: bool,
+}
+
+/// Scans one line (already known to be UTF-8). The error says what is wrong and where.
+pub fn scan(line: &str, time_fields: &[String]) -> Result<Scan, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let scan = TopLevel { time_fields }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(scan)
+}
+
+struct TopLevel<'c> {
+    time_fields: &'c [String],
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Scan;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scan, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Scan;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
+        let mut scan = Scan::default();
+        let mut keys: Vec<Key<'de>> = Vec::with_capacity(16);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let wanted = self.time_fields.iter().position(|field| *field == *key.0);
+            match wanted {
+                Some(rank) if scan.time.as_ref().is_none_or(|(best, _, _)| rank <= *best) => {
+                    let value: TimeCapture = map.next_value()?;
+                    scan.has_duplicate_keys |= value.duplicates;
+                    scan.time = Some((rank, key.0.to_string(), value.value));
+                }
+                _ => scan.has_duplicate_keys |= map.next_value_seed(Nested)?,
+            }
+            keys.push(key);
+        }
+        scan.has_duplicate_keys |= repeats(&mut keys);
+        Ok(scan)
+    }
+}
+
+/// A key, borrowed from the line unless it contains escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+fn repeats(keys: &mut [Key<'_>]) -> bool {
+    if keys.len() < 2 {
+        return false;
+    }
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keys.windows(2).any(|pair| pair[0].0 == pair[1].0)
+}
+
+/// Any nested value: validated, and true when some object in it repeats a key.
+struct Nested;
+
+impl<'de> DeserializeSeed<'de> for Nested {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Nested {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut keys: Vec<Key<'de>> = Vec::new();
+        let mut duplicates = false;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            duplicates |= map.next_value_seed(Nested)?;
+            keys.push(key);
+        }
+        Ok(duplicates | repeats(&mut keys))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut duplicates = false;
+        while let Some(nested) = seq.next_element_seed(Nested)? {
+            duplicates |= nested;
+        }
+        Ok(duplicates)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// A time field's value, plus whether it (being an object) repeats keys.
+struct TimeCapture {
+    value: TimeValue,
+    duplicates: bool,
+}
+
+impl<'de> de::Deserialize<'de> for TimeCapture {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TimeCaptureVisitor)
+    }
+}
+
+struct TimeCaptureVisitor;
+
+impl TimeCaptureVisitor {
+    fn plain<E>(value: TimeValue) -> Result<TimeCapture, E> {
+        Ok(TimeCapture {
+            value,
+            duplicates: false,
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for TimeCaptureVisitor {
+    type Value = TimeCapture;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Text(v.to_owned()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Integer(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Integer(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Float(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Other)
+    }
+    fn visit_unit<E>(self) -> Result<TimeCapture, E> {
+        Self::plain(TimeValue::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TimeCapture, A::Error> {
+        let duplicates = Nested.visit_map(map)?;
+        Ok(TimeCapture {
+            value: TimeValue::Other,
+            duplicates,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<TimeCapture, A::Error> {
+        let duplicates = Nested.visit_seq(seq)?;
+        Ok(TimeCapture {
+            value: TimeValue::Other,
+            duplicates,
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! Sources: where events come from. Each runs as a task feeding an [`Ingest`], stops
+//! reading when shutdown starts, and finishes the line it holds.
+
+mod file;
+mod lines;
+mod stdin;
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ack::Ack;
+use crate::config::SourceConfig;
+use crate::metrics::Counters;
+use crate::pipeline::{Ingest, Router};
+
+/// Bytes read at once; a read becomes one chunk of events.
+const READ_BLOCK: usize = 256 * 1024;
+
+/// Starts every source; each task ends when its input ends (one-shot) or at shutdown.
+pub fn spawn_all(
+    sources: &[SourceConfig],
+    router: Arc<Router>,
+    shutdown: CancellationToken,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) {
+    for source in sources.iter().cloned() {
+        let ingest = Ingest::new(router.clone());
+        let shutdown = shutdown.clone();
+        match source {
+            SourceConfig::File {
+                paths,
+                follow,
+                poll_interval,
+            } => {
+                tasks.spawn(file::run(paths, follow, poll_interval, ingest, shutdown));
+            }
+            SourceConfig::Stdin {} => {
+                tasks.spawn(stdin::run(ingest, shutdown));
+            }
+        }
+    }
+}
+
+/// The acknowledgement of one read: counts the chunk as safe once all destinations
+/// settled it. (The checkpoints of reliable delivery will hang here.)
+fn chunk_ack(counters: &Arc<Counters>) -> Ack {
+    let counters = counters.clone();
+    Ack::new(move || Counters::add(&counters.chunks_safe, 1))
+}

@@ -1,0 +1,41 @@
+//! JSON Lines on standard input, until it closes or shutdown starts.
+
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::lines::LineSplitter;
+use super::{READ_BLOCK, chunk_ack};
+use crate::pipeline::{Ingest, Origin};
+
+pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut stdin = tokio::io::stdin();
+    let mut block = vec![0u8; READ_BLOCK];
+    let mut splitter = LineSplitter::default();
+    let counters = ingest.counters();
+    loop {
+        let read = tokio::select! {
+            read = stdin.read(&mut block) => read?,
+            () = shutdown.cancelled() => 0,
+        };
+        if read == 0 {
+            break;
+        }
+        splitter.feed(&block[..read], |position, line| {
+            ingest.line(origin(position), line)
+        });
+        if ingest.flush(chunk_ack(&counters)).await.is_err() {
+            return Ok(());
+        }
+    }
+    splitter.finish(|position, line| ingest.line(origin(position), line));
+    let _ = ingest.flush(chunk_ack(&counters)).await;
+    Ok(())
+}
+
+fn origin(position: super::lines::LinePosition) -> Origin<'static> {
+    Origin {
+        name: "stdin",
+        line: position.number,
+        offset: position.offset,
+    }
+}

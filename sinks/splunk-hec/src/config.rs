@@ -1,0 +1,106 @@
+//! The settings of a Splunk HEC destination.
+
+use sluice_guest::{FormatError, SettingDoc, Settings};
+
+/// Splunk Cloud's documented request limit; Splunk Enterprise accepts far more.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1_000_000;
+
+/// What the encoder needs, read once per batch.
+#[derive(Debug, Clone)]
+pub struct SplunkHecConfig {
+    /// Target index; when absent, the token's default index.
+    pub index: Option<String>,
+    pub sourcetype: String,
+    pub source: String,
+    /// Envelope `host`; when absent, the host name Sluice runs on.
+    pub host: Option<String>,
+    /// Requests stay under this many bytes before compression.
+    pub max_request_bytes: usize,
+    pub gzip: bool,
+    /// Send the enrichment as flat index-time `fields`.
+    pub indexed_fields: bool,
+    /// `X-Splunk-Request-Channel`, required when the token uses indexer acknowledgement.
+    pub channel: Option<String>,
+    pub path: String,
+}
+
+impl SplunkHecConfig {
+    pub fn docs() -> Vec<SettingDoc> {
+        vec![
+            SettingDoc {
+                name: "index",
+                description: "Splunk index (must be allowed for the token); the token's default when unset",
+                default: None,
+            },
+            SettingDoc {
+                name: "sourcetype",
+                description: "sourcetype of every event",
+                default: Some("_json"),
+            },
+            SettingDoc {
+                name: "source",
+                description: "source of every event",
+                default: Some("sluice"),
+            },
+            SettingDoc {
+                name: "host",
+                description: "host of every event; the machine's host name when unset",
+                default: None,
+            },
+            SettingDoc {
+                name: "max_request_bytes",
+                description: "upper bound of one request body before compression (Splunk Cloud: 1 MB)",
+                default: Some("1000000"),
+            },
+            SettingDoc {
+                name: "gzip",
+                description: "compress request bodies with gzip",
+                default: Some("false"),
+            },
+            SettingDoc {
+                name: "indexed_fields",
+                description: "send host enrichment and tags as index-time `fields`",
+                default: Some("true"),
+            },
+            SettingDoc {
+                name: "channel",
+                description: "X-Splunk-Request-Channel GUID (needed when indexer acknowledgement is on)",
+                default: None,
+            },
+            SettingDoc {
+                name: "path",
+                description: "collector path",
+                default: Some("/services/collector/event"),
+            },
+        ]
+    }
+
+    pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
+        let max_request_bytes: usize = settings
+            .parse("max_request_bytes")?
+            .unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+        if max_request_bytes < 1024 {
+            return Err(FormatError::setting(
+                "max_request_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let text = |key: &str| {
+            settings
+                .get(key)
+                .filter(|v| !v.trim().is_empty())
+                .map(str::to_owned)
+        };
+        Ok(SplunkHecConfig {
+            index: text("index"),
+            sourcetype: text("sourcetype").unwrap_or_else(|| "_json".into()),
+            source: text("source").unwrap_or_else(|| "sluice".into()),
+            host: text("host"),
+            max_request_bytes,
+            gzip: settings.flag("gzip")?,
+            indexed_fields: settings.flag("indexed_fields")?,
+            channel: text("channel"),
+            path: text("path").unwrap_or_else(|| "/services/collector/event".into()),
+        })
+    }
+}

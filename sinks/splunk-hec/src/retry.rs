@@ -1,0 +1,69 @@
+//! Reading HEC answers: every code of `protocols.md` section 1 mapped to a verdict.
+
+use serde_json::Value;
+use sluice_guest::{HttpResponse, PartialFailure, Refusal, SentRequest, Verdict};
+
+/// The JSON body HEC always answers with.
+struct HecReply {
+    code: Option<i64>,
+    text: String,
+    invalid_event: Option<u32>,
+}
+
+impl HecReply {
+    fn parse(response: &HttpResponse) -> Self {
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        HecReply {
+            code: body.get("code").and_then(Value::as_i64),
+            text: body
+                .get("text")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| response.body_text().chars().take(200).collect()),
+            invalid_event: body
+                .get("invalid-event-number")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+        }
+    }
+
+    fn reason(&self, status: u16) -> String {
+        match self.code {
+            Some(code) => format!("HEC code {code} (HTTP {status}): {}", self.text),
+            None => format!("HTTP {status}: {}", self.text),
+        }
+    }
+}
+
+pub fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+    let reply = HecReply::parse(response);
+    let reason = reply.reason(response.status);
+    match (response.status, reply.code) {
+        // 24, 25: accepted, queues approaching capacity.
+        (200..=299, None | Some(0 | 24 | 25)) => Verdict::Delivered,
+        // Server errors, busy, unhealthy, shutting down, at capacity (8, 9, 18-20, 23, 26, 27).
+        (_, Some(8 | 9 | 18 | 19 | 20 | 23 | 26 | 27)) => Verdict::retry(response, reason),
+        // One bad object stops HEC: those before it are indexed, the rest are not.
+        (_, Some(6 | 12 | 13 | 15)) => match reply.invalid_event {
+            Some(bad) if bad < request.event_count => {
+                partial_failure(bad, request.event_count, reason)
+            }
+            _ => Verdict::Refused(reason),
+        },
+        // Auth (1-4, 21, 22), no data (5), incorrect index (7: every event of the request
+        // names the same index), channel (10, 11), ack (14), query-string auth (16).
+        (_, Some(_)) => Verdict::Refused(reason),
+        // No HEC code: a proxy or a load balancer answered.
+        _ => match Verdict::from_status(response) {
+            Verdict::Refused(_) => Verdict::Refused(reason),
+            verdict => verdict,
+        },
+    }
+}
+
+fn partial_failure(bad: u32, event_count: u32, reason: String) -> Verdict {
+    Verdict::Partial(PartialFailure {
+        retry: (bad + 1..event_count).collect(),
+        refused: vec![Refusal { event: bad, reason }],
+    })
+}
