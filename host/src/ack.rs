@@ -19,10 +19,10 @@ struct Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if !self.abandoned.load(Ordering::Acquire) {
-            if let Some(on_safe) = self.on_safe.lock().expect("not poisoned").take() {
-                on_safe();
-            }
+        if !self.abandoned.load(Ordering::Acquire)
+            && let Some(on_safe) = self.on_safe.lock().expect("not poisoned").take()
+        {
+            on_safe();
         }
     }
 }

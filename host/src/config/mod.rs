@@ -262,10 +262,10 @@ impl Config {
             if let Some(ca) = &mut destination.ca_file {
                 fix(ca);
             }
-            if let Some(dir) = destination.endpoint.strip_prefix("capture:") {
-                if Path::new(dir).is_relative() {
-                    destination.endpoint = format!("capture:{}", base.join(dir).display());
-                }
+            if let Some(dir) = destination.endpoint.strip_prefix("capture:")
+                && Path::new(dir).is_relative()
+            {
+                destination.endpoint = format!("capture:{}", base.join(dir).display());
             }
             let module_path = Path::new(&destination.module);
             if destination.module.ends_with(".wasm") && module_path.is_relative() {

@@ -75,14 +75,10 @@ impl ModuleSource {
             if let Some((name, _)) = builtin::BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
                 return Ok(ModuleSource::Builtin(name));
             }
+            let builtins: Vec<&str> = builtin::names().collect();
             anyhow::bail!(
-                "no module named `{name_or_path}`: built-in modules are {}{}",
-                builtin::names().collect::<Vec<_>>().join(", "),
-                if dirs.is_empty() {
-                    String::new()
-                } else {
-                    format!(", and the modules directories hold none by that name")
-                }
+                "no module named `{name_or_path}` in the modules directories, and no built-in (built-ins: {})",
+                builtins.join(", ")
             );
         }
         let path = Path::new(name_or_path);

@@ -180,7 +180,7 @@ mod tests {
         };
         assert_eq!(
             reason,
-            "not valid UTF-8 (byte 13 of the line); events must be UTF-8 JSON"
+            "not valid UTF-8 (byte 12 of the line); events must be UTF-8 JSON"
         );
     }
 

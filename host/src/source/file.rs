@@ -32,14 +32,12 @@ pub async fn run(
     let mut block = vec![0u8; READ_BLOCK];
     loop {
         for path in expand(&patterns)? {
-            if !files.contains_key(&path) {
-                match OpenFile::open(&path).await {
+            if let std::collections::btree_map::Entry::Vacant(slot) = files.entry(path) {
+                match OpenFile::open(slot.key()).await {
                     Ok(file) => {
-                        files.insert(path, file);
+                        slot.insert(file);
                     }
-                    Err(error) => {
-                        tracing::warn!(file = %path.display(), error = %format!("{error:#}"), "cannot open file")
-                    }
+                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot open file"),
                 }
             }
         }
