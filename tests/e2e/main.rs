@@ -1,1 +1,8 @@
+//! End-to-end tests: the real `sluice` binary against receivers on loopback.
 
+mod support;
+
+mod cli;
+mod hec_delivery;
+mod sandbox;
+mod sources;

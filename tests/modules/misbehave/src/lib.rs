@@ -39,7 +39,7 @@ impl Formatter for Misbehave {
             "huge-output" => {
                 let mut formatted = json_array(batch);
                 if let Some(Request::Http(request)) = formatted.requests.first_mut() {
-                    request.body = vec![b' '; 40 << 20];
+                    request.body = vec![b' '; 12 << 20];
                 }
                 Ok(formatted)
             }

@@ -1,0 +1,169 @@
+//! `sluice check` and `sluice preview` as a user runs them.
+
+use crate::support::{Harness, data_file, test_module, transcript};
+
+const VALID: &str = r#"
+[[sources]]
+type = "file"
+paths = ["data/*.jsonl"]
+
+[[destinations]]
+name = "splunk"
+module = "splunk-hec"
+endpoint = "https://splunk.example.com:8088"
+token = { env = "HEC_TOKEN" }
+settings = { index = "audit" }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_accepts_a_valid_config() {
+    let harness = Harness::new();
+    harness.config(VALID);
+    let output = harness
+        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .contains("ok  destination `splunk`: splunk-hec 0.1.0 (built-in module `splunk-hec`)"),
+        "{stdout}"
+    );
+}
+
+/// Runs `check` on `config` and returns stderr, asserting it failed with exit code 2.
+async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> String {
+    harness.config(config);
+    let output = harness.sluice(&["check", "-c", "sluice.toml"], env).await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains("sluice.toml"),
+        "the message names the file: {stderr}"
+    );
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_names_the_key_and_the_problem() {
+    let unknown_key = check_fails(
+        &Harness::new(),
+        &VALID.replace("name = \"splunk\"", "name = \"splunk\"\nbatchsize = 5"),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        unknown_key.contains("unknown field `batchsize`"),
+        "{unknown_key}"
+    );
+
+    let missing_secret = check_fails(&Harness::new(), VALID, &[]).await;
+    assert!(
+        missing_secret.contains(
+            "destinations[0] (`splunk`).token: environment variable HEC_TOKEN is not set"
+        ),
+        "{missing_secret}"
+    );
+
+    let unknown_setting = check_fails(
+        &Harness::new(),
+        &VALID.replace("index = \"audit\"", "indx = \"audit\""),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        unknown_setting.contains("settings.indx: module `splunk-hec` has no such setting"),
+        "{unknown_setting}"
+    );
+
+    let bad_value = check_fails(
+        &Harness::new(),
+        &VALID.replace("index = \"audit\"", "gzip = \"maybe\""),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        bad_value.contains("settings.gzip: `maybe` is not a boolean"),
+        "{bad_value}"
+    );
+
+    let unknown_module = check_fails(
+        &Harness::new(),
+        &VALID.replace("\"splunk-hec\"", "\"splonk\""),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        unknown_module.contains("destinations[0] (`splunk`).module: no module named `splonk`"),
+        "{unknown_module}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_what_is_not_a_formatter_module() {
+    let harness = Harness::new();
+    harness.write("modules/fake.wasm", b"\0asm\x01\0\0\0");
+    let stderr = check_fails(
+        &harness,
+        &VALID.replace("\"splunk-hec\"", "\"modules/fake.wasm\""),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        stderr.contains("destinations[0] (`splunk`).module: loading module "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fake.wasm"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_prints_the_requests_a_module_would_send() {
+    let harness = Harness::new();
+    let input = std::fs::read(data_file("proxy-audit.jsonl")).unwrap();
+    let mut command = harness.command(&[
+        "preview",
+        "--module",
+        "splunk-hec",
+        "--set",
+        "index=audit",
+        "--set",
+        "max_request_bytes=20000",
+    ]);
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    tokio::io::AsyncWriteExt::write_all(child.stdin.as_mut().unwrap(), &input)
+        .await
+        .unwrap();
+    drop(child.stdin.take());
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("### request 1 of "), "{stdout}");
+    assert!(stdout.contains("POST /services/collector/event HTTP/1.1\nContent-Type: application/json\nAuthorization: Splunk ****"));
+    assert!(stdout.contains(r#""index":"audit","event":{"request_id": "req_00000""#));
+    let requests = stdout.matches("### request").count();
+    assert!(
+        requests >= 2,
+        "20 KB requests split the 60 events: {requests}"
+    );
+
+    // The test module works with preview too, by path.
+    let module = test_module("misbehave");
+    let mut command = harness.command(&["preview", "--module", module.to_str().unwrap()]);
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    tokio::io::AsyncWriteExt::write_all(child.stdin.as_mut().unwrap(), b"{\"a\":1}\nnot json\n")
+        .await
+        .unwrap();
+    drop(child.stdin.take());
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("[{\"a\":1}]"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("stdin:2: rejected: not valid JSON"));
+}

@@ -1,0 +1,287 @@
+//! Delivery to a strict HEC receiver: framing, envelopes, auth, retries, partial failures
+//! and size limits.
+
+use serde_json::{Value, json};
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{Harness, SAMPLE_FILES, data_file, objects_in, sorted, transcript};
+
+/// A config reading `data/*.jsonl` into one HEC destination; `extra` is appended to it.
+fn hec_config(receiver: &HecReceiver, extra: &str) -> String {
+    format!(
+        r#"
+[[sources]]
+type = "file"
+paths = ["data/*.jsonl"]
+
+[[destinations]]
+name = "splunk"
+module = "splunk-hec"
+endpoint = "{}"
+token = {{ env = "HEC_TOKEN" }}
+retry = {{ max_attempts = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
+{extra}
+"#,
+        receiver.endpoint()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_valid_event_arrives_once_with_its_envelope() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.copy_data(&["edge-cases.jsonl"]);
+    harness.config(&hec_config(&receiver, "settings = { index = \"audit\", sourcetype = \"sluice:audit\" }\n[events]\ntags = { team = \"secops\" }"));
+
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    let mut expected = Vec::new();
+    for name in SAMPLE_FILES.iter().chain(&["edge-cases.jsonl"]) {
+        expected.extend(objects_in(&data_file(name)));
+    }
+    let indexed = receiver.indexed();
+    let events: Vec<Value> = indexed
+        .iter()
+        .map(|envelope| envelope["event"].clone())
+        .collect();
+    assert_eq!(
+        events.len(),
+        290 + 16,
+        "290 sample events and 16 valid edge cases"
+    );
+    assert_eq!(
+        sorted(events),
+        sorted(expected),
+        "each valid event exactly once, unchanged"
+    );
+
+    for envelope in &indexed {
+        assert_eq!(envelope["index"], "audit");
+        assert_eq!(envelope["sourcetype"], "sluice:audit");
+        assert_eq!(envelope["source"], "sluice");
+        assert!(envelope["host"].as_str().is_some_and(|h| !h.is_empty()));
+        assert!(envelope["time"].is_number(), "{envelope}");
+        assert_eq!(envelope["fields"]["team"], "secops");
+        assert!(envelope["fields"]["sluice_version"].is_string());
+    }
+    let by_type = |kind: &str| {
+        indexed
+            .iter()
+            .find(|e| e["event"]["event_type"] == kind)
+            .unwrap()
+            .clone()
+    };
+    // +05:30 converted to UTC; epoch seconds and milliseconds recognized.
+    assert_eq!(by_type("syslog.sd")["time"], json!(1_795_141_801));
+    assert_eq!(by_type("epoch.seconds")["time"], json!(1_763_625_603));
+    assert_eq!(by_type("epoch.millis")["time"], json!(1_763_625_604.123));
+    assert_eq!(by_type("deep.nesting")["time"], json!(1_795_161_608));
+    // No or unparsable time: the ingest time, flagged; the original value kept.
+    for kind in ["no.timestamp", "bad.timestamp"] {
+        assert_eq!(
+            by_type(kind)["fields"]["sluice_time_source"],
+            "ingest",
+            "{kind}"
+        );
+    }
+    assert_eq!(by_type("bad.timestamp")["event"]["timestamp"], "not a date");
+    // Repeated key: last value wins.
+    assert_eq!(by_type("dup.keys")["event"]["action"], "second");
+    // Numbers keep their exact text on the wire; no raw control character in any body.
+    let bodies: Vec<u8> = receiver.bodies().concat();
+    let text = String::from_utf8(bodies).expect("bodies are UTF-8");
+    for exact in [
+        "18446744073709551615",
+        "-9007199254740993",
+        "1.5e+300",
+        "\"42\"",
+        "zoë 日本語 עברית 🚀",
+    ] {
+        assert!(text.contains(exact), "body keeps {exact}");
+    }
+    assert!(
+        !text.contains('\n') && !text.contains('\0') && !text.contains('\u{1b}'),
+        "no raw control characters"
+    );
+
+    // The four bad lines are dead-lettered with file and line.
+    let dead = harness.dead_letters();
+    let origins: Vec<&str> = dead.iter().map(|r| r["origin"].as_str().unwrap()).collect();
+    assert_eq!(dead.len(), 4, "{dead:#?}");
+    for line in [11, 12, 13, 21] {
+        assert!(
+            origins
+                .iter()
+                .any(|o| o.ends_with(&format!("edge-cases.jsonl:{line}"))),
+            "line {line} in {origins:?}"
+        );
+    }
+    assert!(
+        dead.iter()
+            .all(|r| r["stage"] == "parse" && !r["reason"].as_str().unwrap().is_empty())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_dead_letters_instead_of_retrying_forever() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["proxy-audit.jsonl"]);
+    harness.config(&hec_config(&receiver, ""));
+
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", "not-the-token")],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(receiver.indexed().is_empty());
+    assert_eq!(receiver.requests(), 1, "403 is final: no retry");
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 60);
+    assert!(
+        dead.iter().all(|r| r["destination"] == "splunk"
+            && r["reason"].as_str().unwrap().contains("HEC code 4")),
+        "{:#?}",
+        dead[0]
+    );
+    assert!(
+        dead.iter().all(|r| r["event"]["request_id"].is_string()),
+        "the event itself is kept"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("not-the-token"),
+        "the token is never logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_receiver_is_retried_until_it_recovers() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    receiver.make_busy(3);
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&hec_config(&receiver, ""));
+
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(
+        receiver.indexed().len(),
+        50,
+        "every event once, after the 503s"
+    );
+    assert_eq!(receiver.requests(), 4, "three 503s (code 9), then success");
+    assert!(harness.dead_letters().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_failure_keeps_the_good_events_and_resends_the_rest() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    receiver.reject_poison();
+    let harness = Harness::new();
+    let lines: Vec<String> = (0..10)
+        .map(|i| json!({"timestamp": "2026-11-20T08:00:00Z", "n": i, "poison": i == 4}).to_string())
+        .collect();
+    harness.write("data/events.jsonl", lines.join("\n"));
+    harness.config(&hec_config(&receiver, ""));
+
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let numbers: Vec<i64> = receiver
+        .indexed()
+        .iter()
+        .map(|e| e["event"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![0, 1, 2, 3, 5, 6, 7, 8, 9],
+        "0-3 indexed with the first request, 5-9 resent"
+    );
+    assert_eq!(receiver.requests(), 2);
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["event"]["n"], 4);
+    assert!(
+        dead[0]["reason"].as_str().unwrap().contains("HEC code 6"),
+        "{}",
+        dead[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_stay_under_the_size_limit_and_413_splits() {
+    // The receiver takes 250 KB; the module is told 1 MB (its default), so the host
+    // learns from 413s and splits until each part fits. The 200 KB event fits alone.
+    let receiver = HecReceiver::start(HecConfig {
+        max_content_length: 250_000,
+        ..HecConfig::default()
+    })
+    .await;
+    let harness = Harness::new();
+    harness.copy_data(&["edge-cases.jsonl", "devops-agent-audit.jsonl"]);
+    harness.config(&hec_config(
+        &receiver,
+        "batch = { max_events = 1000, max_bytes = 900000 }",
+    ));
+
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(receiver.indexed().len(), 80 + 16);
+    assert!(receiver.requests() > 1);
+    assert!(receiver.bodies().iter().all(|b| b.len() <= 250_000));
+    assert_eq!(harness.dead_letters().len(), 4, "only the four bad lines");
+
+    // And with max_request_bytes below the big event, the module refuses it up front.
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["edge-cases.jsonl"]);
+    harness.config(&hec_config(
+        &receiver,
+        "settings = { max_request_bytes = 100000, gzip = true }",
+    ));
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(
+        receiver.indexed().len(),
+        15,
+        "gzip-compressed requests arrive; the 200 KB event does not"
+    );
+    let dead = harness.dead_letters();
+    let refused: Vec<&Value> = dead.iter().filter(|r| r["stage"] == "deliver").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["event"]["event_type"], "big.field");
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("max_request_bytes")
+    );
+}

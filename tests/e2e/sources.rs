@@ -1,0 +1,121 @@
+//! Sources as users run them: stdin, a followed file, and graceful shutdown.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{Harness, data_file, transcript};
+
+fn destination(receiver: &HecReceiver, batch: &str) -> String {
+    format!(
+        r#"
+[[destinations]]
+name = "splunk"
+module = "splunk-hec"
+endpoint = "{}"
+token = {{ env = "HEC_TOKEN" }}
+batch = {batch}
+"#,
+        receiver.endpoint()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_is_read_until_it_closes() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.config(&format!(
+        "[[sources]]\ntype = \"stdin\"\n{}",
+        destination(&receiver, "{ max_events = 7 }")
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let input = std::fs::read(data_file("secrets-audit.jsonl")).unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(&input)
+        .await
+        .unwrap();
+    drop(child.stdin.take());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(receiver.indexed().len(), 50);
+    assert_eq!(
+        receiver.requests(),
+        8,
+        "batches of 7 events: 7 full and one of 1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let log = harness.write("data/live.jsonl", "");
+    // Batches wait up to a minute: only the shutdown flush can deliver them in time.
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        destination(&receiver, "{ max_events = 1000, max_wait = \"60s\" }")
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .await
+        .unwrap();
+    for n in 0..20 {
+        file.write_all(
+            format!("{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    // The last line has no newline yet: a tail waits for it, and takes it at shutdown.
+    file.write_all(b"{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":20}")
+        .await
+        .unwrap();
+    file.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        receiver.indexed().is_empty(),
+        "nothing sent before the batch closes"
+    );
+
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits promptly")
+        .unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    let mut numbers: Vec<i64> = receiver
+        .indexed()
+        .iter()
+        .map(|e| e["event"]["n"].as_i64().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (0..=20).collect::<Vec<_>>(),
+        "every line, the unterminated last one too"
+    );
+}

@@ -1,0 +1,141 @@
+//! The harness: a temporary directory per test, the real `sluice` binary, and the
+//! receivers that stand in for SIEMs.
+
+pub mod hec;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Every sluice run of a test gives up after this long, so a hang fails instead of blocking CI.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The sample data copied from `shared/data` into the repository.
+pub fn data_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+/// A module built from `tests/modules/` by the host's build script.
+pub fn test_module(name: &str) -> PathBuf {
+    Path::new(env!("SLUICE_TEST_MODULES")).join(format!("{name}.wasm"))
+}
+
+/// The sample files with real-shaped events, all valid.
+pub const SAMPLE_FILES: [&str; 5] = [
+    "proxy-audit.jsonl",
+    "devops-agent-audit.jsonl",
+    "assistant-security-audit.jsonl",
+    "idp-audit.jsonl",
+    "secrets-audit.jsonl",
+];
+
+pub struct Harness {
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Harness {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Copies sample files into `data/`.
+    pub fn copy_data(&self, names: &[&str]) {
+        for name in names {
+            self.write(
+                &format!("data/{name}"),
+                std::fs::read(data_file(name)).unwrap(),
+            );
+        }
+    }
+
+    /// Writes `sluice.toml`: the test's TOML after the settings every test shares
+    /// (dead letters in the test's directory, the compiled-module cache shared by tests).
+    pub fn config(&self, toml: &str) -> PathBuf {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+        let text = format!(
+            "dead_letter_dir = \"dead-letter\"\ncache_dir = {:?}\n{toml}",
+            cache.display().to_string()
+        );
+        self.write("sluice.toml", text)
+    }
+
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("SLUICE_LOG", "info")
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `sluice` with `args` and `env` to completion.
+    pub async fn sluice(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        command
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null());
+        tokio::time::timeout(RUN_LIMIT, command.output())
+            .await
+            .expect("sluice finished in time")
+            .unwrap()
+    }
+
+    /// The dead-letter records written so far.
+    pub fn dead_letters(&self) -> Vec<Value> {
+        match std::fs::read_to_string(self.path("dead-letter/dead-letter.jsonl")) {
+            Ok(text) => text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Both streams of a finished run, for assertion messages.
+pub fn transcript(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The events of a JSON Lines file that are JSON objects, as parsed values.
+pub fn objects_in(path: &Path) -> Vec<Value> {
+    std::fs::read(path)
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            serde_json::from_slice::<Value>(line)
+                .ok()
+                .filter(Value::is_object)
+        })
+        .collect()
+}
+
+/// Sorts values by their JSON text, to compare multisets.
+pub fn sorted(mut values: Vec<Value>) -> Vec<Value> {
+    values.sort_by_cached_key(|v| v.to_string());
+    values
+}
