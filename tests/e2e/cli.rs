@@ -167,3 +167,21 @@ async fn preview_prints_the_requests_a_module_would_send() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("[{\"a\":1}]"));
     assert!(String::from_utf8_lossy(&output.stderr).contains("stdin:2: rejected: not valid JSON"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_a_module_built_for_another_contract_version() {
+    let module = test_module("future-contract");
+    let stderr = check_fails(
+        &Harness::new(),
+        &VALID.replace(
+            "\"splunk-hec\"",
+            &format!("{:?}", module.display().to_string()),
+        ),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        stderr.contains("the module implements contract sluice:module@9.0.0, but this host serves sluice:module@0.1.0"),
+        "{stderr}"
+    );
+}

@@ -4,5 +4,6 @@ mod support;
 
 mod cli;
 mod hec_delivery;
+mod quickstart;
 mod sandbox;
 mod sources;

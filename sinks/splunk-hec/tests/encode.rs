@@ -1,0 +1,215 @@
+//! The encoder and the classifier, natively, against `protocols.md` section 1.
+
+use sluice_guest::{
+    Batch, Enrichment, EventId, HttpResponse, Request, SentRequest, Settings, TimeSource, Verdict,
+};
+use sluice_splunk_hec::config::SplunkHecConfig;
+use sluice_splunk_hec::encoder::HecEncoder;
+use sluice_splunk_hec::retry::classify;
+
+fn enrichment() -> Enrichment {
+    Enrichment {
+        host_name: "host1".into(),
+        machine_id: String::new(),
+        sluice_version: "0.1.0".into(),
+        tags: vec![],
+    }
+}
+
+fn config(pairs: &[(&str, &str)]) -> SplunkHecConfig {
+    let values = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    SplunkHecConfig::from_settings(&Settings::new(values, SplunkHecConfig::docs())).unwrap()
+}
+
+fn body(request: &Request) -> String {
+    match request {
+        Request::Http(http) => String::from_utf8(http.body.clone()).unwrap(),
+        Request::Messages(_) => panic!("HEC is HTTP"),
+    }
+}
+
+/// Test vector H1: stacked envelopes, JSON escaping kept inside `event`.
+#[test]
+fn stacked_envelopes_match_test_vector_h1() {
+    let mut batch = Batch::new(enrichment());
+    batch.push(
+        r#"{"action":"login","user":"bob","note":"said \"hi\"\nbye"}"#,
+        1_714_566_896_789,
+        TimeSource::Event,
+        EventId(1),
+    );
+    batch.push(
+        r#"{"action":"logout"}"#,
+        1_714_566_897_000,
+        TimeSource::Event,
+        EventId(2),
+    );
+    let config = config(&[
+        ("index", "audit"),
+        ("source", "auditd"),
+        ("indexed_fields", "false"),
+    ]);
+    let formatted = HecEncoder::new(&config, batch.enrichment()).encode(&batch);
+    assert_eq!(formatted.requests.len(), 1);
+    assert_eq!(
+        body(&formatted.requests[0]),
+        concat!(
+            r#"{"time":1714566896.789,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"login","user":"bob","note":"said \"hi\"\nbye"}}"#,
+            r#"{"time":1714566897,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"logout"}}"#
+        )
+    );
+}
+
+#[test]
+fn enrichment_goes_to_flat_fields_and_ingest_time_is_flagged() {
+    let mut enrichment = enrichment();
+    enrichment.tags = vec![("team".into(), "sec\"ops".into())];
+    let mut batch = Batch::new(enrichment);
+    batch.push(r#"{"a":1}"#, 5, TimeSource::Ingest, EventId(1));
+    let config = config(&[]);
+    let text = body(
+        &HecEncoder::new(&config, batch.enrichment())
+            .encode(&batch)
+            .requests[0],
+    );
+    assert!(text.ends_with(r#""event":{"a":1},"fields":{"sluice_host":"host1","sluice_version":"0.1.0","sluice_time_source":"ingest","team":"sec\"ops"}}"#), "{text}");
+}
+
+#[test]
+fn requests_split_under_the_limit_and_oversized_events_are_refused() {
+    let mut batch = Batch::new(enrichment());
+    let small = format!(r#"{{"pad":"{}"}}"#, "x".repeat(300));
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(3000));
+    for i in 0..10 {
+        batch.push(
+            if i == 5 { &big } else { &small },
+            0,
+            TimeSource::Event,
+            EventId(i),
+        );
+    }
+    let config = config(&[("max_request_bytes", "1500")]);
+    let formatted = HecEncoder::new(&config, batch.enrichment()).encode(&batch);
+    assert_eq!(formatted.refused.len(), 1);
+    assert_eq!(formatted.refused[0].event, 5);
+    let mut carried: Vec<u32> = Vec::new();
+    for request in &formatted.requests {
+        let Request::Http(http) = request else {
+            unreachable!()
+        };
+        assert!(http.body.len() <= 1500, "{}", http.body.len());
+        carried.extend(&http.events);
+    }
+    assert_eq!(carried, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);
+}
+
+fn response(status: u16, body: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("Retry-After".into(), "7".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn sent(event_count: u32) -> SentRequest {
+    SentRequest {
+        path: "/services/collector/event".into(),
+        event_count,
+    }
+}
+
+#[test]
+fn every_hec_code_has_a_verdict() {
+    let verdict = |status, code: u32| {
+        classify(
+            &response(status, &format!(r#"{{"text":"t","code":{code}}}"#)),
+            &sent(3),
+        )
+    };
+    assert!(matches!(verdict(200, 0), Verdict::Delivered));
+    assert!(matches!(verdict(200, 24), Verdict::Delivered));
+    for (status, code) in [
+        (500, 8),
+        (503, 9),
+        (503, 18),
+        (503, 19),
+        (503, 20),
+        (503, 23),
+        (429, 26),
+        (429, 27),
+    ] {
+        match verdict(status, code) {
+            Verdict::Retry(advice) => assert_eq!(
+                advice.after_ms,
+                Some(7000),
+                "Retry-After honoured for code {code}"
+            ),
+            other => panic!("code {code}: {other:?}"),
+        }
+    }
+    for (status, code) in [
+        (403, 1),
+        (401, 2),
+        (401, 3),
+        (403, 4),
+        (400, 5),
+        (400, 7),
+        (400, 10),
+        (400, 11),
+        (400, 14),
+        (400, 16),
+        (403, 21),
+        (403, 22),
+    ] {
+        assert!(
+            matches!(verdict(status, code), Verdict::Refused(ref r) if r.contains(&format!("HEC code {code}"))),
+            "code {code}"
+        );
+    }
+    // 6, 12, 13 and 15 without an index: nothing tells which event, refuse the request.
+    assert!(matches!(verdict(400, 12), Verdict::Refused(_)));
+}
+
+/// Test vector H2: objects before the invalid one are indexed, it is refused, the rest resent.
+#[test]
+fn invalid_event_number_is_a_partial_failure() {
+    for code in [6, 12, 13, 15] {
+        let body =
+            format!(r#"{{"text":"Invalid data format","code":{code},"invalid-event-number":1}}"#);
+        let Verdict::Partial(partial) = classify(&response(400, &body), &sent(3)) else {
+            panic!("code {code}")
+        };
+        assert_eq!(partial.retry, vec![2]);
+        assert_eq!(partial.refused.len(), 1);
+        assert_eq!(partial.refused[0].event, 1);
+    }
+}
+
+#[test]
+fn answers_without_a_hec_body_fall_back_to_the_status() {
+    assert!(matches!(
+        classify(&response(413, "too big"), &sent(2)),
+        Verdict::TooLarge
+    ));
+    assert!(matches!(
+        classify(&response(502, "<html>bad gateway</html>"), &sent(2)),
+        Verdict::Retry(_)
+    ));
+    assert!(matches!(
+        classify(&response(415, "<html>"), &sent(2)),
+        Verdict::Refused(_)
+    ));
+    assert!(matches!(
+        classify(
+            &response(
+                404,
+                r#"{"text":"The requested URL was not found on this server.","code":404}"#
+            ),
+            &sent(2)
+        ),
+        Verdict::Refused(_)
+    ));
+}
