@@ -1,1 +1,110 @@
-fn main() {}
+//! End to end: the `sluice` binary reads a JSON Lines file of 1,000,000 events of about
+//! 400 bytes and delivers it through the Splunk HEC module to a loopback receiver that
+//! only counts envelopes (so it is not the bottleneck). `cargo bench --bench end_to_end`
+//!
+//! Prints events/s, MiB/s, the CPU seconds and peak RSS of the sluice process.
+//! `SLUICE_BENCH_EVENTS` changes the count.
+
+mod support;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+
+#[tokio::main]
+async fn main() {
+    let events: usize = std::env::var("SLUICE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("events.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let mut bytes = 0usize;
+    for n in 0..events {
+        let line = support::event(n);
+        bytes += line.len() + 1;
+        writeln!(file, "{line}").unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+
+    let received = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new()
+        .route(
+            "/services/collector/event",
+            axum::routing::post(count_envelopes),
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+dead_letter_dir = "dead-letter"
+[[sources]]
+type = "file"
+paths = [{input:?}]
+
+[[destinations]]
+name = "splunk"
+module = "splunk-hec"
+endpoint = "{endpoint}"
+token = {{ env = "HEC_TOKEN" }}
+settings = {{ index = "audit" }}
+"#,
+            input = input.display().to_string()
+        ),
+    )
+    .unwrap();
+
+    let start = Instant::now();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-c"])
+        .arg(&config)
+        .env("HEC_TOKEN", "bench")
+        .env("SLUICE_LOG", "warn")
+        .status()
+        .await
+        .expect("sluice runs");
+    let elapsed = start.elapsed();
+    assert!(status.success(), "sluice failed: {status}");
+    let child = support::usage(libc::RUSAGE_CHILDREN);
+    let delivered = received.load(Ordering::Relaxed);
+    assert_eq!(delivered, events as u64, "every event delivered");
+
+    let seconds = elapsed.as_secs_f64();
+    println!("events          {events}");
+    println!("input           {:.1} MiB", support::mib(bytes as f64));
+    println!("wall            {seconds:.2} s");
+    println!("events/s        {:.0}", events as f64 / seconds);
+    println!(
+        "MiB/s           {:.1}",
+        support::mib(bytes as f64) / seconds
+    );
+    println!(
+        "CPU (sluice)    {:.2} s ({:.2} µs/event)",
+        child.cpu.as_secs_f64(),
+        child.cpu.as_secs_f64() * 1e6 / events as f64
+    );
+    println!(
+        "peak RSS        {:.1} MiB",
+        child.peak_rss_kib as f64 / 1024.0
+    );
+}
+
+/// Counts envelopes by their opening `{"time":`; answers like HEC.
+async fn count_envelopes(State(received): State<Arc<AtomicU64>>, body: Bytes) -> &'static str {
+    let envelopes = body.windows(8).filter(|w| w == b"{\"time\":").count();
+    received.fetch_add(envelopes as u64, Ordering::Relaxed);
+    r#"{"text":"Success","code":0}"#
+}

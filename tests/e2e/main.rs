@@ -5,5 +5,6 @@ mod support;
 mod cli;
 mod hec_delivery;
 mod quickstart;
+mod real_splunk;
 mod sandbox;
 mod sources;

@@ -1,0 +1,54 @@
+//! Opt-in: the same export against a real Splunk HEC. Runs only when
+//! `SLUICE_TEST_SPLUNK_URL` (e.g. `https://splunk.example.com:8088`) and
+//! `SLUICE_TEST_SPLUNK_TOKEN` are set; `SLUICE_TEST_SPLUNK_INDEX` (default `main`) and
+//! `SLUICE_TEST_SPLUNK_CA` (a PEM file, for a private CA) are optional. Without them the
+//! test returns at once and says so.
+
+use crate::support::{Harness, SAMPLE_FILES, transcript};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_the_samples_to_a_real_splunk_when_one_is_named() {
+    let (Ok(url), Ok(token)) = (
+        std::env::var("SLUICE_TEST_SPLUNK_URL"),
+        std::env::var("SLUICE_TEST_SPLUNK_TOKEN"),
+    ) else {
+        eprintln!(
+            "SLUICE_TEST_SPLUNK_URL / SLUICE_TEST_SPLUNK_TOKEN not set: no real Splunk to test against"
+        );
+        return;
+    };
+    let index = std::env::var("SLUICE_TEST_SPLUNK_INDEX").unwrap_or_else(|_| "main".into());
+    let ca = std::env::var("SLUICE_TEST_SPLUNK_CA")
+        .map(|path| format!("ca_file = {path:?}"))
+        .unwrap_or_default();
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&format!(
+        r#"
+[[sources]]
+type = "file"
+paths = ["data/*.jsonl"]
+
+[[destinations]]
+name = "splunk"
+module = "splunk-hec"
+endpoint = {url:?}
+token = {{ env = "SLUICE_TEST_SPLUNK_TOKEN" }}
+settings = {{ index = {index:?}, sourcetype = "sluice:test" }}
+retry = {{ max_attempts = 3, initial_backoff = "200ms" }}
+{ca}
+"#
+    ));
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("SLUICE_TEST_SPLUNK_TOKEN", &token)],
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        harness.dead_letters().is_empty(),
+        "Splunk refused events: {:#?}",
+        harness.dead_letters()
+    );
+}
