@@ -18,7 +18,7 @@ pub fn event(n: usize) -> String {
         m = (n / 60) % 60,
         s = n % 60,
         ms = n % 1000,
-        status = if n % 7 == 0 { 429 } else { 200 },
+        status = if n.is_multiple_of(7) { 429 } else { 200 },
         latency = n % 5000,
         user = 1000 + n % 97,
         session = n % 31,
