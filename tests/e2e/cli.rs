@@ -185,3 +185,27 @@ async fn check_refuses_a_module_built_for_another_contract_version() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_in_modules_dirs_overrides_the_built_in_of_the_same_name() {
+    let harness = Harness::new();
+    harness.write(
+        "modules/splunk-hec.wasm",
+        std::fs::read(test_module("misbehave")).unwrap(),
+    );
+    harness.config(&format!(
+        "modules_dirs = [\"modules\"]\n{}",
+        VALID.replace(
+            "token = { env = \"HEC_TOKEN\" }\nsettings = { index = \"audit\" }",
+            ""
+        )
+    ));
+    let output = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ok  destination `splunk`: misbehave 0.1.0 (module "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("modules/splunk-hec.wasm)"), "{stdout}");
+}

@@ -90,7 +90,18 @@ async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
         .await
         .unwrap();
     file.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // Rotation: the old file is renamed away (its unterminated last line with it) and a new
+    // one takes its name; both are read to the end.
+    std::fs::rename(&log, harness.path("data/live.jsonl.1")).unwrap();
+    let mut file = tokio::fs::File::create(&log).await.unwrap();
+    for n in 21..25 {
+        let line = format!("{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}\n");
+        file.write_all(line.as_bytes()).await.unwrap();
+    }
+    file.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(
         receiver.indexed().is_empty(),
         "nothing sent before the batch closes"
@@ -115,7 +126,7 @@ async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
     numbers.sort();
     assert_eq!(
         numbers,
-        (0..=20).collect::<Vec<_>>(),
-        "every line, the unterminated last one too"
+        (0..25).collect::<Vec<_>>(),
+        "every line once, the unterminated last one of the rotated file too"
     );
 }

@@ -188,7 +188,8 @@ impl Destination {
 
 /// Events of a batch on their way, with the attempt they are on.
 struct Piece {
-    events: types::Batch,
+    /// Shared with the blocking-pool call that formats it, instead of copied.
+    events: Arc<types::Batch>,
     attempt: u32,
 }
 
@@ -217,7 +218,10 @@ impl Worker {
 
     /// Delivers or dead-letters every event; false when the shutdown deadline cut it short.
     async fn deliver(&mut self, events: types::Batch) -> bool {
-        let mut queue = VecDeque::from([Piece { events, attempt: 1 }]);
+        let mut queue = VecDeque::from([Piece {
+            events: Arc::new(events),
+            attempt: 1,
+        }]);
         while let Some(piece) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return false;
@@ -323,7 +327,10 @@ impl Worker {
                     }
                     if !partial.retry.is_empty() {
                         let rest = Piece {
-                            events: buffer::subset(&piece.events, in_request(&partial.retry)),
+                            events: Arc::new(buffer::subset(
+                                &piece.events,
+                                in_request(&partial.retry),
+                            )),
                             attempt,
                         };
                         self.retry_piece(
@@ -340,7 +347,7 @@ impl Worker {
                     let (first, second) = request.events.split_at(request.events.len() / 2);
                     for half in [second, first] {
                         queue.push_front(Piece {
-                            events: buffer::subset(&piece.events, half.iter().copied()),
+                            events: Arc::new(buffer::subset(&piece.events, half.iter().copied())),
                             attempt,
                         });
                     }
@@ -399,7 +406,7 @@ impl Worker {
         }
     }
 
-    async fn format(&mut self, events: &types::Batch) -> Result<types::Formatted, Failure> {
+    async fn format(&mut self, events: &Arc<types::Batch>) -> Result<types::Formatted, Failure> {
         let settings = self.destination.settings.clone();
         let batch = events.clone();
         let result = self

@@ -56,27 +56,30 @@ impl<'a> HecEncoder<'a> {
         let limit = self.config.max_request_bytes;
         let mut formatted = Formatted::default();
         let mut body = Vec::with_capacity(limit.min(batch.len() * 512 + 256));
-        let mut events = Vec::new();
-        let mut envelope = Vec::with_capacity(1024);
+        let mut events = Vec::with_capacity(batch.len());
         for (index, event) in batch.events().enumerate() {
-            envelope.clear();
-            self.write_envelope(&mut envelope, &event);
-            if envelope.len() > limit {
+            // Envelopes are written straight into the body; the rare one that does not
+            // fit is moved to the next request, or refused when it fits none.
+            let start = body.len();
+            self.write_envelope(&mut body, &event);
+            let size = body.len() - start;
+            if size > limit {
+                body.truncate(start);
                 formatted.refused.push(Refusal {
                     event: index as u32,
                     reason: format!(
-                        "event envelope is {} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)",
-                        envelope.len()
+                        "event envelope is {size} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)"
                     ),
                 });
                 continue;
             }
-            if body.len() + envelope.len() > limit {
-                formatted
-                    .requests
-                    .push(self.request(std::mem::take(&mut body), std::mem::take(&mut events)));
+            if body.len() > limit {
+                let envelope = body.split_off(start);
+                formatted.requests.push(self.request(
+                    std::mem::replace(&mut body, envelope),
+                    std::mem::take(&mut events),
+                ));
             }
-            body.extend_from_slice(&envelope);
             events.push(index as u32);
         }
         if !events.is_empty() {
