@@ -48,6 +48,11 @@ impl Batch {
         self.inner.events.len()
     }
 
+    /// Bytes of JSON text of all events together.
+    pub fn data_len(&self) -> usize {
+        self.inner.data.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.inner.events.is_empty()
     }

@@ -1,24 +1,23 @@
 //! `sluice check` and `sluice preview` as a user runs them.
 
-use crate::support::{Harness, data_file, test_module, transcript};
+use crate::support::{
+    FILE_SOURCE, Harness, data_file, splunk_destination, test_module, transcript,
+};
 
-const VALID: &str = r#"
-[[sources]]
-type = "file"
-paths = ["data/*.jsonl"]
-
-[[destinations]]
-name = "splunk"
-module = "splunk-hec"
-endpoint = "https://splunk.example.com:8088"
-token = { env = "HEC_TOKEN" }
-settings = { index = "audit" }
-"#;
+fn valid() -> String {
+    format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(
+            "https://splunk.example.com:8088",
+            "settings = { index = \"audit\" }"
+        )
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_accepts_a_valid_config() {
     let harness = Harness::new();
-    harness.config(VALID);
+    harness.config(&valid());
     let output = harness
         .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
         .await;
@@ -48,7 +47,7 @@ async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> S
 async fn check_names_the_key_and_the_problem() {
     let unknown_key = check_fails(
         &Harness::new(),
-        &VALID.replace("name = \"splunk\"", "name = \"splunk\"\nbatchsize = 5"),
+        &valid().replace("name = \"splunk\"", "name = \"splunk\"\nbatchsize = 5"),
         &[("HEC_TOKEN", "t")],
     )
     .await;
@@ -57,7 +56,7 @@ async fn check_names_the_key_and_the_problem() {
         "{unknown_key}"
     );
 
-    let missing_secret = check_fails(&Harness::new(), VALID, &[]).await;
+    let missing_secret = check_fails(&Harness::new(), &valid(), &[]).await;
     assert!(
         missing_secret.contains(
             "destinations[0] (`splunk`).token: environment variable HEC_TOKEN is not set"
@@ -67,7 +66,7 @@ async fn check_names_the_key_and_the_problem() {
 
     let unknown_setting = check_fails(
         &Harness::new(),
-        &VALID.replace("index = \"audit\"", "indx = \"audit\""),
+        &valid().replace("index = \"audit\"", "indx = \"audit\""),
         &[("HEC_TOKEN", "t")],
     )
     .await;
@@ -78,7 +77,7 @@ async fn check_names_the_key_and_the_problem() {
 
     let bad_value = check_fails(
         &Harness::new(),
-        &VALID.replace("index = \"audit\"", "gzip = \"maybe\""),
+        &valid().replace("index = \"audit\"", "gzip = \"maybe\""),
         &[("HEC_TOKEN", "t")],
     )
     .await;
@@ -89,7 +88,7 @@ async fn check_names_the_key_and_the_problem() {
 
     let unknown_module = check_fails(
         &Harness::new(),
-        &VALID.replace("\"splunk-hec\"", "\"splonk\""),
+        &valid().replace("\"splunk-hec\"", "\"splonk\""),
         &[("HEC_TOKEN", "t")],
     )
     .await;
@@ -105,7 +104,7 @@ async fn check_refuses_what_is_not_a_formatter_module() {
     harness.write("modules/fake.wasm", b"\0asm\x01\0\0\0");
     let stderr = check_fails(
         &harness,
-        &VALID.replace("\"splunk-hec\"", "\"modules/fake.wasm\""),
+        &valid().replace("\"splunk-hec\"", "\"modules/fake.wasm\""),
         &[("HEC_TOKEN", "t")],
     )
     .await;
@@ -120,7 +119,7 @@ async fn check_refuses_what_is_not_a_formatter_module() {
 async fn preview_prints_the_requests_a_module_would_send() {
     let harness = Harness::new();
     let input = std::fs::read(data_file("proxy-audit.jsonl")).unwrap();
-    let mut command = harness.command(&[
+    let args = [
         "preview",
         "--module",
         "splunk-hec",
@@ -128,17 +127,8 @@ async fn preview_prints_the_requests_a_module_would_send() {
         "index=audit",
         "--set",
         "max_request_bytes=20000",
-    ]);
-    command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    tokio::io::AsyncWriteExt::write_all(child.stdin.as_mut().unwrap(), &input)
-        .await
-        .unwrap();
-    drop(child.stdin.take());
-    let output = child.wait_with_output().await.unwrap();
+    ];
+    let output = harness.sluice_with_input(&args, &[], &input).await;
     assert!(output.status.success(), "{}", transcript(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("### request 1 of "), "{stdout}");
@@ -152,17 +142,10 @@ async fn preview_prints_the_requests_a_module_would_send() {
 
     // The test module works with preview too, by path.
     let module = test_module("misbehave");
-    let mut command = harness.command(&["preview", "--module", module.to_str().unwrap()]);
-    command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    tokio::io::AsyncWriteExt::write_all(child.stdin.as_mut().unwrap(), b"{\"a\":1}\nnot json\n")
-        .await
-        .unwrap();
-    drop(child.stdin.take());
-    let output = child.wait_with_output().await.unwrap();
+    let args = ["preview", "--module", module.to_str().unwrap()];
+    let output = harness
+        .sluice_with_input(&args, &[], b"{\"a\":1}\nnot json\n")
+        .await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("[{\"a\":1}]"));
     assert!(String::from_utf8_lossy(&output.stderr).contains("stdin:2: rejected: not valid JSON"));
@@ -173,7 +156,7 @@ async fn check_refuses_a_module_built_for_another_contract_version() {
     let module = test_module("future-contract");
     let stderr = check_fails(
         &Harness::new(),
-        &VALID.replace(
+        &valid().replace(
             "\"splunk-hec\"",
             &format!("{:?}", module.display().to_string()),
         ),
@@ -195,7 +178,7 @@ async fn a_module_in_modules_dirs_overrides_the_built_in_of_the_same_name() {
     );
     harness.config(&format!(
         "modules_dirs = [\"modules\"]\n{}",
-        VALID.replace(
+        valid().replace(
             "token = { env = \"HEC_TOKEN\" }\nsettings = { index = \"audit\" }",
             ""
         )

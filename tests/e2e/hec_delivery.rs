@@ -4,25 +4,18 @@
 use serde_json::{Value, json};
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, SAMPLE_FILES, data_file, objects_in, sorted, transcript};
+use crate::support::{
+    FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, splunk_destination,
+    transcript,
+};
 
-/// A config reading `data/*.jsonl` into one HEC destination; `extra` is appended to it.
+/// A config reading `data/*.jsonl` into one HEC destination with quick retries; `extra`
+/// is appended to the destination.
 fn hec_config(receiver: &HecReceiver, extra: &str) -> String {
+    let retry = "retry = { max_attempts = 5, initial_backoff = \"20ms\", max_backoff = \"200ms\" }";
     format!(
-        r#"
-[[sources]]
-type = "file"
-paths = ["data/*.jsonl"]
-
-[[destinations]]
-name = "splunk"
-module = "splunk-hec"
-endpoint = "{}"
-token = {{ env = "HEC_TOKEN" }}
-retry = {{ max_attempts = 5, initial_backoff = "20ms", max_backoff = "200ms" }}
-{extra}
-"#,
-        receiver.endpoint()
+        "{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), &format!("{retry}\n{extra}"))
     )
 }
 

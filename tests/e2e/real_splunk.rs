@@ -4,7 +4,7 @@
 //! `SLUICE_TEST_SPLUNK_CA` (a PEM file, for a private CA) are optional. Without them the
 //! test returns at once and says so.
 
-use crate::support::{Harness, SAMPLE_FILES, transcript};
+use crate::support::{FILE_SOURCE, Harness, SAMPLE_FILES, splunk_destination, transcript};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exports_the_samples_to_a_real_splunk_when_one_is_named() {
@@ -23,21 +23,12 @@ async fn exports_the_samples_to_a_real_splunk_when_one_is_named() {
         .unwrap_or_default();
     let harness = Harness::new();
     harness.copy_data(&SAMPLE_FILES);
+    let extra = format!(
+        "settings = {{ index = {index:?}, sourcetype = \"sluice:test\" }}\nretry = {{ max_attempts = 3, initial_backoff = \"200ms\" }}\n{ca}"
+    );
     harness.config(&format!(
-        r#"
-[[sources]]
-type = "file"
-paths = ["data/*.jsonl"]
-
-[[destinations]]
-name = "splunk"
-module = "splunk-hec"
-endpoint = {url:?}
-token = {{ env = "SLUICE_TEST_SPLUNK_TOKEN" }}
-settings = {{ index = {index:?}, sourcetype = "sluice:test" }}
-retry = {{ max_attempts = 3, initial_backoff = "200ms" }}
-{ca}
-"#
+        "{FILE_SOURCE}{}",
+        splunk_destination(&url, &extra)
     ));
     let output = harness
         .sluice(

@@ -2,7 +2,7 @@
 //! destinations go on.
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, test_module, transcript};
+use crate::support::{FILE_SOURCE, Harness, splunk_destination, test_module, transcript};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_misbehaving_module_fails_only_its_own_calls() {
@@ -10,24 +10,10 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
     let misbehave = test_module("misbehave");
+    let limits = "[limits]\nmodule_memory_bytes = 33554432\nmodule_call_timeout = \"2s\"\nmodule_output_bytes = 8388608\n";
     let mut config = format!(
-        r#"
-[limits]
-module_memory_bytes = 33554432
-module_call_timeout = "300ms"
-module_output_bytes = 8388608
-
-[[sources]]
-type = "file"
-paths = ["data/*.jsonl"]
-
-[[destinations]]
-name = "splunk"
-module = "splunk-hec"
-endpoint = "{}"
-token = {{ env = "HEC_TOKEN" }}
-"#,
-        receiver.endpoint()
+        "{limits}{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), "")
     );
     for mode in ["trap", "loop", "alloc", "huge-output"] {
         config.push_str(&format!(

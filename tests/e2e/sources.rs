@@ -5,20 +5,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, data_file, transcript};
+use crate::support::{Harness, data_file, splunk_destination, transcript};
 
 fn destination(receiver: &HecReceiver, batch: &str) -> String {
-    format!(
-        r#"
-[[destinations]]
-name = "splunk"
-module = "splunk-hec"
-endpoint = "{}"
-token = {{ env = "HEC_TOKEN" }}
-batch = {batch}
-"#,
-        receiver.endpoint()
-    )
+    splunk_destination(&receiver.endpoint(), &format!("batch = {batch}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -29,25 +19,14 @@ async fn stdin_is_read_until_it_closes() {
         "[[sources]]\ntype = \"stdin\"\n{}",
         destination(&receiver, "{ max_events = 7 }")
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", receiver.token())
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
     let input = std::fs::read(data_file("secrets-audit.jsonl")).unwrap();
-    child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(&input)
-        .await
-        .unwrap();
-    drop(child.stdin.take());
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = harness
+        .sluice_with_input(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+            &input,
+        )
+        .await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(receiver.indexed().len(), 50);
     assert_eq!(

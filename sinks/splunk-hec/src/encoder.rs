@@ -55,7 +55,11 @@ impl<'a> HecEncoder<'a> {
     pub fn encode(&self, batch: &Batch) -> Formatted {
         let limit = self.config.max_request_bytes;
         let mut formatted = Formatted::default();
-        let mut body = Vec::with_capacity(limit.min(batch.len() * 512 + 256));
+        // Sized for the whole batch up front (time digits at most 20 bytes), so the body
+        // never grows by copying.
+        let per_event =
+            b"{\"time\":".len() + 20 + self.metadata.len() + self.fields_ingest_time.len();
+        let mut body = Vec::with_capacity(limit.min(batch.data_len() + batch.len() * per_event));
         let mut events = Vec::with_capacity(batch.len());
         for (index, event) in batch.events().enumerate() {
             // Envelopes are written straight into the body; the rare one that does not

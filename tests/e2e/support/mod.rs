@@ -33,6 +33,17 @@ pub const SAMPLE_FILES: [&str; 5] = [
     "secrets-audit.jsonl",
 ];
 
+/// A file source over the test's `data/*.jsonl`.
+pub const FILE_SOURCE: &str = "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n";
+
+/// A Splunk HEC destination named `splunk` at `endpoint`, its token from `HEC_TOKEN`,
+/// with `extra` lines (settings, batch, retry...) of the same table.
+pub fn splunk_destination(endpoint: &str, extra: &str) -> String {
+    format!(
+        "[[destinations]]\nname = \"splunk\"\nmodule = \"splunk-hec\"\nendpoint = {endpoint:?}\ntoken = {{ env = \"HEC_TOKEN\" }}\n{extra}\n"
+    )
+}
+
 pub struct Harness {
     dir: tempfile::TempDir,
 }
@@ -93,6 +104,31 @@ impl Harness {
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null());
         tokio::time::timeout(RUN_LIMIT, command.output())
+            .await
+            .expect("sluice finished in time")
+            .unwrap()
+    }
+
+    /// Runs `sluice` with `args`, writing `input` to its standard input.
+    pub async fn sluice_with_input(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        input: &[u8],
+    ) -> Output {
+        let mut command = self.command(args);
+        command
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, input)
+            .await
+            .unwrap();
+        drop(stdin);
+        tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
             .await
             .expect("sluice finished in time")
             .unwrap()
