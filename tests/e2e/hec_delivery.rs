@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
     FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, splunk_destination,
-    transcript,
 };
 
 /// A config reading `data/*.jsonl` into one HEC destination with quick retries; `extra`
@@ -27,13 +26,7 @@ async fn every_valid_event_arrives_once_with_its_envelope() {
     harness.copy_data(&["edge-cases.jsonl"]);
     harness.config(&hec_config(&receiver, "settings = { index = \"audit\", sourcetype = \"sluice:audit\" }\n[events]\ntags = { team = \"secops\" }"));
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
 
     let mut expected = Vec::new();
     for name in SAMPLE_FILES.iter().chain(&["edge-cases.jsonl"]) {
@@ -129,13 +122,7 @@ async fn a_wrong_token_dead_letters_instead_of_retrying_forever() {
     harness.copy_data(&["proxy-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", "not-the-token")],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    let output = harness.run_ok(&[("HEC_TOKEN", "not-the-token")]).await;
     assert!(receiver.indexed().is_empty());
     assert_eq!(receiver.requests(), 1, "403 is final: no retry");
     let dead = harness.dead_letters();
@@ -164,13 +151,7 @@ async fn a_busy_receiver_is_retried_until_it_recovers() {
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     assert_eq!(
         receiver.indexed().len(),
         50,
@@ -191,13 +172,7 @@ async fn a_partial_failure_keeps_the_good_events_and_resends_the_rest() {
     harness.write("data/events.jsonl", lines.join("\n"));
     harness.config(&hec_config(&receiver, ""));
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     let numbers: Vec<i64> = receiver
         .indexed()
         .iter()
@@ -235,13 +210,7 @@ async fn requests_stay_under_the_size_limit_and_413_splits() {
         "batch = { max_events = 1000, max_bytes = 900000 }",
     ));
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     assert_eq!(receiver.indexed().len(), 80 + 16);
     assert!(receiver.requests() > 1);
     assert!(receiver.bodies().iter().all(|b| b.len() <= 250_000));
@@ -255,13 +224,7 @@ async fn requests_stay_under_the_size_limit_and_413_splits() {
         &receiver,
         "settings = { max_request_bytes = 100000, gzip = true }",
     ));
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     assert_eq!(
         receiver.indexed().len(),
         15,

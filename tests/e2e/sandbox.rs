@@ -30,13 +30,7 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
     }
     harness.config(&config);
 
-    let output = harness
-        .sluice(
-            &["run", "-c", "sluice.toml"],
-            &[("HEC_TOKEN", receiver.token())],
-        )
-        .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     assert_eq!(
         receiver.indexed().len(),
         50,

@@ -109,6 +109,13 @@ impl Harness {
             .unwrap()
     }
 
+    /// `sluice run -c sluice.toml` to its end; fails the test unless it succeeds.
+    pub async fn run_ok(&self, env: &[(&str, &str)]) -> Output {
+        let output = self.sluice(&["run", "-c", "sluice.toml"], env).await;
+        assert!(output.status.success(), "{}", transcript(&output));
+        output
+    }
+
     /// Runs `sluice` with `args`, writing `input` to its standard input.
     pub async fn sluice_with_input(
         &self,
