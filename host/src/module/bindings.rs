@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     world: "formatter",
 });
 
-pub use sluice::module::types;
+pub use self::sluice::module::types;
 
 /// The contract version of these bindings (the WIT package version).
 pub const CONTRACT_VERSION: &str = "0.1.0";
