@@ -1,11 +1,19 @@
-//! A batch of events as a module sees it: one buffer of JSON text and a fixed-size
-//! record per event, wrapped in borrowing accessors.
+//! A batch of events as a module sees it: the contract's columns (one buffer of JSON
+//! text, one column per number), wrapped in borrowing accessors.
 
-use crate::TimeSource;
 use crate::wit::sluice::module::types as wit;
 
 /// What the host adds to every event of a batch.
 pub type Enrichment = wit::Enrichment;
+
+/// Where an event's time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// One of the configured time fields of the event.
+    Event,
+    /// None held a time: the host assigned the ingest time.
+    Ingest,
+}
 
 /// The events of one batch, in the order the host read them.
 #[derive(Debug, Clone)]
@@ -19,7 +27,11 @@ impl Batch {
         Batch {
             inner: wit::Batch {
                 data: String::new(),
-                events: Vec::new(),
+                ends: Vec::new(),
+                times_ms: Vec::new(),
+                ingest_times: Vec::new(),
+                ids_high: Vec::new(),
+                ids_low: Vec::new(),
                 enrichment,
             },
         }
@@ -32,20 +44,22 @@ impl Batch {
     /// Appends an event; `json` must be one JSON object (the host guarantees it for
     /// the batches it sends).
     pub fn push(&mut self, json: &str, time_ms: i64, time_source: TimeSource, id: EventId) {
-        let offset = self.inner.data.len() as u32;
+        if time_source == TimeSource::Ingest {
+            self.inner.ingest_times.push(self.len() as u32);
+        }
         self.inner.data.push_str(json);
-        self.inner.events.push(wit::EventMeta {
-            offset,
-            len: json.len() as u32,
-            time_ms,
-            time_source,
-            id_high: (id.0 >> 64) as u64,
-            id_low: id.0 as u64,
-        });
+        self.inner.ends.push(self.inner.data.len() as u32);
+        self.inner.times_ms.push(time_ms);
+        self.inner.ids_high.push((id.0 >> 64) as u64);
+        self.inner.ids_low.push(id.0 as u64);
     }
 
     pub fn len(&self) -> usize {
-        self.inner.events.len()
+        self.inner.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.ends.is_empty()
     }
 
     /// Bytes of JSON text of all events together.
@@ -53,22 +67,23 @@ impl Batch {
         self.inner.data.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.inner.events.is_empty()
-    }
-
     /// The event at `index`. Panics when out of range, like slice indexing.
     pub fn event(&self, index: usize) -> Event<'_> {
+        assert!(
+            index < self.len(),
+            "event {index} of a batch of {}",
+            self.len()
+        );
         Event {
             batch: &self.inner,
-            meta: &self.inner.events[index],
+            index,
         }
     }
 
     pub fn events(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
-        self.inner.events.iter().map(|meta| Event {
+        (0..self.len()).map(|index| Event {
             batch: &self.inner,
-            meta,
+            index,
         })
     }
 
@@ -81,28 +96,38 @@ impl Batch {
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
     batch: &'a wit::Batch,
-    meta: &'a wit::EventMeta,
+    index: usize,
 }
 
 impl<'a> Event<'a> {
     /// The event's JSON object, exactly as the host validated it.
     pub fn json(&self) -> &'a str {
-        let start = self.meta.offset as usize;
-        &self.batch.data[start..start + self.meta.len as usize]
+        let start = match self.index {
+            0 => 0,
+            i => self.batch.ends[i - 1] as usize,
+        };
+        &self.batch.data[start..self.batch.ends[self.index] as usize]
     }
 
     /// Event time in milliseconds since the Unix epoch, UTC.
     pub fn time_ms(&self) -> i64 {
-        self.meta.time_ms
+        self.batch.times_ms[self.index]
     }
 
     /// Whether the time came from the event or was assigned by the host at ingest.
     pub fn time_source(&self) -> TimeSource {
-        self.meta.time_source
+        // Usually empty; sorted, so a search, not a scan.
+        match self.batch.ingest_times.binary_search(&(self.index as u32)) {
+            Ok(_) => TimeSource::Ingest,
+            Err(_) => TimeSource::Event,
+        }
     }
 
     pub fn id(&self) -> EventId {
-        EventId((u128::from(self.meta.id_high) << 64) | u128::from(self.meta.id_low))
+        EventId(
+            (u128::from(self.batch.ids_high[self.index]) << 64)
+                | u128::from(self.batch.ids_low[self.index]),
+        )
     }
 
     /// The value at a dotted path (`actor.id`), parsed on demand. Parsing costs about as

@@ -64,15 +64,14 @@ pub mod wit {
     });
 }
 
-pub use batch::{Batch, Enrichment, Event, EventId};
+pub use batch::{Batch, Enrichment, Event, EventId, TimeSource};
 pub use settings::{SettingDoc, Settings};
 
 // The generated types that are already plain Rust are re-exported by name, so that the
 // SDK decides what is public and can shadow any of them later.
 pub use wit::sluice::module::types::{
     AuthHeader, BatchLimits, Compression, FormatError, FramedMessages, HttpRequest, HttpResponse,
-    PartialFailure, Refusal, Request, RetryAdvice, SentRequest, SettingProblem, TimeSource,
-    Transport, Verdict,
+    PartialFailure, Refusal, Request, RetryAdvice, SentRequest, SettingProblem, Transport, Verdict,
 };
 
 /// What a module tells the host about itself.

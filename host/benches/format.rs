@@ -8,6 +8,8 @@ mod support;
 
 use std::time::Duration;
 
+use sluice::buffer::Columns;
+use sluice::event::EventMeta;
 use sluice::module::types;
 use sluice::module::{Limits, ModuleSource, Runtime, SigningKeys};
 use sluice_guest::{Batch, EventId, Formatter, Settings, TimeSource};
@@ -59,21 +61,16 @@ fn main() {
             std::hint::black_box(formatted);
         });
 
-        let mut wasm_batch = types::Batch {
-            data: String::new(),
-            events: Vec::new(),
-            enrichment: enrichment.clone(),
-        };
+        let mut wasm_batch = types::Batch::with_enrichment(enrichment.clone());
         for (i, event) in events.iter().enumerate() {
-            wasm_batch.events.push(types::EventMeta {
-                offset: wasm_batch.data.len() as u32,
-                len: event.len() as u32,
+            let meta = EventMeta {
+                offset: 0,
+                len: 0,
                 time_ms: 1_795_161_600_000 + i as i64,
-                time_source: types::TimeSource::Event,
-                id_high: 0,
-                id_low: i as u64,
-            });
-            wasm_batch.data.push_str(event);
+                ingest_time: false,
+                id: i as u128,
+            };
+            wasm_batch.push_event(event, &meta);
         }
         let wasm = measure("wasm", batch_size, bytes, || {
             let formatted = instance

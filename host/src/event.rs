@@ -1,9 +1,22 @@
-//! The event as it crosses stages. Its record type is the contract's own
-//! (`event-meta` in `wit/sluice.wit`), so handing a batch to a module converts nothing.
+//! The event as it crosses stages: parsed into chunks by the pipeline, gathered into
+//! the contract's column layout (`batch` in `wit/sluice.wit`) by the batcher.
 
 use crate::ack::Ack;
 
-pub use crate::module::types::{Enrichment, EventMeta, TimeSource};
+pub use crate::module::types::Enrichment;
+
+/// One parsed event of a chunk: where its JSON lies, its time and its id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventMeta {
+    pub offset: u32,
+    pub len: u32,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// No time field held a time: `time_ms` is the ingest time.
+    pub ingest_time: bool,
+    /// Stable across re-reads of the same line (see `pipeline::parse`).
+    pub id: u128,
+}
 
 /// A run of parsed events from one read of a source, shared (behind an `Arc`) by every
 /// destination. `events[i]` describes `data[offset .. offset + len]`.
@@ -17,17 +30,19 @@ pub struct EventChunk {
 impl EventChunk {
     /// The JSON text of `meta`, an event of this chunk.
     pub fn json(&self, meta: &EventMeta) -> &str {
-        let start = meta.offset as usize;
-        &self.data[start..start + meta.len as usize]
+        meta.json_in(&self.data)
     }
 }
 
-/// The stable id of an event as the contract carries it.
-pub fn id_parts(id: u128) -> (u64, u64) {
-    ((id >> 64) as u64, id as u64)
+impl EventMeta {
+    /// This event's JSON text in `data`, the buffer it was parsed into.
+    pub fn json_in<'a>(&self, data: &'a str) -> &'a str {
+        let start = self.offset as usize;
+        &data[start..start + self.len as usize]
+    }
 }
 
-/// The id's text form, 32 hex digits, as the guest SDK prints it.
-pub fn id_text(meta: &EventMeta) -> String {
-    format!("{:016x}{:016x}", meta.id_high, meta.id_low)
+/// An event id's text form, 32 hex digits, as the guest SDK prints it.
+pub fn id_text(id: u128) -> String {
+    format!("{id:032x}")
 }

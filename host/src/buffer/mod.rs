@@ -30,30 +30,76 @@ pub struct BatchLimits {
     pub max_wait: Duration,
 }
 
+/// The contract's batch, read and written by event. (A trait because the type is
+/// generated from the WIT.)
+pub trait Columns {
+    fn with_enrichment(enrichment: Enrichment) -> Self;
+    fn event_count(&self) -> usize;
+    /// Appends an event; `meta`'s offset and length are those of its old place, unused.
+    fn push_event(&mut self, json: &str, meta: &EventMeta);
+    fn event_json(&self, index: usize) -> &str;
+    fn event_meta(&self, index: usize) -> EventMeta;
+}
+
+impl Columns for types::Batch {
+    fn with_enrichment(enrichment: Enrichment) -> Self {
+        types::Batch {
+            data: String::new(),
+            ends: Vec::new(),
+            times_ms: Vec::new(),
+            ingest_times: Vec::new(),
+            ids_high: Vec::new(),
+            ids_low: Vec::new(),
+            enrichment,
+        }
+    }
+
+    fn event_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn push_event(&mut self, json: &str, meta: &EventMeta) {
+        if meta.ingest_time {
+            self.ingest_times.push(self.ends.len() as u32);
+        }
+        self.data.push_str(json);
+        self.ends.push(self.data.len() as u32);
+        self.times_ms.push(meta.time_ms);
+        self.ids_high.push((meta.id >> 64) as u64);
+        self.ids_low.push(meta.id as u64);
+    }
+
+    fn event_json(&self, index: usize) -> &str {
+        let start = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        &self.data[start..self.ends[index] as usize]
+    }
+
+    fn event_meta(&self, index: usize) -> EventMeta {
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        EventMeta {
+            offset: start,
+            len: self.ends[index] - start,
+            time_ms: self.times_ms[index],
+            ingest_time: self.ingest_times.binary_search(&(index as u32)).is_ok(),
+            id: (u128::from(self.ids_high[index]) << 64) | u128::from(self.ids_low[index]),
+        }
+    }
+}
+
 /// A copy of the events at `indices` of `batch`, in that order.
 pub fn subset(batch: &types::Batch, indices: impl IntoIterator<Item = u32>) -> types::Batch {
-    let mut part = types::Batch {
-        data: String::new(),
-        events: Vec::new(),
-        enrichment: batch.enrichment.clone(),
-    };
+    let mut part = types::Batch::with_enrichment(batch.enrichment.clone());
     for index in indices {
-        let meta = &batch.events[index as usize];
-        push(&mut part, json(batch, meta), meta);
+        part.push_event(
+            batch.event_json(index as usize),
+            &batch.event_meta(index as usize),
+        );
     }
     part
-}
-
-/// The JSON text of `meta`, an event of `batch`.
-pub fn json<'a>(batch: &'a types::Batch, meta: &EventMeta) -> &'a str {
-    let start = meta.offset as usize;
-    &batch.data[start..start + meta.len as usize]
-}
-
-fn push(batch: &mut types::Batch, json: &str, meta: &EventMeta) {
-    let offset = batch.data.len() as u32;
-    batch.data.push_str(json);
-    batch.events.push(EventMeta { offset, ..*meta });
 }
 
 /// Gathers chunks into batches until the input closes, then sends what it holds.
@@ -64,11 +110,7 @@ pub async fn run_batcher(
     output: mpsc::Sender<Batch>,
 ) {
     let empty = || Batch {
-        content: types::Batch {
-            data: String::new(),
-            events: Vec::new(),
-            enrichment: enrichment.clone(),
-        },
+        content: types::Batch::with_enrichment(enrichment.clone()),
         acks: Vec::new(),
     };
     let mut current = empty();
@@ -78,8 +120,8 @@ pub async fn run_batcher(
             chunk = input.recv() => {
                 let Some(chunk) = chunk else { break };
                 for meta in &chunk.events {
-                    let full = current.content.events.len() >= limits.max_events
-                        || (!current.content.events.is_empty()
+                    let full = current.content.event_count() >= limits.max_events
+                        || (current.content.event_count() > 0
                             && current.content.data.len() + meta.len as usize > limits.max_bytes);
                     if full {
                         deadline = None;
@@ -87,10 +129,10 @@ pub async fn run_batcher(
                             return;
                         }
                     }
-                    if current.content.events.is_empty() {
+                    if current.content.event_count() == 0 {
                         deadline = Some(Instant::now() + limits.max_wait);
                     }
-                    push(&mut current.content, chunk.json(meta), meta);
+                    current.content.push_event(chunk.json(meta), meta);
                     if !current.acks.last().is_some_and(|ack| ack.same_chunk(&chunk.ack)) {
                         current.acks.push(chunk.ack.clone());
                     }
@@ -104,7 +146,7 @@ pub async fn run_batcher(
             }
         }
     }
-    if !current.content.events.is_empty() {
+    if current.content.event_count() > 0 {
         let _ = output.send(current).await;
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use crate::buffer::Columns;
 use crate::config::default_cache_dir;
 use crate::module::types::{self, Compression, FormatError, Request};
 use crate::module::{Limits, ModuleSource, Runtime, SigningKeys};
@@ -43,11 +44,10 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
             eprintln!("stdin:{}: rejected: {reason}", number + 1);
         }
     }
-    let batch = types::Batch {
-        data: chunk.data,
-        events: chunk.events,
-        enrichment: crate::pipeline::enrichment(&Default::default()),
-    };
+    let mut batch = types::Batch::with_enrichment(crate::pipeline::enrichment(&Default::default()));
+    for meta in &chunk.events {
+        batch.push_event(meta.json_in(&chunk.data), meta);
+    }
     let formatted = match module
         .instantiate(SigningKeys::default())?
         .format(&batch, &settings)?

@@ -18,10 +18,10 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::buffer::{self, Batch, BatchLimits};
+use crate::buffer::{self, Batch, BatchLimits, Columns};
 use crate::config::DestinationConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
-use crate::event::{Enrichment, EventChunk, id_text};
+use crate::event::{Enrichment, EventChunk, EventMeta, id_text};
 use crate::metrics::Counters;
 use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 use crate::module::{FormatterInstance, FormatterModule, SigningKeys};
@@ -120,18 +120,15 @@ impl Destination {
     pub fn dry_run(&self, enrichment: Enrichment) -> Result<()> {
         let sample =
             r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
-        let batch = types::Batch {
-            data: sample.to_owned(),
-            events: vec![crate::event::EventMeta {
-                offset: 0,
-                len: sample.len() as u32,
-                time_ms: 1_767_225_600_000,
-                time_source: crate::event::TimeSource::Event,
-                id_high: 0,
-                id_low: 0,
-            }],
-            enrichment,
+        let mut batch = types::Batch::with_enrichment(enrichment);
+        let meta = EventMeta {
+            offset: 0,
+            len: sample.len() as u32,
+            time_ms: 1_767_225_600_000,
+            ingest_time: false,
+            id: 0,
         };
+        batch.push_event(sample, &meta);
         let mut instance = self.module.instantiate(self.signing_keys.clone())?;
         match instance.format(&batch, &self.settings)? {
             Ok(_) => Ok(()),
@@ -206,7 +203,7 @@ impl Worker {
         loop {
             let batch = batches.lock().await.recv().await;
             let Some(batch) = batch else { return Ok(()) };
-            let count = batch.content.events.len();
+            let count = batch.content.event_count();
             if self.deliver(batch.content).await {
                 batch.acks.into_iter().for_each(crate::ack::Ack::settle);
             } else {
@@ -378,7 +375,7 @@ impl Worker {
         queue: &mut VecDeque<Piece>,
     ) {
         if !self.destination.retry.may_retry(piece.attempt) {
-            let all: Vec<u32> = (0..piece.events.events.len() as u32).collect();
+            let all: Vec<u32> = (0..piece.events.event_count() as u32).collect();
             self.dead_letter(
                 &piece.events,
                 &all,
@@ -465,7 +462,7 @@ impl Worker {
     }
 
     fn dead_letter_all(&self, events: &types::Batch, reason: &str) {
-        let all: Vec<u32> = (0..events.events.len() as u32).collect();
+        let all: Vec<u32> = (0..events.event_count() as u32).collect();
         self.dead_letter(events, &all, reason);
     }
 
@@ -479,15 +476,16 @@ impl Worker {
         let time = now_rfc3339();
         let records: Vec<Record<'_>> = indices
             .iter()
-            .filter_map(|&i| batch.events.get(i as usize))
-            .map(|meta| Record {
+            .map(|&i| i as usize)
+            .filter(|&i| i < batch.event_count())
+            .map(|i| Record {
                 time: time.clone(),
                 stage: "deliver",
                 destination: Some(&self.destination.name),
                 reason,
                 origin: None,
-                event_id: Some(id_text(meta)),
-                event: serde_json::from_str(buffer::json(batch, meta)).ok(),
+                event_id: Some(id_text(batch.event_meta(i).id)),
+                event: serde_json::from_str(batch.event_json(i)).ok(),
                 line: None,
             })
             .collect();

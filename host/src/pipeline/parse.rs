@@ -6,10 +6,10 @@
 //!   rejected with a reason (the caller dead-letters it with file and line);
 //! - a repeated key keeps its last value ([`super::normalize`]);
 //! - the time comes from the first configured time field that holds one, else the
-//!   ingest time is used and the event says so (`time-source = ingest`).
+//!   ingest time is used and the event says so (`ingest-times` of the contract).
 
 use super::{normalize, scan, time};
-use crate::event::{EventMeta, TimeSource, id_parts};
+use crate::event::EventMeta;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -84,21 +84,12 @@ impl LineParser {
             .time
             .as_ref()
             .and_then(|(_, _, value)| time::parse(value));
-        let (time_ms, time_source) = match parsed_time {
-            Some(ms) => (ms, TimeSource::Event),
-            None => (now_ms, TimeSource::Ingest),
-        };
-        let (id_high, id_low) = id_parts(xxhash_rust::xxh3::xxh3_128_with_seed(
-            json.as_bytes(),
-            id_seed,
-        ));
         chunk.events.push(EventMeta {
             offset: offset as u32,
             len: json.len() as u32,
-            time_ms,
-            time_source,
-            id_high,
-            id_low,
+            time_ms: parsed_time.unwrap_or(now_ms),
+            ingest_time: parsed_time.is_none(),
+            id: xxhash_rust::xxh3::xxh3_128_with_seed(json.as_bytes(), id_seed),
         });
         Parsed::Event {
             time_unparsed: scanned.time.is_some() && parsed_time.is_none(),
@@ -151,7 +142,7 @@ mod tests {
             }
         );
         assert_eq!(chunk.data, "{\"a\":1}");
-        assert_eq!(chunk.events[0].time_source, TimeSource::Ingest);
+        assert!(chunk.events[0].ingest_time);
         assert_eq!(chunk.events[0].time_ms, 42);
     }
 
@@ -188,8 +179,8 @@ mod tests {
     fn time_fields_in_order_of_preference() {
         let (_, chunk) = parse(r#"{"occurred_at_ms": 1795161600562, "x": 1}"#);
         assert_eq!(
-            (chunk.events[0].time_ms, chunk.events[0].time_source),
-            (1_795_161_600_562, TimeSource::Event)
+            (chunk.events[0].time_ms, chunk.events[0].ingest_time),
+            (1_795_161_600_562, false)
         );
         let (parsed, chunk) = parse(r#"{"timestamp": "not a date"}"#);
         assert_eq!(
@@ -224,7 +215,7 @@ mod tests {
         let id = |seed| {
             let mut chunk = ChunkBuilder::default();
             LineParser::new(vec![]).parse(b"{\"a\":1}", seed, 0, &mut chunk);
-            (chunk.events[0].id_high, chunk.events[0].id_low)
+            chunk.events[0].id
         };
         assert_eq!(id(1), id(1));
         assert_ne!(id(1), id(2));
