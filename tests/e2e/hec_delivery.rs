@@ -241,3 +241,39 @@ async fn requests_stay_under_the_size_limit_and_413_splits() {
             .contains("max_request_bytes")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_is_verified_against_the_configured_ca_and_never_skipped() {
+    let pki = crate::support::tls::test_pki();
+    let receiver = HecReceiver::start_tls(HecConfig::default(), pki.server.clone()).await;
+    assert!(receiver.endpoint().starts_with("https://127.0.0.1:"));
+    let token_file = "secrets/hec-token";
+
+    // Trusting the test CA: delivered, with the token read from a file.
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.write("ca.pem", &pki.ca_pem);
+    harness.write(token_file, format!("{}\n", receiver.token()));
+    let config = hec_config(&receiver, "ca_file = \"ca.pem\"").replace(
+        "{ env = \"HEC_TOKEN\" }",
+        &format!("{{ file = {token_file:?} }}"),
+    );
+    harness.config(&config);
+    harness.run_ok(&[]).await;
+    assert_eq!(receiver.indexed().len(), 50);
+
+    // Without it, the certificate is refused: nothing reaches the receiver, every event
+    // is dead-lettered with the TLS error after the retries.
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&hec_config(&receiver, ""));
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    assert_eq!(receiver.indexed().len(), 50, "nothing more arrived");
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 50);
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("gave up after 5 attempts") && reason.contains("certificate"),
+        "{reason}"
+    );
+}

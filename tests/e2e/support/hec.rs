@@ -54,11 +54,27 @@ struct Shared {
 /// A running receiver on a loopback port; it stops with the test's runtime.
 pub struct HecReceiver {
     pub addr: SocketAddr,
+    scheme: &'static str,
     shared: Shared,
 }
 
 impl HecReceiver {
     pub async fn start(config: HecConfig) -> Self {
+        Self::start_with(config, None).await
+    }
+
+    /// The same receiver behind HTTPS, with `tls`'s certificate.
+    pub async fn start_tls(
+        config: HecConfig,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Self {
+        Self::start_with(config, Some(tls)).await
+    }
+
+    async fn start_with(
+        config: HecConfig,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    ) -> Self {
         let shared = Shared {
             config: Arc::new(config),
             recorded: Arc::default(),
@@ -75,12 +91,25 @@ impl HecReceiver {
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        HecReceiver { addr, shared }
+        let scheme = match tls {
+            Some(tls) => {
+                super::tls::serve_tls(listener, app, tls);
+                "https"
+            }
+            None => {
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+                "http"
+            }
+        };
+        HecReceiver {
+            addr,
+            scheme,
+            shared,
+        }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn token(&self) -> &str {

@@ -2,6 +2,7 @@
 //! receivers that stand in for SIEMs.
 
 pub mod hec;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
