@@ -192,3 +192,42 @@ async fn a_module_in_modules_dirs_overrides_the_built_in_of_the_same_name() {
     );
     assert!(stdout.contains("modules/splunk-hec.wasm)"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compiled_modules_are_cached_and_a_damaged_artifact_is_replaced() {
+    let harness = Harness::new();
+    harness.write("sluice.toml", format!("cache_dir = \"cache\"\n{}", valid()));
+    let check = || harness.sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")]);
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(harness.path("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+
+    let output = check().await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let cached = artifacts();
+    assert_eq!(cached.len(), 1, "one artifact for the one module");
+    let written = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+
+    let output = check().await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
+        written,
+        "reused, not rewritten"
+    );
+
+    std::fs::write(&cached[0], b"not an artifact").unwrap();
+    let output = check().await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("ignoring unreadable module artifact")
+    );
+    assert!(
+        std::fs::read(&cached[0]).unwrap().len() > 1000,
+        "compiled again and stored"
+    );
+}
