@@ -109,3 +109,40 @@ async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
         "every line once, the unterminated last one of the rotated file too"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    receiver.make_busy(usize::MAX);
+    let harness = Harness::new();
+    harness.copy_data(&["proxy-audit.jsonl"]);
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\nfollow = true\n{}",
+        splunk_destination(&receiver.endpoint(), "retry = { max_attempts = 1000, initial_backoff = \"50ms\", max_backoff = \"100ms\" }")
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.requests() > 0, "delivery is being retried");
+
+    // SAFETY: sending a signal to our own child process.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id().unwrap() as i32, libc::SIGTERM);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the deadline ends the flush")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("shutdown deadline passed"), "{stderr}");
+    assert!(stderr.contains("abandoned=60"), "{stderr}");
+    assert!(
+        harness.dead_letters().is_empty(),
+        "abandoned events are not refused events"
+    );
+}

@@ -59,11 +59,14 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 
 /// Logs go to stderr; `SLUICE_LOG` takes `tracing` filter directives (`debug`, `sluice=trace`).
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in a journal or a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -213,7 +213,8 @@ impl Worker {
         }
     }
 
-    /// Delivers or dead-letters every event; false when the shutdown deadline cut it short.
+    /// Delivers or dead-letters every event; false when the shutdown deadline passed
+    /// before that.
     async fn deliver(&mut self, events: types::Batch) -> bool {
         let mut queue = VecDeque::from([Piece {
             events: Arc::new(events),
@@ -250,7 +251,9 @@ impl Worker {
                 }
             }
         }
-        !self.abort.is_cancelled() || queue.is_empty()
+        // A deadline that passed during a wait may have cut a request short: count the
+        // whole batch as not settled (its events may be sent again: at least once).
+        !self.abort.is_cancelled()
     }
 
     /// Sends one request until it is settled; follow-up pieces go to `queue`.

@@ -15,7 +15,7 @@ pub struct Counters {
     pub delivered: AtomicU64,
     /// Events a destination or module refused, summed over destinations.
     pub dead_lettered: AtomicU64,
-    /// Events still queued when a shutdown deadline passed.
+    /// Events of batches the shutdown deadline cut short (some may have been delivered).
     pub abandoned: AtomicU64,
     /// Source chunks every destination has settled.
     pub chunks_safe: AtomicU64,
