@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
     FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, splunk_destination,
+    summary_figure,
 };
 
 /// A config reading `data/*.jsonl` into one HEC destination with quick retries; `extra`
@@ -151,11 +152,17 @@ async fn a_busy_receiver_is_retried_until_it_recovers() {
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
 
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
     assert_eq!(
         receiver.indexed().len(),
         50,
         "every event once, after the 503s"
+    );
+    assert_eq!(summary_figure(&output, "delivered"), 50);
+    assert_eq!(
+        summary_figure(&output, "events_settled"),
+        50,
+        "delivered events are acknowledged to their source"
     );
     assert_eq!(receiver.requests(), 4, "three 503s (code 9), then success");
     assert!(harness.dead_letters().is_empty());

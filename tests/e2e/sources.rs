@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, data_file, splunk_destination, transcript};
+use crate::support::{Harness, data_file, splunk_destination, summary_figure, transcript};
 
 fn destination(receiver: &HecReceiver, batch: &str) -> String {
     splunk_destination(&receiver.endpoint(), &format!("batch = {batch}"))
@@ -140,7 +140,12 @@ async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("shutdown deadline passed"), "{stderr}");
-    assert!(stderr.contains("abandoned=60"), "{stderr}");
+    assert_eq!(summary_figure(&output, "abandoned"), 60, "{stderr}");
+    assert_eq!(
+        summary_figure(&output, "events_settled"),
+        0,
+        "no event is safe: nothing may be checkpointed"
+    );
     assert!(
         harness.dead_letters().is_empty(),
         "abandoned events are not refused events"

@@ -93,6 +93,7 @@ fn run(config: Config) -> Result<ExitCode> {
         delivered = Counters::get(&c.delivered),
         dead_lettered = Counters::get(&c.dead_lettered),
         abandoned,
+        events_settled = Counters::get(&c.events_settled),
         "sluice stopped"
     );
     if Counters::get(&c.dead_lettered) + Counters::get(&c.lines_rejected) > 0 {

@@ -17,8 +17,9 @@ pub struct Counters {
     pub dead_lettered: AtomicU64,
     /// Events of batches the shutdown deadline cut short (some may have been delivered).
     pub abandoned: AtomicU64,
-    /// Source chunks every destination has settled.
-    pub chunks_safe: AtomicU64,
+    /// Events every destination has settled (delivered or dead-lettered): what a source
+    /// may acknowledge or checkpoint.
+    pub events_settled: AtomicU64,
 }
 
 impl Counters {

@@ -72,7 +72,7 @@ impl ModuleSource {
             {
                 return Ok(ModuleSource::File(path));
             }
-            if let Some((name, _)) = builtin::BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+            if let Some(name) = builtin::names().find(|name| *name == name_or_path) {
                 return Ok(ModuleSource::Builtin(name));
             }
             let builtins: Vec<&str> = builtin::names().collect();

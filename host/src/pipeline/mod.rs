@@ -107,24 +107,18 @@ impl Ingest {
         }
     }
 
-    pub fn counters(&self) -> Arc<Counters> {
-        self.router.counters.clone()
-    }
-
-    /// Whether the current chunk holds events.
-    pub fn has_events(&self) -> bool {
-        !self.chunk.events.is_empty()
-    }
-
-    /// Sends the current chunk to every destination (waiting while a queue is full),
-    /// with `ack` to learn when all of them have settled it.
-    pub async fn flush(&mut self, ack: Ack) -> Result<(), Closed> {
+    /// Sends the current chunk to every destination (waiting while a queue is full).
+    /// Its acknowledgement counts the events as settled once every destination has
+    /// delivered or dead-lettered them; a source's checkpoint will hang here too.
+    pub async fn flush(&mut self) -> Result<(), Closed> {
         if self.chunk.events.is_empty() {
-            ack.settle();
             return Ok(());
         }
         let ChunkBuilder { data, events } = std::mem::take(&mut self.chunk);
-        Counters::add(&self.router.counters.events_in, events.len());
+        let count = events.len();
+        Counters::add(&self.router.counters.events_in, count);
+        let counters = self.router.counters.clone();
+        let ack = Ack::new(move || Counters::add(&counters.events_settled, count));
         // The chunk only hands out holders: each batch that takes its events clones one.
         let chunk = Arc::new(EventChunk {
             data,

@@ -17,8 +17,8 @@ use anyhow::{Context, Result};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::READ_BLOCK;
 use super::lines::{LinePosition, LineSplitter};
-use super::{READ_BLOCK, chunk_ack};
 use crate::pipeline::{Ingest, Origin};
 
 pub async fn run(
@@ -121,7 +121,6 @@ impl OpenFile {
         block: &mut [u8],
         shutdown: &CancellationToken,
     ) -> Result<()> {
-        let counters = ingest.counters();
         loop {
             let read = self
                 .file
@@ -136,7 +135,7 @@ impl OpenFile {
             self.splitter.feed(&block[..read], |position, line| {
                 ingest.line(origin(name, position), line)
             });
-            if ingest.flush(chunk_ack(&counters)).await.is_err() || shutdown.is_cancelled() {
+            if ingest.flush().await.is_err() || shutdown.is_cancelled() {
                 return Ok(());
             }
         }
@@ -147,7 +146,7 @@ impl OpenFile {
         let name = &self.name;
         self.splitter
             .finish(|position, line| ingest.line(origin(name, position), line));
-        let _ = ingest.flush(chunk_ack(&ingest.counters())).await;
+        let _ = ingest.flush().await;
         Ok(())
     }
 

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::ack::Ack;
 use crate::config::SourceConfig;
-use crate::metrics::Counters;
 use crate::pipeline::{Ingest, Router};
 
 /// Bytes read at once; a read becomes one chunk of events.
@@ -41,11 +39,4 @@ pub fn spawn_all(
             }
         }
     }
-}
-
-/// The acknowledgement of one read: counts the chunk as safe once all destinations
-/// settled it. (The checkpoints of reliable delivery will hang here.)
-fn chunk_ack(counters: &Arc<Counters>) -> Ack {
-    let counters = counters.clone();
-    Ack::new(move || Counters::add(&counters.chunks_safe, 1))
 }

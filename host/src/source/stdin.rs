@@ -3,15 +3,14 @@
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::READ_BLOCK;
 use super::lines::LineSplitter;
-use super::{READ_BLOCK, chunk_ack};
 use crate::pipeline::{Ingest, Origin};
 
 pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut stdin = tokio::io::stdin();
     let mut block = vec![0u8; READ_BLOCK];
     let mut splitter = LineSplitter::default();
-    let counters = ingest.counters();
     loop {
         let read = tokio::select! {
             read = stdin.read(&mut block) => read?,
@@ -23,12 +22,12 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
         splitter.feed(&block[..read], |position, line| {
             ingest.line(origin(position), line)
         });
-        if ingest.flush(chunk_ack(&counters)).await.is_err() {
+        if ingest.flush().await.is_err() {
             return Ok(());
         }
     }
     splitter.finish(|position, line| ingest.line(origin(position), line));
-    let _ = ingest.flush(chunk_ack(&counters)).await;
+    let _ = ingest.flush().await;
     Ok(())
 }
 

@@ -164,6 +164,25 @@ pub fn transcript(output: &Output) -> String {
     )
 }
 
+/// A figure of the closing `sluice stopped` log line (`delivered=290`).
+pub fn summary_figure(output: &Output, name: &str) -> u64 {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("sluice stopped"))
+        .expect("a closing summary");
+    let value = line
+        .split_once(&format!(" {name}="))
+        .unwrap_or_else(|| panic!("no {name} in: {line}"))
+        .1;
+    value
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// The events of a JSON Lines file that are JSON objects, as parsed values.
 pub fn objects_in(path: &Path) -> Vec<Value> {
     std::fs::read(path)
