@@ -1,11 +1,12 @@
 //! The acknowledgement path from destinations back to sources.
 //!
-//! A source gives each chunk it reads an [`Ack`]. Every batch that takes events of the
-//! chunk holds a clone; when a batch is settled (its events delivered or dead-lettered)
-//! it calls [`Ack::settle`]. When the last clone is gone and every clone was settled, the
-//! chunk is *safe* and the source's callback runs: that is where a file source may move
-//! its checkpoint, a stream source ack its messages. A clone dropped unsettled (a batch
-//! abandoned at a shutdown deadline) marks the chunk unsafe for good.
+//! Each chunk of events a source read gets an [`Ack`] when the pipeline routes it. Every
+//! batch that takes events of the chunk holds a clone; when a batch is settled (its
+//! events delivered or dead-lettered) it calls [`Ack::settle`]. When the last clone is
+//! gone and every clone was settled, the chunk is *safe* and its callback runs: today it
+//! counts the events settled; a file source's checkpoint and a stream source's acks
+//! will hang there. A clone dropped unsettled (a batch abandoned at a shutdown deadline)
+//! marks the chunk unsafe for good.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
