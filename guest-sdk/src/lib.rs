@@ -4,8 +4,8 @@
 //! [`export_formatter!`]. The bindings generated from `wit/sluice.wit` stay inside this
 //! crate; authors see plain Rust types ([`Batch`], [`Event`], [`Settings`],
 //! [`HttpRequest`], [`Verdict`]...) and the helpers every module needs: JSON writing and
-//! field access ([`json`]), time formatting ([`time`]) and escaping for the text
-//! formats of SIEMs ([`escape`]).
+//! field access ([`json`]), time formatting ([`time`]), escaping for the text formats of
+//! SIEMs ([`escape`]), logging ([`log`]) and signing with keys held by the host ([`sign`]).
 //!
 //! ```
 //! use sluice_guest::{Batch, FormatError, Formatted, Formatter, HttpRequest, Info, Request, Settings};
@@ -49,6 +49,7 @@ pub mod json;
 pub mod log;
 mod response;
 mod settings;
+pub mod sign;
 pub mod time;
 
 /// The generated bindings; public only for [`export_formatter!`], never to be named.

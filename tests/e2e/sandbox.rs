@@ -66,3 +66,53 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_signs_with_a_key_it_never_sees() {
+    use hmac::Mac;
+
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    let destination = |name: &str, keys: &str| {
+        format!(
+            "[[destinations]]\nname = {name:?}\nmodule = {:?}\nendpoint = \"capture:captured-{name}\"\nsettings = {{ mode = \"sign\" }}\n{keys}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
+            test_module("misbehave").display().to_string()
+        )
+    };
+    harness.config(&format!(
+        "{FILE_SOURCE}{}{}",
+        destination(
+            "keyed",
+            "signing_keys = { webhook = { env = \"WEBHOOK_KEY\" } }"
+        ),
+        destination("keyless", "")
+    ));
+    let output = harness.run_ok(&[("WEBHOOK_KEY", "s3cret-key")]).await;
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("s3cret-key"));
+
+    let captured = std::fs::read_dir(harness.path("captured-keyed"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(captured).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret-key").unwrap();
+    mac.update(body.as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert!(
+        head.contains(&format!("\r\nX-Signature: {expected}\r\n")),
+        "{head}"
+    );
+
+    // Without the key, the module's call fails and the events are dead-lettered with why.
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 50);
+    assert!(dead.iter().all(|r| r["destination"] == "keyless"));
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no signing key named `webhook` is configured for this destination"),
+        "{reason}"
+    );
+}

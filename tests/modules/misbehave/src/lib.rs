@@ -1,5 +1,7 @@
 //! A module for the host's tests. With `mode = "ok"` it posts each batch as a JSON array
-//! to `/ingest`; the other modes fail the way a broken or hostile module would:
+//! to `/ingest`; `sign` does the same with an `X-Signature` header, the hex HMAC-SHA256
+//! of the body under the signing key `webhook`; the other modes fail the way a broken or
+//! hostile module would:
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need.
 
@@ -15,7 +17,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, trap, loop, alloc or huge-output",
+                description: "ok, sign, trap, loop, alloc or huge-output",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -25,6 +27,16 @@ impl Formatter for Misbehave {
     fn format(batch: &Batch, settings: &Settings) -> Result<Formatted, FormatError> {
         match settings.get("mode").unwrap_or("ok") {
             "ok" => Ok(json_array(batch)),
+            "sign" => {
+                let mut formatted = json_array(batch);
+                if let Some(Request::Http(request)) = formatted.requests.first_mut() {
+                    let signature = sluice_guest::sign::hmac_sha256("webhook", &request.body)
+                        .map_err(FormatError::Failed)?;
+                    let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+                    request.headers.push(("X-Signature".into(), hex));
+                }
+                Ok(formatted)
+            }
             "trap" => panic!("misbehave: trap on purpose"),
             "loop" => loop {
                 std::hint::black_box(batch.len());
