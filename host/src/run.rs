@@ -82,36 +82,39 @@ pub async fn run(config: Config) -> Result<Summary> {
         "sluice running"
     );
 
-    let mut signalled = false;
-    tokio::select! {
-        () = join_logging(&mut sources, "source") => {}
-        () = shutdown_signal() => {
-            signalled = true;
-            tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
-            stop_reading.cancel();
-            join_logging(&mut sources, "source").await;
-        }
+    // Phase 1: read until the inputs end or a shutdown is requested.
+    let mut signalled = tokio::select! {
+        () = join_logging(&mut sources, "source") => false,
+        () = shutdown_signal() => true,
+    };
+    if signalled {
+        stop_reading.cancel();
+        join_logging(&mut sources, "source").await;
     }
+    // Phase 2: deliver what was read. Without a signal this takes as long as it takes
+    // (retries are bounded); once one comes, the shutdown deadline applies.
     let flush = join_logging(&mut delivery, "delivery");
     tokio::pin!(flush);
-    let deadline = async {
-        if signalled {
-            tokio::time::sleep(config.shutdown_timeout).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = &mut flush => {}
-        () = deadline => {
-            tracing::error!("shutdown deadline passed; abandoning what is still queued");
-            abandon.cancel();
-            flush.await;
-        }
-        () = shutdown_signal() => {
-            tracing::error!("second shutdown request; abandoning what is still queued");
-            abandon.cancel();
-            flush.await;
+    if !signalled {
+        signalled = tokio::select! {
+            () = &mut flush => false,
+            () = shutdown_signal() => true,
+        };
+    }
+    if signalled {
+        tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
+        tokio::select! {
+            () = &mut flush => {}
+            () = tokio::time::sleep(config.shutdown_timeout) => {
+                tracing::error!("shutdown deadline passed; abandoning what is still queued");
+                abandon.cancel();
+                flush.await;
+            }
+            () = shutdown_signal() => {
+                tracing::error!("second shutdown request; abandoning what is still queued");
+                abandon.cancel();
+                flush.await;
+            }
         }
     }
     Ok(Summary {
