@@ -19,17 +19,8 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
     let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
     let module = runtime.load_formatter(&source)?;
     let info = module.info().clone();
-    for (key, _) in &settings {
-        anyhow::ensure!(
-            info.settings.iter().any(|doc| doc.name == *key),
-            "--set {key}: module `{}` has no such setting (it accepts: {})",
-            info.name,
-            info.settings
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+    if let Some((key, problem)) = module.unknown_setting(&settings) {
+        anyhow::bail!("--set {key}: {problem}");
     }
 
     let mut input = Vec::new();

@@ -56,19 +56,8 @@ impl Destination {
     ) -> Result<Self> {
         let info = module.info();
         let settings = config.settings()?;
-        for (key, _) in &settings {
-            if !info.settings.iter().any(|doc| doc.name == *key) {
-                let known: Vec<&str> = info.settings.iter().map(|doc| doc.name.as_str()).collect();
-                anyhow::bail!(
-                    "settings.{key}: module `{}` has no such setting (it accepts: {})",
-                    info.name,
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-            }
+        if let Some((key, problem)) = module.unknown_setting(&settings) {
+            anyhow::bail!("settings.{key}: {problem}");
         }
         let credential = match (&info.auth, &config.token) {
             (Some(header), Some(token)) => Some(Credential {
@@ -378,10 +367,8 @@ impl Worker {
         queue: &mut VecDeque<Piece>,
     ) {
         if !self.destination.retry.may_retry(piece.attempt) {
-            let all: Vec<u32> = (0..piece.events.event_count() as u32).collect();
-            self.dead_letter(
+            self.dead_letter_all(
                 &piece.events,
-                &all,
                 &format!("gave up after {} attempts: {reason}", piece.attempt),
             );
             return;

@@ -201,6 +201,31 @@ impl FormatterModule {
         self.info.as_ref().expect("described at load")
     }
 
+    /// Finds the first key of `settings` the module does not declare, and says which
+    /// keys it accepts: `module `splunk-hec` has no such setting (it accepts: index, ...)`.
+    pub fn unknown_setting<'a>(
+        &self,
+        settings: &'a [(String, String)],
+    ) -> Option<(&'a str, String)> {
+        let info = self.info();
+        let (key, _) = settings
+            .iter()
+            .find(|(key, _)| !info.settings.iter().any(|doc| doc.name == *key))?;
+        let known: Vec<&str> = info.settings.iter().map(|doc| doc.name.as_str()).collect();
+        let accepted = if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        };
+        Some((
+            key,
+            format!(
+                "module `{}` has no such setting (it accepts: {accepted})",
+                info.name
+            ),
+        ))
+    }
+
     /// A new instance with its own store; `keys` are the secrets its `sign` may use.
     pub fn instantiate(&self, keys: SigningKeys) -> Result<FormatterInstance> {
         FormatterInstance::new(self.label.clone(), &self.pre, &self.limits, keys)
