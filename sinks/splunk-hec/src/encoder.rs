@@ -96,7 +96,7 @@ impl<'a> HecEncoder<'a> {
         out.extend_from_slice(b"{\"time\":");
         write_epoch_seconds(out, event.time_ms());
         out.extend_from_slice(&self.metadata);
-        out.extend_from_slice(event.json().as_bytes());
+        out.extend_from_slice(event.json_bytes());
         match event.time_source() {
             TimeSource::Event => out.extend_from_slice(&self.fields_event_time),
             TimeSource::Ingest => out.extend_from_slice(&self.fields_ingest_time),
