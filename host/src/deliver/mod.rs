@@ -37,6 +37,8 @@ pub struct Destination {
     pub name: Arc<str>,
     module: Arc<FormatterModule>,
     settings: Vec<(String, String)>,
+    /// The configured batch limits, else the module's.
+    limits: BatchLimits,
     transport: Transport,
     credential: Option<Credential>,
     signing_keys: SigningKeys,
@@ -78,8 +80,22 @@ impl Destination {
                     .map_err(|e| anyhow::anyhow!("signing_keys.{name}: {e}"))?,
             );
         }
+        let limits = BatchLimits {
+            max_events: config
+                .batch
+                .max_events
+                .unwrap_or(info.batch.max_events)
+                .max(1) as usize,
+            max_bytes: config
+                .batch
+                .max_bytes
+                .unwrap_or(info.batch.max_bytes)
+                .max(1) as usize,
+            max_wait: config.batch.max_wait.unwrap_or(Duration::from_secs(1)),
+        };
         Ok(Destination {
             name: config.name.as_str().into(),
+            limits,
             module,
             settings,
             transport: Transport::new(config).context("endpoint")?,
@@ -91,16 +107,18 @@ impl Destination {
         })
     }
 
-    /// One line for `sluice check`: module, version, where it came from, batch limits.
+    /// One line for `sluice check`: module, version, where it came from, the batch limits
+    /// in force.
     pub fn describe(&self) -> String {
         let info = self.module.info();
         format!(
-            "{} {} ({}), batches of up to {} events / {} bytes",
+            "{} {} ({}), batches of up to {} events / {} bytes / {:?}",
             info.name,
             info.version,
             self.module.label(),
-            info.batch.max_events,
-            info.batch.max_bytes
+            self.limits.max_events,
+            self.limits.max_bytes,
+            self.limits.max_wait
         )
     }
 
@@ -138,20 +156,7 @@ impl Destination {
         abort: CancellationToken,
         tasks: &mut JoinSet<Result<()>>,
     ) -> Result<mpsc::Sender<Arc<EventChunk>>> {
-        let info = self.module.info();
-        let limits = BatchLimits {
-            max_events: config
-                .batch
-                .max_events
-                .unwrap_or(info.batch.max_events)
-                .max(1) as usize,
-            max_bytes: config
-                .batch
-                .max_bytes
-                .unwrap_or(info.batch.max_bytes)
-                .max(1) as usize,
-            max_wait: config.batch.max_wait.unwrap_or(Duration::from_secs(1)),
-        };
+        let limits = self.limits;
         let (input, chunks) = mpsc::channel(INPUT_QUEUE_CHUNKS);
         let (batches_in, batches) = mpsc::channel(config.concurrency);
         tasks.spawn(async move {
