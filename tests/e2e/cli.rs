@@ -86,6 +86,14 @@ async fn check_names_the_key_and_the_problem() {
         "{bad_value}"
     );
 
+    let no_token = check_fails(
+        &Harness::new(),
+        &valid().replace("token = { env = \"HEC_TOKEN\" }\n", ""),
+        &[],
+    )
+    .await;
+    assert!(no_token.contains("destinations[0] (`splunk`): token: module `splunk-hec` authenticates with the `Authorization` header"), "{no_token}");
+
     let unknown_module = check_fails(
         &Harness::new(),
         &valid().replace("\"splunk-hec\"", "\"splonk\""),

@@ -70,6 +70,12 @@ impl Destination {
                 "token: module `{}` sends no credential, remove the token",
                 info.name
             ),
+            // A capture directory needs no credential; a real endpoint does.
+            (Some(header), None) if !config.endpoint.starts_with("capture:") => anyhow::bail!(
+                "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
+                info.name,
+                header.name
+            ),
             (_, None) => None,
         };
         let mut signing_keys = std::collections::HashMap::new();
