@@ -45,65 +45,58 @@ async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_names_the_key_and_the_problem() {
-    let unknown_key = check_fails(
-        &Harness::new(),
-        &valid().replace("name = \"splunk\"", "name = \"splunk\"\nbatchsize = 5"),
-        &[("HEC_TOKEN", "t")],
-    )
-    .await;
-    assert!(
-        unknown_key.contains("unknown field `batchsize`"),
-        "{unknown_key}"
-    );
-
-    let missing_secret = check_fails(&Harness::new(), &valid(), &[]).await;
-    assert!(
-        missing_secret.contains(
-            "destinations[0] (`splunk`).token: environment variable HEC_TOKEN is not set"
+    let token: &[(&str, &str)] = &[("HEC_TOKEN", "t")];
+    // (what to change in the valid config, its environment, what the message must say)
+    let cases: [(&str, &str, &[(&str, &str)], &str); 6] = [
+        (
+            "name = \"splunk\"",
+            "name = \"splunk\"\nbatchsize = 5",
+            token,
+            "unknown field `batchsize`",
         ),
-        "{missing_secret}"
-    );
-
-    let unknown_setting = check_fails(
-        &Harness::new(),
-        &valid().replace("index = \"audit\"", "indx = \"audit\""),
-        &[("HEC_TOKEN", "t")],
-    )
-    .await;
-    assert!(
-        unknown_setting.contains("settings.indx: module `splunk-hec` has no such setting"),
-        "{unknown_setting}"
-    );
-
-    let bad_value = check_fails(
-        &Harness::new(),
-        &valid().replace("index = \"audit\"", "gzip = \"maybe\""),
-        &[("HEC_TOKEN", "t")],
-    )
-    .await;
-    assert!(
-        bad_value.contains("settings.gzip: `maybe` is not a boolean"),
-        "{bad_value}"
-    );
-
-    let no_token = check_fails(
-        &Harness::new(),
-        &valid().replace("token = { env = \"HEC_TOKEN\" }\n", ""),
-        &[],
-    )
-    .await;
-    assert!(no_token.contains("destinations[0] (`splunk`): token: module `splunk-hec` authenticates with the `Authorization` header"), "{no_token}");
-
-    let unknown_module = check_fails(
-        &Harness::new(),
-        &valid().replace("\"splunk-hec\"", "\"splonk\""),
-        &[("HEC_TOKEN", "t")],
-    )
-    .await;
-    assert!(
-        unknown_module.contains("destinations[0] (`splunk`).module: no module named `splonk`"),
-        "{unknown_module}"
-    );
+        (
+            "",
+            "",
+            &[],
+            "destinations[0] (`splunk`).token: environment variable HEC_TOKEN is not set",
+        ),
+        (
+            "index = \"audit\"",
+            "indx = \"audit\"",
+            token,
+            "settings.indx: module `splunk-hec` has no such setting",
+        ),
+        (
+            "index = \"audit\"",
+            "gzip = \"maybe\"",
+            token,
+            "settings.gzip: `maybe` is not a boolean",
+        ),
+        (
+            "token = { env = \"HEC_TOKEN\" }\n",
+            "",
+            &[],
+            "destinations[0] (`splunk`): token: module `splunk-hec` authenticates with the `Authorization` header",
+        ),
+        (
+            "\"splunk-hec\"",
+            "\"splonk\"",
+            token,
+            "destinations[0] (`splunk`).module: no module named `splonk`",
+        ),
+    ];
+    for (from, to, env, expected) in cases {
+        let config = if from.is_empty() {
+            valid()
+        } else {
+            valid().replace(from, to)
+        };
+        let stderr = check_fails(&Harness::new(), &config, env).await;
+        assert!(
+            stderr.contains(expected),
+            "expected `{expected}` in: {stderr}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
