@@ -45,9 +45,10 @@ async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_names_the_key_and_the_problem() {
-    let token: &[(&str, &str)] = &[("HEC_TOKEN", "t")];
+    type Env = &'static [(&'static str, &'static str)];
+    let token: Env = &[("HEC_TOKEN", "t")];
     // (what to change in the valid config, its environment, what the message must say)
-    let cases: [(&str, &str, &[(&str, &str)], &str); 6] = [
+    let cases: [(&str, &str, Env, &str); 6] = [
         (
             "name = \"splunk\"",
             "name = \"splunk\"\nbatchsize = 5",
