@@ -51,7 +51,7 @@ pub async fn run(
             file.read_available(&mut ingest, &mut block, &shutdown)
                 .await?;
             if follow && file.rotated().await {
-                file.finish(&mut ingest).await?;
+                file.finish(&mut ingest).await;
                 tracing::info!(file = %file.name, "file rotated; reading the new one from its start");
                 *file = OpenFile::open(&file.path).await?;
             }
@@ -67,7 +67,7 @@ pub async fn run(
     // Read once: the files are finished. Followed: the host is stopping; take the
     // unterminated last lines rather than lose them.
     for file in files.values_mut() {
-        file.finish(&mut ingest).await?;
+        file.finish(&mut ingest).await;
     }
     Ok(())
 }
@@ -142,12 +142,11 @@ impl OpenFile {
     }
 
     /// Takes the unterminated last line, if any.
-    async fn finish(&mut self, ingest: &mut Ingest) -> Result<()> {
+    async fn finish(&mut self, ingest: &mut Ingest) {
         let name = &self.name;
         self.splitter
             .finish(|position, line| ingest.line(origin(name, position), line));
         let _ = ingest.flush().await;
-        Ok(())
     }
 
     /// Whether the path now names another file, or the file shrank (copy-truncate).
