@@ -257,7 +257,19 @@ impl Worker {
     }
 
     /// Sends one request until it is settled; follow-up pieces go to `queue`.
-    async fn send(&mut self, piece: &Piece, request: HttpRequest, queue: &mut VecDeque<Piece>) {
+    async fn send(&mut self, piece: &Piece, mut request: HttpRequest, queue: &mut VecDeque<Piece>) {
+        let body =
+            match transport::encode_body(std::mem::take(&mut request.body), request.compression) {
+                Ok(body) => body,
+                Err(error) => {
+                    self.dead_letter(
+                        &piece.events,
+                        &request.events,
+                        &format!("cannot compress the request body: {error}"),
+                    );
+                    return;
+                }
+            };
         let mut attempt = piece.attempt;
         let sent_request = SentRequest {
             path: request.path.clone(),
@@ -267,7 +279,7 @@ impl Worker {
             let verdict = match self
                 .destination
                 .transport
-                .send(&request, self.destination.credential.as_ref())
+                .send(&request, &body, self.destination.credential.as_ref())
                 .await
             {
                 Ok(Sent::Captured) => Verdict::Delivered,

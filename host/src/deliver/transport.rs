@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
+use bytes::Bytes;
 use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
@@ -80,20 +81,21 @@ impl Transport {
         }
     }
 
-    /// Sends `request`. An `Err` is a transport failure (connection, timeout), worth a retry.
+    /// Sends `request` with `body`, its payload as [`encode_body`] made it. An `Err` is a
+    /// transport failure (connection, timeout), worth a retry.
     pub async fn send(
         &self,
         request: &HttpRequest,
+        body: &Bytes,
         credential: Option<&Credential>,
     ) -> Result<Sent, String> {
-        let body = encode_body(request).map_err(|e| format!("compressing the body: {e}"))?;
         match self {
             Transport::Http { client, base } => {
-                send_http(client, base, request, body, credential).await
+                send_http(client, base, request, body.clone(), credential).await
             }
             Transport::Capture { dir, next } => {
                 let path = dir.join(format!("{:06}.http", next.fetch_add(1, Ordering::Relaxed)));
-                let text = capture_text(request, &body, credential);
+                let text = capture_text(request, body, credential);
                 tokio::fs::write(&path, text)
                     .await
                     .map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -103,16 +105,15 @@ impl Transport {
     }
 }
 
-fn encode_body(request: &HttpRequest) -> std::io::Result<Vec<u8>> {
-    match request.compression {
-        Compression::None => Ok(request.body.clone()),
+/// The payload as it goes on the wire, made once per request: retries resend it (a
+/// cheap `Bytes` clone) rather than copying or compressing the body again.
+pub fn encode_body(body: Vec<u8>, compression: Compression) -> std::io::Result<Bytes> {
+    match compression {
+        Compression::None => Ok(Bytes::from(body)),
         Compression::Gzip => {
-            let mut encoder = GzEncoder::new(
-                Vec::with_capacity(request.body.len() / 4),
-                GzipLevel::fast(),
-            );
-            encoder.write_all(&request.body)?;
-            encoder.finish()
+            let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), GzipLevel::fast());
+            encoder.write_all(&body)?;
+            Ok(Bytes::from(encoder.finish()?))
         }
     }
 }
@@ -144,7 +145,7 @@ async fn send_http(
     client: &reqwest::Client,
     base: &reqwest::Url,
     request: &HttpRequest,
-    body: Vec<u8>,
+    body: Bytes,
     credential: Option<&Credential>,
 ) -> Result<Sent, String> {
     let url = format!("{}{}", base.as_str().trim_end_matches('/'), request.path);
