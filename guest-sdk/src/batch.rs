@@ -16,55 +16,96 @@ pub enum TimeSource {
 }
 
 /// The events of one batch, in the order the host read them.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    inner: wit::Batch,
+#[derive(Debug)]
+pub struct Batch<'a> {
+    columns: wit::Batch,
+    text: Text<'a>,
 }
 
-impl Batch {
+/// Where a batch's JSON text is.
+#[derive(Debug)]
+enum Text<'a> {
+    /// With the host, fetched on first use: a module that only places events by range
+    /// never copies it into the sandbox.
+    Host {
+        handle: &'a wit::EventText,
+        fetched: std::cell::OnceCell<String>,
+    },
+    /// Built in this process, by tests and native benchmarks.
+    Owned(String),
+}
+
+impl Batch<'static> {
     /// An empty batch, for tests and native benchmarks of a module's encoder.
-    pub fn new(enrichment: Enrichment) -> Self {
+    pub fn new() -> Self {
         Batch {
-            inner: wit::Batch {
-                data: String::new(),
+            columns: wit::Batch {
                 ends: Vec::new(),
                 times_ms: Vec::new(),
                 ingest_times: Vec::new(),
                 ids_high: Vec::new(),
                 ids_low: Vec::new(),
-                enrichment,
             },
+            text: Text::Owned(String::new()),
         }
-    }
-
-    pub(crate) fn from_wit(inner: wit::Batch) -> Self {
-        Batch { inner }
     }
 
     /// Appends an event; `json` must be one JSON object (the host guarantees it for
     /// the batches it sends).
     pub fn push(&mut self, json: &str, time_ms: i64, time_source: TimeSource, id: EventId) {
+        let Text::Owned(text) = &mut self.text else {
+            unreachable!("a batch built with `new` owns its text")
+        };
         if time_source == TimeSource::Ingest {
-            self.inner.ingest_times.push(self.len() as u32);
+            self.columns
+                .ingest_times
+                .push(self.columns.ends.len() as u32);
         }
-        self.inner.data.push_str(json);
-        self.inner.ends.push(self.inner.data.len() as u32);
-        self.inner.times_ms.push(time_ms);
-        self.inner.ids_high.push((id.0 >> 64) as u64);
-        self.inner.ids_low.push(id.0 as u64);
+        text.push_str(json);
+        self.columns.ends.push(text.len() as u32);
+        self.columns.times_ms.push(time_ms);
+        self.columns.ids_high.push((id.0 >> 64) as u64);
+        self.columns.ids_low.push(id.0 as u64);
+    }
+}
+
+impl Default for Batch<'static> {
+    fn default() -> Self {
+        Batch::new()
+    }
+}
+
+impl<'a> Batch<'a> {
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn from_wit(columns: wit::Batch, handle: &'a wit::EventText) -> Self {
+        Batch {
+            columns,
+            text: Text::Host {
+                handle,
+                fetched: std::cell::OnceCell::new(),
+            },
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.inner.ends.len()
+        self.columns.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.ends.is_empty()
+        self.columns.ends.is_empty()
     }
 
     /// Bytes of JSON text of all events together.
-    pub fn data_len(&self) -> usize {
-        self.inner.data.len()
+    pub fn text_len(&self) -> usize {
+        self.columns.ends.last().map_or(0, |&end| end as usize)
+    }
+
+    /// The JSON text of every event, back to back; fetched from the host on first use.
+    pub fn text(&self) -> &str {
+        match &self.text {
+            Text::Host { handle, fetched } => fetched.get_or_init(|| handle.read()),
+            Text::Owned(text) => text,
+        }
     }
 
     /// The event at `index`. Panics when out of range, like slice indexing.
@@ -75,12 +116,12 @@ impl Batch {
             self.len()
         );
         let ingest = self
-            .inner
+            .columns
             .ingest_times
             .binary_search(&(index as u32))
             .is_ok();
         Event {
-            batch: &self.inner,
+            batch: self,
             index,
             ingest,
         }
@@ -89,54 +130,54 @@ impl Batch {
     /// The events in order. Walks `ingest-times` alongside, so that reading every
     /// event's time source costs nothing extra.
     pub fn events(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
-        let mut ingest_times = self.inner.ingest_times.iter().peekable();
+        let mut ingest_times = self.columns.ingest_times.iter().peekable();
         (0..self.len()).map(move |index| {
             let ingest = ingest_times.next_if(|&&i| i as usize == index).is_some();
             Event {
-                batch: &self.inner,
+                batch: self,
                 index,
                 ingest,
             }
         })
-    }
-
-    pub fn enrichment(&self) -> &Enrichment {
-        &self.inner.enrichment
     }
 }
 
 /// One event of a batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
-    batch: &'a wit::Batch,
+    batch: &'a Batch<'a>,
     index: usize,
     /// The host assigned the time (the index is in `ingest-times`).
     ingest: bool,
 }
 
 impl<'a> Event<'a> {
-    /// The event's JSON object, exactly as the host validated it.
+    /// The event's JSON object, exactly as the host validated it. The first call in a
+    /// batch fetches the batch's text from the host; to pass an event on unchanged,
+    /// place it in a payload with [`PayloadBuilder::push_event`](crate::PayloadBuilder::push_event)
+    /// instead, which copies nothing.
     pub fn json(&self) -> &'a str {
-        &self.batch.data[self.range()]
+        &self.batch.text()[self.range()]
     }
 
-    /// The same as bytes, for encoders that copy it into a body: it skips the check
-    /// that the range falls on character boundaries, which the host guarantees.
-    pub fn json_bytes(&self) -> &'a [u8] {
-        &self.batch.data.as_bytes()[self.range()]
+    /// Bytes of the event's JSON.
+    pub fn json_len(&self) -> usize {
+        self.range().len()
     }
 
-    fn range(&self) -> std::ops::Range<usize> {
+    /// Where the event's JSON is in the batch's text.
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        let ends = &self.batch.columns.ends;
         let start = match self.index {
             0 => 0,
-            i => self.batch.ends[i - 1] as usize,
+            i => ends[i - 1] as usize,
         };
-        start..self.batch.ends[self.index] as usize
+        start..ends[self.index] as usize
     }
 
     /// Event time in milliseconds since the Unix epoch, UTC.
     pub fn time_ms(&self) -> i64 {
-        self.batch.times_ms[self.index]
+        self.batch.columns.times_ms[self.index]
     }
 
     /// Whether the time came from the event or was assigned by the host at ingest.
@@ -150,8 +191,8 @@ impl<'a> Event<'a> {
 
     pub fn id(&self) -> EventId {
         EventId(
-            (u128::from(self.batch.ids_high[self.index]) << 64)
-                | u128::from(self.batch.ids_low[self.index]),
+            (u128::from(self.batch.columns.ids_high[self.index]) << 64)
+                | u128::from(self.batch.columns.ids_low[self.index]),
         )
     }
 
@@ -179,13 +220,7 @@ mod tests {
 
     #[test]
     fn events_read_the_columns_back() {
-        let enrichment = Enrichment {
-            host_name: "h".into(),
-            machine_id: String::new(),
-            sluice_version: "0".into(),
-            tags: vec![],
-        };
-        let mut batch = Batch::new(enrichment);
+        let mut batch = Batch::new();
         let sources = [
             TimeSource::Ingest,
             TimeSource::Event,
@@ -205,6 +240,7 @@ mod tests {
             .events()
             .map(|e| (e.json().to_owned(), e.time_ms(), e.time_source(), e.id()))
             .collect();
+        assert_eq!(batch.text_len(), batch.text().len());
         for (i, (json, time, source, id)) in walked.iter().enumerate() {
             assert_eq!(*json, format!("{{\"n\":{i}}}"));
             assert_eq!(

@@ -8,27 +8,36 @@
 //! SIEMs ([`escape`]), logging ([`log`]) and signing with keys held by the host ([`sign`]).
 //!
 //! ```
-//! use sluice_guest::{Batch, FormatError, Formatted, Formatter, HttpRequest, Info, Request, Settings};
+//! use sluice_guest::{
+//!     Batch, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, PayloadBuilder,
+//!     Request, Settings,
+//! };
 //!
 //! /// Posts each batch as newline-delimited JSON.
-//! struct NdjsonSink;
+//! struct NdjsonSink {
+//!     path: String,
+//! }
 //!
 //! impl Formatter for NdjsonSink {
 //!     fn info() -> Info {
 //!         Info::http("ndjson", "0.1.0")
 //!     }
 //!
-//!     fn format(batch: &Batch, _settings: &Settings) -> Result<Formatted, FormatError> {
-//!         let mut body = Vec::new();
+//!     fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+//!         Ok(NdjsonSink { path: settings.get("path").unwrap_or("/logs").to_owned() })
+//!     }
+//!
+//!     fn format(&self, batch: &Batch) -> Result<Formatted, FormatError> {
+//!         let mut body = PayloadBuilder::with_capacity(batch, batch.len(), 2 * batch.len());
 //!         for event in batch.events() {
-//!             body.extend_from_slice(event.json().as_bytes());
-//!             body.push(b'\n');
+//!             body.push_event(&event); // placed by the host, never copied here
+//!             body.push(b"\n");
 //!         }
 //!         let request = HttpRequest {
 //!             method: "POST".into(),
-//!             path: "/logs".into(),
+//!             path: self.path.clone(),
 //!             headers: vec![("Content-Type".into(), "application/x-ndjson".into())],
-//!             body,
+//!             body: body.finish(),
 //!             compression: sluice_guest::Compression::None,
 //!             events: (0..batch.len() as u32).collect(),
 //!         };
@@ -47,6 +56,7 @@ mod batch;
 pub mod escape;
 pub mod json;
 pub mod log;
+mod payload;
 mod response;
 mod settings;
 pub mod sign;
@@ -66,6 +76,7 @@ pub mod wit {
 }
 
 pub use batch::{Batch, Enrichment, Event, EventId, TimeSource};
+pub use payload::{Fragment, Mark, Payload, PayloadBuilder};
 pub use settings::{SettingDoc, Settings};
 
 // The generated types that are already plain Rust are re-exported by name, so that the
@@ -120,18 +131,23 @@ impl FormatError {
     }
 }
 
-/// A destination format. Every function is called once per batch or per response.
-pub trait Formatter {
+/// A destination format. The host makes one value per module instance, with the
+/// destination's settings, and calls it once per batch or per response.
+pub trait Formatter: Sized + 'static {
     /// Name, version, transport, default batch limits, auth header and settings.
     fn info() -> Info;
 
+    /// Reads the settings, once per instance; a bad one is reported before any event
+    /// is read (`sluice check` shows it). `enrichment` is the same for every batch.
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError>;
+
     /// Turns a batch into requests. Events that can never be sent go in
     /// [`Formatted::refused`] with a reason; an `Err` keeps the whole batch for a retry.
-    fn format(batch: &Batch, settings: &Settings) -> Result<Formatted, FormatError>;
+    fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError>;
 
     /// Reads the destination's answer. The default knows only HTTP status codes;
     /// see [`Verdict::from_status`].
-    fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+    fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
         let _ = request;
         Verdict::from_status(response)
     }
@@ -146,23 +162,40 @@ macro_rules! export_formatter {
     ($formatter:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
+            ::std::thread_local! {
+                /// The formatter `configure` made; WebAssembly runs one thread.
+                static CONFIGURED: ::std::cell::RefCell<::std::option::Option<$formatter>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
             struct Exported;
             impl $crate::__private::FormattingGuest for Exported {
                 fn describe() -> $crate::__private::WitInfo {
                     $crate::__private::describe::<$formatter>()
                 }
+                fn configure(
+                    settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    enrichment: $crate::Enrichment,
+                ) -> ::std::result::Result<(), $crate::FormatError> {
+                    let formatter = $crate::__private::configure::<$formatter>(settings, &enrichment)?;
+                    CONFIGURED.with_borrow_mut(|configured| *configured = ::std::option::Option::Some(formatter));
+                    ::std::result::Result::Ok(())
+                }
                 fn format(
                     batch: $crate::__private::WitBatch,
-                    settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    text: &$crate::__private::WitEventText,
                 ) -> ::std::result::Result<$crate::__private::WitFormatted, $crate::FormatError>
                 {
-                    $crate::__private::format::<$formatter>(batch, settings)
+                    CONFIGURED.with_borrow(|configured| {
+                        $crate::__private::format(configured.as_ref(), batch, text)
+                    })
                 }
                 fn classify(
                     response: $crate::HttpResponse,
                     request: $crate::SentRequest,
                 ) -> $crate::Verdict {
-                    <$formatter as $crate::Formatter>::classify(&response, &request)
+                    CONFIGURED.with_borrow(|configured| {
+                        $crate::__private::classify(configured.as_ref(), &response, &request)
+                    })
                 }
             }
             $crate::__private::__export_formatter_bindings!(Exported with_types_in $crate::__private::wit);
@@ -177,9 +210,14 @@ pub mod __private {
     pub use crate::wit::__export_formatter_bindings;
     pub use crate::wit::exports::sluice::module::formatting::Guest as FormattingGuest;
     pub use crate::wit::sluice::module::types::{
-        Batch as WitBatch, Formatted as WitFormatted, Info as WitInfo,
+        Batch as WitBatch, EventText as WitEventText, Formatted as WitFormatted, Info as WitInfo,
     };
-    use crate::{Batch, FormatError, Formatter, Settings};
+    use crate::{
+        Batch, Enrichment, FormatError, Formatter, HttpResponse, SentRequest, Settings, Verdict,
+    };
+
+    /// Why a call came before `configure`: a host that breaks the contract.
+    const NOT_CONFIGURED: &str = "the host called the module before configuring it";
 
     pub fn describe<F: Formatter>() -> WitInfo {
         let info = F::info();
@@ -193,16 +231,37 @@ pub mod __private {
         }
     }
 
-    pub fn format<F: Formatter>(
-        batch: WitBatch,
+    pub fn configure<F: Formatter>(
         settings: Vec<(String, String)>,
+        enrichment: &Enrichment,
+    ) -> Result<F, FormatError> {
+        F::new(&Settings::new(settings, F::info().settings), enrichment)
+    }
+
+    pub fn format<F: Formatter>(
+        formatter: Option<&F>,
+        batch: WitBatch,
+        text: &WitEventText,
     ) -> Result<WitFormatted, FormatError> {
-        let batch = Batch::from_wit(batch);
-        let settings = Settings::new(settings, F::info().settings);
-        let formatted = F::format(&batch, &settings)?;
+        let formatter = formatter.ok_or_else(|| FormatError::Failed(NOT_CONFIGURED.into()))?;
+        let formatted = formatter.format(&Batch::from_wit(batch, text))?;
         Ok(WitFormatted {
             requests: formatted.requests,
             refused: formatted.refused,
         })
+    }
+
+    pub fn classify<F: Formatter>(
+        formatter: Option<&F>,
+        response: &HttpResponse,
+        request: &SentRequest,
+    ) -> Verdict {
+        match formatter {
+            Some(formatter) => formatter.classify(response, request),
+            None => Verdict::Retry(crate::RetryAdvice {
+                reason: NOT_CONFIGURED.into(),
+                after_ms: None,
+            }),
+        }
     }
 }

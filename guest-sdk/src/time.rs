@@ -1,27 +1,81 @@
 //! Time formatting from the host's millisecond timestamps.
 
-/// Appends epoch seconds with millisecond precision (`1714566896.789`), or whole
-/// seconds when there are no milliseconds (`1714566897`), as Splunk HEC's `time` wants.
-pub fn write_epoch_seconds(out: &mut Vec<u8>, ms: i64) {
-    // Runs once per event: `itoa` rather than `core::fmt`, which costs more than the rest
-    // of a HEC envelope; and seconds as a u32 where they fit (until 2106), because a
-    // 64-bit division is a slow instruction in WebAssembly (it has no multiply-high to
-    // turn a division by a constant into a multiplication).
-    let (seconds, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000) as u32);
-    let mut digits = itoa::Buffer::new();
-    let text = match u32::try_from(seconds) {
-        Ok(seconds) => digits.format(seconds),
-        Err(_) => digits.format(seconds),
-    };
-    out.extend_from_slice(text.as_bytes());
-    if millis != 0 {
-        out.extend_from_slice(&[
-            b'.',
-            b'0' + (millis / 100) as u8,
-            b'0' + (millis / 10 % 10) as u8,
-            b'0' + (millis % 10) as u8,
-        ]);
+/// Writes times as epoch seconds with millisecond precision (`1714566896.789`), or
+/// whole seconds when there are no milliseconds (`1714566897`), as Splunk HEC's `time`
+/// wants.
+///
+/// It keeps the digits of the last whole second it wrote: the events of a batch mostly
+/// share their second with the one before, and then a time costs no division and no
+/// number formatting. That matters in WebAssembly, where a 64-bit division by a
+/// constant is a real division instruction (native code turns it into a
+/// multiplication) and number formatting costs more than the rest of a HEC envelope.
+#[derive(Debug, Default)]
+pub struct EpochSeconds {
+    /// The first millisecond of the cached second, if any.
+    second_start_ms: Option<i64>,
+    /// The cached second's digits (an i64 has at most 20 characters).
+    digits: [u8; 20],
+    len: usize,
+}
+
+impl EpochSeconds {
+    #[inline(always)]
+    pub fn write(&mut self, out: &mut Vec<u8>, ms: i64) {
+        let past_second = self
+            .second_start_ms
+            .and_then(|start| ms.checked_sub(start))
+            .filter(|past| (0..1000).contains(past));
+        let millis = match past_second {
+            Some(past) => past as u32,
+            None => self.cache_second_of(ms),
+        };
+        // The whole buffer is copied and the tail cut off: a copy of a constant size is
+        // a few stores, where one of a variable size is a call to `memcpy`.
+        let start = out.len();
+        out.extend_from_slice(&self.digits);
+        out.truncate(start + self.len);
+        if millis != 0 {
+            out.extend_from_slice(&fraction(millis));
+        }
     }
+
+    /// Caches the digits of the second `ms` falls in; returns the milliseconds past it.
+    fn cache_second_of(&mut self, ms: i64) -> u32 {
+        // One division for both parts (`div_euclid` and `rem_euclid` would make two).
+        let (mut seconds, mut millis) = (ms / 1000, ms % 1000);
+        if millis < 0 {
+            seconds -= 1;
+            millis += 1000;
+        }
+        let mut buffer = itoa::Buffer::new();
+        // Seconds as a u32 where they fit (until 2106): shorter arithmetic.
+        let text = match u32::try_from(seconds) {
+            Ok(seconds) => buffer.format(seconds),
+            Err(_) => buffer.format(seconds),
+        };
+        self.digits[..text.len()].copy_from_slice(text.as_bytes());
+        self.len = text.len();
+        self.second_start_ms = seconds.checked_mul(1000);
+        millis as u32
+    }
+}
+
+/// `.789` for 789 milliseconds. Divisions by 100 and 10 written as multiplications
+/// and shifts, exact below 1000: LLVM leaves them as division instructions in
+/// WebAssembly, each costing tens of cycles.
+#[inline(always)]
+fn fraction(millis: u32) -> [u8; 4] {
+    debug_assert!(millis < 1000);
+    let hundreds = (millis * 41) >> 12;
+    let rest = millis - hundreds * 100;
+    let tens = (rest * 103) >> 10;
+    let ones = rest - tens * 10;
+    [
+        b'.',
+        b'0' + hundreds as u8,
+        b'0' + tens as u8,
+        b'0' + ones as u8,
+    ]
 }
 
 /// RFC 3339 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), the form syslog
@@ -40,21 +94,42 @@ pub fn rfc3339_utc(ms: i64) -> String {
 mod tests {
     use super::*;
 
-    fn epoch(ms: i64) -> String {
-        let mut out = Vec::new();
-        write_epoch_seconds(&mut out, ms);
-        String::from_utf8(out).unwrap()
+    #[test]
+    fn epoch_seconds_keep_milliseconds() {
+        // In this order, the cached second is reused, left forwards and backwards, and
+        // dropped at the edges of the range.
+        let cases = [
+            (1_714_566_896_789, "1714566896.789"),
+            (1_714_566_896_000, "1714566896"),
+            (1_714_566_896_999, "1714566896.999"),
+            (1_714_566_897_000, "1714566897"),
+            (1_714_566_897_005, "1714566897.005"),
+            (1_714_566_896_001, "1714566896.001"),
+            (-1, "-1.999"),
+            (-1000, "-1"),
+            (i64::MIN, "-9223372036854776.192"),
+            (i64::MIN + 1, "-9223372036854776.193"),
+            (i64::MAX, "9223372036854775.807"),
+            (4_294_967_295_000, "4294967295"),
+            (4_294_967_296_001, "4294967296.001"),
+        ];
+        let mut writer = EpochSeconds::default();
+        for (ms, expected) in cases {
+            let mut out = Vec::new();
+            writer.write(&mut out, ms);
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{ms}");
+        }
     }
 
     #[test]
-    fn epoch_seconds_keep_milliseconds() {
-        assert_eq!(epoch(1_714_566_896_789), "1714566896.789");
-        assert_eq!(epoch(1_714_566_897_000), "1714566897");
-        assert_eq!(epoch(1_714_566_897_005), "1714566897.005");
-        assert_eq!(epoch(-1), "-1.999");
-        assert_eq!(epoch(i64::MIN), "-9223372036854776.192");
-        assert_eq!(epoch(4_294_967_295_000), "4294967295");
-        assert_eq!(epoch(4_294_967_296_001), "4294967296.001");
+    fn fractions_of_every_millisecond() {
+        for millis in 0..1000 {
+            assert_eq!(
+                fraction(millis),
+                *format!(".{millis:03}").as_bytes(),
+                "{millis}"
+            );
+        }
     }
 
     #[test]

@@ -166,7 +166,10 @@ async fn check_refuses_a_module_built_for_another_contract_version() {
     )
     .await;
     assert!(
-        stderr.contains("the module implements contract sluice:module@9.0.0, but this host serves sluice:module@0.1.0"),
+        stderr.contains(&format!(
+            "the module implements contract sluice:module@9.0.0, but this host serves sluice:module@{}",
+            sluice::module::CONTRACT_VERSION
+        )),
         "{stderr}"
     );
 }

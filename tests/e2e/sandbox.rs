@@ -1,5 +1,5 @@
-//! Modules that trap, loop or hoard memory fail their own calls; the host and the other
-//! destinations go on.
+//! Modules that trap, loop, hoard memory or return impossible payloads fail their own
+//! calls; the host and the other destinations go on.
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{FILE_SOURCE, Harness, splunk_destination, test_module, transcript};
@@ -15,7 +15,7 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
         "{limits}{FILE_SOURCE}{}",
         splunk_destination(&receiver.endpoint(), "")
     );
-    for mode in ["trap", "loop", "alloc", "huge-output"] {
+    for mode in ["trap", "loop", "alloc", "huge-output", "bad-piece"] {
         config.push_str(&format!(
             r#"
 [[destinations]]
@@ -49,6 +49,7 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
         ("loop", "ran past its time limit"),
         ("alloc", "trapped"),
         ("huge-output", "over the limit"),
+        ("bad-piece", "a payload piece 0..4294967295 lies outside"),
     ] {
         let reasons = reasons(mode);
         assert_eq!(

@@ -12,13 +12,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::ack::Ack;
-use crate::event::{Enrichment, EventChunk, EventMeta};
+use crate::event::{EventChunk, EventMeta};
 use crate::module::types;
 
-/// A closed batch: the events in the contract's layout, and the acks of their chunks.
+/// A closed batch: its events, and the acks of their chunks.
 #[derive(Debug)]
 pub struct Batch {
-    pub content: types::Batch,
+    pub events: Events,
     pub acks: Vec<Ack>,
 }
 
@@ -30,87 +30,88 @@ pub struct BatchLimits {
     pub max_wait: Duration,
 }
 
-/// The contract's batch, read and written by event. (A trait because the type is
-/// generated from the WIT.)
-pub trait Columns {
-    fn with_enrichment(enrichment: Enrichment) -> Self;
-    fn event_count(&self) -> usize;
-    /// Appends an event; `meta`'s offset and length are those of its old place, unused.
-    fn push_event(&mut self, json: &str, meta: &EventMeta);
-    fn event_json(&self, index: usize) -> &str;
-    fn event_meta(&self, index: usize) -> EventMeta;
+/// The events of a batch in the contract's layout: their JSON text back to back, which
+/// a module gets by handle, and the columns it gets by value.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub text: String,
+    pub columns: types::Batch,
 }
 
-impl Columns for types::Batch {
-    fn with_enrichment(enrichment: Enrichment) -> Self {
+#[allow(clippy::derivable_impls, reason = "the type is generated from the WIT")]
+impl Default for types::Batch {
+    fn default() -> Self {
         types::Batch {
-            data: String::new(),
             ends: Vec::new(),
             times_ms: Vec::new(),
             ingest_times: Vec::new(),
             ids_high: Vec::new(),
             ids_low: Vec::new(),
-            enrichment,
-        }
-    }
-
-    fn event_count(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn push_event(&mut self, json: &str, meta: &EventMeta) {
-        if meta.ingest_time {
-            self.ingest_times.push(self.ends.len() as u32);
-        }
-        self.data.push_str(json);
-        self.ends.push(self.data.len() as u32);
-        self.times_ms.push(meta.time_ms);
-        self.ids_high.push((meta.id >> 64) as u64);
-        self.ids_low.push(meta.id as u64);
-    }
-
-    fn event_json(&self, index: usize) -> &str {
-        let start = if index == 0 {
-            0
-        } else {
-            self.ends[index - 1] as usize
-        };
-        &self.data[start..self.ends[index] as usize]
-    }
-
-    fn event_meta(&self, index: usize) -> EventMeta {
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        EventMeta {
-            offset: start,
-            len: self.ends[index] - start,
-            time_ms: self.times_ms[index],
-            ingest_time: self.ingest_times.binary_search(&(index as u32)).is_ok(),
-            id: (u128::from(self.ids_high[index]) << 64) | u128::from(self.ids_low[index]),
         }
     }
 }
 
-/// A copy of the events at `indices` of `batch`, in that order.
-pub fn subset(batch: &types::Batch, indices: impl IntoIterator<Item = u32>) -> types::Batch {
-    let mut part = types::Batch::with_enrichment(batch.enrichment.clone());
-    for index in indices {
-        part.push_event(
-            batch.event_json(index as usize),
-            &batch.event_meta(index as usize),
-        );
+impl Events {
+    pub fn len(&self) -> usize {
+        self.columns.ends.len()
     }
-    part
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.ends.is_empty()
+    }
+
+    /// Appends an event; `meta`'s offset and length are those of its old place, unused.
+    pub fn push(&mut self, json: &str, meta: &EventMeta) {
+        let columns = &mut self.columns;
+        if meta.ingest_time {
+            columns.ingest_times.push(columns.ends.len() as u32);
+        }
+        self.text.push_str(json);
+        columns.ends.push(self.text.len() as u32);
+        columns.times_ms.push(meta.time_ms);
+        columns.ids_high.push((meta.id >> 64) as u64);
+        columns.ids_low.push(meta.id as u64);
+    }
+
+    pub fn json(&self, index: usize) -> &str {
+        let meta = self.meta(index);
+        &self.text[meta.offset as usize..][..meta.len as usize]
+    }
+
+    pub fn meta(&self, index: usize) -> EventMeta {
+        let columns = &self.columns;
+        let start = if index == 0 {
+            0
+        } else {
+            columns.ends[index - 1]
+        };
+        EventMeta {
+            offset: start,
+            len: columns.ends[index] - start,
+            time_ms: columns.times_ms[index],
+            ingest_time: columns.ingest_times.binary_search(&(index as u32)).is_ok(),
+            id: (u128::from(columns.ids_high[index]) << 64) | u128::from(columns.ids_low[index]),
+        }
+    }
+
+    /// A copy of the events at `indices`, in that order.
+    pub fn subset(&self, indices: impl IntoIterator<Item = u32>) -> Events {
+        let mut part = Events::default();
+        for index in indices {
+            part.push(self.json(index as usize), &self.meta(index as usize));
+        }
+        part
+    }
 }
 
 /// Gathers chunks into batches until the input closes, then sends what it holds.
 pub async fn run_batcher(
     mut input: mpsc::Receiver<Arc<EventChunk>>,
     limits: BatchLimits,
-    enrichment: Enrichment,
     output: mpsc::Sender<Batch>,
 ) {
     let empty = || Batch {
-        content: types::Batch::with_enrichment(enrichment.clone()),
+        events: Events::default(),
         acks: Vec::new(),
     };
     let mut current = empty();
@@ -120,19 +121,20 @@ pub async fn run_batcher(
             chunk = input.recv() => {
                 let Some(chunk) = chunk else { break };
                 for meta in &chunk.events {
-                    let full = current.content.event_count() >= limits.max_events
-                        || (current.content.event_count() > 0
-                            && current.content.data.len() + meta.len as usize > limits.max_bytes);
+                    let events = &current.events;
+                    let full = events.len() >= limits.max_events
+                        || (!events.is_empty()
+                            && events.text.len() + meta.len as usize > limits.max_bytes);
                     if full {
                         deadline = None;
                         if output.send(std::mem::replace(&mut current, empty())).await.is_err() {
                             return;
                         }
                     }
-                    if current.content.event_count() == 0 {
+                    if current.events.is_empty() {
                         deadline = Some(Instant::now() + limits.max_wait);
                     }
-                    current.content.push_event(chunk.json(meta), meta);
+                    current.events.push(chunk.json(meta), meta);
                     if !current.acks.last().is_some_and(|ack| ack.same_chunk(&chunk.ack)) {
                         current.acks.push(chunk.ack.clone());
                     }
@@ -146,7 +148,7 @@ pub async fn run_batcher(
             }
         }
     }
-    if current.content.event_count() > 0 {
+    if !current.events.is_empty() {
         let _ = output.send(current).await;
     }
 }

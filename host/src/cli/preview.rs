@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::buffer::Columns;
+use crate::buffer::Events;
 use crate::config::default_cache_dir;
-use crate::module::types::{self, Compression, FormatError, Request};
-use crate::module::{Limits, ModuleSource, Runtime, SigningKeys};
+use crate::module::types::{Compression, FormatError, Request};
+use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, payload};
 use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
@@ -35,20 +35,30 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
             eprintln!("stdin:{}: rejected: {reason}", number + 1);
         }
     }
-    let mut batch = types::Batch::with_enrichment(crate::pipeline::enrichment(&Default::default()));
+    let mut events = Events::default();
     for meta in &chunk.events {
-        batch.push_event(meta.json_in(&chunk.data), meta);
+        events.push(meta.json_in(&chunk.data), meta);
     }
-    let formatted = match module
-        .instantiate(SigningKeys::default())?
-        .format(&batch, &settings)?
-    {
-        Ok(formatted) => formatted,
-        Err(FormatError::InvalidSetting(problem)) => {
-            anyhow::bail!("--set {}: {}", problem.key, problem.problem)
-        }
-        Err(FormatError::Failed(reason)) => anyhow::bail!("the module failed: {reason}"),
+    let events = std::sync::Arc::new(events);
+    let setup = Setup {
+        settings,
+        enrichment: crate::pipeline::enrichment(&Default::default()),
+        ..Setup::default()
     };
+    let answer = module
+        .instantiate(setup)
+        .and_then(|mut instance| instance.format(&events));
+    let formatted = match answer {
+        Ok(Ok(formatted)) => formatted,
+        Ok(Err(FormatError::InvalidSetting(problem)))
+        | Err(CallError::Configure {
+            error: FormatError::InvalidSetting(problem),
+            ..
+        }) => anyhow::bail!("--set {}: {}", problem.key, problem.problem),
+        Ok(Err(FormatError::Failed(reason))) => anyhow::bail!("the module failed: {reason}"),
+        Err(error) => return Err(error.into()),
+    };
+    let text = events.text.as_bytes();
     let mut out = std::io::stdout().lock();
     for refusal in &formatted.refused {
         eprintln!("event {}: refused: {}", refusal.event, refusal.reason);
@@ -77,7 +87,7 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
                     )?;
                 }
                 writeln!(out)?;
-                out.write_all(&http.body)?;
+                out.write_all(&payload::assemble(&http.body, text))?;
                 writeln!(out)?;
             }
             Request::Messages(framed) => {
@@ -86,11 +96,14 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
                     "### request {} of {}: {} messages",
                     number + 1,
                     formatted.requests.len(),
-                    framed.messages.len()
+                    framed.events.len()
                 )?;
-                for message in &framed.messages {
-                    out.write_all(message)?;
+                let messages = payload::assemble(&framed.messages, text);
+                let mut start = 0;
+                for &end in &framed.message_ends {
+                    out.write_all(messages.get(start..end as usize).unwrap_or_default())?;
                     writeln!(out)?;
+                    start = end as usize;
                 }
             }
         }

@@ -18,13 +18,13 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::buffer::{self, Batch, BatchLimits, Columns};
+use crate::buffer::{self, Batch, BatchLimits, Events};
 use crate::config::DestinationConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventChunk, EventMeta, id_text};
 use crate::metrics::Counters;
 use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
-use crate::module::{FormatterInstance, FormatterModule, SigningKeys};
+use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
 
 pub use retry::RetryPolicy;
 pub use transport::{Credential, Sent, Transport};
@@ -128,12 +128,21 @@ impl Destination {
         )
     }
 
-    /// Formats a sample event with this destination's settings, so a setting the module
-    /// rejects is reported before any event is read.
+    /// What each instance of the module is configured with.
+    fn setup(&self, enrichment: Enrichment) -> Setup {
+        Setup {
+            settings: self.settings.clone(),
+            enrichment,
+            keys: self.signing_keys.clone(),
+        }
+    }
+
+    /// Configures the module with this destination's settings and formats a sample
+    /// event, so a setting the module rejects is reported before any event is read.
     pub fn dry_run(&self, enrichment: Enrichment) -> Result<()> {
         let sample =
             r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
-        let mut batch = types::Batch::with_enrichment(enrichment);
+        let mut events = Events::default();
         let meta = EventMeta {
             offset: 0,
             len: sample.len() as u32,
@@ -141,9 +150,9 @@ impl Destination {
             ingest_time: false,
             id: 0,
         };
-        batch.push_event(sample, &meta);
-        let mut instance = self.module.instantiate(self.signing_keys.clone())?;
-        match instance.format(&batch, &self.settings)? {
+        events.push(sample, &meta);
+        let mut instance = self.module.instantiate(self.setup(enrichment))?;
+        match instance.format(&Arc::new(events))? {
             Ok(_) => Ok(()),
             Err(FormatError::InvalidSetting(problem)) => {
                 anyhow::bail!("settings.{}: {}", problem.key, problem.problem)
@@ -166,12 +175,12 @@ impl Destination {
         let (input, chunks) = mpsc::channel(INPUT_QUEUE_CHUNKS);
         let (batches_in, batches) = mpsc::channel(config.concurrency);
         tasks.spawn(async move {
-            buffer::run_batcher(chunks, limits, enrichment, batches_in).await;
+            buffer::run_batcher(chunks, limits, batches_in).await;
             Ok(())
         });
         let batches = Arc::new(Mutex::new(batches));
         for _ in 0..config.concurrency {
-            let instance = self.module.instantiate(self.signing_keys.clone())?;
+            let instance = self.module.instantiate(self.setup(enrichment.clone()))?;
             let worker = Worker {
                 destination: self.clone(),
                 instance: std::sync::Mutex::new(Some(instance)),
@@ -185,8 +194,9 @@ impl Destination {
 
 /// Events of a batch on their way, with the attempt they are on.
 struct Piece {
-    /// Shared with the blocking-pool call that formats it, instead of copied.
-    events: Arc<types::Batch>,
+    /// Shared with the blocking-pool call that formats it (and, through it, lent to the
+    /// module), instead of copied.
+    events: Arc<Events>,
     attempt: u32,
 }
 
@@ -203,8 +213,8 @@ impl Worker {
         loop {
             let batch = batches.lock().await.recv().await;
             let Some(batch) = batch else { return Ok(()) };
-            let count = batch.content.event_count();
-            if self.deliver(batch.content).await {
+            let count = batch.events.len();
+            if self.deliver(batch.events).await {
                 batch.acks.into_iter().for_each(crate::ack::Ack::settle);
             } else {
                 Counters::add(&self.destination.counters.abandoned, count);
@@ -215,7 +225,7 @@ impl Worker {
 
     /// Delivers or dead-letters every event; false when the shutdown deadline passed
     /// before that.
-    async fn deliver(&mut self, events: types::Batch) -> bool {
+    async fn deliver(&mut self, events: Events) -> bool {
         let mut queue = VecDeque::from([Piece {
             events: Arc::new(events),
             attempt: 1,
@@ -258,18 +268,22 @@ impl Worker {
 
     /// Sends one request until it is settled; follow-up pieces go to `queue`.
     async fn send(&mut self, piece: &Piece, mut request: HttpRequest, queue: &mut VecDeque<Piece>) {
-        let body =
-            match transport::encode_body(std::mem::take(&mut request.body), request.compression) {
-                Ok(body) => body,
-                Err(error) => {
-                    self.dead_letter(
-                        &piece.events,
-                        &request.events,
-                        &format!("cannot compress the request body: {error}"),
-                    );
-                    return;
-                }
-            };
+        let payload = std::mem::take(&mut request.body);
+        let body = match transport::encode_body(
+            &payload,
+            piece.events.text.as_bytes(),
+            request.compression,
+        ) {
+            Ok(body) => body,
+            Err(error) => {
+                self.dead_letter(
+                    &piece.events,
+                    &request.events,
+                    &format!("cannot compress the request body: {error}"),
+                );
+                return;
+            }
+        };
         let mut attempt = piece.attempt;
         let sent_request = SentRequest {
             path: request.path.clone(),
@@ -339,10 +353,7 @@ impl Worker {
                     }
                     if !partial.retry.is_empty() {
                         let rest = Piece {
-                            events: Arc::new(buffer::subset(
-                                &piece.events,
-                                in_request(&partial.retry),
-                            )),
+                            events: Arc::new(piece.events.subset(in_request(&partial.retry))),
                             attempt,
                         };
                         self.retry_piece(
@@ -359,7 +370,7 @@ impl Worker {
                     let (first, second) = request.events.split_at(request.events.len() / 2);
                     for half in [second, first] {
                         queue.push_front(Piece {
-                            events: Arc::new(buffer::subset(&piece.events, half.iter().copied())),
+                            events: Arc::new(piece.events.subset(half.iter().copied())),
                             attempt,
                         });
                     }
@@ -416,12 +427,9 @@ impl Worker {
         }
     }
 
-    async fn format(&mut self, events: &Arc<types::Batch>) -> Result<types::Formatted, Failure> {
-        let settings = self.destination.settings.clone();
-        let batch = events.clone();
-        let result = self
-            .call(move |instance| instance.format(&batch, &settings))
-            .await?;
+    async fn format(&mut self, events: &Arc<Events>) -> Result<types::Formatted, Failure> {
+        let events = events.clone();
+        let result = self.call(move |instance| instance.format(&events)).await?;
         match result {
             Ok(formatted) => Ok(formatted),
             Err(FormatError::InvalidSetting(problem)) => Err(Failure::Fatal(format!(
@@ -474,13 +482,13 @@ impl Worker {
         })
     }
 
-    fn dead_letter_all(&self, events: &types::Batch, reason: &str) {
-        let all: Vec<u32> = (0..events.event_count() as u32).collect();
+    fn dead_letter_all(&self, events: &Events, reason: &str) {
+        let all: Vec<u32> = (0..events.len() as u32).collect();
         self.dead_letter(events, &all, reason);
     }
 
     /// Dead-letters the events of `batch` at `indices`, with `reason`.
-    fn dead_letter(&self, batch: &types::Batch, indices: &[u32], reason: &str) {
+    fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
         if indices.is_empty() {
             return;
         }
@@ -490,15 +498,15 @@ impl Worker {
         let records: Vec<Record<'_>> = indices
             .iter()
             .map(|&i| i as usize)
-            .filter(|&i| i < batch.event_count())
+            .filter(|&i| i < batch.len())
             .map(|i| Record {
                 time: time.clone(),
                 stage: "deliver",
                 destination: Some(&self.destination.name),
                 reason,
                 origin: None,
-                event_id: Some(id_text(batch.event_meta(i).id)),
-                event: serde_json::from_str(batch.event_json(i)).ok(),
+                event_id: Some(id_text(batch.meta(i).id)),
+                event: serde_json::from_str(batch.json(i)).ok(),
                 line: None,
             })
             .collect();

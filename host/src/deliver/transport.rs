@@ -14,7 +14,8 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
-use crate::module::types::{AuthHeader, Compression, HttpRequest, HttpResponse};
+use crate::module::payload;
+use crate::module::types::{AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
 
 /// Most bytes of a response body kept for `classify`.
 const MAX_RESPONSE_BODY: usize = 1 << 20;
@@ -105,14 +106,26 @@ impl Transport {
     }
 }
 
-/// The payload as it goes on the wire, made once per request: retries resend it (a
-/// cheap `Bytes` clone) rather than copying or compressing the body again.
-pub fn encode_body(body: Vec<u8>, compression: Compression) -> std::io::Result<Bytes> {
+/// The body as it goes on the wire, made once per request from the module's checked
+/// payload and the batch's text: retries resend it (a cheap `Bytes` clone) rather than
+/// assembling or compressing it again. Compressed bodies are never assembled
+/// uncompressed: the pieces go straight into the encoder.
+pub fn encode_body(
+    body: &Payload,
+    event_text: &[u8],
+    compression: Compression,
+) -> std::io::Result<Bytes> {
     match compression {
-        Compression::None => Ok(Bytes::from(body)),
+        Compression::None => Ok(Bytes::from(payload::assemble(body, event_text))),
         Compression::Gzip => {
-            let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), GzipLevel::fast());
-            encoder.write_all(&body)?;
+            let mut encoder = GzEncoder::new(Vec::new(), GzipLevel::fast());
+            let mut written = Ok(());
+            payload::for_each_piece(body, event_text, |piece| {
+                if written.is_ok() {
+                    written = encoder.write_all(piece);
+                }
+            });
+            written?;
             Ok(Bytes::from(encoder.finish()?))
         }
     }

@@ -9,12 +9,19 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "formatter",
+    with: {
+        "sluice:module/types.event-text": crate::module::state::EventText,
+    },
+    imports: {
+        // A handle the host did not hand out is a broken module: trap.
+        "sluice:module/types.[method]event-text.read": trappable,
+    },
 });
 
 pub use self::sluice::module::types;
 
 /// The contract version of these bindings (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The export a formatter module must have, without its version suffix.
 pub const FORMATTER_EXPORT: &str = "sluice:module/formatting";

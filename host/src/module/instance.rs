@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
+use wasmtime::component::Resource;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 use super::bindings::types::{
-    FormatError, Formatted, HttpResponse, Info, Request, SentRequest, Verdict,
+    Enrichment, FormatError, Formatted, HttpResponse, Info, Request, SentRequest, Verdict,
 };
 use super::bindings::{Formatter, FormatterPre};
+use super::payload;
 use super::state::{ModuleState, SigningKeys};
 use super::{EPOCH_TICK, Limits};
+use crate::buffer::Events;
 
 /// Why a call into a module failed. The module's own `format-error` is not here: it is
 /// an answer, not a failure of the call.
@@ -28,8 +31,57 @@ pub enum CallError {
         bytes: usize,
         limit: usize,
     },
+    #[error("{module} returned a payload it cannot have: {problem}")]
+    InvalidPayload { module: Arc<str>, problem: String },
     #[error("{module} could not be instantiated: {message}")]
     Instantiate { module: Arc<str>, message: String },
+    #[error("{}", configure_message(module, error))]
+    Configure {
+        module: Arc<str>,
+        error: FormatError,
+    },
+}
+
+fn configure_message(module: &str, error: &FormatError) -> String {
+    match error {
+        FormatError::InvalidSetting(problem) => {
+            format!("settings.{}: {}", problem.key, problem.problem)
+        }
+        FormatError::Failed(reason) => format!("{module} refused its configuration: {reason}"),
+    }
+}
+
+/// What an instance is configured with for its whole life.
+#[derive(Clone)]
+pub struct Setup {
+    /// The destination's settings, passed to the module's `configure`.
+    pub settings: Vec<(String, String)>,
+    pub enrichment: Enrichment,
+    /// The secrets its `sign` may use.
+    pub keys: SigningKeys,
+}
+
+impl Default for Setup {
+    /// No settings, an empty enrichment, no keys: enough to describe a module.
+    fn default() -> Self {
+        Setup {
+            settings: Vec::new(),
+            enrichment: Enrichment {
+                host_name: String::new(),
+                machine_id: String::new(),
+                sluice_version: String::new(),
+                tags: Vec::new(),
+            },
+            keys: SigningKeys::default(),
+        }
+    }
+}
+
+/// A live instance: its store, its exports, and whether `configure` has run.
+struct Live {
+    store: Store<ModuleState>,
+    bindings: Formatter,
+    configured: bool,
 }
 
 /// A module instance with its own store. Calls run synchronously on the caller's
@@ -38,36 +90,38 @@ pub struct FormatterInstance {
     label: Arc<str>,
     pre: FormatterPre<ModuleState>,
     limits: Limits,
-    keys: SigningKeys,
-    live: Option<(Store<ModuleState>, Formatter)>,
+    setup: Setup,
+    live: Option<Live>,
 }
 
 impl FormatterInstance {
+    /// Instantiates the module; `configure` runs before the first `format` or
+    /// `classify`, so an instance that only describes the module needs no settings.
     pub(super) fn new(
         label: Arc<str>,
         pre: &FormatterPre<ModuleState>,
         limits: &Limits,
-        keys: SigningKeys,
-    ) -> anyhow::Result<Self> {
+        setup: Setup,
+    ) -> Result<Self, CallError> {
         let mut instance = FormatterInstance {
             label,
             pre: pre.clone(),
             limits: limits.clone(),
-            keys,
+            setup,
             live: None,
         };
         instance.live()?;
         Ok(instance)
     }
 
-    /// The live store and bindings, instantiating anew after a failed call.
-    fn live(&mut self) -> Result<&mut (Store<ModuleState>, Formatter), CallError> {
+    /// The live instance, instantiating anew after a failed call.
+    fn live(&mut self) -> Result<&mut Live, CallError> {
         if self.live.is_none() {
             let limits = StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
                 .instances(8)
                 .build();
-            let state = ModuleState::new(self.label.clone(), limits, self.keys.clone());
+            let state = ModuleState::new(self.label.clone(), limits, self.setup.keys.clone());
             let mut store = Store::new(self.pre.engine(), state);
             store.limiter(|state| &mut state.limits);
             store.set_epoch_deadline(self.deadline_ticks());
@@ -78,9 +132,36 @@ impl FormatterInstance {
                         module: self.label.clone(),
                         message: format!("{e:#}"),
                     })?;
-            self.live = Some((store, bindings));
+            self.live = Some(Live {
+                store,
+                bindings,
+                configured: false,
+            });
         }
         Ok(self.live.as_mut().expect("just set"))
+    }
+
+    /// Runs the module's `configure` unless it ran on this instance already.
+    pub fn configure(&mut self) -> Result<(), CallError> {
+        if self.live()?.configured {
+            return Ok(());
+        }
+        let Setup {
+            settings,
+            enrichment,
+            ..
+        } = self.setup.clone();
+        let answer = self.call(|store, bindings| {
+            bindings
+                .sluice_module_formatting()
+                .call_configure(store, &settings, &enrichment)
+        })?;
+        answer.map_err(|error| CallError::Configure {
+            module: self.label.clone(),
+            error,
+        })?;
+        self.live.as_mut().expect("configured live").configured = true;
+        Ok(())
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -93,7 +174,9 @@ impl FormatterInstance {
         call: impl FnOnce(&mut Store<ModuleState>, &Formatter) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let ticks = self.deadline_ticks();
-        let (store, bindings) = self.live()?;
+        let Live {
+            store, bindings, ..
+        } = self.live()?;
         store.set_epoch_deadline(ticks);
         let result = call(store, bindings);
         result.map_err(|error| {
@@ -116,18 +199,33 @@ impl FormatterInstance {
         self.call(|store, bindings| bindings.sluice_module_formatting().call_describe(store))
     }
 
+    /// Formats `events`, lent to the module by handle for the call. Every payload is
+    /// checked against the byte space it addresses, and the output against the limit.
     pub fn format(
         &mut self,
-        batch: &super::types::Batch,
-        settings: &Vec<(String, String)>,
+        events: &Arc<Events>,
     ) -> Result<Result<Formatted, FormatError>, CallError> {
+        self.configure()?;
         let result = self.call(|store, bindings| {
-            bindings
-                .sluice_module_formatting()
-                .call_format(store, batch, settings)
+            let text = store.data_mut().lend(events.clone())?;
+            let borrowed = Resource::new_borrow(text.rep());
+            let result = bindings.sluice_module_formatting().call_format(
+                &mut *store,
+                &events.columns,
+                borrowed,
+            );
+            store.data_mut().take_back(text)?;
+            result
         })?;
         if let Ok(formatted) = &result {
-            let bytes = output_bytes(&formatted.requests);
+            let bytes =
+                output_bytes(&formatted.requests, events.text.len()).map_err(|problem| {
+                    self.live = None;
+                    CallError::InvalidPayload {
+                        module: self.label.clone(),
+                        problem,
+                    }
+                })?;
             if bytes > self.limits.max_output_bytes {
                 return Err(CallError::OutputTooLarge {
                     module: self.label.clone(),
@@ -144,6 +242,7 @@ impl FormatterInstance {
         response: &HttpResponse,
         request: &SentRequest,
     ) -> Result<Verdict, CallError> {
+        self.configure()?;
         self.call(|store, bindings| {
             bindings
                 .sluice_module_formatting()
@@ -152,19 +251,22 @@ impl FormatterInstance {
     }
 }
 
-fn output_bytes(requests: &[Request]) -> usize {
-    requests
-        .iter()
-        .map(|request| match request {
+/// What the module asks the host to send or keep: assembled payloads and headers.
+/// Errors on a payload that leaves its byte space.
+fn output_bytes(requests: &[Request], event_text_len: usize) -> Result<usize, String> {
+    let mut total = 0usize;
+    for request in requests {
+        total = total.saturating_add(match request {
             Request::Http(http) => {
-                http.body.len()
+                payload::assembled_len(&http.body, event_text_len)?
                     + http
                         .headers
                         .iter()
                         .map(|(k, v)| k.len() + v.len())
                         .sum::<usize>()
             }
-            Request::Messages(framed) => framed.messages.iter().map(Vec::len).sum(),
-        })
-        .sum()
+            Request::Messages(framed) => payload::assembled_len(&framed.messages, event_text_len)?,
+        });
+    }
+    Ok(total)
 }

@@ -12,6 +12,7 @@ mod builtin;
 mod cache;
 mod contract;
 mod instance;
+pub mod payload;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use wasmtime::{Config, Engine};
 
 pub use bindings::CONTRACT_VERSION;
 pub use bindings::types;
-pub use instance::{CallError, FormatterInstance};
+pub use instance::{CallError, FormatterInstance, Setup};
 pub use state::SigningKeys;
 
 use bindings::FormatterPre;
@@ -168,7 +169,7 @@ impl Runtime {
                 limits: self.limits.clone(),
                 info: None,
             };
-            let info = module.instantiate(SigningKeys::default())?.describe()?;
+            let info = module.instantiate(Setup::default())?.describe()?;
             module.info = Some(info);
             Ok(Arc::new(module))
         };
@@ -226,8 +227,9 @@ impl FormatterModule {
         ))
     }
 
-    /// A new instance with its own store; `keys` are the secrets its `sign` may use.
-    pub fn instantiate(&self, keys: SigningKeys) -> Result<FormatterInstance> {
-        FormatterInstance::new(self.label.clone(), &self.pre, &self.limits, keys)
+    /// A new instance with its own store, configured with `setup` before its first
+    /// `format`.
+    pub fn instantiate(&self, setup: Setup) -> Result<FormatterInstance, CallError> {
+        FormatterInstance::new(self.label.clone(), &self.pre, &self.limits, setup)
     }
 }

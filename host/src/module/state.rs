@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use wasmtime::StoreLimits;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::sluice::module::host::{self, Level, SignAlgorithm};
+use super::bindings::types;
+use crate::buffer::Events;
 use crate::config::Secret;
 
 /// Longest log message a module can write; longer ones are cut, so a module cannot
@@ -17,6 +19,10 @@ const MAX_LOG_MESSAGE: usize = 4096;
 
 /// Secrets a module may use through `sign` by name, without ever reading them.
 pub type SigningKeys = Arc<HashMap<String, Secret>>;
+
+/// The host side of an `event-text` handle: the batch being formatted, shared with
+/// the caller rather than moved or copied.
+pub struct EventText(pub Arc<Events>);
 
 pub struct ModuleState {
     /// WASI with nothing granted: no preopened directory, no environment, no
@@ -44,6 +50,17 @@ impl ModuleState {
             keys,
         }
     }
+
+    /// Lends `events` to the module for one call, as an `event-text` handle.
+    pub fn lend(&mut self, events: Arc<Events>) -> wasmtime::Result<Resource<EventText>> {
+        Ok(self.table.push(EventText(events))?)
+    }
+
+    /// Takes back what [`lend`](Self::lend) lent.
+    pub fn take_back(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
+        self.table.delete(text)?;
+        Ok(())
+    }
 }
 
 impl WasiView for ModuleState {
@@ -55,8 +72,17 @@ impl WasiView for ModuleState {
     }
 }
 
-/// The shared types interface has no functions.
-impl super::bindings::types::Host for ModuleState {}
+impl types::Host for ModuleState {}
+
+impl types::HostEventText for ModuleState {
+    fn read(&mut self, text: Resource<EventText>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&text)?.0.text.clone())
+    }
+
+    fn drop(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
+        self.take_back(text)
+    }
+}
 
 impl host::Host for ModuleState {
     fn log(&mut self, level: Level, message: String) {

@@ -5,7 +5,7 @@ use sluice_guest::{FormatError, SettingDoc, Settings};
 /// Splunk Cloud's documented request limit; Splunk Enterprise accepts far more.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1_000_000;
 
-/// What the encoder needs, read once per batch.
+/// What the encoder needs, read once per module instance.
 #[derive(Debug, Clone)]
 pub struct SplunkHecConfig {
     /// Target index; when absent, the token's default index.

@@ -1,21 +1,25 @@
 //! Stacked HEC envelopes: `{"time":..,"host":..,"source":..,"sourcetype":..,"index":..,
 //! "event":{..},"fields":{..}}` back to back, split into requests under the size limit.
 //!
-//! The parts that are the same for every event of a batch are serialized once; per
-//! event, the encoder writes the time and copies the event's JSON as the host validated
-//! it, so numbers, key order and non-ASCII text reach Splunk byte-exact.
+//! The parts that are the same for every event are serialized once per instance and
+//! written once per request body; per event, the encoder writes only the time, and
+//! places the event's JSON by its range, as the host validated it, so numbers, key order
+//! and non-ASCII text reach Splunk byte-exact, and the event is never copied inside the
+//! sandbox.
 
 use sluice_guest::json::write_str;
-use sluice_guest::time::write_epoch_seconds;
+use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
-    Batch, Compression, Enrichment, Event, Formatted, HttpRequest, Refusal, Request, TimeSource,
+    Batch, Compression, Enrichment, Event, Formatted, Fragment, HttpRequest, PayloadBuilder,
+    Refusal, Request, TimeSource,
 };
 
 use crate::config::SplunkHecConfig;
 
-/// Builds HEC requests for batches of one destination.
-pub struct HecEncoder<'a> {
-    config: &'a SplunkHecConfig,
+/// Builds HEC requests for the batches of one destination.
+#[derive(Debug)]
+pub struct HecEncoder {
+    config: SplunkHecConfig,
     /// `,"host":..,"source":..,"sourcetype":..,"index":..,"event":`
     metadata: Vec<u8>,
     /// `,"fields":{..}}` for events whose time came from the event.
@@ -24,8 +28,14 @@ pub struct HecEncoder<'a> {
     fields_ingest_time: Vec<u8>,
 }
 
-impl<'a> HecEncoder<'a> {
-    pub fn new(config: &'a SplunkHecConfig, enrichment: &Enrichment) -> Self {
+/// Bytes of one envelope written per event besides the fragments and the event:
+/// `{"time":` and up to 20 characters of time.
+const ENVELOPE_TEXT: usize = 28;
+/// Pieces of one envelope: the time, the metadata, the event, the fields.
+const ENVELOPE_PIECES: usize = 4;
+
+impl HecEncoder {
+    pub fn new(config: SplunkHecConfig, enrichment: &Enrichment) -> Self {
         let mut metadata = Vec::with_capacity(128);
         let host = config.host.as_deref().unwrap_or(&enrichment.host_name);
         for (key, value) in [
@@ -43,32 +53,29 @@ impl<'a> HecEncoder<'a> {
         }
         metadata.extend_from_slice(b",\"event\":");
         HecEncoder {
-            config,
+            fields_event_time: fields_suffix(&config, enrichment, TimeSource::Event),
+            fields_ingest_time: fields_suffix(&config, enrichment, TimeSource::Ingest),
             metadata,
-            fields_event_time: fields_suffix(config, enrichment, TimeSource::Event),
-            fields_ingest_time: fields_suffix(config, enrichment, TimeSource::Ingest),
+            config,
         }
     }
 
     /// Encodes every event of `batch`; an event whose envelope alone exceeds
     /// `max_request_bytes` is refused with the sizes in the reason.
-    pub fn encode(&self, batch: &Batch) -> Formatted {
+    pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
         let limit = self.config.max_request_bytes;
         let mut formatted = Formatted::default();
-        // Sized for the whole batch up front (time digits at most 20 bytes), so the body
-        // never grows by copying.
-        let per_event =
-            b"{\"time\":".len() + 20 + self.metadata.len() + self.fields_ingest_time.len();
-        let mut body = Vec::with_capacity(limit.min(batch.data_len() + batch.len() * per_event));
+        let mut body = self.body(batch);
         let mut events = Vec::with_capacity(batch.len());
         for (index, event) in batch.events().enumerate() {
             // Envelopes are written straight into the body; the rare one that does not
             // fit is moved to the next request, or refused when it fits none.
-            let start = body.len();
-            self.write_envelope(&mut body, &event);
-            let size = body.len() - start;
+            let mark = body.payload.mark();
+            let start = body.payload.len();
+            body.write_envelope(&event);
+            let size = body.payload.len() - start;
             if size > limit {
-                body.truncate(start);
+                body.payload.truncate(mark);
                 formatted.refused.push(Refusal {
                     event: index as u32,
                     reason: format!(
@@ -77,12 +84,13 @@ impl<'a> HecEncoder<'a> {
                 });
                 continue;
             }
-            if body.len() > limit {
-                let envelope = body.split_off(start);
-                formatted.requests.push(self.request(
-                    std::mem::replace(&mut body, envelope),
-                    std::mem::take(&mut events),
-                ));
+            if body.payload.len() > limit {
+                body.payload.truncate(mark);
+                let full = std::mem::replace(&mut body, self.body(batch));
+                formatted
+                    .requests
+                    .push(self.request(full, std::mem::take(&mut events)));
+                body.write_envelope(&event);
             }
             events.push(index as u32);
         }
@@ -92,18 +100,26 @@ impl<'a> HecEncoder<'a> {
         formatted
     }
 
-    fn write_envelope(&self, out: &mut Vec<u8>, event: &Event<'_>) {
-        out.extend_from_slice(b"{\"time\":");
-        write_epoch_seconds(out, event.time_ms());
-        out.extend_from_slice(&self.metadata);
-        out.extend_from_slice(event.json_bytes());
-        match event.time_source() {
-            TimeSource::Event => out.extend_from_slice(&self.fields_event_time),
-            TimeSource::Ingest => out.extend_from_slice(&self.fields_ingest_time),
+    /// An empty request body with this encoder's fragments written into it.
+    fn body(&self, batch: &Batch<'_>) -> Body {
+        let mut payload = PayloadBuilder::with_capacity(
+            batch,
+            self.metadata.len()
+                + self.fields_event_time.len()
+                + self.fields_ingest_time.len()
+                + batch.len() * ENVELOPE_TEXT,
+            batch.len() * ENVELOPE_PIECES,
+        );
+        Body {
+            clock: EpochSeconds::default(),
+            metadata: payload.fragment(&self.metadata),
+            fields_event_time: payload.fragment(&self.fields_event_time),
+            fields_ingest_time: payload.fragment(&self.fields_ingest_time),
+            payload,
         }
     }
 
-    fn request(&self, body: Vec<u8>, events: Vec<u32>) -> Request {
+    fn request(&self, body: Body, events: Vec<u32>) -> Request {
         let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         if let Some(channel) = &self.config.channel {
             headers.push(("X-Splunk-Request-Channel".to_owned(), channel.clone()));
@@ -112,7 +128,7 @@ impl<'a> HecEncoder<'a> {
             method: "POST".into(),
             path: self.config.path.clone(),
             headers,
-            body,
+            body: body.payload.finish(),
             compression: if self.config.gzip {
                 Compression::Gzip
             } else {
@@ -120,6 +136,31 @@ impl<'a> HecEncoder<'a> {
             },
             events,
         })
+    }
+}
+
+/// A request body being written, with the fragments placed in every envelope.
+struct Body {
+    payload: PayloadBuilder,
+    clock: EpochSeconds,
+    metadata: Fragment,
+    fields_event_time: Fragment,
+    fields_ingest_time: Fragment,
+}
+
+impl Body {
+    #[inline(always)]
+    fn write_envelope(&mut self, event: &Event<'_>) {
+        self.payload.push(b"{\"time\":");
+        let clock = &mut self.clock;
+        self.payload
+            .push_with(|out| clock.write(out, event.time_ms()));
+        self.payload.push_fragment(self.metadata);
+        self.payload.push_event(event);
+        self.payload.push_fragment(match event.time_source() {
+            TimeSource::Event => self.fields_event_time,
+            TimeSource::Ingest => self.fields_ingest_time,
+        });
     }
 }
 

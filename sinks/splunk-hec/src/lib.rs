@@ -13,12 +13,14 @@ pub mod encoder;
 pub mod retry;
 
 use sluice_guest::{
-    AuthHeader, Batch, BatchLimits, FormatError, Formatted, Formatter, HttpResponse, Info,
-    SentRequest, Verdict,
+    AuthHeader, Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, HttpResponse,
+    Info, SentRequest, Settings, Verdict,
 };
 
-/// The Splunk HEC formatter.
-pub struct SplunkHec;
+/// The Splunk HEC formatter of one destination.
+pub struct SplunkHec {
+    encoder: encoder::HecEncoder,
+}
 
 impl Formatter for SplunkHec {
     fn info() -> Info {
@@ -36,12 +38,18 @@ impl Formatter for SplunkHec {
         }
     }
 
-    fn format(batch: &Batch, settings: &sluice_guest::Settings) -> Result<Formatted, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let config = config::SplunkHecConfig::from_settings(settings)?;
-        Ok(encoder::HecEncoder::new(&config, batch.enrichment()).encode(batch))
+        Ok(SplunkHec {
+            encoder: encoder::HecEncoder::new(config, enrichment),
+        })
     }
 
-    fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+    fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
+        Ok(self.encoder.encode(batch))
+    }
+
+    fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
         retry::classify(response, request)
     }
 }

@@ -24,9 +24,14 @@ fn config(pairs: &[(&str, &str)]) -> SplunkHecConfig {
     SplunkHecConfig::from_settings(&Settings::new(values, SplunkHecConfig::docs())).unwrap()
 }
 
-fn body(request: &Request) -> String {
+fn encoder(pairs: &[(&str, &str)], enrichment: &Enrichment) -> HecEncoder {
+    HecEncoder::new(config(pairs), enrichment)
+}
+
+/// The request body as the host sends it: the payload assembled against the batch.
+fn body(request: &Request, batch: &Batch) -> String {
     match request {
-        Request::Http(http) => String::from_utf8(http.body.clone()).unwrap(),
+        Request::Http(http) => String::from_utf8(http.body.assemble(batch)).unwrap(),
         Request::Messages(_) => panic!("HEC is HTTP"),
     }
 }
@@ -34,7 +39,7 @@ fn body(request: &Request) -> String {
 /// Test vector H1: stacked envelopes, JSON escaping kept inside `event`.
 #[test]
 fn stacked_envelopes_match_test_vector_h1() {
-    let mut batch = Batch::new(enrichment());
+    let mut batch = Batch::new();
     batch.push(
         r#"{"action":"login","user":"bob","note":"said \"hi\"\nbye"}"#,
         1_714_566_896_789,
@@ -47,15 +52,18 @@ fn stacked_envelopes_match_test_vector_h1() {
         TimeSource::Event,
         EventId(2),
     );
-    let config = config(&[
-        ("index", "audit"),
-        ("source", "auditd"),
-        ("indexed_fields", "false"),
-    ]);
-    let formatted = HecEncoder::new(&config, batch.enrichment()).encode(&batch);
+    let encoder = encoder(
+        &[
+            ("index", "audit"),
+            ("source", "auditd"),
+            ("indexed_fields", "false"),
+        ],
+        &enrichment(),
+    );
+    let formatted = encoder.encode(&batch);
     assert_eq!(formatted.requests.len(), 1);
     assert_eq!(
-        body(&formatted.requests[0]),
+        body(&formatted.requests[0], &batch),
         concat!(
             r#"{"time":1714566896.789,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"login","user":"bob","note":"said \"hi\"\nbye"}}"#,
             r#"{"time":1714566897,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"logout"}}"#
@@ -67,20 +75,18 @@ fn stacked_envelopes_match_test_vector_h1() {
 fn enrichment_goes_to_flat_fields_and_ingest_time_is_flagged() {
     let mut enrichment = enrichment();
     enrichment.tags = vec![("team".into(), "sec\"ops".into())];
-    let mut batch = Batch::new(enrichment);
+    let mut batch = Batch::new();
     batch.push(r#"{"a":1}"#, 5, TimeSource::Ingest, EventId(1));
-    let config = config(&[]);
     let text = body(
-        &HecEncoder::new(&config, batch.enrichment())
-            .encode(&batch)
-            .requests[0],
+        &encoder(&[], &enrichment).encode(&batch).requests[0],
+        &batch,
     );
     assert!(text.ends_with(r#""event":{"a":1},"fields":{"sluice_host":"host1","sluice_version":"0.1.0","sluice_time_source":"ingest","team":"sec\"ops"}}"#), "{text}");
 }
 
 #[test]
 fn requests_split_under_the_limit_and_oversized_events_are_refused() {
-    let mut batch = Batch::new(enrichment());
+    let mut batch = Batch::new();
     let small = format!(r#"{{"pad":"{}"}}"#, "x".repeat(300));
     let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(3000));
     for i in 0..10 {
@@ -91,8 +97,7 @@ fn requests_split_under_the_limit_and_oversized_events_are_refused() {
             EventId(i),
         );
     }
-    let config = config(&[("max_request_bytes", "1500")]);
-    let formatted = HecEncoder::new(&config, batch.enrichment()).encode(&batch);
+    let formatted = encoder(&[("max_request_bytes", "1500")], &enrichment()).encode(&batch);
     assert_eq!(formatted.refused.len(), 1);
     assert_eq!(formatted.refused[0].event, 5);
     let mut carried: Vec<u32> = Vec::new();
@@ -100,7 +105,17 @@ fn requests_split_under_the_limit_and_oversized_events_are_refused() {
         let Request::Http(http) = request else {
             unreachable!()
         };
-        assert!(http.body.len() <= 1500, "{}", http.body.len());
+        let sent = http.body.assemble(&batch);
+        assert!(sent.len() <= 1500, "{}", sent.len());
+        let envelopes = sent
+            .split(|&b| b == b'}')
+            .filter(|s| s.starts_with(b"{\"time\""))
+            .count();
+        assert_eq!(
+            envelopes,
+            http.events.len(),
+            "one envelope per event carried"
+        );
         carried.extend(&http.events);
     }
     assert_eq!(carried, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);

@@ -1,41 +1,64 @@
 //! A module for the host's tests. With `mode = "ok"` it posts each batch as a JSON array
-//! to `/ingest`; `sign` does the same with an `X-Signature` header, the hex HMAC-SHA256
-//! of the body under the signing key `webhook`; the other modes fail the way a broken or
-//! hostile module would:
+//! to `/ingest`, reading the events' text from the host; `sign` does the same with an
+//! `X-Signature` header, the hex HMAC-SHA256 of the body under the signing key
+//! `webhook`; the other modes fail the way a broken or hostile module would:
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
-//! `huge-output` returns far more bytes than any batch could need.
+//! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
+//! bytes that do not exist.
 
 use sluice_guest::{
-    Batch, Compression, FormatError, Formatted, Formatter, HttpRequest, Info, Request, SettingDoc,
-    Settings,
+    Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, Payload,
+    Request, SettingDoc, Settings,
 };
 
-pub struct Misbehave;
+const MODES: [&str; 7] = [
+    "ok",
+    "sign",
+    "trap",
+    "loop",
+    "alloc",
+    "huge-output",
+    "bad-piece",
+];
+
+pub struct Misbehave {
+    mode: &'static str,
+}
 
 impl Formatter for Misbehave {
     fn info() -> Info {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc or huge-output",
+                description: "ok, sign, trap, loop, alloc, huge-output or bad-piece",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
         }
     }
 
-    fn format(batch: &Batch, settings: &Settings) -> Result<Formatted, FormatError> {
-        match settings.get("mode").unwrap_or("ok") {
-            "ok" => Ok(json_array(batch)),
+    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+        let mode = settings.get("mode").unwrap_or("ok");
+        match MODES.iter().find(|known| **known == mode) {
+            Some(mode) => Ok(Misbehave { mode }),
+            None => Err(FormatError::setting(
+                "mode",
+                format!("unknown mode `{mode}`"),
+            )),
+        }
+    }
+
+    fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
+        let mut formatted = json_array(batch);
+        let Some(Request::Http(request)) = formatted.requests.first_mut() else {
+            return Ok(formatted);
+        };
+        match self.mode {
             "sign" => {
-                let mut formatted = json_array(batch);
-                if let Some(Request::Http(request)) = formatted.requests.first_mut() {
-                    let signature = sluice_guest::sign::hmac_sha256("webhook", &request.body)
-                        .map_err(FormatError::Failed)?;
-                    let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
-                    request.headers.push(("X-Signature".into(), hex));
-                }
-                Ok(formatted)
+                let signature = sluice_guest::sign::hmac_sha256("webhook", &request.body.text)
+                    .map_err(FormatError::Failed)?;
+                let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+                request.headers.push(("X-Signature".into(), hex));
             }
             "trap" => panic!("misbehave: trap on purpose"),
             "loop" => loop {
@@ -48,22 +71,18 @@ impl Formatter for Misbehave {
                     std::hint::black_box(&hoard);
                 }
             }
-            "huge-output" => {
-                let mut formatted = json_array(batch);
-                if let Some(Request::Http(request)) = formatted.requests.first_mut() {
-                    request.body = vec![b' '; 12 << 20];
-                }
-                Ok(formatted)
+            "huge-output" => request.body = vec![b' '; 12 << 20].into(),
+            "bad-piece" => {
+                request.body.piece_starts = vec![0];
+                request.body.piece_ends = vec![u32::MAX];
             }
-            other => Err(FormatError::setting(
-                "mode",
-                format!("unknown mode `{other}`"),
-            )),
+            _ => {}
         }
+        Ok(formatted)
     }
 }
 
-fn json_array(batch: &Batch) -> Formatted {
+fn json_array(batch: &Batch<'_>) -> Formatted {
     let mut body = b"[".to_vec();
     for (i, event) in batch.events().enumerate() {
         if i > 0 {
@@ -77,7 +96,7 @@ fn json_array(batch: &Batch) -> Formatted {
             method: "POST".into(),
             path: "/ingest".into(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body,
+            body: Payload::from(body),
             compression: Compression::None,
             events: (0..batch.len() as u32).collect(),
         })],
