@@ -19,21 +19,24 @@ pub fn assembled_len(payload: &Payload, event_text_len: usize) -> Result<usize, 
         return Ok(payload.text.len());
     }
     let space = event_text_len + payload.text.len();
-    let pieces = || {
-        let ends = payload.piece_ends.iter().map(|&end| end as usize);
-        payload
+    // One pass without an early exit, so that it vectorizes; the error is rare. The
+    // sum of lengths wraps on reversed pieces, which are refused anyway.
+    let (reversed, furthest, total) = payload.piece_starts.iter().zip(&payload.piece_ends).fold(
+        (false, 0u32, 0u64),
+        |(reversed, furthest, total), (&start, &end)| {
+            (
+                reversed | (start > end),
+                furthest.max(end),
+                total.wrapping_add(u64::from(end.wrapping_sub(start))),
+            )
+        },
+    );
+    if reversed || furthest as usize > space {
+        let (start, end) = payload
             .piece_starts
             .iter()
-            .map(|&start| start as usize)
-            .zip(ends)
-    };
-    // Checked without an early exit, so that the loop vectorizes; the error is rare.
-    let inside = pieces().fold(true, |inside, (start, end)| {
-        inside & (start <= end) & (end <= space)
-    });
-    if !inside {
-        let (start, end) = pieces()
-            .find(|&(start, end)| start > end || end > space)
+            .zip(&payload.piece_ends)
+            .find(|&(&start, &end)| start > end || end as usize > space)
             .expect("a piece is outside");
         return Err(format!(
             "a payload piece {start}..{end} lies outside its {space} bytes \
@@ -41,9 +44,7 @@ pub fn assembled_len(payload: &Payload, event_text_len: usize) -> Result<usize, 
             payload.text.len()
         ));
     }
-    Ok(pieces().fold(0usize, |total, (start, end)| {
-        total.saturating_add(end - start)
-    }))
+    Ok(usize::try_from(total).unwrap_or(usize::MAX))
 }
 
 /// Hands the bytes of a checked `payload` to `write`, in order, as slices of

@@ -68,31 +68,34 @@ impl HecEncoder {
         let mut body = self.body(batch);
         let mut events = Vec::with_capacity(batch.len());
         for (index, event) in batch.events().enumerate() {
-            // Envelopes are written straight into the body; the rare one that does not
-            // fit is moved to the next request, or refused when it fits none.
-            let mark = body.payload.mark();
-            let start = body.payload.len();
-            body.write_envelope(&event);
-            let size = body.payload.len() - start;
-            if size > limit {
-                body.payload.truncate(mark);
-                formatted.refused.push(Refusal {
-                    event: index as u32,
-                    reason: format!(
-                        "event envelope is {size} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)"
-                    ),
-                });
-                continue;
-            }
-            if body.payload.len() > limit {
-                body.payload.truncate(mark);
-                let full = std::mem::replace(&mut body, self.body(batch));
-                formatted
-                    .requests
-                    .push(self.request(full, std::mem::take(&mut events)));
+            // Envelopes are written straight into the body. The rare one that does not
+            // fit is taken out and written again into the next request, or refused when
+            // it fits none. (One place writes envelopes, so the compiler inlines it.)
+            loop {
+                let mark = body.payload.mark();
+                let start = body.payload.len();
                 body.write_envelope(&event);
+                let size = body.payload.len() - start;
+                if body.payload.len() <= limit {
+                    events.push(index as u32);
+                } else if size > limit {
+                    body.payload.truncate(mark);
+                    formatted.refused.push(Refusal {
+                        event: index as u32,
+                        reason: format!(
+                            "event envelope is {size} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)"
+                        ),
+                    });
+                } else {
+                    body.payload.truncate(mark);
+                    let full = std::mem::replace(&mut body, self.body(batch));
+                    formatted
+                        .requests
+                        .push(self.request(full, std::mem::take(&mut events)));
+                    continue;
+                }
+                break;
             }
-            events.push(index as u32);
         }
         if !events.is_empty() {
             formatted.requests.push(self.request(body, events));
@@ -149,7 +152,6 @@ struct Body {
 }
 
 impl Body {
-    #[inline(always)]
     fn write_envelope(&mut self, event: &Event<'_>) {
         self.payload.push(b"{\"time\":");
         let clock = &mut self.clock;
