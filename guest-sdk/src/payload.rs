@@ -16,8 +16,8 @@ pub struct PayloadBuilder {
     /// Where the module's text starts in the pieces' byte space: after the batch's text.
     text_base: u32,
     text: Vec<u8>,
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    /// The contract's packed pieces: start in the high 32 bits, end in the low.
+    pieces: Vec<u64>,
     /// Bytes of the assembled payload so far.
     assembled: usize,
 }
@@ -45,8 +45,7 @@ impl PayloadBuilder {
         PayloadBuilder {
             text_base: batch.text_len() as u32,
             text: Vec::with_capacity(text),
-            starts: Vec::with_capacity(pieces),
-            ends: Vec::with_capacity(pieces),
+            pieces: Vec::with_capacity(pieces),
             assembled: 0,
         }
     }
@@ -73,9 +72,9 @@ impl PayloadBuilder {
         write(&mut self.text);
         let end = self.text_position();
         // Consecutive writes of the module's own bytes make one piece.
-        match self.ends.last_mut() {
-            Some(last) if *last == start => {
-                *last = end;
+        match self.pieces.last_mut() {
+            Some(last) if *last as u32 == start => {
+                *last = pack(unpack(*last).0, end);
                 self.assembled += (end - start) as usize;
             }
             _ => self.place(start, end),
@@ -110,7 +109,7 @@ impl PayloadBuilder {
     pub fn mark(&self) -> Mark {
         Mark {
             text: self.text.len(),
-            pieces: self.starts.len(),
+            pieces: self.pieces.len(),
             assembled: self.assembled,
         }
     }
@@ -118,16 +117,14 @@ impl PayloadBuilder {
     /// Undoes everything appended since `mark`. Fragments written since are undone too.
     pub fn truncate(&mut self, mark: Mark) {
         self.text.truncate(mark.text);
-        self.starts.truncate(mark.pieces);
-        self.ends.truncate(mark.pieces);
+        self.pieces.truncate(mark.pieces);
         self.assembled = mark.assembled;
     }
 
     pub fn finish(self) -> Payload {
         Payload {
             text: self.text,
-            piece_starts: self.starts,
-            piece_ends: self.ends,
+            pieces: self.pieces,
         }
     }
 
@@ -139,9 +136,18 @@ impl PayloadBuilder {
     #[inline(always)]
     fn place(&mut self, start: u32, end: u32) {
         self.assembled += (end - start) as usize;
-        self.starts.push(start);
-        self.ends.push(end);
+        self.pieces.push(pack(start, end));
     }
+}
+
+#[inline(always)]
+fn pack(start: u32, end: u32) -> u64 {
+    (u64::from(start) << 32) | u64::from(end)
+}
+
+#[inline(always)]
+fn unpack(piece: u64) -> (u32, u32) {
+    ((piece >> 32) as u32, piece as u32)
 }
 
 impl From<Vec<u8>> for Payload {
@@ -149,8 +155,7 @@ impl From<Vec<u8>> for Payload {
     fn from(text: Vec<u8>) -> Self {
         Payload {
             text,
-            piece_starts: Vec::new(),
-            piece_ends: Vec::new(),
+            pieces: Vec::new(),
         }
     }
 }
@@ -160,12 +165,13 @@ impl Payload {
     /// against `batch`'s text. Panics on a piece outside the byte space, which the
     /// host refuses.
     pub fn assemble(&self, batch: &Batch<'_>) -> Vec<u8> {
-        if self.piece_starts.is_empty() {
+        if self.pieces.is_empty() {
             return self.text.clone();
         }
         let events = batch.text().as_bytes();
         let mut out = Vec::new();
-        for (&start, &end) in self.piece_starts.iter().zip(&self.piece_ends) {
+        for &piece in &self.pieces {
+            let (start, end) = unpack(piece);
             let (start, end) = (start as usize, end as usize);
             for (space, base) in [(events, 0), (&self.text[..], events.len())] {
                 let from = start.clamp(base, base + space.len()) - base;

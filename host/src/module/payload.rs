@@ -5,38 +5,37 @@
 
 use super::types::Payload;
 
+/// Splits a piece into its start (high 32 bits) and end (low 32 bits).
+fn unpack(piece: u64) -> (usize, usize) {
+    ((piece >> 32) as usize, (piece as u32) as usize)
+}
+
 /// Checks that every piece of `payload` lies in its byte space, the `event_text_len`
 /// bytes of the batch's text then its own text; returns the assembled length.
 pub fn assembled_len(payload: &Payload, event_text_len: usize) -> Result<usize, String> {
-    if payload.piece_starts.len() != payload.piece_ends.len() {
-        return Err(format!(
-            "a payload has {} piece starts but {} piece ends",
-            payload.piece_starts.len(),
-            payload.piece_ends.len()
-        ));
-    }
-    if payload.piece_starts.is_empty() {
+    if payload.pieces.is_empty() {
         return Ok(payload.text.len());
     }
     let space = event_text_len + payload.text.len();
     // One pass without an early exit, so that it vectorizes; the error is rare. The
     // sum of lengths wraps on reversed pieces, which are refused anyway.
-    let (reversed, furthest, total) = payload.piece_starts.iter().zip(&payload.piece_ends).fold(
-        (false, 0u32, 0u64),
-        |(reversed, furthest, total), (&start, &end)| {
+    let (reversed, furthest, total) = payload.pieces.iter().fold(
+        (false, 0usize, 0usize),
+        |(reversed, furthest, total), &piece| {
+            let (start, end) = unpack(piece);
             (
                 reversed | (start > end),
                 furthest.max(end),
-                total.wrapping_add(u64::from(end.wrapping_sub(start))),
+                total.wrapping_add(end.wrapping_sub(start)),
             )
         },
     );
-    if reversed || furthest as usize > space {
+    if reversed || furthest > space {
         let (start, end) = payload
-            .piece_starts
+            .pieces
             .iter()
-            .zip(&payload.piece_ends)
-            .find(|&(&start, &end)| start > end || end as usize > space)
+            .map(|&piece| unpack(piece))
+            .find(|&(start, end)| start > end || end > space)
             .expect("a piece is outside");
         return Err(format!(
             "a payload piece {start}..{end} lies outside its {space} bytes \
@@ -44,19 +43,19 @@ pub fn assembled_len(payload: &Payload, event_text_len: usize) -> Result<usize, 
             payload.text.len()
         ));
     }
-    Ok(usize::try_from(total).unwrap_or(usize::MAX))
+    Ok(total)
 }
 
 /// Hands the bytes of a checked `payload` to `write`, in order, as slices of
 /// `event_text` and of its own text.
 pub fn for_each_piece(payload: &Payload, event_text: &[u8], mut write: impl FnMut(&[u8])) {
-    if payload.piece_starts.is_empty() {
+    if payload.pieces.is_empty() {
         write(&payload.text);
         return;
     }
     let split = event_text.len();
-    for (&start, &end) in payload.piece_starts.iter().zip(&payload.piece_ends) {
-        let (start, end) = (start as usize, end as usize);
+    for &piece in &payload.pieces {
+        let (start, end) = unpack(piece);
         if end <= split {
             write(&event_text[start..end]);
         } else if start >= split {
@@ -83,8 +82,7 @@ impl Default for Payload {
     fn default() -> Self {
         Payload {
             text: Vec::new(),
-            piece_starts: Vec::new(),
-            piece_ends: Vec::new(),
+            pieces: Vec::new(),
         }
     }
 }
@@ -96,8 +94,10 @@ mod tests {
     fn payload(text: &str, pieces: &[(u32, u32)]) -> Payload {
         Payload {
             text: text.as_bytes().to_vec(),
-            piece_starts: pieces.iter().map(|p| p.0).collect(),
-            piece_ends: pieces.iter().map(|p| p.1).collect(),
+            pieces: pieces
+                .iter()
+                .map(|&(start, end)| (u64::from(start) << 32) | u64::from(end))
+                .collect(),
         }
     }
 
@@ -123,14 +123,6 @@ mod tests {
                 "piece 3..5 lies outside its 4 bytes",
             ),
             (payload("ab", &[(2, 1)]), "piece 2..1 lies outside"),
-            (
-                Payload {
-                    text: Vec::new(),
-                    piece_starts: vec![0],
-                    piece_ends: Vec::new(),
-                },
-                "1 piece starts but 0 piece ends",
-            ),
         ] {
             let error = assembled_len(&bad, events.len()).unwrap_err();
             assert!(error.contains(expected), "{error}");

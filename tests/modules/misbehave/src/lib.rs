@@ -73,8 +73,7 @@ impl Formatter for Misbehave {
             }
             "huge-output" => request.body = vec![b' '; 12 << 20].into(),
             "bad-piece" => {
-                request.body.piece_starts = vec![0];
-                request.body.piece_ends = vec![u32::MAX];
+                request.body.pieces = vec![u64::from(u32::MAX)];
             }
             _ => {}
         }
