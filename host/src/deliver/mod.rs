@@ -193,7 +193,7 @@ impl Destination {
 }
 
 /// Events of a batch on their way, with the attempt they are on.
-struct Piece {
+struct Pending {
     /// Shared with the blocking-pool call that formats it (and, through it, lent to the
     /// module), instead of copied.
     events: Arc<Events>,
@@ -226,37 +226,37 @@ impl Worker {
     /// Delivers or dead-letters every event; false when the shutdown deadline passed
     /// before that.
     async fn deliver(&mut self, events: Events) -> bool {
-        let mut queue = VecDeque::from([Piece {
+        let mut queue = VecDeque::from([Pending {
             events: Arc::new(events),
             attempt: 1,
         }]);
-        while let Some(piece) = queue.pop_front() {
+        while let Some(pending) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return false;
             }
-            let formatted = match self.format(&piece.events).await {
+            let formatted = match self.format(&pending.events).await {
                 Ok(formatted) => formatted,
                 Err(Failure::Fatal(reason)) => {
-                    self.dead_letter_all(&piece.events, &reason);
+                    self.dead_letter_all(&pending.events, &reason);
                     continue;
                 }
                 Err(Failure::Transient(reason)) => {
-                    self.retry_piece(piece, reason, None, &mut queue).await;
+                    self.retry_pending(pending, reason, None, &mut queue).await;
                     continue;
                 }
             };
             for refusal in &formatted.refused {
-                self.dead_letter(&piece.events, &[refusal.event], &refusal.reason);
+                self.dead_letter(&pending.events, &[refusal.event], &refusal.reason);
             }
             for request in formatted.requests {
                 match request {
-                    Request::Http(request) => self.send(&piece, request, &mut queue).await,
+                    Request::Http(request) => self.send(&pending, request, &mut queue).await,
                     Request::Messages(framed) => {
                         let reason = format!(
                             "module `{}` asked for a stream transport, which this host does not serve yet",
                             self.destination.module.info().name
                         );
-                        self.dead_letter(&piece.events, &framed.events, &reason);
+                        self.dead_letter(&pending.events, &framed.events, &reason);
                     }
                 }
             }
@@ -266,25 +266,30 @@ impl Worker {
         !self.abort.is_cancelled()
     }
 
-    /// Sends one request until it is settled; follow-up pieces go to `queue`.
-    async fn send(&mut self, piece: &Piece, mut request: HttpRequest, queue: &mut VecDeque<Piece>) {
+    /// Sends one request until it is settled; follow-up work goes to `queue`.
+    async fn send(
+        &mut self,
+        pending: &Pending,
+        mut request: HttpRequest,
+        queue: &mut VecDeque<Pending>,
+    ) {
         let payload = std::mem::take(&mut request.body);
         let body = match transport::encode_body(
             &payload,
-            piece.events.text.as_bytes(),
+            pending.events.text.as_bytes(),
             request.compression,
         ) {
             Ok(body) => body,
             Err(error) => {
                 self.dead_letter(
-                    &piece.events,
+                    &pending.events,
                     &request.events,
                     &format!("cannot compress the request body: {error}"),
                 );
                 return;
             }
         };
-        let mut attempt = piece.attempt;
+        let mut attempt = pending.attempt;
         let sent_request = SentRequest {
             path: request.path.clone(),
             event_count: request.events.len() as u32,
@@ -325,7 +330,7 @@ impl Worker {
                 Verdict::Retry(advice) => {
                     if !self.destination.retry.may_retry(attempt) {
                         let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
-                        self.dead_letter(&piece.events, &request.events, &reason);
+                        self.dead_letter(&pending.events, &request.events, &reason);
                         return;
                     }
                     let wait = self.destination.retry.delay(
@@ -346,17 +351,17 @@ impl Worker {
                     );
                     for refusal in &partial.refused {
                         self.dead_letter(
-                            &piece.events,
+                            &pending.events,
                             &in_request(&[refusal.event]),
                             &refusal.reason,
                         );
                     }
                     if !partial.retry.is_empty() {
-                        let rest = Piece {
-                            events: Arc::new(piece.events.subset(in_request(&partial.retry))),
+                        let rest = Pending {
+                            events: Arc::new(pending.events.subset(in_request(&partial.retry))),
                             attempt,
                         };
-                        self.retry_piece(
+                        self.retry_pending(
                             rest,
                             "the destination accepted only part of the request".into(),
                             None,
@@ -369,8 +374,8 @@ impl Worker {
                 Verdict::TooLarge if request.events.len() > 1 => {
                     let (first, second) = request.events.split_at(request.events.len() / 2);
                     for half in [second, first] {
-                        queue.push_front(Piece {
-                            events: Arc::new(piece.events.subset(half.iter().copied())),
+                        queue.push_front(Pending {
+                            events: Arc::new(pending.events.subset(half.iter().copied())),
                             attempt,
                         });
                     }
@@ -378,44 +383,44 @@ impl Worker {
                 }
                 Verdict::TooLarge => {
                     self.dead_letter(
-                        &piece.events,
+                        &pending.events,
                         &request.events,
                         "the destination refused the event as too large",
                     );
                     return;
                 }
                 Verdict::Refused(reason) => {
-                    self.dead_letter(&piece.events, &request.events, &reason);
+                    self.dead_letter(&pending.events, &request.events, &reason);
                     return;
                 }
             }
         }
     }
 
-    /// Queues `piece` again after a backoff, or dead-letters it when out of attempts.
-    async fn retry_piece(
+    /// Queues `pending` again after a backoff, or dead-letters it when out of attempts.
+    async fn retry_pending(
         &mut self,
-        piece: Piece,
+        pending: Pending,
         reason: String,
         wait: Option<Duration>,
-        queue: &mut VecDeque<Piece>,
+        queue: &mut VecDeque<Pending>,
     ) {
-        if !self.destination.retry.may_retry(piece.attempt) {
+        if !self.destination.retry.may_retry(pending.attempt) {
             self.dead_letter_all(
-                &piece.events,
-                &format!("gave up after {} attempts: {reason}", piece.attempt),
+                &pending.events,
+                &format!("gave up after {} attempts: {reason}", pending.attempt),
             );
             return;
         }
-        let wait = self.destination.retry.delay(piece.attempt, wait);
-        tracing::warn!(destination = %self.destination.name, attempt = piece.attempt, wait = ?wait, %reason, "retrying events");
+        let wait = self.destination.retry.delay(pending.attempt, wait);
+        tracing::warn!(destination = %self.destination.name, attempt = pending.attempt, wait = ?wait, %reason, "retrying events");
         if self.sleep(wait).await {
-            queue.push_back(Piece {
-                events: piece.events,
-                attempt: piece.attempt + 1,
+            queue.push_back(Pending {
+                events: pending.events,
+                attempt: pending.attempt + 1,
             });
         } else {
-            queue.push_back(piece);
+            queue.push_back(pending);
         }
     }
 
