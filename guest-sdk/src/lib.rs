@@ -76,7 +76,7 @@ pub mod wit {
 }
 
 pub use batch::{Batch, Enrichment, Event, EventId, TimeSource};
-pub use payload::{Fragment, Mark, Payload, PayloadBuilder};
+pub use payload::{Mark, Payload, PayloadBuilder, Piece};
 pub use settings::{SettingDoc, Settings};
 
 // The generated types that are already plain Rust are re-exported by name, so that the

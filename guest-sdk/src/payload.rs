@@ -2,8 +2,9 @@
 //!
 //! A module writes only its own bytes (framing, metadata, reformatted events) and places
 //! events by their range in the batch's text, so passing an event on unchanged copies
-//! nothing inside the sandbox and nothing out of it. A fragment the same for every event
-//! is written once with [`PayloadBuilder::fragment`] and placed as often as needed.
+//! nothing inside the sandbox and nothing out of it. Bytes the same for every event are
+//! written once with [`PayloadBuilder::write`] and the [`Piece`] it returns is placed as
+//! often as needed.
 
 use crate::{Batch, Event};
 
@@ -22,12 +23,28 @@ pub struct PayloadBuilder {
     assembled: usize,
 }
 
-/// Bytes written once into a payload's text, to be placed any number of times in the
-/// same payload.
+/// A range of a payload's byte space, to be placed any number of times in that payload:
+/// bytes the module wrote into it, or an event's JSON.
 #[derive(Debug, Clone, Copy)]
-pub struct Fragment {
+pub struct Piece {
     start: u32,
     end: u32,
+}
+
+impl Piece {
+    /// An event's JSON, exactly as the host validated it.
+    #[inline(always)]
+    pub fn event(event: &Event<'_>) -> Piece {
+        let range = event.range();
+        Piece {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+
+    fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
 }
 
 /// A point in a payload to come back to with [`PayloadBuilder::truncate`].
@@ -77,32 +94,41 @@ impl PayloadBuilder {
                 *last = pack(unpack(*last).0, end);
                 self.assembled += (end - start) as usize;
             }
-            _ => self.place(start, end),
+            _ => self.push_pieces([Piece { start, end }]),
         }
     }
 
     /// Appends an event's JSON exactly as the host validated it, without copying it.
     #[inline(always)]
     pub fn push_event(&mut self, event: &Event<'_>) {
-        let range = event.range();
-        self.place(range.start as u32, range.end as u32);
+        self.push_pieces([Piece::event(event)]);
     }
 
     /// Writes `bytes` into the payload's text without placing them; place them with
-    /// [`push_fragment`](Self::push_fragment).
-    pub fn fragment(&mut self, bytes: &[u8]) -> Fragment {
+    /// [`push_pieces`](Self::push_pieces).
+    pub fn write(&mut self, bytes: &[u8]) -> Piece {
+        self.write_with(|text| text.extend_from_slice(bytes))
+    }
+
+    /// Writes whatever `write` writes into the payload's text without placing it.
+    #[inline(always)]
+    pub fn write_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Piece {
         let start = self.text_position();
-        self.text.extend_from_slice(bytes);
-        Fragment {
+        write(&mut self.text);
+        Piece {
             start,
             end: self.text_position(),
         }
     }
 
-    /// Appends a fragment written earlier into this payload.
+    /// Appends pieces written earlier into this payload, or events, in order. A fixed
+    /// number at once, as one store: a format that frames every event the same way
+    /// places each event's pieces with one call.
     #[inline(always)]
-    pub fn push_fragment(&mut self, fragment: Fragment) {
-        self.place(fragment.start, fragment.end);
+    pub fn push_pieces<const N: usize>(&mut self, pieces: [Piece; N]) {
+        self.assembled += pieces.iter().map(|piece| piece.len()).sum::<usize>();
+        self.pieces
+            .extend_from_slice(&pieces.map(|piece| pack(piece.start, piece.end)));
     }
 
     /// The current end, to undo what follows with [`truncate`](Self::truncate).
@@ -114,7 +140,7 @@ impl PayloadBuilder {
         }
     }
 
-    /// Undoes everything appended since `mark`. Fragments written since are undone too.
+    /// Undoes everything appended since `mark`. Pieces written since are undone too.
     pub fn truncate(&mut self, mark: Mark) {
         self.text.truncate(mark.text);
         self.pieces.truncate(mark.pieces);
@@ -131,12 +157,6 @@ impl PayloadBuilder {
     #[inline(always)]
     fn text_position(&self) -> u32 {
         self.text_base + self.text.len() as u32
-    }
-
-    #[inline(always)]
-    fn place(&mut self, start: u32, end: u32) {
-        self.assembled += (end - start) as usize;
-        self.pieces.push(pack(start, end));
     }
 }
 

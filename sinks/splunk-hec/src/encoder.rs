@@ -10,8 +10,8 @@
 use sluice_guest::json::write_str;
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
-    Batch, Compression, Enrichment, Event, Formatted, Fragment, HttpRequest, PayloadBuilder,
-    Refusal, Request, TimeSource,
+    Batch, Compression, Enrichment, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Refusal,
+    Request, TimeSource,
 };
 
 use crate::config::SplunkHecConfig;
@@ -103,7 +103,7 @@ impl HecEncoder {
         formatted
     }
 
-    /// An empty request body with this encoder's fragments written into it.
+    /// An empty request body with this encoder's repeated pieces written into it.
     fn body(&self, batch: &Batch<'_>) -> Body {
         let mut payload = PayloadBuilder::with_capacity(
             batch,
@@ -115,9 +115,9 @@ impl HecEncoder {
         );
         Body {
             clock: EpochSeconds::default(),
-            metadata: payload.fragment(&self.metadata),
-            fields_event_time: payload.fragment(&self.fields_event_time),
-            fields_ingest_time: payload.fragment(&self.fields_ingest_time),
+            metadata: payload.write(&self.metadata),
+            fields_event_time: payload.write(&self.fields_event_time),
+            fields_ingest_time: payload.write(&self.fields_ingest_time),
             payload,
         }
     }
@@ -142,27 +142,28 @@ impl HecEncoder {
     }
 }
 
-/// A request body being written, with the fragments placed in every envelope.
+/// A request body being written, with the pieces placed in every envelope.
 struct Body {
     payload: PayloadBuilder,
     clock: EpochSeconds,
-    metadata: Fragment,
-    fields_event_time: Fragment,
-    fields_ingest_time: Fragment,
+    metadata: Piece,
+    fields_event_time: Piece,
+    fields_ingest_time: Piece,
 }
 
 impl Body {
     fn write_envelope(&mut self, event: &Event<'_>) {
-        self.payload.push(b"{\"time\":");
         let clock = &mut self.clock;
-        self.payload
-            .push_with(|out| clock.write(out, event.time_ms()));
-        self.payload.push_fragment(self.metadata);
-        self.payload.push_event(event);
-        self.payload.push_fragment(match event.time_source() {
+        let time = self.payload.write_with(|text| {
+            text.extend_from_slice(b"{\"time\":");
+            clock.write(text, event.time_ms());
+        });
+        let fields = match event.time_source() {
             TimeSource::Event => self.fields_event_time,
             TimeSource::Ingest => self.fields_ingest_time,
-        });
+        };
+        self.payload
+            .push_pieces([time, self.metadata, Piece::event(event), fields]);
     }
 }
 
