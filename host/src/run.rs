@@ -59,12 +59,11 @@ pub async fn run(config: Config) -> Result<Summary> {
     let mut delivery = JoinSet::new();
     let mut routes = Vec::new();
     for (destination, settings) in destinations.into_iter().zip(&config.destinations) {
-        routes.push(destination.spawn(
-            settings,
-            enrichment.clone(),
-            abandon.clone(),
-            &mut delivery,
-        )?);
+        let name = destination.name.clone();
+        let route = destination
+            .spawn(settings, enrichment.clone(), abandon.clone(), &mut delivery)
+            .with_context(|| format!("destination `{name}`"))?;
+        routes.push(route);
     }
     let router = Arc::new(Router {
         parser: LineParser::new(config.events.time_fields.clone()),

@@ -1,4 +1,4 @@
-//! `sluice check` and `sluice preview` as a user runs them.
+//! `sluice check`, `sluice preview` and the start of `sluice run` as a user runs them.
 
 use crate::support::{
     FILE_SOURCE, Harness, data_file, splunk_destination, test_module, transcript,
@@ -27,6 +27,27 @@ async fn check_accepts_a_valid_config() {
         stdout
             .contains("ok  destination `splunk`: splunk-hec 0.1.0 (built-in module `splunk-hec`)"),
         "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_refuses_to_start_with_a_setting_the_module_refuses() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    harness.config(&valid().replace("index = \"audit\"", "gzip = \"maybe\""));
+    let output = harness
+        .sluice(&["run", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("destination `splunk`")
+            && stderr.contains("settings.gzip: `maybe` is not a boolean"),
+        "{stderr}"
+    );
+    assert!(
+        harness.dead_letters().is_empty(),
+        "no event was read, so none was dead-lettered"
     );
 }
 

@@ -163,7 +163,9 @@ impl Destination {
         }
     }
 
-    /// Starts the batcher and workers; returns the queue that feeds them.
+    /// Starts the batcher and workers, each with an instance of the module configured
+    /// (so a setting the module refuses stops the start); returns the queue that feeds
+    /// them.
     pub fn spawn(
         self: Arc<Self>,
         config: &DestinationConfig,
@@ -180,7 +182,8 @@ impl Destination {
         });
         let batches = Arc::new(Mutex::new(batches));
         for _ in 0..config.concurrency {
-            let instance = self.module.instantiate(self.setup(enrichment.clone()))?;
+            let mut instance = self.module.instantiate(self.setup(enrichment.clone()))?;
+            instance.configure()?;
             let worker = Worker {
                 destination: self.clone(),
                 instance: std::sync::Mutex::new(Some(instance)),
