@@ -82,7 +82,7 @@ impl Transport {
         }
     }
 
-    /// Sends `request` with `body`, its payload as [`encode_body`] made it. An `Err` is a
+    /// Sends `request` with `body`, as `encode_body` made it. An `Err` is a
     /// transport failure (connection, timeout), worth a retry.
     pub async fn send(
         &self,
