@@ -28,7 +28,7 @@ pub struct HecEncoder {
     fields_ingest_time: Vec<u8>,
 }
 
-/// Bytes of one envelope written per event besides the fragments and the event:
+/// Bytes of one envelope written per event besides the repeated pieces and the event:
 /// `{"time":` and up to 20 characters of time.
 const ENVELOPE_TEXT: usize = 28;
 /// Pieces of one envelope: the time, the metadata, the event, the fields.
