@@ -74,20 +74,16 @@ impl Events {
     }
 
     pub fn json(&self, index: usize) -> &str {
-        let meta = self.meta(index);
-        &self.text[meta.offset as usize..][..meta.len as usize]
+        let (start, end) = self.bounds(index);
+        &self.text[start as usize..end as usize]
     }
 
     pub fn meta(&self, index: usize) -> EventMeta {
         let columns = &self.columns;
-        let start = if index == 0 {
-            0
-        } else {
-            columns.ends[index - 1]
-        };
+        let (start, end) = self.bounds(index);
         EventMeta {
             offset: start,
-            len: columns.ends[index] - start,
+            len: end - start,
             time_ms: columns.times_ms[index],
             ingest_time: columns.ingest_times.binary_search(&(index as u32)).is_ok(),
             id: (u128::from(columns.ids_high[index]) << 64) | u128::from(columns.ids_low[index]),
@@ -98,9 +94,17 @@ impl Events {
     pub fn subset(&self, indices: impl IntoIterator<Item = u32>) -> Events {
         let mut part = Events::default();
         for index in indices {
-            part.push(self.json(index as usize), &self.meta(index as usize));
+            let meta = self.meta(index as usize);
+            part.push(meta.json_in(&self.text), &meta);
         }
         part
+    }
+
+    /// Where event `index`'s JSON starts and ends in `text`.
+    fn bounds(&self, index: usize) -> (u32, u32) {
+        let ends = &self.columns.ends;
+        let start = if index == 0 { 0 } else { ends[index - 1] };
+        (start, ends[index])
     }
 }
 
