@@ -6,6 +6,11 @@
 //! The machine is a shared VM whose speed drifts, so the two engines are measured in
 //! alternating rounds and each reports its median round. Prints events/s, MiB/s (of
 //! event JSON formatted), CPU seconds and the wasm/native ratio.
+//!
+//! It also times a call with a batch of no events: the fixed cost of crossing the
+//! sandbox (entering and leaving the instance, passing the batch's columns and
+//! the answer), paid once per batch whatever its size. Next to each ratio it prints the
+//! ratio that this cost alone would give, were the module's code as fast as native.
 
 mod support;
 
@@ -52,6 +57,17 @@ fn main() {
         },
     )
     .expect("settings");
+
+    let no_events = Arc::new(Events::default());
+    let mut empty_call = || {
+        let formatted = instance.format(&no_events).expect("call").expect("formats");
+        std::hint::black_box(formatted);
+    };
+    let [call_floor] = measure_alternately([&mut empty_call]);
+    println!(
+        "a wasm call with no events: {:.2} µs (paid once per batch)\n",
+        call_floor.seconds_per_batch * 1e6
+    );
 
     println!(
         "{:<8} {:>7} {:>12} {:>9} {:>11}",
@@ -105,56 +121,54 @@ fn main() {
                 std::hint::black_box(payload::assemble(&http.body, wasm_batch.text.as_bytes()));
             }
         };
-        let [native, wasm] = measure_alternately([&mut native_work, &mut wasm_work], batch_size);
+        let [native, wasm] = measure_alternately([&mut native_work, &mut wasm_work]);
         native.print("native", batch_size, bytes);
         wasm.print("wasm", batch_size, bytes);
         println!(
-            "{:<8} {:>7} {:>11.2}x  (wasm time / native time)",
+            "{:<8} {batch_size:>7} {:>11.2}x  (wasm time / native time; the call's fixed cost alone: {:.2}x)",
             "ratio",
-            batch_size,
-            native.events_per_second / wasm.events_per_second
+            wasm.seconds_per_batch / native.seconds_per_batch,
+            (native.seconds_per_batch + call_floor.seconds_per_batch) / native.seconds_per_batch,
         );
     }
 }
 
-/// What one engine did: its median round, and the CPU time of all its rounds.
+/// What one engine did: the time of a batch in its median round, and the CPU time of
+/// all its rounds.
 struct Measured {
-    events_per_second: f64,
+    seconds_per_batch: f64,
     cpu_seconds: f64,
 }
 
 impl Measured {
     fn print(&self, engine: &str, batch_size: usize, bytes: usize) {
-        let mib_per_second =
-            support::mib(self.events_per_second / batch_size as f64 * bytes as f64);
+        let events_per_second = batch_size as f64 / self.seconds_per_batch;
+        let mib_per_second = support::mib(bytes as f64 / self.seconds_per_batch);
         println!(
-            "{engine:<8} {batch_size:>7} {:>12.0} {mib_per_second:>9.1} {:>11.2}",
-            self.events_per_second, self.cpu_seconds
+            "{engine:<8} {batch_size:>7} {events_per_second:>12.0} {mib_per_second:>9.1} {:>11.2}",
+            self.cpu_seconds
         );
     }
 }
 
 /// Runs the engines in alternating rounds, so that a drift of the machine's speed
 /// touches both alike.
-fn measure_alternately<const N: usize>(
-    mut engines: [&mut dyn FnMut(); N],
-    batch_size: usize,
-) -> [Measured; N] {
-    let mut rates: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(ROUNDS));
+fn measure_alternately<const N: usize>(mut engines: [&mut dyn FnMut(); N]) -> [Measured; N] {
+    let mut batch_times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(ROUNDS));
     let mut cpu = [Duration::ZERO; N];
     for _ in 0..ROUNDS {
         for (engine, work) in engines.iter_mut().enumerate() {
             let before = support::usage(libc::RUSAGE_SELF);
             let (iterations, elapsed) = support::time_loop(ROUND, &mut **work);
             cpu[engine] += support::usage(libc::RUSAGE_SELF).cpu - before.cpu;
-            rates[engine].push(iterations as f64 * batch_size as f64 / elapsed.as_secs_f64());
+            batch_times[engine].push(elapsed.as_secs_f64() / iterations as f64);
         }
     }
     std::array::from_fn(|engine| {
-        let rounds = &mut rates[engine];
+        let rounds = &mut batch_times[engine];
         rounds.sort_by(f64::total_cmp);
         Measured {
-            events_per_second: rounds[ROUNDS / 2],
+            seconds_per_batch: rounds[ROUNDS / 2],
             cpu_seconds: cpu[engine].as_secs_f64(),
         }
     })
