@@ -119,13 +119,7 @@ pub fn encode_body(
         Compression::None => Ok(Bytes::from(payload::assemble(body, event_text))),
         Compression::Gzip => {
             let mut encoder = GzEncoder::new(Vec::new(), GzipLevel::fast());
-            let mut written = Ok(());
-            payload::for_each_piece(body, event_text, |piece| {
-                if written.is_ok() {
-                    written = encoder.write_all(piece);
-                }
-            });
-            written?;
+            payload::try_for_each_piece(body, event_text, |piece| encoder.write_all(piece))?;
             Ok(Bytes::from(encoder.finish()?))
         }
     }
