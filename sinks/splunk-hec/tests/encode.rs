@@ -121,6 +121,34 @@ fn requests_split_under_the_limit_and_oversized_events_are_refused() {
     assert_eq!(carried, vec![0, 1, 2, 3, 4, 6, 7, 8, 9]);
 }
 
+#[test]
+fn requests_fill_up_to_the_limit_exactly() {
+    let event = &format!(r#"{{"pad":"{}"}}"#, "x".repeat(400));
+    let one = {
+        let mut batch = Batch::new();
+        batch.push(event, 1_000, TimeSource::Event, EventId(0));
+        let formatted = encoder(&[], &enrichment()).encode(&batch);
+        body(&formatted.requests[0], &batch).len()
+    };
+    let mut batch = Batch::new();
+    for i in 0..7 {
+        batch.push(event, 1_000, TimeSource::Event, EventId(i));
+    }
+    let limit = (3 * one).to_string();
+    let formatted = encoder(&[("max_request_bytes", &limit)], &enrichment()).encode(&batch);
+    let sizes: Vec<(usize, usize)> = formatted
+        .requests
+        .iter()
+        .map(|request| {
+            let Request::Http(http) = request else {
+                unreachable!()
+            };
+            (http.events.len(), body(request, &batch).len())
+        })
+        .collect();
+    assert_eq!(sizes, vec![(3, 3 * one), (3, 3 * one), (1, one)]);
+}
+
 fn response(status: u16, body: &str) -> HttpResponse {
     HttpResponse {
         status,
