@@ -33,7 +33,7 @@ pub fn load_destinations(
         .iter()
         .enumerate()
         .map(|(i, destination)| {
-            let at = || format!("destinations[{i}] (`{}`)", destination.name);
+            let at = || format!("{}: {}", config.path.display(), destination.location(i));
             let source = ModuleSource::resolve(&destination.module, &config.modules_dirs)
                 .with_context(|| format!("{}.module", at()))?;
             let module = runtime
@@ -58,11 +58,14 @@ pub async fn run(config: Config) -> Result<Summary> {
     let enrichment = enrichment(&config.events.tags);
     let mut delivery = JoinSet::new();
     let mut routes = Vec::new();
-    for (destination, settings) in destinations.into_iter().zip(&config.destinations) {
-        let name = destination.name.clone();
+    for (i, (destination, settings)) in destinations
+        .into_iter()
+        .zip(&config.destinations)
+        .enumerate()
+    {
         let route = destination
             .spawn(settings, enrichment.clone(), abandon.clone(), &mut delivery)
-            .with_context(|| format!("destination `{name}`"))?;
+            .with_context(|| format!("{}: {}", config.path.display(), settings.location(i)))?;
         routes.push(route);
     }
     let router = Arc::new(Router {

@@ -41,9 +41,10 @@ async fn run_refuses_to_start_with_a_setting_the_module_refuses() {
     assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("destination `splunk`")
-            && stderr.contains("settings.gzip: `maybe` is not a boolean"),
-        "{stderr}"
+        stderr.contains(
+            "sluice.toml: destinations[0] (`splunk`): settings.gzip: `maybe` is not a boolean"
+        ),
+        "the file, the destination, the key and the problem: {stderr}"
     );
     assert!(
         harness.dead_letters().is_empty(),
@@ -86,13 +87,13 @@ async fn check_names_the_key_and_the_problem() {
             "index = \"audit\"",
             "indx = \"audit\"",
             token,
-            "settings.indx: module `splunk-hec` has no such setting",
+            "destinations[0] (`splunk`): settings.indx: module `splunk-hec` has no such setting",
         ),
         (
             "index = \"audit\"",
             "gzip = \"maybe\"",
             token,
-            "settings.gzip: `maybe` is not a boolean",
+            "destinations[0] (`splunk`): settings.gzip: `maybe` is not a boolean",
         ),
         (
             "token = { env = \"HEC_TOKEN\" }\n",

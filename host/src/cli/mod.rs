@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
@@ -111,13 +111,12 @@ fn check(path: &std::path::Path) -> Result<ExitCode> {
     let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
-    let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)
-        .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
-    for (destination, settings) in destinations.iter().zip(&config.destinations) {
+    let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)?;
+    for (i, (destination, settings)) in destinations.iter().zip(&config.destinations).enumerate() {
         let enrichment = crate::pipeline::enrichment(&config.events.tags);
-        destination.dry_run(enrichment).map_err(|e| {
-            anyhow::anyhow!("{}: destination `{}`: {e:#}", path.display(), settings.name)
-        })?;
+        destination
+            .dry_run(enrichment)
+            .with_context(|| format!("{}: {}", path.display(), settings.location(i)))?;
         println!(
             "ok  destination `{}`: {}",
             settings.name,

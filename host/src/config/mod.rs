@@ -15,6 +15,9 @@ pub use secret::{Secret, SecretRef};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file it was read from, named in every error about it.
+    #[serde(skip)]
+    pub path: PathBuf,
     /// Where events that can never be delivered are written, as JSON Lines.
     #[serde(default = "default_dead_letter_dir")]
     pub dead_letter_dir: PathBuf,
@@ -134,6 +137,13 @@ pub struct DestinationConfig {
     pub ca_file: Option<PathBuf>,
 }
 
+impl DestinationConfig {
+    /// Where the destination is in its file, for errors: ``destinations[0] (`splunk`)``.
+    pub fn location(&self, index: usize) -> String {
+        format!("destinations[{index}] (`{}`)", self.name)
+    }
+}
+
 /// When a batch closes: whichever limit is reached first. Unset limits come from the module.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +239,7 @@ impl Config {
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.path = path.to_owned();
         config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
         config
             .validate()
@@ -295,7 +306,7 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for (i, destination) in self.destinations.iter().enumerate() {
-            let at = format!("destinations[{i}] (`{}`)", destination.name);
+            let at = destination.location(i);
             if !names.insert(destination.name.as_str()) {
                 bail!("{at}.name: another destination has this name");
             }
