@@ -2,7 +2,9 @@
 //! calls; the host and the other destinations go on.
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{FILE_SOURCE, Harness, splunk_destination, test_module, transcript};
+use crate::support::{
+    FILE_SOURCE, Harness, splunk_destination, summary_figure, test_module, transcript,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_misbehaving_module_fails_only_its_own_calls() {
@@ -15,7 +17,14 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
         "{limits}{FILE_SOURCE}{}",
         splunk_destination(&receiver.endpoint(), "")
     );
-    for mode in ["trap", "loop", "alloc", "huge-output", "bad-piece"] {
+    for mode in [
+        "trap",
+        "loop",
+        "alloc",
+        "huge-output",
+        "bad-piece",
+        "bad-event",
+    ] {
         config.push_str(&format!(
             r#"
 [[destinations]]
@@ -50,6 +59,10 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
         ("alloc", "trapped"),
         ("huge-output", "over the limit"),
         ("bad-piece", "a payload piece 0..4294967295 lies outside"),
+        (
+            "bad-event",
+            "an impossible answer: event 4294967295 of a batch of",
+        ),
     ] {
         let reasons = reasons(mode);
         assert_eq!(
@@ -64,6 +77,38 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
                 .all(|r| r.starts_with("gave up after 2 attempts") && r.contains(expected)),
             "{mode}: {}",
             reasons[0]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"forget\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"forget\" }}\nbatch = {{ max_events = 10 }}\n",
+        test_module("misbehave").display().to_string()
+    ));
+    let output = harness.run_ok(&[]).await;
+
+    // Five batches of ten: the module sends the first five events of each.
+    assert_eq!(
+        summary_figure(&output, "delivered"),
+        25,
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(summary_figure(&output, "events_settled"), 50);
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 25, "{}", transcript(&output));
+    for record in &dead {
+        assert_eq!(
+            record["reason"],
+            "module `misbehave` neither sent nor refused the event"
+        );
+        assert!(
+            record["event"].is_object(),
+            "the event itself is kept: {record}"
         );
     }
 }

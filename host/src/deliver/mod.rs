@@ -23,6 +23,7 @@ use crate::config::DestinationConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventChunk, EventMeta, id_text};
 use crate::metrics::Counters;
+use crate::module::answer;
 use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
 
@@ -251,6 +252,15 @@ impl Worker {
             for refusal in &formatted.refused {
                 self.dead_letter(&pending.events, &[refusal.event], &refusal.reason);
             }
+            let forgotten = answer::forgotten(&formatted, pending.events.len());
+            self.dead_letter(
+                &pending.events,
+                &forgotten,
+                &format!(
+                    "module `{}` neither sent nor refused the event",
+                    self.destination.module.info().name
+                ),
+            );
             for request in formatted.requests {
                 match request {
                     Request::Http(request) => self.send(&pending, request, &mut queue).await,
@@ -495,7 +505,8 @@ impl Worker {
         self.dead_letter(events, &all, reason);
     }
 
-    /// Dead-letters the events of `batch` at `indices`, with `reason`.
+    /// Dead-letters the events of `batch` at `indices` (checked with the module's
+    /// answer), with `reason`.
     fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
         if indices.is_empty() {
             return;
@@ -506,7 +517,6 @@ impl Worker {
         let records: Vec<Record<'_>> = indices
             .iter()
             .map(|&i| i as usize)
-            .filter(|&i| i < batch.len())
             .map(|i| Record {
                 time: time.clone(),
                 stage: "deliver",

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
+use super::answer;
 use super::bindings::types::{
-    Enrichment, FormatError, Formatted, HttpResponse, Info, Request, SentRequest, Verdict,
+    Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
 };
 use super::bindings::{Formatter, FormatterPre};
-use super::payload;
 use super::state::{ModuleState, SigningKeys};
 use super::{EPOCH_TICK, Limits};
 use crate::buffer::Events;
@@ -31,8 +31,8 @@ pub enum CallError {
         bytes: usize,
         limit: usize,
     },
-    #[error("{module} returned a payload it cannot have: {problem}")]
-    InvalidPayload { module: Arc<str>, problem: String },
+    #[error("{module} returned an impossible answer: {problem}")]
+    InvalidAnswer { module: Arc<str>, problem: String },
     #[error("{module} could not be instantiated: {message}")]
     Instantiate { module: Arc<str>, message: String },
     #[error("{}", configure_message(module, error))]
@@ -199,8 +199,9 @@ impl FormatterInstance {
         self.call(|store, bindings| bindings.sluice_module_formatting().call_describe(store))
     }
 
-    /// Formats `events`, lent to the module by handle for the call. Every payload is
-    /// checked against the byte space it addresses, and the output against the limit.
+    /// Formats `events`, lent to the module by handle for the call. Every event index and
+    /// payload piece of the answer is checked against the batch, and the output against
+    /// the limit.
     pub fn format(
         &mut self,
         events: &Arc<Events>,
@@ -219,9 +220,9 @@ impl FormatterInstance {
         })?;
         if let Ok(formatted) = &result {
             let bytes =
-                output_bytes(&formatted.requests, events.text.len()).map_err(|problem| {
+                answer::check(formatted, events.len(), events.text.len()).map_err(|problem| {
                     self.live = None;
-                    CallError::InvalidPayload {
+                    CallError::InvalidAnswer {
                         module: self.label.clone(),
                         problem,
                     }
@@ -249,24 +250,4 @@ impl FormatterInstance {
                 .call_classify(store, response, request)
         })
     }
-}
-
-/// What the module asks the host to send or keep: assembled payloads and headers.
-/// Errors on a payload that leaves its byte space.
-fn output_bytes(requests: &[Request], event_text_len: usize) -> Result<usize, String> {
-    let mut total = 0usize;
-    for request in requests {
-        total = total.saturating_add(match request {
-            Request::Http(http) => {
-                payload::assembled_len(&http.body, event_text_len)?
-                    + http
-                        .headers
-                        .iter()
-                        .map(|(k, v)| k.len() + v.len())
-                        .sum::<usize>()
-            }
-            Request::Messages(framed) => payload::assembled_len(&framed.messages, event_text_len)?,
-        });
-    }
-    Ok(total)
 }

@@ -7,6 +7,7 @@
 //! fails that call only; the instance is then discarded and the next call gets a fresh
 //! one, since a trapped store may hold broken state.
 
+pub mod answer;
 mod bindings;
 mod builtin;
 mod cache;

@@ -4,14 +4,15 @@
 //! `webhook`; the other modes fail the way a broken or hostile module would:
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
-//! bytes that do not exist.
+//! bytes that do not exist, `bad-event` sends an event that does not exist, and
+//! `forget` sends only the first half of the batch and says nothing of the rest.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, Payload,
     Request, SettingDoc, Settings,
 };
 
-const MODES: [&str; 7] = [
+const MODES: [&str; 9] = [
     "ok",
     "sign",
     "trap",
@@ -19,6 +20,8 @@ const MODES: [&str; 7] = [
     "alloc",
     "huge-output",
     "bad-piece",
+    "bad-event",
+    "forget",
 ];
 
 pub struct Misbehave {
@@ -30,7 +33,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output or bad-piece",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event or forget",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -75,6 +78,8 @@ impl Formatter for Misbehave {
             "bad-piece" => {
                 request.body.pieces = vec![u64::from(u32::MAX)];
             }
+            "bad-event" => request.events.push(u32::MAX),
+            "forget" => request.events.truncate(batch.len() / 2),
             _ => {}
         }
         Ok(formatted)
