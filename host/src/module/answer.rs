@@ -5,8 +5,9 @@ use super::payload;
 use super::types::{Formatted, Request};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
-/// batch of `events` events and `event_text_len` bytes of text; returns the bytes the
-/// answer asks the host to hold (assembled payloads and headers).
+/// batch of `events` events and `event_text_len` bytes of text, and that every HTTP
+/// path stays on the destination's endpoint; returns the bytes the answer asks the host
+/// to hold (assembled payloads and headers).
 pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Result<usize, String> {
     if let Some(index) = placed(formatted).find(|&index| index as usize >= events) {
         return Err(format!("event {index} of a batch of {events}"));
@@ -15,6 +16,12 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
     for request in &formatted.requests {
         total = total.saturating_add(match request {
             Request::Http(http) => {
+                // The path is appended to the endpoint: without its leading `/`, it could
+                // change the host (`.evil.example`, `@evil.example`) and take the
+                // credential the host adds there.
+                if !http.path.starts_with('/') {
+                    return Err(format!("HTTP path `{}` does not start with `/`", http.path));
+                }
                 payload::assembled_len(&http.body, event_text_len)?
                     + http
                         .headers

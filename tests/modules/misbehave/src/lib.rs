@@ -4,15 +4,16 @@
 //! `webhook`; the other modes fail the way a broken or hostile module would:
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
-//! bytes that do not exist, `bad-event` sends an event that does not exist, and
-//! `forget` sends only the first half of the batch and says nothing of the rest.
+//! bytes that do not exist, `bad-event` sends an event that does not exist, `bad-path`
+//! tries to send to another host, and `forget` sends only the first half of the batch
+//! and says nothing of the rest.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, Payload,
     Request, SettingDoc, Settings,
 };
 
-const MODES: [&str; 9] = [
+const MODES: [&str; 10] = [
     "ok",
     "sign",
     "trap",
@@ -21,6 +22,7 @@ const MODES: [&str; 9] = [
     "huge-output",
     "bad-piece",
     "bad-event",
+    "bad-path",
     "forget",
 ];
 
@@ -33,7 +35,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event or forget",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path or forget",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -79,6 +81,7 @@ impl Formatter for Misbehave {
                 request.body.pieces = vec![u64::from(u32::MAX)];
             }
             "bad-event" => request.events.push(u32::MAX),
+            "bad-path" => request.path = "@127.0.0.1:9/steal".into(),
             "forget" => request.events.truncate(batch.len() / 2),
             _ => {}
         }
