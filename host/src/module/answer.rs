@@ -2,12 +2,23 @@
 //! untrusted, and a wrong index or piece must fail its call, not the host.
 
 use super::payload;
-use super::types::{Formatted, Request};
+use super::types::{Formatted, HttpRequest, Request};
+
+/// Headers that frame or route the request: the host sets them from the body and the
+/// endpoint, and a module that set them could make the request say something else than
+/// what is sent (or smuggle a second one).
+const HOST_HEADERS: [&str; 5] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "content-encoding",
+];
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, and that every HTTP
-/// path stays on the destination's endpoint; returns the bytes the answer asks the host
-/// to hold (assembled payloads and headers).
+/// request stays on the destination's endpoint and leaves framing to the host; returns
+/// the bytes the answer asks the host to hold (assembled payloads and headers).
 pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Result<usize, String> {
     if let Some(index) = placed(formatted).find(|&index| index as usize >= events) {
         return Err(format!("event {index} of a batch of {events}"));
@@ -16,12 +27,7 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
     for request in &formatted.requests {
         total = total.saturating_add(match request {
             Request::Http(http) => {
-                // The path is appended to the endpoint: without its leading `/`, it could
-                // change the host (`.evil.example`, `@evil.example`) and take the
-                // credential the host adds there.
-                if !http.path.starts_with('/') {
-                    return Err(format!("HTTP path `{}` does not start with `/`", http.path));
-                }
+                check_http(http)?;
                 payload::assembled_len(&http.body, event_text_len)?
                     + http
                         .headers
@@ -33,6 +39,23 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
         });
     }
     Ok(total)
+}
+
+/// The path is appended to the endpoint: without its leading `/`, it could change the
+/// host (`.evil.example`, `@evil.example`) and take the credential the host adds there.
+fn check_http(http: &HttpRequest) -> Result<(), String> {
+    if !http.path.starts_with('/') {
+        return Err(format!("HTTP path `{}` does not start with `/`", http.path));
+    }
+    let host_header = http.headers.iter().find(|(name, _)| {
+        HOST_HEADERS
+            .iter()
+            .any(|header| name.eq_ignore_ascii_case(header))
+    });
+    match host_header {
+        Some((name, _)) => Err(format!("header `{name}` is the host's to set")),
+        None => Ok(()),
+    }
 }
 
 /// The events of a checked answer for a batch of `events` that it neither sends nor

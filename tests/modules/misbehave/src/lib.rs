@@ -5,15 +5,15 @@
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
 //! bytes that do not exist, `bad-event` sends an event that does not exist, `bad-path`
-//! tries to send to another host, and `forget` sends only the first half of the batch
-//! and says nothing of the rest.
+//! tries to send to another host, `bad-header` to frame the request itself, and
+//! `forget` sends only the first half of the batch and says nothing of the rest.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, Payload,
     Request, SettingDoc, Settings,
 };
 
-const MODES: [&str; 10] = [
+const MODES: [&str; 11] = [
     "ok",
     "sign",
     "trap",
@@ -23,6 +23,7 @@ const MODES: [&str; 10] = [
     "bad-piece",
     "bad-event",
     "bad-path",
+    "bad-header",
     "forget",
 ];
 
@@ -35,7 +36,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path or forget",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header or forget",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -82,6 +83,7 @@ impl Formatter for Misbehave {
             }
             "bad-event" => request.events.push(u32::MAX),
             "bad-path" => request.path = "@127.0.0.1:9/steal".into(),
+            "bad-header" => request.headers.push(("Content-Length".into(), "0".into())),
             "forget" => request.events.truncate(batch.len() / 2),
             _ => {}
         }
