@@ -1,5 +1,6 @@
-//! When to try again: exponential backoff with full jitter (from `backon`), unless the
-//! destination said how long to wait.
+//! When to try again: exponential backoff with jitter (from `backon`, which adds up to
+//! the delay again), unless the destination said how long to wait; never longer than
+//! `max_backoff`.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use crate::config::RetryConfig;
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
+    max_backoff: Duration,
     backoff: ExponentialBuilder,
 }
 
@@ -17,6 +19,7 @@ impl RetryPolicy {
     pub fn new(config: &RetryConfig) -> Self {
         RetryPolicy {
             max_attempts: config.max_attempts,
+            max_backoff: config.max_backoff,
             backoff: ExponentialBuilder::default()
                 .with_min_delay(config.initial_backoff)
                 .with_max_delay(config.max_backoff)
@@ -32,13 +35,39 @@ impl RetryPolicy {
     }
 
     /// The wait after failed attempt `attempt`: the destination's own wait if it gave
-    /// one, else the backoff for that attempt.
+    /// one, up to `max_backoff` (a `Retry-After` of a day would stall the destination's
+    /// queue for a day), else the backoff for that attempt.
     pub fn delay(&self, attempt: u32, destination_wait: Option<Duration>) -> Duration {
-        destination_wait.unwrap_or_else(|| {
-            self.backoff
-                .build()
-                .nth(attempt.saturating_sub(1) as usize)
-                .unwrap_or(Duration::from_secs(1))
-        })
+        match destination_wait {
+            Some(wait) => wait.min(self.max_backoff),
+            None => self.backoff(attempt),
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.backoff
+            .build()
+            .nth(attempt.saturating_sub(1) as usize)
+            .map_or(self.max_backoff, |delay| delay.min(self.max_backoff))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_destination_wait_is_kept_up_to_the_maximum_backoff() {
+        let policy = RetryPolicy::new(&RetryConfig {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(60),
+        });
+        let wait = |seconds| policy.delay(1, Some(Duration::from_secs(seconds)));
+        assert_eq!(wait(3), Duration::from_secs(3));
+        assert_eq!(wait(86_400), Duration::from_secs(60));
+        for attempt in 1..20 {
+            assert!(policy.delay(attempt, None) <= Duration::from_secs(60));
+        }
     }
 }
