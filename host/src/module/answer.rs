@@ -41,8 +41,9 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
     Ok(total)
 }
 
-/// The path is appended to the endpoint: without its leading `/`, it could change the
-/// host (`.evil.example`, `@evil.example`) and take the credential the host adds there.
+/// Checks that a request stays on the endpoint and leaves framing to the host. The path
+/// is appended to the endpoint: without its leading `/`, it could change the host
+/// (`.evil.example`, `@evil.example`) and take the credential the host adds there.
 fn check_http(http: &HttpRequest) -> Result<(), String> {
     if !http.path.starts_with('/') {
         return Err(format!("HTTP path `{}` does not start with `/`", http.path));

@@ -199,9 +199,8 @@ impl FormatterInstance {
         self.call(|store, bindings| bindings.sluice_module_formatting().call_describe(store))
     }
 
-    /// Formats `events`, lent to the module by handle for the call. Every event index and
-    /// payload piece of the answer is checked against the batch, and the output against
-    /// the limit.
+    /// Formats `events`, lent to the module by handle for the call. The answer is checked
+    /// against the batch ([`answer::check`]), and its size against the output limit.
     pub fn format(
         &mut self,
         events: &Arc<Events>,
