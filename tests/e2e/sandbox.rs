@@ -1,4 +1,4 @@
-//! Modules that trap, loop, hoard memory or return impossible payloads fail their own
+//! Modules that trap, loop, hoard memory or give impossible answers fail their own
 //! calls; the host and the other destinations go on.
 
 use crate::support::hec::{HecConfig, HecReceiver};
@@ -13,28 +13,49 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
     harness.copy_data(&["secrets-audit.jsonl"]);
     let misbehave = test_module("misbehave");
     let limits = "[limits]\nmodule_memory_bytes = 33554432\nmodule_call_timeout = \"2s\"\nmodule_output_bytes = 8388608\n";
+    // (mode, what the reason of every one of its dead-lettered events says)
+    let modes = [
+        ("trap", "trapped"),
+        ("loop", "ran past its time limit"),
+        ("alloc", "trapped"),
+        ("huge-output", "over the limit"),
+        ("bad-piece", "a payload piece 0..4294967295 lies outside"),
+        (
+            "bad-event",
+            "an impossible answer: event 4294967295 of a batch of",
+        ),
+        (
+            "bad-path",
+            "an impossible answer: HTTP path `@127.0.0.1:9/steal` does not start with `/`",
+        ),
+        (
+            "bad-header",
+            "an impossible answer: header `Content-Length` is the host's to set",
+        ),
+        (
+            "bad-verdict",
+            "an impossible answer: event 50 of a request of 50",
+        ),
+    ];
     let mut config = format!(
         "{limits}{FILE_SOURCE}{}",
         splunk_destination(&receiver.endpoint(), "")
     );
-    for mode in [
-        "trap",
-        "loop",
-        "alloc",
-        "huge-output",
-        "bad-piece",
-        "bad-event",
-    ] {
+    for (mode, _) in modes {
+        // The receiver answers the requests that get sent (with 404: misbehave posts to
+        // `/ingest`), so that `bad-verdict` has a response to classify.
         config.push_str(&format!(
             r#"
 [[destinations]]
 name = "{mode}"
 module = {misbehave:?}
-endpoint = "http://127.0.0.1:9"
+endpoint = "{}"
 settings = {{ mode = "{mode}" }}
+batch = {{ max_events = 50 }}
 concurrency = 1
 retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
-"#
+"#,
+            receiver.endpoint()
         ));
     }
     harness.config(&config);
@@ -53,17 +74,7 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
             .map(|r| r["reason"].as_str().unwrap().to_owned())
             .collect()
     };
-    for (mode, expected) in [
-        ("trap", "trapped"),
-        ("loop", "ran past its time limit"),
-        ("alloc", "trapped"),
-        ("huge-output", "over the limit"),
-        ("bad-piece", "a payload piece 0..4294967295 lies outside"),
-        (
-            "bad-event",
-            "an impossible answer: event 4294967295 of a batch of",
-        ),
-    ] {
+    for (mode, expected) in modes {
         let reasons = reasons(mode);
         assert_eq!(
             reasons.len(),

@@ -329,10 +329,11 @@ impl Worker {
                     after_ms: None,
                 }),
             };
+            // Positions in the request's events, checked with the verdict.
             let in_request = |positions: &[u32]| -> Vec<u32> {
                 positions
                     .iter()
-                    .filter_map(|&p| request.events.get(p as usize).copied())
+                    .map(|&position| request.events[position as usize])
                     .collect()
             };
             match verdict {

@@ -1,8 +1,9 @@
-//! Checks of what a module answers to `format`, before the host acts on it: a module is
-//! untrusted, and a wrong index or piece must fail its call, not the host.
+//! Checks of what a module answers to `format` and `classify`, before the host acts on
+//! it: a module is untrusted, and a wrong index or piece must fail its call, not the
+//! host.
 
 use super::payload;
-use super::types::{Formatted, HttpRequest, Request};
+use super::types::{Formatted, HttpRequest, Request, Verdict};
 
 /// Headers that frame or route the request: the host sets them from the body and the
 /// endpoint, and a module that set them could make the request say something else than
@@ -57,6 +58,29 @@ fn check_http(http: &HttpRequest) -> Result<(), String> {
         Some((name, _)) => Err(format!("header `{name}` is the host's to set")),
         None => Ok(()),
     }
+}
+
+/// Checks that a `partial` verdict for a request of `event_count` events names each of
+/// them at most once, to retry or to refuse.
+pub fn check_verdict(verdict: &Verdict, event_count: u32) -> Result<(), String> {
+    let Verdict::Partial(partial) = verdict else {
+        return Ok(());
+    };
+    let mut named = vec![false; event_count as usize];
+    let positions = partial
+        .retry
+        .iter()
+        .chain(partial.refused.iter().map(|refusal| &refusal.event));
+    for &position in positions {
+        match named.get_mut(position as usize) {
+            None => {
+                return Err(format!("event {position} of a request of {event_count}"));
+            }
+            Some(true) => return Err(format!("event {position} named twice")),
+            Some(seen) => *seen = true,
+        }
+    }
+    Ok(())
 }
 
 /// The events of a checked answer for a batch of `events` that it neither sends nor

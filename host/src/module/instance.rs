@@ -237,16 +237,25 @@ impl FormatterInstance {
         Ok(result)
     }
 
+    /// Classifies the response to `request`; a `partial` verdict is checked against the
+    /// request's events ([`answer::check_verdict`]).
     pub fn classify(
         &mut self,
         response: &HttpResponse,
         request: &SentRequest,
     ) -> Result<Verdict, CallError> {
         self.configure()?;
-        self.call(|store, bindings| {
+        let verdict = self.call(|store, bindings| {
             bindings
                 .sluice_module_formatting()
                 .call_classify(store, response, request)
-        })
+        })?;
+        answer::check_verdict(&verdict, request.event_count).map_err(|problem| {
+            CallError::InvalidAnswer {
+                module: self.label.clone(),
+                problem,
+            }
+        })?;
+        Ok(verdict)
     }
 }

@@ -5,15 +5,17 @@
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
 //! bytes that do not exist, `bad-event` sends an event that does not exist, `bad-path`
-//! tries to send to another host, `bad-header` to frame the request itself, and
-//! `forget` sends only the first half of the batch and says nothing of the rest.
+//! tries to send to another host, `bad-header` to frame the request itself,
+//! `bad-verdict` answers every response with a partial failure of an event the request
+//! does not have, and `forget` sends only the first half of the batch and says nothing
+//! of the rest.
 
 use sluice_guest::{
-    Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, Info, Payload,
-    Request, SettingDoc, Settings,
+    Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
+    Info, PartialFailure, Payload, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 11] = [
+const MODES: [&str; 12] = [
     "ok",
     "sign",
     "trap",
@@ -24,6 +26,7 @@ const MODES: [&str; 11] = [
     "bad-event",
     "bad-path",
     "bad-header",
+    "bad-verdict",
     "forget",
 ];
 
@@ -36,7 +39,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header or forget",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict or forget",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -88,6 +91,16 @@ impl Formatter for Misbehave {
             _ => {}
         }
         Ok(formatted)
+    }
+
+    fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
+        match self.mode {
+            "bad-verdict" => Verdict::Partial(PartialFailure {
+                retry: vec![request.event_count],
+                refused: Vec::new(),
+            }),
+            _ => Verdict::from_status(response),
+        }
     }
 }
 
