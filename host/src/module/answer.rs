@@ -104,3 +104,36 @@ fn placed(formatted: &Formatted) -> impl Iterator<Item = u32> + '_ {
     let refused = formatted.refused.iter().map(|refusal| &refusal.event);
     sent.chain(refused).copied()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module::types::{PartialFailure, Refusal};
+
+    fn partial(retry: &[u32], refused: &[u32]) -> Verdict {
+        Verdict::Partial(PartialFailure {
+            retry: retry.to_vec(),
+            refused: refused
+                .iter()
+                .map(|&event| Refusal {
+                    event,
+                    reason: "bad".into(),
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn a_partial_verdict_names_each_event_of_the_request_at_most_once() {
+        assert_eq!(check_verdict(&partial(&[0, 2], &[1]), 3), Ok(()));
+        assert_eq!(check_verdict(&Verdict::Delivered, 0), Ok(()));
+        assert_eq!(
+            check_verdict(&partial(&[3], &[]), 3),
+            Err("event 3 of a request of 3".into())
+        );
+        assert_eq!(
+            check_verdict(&partial(&[1], &[1]), 3),
+            Err("event 1 named twice".into())
+        );
+    }
+}
