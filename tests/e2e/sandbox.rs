@@ -125,6 +125,32 @@ async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_module_logs_a_hundred_messages_per_call_at_most() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"chatty\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"chatty\" }}\nbatch = {{ max_events = 50 }}\n",
+        test_module("misbehave").display().to_string()
+    ));
+    let output = harness.run_ok(&[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // One batch, so one call: a thousand messages, a hundred of them logged.
+    assert_eq!(
+        summary_figure(&output, "delivered"),
+        50,
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(stderr.matches("chatty message").count(), 100, "{stderr}");
+    assert!(stderr.contains("chatty message 99"), "{stderr}");
+    assert!(
+        stderr.contains("dropped=900")
+            && stderr.contains("log messages over 100 in one call were dropped"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_module_signs_with_a_key_it_never_sees() {
     use hmac::Mac;
 

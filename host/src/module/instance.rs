@@ -178,7 +178,9 @@ impl FormatterInstance {
             store, bindings, ..
         } = self.live()?;
         store.set_epoch_deadline(ticks);
+        store.data_mut().start_call();
         let result = call(store, bindings);
+        store.data_mut().end_call();
         result.map_err(|error| {
             self.live = None;
             if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

@@ -13,9 +13,10 @@ use super::bindings::types;
 use crate::buffer::Events;
 use crate::config::Secret;
 
-/// Longest log message a module can write; longer ones are cut, so a module cannot
-/// flood the host's log.
+/// Longest log message a module can write, and how many it can write per call: longer
+/// ones are cut and further ones counted, so a module cannot flood the host's log.
 const MAX_LOG_MESSAGE: usize = 4096;
+const MAX_LOG_MESSAGES_PER_CALL: u32 = 100;
 
 /// Secrets a module may use through `sign` by name, without ever reading them.
 pub type SigningKeys = Arc<HashMap<String, Secret>>;
@@ -33,6 +34,8 @@ pub struct ModuleState {
     pub(super) limits: StoreLimits,
     module: Arc<str>,
     keys: SigningKeys,
+    /// Log messages written in the current call.
+    logged: u32,
 }
 
 impl ModuleState {
@@ -48,6 +51,25 @@ impl ModuleState {
             limits,
             module,
             keys,
+            logged: 0,
+        }
+    }
+
+    /// Resets the per-call log budget.
+    pub fn start_call(&mut self) {
+        self.logged = 0;
+    }
+
+    /// Says, once, how many log messages of the call were over the budget.
+    pub fn end_call(&mut self) {
+        if let Some(dropped) = self.logged.checked_sub(MAX_LOG_MESSAGES_PER_CALL)
+            && dropped > 0
+        {
+            tracing::warn!(
+                module = &*self.module,
+                dropped,
+                "log messages over {MAX_LOG_MESSAGES_PER_CALL} in one call were dropped"
+            );
         }
     }
 
@@ -86,6 +108,10 @@ impl types::HostEventText for ModuleState {
 
 impl host::Host for ModuleState {
     fn log(&mut self, level: Level, message: String) {
+        self.logged = self.logged.saturating_add(1);
+        if self.logged > MAX_LOG_MESSAGES_PER_CALL {
+            return;
+        }
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {
             let cut = (0..=MAX_LOG_MESSAGE)

@@ -7,15 +7,15 @@
 //! bytes that do not exist, `bad-event` sends an event that does not exist, `bad-path`
 //! tries to send to another host, `bad-header` to frame the request itself,
 //! `bad-verdict` answers every response with a partial failure of an event the request
-//! does not have, and `forget` sends only the first half of the batch and says nothing
-//! of the rest.
+//! does not have, `forget` sends only the first half of the batch and says nothing
+//! of the rest, and `chatty` logs a thousand messages per batch.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
     Info, PartialFailure, Payload, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 12] = [
+const MODES: [&str; 13] = [
     "ok",
     "sign",
     "trap",
@@ -28,6 +28,7 @@ const MODES: [&str; 12] = [
     "bad-header",
     "bad-verdict",
     "forget",
+    "chatty",
 ];
 
 pub struct Misbehave {
@@ -39,7 +40,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict or forget",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict, forget or chatty",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -88,6 +89,11 @@ impl Formatter for Misbehave {
             "bad-path" => request.path = "@127.0.0.1:9/steal".into(),
             "bad-header" => request.headers.push(("Content-Length".into(), "0".into())),
             "forget" => request.events.truncate(batch.len() / 2),
+            "chatty" => {
+                for n in 0..1000 {
+                    sluice_guest::log::info(&format!("chatty message {n}"));
+                }
+            }
             _ => {}
         }
         Ok(formatted)
