@@ -13,9 +13,10 @@ use super::bindings::types;
 use crate::buffer::Events;
 use crate::config::Secret;
 
-/// Longest log message a module can write, and how many it can write per call: longer
-/// ones are cut and further ones counted, so a module cannot flood the host's log.
+/// Longest log message a module can write; longer ones are cut, so a module cannot
+/// flood the host's log.
 const MAX_LOG_MESSAGE: usize = 4096;
+/// Log messages a module can write per call; further ones are counted, not written.
 const MAX_LOG_MESSAGES_PER_CALL: u32 = 100;
 
 /// Secrets a module may use through `sign` by name, without ever reading them.
@@ -62,12 +63,10 @@ impl ModuleState {
 
     /// Says, once, how many log messages of the call were over the budget.
     pub fn end_call(&mut self) {
-        if let Some(dropped) = self.logged.checked_sub(MAX_LOG_MESSAGES_PER_CALL)
-            && dropped > 0
-        {
+        if self.logged > MAX_LOG_MESSAGES_PER_CALL {
             tracing::warn!(
                 module = &*self.module,
-                dropped,
+                dropped = self.logged - MAX_LOG_MESSAGES_PER_CALL,
                 "log messages over {MAX_LOG_MESSAGES_PER_CALL} in one call were dropped"
             );
         }
