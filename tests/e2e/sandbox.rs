@@ -92,15 +92,22 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
+/// Runs the `misbehave` module in `mode` on the 50 events of one sample file, in batches
+/// of `max_events`, its requests written to a capture directory.
+async fn run_captured(mode: &str, max_events: usize) -> (Harness, std::process::Output) {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
     harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"forget\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"forget\" }}\nbatch = {{ max_events = 10 }}\n",
+        "{FILE_SOURCE}[[destinations]]\nname = {mode:?}\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = {mode:?} }}\nbatch = {{ max_events = {max_events} }}\n",
         test_module("misbehave").display().to_string()
     ));
     let output = harness.run_ok(&[]).await;
+    (harness, output)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
+    let (harness, output) = run_captured("forget", 10).await;
 
     // Five batches of ten: the module sends the first five events of each.
     assert_eq!(
@@ -126,13 +133,7 @@ async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_module_logs_a_hundred_messages_per_call_at_most() {
-    let harness = Harness::new();
-    harness.copy_data(&["secrets-audit.jsonl"]);
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"chatty\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"chatty\" }}\nbatch = {{ max_events = 50 }}\n",
-        test_module("misbehave").display().to_string()
-    ));
-    let output = harness.run_ok(&[]).await;
+    let (_harness, output) = run_captured("chatty", 50).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // One batch, so one call: a thousand messages, a hundred of them logged.
     assert_eq!(
