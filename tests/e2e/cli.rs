@@ -173,6 +173,26 @@ async fn preview_prints_the_requests_a_module_would_send() {
     assert!(output.status.success(), "{}", transcript(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("[{\"a\":1}]"));
     assert!(String::from_utf8_lossy(&output.stderr).contains("stdin:2: rejected: not valid JSON"));
+
+    // A module that forgets events is told which.
+    let args = [
+        "preview",
+        "--module",
+        module.to_str().unwrap(),
+        "--set",
+        "mode=forget",
+    ];
+    let output = harness
+        .sluice_with_input(&args, &[], b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n")
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("event 1: neither sent nor refused")
+            && stderr.contains("event 2: neither sent nor refused")
+            && !stderr.contains("event 0:"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,12 +8,13 @@ use anyhow::{Context, Result};
 use crate::buffer::Events;
 use crate::config::default_cache_dir;
 use crate::module::types::{Compression, FormatError, Request};
-use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, payload};
+use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer, payload};
 use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
 /// request (the credential header shown masked, compressed bodies shown before
-/// compression). Rejected lines and refused events are reported on stderr.
+/// compression). Rejected lines, refused events and events the module forgot are
+/// reported on stderr.
 pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode> {
     let source = ModuleSource::resolve(module, &[])?;
     let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
@@ -62,6 +63,9 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
     let mut out = std::io::stdout().lock();
     for refusal in &formatted.refused {
         eprintln!("event {}: refused: {}", refusal.event, refusal.reason);
+    }
+    for event in answer::forgotten(&formatted, events.len()) {
+        eprintln!("event {event}: neither sent nor refused (`run` dead-letters it)");
     }
     for (number, request) in formatted.requests.iter().enumerate() {
         match request {
