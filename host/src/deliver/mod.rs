@@ -155,9 +155,7 @@ impl Destination {
         let mut instance = self.module.instantiate(self.setup(enrichment))?;
         match instance.format(&Arc::new(events))? {
             Ok(_) => Ok(()),
-            Err(FormatError::InvalidSetting(problem)) => {
-                anyhow::bail!("settings.{}: {}", problem.key, problem.problem)
-            }
+            Err(FormatError::InvalidSetting(problem)) => anyhow::bail!("{problem}"),
             Err(FormatError::Failed(reason)) => {
                 anyhow::bail!("the module cannot format a sample event: {reason}")
             }
@@ -451,10 +449,7 @@ impl Worker {
         let result = self.call(move |instance| instance.format(&events)).await?;
         match result {
             Ok(formatted) => Ok(formatted),
-            Err(FormatError::InvalidSetting(problem)) => Err(Failure::Fatal(format!(
-                "settings.{}: {}",
-                problem.key, problem.problem
-            ))),
+            Err(FormatError::InvalidSetting(problem)) => Err(Failure::Fatal(problem.to_string())),
             Err(FormatError::Failed(reason)) => Err(Failure::Transient(format!(
                 "the module could not format the batch: {reason}"
             ))),

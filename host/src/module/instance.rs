@@ -44,9 +44,7 @@ pub enum CallError {
 
 fn configure_message(module: &str, error: &FormatError) -> String {
     match error {
-        FormatError::InvalidSetting(problem) => {
-            format!("settings.{}: {}", problem.key, problem.problem)
-        }
+        FormatError::InvalidSetting(problem) => problem.to_string(),
         FormatError::Failed(reason) => format!("{module} refused its configuration: {reason}"),
     }
 }
