@@ -141,12 +141,17 @@ pub trait Formatter: Sized + 'static {
     /// is read (`sluice check` shows it). `enrichment` is the same for every batch.
     fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError>;
 
-    /// Turns a batch into requests. Events that can never be sent go in
-    /// [`Formatted::refused`] with a reason; an `Err` keeps the whole batch for a retry.
+    /// Turns a batch into requests. Every event goes into a request's `events` or, if it
+    /// can never be sent, into [`Formatted::refused`] with a reason: the host
+    /// dead-letters an event that is in neither. An `Err` keeps the whole batch for a
+    /// retry. HTTP paths start with `/`, and the framing headers (`Host`,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection`, `Content-Encoding`) are the
+    /// host's: an answer that breaks these rules fails the call.
     fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError>;
 
     /// Reads the destination's answer. The default knows only HTTP status codes;
-    /// see [`Verdict::from_status`].
+    /// see [`Verdict::from_status`]. A partial failure names events by their position in
+    /// the request's `events`, each at most once.
     fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
         let _ = request;
         Verdict::from_status(response)
