@@ -37,6 +37,37 @@ async fn stdin_is_read_until_it_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_line_longer_than_the_bound_is_dead_lettered_with_its_start() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let long = format!("{{\"pad\":\"{}\"}}", "x".repeat(10_000));
+    harness.write("long.jsonl", format!("{{\"n\":1}}\n{long}\n{{\"n\":2}}\n"));
+    harness.config(&format!(
+        "[events]\nmax_line_bytes = 2048\n[[sources]]\ntype = \"file\"\npaths = [\"long.jsonl\"]\n{}",
+        destination(&receiver, "{ max_events = 10 }")
+    ));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+
+    assert_eq!(receiver.indexed().len(), 2, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "lines_rejected"), 1);
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1);
+    let record = &dead[0];
+    assert!(
+        record["origin"].as_str().unwrap().ends_with("long.jsonl:2"),
+        "{record}"
+    );
+    assert_eq!(
+        record["reason"],
+        format!(
+            "line of {} bytes is longer than events.max_line_bytes (2048); its first 2048 bytes are kept here",
+            long.len()
+        )
+    );
+    assert_eq!(record["line"].as_str().unwrap(), &long[..2048]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();

@@ -50,6 +50,9 @@ pub struct EventsConfig {
     /// Tags added to every event (as `key = "value"`).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Longest line read as an event; a longer one is dead-lettered with its start.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
 }
 
 impl Default for EventsConfig {
@@ -57,6 +60,7 @@ impl Default for EventsConfig {
         EventsConfig {
             time_fields: default_time_fields(),
             tags: BTreeMap::new(),
+            max_line_bytes: default_max_line_bytes(),
         }
     }
 }
@@ -197,6 +201,10 @@ fn default_time_fields() -> Vec<String> {
     .map(String::from)
     .to_vec()
 }
+/// 1 MiB: an event longer than a Splunk Cloud request could not be sent anyway.
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
 fn default_module_memory() -> usize {
     crate::module::Limits::default().memory_bytes
 }
@@ -291,6 +299,9 @@ impl Config {
         }
         if self.destinations.is_empty() {
             bail!("destinations: at least one [[destinations]] is needed");
+        }
+        if self.events.max_line_bytes < 1024 {
+            bail!("events.max_line_bytes: must be at least 1024");
         }
         for (i, source) in self.sources.iter().enumerate() {
             if let SourceConfig::File { paths, .. } = source {

@@ -30,10 +30,24 @@ pub struct Origin<'a> {
     pub offset: u64,
 }
 
+/// A line as a source read it, without its LF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    Complete(&'a [u8]),
+    /// Longer than `max_line_bytes`: only its start was kept, so that one endless line
+    /// cannot exhaust memory.
+    TooLong {
+        start: &'a [u8],
+        len: u64,
+    },
+}
+
 /// Everything a source's ingest needs, shared by all sources.
 #[derive(Debug)]
 pub struct Router {
     pub parser: LineParser,
+    /// Longest line read whole; a longer one is dead-lettered with its start.
+    pub max_line_bytes: usize,
     pub routes: Vec<mpsc::Sender<Arc<EventChunk>>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
@@ -61,8 +75,27 @@ impl Ingest {
         }
     }
 
-    /// Parses one line (without its LF) into the current chunk, or dead-letters it.
-    pub fn line(&mut self, origin: Origin<'_>, line: &[u8]) {
+    /// The longest line a source should hand over whole.
+    pub fn max_line_bytes(&self) -> usize {
+        self.router.max_line_bytes
+    }
+
+    /// Parses one line into the current chunk, or dead-letters it.
+    pub fn line(&mut self, origin: Origin<'_>, line: Line<'_>) {
+        match line {
+            Line::Complete(bytes) => self.parse(origin, bytes),
+            Line::TooLong { start, len } => {
+                let reason = format!(
+                    "line of {len} bytes is longer than events.max_line_bytes ({}); its first {} bytes are kept here",
+                    self.router.max_line_bytes,
+                    start.len()
+                );
+                self.reject(origin, &reason, start);
+            }
+        }
+    }
+
+    fn parse(&mut self, origin: Origin<'_>, line: &[u8]) {
         if self.chunk.events.is_empty() {
             // One clock read per chunk: the ingest time of a read.
             self.now_ms = jiff::Timestamp::now().as_millisecond();
@@ -90,21 +123,24 @@ impl Ingest {
                     }
                 }
             }
-            Parsed::Rejected(reason) => {
-                Counters::add(&self.router.counters.lines_rejected, 1);
-                tracing::warn!(file = origin.name, line = origin.line, %reason, "line rejected to the dead-letter store");
-                self.router.dead_letter.write_or_log(&[Record {
-                    time: now_rfc3339(),
-                    stage: "parse",
-                    destination: None,
-                    reason: &reason,
-                    origin: Some(format!("{}:{}", origin.name, origin.line)),
-                    event_id: None,
-                    event: None,
-                    line: Some(String::from_utf8_lossy(line).into_owned()),
-                }]);
-            }
+            Parsed::Rejected(reason) => self.reject(origin, &reason, line),
         }
+    }
+
+    /// Dead-letters a line that is not an event, with `reason`.
+    fn reject(&self, origin: Origin<'_>, reason: &str, line: &[u8]) {
+        Counters::add(&self.router.counters.lines_rejected, 1);
+        tracing::warn!(file = origin.name, line = origin.line, %reason, "line rejected to the dead-letter store");
+        self.router.dead_letter.write_or_log(&[Record {
+            time: now_rfc3339(),
+            stage: "parse",
+            destination: None,
+            reason,
+            origin: Some(format!("{}:{}", origin.name, origin.line)),
+            event_id: None,
+            event: None,
+            line: Some(String::from_utf8_lossy(line).into_owned()),
+        }]);
     }
 
     /// Sends the current chunk to every destination (waiting while a queue is full).

@@ -33,7 +33,7 @@ pub async fn run(
     loop {
         for path in expand(&patterns)? {
             if let std::collections::btree_map::Entry::Vacant(slot) = files.entry(path) {
-                match OpenFile::open(slot.key()).await {
+                match OpenFile::open(slot.key(), ingest.max_line_bytes()).await {
                     Ok(file) => {
                         slot.insert(file);
                     }
@@ -53,7 +53,7 @@ pub async fn run(
             if follow && file.rotated().await {
                 file.finish(&mut ingest).await;
                 tracing::info!(file = %file.name, "file rotated; reading the new one from its start");
-                *file = OpenFile::open(&file.path).await?;
+                *file = OpenFile::open(&file.path, ingest.max_line_bytes()).await?;
             }
         }
         if !follow || shutdown.is_cancelled() {
@@ -99,7 +99,7 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    async fn open(path: &Path) -> Result<Self> {
+    async fn open(path: &Path, max_line_bytes: usize) -> Result<Self> {
         let file = tokio::fs::File::open(path)
             .await
             .with_context(|| format!("opening {}", path.display()))?;
@@ -109,7 +109,7 @@ impl OpenFile {
             name: path.display().to_string(),
             file,
             inode,
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::new(max_line_bytes),
             read_bytes: 0,
         })
     }

@@ -10,7 +10,7 @@ use crate::pipeline::{Ingest, Origin};
 pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut stdin = tokio::io::stdin();
     let mut block = vec![0u8; READ_BLOCK];
-    let mut splitter = LineSplitter::default();
+    let mut splitter = LineSplitter::new(ingest.max_line_bytes());
     loop {
         let read = tokio::select! {
             read = stdin.read(&mut block) => read?,
