@@ -13,7 +13,7 @@ pub struct LinePosition {
 }
 
 /// Bytes of a line too long to keep that are kept for the dead-letter record.
-pub const TOO_LONG_KEPT: usize = 4096;
+const TOO_LONG_KEPT: usize = 4096;
 
 /// Carries the unterminated end of one read over to the next.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl LineSplitter {
         while let Some(end) = memchr::memchr(b'\n', rest) {
             if self.pending.is_empty() && self.overflow == 0 {
                 let line = &rest[..end];
-                let position = self.advance(end + 1);
+                let position = self.advance(end as u64 + 1);
                 emit(position, self.bounded(line, line.len() as u64));
             } else {
                 self.keep(&rest[..end]);
@@ -73,15 +73,14 @@ impl LineSplitter {
     /// Emits the current line, `terminator` bytes long after its content.
     fn emit_pending(&mut self, terminator: u64, emit: &mut impl FnMut(LinePosition, Line<'_>)) {
         let len = self.pending.len() as u64 + self.overflow;
-        let position = self.advance_by(len + terminator);
-        let pending = std::mem::take(&mut self.pending);
-        emit(position, self.bounded(&pending, len));
-        // Keep the allocation for the next line, unless a long line grew it.
-        if pending.capacity() <= crate::source::READ_BLOCK {
-            self.pending = pending;
-            self.pending.clear();
-        }
+        let position = self.advance(len + terminator);
+        emit(position, self.bounded(&self.pending, len));
+        self.pending.clear();
         self.overflow = 0;
+        // A long line's buffer is not kept for the lines after it.
+        if self.pending.capacity() > crate::source::READ_BLOCK {
+            self.pending = Vec::new();
+        }
     }
 
     /// `line` whole, or its start if the line (`len` bytes) is over the bound.
@@ -96,11 +95,8 @@ impl LineSplitter {
         }
     }
 
-    fn advance(&mut self, bytes: usize) -> LinePosition {
-        self.advance_by(bytes as u64)
-    }
-
-    fn advance_by(&mut self, bytes: u64) -> LinePosition {
+    /// The position of the next line, which takes `bytes` of the stream.
+    fn advance(&mut self, bytes: u64) -> LinePosition {
         self.next += 1;
         let position = LinePosition {
             number: self.next,
