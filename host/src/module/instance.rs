@@ -221,10 +221,7 @@ impl FormatterInstance {
             let bytes =
                 answer::check(formatted, events.len(), events.text.len()).map_err(|problem| {
                     self.live = None;
-                    CallError::InvalidAnswer {
-                        module: self.label.clone(),
-                        problem,
-                    }
+                    self.invalid_answer(problem)
                 })?;
             if bytes > self.limits.max_output_bytes {
                 return Err(CallError::OutputTooLarge {
@@ -250,12 +247,15 @@ impl FormatterInstance {
                 .sluice_module_formatting()
                 .call_classify(store, response, request)
         })?;
-        answer::check_verdict(&verdict, request.event_count).map_err(|problem| {
-            CallError::InvalidAnswer {
-                module: self.label.clone(),
-                problem,
-            }
-        })?;
+        answer::check_verdict(&verdict, request.event_count)
+            .map_err(|problem| self.invalid_answer(problem))?;
         Ok(verdict)
+    }
+
+    fn invalid_answer(&self, problem: String) -> CallError {
+        CallError::InvalidAnswer {
+            module: self.label.clone(),
+            problem,
+        }
     }
 }
