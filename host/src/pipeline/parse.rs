@@ -5,13 +5,16 @@
 //! - a line that is not valid UTF-8, not valid JSON, or JSON but not an object is
 //!   rejected with a reason (the caller dead-letters it with file and line);
 //! - a repeated key keeps its last value ([`super::normalize`]);
-//! - the time comes from the first configured time field that holds one, else the
-//!   ingest time is used and the event says so (`ingest-times` of the contract).
+//! - the time comes from the first configured time field that holds one (a field that
+//!   is null or not a time gives way to the next), else the ingest time is used and
+//!   the event says so (`ingest-times` of the contract).
 
 use super::{normalize, scan, time};
 use crate::event::EventMeta;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The whitespace JSON allows around a value (RFC 8259, section 2).
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// What became of a line.
 #[derive(Debug, PartialEq)]
@@ -56,7 +59,8 @@ impl LineParser {
             return Parsed::Blank;
         }
         let text = match std::str::from_utf8(line) {
-            Ok(text) => text.trim(),
+            // JSON's own whitespace only: U+00A0 and its kin are not JSON whitespace.
+            Ok(text) => text.trim_matches(JSON_WHITESPACE),
             Err(error) => {
                 return Parsed::Rejected(format!(
                     "not valid UTF-8 (byte {} of the line); events must be UTF-8 JSON",
@@ -64,6 +68,19 @@ impl LineParser {
                 ));
             }
         };
+        // Not blank (some byte is not ASCII whitespace), yet only whitespace: U+00A0,
+        // U+2028, VT... A person would call it empty; JSON calls it invalid. Neither is
+        // an event, and the operator should see it.
+        if let Some(first) = text
+            .chars()
+            .next()
+            .filter(|_| text.chars().all(char::is_whitespace))
+        {
+            return Parsed::Rejected(format!(
+                "a line of only whitespace (U+{:04X} first) is not an event; JSON's whitespace is space, tab, CR and LF",
+                u32::from(first)
+            ));
+        }
         let scanned = match scan::scan(text, &self.time_fields) {
             Ok(scanned) => scanned,
             Err(error) => return Parsed::Rejected(describe_json_error(text, &error)),
@@ -80,10 +97,11 @@ impl LineParser {
             chunk.data.push_str(text);
         }
         let json = &chunk.data[offset..];
-        let parsed_time = scanned
-            .time
-            .as_ref()
-            .and_then(|(_, _, value)| time::parse(value));
+        // The first field in the configured order that holds a time; one that is null
+        // or garbage gives way to the next.
+        let mut times = scanned.times;
+        times.sort_unstable_by_key(|(rank, _)| *rank);
+        let parsed_time = times.iter().find_map(|(_, value)| time::parse(value));
         chunk.events.push(EventMeta {
             offset: offset as u32,
             len: json.len() as u32,
@@ -92,14 +110,14 @@ impl LineParser {
             id: xxhash_rust::xxh3::xxh3_128_with_seed(json.as_bytes(), id_seed),
         });
         Parsed::Event {
-            time_unparsed: scanned.time.is_some() && parsed_time.is_none(),
+            time_unparsed: !times.is_empty() && parsed_time.is_none(),
         }
     }
 }
 
 /// serde_json says "invalid type: sequence, expected a JSON object"; say it plainly.
 fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
-    let kind = match text.as_bytes()[0] {
+    let kind = match text.as_bytes().first().copied().unwrap_or_default() {
         b'[' => Some("an array"),
         b'"' => Some("a string"),
         b'-' | b'0'..=b'9' => Some("a number"),
@@ -130,6 +148,31 @@ mod tests {
         assert_eq!(parse("").0, Parsed::Blank);
         assert_eq!(parse("  \t ").0, Parsed::Blank);
         assert_eq!(parse("\r").0, Parsed::Blank);
+    }
+
+    #[test]
+    fn lines_of_other_whitespace_are_rejected_not_skipped() {
+        for line in [
+            "\u{a0}",
+            " \u{2028}\u{2029} ",
+            "\u{3000}",
+            "\u{85}",
+            "\u{b}",
+            "\t\u{1680}\u{2000}\u{205f}",
+        ] {
+            let Parsed::Rejected(reason) = parse(line).0 else {
+                panic!("{line:?} was not rejected")
+            };
+            assert!(
+                reason.starts_with("a line of only whitespace (U+"),
+                "{reason}"
+            );
+        }
+        assert_eq!(
+            parse("\u{a0}{\"a\":1}").0,
+            Parsed::Rejected("not valid JSON: expected value at line 1 column 1".into()),
+            "U+00A0 is not whitespace around JSON"
+        );
     }
 
     #[test]
@@ -181,6 +224,23 @@ mod tests {
         assert_eq!(
             (chunk.events[0].time_ms, chunk.events[0].ingest_time),
             (1_795_161_600_562, false)
+        );
+        let (parsed, chunk) = parse(r#"{"timestamp": null, "occurred_at_ms": 1795161600562}"#);
+        assert_eq!(
+            (parsed, chunk.events[0].time_ms),
+            (
+                Parsed::Event {
+                    time_unparsed: false
+                },
+                1_795_161_600_562
+            ),
+            "a field without a time gives way to the next"
+        );
+        let (_, chunk) =
+            parse(r#"{"occurred_at_ms": 1795161600562, "timestamp": "2026-01-01T00:00:00Z"}"#);
+        assert_eq!(
+            chunk.events[0].time_ms, 1_767_225_600_000,
+            "the configured order, not the line's"
         );
         let (parsed, chunk) = parse(r#"{"timestamp": "not a date"}"#);
         assert_eq!(

@@ -22,8 +22,9 @@ pub enum TimeValue {
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    /// The first configured time field present: (its index in the list, its name, value).
-    pub time: Option<(usize, String, TimeValue)>,
+    /// The configured time fields present at the top level, as (index in the list,
+    /// value), in the order of the line; a repeated field holds its last value.
+    pub times: Vec<(usize, TimeValue)>,
     /// Some object in the event repeats a key.
     pub has_duplicate_keys: bool,
 }
@@ -60,12 +61,15 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let wanted = self.time_fields.iter().position(|field| *field == *key.0);
             match wanted {
-                Some(rank) if scan.time.as_ref().is_none_or(|(best, _, _)| rank <= *best) => {
+                Some(rank) => {
                     let value: TimeCapture = map.next_value()?;
                     scan.has_duplicate_keys |= value.duplicates;
-                    scan.time = Some((rank, key.0.to_string(), value.value));
+                    match scan.times.iter_mut().find(|(seen, _)| *seen == rank) {
+                        Some(repeated) => repeated.1 = value.value,
+                        None => scan.times.push((rank, value.value)),
+                    }
                 }
-                _ => scan.has_duplicate_keys |= map.next_value_seed(Nested)?,
+                None => scan.has_duplicate_keys |= map.next_value_seed(Nested)?,
             }
             keys.push(key);
         }
