@@ -21,6 +21,9 @@ pub struct EpochSeconds {
 impl EpochSeconds {
     #[inline(always)]
     pub fn write(&mut self, out: &mut Vec<u8>, ms: i64) {
+        if ms < 0 {
+            return write_negative(out, ms);
+        }
         let past_second = self
             .second_start_ms
             .and_then(|start| ms.checked_sub(start))
@@ -39,14 +42,11 @@ impl EpochSeconds {
         }
     }
 
-    /// Caches the digits of the second `ms` falls in; returns the milliseconds past it.
+    /// Caches the digits of the second `ms` (not negative) falls in; returns the
+    /// milliseconds past it.
     fn cache_second_of(&mut self, ms: i64) -> u32 {
         // One division for both parts (`div_euclid` and `rem_euclid` would make two).
-        let (mut seconds, mut millis) = (ms / 1000, ms % 1000);
-        if millis < 0 {
-            seconds -= 1;
-            millis += 1000;
-        }
+        let (seconds, millis) = (ms / 1000, ms % 1000);
         let mut buffer = itoa::Buffer::new();
         // Seconds as a u32 where they fit (until 2106): shorter arithmetic.
         let text = match u32::try_from(seconds) {
@@ -57,6 +57,19 @@ impl EpochSeconds {
         self.len = text.len();
         self.second_start_ms = seconds.checked_mul(1000);
         millis as u32
+    }
+}
+
+/// A time before 1970, sign and magnitude as a decimal number reads: -1 ms is
+/// `-0.001`, -1500 ms `-1.500`. Rare enough to skip the cache.
+#[cold]
+fn write_negative(out: &mut Vec<u8>, ms: i64) {
+    let magnitude = ms.unsigned_abs();
+    out.push(b'-');
+    out.extend_from_slice(itoa::Buffer::new().format(magnitude / 1000).as_bytes());
+    let millis = (magnitude % 1000) as u32;
+    if millis != 0 {
+        out.extend_from_slice(&fraction(millis));
     }
 }
 
@@ -97,7 +110,8 @@ mod tests {
     #[test]
     fn epoch_seconds_keep_milliseconds() {
         // In this order, the cached second is reused, left forwards and backwards, and
-        // dropped at the edges of the range.
+        // dropped at the edges of the range; times before 1970 read as decimal numbers
+        // (sign and magnitude), and do not disturb the cache.
         let cases = [
             (1_714_566_896_789, "1714566896.789"),
             (1_714_566_896_000, "1714566896"),
@@ -105,10 +119,13 @@ mod tests {
             (1_714_566_897_000, "1714566897"),
             (1_714_566_897_005, "1714566897.005"),
             (1_714_566_896_001, "1714566896.001"),
-            (-1, "-1.999"),
+            (-1, "-0.001"),
             (-1000, "-1"),
-            (i64::MIN, "-9223372036854776.192"),
-            (i64::MIN + 1, "-9223372036854776.193"),
+            (-1500, "-1.500"),
+            (-1_763_625_603_500, "-1763625603.500"),
+            (1_714_566_896_001, "1714566896.001"),
+            (i64::MIN, "-9223372036854775.808"),
+            (i64::MIN + 1, "-9223372036854775.807"),
             (i64::MAX, "9223372036854775.807"),
             (4_294_967_295_000, "4294967295"),
             (4_294_967_296_001, "4294967296.001"),
