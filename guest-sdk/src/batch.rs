@@ -210,7 +210,7 @@ pub struct EventId(pub u128);
 
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:032x}", self.0)
+        sluice_contract::id::IdText(self.0).fmt(f)
     }
 }
 

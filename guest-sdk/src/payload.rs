@@ -6,6 +6,8 @@
 //! written once with [`PayloadBuilder::write`] and the [`Piece`] it returns is placed as
 //! often as needed.
 
+use sluice_contract::payload::{PayloadRef, pack, unpack};
+
 use crate::{Batch, Event};
 
 /// The contract's payload: the module's text and the pieces to assemble.
@@ -52,6 +54,8 @@ impl Piece {
 pub struct Mark {
     text: usize,
     pieces: usize,
+    /// The piece before the mark as it was: a later `push` may extend it in place.
+    last_piece: Option<u64>,
     assembled: usize,
 }
 
@@ -136,6 +140,7 @@ impl PayloadBuilder {
         Mark {
             text: self.text.len(),
             pieces: self.pieces.len(),
+            last_piece: self.pieces.last().copied(),
             assembled: self.assembled,
         }
     }
@@ -144,6 +149,9 @@ impl PayloadBuilder {
     pub fn truncate(&mut self, mark: Mark) {
         self.text.truncate(mark.text);
         self.pieces.truncate(mark.pieces);
+        if let (Some(last), Some(was)) = (self.pieces.last_mut(), mark.last_piece) {
+            *last = was;
+        }
         self.assembled = mark.assembled;
     }
 
@@ -160,16 +168,6 @@ impl PayloadBuilder {
     }
 }
 
-#[inline(always)]
-fn pack(start: u32, end: u32) -> u64 {
-    (u64::from(start) << 32) | u64::from(end)
-}
-
-#[inline(always)]
-fn unpack(piece: u64) -> (u32, u32) {
-    ((piece >> 32) as u32, piece as u32)
-}
-
 impl From<Vec<u8>> for Payload {
     /// A payload of the module's own bytes only (no pieces: the text is the payload).
     fn from(text: Vec<u8>) -> Self {
@@ -182,23 +180,48 @@ impl From<Vec<u8>> for Payload {
 
 impl Payload {
     /// The bytes the host sends, for tests and native benchmarks: the pieces assembled
-    /// against `batch`'s text. Panics on a piece outside the byte space, which the
-    /// host refuses.
+    /// against `batch`'s text with the host's own code.
+    ///
+    /// # Panics
+    ///
+    /// On a piece outside the payload's byte space, with the host's reason: the host
+    /// fails the call that returns such a payload.
     pub fn assemble(&self, batch: &Batch<'_>) -> Vec<u8> {
-        if self.pieces.is_empty() {
-            return self.text.clone();
-        }
+        let payload = PayloadRef {
+            text: &self.text,
+            pieces: &self.pieces,
+        };
         let events = batch.text().as_bytes();
-        let mut out = Vec::new();
-        for &piece in &self.pieces {
-            let (start, end) = unpack(piece);
-            let (start, end) = (start as usize, end as usize);
-            for (space, base) in [(events, 0), (&self.text[..], events.len())] {
-                let from = start.clamp(base, base + space.len()) - base;
-                let to = end.clamp(base, base + space.len()) - base;
-                out.extend_from_slice(&space[from..to]);
-            }
+        if let Err(outside) = payload.check(events.len()) {
+            panic!("the host would refuse this payload: {outside}");
         }
-        out
+        payload.assemble(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventId, TimeSource};
+
+    /// A `push` right after a mark extends the piece before it in place; truncating to
+    /// the mark used to leave that piece extended, so the undone bytes (or bytes
+    /// outside the text, which the host refuses) came back.
+    #[test]
+    fn truncate_undoes_a_push_merged_into_the_piece_before_the_mark() {
+        let mut batch = Batch::new();
+        batch.push("{\"n\":1}", 0, TimeSource::Event, EventId(1));
+        let mut payload = PayloadBuilder::with_capacity(&batch, 16, 4);
+        payload.push(b"[");
+        payload.push_event(&batch.event(0));
+        payload.push(b",");
+        let mark = payload.mark();
+        payload.push(b"undone");
+        payload.truncate(mark);
+        payload.push(b"]");
+        let len = payload.len();
+        let assembled = payload.finish().assemble(&batch);
+        assert_eq!(String::from_utf8(assembled).unwrap(), "[{\"n\":1},]");
+        assert_eq!(len, "[{\"n\":1},]".len());
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use sluice::buffer::Events;
 use sluice::event::EventMeta;
-use sluice::module::{Limits, ModuleSource, Runtime, Setup, payload, types};
+use sluice::module::{Limits, ModuleSource, Runtime, Setup, types};
 use sluice_guest::{Batch, EventId, Formatter, Settings, TimeSource};
 use sluice_splunk_hec::SplunkHec;
 
@@ -93,7 +93,7 @@ fn main() {
                     text: http.body.text,
                     pieces: http.body.pieces,
                 };
-                std::hint::black_box(payload::assemble(&body, native_text));
+                std::hint::black_box(body.view().assemble(native_text));
             }
         };
 
@@ -118,7 +118,7 @@ fn main() {
                 let types::Request::Http(http) = request else {
                     unreachable!("HEC is HTTP")
                 };
-                std::hint::black_box(payload::assemble(&http.body, wasm_batch.text.as_bytes()));
+                std::hint::black_box(http.body.view().assemble(wasm_batch.text.as_bytes()));
             }
         };
         let [native, wasm] = measure_alternately([&mut native_work, &mut wasm_work]);

@@ -41,8 +41,3 @@ impl EventMeta {
         &data[start..start + self.len as usize]
     }
 }
-
-/// An event id's text form, 32 hex digits, as the guest SDK prints it.
-pub fn id_text(id: u128) -> String {
-    format!("{id:032x}")
-}

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::buffer::Events;
 use crate::config::default_cache_dir;
 use crate::module::types::{Compression, FormatError, Request};
-use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer, payload};
+use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer};
 use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
@@ -91,7 +91,7 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
                     )?;
                 }
                 writeln!(out)?;
-                out.write_all(&payload::assemble(&http.body, text))?;
+                out.write_all(&http.body.view().assemble(text))?;
                 writeln!(out)?;
             }
             Request::Messages(framed) => {
@@ -102,7 +102,7 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
                     formatted.requests.len(),
                     framed.events.len()
                 )?;
-                let messages = payload::assemble(&framed.messages, text);
+                let messages = framed.messages.view().assemble(text);
                 let mut start = 0;
                 for &end in &framed.message_ends {
                     out.write_all(messages.get(start..end as usize).unwrap_or_default())?;

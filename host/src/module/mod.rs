@@ -14,7 +14,7 @@ mod builtin;
 mod cache;
 mod contract;
 mod instance;
-pub mod payload;
+mod payload;
 mod state;
 
 use std::path::{Path, PathBuf};
