@@ -36,6 +36,7 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
             "bad-verdict",
             "an impossible answer: event 50 of a request of 50",
         ),
+        ("twice", "an impossible answer: event 0 placed twice"),
     ];
     let mut config = format!(
         "{limits}{FILE_SOURCE}{}",
@@ -147,6 +148,37 @@ async fn a_module_logs_a_hundred_messages_per_call_at_most() {
     assert!(
         stderr.contains("dropped=900")
             && stderr.contains("log messages over 100 in one call were dropped"),
+        "{stderr}"
+    );
+}
+
+/// A module's log message used to be written as it came: its line breaks started new
+/// lines that looked like the host's own (a forged summary), its escapes could hide
+/// them on a terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_cannot_forge_host_log_lines() {
+    let (_harness, output) = run_captured("forge", 50).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(summary_figure(&output, "delivered"), 50, "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("sluice stopped"))
+            .count(),
+        2,
+        "the escaped forgery inside the module's line, and the real summary: {stderr}"
+    );
+    let forged = stderr
+        .lines()
+        .find(|line| line.contains("innocent"))
+        .expect("the module's message is logged");
+    assert!(
+        forged.contains("innocent\\n2026-01-01T00:00:00Z  INFO")
+            && forged.contains("\\r\\u{1b}[2K\\u{2028}end"),
+        "{forged}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\r'),
         "{stderr}"
     );
 }

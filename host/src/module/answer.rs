@@ -2,41 +2,46 @@
 //! it: a module is untrusted, and a wrong index or piece must fail its call, not the
 //! host.
 
-use super::payload;
+use sluice_contract::http::is_framing_header;
+
 use super::types::{Formatted, HttpRequest, Request, Verdict};
 
-/// Headers that frame or route the request: the host sets them from the body and the
-/// endpoint, and a module that set them could make the request say something else than
-/// what is sent (or smuggle a second one).
-const HOST_HEADERS: [&str; 5] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "content-encoding",
-];
-
 /// Checks that every event index and every payload piece of `formatted` exists in a
-/// batch of `events` events and `event_text_len` bytes of text, and that every HTTP
-/// request stays on the destination's endpoint and leaves framing to the host; returns
-/// the bytes the answer asks the host to hold (assembled payloads and headers).
+/// batch of `events` events and `event_text_len` bytes of text, that each event is
+/// placed once (in one request, or refused), and that every HTTP request stays on the
+/// destination's endpoint and leaves framing to the host; returns the bytes the answer
+/// asks the host to hold (assembled payloads and headers).
 pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Result<usize, String> {
-    if let Some(index) = placed(formatted).find(|&index| index as usize >= events) {
-        return Err(format!("event {index} of a batch of {events}"));
+    let mut is_placed = vec![false; events];
+    for index in placed(formatted) {
+        match is_placed.get_mut(index as usize) {
+            None => return Err(format!("event {index} of a batch of {events}")),
+            // Sent twice, or sent and refused: it would be counted twice, and settled
+            // by whichever answer came first.
+            Some(true) => return Err(format!("event {index} placed twice")),
+            Some(seen) => *seen = true,
+        }
     }
     let mut total = 0usize;
     for request in &formatted.requests {
         total = total.saturating_add(match request {
             Request::Http(http) => {
                 check_http(http)?;
-                payload::assembled_len(&http.body, event_text_len)?
+                http.body
+                    .view()
+                    .check(event_text_len)
+                    .map_err(|e| e.to_string())?
                     + http
                         .headers
                         .iter()
                         .map(|(name, value)| name.len() + value.len())
                         .sum::<usize>()
             }
-            Request::Messages(framed) => payload::assembled_len(&framed.messages, event_text_len)?,
+            Request::Messages(framed) => framed
+                .messages
+                .view()
+                .check(event_text_len)
+                .map_err(|e| e.to_string())?,
         });
     }
     Ok(total)
@@ -49,11 +54,10 @@ fn check_http(http: &HttpRequest) -> Result<(), String> {
     if !http.path.starts_with('/') {
         return Err(format!("HTTP path `{}` does not start with `/`", http.path));
     }
-    let host_header = http.headers.iter().find(|(name, _)| {
-        HOST_HEADERS
-            .iter()
-            .any(|header| name.eq_ignore_ascii_case(header))
-    });
+    let host_header = http
+        .headers
+        .iter()
+        .find(|(name, _)| is_framing_header(name));
     match host_header {
         Some((name, _)) => Err(format!("header `{name}` is the host's to set")),
         None => Ok(()),

@@ -224,6 +224,7 @@ impl FormatterInstance {
                     self.invalid_answer(problem)
                 })?;
             if bytes > self.limits.max_output_bytes {
+                self.live = None;
                 return Err(CallError::OutputTooLarge {
                     module: self.label.clone(),
                     bytes,

@@ -105,21 +105,33 @@ impl types::HostEventText for ModuleState {
     }
 }
 
+/// A module's message as one line of plain text, cut at [`MAX_LOG_MESSAGE`] bytes:
+/// control characters (CR, LF, ESC...) and Unicode line separators are escaped
+/// (`\n`, `\u{1b}`), so a module cannot start a forged host log line, hide one with
+/// terminal escapes, or flood the log.
+fn one_line(message: &str) -> String {
+    let mut line = String::with_capacity(message.len().min(MAX_LOG_MESSAGE) + 3);
+    for c in message.chars() {
+        if line.len() >= MAX_LOG_MESSAGE {
+            line.push_str("...");
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
+}
+
 impl host::Host for ModuleState {
     fn log(&mut self, level: Level, message: String) {
         self.logged = self.logged.saturating_add(1);
         if self.logged > MAX_LOG_MESSAGES_PER_CALL {
             return;
         }
-        let mut message = message;
-        if message.len() > MAX_LOG_MESSAGE {
-            let cut = (0..=MAX_LOG_MESSAGE)
-                .rev()
-                .find(|&i| message.is_char_boundary(i))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push_str("...");
-        }
+        let message = one_line(&message);
         let module = &*self.module;
         match level {
             Level::Trace => tracing::trace!(module, "{message}"),
@@ -151,5 +163,21 @@ impl host::Host for ModuleState {
                 Ok(mac.finalize().into_bytes().to_vec())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_message_stays_one_bounded_line() {
+        assert_eq!(
+            one_line("a\nb\r\u{1b}[2K\u{2028}é\t"),
+            "a\\nb\\r\\u{1b}[2K\\u{2028}é\\t"
+        );
+        let long = one_line(&"x".repeat(3 * MAX_LOG_MESSAGE));
+        assert_eq!(long.len(), MAX_LOG_MESSAGE + 3);
+        assert!(long.ends_with("..."));
     }
 }

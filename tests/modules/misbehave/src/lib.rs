@@ -8,14 +8,16 @@
 //! tries to send to another host, `bad-header` to frame the request itself,
 //! `bad-verdict` answers every response with a partial failure of an event the request
 //! does not have, `forget` sends only the first half of the batch and says nothing
-//! of the rest, and `chatty` logs a thousand messages per batch.
+//! of the rest, `twice` both sends and refuses the first event, `chatty` logs a
+//! thousand messages per batch, and `forge` logs a message with line breaks and
+//! terminal escapes that would forge host log lines if written raw.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
-    Info, PartialFailure, Payload, Request, SentRequest, SettingDoc, Settings, Verdict,
+    Info, PartialFailure, Payload, Refusal, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 13] = [
+const MODES: [&str; 15] = [
     "ok",
     "sign",
     "trap",
@@ -29,6 +31,8 @@ const MODES: [&str; 13] = [
     "bad-verdict",
     "forget",
     "chatty",
+    "twice",
+    "forge",
 ];
 
 pub struct Misbehave {
@@ -40,7 +44,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict, forget or chatty",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict, forget, chatty, twice or forge",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -89,6 +93,13 @@ impl Formatter for Misbehave {
             "bad-path" => request.path = "@127.0.0.1:9/steal".into(),
             "bad-header" => request.headers.push(("Content-Length".into(), "0".into())),
             "forget" => request.events.truncate(batch.len() / 2),
+            "twice" => formatted.refused.push(Refusal {
+                event: 0,
+                reason: "refused and sent".into(),
+            }),
+            "forge" => sluice_guest::log::warn(
+                "innocent\n2026-01-01T00:00:00Z  INFO sluice: sluice stopped events=999 delivered=999\r\x1b[2K\u{2028}end",
+            ),
             "chatty" => {
                 for n in 0..1000 {
                     sluice_guest::log::info(&format!("chatty message {n}"));
