@@ -35,10 +35,16 @@ impl HecReply {
     }
 }
 
+/// HEC's own codes (`protocols.md` section 1; 21-27 from a secondary source). Any
+/// other `code` comes from something in front of HEC (a proxy, a load balancer that
+/// echoes the status as `"code": 503`): its HTTP status says more.
+const HEC_CODES: std::ops::RangeInclusive<i64> = 0..=27;
+
 pub fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
     let reply = HecReply::parse(response);
     let reason = reply.reason(response.status);
-    match (response.status, reply.code) {
+    let code = reply.code.filter(|code| HEC_CODES.contains(code));
+    match (response.status, code) {
         // 24, 25: accepted, queues approaching capacity.
         (200..=299, None | Some(0 | 24 | 25)) => Verdict::Delivered,
         // Server errors, busy, unhealthy, shutting down, at capacity (8, 9, 18-20, 23, 26, 27).
@@ -53,7 +59,8 @@ pub fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
         // Auth (1-4, 21, 22), no data (5), incorrect index (7: every event of the request
         // names the same index), channel (10, 11), ack (14), query-string auth (16).
         (_, Some(_)) => Verdict::Refused(reason),
-        // No HEC code: a proxy or a load balancer answered.
+        // No HEC code: a proxy or a load balancer answered. 429 and 5xx are retried,
+        // 413 split.
         _ => match Verdict::from_status(response) {
             Verdict::Refused(_) => Verdict::Refused(reason),
             verdict => verdict,

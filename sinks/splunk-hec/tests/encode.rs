@@ -256,3 +256,22 @@ fn answers_without_a_hec_body_fall_back_to_the_status() {
         Verdict::Refused(_)
     ));
 }
+
+/// A proxy or load balancer in front of HEC that echoes its status as `"code"` used to
+/// have its 503, 429 and 413 refused outright, the whole batch dead-lettered.
+#[test]
+fn codes_that_are_not_hec_codes_fall_back_to_the_status() {
+    let verdict = |status: u16| {
+        classify(
+            &response(
+                status,
+                &format!(r#"{{"text":"from a proxy","code":{status}}}"#),
+            ),
+            &sent(2),
+        )
+    };
+    assert!(matches!(verdict(503), Verdict::Retry(_)));
+    assert!(matches!(verdict(429), Verdict::Retry(_)));
+    assert!(matches!(verdict(413), Verdict::TooLarge));
+    assert!(matches!(verdict(400), Verdict::Refused(_)));
+}

@@ -4,7 +4,8 @@
 //! encodings), and in-order validation where the objects before a bad one are indexed
 //! and the rest are not (400 with `invalid-event-number`).
 //!
-//! Tests can also make it busy (503, code 9) for the next N requests.
+//! Tests can also make it busy (503, code 9) for the next N requests, or have a load
+//! balancer in front of it answer them (503, `"code": 503`).
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ struct Recorded {
     bodies: Vec<Vec<u8>>,
     requests: usize,
     busy_for: usize,
+    /// Requests a load balancer in front of HEC answers itself (503, `"code": 503`).
+    proxy_busy_for: usize,
     /// A value of `event.poison` that makes an object invalid (code 6), for partial-failure tests.
     poison: bool,
 }
@@ -121,6 +124,12 @@ impl HecReceiver {
         self.shared.recorded.lock().unwrap().busy_for = n;
     }
 
+    /// Has the next `n` requests answered by a load balancer in front of HEC: 503 with
+    /// its status echoed as `"code": 503`, which is not a HEC code.
+    pub fn make_proxy_busy(&self, n: usize) {
+        self.shared.recorded.lock().unwrap().proxy_busy_for = n;
+    }
+
     /// Objects whose event has `"poison": true` are invalid (code 6).
     pub fn reject_poison(&self) {
         self.shared.recorded.lock().unwrap().poison = true;
@@ -158,6 +167,15 @@ async fn not_found() -> Response {
 async fn collect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut recorded = shared.recorded.lock().unwrap();
     recorded.requests += 1;
+    if recorded.proxy_busy_for > 0 {
+        recorded.proxy_busy_for -= 1;
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            503,
+            "Service Unavailable",
+            None,
+        );
+    }
     match headers
         .get("authorization")
         .map(|v| v.to_str().unwrap_or(""))
