@@ -257,13 +257,20 @@ async fn compiled_modules_are_cached_and_a_damaged_artifact_is_replaced() {
     assert!(output.status.success(), "{}", transcript(&output));
     let cached = artifacts();
     assert_eq!(cached.len(), 1, "one artifact for the one module");
-    let written = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+    // Dated far back, so that a rewrite shows whatever the clock's resolution.
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    std::fs::File::options()
+        .write(true)
+        .open(&cached[0])
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
 
     let output = check().await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(
         std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
-        written,
+        long_ago,
         "reused, not rewritten"
     );
 
@@ -277,4 +284,24 @@ async fn compiled_modules_are_cached_and_a_damaged_artifact_is_replaced() {
         std::fs::read(&cached[0]).unwrap().len() > 1000,
         "compiled again and stored"
     );
+}
+
+/// Secret files were read relative to the working directory, unlike every other path
+/// of a config file (and unlike the README).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_file_is_relative_to_the_config_file() {
+    let harness = Harness::new();
+    harness.write("conf/hec.token", "token-from-a-file\n");
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+    harness.write(
+        "conf/sluice.toml",
+        format!(
+            "cache_dir = {:?}\n{FILE_SOURCE}[[destinations]]\nname = \"splunk\"\nmodule = \"splunk-hec\"\nendpoint = \"https://splunk.example.com:8088\"\ntoken = {{ file = \"hec.token\" }}\n",
+            cache.display().to_string()
+        ),
+    );
+    let output = harness
+        .sluice(&["check", "-c", "conf/sluice.toml"], &[])
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
 }

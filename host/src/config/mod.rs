@@ -29,12 +29,16 @@ pub struct Config {
     /// How long a graceful shutdown may take to flush every queue.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// `[events]`: how lines become events.
     #[serde(default)]
     pub events: EventsConfig,
+    /// `[limits]`: what one call into a module may use.
     #[serde(default)]
     pub limits: ModuleLimitsConfig,
+    /// `[[sources]]`: where events are read; at least one.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// `[[destinations]]`: where events are delivered, each through its module; at least one.
     #[serde(default)]
     pub destinations: Vec<DestinationConfig>,
 }
@@ -152,8 +156,11 @@ impl DestinationConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
+    /// Most events in a batch.
     pub max_events: Option<u32>,
+    /// Most bytes of event JSON in a batch (a single larger event makes a batch alone).
     pub max_bytes: Option<u32>,
+    /// Longest a batch waits for more events after its first; 1 s when unset.
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
 }
@@ -165,8 +172,10 @@ pub struct RetryConfig {
     /// Attempts per request before its events are dead-lettered.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// The wait after a first failure; each further one doubles it, with jitter.
     #[serde(default = "default_initial_backoff", with = "humantime_serde")]
     pub initial_backoff: Duration,
+    /// Longest wait between attempts, a destination's `Retry-After` included.
     #[serde(default = "default_max_backoff", with = "humantime_serde")]
     pub max_backoff: Duration,
 }
@@ -280,6 +289,15 @@ impl Config {
         for destination in &mut self.destinations {
             if let Some(ca) = &mut destination.ca_file {
                 fix(ca);
+            }
+            let secrets = destination
+                .token
+                .iter_mut()
+                .chain(destination.signing_keys.values_mut());
+            for secret in secrets {
+                if let SecretRef::File(path) = secret {
+                    fix(path);
+                }
             }
             if let Some(dir) = destination.endpoint.strip_prefix("capture:")
                 && Path::new(dir).is_relative()

@@ -66,8 +66,23 @@ mod tests {
         let wait = |seconds| policy.delay(1, Some(Duration::from_secs(seconds)));
         assert_eq!(wait(3), Duration::from_secs(3));
         assert_eq!(wait(86_400), Duration::from_secs(60));
-        for attempt in 1..20 {
-            assert!(policy.delay(attempt, None) <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_maximum() {
+        let policy = RetryPolicy::new(&RetryConfig {
+            max_attempts: 30,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(60),
+        });
+        for _ in 0..50 {
+            // The jitter adds up to the delay again: 100..200 ms, then 400..800 ms.
+            let first = policy.delay(1, None);
+            assert!((100..=200).contains(&first.as_millis()), "{first:?}");
+            let third = policy.delay(3, None);
+            assert!((400..=800).contains(&third.as_millis()), "{third:?}");
+            // Past the maximum, backon's jitter would reach 120 s: capped to 60 s.
+            assert_eq!(policy.delay(25, None), Duration::from_secs(60));
         }
     }
 }

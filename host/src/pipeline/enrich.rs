@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::event::Enrichment;
 
-/// Built once at start-up; modules receive it once per batch.
+/// Built once at start-up; each module instance receives it once, in `configure`.
 pub fn enrichment(tags: &BTreeMap<String, String>) -> Enrichment {
     Enrichment {
         host_name: gethostname::gethostname().to_string_lossy().into_owned(),
