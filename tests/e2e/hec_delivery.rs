@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, splunk_destination,
-    summary_figure,
+    FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, redirecting_endpoint, sorted,
+    splunk_destination, summary_figure, transcript,
 };
 
 /// A config reading `data/*.jsonl` into one HEC destination with quick retries; `extra`
@@ -146,8 +146,19 @@ async fn a_wrong_token_dead_letters_instead_of_retrying_forever() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_receiver_is_retried_until_it_recovers() {
+    busy_three_times_then_recovers(|receiver| receiver.make_busy(3)).await;
+}
+
+/// A load balancer's `"code": 503` used to be taken for an unknown HEC code and the
+/// whole batch dead-lettered on the first try.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_load_balancer_in_front_of_hec_is_retried_too() {
+    busy_three_times_then_recovers(|receiver| receiver.make_proxy_busy(3)).await;
+}
+
+async fn busy_three_times_then_recovers(make_busy: impl Fn(&HecReceiver)) {
     let receiver = HecReceiver::start(HecConfig::default()).await;
-    receiver.make_busy(3);
+    make_busy(&receiver);
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
@@ -164,7 +175,7 @@ async fn a_busy_receiver_is_retried_until_it_recovers() {
         50,
         "delivered events are acknowledged to their source"
     );
-    assert_eq!(receiver.requests(), 4, "three 503s (code 9), then success");
+    assert_eq!(receiver.requests(), 4, "three 503s, then success");
     assert!(harness.dead_letters().is_empty());
 }
 
@@ -281,6 +292,38 @@ async fn tls_is_verified_against_the_configured_ca_and_never_skipped() {
     let reason = dead[0]["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("gave up after 5 attempts") && reason.contains("certificate"),
+        "{reason}"
+    );
+}
+
+/// Redirects used to be followed silently: events counted as delivered to a host the
+/// configuration never named (here, a HEC that happens to accept them).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_not_followed_and_names_where_it_pointed() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let elsewhere = format!("{}/services/collector/event", receiver.endpoint());
+    let endpoint = redirecting_endpoint(elsewhere.clone()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(&endpoint, "")
+    ));
+    let output = harness
+        .sluice(
+            &["run", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+
+    assert_eq!(receiver.requests(), 0, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "delivered"), 0);
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 50);
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("answered HTTP 307 to {elsewhere}"))
+            && reason.contains("redirects are not followed"),
         "{reason}"
     );
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Harness, transcript};
+use crate::support::{FILE_SOURCE, Harness, summary_figure, transcript};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_quickstart_captures_what_splunk_would_receive() {
@@ -64,4 +64,38 @@ async fn the_quickstart_captures_what_splunk_would_receive() {
         }
     }
     assert_eq!(envelopes, 290, "every sample event, once");
+}
+
+/// Capture files were numbered from the count of files present: after a deletion, or
+/// with two destinations sharing the directory, a run overwrote earlier requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn capture_never_overwrites_a_request() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    // An earlier run's files, one of them deleted since.
+    harness.write("captured/000001.http", "earlier 1");
+    harness.write("captured/000003.http", "earlier 3");
+    let destination = |name: &str| {
+        format!(
+            "[[destinations]]\nname = {name:?}\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\nbatch = {{ max_events = 10 }}\n"
+        )
+    };
+    harness.config(&format!(
+        "{FILE_SOURCE}{}{}",
+        destination("a"),
+        destination("b")
+    ));
+    let output = harness.run_ok(&[]).await;
+    assert_eq!(
+        summary_figure(&output, "delivered"),
+        100,
+        "{}",
+        transcript(&output)
+    );
+
+    let read = |name: &str| std::fs::read_to_string(harness.path(&format!("captured/{name}")));
+    assert_eq!(read("000001.http").unwrap(), "earlier 1");
+    assert_eq!(read("000003.http").unwrap(), "earlier 3");
+    let files = std::fs::read_dir(harness.path("captured")).unwrap().count();
+    assert_eq!(files, 2 + 10, "five requests of ten events per destination");
 }

@@ -14,7 +14,6 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
-use crate::module::payload;
 use crate::module::types::{AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
 
 /// Most bytes of a response body kept for `classify`.
@@ -31,6 +30,10 @@ pub struct Credential {
 #[derive(Debug)]
 pub enum Sent {
     Response(HttpResponse),
+    /// The endpoint answered with a redirect, which is not followed: events would be
+    /// counted as delivered to a host the configuration never named. The text says
+    /// where it pointed.
+    Redirected(String),
     /// Written to the capture directory; counts as delivered.
     Captured,
 }
@@ -53,6 +56,7 @@ impl Transport {
             Endpoint::Http(base) => {
                 let mut builder = reqwest::Client::builder()
                     .timeout(config.request_timeout)
+                    .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
                 if let Some(ca_file) = &config.ca_file {
                     let pem = std::fs::read(ca_file)
@@ -73,10 +77,18 @@ impl Transport {
             Endpoint::Capture(dir) => {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("creating capture directory {}", dir.display()))?;
-                let existing = std::fs::read_dir(&dir)?.filter_map(|e| e.ok()).count() as u64;
+                // After the highest number there, not the count of files (which a
+                // deleted file makes smaller than the highest number).
+                let highest = std::fs::read_dir(&dir)?
+                    .filter_map(|entry| {
+                        let name = entry.ok()?.file_name();
+                        name.to_str()?.strip_suffix(".http")?.parse::<u64>().ok()
+                    })
+                    .max()
+                    .unwrap_or(0);
                 Ok(Transport::Capture {
                     dir,
-                    next: AtomicU64::new(existing + 1),
+                    next: AtomicU64::new(highest + 1),
                 })
             }
         }
@@ -95,14 +107,39 @@ impl Transport {
                 send_http(client, base, request, body.clone(), credential).await
             }
             Transport::Capture { dir, next } => {
-                let path = dir.join(format!("{:06}.http", next.fetch_add(1, Ordering::Relaxed)));
                 let text = capture_text(request, body, credential);
-                tokio::fs::write(&path, text)
-                    .await
-                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                write_capture(dir, next, &text).await?;
                 Ok(Sent::Captured)
             }
         }
+    }
+}
+
+/// Writes a captured request to the next free `NNNNNN.http` of `dir`. A file is never
+/// overwritten: numbers taken (by an earlier run, or another destination writing to
+/// the same directory) are skipped, whatever gaps deleted files left.
+async fn write_capture(dir: &std::path::Path, next: &AtomicU64, text: &[u8]) -> Result<(), String> {
+    loop {
+        let path = dir.join(format!("{:06}.http", next.fetch_add(1, Ordering::Relaxed)));
+        let created = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await;
+        let mut file = match created {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(format!("creating {}: {error}", path.display())),
+        };
+        // A tokio file writes in the background: flushed, the bytes are in the file
+        // before the request counts as delivered.
+        let written = async {
+            tokio::io::AsyncWriteExt::write_all(&mut file, text).await?;
+            tokio::io::AsyncWriteExt::flush(&mut file).await
+        };
+        return written
+            .await
+            .map_err(|e| format!("writing {}: {e}", path.display()));
     }
 }
 
@@ -116,10 +153,11 @@ pub fn encode_body(
     compression: Compression,
 ) -> std::io::Result<Bytes> {
     match compression {
-        Compression::None => Ok(Bytes::from(payload::assemble(body, event_text))),
+        Compression::None => Ok(Bytes::from(body.view().assemble(event_text))),
         Compression::Gzip => {
             let mut encoder = GzEncoder::new(Vec::new(), GzipLevel::fast());
-            payload::try_for_each_piece(body, event_text, |piece| encoder.write_all(piece))?;
+            body.view()
+                .try_for_each_piece(event_text, |piece| encoder.write_all(piece))?;
             Ok(Bytes::from(encoder.finish()?))
         }
     }
@@ -170,6 +208,18 @@ async fn send_http(
         .send()
         .await
         .map_err(|e| describe_reqwest_error(&url, &e))?;
+    if response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map_or("(no Location)".into(), |value| {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            });
+        return Ok(Sent::Redirected(format!(
+            "{url} answered HTTP {} to {location}; redirects are not followed: set the destination's endpoint to where events should go",
+            response.status().as_u16()
+        )));
+    }
     let status = response.status().as_u16();
     let headers = response
         .headers()
