@@ -58,6 +58,12 @@ impl Ack {
         self
     }
 
+    /// Makes the chunk unsafe for good: some destination will never have its events
+    /// (its queue closed, or the shutdown deadline passed before it took them).
+    pub fn mark_unsafe(&self) {
+        self.chunk.abandoned.store(true, Ordering::Release);
+    }
+
     /// Whether `self` and `other` belong to the same chunk.
     pub fn same_chunk(&self, other: &Ack) -> bool {
         Arc::ptr_eq(&self.chunk, &other.chunk)

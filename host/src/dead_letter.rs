@@ -15,7 +15,8 @@ use serde_json::value::RawValue;
 pub struct Record<'a> {
     /// When the host gave up, RFC 3339 UTC.
     pub time: String,
-    /// `parse` (the line was not an event) or `deliver`.
+    /// `parse` (the line was not an event), `deliver` (refused or out of attempts) or
+    /// `shutdown` (abandoned at the shutdown deadline).
     pub stage: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<&'a str>,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use tokio::signal::unix::{Signal, SignalKind};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +20,18 @@ use crate::pipeline::{LineParser, Router, enrichment};
 pub struct Summary {
     pub counters: Arc<Counters>,
     pub dead_letter_file: std::path::PathBuf,
+    /// Source and delivery tasks that failed or panicked (each was logged).
+    pub failed_tasks: usize,
+}
+
+impl Summary {
+    fn new(counters: Arc<Counters>, dead_letter: &DeadLetter, failed_tasks: usize) -> Self {
+        Summary {
+            counters,
+            dead_letter_file: dead_letter.path().to_path_buf(),
+            failed_tasks,
+        }
+    }
 }
 
 /// Loads every destination's module with one runtime; errors name the destination.
@@ -48,6 +61,9 @@ pub fn load_destinations(
 }
 
 pub async fn run(config: Config) -> Result<Summary> {
+    // Installed before anything starts, and kept for the whole run: a signal that
+    // arrives while one stage hands over to the next is queued, not lost.
+    let mut signals = Signals::install()?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
     let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
@@ -74,6 +90,7 @@ pub async fn run(config: Config) -> Result<Summary> {
         routes,
         dead_letter: dead_letter.clone(),
         counters: counters.clone(),
+        abandon: abandon.clone(),
     });
     let mut sources = JoinSet::new();
     // The sources hold the only references to the router: when they end, every
@@ -85,65 +102,83 @@ pub async fn run(config: Config) -> Result<Summary> {
         "sluice running"
     );
 
-    // Phase 1: read until the inputs end or a shutdown is requested.
-    let mut signalled = tokio::select! {
-        () = join_logging(&mut sources, "source") => false,
-        () = shutdown_signal() => true,
+    // Read until the inputs end, then deliver what was read. Without a signal this
+    // takes as long as it takes (retries are bounded); once one comes, reading stops
+    // and the shutdown deadline applies to everything still under way.
+    let work = async {
+        join_logging(&mut sources, "source").await + join_logging(&mut delivery, "delivery").await
     };
-    if signalled {
-        stop_reading.cancel();
-        join_logging(&mut sources, "source").await;
-    }
-    // Phase 2: deliver what was read. Without a signal this takes as long as it takes
-    // (retries are bounded); once one comes, the shutdown deadline applies.
-    let flush = join_logging(&mut delivery, "delivery");
-    tokio::pin!(flush);
-    if !signalled {
-        signalled = tokio::select! {
-            () = &mut flush => false,
-            () = shutdown_signal() => true,
-        };
-    }
-    if signalled {
-        tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
-        tokio::select! {
-            () = &mut flush => {}
-            () = tokio::time::sleep(config.shutdown_timeout) => {
-                tracing::error!("shutdown deadline passed; abandoning what is still queued");
-                abandon.cancel();
-                flush.await;
-            }
-            () = shutdown_signal() => {
-                tracing::error!("second shutdown request; abandoning what is still queued");
-                abandon.cancel();
-                flush.await;
-            }
+    tokio::pin!(work);
+    let finished = tokio::select! {
+        failed = &mut work => Some(failed),
+        () = signals.shutdown() => None,
+    };
+    let failed_tasks = match finished {
+        Some(failed) => failed,
+        None => {
+            tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
+            stop_reading.cancel();
+            let cut_short = tokio::select! {
+                failed = &mut work => return Ok(Summary::new(counters, &dead_letter, failed)),
+                () = tokio::time::sleep(config.shutdown_timeout) => "shutdown deadline passed",
+                () = signals.shutdown() => "second shutdown request",
+            };
+            tracing::error!("{cut_short}; abandoning what is still queued");
+            abandon.cancel();
+            work.await
         }
-    }
-    Ok(Summary {
-        counters,
-        dead_letter_file: dead_letter.path().to_path_buf(),
-    })
+    };
+    Ok(Summary::new(counters, &dead_letter, failed_tasks))
 }
 
-async fn join_logging(tasks: &mut JoinSet<Result<()>>, what: &str) {
+/// Waits for every task; returns how many failed or panicked (each one logged).
+async fn join_logging(tasks: &mut JoinSet<Result<()>>, what: &str) -> usize {
+    let mut failed = 0;
     while let Some(result) = tasks.join_next().await {
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => continue,
             Ok(Err(error)) => {
                 tracing::error!(error = %format!("{error:#}"), "a {what} task failed")
             }
             Err(error) => tracing::error!(%error, "a {what} task panicked"),
         }
+        failed += 1;
     }
+    failed
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+/// The signals a run listens to, for its whole life.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        let listen = |kind: SignalKind, name: &str| {
+            tokio::signal::unix::signal(kind)
+                .with_context(|| format!("installing a {name} handler"))
+        };
+        Ok(Signals {
+            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+            hangup: listen(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT (Ctrl-C). SIGHUP, which would otherwise kill the
+    /// process without a flush, is logged and ignored until configuration reload
+    /// gives it a meaning.
+    async fn shutdown(&mut self) {
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return,
+                _ = self.interrupt.recv() => return,
+                _ = self.hangup.recv() => {
+                    tracing::warn!("SIGHUP ignored: sluice does not reload its configuration yet");
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,9 @@ mod support;
 
 mod cli;
 mod hec_delivery;
+mod hostile_input;
 mod quickstart;
 mod real_splunk;
 mod sandbox;
+mod shutdown;
 mod sources;

@@ -177,8 +177,20 @@ async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
         0,
         "no event is safe: nothing may be checkpointed"
     );
-    assert!(
-        harness.dead_letters().is_empty(),
+    assert_eq!(
+        summary_figure(&output, "dead_lettered"),
+        0,
         "abandoned events are not refused events"
+    );
+    let dead = harness.dead_letters();
+    assert_eq!(
+        dead.len(),
+        60,
+        "abandoned events are kept where an operator finds them"
+    );
+    assert!(
+        dead.iter().all(|r| r["stage"] == "shutdown"),
+        "{:?}",
+        &dead[0]
     );
 }

@@ -83,7 +83,11 @@ fn run(config: Config) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let summary = runtime.block_on(crate::run::run(config))?;
+    let summary = runtime.block_on(crate::run::run(config));
+    // A read of stdin blocks a thread of the runtime's pool, and dropping the runtime
+    // would wait for it, after a signal as long as stdin stays open.
+    runtime.shutdown_background();
+    let summary = summary?;
     let c = &summary.counters;
     let abandoned = Counters::get(&c.abandoned);
     tracing::info!(
@@ -99,7 +103,13 @@ fn run(config: Config) -> Result<ExitCode> {
     if Counters::get(&c.dead_lettered) + Counters::get(&c.lines_rejected) > 0 {
         tracing::warn!(file = %summary.dead_letter_file.display(), "some events were dead-lettered");
     }
-    Ok(if abandoned > 0 {
+    Ok(if summary.failed_tasks > 0 {
+        tracing::error!(
+            tasks = summary.failed_tasks,
+            "a source or delivery task failed (see above): events may be missing"
+        );
+        ExitCode::from(2)
+    } else if abandoned > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sluice_contract::id::IdText;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::buffer::{self, Batch, BatchLimits, Events};
 use crate::config::DestinationConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
-use crate::event::{Enrichment, EventChunk, EventMeta, id_text};
+use crate::event::{Enrichment, EventChunk, EventMeta};
 use crate::metrics::Counters;
 use crate::module::answer;
 use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
@@ -215,23 +216,28 @@ impl Worker {
         loop {
             let batch = batches.lock().await.recv().await;
             let Some(batch) = batch else { return Ok(()) };
-            let count = batch.events.len();
-            if self.deliver(batch.events).await {
+            let events = Arc::new(batch.events);
+            if self.deliver(events.clone()).await {
                 batch.acks.into_iter().for_each(crate::ack::Ack::settle);
             } else {
-                Counters::add(&self.destination.counters.abandoned, count);
-                tracing::error!(destination = %self.destination.name, events = count, "shutdown deadline passed; batch abandoned");
+                Counters::add(&self.destination.counters.abandoned, events.len());
+                tracing::error!(destination = %self.destination.name, events = events.len(), "shutdown deadline passed; batch abandoned");
+                // Kept where an operator can find them; the batch stays unsettled, so a
+                // source with checkpoints reads them again too (at least once).
+                self.write_records(
+                    &events,
+                    0..events.len() as u32,
+                    "shutdown",
+                    "abandoned: not delivered within shutdown_timeout (some may have arrived)",
+                );
             }
         }
     }
 
     /// Delivers or dead-letters every event; false when the shutdown deadline passed
     /// before that.
-    async fn deliver(&mut self, events: Events) -> bool {
-        let mut queue = VecDeque::from([Pending {
-            events: Arc::new(events),
-            attempt: 1,
-        }]);
+    async fn deliver(&mut self, events: Arc<Events>) -> bool {
+        let mut queue = VecDeque::from([Pending { events, attempt: 1 }]);
         while let Some(pending) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return false;
@@ -306,13 +312,17 @@ impl Worker {
             event_count: request.events.len() as u32,
         };
         loop {
-            let verdict = match self
-                .destination
-                .transport
-                .send(&request, &body, self.destination.credential.as_ref())
-                .await
-            {
+            let sent = tokio::select! {
+                sent = self
+                    .destination
+                    .transport
+                    .send(&request, &body, self.destination.credential.as_ref()) => sent,
+                // The shutdown deadline also cuts a request in flight short.
+                () = self.abort.cancelled() => return,
+            };
+            let verdict = match sent {
                 Ok(Sent::Captured) => Verdict::Delivered,
+                Ok(Sent::Redirected(reason)) => Verdict::Refused(reason),
                 Ok(Sent::Response(response)) => {
                     match self.classify(response, &sent_request).await {
                         Ok(verdict) => verdict,
@@ -509,17 +519,27 @@ impl Worker {
         }
         tracing::warn!(destination = %self.destination.name, events = indices.len(), %reason, "events dead-lettered");
         Counters::add(&self.destination.counters.dead_lettered, indices.len());
+        self.write_records(batch, indices.iter().copied(), "deliver", reason);
+    }
+
+    /// Writes the events of `batch` at `indices` to the dead-letter store.
+    fn write_records(
+        &self,
+        batch: &Events,
+        indices: impl Iterator<Item = u32>,
+        stage: &'static str,
+        reason: &str,
+    ) {
         let time = now_rfc3339();
         let records: Vec<Record<'_>> = indices
-            .iter()
-            .map(|&i| i as usize)
+            .map(|i| i as usize)
             .map(|i| Record {
                 time: time.clone(),
-                stage: "deliver",
+                stage,
                 destination: Some(&self.destination.name),
                 reason,
                 origin: None,
-                event_id: Some(id_text(batch.meta(i).id)),
+                event_id: Some(IdText(batch.meta(i).id).to_string()),
                 event: serde_json::from_str(batch.json(i)).ok(),
                 line: None,
             })

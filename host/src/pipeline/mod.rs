@@ -10,6 +10,7 @@ mod time;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub use enrich::enrichment;
 pub use parse::{ChunkBuilder, LineParser, Parsed};
@@ -51,6 +52,9 @@ pub struct Router {
     pub routes: Vec<mpsc::Sender<Arc<EventChunk>>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
+    /// Cancelled when the shutdown deadline passes: a source still waiting for room in
+    /// a queue gives up its chunk then.
+    pub abandon: CancellationToken,
 }
 
 /// One source's ingest: collects parsed events of a read into a chunk, then routes the
@@ -143,8 +147,10 @@ impl Ingest {
         }]);
     }
 
-    /// Sends the current chunk to every destination (waiting while a queue is full).
-    /// Its acknowledgement counts the events as settled once every destination has
+    /// Sends the current chunk to every destination. A destination whose queue has
+    /// room gets it at once, whichever other queue is full: one destination that
+    /// cannot keep up holds back the source, not the other destinations. Its
+    /// acknowledgement counts the events as settled once every destination has
     /// delivered or dead-lettered them; a source's checkpoint will hang here too.
     pub async fn flush(&mut self) -> Result<(), Closed> {
         if self.chunk.events.is_empty() {
@@ -161,14 +167,31 @@ impl Ingest {
             events,
             ack: ack.into_template(),
         });
-        let mut delivered_to_any = false;
+        let mut full = Vec::new();
+        let mut taken = 0;
         for route in &self.router.routes {
-            delivered_to_any |= route.send(chunk.clone()).await.is_ok();
+            match route.try_send(chunk.clone()) {
+                Ok(()) => taken += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => full.push(route),
+                Err(mpsc::error::TrySendError::Closed(_)) => chunk.ack.mark_unsafe(),
+            }
         }
-        if delivered_to_any {
-            Ok(())
-        } else {
-            Err(Closed)
+        for (i, route) in full.iter().enumerate() {
+            tokio::select! {
+                sent = route.send(chunk.clone()) => match sent {
+                    Ok(()) => taken += 1,
+                    Err(_) => chunk.ack.mark_unsafe(),
+                },
+                () = self.router.abandon.cancelled() => {
+                    chunk.ack.mark_unsafe();
+                    // Counted once per destination that never got them, as batches are.
+                    let abandoned = count * (full.len() - i);
+                    Counters::add(&self.router.counters.abandoned, abandoned);
+                    tracing::error!(events = count, "shutdown deadline passed; events read but not queued for every destination were abandoned");
+                    return Err(Closed);
+                }
+            }
         }
+        if taken > 0 { Ok(()) } else { Err(Closed) }
     }
 }

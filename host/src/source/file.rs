@@ -65,9 +65,15 @@ pub async fn run(
         }
     }
     // Read once: the files are finished. Followed: the host is stopping; take the
-    // unterminated last lines rather than lose them.
+    // unterminated last lines rather than lose them. A file the stop interrupted
+    // mid-read is left where it stopped: its last bytes are the cut end of a read, not
+    // a line.
     for file in files.values_mut() {
-        file.finish(&mut ingest).await;
+        if file.at_end {
+            file.finish(&mut ingest).await;
+        } else {
+            tracing::info!(file = %file.name, read_bytes = file.read_bytes, "stopped before the end of the file");
+        }
     }
     Ok(())
 }
@@ -96,6 +102,8 @@ struct OpenFile {
     inode: u64,
     splitter: LineSplitter,
     read_bytes: u64,
+    /// The last read reached the end of the file as it was then.
+    at_end: bool,
 }
 
 impl OpenFile {
@@ -111,6 +119,7 @@ impl OpenFile {
             inode,
             splitter: LineSplitter::new(max_line_bytes),
             read_bytes: 0,
+            at_end: false,
         })
     }
 
@@ -127,7 +136,8 @@ impl OpenFile {
                 .read(block)
                 .await
                 .with_context(|| format!("reading {}", self.name))?;
-            if read == 0 {
+            self.at_end = read == 0;
+            if self.at_end {
                 return Ok(());
             }
             self.read_bytes += read as u64;

@@ -14,7 +14,11 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
     loop {
         let read = tokio::select! {
             read = stdin.read(&mut block) => read?,
-            () = shutdown.cancelled() => 0,
+            () = shutdown.cancelled() => {
+                // What the splitter holds is the cut end of a read, not a line.
+                tracing::info!("stdin: stopped reading at shutdown");
+                return Ok(());
+            }
         };
         if read == 0 {
             break;

@@ -154,6 +154,59 @@ impl Harness {
     }
 }
 
+/// Sends `signal` to a running `sluice`.
+pub fn send_signal(child: &tokio::process::Child, signal: i32) {
+    let pid = child.id().expect("still running") as i32;
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "signal {signal} sent");
+}
+
+/// Waits for a signalled `sluice` to exit, failing the test if it does not within
+/// `limit` (a hang is the defect these tests look for, not a slow machine: the limit
+/// is generous).
+pub async fn exit_within(child: tokio::process::Child, limit: Duration) -> Output {
+    tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("sluice exited after the signal")
+        .unwrap()
+}
+
+/// A TCP server on loopback that accepts connections and reads them but never answers:
+/// a hung SIEM. It lives as long as the test's runtime.
+pub async fn silent_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut sink = vec![0u8; 64 * 1024];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut socket, &mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Writes `count` small valid events, one per line, to `relative`.
+pub fn write_events(harness: &Harness, relative: &str, count: usize) -> PathBuf {
+    let mut text = String::with_capacity(count * 80);
+    for n in 0..count {
+        text.push_str(&format!(
+            "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"action\":\"login\",\"n\":{n}}}\n"
+        ));
+    }
+    harness.write(relative, text)
+}
+
 /// Both streams of a finished run, for assertion messages.
 pub fn transcript(output: &Output) -> String {
     format!(
@@ -167,9 +220,10 @@ pub fn transcript(output: &Output) -> String {
 /// A figure of the closing `sluice stopped` log line (`delivered=290`).
 pub fn summary_figure(output: &Output, name: &str) -> u64 {
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // The last such line: the summary is what sluice writes last.
     let line = stderr
         .lines()
-        .find(|line| line.contains("sluice stopped"))
+        .rfind(|line| line.contains("sluice stopped"))
         .expect("a closing summary");
     let value = line
         .split_once(&format!(" {name}="))
@@ -201,4 +255,22 @@ pub fn objects_in(path: &Path) -> Vec<Value> {
 pub fn sorted(mut values: Vec<Value>) -> Vec<Value> {
     values.sort_by_cached_key(|v| v.to_string());
     values
+}
+
+/// An HTTP server on loopback that answers every request with `307` to `location`, as
+/// a misconfigured proxy or a moved service would.
+pub async fn redirecting_endpoint(location: String) -> String {
+    let app = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
 }

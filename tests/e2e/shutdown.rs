@@ -1,0 +1,136 @@
+//! Signals and the shutdown deadline: `shutdown_timeout` is a promise whatever state
+//! the queues and the receivers are in, and no signal loses or corrupts an event.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{
+    Harness, exit_within, send_signal, silent_endpoint, splunk_destination, summary_figure,
+    transcript, write_events,
+};
+
+/// Generous: the promise under test is `shutdown_timeout` (1 to 2 s here).
+const EXIT_LIMIT: Duration = Duration::from_secs(30);
+
+fn spawn(harness: &Harness, token: &str, stdin: Stdio) -> tokio::process::Child {
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", token)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().unwrap()
+}
+
+/// SIGHUP used to kill the process with no flush and no summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_is_ignored_and_loses_nothing() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/live.jsonl", 100);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"60s\" }")
+    ));
+    let child = spawn(&harness, receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    send_signal(&child, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SIGHUP ignored"), "{stderr}");
+    assert_eq!(receiver.indexed().len(), 100, "{stderr}");
+}
+
+/// With stdin left open by its writer, SIGTERM used to flush and then hang for good.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_a_run_whose_stdin_stays_open() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.config(&format!(
+        "[[sources]]\ntype = \"stdin\"\n{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"60s\" }")
+    ));
+    let mut child = spawn(&harness, receiver.token(), Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"{\"n\":1}\n{\"n\":2}\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    drop(stdin);
+
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(receiver.indexed().len(), 2, "{}", transcript(&output));
+}
+
+/// With a receiver that never answers, a request in flight at the deadline used to run
+/// its whole `request_timeout`; with a full queue the source never even saw the signal
+/// (minutes, with `shutdown_timeout = "2s"`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_holds_with_a_hung_receiver_and_full_queues() {
+    let endpoint = silent_endpoint().await;
+    let harness = Harness::new();
+    write_events(&harness, "data/many.jsonl", 200_000);
+    harness.config(&format!(
+        "shutdown_timeout = \"2s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n{}",
+        splunk_destination(
+            &endpoint,
+            "request_timeout = \"300s\"\nbatch = { max_events = 100 }\nconcurrency = 1"
+        )
+    ));
+    let child = spawn(&harness, "token", Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let abandoned = summary_figure(&output, "abandoned");
+    assert!(abandoned > 0, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "events_settled"), 0);
+    // The batches the workers held are in the dead-letter store, marked as abandoned.
+    let dead = harness.dead_letters();
+    assert!(!dead.is_empty(), "{}", transcript(&output));
+    assert!(
+        dead.iter().all(|r| r["stage"] == "shutdown"),
+        "{:?}",
+        &dead[..1]
+    );
+}
+
+/// Stopping a run in the middle of a file used to emit the cut end of the last read as
+/// a line, which was dead-lettered as "not valid JSON" (7 of 7 tries).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_in_the_middle_of_a_file_cuts_no_line() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/many.jsonl", 300_000);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 100 }\nconcurrency = 1"
+        )
+    ));
+    let child = spawn(&harness, receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(output.status.success(), "{}", transcript(&output));
+    let read = summary_figure(&output, "events");
+    assert!(read < 300_000, "the signal came before the end of the file");
+    assert_eq!(
+        summary_figure(&output, "lines_rejected"),
+        0,
+        "{}",
+        transcript(&output)
+    );
+    assert!(harness.dead_letters().is_empty());
+    assert_eq!(receiver.indexed().len() as u64, read);
+}
