@@ -37,6 +37,10 @@ async fn a_misbehaving_module_fails_only_its_own_calls() {
             "an impossible answer: event 50 of a request of 50",
         ),
         ("twice", "an impossible answer: event 0 placed twice"),
+        (
+            "bad-method",
+            "an impossible answer: HTTP method `GET /x HTTP/1.1\\r\\nHost: elsewhere\\r\\n\\r\\nPOST` is not a token",
+        ),
     ];
     let mut config = format!(
         "{limits}{FILE_SOURCE}{}",

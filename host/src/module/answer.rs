@@ -2,7 +2,7 @@
 //! it: a module is untrusted, and a wrong index or piece must fail its call, not the
 //! host.
 
-use sluice_contract::http::is_framing_header;
+use sluice_contract::http::{is_field_value, is_framing_header, is_token};
 
 use super::types::{Formatted, HttpRequest, Request, Verdict};
 
@@ -47,12 +47,30 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
     Ok(total)
 }
 
-/// Checks that a request stays on the endpoint and leaves framing to the host. The path
-/// is appended to the endpoint: without its leading `/`, it could change the host
-/// (`.evil.example`, `@evil.example`) and take the credential the host adds there.
+/// Checks that a request is well formed, stays on the endpoint and leaves framing to
+/// the host. The path is appended to the endpoint: without its leading `/`, it could
+/// change the host (`.evil.example`, `@evil.example`) and take the credential the host
+/// adds there. A malformed method or header fails the call here, rather than every
+/// attempt to send it later, as if the network had failed.
 fn check_http(http: &HttpRequest) -> Result<(), String> {
+    if !is_token(&http.method) {
+        return Err(format!(
+            "HTTP method `{}` is not a token",
+            http.method.escape_debug()
+        ));
+    }
     if !http.path.starts_with('/') {
         return Err(format!("HTTP path `{}` does not start with `/`", http.path));
+    }
+    if let Some((name, _)) = http
+        .headers
+        .iter()
+        .find(|(name, value)| !is_token(name) || !is_field_value(value))
+    {
+        return Err(format!(
+            "header `{}` is malformed (its name or its value)",
+            name.escape_debug()
+        ));
     }
     let host_header = http
         .headers

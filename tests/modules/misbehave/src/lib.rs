@@ -5,7 +5,7 @@
 //! `trap` panics, `loop` never returns, `alloc` allocates until memory runs out,
 //! `huge-output` returns far more bytes than any batch could need, `bad-piece` places
 //! bytes that do not exist, `bad-event` sends an event that does not exist, `bad-path`
-//! tries to send to another host, `bad-header` to frame the request itself,
+//! tries to send to another host, `bad-header` to frame the request itself, `bad-method` to smuggle a request in its method,
 //! `bad-verdict` answers every response with a partial failure of an event the request
 //! does not have, `forget` sends only the first half of the batch and says nothing
 //! of the rest, `twice` both sends and refuses the first event, `chatty` logs a
@@ -17,7 +17,7 @@ use sluice_guest::{
     Info, PartialFailure, Payload, Refusal, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 15] = [
+const MODES: [&str; 16] = [
     "ok",
     "sign",
     "trap",
@@ -28,6 +28,7 @@ const MODES: [&str; 15] = [
     "bad-event",
     "bad-path",
     "bad-header",
+    "bad-method",
     "bad-verdict",
     "forget",
     "chatty",
@@ -44,7 +45,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-verdict, forget, chatty, twice or forge",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice or forge",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -92,6 +93,9 @@ impl Formatter for Misbehave {
             "bad-event" => request.events.push(u32::MAX),
             "bad-path" => request.path = "@127.0.0.1:9/steal".into(),
             "bad-header" => request.headers.push(("Content-Length".into(), "0".into())),
+            "bad-method" => {
+                request.method = "GET /x HTTP/1.1\r\nHost: elsewhere\r\n\r\nPOST".into()
+            }
             "forget" => request.events.truncate(batch.len() / 2),
             "twice" => formatted.refused.push(Refusal {
                 event: 0,

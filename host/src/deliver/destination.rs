@@ -1,0 +1,229 @@
+//! A destination: its module, settings, credential, batch limits and transport, checked
+//! against each other once at start; then its batcher and workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sluice_contract::id::IdText;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::retry::RetryPolicy;
+use super::transport::{Credential, Transport};
+use super::worker;
+use crate::buffer::{self, BatchLimits, Events};
+use crate::config::{DestinationConfig, Endpoint};
+use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
+use crate::event::{Enrichment, EventChunk, EventMeta};
+use crate::metrics::Counters;
+use crate::module::types::FormatError;
+use crate::module::{FormatterModule, Setup, SigningKeys};
+
+/// Chunks waiting in front of a destination's batcher.
+const INPUT_QUEUE_CHUNKS: usize = 16;
+
+/// What one destination needs, shared by its workers.
+pub struct Destination {
+    pub name: Arc<str>,
+    pub(super) module: Arc<FormatterModule>,
+    settings: Vec<(String, String)>,
+    /// The configured batch limits, else the module's.
+    limits: BatchLimits,
+    pub(super) transport: Transport,
+    pub(super) credential: Option<Credential>,
+    signing_keys: SigningKeys,
+    pub(super) retry: RetryPolicy,
+    pub(super) dead_letter: Arc<DeadLetter>,
+    pub(super) counters: Arc<Counters>,
+}
+
+impl Destination {
+    /// Checks the configuration against the module (settings it declares, the transport
+    /// it needs, a credential when it wants one) and prepares the transport.
+    pub fn new(
+        config: &DestinationConfig,
+        module: Arc<FormatterModule>,
+        dead_letter: Arc<DeadLetter>,
+        counters: Arc<Counters>,
+    ) -> Result<Self> {
+        let info = module.info();
+        let settings = config.settings()?;
+        if let Some((key, problem)) = module.unknown_setting(&settings) {
+            anyhow::bail!("settings.{key}: {problem}");
+        }
+        let endpoint = config.endpoint().context("endpoint")?;
+        Transport::check_serves(&endpoint, info.transport)
+            .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
+        let credential = match (&info.auth, &config.token) {
+            (Some(header), Some(token)) => Some(Credential {
+                header: header.clone(),
+                secret: token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
+            }),
+            (None, Some(_)) => anyhow::bail!(
+                "token: module `{}` sends no credential, remove the token",
+                info.name
+            ),
+            // A capture directory needs no credential; a real endpoint does.
+            (Some(header), None) if !matches!(endpoint, Endpoint::Capture(_)) => anyhow::bail!(
+                "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
+                info.name,
+                header.name
+            ),
+            (_, None) => None,
+        };
+        let mut signing_keys = std::collections::HashMap::new();
+        for (name, key) in &config.signing_keys {
+            signing_keys.insert(
+                name.clone(),
+                key.resolve()
+                    .map_err(|e| anyhow::anyhow!("signing_keys.{name}: {e}"))?,
+            );
+        }
+        let limits = BatchLimits {
+            max_events: config
+                .batch
+                .max_events
+                .unwrap_or(info.batch.max_events)
+                .max(1) as usize,
+            max_bytes: config
+                .batch
+                .max_bytes
+                .unwrap_or(info.batch.max_bytes)
+                .max(1) as usize,
+            max_wait: config.batch.max_wait.unwrap_or(Duration::from_secs(1)),
+        };
+        Ok(Destination {
+            name: config.name.as_str().into(),
+            limits,
+            module,
+            settings,
+            transport: Transport::new(endpoint, config).context("endpoint")?,
+            credential,
+            signing_keys: Arc::new(signing_keys),
+            retry: RetryPolicy::new(&config.retry),
+            dead_letter,
+            counters,
+        })
+    }
+
+    /// One line for `sluice check`: module, version, where it came from, the batch limits
+    /// in force.
+    pub fn describe(&self) -> String {
+        let info = self.module.info();
+        format!(
+            "{} {} ({}), batches of up to {} events / {} bytes / {:?}",
+            info.name,
+            info.version,
+            self.module.label(),
+            self.limits.max_events,
+            self.limits.max_bytes,
+            self.limits.max_wait
+        )
+    }
+
+    /// What each instance of the module is configured with.
+    pub(super) fn setup(&self, enrichment: Enrichment) -> Setup {
+        Setup {
+            settings: self.settings.clone(),
+            enrichment,
+            keys: self.signing_keys.clone(),
+        }
+    }
+
+    /// Configures the module with this destination's settings and formats a sample
+    /// event, so a setting the module rejects is reported before any event is read.
+    pub fn dry_run(&self, enrichment: Enrichment) -> Result<()> {
+        let sample =
+            r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
+        let mut events = Events::default();
+        let meta = EventMeta {
+            offset: 0,
+            len: sample.len() as u32,
+            time_ms: 1_767_225_600_000,
+            ingest_time: false,
+            id: 0,
+        };
+        events.push(sample, &meta);
+        let mut instance = self.module.instantiate(self.setup(enrichment))?;
+        match instance.format(&Arc::new(events))? {
+            Ok(_) => Ok(()),
+            Err(FormatError::InvalidSetting(problem)) => anyhow::bail!("{problem}"),
+            Err(FormatError::Failed(reason)) => {
+                anyhow::bail!("the module cannot format a sample event: {reason}")
+            }
+        }
+    }
+
+    /// Starts the batcher and workers, each with an instance of the module configured
+    /// (so a setting the module refuses stops the start); returns the queue that feeds
+    /// them.
+    pub fn spawn(
+        self: Arc<Self>,
+        config: &DestinationConfig,
+        enrichment: Enrichment,
+        abort: CancellationToken,
+        tasks: &mut JoinSet<Result<()>>,
+    ) -> Result<mpsc::Sender<Arc<EventChunk>>> {
+        let limits = self.limits;
+        let (input, chunks) = mpsc::channel(INPUT_QUEUE_CHUNKS);
+        let (batches_in, batches) = mpsc::channel(config.concurrency);
+        tasks.spawn(async move {
+            buffer::run_batcher(chunks, limits, batches_in).await;
+            Ok(())
+        });
+        let batches = Arc::new(Mutex::new(batches));
+        for _ in 0..config.concurrency {
+            let setup = self.setup(enrichment.clone());
+            let mut instance = self.module.instantiate(setup.clone())?;
+            instance.configure()?;
+            tasks.spawn(worker::run(
+                self.clone(),
+                setup,
+                instance,
+                batches.clone(),
+                abort.clone(),
+            ));
+        }
+        Ok(input)
+    }
+}
+
+impl Destination {
+    /// Dead-letters the events of `batch` at `indices` (checked with the module's
+    /// answer), with `reason`.
+    pub(super) fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
+        if indices.is_empty() {
+            return;
+        }
+        tracing::warn!(destination = %self.name, events = indices.len(), %reason, "events dead-lettered");
+        Counters::add(&self.counters.dead_lettered, indices.len());
+        self.write_records(batch, indices.iter().copied(), "deliver", reason);
+    }
+
+    /// Writes the events of `batch` at `indices` to the dead-letter store.
+    pub(super) fn write_records(
+        &self,
+        batch: &Events,
+        indices: impl Iterator<Item = u32>,
+        stage: &'static str,
+        reason: &str,
+    ) {
+        let time = now_rfc3339();
+        let records: Vec<Record<'_>> = indices
+            .map(|i| i as usize)
+            .map(|i| Record {
+                time: time.clone(),
+                stage,
+                destination: Some(&self.name),
+                reason,
+                origin: None,
+                event_id: Some(IdText(batch.meta(i).id).to_string()),
+                event: serde_json::from_str(batch.json(i)).ok(),
+                line: None,
+            })
+            .collect();
+        self.dead_letter.write_or_log(&records);
+    }
+}

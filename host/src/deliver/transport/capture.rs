@@ -1,0 +1,92 @@
+//! `capture:DIR`: each request written to a file of `DIR` as an HTTP/1.1 message (the
+//! credential masked) instead of being sent, so a module can be tried without its SIEM.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+
+use super::{Credential, Sent, headers};
+use crate::module::types::HttpRequest;
+
+#[derive(Debug)]
+pub struct CaptureTransport {
+    dir: PathBuf,
+    /// The number the next file tries.
+    next: AtomicU64,
+}
+
+impl CaptureTransport {
+    pub fn new(dir: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating capture directory {}", dir.display()))?;
+        // After the highest number there, not the count of files (which a deleted file
+        // makes smaller than the highest number).
+        let highest = std::fs::read_dir(&dir)?
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name();
+                name.to_str()?.strip_suffix(".http")?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(CaptureTransport {
+            dir,
+            next: AtomicU64::new(highest + 1),
+        })
+    }
+
+    pub async fn write(
+        &self,
+        request: &HttpRequest,
+        body: &[u8],
+        credential: Option<&Credential>,
+    ) -> Result<Sent, String> {
+        let text = capture_text(request, body, credential);
+        write_new_file(&self.dir, &self.next, &text).await?;
+        Ok(Sent::Captured)
+    }
+}
+
+/// Writes a captured request to the next free `NNNNNN.http` of `dir`. A file is never
+/// overwritten: numbers taken (by an earlier run, or another destination writing to
+/// the same directory) are skipped, whatever gaps deleted files left.
+async fn write_new_file(dir: &Path, next: &AtomicU64, text: &[u8]) -> Result<(), String> {
+    loop {
+        let path = dir.join(format!("{:06}.http", next.fetch_add(1, Ordering::Relaxed)));
+        let created = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await;
+        let mut file = match created {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(format!("creating {}: {error}", path.display())),
+        };
+        // A tokio file writes in the background: flushed, the bytes are in the file
+        // before the request counts as delivered.
+        let written = async {
+            tokio::io::AsyncWriteExt::write_all(&mut file, text).await?;
+            tokio::io::AsyncWriteExt::flush(&mut file).await
+        };
+        return written
+            .await
+            .map_err(|e| format!("writing {}: {e}", path.display()));
+    }
+}
+
+/// The request as an HTTP/1.1 message, the credential masked.
+fn capture_text(request: &HttpRequest, body: &[u8], credential: Option<&Credential>) -> Vec<u8> {
+    let mut text = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+    for (name, value) in headers(request, credential) {
+        let masked = match credential {
+            Some(c) if name == c.header.name => format!("{}****", c.header.prefix),
+            _ => value,
+        };
+        text.push_str(&format!("{name}: {masked}\r\n"));
+    }
+    text.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}

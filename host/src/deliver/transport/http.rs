@@ -1,0 +1,120 @@
+//! HTTP and HTTPS with reqwest and rustls: certificates verified (the system's roots
+//! plus a destination's `ca_file`), redirects not followed, response bodies bounded.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+
+use super::{Credential, Sent, headers};
+use crate::config::DestinationConfig;
+use crate::module::types::{HttpRequest, HttpResponse};
+
+/// Most bytes of a response body kept for `classify`.
+const MAX_RESPONSE_BODY: usize = 1 << 20;
+
+#[derive(Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    /// The configured endpoint; a module's paths are appended to it.
+    base: reqwest::Url,
+}
+
+impl HttpTransport {
+    pub fn new(base: reqwest::Url, config: &DestinationConfig) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca_file) = &config.ca_file {
+            let pem = std::fs::read(ca_file)
+                .with_context(|| format!("reading ca_file {}", ca_file.display()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                format!("ca_file {} is not PEM certificates", ca_file.display())
+            })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        Ok(HttpTransport {
+            client: builder.build()?,
+            base,
+        })
+    }
+
+    /// Sends `request` to the endpoint with `body` and the credential; reads the
+    /// answer, its body up to a bound. An `Err` is a failure of the exchange
+    /// (connection, TLS, timeout), worth a retry.
+    pub async fn send(
+        &self,
+        request: &HttpRequest,
+        body: Bytes,
+        credential: Option<&Credential>,
+    ) -> Result<Sent, String> {
+        let url = format!(
+            "{}{}",
+            self.base.as_str().trim_end_matches('/'),
+            request.path
+        );
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            format!(
+                "the module asked for an invalid HTTP method `{}`",
+                request.method
+            )
+        })?;
+        let mut builder = self.client.request(method, &url).body(body);
+        for (name, value) in headers(request, credential) {
+            builder = builder.header(name, value);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| describe_reqwest_error(&url, &e))?;
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map_or("(no Location)".into(), |value| {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                });
+            return Ok(Sent::Redirected(format!(
+                "{url} answered HTTP {} to {location}; redirects are not followed: set the destination's endpoint to where events should go",
+                response.status().as_u16()
+            )));
+        }
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(piece) = response
+            .chunk()
+            .await
+            .map_err(|e| describe_reqwest_error(&url, &e))?
+        {
+            body.extend_from_slice(&piece[..piece.len().min(MAX_RESPONSE_BODY - body.len())]);
+            if body.len() >= MAX_RESPONSE_BODY {
+                break;
+            }
+        }
+        Ok(Sent::Response(HttpResponse {
+            status,
+            headers,
+            body,
+        }))
+    }
+}
+
+/// reqwest's Display hides the cause (refused, TLS, timeout); show the whole chain.
+fn describe_reqwest_error(url: &str, error: &reqwest::Error) -> String {
+    let mut text = format!("{url}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}

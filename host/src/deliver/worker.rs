@@ -1,0 +1,394 @@
+//! A worker delivers one batch at a time: format (in the module) -> send (transport)
+//! -> classify (module) -> delivered, retried, split, or dead-lettered.
+
+//! A worker delivers one batch at a time: format (in the module) -> send (transport)
+//! -> classify (module) -> delivered, retried, split, or dead-lettered.
+//!
+//! Each batch is delivered in a task of its own, which owns the worker's state: should
+//! the host panic while delivering, the supervisor still accounts for the batch (its
+//! events dead-lettered with the reason, its sources acknowledged) and starts the next
+//! batch with a fresh module instance.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::Destination;
+use super::transport::{self, Sent};
+use crate::buffer::{Batch, Events};
+use crate::metrics::Counters;
+use crate::module::answer;
+use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
+use crate::module::{CallError, FormatterInstance, Setup};
+
+/// Takes batches from `batches` until it closes, each delivered under supervision.
+pub(super) async fn run(
+    destination: Arc<Destination>,
+    setup: Setup,
+    instance: FormatterInstance,
+    batches: Arc<Mutex<mpsc::Receiver<Batch>>>,
+    abort: CancellationToken,
+) -> Result<()> {
+    let mut instance = Some(instance);
+    loop {
+        let batch = batches.lock().await.recv().await;
+        let Some(batch) = batch else { return Ok(()) };
+        let events = Arc::new(batch.events);
+        let worker = Worker {
+            destination: destination.clone(),
+            setup: setup.clone(),
+            instance: std::sync::Mutex::new(instance.take()),
+            abort: abort.clone(),
+        };
+        let delivery = tokio::spawn(worker.deliver(events.clone()));
+        match delivery.await {
+            Ok((worker, true)) => {
+                instance = worker.instance.into_inner().expect("not poisoned");
+                batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+            }
+            Ok((worker, false)) => {
+                instance = worker.instance.into_inner().expect("not poisoned");
+                Counters::add(&destination.counters.abandoned, events.len());
+                tracing::error!(destination = %destination.name, events = events.len(), "shutdown deadline passed; batch abandoned");
+                // Kept where an operator can find them; the batch stays unsettled, so a
+                // source with checkpoints reads them again too (at least once).
+                destination.write_records(
+                    &events,
+                    0..events.len() as u32,
+                    "shutdown",
+                    "abandoned: not delivered within shutdown_timeout (some may have arrived)",
+                );
+            }
+            Err(panic) => {
+                // A host bug: which events arrived is unknown, and trying again may hit
+                // it again. The events are kept, with why; the next batch gets a fresh
+                // instance (the panic took this one).
+                let reason = format!(
+                    "sluice failed while delivering this batch (some events may have arrived): {panic}"
+                );
+                tracing::error!(destination = %destination.name, %reason, "delivery task panicked");
+                let all: Vec<u32> = (0..events.len() as u32).collect();
+                destination.dead_letter(&events, &all, &reason);
+                batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+            }
+        }
+    }
+}
+
+/// Events of a batch on their way, with the attempt they are on.
+struct Pending {
+    /// Shared with the blocking-pool call that formats it (and, through it, lent to the
+    /// module), instead of copied.
+    events: Arc<Events>,
+    attempt: u32,
+}
+
+/// The state of one batch's delivery: the destination, and the module instance it
+/// calls (none after a call panicked: the next call instantiates anew).
+struct Worker {
+    destination: Arc<Destination>,
+    setup: Setup,
+    /// Taken while a call runs on the blocking pool. (A mutex only to make the worker
+    /// `Sync`; one worker never calls twice at once.)
+    instance: std::sync::Mutex<Option<FormatterInstance>>,
+    abort: CancellationToken,
+}
+
+impl Worker {
+    /// Delivers or dead-letters every event; false when the shutdown deadline passed
+    /// before that. Gives the worker back for the next batch.
+    async fn deliver(mut self, events: Arc<Events>) -> (Self, bool) {
+        let mut queue = VecDeque::from([Pending { events, attempt: 1 }]);
+        while let Some(pending) = queue.pop_front() {
+            if self.abort.is_cancelled() {
+                return (self, false);
+            }
+            let formatted = match self.format(&pending.events).await {
+                Ok(formatted) => formatted,
+                Err(Failure::Fatal(reason)) => {
+                    self.dead_letter_all(&pending.events, &reason);
+                    continue;
+                }
+                Err(Failure::Transient(reason)) => {
+                    self.retry_pending(pending, reason, None, &mut queue).await;
+                    continue;
+                }
+            };
+            for refusal in &formatted.refused {
+                self.dead_letter(&pending.events, &[refusal.event], &refusal.reason);
+            }
+            let forgotten = answer::forgotten(&formatted, pending.events.len());
+            self.dead_letter(
+                &pending.events,
+                &forgotten,
+                &format!(
+                    "module `{}` neither sent nor refused the event",
+                    self.destination.module.info().name
+                ),
+            );
+            for request in formatted.requests {
+                match request {
+                    Request::Http(request) => self.send(&pending, request, &mut queue).await,
+                    Request::Messages(framed) => {
+                        let reason = format!(
+                            "module `{}` asked for a stream transport, which this host does not serve yet",
+                            self.destination.module.info().name
+                        );
+                        self.dead_letter(&pending.events, &framed.events, &reason);
+                    }
+                }
+            }
+        }
+        // A deadline that passed during a wait may have cut a request short: count the
+        // whole batch as not settled (its events may be sent again: at least once).
+        let delivered = !self.abort.is_cancelled();
+        (self, delivered)
+    }
+
+    /// Sends one request until it is settled; follow-up work goes to `queue`.
+    async fn send(
+        &mut self,
+        pending: &Pending,
+        mut request: HttpRequest,
+        queue: &mut VecDeque<Pending>,
+    ) {
+        let payload = std::mem::take(&mut request.body);
+        let body = match transport::encode_body(
+            &payload,
+            pending.events.text.as_bytes(),
+            request.compression,
+        ) {
+            Ok(body) => body,
+            Err(error) => {
+                self.dead_letter(
+                    &pending.events,
+                    &request.events,
+                    &format!("cannot compress the request body: {error}"),
+                );
+                return;
+            }
+        };
+        let mut attempt = pending.attempt;
+        let sent_request = SentRequest {
+            path: request.path.clone(),
+            event_count: request.events.len() as u32,
+        };
+        loop {
+            let sent = tokio::select! {
+                sent = self
+                    .destination
+                    .transport
+                    .send(&request, &body, self.destination.credential.as_ref()) => sent,
+                // The shutdown deadline also cuts a request in flight short.
+                () = self.abort.cancelled() => return,
+            };
+            let verdict = match sent {
+                Ok(Sent::Captured) => Verdict::Delivered,
+                Ok(Sent::Redirected(reason)) => Verdict::Refused(reason),
+                Ok(Sent::Response(response)) => {
+                    match self.classify(response, &sent_request).await {
+                        Ok(verdict) => verdict,
+                        Err(reason) => Verdict::Retry(types::RetryAdvice {
+                            reason,
+                            after_ms: None,
+                        }),
+                    }
+                }
+                Err(reason) => Verdict::Retry(types::RetryAdvice {
+                    reason,
+                    after_ms: None,
+                }),
+            };
+            // Positions in the request's events, checked with the verdict.
+            let in_request = |positions: &[u32]| -> Vec<u32> {
+                positions
+                    .iter()
+                    .map(|&position| request.events[position as usize])
+                    .collect()
+            };
+            match verdict {
+                Verdict::Delivered => {
+                    Counters::add(&self.destination.counters.delivered, request.events.len());
+                    return;
+                }
+                Verdict::Retry(advice) => {
+                    if !self.destination.retry.may_retry(attempt) {
+                        let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
+                        self.dead_letter(&pending.events, &request.events, &reason);
+                        return;
+                    }
+                    let wait = self.destination.retry.delay(
+                        attempt,
+                        advice.after_ms.map(|ms| Duration::from_millis(ms.into())),
+                    );
+                    tracing::warn!(destination = %self.destination.name, attempt, wait = ?wait, reason = %advice.reason, "request failed; retrying");
+                    if !self.sleep(wait).await {
+                        return;
+                    }
+                    attempt += 1;
+                }
+                Verdict::Partial(partial) => {
+                    let settled = partial.retry.len() + partial.refused.len();
+                    Counters::add(
+                        &self.destination.counters.delivered,
+                        request.events.len().saturating_sub(settled),
+                    );
+                    for refusal in &partial.refused {
+                        self.dead_letter(
+                            &pending.events,
+                            &in_request(&[refusal.event]),
+                            &refusal.reason,
+                        );
+                    }
+                    if !partial.retry.is_empty() {
+                        let rest = Pending {
+                            events: Arc::new(pending.events.subset(in_request(&partial.retry))),
+                            attempt,
+                        };
+                        self.retry_pending(
+                            rest,
+                            "the destination accepted only part of the request".into(),
+                            None,
+                            queue,
+                        )
+                        .await;
+                    }
+                    return;
+                }
+                Verdict::TooLarge if request.events.len() > 1 => {
+                    let (first, second) = request.events.split_at(request.events.len() / 2);
+                    for half in [second, first] {
+                        queue.push_front(Pending {
+                            events: Arc::new(pending.events.subset(half.iter().copied())),
+                            attempt,
+                        });
+                    }
+                    return;
+                }
+                Verdict::TooLarge => {
+                    self.dead_letter(
+                        &pending.events,
+                        &request.events,
+                        "the destination refused the event as too large",
+                    );
+                    return;
+                }
+                Verdict::Refused(reason) => {
+                    self.dead_letter(&pending.events, &request.events, &reason);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Queues `pending` again after a backoff, or dead-letters it when out of attempts.
+    async fn retry_pending(
+        &mut self,
+        pending: Pending,
+        reason: String,
+        wait: Option<Duration>,
+        queue: &mut VecDeque<Pending>,
+    ) {
+        if !self.destination.retry.may_retry(pending.attempt) {
+            self.dead_letter_all(
+                &pending.events,
+                &format!("gave up after {} attempts: {reason}", pending.attempt),
+            );
+            return;
+        }
+        let wait = self.destination.retry.delay(pending.attempt, wait);
+        tracing::warn!(destination = %self.destination.name, attempt = pending.attempt, wait = ?wait, %reason, "retrying events");
+        if self.sleep(wait).await {
+            queue.push_back(Pending {
+                events: pending.events,
+                attempt: pending.attempt + 1,
+            });
+        } else {
+            queue.push_back(pending);
+        }
+    }
+
+    /// Waits, unless the shutdown deadline passes first (then false).
+    async fn sleep(&self, wait: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = self.abort.cancelled() => false,
+        }
+    }
+
+    async fn format(&mut self, events: &Arc<Events>) -> Result<types::Formatted, Failure> {
+        let events = events.clone();
+        let result = self.call(move |instance| instance.format(&events)).await?;
+        match result {
+            Ok(formatted) => Ok(formatted),
+            Err(FormatError::InvalidSetting(problem)) => Err(Failure::Fatal(problem.to_string())),
+            Err(FormatError::Failed(reason)) => Err(Failure::Transient(format!(
+                "the module could not format the batch: {reason}"
+            ))),
+        }
+    }
+
+    async fn classify(
+        &mut self,
+        response: types::HttpResponse,
+        request: &SentRequest,
+    ) -> Result<Verdict, String> {
+        let request = request.clone();
+        self.call(move |instance| instance.classify(&response, &request))
+            .await
+            .map_err(|failure| match failure {
+                Failure::Fatal(reason) | Failure::Transient(reason) => reason,
+            })
+    }
+
+    /// Runs a module call on the blocking pool (module code must not stall the async
+    /// workers). A failed call is transient: the next call gets a fresh instance, as
+    /// after a call that panicked on the host's side.
+    async fn call<R: Send + 'static>(
+        &mut self,
+        call: impl FnOnce(&mut FormatterInstance) -> Result<R, CallError> + Send + 'static,
+    ) -> Result<R, Failure> {
+        let taken = self.instance.lock().expect("not poisoned").take();
+        let instance = match taken {
+            Some(instance) => instance,
+            None => self
+                .destination
+                .module
+                .instantiate(self.setup.clone())
+                .map_err(|error| Failure::Transient(error.to_string()))?,
+        };
+        let (instance, result) = tokio::task::spawn_blocking(move || {
+            let mut instance = instance;
+            let result = call(&mut instance);
+            (instance, result)
+        })
+        .await
+        .map_err(|panic| {
+            Failure::Transient(format!("the call into the module panicked: {panic}"))
+        })?;
+        *self.instance.lock().expect("not poisoned") = Some(instance);
+        result.map_err(|error| {
+            tracing::warn!(destination = %self.destination.name, %error, "module call failed");
+            Failure::Transient(error.to_string())
+        })
+    }
+
+    fn dead_letter_all(&self, events: &Events, reason: &str) {
+        let all: Vec<u32> = (0..events.len() as u32).collect();
+        self.dead_letter(events, &all, reason);
+    }
+
+    fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
+        self.destination.dead_letter(batch, indices, reason);
+    }
+}
+
+/// Why formatting failed: for good (a bad setting), or maybe not next time.
+enum Failure {
+    Fatal(String),
+    Transient(String),
+}
