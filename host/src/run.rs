@@ -67,7 +67,10 @@ pub async fn run(config: Config) -> Result<Summary> {
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
     let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
-    let destinations = load_destinations(&config, &runtime, &dead_letter, &counters)?;
+    // Compiling is seconds of CPU: not on a thread that runs async tasks.
+    let destinations = tokio::task::block_in_place(|| {
+        load_destinations(&config, &runtime, &dead_letter, &counters)
+    })?;
 
     let stop_reading = CancellationToken::new();
     let abandon = CancellationToken::new();

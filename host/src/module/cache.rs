@@ -41,7 +41,8 @@ impl ArtifactCache {
         if let Err(error) = store(dir, &path, &artifact) {
             tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "cannot cache module artifact");
         }
-        Ok(Component::new(engine, wasm)?)
+        // The artifact just compiled, not a second compilation of `wasm`.
+        deserialize_fresh(engine, &artifact)
     }
 }
 
@@ -66,6 +67,16 @@ fn deserialize(engine: &Engine, path: &Path) -> Result<Component> {
     // this engine configuration (the file name holds its compatibility hash), in a cache
     // directory the host's configuration owns; wasmtime also checks the header.
     Ok(unsafe { Component::deserialize_file(engine, path) }?)
+}
+
+#[allow(
+    unsafe_code,
+    reason = "wasmtime's deserialization of native code is unsafe by nature"
+)]
+fn deserialize_fresh(engine: &Engine, artifact: &[u8]) -> Result<Component> {
+    // SAFETY: `artifact` is what `precompile_component` of this very engine returned a
+    // moment ago, never stored or read back.
+    Ok(unsafe { Component::deserialize(engine, artifact) }?)
 }
 
 /// Writes atomically (temp file + rename), so a concurrent reader never sees half a file.

@@ -120,7 +120,7 @@ pub struct Runtime {
     linker: Linker<ModuleState>,
     cache: cache::ArtifactCache,
     limits: Limits,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
@@ -137,23 +137,12 @@ impl Runtime {
             |state| state,
         )?;
 
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let ticking_engine = engine.clone();
-        let stop = ticker_stop.clone();
-        std::thread::Builder::new()
-            .name("sluice-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticking_engine.increment_epoch();
-                }
-            })?;
         Ok(Runtime {
+            ticker: EpochTicker::start(&engine)?,
             engine,
             linker,
             cache: cache::ArtifactCache::new(cache_dir),
             limits,
-            ticker_stop,
         })
     }
 
@@ -170,6 +159,7 @@ impl Runtime {
                 pre,
                 limits: self.limits.clone(),
                 info: None,
+                _ticker: self.ticker.clone(),
             };
             let info = module.instantiate(Setup::default())?.describe()?;
             module.info = Some(info);
@@ -179,9 +169,33 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
+/// The thread that advances the engine's epoch, which is what ends a call past its
+/// deadline. The runtime and every module loaded from it hold it: it stops when the
+/// last of them is gone, never while a module can still run.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> Result<Arc<Self>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticking_engine = engine.clone();
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking_engine.increment_epoch();
+                }
+            })?;
+        Ok(Arc::new(EpochTicker { stop }))
+    }
+}
+
+impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -191,6 +205,8 @@ pub struct FormatterModule {
     pre: FormatterPre<ModuleState>,
     limits: Limits,
     info: Option<types::Info>,
+    /// Keeps the time limit of its calls running, whatever became of the runtime.
+    _ticker: Arc<EpochTicker>,
 }
 
 impl FormatterModule {
