@@ -93,7 +93,6 @@ pub async fn run(config: Config) -> Result<Summary> {
         routes,
         dead_letter: dead_letter.clone(),
         counters: counters.clone(),
-        abandon: abandon.clone(),
     });
     let mut sources = JoinSet::new();
     // The sources hold the only references to the router: when they end, every

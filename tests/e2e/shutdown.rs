@@ -81,7 +81,7 @@ async fn the_deadline_holds_with_a_hung_receiver_and_full_queues() {
         "shutdown_timeout = \"2s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n{}",
         splunk_destination(
             &endpoint,
-            "request_timeout = \"300s\"\nbatch = { max_events = 100 }\nconcurrency = 1"
+            "request_timeout = \"300s\"\nbatch = { max_events = 100 }\nconcurrency = 1\nbuffer = { max_bytes = 1048576 }"
         )
     ));
     let child = spawn(&harness, "token", Stdio::null());
@@ -133,4 +133,69 @@ async fn sigterm_in_the_middle_of_a_file_cuts_no_line() {
     );
     assert!(harness.dead_letters().is_empty());
     assert_eq!(receiver.indexed().len() as u64, read);
+}
+
+/// A destination that never answers holds its own queue, not the others: the healthy
+/// one receives everything while the hung one is still waiting. (Each read used to be
+/// handed to the destinations in turn, the next read waiting for room in every
+/// queue; with queues counted in reads, the hung one stopped the source after 16.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_destination_does_not_hold_back_the_others() {
+    let hung = silent_endpoint().await;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let events = 100_000;
+    write_events(&harness, "data/many.jsonl", events);
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n{}{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_events = 1000 }"),
+        splunk_destination(&hung, "request_timeout = \"300s\"").replace("\"splunk\"", "\"hung\"")
+    ));
+    let child = spawn(&harness, receiver.token(), Stdio::null());
+    let waited = tokio::time::timeout(EXIT_LIMIT, async {
+        while receiver.indexed().len() < events {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(
+        waited.is_ok(),
+        "the healthy destination got {} of {events}: {}",
+        receiver.indexed().len(),
+        transcript(&output)
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the hung destination's events were abandoned: {}",
+        transcript(&output)
+    );
+    assert_eq!(summary_figure(&output, "abandoned"), events as u64);
+}
+
+/// A module call that runs long (up to its own time limit, here two minutes) used to
+/// hold the exit past the deadline, and a source waiting for room in that
+/// destination's queue with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_holds_with_a_module_call_in_progress() {
+    let harness = Harness::new();
+    write_events(&harness, "data/many.jsonl", 50_000);
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[limits]\nmodule_call_timeout = \"120s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n[[destinations]]\nname = \"slow\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"loop\" }}\nconcurrency = 1\nbuffer = {{ max_bytes = 100000 }}\n",
+        crate::support::test_module("misbehave").display().to_string()
+    ));
+    let child = spawn(&harness, "", Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(summary_figure(&output, "abandoned") > 0);
+    assert!(
+        summary_figure(&output, "events") < 50_000,
+        "the source was held by the full queue"
+    );
 }

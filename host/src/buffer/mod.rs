@@ -1,18 +1,20 @@
 //! Per-destination batching: events from every source are gathered into batches that
 //! close on max events, max bytes or max wait, whichever comes first.
 //!
-//! The queue in front of a batcher is bounded (in chunks), so a destination that
-//! cannot keep up slows its sources rather than growing memory. The disk spool and the
-//! drop-oldest policy of reliable delivery will sit here.
+//! The queue in front of a batcher ([`queue`]) is bounded in bytes, so a destination
+//! that cannot keep up slows its sources rather than growing memory.
 
-use std::sync::Arc;
+mod queue;
+
+pub use queue::{QueueReceiver, QueueSender, Refused, memory_queue};
+
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::ack::Ack;
-use crate::event::{EventChunk, EventMeta};
+use crate::event::EventMeta;
 use crate::module::types;
 
 /// A closed batch: its events, and the acks of their chunks.
@@ -110,7 +112,7 @@ impl Events {
 
 /// Gathers chunks into batches until the input closes, then sends what it holds.
 pub async fn run_batcher(
-    mut input: mpsc::Receiver<Arc<EventChunk>>,
+    mut input: QueueReceiver,
     limits: BatchLimits,
     output: mpsc::Sender<Batch>,
 ) {
@@ -122,8 +124,9 @@ pub async fn run_batcher(
     let mut deadline: Option<Instant> = None;
     loop {
         tokio::select! {
-            chunk = input.recv() => {
-                let Some(chunk) = chunk else { break };
+            queued = input.pop() => {
+                let Some(queued) = queued else { break };
+                let chunk = &queued.chunk;
                 for meta in &chunk.events {
                     let events = &current.events;
                     let full = events.len() >= limits.max_events

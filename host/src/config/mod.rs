@@ -131,8 +131,13 @@ pub struct DestinationConfig {
     /// The module's settings (strings, numbers or booleans).
     #[serde(default)]
     pub settings: toml::Table,
+    /// When batches close.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// Events waiting for this destination.
+    #[serde(default)]
+    pub buffer: BufferConfig,
+    /// When to try again.
     #[serde(default)]
     pub retry: RetryConfig,
     /// Batches in flight at once, each with its own module instance.
@@ -163,6 +168,25 @@ pub struct BatchConfig {
     /// Longest a batch waits for more events after its first; 1 s when unset.
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
+}
+
+/// The queue of events waiting for a destination's batcher: shared with the other
+/// destinations (no copy), bounded in bytes. When it is full, the sources wait.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferConfig {
+    /// Most bytes of events held; a destination that falls this far behind slows
+    /// the sources, until then the other destinations go on at their own pace.
+    #[serde(default = "default_buffer_bytes")]
+    pub max_bytes: usize,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            max_bytes: default_buffer_bytes(),
+        }
+    }
 }
 
 /// Exponential backoff with jitter between attempts; `Retry-After` is honoured.
@@ -222,6 +246,10 @@ fn default_module_call_timeout() -> Duration {
 }
 fn default_module_output() -> usize {
     crate::module::Limits::default().max_output_bytes
+}
+/// 16 MiB: tens of thousands of audit events, a few seconds of a busy host.
+fn default_buffer_bytes() -> usize {
+    16 << 20
 }
 fn default_poll_interval() -> Duration {
     Duration::from_millis(250)
@@ -345,6 +373,9 @@ impl Config {
             destination
                 .settings()
                 .with_context(|| format!("{at}.settings"))?;
+            if destination.buffer.max_bytes == 0 {
+                bail!("{at}.buffer.max_bytes: must be at least 1");
+            }
             if destination.concurrency == 0 {
                 bail!("{at}.concurrency: must be at least 1");
             }

@@ -13,16 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, Transport};
 use super::worker;
-use crate::buffer::{self, BatchLimits, Events};
+use crate::buffer::{self, BatchLimits, Events, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
-use crate::event::{Enrichment, EventChunk, EventMeta};
+use crate::event::{Enrichment, EventMeta};
 use crate::metrics::Counters;
 use crate::module::types::FormatError;
 use crate::module::{FormatterModule, Setup, SigningKeys};
-
-/// Chunks waiting in front of a destination's batcher.
-const INPUT_QUEUE_CHUNKS: usize = 16;
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {
@@ -165,9 +162,9 @@ impl Destination {
         enrichment: Enrichment,
         abort: CancellationToken,
         tasks: &mut JoinSet<Result<()>>,
-    ) -> Result<mpsc::Sender<Arc<EventChunk>>> {
+    ) -> Result<QueueSender> {
         let limits = self.limits;
-        let (input, chunks) = mpsc::channel(INPUT_QUEUE_CHUNKS);
+        let (input, chunks) = buffer::memory_queue(config.buffer.max_bytes);
         let (batches_in, batches) = mpsc::channel(config.concurrency);
         tasks.spawn(async move {
             buffer::run_batcher(chunks, limits, batches_in).await;

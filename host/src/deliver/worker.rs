@@ -361,15 +361,21 @@ impl Worker {
                 .instantiate(self.setup.clone())
                 .map_err(|error| Failure::Transient(error.to_string()))?,
         };
-        let (instance, result) = tokio::task::spawn_blocking(move || {
+        let call = tokio::task::spawn_blocking(move || {
             let mut instance = instance;
             let result = call(&mut instance);
             (instance, result)
-        })
-        .await
-        .map_err(|panic| {
-            Failure::Transient(format!("the call into the module panicked: {panic}"))
-        })?;
+        });
+        let (instance, result) = tokio::select! {
+            joined = call => joined.map_err(|panic| {
+                Failure::Transient(format!("the call into the module panicked: {panic}"))
+            })?,
+            // The call runs on to its own time limit, on its own thread; the shutdown
+            // deadline does not wait for it (the instance goes with it).
+            () = self.abort.cancelled() => {
+                return Err(Failure::Transient("the shutdown deadline passed during a module call".into()));
+            }
+        };
         *self.instance.lock().expect("not poisoned") = Some(instance);
         result.map_err(|error| {
             tracing::warn!(destination = %self.destination.name, %error, "module call failed");

@@ -9,13 +9,11 @@ mod time;
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 pub use enrich::enrichment;
 pub use parse::{ChunkBuilder, LineParser, Parsed};
 
 use crate::ack::Ack;
+use crate::buffer::{QueueSender, Refused};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
@@ -49,12 +47,9 @@ pub struct Router {
     pub parser: LineParser,
     /// Longest line read whole; a longer one is dead-lettered with its start.
     pub max_line_bytes: usize,
-    pub routes: Vec<mpsc::Sender<Arc<EventChunk>>>,
+    pub routes: Vec<QueueSender>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
-    /// Cancelled when the shutdown deadline passes: a source still waiting for room in
-    /// a queue gives up its chunk then.
-    pub abandon: CancellationToken,
 }
 
 /// One source's ingest: collects parsed events of a read into a chunk, then routes the
@@ -170,26 +165,18 @@ impl Ingest {
         let mut full = Vec::new();
         let mut taken = 0;
         for route in &self.router.routes {
-            match route.try_send(chunk.clone()) {
+            match route.try_push(&chunk) {
                 Ok(()) => taken += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => full.push(route),
-                Err(mpsc::error::TrySendError::Closed(_)) => chunk.ack.mark_unsafe(),
+                Err(Refused::Full) => full.push(route),
+                Err(Refused::Closed) => chunk.ack.mark_unsafe(),
             }
         }
-        for (i, route) in full.iter().enumerate() {
-            tokio::select! {
-                sent = route.send(chunk.clone()) => match sent {
-                    Ok(()) => taken += 1,
-                    Err(_) => chunk.ack.mark_unsafe(),
-                },
-                () = self.router.abandon.cancelled() => {
-                    chunk.ack.mark_unsafe();
-                    // Counted once per destination that never got them, as batches are.
-                    let abandoned = count * (full.len() - i);
-                    Counters::add(&self.router.counters.abandoned, abandoned);
-                    tracing::error!(events = count, "shutdown deadline passed; events read but not queued for every destination were abandoned");
-                    return Err(Closed);
-                }
+        // Once the shutdown deadline passes, the workers drain their batches as
+        // abandoned, so a queue always makes room again.
+        for route in full {
+            match route.push(&chunk).await {
+                Ok(()) => taken += 1,
+                Err(_) => chunk.ack.mark_unsafe(),
             }
         }
         if taken > 0 { Ok(()) } else { Err(Closed) }
