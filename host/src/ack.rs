@@ -7,7 +7,12 @@
 //! counts the events settled; a file source's checkpoint and a stream source's acks
 //! will hang there. A clone dropped unsettled (a batch abandoned at a shutdown deadline)
 //! marks the chunk unsafe for good.
+//!
+//! A chunk of a file carries its [`Position`]: when it is safe, the file's
+//! [`Watermark`] moves, but only over chunks settled without a gap, so the watermark is
+//! always a byte before which every event is safe: where a checkpoint may resume.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -95,10 +100,82 @@ impl std::fmt::Debug for Ack {
     }
 }
 
+/// Where a chunk ends in its stream, and its place in the stream's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Chunks of one stream are numbered from 0 in the order they were read.
+    pub sequence: u64,
+    /// The byte after the chunk's last complete line.
+    pub end_offset: u64,
+}
+
+/// How far a stream (a file) is safe: the end of the longest run of chunks, from its
+/// first, that every destination has settled. Shared by the source, which issues
+/// positions, and the acknowledgements, which settle them.
+#[derive(Debug, Clone, Default)]
+pub struct Watermark(Arc<std::sync::Mutex<Marks>>);
+
+#[derive(Debug, Default)]
+struct Marks {
+    issued: u64,
+    /// The sequence the watermark waits for.
+    next: u64,
+    offset: u64,
+    /// Settled out of order, waiting for the gap before them: sequence -> end offset.
+    early: BTreeMap<u64, u64>,
+}
+
+impl Watermark {
+    /// The position of the next chunk, which ends at `end_offset`.
+    pub fn issue(&self, end_offset: u64) -> Position {
+        let mut marks = self.0.lock().expect("not poisoned");
+        let sequence = marks.issued;
+        marks.issued += 1;
+        Position {
+            sequence,
+            end_offset,
+        }
+    }
+
+    /// `position`'s chunk is safe.
+    pub fn settle(&self, position: Position) {
+        let mut marks = self.0.lock().expect("not poisoned");
+        marks.early.insert(position.sequence, position.end_offset);
+        loop {
+            let next = marks.next;
+            let Some(end) = marks.early.remove(&next) else {
+                break;
+            };
+            marks.next += 1;
+            marks.offset = end;
+        }
+    }
+
+    /// Every event before this byte is safe.
+    pub fn offset(&self) -> u64 {
+        self.0.lock().expect("not poisoned").offset
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn the_watermark_moves_only_over_chunks_settled_without_a_gap() {
+        let watermark = Watermark::default();
+        let [first, second, third] = [100, 250, 400].map(|end| watermark.issue(end));
+        watermark.settle(second);
+        assert_eq!(watermark.offset(), 0, "the first chunk is not safe yet");
+        watermark.settle(first);
+        assert_eq!(watermark.offset(), 250);
+        let fourth = watermark.issue(500);
+        watermark.settle(fourth);
+        assert_eq!(watermark.offset(), 250, "the third is missing");
+        watermark.settle(third);
+        assert_eq!(watermark.offset(), 500);
+    }
 
     fn counted() -> (Ack, Arc<AtomicUsize>) {
         let safe = Arc::new(AtomicUsize::new(0));

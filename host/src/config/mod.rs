@@ -108,6 +108,11 @@ pub enum SourceConfig {
         /// How often a followed file is checked for new lines.
         #[serde(default = "default_poll_interval", with = "humantime_serde")]
         poll_interval: Duration,
+        /// How long a followed file that was rotated away (renamed, or its name now
+        /// another file's) is still read, for what its writer appends late: until it
+        /// has been quiet this long, or is deleted.
+        #[serde(default = "default_rotate_wait", with = "humantime_serde")]
+        rotate_wait: Duration,
     },
     /// JSON Lines on standard input, until it closes.
     Stdin {},
@@ -254,6 +259,12 @@ fn default_buffer_bytes() -> usize {
 fn default_poll_interval() -> Duration {
     Duration::from_millis(250)
 }
+/// As Fluent Bit's `rotate_wait`.
+fn default_rotate_wait() -> Duration {
+    Duration::from_secs(5)
+}
+/// Polling more often than this costs CPU while idle for no gain.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 fn default_concurrency() -> usize {
     2
 }
@@ -350,7 +361,17 @@ impl Config {
             bail!("events.max_line_bytes: must be at least 1024");
         }
         for (i, source) in self.sources.iter().enumerate() {
-            if let SourceConfig::File { paths, .. } = source {
+            if let SourceConfig::File {
+                paths,
+                poll_interval,
+                ..
+            } = source
+            {
+                if *poll_interval < MIN_POLL_INTERVAL {
+                    bail!(
+                        "sources[{i}].poll_interval: {poll_interval:?} would poll without pause; use at least {MIN_POLL_INTERVAL:?}"
+                    );
+                }
                 if paths.is_empty() {
                     bail!("sources[{i}].paths: give at least one path or glob");
                 }

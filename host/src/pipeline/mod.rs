@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub use enrich::enrichment;
 pub use parse::{ChunkBuilder, LineParser, Parsed};
 
-use crate::ack::Ack;
+use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
@@ -146,16 +146,26 @@ impl Ingest {
     /// room gets it at once, whichever other queue is full: one destination that
     /// cannot keep up holds back the source, not the other destinations. Its
     /// acknowledgement counts the events as settled once every destination has
-    /// delivered or dead-lettered them; a source's checkpoint will hang here too.
-    pub async fn flush(&mut self) -> Result<(), Closed> {
+    /// delivered or dead-lettered them, and moves `mark`'s watermark over `mark`'s
+    /// position (at once when no line of the chunk was an event).
+    pub async fn flush(&mut self, mark: Option<(&Watermark, Position)>) -> Result<(), Closed> {
+        let mark = mark.map(|(watermark, position)| (watermark.clone(), position));
         if self.chunk.events.is_empty() {
+            if let Some((watermark, position)) = mark {
+                watermark.settle(position);
+            }
             return Ok(());
         }
         let ChunkBuilder { data, events } = std::mem::take(&mut self.chunk);
         let count = events.len();
         Counters::add(&self.router.counters.events_in, count);
         let counters = self.router.counters.clone();
-        let ack = Ack::new(move || Counters::add(&counters.events_settled, count));
+        let ack = Ack::new(move || {
+            Counters::add(&counters.events_settled, count);
+            if let Some((watermark, position)) = mark {
+                watermark.settle(position);
+            }
+        });
         // The chunk only hands out holders: each batch that takes its events clones one.
         let chunk = Arc::new(EventChunk {
             data,

@@ -1,81 +1,247 @@
 //! JSON Lines files: read once (a file or a glob, to its end, the last line taken even
 //! without a final newline), or followed as they grow.
 //!
-//! Following polls: every `poll_interval` the globs are expanded again (new files are
-//! read from their start), each file is read to its current end, and a file whose
-//! inode changed or that shrank is treated as rotated: the rest of the old file,
-//! including an unterminated last line, is read before the new one starts. A line
-//! without its newline waits until the newline arrives, the file rotates, or the host
-//! stops.
+//! Files are known by identity (device and inode), not by name: a file is read once
+//! however many patterns or sources match it, and a rotated file renamed to a name the
+//! glob still matches is not read again. Following polls: every `poll_interval` the
+//! globs are expanded again (new files are read from their start) and each open file
+//! is read to its current end. Then:
+//!
+//! - a file no longer at its name (renamed away, or its name now another file's) is
+//!   still read, for lines its writer appends late, until it has been quiet for
+//!   `rotate_wait` or is deleted;
+//! - a deleted file is read to its end and closed, so its disk space is freed;
+//! - a file that shrank, or whose first bytes changed (truncated and written again
+//!   within one poll), is read again from its start.
+//!
+//! A line without its newline waits until the newline arrives, or the file is closed
+//! (then it is taken). A file that cannot be opened is logged and tried again at the
+//! next poll; it never stops the source.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
+use std::io::SeekFrom;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::READ_BLOCK;
 use super::lines::{LinePosition, LineSplitter};
+use crate::ack::Watermark;
 use crate::pipeline::{Ingest, Origin};
 
+/// Bytes at the start of a file that identify its content, to see it replaced in place.
+const FINGERPRINT_BYTES: usize = 256;
+
+/// A file's identity: the same file under any name, until it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        FileId {
+            device: meta.dev(),
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// The files every file source of a run has opened, so that no file is read twice.
+pub type Claims = Arc<Mutex<HashMap<FileId, Claim>>>;
+
+/// What the run knows of a file it has opened.
+#[derive(Debug)]
+pub enum Claim {
+    /// A source is reading it.
+    Open,
+    /// Read and closed, its first bytes kept: a file found later under the same
+    /// identity with other first bytes is another file (the inode was reused).
+    Closed { fingerprint: Vec<u8> },
+}
+
+/// How a file source reads.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    pub patterns: Vec<String>,
+    pub follow: bool,
+    pub poll_interval: Duration,
+    pub rotate_wait: Duration,
+}
+
 pub async fn run(
-    patterns: Vec<String>,
-    follow: bool,
-    poll_interval: Duration,
+    source: FileSource,
     mut ingest: Ingest,
+    claims: Claims,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let mut files: BTreeMap<PathBuf, OpenFile> = BTreeMap::new();
-    let mut block = vec![0u8; READ_BLOCK];
-    loop {
-        for path in expand(&patterns)? {
-            if let std::collections::btree_map::Entry::Vacant(slot) = files.entry(path) {
-                match OpenFile::open(slot.key(), ingest.max_line_bytes()).await {
-                    Ok(file) => {
-                        slot.insert(file);
+    let mut reader = Reader {
+        source,
+        files: HashMap::new(),
+        claims,
+        not_opened: HashSet::new(),
+        block: vec![0u8; READ_BLOCK],
+    };
+    let result = reader.run(&mut ingest, &shutdown).await;
+    reader.release_all();
+    result
+}
+
+struct Reader {
+    source: FileSource,
+    files: HashMap<FileId, OpenFile>,
+    claims: Claims,
+    /// Names that could not be opened, so each failure is logged once.
+    not_opened: HashSet<PathBuf>,
+    block: Vec<u8>,
+}
+
+impl Reader {
+    async fn run(&mut self, ingest: &mut Ingest, shutdown: &CancellationToken) -> Result<()> {
+        loop {
+            self.discover(ingest.max_line_bytes()).await?;
+            if !self.source.follow && self.files.is_empty() {
+                tracing::warn!(patterns = ?self.source.patterns, "no file matches the source's paths");
+            }
+            let ids: Vec<FileId> = self.files.keys().copied().collect();
+            for id in ids {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let file = self.files.get_mut(&id).expect("listed above");
+                // Before reading on: new bytes of a file written anew are not a
+                // continuation of the old ones.
+                let check = file.check(self.source.rotate_wait).await;
+                if let Check::Replaced = check {
+                    tracing::info!(file = %file.name, "file truncated or written anew; reading it from its start");
+                    file.restart(ingest).await?;
+                }
+                file.read_available(ingest, &mut self.block, shutdown)
+                    .await?;
+                if !file.at_end {
+                    // Stopped mid-file (shutdown, or every destination gone).
+                    break;
+                }
+                match check {
+                    _ if !self.source.follow => self.close(id, ingest, Closing::ReadOnce).await,
+                    // Read to its end first, for what was written before it went.
+                    Check::Done(why) => self.close(id, ingest, why).await,
+                    Check::Open | Check::Replaced => {}
+                }
+            }
+            if !self.source.follow || shutdown.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.source.poll_interval) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        // The host is stopping; take the unterminated last lines of files read to their
+        // end rather than lose them. A file the stop interrupted mid-read is left where
+        // it stopped: its last bytes are the cut end of a read, not a line.
+        let ids: Vec<FileId> = self.files.keys().copied().collect();
+        for id in ids {
+            let file = &self.files[&id];
+            if file.at_end {
+                self.close(id, ingest, Closing::Stopping).await;
+            } else {
+                tracing::info!(file = %file.name, settled_through = file.watermark.offset(), read = file.read_bytes, "stopped before the end of the file");
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the files the patterns name now that are not open yet (by identity).
+    async fn discover(&mut self, max_line_bytes: usize) -> Result<()> {
+        for path in expand(&self.source.patterns)? {
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(_) => continue,
+            };
+            let id = FileId::of(&meta);
+            if let Some(open) = self.files.get_mut(&id) {
+                // The same file under another matching name: a rename, not a new file.
+                if open.path != path {
+                    tracing::debug!(file = %open.name, now = %path.display(), "file renamed");
+                    open.path = path;
+                }
+                continue;
+            }
+            if !self.claim(id, &path) {
+                continue;
+            }
+            match OpenFile::open(&path, id, max_line_bytes).await {
+                Ok(file) => {
+                    self.not_opened.remove(&path);
+                    tracing::info!(file = %file.name, "reading file");
+                    self.files.insert(id, file);
+                }
+                Err(error) => {
+                    self.claims.lock().expect("not poisoned").remove(&id);
+                    if self.not_opened.insert(path.clone()) {
+                        tracing::warn!(error = %format!("{error:#}"), "cannot open file; trying again at the next poll");
                     }
-                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot open file"),
                 }
             }
         }
-        if !follow && files.is_empty() {
-            tracing::warn!(patterns = ?patterns, "no file matches the source's paths");
-        }
-        for file in files.values_mut() {
-            if shutdown.is_cancelled() {
-                break;
+        Ok(())
+    }
+
+    /// Claims the file `id`, found at `path`, for this source; false when it is being
+    /// read, or was read, already.
+    fn claim(&mut self, id: FileId, path: &Path) -> bool {
+        let mut claims = self.claims.lock().expect("not poisoned");
+        match claims.get(&id) {
+            Some(Claim::Open) => {
+                if self.not_opened.insert(path.to_path_buf()) {
+                    tracing::warn!(file = %path.display(), "file already read by another file source; not read twice");
+                }
+                return false;
             }
-            file.read_available(&mut ingest, &mut block, &shutdown)
-                .await?;
-            if follow && file.rotated().await {
-                file.finish(&mut ingest).await;
-                tracing::info!(file = %file.name, "file rotated; reading the new one from its start");
-                *file = OpenFile::open(&file.path, ingest.max_line_bytes()).await?;
-            }
+            Some(Claim::Closed { fingerprint }) if starts_with(path, fingerprint) => return false,
+            // Never seen, or its identity now another file's.
+            None | Some(Claim::Closed { .. }) => {}
         }
-        if !follow || shutdown.is_cancelled() {
-            break;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poll_interval) => {}
-            () = shutdown.cancelled() => {}
+        claims.insert(id, Claim::Open);
+        true
+    }
+
+    /// Takes the file's unterminated last line and closes it.
+    async fn close(&mut self, id: FileId, ingest: &mut Ingest, why: Closing) {
+        let Some(mut file) = self.files.remove(&id) else {
+            return;
+        };
+        file.finish(ingest).await;
+        let mut claims = self.claims.lock().expect("not poisoned");
+        match why {
+            // Its identity may be reused by a new file at once.
+            Closing::Deleted => claims.remove(&id),
+            _ => claims.insert(
+                id,
+                Claim::Closed {
+                    fingerprint: std::mem::take(&mut file.fingerprint),
+                },
+            ),
+        };
+        tracing::info!(file = %file.name, read = file.read_bytes, settled_through = file.watermark.offset(), "file closed: {why}");
+    }
+
+    /// Leaves the files still open to be read by whoever finds them next.
+    fn release_all(&mut self) {
+        let mut claims = self.claims.lock().expect("not poisoned");
+        for id in self.files.keys() {
+            claims.remove(id);
         }
     }
-    // Read once: the files are finished. Followed: the host is stopping; take the
-    // unterminated last lines rather than lose them. A file the stop interrupted
-    // mid-read is left where it stopped: its last bytes are the cut end of a read, not
-    // a line.
-    for file in files.values_mut() {
-        if file.at_end {
-            file.finish(&mut ingest).await;
-        } else {
-            tracing::info!(file = %file.name, read_bytes = file.read_bytes, "stopped before the end of the file");
-        }
-    }
-    Ok(())
 }
 
 /// The files the patterns name now, in a stable order.
@@ -95,31 +261,86 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// Whether the file at `path` starts with `bytes`.
+fn starts_with(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let mut start = vec![0u8; bytes.len()];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| start == bytes)
+}
+
+/// What a poll found of an open file.
+enum Check {
+    Open,
+    /// Truncated, or written anew in place: read again from the start.
+    Replaced,
+    /// Read it no more.
+    Done(Closing),
+}
+
+/// Why a file is closed.
+#[derive(Debug, Clone, Copy)]
+enum Closing {
+    ReadOnce,
+    Deleted,
+    Unreadable,
+    RotatedAway,
+    Stopping,
+}
+
+impl std::fmt::Display for Closing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Closing::ReadOnce => "read to its end",
+            Closing::Deleted => "it was deleted",
+            Closing::Unreadable => "it can no longer be read",
+            Closing::RotatedAway => "rotated away, and quiet for rotate_wait",
+            Closing::Stopping => "the host is stopping",
+        })
+    }
+}
+
 struct OpenFile {
+    id: FileId,
+    /// Where the file was last seen.
     path: PathBuf,
+    /// Its name when opened: the origin of its events.
     name: String,
     file: tokio::fs::File,
-    inode: u64,
     splitter: LineSplitter,
     read_bytes: u64,
+    /// The file's first bytes as read, up to [`FINGERPRINT_BYTES`].
+    fingerprint: Vec<u8>,
     /// The last read reached the end of the file as it was then.
     at_end: bool,
+    /// When a read last found new bytes.
+    last_growth: Instant,
+    watermark: Watermark,
 }
 
 impl OpenFile {
-    async fn open(path: &Path, max_line_bytes: usize) -> Result<Self> {
+    async fn open(path: &Path, id: FileId, max_line_bytes: usize) -> Result<Self> {
         let file = tokio::fs::File::open(path)
             .await
             .with_context(|| format!("opening {}", path.display()))?;
-        let inode = file.metadata().await?.ino();
+        let opened = FileId::of(&file.metadata().await?);
+        anyhow::ensure!(
+            opened == id,
+            "{} was replaced while being opened",
+            path.display()
+        );
         Ok(OpenFile {
+            id,
             path: path.to_path_buf(),
             name: path.display().to_string(),
             file,
-            inode,
             splitter: LineSplitter::new(max_line_bytes),
             read_bytes: 0,
+            fingerprint: Vec::new(),
             at_end: false,
+            last_growth: Instant::now(),
+            watermark: Watermark::default(),
         })
     }
 
@@ -140,15 +361,82 @@ impl OpenFile {
             if self.at_end {
                 return Ok(());
             }
+            self.last_growth = Instant::now();
+            let bytes = &block[..read];
+            if self.fingerprint.len() < FINGERPRINT_BYTES
+                && self.read_bytes < FINGERPRINT_BYTES as u64
+            {
+                let wanted = FINGERPRINT_BYTES - self.fingerprint.len();
+                self.fingerprint
+                    .extend_from_slice(&bytes[..bytes.len().min(wanted)]);
+            }
             self.read_bytes += read as u64;
             let name = &self.name;
-            self.splitter.feed(&block[..read], |position, line| {
+            self.splitter.feed(bytes, |position, line| {
                 ingest.line(origin(name, position), line)
             });
-            if ingest.flush().await.is_err() || shutdown.is_cancelled() {
+            let position = self.watermark.issue(self.splitter.consumed());
+            if ingest
+                .flush(Some((&self.watermark, position)))
+                .await
+                .is_err()
+                || shutdown.is_cancelled()
+            {
                 return Ok(());
             }
         }
+    }
+
+    /// What became of the file since the last read.
+    async fn check(&mut self, rotate_wait: Duration) -> Check {
+        let Ok(meta) = self.file.metadata().await else {
+            return Check::Done(Closing::Unreadable);
+        };
+        if meta.nlink() == 0 {
+            return Check::Done(Closing::Deleted);
+        }
+        if meta.len() < self.read_bytes || self.first_bytes_changed().await {
+            return Check::Replaced;
+        }
+        let at_its_name = std::fs::metadata(&self.path)
+            .map(|meta| FileId::of(&meta) == self.id)
+            .unwrap_or(false);
+        if !at_its_name && self.last_growth.elapsed() >= rotate_wait {
+            return Check::Done(Closing::RotatedAway);
+        }
+        Check::Open
+    }
+
+    /// Whether the bytes at the start of the file differ from those read there.
+    async fn first_bytes_changed(&mut self) -> bool {
+        if self.fingerprint.is_empty() {
+            return false;
+        }
+        let mut now = vec![0u8; self.fingerprint.len()];
+        let read = async {
+            self.file.seek(SeekFrom::Start(0)).await?;
+            self.file.read_exact(&mut now).await?;
+            self.file.seek(SeekFrom::Start(self.read_bytes)).await
+        };
+        match read.await {
+            Ok(_) => now != self.fingerprint,
+            // Shorter than what was read: the size check says so.
+            Err(_) => false,
+        }
+    }
+
+    /// Takes what is left of the old content's last line, then starts over at byte 0.
+    async fn restart(&mut self, ingest: &mut Ingest) -> Result<()> {
+        self.finish(ingest).await;
+        self.file
+            .seek(SeekFrom::Start(0))
+            .await
+            .with_context(|| format!("rewinding {}", self.name))?;
+        self.splitter = LineSplitter::new(ingest.max_line_bytes());
+        self.read_bytes = 0;
+        self.fingerprint.clear();
+        self.watermark = Watermark::default();
+        Ok(())
     }
 
     /// Takes the unterminated last line, if any.
@@ -156,15 +444,8 @@ impl OpenFile {
         let name = &self.name;
         self.splitter
             .finish(|position, line| ingest.line(origin(name, position), line));
-        let _ = ingest.flush().await;
-    }
-
-    /// Whether the path now names another file, or the file shrank (copy-truncate).
-    async fn rotated(&self) -> bool {
-        match tokio::fs::metadata(&self.path).await {
-            Ok(meta) => meta.ino() != self.inode || meta.len() < self.read_bytes,
-            Err(_) => false,
-        }
+        let position = self.watermark.issue(self.splitter.consumed());
+        let _ = ingest.flush(Some((&self.watermark, position))).await;
     }
 }
 

@@ -55,6 +55,12 @@ impl LineSplitter {
         self.keep(rest);
     }
 
+    /// The byte after the last line emitted: where a reader resumes without cutting or
+    /// repeating a line.
+    pub fn consumed(&self) -> u64 {
+        self.offset
+    }
+
     /// Emits the last line when the stream ended without a final LF.
     pub fn finish(&mut self, mut emit: impl FnMut(LinePosition, Line<'_>)) {
         if !self.pending.is_empty() || self.overflow > 0 {

@@ -23,6 +23,7 @@ pub fn spawn_all(
     shutdown: CancellationToken,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) {
+    let claims = file::Claims::default();
     for source in sources.iter().cloned() {
         let ingest = Ingest::new(router.clone());
         let shutdown = shutdown.clone();
@@ -31,8 +32,15 @@ pub fn spawn_all(
                 paths,
                 follow,
                 poll_interval,
+                rotate_wait,
             } => {
-                tasks.spawn(file::run(paths, follow, poll_interval, ingest, shutdown));
+                let source = file::FileSource {
+                    patterns: paths,
+                    follow,
+                    poll_interval,
+                    rotate_wait,
+                };
+                tasks.spawn(file::run(source, ingest, claims.clone(), shutdown));
             }
             SourceConfig::Stdin {} => {
                 tasks.spawn(stdin::run(ingest, shutdown));

@@ -26,12 +26,12 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
         splitter.feed(&block[..read], |position, line| {
             ingest.line(origin(position), line)
         });
-        if ingest.flush().await.is_err() {
+        if ingest.flush(None).await.is_err() {
             return Ok(());
         }
     }
     splitter.finish(|position, line| ingest.line(origin(position), line));
-    let _ = ingest.flush().await;
+    let _ = ingest.flush(None).await;
     Ok(())
 }
 
