@@ -1,14 +1,25 @@
 //! The dead-letter store: events that will never be delivered, with the reason, as JSON
 //! Lines in `<dead_letter_dir>/dead-letter.jsonl`. Nothing the host gives up on is lost
-//! silently; an operator can fix the cause and replay the file with `sluice run`.
+//! silently: an event counts as settled only once its record is on disk (written and
+//! synced). When the store cannot take records (a full disk, a directory that is not
+//! writable), the events stay where they are and the write is tried again, loudly,
+//! until it works or the shutdown deadline passes.
+//!
+//! Writes run on the blocking pool, never on a thread that runs async tasks. The file is
+//! rotated at `max_file_bytes`, to `dead-letter-<time>.jsonl`; rotated files are kept.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+/// The first wait before trying a failed write again; it doubles up to [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(250);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// One dead-lettered event or line.
 #[derive(Debug, Serialize)]
@@ -40,18 +51,21 @@ pub fn now_rfc3339() -> String {
         .to_string()
 }
 
-/// Appends records; writers are serialized so records never interleave.
+/// Appends records; writers take turns, so records never interleave.
 #[derive(Debug)]
 pub struct DeadLetter {
     path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
+    max_file_bytes: u64,
+    /// Taken by the write in progress (and lost if it panics: the next one reopens).
+    file: tokio::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl DeadLetter {
-    pub fn new(dir: &Path) -> Self {
+    pub fn new(dir: &Path, max_file_bytes: u64) -> Self {
         DeadLetter {
             path: dir.join("dead-letter.jsonl"),
-            file: Mutex::new(None),
+            max_file_bytes,
+            file: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -59,44 +73,168 @@ impl DeadLetter {
         &self.path
     }
 
-    /// Writes `records` and flushes them to the OS. The file is created on first use.
-    pub fn write(&self, records: &[Record<'_>]) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut text = Vec::with_capacity(records.len() * 256);
-        for record in records {
-            serde_json::to_writer(&mut text, record)?;
-            text.push(b'\n');
-        }
-        let mut file = self.file.lock().expect("dead-letter lock");
-        if file.is_none() {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            *file = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-                    .with_context(|| format!("opening {}", self.path.display()))?,
-            );
-        }
-        let handle = file.as_mut().expect("opened above");
-        handle
-            .write_all(&text)
-            .with_context(|| format!("writing {}", self.path.display()))?;
-        handle
-            .sync_data()
-            .with_context(|| format!("syncing {}", self.path.display()))
+    /// Checks that records can be written: the directory exists or can be made, and a
+    /// file can be created in it. For `sluice check`, before any event depends on it.
+    pub fn check_writable(&self) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create dead-letter directory {}", dir.display()))?;
+        let probe = dir.join(format!(".sluice-check-{}", std::process::id()));
+        std::fs::File::create(&probe)
+            .with_context(|| format!("cannot write in dead-letter directory {}", dir.display()))?;
+        std::fs::remove_file(&probe).with_context(|| format!("cannot remove {}", probe.display()))
     }
 
-    /// Like [`DeadLetter::write`], but a failure is logged loudly rather than returned:
-    /// callers have nowhere better to put the events.
-    pub fn write_or_log(&self, records: &[Record<'_>]) {
-        if let Err(error) = self.write(records) {
-            tracing::error!(count = records.len(), error = %format!("{error:#}"), "cannot write to the dead-letter store; these events are lost");
+    /// Writes `records` and syncs them, trying again (and saying so at ERROR) until it
+    /// works; false when `give_up` is cancelled first, the records then not written.
+    pub async fn store(&self, records: &[Record<'_>], give_up: &CancellationToken) -> bool {
+        if records.is_empty() {
+            return true;
         }
+        let text = match serialize(records) {
+            Ok(text) => text,
+            Err(error) => {
+                // Records hold validated JSON and plain strings: this is a host bug.
+                tracing::error!(%error, "cannot serialize dead-letter records");
+                return false;
+            }
+        };
+        let mut wait = FIRST_RETRY_WAIT;
+        loop {
+            match self.append(text.clone()).await {
+                Ok(()) => return true,
+                Err(error) => {
+                    tracing::error!(
+                        count = records.len(),
+                        error = %format!("{error:#}"),
+                        retry_in = ?wait,
+                        "cannot write to the dead-letter store; the events are kept and the write tried again"
+                    );
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => wait = (wait * 2).min(MAX_RETRY_WAIT),
+                () = give_up.cancelled() => return false,
+            }
+        }
+    }
+
+    /// One append and sync, on the blocking pool.
+    async fn append(&self, text: Vec<u8>) -> Result<()> {
+        let mut slot = self.file.lock().await;
+        let file = slot.take();
+        let path = self.path.clone();
+        let max_file_bytes = self.max_file_bytes;
+        let (file, result) = tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            let result = append_blocking(&path, &mut file, &text, max_file_bytes);
+            (file, result)
+        })
+        .await
+        .context("the dead-letter write panicked")?;
+        *slot = file;
+        result
+    }
+}
+
+fn serialize(records: &[Record<'_>]) -> serde_json::Result<Vec<u8>> {
+    let mut text = Vec::with_capacity(records.len() * 256);
+    for record in records {
+        serde_json::to_writer(&mut text, record)?;
+        text.push(b'\n');
+    }
+    Ok(text)
+}
+
+/// Appends `text` to the file at `path` (opened into `file` on first use), rotating it
+/// first when `text` would take it past `max_file_bytes`.
+fn append_blocking(
+    path: &Path,
+    file: &mut Option<std::fs::File>,
+    text: &[u8],
+    max_file_bytes: u64,
+) -> Result<()> {
+    let open = match file {
+        Some(open) => open,
+        None => file.insert(open_append(path)?),
+    };
+    let size = open.metadata()?.len();
+    if size > 0 && size + text.len() as u64 > max_file_bytes {
+        let rotated = path.with_file_name(format!(
+            "dead-letter-{}.jsonl",
+            jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
+        ));
+        std::fs::rename(path, &rotated)
+            .with_context(|| format!("rotating {} to {}", path.display(), rotated.display()))?;
+        tracing::info!(file = %rotated.display(), "dead-letter file rotated");
+        *file = None;
+        return append_blocking(path, file, text, max_file_bytes);
+    }
+    open.write_all(text)
+        .with_context(|| format!("writing {}", path.display()))?;
+    open.sync_data()
+        .with_context(|| format!("syncing {}", path.display()))
+}
+
+fn open_append(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(reason: &str) -> Record<'_> {
+        Record {
+            time: now_rfc3339(),
+            stage: "parse",
+            destination: None,
+            reason,
+            origin: None,
+            event_id: None,
+            event: None,
+            line: Some("x".repeat(100)),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_file_is_rotated_at_its_size_bound_and_nothing_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetter::new(dir.path(), 1000);
+        let never = CancellationToken::new();
+        for n in 0..30 {
+            assert!(store.store(&[record(&format!("r{n}"))], &never).await);
+        }
+        let mut lines = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let size = std::fs::metadata(&path).unwrap().len();
+            assert!(size <= 1000, "{} is {size} bytes", path.display());
+            lines += std::fs::read_to_string(&path).unwrap().lines().count();
+        }
+        assert_eq!(lines, 30);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_write_keeps_trying_until_told_to_give_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("a-file");
+        std::fs::write(&blocked, "in the way").unwrap();
+        let store = DeadLetter::new(&blocked.join("dlq"), 1 << 20);
+        assert!(store.check_writable().is_err());
+        let give_up = CancellationToken::new();
+        let cancel = give_up.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            cancel.cancel();
+        });
+        assert!(!store.store(&[record("r")], &give_up).await);
     }
 }

@@ -65,7 +65,7 @@ pub async fn run(config: Config) -> Result<Summary> {
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
     let counters = Arc::new(Counters::default());
-    let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
+    let dead_letter = Arc::new(config.dead_letter());
     let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
     let destinations = tokio::task::block_in_place(|| {

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod dead_letter;
 mod files;
 mod hec_delivery;
 mod hostile_input;

@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::dead_letter::DeadLetter;
 use crate::metrics::Counters;
 use crate::module::Runtime;
 
@@ -120,7 +119,10 @@ fn check(path: &std::path::Path) -> Result<ExitCode> {
     let config = Config::load(path)?;
     let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
-    let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter_dir));
+    let dead_letter = Arc::new(config.dead_letter());
+    dead_letter
+        .check_writable()
+        .with_context(|| format!("{}: dead_letter_dir", path.display()))?;
     let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)?;
     for (i, (destination, settings)) in destinations.iter().zip(&config.destinations).enumerate() {
         let enrichment = crate::pipeline::enrichment(&config.events.tags);

@@ -21,6 +21,9 @@ pub struct Config {
     /// Where events that can never be delivered are written, as JSON Lines.
     #[serde(default = "default_dead_letter_dir")]
     pub dead_letter_dir: PathBuf,
+    /// Size at which the dead-letter file is rotated (rotated files are kept).
+    #[serde(default = "default_dead_letter_max_file_bytes")]
+    pub dead_letter_max_file_bytes: u64,
     /// Directories of `.wasm` modules; a module there overrides a built-in of the same name.
     #[serde(default)]
     pub modules_dirs: Vec<PathBuf>,
@@ -222,6 +225,10 @@ impl Default for RetryConfig {
 fn default_dead_letter_dir() -> PathBuf {
     PathBuf::from("sluice-dead-letter")
 }
+/// 256 MiB: a file a person can still open.
+fn default_dead_letter_max_file_bytes() -> u64 {
+    256 << 20
+}
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -414,6 +421,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The dead-letter store this configuration names.
+    pub fn dead_letter(&self) -> crate::dead_letter::DeadLetter {
+        crate::dead_letter::DeadLetter::new(&self.dead_letter_dir, self.dead_letter_max_file_bytes)
     }
 
     /// Limits for the module runtime.

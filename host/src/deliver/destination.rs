@@ -189,24 +189,38 @@ impl Destination {
 
 impl Destination {
     /// Dead-letters the events of `batch` at `indices` (checked with the module's
-    /// answer), with `reason`.
-    pub(super) fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
+    /// answer), with `reason`; false when the store could not take them before
+    /// `give_up` (then they are not counted as dead-lettered).
+    pub(super) async fn dead_letter(
+        &self,
+        batch: &Events,
+        indices: &[u32],
+        reason: &str,
+        give_up: &CancellationToken,
+    ) -> bool {
         if indices.is_empty() {
-            return;
+            return true;
         }
         tracing::warn!(destination = %self.name, events = indices.len(), %reason, "events dead-lettered");
-        Counters::add(&self.counters.dead_lettered, indices.len());
-        self.write_records(batch, indices.iter().copied(), "deliver", reason);
+        let stored = self
+            .write_records(batch, indices.iter().copied(), "deliver", reason, give_up)
+            .await;
+        if stored {
+            Counters::add(&self.counters.dead_lettered, indices.len());
+        }
+        stored
     }
 
-    /// Writes the events of `batch` at `indices` to the dead-letter store.
-    pub(super) fn write_records(
+    /// Writes the events of `batch` at `indices` to the dead-letter store, trying again
+    /// until it works or `give_up`.
+    pub(super) async fn write_records(
         &self,
         batch: &Events,
         indices: impl Iterator<Item = u32>,
         stage: &'static str,
         reason: &str,
-    ) {
+        give_up: &CancellationToken,
+    ) -> bool {
         let time = now_rfc3339();
         let records: Vec<Record<'_>> = indices
             .map(|i| i as usize)
@@ -221,6 +235,6 @@ impl Destination {
                 line: None,
             })
             .collect();
-        self.dead_letter.write_or_log(&records);
+        self.dead_letter.store(&records, give_up).await
     }
 }

@@ -54,14 +54,18 @@ pub(super) async fn run(
                 instance = worker.instance.into_inner().expect("not poisoned");
                 Counters::add(&destination.counters.abandoned, events.len());
                 tracing::error!(destination = %destination.name, events = events.len(), "shutdown deadline passed; batch abandoned");
-                // Kept where an operator can find them; the batch stays unsettled, so a
-                // source with checkpoints reads them again too (at least once).
-                destination.write_records(
-                    &events,
-                    0..events.len() as u32,
-                    "shutdown",
-                    "abandoned: not delivered within shutdown_timeout (some may have arrived)",
-                );
+                // Kept where an operator can find them (one try: the deadline has
+                // passed); the batch stays unsettled, so a source with checkpoints reads
+                // them again too (at least once).
+                destination
+                    .write_records(
+                        &events,
+                        0..events.len() as u32,
+                        "shutdown",
+                        "abandoned: not delivered within shutdown_timeout (some may have arrived)",
+                        &abort,
+                    )
+                    .await;
             }
             Err(panic) => {
                 // A host bug: which events arrived is unknown, and trying again may hit
@@ -72,8 +76,14 @@ pub(super) async fn run(
                 );
                 tracing::error!(destination = %destination.name, %reason, "delivery task panicked");
                 let all: Vec<u32> = (0..events.len() as u32).collect();
-                destination.dead_letter(&events, &all, &reason);
-                batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+                if destination
+                    .dead_letter(&events, &all, &reason, &abort)
+                    .await
+                {
+                    batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+                } else {
+                    Counters::add(&destination.counters.abandoned, events.len());
+                }
             }
         }
     }
@@ -110,7 +120,7 @@ impl Worker {
             let formatted = match self.format(&pending.events).await {
                 Ok(formatted) => formatted,
                 Err(Failure::Fatal(reason)) => {
-                    self.dead_letter_all(&pending.events, &reason);
+                    self.dead_letter_all(&pending.events, &reason).await;
                     continue;
                 }
                 Err(Failure::Transient(reason)) => {
@@ -119,7 +129,8 @@ impl Worker {
                 }
             };
             for refusal in &formatted.refused {
-                self.dead_letter(&pending.events, &[refusal.event], &refusal.reason);
+                self.dead_letter(&pending.events, &[refusal.event], &refusal.reason)
+                    .await;
             }
             let forgotten = answer::forgotten(&formatted, pending.events.len());
             self.dead_letter(
@@ -129,7 +140,8 @@ impl Worker {
                     "module `{}` neither sent nor refused the event",
                     self.destination.module.info().name
                 ),
-            );
+            )
+            .await;
             for request in formatted.requests {
                 match request {
                     Request::Http(request) => self.send(&pending, request, &mut queue).await,
@@ -138,7 +150,8 @@ impl Worker {
                             "module `{}` asked for a stream transport, which this host does not serve yet",
                             self.destination.module.info().name
                         );
-                        self.dead_letter(&pending.events, &framed.events, &reason);
+                        self.dead_letter(&pending.events, &framed.events, &reason)
+                            .await;
                     }
                 }
             }
@@ -168,7 +181,8 @@ impl Worker {
                     &pending.events,
                     &request.events,
                     &format!("cannot compress the request body: {error}"),
-                );
+                )
+                .await;
                 return;
             }
         };
@@ -218,7 +232,8 @@ impl Worker {
                 Verdict::Retry(advice) => {
                     if !self.destination.retry.may_retry(attempt) {
                         let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
-                        self.dead_letter(&pending.events, &request.events, &reason);
+                        self.dead_letter(&pending.events, &request.events, &reason)
+                            .await;
                         return;
                     }
                     let wait = self.destination.retry.delay(
@@ -242,7 +257,8 @@ impl Worker {
                             &pending.events,
                             &in_request(&[refusal.event]),
                             &refusal.reason,
-                        );
+                        )
+                        .await;
                     }
                     if !partial.retry.is_empty() {
                         let rest = Pending {
@@ -274,11 +290,13 @@ impl Worker {
                         &pending.events,
                         &request.events,
                         "the destination refused the event as too large",
-                    );
+                    )
+                    .await;
                     return;
                 }
                 Verdict::Refused(reason) => {
-                    self.dead_letter(&pending.events, &request.events, &reason);
+                    self.dead_letter(&pending.events, &request.events, &reason)
+                        .await;
                     return;
                 }
             }
@@ -297,7 +315,8 @@ impl Worker {
             self.dead_letter_all(
                 &pending.events,
                 &format!("gave up after {} attempts: {reason}", pending.attempt),
-            );
+            )
+            .await;
             return;
         }
         let wait = self.destination.retry.delay(pending.attempt, wait);
@@ -383,13 +402,17 @@ impl Worker {
         })
     }
 
-    fn dead_letter_all(&self, events: &Events, reason: &str) {
+    async fn dead_letter_all(&self, events: &Events, reason: &str) {
         let all: Vec<u32> = (0..events.len() as u32).collect();
-        self.dead_letter(events, &all, reason);
+        self.dead_letter(events, &all, reason).await;
     }
 
-    fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
-        self.destination.dead_letter(batch, indices, reason);
+    /// Dead-letters events; if the store cannot take them before the shutdown
+    /// deadline, the batch ends unsettled (`deliver` sees the deadline passed).
+    async fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
+        self.destination
+            .dead_letter(batch, indices, reason, &self.abort)
+            .await;
     }
 }
 

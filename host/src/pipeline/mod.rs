@@ -17,6 +17,7 @@ use crate::buffer::{QueueSender, Refused};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
+use tokio_util::sync::CancellationToken;
 
 /// Where a line came from, for dead-letter records and stable event ids.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +59,20 @@ pub struct Router {
 pub struct Ingest {
     router: Arc<Router>,
     chunk: ChunkBuilder,
+    /// Lines of the current chunk that are not events.
+    rejected: Vec<Rejected>,
     now_ms: i64,
+    /// Cancelled when the source stops: a dead-letter store that cannot take the
+    /// rejected lines is not waited for any longer.
+    give_up: CancellationToken,
+}
+
+/// A line that is not an event, waiting for the dead-letter store.
+#[derive(Debug)]
+struct Rejected {
+    origin: String,
+    reason: String,
+    line: String,
 }
 
 /// Every destination has stopped taking events.
@@ -66,11 +80,13 @@ pub struct Ingest {
 pub struct Closed;
 
 impl Ingest {
-    pub fn new(router: Arc<Router>) -> Self {
+    pub fn new(router: Arc<Router>, give_up: CancellationToken) -> Self {
         Ingest {
             router,
             chunk: ChunkBuilder::default(),
+            rejected: Vec::new(),
             now_ms: 0,
+            give_up,
         }
     }
 
@@ -126,20 +142,51 @@ impl Ingest {
         }
     }
 
-    /// Dead-letters a line that is not an event, with `reason`.
-    fn reject(&self, origin: Origin<'_>, reason: &str, line: &[u8]) {
-        Counters::add(&self.router.counters.lines_rejected, 1);
+    /// Keeps a line that is not an event, with `reason`, for the dead-letter store; it
+    /// is written there before the chunk it was read with goes on.
+    fn reject(&mut self, origin: Origin<'_>, reason: &str, line: &[u8]) {
         tracing::warn!(file = origin.name, line = origin.line, %reason, "line rejected to the dead-letter store");
-        self.router.dead_letter.write_or_log(&[Record {
-            time: now_rfc3339(),
-            stage: "parse",
-            destination: None,
-            reason,
-            origin: Some(format!("{}:{}", origin.name, origin.line)),
-            event_id: None,
-            event: None,
-            line: Some(String::from_utf8_lossy(line).into_owned()),
-        }]);
+        self.rejected.push(Rejected {
+            origin: format!("{}:{}", origin.name, origin.line),
+            reason: reason.to_owned(),
+            line: String::from_utf8_lossy(line).into_owned(),
+        });
+    }
+
+    /// Writes the rejected lines of the current chunk to the dead-letter store; false
+    /// when the store could not take them before the source stopped.
+    async fn store_rejected(&mut self) -> bool {
+        if self.rejected.is_empty() {
+            return true;
+        }
+        let time = now_rfc3339();
+        let records: Vec<Record<'_>> = self
+            .rejected
+            .iter()
+            .map(|rejected| Record {
+                time: time.clone(),
+                stage: "parse",
+                destination: None,
+                reason: &rejected.reason,
+                origin: Some(rejected.origin.clone()),
+                event_id: None,
+                event: None,
+                line: Some(rejected.line.clone()),
+            })
+            .collect();
+        let stored = self.router.dead_letter.store(&records, &self.give_up).await;
+        let count = self.rejected.len();
+        self.rejected.clear();
+        if stored {
+            Counters::add(&self.router.counters.lines_rejected, count);
+        } else {
+            Counters::add(&self.router.counters.abandoned, count);
+            tracing::error!(
+                lines = count,
+                "rejected lines could not be written to the dead-letter store before the source stopped; they are lost"
+            );
+        }
+        stored
     }
 
     /// Sends the current chunk to every destination. A destination whose queue has
@@ -149,7 +196,11 @@ impl Ingest {
     /// delivered or dead-lettered them, and moves `mark`'s watermark over `mark`'s
     /// position (at once when no line of the chunk was an event).
     pub async fn flush(&mut self, mark: Option<(&Watermark, Position)>) -> Result<(), Closed> {
-        let mark = mark.map(|(watermark, position)| (watermark.clone(), position));
+        // A line the store did not take is not safe: the position stays unsettled.
+        let mark = match self.store_rejected().await {
+            true => mark.map(|(watermark, position)| (watermark.clone(), position)),
+            false => None,
+        };
         if self.chunk.events.is_empty() {
             if let Some((watermark, position)) = mark {
                 watermark.settle(position);

@@ -25,7 +25,7 @@ pub fn spawn_all(
 ) {
     let claims = file::Claims::default();
     for source in sources.iter().cloned() {
-        let ingest = Ingest::new(router.clone());
+        let ingest = Ingest::new(router.clone(), shutdown.clone());
         let shutdown = shutdown.clone();
         match source {
             SourceConfig::File {

@@ -1,0 +1,89 @@
+//! The dead-letter store as the last resort: an event counts as settled only once its
+//! record is on disk, and a store that cannot take records is said so, loudly.
+//!
+//! The store is made unwritable with a regular file where its directory should be:
+//! unlike directory modes, that stops root too, so the tests hold under CI's root.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{
+    FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination, summary_figure, transcript,
+};
+
+/// With the store unwritable, refused events used to be counted as dead-lettered and
+/// settled, the summary named a file that did not exist, and the run exited 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_the_store_cannot_take_are_not_settled_and_the_run_says_so() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.write(
+        "blocked",
+        "a file where the dead-letter directory should be",
+    );
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    // The harness puts dead letters in `dead-letter`; this run's go under `blocked`.
+    let config = std::fs::read_to_string(harness.path("sluice.toml"))
+        .unwrap()
+        .replace(
+            "dead_letter_dir = \"dead-letter\"",
+            "dead_letter_dir = \"blocked/dlq\"",
+        );
+    harness.write("sluice.toml", config);
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", "a-token-HEC-refuses")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot write to the dead-letter store; the events are kept"),
+        "{stderr}"
+    );
+    assert_eq!(summary_figure(&output, "dead_lettered"), 0, "{stderr}");
+    assert_eq!(summary_figure(&output, "events_settled"), 0);
+    assert_eq!(summary_figure(&output, "abandoned"), 50);
+    assert!(receiver.indexed().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_finds_an_unwritable_dead_letter_directory() {
+    let harness = Harness::new();
+    harness.write(
+        "blocked",
+        "a file where the dead-letter directory should be",
+    );
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination("https://splunk.example.com:8088", "")
+    ));
+    let config = std::fs::read_to_string(harness.path("sluice.toml"))
+        .unwrap()
+        .replace(
+            "dead_letter_dir = \"dead-letter\"",
+            "dead_letter_dir = \"blocked/dlq\"",
+        );
+    harness.write("sluice.toml", config);
+    let output = harness
+        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sluice.toml: dead_letter_dir: cannot create dead-letter directory")
+            && stderr.contains("blocked/dlq"),
+        "{stderr}"
+    );
+}
