@@ -11,3 +11,4 @@
 pub mod http;
 pub mod id;
 pub mod payload;
+pub mod types;

@@ -87,10 +87,12 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// How many events the batch has.
     pub fn len(&self) -> usize {
         self.columns.ends.len()
     }
 
+    /// Whether the batch has no event.
     pub fn is_empty(&self) -> bool {
         self.columns.ends.is_empty()
     }
@@ -189,6 +191,7 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The event's stable id, the same each time the same line is read.
     pub fn id(&self) -> EventId {
         EventId(
             (u128::from(self.batch.columns.ids_high[self.index]) << 64)

@@ -52,6 +52,8 @@
 //! on `wasm32`), so a module's encoder can be unit-tested and benchmarked with plain
 //! `cargo test`.
 
+#![deny(missing_docs)]
+
 mod batch;
 pub mod escape;
 pub mod json;
@@ -62,18 +64,7 @@ mod settings;
 pub mod sign;
 pub mod time;
 
-/// The generated bindings; public only for [`export_formatter!`], never to be named.
-#[doc(hidden)]
-#[allow(missing_docs, clippy::all, unsafe_code, reason = "generated bindings")]
-pub mod wit {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "formatter",
-        pub_export_macro: true,
-        export_macro_name: "__export_formatter_bindings",
-        default_bindings_module: "::sluice_guest::__private::wit",
-    });
-}
+use __private::wit;
 
 pub use batch::{Batch, Enrichment, Event, EventId, TimeSource};
 pub use payload::{Mark, Payload, PayloadBuilder, Piece};
@@ -89,11 +80,18 @@ pub use wit::sluice::module::types::{
 /// What a module tells the host about itself.
 #[derive(Debug, Clone)]
 pub struct Info {
+    /// The module's name, as destinations name it (`splunk-hec`).
     pub name: String,
+    /// The module's version.
     pub version: String,
+    /// How its requests travel.
     pub transport: Transport,
+    /// Default batch limits; a destination's `batch` overrides them.
     pub batch: BatchLimits,
+    /// The header the destination authenticates with; the host adds it with the
+    /// configured token, which the module never sees.
     pub auth: Option<AuthHeader>,
+    /// The settings the module accepts; any other is refused before it starts.
     pub settings: Vec<SettingDoc>,
 }
 
@@ -117,7 +115,9 @@ impl Info {
 /// The requests for one batch, and the events no request can carry.
 #[derive(Debug, Default)]
 pub struct Formatted {
+    /// What to send, in order.
     pub requests: Vec<Request>,
+    /// Events no request can carry, with why: the host dead-letters them.
     pub refused: Vec<Refusal>,
 }
 
@@ -211,14 +211,26 @@ macro_rules! export_formatter {
 /// Only for [`export_formatter!`]; not part of the SDK's API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::wit;
-    pub use crate::wit::__export_formatter_bindings;
-    pub use crate::wit::exports::sluice::module::formatting::Guest as FormattingGuest;
-    pub use crate::wit::sluice::module::types::{
-        Batch as WitBatch, EventText as WitEventText, Formatted as WitFormatted, Info as WitInfo,
-    };
+    /// The generated bindings: reachable for the macro's expansion in the module's
+    /// crate, never to be named by it.
+    #[allow(missing_docs, clippy::all, unsafe_code, reason = "generated bindings")]
+    pub mod wit {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "formatter",
+            pub_export_macro: true,
+            export_macro_name: "__export_formatter_bindings",
+            default_bindings_module: "::sluice_guest::__private::wit",
+        });
+    }
+
     use crate::{
         Batch, Enrichment, FormatError, Formatter, HttpResponse, SentRequest, Settings, Verdict,
+    };
+    pub use wit::__export_formatter_bindings;
+    pub use wit::exports::sluice::module::formatting::Guest as FormattingGuest;
+    pub use wit::sluice::module::types::{
+        Batch as WitBatch, EventText as WitEventText, Formatted as WitFormatted, Info as WitInfo,
     };
 
     /// Why a call came before `configure`: a host that breaks the contract.

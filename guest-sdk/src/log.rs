@@ -11,6 +11,7 @@ fn emit(_level: crate::wit::sluice::module::host::Level, _message: &str) {}
 
 macro_rules! levels {
     ($($name:ident => $level:ident),*) => {$(
+        #[doc = concat!("Logs `message` at the host's `", stringify!($name), "` level.")]
         pub fn $name(message: &str) {
             emit(crate::wit::sluice::module::host::Level::$level, message);
         }

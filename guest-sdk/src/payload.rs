@@ -76,6 +76,7 @@ impl PayloadBuilder {
         self.assembled
     }
 
+    /// Whether the assembled payload has no bytes.
     pub fn is_empty(&self) -> bool {
         self.assembled == 0
     }
@@ -155,6 +156,7 @@ impl PayloadBuilder {
         self.assembled = mark.assembled;
     }
 
+    /// The payload, for a request's body or messages.
     pub fn finish(self) -> Payload {
         Payload {
             text: self.text,

@@ -7,8 +7,11 @@ use crate::wit::sluice::module::types as wit;
 /// A setting a module accepts, shown by `sluice check` and used for defaults.
 #[derive(Debug, Clone)]
 pub struct SettingDoc {
+    /// The key in the destination's `settings`.
     pub name: &'static str,
+    /// What it does, for `sluice check` and error messages.
     pub description: &'static str,
+    /// Its value when not set, if it has one.
     pub default: Option<&'static str>,
 }
 
@@ -30,6 +33,7 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The destination's `values`, checked against the module's `docs`.
     pub fn new(values: Vec<(String, String)>, docs: Vec<SettingDoc>) -> Self {
         Settings { values, docs }
     }

@@ -19,6 +19,7 @@ pub struct EpochSeconds {
 }
 
 impl EpochSeconds {
+    /// Appends `ms` (milliseconds since the epoch) to `out` as epoch seconds.
     #[inline(always)]
     pub fn write(&mut self, out: &mut Vec<u8>, ms: i64) {
         if ms < 0 {

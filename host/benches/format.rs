@@ -17,9 +17,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice::buffer::Events;
 use sluice::event::EventMeta;
-use sluice::module::{Limits, ModuleSource, Runtime, Setup, types};
+use sluice::event::Events;
+use sluice::module::{Limits, ModuleSource, Runtime, Setup};
+use sluice_contract::types;
 use sluice_guest::{Batch, EventId, Formatter, Settings, TimeSource};
 use sluice_splunk_hec::SplunkHec;
 

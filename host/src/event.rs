@@ -3,7 +3,7 @@
 
 use crate::ack::Ack;
 
-pub use crate::module::types::Enrichment;
+pub use sluice_contract::types::{Columns, Enrichment};
 
 /// One parsed event of a chunk: where its JSON lies, its time and its id.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,5 +39,70 @@ impl EventMeta {
     pub fn json_in<'a>(&self, data: &'a str) -> &'a str {
         let start = self.offset as usize;
         &data[start..start + self.len as usize]
+    }
+}
+
+/// The events of a batch in the contract's layout: their JSON text back to back, which
+/// a module gets by handle, and the columns it gets by value.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub text: String,
+    pub columns: Columns,
+}
+
+impl Events {
+    pub fn len(&self) -> usize {
+        self.columns.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.ends.is_empty()
+    }
+
+    /// Appends an event; `meta`'s offset and length are those of its old place, unused.
+    pub fn push(&mut self, json: &str, meta: &EventMeta) {
+        let columns = &mut self.columns;
+        if meta.ingest_time {
+            columns.ingest_times.push(columns.ends.len() as u32);
+        }
+        self.text.push_str(json);
+        columns.ends.push(self.text.len() as u32);
+        columns.times_ms.push(meta.time_ms);
+        columns.ids_high.push((meta.id >> 64) as u64);
+        columns.ids_low.push(meta.id as u64);
+    }
+
+    pub fn json(&self, index: usize) -> &str {
+        let (start, end) = self.bounds(index);
+        &self.text[start as usize..end as usize]
+    }
+
+    pub fn meta(&self, index: usize) -> EventMeta {
+        let columns = &self.columns;
+        let (start, end) = self.bounds(index);
+        EventMeta {
+            offset: start,
+            len: end - start,
+            time_ms: columns.times_ms[index],
+            ingest_time: columns.ingest_times.binary_search(&(index as u32)).is_ok(),
+            id: (u128::from(columns.ids_high[index]) << 64) | u128::from(columns.ids_low[index]),
+        }
+    }
+
+    /// A copy of the events at `indices`, in that order.
+    pub fn subset(&self, indices: impl IntoIterator<Item = u32>) -> Events {
+        let mut part = Events::default();
+        for index in indices {
+            let meta = self.meta(index as usize);
+            part.push(meta.json_in(&self.text), &meta);
+        }
+        part
+    }
+
+    /// Where event `index`'s JSON starts and ends in `text`.
+    fn bounds(&self, index: usize) -> (u32, u32) {
+        let ends = &self.columns.ends;
+        let start = if index == 0 { 0 } else { ends[index - 1] };
+        (start, ends[index])
     }
 }

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dead_letter::DeadLetter;
 use crate::deliver::Destination;
 use crate::metrics::Counters;
-use crate::module::{ModuleSource, Runtime};
+use crate::module::{Limits, ModuleSource, Runtime};
 use crate::pipeline::{LineParser, Router, enrichment};
 
 /// What a run did, for the closing log line and the exit code.
@@ -66,7 +66,7 @@ pub async fn run(config: Config) -> Result<Summary> {
     let mut signals = Signals::install()?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(config.dead_letter());
-    let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
+    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
     let destinations = tokio::task::block_in_place(|| {
         load_destinations(&config, &runtime, &dead_letter, &counters)

@@ -236,3 +236,36 @@ async fn a_module_signs_with_a_key_it_never_sees() {
         "{reason}"
     );
 }
+
+/// Response bodies used to be cut at 1 MiB without the module knowing: a long bulk
+/// answer became unparsable. The bound is per destination, and the module is told.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_is_told_when_a_response_body_was_cut() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    let mut config = FILE_SOURCE.to_owned();
+    for (name, bytes, bound) in [("cut", 3 << 20, 1000), ("whole", 500, 1000)] {
+        let endpoint = crate::support::long_answer_endpoint(bytes).await;
+        config.push_str(&format!(
+            "[[destinations]]\nname = {name:?}\nmodule = {:?}\nendpoint = {endpoint:?}\nsettings = {{ mode = \"measure\" }}\nmax_response_bytes = {bound}\nbatch = {{ max_events = 50 }}\n",
+            test_module("misbehave").display().to_string()
+        ));
+    }
+    harness.config(&config);
+    let output = harness.run_ok(&[]).await;
+
+    let dead = harness.dead_letters();
+    let reason = |destination: &str| {
+        dead.iter()
+            .find(|r| r["destination"] == destination)
+            .unwrap_or_else(|| panic!("{destination}: {}", transcript(&output)))["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(reason("cut"), "got 1000 bytes of the body, truncated: true");
+    assert_eq!(
+        reason("whole"),
+        "got 500 bytes of the body, truncated: false"
+    );
+}

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::metrics::Counters;
-use crate::module::Runtime;
+use crate::module::{Limits, Runtime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,7 +117,7 @@ fn run(config: Config) -> Result<ExitCode> {
 
 fn check(path: &std::path::Path) -> Result<ExitCode> {
     let config = Config::load(path)?;
-    let runtime = Runtime::new(config.module_limits(), config.cache_dir())?;
+    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(config.dead_letter());
     dead_letter

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::buffer::Events;
 use crate::config::default_cache_dir;
-use crate::module::types::{Compression, FormatError, Request};
+use crate::event::Events;
 use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer};
 use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
+use sluice_contract::types::{Compression, FormatError, Request};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
 /// request (the credential header shown masked, compressed bodies shown before

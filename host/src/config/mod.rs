@@ -89,11 +89,10 @@ pub struct ModuleLimitsConfig {
 
 impl Default for ModuleLimitsConfig {
     fn default() -> Self {
-        let defaults = crate::module::Limits::default();
         ModuleLimitsConfig {
-            module_memory_bytes: defaults.memory_bytes,
-            module_call_timeout: defaults.call_timeout,
-            module_output_bytes: defaults.max_output_bytes,
+            module_memory_bytes: default_module_memory(),
+            module_call_timeout: default_module_call_timeout(),
+            module_output_bytes: default_module_output(),
         }
     }
 }
@@ -154,6 +153,9 @@ pub struct DestinationConfig {
     /// Time limit of one HTTP request.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Most bytes of a response body the module reads (it is told when a body is cut).
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
     /// A PEM file of extra CA certificates to trust (TLS verification stays on).
     pub ca_file: Option<PathBuf>,
 }
@@ -250,14 +252,15 @@ fn default_time_fields() -> Vec<String> {
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
+/// 64 MiB of linear memory: ten times what the reference modules use on 1 MB batches.
 fn default_module_memory() -> usize {
-    crate::module::Limits::default().memory_bytes
+    64 << 20
 }
 fn default_module_call_timeout() -> Duration {
-    crate::module::Limits::default().call_timeout
+    Duration::from_secs(5)
 }
 fn default_module_output() -> usize {
-    crate::module::Limits::default().max_output_bytes
+    32 << 20
 }
 /// 16 MiB: tens of thousands of audit events, a few seconds of a busy host.
 fn default_buffer_bytes() -> usize {
@@ -274,6 +277,10 @@ fn default_rotate_wait() -> Duration {
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 fn default_concurrency() -> usize {
     2
+}
+/// 4 MiB: an Elasticsearch bulk answer with an error for each of 10,000 items.
+fn default_max_response_bytes() -> usize {
+    4 << 20
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
@@ -426,15 +433,6 @@ impl Config {
     /// The dead-letter store this configuration names.
     pub fn dead_letter(&self) -> crate::dead_letter::DeadLetter {
         crate::dead_letter::DeadLetter::new(&self.dead_letter_dir, self.dead_letter_max_file_bytes)
-    }
-
-    /// Limits for the module runtime.
-    pub fn module_limits(&self) -> crate::module::Limits {
-        crate::module::Limits {
-            memory_bytes: self.limits.module_memory_bytes,
-            call_timeout: self.limits.module_call_timeout,
-            max_output_bytes: self.limits.module_output_bytes,
-        }
     }
 
     /// The configured cache directory, else the user's cache directory.

@@ -13,13 +13,14 @@ use tokio_util::sync::CancellationToken;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, Transport};
 use super::worker;
-use crate::buffer::{self, BatchLimits, Events, QueueSender};
+use crate::buffer::{self, BatchLimits, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
+use crate::event::Events;
 use crate::event::{Enrichment, EventMeta};
 use crate::metrics::Counters;
-use crate::module::types::FormatError;
 use crate::module::{FormatterModule, Setup, SigningKeys};
+use sluice_contract::types::FormatError;
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {

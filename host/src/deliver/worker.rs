@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::Destination;
 use super::transport::{self, Sent};
-use crate::buffer::{Batch, Events};
+use crate::buffer::Batch;
+use crate::event::Events;
 use crate::metrics::Counters;
 use crate::module::answer;
-use crate::module::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 use crate::module::{CallError, FormatterInstance, Setup};
+use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 
 /// Takes batches from `batches` until it closes, each delivered under supervision.
 pub(super) async fn run(
@@ -357,7 +358,7 @@ impl Worker {
         request: &SentRequest,
     ) -> Result<Verdict, String> {
         let request = request.clone();
-        self.call(move |instance| instance.classify(&response, &request))
+        self.call(move |instance| instance.classify(response, &request))
             .await
             .map_err(|failure| match failure {
                 Failure::Fatal(reason) | Failure::Transient(reason) => reason,

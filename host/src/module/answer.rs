@@ -4,7 +4,7 @@
 
 use sluice_contract::http::{is_field_value, is_framing_header, is_token};
 
-use super::types::{Formatted, HttpRequest, Request, Verdict};
+use sluice_contract::types::{Formatted, HttpRequest, Request, Verdict};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -130,7 +130,7 @@ fn placed(formatted: &Formatted) -> impl Iterator<Item = u32> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::module::types::{PartialFailure, Refusal};
+    use sluice_contract::types::{PartialFailure, Refusal};
 
     fn partial(retry: &[u32], refused: &[u32]) -> Verdict {
         Verdict::Partial(PartialFailure {

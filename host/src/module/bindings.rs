@@ -21,16 +21,9 @@ wasmtime::component::bindgen!({
 pub use self::sluice::module::types;
 
 /// The contract version of these bindings (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// The export a formatter module must have, without its version suffix.
 pub const FORMATTER_EXPORT: &str = "sluice:module/formatting";
 /// The export of a filter module, named to explain a module loaded in the wrong place.
 pub const FILTER_EXPORT: &str = "sluice:module/filtering";
-
-impl std::fmt::Display for types::SettingProblem {
-    /// `settings.index: must not be empty`: the key as it is written in the config.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "settings.{}: {}", self.key, self.problem)
-    }
-}

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
-use super::answer;
-use super::bindings::types::{
+use sluice_contract::types::{
     Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
 };
-use super::bindings::{Formatter, FormatterPre};
+
+use super::answer;
+use super::bindings::{Formatter, FormatterPre, types as wit};
+use super::convert;
 use super::state::{ModuleState, SigningKeys};
 use super::{EPOCH_TICK, Limits};
-use crate::buffer::Events;
+use crate::event::Events;
 
 /// Why a call into a module failed. The module's own `format-error` is not here: it is
 /// an answer, not a failure of the call.
@@ -49,8 +51,9 @@ fn configure_message(module: &str, error: &FormatError) -> String {
     }
 }
 
-/// What an instance is configured with for its whole life.
-#[derive(Clone)]
+/// What an instance is configured with for its whole life. The default (no settings,
+/// an empty enrichment, no keys) is enough to describe a module.
+#[derive(Clone, Default)]
 pub struct Setup {
     /// The destination's settings, passed to the module's `configure`.
     pub settings: Vec<(String, String)>,
@@ -59,27 +62,13 @@ pub struct Setup {
     pub keys: SigningKeys,
 }
 
-impl Default for Setup {
-    /// No settings, an empty enrichment, no keys: enough to describe a module.
-    fn default() -> Self {
-        Setup {
-            settings: Vec::new(),
-            enrichment: Enrichment {
-                host_name: String::new(),
-                machine_id: String::new(),
-                sluice_version: String::new(),
-                tags: Vec::new(),
-            },
-            keys: SigningKeys::default(),
-        }
-    }
-}
-
 /// A live instance: its store, its exports, and whether `configure` has run.
 struct Live {
     store: Store<ModuleState>,
     bindings: Formatter,
     configured: bool,
+    /// The batch columns as the bindings lower them, refilled for each call.
+    batch: wit::Batch,
 }
 
 /// A module instance with its own store. Calls run synchronously on the caller's
@@ -134,6 +123,7 @@ impl FormatterInstance {
                 store,
                 bindings,
                 configured: false,
+                batch: convert::empty_batch(),
             });
         }
         Ok(self.live.as_mut().expect("just set"))
@@ -149,14 +139,15 @@ impl FormatterInstance {
             enrichment,
             ..
         } = self.setup.clone();
-        let answer = self.call(|store, bindings| {
+        let enrichment = wit::Enrichment::from(enrichment);
+        let answer = self.call(|store, bindings, _| {
             bindings
                 .sluice_module_formatting()
                 .call_configure(store, &settings, &enrichment)
         })?;
         answer.map_err(|error| CallError::Configure {
             module: self.label.clone(),
-            error,
+            error: error.into(),
         })?;
         self.live.as_mut().expect("configured live").configured = true;
         Ok(())
@@ -169,15 +160,18 @@ impl FormatterInstance {
     /// Runs `call` with a fresh deadline; any error discards the instance.
     fn call<R>(
         &mut self,
-        call: impl FnOnce(&mut Store<ModuleState>, &Formatter) -> wasmtime::Result<R>,
+        call: impl FnOnce(&mut Store<ModuleState>, &Formatter, &mut wit::Batch) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let ticks = self.deadline_ticks();
         let Live {
-            store, bindings, ..
+            store,
+            bindings,
+            batch,
+            ..
         } = self.live()?;
         store.set_epoch_deadline(ticks);
         store.data_mut().start_call();
-        let result = call(store, bindings);
+        let result = call(store, bindings, batch);
         store.data_mut().end_call();
         result.map_err(|error| {
             self.live = None;
@@ -196,7 +190,9 @@ impl FormatterInstance {
     }
 
     pub fn describe(&mut self) -> Result<Info, CallError> {
-        self.call(|store, bindings| bindings.sluice_module_formatting().call_describe(store))
+        let info = self
+            .call(|store, bindings, _| bindings.sluice_module_formatting().call_describe(store))?;
+        Ok(info.into())
     }
 
     /// Formats `events`, lent to the module by handle for the call. The answer is checked
@@ -206,17 +202,18 @@ impl FormatterInstance {
         events: &Arc<Events>,
     ) -> Result<Result<Formatted, FormatError>, CallError> {
         self.configure()?;
-        let result = self.call(|store, bindings| {
+        let result = self.call(|store, bindings, batch| {
+            convert::fill_batch(batch, &events.columns);
             let text = store.data_mut().lend(events.clone())?;
             let borrowed = Resource::new_borrow(text.rep());
-            let result = bindings.sluice_module_formatting().call_format(
-                &mut *store,
-                &events.columns,
-                borrowed,
-            );
+            let result =
+                bindings
+                    .sluice_module_formatting()
+                    .call_format(&mut *store, batch, borrowed);
             store.data_mut().take_back(text)?;
             result
         })?;
+        let result = result.map(Formatted::from).map_err(FormatError::from);
         if let Ok(formatted) = &result {
             let bytes =
                 answer::check(formatted, events.len(), events.text.len()).map_err(|problem| {
@@ -239,16 +236,21 @@ impl FormatterInstance {
     /// request's events ([`answer::check_verdict`]).
     pub fn classify(
         &mut self,
-        response: &HttpResponse,
+        response: HttpResponse,
         request: &SentRequest,
     ) -> Result<Verdict, CallError> {
         self.configure()?;
-        let verdict = self.call(|store, bindings| {
-            bindings
-                .sluice_module_formatting()
-                .call_classify(store, response, request)
-        })?;
-        answer::check_verdict(&verdict, request.event_count)
+        let event_count = request.event_count;
+        let response = wit::HttpResponse::from(response);
+        let request = wit::SentRequest::from(request.clone());
+        let verdict: Verdict = self
+            .call(|store, bindings, _| {
+                bindings
+                    .sluice_module_formatting()
+                    .call_classify(store, &response, &request)
+            })?
+            .into();
+        answer::check_verdict(&verdict, event_count)
             .map_err(|problem| self.invalid_answer(problem))?;
         Ok(verdict)
     }

@@ -13,8 +13,8 @@ mod bindings;
 mod builtin;
 mod cache;
 mod contract;
+mod convert;
 mod instance;
-mod payload;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -23,11 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sluice_contract::types::Info;
+
+use crate::config::ModuleLimitsConfig;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 pub use bindings::CONTRACT_VERSION;
-pub use bindings::types;
 pub use instance::{CallError, FormatterInstance, Setup};
 pub use state::SigningKeys;
 
@@ -45,13 +47,20 @@ pub struct Limits {
     pub max_output_bytes: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl From<&ModuleLimitsConfig> for Limits {
+    fn from(config: &ModuleLimitsConfig) -> Self {
         Limits {
-            memory_bytes: 64 << 20,
-            call_timeout: Duration::from_secs(5),
-            max_output_bytes: 32 << 20,
+            memory_bytes: config.module_memory_bytes,
+            call_timeout: config.module_call_timeout,
+            max_output_bytes: config.module_output_bytes,
         }
+    }
+}
+
+impl Default for Limits {
+    /// The defaults of `[limits]`.
+    fn default() -> Self {
+        Limits::from(&ModuleLimitsConfig::default())
     }
 }
 
@@ -204,7 +213,7 @@ pub struct FormatterModule {
     label: Arc<str>,
     pre: FormatterPre<ModuleState>,
     limits: Limits,
-    info: Option<types::Info>,
+    info: Option<Info>,
     /// Keeps the time limit of its calls running, whatever became of the runtime.
     _ticker: Arc<EpochTicker>,
 }
@@ -216,7 +225,7 @@ impl FormatterModule {
     }
 
     /// What the module said of itself when loaded.
-    pub fn info(&self) -> &types::Info {
+    pub fn info(&self) -> &Info {
         self.info.as_ref().expect("described at load")
     }
 

@@ -10,8 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::sluice::module::host::{self, Level, SignAlgorithm};
 use super::bindings::types;
-use crate::buffer::Events;
 use crate::config::Secret;
+use crate::event::Events;
 
 /// Longest log message a module can write; longer ones are cut, so a module cannot
 /// flood the host's log.

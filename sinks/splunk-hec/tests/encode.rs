@@ -154,6 +154,7 @@ fn response(status: u16, body: &str) -> HttpResponse {
         status,
         headers: vec![("Retry-After".into(), "7".into())],
         body: body.as_bytes().to_vec(),
+        truncated: false,
     }
 }
 

@@ -274,3 +274,13 @@ pub async fn redirecting_endpoint(location: String) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// An HTTP server on loopback that answers every request with 200 and a body of
+/// `bytes` bytes, as a bulk API reporting on every item would.
+pub async fn long_answer_endpoint(bytes: usize) -> String {
+    let app = axum::Router::new().fallback(move || async move { "x".repeat(bytes) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 
 use super::{Credential, Sent, headers};
-use crate::module::types::HttpRequest;
+use sluice_contract::types::HttpRequest;
 
 #[derive(Debug)]
 pub struct CaptureTransport {

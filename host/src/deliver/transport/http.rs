@@ -6,16 +6,15 @@ use bytes::Bytes;
 
 use super::{Credential, Sent, headers};
 use crate::config::DestinationConfig;
-use crate::module::types::{HttpRequest, HttpResponse};
-
-/// Most bytes of a response body kept for `classify`.
-const MAX_RESPONSE_BODY: usize = 1 << 20;
+use sluice_contract::types::{HttpRequest, HttpResponse};
 
 #[derive(Debug)]
 pub struct HttpTransport {
     client: reqwest::Client,
     /// The configured endpoint; a module's paths are appended to it.
     base: reqwest::Url,
+    /// Most bytes of a response body kept for `classify`.
+    max_response_bytes: usize,
 }
 
 impl HttpTransport {
@@ -37,6 +36,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             client: builder.build()?,
             base,
+            max_response_bytes: config.max_response_bytes,
         })
     }
 
@@ -89,14 +89,18 @@ impl HttpTransport {
             })
             .collect();
         let mut body = Vec::new();
+        let mut truncated = false;
         let mut response = response;
         while let Some(piece) = response
             .chunk()
             .await
             .map_err(|e| describe_reqwest_error(&url, &e))?
         {
-            body.extend_from_slice(&piece[..piece.len().min(MAX_RESPONSE_BODY - body.len())]);
-            if body.len() >= MAX_RESPONSE_BODY {
+            let room = self.max_response_bytes - body.len();
+            body.extend_from_slice(&piece[..piece.len().min(room)]);
+            if piece.len() > room {
+                // The rest is not read: the module is told the body was cut.
+                truncated = true;
                 break;
             }
         }
@@ -104,6 +108,7 @@ impl HttpTransport {
             status,
             headers,
             body,
+            truncated,
         }))
     }
 }

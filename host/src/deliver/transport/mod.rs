@@ -17,7 +17,7 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
-use crate::module::types::{self, AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
+use sluice_contract::types::{self, AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
 
 /// The secret header of a destination.
 #[derive(Debug, Clone)]

@@ -10,14 +10,15 @@
 //! does not have, `forget` sends only the first half of the batch and says nothing
 //! of the rest, `twice` both sends and refuses the first event, `chatty` logs a
 //! thousand messages per batch, and `forge` logs a message with line breaks and
-//! terminal escapes that would forge host log lines if written raw.
+//! terminal escapes that would forge host log lines if written raw; `measure` refuses
+//! every response, saying how much of its body it got and whether it was cut.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
     Info, PartialFailure, Payload, Refusal, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 16] = [
+const MODES: [&str; 17] = [
     "ok",
     "sign",
     "trap",
@@ -34,6 +35,7 @@ const MODES: [&str; 16] = [
     "chatty",
     "twice",
     "forge",
+    "measure",
 ];
 
 pub struct Misbehave {
@@ -45,7 +47,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice or forge",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice, forge or measure",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -120,6 +122,11 @@ impl Formatter for Misbehave {
                 retry: vec![request.event_count],
                 refused: Vec::new(),
             }),
+            "measure" => Verdict::Refused(format!(
+                "got {} bytes of the body, truncated: {}",
+                response.body.len(),
+                response.truncated
+            )),
             _ => Verdict::from_status(response),
         }
     }
