@@ -28,7 +28,14 @@ fn main() {
         .expect("host/ is inside the workspace")
         .to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
-    for watched in ["wit", "contract", "guest-sdk", "sinks", "tests/modules", "Cargo.lock"] {
+    for watched in [
+        "wit",
+        "contract",
+        "guest-sdk",
+        "sinks",
+        "tests/modules",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

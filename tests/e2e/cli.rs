@@ -28,6 +28,13 @@ async fn check_accepts_a_valid_config() {
             .contains("ok  destination `splunk`: splunk-hec 0.1.0 (built-in module `splunk-hec`)"),
         "{stdout}"
     );
+
+    let help = harness.sluice(&["check", "--help"], &[]).await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("-c, --config <CONFIG>") && help.contains("Configuration file (TOML)"),
+        "{help}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,7 +77,7 @@ async fn check_names_the_key_and_the_problem() {
     type Env = &'static [(&'static str, &'static str)];
     let token: Env = &[("HEC_TOKEN", "t")];
     // (what to change in the valid config, its environment, what the message must say)
-    let cases: [(&str, &str, Env, &str); 6] = [
+    let cases: [(&str, &str, Env, &str); 11] = [
         (
             "name = \"splunk\"",
             "name = \"splunk\"\nbatchsize = 5",
@@ -107,6 +114,37 @@ async fn check_names_the_key_and_the_problem() {
             token,
             "destinations[0] (`splunk`).module: no module named `splonk`",
         ),
+        (
+            "token = { env = \"HEC_TOKEN\" }",
+            "token = \"tok-123\"",
+            token,
+            "literal secrets are refused, so that a config file never holds a credential: give the name of an environment variable, { env = \"NAME\" }, or of a file, { file = \"PATH\" }",
+        ),
+        (
+            "name = \"splunk\"",
+            "name = \"splunk\"\nbatch = { max_events = 0 }",
+            token,
+            "destinations[0] (`splunk`).batch.max_events: must be at least 1",
+        ),
+        (
+            "type = \"file\"",
+            "type = \"file\"\npoll_interval = \"0s\"",
+            token,
+            "sources[0].poll_interval: 0ns would poll without pause; use at least 10ms",
+        ),
+        (
+            "type = \"file\"",
+            "type = \"stdin\"",
+            token,
+            "`paths` is for file sources, not stdin",
+        ),
+        // The caret points at the unknown key, inside [[sources]].
+        (
+            "type = \"file\"",
+            "type = \"file\"\nfolow = true",
+            token,
+            "folow = true\n  | ^^^^^\nunknown field `folow`",
+        ),
     ];
     for (from, to, env, expected) in cases {
         let config = if from.is_empty() {
@@ -120,6 +158,49 @@ async fn check_names_the_key_and_the_problem() {
             "expected `{expected}` in: {stderr}"
         );
     }
+}
+
+/// A file that is not WebAssembly used to be reported with wasmtime's words and a hex
+/// dump of its first bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_says_in_one_line_that_a_file_is_not_webassembly() {
+    let harness = Harness::new();
+    harness.write("modules/text.wasm", "this is a README, not a module\n");
+    let stderr = check_fails(
+        &harness,
+        &valid().replace("\"splunk-hec\"", "\"modules/text.wasm\""),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(
+        stderr.contains(
+            "text.wasm: not a WebAssembly file (it does not start with the `\\0asm` magic bytes)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// A path that matches nothing used to pass `check` without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_warns_of_a_source_path_that_matches_nothing() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&valid().replace(
+        "paths = [\"data/*.jsonl\"]",
+        "paths = [\"data/*.jsonl\", \"logs/audit.jsonl\"]",
+    ));
+    let output = harness
+        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("sources[0].paths[1]: `")
+            && stdout.contains("logs/audit.jsonl` matches no file (yet)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("paths[0]"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::metrics::Counters;
 use crate::module::{Limits, Runtime};
 
@@ -35,6 +35,7 @@ pub enum Command {
     },
     /// Validate the configuration and load every module; exit code 0 when all is well.
     Check {
+        /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
     },
@@ -134,6 +135,18 @@ fn check(path: &std::path::Path) -> Result<ExitCode> {
             settings.name,
             destination.describe()
         );
+    }
+    for (i, source) in config.sources.iter().enumerate() {
+        if let SourceConfig::File { paths, .. } = source {
+            for (j, pattern) in paths.iter().enumerate() {
+                if crate::source::expand(std::slice::from_ref(pattern))?.is_empty() {
+                    println!(
+                        "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches no file (yet)",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
     println!(
         "ok  {}: {} source(s), {} destination(s)",

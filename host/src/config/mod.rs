@@ -97,27 +97,76 @@ impl Default for ModuleLimitsConfig {
     }
 }
 
+/// A `[[sources]]` table, by its `type`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "SourceTable")]
 pub enum SourceConfig {
     /// JSON Lines files.
     File {
         /// Paths or glob patterns.
         paths: Vec<String>,
         /// Keep reading as the files grow (a live tail) instead of reading them once.
-        #[serde(default)]
         follow: bool,
         /// How often a followed file is checked for new lines.
-        #[serde(default = "default_poll_interval", with = "humantime_serde")]
         poll_interval: Duration,
         /// How long a followed file that was rotated away (renamed, or its name now
         /// another file's) is still read, for what its writer appends late: until it
         /// has been quiet this long, or is deleted.
-        #[serde(default = "default_rotate_wait", with = "humantime_serde")]
         rotate_wait: Duration,
     },
     /// JSON Lines on standard input, until it closes.
-    Stdin {},
+    Stdin,
+}
+
+/// A `[[sources]]` table as written: one struct for every type, so that an unknown
+/// key is reported at the key (an internally tagged enum would point at the table).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceTable {
+    #[serde(rename = "type")]
+    kind: SourceKind,
+    paths: Option<Vec<String>>,
+    follow: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    poll_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    rotate_wait: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SourceKind {
+    File,
+    Stdin,
+}
+
+impl TryFrom<SourceTable> for SourceConfig {
+    type Error = String;
+
+    fn try_from(table: SourceTable) -> Result<Self, String> {
+        match table.kind {
+            SourceKind::File => Ok(SourceConfig::File {
+                paths: table
+                    .paths
+                    .ok_or("a file source needs `paths`: the files or globs to read")?,
+                follow: table.follow.unwrap_or(false),
+                poll_interval: table.poll_interval.unwrap_or_else(default_poll_interval),
+                rotate_wait: table.rotate_wait.unwrap_or_else(default_rotate_wait),
+            }),
+            SourceKind::Stdin => {
+                let file_keys = [
+                    ("paths", table.paths.is_some()),
+                    ("follow", table.follow.is_some()),
+                    ("poll_interval", table.poll_interval.is_some()),
+                    ("rotate_wait", table.rotate_wait.is_some()),
+                ];
+                match file_keys.iter().find(|(_, set)| *set) {
+                    Some((key, _)) => Err(format!("`{key}` is for file sources, not stdin")),
+                    None => Ok(SourceConfig::Stdin),
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -408,6 +457,14 @@ impl Config {
             destination
                 .settings()
                 .with_context(|| format!("{at}.settings"))?;
+            for (key, value) in [
+                ("max_events", destination.batch.max_events),
+                ("max_bytes", destination.batch.max_bytes),
+            ] {
+                if value == Some(0) {
+                    bail!("{at}.batch.{key}: must be at least 1");
+                }
+            }
             if destination.buffer.max_bytes == 0 {
                 bail!("{at}.buffer.max_bytes: must be at least 1");
             }

@@ -7,11 +7,47 @@ use serde::Deserialize;
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
 /// Literal values are not accepted, so a configuration file never holds a credential.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
+}
+
+/// The table form, the only one accepted.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum SecretTable {
+    Env(String),
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("{ env = \"NAME\" } or { file = \"PATH\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                Err(E::custom(
+                    "literal secrets are refused, so that a config file never holds a credential: give the name of an environment variable, { env = \"NAME\" }, or of a file, { file = \"PATH\" }",
+                ))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretRef, A::Error> {
+                let table =
+                    SecretTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(match table {
+                    SecretTable::Env(name) => SecretRef::Env(name),
+                    SecretTable::File(path) => SecretRef::File(path),
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl SecretRef {

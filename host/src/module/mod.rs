@@ -160,6 +160,12 @@ impl Runtime {
     pub fn load_formatter(&self, source: &ModuleSource) -> Result<Arc<FormatterModule>> {
         let load = || -> Result<Arc<FormatterModule>> {
             let bytes = source.bytes()?;
+            // wasmtime would say more, and less clearly (a text file is "unknown
+            // binary version", with the bytes in hex).
+            anyhow::ensure!(
+                bytes.starts_with(b"\0asm"),
+                "not a WebAssembly file (it does not start with the `\\0asm` magic bytes)"
+            );
             let component: Component = self.cache.load(&self.engine, &bytes)?;
             contract::check_formatter(&self.engine, &component)?;
             let pre = FormatterPre::new(self.linker.instantiate_pre(&component)?)?;

@@ -245,7 +245,7 @@ impl Reader {
 }
 
 /// The files the patterns name now, in a stable order.
-fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
+pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for pattern in patterns {
         for entry in glob::glob(pattern).with_context(|| format!("bad glob `{pattern}`"))? {

@@ -2,6 +2,8 @@
 //! reading when shutdown starts, and finishes the line it holds.
 
 mod file;
+
+pub use file::expand;
 mod lines;
 mod stdin;
 
@@ -42,7 +44,7 @@ pub fn spawn_all(
                 };
                 tasks.spawn(file::run(source, ingest, claims.clone(), shutdown));
             }
-            SourceConfig::Stdin {} => {
+            SourceConfig::Stdin => {
                 tasks.spawn(stdin::run(ingest, shutdown));
             }
         }
