@@ -27,7 +27,9 @@ async fn every_valid_event_arrives_once_with_its_envelope() {
     harness.copy_data(&["edge-cases.jsonl"]);
     harness.config(&hec_config(&receiver, "settings = { index = \"audit\", sourcetype = \"sluice:audit\" }\n[events]\ntags = { team = \"secops\" }"));
 
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
 
     let mut expected = Vec::new();
     for name in SAMPLE_FILES.iter().chain(&["edge-cases.jsonl"]) {
@@ -123,7 +125,9 @@ async fn a_wrong_token_dead_letters_instead_of_retrying_forever() {
     harness.copy_data(&["proxy-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
 
-    let output = harness.run_ok(&[("HEC_TOKEN", "not-the-token")]).await;
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", "not-the-token")])
+        .await;
     assert!(receiver.indexed().is_empty());
     assert_eq!(receiver.requests(), 1, "403 is final: no retry");
     let dead = harness.dead_letters();
@@ -190,7 +194,9 @@ async fn a_partial_failure_keeps_the_good_events_and_resends_the_rest() {
     harness.write("data/events.jsonl", lines.join("\n"));
     harness.config(&hec_config(&receiver, ""));
 
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     let numbers: Vec<i64> = receiver
         .indexed()
         .iter()
@@ -228,7 +234,9 @@ async fn requests_stay_under_the_size_limit_and_413_splits() {
         "batch = { max_events = 1000, max_bytes = 900000 }",
     ));
 
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     assert_eq!(receiver.indexed().len(), 80 + 16);
     assert!(receiver.requests() > 1);
     assert!(receiver.bodies().iter().all(|b| b.len() <= 250_000));
@@ -242,7 +250,9 @@ async fn requests_stay_under_the_size_limit_and_413_splits() {
         &receiver,
         "settings = { max_request_bytes = 100000, gzip = true }",
     ));
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     assert_eq!(
         receiver.indexed().len(),
         15,
@@ -285,7 +295,9 @@ async fn tls_is_verified_against_the_configured_ca_and_never_skipped() {
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.config(&hec_config(&receiver, ""));
-    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     assert_eq!(receiver.indexed().len(), 50, "nothing more arrived");
     let dead = harness.dead_letters();
     assert_eq!(dead.len(), 50);

@@ -22,7 +22,9 @@ async fn a_line_of_only_unicode_whitespace_is_dead_lettered_and_the_file_goes_on
         "[[sources]]\ntype = \"file\"\npaths = [\"data/odd.jsonl\"]\n{}",
         splunk_destination(&receiver.endpoint(), "")
     ));
-    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
 
     assert_eq!(receiver.indexed().len(), 5, "{}", transcript(&output));
     assert_eq!(summary_figure(&output, "lines_rejected"), 4);

@@ -65,7 +65,9 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
     }
     harness.config(&config);
 
-    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     assert_eq!(
         receiver.indexed().len(),
         50,
@@ -98,21 +100,22 @@ retry = {{ max_attempts = 2, initial_backoff = "10ms", max_backoff = "20ms" }}
 }
 
 /// Runs the `misbehave` module in `mode` on the 50 events of one sample file, in batches
-/// of `max_events`, its requests written to a capture directory.
-async fn run_captured(mode: &str, max_events: usize) -> (Harness, std::process::Output) {
+/// of `max_events`, its requests written to a capture directory; the run must exit
+/// with `code`.
+async fn run_captured(mode: &str, max_events: usize, code: i32) -> (Harness, std::process::Output) {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
     harness.config(&format!(
         "{FILE_SOURCE}[[destinations]]\nname = {mode:?}\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = {mode:?} }}\nbatch = {{ max_events = {max_events} }}\n",
         test_module("misbehave").display().to_string()
     ));
-    let output = harness.run_ok(&[]).await;
+    let output = harness.run_expecting(code, &[]).await;
     (harness, output)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
-    let (harness, output) = run_captured("forget", 10).await;
+    let (harness, output) = run_captured("forget", 10, 3).await;
 
     // Five batches of ten: the module sends the first five events of each.
     assert_eq!(
@@ -138,7 +141,7 @@ async fn events_a_module_neither_sends_nor_refuses_are_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_module_logs_a_hundred_messages_per_call_at_most() {
-    let (_harness, output) = run_captured("chatty", 50).await;
+    let (_harness, output) = run_captured("chatty", 50, 0).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // One batch, so one call: a thousand messages, a hundred of them logged.
     assert_eq!(
@@ -161,7 +164,7 @@ async fn a_module_logs_a_hundred_messages_per_call_at_most() {
 /// them on a terminal.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_module_cannot_forge_host_log_lines() {
-    let (_harness, output) = run_captured("forge", 50).await;
+    let (_harness, output) = run_captured("forge", 50, 0).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(summary_figure(&output, "delivered"), 50, "{stderr}");
     assert_eq!(
@@ -207,7 +210,9 @@ async fn a_module_signs_with_a_key_it_never_sees() {
         ),
         destination("keyless", "")
     ));
-    let output = harness.run_ok(&[("WEBHOOK_KEY", "s3cret-key")]).await;
+    let output = harness
+        .run_expecting(3, &[("WEBHOOK_KEY", "s3cret-key")])
+        .await;
     assert!(!String::from_utf8_lossy(&output.stderr).contains("s3cret-key"));
 
     let captured = std::fs::read_dir(harness.path("captured-keyed"))
@@ -252,7 +257,7 @@ async fn a_module_is_told_when_a_response_body_was_cut() {
         ));
     }
     harness.config(&config);
-    let output = harness.run_ok(&[]).await;
+    let output = harness.run_expecting(3, &[]).await;
 
     let dead = harness.dead_letters();
     let reason = |destination: &str| {

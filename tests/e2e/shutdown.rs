@@ -123,7 +123,7 @@ async fn sigterm_in_the_middle_of_a_file_cuts_no_line() {
     let output = exit_within(child, EXIT_LIMIT).await;
 
     assert!(output.status.success(), "{}", transcript(&output));
-    let read = summary_figure(&output, "events");
+    let read = summary_figure(&output, "events_read");
     assert!(read < 300_000, "the signal came before the end of the file");
     assert_eq!(
         summary_figure(&output, "lines_rejected"),
@@ -195,7 +195,7 @@ async fn the_deadline_holds_with_a_module_call_in_progress() {
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     assert!(summary_figure(&output, "abandoned") > 0);
     assert!(
-        summary_figure(&output, "events") < 50_000,
+        summary_figure(&output, "events_read") < 50_000,
         "the source was held by the full queue"
     );
 }

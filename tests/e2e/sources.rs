@@ -46,7 +46,9 @@ async fn a_line_longer_than_the_bound_is_dead_lettered_with_its_start() {
         "[events]\nmax_line_bytes = 2048\n[[sources]]\ntype = \"file\"\npaths = [\"long.jsonl\"]\n{}",
         destination(&receiver, "{ max_events = 10 }")
     ));
-    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
 
     assert_eq!(receiver.indexed().len(), 2, "{}", transcript(&output));
     assert_eq!(summary_figure(&output, "lines_rejected"), 1);
@@ -192,5 +194,40 @@ async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
         dead.iter().all(|r| r["stage"] == "shutdown"),
         "{:?}",
         &dead[0]
+    );
+}
+
+/// A run whose input file did not exist, or whose every event was refused, used to
+/// exit 0 like a run that delivered everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exit_code_says_whether_everything_was_delivered() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/missing.jsonl\"]\n{}",
+        destination(&receiver, "{ max_events = 10 }")
+    ));
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
+    assert_eq!(summary_figure(&output, "read_errors"), 1);
+
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
+        destination(&receiver, "{ max_events = 10 }")
+    ));
+    let output = harness.run_expecting(3, &[("HEC_TOKEN", "refused")]).await;
+    assert_eq!(summary_figure(&output, "dead_lettered"), 50);
+    let output = harness
+        .run_expecting(0, &[("HEC_TOKEN", receiver.token())])
+        .await;
+    assert_eq!(summary_figure(&output, "delivered"), 50);
+
+    let help = harness.sluice(&["run", "--help"], &[]).await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("3  finished, but lines were rejected"),
+        "{help}"
     );
 }

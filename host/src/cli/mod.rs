@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Read the configured sources and deliver to every destination until the inputs
     /// end (files read once, stdin closed) or SIGTERM/Ctrl-C.
+    #[command(
+        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or input files not read\n     (see the dead-letter store and the log)"
+    )]
     Run {
         /// Configuration file (TOML).
         #[arg(short, long)]
@@ -79,6 +82,20 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// What `run`'s exit code says, as `--help` and README document it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunOutcome {
+    /// Every event read was delivered to every destination.
+    Delivered = 0,
+    /// Some events were abandoned at the shutdown deadline.
+    Abandoned = 1,
+    /// A source or delivery task failed (or the configuration was refused).
+    Failed = 2,
+    /// Finished, but lines were rejected, events dead-lettered, or input files could
+    /// not be read: look at the dead-letter store and the log.
+    Incomplete = 3,
+}
+
 fn run(config: Config) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,31 +106,47 @@ fn run(config: Config) -> Result<ExitCode> {
     runtime.shutdown_background();
     let summary = summary?;
     let c = &summary.counters;
-    let abandoned = Counters::get(&c.abandoned);
+    let [read, rejected, dead_lettered, abandoned, read_errors] = [
+        &c.events_in,
+        &c.lines_rejected,
+        &c.dead_lettered,
+        &c.abandoned,
+        &c.read_errors,
+    ]
+    .map(Counters::get);
     tracing::info!(
-        events = Counters::get(&c.events_in),
-        lines_rejected = Counters::get(&c.lines_rejected),
+        events_read = read,
+        lines_rejected = rejected,
         time_unparsed = Counters::get(&c.time_unparsed),
         delivered = Counters::get(&c.delivered),
-        dead_lettered = Counters::get(&c.dead_lettered),
+        dead_lettered,
         abandoned,
         events_settled = Counters::get(&c.events_settled),
+        read_errors,
         "sluice stopped"
     );
-    if Counters::get(&c.dead_lettered) + Counters::get(&c.lines_rejected) > 0 {
-        tracing::warn!(file = %summary.dead_letter_file.display(), "some events were dead-lettered");
+    if rejected + dead_lettered > 0 {
+        tracing::warn!(
+            lines_rejected = rejected,
+            events_dead_lettered = dead_lettered,
+            file = %summary.dead_letter_file.display(),
+            "not everything was delivered: the dead-letter store has each line and event with why"
+        );
     }
-    Ok(if summary.failed_tasks > 0 {
+    let outcome = if summary.failed_tasks > 0 {
         tracing::error!(
             tasks = summary.failed_tasks,
             "a source or delivery task failed (see above): events may be missing"
         );
-        ExitCode::from(2)
+        RunOutcome::Failed
     } else if abandoned > 0 {
-        ExitCode::from(1)
+        RunOutcome::Abandoned
+    } else if rejected + dead_lettered + read_errors > 0 {
+        RunOutcome::Incomplete
     } else {
-        ExitCode::SUCCESS
-    })
+        RunOutcome::Delivered
+    };
+    Ok(ExitCode::from(outcome as u8))
 }
 
 fn check(path: &std::path::Path) -> Result<ExitCode> {

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Counters {
     /// Events parsed and handed to the destinations.
     pub events_in: AtomicU64,
-    /// Lines that were not JSON objects (dead-lettered).
+    /// Lines that were not events (written to the dead-letter store, apart from the
+    /// events destinations refused).
     pub lines_rejected: AtomicU64,
     /// Events whose time field did not parse (they carry the ingest time).
     pub time_unparsed: AtomicU64,
@@ -17,6 +18,9 @@ pub struct Counters {
     pub dead_lettered: AtomicU64,
     /// Events of batches the shutdown deadline cut short (some may have been delivered).
     pub abandoned: AtomicU64,
+    /// Input files that could not be opened or read, and one-shot sources whose
+    /// paths matched no file.
+    pub read_errors: AtomicU64,
     /// Events every destination has settled (delivered or dead-lettered): what a source
     /// may acknowledge or checkpoint.
     pub events_settled: AtomicU64,

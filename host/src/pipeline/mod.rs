@@ -90,6 +90,11 @@ impl Ingest {
         }
     }
 
+    /// Counts an input the source could not read (it logs why).
+    pub fn read_error(&self) {
+        Counters::add(&self.router.counters.read_errors, 1);
+    }
+
     /// The longest line a source should hand over whole.
     pub fn max_line_bytes(&self) -> usize {
         self.router.max_line_bytes

@@ -107,9 +107,10 @@ struct Reader {
 impl Reader {
     async fn run(&mut self, ingest: &mut Ingest, shutdown: &CancellationToken) -> Result<()> {
         loop {
-            self.discover(ingest.max_line_bytes()).await?;
-            if !self.source.follow && self.files.is_empty() {
+            let matched = self.discover(ingest).await?;
+            if !self.source.follow && !matched {
                 tracing::warn!(patterns = ?self.source.patterns, "no file matches the source's paths");
+                ingest.read_error();
             }
             let ids: Vec<FileId> = self.files.keys().copied().collect();
             for id in ids {
@@ -160,9 +161,12 @@ impl Reader {
         Ok(())
     }
 
-    /// Opens the files the patterns name now that are not open yet (by identity).
-    async fn discover(&mut self, max_line_bytes: usize) -> Result<()> {
-        for path in expand(&self.source.patterns)? {
+    /// Opens the files the patterns name now that are not open yet (by identity);
+    /// whether the patterns name any file.
+    async fn discover(&mut self, ingest: &Ingest) -> Result<bool> {
+        let paths = expand(&self.source.patterns)?;
+        let matched = !paths.is_empty();
+        for path in paths {
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
                 Err(_) => continue,
@@ -179,7 +183,7 @@ impl Reader {
             if !self.claim(id, &path) {
                 continue;
             }
-            match OpenFile::open(&path, id, max_line_bytes).await {
+            match OpenFile::open(&path, id, ingest.max_line_bytes()).await {
                 Ok(file) => {
                     self.not_opened.remove(&path);
                     tracing::info!(file = %file.name, "reading file");
@@ -189,11 +193,12 @@ impl Reader {
                     self.claims.lock().expect("not poisoned").remove(&id);
                     if self.not_opened.insert(path.clone()) {
                         tracing::warn!(error = %format!("{error:#}"), "cannot open file; trying again at the next poll");
+                        ingest.read_error();
                     }
                 }
             }
         }
-        Ok(())
+        Ok(matched)
     }
 
     /// Claims the file `id`, found at `path`, for this source; false when it is being

@@ -117,6 +117,14 @@ impl Harness {
         output
     }
 
+    /// `sluice run -c sluice.toml` to its end; fails the test unless it exits with
+    /// `code` (3: finished, with lines rejected or events dead-lettered).
+    pub async fn run_expecting(&self, code: i32, env: &[(&str, &str)]) -> Output {
+        let output = self.sluice(&["run", "-c", "sluice.toml"], env).await;
+        assert_eq!(output.status.code(), Some(code), "{}", transcript(&output));
+        output
+    }
+
     /// Runs `sluice` with `args`, writing `input` to its standard input.
     pub async fn sluice_with_input(
         &self,
