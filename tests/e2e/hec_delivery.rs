@@ -339,3 +339,40 @@ async fn a_redirect_is_not_followed_and_names_where_it_pointed() {
         "{reason}"
     );
 }
+
+/// The stable event id used to be sent nowhere, so a redelivery could not be removed
+/// downstream. Each envelope carries it as the indexed field `sluice_event_id`, the
+/// same for the same line however often it is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_event_carries_its_stable_id_so_a_redelivery_can_be_removed() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&hec_config(&receiver, ""));
+    let ids = |envelopes: &[Value]| -> Vec<String> {
+        let mut ids: Vec<String> = envelopes
+            .iter()
+            .map(|e| e["fields"]["sluice_event_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let first = ids(&receiver.indexed());
+    assert_eq!(first.len(), 50);
+    assert!(
+        first
+            .iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    );
+    assert!(
+        first.windows(2).all(|pair| pair[0] != pair[1]),
+        "one id per event"
+    );
+
+    // The same file again, as after a crash before its checkpoint: the same ids.
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let both = ids(&receiver.indexed());
+    let again: Vec<String> = both.iter().step_by(2).cloned().collect();
+    assert_eq!(again, first);
+}

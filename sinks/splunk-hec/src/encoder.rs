@@ -2,10 +2,11 @@
 //! "event":{..},"fields":{..}}` back to back, split into requests under the size limit.
 //!
 //! The parts that are the same for every event are serialized once per instance and
-//! written once per request body; per event, the encoder writes only the time, and
-//! places the event's JSON by its range, as the host validated it, so numbers, key order
-//! and non-ASCII text reach Splunk byte-exact, and the event is never copied inside the
-//! sandbox.
+//! written once per request body; per event, the encoder writes only the time and the
+//! event's id (the indexed field `sluice_event_id`, by which a redelivered event can be
+//! removed: `| dedup sluice_event_id`), and places the event's JSON by its range, as
+//! the host validated it, so numbers, key order and non-ASCII text reach Splunk
+//! byte-exact, and the event is never copied inside the sandbox.
 
 use sluice_guest::json::write_str;
 use sluice_guest::time::EpochSeconds;
@@ -22,17 +23,25 @@ pub struct HecEncoder {
     config: SplunkHecConfig,
     /// `,"host":..,"source":..,"sourcetype":..,"index":..,"event":`
     metadata: Vec<u8>,
-    /// `,"fields":{..}}` for events whose time came from the event.
-    fields_event_time: Vec<u8>,
-    /// The same, also saying the host assigned the time at ingest.
-    fields_ingest_time: Vec<u8>,
+    /// The indexed fields, written around each event's id.
+    fields: Option<Fields>,
+}
+
+/// `,"fields":{"sluice_event_id":"` + the event's id + the rest of the fields for events
+/// whose time came from the event, or for those whose time the host assigned.
+#[derive(Debug)]
+struct Fields {
+    before_id: Vec<u8>,
+    after_id_event_time: Vec<u8>,
+    after_id_ingest_time: Vec<u8>,
 }
 
 /// Bytes of one envelope written per event besides the repeated pieces and the event:
-/// `{"time":` and up to 20 characters of time.
-const ENVELOPE_TEXT: usize = 28;
-/// Pieces of one envelope: the time, the metadata, the event, the fields.
-const ENVELOPE_PIECES: usize = 4;
+/// `{"time":`, up to 20 characters of time, and the 32 of the id.
+const ENVELOPE_TEXT: usize = 60;
+/// Pieces of one envelope: the time, the metadata, the event, the fields before the id,
+/// the id, the fields after it.
+const ENVELOPE_PIECES: usize = 6;
 
 impl HecEncoder {
     pub fn new(config: SplunkHecConfig, enrichment: &Enrichment) -> Self {
@@ -53,8 +62,11 @@ impl HecEncoder {
         }
         metadata.extend_from_slice(b",\"event\":");
         HecEncoder {
-            fields_event_time: fields_suffix(&config, enrichment, TimeSource::Event),
-            fields_ingest_time: fields_suffix(&config, enrichment, TimeSource::Ingest),
+            fields: config.indexed_fields.then(|| Fields {
+                before_id: b",\"fields\":{\"sluice_event_id\":\"".to_vec(),
+                after_id_event_time: fields_after_id(enrichment, TimeSource::Event),
+                after_id_ingest_time: fields_after_id(enrichment, TimeSource::Ingest),
+            }),
             metadata,
             config,
         }
@@ -107,17 +119,18 @@ impl HecEncoder {
     fn body(&self, batch: &Batch<'_>) -> Body {
         let mut payload = PayloadBuilder::with_capacity(
             batch,
-            self.metadata.len()
-                + self.fields_event_time.len()
-                + self.fields_ingest_time.len()
-                + batch.len() * ENVELOPE_TEXT,
+            self.metadata.len() + 256 + batch.len() * ENVELOPE_TEXT,
             batch.len() * ENVELOPE_PIECES,
         );
         Body {
             clock: EpochSeconds::default(),
             metadata: payload.write(&self.metadata),
-            fields_event_time: payload.write(&self.fields_event_time),
-            fields_ingest_time: payload.write(&self.fields_ingest_time),
+            fields: self.fields.as_ref().map(|fields| FieldPieces {
+                before_id: payload.write(&fields.before_id),
+                after_id_event_time: payload.write(&fields.after_id_event_time),
+                after_id_ingest_time: payload.write(&fields.after_id_ingest_time),
+            }),
+            end: payload.write(b"}"),
             payload,
         }
     }
@@ -147,8 +160,16 @@ struct Body {
     payload: PayloadBuilder,
     clock: EpochSeconds,
     metadata: Piece,
-    fields_event_time: Piece,
-    fields_ingest_time: Piece,
+    fields: Option<FieldPieces>,
+    /// `}`, the end of an envelope without fields.
+    end: Piece,
+}
+
+/// The pieces of [`Fields`], written once per body.
+struct FieldPieces {
+    before_id: Piece,
+    after_id_event_time: Piece,
+    after_id_ingest_time: Piece,
 }
 
 impl Body {
@@ -158,25 +179,31 @@ impl Body {
             text.extend_from_slice(b"{\"time\":");
             clock.write(text, event.time_ms());
         });
-        let fields = match event.time_source() {
-            TimeSource::Event => self.fields_event_time,
-            TimeSource::Ingest => self.fields_ingest_time,
+        let Some(fields) = &self.fields else {
+            let end = self.end;
+            self.payload
+                .push_pieces([time, self.metadata, Piece::event(event), end]);
+            return;
         };
-        self.payload
-            .push_pieces([time, self.metadata, Piece::event(event), fields]);
+        let id = self.payload.write_with(|text| event.id().write_hex(text));
+        let after_id = match event.time_source() {
+            TimeSource::Event => fields.after_id_event_time,
+            TimeSource::Ingest => fields.after_id_ingest_time,
+        };
+        self.payload.push_pieces([
+            time,
+            self.metadata,
+            Piece::event(event),
+            fields.before_id,
+            id,
+            after_id,
+        ]);
     }
 }
 
-/// `,"fields":{...}}` (or just `}`): HEC index-time fields must be flat, with string
+/// What follows the id in `fields`: HEC index-time fields must be flat, with string
 /// values, so the enrichment goes under `sluice_*` keys and tags keep their names.
-fn fields_suffix(
-    config: &SplunkHecConfig,
-    enrichment: &Enrichment,
-    time_source: TimeSource,
-) -> Vec<u8> {
-    if !config.indexed_fields {
-        return b"}".to_vec();
-    }
+fn fields_after_id(enrichment: &Enrichment, time_source: TimeSource) -> Vec<u8> {
     let mut fields: Vec<(&str, &str)> = vec![
         ("sluice_host", &enrichment.host_name),
         ("sluice_machine_id", &enrichment.machine_id),
@@ -191,11 +218,9 @@ fn fields_suffix(
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    let mut out = b",\"fields\":{".to_vec();
-    for (position, (key, value)) in fields.iter().filter(|(_, v)| !v.is_empty()).enumerate() {
-        if position > 0 {
-            out.push(b',');
-        }
+    let mut out = b"\"".to_vec();
+    for (key, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push(b',');
         write_str(&mut out, key);
         out.push(b':');
         write_str(&mut out, value);

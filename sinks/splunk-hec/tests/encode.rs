@@ -71,6 +71,8 @@ fn stacked_envelopes_match_test_vector_h1() {
     );
 }
 
+/// The event id travels as an indexed field, so that a redelivered event can be
+/// removed in Splunk (`| dedup sluice_event_id`); it used to be sent nowhere.
 #[test]
 fn enrichment_goes_to_flat_fields_and_ingest_time_is_flagged() {
     let mut enrichment = enrichment();
@@ -81,7 +83,7 @@ fn enrichment_goes_to_flat_fields_and_ingest_time_is_flagged() {
         &encoder(&[], &enrichment).encode(&batch).requests[0],
         &batch,
     );
-    assert!(text.ends_with(r#""event":{"a":1},"fields":{"sluice_host":"host1","sluice_version":"0.1.0","sluice_time_source":"ingest","team":"sec\"ops"}}"#), "{text}");
+    assert!(text.ends_with(r#""event":{"a":1},"fields":{"sluice_event_id":"00000000000000000000000000000001","sluice_host":"host1","sluice_version":"0.1.0","sluice_time_source":"ingest","team":"sec\"ops"}}"#), "{text}");
 }
 
 #[test]
