@@ -8,6 +8,7 @@ use tokio::signal::unix::{Signal, SignalKind};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::buffer::QueueGauge;
 use crate::config::Config;
 use crate::dead_letter::DeadLetter;
 use crate::deliver::Destination;
@@ -53,8 +54,14 @@ pub fn load_destinations(
                 .load_formatter(&source)
                 .with_context(|| format!("{}.module", at()))?;
             Ok(Arc::new(
-                Destination::new(destination, module, dead_letter.clone(), counters.clone())
-                    .with_context(at)?,
+                Destination::new(
+                    destination,
+                    module,
+                    dead_letter.clone(),
+                    counters.clone(),
+                    config.failure_alert_after,
+                )
+                .with_context(at)?,
             ))
         })
         .collect()
@@ -77,16 +84,26 @@ pub async fn run(config: Config) -> Result<Summary> {
     let enrichment = enrichment(&config.events.tags);
     let mut delivery = JoinSet::new();
     let mut routes = Vec::new();
+    let mut watched = Vec::new();
     for (i, (destination, settings)) in destinations
         .into_iter()
         .zip(&config.destinations)
         .enumerate()
     {
         let route = destination
+            .clone()
             .spawn(settings, enrichment.clone(), abandon.clone(), &mut delivery)
             .with_context(|| format!("{}: {}", config.path.display(), settings.location(i)))?;
+        watched.push((destination, route.gauge()));
         routes.push(route);
     }
+    let progress = (!config.progress_interval.is_zero()).then(|| {
+        tokio::spawn(log_progress(
+            config.progress_interval,
+            counters.clone(),
+            watched.clone(),
+        ))
+    });
     let router = Arc::new(Router {
         parser: LineParser::new(config.events.time_fields.clone()),
         max_line_bytes: config.events.max_line_bytes,
@@ -120,17 +137,55 @@ pub async fn run(config: Config) -> Result<Summary> {
         None => {
             tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
             stop_reading.cancel();
-            let cut_short = tokio::select! {
-                failed = &mut work => return Ok(Summary::new(counters, &dead_letter, failed)),
-                () = tokio::time::sleep(config.shutdown_timeout) => "shutdown deadline passed",
-                () = signals.shutdown() => "second shutdown request",
+            let cut_short = async {
+                tokio::select! {
+                    () = tokio::time::sleep(config.shutdown_timeout) => "shutdown deadline passed",
+                    () = signals.shutdown() => "second shutdown request",
+                }
             };
-            tracing::error!("{cut_short}; abandoning what is still queued");
-            abandon.cancel();
-            work.await
+            tokio::select! {
+                failed = &mut work => failed,
+                why = cut_short => {
+                    tracing::error!("{why}; abandoning what is still queued");
+                    abandon.cancel();
+                    work.await
+                }
+            }
         }
     };
+    if let Some(progress) = progress {
+        progress.abort();
+    }
+    for (destination, _) in &watched {
+        destination.log_where_captured();
+    }
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
+}
+
+/// Every `interval`, a line with the events read (and their rate since the last line),
+/// then one per destination with what it delivered, refused and holds.
+async fn log_progress(
+    interval: std::time::Duration,
+    counters: Arc<Counters>,
+    destinations: Vec<(Arc<Destination>, QueueGauge)>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.tick().await;
+    let mut last_read = 0;
+    loop {
+        ticks.tick().await;
+        let read = Counters::get(&counters.events_in);
+        tracing::info!(
+            events_read = read,
+            events_per_second = ((read - last_read) as f64 / interval.as_secs_f64()).round(),
+            lines_rejected = Counters::get(&counters.lines_rejected),
+            "progress"
+        );
+        last_read = read;
+        for (destination, queue) in &destinations {
+            destination.log_progress(queue);
+        }
+    }
 }
 
 /// Waits for every task; returns how many failed or panicked (each one logged).

@@ -7,6 +7,7 @@ mod dead_letter;
 mod files;
 mod hec_delivery;
 mod hostile_input;
+mod operability;
 mod quickstart;
 mod real_splunk;
 mod sandbox;

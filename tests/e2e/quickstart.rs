@@ -36,6 +36,14 @@ async fn the_quickstart_captures_what_splunk_would_receive() {
         )
         .await;
     assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("requests captured as files")
+                && l.contains("target/quickstart/captured")),
+        "the run says where the requests went: {stderr}"
+    );
 
     let mut envelopes = 0;
     let captured = harness.path("target/quickstart/captured");

@@ -6,7 +6,7 @@
 
 mod queue;
 
-pub use queue::{QueueReceiver, QueueSender, Refused, memory_queue};
+pub use queue::{QueueGauge, QueueReceiver, QueueSender, Refused, memory_queue};
 
 use std::time::Duration;
 

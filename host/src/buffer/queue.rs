@@ -55,7 +55,29 @@ pub fn memory_queue(max_bytes: usize) -> (QueueSender, QueueReceiver) {
     )
 }
 
+/// How full a queue is, read without holding it open.
+#[derive(Debug, Clone)]
+pub struct QueueGauge {
+    room: Arc<Semaphore>,
+    max_bytes: u32,
+}
+
+impl QueueGauge {
+    /// Bytes of events waiting in the queue.
+    pub fn queued_bytes(&self) -> usize {
+        (self.max_bytes as usize).saturating_sub(self.room.available_permits())
+    }
+}
+
 impl QueueSender {
+    /// A gauge of this queue's fill.
+    pub fn gauge(&self) -> QueueGauge {
+        QueueGauge {
+            room: self.room.clone(),
+            max_bytes: self.max_bytes,
+        }
+    }
+
     /// Queues `chunk` if there is room for it now.
     pub fn try_push(&self, chunk: &Arc<EventChunk>) -> Result<(), Refused> {
         match self.room.clone().try_acquire_many_owned(self.weight(chunk)) {

@@ -60,21 +60,28 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     Ok((key.trim().to_owned(), value.to_owned()))
 }
 
-/// Logs go to stderr; `SLUICE_LOG` takes `tracing` filter directives (`debug`, `sluice=trace`).
-fn init_logging() {
+/// Logs go to stderr; `SLUICE_LOG` takes `tracing` filter directives (`debug`,
+/// `sluice=trace`). A filter that does not parse is an error: silently logging at
+/// another level would hide what the operator asked to see.
+fn init_logging() -> Result<()> {
     use std::io::IsTerminal;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "info".into());
+    let filter = match std::env::var("SLUICE_LOG") {
+        Ok(directives) => tracing_subscriber::EnvFilter::builder()
+            .parse(&directives)
+            .with_context(|| format!("SLUICE_LOG: `{directives}` is not a tracing filter (try `info` or `sluice=debug`)"))?,
+        Err(_) => tracing_subscriber::EnvFilter::new("info"),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal, not in a journal or a log file.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    Ok(())
 }
 
 pub fn execute(cli: Cli) -> Result<ExitCode> {
-    init_logging();
+    init_logging()?;
     match cli.command {
         Command::Run { config } => run(Config::load(&config)?),
         Command::Check { config } => check(&config),

@@ -29,6 +29,12 @@ pub struct Config {
     pub modules_dirs: Vec<PathBuf>,
     /// Where compiled modules are cached; `$XDG_CACHE_HOME/sluice` (or `~/.cache/sluice`) by default.
     pub cache_dir: Option<PathBuf>,
+    /// A destination failing for this long is reported at ERROR, once per such interval.
+    #[serde(default = "default_failure_alert_after", with = "humantime_serde")]
+    pub failure_alert_after: Duration,
+    /// How often a running host logs a progress line per destination; 0s for never.
+    #[serde(default = "default_progress_interval", with = "humantime_serde")]
+    pub progress_interval: Duration,
     /// How long a graceful shutdown may take to flush every queue.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -279,6 +285,12 @@ fn default_dead_letter_dir() -> PathBuf {
 /// 256 MiB: a file a person can still open.
 fn default_dead_letter_max_file_bytes() -> u64 {
     256 << 20
+}
+fn default_failure_alert_after() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_progress_interval() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(30)

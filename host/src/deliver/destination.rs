@@ -10,10 +10,11 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::health::Health;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, Transport};
 use super::worker;
-use crate::buffer::{self, BatchLimits, QueueSender};
+use crate::buffer::{self, BatchLimits, QueueGauge, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::Events;
@@ -35,6 +36,7 @@ pub struct Destination {
     pub(super) retry: RetryPolicy,
     pub(super) dead_letter: Arc<DeadLetter>,
     pub(super) counters: Arc<Counters>,
+    pub(super) health: Health,
 }
 
 impl Destination {
@@ -45,6 +47,7 @@ impl Destination {
         module: Arc<FormatterModule>,
         dead_letter: Arc<DeadLetter>,
         counters: Arc<Counters>,
+        alert_after: Duration,
     ) -> Result<Self> {
         let info = module.info();
         let settings = config.settings()?;
@@ -103,7 +106,32 @@ impl Destination {
             retry: RetryPolicy::new(&config.retry),
             dead_letter,
             counters,
+            health: Health::new(alert_after),
         })
+    }
+
+    /// Says where a capture destination's requests are, for the end of a run.
+    pub fn log_where_captured(&self) {
+        if let Some(dir) = self.transport.capture_dir() {
+            tracing::info!(destination = %self.name, directory = %dir.display(), "requests captured as files");
+        }
+    }
+
+    /// Logs this destination's figures, for the periodic progress line.
+    pub fn log_progress(&self, queue: &QueueGauge) {
+        let health = &self.health;
+        let read = |figure: &std::sync::atomic::AtomicU64| {
+            figure.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        tracing::info!(
+            destination = %self.name,
+            delivered = read(&health.delivered),
+            dead_lettered = read(&health.dead_lettered),
+            failed_attempts = read(&health.failures),
+            failing = health.is_failing(),
+            queued_bytes = queue.queued_bytes(),
+            "progress"
+        );
     }
 
     /// One line for `sluice check`: module, version, where it came from, the batch limits
@@ -208,6 +236,9 @@ impl Destination {
             .await;
         if stored {
             Counters::add(&self.counters.dead_lettered, indices.len());
+            self.health
+                .dead_lettered
+                .fetch_add(indices.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         stored
     }

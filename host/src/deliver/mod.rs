@@ -15,6 +15,7 @@
 //! leaves them unsettled.
 
 mod destination;
+mod health;
 mod retry;
 mod transport;
 mod worker;

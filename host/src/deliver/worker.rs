@@ -125,6 +125,9 @@ impl Worker {
                     continue;
                 }
                 Err(Failure::Transient(reason)) => {
+                    self.destination
+                        .health
+                        .failed(&self.destination.name, &reason);
                     self.retry_pending(pending, reason, None, &mut queue).await;
                     continue;
                 }
@@ -227,10 +230,13 @@ impl Worker {
             };
             match verdict {
                 Verdict::Delivered => {
-                    Counters::add(&self.destination.counters.delivered, request.events.len());
+                    self.delivered(request.events.len());
                     return;
                 }
                 Verdict::Retry(advice) => {
+                    self.destination
+                        .health
+                        .failed(&self.destination.name, &advice.reason);
                     if !self.destination.retry.may_retry(attempt) {
                         let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
                         self.dead_letter(&pending.events, &request.events, &reason)
@@ -249,10 +255,7 @@ impl Worker {
                 }
                 Verdict::Partial(partial) => {
                     let settled = partial.retry.len() + partial.refused.len();
-                    Counters::add(
-                        &self.destination.counters.delivered,
-                        request.events.len().saturating_sub(settled),
-                    );
+                    self.delivered(request.events.len().saturating_sub(settled));
                     for refusal in &partial.refused {
                         self.dead_letter(
                             &pending.events,
@@ -401,6 +404,14 @@ impl Worker {
             tracing::warn!(destination = %self.destination.name, %error, "module call failed");
             Failure::Transient(error.to_string())
         })
+    }
+
+    /// `count` events of a request were delivered.
+    fn delivered(&self, count: usize) {
+        Counters::add(&self.destination.counters.delivered, count);
+        self.destination
+            .health
+            .delivered(&self.destination.name, count);
     }
 
     async fn dead_letter_all(&self, events: &Events, reason: &str) {

@@ -35,6 +35,11 @@ impl CaptureTransport {
         })
     }
 
+    /// Where the requests go.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub async fn write(
         &self,
         request: &HttpRequest,

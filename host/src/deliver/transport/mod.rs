@@ -74,6 +74,14 @@ impl Transport {
         }
     }
 
+    /// The directory requests are written to, for a capture endpoint.
+    pub fn capture_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Transport::Capture(capture) => Some(capture.dir()),
+            Transport::Http(_) => None,
+        }
+    }
+
     /// Sends `request` with `body`, as `encode_body` made it. An `Err` is a
     /// transport failure (connection, timeout), worth a retry.
     pub async fn send(

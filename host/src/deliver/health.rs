@@ -1,0 +1,106 @@
+//! How a destination is doing: what it delivered and refused, and whether it is
+//! failing. The operator hears of it in the log, not only in the final summary: a
+//! destination failing for longer than `failure_alert_after` is reported at ERROR once
+//! per such interval, one that recovers says after how many failures, and the periodic
+//! progress line reads the figures.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// One destination's figures and failure streak.
+#[derive(Debug)]
+pub struct Health {
+    pub delivered: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    /// Attempts that failed (each retry, and each give-up).
+    pub failures: AtomicU64,
+    streak: Mutex<Option<Streak>>,
+    alert_after: Duration,
+}
+
+/// Failures since the last success.
+#[derive(Debug, Clone, Copy)]
+struct Streak {
+    since: Instant,
+    failures: u64,
+    /// When the streak was last reported at ERROR.
+    alerted: Option<Instant>,
+}
+
+impl Health {
+    pub fn new(alert_after: Duration) -> Self {
+        Health {
+            delivered: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            streak: Mutex::new(None),
+            alert_after,
+        }
+    }
+
+    /// An attempt failed with `reason`.
+    pub fn failed(&self, destination: &str, reason: &str) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut streak = self.streak.lock().expect("not poisoned");
+        let streak = streak.get_or_insert(Streak {
+            since: now,
+            failures: 0,
+            alerted: None,
+        });
+        streak.failures += 1;
+        let failing_for = now - streak.since;
+        let due = streak
+            .alerted
+            .map_or(failing_for >= self.alert_after, |last| {
+                now - last >= self.alert_after
+            });
+        if due {
+            streak.alerted = Some(now);
+            tracing::error!(
+                destination,
+                failing_for = ?Duration::from_secs(failing_for.as_secs()),
+                failures = streak.failures,
+                last_reason = reason,
+                "destination has been failing; events wait in its queue and retries"
+            );
+        }
+    }
+
+    /// An attempt delivered `events` events.
+    pub fn delivered(&self, destination: &str, events: usize) {
+        self.delivered.fetch_add(events as u64, Ordering::Relaxed);
+        if let Some(streak) = self.streak.lock().expect("not poisoned").take() {
+            tracing::info!(
+                destination,
+                failures = streak.failures,
+                failing_for = ?Duration::from_millis(streak.since.elapsed().as_millis() as u64),
+                "destination delivered again after {} failure(s)",
+                streak.failures
+            );
+        }
+    }
+
+    /// Whether the destination's last attempt failed.
+    pub fn is_failing(&self) -> bool {
+        self.streak.lock().expect("not poisoned").is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streak_ends_with_a_success() {
+        let health = Health::new(Duration::from_secs(60));
+        health.failed("d", "busy");
+        health.failed("d", "busy");
+        assert!(health.is_failing());
+        health.delivered("d", 5);
+        assert!(!health.is_failing());
+        assert_eq!(health.failures.load(Ordering::Relaxed), 2);
+        assert_eq!(health.delivered.load(Ordering::Relaxed), 5);
+    }
+}

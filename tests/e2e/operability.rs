@@ -1,0 +1,101 @@
+//! What the operator is told while sluice runs: progress, failing and recovering
+//! destinations, and a log filter that does not parse.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{
+    FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination, transcript, write_events,
+};
+
+/// Nothing used to be logged between the start and the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_run_logs_progress_per_destination() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/live.jsonl", 120);
+    harness.config(&format!(
+        "progress_interval = \"200ms\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" progress "))
+        .collect();
+    assert!(
+        progress.iter().any(|l| l.contains("events_read=120")),
+        "{stderr}"
+    );
+    assert!(
+        progress.iter().any(|l| l.contains("destination=splunk")
+            && l.contains("delivered=120")
+            && l.contains("failing=false")
+            && l.contains("queued_bytes=0")),
+        "{stderr}"
+    );
+}
+
+/// A destination that kept failing was only found in WARN lines, and its recovery in
+/// none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_destination_is_reported_at_error_and_its_recovery_at_info() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    receiver.make_busy(3);
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "failure_alert_after = \"0s\"\n{FILE_SOURCE}{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "retry = { max_attempts = 5, initial_backoff = \"20ms\", max_backoff = \"50ms\" }"
+        )
+    ));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("destination has been failing")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("destination delivered again after 3 failure(s)"),
+        "{stderr}"
+    );
+}
+
+/// A filter that did not parse used to be ignored (logging at `info`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_filter_that_does_not_parse_is_an_error() {
+    let harness = Harness::new();
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination("capture:captured", "")
+    ));
+    let output = harness
+        .sluice(
+            &["check", "-c", "sluice.toml"],
+            &[("SLUICE_LOG", "sluice=loud")],
+        )
+        .await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("SLUICE_LOG: `sluice=loud` is not a tracing filter"),
+        "{}",
+        transcript(&output)
+    );
+}
