@@ -199,6 +199,23 @@ pub enum FormatError {
     Failed(String),
 }
 
+/// A request that tests the connection and the credential without sending an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    /// The method, an HTTP token.
+    pub method: String,
+    /// Appended to the destination's endpoint; starts with `/`.
+    pub path: String,
+    /// Headers other than the framing ones and the credential.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Statuses that mean: reached, and the credential was taken.
+    pub accepted: Vec<u16>,
+    /// Statuses that mean: reached, but the credential was refused.
+    pub unauthorized: Vec<u16>,
+}
+
 /// A destination's answer to a request, for `classify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {

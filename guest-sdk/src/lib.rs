@@ -73,8 +73,9 @@ pub use settings::{SettingDoc, Settings};
 // The generated types that are already plain Rust are re-exported by name, so that the
 // SDK decides what is public and can shadow any of them later.
 pub use wit::sluice::module::types::{
-    AuthHeader, BatchLimits, Compression, FormatError, FramedMessages, HttpRequest, HttpResponse,
-    PartialFailure, Refusal, Request, RetryAdvice, SentRequest, SettingProblem, Transport, Verdict,
+    AuthHeader, BatchLimits, Compression, ConnectionCheck, FormatError, FramedMessages,
+    HttpRequest, HttpResponse, PartialFailure, Refusal, Request, RetryAdvice, SentRequest,
+    SettingProblem, Transport, Verdict,
 };
 
 /// What a module tells the host about itself.
@@ -156,6 +157,14 @@ pub trait Formatter: Sized + 'static {
         let _ = request;
         Verdict::from_status(response)
     }
+
+    /// A request that reaches the destination and tests the credential without sending
+    /// an event, for `sluice check --connect` (the host adds the credential). `None`,
+    /// the default, when the destination has no such request: the host then only
+    /// checks that the endpoint answers.
+    fn connection_check(&self) -> Option<ConnectionCheck> {
+        None
+    }
 }
 
 /// Exports a [`Formatter`] as the module's implementation of the contract.
@@ -200,6 +209,11 @@ macro_rules! export_formatter {
                 ) -> $crate::Verdict {
                     CONFIGURED.with_borrow(|configured| {
                         $crate::__private::classify(configured.as_ref(), &response, &request)
+                    })
+                }
+                fn check_connection() -> ::std::option::Option<$crate::ConnectionCheck> {
+                    CONFIGURED.with_borrow(|configured| {
+                        configured.as_ref().and_then($crate::Formatter::connection_check)
                     })
                 }
             }

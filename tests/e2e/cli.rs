@@ -386,3 +386,49 @@ async fn a_secret_file_is_relative_to_the_config_file() {
         .await;
     assert!(output.status.success(), "{}", transcript(&output));
 }
+
+/// A bad token used to be found only once events flowed, and a dead endpoint after
+/// minutes of retries.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
+    let receiver = crate::support::hec::HecReceiver::start(Default::default()).await;
+    let harness = Harness::new();
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let connect = ["check", "--connect", "-c", "sluice.toml"];
+
+    let output = harness
+        .sluice(&connect, &[("HEC_TOKEN", receiver.token())])
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ok  destination `splunk`: reached, credential accepted (POST /services/collector/event answered HTTP 400")
+            && stdout.contains("No data"),
+        "{stdout}"
+    );
+    assert!(receiver.indexed().is_empty(), "no event was sent");
+
+    let output = harness.sluice(&connect, &[("HEC_TOKEN", "wrong")]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("destinations[0] (`splunk`): the credential was refused: HTTP 403")
+            && stderr.contains("Invalid token"),
+        "{stderr}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    harness.config(&format!("{FILE_SOURCE}{}", splunk_destination(&dead, "")));
+    let output = harness.sluice(&connect, &[("HEC_TOKEN", "t")]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot reach the endpoint"),
+        "{}",
+        transcript(&output)
+    );
+}

@@ -41,6 +41,10 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
+        /// Also reach every destination and test its credential, without sending an
+        /// event (the module's connection check: for Splunk HEC, an empty request).
+        #[arg(long)]
+        connect: bool,
     },
     /// Run a module on JSON Lines from stdin and print the requests it would send.
     Preview {
@@ -84,7 +88,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     init_logging()?;
     match cli.command {
         Command::Run { config } => run(Config::load(&config)?),
-        Command::Check { config } => check(&config),
+        Command::Check { config, connect } => check(&config, connect),
         Command::Preview { module, settings } => preview::preview(&module, settings),
     }
 }
@@ -156,7 +160,7 @@ fn run(config: Config) -> Result<ExitCode> {
     Ok(ExitCode::from(outcome as u8))
 }
 
-fn check(path: &std::path::Path) -> Result<ExitCode> {
+fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     let config = Config::load(path)?;
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
@@ -165,16 +169,32 @@ fn check(path: &std::path::Path) -> Result<ExitCode> {
         .check_writable()
         .with_context(|| format!("{}: dead_letter_dir", path.display()))?;
     let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)?;
+    let network = connect
+        .then(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .transpose()?;
+    let mut unreachable = 0;
     for (i, (destination, settings)) in destinations.iter().zip(&config.destinations).enumerate() {
+        let at = || format!("{}: {}", path.display(), settings.location(i));
         let enrichment = crate::pipeline::enrichment(&config.events.tags);
-        destination
-            .dry_run(enrichment)
-            .with_context(|| format!("{}: {}", path.display(), settings.location(i)))?;
+        destination.dry_run(enrichment.clone()).with_context(at)?;
         println!(
             "ok  destination `{}`: {}",
             settings.name,
             destination.describe()
         );
+        if let Some(network) = &network {
+            match network.block_on(destination.connect(enrichment)) {
+                Ok(what) => println!("ok  destination `{}`: {what}", settings.name),
+                Err(error) => {
+                    unreachable += 1;
+                    eprintln!("sluice: error: {}: {error:#}", at());
+                }
+            }
+        }
     }
     for (i, source) in config.sources.iter().enumerate() {
         if let SourceConfig::File { paths, .. } = source {
@@ -194,5 +214,9 @@ fn check(path: &std::path::Path) -> Result<ExitCode> {
         config.sources.len(),
         config.destinations.len()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if unreachable > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

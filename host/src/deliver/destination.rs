@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
 use super::retry::RetryPolicy;
-use super::transport::{Credential, Transport};
+use super::transport::{Credential, Sent, Transport};
 use super::worker;
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
@@ -21,7 +21,7 @@ use crate::event::Events;
 use crate::event::{Enrichment, EventMeta};
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Setup, SigningKeys};
-use sluice_contract::types::FormatError;
+use sluice_contract::types::{Compression, ConnectionCheck, FormatError, HttpRequest, Payload};
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {
@@ -180,6 +180,71 @@ impl Destination {
                 anyhow::bail!("the module cannot format a sample event: {reason}")
             }
         }
+    }
+
+    /// Reaches the endpoint with the module's connection check (a request that sends no
+    /// event) and says whether the credential was taken; without a check, only that
+    /// the endpoint answers. For `sluice check --connect`.
+    pub async fn connect(&self, enrichment: Enrichment) -> Result<String> {
+        if let Some(dir) = self.transport.capture_dir() {
+            return Ok(format!("capture directory {} is ready", dir.display()));
+        }
+        let check = self
+            .module
+            .instantiate(self.setup(enrichment))?
+            .connection_check()?;
+        let tested = check.is_some();
+        let check = check.unwrap_or_else(|| ConnectionCheck {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            accepted: Vec::new(),
+            unauthorized: Vec::new(),
+        });
+        let request = HttpRequest {
+            method: check.method.clone(),
+            path: check.path.clone(),
+            headers: check.headers.clone(),
+            body: Payload::default(),
+            compression: Compression::None,
+            events: Vec::new(),
+        };
+        let body = bytes::Bytes::from(check.body.clone());
+        let response = match self
+            .transport
+            .send(&request, &body, self.credential.as_ref())
+            .await
+        {
+            Ok(Sent::Response(response)) => response,
+            Ok(Sent::Redirected(reason)) => anyhow::bail!("{reason}"),
+            Ok(Sent::Captured) => return Ok("captured".into()),
+            Err(reason) => anyhow::bail!("cannot reach the endpoint: {reason}"),
+        };
+        let answer = format!(
+            "HTTP {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body[..response.body.len().min(200)]).trim()
+        );
+        if !tested {
+            return Ok(format!(
+                "the endpoint answers ({answer}); module `{}` has no connection check, so the credential was not tested",
+                self.module.info().name
+            ));
+        }
+        if check.unauthorized.contains(&response.status) {
+            anyhow::bail!("the credential was refused: {answer}");
+        }
+        anyhow::ensure!(
+            check.accepted.contains(&response.status),
+            "unexpected answer to the connection check {} {}: {answer}",
+            check.method,
+            check.path
+        );
+        Ok(format!(
+            "reached, credential accepted ({} {} answered {answer})",
+            check.method, check.path
+        ))
     }
 
     /// Starts the batcher and workers, each with an instance of the module configured

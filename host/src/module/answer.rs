@@ -4,7 +4,7 @@
 
 use sluice_contract::http::{is_field_value, is_framing_header, is_token};
 
-use sluice_contract::types::{Formatted, HttpRequest, Request, Verdict};
+use sluice_contract::types::{ConnectionCheck, Formatted, HttpRequest, Request, Verdict};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -53,17 +53,30 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
 /// adds there. A malformed method or header fails the call here, rather than every
 /// attempt to send it later, as if the network had failed.
 fn check_http(http: &HttpRequest) -> Result<(), String> {
-    if !is_token(&http.method) {
+    check_request_line(&http.method, &http.path, &http.headers)
+}
+
+/// Checks a connection check as [`check_http`] checks a request.
+pub fn check_connection_check(check: &ConnectionCheck) -> Result<(), String> {
+    check_request_line(&check.method, &check.path, &check.headers)
+}
+
+/// The method, the path and the headers of a request from a module.
+fn check_request_line(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<(), String> {
+    if !is_token(method) {
         return Err(format!(
             "HTTP method `{}` is not a token",
-            http.method.escape_debug()
+            method.escape_debug()
         ));
     }
-    if !http.path.starts_with('/') {
-        return Err(format!("HTTP path `{}` does not start with `/`", http.path));
+    if !path.starts_with('/') {
+        return Err(format!("HTTP path `{path}` does not start with `/`"));
     }
-    if let Some((name, _)) = http
-        .headers
+    if let Some((name, _)) = headers
         .iter()
         .find(|(name, value)| !is_token(name) || !is_field_value(value))
     {
@@ -72,11 +85,7 @@ fn check_http(http: &HttpRequest) -> Result<(), String> {
             name.escape_debug()
         ));
     }
-    let host_header = http
-        .headers
-        .iter()
-        .find(|(name, _)| is_framing_header(name));
-    match host_header {
+    match headers.iter().find(|(name, _)| is_framing_header(name)) {
         Some((name, _)) => Err(format!("header `{name}` is the host's to set")),
         None => Ok(()),
     }

@@ -177,3 +177,16 @@ impl From<wit::Verdict> for host::Verdict {
         }
     }
 }
+
+impl From<wit::ConnectionCheck> for host::ConnectionCheck {
+    fn from(check: wit::ConnectionCheck) -> Self {
+        host::ConnectionCheck {
+            method: check.method,
+            path: check.path,
+            headers: check.headers,
+            body: check.body,
+            accepted: check.accepted,
+            unauthorized: check.unauthorized,
+        }
+    }
+}

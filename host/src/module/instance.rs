@@ -6,7 +6,7 @@ use wasmtime::component::Resource;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 use sluice_contract::types::{
-    Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
+    ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
 };
 
 use super::answer;
@@ -253,6 +253,21 @@ impl FormatterInstance {
         answer::check_verdict(&verdict, event_count)
             .map_err(|problem| self.invalid_answer(problem))?;
         Ok(verdict)
+    }
+
+    /// The module's request to test the connection, checked as any request it makes.
+    pub fn connection_check(&mut self) -> Result<Option<ConnectionCheck>, CallError> {
+        self.configure()?;
+        let check = self.call(|store, bindings, _| {
+            bindings
+                .sluice_module_formatting()
+                .call_check_connection(store)
+        })?;
+        let Some(check) = check.map(ConnectionCheck::from) else {
+            return Ok(None);
+        };
+        answer::check_connection_check(&check).map_err(|problem| self.invalid_answer(problem))?;
+        Ok(Some(check))
     }
 
     fn invalid_answer(&self, problem: String) -> CallError {

@@ -11,8 +11,8 @@
 use sluice_guest::json::write_str;
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
-    Batch, Compression, Enrichment, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Refusal,
-    Request, TimeSource,
+    Batch, Compression, ConnectionCheck, Enrichment, Event, Formatted, HttpRequest, PayloadBuilder,
+    Piece, Refusal, Request, TimeSource,
 };
 
 use crate::config::SplunkHecConfig;
@@ -135,15 +135,34 @@ impl HecEncoder {
         }
     }
 
-    fn request(&self, body: Body, events: Vec<u32>) -> Request {
+    /// A request with an empty body to the event endpoint: HEC checks the token
+    /// first (401 or 403 when it is refused: codes 1-4), then answers 400, code 5, "No
+    /// data"; no event is indexed. (The health endpoint needs no token, so it would not
+    /// test it.)
+    pub fn connection_check(&self) -> ConnectionCheck {
+        ConnectionCheck {
+            method: "POST".into(),
+            path: self.config.path.clone(),
+            headers: self.headers(),
+            body: Vec::new(),
+            accepted: vec![200, 400],
+            unauthorized: vec![401, 403],
+        }
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
         let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         if let Some(channel) = &self.config.channel {
             headers.push(("X-Splunk-Request-Channel".to_owned(), channel.clone()));
         }
+        headers
+    }
+
+    fn request(&self, body: Body, events: Vec<u32>) -> Request {
         Request::Http(HttpRequest {
             method: "POST".into(),
             path: self.config.path.clone(),
-            headers,
+            headers: self.headers(),
             body: body.payload.finish(),
             compression: if self.config.gzip {
                 Compression::Gzip

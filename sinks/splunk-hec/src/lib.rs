@@ -13,8 +13,8 @@ pub mod encoder;
 pub mod retry;
 
 use sluice_guest::{
-    AuthHeader, Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, HttpResponse,
-    Info, SentRequest, Settings, Verdict,
+    AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Formatter,
+    HttpResponse, Info, SentRequest, Settings, Verdict,
 };
 
 /// The Splunk HEC formatter of one destination.
@@ -51,6 +51,10 @@ impl Formatter for SplunkHec {
 
     fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
         retry::classify(response, request)
+    }
+
+    fn connection_check(&self) -> Option<ConnectionCheck> {
+        Some(self.encoder.connection_check())
     }
 }
 
