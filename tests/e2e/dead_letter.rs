@@ -1,8 +1,9 @@
 //! The dead-letter store as the last resort: an event counts as settled only once its
 //! record is on disk, and a store that cannot take records is said so, loudly.
 //!
-//! The store is made unwritable with a regular file where its directory should be:
-//! unlike directory modes, that stops root too, so the tests hold under CI's root.
+//! The store is made unwritable by its directory's mode, with sluice running as an
+//! unprivileged user (`nobody`, through `setpriv`, when the tests run as root, which
+//! ignores modes), and, for `check`, by a regular file where the directory should be.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,26 +17,24 @@ use crate::support::{
 /// settled, the summary named a file that did not exist, and the run exited 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn events_the_store_cannot_take_are_not_settled_and_the_run_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
-    harness.write(
-        "blocked",
-        "a file where the dead-letter directory should be",
-    );
     harness.config(&format!(
         "shutdown_timeout = \"1s\"\n{FILE_SOURCE}{}",
         splunk_destination(&receiver.endpoint(), "")
     ));
-    // The harness puts dead letters in `dead-letter`; this run's go under `blocked`.
-    let config = std::fs::read_to_string(harness.path("sluice.toml"))
-        .unwrap()
-        .replace(
-            "dead_letter_dir = \"dead-letter\"",
-            "dead_letter_dir = \"blocked/dlq\"",
-        );
-    harness.write("sluice.toml", config);
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    // Readable by the unprivileged user; the dead-letter directory is not writable.
+    std::fs::set_permissions(harness.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(harness.path("dead-letter")).unwrap();
+    std::fs::set_permissions(
+        harness.path("dead-letter"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    let mut command = unprivileged(&harness, &["run", "-c", "sluice.toml"]);
     command
         .env("HEC_TOKEN", "a-token-HEC-refuses")
         .stdin(Stdio::null())
@@ -49,13 +48,33 @@ async fn events_the_store_cannot_take_are_not_settled_and_the_run_says_so() {
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("cannot write to the dead-letter store; the events are kept"),
+        stderr.contains("cannot write to the dead-letter store; the events are kept")
+            && stderr.contains("Permission denied"),
         "{stderr}"
     );
     assert_eq!(summary_figure(&output, "dead_lettered"), 0, "{stderr}");
     assert_eq!(summary_figure(&output, "events_settled"), 0);
     assert_eq!(summary_figure(&output, "abandoned"), 50);
     assert!(receiver.indexed().is_empty());
+}
+
+/// `sluice` as a user directory modes apply to: `nobody` when the tests run as root.
+fn unprivileged(harness: &Harness, args: &[&str]) -> tokio::process::Command {
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        return harness.command(args);
+    }
+    let mut command = tokio::process::Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(harness.path(""))
+        .env("SLUICE_LOG", "info")
+        .kill_on_drop(true);
+    command
 }
 
 #[tokio::test(flavor = "multi_thread")]
