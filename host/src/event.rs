@@ -106,3 +106,13 @@ impl Events {
         (start, ends[index])
     }
 }
+
+/// Parses `text` without serde_json's nesting limit of 128: every event was
+/// checked against the configured `events.max_depth` when it was read.
+pub fn from_str_unbounded<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    let value = T::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}

@@ -105,7 +105,7 @@ pub async fn run(config: Config) -> Result<Summary> {
         ))
     });
     let router = Arc::new(Router {
-        parser: LineParser::new(config.events.time_fields.clone()),
+        parser: LineParser::from(&config.events),
         max_line_bytes: config.events.max_line_bytes,
         routes,
         dead_letter: dead_letter.clone(),

@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use crate::config::default_cache_dir;
 use crate::event::Events;
 use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer};
-use crate::pipeline::{ChunkBuilder, LineParser, Parsed};
+use crate::pipeline::{ChunkBuilder, Line, LineParser, Origin, Parsed, too_long};
+use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::types::{Compression, FormatError, Request};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
@@ -28,14 +29,33 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
     std::io::stdin()
         .read_to_end(&mut input)
         .context("reading stdin")?;
-    let parser = LineParser::new(crate::config::EventsConfig::default().time_fields);
+    // Lines are split and bounded as `run` reads them.
+    let events_config = crate::config::EventsConfig::default();
+    let parser = LineParser::from(&events_config);
+    let mut splitter = LineSplitter::new(events_config.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();
-    for (number, line) in input.split(|&b| b == b'\n').enumerate() {
-        if let Parsed::Rejected(reason) = parser.parse(line, number as u64, now, &mut chunk) {
-            eprintln!("stdin:{}: rejected: {reason}", number + 1);
+    let mut handle = |position: LinePosition, line: Line<'_>| {
+        let origin = Origin {
+            name: "stdin",
+            line: position.number,
+            offset: position.offset,
+        };
+        let rejected = match line {
+            Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
+                Parsed::Rejected(reason) => Some(reason),
+                Parsed::Blank | Parsed::Event { .. } => None,
+            },
+            Line::TooLong { start, len } => {
+                Some(too_long(len, events_config.max_line_bytes, start.len()))
+            }
+        };
+        if let Some(reason) = rejected {
+            eprintln!("stdin:{}: rejected: {reason}", origin.line);
         }
-    }
+    };
+    splitter.feed(&input, &mut handle);
+    splitter.finish(&mut handle);
     let mut events = Events::default();
     for meta in &chunk.events {
         events.push(meta.json_in(&chunk.data), meta);

@@ -66,6 +66,15 @@ pub struct EventsConfig {
     /// Longest line read as an event; a longer one is dead-lettered with its start.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// How deep objects and arrays may nest in an event; a deeper one is dead-lettered.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: u32,
+    /// The earliest time an event may have (RFC 3339); an earlier one is not taken.
+    #[serde(default = "default_earliest_time")]
+    pub earliest_time: jiff::Timestamp,
+    /// How far after its ingest an event's time may lie; a later one is not taken.
+    #[serde(default = "default_max_future", with = "humantime_serde")]
+    pub max_future: Duration,
 }
 
 impl Default for EventsConfig {
@@ -74,6 +83,9 @@ impl Default for EventsConfig {
             time_fields: default_time_fields(),
             tags: BTreeMap::new(),
             max_line_bytes: default_max_line_bytes(),
+            max_depth: default_max_depth(),
+            earliest_time: default_earliest_time(),
+            max_future: default_max_future(),
         }
     }
 }
@@ -309,6 +321,18 @@ fn default_time_fields() -> Vec<String> {
     .map(String::from)
     .to_vec()
 }
+/// serde_json's own limit, and twice what real audit events nest.
+fn default_max_depth() -> u32 {
+    128
+}
+/// Deeper would risk the stack of the thread that reads.
+const MAX_DEPTH_LIMIT: u32 = 512;
+fn default_earliest_time() -> jiff::Timestamp {
+    jiff::Timestamp::UNIX_EPOCH
+}
+fn default_max_future() -> Duration {
+    Duration::from_secs(86_400)
+}
 /// 1 MiB: an event longer than a Splunk Cloud request could not be sent anyway.
 fn default_max_line_bytes() -> usize {
     1 << 20
@@ -434,6 +458,9 @@ impl Config {
         }
         if self.events.max_line_bytes < 1024 {
             bail!("events.max_line_bytes: must be at least 1024");
+        }
+        if !(1..=MAX_DEPTH_LIMIT).contains(&self.events.max_depth) {
+            bail!("events.max_depth: must be between 1 and {MAX_DEPTH_LIMIT}");
         }
         for (i, source) in self.sources.iter().enumerate() {
             if let SourceConfig::File {

@@ -17,8 +17,8 @@ use super::worker;
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
-use crate::event::Events;
 use crate::event::{Enrichment, EventMeta};
+use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Setup, SigningKeys};
 use sluice_contract::types::{Compression, ConnectionCheck, FormatError, HttpRequest, Payload};
@@ -328,7 +328,7 @@ impl Destination {
                 reason,
                 origin: None,
                 event_id: Some(IdText(batch.meta(i).id).to_string()),
-                event: serde_json::from_str(batch.json(i)).ok(),
+                event: from_str_unbounded(batch.json(i)).ok(),
                 line: None,
             })
             .collect();

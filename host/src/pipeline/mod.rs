@@ -30,6 +30,21 @@ pub struct Origin<'a> {
     pub offset: u64,
 }
 
+impl Origin<'_> {
+    /// What makes the ids of this line's event stable across re-reads: its source and
+    /// its position there.
+    pub fn id_seed(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(self.name.as_bytes()) ^ self.offset
+    }
+}
+
+/// Why a line over `events.max_line_bytes` is not an event.
+pub fn too_long(len: u64, max_line_bytes: usize, kept: usize) -> String {
+    format!(
+        "line of {len} bytes is longer than events.max_line_bytes ({max_line_bytes}); its first {kept} bytes are kept here"
+    )
+}
+
 /// A line as a source read it, without its LF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -105,11 +120,7 @@ impl Ingest {
         match line {
             Line::Complete(bytes) => self.parse(origin, bytes),
             Line::TooLong { start, len } => {
-                let reason = format!(
-                    "line of {len} bytes is longer than events.max_line_bytes ({}); its first {} bytes are kept here",
-                    self.router.max_line_bytes,
-                    start.len()
-                );
+                let reason = too_long(len, self.router.max_line_bytes, start.len());
                 self.reject(origin, &reason, start);
             }
         }
@@ -120,11 +131,10 @@ impl Ingest {
             // One clock read per chunk: the ingest time of a read.
             self.now_ms = jiff::Timestamp::now().as_millisecond();
         }
-        let seed = xxhash_rust::xxh3::xxh3_64(origin.name.as_bytes()) ^ origin.offset;
         match self
             .router
             .parser
-            .parse(line, seed, self.now_ms, &mut self.chunk)
+            .parse(line, origin.id_seed(), self.now_ms, &mut self.chunk)
         {
             Parsed::Blank => {}
             Parsed::Event { time_unparsed } => {

@@ -8,10 +8,12 @@ use std::collections::hash_map::Entry;
 
 use serde_json::value::RawValue;
 
+use crate::event::from_str_unbounded;
+
 /// The normalized text of `json`, a valid JSON value.
 pub fn dedupe_keys(json: &str) -> serde_json::Result<String> {
     let mut out = String::with_capacity(json.len());
-    write_value(&mut out, serde_json::from_str::<&RawValue>(json)?)?;
+    write_value(&mut out, from_str_unbounded::<&RawValue>(json)?)?;
     Ok(out)
 }
 
@@ -19,7 +21,7 @@ fn write_value(out: &mut String, value: &RawValue) -> serde_json::Result<()> {
     let text = value.get();
     match text.as_bytes().first() {
         Some(b'{') => {
-            let entries: Vec<(String, &RawValue)> = serde_json::from_str::<RawObject>(text)?.0;
+            let entries: Vec<(String, &RawValue)> = from_str_unbounded::<RawObject>(text)?.0;
             let mut kept: Vec<(&str, &RawValue)> = Vec::with_capacity(entries.len());
             // Where each key was kept: a lookup per key, not a scan of the kept ones
             // (quadratic, seconds for an object of 100,000 keys).
@@ -45,7 +47,7 @@ fn write_value(out: &mut String, value: &RawValue) -> serde_json::Result<()> {
             out.push('}');
         }
         Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            let items: Vec<&RawValue> = from_str_unbounded(text)?;
             out.push('[');
             for (i, item) in items.into_iter().enumerate() {
                 if i > 0 {
@@ -61,7 +63,7 @@ fn write_value(out: &mut String, value: &RawValue) -> serde_json::Result<()> {
 }
 
 /// An object's entries in order, repeats included (a map type would drop them).
-struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+pub struct RawObject<'a>(pub Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

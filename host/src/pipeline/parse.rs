@@ -10,6 +10,7 @@
 //!   the event says so (`ingest-times` of the contract).
 
 use super::{normalize, scan, time};
+use crate::config::EventsConfig;
 use crate::event::EventMeta;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -37,11 +38,57 @@ pub struct ChunkBuilder {
 #[derive(Debug, Clone)]
 pub struct LineParser {
     time_fields: Vec<String>,
+    bounds: TimeBounds,
+    /// How deep objects and arrays may nest.
+    max_depth: u32,
+}
+
+/// What counts as an event's time: a value outside is taken for garbage (a counter,
+/// a typo, a unit mistaken), kept in the event, and the ingest time used instead.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeBounds {
+    /// The earliest time, milliseconds since the epoch.
+    pub earliest_ms: i64,
+    /// How far past the ingest time, in milliseconds (clocks drift, zones get mixed up).
+    pub max_future_ms: i64,
+}
+
+impl Default for TimeBounds {
+    /// 1970 to a day after the ingest time.
+    fn default() -> Self {
+        TimeBounds {
+            earliest_ms: 0,
+            max_future_ms: 86_400_000,
+        }
+    }
+}
+
+impl From<&EventsConfig> for TimeBounds {
+    fn from(config: &EventsConfig) -> Self {
+        TimeBounds {
+            earliest_ms: config.earliest_time.as_millisecond(),
+            max_future_ms: i64::try_from(config.max_future.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl From<&EventsConfig> for LineParser {
+    fn from(config: &EventsConfig) -> Self {
+        LineParser::new(
+            config.time_fields.clone(),
+            TimeBounds::from(config),
+            config.max_depth,
+        )
+    }
 }
 
 impl LineParser {
-    pub fn new(time_fields: Vec<String>) -> Self {
-        LineParser { time_fields }
+    pub fn new(time_fields: Vec<String>, bounds: TimeBounds, max_depth: u32) -> Self {
+        LineParser {
+            time_fields,
+            bounds,
+            max_depth,
+        }
     }
 
     /// Parses `line` (without its LF) into `chunk`. `id_seed` identifies the line's
@@ -81,9 +128,9 @@ impl LineParser {
                 u32::from(first)
             ));
         }
-        let scanned = match scan::scan(text, &self.time_fields) {
+        let scanned = match scan::scan(text, &self.time_fields, self.max_depth) {
             Ok(scanned) => scanned,
-            Err(error) => return Parsed::Rejected(describe_json_error(text, &error)),
+            Err(error) => return Parsed::Rejected(self.describe_json_error(text, &error)),
         };
         let offset = chunk.data.len();
         if scanned.has_duplicate_keys {
@@ -101,7 +148,10 @@ impl LineParser {
         // or garbage gives way to the next.
         let mut times = scanned.times;
         times.sort_unstable_by_key(|(rank, _)| *rank);
-        let parsed_time = times.iter().find_map(|(_, value)| time::parse(value));
+        let latest_ms = now_ms.saturating_add(self.bounds.max_future_ms);
+        let parsed_time = times.iter().find_map(|(_, value)| {
+            time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
+        });
         chunk.events.push(EventMeta {
             offset: offset as u32,
             len: json.len() as u32,
@@ -115,21 +165,37 @@ impl LineParser {
     }
 }
 
-/// serde_json says "invalid type: sequence, expected a JSON object"; say it plainly.
-fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
-    let kind = match text.as_bytes().first().copied().unwrap_or_default() {
-        b'[' => Some("an array"),
-        b'"' => Some("a string"),
-        b'-' | b'0'..=b'9' => Some("a number"),
-        b't' | b'f' => Some("a boolean"),
-        b'n' => Some("null"),
-        _ => None,
-    };
-    match kind {
-        Some(kind) if !error.is_syntax() && !error.is_eof() => {
-            format!("not a JSON object: the line is {kind}")
+impl LineParser {
+    /// Why `text` is not an event, in plain words: serde_json says "invalid type:
+    /// sequence, expected a JSON object", and "lone leading surrogate" of a trailing one.
+    fn describe_json_error(&self, text: &str, error: &serde_json::Error) -> String {
+        let message = error.to_string();
+        let at = format!("line {} column {}", error.line(), error.column());
+        if message.starts_with(scan::TOO_DEEP) {
+            return format!(
+                "an object or array nested deeper than events.max_depth ({}) allows, at {at}; raise it if such events are expected",
+                self.max_depth
+            );
         }
-        _ => format!("not valid JSON: {error}"),
+        if message.contains("surrogate") {
+            return format!(
+                "a \\u escape of a lone UTF-16 surrogate (U+D800 to U+DFFF without its pair) at {at}: it is no character, and I-JSON (RFC 7493) forbids it"
+            );
+        }
+        let kind = match text.as_bytes().first().copied().unwrap_or_default() {
+            b'[' => Some("an array"),
+            b'"' => Some("a string"),
+            b'-' | b'0'..=b'9' => Some("a number"),
+            b't' | b'f' => Some("a boolean"),
+            b'n' => Some("null"),
+            _ => None,
+        };
+        match kind {
+            Some(kind) if !error.is_syntax() && !error.is_eof() => {
+                format!("not a JSON object: the line is {kind}")
+            }
+            _ => format!("not valid JSON: {error}"),
+        }
     }
 }
 
@@ -137,10 +203,17 @@ fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
 mod tests {
     use super::*;
 
+    /// The ingest time of the tests: 2027-01-15.
+    const NOW: i64 = 1_800_000_000_000;
+
     fn parse(line: &str) -> (Parsed, ChunkBuilder) {
         let mut chunk = ChunkBuilder::default();
-        let parser = LineParser::new(vec!["timestamp".into(), "occurred_at_ms".into()]);
-        (parser.parse(line.as_bytes(), 7, 42, &mut chunk), chunk)
+        let parser = LineParser::new(
+            vec!["timestamp".into(), "occurred_at_ms".into()],
+            TimeBounds::default(),
+            128,
+        );
+        (parser.parse(line.as_bytes(), 7, NOW, &mut chunk), chunk)
     }
 
     #[test]
@@ -186,7 +259,7 @@ mod tests {
         );
         assert_eq!(chunk.data, "{\"a\":1}");
         assert!(chunk.events[0].ingest_time);
-        assert_eq!(chunk.events[0].time_ms, 42);
+        assert_eq!(chunk.events[0].time_ms, NOW);
     }
 
     #[test]
@@ -208,7 +281,12 @@ mod tests {
         );
         let Parsed::Rejected(reason) = ({
             let mut chunk = ChunkBuilder::default();
-            LineParser::new(vec![]).parse(b"{\"a\": \"bad \xff byte\"}", 0, 0, &mut chunk)
+            LineParser::new(vec![], TimeBounds::default(), 128).parse(
+                b"{\"a\": \"bad \xff byte\"}",
+                0,
+                0,
+                &mut chunk,
+            )
         }) else {
             panic!()
         };
@@ -274,7 +352,12 @@ mod tests {
     fn ids_are_stable_and_depend_on_origin() {
         let id = |seed| {
             let mut chunk = ChunkBuilder::default();
-            LineParser::new(vec![]).parse(b"{\"a\":1}", seed, 0, &mut chunk);
+            LineParser::new(vec![], TimeBounds::default(), 128).parse(
+                b"{\"a\":1}",
+                seed,
+                0,
+                &mut chunk,
+            );
             chunk.events[0].id
         };
         assert_eq!(id(1), id(1));

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+mod raw;
+
 /// A time field's value, as far as time parsing cares.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimeValue {
@@ -29,16 +31,48 @@ pub struct Scan {
     pub has_duplicate_keys: bool,
 }
 
-/// Scans one line (already known to be UTF-8). The error says what is wrong and where.
-pub fn scan(line: &str, time_fields: &[String]) -> Result<Scan, serde_json::Error> {
+/// Scans one line (already known to be UTF-8), objects and arrays nested at most
+/// `max_depth` deep. The error says what is wrong and where.
+pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> Result<Scan, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(line);
-    let scan = TopLevel { time_fields }.deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(scan)
+    // The depth is bounded by `Nested`, with the limit the configuration sets.
+    deserializer.disable_recursion_limit();
+    let scanned = TopLevel {
+        time_fields,
+        depth: Depth(max_depth),
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|scan| deserializer.end().map(|()| scan));
+    match scanned {
+        // serde_json turns every number into a binary one; a number beyond f64's range
+        // (`1e400`) is valid JSON all the same, and its text is kept as it is.
+        Err(error) if error.to_string().starts_with("number out of range") => {
+            raw::scan(line, time_fields, max_depth)
+        }
+        scanned => scanned,
+    }
 }
+
+/// How much deeper values may nest.
+#[derive(Debug, Clone, Copy)]
+struct Depth(u32);
+
+impl Depth {
+    /// One level down, or the error that says the event is too deep.
+    fn enter<E: de::Error>(self) -> Result<Depth, E> {
+        match self.0.checked_sub(1) {
+            Some(left) => Ok(Depth(left)),
+            None => Err(E::custom(TOO_DEEP)),
+        }
+    }
+}
+
+/// The start of the error for an event nested deeper than the limit.
+pub const TOO_DEEP: &str = "nested deeper than events.max_depth";
 
 struct TopLevel<'c> {
     time_fields: &'c [String],
+    depth: Depth,
 }
 
 impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
@@ -56,20 +90,21 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
+        let depth = self.depth.enter()?;
         let mut scan = Scan::default();
         let mut keys: Vec<Key<'de>> = Vec::with_capacity(16);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let wanted = self.time_fields.iter().position(|field| *field == *key.0);
             match wanted {
                 Some(rank) => {
-                    let value: TimeCapture = map.next_value()?;
+                    let value = map.next_value_seed(TimeCaptureSeed(depth))?;
                     scan.has_duplicate_keys |= value.duplicates;
                     match scan.times.iter_mut().find(|(seen, _)| *seen == rank) {
                         Some(repeated) => repeated.1 = value.value,
                         None => scan.times.push((rank, value.value)),
                     }
                 }
-                None => scan.has_duplicate_keys |= map.next_value_seed(Nested)?,
+                None => scan.has_duplicate_keys |= map.next_value_seed(Nested(depth))?,
             }
             keys.push(key);
         }
@@ -109,7 +144,7 @@ fn repeats(keys: &mut [Key<'_>]) -> bool {
 }
 
 /// Any nested value: validated, and true when some object in it repeats a key.
-struct Nested;
+struct Nested(Depth);
 
 impl<'de> DeserializeSeed<'de> for Nested {
     type Value = bool;
@@ -126,18 +161,20 @@ impl<'de> Visitor<'de> for Nested {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let depth = self.0.enter()?;
         let mut keys: Vec<Key<'de>> = Vec::new();
         let mut duplicates = false;
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            duplicates |= map.next_value_seed(Nested)?;
+            duplicates |= map.next_value_seed(Nested(depth))?;
             keys.push(key);
         }
         Ok(duplicates | repeats(&mut keys))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let depth = self.0.enter()?;
         let mut duplicates = false;
-        while let Some(nested) = seq.next_element_seed(Nested)? {
+        while let Some(nested) = seq.next_element_seed(Nested(depth))? {
             duplicates |= nested;
         }
         Ok(duplicates)
@@ -169,13 +206,17 @@ struct TimeCapture {
     duplicates: bool,
 }
 
-impl<'de> de::Deserialize<'de> for TimeCapture {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TimeCaptureVisitor)
+/// Captures a time field's value, nested at most as deep as the depth left.
+struct TimeCaptureSeed(Depth);
+
+impl<'de> DeserializeSeed<'de> for TimeCaptureSeed {
+    type Value = TimeCapture;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TimeCapture, D::Error> {
+        deserializer.deserialize_any(TimeCaptureVisitor(self.0))
     }
 }
 
-struct TimeCaptureVisitor;
+struct TimeCaptureVisitor(Depth);
 
 impl TimeCaptureVisitor {
     fn plain<E>(value: TimeValue) -> Result<TimeCapture, E> {
@@ -211,14 +252,14 @@ impl<'de> Visitor<'de> for TimeCaptureVisitor {
         Self::plain(TimeValue::Other)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TimeCapture, A::Error> {
-        let duplicates = Nested.visit_map(map)?;
+        let duplicates = Nested(self.0).visit_map(map)?;
         Ok(TimeCapture {
             value: TimeValue::Other,
             duplicates,
         })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<TimeCapture, A::Error> {
-        let duplicates = Nested.visit_seq(seq)?;
+        let duplicates = Nested(self.0).visit_seq(seq)?;
         Ok(TimeCapture {
             value: TimeValue::Other,
             duplicates,

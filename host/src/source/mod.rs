@@ -5,6 +5,8 @@ mod file;
 
 pub use file::expand;
 mod lines;
+
+pub use lines::{LinePosition, LineSplitter};
 mod stdin;
 
 use std::sync::Arc;

@@ -1,0 +1,114 @@
+//! The scan of a line whose numbers serde_json cannot hold as `f64` (`1e400`): the
+//! same validation and the same findings, from the text of each value instead of its
+//! decoded form. Rare, so it may take a second pass over the line.
+
+use serde_json::value::RawValue;
+
+use super::{Depth, Scan, TimeValue};
+use crate::event::from_str_unbounded;
+use crate::pipeline::normalize::RawObject;
+
+pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> serde_json::Result<Scan> {
+    let value: &RawValue = from_str_unbounded(line)?;
+    let text = value.get();
+    if !text.starts_with('{') {
+        // The caller names what the line is instead.
+        return Err(serde::de::Error::invalid_type(
+            serde::de::Unexpected::Other("not an object"),
+            &"a JSON object",
+        ));
+    }
+    let depth = Depth(max_depth).enter()?;
+    let RawObject(entries) = from_str_unbounded(text)?;
+    let mut scan = Scan::default();
+    let mut keys = std::collections::HashSet::new();
+    for (key, value) in entries {
+        scan.has_duplicate_keys |= !keys.insert(key.clone());
+        scan.has_duplicate_keys |= has_duplicates(value, depth)?;
+        if let Some(rank) = time_fields.iter().position(|field| *field == key) {
+            let time = time_value(value.get());
+            match scan.times.iter_mut().find(|(seen, _)| *seen == rank) {
+                Some(repeated) => repeated.1 = time,
+                None => scan.times.push((rank, time)),
+            }
+        }
+    }
+    Ok(scan)
+}
+
+/// Whether some object in `value` repeats a key; an error past the depth limit.
+fn has_duplicates(value: &RawValue, depth: Depth) -> serde_json::Result<bool> {
+    let text = value.get();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let depth = depth.enter()?;
+            let RawObject(entries) = from_str_unbounded(text)?;
+            let mut keys = std::collections::HashSet::new();
+            let mut duplicates = false;
+            for (key, value) in entries {
+                duplicates |= !keys.insert(key);
+                duplicates |= has_duplicates(value, depth)?;
+            }
+            Ok(duplicates)
+        }
+        Some(b'[') => {
+            let depth = depth.enter()?;
+            let items: Vec<&RawValue> = from_str_unbounded(text)?;
+            let mut duplicates = false;
+            for item in items {
+                duplicates |= has_duplicates(item, depth)?;
+            }
+            Ok(duplicates)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// A time field's value from its JSON text.
+fn time_value(text: &str) -> TimeValue {
+    match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str(text).map_or(TimeValue::Other, TimeValue::Text),
+        Some(b'-' | b'0'..=b'9') => match text.parse::<i128>() {
+            Ok(integer) => TimeValue::Integer(integer),
+            // `1e400` is infinite as an f64: not a time.
+            Err(_) => text
+                .parse::<f64>()
+                .map_or(TimeValue::Other, TimeValue::Float),
+        },
+        _ => TimeValue::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::TOO_DEEP;
+    use super::*;
+
+    #[test]
+    fn huge_numbers_are_valid_json() {
+        let fields = ["ts".to_owned()];
+        let scanned = super::super::scan(
+            r#"{"a":1e400,"b":[0.1e99999],"ts":5,"c":{"x":1,"x":-1e999}}"#,
+            &fields,
+            8,
+        )
+        .unwrap();
+        assert!(scanned.has_duplicate_keys);
+        assert_eq!(scanned.times, vec![(0, TimeValue::Integer(5))]);
+        let scanned = super::super::scan(r#"{"ts":1e400}"#, &fields, 8).unwrap();
+        assert!(matches!(scanned.times[0].1, TimeValue::Float(x) if x.is_infinite()));
+        assert!(
+            !super::super::scan(r#"{"a":1e400}"#, &fields, 8)
+                .unwrap()
+                .has_duplicate_keys
+        );
+    }
+
+    #[test]
+    fn the_depth_limit_holds_on_this_path_too() {
+        let deep = format!("{{\"n\":1e400,\"d\":{}{}}}", "[".repeat(10), "]".repeat(10));
+        let error = super::super::scan(&deep, &[], 5).unwrap_err();
+        assert!(error.to_string().starts_with(TOO_DEEP), "{error}");
+        assert!(super::super::scan(&deep, &[], 12).is_ok());
+    }
+}
