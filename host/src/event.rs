@@ -4,19 +4,7 @@
 use crate::ack::Ack;
 
 pub use sluice_contract::types::{Columns, Enrichment};
-
-/// One parsed event of a chunk: where its JSON lies, its time and its id.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EventMeta {
-    pub offset: u32,
-    pub len: u32,
-    /// Milliseconds since the Unix epoch, UTC.
-    pub time_ms: i64,
-    /// No time field held a time: `time_ms` is the ingest time.
-    pub ingest_time: bool,
-    /// Stable across re-reads of the same line (see `pipeline::parse`).
-    pub id: u128,
-}
+pub use sluice_reader::{EventMeta, from_str_unbounded};
 
 /// A run of parsed events from one read of a source, shared (behind an `Arc`) by every
 /// destination. `events[i]` describes `data[offset .. offset + len]`.
@@ -31,14 +19,6 @@ impl EventChunk {
     /// The JSON text of `meta`, an event of this chunk.
     pub fn json(&self, meta: &EventMeta) -> &str {
         meta.json_in(&self.data)
-    }
-}
-
-impl EventMeta {
-    /// This event's JSON text in `data`, the buffer it was parsed into.
-    pub fn json_in<'a>(&self, data: &'a str) -> &'a str {
-        let start = self.offset as usize;
-        &data[start..start + self.len as usize]
     }
 }
 
@@ -105,14 +85,4 @@ impl Events {
         let start = if index == 0 { 0 } else { ends[index - 1] };
         (start, ends[index])
     }
-}
-
-/// Parses `text` without serde_json's nesting limit of 128: every event was
-/// checked against the configured `events.max_depth` when it was read.
-pub fn from_str_unbounded<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    deserializer.disable_recursion_limit();
-    let value = T::deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
 }

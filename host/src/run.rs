@@ -14,7 +14,7 @@ use crate::dead_letter::DeadLetter;
 use crate::deliver::Destination;
 use crate::metrics::Counters;
 use crate::module::{Limits, ModuleSource, Runtime};
-use crate::pipeline::{LineParser, Router, enrichment};
+use crate::pipeline::{Router, enrichment, line_parser};
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ pub async fn run(config: Config) -> Result<Summary> {
         ))
     });
     let router = Arc::new(Router {
-        parser: LineParser::from(&config.events),
+        parser: line_parser(&config.events),
         max_line_bytes: config.events.max_line_bytes,
         routes,
         dead_letter: dead_letter.clone(),

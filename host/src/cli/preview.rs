@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::config::default_cache_dir;
 use crate::event::Events;
 use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer};
-use crate::pipeline::{ChunkBuilder, Line, LineParser, Origin, Parsed, too_long};
+use crate::pipeline::{ChunkBuilder, Line, Origin, Parsed, line_parser, too_long};
 use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::types::{Compression, FormatError, Request};
 
@@ -31,7 +31,7 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
         .context("reading stdin")?;
     // Lines are split and bounded as `run` reads them.
     let events_config = crate::config::EventsConfig::default();
-    let parser = LineParser::from(&events_config);
+    let parser = line_parser(&events_config);
     let mut splitter = LineSplitter::new(events_config.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();

@@ -2,15 +2,13 @@
 //! for every destination.
 
 mod enrich;
-mod normalize;
-mod parse;
-mod scan;
-mod time;
 
 use std::sync::Arc;
 
 pub use enrich::enrichment;
-pub use parse::{ChunkBuilder, LineParser, Parsed};
+pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, TimeBounds};
+
+use crate::config::EventsConfig;
 
 use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
@@ -45,16 +43,13 @@ pub fn too_long(len: u64, max_line_bytes: usize, kept: usize) -> String {
     )
 }
 
-/// A line as a source read it, without its LF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Line<'a> {
-    Complete(&'a [u8]),
-    /// Longer than `max_line_bytes`: only its start was kept, so that one endless line
-    /// cannot exhaust memory.
-    TooLong {
-        start: &'a [u8],
-        len: u64,
-    },
+/// The parser an `[events]` table asks for.
+pub fn line_parser(config: &EventsConfig) -> LineParser {
+    let bounds = TimeBounds {
+        earliest_ms: config.earliest_time.as_millisecond(),
+        max_future_ms: i64::try_from(config.max_future.as_millis()).unwrap_or(i64::MAX),
+    };
+    LineParser::new(config.time_fields.clone(), bounds, config.max_depth)
 }
 
 /// Everything a source's ingest needs, shared by all sources.

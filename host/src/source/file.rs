@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::READ_BLOCK;
-use super::lines::{LinePosition, LineSplitter};
+use super::{LinePosition, LineSplitter};
 use crate::ack::Watermark;
 use crate::pipeline::{Ingest, Origin};
 

@@ -4,9 +4,8 @@
 mod file;
 
 pub use file::expand;
-mod lines;
 
-pub use lines::{LinePosition, LineSplitter};
+pub use sluice_reader::lines::{LinePosition, LineSplitter};
 mod stdin;
 
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
+use super::LineSplitter;
 use super::READ_BLOCK;
-use super::lines::LineSplitter;
 use crate::pipeline::{Ingest, Origin};
 
 pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -35,7 +35,7 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
     Ok(())
 }
 
-fn origin(position: super::lines::LinePosition) -> Origin<'static> {
+fn origin(position: super::LinePosition) -> Origin<'static> {
     Origin {
         name: "stdin",
         line: position.number,

@@ -8,7 +8,7 @@ use std::collections::hash_map::Entry;
 
 use serde_json::value::RawValue;
 
-use crate::event::from_str_unbounded;
+use crate::from_str_unbounded;
 
 /// The normalized text of `json`, a valid JSON value.
 pub fn dedupe_keys(json: &str) -> serde_json::Result<String> {

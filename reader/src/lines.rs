@@ -1,7 +1,7 @@
 //! Splitting a byte stream into LF-terminated lines, across reads, with a bound on the
 //! bytes one line may hold in memory.
 
-use crate::pipeline::Line;
+use crate::Line;
 
 /// Position of a line in its stream.
 #[derive(Debug, Clone, Copy)]
@@ -11,6 +11,9 @@ pub struct LinePosition {
     /// Byte offset of the line's first byte.
     pub offset: u64,
 }
+
+/// A line buffer grown past this (by a long line) is not kept for the lines after it.
+const KEEP_BUFFER_BELOW: usize = 256 * 1024;
 
 /// Bytes of a line too long to keep that are kept for the dead-letter record.
 const TOO_LONG_KEPT: usize = 4096;
@@ -84,7 +87,7 @@ impl LineSplitter {
         self.pending.clear();
         self.overflow = 0;
         // A long line's buffer is not kept for the lines after it.
-        if self.pending.capacity() > crate::source::READ_BLOCK {
+        if self.pending.capacity() > KEEP_BUFFER_BELOW {
             self.pending = Vec::new();
         }
     }

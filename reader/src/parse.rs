@@ -10,8 +10,27 @@
 //!   the event says so (`ingest-times` of the contract).
 
 use super::{normalize, scan, time};
-use crate::config::EventsConfig;
-use crate::event::EventMeta;
+
+/// One parsed event of a chunk: where its JSON lies, its time and its id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventMeta {
+    pub offset: u32,
+    pub len: u32,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// No time field held a time: `time_ms` is the ingest time.
+    pub ingest_time: bool,
+    /// Stable across re-reads of the same line (see [`LineParser::parse`]).
+    pub id: u128,
+}
+
+impl EventMeta {
+    /// This event's JSON text in `data`, the buffer it was parsed into.
+    pub fn json_in<'a>(&self, data: &'a str) -> &'a str {
+        let start = self.offset as usize;
+        &data[start..start + self.len as usize]
+    }
+}
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The whitespace JSON allows around a value (RFC 8259, section 2).
@@ -60,25 +79,6 @@ impl Default for TimeBounds {
             earliest_ms: 0,
             max_future_ms: 86_400_000,
         }
-    }
-}
-
-impl From<&EventsConfig> for TimeBounds {
-    fn from(config: &EventsConfig) -> Self {
-        TimeBounds {
-            earliest_ms: config.earliest_time.as_millisecond(),
-            max_future_ms: i64::try_from(config.max_future.as_millis()).unwrap_or(i64::MAX),
-        }
-    }
-}
-
-impl From<&EventsConfig> for LineParser {
-    fn from(config: &EventsConfig) -> Self {
-        LineParser::new(
-            config.time_fields.clone(),
-            TimeBounds::from(config),
-            config.max_depth,
-        )
     }
 }
 

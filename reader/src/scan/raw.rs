@@ -5,8 +5,8 @@
 use serde_json::value::RawValue;
 
 use super::{Depth, Scan, TimeValue};
-use crate::event::from_str_unbounded;
-use crate::pipeline::normalize::RawObject;
+use crate::from_str_unbounded;
+use crate::normalize::RawObject;
 
 pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> serde_json::Result<Scan> {
     let value: &RawValue = from_str_unbounded(line)?;
