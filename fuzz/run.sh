@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS (default 15) each, starting from the committed
+# seeds; a crash, a hang or a broken invariant fails the script and leaves the input
+# in fuzz/artifacts/<target>/. Needs a nightly toolchain and cargo-fuzz:
+#   rustup toolchain install nightly --profile minimal && cargo install cargo-fuzz --locked
+#   bash fuzz/run.sh 600      # ten minutes per target
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-15}
+toolchain=${FUZZ_TOOLCHAIN:-nightly}
+cargo "+$toolchain" fuzz build -O
+mkdir -p logs
+for target in $(cargo "+$toolchain" fuzz list); do
+    mkdir -p "corpus/$target" "seeds/$target"
+    log="logs/$target.log"
+    if ! cargo "+$toolchain" fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2
+        exit 1
+    fi
+    echo "$target: $(grep -E '^Done' "$log")"
+done
