@@ -193,7 +193,7 @@ async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
     assert!(
         dead.iter().all(|r| r["stage"] == "shutdown"),
         "{:?}",
-        &dead[0]
+        dead[0]
     );
 }
 
