@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS (default 15) each, starting from the committed
-# seeds; a crash, a hang or a broken invariant fails the script and leaves the input
+# Runs every fuzz target (or the TARGETS named) for SECONDS (default 15) each,
+# starting from the committed seeds; a crash, a hang or a broken invariant fails the script and leaves the input
 # in fuzz/artifacts/<target>/. Needs a nightly toolchain and cargo-fuzz:
 #   rustup toolchain install nightly --profile minimal && cargo install cargo-fuzz --locked
-#   bash fuzz/run.sh 600      # ten minutes per target
+#   bash fuzz/run.sh 600                  # ten minutes per target
+#   bash fuzz/run.sh 600 parse_line       # one target
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-15}
+shift || true
 toolchain=${FUZZ_TOOLCHAIN:-nightly}
 cargo "+$toolchain" fuzz build -O
 mkdir -p logs
-for target in $(cargo "+$toolchain" fuzz list); do
+targets=("$@")
+if [[ ${#targets[@]} -eq 0 ]]; then
+    mapfile -t targets < <(cargo "+$toolchain" fuzz list)
+fi
+for target in "${targets[@]}"; do
     mkdir -p "corpus/$target" "seeds/$target"
     log="logs/$target.log"
     if ! cargo "+$toolchain" fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
