@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod answer;
 pub mod http;
 pub mod id;
 pub mod payload;

@@ -60,16 +60,6 @@ fn follow_config(harness: &Harness, receiver: &HecReceiver, extra: &str) {
     ));
 }
 
-fn spawn(harness: &Harness, receiver: &HecReceiver) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", receiver.token())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command.spawn().unwrap()
-}
-
 async fn stop(child: tokio::process::Child) -> std::process::Output {
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, Duration::from_secs(30)).await;
@@ -111,7 +101,7 @@ async fn lines_appended_to_a_rotated_file_are_read_until_it_is_quiet() {
     let live = harness.path("data/app.jsonl");
     append(&live, "old", 0..100);
     follow_config(&harness, &receiver, "rotate_wait = \"3s\"");
-    let child = spawn(&harness, &receiver);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     settle().await;
 
     let mut writer = std::fs::OpenOptions::new()
@@ -144,7 +134,7 @@ async fn a_rotated_file_the_glob_still_matches_is_not_read_again() {
     let live = harness.path("data/app.jsonl");
     append(&live, "first", 0..30);
     follow_config(&harness, &receiver, "");
-    let child = spawn(&harness, &receiver);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     settle().await;
 
     std::fs::rename(&live, harness.path("data/app-1.jsonl")).unwrap();
@@ -173,7 +163,7 @@ async fn a_file_truncated_and_refilled_within_one_poll_is_read_from_its_start() 
         "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\nfollow = true\npoll_interval = \"1s\"\n{}",
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
     ));
-    let child = spawn(&harness, &receiver);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.indexed().len(), 100, "read before the truncation");
 
@@ -204,7 +194,7 @@ async fn a_deleted_file_is_closed() {
     let live = harness.path("data/app.jsonl");
     append(&live, "a", 0..10);
     follow_config(&harness, &receiver, "");
-    let child = spawn(&harness, &receiver);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     settle().await;
     std::fs::remove_file(&live).unwrap();
     settle().await;

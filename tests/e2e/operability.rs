@@ -19,13 +19,7 @@ async fn a_long_run_logs_progress_per_destination() {
         "progress_interval = \"200ms\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", receiver.token())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     tokio::time::sleep(Duration::from_millis(1200)).await;
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, Duration::from_secs(30)).await;

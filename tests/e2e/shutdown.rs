@@ -13,16 +13,6 @@ use crate::support::{
 /// Generous: the promise under test is `shutdown_timeout` (1 to 2 s here).
 const EXIT_LIMIT: Duration = Duration::from_secs(30);
 
-fn spawn(harness: &Harness, token: &str, stdin: Stdio) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", token)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command.spawn().unwrap()
-}
-
 /// SIGHUP used to kill the process with no flush and no summary.
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_is_ignored_and_loses_nothing() {
@@ -33,7 +23,7 @@ async fn sighup_is_ignored_and_loses_nothing() {
         "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"60s\" }")
     ));
-    let child = spawn(&harness, receiver.token(), Stdio::null());
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     tokio::time::sleep(Duration::from_millis(800)).await;
     send_signal(&child, libc::SIGHUP);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -55,7 +45,7 @@ async fn sigterm_ends_a_run_whose_stdin_stays_open() {
         "[[sources]]\ntype = \"stdin\"\n{}",
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"60s\" }")
     ));
-    let mut child = spawn(&harness, receiver.token(), Stdio::piped());
+    let mut child = harness.spawn_run(receiver.token(), Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut stdin, b"{\"n\":1}\n{\"n\":2}\n")
         .await
@@ -84,7 +74,7 @@ async fn the_deadline_holds_with_a_hung_receiver_and_full_queues() {
             "request_timeout = \"300s\"\nbatch = { max_events = 100 }\nconcurrency = 1\nbuffer = { max_bytes = 1048576 }"
         )
     ));
-    let child = spawn(&harness, "token", Stdio::null());
+    let child = harness.spawn_run("token", Stdio::null());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, EXIT_LIMIT).await;
@@ -117,7 +107,7 @@ async fn sigterm_in_the_middle_of_a_file_cuts_no_line() {
             "batch = { max_events = 100 }\nconcurrency = 1"
         )
     ));
-    let child = spawn(&harness, receiver.token(), Stdio::null());
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, EXIT_LIMIT).await;
@@ -151,7 +141,7 @@ async fn a_hung_destination_does_not_hold_back_the_others() {
         splunk_destination(&receiver.endpoint(), "batch = { max_events = 1000 }"),
         splunk_destination(&hung, "request_timeout = \"300s\"").replace("\"splunk\"", "\"hung\"")
     ));
-    let child = spawn(&harness, receiver.token(), Stdio::null());
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
     let waited = tokio::time::timeout(EXIT_LIMIT, async {
         while receiver.indexed().len() < events {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -187,7 +177,7 @@ async fn the_deadline_holds_with_a_module_call_in_progress() {
         "shutdown_timeout = \"1s\"\n[limits]\nmodule_call_timeout = \"120s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n[[destinations]]\nname = \"slow\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"loop\" }}\nconcurrency = 1\nbuffer = {{ max_bytes = 100000 }}\n",
         crate::support::test_module("misbehave").display().to_string()
     ));
-    let child = spawn(&harness, "", Stdio::null());
+    let child = harness.spawn_run("", Stdio::null());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, EXIT_LIMIT).await;

@@ -79,11 +79,7 @@ async fn a_followed_file_is_tailed_and_sigterm_flushes_everything() {
         "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
         destination(&receiver, "{ max_events = 1000, max_wait = \"60s\" }")
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", receiver.token())
-        .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.spawn_run(receiver.token(), std::process::Stdio::null());
 
     let mut file = tokio::fs::OpenOptions::new()
         .append(true)
@@ -153,11 +149,7 @@ async fn the_shutdown_deadline_bounds_a_flush_that_cannot_finish() {
         "shutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\nfollow = true\n{}",
         splunk_destination(&receiver.endpoint(), "retry = { max_attempts = 1000, initial_backoff = \"50ms\", max_backoff = \"100ms\" }")
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", receiver.token())
-        .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.spawn_run(receiver.token(), std::process::Stdio::null());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(receiver.requests() > 0, "delivery is being retried");
 

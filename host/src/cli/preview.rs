@@ -7,9 +7,10 @@ use anyhow::{Context, Result};
 
 use crate::config::default_cache_dir;
 use crate::event::Events;
-use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup, answer};
+use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup};
 use crate::pipeline::{ChunkBuilder, Line, Origin, Parsed, line_parser, too_long};
 use crate::source::{LinePosition, LineSplitter};
+use sluice_contract::answer;
 use sluice_contract::types::{Compression, FormatError, Request};
 
 /// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every

@@ -1,8 +1,5 @@
 //! A worker delivers one batch at a time: format (in the module) -> send (transport)
 //! -> classify (module) -> delivered, retried, split, or dead-lettered.
-
-//! A worker delivers one batch at a time: format (in the module) -> send (transport)
-//! -> classify (module) -> delivered, retried, split, or dead-lettered.
 //!
 //! Each batch is delivered in a task of its own, which owns the worker's state: should
 //! the host panic while delivering, the supervisor still accounts for the batch (its
@@ -22,8 +19,8 @@ use super::transport::{self, Sent};
 use crate::buffer::Batch;
 use crate::event::Events;
 use crate::metrics::Counters;
-use crate::module::answer;
 use crate::module::{CallError, FormatterInstance, Setup};
+use sluice_contract::answer;
 use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 
 /// Takes batches from `batches` until it closes, each delivered under supervision.

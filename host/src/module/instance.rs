@@ -9,12 +9,12 @@ use sluice_contract::types::{
     ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
 };
 
-use super::answer;
 use super::bindings::{Formatter, FormatterPre, types as wit};
 use super::convert;
 use super::state::{ModuleState, SigningKeys};
 use super::{EPOCH_TICK, Limits};
 use crate::event::Events;
+use sluice_contract::answer;
 
 /// Why a call into a module failed. The module's own `format-error` is not here: it is
 /// an answer, not a failure of the call.

@@ -4,11 +4,10 @@
 //! Limits, per call: linear memory (`StoreLimits`), time (epoch deadline: a ticker
 //! thread advances the engine's epoch, and a call past its deadline traps), and output
 //! size (checked on the returned requests). A trap, a timeout, an oversized output or
-//! an impossible answer (see [`answer`]) fails that call only; the instance is then
+//! an impossible answer (see [`sluice_contract::answer`]) fails that call only; the instance is then
 //! discarded and the next call gets a fresh one, since a trapped store may hold broken
 //! state.
 
-pub mod answer;
 mod bindings;
 mod builtin;
 mod cache;

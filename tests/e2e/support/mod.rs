@@ -125,6 +125,18 @@ impl Harness {
         output
     }
 
+    /// Starts `sluice run -c sluice.toml` with `HEC_TOKEN` set to `token`, its output
+    /// captured, for a test that signals it.
+    pub fn spawn_run(&self, token: &str, stdin: std::process::Stdio) -> tokio::process::Child {
+        let mut command = self.command(&["run", "-c", "sluice.toml"]);
+        command
+            .env("HEC_TOKEN", token)
+            .stdin(stdin)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    }
+
     /// Runs `sluice` with `args`, writing `input` to its standard input.
     pub async fn sluice_with_input(
         &self,

@@ -2,9 +2,9 @@
 //! it: a module is untrusted, and a wrong index or piece must fail its call, not the
 //! host.
 
-use sluice_contract::http::{is_field_value, is_framing_header, is_token};
+use crate::http::{is_field_value, is_framing_header, is_token};
 
-use sluice_contract::types::{ConnectionCheck, Formatted, HttpRequest, Request, Verdict};
+use crate::types::{ConnectionCheck, Formatted, HttpRequest, Request, Verdict};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -139,7 +139,7 @@ fn placed(formatted: &Formatted) -> impl Iterator<Item = u32> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_contract::types::{PartialFailure, Refusal};
+    use crate::types::{PartialFailure, Refusal};
 
     fn partial(retry: &[u32], refused: &[u32]) -> Verdict {
         Verdict::Partial(PartialFailure {
