@@ -213,13 +213,20 @@ pub struct EventId(pub u128);
 
 impl EventId {
     /// Appends the id's text form, 32 lowercase hex digits, without formatting
-    /// machinery: a module that sends the id of every event pays a few stores.
+    /// machinery: a module that sends the id of every event pays a few stores. The
+    /// digits are taken from the two 64-bit halves: WebAssembly has no 128-bit shift,
+    /// and one of a variable amount is a call into compiler-rt per digit.
     #[inline(always)]
     pub fn write_hex(self, out: &mut Vec<u8>) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut text = [0u8; 32];
-        for (i, digit) in text.iter_mut().enumerate() {
-            *digit = DIGITS[((self.0 >> (124 - 4 * i)) & 0xf) as usize];
+        for (half, digits) in [(self.0 >> 64) as u64, self.0 as u64]
+            .into_iter()
+            .zip(text.chunks_exact_mut(16))
+        {
+            for (i, digit) in digits.iter_mut().enumerate() {
+                *digit = DIGITS[((half >> (60 - 4 * i)) & 0xf) as usize];
+            }
         }
         out.extend_from_slice(&text);
     }
