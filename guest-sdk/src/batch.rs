@@ -222,7 +222,7 @@ impl EventId {
         let mut text = [0u8; 32];
         for (half, digits) in [(self.0 >> 64) as u64, self.0 as u64]
             .into_iter()
-            .zip(text.chunks_exact_mut(16))
+            .zip(text.as_chunks_mut::<16>().0)
         {
             for (i, digit) in digits.iter_mut().enumerate() {
                 *digit = DIGITS[((half >> (60 - 4 * i)) & 0xf) as usize];

@@ -67,11 +67,10 @@ pub fn load_destinations(
         .collect()
 }
 
-pub async fn run(config: Config) -> Result<Summary> {
+pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
-    let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(config.dead_letter());
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.

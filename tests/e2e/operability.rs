@@ -93,3 +93,54 @@ async fn a_log_filter_that_does_not_parse_is_an_error() {
         transcript(&output)
     );
 }
+
+/// A one-shot run at a terminal shows a progress bar (bytes of the input read, events
+/// read and delivered); without a terminal, nothing but log lines. The terminal is a
+/// pseudo-terminal from `script` (util-linux).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_shot_run_at_a_terminal_shows_its_progress() {
+    let harness = Harness::new();
+    harness.copy_data(&crate::support::SAMPLE_FILES);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"capture\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let plain = harness.run_ok(&[]).await;
+    assert!(
+        !String::from_utf8_lossy(&plain.stderr).contains(" read ("),
+        "no bar without a terminal"
+    );
+
+    let command = format!("{} run -c sluice.toml", env!("CARGO_BIN_EXE_sluice"));
+    let at_terminal = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(harness.path(""))
+            .env("SLUICE_LOG", "info")
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let screen = String::from_utf8_lossy(&at_terminal.stdout);
+    assert!(at_terminal.status.success(), "{screen}");
+    let input: u64 = crate::support::SAMPLE_FILES
+        .iter()
+        .map(|name| {
+            std::fs::metadata(crate::support::data_file(name))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    let size = format!("{:.2} KiB", input as f64 / 1024.0);
+    assert!(
+        screen.contains(&format!("{size}/{size} read"))
+            && screen.contains("290 events, 290 delivered"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("sluice stopped"),
+        "the logs are there too: {screen}"
+    );
+}

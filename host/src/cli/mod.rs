@@ -1,6 +1,7 @@
 //! The command line: `run`, `check` and `preview`.
 
 mod preview;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,7 +78,7 @@ fn init_logging() -> Result<()> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::LogWriter)
         // Colours only for a person at a terminal, not in a journal or a log file.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -111,7 +112,10 @@ fn run(config: Config) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let summary = runtime.block_on(crate::run::run(config));
+    let counters = Arc::new(Counters::default());
+    let progress = progress::Progress::for_run(&config, &counters);
+    let summary = runtime.block_on(crate::run::run(config, counters));
+    drop(progress);
     // A read of stdin blocks a thread of the runtime's pool, and dropping the runtime
     // would wait for it, after a signal as long as stdin stays open.
     runtime.shutdown_background();

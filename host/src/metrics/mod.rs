@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Bytes the sources read.
+    pub bytes_read: AtomicU64,
     /// Events parsed and handed to the destinations.
     pub events_in: AtomicU64,
     /// Lines that were not events (written to the dead-letter store, apart from the

@@ -100,6 +100,11 @@ impl Ingest {
         }
     }
 
+    /// Counts bytes a source read.
+    pub fn read_bytes(&self, bytes: usize) {
+        Counters::add(&self.router.counters.bytes_read, bytes);
+    }
+
     /// Counts an input the source could not read (it logs why).
     pub fn read_error(&self) {
         Counters::add(&self.router.counters.read_errors, 1);

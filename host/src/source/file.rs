@@ -367,6 +367,7 @@ impl OpenFile {
                 return Ok(());
             }
             self.last_growth = Instant::now();
+            ingest.read_bytes(read);
             let bytes = &block[..read];
             if self.fingerprint.len() < FINGERPRINT_BYTES
                 && self.read_bytes < FINGERPRINT_BYTES as u64

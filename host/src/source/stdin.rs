@@ -23,6 +23,7 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
         if read == 0 {
             break;
         }
+        ingest.read_bytes(read);
         splitter.feed(&block[..read], |position, line| {
             ingest.line(origin(position), line)
         });
