@@ -82,19 +82,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let abandon = CancellationToken::new();
     let enrichment = enrichment(&config.events.tags);
     let mut delivery = JoinSet::new();
-    let mut routes = Vec::new();
+    let mut queues = Vec::new();
     let mut watched = Vec::new();
     for (i, (destination, settings)) in destinations
         .into_iter()
         .zip(&config.destinations)
         .enumerate()
     {
-        let route = destination
+        let queue = destination
             .clone()
             .spawn(settings, enrichment.clone(), abandon.clone(), &mut delivery)
             .with_context(|| format!("{}: {}", config.path.display(), settings.location(i)))?;
-        watched.push((destination, route.gauge()));
-        routes.push(route);
+        watched.push((destination, queue.gauge()));
+        queues.push(queue);
     }
     let progress = (!config.progress_interval.is_zero()).then(|| {
         tokio::spawn(log_progress(
@@ -106,7 +106,8 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let router = Arc::new(Router {
         parser: line_parser(&config.events),
         max_line_bytes: config.events.max_line_bytes,
-        routes,
+        queues,
+        routes: config.routes(),
         dead_letter: dead_letter.clone(),
         counters: counters.clone(),
     });

@@ -223,3 +223,69 @@ async fn the_exit_code_says_whether_everything_was_delivered() {
         "{help}"
     );
 }
+
+/// A destination takes the events of the sources it names, the others all of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destination_takes_the_sources_it_names() {
+    let proxy_receiver = HecReceiver::start(HecConfig::default()).await;
+    let all_receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["proxy-audit.jsonl", "idp-audit.jsonl"]);
+    let destination = |name: &str, receiver: &HecReceiver, sources: &str| {
+        format!(
+            "[[destinations]]\nname = {name:?}\nmodule = \"splunk-hec\"\nendpoint = {:?}\ntoken = {{ env = \"HEC_TOKEN\" }}\n{sources}\n",
+            receiver.endpoint()
+        )
+    };
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\nname = \"proxy\"\npaths = [\"data/proxy-audit.jsonl\"]\n[[sources]]\ntype = \"file\"\nname = \"idp\"\npaths = [\"data/idp-audit.jsonl\"]\n{}{}",
+        destination("proxy-only", &proxy_receiver, "sources = [\"proxy\"]"),
+        destination("everything", &all_receiver, "")
+    ));
+    let output = harness
+        .run_ok(&[("HEC_TOKEN", proxy_receiver.token())])
+        .await;
+    assert_eq!(
+        proxy_receiver.indexed().len(),
+        60,
+        "{}",
+        transcript(&output)
+    );
+    assert!(
+        proxy_receiver
+            .indexed()
+            .iter()
+            .all(|e| e["event"]["request_id"].is_string())
+    );
+    assert_eq!(all_receiver.indexed().len(), 110);
+
+    // A name no source has, and a source no destination takes, are refused.
+    let config = std::fs::read_to_string(harness.path("sluice.toml")).unwrap();
+    harness.write(
+        "sluice.toml",
+        config.replace("sources = [\"proxy\"]", "sources = [\"proxi\"]"),
+    );
+    let output = harness
+        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("destinations[0] (`proxy-only`).sources: no source is named `proxi`"),
+        "{}",
+        transcript(&output)
+    );
+    let only_proxy = config.replace(
+        "name = \"everything\"",
+        "name = \"everything\"\nsources = [\"proxy\"]",
+    );
+    harness.write("sluice.toml", only_proxy);
+    let output = harness
+        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
+        .await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("sources[1]: no destination takes its events"),
+        "{}",
+        transcript(&output)
+    );
+}

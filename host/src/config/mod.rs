@@ -121,6 +121,8 @@ impl Default for ModuleLimitsConfig {
 pub enum SourceConfig {
     /// JSON Lines files.
     File {
+        /// What destinations' `sources` call it.
+        name: Option<String>,
         /// Paths or glob patterns.
         paths: Vec<String>,
         /// Keep reading as the files grow (a live tail) instead of reading them once.
@@ -133,7 +135,19 @@ pub enum SourceConfig {
         rotate_wait: Duration,
     },
     /// JSON Lines on standard input, until it closes.
-    Stdin,
+    Stdin {
+        /// What destinations' `sources` call it.
+        name: Option<String>,
+    },
+}
+
+impl SourceConfig {
+    /// The name destinations route by, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            SourceConfig::File { name, .. } | SourceConfig::Stdin { name } => name.as_deref(),
+        }
+    }
 }
 
 /// A `[[sources]]` table as written: one struct for every type, so that an unknown
@@ -143,6 +157,7 @@ pub enum SourceConfig {
 struct SourceTable {
     #[serde(rename = "type")]
     kind: SourceKind,
+    name: Option<String>,
     paths: Option<Vec<String>>,
     follow: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -164,6 +179,7 @@ impl TryFrom<SourceTable> for SourceConfig {
     fn try_from(table: SourceTable) -> Result<Self, String> {
         match table.kind {
             SourceKind::File => Ok(SourceConfig::File {
+                name: table.name,
                 paths: table
                     .paths
                     .ok_or("a file source needs `paths`: the files or globs to read")?,
@@ -180,7 +196,7 @@ impl TryFrom<SourceTable> for SourceConfig {
                 ];
                 match file_keys.iter().find(|(_, set)| *set) {
                     Some((key, _)) => Err(format!("`{key}` is for file sources, not stdin")),
-                    None => Ok(SourceConfig::Stdin),
+                    None => Ok(SourceConfig::Stdin { name: table.name }),
                 }
             }
         }
@@ -192,6 +208,9 @@ impl TryFrom<SourceTable> for SourceConfig {
 pub struct DestinationConfig {
     /// Unique name, used in logs and dead-letter records.
     pub name: String,
+    /// The names of the sources whose events this destination takes; all when empty.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// A built-in module name (`splunk-hec`), a name found in `modules_dirs`, or a path to a `.wasm`.
     pub module: String,
     /// `https://host:port` the module's paths are relative to, or `capture:DIR` to write
@@ -484,11 +503,28 @@ impl Config {
                 }
             }
         }
+        let mut source_names = std::collections::HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            if let Some(name) = source.name()
+                && !source_names.insert(name)
+            {
+                bail!("sources[{i}].name: another source has the name `{name}`");
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for (i, destination) in self.destinations.iter().enumerate() {
             let at = destination.location(i);
             if !names.insert(destination.name.as_str()) {
                 bail!("{at}.name: another destination has this name");
+            }
+            if let Some(unknown) = destination
+                .sources
+                .iter()
+                .find(|name| !source_names.contains(name.as_str()))
+            {
+                bail!(
+                    "{at}.sources: no source is named `{unknown}` (give the source `name = \"{unknown}\"`)"
+                );
             }
             destination
                 .endpoint()
@@ -523,12 +559,35 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("{at}.signing_keys.{name}: {e}"))?;
             }
         }
+        if let Some(i) = self.routes().iter().position(Vec::is_empty) {
+            bail!(
+                "sources[{i}]: no destination takes its events (each names its `sources`, and not this one)"
+            );
+        }
         Ok(())
     }
 
     /// The dead-letter store this configuration names.
     pub fn dead_letter(&self) -> crate::dead_letter::DeadLetter {
         crate::dead_letter::DeadLetter::new(&self.dead_letter_dir, self.dead_letter_max_file_bytes)
+    }
+
+    /// For each source, in order, the destinations (by index) that take its events.
+    pub fn routes(&self) -> Vec<Vec<usize>> {
+        self.sources
+            .iter()
+            .map(|source| {
+                (0..self.destinations.len())
+                    .filter(|&d| {
+                        let wanted = &self.destinations[d].sources;
+                        wanted.is_empty()
+                            || source
+                                .name()
+                                .is_some_and(|name| wanted.iter().any(|w| w == name))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// The configured cache directory, else the user's cache directory.

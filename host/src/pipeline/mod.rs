@@ -58,7 +58,10 @@ pub struct Router {
     pub parser: LineParser,
     /// Longest line read whole; a longer one is dead-lettered with its start.
     pub max_line_bytes: usize,
-    pub routes: Vec<QueueSender>,
+    /// Every destination's queue, by the destination's index.
+    pub queues: Vec<QueueSender>,
+    /// For each source, by index, the destinations that take its events.
+    pub routes: Vec<Vec<usize>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
 }
@@ -68,6 +71,8 @@ pub struct Router {
 #[derive(Debug)]
 pub struct Ingest {
     router: Arc<Router>,
+    /// Which source this is, for its routes.
+    source: usize,
     chunk: ChunkBuilder,
     /// Lines of the current chunk that are not events.
     rejected: Vec<Rejected>,
@@ -90,9 +95,11 @@ struct Rejected {
 pub struct Closed;
 
 impl Ingest {
-    pub fn new(router: Arc<Router>, give_up: CancellationToken) -> Self {
+    /// The ingest of the source at `source` in the configuration.
+    pub fn new(router: Arc<Router>, source: usize, give_up: CancellationToken) -> Self {
         Ingest {
             router,
+            source,
             chunk: ChunkBuilder::default(),
             rejected: Vec::new(),
             now_ms: 0,
@@ -240,7 +247,8 @@ impl Ingest {
         });
         let mut full = Vec::new();
         let mut taken = 0;
-        for route in &self.router.routes {
+        let routes = self.router.routes[self.source].iter();
+        for route in routes.map(|&destination| &self.router.queues[destination]) {
             match route.try_push(&chunk) {
                 Ok(()) => taken += 1,
                 Err(Refused::Full) => full.push(route),

@@ -27,11 +27,12 @@ pub fn spawn_all(
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) {
     let claims = file::Claims::default();
-    for source in sources.iter().cloned() {
-        let ingest = Ingest::new(router.clone(), shutdown.clone());
+    for (index, source) in sources.iter().cloned().enumerate() {
+        let ingest = Ingest::new(router.clone(), index, shutdown.clone());
         let shutdown = shutdown.clone();
         match source {
             SourceConfig::File {
+                name: _,
                 paths,
                 follow,
                 poll_interval,
@@ -45,7 +46,7 @@ pub fn spawn_all(
                 };
                 tasks.spawn(file::run(source, ingest, claims.clone(), shutdown));
             }
-            SourceConfig::Stdin => {
+            SourceConfig::Stdin { .. } => {
                 tasks.spawn(stdin::run(ingest, shutdown));
             }
         }
