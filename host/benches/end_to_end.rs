@@ -3,7 +3,8 @@
 //! only counts envelopes (so it is not the bottleneck). `cargo bench --bench end_to_end`
 //!
 //! Prints events/s, MiB/s, the CPU seconds and peak RSS of the sluice process.
-//! `SLUICE_BENCH_EVENTS` changes the count.
+//! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
+//! compress its requests (the receiver then decompresses them, on its own thread).
 
 mod support;
 
@@ -21,6 +22,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let gzip = std::env::var("SLUICE_BENCH_GZIP").is_ok_and(|v| v == "1");
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("events.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
@@ -60,7 +62,7 @@ name = "splunk"
 module = "splunk-hec"
 endpoint = "{endpoint}"
 token = {{ env = "HEC_TOKEN" }}
-settings = {{ index = "audit" }}
+settings = {{ index = "audit", gzip = {gzip} }}
 "#,
             input = input.display().to_string()
         ),
@@ -83,7 +85,10 @@ settings = {{ index = "audit" }}
     assert_eq!(delivered, events as u64, "every event delivered");
 
     let seconds = elapsed.as_secs_f64();
-    println!("events          {events}");
+    println!(
+        "events          {events}{}",
+        if gzip { " (gzip)" } else { "" }
+    );
     println!("input           {:.1} MiB", support::mib(bytes as f64));
     println!("wall            {seconds:.2} s");
     println!("events/s        {:.0}", events as f64 / seconds);
@@ -102,8 +107,21 @@ settings = {{ index = "audit" }}
     );
 }
 
-/// Counts envelopes by their opening `{"time":`; answers like HEC.
-async fn count_envelopes(State(received): State<Arc<AtomicU64>>, body: Bytes) -> &'static str {
+/// Counts envelopes by their opening `{"time":`, in bodies compressed or not; answers
+/// like HEC.
+async fn count_envelopes(
+    State(received): State<Arc<AtomicU64>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> &'static str {
+    let body = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .expect("a gzip body");
+        Bytes::from(plain)
+    } else {
+        body
+    };
     let envelopes = body.windows(8).filter(|w| w == b"{\"time\":").count();
     received.fetch_add(envelopes as u64, Ordering::Relaxed);
     r#"{"text":"Success","code":0}"#
