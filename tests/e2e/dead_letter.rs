@@ -106,3 +106,37 @@ async fn check_finds_an_unwritable_dead_letter_directory() {
         "{stderr}"
     );
 }
+
+/// The documented way to send dead-lettered events again: take the `event` of each
+/// record (`jq -c 'select(.event) | .event'`) and read the result as a file.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_lettered_events_can_be_replayed() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    harness.run_expecting(3, &[("HEC_TOKEN", "refused")]).await;
+    let replay: String = harness
+        .dead_letters()
+        .iter()
+        .filter(|record| record["event"].is_object())
+        .map(|record| format!("{}\n", record["event"]))
+        .collect();
+    std::fs::remove_file(harness.path("data/idp-audit.jsonl")).unwrap();
+    harness.write("data/replay.jsonl", replay);
+    harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+
+    let sent: Vec<serde_json::Value> = receiver
+        .indexed()
+        .iter()
+        .map(|envelope| envelope["event"].clone())
+        .collect();
+    let original = crate::support::objects_in(&crate::support::data_file("idp-audit.jsonl"));
+    assert_eq!(
+        crate::support::sorted(sent),
+        crate::support::sorted(original)
+    );
+}

@@ -189,3 +189,30 @@ async fn the_deadline_holds_with_a_module_call_in_progress() {
         "the source was held by the full queue"
     );
 }
+
+/// A second signal does not wait for the shutdown deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_exits_at_once() {
+    let endpoint = silent_endpoint().await;
+    let harness = Harness::new();
+    write_events(&harness, "data/some.jsonl", 1_000);
+    harness.config(&format!(
+        "shutdown_timeout = \"300s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/some.jsonl\"]\n{}",
+        splunk_destination(&endpoint, "request_timeout = \"300s\"")
+    ));
+    let child = harness.spawn_run("token", Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    send_signal(&child, libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_signal(&child, libc::SIGINT);
+    // Far less than the 300 s the first signal allows.
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("second shutdown request; abandoning what is still queued"),
+        "{stderr}"
+    );
+    assert_eq!(summary_figure(&output, "abandoned"), 1_000);
+}
