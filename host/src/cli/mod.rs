@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, SourceConfig};
+use crate::dead_letter::DeadLetter;
 use crate::metrics::Counters;
 use crate::module::{Limits, Runtime};
 
@@ -168,7 +169,10 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     let config = Config::load(path)?;
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
-    let dead_letter = Arc::new(config.dead_letter());
+    let dead_letter = Arc::new(DeadLetter::new(
+        &config.dead_letter_dir,
+        config.dead_letter_max_file_bytes,
+    ));
     dead_letter
         .check_writable()
         .with_context(|| format!("{}: dead_letter_dir", path.display()))?;

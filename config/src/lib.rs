@@ -1,5 +1,6 @@
 //! The TOML configuration: what to read, how to shape events, where to send them.
-//! Every field is documented here and in README; unknown keys are errors.
+//! Every field is documented here and in README; unknown keys are errors. A crate of
+//! its own, without the runtime, so that it is tested and fuzzed alone.
 
 mod secret;
 
@@ -402,7 +403,7 @@ fn default_max_backoff() -> Duration {
 /// Where a destination's requests go.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    Http(reqwest::Url),
+    Http(url::Url),
     Capture(PathBuf),
 }
 
@@ -411,8 +412,13 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    /// Reads and validates `text`, the contents of the file at `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut config: Config =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         config.path = path.to_owned();
         config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
         config
@@ -567,11 +573,6 @@ impl Config {
         Ok(())
     }
 
-    /// The dead-letter store this configuration names.
-    pub fn dead_letter(&self) -> crate::dead_letter::DeadLetter {
-        crate::dead_letter::DeadLetter::new(&self.dead_letter_dir, self.dead_letter_max_file_bytes)
-    }
-
     /// For each source, in order, the destinations (by index) that take its events.
     pub fn routes(&self) -> Vec<Vec<usize>> {
         self.sources
@@ -612,7 +613,7 @@ impl DestinationConfig {
             }
             return Ok(Endpoint::Capture(PathBuf::from(dir)));
         }
-        let url = reqwest::Url::parse(&self.endpoint)
+        let url = url::Url::parse(&self.endpoint)
             .with_context(|| format!("`{}` is not a URL", self.endpoint))?;
         match url.scheme() {
             "https" | "http" => Ok(Endpoint::Http(url)),

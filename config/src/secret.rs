@@ -57,7 +57,7 @@ impl SecretRef {
         let value = match self {
             SecretRef::Env(name) => std::env::var(name)
                 .map_err(|_| format!("environment variable {name} is not set"))?,
-            SecretRef::File(path) => std::fs::read_to_string(path)
+            SecretRef::File(path) => read_bounded(path)
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?
                 .trim_end_matches(['\n', '\r'])
                 .to_owned(),
@@ -67,6 +67,24 @@ impl SecretRef {
         }
         Ok(Secret(value))
     }
+}
+
+/// Most bytes of a secret file: a key or a token, never more (a secret that names
+/// `/dev/zero` or a log file by mistake is refused instead of read without end).
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "longer than {MAX_SECRET_FILE_BYTES} bytes: not a secret"
+        )));
+    }
+    Ok(text)
 }
 
 impl std::fmt::Display for SecretRef {
@@ -91,5 +109,17 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(****)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A secret file that never ends used to be read without end.
+    #[test]
+    fn a_secret_file_is_read_up_to_a_bound() {
+        let error = SecretRef::File("/dev/zero".into()).resolve().unwrap_err();
+        assert!(error.contains("longer than 65536 bytes: not a secret"), "{error}");
     }
 }
