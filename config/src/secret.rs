@@ -120,6 +120,9 @@ mod tests {
     #[test]
     fn a_secret_file_is_read_up_to_a_bound() {
         let error = SecretRef::File("/dev/zero".into()).resolve().unwrap_err();
-        assert!(error.contains("longer than 65536 bytes: not a secret"), "{error}");
+        assert!(
+            error.contains("longer than 65536 bytes: not a secret"),
+            "{error}"
+        );
     }
 }

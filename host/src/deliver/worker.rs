@@ -42,8 +42,7 @@ pub(super) async fn run(
             instance: std::sync::Mutex::new(instance.take()),
             abort: abort.clone(),
         };
-        let delivery = tokio::spawn(worker.deliver(events.clone()));
-        match delivery.await {
+        match supervised(worker.deliver(events.clone())).await {
             Ok((worker, true)) => {
                 instance = worker.instance.into_inner().expect("not poisoned");
                 batch.acks.into_iter().for_each(crate::ack::Ack::settle);
@@ -85,6 +84,15 @@ pub(super) async fn run(
             }
         }
     }
+}
+
+/// Runs one batch's delivery as a task of its own, so that a panic in it comes back as
+/// an error (with the panic's message) instead of ending the worker with the batch
+/// uncounted.
+async fn supervised<T: Send + 'static>(
+    delivery: impl Future<Output = T> + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    tokio::spawn(delivery).await
 }
 
 /// Events of a batch on their way, with the attempt they are on.
@@ -429,4 +437,18 @@ impl Worker {
 enum Failure {
     Fatal(String),
     Transient(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_delivery_that_panics_comes_back_as_an_error() {
+        let panicked = supervised(async { panic!("a host bug") }).await;
+        let error = panicked.unwrap_err();
+        assert!(error.is_panic());
+        assert!(error.to_string().contains("a host bug"), "{error}");
+        assert_eq!(supervised(async { 7 }).await.unwrap(), 7);
+    }
 }
