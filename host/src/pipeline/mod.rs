@@ -1,21 +1,21 @@
 //! Parse, enrich and route: from lines read by a source to chunks of events queued
-//! for every destination.
+//! for the destinations that take that source.
 
 mod enrich;
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 pub use enrich::enrichment;
 pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, TimeBounds};
 
-use crate::config::EventsConfig;
-
 use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
+use crate::config::EventsConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
-use tokio_util::sync::CancellationToken;
 
 /// Where a line came from, for dead-letter records and stable event ids.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ pub struct Router {
 }
 
 /// One source's ingest: collects parsed events of a read into a chunk, then routes the
-/// chunk to every destination.
+/// chunk to the destinations that take the source.
 #[derive(Debug)]
 pub struct Ingest {
     router: Arc<Router>,
