@@ -4,7 +4,8 @@
 //!
 //! Prints events/s, MiB/s, the CPU seconds and peak RSS of the sluice process.
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
-//! compress its requests (the receiver then decompresses them, on its own thread).
+//! compress its requests (the receiver then decompresses them, on its own thread);
+//! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources.
 
 mod support;
 
@@ -23,17 +24,34 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let gzip = std::env::var("SLUICE_BENCH_GZIP").is_ok_and(|v| v == "1");
+    let files: usize = std::env::var("SLUICE_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let dir = tempfile::tempdir().expect("temp dir");
-    let input = dir.path().join("events.jsonl");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let inputs: Vec<_> = (0..files)
+        .map(|i| dir.path().join(format!("events-{i}.jsonl")))
+        .collect();
     let mut bytes = 0usize;
-    for n in 0..events {
-        let line = support::event(n);
-        bytes += line.len() + 1;
-        writeln!(file, "{line}").unwrap();
+    for (i, input) in inputs.iter().enumerate() {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(input).unwrap());
+        for n in (i..events).step_by(files) {
+            let line = support::event(n);
+            bytes += line.len() + 1;
+            writeln!(file, "{line}").unwrap();
+        }
+        file.flush().unwrap();
     }
-    file.flush().unwrap();
-    drop(file);
+    let sources: String = inputs
+        .iter()
+        .map(|input| {
+            format!(
+                "[[sources]]\ntype = \"file\"\npaths = [{:?}]\n",
+                input.display().to_string()
+            )
+        })
+        .collect();
 
     let received = Arc::new(AtomicU64::new(0));
     let app = axum::Router::new()
@@ -53,18 +71,14 @@ async fn main() {
         format!(
             r#"
 dead_letter_dir = "dead-letter"
-[[sources]]
-type = "file"
-paths = [{input:?}]
-
+{sources}
 [[destinations]]
 name = "splunk"
 module = "splunk-hec"
 endpoint = "{endpoint}"
 token = {{ env = "HEC_TOKEN" }}
 settings = {{ index = "audit", gzip = {gzip} }}
-"#,
-            input = input.display().to_string()
+"#
         ),
     )
     .unwrap();
@@ -86,8 +100,8 @@ settings = {{ index = "audit", gzip = {gzip} }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events}{}",
-        if gzip { " (gzip)" } else { "" }
+        "events          {events} in {files} file(s){}",
+        if gzip { ", gzip" } else { "" }
     );
     println!("input           {:.1} MiB", support::mib(bytes as f64));
     println!("wall            {seconds:.2} s");
