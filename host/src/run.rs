@@ -12,6 +12,7 @@ use crate::buffer::QueueGauge;
 use crate::config::Config;
 use crate::dead_letter::DeadLetter;
 use crate::deliver::Destination;
+use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{Limits, ModuleSource, Runtime};
 use crate::pipeline::{Router, enrichment, line_parser};
@@ -131,9 +132,17 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         join_logging(&mut sources, "source").await + join_logging(&mut delivery, "delivery").await
     };
     tokio::pin!(work);
-    let finished = tokio::select! {
-        failed = &mut work => Some(failed),
-        () = signals.shutdown() => None,
+    let finished = loop {
+        tokio::select! {
+            failed = &mut work => break Some(failed),
+            received = signals.next() => match received {
+                Received::Shutdown => break None,
+                // Compiling is seconds of CPU: not on a thread that runs async tasks.
+                Received::Reload => tokio::task::block_in_place(|| {
+                    reload_modules(&config, &runtime, &watched, &enrichment)
+                }),
+            },
+        }
     };
     let failed_tasks = match finished {
         Some(failed) => failed,
@@ -227,18 +236,60 @@ impl Signals {
         })
     }
 
-    /// The next SIGTERM or SIGINT (Ctrl-C). SIGHUP, which would otherwise kill the
-    /// process without a flush, is logged and ignored until configuration reload
-    /// gives it a meaning.
+    /// The next signal: SIGTERM or SIGINT (Ctrl-C) to stop, SIGHUP to reload the
+    /// modules.
+    async fn next(&mut self) -> Received {
+        tokio::select! {
+            _ = self.terminate.recv() => Received::Shutdown,
+            _ = self.interrupt.recv() => Received::Shutdown,
+            _ = self.hangup.recv() => Received::Reload,
+        }
+    }
+
+    /// The next SIGTERM or SIGINT; a SIGHUP meanwhile is logged and ignored (the host
+    /// is stopping).
     async fn shutdown(&mut self) {
-        loop {
-            tokio::select! {
-                _ = self.terminate.recv() => return,
-                _ = self.interrupt.recv() => return,
-                _ = self.hangup.recv() => {
-                    tracing::warn!("SIGHUP ignored: sluice does not reload its configuration yet");
-                }
+        while let Received::Reload = self.next().await {
+            tracing::warn!("SIGHUP ignored: sluice is stopping");
+        }
+    }
+}
+
+/// What a signal asks for.
+enum Received {
+    Shutdown,
+    Reload,
+}
+
+/// Loads every destination's module again (a file in `modules_dirs` or a path may have
+/// changed) and puts each changed one in place of the running one once it passes the
+/// checks of a start; a module refused is logged, and the running one goes on.
+fn reload_modules(
+    config: &Config,
+    runtime: &Runtime,
+    destinations: &[(Arc<Destination>, QueueGauge)],
+    enrichment: &Enrichment,
+) {
+    tracing::info!("SIGHUP: reloading the modules");
+    for ((destination, _), settings) in destinations.iter().zip(&config.destinations) {
+        let reloaded = ModuleSource::resolve(&settings.module, &config.modules_dirs)
+            .and_then(|source| runtime.load_formatter(&source))
+            .and_then(|module| {
+                let label = module.label().to_owned();
+                Ok((destination.reload(module, enrichment.clone())?, label))
+            });
+        match reloaded {
+            Ok((Some(generation), label)) => {
+                tracing::info!(destination = %destination.name, module = %label, generation, "module reloaded; batches from now on use it")
             }
+            Ok((None, _)) => {
+                tracing::info!(destination = %destination.name, "module unchanged")
+            }
+            Err(error) => tracing::error!(
+                destination = %destination.name,
+                error = %format!("{error:#}"),
+                "module reload refused; the running module goes on"
+            ),
         }
     }
 }

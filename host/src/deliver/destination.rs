@@ -20,13 +20,14 @@ use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventMeta};
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
-use crate::module::{FormatterModule, Setup, SigningKeys};
+use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
 use sluice_contract::types::{Compression, ConnectionCheck, FormatError, HttpRequest, Payload};
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {
     pub name: Arc<str>,
-    pub(super) module: Arc<FormatterModule>,
+    /// The module, swapped by a reload; workers re-read it between batches.
+    current: std::sync::RwLock<Current>,
     settings: Vec<(String, String)>,
     /// The configured batch limits, else the module's.
     limits: BatchLimits,
@@ -39,7 +40,54 @@ pub struct Destination {
     pub(super) health: Health,
 }
 
+/// The module a destination runs, and how many times it was loaded.
+struct Current {
+    module: Arc<FormatterModule>,
+    generation: u64,
+}
+
 impl Destination {
+    /// The module workers instantiate now, and its generation: a worker whose
+    /// instance is of an older generation replaces it before its next batch.
+    pub(super) fn current(&self) -> (Arc<FormatterModule>, u64) {
+        let current = self.current.read().expect("not poisoned");
+        (current.module.clone(), current.generation)
+    }
+
+    fn module(&self) -> Arc<FormatterModule> {
+        self.current().0
+    }
+
+    /// Puts `module` in place of the running one, after the checks a start makes
+    /// (settings, transport, credential, a sample event formatted); batches under way
+    /// finish on the module they started with. Returns the new generation, or why the
+    /// module was refused (the running one then stays). The same bytes change nothing.
+    pub fn reload(
+        &self,
+        module: Arc<FormatterModule>,
+        enrichment: Enrichment,
+    ) -> Result<Option<u64>> {
+        let running = self.module();
+        if running.same_bytes(&module) {
+            return Ok(None);
+        }
+        let info = module.info();
+        if let Some((key, problem)) = module.unknown_setting(&self.settings) {
+            anyhow::bail!("settings.{key}: {problem}");
+        }
+        anyhow::ensure!(
+            info.auth == running.info().auth && info.transport == running.info().transport,
+            "module `{}` authenticates or travels otherwise than the running one; restart sluice to change that",
+            info.name
+        );
+        let mut instance = module.instantiate(self.setup(enrichment))?;
+        dry_run_instance(&mut instance)?;
+        let mut current = self.current.write().expect("not poisoned");
+        current.module = module;
+        current.generation += 1;
+        Ok(Some(current.generation))
+    }
+
     /// Checks the configuration against the module (settings it declares, the transport
     /// it needs, a credential when it wants one) and prepares the transport.
     pub fn new(
@@ -98,7 +146,10 @@ impl Destination {
         Ok(Destination {
             name: config.name.as_str().into(),
             limits,
-            module,
+            current: std::sync::RwLock::new(Current {
+                module,
+                generation: 1,
+            }),
             settings,
             transport: Transport::new(endpoint, config).context("endpoint")?,
             credential,
@@ -137,12 +188,13 @@ impl Destination {
     /// One line for `sluice check`: module, version, where it came from, the batch limits
     /// in force.
     pub fn describe(&self) -> String {
-        let info = self.module.info();
+        let module = self.module();
+        let info = module.info();
         format!(
             "{} {} ({}), batches of up to {} events / {} bytes / {:?}",
             info.name,
             info.version,
-            self.module.label(),
+            self.module().label(),
             self.limits.max_events,
             self.limits.max_bytes,
             self.limits.max_wait
@@ -161,25 +213,8 @@ impl Destination {
     /// Configures the module with this destination's settings and formats a sample
     /// event, so a setting the module rejects is reported before any event is read.
     pub fn dry_run(&self, enrichment: Enrichment) -> Result<()> {
-        let sample =
-            r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
-        let mut events = Events::default();
-        let meta = EventMeta {
-            offset: 0,
-            len: sample.len() as u32,
-            time_ms: 1_767_225_600_000,
-            ingest_time: false,
-            id: 0,
-        };
-        events.push(sample, &meta);
-        let mut instance = self.module.instantiate(self.setup(enrichment))?;
-        match instance.format(&Arc::new(events))? {
-            Ok(_) => Ok(()),
-            Err(FormatError::InvalidSetting(problem)) => anyhow::bail!("{problem}"),
-            Err(FormatError::Failed(reason)) => {
-                anyhow::bail!("the module cannot format a sample event: {reason}")
-            }
-        }
+        let mut instance = self.module().instantiate(self.setup(enrichment))?;
+        dry_run_instance(&mut instance)
     }
 
     /// Reaches the endpoint with the module's connection check (a request that sends no
@@ -190,7 +225,7 @@ impl Destination {
             return Ok(format!("capture directory {} is ready", dir.display()));
         }
         let check = self
-            .module
+            .module()
             .instantiate(self.setup(enrichment))?
             .connection_check()?;
         let tested = check.is_some();
@@ -229,7 +264,7 @@ impl Destination {
         if !tested {
             return Ok(format!(
                 "the endpoint answers ({answer}); module `{}` has no connection check, so the credential was not tested",
-                self.module.info().name
+                self.module().info().name
             ));
         }
         if check.unauthorized.contains(&response.status) {
@@ -267,12 +302,13 @@ impl Destination {
         let batches = Arc::new(Mutex::new(batches));
         for _ in 0..config.concurrency {
             let setup = self.setup(enrichment.clone());
-            let mut instance = self.module.instantiate(setup.clone())?;
+            let (module, generation) = self.current();
+            let mut instance = module.instantiate(setup.clone())?;
             instance.configure()?;
             tasks.spawn(worker::run(
                 self.clone(),
                 setup,
-                instance,
+                (instance, generation),
                 batches.clone(),
                 abort.clone(),
             ));
@@ -333,5 +369,28 @@ impl Destination {
             })
             .collect();
         self.dead_letter.store(&records, give_up).await
+    }
+}
+
+/// Formats a sample event with `instance`, so that a setting the module refuses is
+/// reported before any event depends on it.
+fn dry_run_instance(instance: &mut FormatterInstance) -> Result<()> {
+    let sample =
+        r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
+    let mut events = Events::default();
+    let meta = EventMeta {
+        offset: 0,
+        len: sample.len() as u32,
+        time_ms: 1_767_225_600_000,
+        ingest_time: false,
+        id: 0,
+    };
+    events.push(sample, &meta);
+    match instance.format(&Arc::new(events))? {
+        Ok(_) => Ok(()),
+        Err(FormatError::InvalidSetting(problem)) => anyhow::bail!("{problem}"),
+        Err(FormatError::Failed(reason)) => {
+            anyhow::bail!("the module cannot format a sample event: {reason}")
+        }
     }
 }

@@ -19,7 +19,7 @@ use super::transport::{self, Sent};
 use crate::buffer::Batch;
 use crate::event::Events;
 use crate::metrics::Counters;
-use crate::module::{CallError, FormatterInstance, Setup};
+use crate::module::{CallError, FormatterInstance, FormatterModule, Setup};
 use sluice_contract::answer;
 use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 
@@ -27,17 +27,25 @@ use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentReques
 pub(super) async fn run(
     destination: Arc<Destination>,
     setup: Setup,
-    instance: FormatterInstance,
+    (instance, generation): (FormatterInstance, u64),
     batches: Arc<Mutex<mpsc::Receiver<Batch>>>,
     abort: CancellationToken,
 ) -> Result<()> {
     let mut instance = Some(instance);
+    let mut instance_generation = generation;
     loop {
         let batch = batches.lock().await.recv().await;
         let Some(batch) = batch else { return Ok(()) };
         let events = Arc::new(batch.events);
+        // Between batches, a reloaded module replaces the instance of the old one.
+        let (module, generation) = destination.current();
+        if generation != instance_generation {
+            instance = None;
+            instance_generation = generation;
+        }
         let worker = Worker {
             destination: destination.clone(),
+            module,
             setup: setup.clone(),
             instance: std::sync::Mutex::new(instance.take()),
             abort: abort.clone(),
@@ -107,6 +115,8 @@ struct Pending {
 /// calls (none after a call panicked: the next call instantiates anew).
 struct Worker {
     destination: Arc<Destination>,
+    /// The module this batch is delivered with, from start to end.
+    module: Arc<FormatterModule>,
     setup: Setup,
     /// Taken while a call runs on the blocking pool. (A mutex only to make the worker
     /// `Sync`; one worker never calls twice at once.)
@@ -147,7 +157,7 @@ impl Worker {
                 &forgotten,
                 &format!(
                     "module `{}` neither sent nor refused the event",
-                    self.destination.module.info().name
+                    self.module.info().name
                 ),
             )
             .await;
@@ -157,7 +167,7 @@ impl Worker {
                     Request::Messages(framed) => {
                         let reason = format!(
                             "module `{}` asked for a stream transport, which this host does not serve yet",
-                            self.destination.module.info().name
+                            self.module.info().name
                         );
                         self.dead_letter(&pending.events, &framed.events, &reason)
                             .await;
@@ -384,7 +394,6 @@ impl Worker {
         let instance = match taken {
             Some(instance) => instance,
             None => self
-                .destination
                 .module
                 .instantiate(self.setup.clone())
                 .map_err(|error| Failure::Transient(error.to_string()))?,

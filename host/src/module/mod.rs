@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sha2::Digest;
 use sluice_contract::types::Info;
 
 use crate::config::ModuleLimitsConfig;
@@ -169,6 +170,7 @@ impl Runtime {
             contract::check_formatter(&self.engine, &component)?;
             let pre = FormatterPre::new(self.linker.instantiate_pre(&component)?)?;
             let mut module = FormatterModule {
+                digest: sha2::Sha256::digest(&bytes).into(),
                 label: source.to_string().into(),
                 pre,
                 limits: self.limits.clone(),
@@ -215,6 +217,8 @@ impl Drop for EpochTicker {
 
 /// A compiled, checked formatter module, ready to instantiate.
 pub struct FormatterModule {
+    /// The SHA-256 of its bytes: a reload of the same file changes nothing.
+    digest: [u8; 32],
     label: Arc<str>,
     pre: FormatterPre<ModuleState>,
     limits: Limits,
@@ -224,6 +228,11 @@ pub struct FormatterModule {
 }
 
 impl FormatterModule {
+    /// Whether `other` was loaded from the same bytes.
+    pub fn same_bytes(&self, other: &FormatterModule) -> bool {
+        self.digest == other.digest
+    }
+
     /// Where the module came from, for messages.
     pub fn label(&self) -> &str {
         &self.label

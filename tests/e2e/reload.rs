@@ -1,0 +1,110 @@
+//! SIGHUP reloads the modules: a changed `.wasm` replaces the running one between
+//! batches once it passes the checks a start makes; a module that does not is refused,
+//! and the running one goes on.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::{Harness, exit_within, send_signal, test_module, transcript};
+
+/// `misbehave.wasm` with a custom section appended: other bytes, the same module.
+fn rebuilt(module: &[u8]) -> Vec<u8> {
+    let mut bytes = module.to_vec();
+    // Section id 0 (custom), 3 bytes: a name of 1 byte, `x`, then the payload `y`.
+    bytes.extend_from_slice(&[0x00, 0x03, 0x01, b'x', b'y']);
+    bytes
+}
+
+/// Appends events `first..first + count` to the followed file.
+fn events(harness: &Harness, first: usize, count: usize) {
+    use std::io::Write;
+    std::fs::create_dir_all(harness.path("data")).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(harness.path("data/live.jsonl"))
+        .unwrap();
+    for n in first..first + count {
+        writeln!(file, "{{\"n\":{n}}}").unwrap();
+    }
+}
+
+fn captured(harness: &Harness) -> usize {
+    std::fs::read_dir(harness.path("captured"))
+        .map(|entries| {
+            entries
+                .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                .map(|text| text.matches("\"n\":").count())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn until(what: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if what() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
+    let harness = Harness::new();
+    let original = std::fs::read(test_module("misbehave")).unwrap();
+    harness.write("modules/probe.wasm", &original);
+    events(&harness, 0, 10);
+    harness.config(
+        "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
+    );
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    until(|| captured(&harness) == 10).await;
+
+    // Other bytes: reloaded, and the next events go through the new module.
+    harness.write("modules/probe.wasm", rebuilt(&original));
+    send_signal(&child, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    events(&harness, 10, 10);
+    until(|| captured(&harness) == 20).await;
+
+    // A module built for another contract: refused, the running one delivers on.
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("future-contract")).unwrap(),
+    );
+    send_signal(&child, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    events(&harness, 20, 10);
+    until(|| captured(&harness) == 30).await;
+
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        stderr.lines().any(
+            |l| l.contains("module reloaded; batches from now on use it")
+                && l.contains("destination=probe")
+                && l.contains("generation=2")
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(
+            |l| l.contains("module reload refused; the running module goes on")
+                && l.contains("the module implements contract sluice:module@9.0.0")
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        captured(&harness),
+        30,
+        "every event delivered across the reloads"
+    );
+}
