@@ -31,6 +31,16 @@ pub struct Scan {
     pub has_duplicate_keys: bool,
 }
 
+impl Scan {
+    /// Keeps `value` for the time field at `rank`; a repeated field keeps its last.
+    fn capture_time(&mut self, rank: usize, value: TimeValue) {
+        match self.times.iter_mut().find(|(seen, _)| *seen == rank) {
+            Some(repeated) => repeated.1 = value,
+            None => self.times.push((rank, value)),
+        }
+    }
+}
+
 /// Scans one line (already known to be UTF-8), objects and arrays nested at most
 /// `max_depth` deep. The error says what is wrong and where.
 pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> Result<Scan, serde_json::Error> {
@@ -99,10 +109,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                 Some(rank) => {
                     let value = map.next_value_seed(TimeCaptureSeed(depth))?;
                     scan.has_duplicate_keys |= value.duplicates;
-                    match scan.times.iter_mut().find(|(seen, _)| *seen == rank) {
-                        Some(repeated) => repeated.1 = value.value,
-                        None => scan.times.push((rank, value.value)),
-                    }
+                    scan.capture_time(rank, value.value);
                 }
                 None => scan.has_duplicate_keys |= map.next_value_seed(Nested(depth))?,
             }

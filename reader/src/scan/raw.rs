@@ -18,19 +18,14 @@ pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> serde_json::R
             &"a JSON object",
         ));
     }
-    let depth = Depth(max_depth).enter()?;
+    let mut scan = Scan {
+        has_duplicate_keys: has_duplicates(value, Depth(max_depth))?,
+        ..Scan::default()
+    };
     let RawObject(entries) = from_str_unbounded(text)?;
-    let mut scan = Scan::default();
-    let mut keys = std::collections::HashSet::new();
     for (key, value) in entries {
-        scan.has_duplicate_keys |= !keys.insert(key.clone());
-        scan.has_duplicate_keys |= has_duplicates(value, depth)?;
         if let Some(rank) = time_fields.iter().position(|field| *field == key) {
-            let time = time_value(value.get());
-            match scan.times.iter_mut().find(|(seen, _)| *seen == rank) {
-                Some(repeated) => repeated.1 = time,
-                None => scan.times.push((rank, time)),
-            }
+            scan.capture_time(rank, time_value(value.get()));
         }
     }
     Ok(scan)
