@@ -69,6 +69,11 @@ impl DeadLetter {
         }
     }
 
+    /// The store the configuration names.
+    pub fn configured(config: &crate::config::Config) -> Self {
+        DeadLetter::new(&config.dead_letter_dir, config.dead_letter_max_file_bytes)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

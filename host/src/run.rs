@@ -72,10 +72,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
-    let dead_letter = Arc::new(DeadLetter::new(
-        &config.dead_letter_dir,
-        config.dead_letter_max_file_bytes,
-    ));
+    let dead_letter = Arc::new(DeadLetter::configured(&config));
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
     let destinations = tokio::task::block_in_place(|| {

@@ -169,10 +169,7 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     let config = Config::load(path)?;
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
-    let dead_letter = Arc::new(DeadLetter::new(
-        &config.dead_letter_dir,
-        config.dead_letter_max_file_bytes,
-    ));
+    let dead_letter = Arc::new(DeadLetter::configured(&config));
     dead_letter
         .check_writable()
         .with_context(|| format!("{}: dead_letter_dir", path.display()))?;

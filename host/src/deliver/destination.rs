@@ -344,6 +344,17 @@ impl Destination {
         stored
     }
 
+    /// Dead-letters every event of `batch`, as [`dead_letter`](Self::dead_letter) does.
+    pub(super) async fn dead_letter_all(
+        &self,
+        batch: &Events,
+        reason: &str,
+        give_up: &CancellationToken,
+    ) -> bool {
+        let all: Vec<u32> = (0..batch.len() as u32).collect();
+        self.dead_letter(batch, &all, reason, give_up).await
+    }
+
     /// Writes the events of `batch` at `indices` to the dead-letter store, trying again
     /// until it works or `give_up`.
     pub(super) async fn write_records(

@@ -80,11 +80,7 @@ pub(super) async fn run(
                     "sluice failed while delivering this batch (some events may have arrived): {panic}"
                 );
                 tracing::error!(destination = %destination.name, %reason, "delivery task panicked");
-                let all: Vec<u32> = (0..events.len() as u32).collect();
-                if destination
-                    .dead_letter(&events, &all, &reason, &abort)
-                    .await
-                {
+                if destination.dead_letter_all(&events, &reason, &abort).await {
                     batch.acks.into_iter().for_each(crate::ack::Ack::settle);
                 } else {
                     Counters::add(&destination.counters.abandoned, events.len());
@@ -429,8 +425,9 @@ impl Worker {
     }
 
     async fn dead_letter_all(&self, events: &Events, reason: &str) {
-        let all: Vec<u32> = (0..events.len() as u32).collect();
-        self.dead_letter(events, &all, reason).await;
+        self.destination
+            .dead_letter_all(events, reason, &self.abort)
+            .await;
     }
 
     /// Dead-letters events; if the store cannot take them before the shutdown
