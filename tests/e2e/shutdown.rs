@@ -108,7 +108,9 @@ async fn sigterm_in_the_middle_of_a_file_cuts_no_line() {
         "[[sources]]\ntype = \"file\"\npaths = [\"data/many.jsonl\"]\n{}",
         splunk_destination(
             &receiver.endpoint(),
-            "batch = { max_events = 100 }\nconcurrency = 1"
+            // A small queue holds the reader back to the pace of delivery, so that the
+            // signal comes in the middle of the file however fast the machine reads.
+            "batch = { max_events = 100 }\nconcurrency = 1\nbuffer = { max_bytes = 1048576 }"
         )
     ));
     let child = harness.spawn_run(receiver.token(), Stdio::null());
