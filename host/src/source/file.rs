@@ -401,7 +401,10 @@ impl OpenFile {
         if meta.nlink() == 0 {
             return Check::Done(Closing::Deleted);
         }
-        if meta.len() < self.read_bytes || self.first_bytes_changed().await {
+        // The first bytes are read again only when there is something new to read: a
+        // quiet file costs a `stat` per poll, not a seek and a read.
+        let grew = meta.len() > self.read_bytes;
+        if meta.len() < self.read_bytes || (grew && self.first_bytes_changed().await) {
             return Check::Replaced;
         }
         let at_its_name = std::fs::metadata(&self.path)
