@@ -2,7 +2,9 @@
 //! Every field is documented here and in README; unknown keys are errors. A crate of
 //! its own, without the runtime, so that it is tested and fuzzed alone.
 
+mod delivery;
 mod secret;
+mod spool;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub use delivery::{BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig, WhenFull};
 pub use secret::{Secret, SecretRef};
+pub use spool::{Fsync, SpoolConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +43,15 @@ pub struct Config {
     /// How long a graceful shutdown may take to flush every queue.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Where sluice keeps its state across restarts: file checkpoints and the spool.
+    /// Unset, a restart reads every file from its start again.
+    pub data_dir: Option<PathBuf>,
+    /// How often file checkpoints (and the spool's delivery positions) are written.
+    #[serde(default = "default_checkpoint_interval", with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// `[spool]`: events on disk until delivered (needs `data_dir`).
+    #[serde(default)]
+    pub spool: SpoolConfig,
     /// `[events]`: how lines become events.
     #[serde(default)]
     pub events: EventsConfig,
@@ -234,6 +247,12 @@ pub struct DestinationConfig {
     /// When to try again.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// When to stop trying for a while.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// How much it may be sent.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
     /// Batches in flight at once, each with its own module instance.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -267,56 +286,15 @@ pub struct BatchConfig {
     pub max_wait: Option<Duration>,
 }
 
-/// The queue of events waiting for a destination's batcher: shared with the other
-/// destinations (no copy), bounded in bytes. When it is full, the sources wait.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BufferConfig {
-    /// Most bytes of events held; a destination that falls this far behind slows
-    /// the sources, until then the other destinations go on at their own pace.
-    #[serde(default = "default_buffer_bytes")]
-    pub max_bytes: usize,
-}
-
-impl Default for BufferConfig {
-    fn default() -> Self {
-        BufferConfig {
-            max_bytes: default_buffer_bytes(),
-        }
-    }
-}
-
-/// Exponential backoff with jitter between attempts; `Retry-After` is honoured.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryConfig {
-    /// Attempts per request before its events are dead-lettered.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// The wait after a first failure; each further one doubles it, with jitter.
-    #[serde(default = "default_initial_backoff", with = "humantime_serde")]
-    pub initial_backoff: Duration,
-    /// Longest wait between attempts, a destination's `Retry-After` included.
-    #[serde(default = "default_max_backoff", with = "humantime_serde")]
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            max_attempts: default_max_attempts(),
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
-        }
-    }
-}
-
 fn default_dead_letter_dir() -> PathBuf {
     PathBuf::from("sluice-dead-letter")
 }
 /// 256 MiB: a file a person can still open.
 fn default_dead_letter_max_file_bytes() -> u64 {
     256 << 20
+}
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
 }
 fn default_failure_alert_after() -> Duration {
     Duration::from_secs(60)
@@ -367,10 +345,6 @@ fn default_module_call_timeout() -> Duration {
 fn default_module_output() -> usize {
     32 << 20
 }
-/// 16 MiB: tens of thousands of audit events, a few seconds of a busy host.
-fn default_buffer_bytes() -> usize {
-    16 << 20
-}
 fn default_poll_interval() -> Duration {
     Duration::from_millis(250)
 }
@@ -389,15 +363,6 @@ fn default_max_response_bytes() -> usize {
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
-}
-fn default_max_attempts() -> u32 {
-    10
-}
-fn default_initial_backoff() -> Duration {
-    Duration::from_millis(500)
-}
-fn default_max_backoff() -> Duration {
-    Duration::from_secs(60)
 }
 
 /// Where a destination's requests go.
@@ -440,6 +405,9 @@ impl Config {
         if let Some(dir) = &mut self.cache_dir {
             fix(dir);
         }
+        if let Some(dir) = &mut self.data_dir {
+            fix(dir);
+        }
         for source in &mut self.sources {
             if let SourceConfig::File { paths, .. } = source {
                 for pattern in paths.iter_mut() {
@@ -477,6 +445,17 @@ impl Config {
     fn validate(&self) -> Result<()> {
         if self.sources.is_empty() {
             bail!("sources: at least one [[sources]] is needed");
+        }
+        if self.spool.enabled == Some(true) && self.data_dir.is_none() {
+            bail!("spool.enabled: the spool lives in `data_dir`; set data_dir = \"PATH\"");
+        }
+        if self.spool.segment_bytes < 4096 || self.spool.max_bytes < 2 * self.spool.segment_bytes {
+            bail!(
+                "spool: segment_bytes must be at least 4096, and max_bytes at least twice segment_bytes"
+            );
+        }
+        if self.checkpoint_interval < MIN_POLL_INTERVAL {
+            bail!("checkpoint_interval: use at least {MIN_POLL_INTERVAL:?}");
         }
         if self.destinations.is_empty() {
             bail!("destinations: at least one [[destinations]] is needed");
@@ -549,6 +528,9 @@ impl Config {
             if destination.buffer.max_bytes == 0 {
                 bail!("{at}.buffer.max_bytes: must be at least 1");
             }
+            if destination.buffer.max_events == 0 {
+                bail!("{at}.buffer.max_events: must be at least 1");
+            }
             if destination.concurrency == 0 {
                 bail!("{at}.concurrency: must be at least 1");
             }
@@ -589,6 +571,11 @@ impl Config {
                     .collect()
             })
             .collect()
+    }
+
+    /// Whether events are spooled: `spool.enabled`, else whether there is a `data_dir`.
+    pub fn spooled(&self) -> bool {
+        self.data_dir.is_some() && self.spool.enabled.unwrap_or(true)
     }
 
     /// The configured cache directory, else the user's cache directory.

@@ -63,6 +63,14 @@ impl Ack {
         self
     }
 
+    /// Another template of the same chunk, for one more queue to hand out holders from.
+    pub fn share_template(&self) -> Ack {
+        Ack {
+            chunk: self.chunk.clone(),
+            settled: true,
+        }
+    }
+
     /// Makes the chunk unsafe for good: some destination will never have its events
     /// (its queue closed, or the shutdown deadline passed before it took them).
     pub fn mark_unsafe(&self) {
@@ -100,13 +108,22 @@ impl std::fmt::Debug for Ack {
     }
 }
 
+/// A point between two lines of a stream: where a reader resumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamPoint {
+    /// The byte after the last line before the point.
+    pub offset: u64,
+    /// Lines before the point.
+    pub lines: u64,
+}
+
 /// Where a chunk ends in its stream, and its place in the stream's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     /// Chunks of one stream are numbered from 0 in the order they were read.
     pub sequence: u64,
-    /// The byte after the chunk's last complete line.
-    pub end_offset: u64,
+    /// The point after the chunk's last complete line.
+    pub end: StreamPoint,
 }
 
 /// How far a stream (a file) is safe: the end of the longest run of chunks, from its
@@ -120,40 +137,46 @@ struct Marks {
     issued: u64,
     /// The sequence the watermark waits for.
     next: u64,
-    offset: u64,
-    /// Settled out of order, waiting for the gap before them: sequence -> end offset.
-    early: BTreeMap<u64, u64>,
+    safe: StreamPoint,
+    /// Settled out of order, waiting for the gap before them: sequence -> end.
+    early: BTreeMap<u64, StreamPoint>,
 }
 
 impl Watermark {
-    /// The position of the next chunk, which ends at `end_offset`.
-    pub fn issue(&self, end_offset: u64) -> Position {
+    /// A watermark for a stream whose first `safe` bytes were safe before it was
+    /// opened (a checkpoint's).
+    pub fn starting_at(safe: StreamPoint) -> Self {
+        Watermark(Arc::new(std::sync::Mutex::new(Marks {
+            safe,
+            ..Marks::default()
+        })))
+    }
+
+    /// The position of the next chunk, which ends at `end`.
+    pub fn issue(&self, end: StreamPoint) -> Position {
         let mut marks = self.0.lock().expect("not poisoned");
         let sequence = marks.issued;
         marks.issued += 1;
-        Position {
-            sequence,
-            end_offset,
-        }
+        Position { sequence, end }
     }
 
     /// `position`'s chunk is safe.
     pub fn settle(&self, position: Position) {
         let mut marks = self.0.lock().expect("not poisoned");
-        marks.early.insert(position.sequence, position.end_offset);
+        marks.early.insert(position.sequence, position.end);
         loop {
             let next = marks.next;
             let Some(end) = marks.early.remove(&next) else {
                 break;
             };
             marks.next += 1;
-            marks.offset = end;
+            marks.safe = end;
         }
     }
 
-    /// Every event before this byte is safe.
-    pub fn offset(&self) -> u64 {
-        self.0.lock().expect("not poisoned").offset
+    /// Every event before this point is safe.
+    pub fn safe(&self) -> StreamPoint {
+        self.0.lock().expect("not poisoned").safe
     }
 }
 
@@ -165,16 +188,20 @@ mod tests {
     #[test]
     fn the_watermark_moves_only_over_chunks_settled_without_a_gap() {
         let watermark = Watermark::default();
-        let [first, second, third] = [100, 250, 400].map(|end| watermark.issue(end));
+        let at = |offset| StreamPoint {
+            offset,
+            lines: offset / 10,
+        };
+        let [first, second, third] = [100, 250, 400].map(|end| watermark.issue(at(end)));
         watermark.settle(second);
-        assert_eq!(watermark.offset(), 0, "the first chunk is not safe yet");
+        assert_eq!(watermark.safe(), at(0), "the first chunk is not safe yet");
         watermark.settle(first);
-        assert_eq!(watermark.offset(), 250);
-        let fourth = watermark.issue(500);
+        assert_eq!(watermark.safe(), at(250));
+        let fourth = watermark.issue(at(500));
         watermark.settle(fourth);
-        assert_eq!(watermark.offset(), 250, "the third is missing");
+        assert_eq!(watermark.safe(), at(250), "the third is missing");
         watermark.settle(third);
-        assert_eq!(watermark.offset(), 500);
+        assert_eq!(watermark.safe(), at(500));
     }
 
     fn counted() -> (Ack, Arc<AtomicUsize>) {

@@ -1,8 +1,6 @@
 //! The event as it crosses stages: parsed into chunks by the pipeline, gathered into
 //! the contract's column layout (`batch` in `wit/sluice.wit`) by the batcher.
 
-use crate::ack::Ack;
-
 pub use sluice_contract::types::{Columns, Enrichment};
 pub use sluice_reader::{EventMeta, from_str_unbounded};
 
@@ -12,7 +10,6 @@ pub use sluice_reader::{EventMeta, from_str_unbounded};
 pub struct EventChunk {
     pub data: String,
     pub events: Vec<EventMeta>,
-    pub ack: Ack,
 }
 
 impl EventChunk {

@@ -16,6 +16,7 @@ mod deliver;
 pub mod event;
 mod metrics;
 pub mod module;
+mod persist;
 mod pipeline;
 mod run;
 mod source;

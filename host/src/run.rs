@@ -15,7 +15,8 @@ use crate::deliver::Destination;
 use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{Limits, ModuleSource, Runtime};
-use crate::pipeline::{Router, enrichment, line_parser};
+use crate::persist::{Persisted, spool};
+use crate::pipeline::{Router, Sink, enrichment, line_parser};
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug)]
@@ -61,6 +62,7 @@ pub fn load_destinations(
                     dead_letter.clone(),
                     counters.clone(),
                     config.failure_alert_after,
+                    config.spooled(),
                 )
                 .with_context(at)?,
             ))
@@ -73,6 +75,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
+    let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
     let destinations = tokio::task::block_in_place(|| {
@@ -104,18 +107,47 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             watched.clone(),
         ))
     });
+    let routes = config.routes();
+    let spool = persisted.as_ref().and_then(|p| p.spool.clone());
+    let sink = match spool {
+        // Each destination reads the spool into its queue.
+        Some(spool) => {
+            for (index, queue) in queues.into_iter().enumerate() {
+                let takes = routes.iter().map(|to| to.contains(&index)).collect();
+                let feed = spool::feed(spool.clone(), index, takes, queue, abandon.clone());
+                delivery.spawn(feed);
+            }
+            Sink::Spool(spool)
+        }
+        None => Sink::Queues(queues),
+    };
+    let stop_commits = CancellationToken::new();
+    let commits = persisted.as_ref().map(|persisted| {
+        tokio::spawn(
+            persisted
+                .clone()
+                .run_commits(config.checkpoint_interval, stop_commits.clone()),
+        )
+    });
     let router = Arc::new(Router {
         parser: line_parser(&config.events),
         max_line_bytes: config.events.max_line_bytes,
-        queues,
-        routes: config.routes(),
+        sink,
+        routes,
         dead_letter: dead_letter.clone(),
         counters: counters.clone(),
     });
     let mut sources = JoinSet::new();
     // The sources hold the only references to the router: when they end, every
-    // destination's input closes and its batcher flushes.
-    crate::source::spawn_all(&config.sources, router, stop_reading.clone(), &mut sources);
+    // destination's input (or the spool) closes and its batcher flushes.
+    let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
+    crate::source::spawn_all(
+        &config.sources,
+        router,
+        checkpoints,
+        stop_reading.clone(),
+        &mut sources,
+    );
     tracing::info!(
         sources = config.sources.len(),
         destinations = config.destinations.len(),
@@ -164,6 +196,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     };
     if let Some(progress) = progress {
         progress.abort();
+    }
+    // The last checkpoints and spool positions, once every task has settled what it will.
+    stop_commits.cancel();
+    if let Some(commits) = commits {
+        let _ = commits.await;
+    }
+    if let Some(spool) = persisted.as_ref().and_then(|p| p.spool.as_ref()) {
+        for (destination, _) in &watched {
+            let pending = spool.pending(&destination.name);
+            if pending > 0 {
+                tracing::info!(destination = %destination.name, chunks = pending, spool_bytes = spool.bytes(), "events remain in the spool; they are delivered after a restart");
+            }
+        }
     }
     for (destination, _) in &watched {
         destination.log_where_captured();

@@ -41,6 +41,21 @@ impl LineSplitter {
         }
     }
 
+    /// A splitter for a stream read from `resume`: the byte after line `number`, as a
+    /// checkpoint kept them ([`consumed`](Self::consumed) and [`lines`](Self::lines)).
+    pub fn resuming(max_line_bytes: usize, resume: LinePosition) -> Self {
+        LineSplitter {
+            next: resume.number,
+            offset: resume.offset,
+            ..LineSplitter::new(max_line_bytes)
+        }
+    }
+
+    /// Lines emitted so far, counting from the start of the stream.
+    pub fn lines(&self) -> u64 {
+        self.next
+    }
+
     /// Calls `emit` for every line completed by `block`.
     pub fn feed(&mut self, block: &[u8], mut emit: impl FnMut(LinePosition, Line<'_>)) {
         let mut rest = block;
@@ -172,5 +187,23 @@ mod tests {
                 (5, 21, Seen::TooLong(b"stil".to_vec(), 10)),
             ]
         );
+    }
+
+    #[test]
+    fn a_resumed_splitter_numbers_lines_as_a_whole_read_would() {
+        let whole = split(1 << 20, &[b"ab\ncd\nef\n"]);
+        let mut resumed = LineSplitter::resuming(
+            1 << 20,
+            LinePosition {
+                number: 2,
+                offset: 6,
+            },
+        );
+        let mut seen = Vec::new();
+        resumed.feed(b"ef\n", |position, _| {
+            seen.push((position.number, position.offset))
+        });
+        assert_eq!(seen, vec![(whole[2].0, whole[2].1)]);
+        assert_eq!((resumed.lines(), resumed.consumed()), (3, 9));
     }
 }

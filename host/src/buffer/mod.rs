@@ -1,12 +1,13 @@
 //! Per-destination batching: events from every source are gathered into batches that
 //! close on max events, max bytes or max wait, whichever comes first.
 //!
-//! The queue in front of a batcher ([`queue`]) is bounded in bytes, so a destination
-//! that cannot keep up slows its sources rather than growing memory.
+//! The queue in front of a batcher ([`queue`]) is bounded in bytes and events, so a
+//! destination that cannot keep up slows its sources (or drops, as configured) rather
+//! than growing memory.
 
 mod queue;
 
-pub use queue::{QueueGauge, QueueReceiver, QueueSender, Refused, memory_queue};
+pub use queue::{QueueGauge, QueueLimits, QueueReceiver, QueueSender, Refused, memory_queue};
 
 use std::time::Duration;
 
@@ -63,8 +64,8 @@ pub async fn run_batcher(
                         deadline = Some(Instant::now() + limits.max_wait);
                     }
                     current.events.push(chunk.json(meta), meta);
-                    if !current.acks.last().is_some_and(|ack| ack.same_chunk(&chunk.ack)) {
-                        current.acks.push(chunk.ack.clone());
+                    if !current.acks.last().is_some_and(|ack| ack.same_chunk(&queued.ack)) {
+                        current.acks.push(queued.ack.clone());
                     }
                 }
             }

@@ -1,35 +1,50 @@
 //! The queue in front of a destination's batcher: chunks shared with the other
-//! destinations, bounded by the bytes they hold rather than by their number, so a
-//! destination that falls behind holds a known amount of memory whatever the size of
-//! the reads. Memory only, today; the disk spool and the overflow policies of
-//! reliable delivery take this place.
+//! destinations, bounded by the bytes and events they hold rather than by their number,
+//! so a destination that falls behind holds a known amount of memory whatever the size
+//! of the reads. When it is full, the destination's `when_full` policy applies: the
+//! sources wait (`block`), or the oldest or the newest events are dropped for this
+//! destination only, counted, and warned about at most once per [`WARN_EVERY`].
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::Notify;
 
+use crate::ack::Ack;
+use crate::config::WhenFull;
 use crate::event::EventChunk;
+use crate::metrics::Counters;
 
-/// A chunk in a queue, holding its share of the queue's bytes until the batcher is
-/// done with it.
+/// Drops are logged at most this often, with their count since the last line.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// A chunk in a queue, with the template its batches take acknowledgements from.
 #[derive(Debug)]
 pub struct Queued {
     pub chunk: Arc<EventChunk>,
-    _room: OwnedSemaphorePermit,
+    pub ack: Ack,
 }
 
-/// The sending side, held by the pipeline.
+/// How much a queue holds, and what happens when it is full.
 #[derive(Debug, Clone)]
+pub struct QueueLimits {
+    pub max_bytes: usize,
+    pub max_events: usize,
+    pub when_full: WhenFull,
+}
+
+/// The sending side, held by the pipeline (or a spool reader).
+#[derive(Debug)]
 pub struct QueueSender {
-    chunks: mpsc::UnboundedSender<Queued>,
-    room: Arc<Semaphore>,
-    max_bytes: u32,
+    shared: Arc<Shared>,
 }
 
 /// The receiving side, held by the batcher.
 #[derive(Debug)]
 pub struct QueueReceiver {
-    chunks: mpsc::UnboundedReceiver<Queued>,
+    shared: Arc<Shared>,
 }
 
 /// Why a chunk was not queued.
@@ -41,31 +56,129 @@ pub enum Refused {
     Closed,
 }
 
-/// A queue holding at most `max_bytes` of chunks (a larger chunk alone is let in).
-pub fn memory_queue(max_bytes: usize) -> (QueueSender, QueueReceiver) {
-    let max_bytes = u32::try_from(max_bytes).unwrap_or(u32::MAX);
-    let (sender, receiver) = mpsc::unbounded_channel();
+#[derive(Debug)]
+struct Shared {
+    destination: Arc<str>,
+    limits: QueueLimits,
+    state: Mutex<State>,
+    /// A chunk was queued, or the last sender left.
+    pushed: Notify,
+    /// A chunk was taken, or the receiver left.
+    popped: Notify,
+    dropped: AtomicU64,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug)]
+struct State {
+    chunks: VecDeque<Queued>,
+    bytes: usize,
+    events: usize,
+    senders: usize,
+    receiving: bool,
+    /// Dropped since the last warning, and when that was.
+    unwarned_drops: u64,
+    last_warning: Option<Instant>,
+}
+
+/// A queue for `destination` within `limits` (a chunk larger than the whole queue is
+/// let in alone); drops are added to `counters`.
+pub fn memory_queue(
+    destination: Arc<str>,
+    limits: QueueLimits,
+    counters: Arc<Counters>,
+) -> (QueueSender, QueueReceiver) {
+    let shared = Arc::new(Shared {
+        destination,
+        limits,
+        state: Mutex::new(State {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            events: 0,
+            senders: 1,
+            receiving: true,
+            unwarned_drops: 0,
+            last_warning: None,
+        }),
+        pushed: Notify::new(),
+        popped: Notify::new(),
+        dropped: AtomicU64::new(0),
+        counters,
+    });
     (
         QueueSender {
-            chunks: sender,
-            room: Arc::new(Semaphore::new(max_bytes as usize)),
-            max_bytes,
+            shared: shared.clone(),
         },
-        QueueReceiver { chunks: receiver },
+        QueueReceiver { shared },
     )
 }
 
 /// How full a queue is, read without holding it open.
 #[derive(Debug, Clone)]
 pub struct QueueGauge {
-    room: Arc<Semaphore>,
-    max_bytes: u32,
+    shared: Arc<Shared>,
 }
 
 impl QueueGauge {
     /// Bytes of events waiting in the queue.
     pub fn queued_bytes(&self) -> usize {
-        (self.max_bytes as usize).saturating_sub(self.room.available_permits())
+        self.shared.lock().bytes
+    }
+
+    /// Events waiting in the queue.
+    pub fn queued_events(&self) -> usize {
+        self.shared.lock().events
+    }
+
+    /// Events dropped by the `when_full` policy so far.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("not poisoned")
+    }
+
+    /// Counts `events` dropped, and warns if the last warning is old enough.
+    fn dropped(&self, state: &mut State, events: usize, policy: &str) {
+        self.dropped.fetch_add(events as u64, Ordering::Relaxed);
+        Counters::add(&self.counters.dropped, events);
+        state.unwarned_drops += events as u64;
+        if state
+            .last_warning
+            .is_none_or(|last| last.elapsed() >= WARN_EVERY)
+        {
+            tracing::warn!(
+                destination = %self.destination,
+                events = state.unwarned_drops,
+                policy,
+                "buffer full: events dropped for this destination (counted as `dropped`)"
+            );
+            state.unwarned_drops = 0;
+            state.last_warning = Some(Instant::now());
+        }
+    }
+}
+
+impl State {
+    fn fits(&self, limits: &QueueLimits, bytes: usize, events: usize) -> bool {
+        self.chunks.is_empty()
+            || (self.bytes + bytes <= limits.max_bytes && self.events + events <= limits.max_events)
+    }
+
+    fn push_back(&mut self, queued: Queued, bytes: usize) {
+        self.bytes += bytes;
+        self.events += queued.chunk.events.len();
+        self.chunks.push_back(queued);
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let queued = self.chunks.pop_front()?;
+        self.bytes -= queued.chunk.data.len();
+        self.events -= queued.chunk.events.len();
+        Some(queued)
     }
 }
 
@@ -73,90 +186,212 @@ impl QueueSender {
     /// A gauge of this queue's fill.
     pub fn gauge(&self) -> QueueGauge {
         QueueGauge {
-            room: self.room.clone(),
-            max_bytes: self.max_bytes,
+            shared: self.shared.clone(),
         }
     }
 
-    /// Queues `chunk` if there is room for it now.
-    pub fn try_push(&self, chunk: &Arc<EventChunk>) -> Result<(), Refused> {
-        match self.room.clone().try_acquire_many_owned(self.weight(chunk)) {
-            Ok(room) => self.send(chunk, room),
-            Err(tokio::sync::TryAcquireError::NoPermits) => Err(Refused::Full),
-            Err(tokio::sync::TryAcquireError::Closed) => Err(Refused::Closed),
+    /// Queues `chunk` (acknowledged through `ack`, a template) if there is room for it
+    /// now, or makes room as the policy says.
+    pub fn try_push(&self, chunk: &Arc<EventChunk>, ack: &Ack) -> Result<(), Refused> {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        if !state.receiving {
+            return Err(Refused::Closed);
         }
+        let (bytes, events) = (chunk.data.len(), chunk.events.len());
+        if !state.fits(&shared.limits, bytes, events) {
+            match shared.limits.when_full {
+                WhenFull::Block => return Err(Refused::Full),
+                WhenFull::DropNewest => {
+                    shared.dropped(&mut state, events, "drop_newest");
+                    return Ok(());
+                }
+                WhenFull::DropOldest => {
+                    let mut dropped = 0;
+                    while !state.fits(&shared.limits, bytes, events) {
+                        let oldest = state
+                            .pop_front()
+                            .expect("a queue that is full is not empty");
+                        dropped += oldest.chunk.events.len();
+                    }
+                    shared.dropped(&mut state, dropped, "drop_oldest");
+                }
+            }
+        }
+        let queued = Queued {
+            chunk: chunk.clone(),
+            ack: ack.share_template(),
+        };
+        state.push_back(queued, bytes);
+        drop(state);
+        shared.pushed.notify_one();
+        Ok(())
     }
 
     /// Queues `chunk`, waiting for room.
-    pub async fn push(&self, chunk: &Arc<EventChunk>) -> Result<(), Refused> {
-        let room = self
-            .room
-            .clone()
-            .acquire_many_owned(self.weight(chunk))
-            .await
-            .map_err(|_| Refused::Closed)?;
-        self.send(chunk, room)
+    pub async fn push(&self, chunk: &Arc<EventChunk>, ack: &Ack) -> Result<(), Refused> {
+        loop {
+            let popped = self.shared.popped.notified();
+            tokio::pin!(popped);
+            popped.as_mut().enable();
+            match self.try_push(chunk, ack) {
+                Err(Refused::Full) => popped.await,
+                done => return done,
+            }
+        }
     }
+}
 
-    fn send(&self, chunk: &Arc<EventChunk>, room: OwnedSemaphorePermit) -> Result<(), Refused> {
-        self.chunks
-            .send(Queued {
-                chunk: chunk.clone(),
-                _room: room,
-            })
-            .map_err(|_| Refused::Closed)
+impl Clone for QueueSender {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        QueueSender {
+            shared: self.shared.clone(),
+        }
     }
+}
 
-    /// The bytes `chunk` counts for: its text, capped so that any chunk fits alone.
-    fn weight(&self, chunk: &EventChunk) -> u32 {
-        u32::try_from(chunk.data.len())
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.max_bytes)
+impl Drop for QueueSender {
+    fn drop(&mut self) {
+        let last = {
+            let mut state = self.shared.lock();
+            state.senders -= 1;
+            state.senders == 0
+        };
+        if last {
+            self.shared.pushed.notify_one();
+        }
     }
 }
 
 impl QueueReceiver {
     /// The next chunk, or `None` once every sender is gone and the queue is empty.
     pub async fn pop(&mut self) -> Option<Queued> {
-        self.chunks.recv().await
+        loop {
+            let pushed = self.shared.pushed.notified();
+            tokio::pin!(pushed);
+            pushed.as_mut().enable();
+            {
+                let mut state = self.shared.lock();
+                if let Some(queued) = state.pop_front() {
+                    drop(state);
+                    self.shared.popped.notify_waiters();
+                    return Some(queued);
+                }
+                if state.senders == 0 {
+                    return None;
+                }
+            }
+            pushed.await;
+        }
+    }
+}
+
+impl Drop for QueueReceiver {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.receiving = false;
+        // What is still queued will never be delivered here: not safe.
+        for queued in state.chunks.drain(..) {
+            queued.ack.mark_unsafe();
+        }
+        drop(state);
+        self.shared.popped.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::Ack;
 
-    fn chunk(bytes: usize) -> Arc<EventChunk> {
+    fn chunk(bytes: usize, events: usize) -> Arc<EventChunk> {
+        let meta = crate::event::EventMeta {
+            offset: 0,
+            len: 0,
+            time_ms: 0,
+            ingest_time: false,
+            id: 0,
+        };
         Arc::new(EventChunk {
             data: "x".repeat(bytes),
-            events: Vec::new(),
-            ack: Ack::new(|| {}).into_template(),
+            events: vec![meta; events],
         })
+    }
+
+    fn queue(max_bytes: usize, when_full: WhenFull) -> (QueueSender, QueueReceiver) {
+        let limits = QueueLimits {
+            max_bytes,
+            max_events: 1_000,
+            when_full,
+        };
+        memory_queue("d".into(), limits, Arc::default())
+    }
+
+    fn template() -> Ack {
+        Ack::new(|| {}).into_template()
     }
 
     #[tokio::test]
     async fn the_queue_is_bounded_by_bytes_and_room_returns_with_each_chunk_taken() {
-        let (sender, mut receiver) = memory_queue(100);
-        sender.try_push(&chunk(60)).unwrap();
-        assert!(matches!(sender.try_push(&chunk(60)), Err(Refused::Full)));
-        sender.try_push(&chunk(40)).unwrap();
-        let first = receiver.pop().await.unwrap();
-        assert!(
-            matches!(sender.try_push(&chunk(60)), Err(Refused::Full)),
-            "held until the batcher drops it"
-        );
-        drop(first);
-        sender.try_push(&chunk(60)).unwrap();
+        let (sender, mut receiver) = queue(100, WhenFull::Block);
+        let ack = template();
+        sender.try_push(&chunk(60, 1), &ack).unwrap();
+        assert!(matches!(
+            sender.try_push(&chunk(60, 1), &ack),
+            Err(Refused::Full)
+        ));
+        sender.try_push(&chunk(40, 1), &ack).unwrap();
+        receiver.pop().await.unwrap();
+        sender.try_push(&chunk(60, 1), &ack).unwrap();
         // A chunk larger than the whole queue waits for an empty queue, then goes in.
-        let (big_sender, _receiver) = memory_queue(10);
-        big_sender.try_push(&chunk(1000)).unwrap();
+        let (big_sender, _receiver) = queue(10, WhenFull::Block);
+        big_sender.try_push(&chunk(1000, 1), &ack).unwrap();
     }
 
     #[tokio::test]
-    async fn a_queue_whose_batcher_is_gone_is_closed() {
-        let (sender, receiver) = memory_queue(100);
+    async fn drop_oldest_makes_room_by_dropping_the_oldest_chunks_and_counts_their_events() {
+        let (sender, mut receiver) = queue(100, WhenFull::DropOldest);
+        let ack = template();
+        for events in [3, 4, 5] {
+            sender.try_push(&chunk(40, events), &ack).unwrap();
+        }
+        // 120 bytes would not fit: the oldest chunk (3 events) went.
+        assert_eq!(sender.gauge().dropped(), 3);
+        assert_eq!(receiver.pop().await.unwrap().chunk.events.len(), 4);
+        assert_eq!(receiver.pop().await.unwrap().chunk.events.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn drop_newest_keeps_what_is_queued_and_counts_the_chunk_refused() {
+        let (sender, mut receiver) = queue(100, WhenFull::DropNewest);
+        let ack = template();
+        for events in [3, 4, 5] {
+            sender.try_push(&chunk(40, events), &ack).unwrap();
+        }
+        assert_eq!(sender.gauge().dropped(), 5);
+        assert_eq!(sender.gauge().queued_events(), 7);
+        assert_eq!(receiver.pop().await.unwrap().chunk.events.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_queue_whose_batcher_is_gone_is_closed_and_a_waiting_push_ends() {
+        let (sender, receiver) = queue(100, WhenFull::Block);
+        let ack = template();
+        sender.try_push(&chunk(100, 1), &ack).unwrap();
+        let waiting = tokio::spawn(async move { sender.push(&chunk(1, 1), &template()).await });
+        tokio::task::yield_now().await;
         drop(receiver);
-        assert!(matches!(sender.try_push(&chunk(1)), Err(Refused::Closed)));
+        assert!(matches!(waiting.await.unwrap(), Err(Refused::Closed)));
+    }
+
+    #[tokio::test]
+    async fn the_receiver_sees_the_end_once_every_sender_is_gone() {
+        let (sender, mut receiver) = queue(100, WhenFull::Block);
+        let other = sender.clone();
+        sender.try_push(&chunk(1, 1), &template()).unwrap();
+        drop(sender);
+        drop(other);
+        assert!(receiver.pop().await.is_some());
+        assert!(receiver.pop().await.is_none());
     }
 }

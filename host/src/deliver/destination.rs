@@ -10,11 +10,13 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::circuit::Circuit;
 use super::health::Health;
+use super::rate::RateLimit;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, Sent, Transport};
 use super::worker;
-use crate::buffer::{self, BatchLimits, QueueGauge, QueueSender};
+use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventMeta};
@@ -35,9 +37,14 @@ pub struct Destination {
     pub(super) credential: Option<Credential>,
     signing_keys: SigningKeys,
     pub(super) retry: RetryPolicy,
+    pub(super) circuit: Circuit,
+    pub(super) rate: RateLimit,
     pub(super) dead_letter: Arc<DeadLetter>,
     pub(super) counters: Arc<Counters>,
     pub(super) health: Health,
+    /// Its events are in the spool until settled: a batch cut short at the shutdown
+    /// deadline is delivered after a restart, not abandoned.
+    pub(super) spooled: bool,
 }
 
 /// The module a destination runs, and how many times it was loaded.
@@ -96,6 +103,7 @@ impl Destination {
         dead_letter: Arc<DeadLetter>,
         counters: Arc<Counters>,
         alert_after: Duration,
+        spooled: bool,
     ) -> Result<Self> {
         let info = module.info();
         let settings = config.settings()?;
@@ -143,8 +151,12 @@ impl Destination {
                 .max(1) as usize,
             max_wait: config.batch.max_wait.unwrap_or(Duration::from_secs(1)),
         };
+        let name: Arc<str> = config.name.as_str().into();
         Ok(Destination {
-            name: config.name.as_str().into(),
+            circuit: Circuit::new(name.clone(), &config.circuit_breaker),
+            rate: RateLimit::new(&config.rate_limit),
+            spooled,
+            name,
             limits,
             current: std::sync::RwLock::new(Current {
                 module,
@@ -178,8 +190,11 @@ impl Destination {
             destination = %self.name,
             delivered = read(&health.delivered),
             dead_lettered = read(&health.dead_lettered),
+            dropped = queue.dropped(),
             failed_attempts = read(&health.failures),
             failing = health.is_failing(),
+            circuit = self.circuit.describe(),
+            queued_events = queue.queued_events(),
             queued_bytes = queue.queued_bytes(),
             "progress"
         );
@@ -293,7 +308,13 @@ impl Destination {
         tasks: &mut JoinSet<Result<()>>,
     ) -> Result<QueueSender> {
         let limits = self.limits;
-        let (input, chunks) = buffer::memory_queue(config.buffer.max_bytes);
+        let queue_limits = QueueLimits {
+            max_bytes: config.buffer.max_bytes,
+            max_events: config.buffer.max_events,
+            when_full: config.buffer.when_full,
+        };
+        let (input, chunks) =
+            buffer::memory_queue(self.name.clone(), queue_limits, self.counters.clone());
         let (batches_in, batches) = mpsc::channel(config.concurrency);
         tasks.spawn(async move {
             buffer::run_batcher(chunks, limits, batches_in).await;

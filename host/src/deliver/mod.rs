@@ -7,15 +7,18 @@
 //!   each worker has its own module instance and is supervised, so a panic loses
 //!   neither the batch nor its count;
 //! - `transport/`: how a request travels, one file per kind (`http`, `capture`);
-//! - `retry.rs`: when to try again.
+//! - `retry.rs`: when to try again; `circuit.rs`: when to stop trying for a while;
+//!   `rate.rs`: how much may be sent.
 //!
 //! Each destination has its own batcher and `concurrency` workers, so a slow or dead
 //! destination never blocks another. A batch's acks are settled once every one of its
 //! events is delivered or dead-lettered; a batch abandoned at the shutdown deadline
 //! leaves them unsettled.
 
+mod circuit;
 mod destination;
 mod health;
+mod rate;
 mod retry;
 mod transport;
 mod worker;

@@ -5,12 +5,15 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::time::Instant;
 
 use crate::config::RetryConfig;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
+    /// Longest a batch may spend failing, from its first failure.
+    pub max_retry_time: Option<Duration>,
     max_backoff: Duration,
     backoff: ExponentialBuilder,
 }
@@ -19,6 +22,7 @@ impl RetryPolicy {
     pub fn new(config: &RetryConfig) -> Self {
         RetryPolicy {
             max_attempts: config.max_attempts,
+            max_retry_time: config.max_retry_time,
             max_backoff: config.max_backoff,
             backoff: ExponentialBuilder::default()
                 .with_min_delay(config.initial_backoff)
@@ -29,9 +33,18 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether an attempt numbered `attempt` (1-based) may be followed by another.
-    pub fn may_retry(&self, attempt: u32) -> bool {
+    /// Whether an attempt numbered `attempt` (1-based) may be followed by another, for
+    /// events failing since `failing_since`.
+    pub fn may_retry(&self, attempt: u32, failing_since: Instant) -> bool {
         attempt < self.max_attempts
+            && self
+                .deadline(failing_since)
+                .is_none_or(|d| Instant::now() < d)
+    }
+
+    /// When events failing since `failing_since` are given up, if there is a limit.
+    pub fn deadline(&self, failing_since: Instant) -> Option<Instant> {
+        self.max_retry_time.map(|limit| failing_since + limit)
     }
 
     /// The wait after failed attempt `attempt`: the destination's own wait if it gave
@@ -62,6 +75,7 @@ mod tests {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(60),
+            max_retry_time: None,
         });
         let wait = |seconds| policy.delay(1, Some(Duration::from_secs(seconds)));
         assert_eq!(wait(3), Duration::from_secs(3));
@@ -74,6 +88,7 @@ mod tests {
             max_attempts: 30,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(60),
+            max_retry_time: None,
         });
         for _ in 0..50 {
             // The jitter adds up to the delay again: 100..200 ms, then 400..800 ms.

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::{Mutex, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Destination;
+use super::circuit::Refusal;
 use super::transport::{self, Sent};
 use crate::buffer::Batch;
 use crate::event::Events;
@@ -54,6 +56,10 @@ pub(super) async fn run(
             Ok((worker, true)) => {
                 instance = worker.instance.into_inner().expect("not poisoned");
                 batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+            }
+            Ok((worker, false)) if destination.spooled => {
+                instance = worker.instance.into_inner().expect("not poisoned");
+                tracing::info!(destination = %destination.name, events = events.len(), "shutdown deadline passed; the batch stays in the spool for the next run");
             }
             Ok((worker, false)) => {
                 instance = worker.instance.into_inner().expect("not poisoned");
@@ -105,6 +111,9 @@ struct Pending {
     /// module), instead of copied.
     events: Arc<Events>,
     attempt: u32,
+    /// Since when they have been failing (or waiting at an open circuit): the clock of
+    /// `max_retry_time`.
+    failing_since: Option<Instant>,
 }
 
 /// The state of one batch's delivery: the destination, and the module instance it
@@ -124,7 +133,11 @@ impl Worker {
     /// Delivers or dead-letters every event; false when the shutdown deadline passed
     /// before that. Gives the worker back for the next batch.
     async fn deliver(mut self, events: Arc<Events>) -> (Self, bool) {
-        let mut queue = VecDeque::from([Pending { events, attempt: 1 }]);
+        let mut queue = VecDeque::from([Pending {
+            events,
+            attempt: 1,
+            failing_since: None,
+        }]);
         while let Some(pending) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return (self, false);
@@ -202,11 +215,31 @@ impl Worker {
             }
         };
         let mut attempt = pending.attempt;
+        let mut failing_since = pending.failing_since;
         let sent_request = SentRequest {
             path: request.path.clone(),
             event_count: request.events.len() as u32,
         };
+        let mut last_reason = String::from("the circuit was open");
         loop {
+            let destination = &self.destination;
+            if destination.circuit.is_open() {
+                failing_since.get_or_insert_with(Instant::now);
+            }
+            let deadline = failing_since.and_then(|since| destination.retry.deadline(since));
+            match destination.circuit.admit(deadline, &self.abort).await {
+                Ok(()) => {}
+                Err(Refusal::Aborted) => return,
+                Err(Refusal::Deadline) => {
+                    let reason = format!(
+                        "gave up after retry.max_retry_time (the circuit stayed open): {last_reason}"
+                    );
+                    self.dead_letter(&pending.events, &request.events, &reason)
+                        .await;
+                    return;
+                }
+            }
+            destination.rate.wait(request.events.len()).await;
             let sent = tokio::select! {
                 sent = self
                     .destination
@@ -239,6 +272,10 @@ impl Worker {
                     .map(|&position| request.events[position as usize])
                     .collect()
             };
+            match &verdict {
+                Verdict::Retry(_) => self.destination.circuit.failed(),
+                _ => self.destination.circuit.succeeded(),
+            }
             match verdict {
                 Verdict::Delivered => {
                     self.delivered(request.events.len());
@@ -248,7 +285,8 @@ impl Worker {
                     self.destination
                         .health
                         .failed(&self.destination.name, &advice.reason);
-                    if !self.destination.retry.may_retry(attempt) {
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if !self.destination.retry.may_retry(attempt, since) {
                         let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
                         self.dead_letter(&pending.events, &request.events, &reason)
                             .await;
@@ -259,6 +297,7 @@ impl Worker {
                         advice.after_ms.map(|ms| Duration::from_millis(ms.into())),
                     );
                     tracing::warn!(destination = %self.destination.name, attempt, wait = ?wait, reason = %advice.reason, "request failed; retrying");
+                    last_reason = advice.reason;
                     if !self.sleep(wait).await {
                         return;
                     }
@@ -279,6 +318,7 @@ impl Worker {
                         let rest = Pending {
                             events: Arc::new(pending.events.subset(in_request(&partial.retry))),
                             attempt,
+                            failing_since: Some(failing_since.unwrap_or_else(Instant::now)),
                         };
                         self.retry_pending(
                             rest,
@@ -296,6 +336,7 @@ impl Worker {
                         queue.push_front(Pending {
                             events: Arc::new(pending.events.subset(half.iter().copied())),
                             attempt,
+                            failing_since,
                         });
                     }
                     return;
@@ -321,12 +362,13 @@ impl Worker {
     /// Queues `pending` again after a backoff, or dead-letters it when out of attempts.
     async fn retry_pending(
         &mut self,
-        pending: Pending,
+        mut pending: Pending,
         reason: String,
         wait: Option<Duration>,
         queue: &mut VecDeque<Pending>,
     ) {
-        if !self.destination.retry.may_retry(pending.attempt) {
+        let since = *pending.failing_since.get_or_insert_with(Instant::now);
+        if !self.destination.retry.may_retry(pending.attempt, since) {
             self.dead_letter_all(
                 &pending.events,
                 &format!("gave up after {} attempts: {reason}", pending.attempt),
@@ -338,8 +380,8 @@ impl Worker {
         tracing::warn!(destination = %self.destination.name, attempt = pending.attempt, wait = ?wait, %reason, "retrying events");
         if self.sleep(wait).await {
             queue.push_back(Pending {
-                events: pending.events,
                 attempt: pending.attempt + 1,
+                ..pending
             });
         } else {
             queue.push_back(pending);

@@ -20,6 +20,10 @@ pub struct Counters {
     pub dead_lettered: AtomicU64,
     /// Events of batches the shutdown deadline cut short (some may have been delivered).
     pub abandoned: AtomicU64,
+    /// Events a full buffer dropped by its `when_full` policy, summed over destinations.
+    pub dropped: AtomicU64,
+    /// Spool records found torn or corrupt (a crash mid-write) and cut off.
+    pub spool_records_cut: AtomicU64,
     /// Input files that could not be opened or read, and one-shot sources whose
     /// paths matched no file.
     pub read_errors: AtomicU64,

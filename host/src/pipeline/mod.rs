@@ -16,6 +16,7 @@ use crate::config::EventsConfig;
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
+use crate::persist::Spool;
 
 /// Where a line came from, for dead-letter records and stable event ids.
 #[derive(Debug, Clone, Copy)]
@@ -58,12 +59,31 @@ pub struct Router {
     pub parser: LineParser,
     /// Longest line read whole; a longer one is dead-lettered with its start.
     pub max_line_bytes: usize,
-    /// Every destination's queue, by the destination's index.
-    pub queues: Vec<QueueSender>,
+    /// Where chunks go: the spool, or every destination's queue.
+    pub sink: Sink,
     /// For each source, by index, the destinations that take its events.
     pub routes: Vec<Vec<usize>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
+}
+
+/// Where the pipeline hands chunks over.
+#[derive(Debug)]
+pub enum Sink {
+    /// Each destination's queue, by the destination's index: a chunk is safe once
+    /// every destination that takes it has settled it.
+    Queues(Vec<QueueSender>),
+    /// The spool: a chunk is safe once written there; the destinations read it back.
+    Spool(Arc<Spool>),
+}
+
+impl Drop for Router {
+    /// The sources are done: the spool's readers end at its last record.
+    fn drop(&mut self) {
+        if let Sink::Spool(spool) = &self.sink {
+            spool.close();
+        }
+    }
 }
 
 /// One source's ingest: collects parsed events of a read into a chunk, then routes the
@@ -232,6 +252,11 @@ impl Ingest {
         let ChunkBuilder { data, events } = std::mem::take(&mut self.chunk);
         let count = events.len();
         Counters::add(&self.router.counters.events_in, count);
+        let chunk = EventChunk { data, events };
+        let queues = match &self.router.sink {
+            Sink::Spool(spool) => return self.spool(spool, &chunk, mark).await,
+            Sink::Queues(queues) => queues,
+        };
         let counters = self.router.counters.clone();
         let ack = Ack::new(move || {
             Counters::add(&counters.events_settled, count);
@@ -239,30 +264,53 @@ impl Ingest {
                 watermark.settle(position);
             }
         });
-        // The chunk only hands out holders: each batch that takes its events clones one.
-        let chunk = Arc::new(EventChunk {
-            data,
-            events,
-            ack: ack.into_template(),
-        });
+        // The template only hands out holders: each batch that takes events clones one.
+        let ack = ack.into_template();
+        let chunk = Arc::new(chunk);
         let mut full = Vec::new();
         let mut taken = 0;
         let routes = self.router.routes[self.source].iter();
-        for route in routes.map(|&destination| &self.router.queues[destination]) {
-            match route.try_push(&chunk) {
+        for route in routes.map(|&destination| &queues[destination]) {
+            match route.try_push(&chunk, &ack) {
                 Ok(()) => taken += 1,
                 Err(Refused::Full) => full.push(route),
-                Err(Refused::Closed) => chunk.ack.mark_unsafe(),
+                Err(Refused::Closed) => ack.mark_unsafe(),
             }
         }
         // Once the shutdown deadline passes, the workers drain their batches as
         // abandoned, so a queue always makes room again.
         for route in full {
-            match route.push(&chunk).await {
+            match route.push(&chunk, &ack).await {
                 Ok(()) => taken += 1,
-                Err(_) => chunk.ack.mark_unsafe(),
+                Err(_) => ack.mark_unsafe(),
             }
         }
         if taken > 0 { Ok(()) } else { Err(Closed) }
+    }
+
+    /// Writes the chunk to the spool; once there it is safe, and `mark`'s watermark
+    /// moves over it. A spool that stays full until the source stops, or cannot be
+    /// written, ends the source: its events are neither lost nor checkpointed.
+    async fn spool(
+        &self,
+        spool: &Spool,
+        chunk: &EventChunk,
+        mark: Option<(Watermark, Position)>,
+    ) -> Result<(), Closed> {
+        match spool.append(self.source, chunk, &self.give_up).await {
+            Ok(true) => {
+                Counters::add(&self.router.counters.events_settled, chunk.events.len());
+                if let Some((watermark, position)) = mark {
+                    watermark.settle(position);
+                }
+                Ok(())
+            }
+            Ok(false) => Err(Closed),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot write to the spool; the source stops (its checkpoint stays before these events)");
+                Counters::add(&self.router.counters.read_errors, 1);
+                Err(Closed)
+            }
+        }
     }
 }

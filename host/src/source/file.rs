@@ -33,27 +33,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::READ_BLOCK;
 use super::{LinePosition, LineSplitter};
-use crate::ack::Watermark;
+use crate::ack::{StreamPoint, Watermark};
+use crate::persist::{Checkpoints, FileId};
 use crate::pipeline::{Ingest, Origin};
 
 /// Bytes at the start of a file that identify its content, to see it replaced in place.
 const FINGERPRINT_BYTES: usize = 256;
-
-/// A file's identity: the same file under any name, until it is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileId {
-    device: u64,
-    inode: u64,
-}
-
-impl FileId {
-    fn of(meta: &std::fs::Metadata) -> Self {
-        FileId {
-            device: meta.dev(),
-            inode: meta.ino(),
-        }
-    }
-}
 
 /// The files every file source of a run has opened, so that no file is read twice.
 pub type Claims = Arc<Mutex<HashMap<FileId, Claim>>>;
@@ -75,6 +60,9 @@ pub struct FileSource {
     pub follow: bool,
     pub poll_interval: Duration,
     pub rotate_wait: Duration,
+    /// Where each file resumes, and where its safe point is kept; none without a
+    /// `data_dir`.
+    pub checkpoints: Option<Arc<Checkpoints>>,
 }
 
 pub async fn run(
@@ -155,7 +143,7 @@ impl Reader {
             if file.at_end {
                 self.close(id, ingest, Closing::Stopping).await;
             } else {
-                tracing::info!(file = %file.name, settled_through = file.watermark.offset(), read = file.read_bytes, "stopped before the end of the file");
+                tracing::info!(file = %file.name, settled_through = file.watermark.safe().offset, read = file.read_bytes, "stopped before the end of the file");
             }
         }
         Ok(())
@@ -183,10 +171,17 @@ impl Reader {
             if !self.claim(id, &path) {
                 continue;
             }
-            match OpenFile::open(&path, id, ingest.max_line_bytes()).await {
+            match OpenFile::open(
+                &path,
+                id,
+                ingest.max_line_bytes(),
+                self.source.checkpoints.as_ref(),
+            )
+            .await
+            {
                 Ok(file) => {
                     self.not_opened.remove(&path);
-                    tracing::info!(file = %file.name, "reading file");
+                    tracing::info!(file = %file.name, from = file.read_bytes, "reading file");
                     self.files.insert(id, file);
                 }
                 Err(error) => {
@@ -227,6 +222,9 @@ impl Reader {
         };
         file.finish(ingest).await;
         let mut claims = self.claims.lock().expect("not poisoned");
+        if let (Closing::Deleted, Some(checkpoints)) = (why, &self.source.checkpoints) {
+            checkpoints.forget(id);
+        }
         match why {
             // Its identity may be reused by a new file at once.
             Closing::Deleted => claims.remove(&id),
@@ -237,7 +235,7 @@ impl Reader {
                 },
             ),
         };
-        tracing::info!(file = %file.name, read = file.read_bytes, settled_through = file.watermark.offset(), "file closed: {why}");
+        tracing::info!(file = %file.name, read = file.read_bytes, settled_through = file.watermark.safe().offset, "file closed: {why}");
     }
 
     /// Leaves the files still open to be read by whoever finds them next.
@@ -322,31 +320,67 @@ struct OpenFile {
     /// When a read last found new bytes.
     last_growth: Instant,
     watermark: Watermark,
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 impl OpenFile {
-    async fn open(path: &Path, id: FileId, max_line_bytes: usize) -> Result<Self> {
-        let file = tokio::fs::File::open(path)
-            .await
-            .with_context(|| format!("opening {}", path.display()))?;
-        let opened = FileId::of(&file.metadata().await?);
+    /// Opens the file at `path`, known as `id`, where its checkpoint says (if it has
+    /// one and is still the same file), and keeps its checkpoint from now on.
+    async fn open(
+        path: &Path,
+        id: FileId,
+        max_line_bytes: usize,
+        checkpoints: Option<&Arc<Checkpoints>>,
+    ) -> Result<Self> {
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let opened = FileId::of(&file.metadata()?);
         anyhow::ensure!(
             opened == id,
             "{} was replaced while being opened",
             path.display()
         );
+        let name = path.display().to_string();
+        let resumed = checkpoints.and_then(|c| c.resume(id, &name, &mut file));
+        let (start, mut fingerprint) = resumed.unwrap_or_default();
+        // What follows the checkpoint is read again, and extends the first bytes anew.
+        fingerprint.truncate(usize::try_from(start.offset).unwrap_or(usize::MAX));
+        let mut file = tokio::fs::File::from_std(file);
+        file.seek(SeekFrom::Start(start.offset))
+            .await
+            .with_context(|| format!("seeking {} to its checkpoint", path.display()))?;
+        let watermark = Watermark::starting_at(start);
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.track(id, &name, watermark.clone());
+            checkpoints.first_bytes(id, &fingerprint);
+        }
         Ok(OpenFile {
             id,
             path: path.to_path_buf(),
-            name: path.display().to_string(),
+            name,
             file,
-            splitter: LineSplitter::new(max_line_bytes),
-            read_bytes: 0,
-            fingerprint: Vec::new(),
+            splitter: LineSplitter::resuming(
+                max_line_bytes,
+                LinePosition {
+                    number: start.lines,
+                    offset: start.offset,
+                },
+            ),
+            read_bytes: start.offset,
+            fingerprint,
             at_end: false,
             last_growth: Instant::now(),
-            watermark: Watermark::default(),
+            watermark,
+            checkpoints: checkpoints.cloned(),
         })
+    }
+
+    /// The point after the last line read: where the next chunk ends.
+    fn read_point(&self) -> StreamPoint {
+        StreamPoint {
+            offset: self.splitter.consumed(),
+            lines: self.splitter.lines(),
+        }
     }
 
     /// Reads to the current end of the file, one chunk per read.
@@ -375,13 +409,16 @@ impl OpenFile {
                 let wanted = FINGERPRINT_BYTES - self.fingerprint.len();
                 self.fingerprint
                     .extend_from_slice(&bytes[..bytes.len().min(wanted)]);
+                if let Some(checkpoints) = &self.checkpoints {
+                    checkpoints.first_bytes(self.id, &self.fingerprint);
+                }
             }
             self.read_bytes += read as u64;
             let name = &self.name;
             self.splitter.feed(bytes, |position, line| {
                 ingest.line(origin(name, position), line)
             });
-            let position = self.watermark.issue(self.splitter.consumed());
+            let position = self.watermark.issue(self.read_point());
             if ingest
                 .flush(Some((&self.watermark, position)))
                 .await
@@ -445,6 +482,9 @@ impl OpenFile {
         self.read_bytes = 0;
         self.fingerprint.clear();
         self.watermark = Watermark::default();
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.track(self.id, &self.name, self.watermark.clone());
+        }
         Ok(())
     }
 
@@ -453,7 +493,7 @@ impl OpenFile {
         let name = &self.name;
         self.splitter
             .finish(|position, line| ingest.line(origin(name, position), line));
-        let position = self.watermark.issue(self.splitter.consumed());
+        let position = self.watermark.issue(self.read_point());
         let _ = ingest.flush(Some((&self.watermark, position))).await;
     }
 }

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SourceConfig;
+use crate::persist::Checkpoints;
 use crate::pipeline::{Ingest, Router};
 
 /// Bytes read at once; a read becomes one chunk of events.
@@ -23,6 +24,7 @@ const READ_BLOCK: usize = 256 * 1024;
 pub fn spawn_all(
     sources: &[SourceConfig],
     router: Arc<Router>,
+    checkpoints: Option<Arc<Checkpoints>>,
     shutdown: CancellationToken,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) {
@@ -43,6 +45,7 @@ pub fn spawn_all(
                     follow,
                     poll_interval,
                     rotate_wait,
+                    checkpoints: checkpoints.clone(),
                 };
                 tasks.spawn(file::run(source, ingest, claims.clone(), shutdown));
             }

@@ -1,0 +1,211 @@
+//! A circuit breaker per destination: after `failures` attempts in a row fail, nothing
+//! is sent for `open_for`; then one request probes the destination (half-open), and
+//! its answer closes the circuit or opens it again. Batches wait meanwhile (in the
+//! buffer or the spool) instead of spending their attempts on a destination that is
+//! down. Each change of state is logged.
+
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::CircuitBreakerConfig;
+
+#[derive(Debug)]
+pub struct Circuit {
+    destination: std::sync::Arc<str>,
+    config: CircuitBreakerConfig,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One request is probing the destination.
+    HalfOpen,
+}
+
+/// Why a request may not be sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The circuit stayed open until the batch's deadline.
+    Deadline,
+    /// The shutdown deadline passed.
+    Aborted,
+}
+
+impl Circuit {
+    pub fn new(destination: std::sync::Arc<str>, config: &CircuitBreakerConfig) -> Self {
+        Circuit {
+            destination,
+            config: config.clone(),
+            state: Mutex::new(State::Closed { failures: 0 }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("not poisoned")
+    }
+
+    /// `closed`, `open` or `half-open`, for progress lines and the summary.
+    pub fn describe(&self) -> &'static str {
+        match *self.state() {
+            State::Closed { .. } => "closed",
+            State::Open { .. } => "open",
+            State::HalfOpen => "half-open",
+        }
+    }
+
+    /// Whether the circuit is open now (so a batch about to wait starts its clock).
+    pub fn is_open(&self) -> bool {
+        !matches!(*self.state(), State::Closed { .. })
+    }
+
+    /// Waits until a request may be sent: at once while closed; while open, until it
+    /// half-opens (the first to come then probes) or `deadline`.
+    pub async fn admit(
+        &self,
+        deadline: Option<Instant>,
+        abort: &CancellationToken,
+    ) -> Result<(), Refusal> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let reopens = {
+                let mut state = self.state();
+                match *state {
+                    State::Closed { .. } => return Ok(()),
+                    State::Open { until } if Instant::now() >= until => {
+                        *state = State::HalfOpen;
+                        tracing::info!(destination = %self.destination, "circuit half-open: one request probes the destination");
+                        return Ok(());
+                    }
+                    State::Open { until } => Some(until),
+                    State::HalfOpen => None,
+                }
+            };
+            let wake = match (reopens, deadline) {
+                (Some(at), Some(deadline)) => Some(at.min(deadline)),
+                (at, deadline) => at.or(deadline),
+            };
+            tokio::select! {
+                () = &mut changed => {}
+                () = sleep_until(wake) => {}
+                () = abort.cancelled() => return Err(Refusal::Aborted),
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(Refusal::Deadline);
+            }
+        }
+    }
+
+    /// The destination answered (whatever it said of the events): close the circuit.
+    pub fn succeeded(&self) {
+        let mut state = self.state();
+        if !matches!(*state, State::Closed { .. }) {
+            tracing::info!(destination = %self.destination, "circuit closed: the destination answers again");
+            self.changed.notify_waiters();
+        }
+        *state = State::Closed { failures: 0 };
+    }
+
+    /// An attempt failed (no answer, or one that asks to try again).
+    pub fn failed(&self) {
+        if self.config.failures == 0 {
+            return;
+        }
+        let mut state = self.state();
+        let open = match *state {
+            State::Closed { failures } if failures + 1 >= self.config.failures => true,
+            State::Closed { failures } => {
+                *state = State::Closed {
+                    failures: failures + 1,
+                };
+                false
+            }
+            State::HalfOpen => true,
+            State::Open { .. } => false,
+        };
+        if open {
+            *state = State::Open {
+                until: Instant::now() + self.config.open_for,
+            };
+            tracing::warn!(destination = %self.destination, open_for = ?self.config.open_for, "circuit open: nothing is sent to the destination for a while; batches wait");
+            self.changed.notify_waiters();
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn circuit(failures: u32) -> Circuit {
+        let config = CircuitBreakerConfig {
+            failures,
+            open_for: Duration::from_secs(30),
+        };
+        Circuit::new("d".into(), &config)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_failures_in_a_row_and_a_probe_closes_it() {
+        let circuit = circuit(3);
+        let abort = CancellationToken::new();
+        circuit.failed();
+        circuit.failed();
+        circuit.succeeded();
+        circuit.failed();
+        circuit.failed();
+        assert_eq!(circuit.describe(), "closed", "a success reset the count");
+        circuit.failed();
+        assert_eq!(circuit.describe(), "open");
+        let started = Instant::now();
+        circuit.admit(None, &abort).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        assert_eq!(circuit.describe(), "half-open");
+        circuit.succeeded();
+        assert_eq!(circuit.describe(), "closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_opens_it_again_and_a_deadline_ends_the_wait() {
+        let circuit = circuit(1);
+        let abort = CancellationToken::new();
+        circuit.failed();
+        circuit.admit(None, &abort).await.unwrap();
+        circuit.failed();
+        assert_eq!(circuit.describe(), "open");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(
+            circuit.admit(Some(deadline), &abort).await,
+            Err(Refusal::Deadline)
+        );
+    }
+
+    #[tokio::test]
+    async fn zero_failures_turns_the_breaker_off() {
+        let circuit = circuit(0);
+        for _ in 0..10 {
+            circuit.failed();
+        }
+        assert_eq!(circuit.describe(), "closed");
+    }
+}

@@ -1,0 +1,186 @@
+//! File checkpoints: for each file, its identity (device and inode, and its first bytes
+//! against a reused inode) and the point before which every event is safe (spooled,
+//! or without a spool settled by every destination). A restart resumes each file
+//! there: it neither loses nor reads again more than what was read after the last
+//! checkpoint was written (`checkpoint_interval`).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::ack::{StreamPoint, Watermark};
+
+/// A file's identity: the same file under any name, until it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        FileId {
+            device: meta.dev(),
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// The checkpoints of every file source of a run.
+#[derive(Debug)]
+pub struct Checkpoints {
+    path: PathBuf,
+    files: Mutex<HashMap<FileId, Entry>>,
+}
+
+#[derive(Debug)]
+enum Entry {
+    /// From the last run, not opened in this one (yet).
+    Saved(Saved),
+    /// Opened in this run: the checkpoint moves with its watermark.
+    Tracked {
+        name: String,
+        first_bytes: Vec<u8>,
+        watermark: Watermark,
+    },
+}
+
+/// One file's line in `checkpoints.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    path: String,
+    device: u64,
+    inode: u64,
+    /// The file's first bytes (up to 256), hex: another file under a reused inode has
+    /// other first bytes.
+    first_bytes: String,
+    offset: u64,
+    lines: u64,
+}
+
+impl Checkpoints {
+    /// The checkpoints saved at `path`, if any; an unreadable file is logged and every
+    /// file is read from its start.
+    pub fn load(path: &Path) -> Checkpoints {
+        let saved: Vec<Saved> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+                tracing::error!(file = %path.display(), %error, "checkpoints unreadable; files are read from their start");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        let files = saved
+            .into_iter()
+            .map(|saved| {
+                let id = FileId {
+                    device: saved.device,
+                    inode: saved.inode,
+                };
+                (id, Entry::Saved(saved))
+            })
+            .collect();
+        Checkpoints {
+            path: path.to_path_buf(),
+            files: Mutex::new(files),
+        }
+    }
+
+    fn files(&self) -> std::sync::MutexGuard<'_, HashMap<FileId, Entry>> {
+        self.files.lock().expect("not poisoned")
+    }
+
+    /// Where the file `id`, open as `file`, resumes: its checkpoint if the file still
+    /// starts with the same bytes and is not shorter than the checkpoint, else its
+    /// start. The first bytes read back come with the point.
+    pub fn resume(
+        &self,
+        id: FileId,
+        name: &str,
+        file: &mut std::fs::File,
+    ) -> Option<(StreamPoint, Vec<u8>)> {
+        let files = self.files();
+        let Some(Entry::Saved(saved)) = files.get(&id) else {
+            return None;
+        };
+        let first_bytes = hex::decode(&saved.first_bytes).ok()?;
+        let mut now = vec![0u8; first_bytes.len()];
+        let same = file.read_exact(&mut now).is_ok() && now == first_bytes;
+        let long_enough = file.metadata().is_ok_and(|meta| meta.len() >= saved.offset);
+        if !(same && long_enough) {
+            tracing::info!(
+                file = name,
+                "a checkpoint names this file's inode, but not its content; reading it from its start"
+            );
+            return None;
+        }
+        Some((
+            StreamPoint {
+                offset: saved.offset,
+                lines: saved.lines,
+            },
+            first_bytes,
+        ))
+    }
+
+    /// Keeps the checkpoint of the file `id` at `watermark` from now on.
+    pub fn track(&self, id: FileId, name: &str, watermark: Watermark) {
+        let entry = Entry::Tracked {
+            name: name.to_owned(),
+            first_bytes: Vec::new(),
+            watermark,
+        };
+        self.files().insert(id, entry);
+    }
+
+    /// The first bytes of the file `id` as read so far.
+    pub fn first_bytes(&self, id: FileId, bytes: &[u8]) {
+        if let Some(Entry::Tracked { first_bytes, .. }) = self.files().get_mut(&id) {
+            first_bytes.clear();
+            first_bytes.extend_from_slice(bytes);
+        }
+    }
+
+    /// The file `id` was deleted: its checkpoint goes (its inode may be reused).
+    pub fn forget(&self, id: FileId) {
+        self.files().remove(&id);
+    }
+
+    /// Every file's safe point now. Taken before the spool is forced to disk, so that
+    /// what is written never counts on more than what is on disk.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let saved: Vec<Saved> = self
+            .files()
+            .iter()
+            .map(|(id, entry)| match entry {
+                Entry::Saved(saved) => saved.clone(),
+                Entry::Tracked {
+                    name,
+                    first_bytes,
+                    watermark,
+                } => {
+                    let safe = watermark.safe();
+                    Saved {
+                        path: name.clone(),
+                        device: id.device,
+                        inode: id.inode,
+                        first_bytes: hex::encode(first_bytes),
+                        offset: safe.offset,
+                        lines: safe.lines,
+                    }
+                }
+            })
+            .collect();
+        serde_json::to_vec_pretty(&saved).expect("plain fields")
+    }
+
+    /// Writes a snapshot as the checkpoints file.
+    pub fn write(&self, snapshot: &[u8], sync: bool) -> Result<()> {
+        super::write_atomically(&self.path, snapshot, sync)
+            .with_context(|| format!("writing checkpoints to {}", self.path.display()))
+    }
+}

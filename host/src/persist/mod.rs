@@ -1,0 +1,131 @@
+//! What sluice keeps in `data_dir` across restarts: file checkpoints, and the spool
+//! with each destination's position in it. One task writes them every
+//! `checkpoint_interval` and once more at the end of a run, in an order that never lets
+//! a checkpoint count on events that are not safe: the sources' positions are read
+//! first, then the spool is forced to disk, then the checkpoints are written.
+
+mod checkpoint;
+pub mod spool;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+pub use checkpoint::{Checkpoints, FileId};
+pub use spool::Spool;
+
+use crate::config::{Config, Fsync};
+use crate::metrics::Counters;
+
+/// The state of a run that has a `data_dir`.
+#[derive(Debug)]
+pub struct Persisted {
+    pub checkpoints: Arc<Checkpoints>,
+    pub spool: Option<Arc<Spool>>,
+    fsync: bool,
+    /// Held for the run: a second sluice on the same `data_dir` would corrupt it.
+    _lock: std::fs::File,
+}
+
+impl Persisted {
+    /// Opens `config.data_dir`, if set: locks it, loads the checkpoints, and opens
+    /// (and recovers) the spool when it is on.
+    pub fn open(config: &Config, counters: &Arc<Counters>) -> Result<Option<Persisted>> {
+        let Some(dir) = &config.data_dir else {
+            return Ok(None);
+        };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data_dir {}", dir.display()))?;
+        let lock_path = dir.join("lock");
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("creating {}", lock_path.display()))?;
+        lock.try_lock().map_err(|_| {
+            anyhow::anyhow!(
+                "data_dir {} is in use by another sluice (it holds {})",
+                dir.display(),
+                lock_path.display()
+            )
+        })?;
+        let spool = if config.spooled() {
+            let names: Vec<Arc<str>> = config
+                .destinations
+                .iter()
+                .map(|d| Arc::from(d.name.as_str()))
+                .collect();
+            let spool = Spool::open(&dir.join("spool"), &config.spool, &names, counters.clone())?;
+            Some(Arc::new(spool))
+        } else {
+            None
+        };
+        Ok(Some(Persisted {
+            checkpoints: Arc::new(Checkpoints::load(&dir.join("checkpoints.json"))),
+            spool,
+            fsync: config.spool.fsync != Fsync::Never,
+            _lock: lock,
+        }))
+    }
+
+    /// Writes the checkpoints and the spool positions, and removes settled segments.
+    pub fn commit(&self) -> Result<()> {
+        let snapshot = self.checkpoints.snapshot();
+        if let Some(spool) = &self.spool {
+            spool.sync()?;
+        }
+        self.checkpoints.write(&snapshot, self.fsync)?;
+        if let Some(spool) = &self.spool {
+            spool.save_positions(self.fsync)?;
+            spool.reclaim();
+        }
+        Ok(())
+    }
+
+    /// Commits every `interval` until `stop`, then once more. A failure is logged at
+    /// ERROR once until a commit works again (the run goes on; a restart would then
+    /// read again from the last checkpoint written).
+    pub async fn run_commits(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
+        let mut failing = false;
+        loop {
+            let stopping = tokio::select! {
+                () = tokio::time::sleep(interval) => false,
+                () = stop.cancelled() => true,
+            };
+            let persisted = self.clone();
+            let result = tokio::task::spawn_blocking(move || persisted.commit())
+                .await
+                .unwrap_or_else(|panic| Err(anyhow::anyhow!("the commit panicked: {panic}")));
+            match result {
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::error!(error = %format!("{error:#}"), "cannot write checkpoints; a restart would read again from the last ones written");
+                }
+                Err(_) => {}
+                Ok(()) => failing = false,
+            }
+            if stopping {
+                return;
+            }
+        }
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old file or the new one,
+/// never a mix: a temporary file, renamed over it (and forced to disk if `sync`).
+pub fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    file.write_all(bytes)?;
+    if sync {
+        file.sync_data()?;
+    }
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))?;
+    if sync && let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! A destination's feed: reads the spool from the destination's position, in order,
+//! and queues each chunk of a source the destination takes; when the destination has
+//! settled a chunk, its position moves over it.
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use super::{Segment, Spool, read_frame};
+use crate::ack::{Ack, StreamPoint};
+use crate::buffer::QueueSender;
+
+/// Feeds the destination at `index` of the spool (taking the sources flagged in
+/// `takes`) into `queue`, until the spool is closed and read to its end, or `stop`.
+pub async fn feed(
+    spool: Arc<Spool>,
+    index: usize,
+    takes: Vec<bool>,
+    queue: QueueSender,
+    stop: CancellationToken,
+) -> Result<()> {
+    let watermark = spool.cursors[index].watermark.clone();
+    let mut next = watermark.safe().offset;
+    let mut appended = spool.appended.subscribe();
+    let mut reader: Option<SegmentReader> = None;
+    loop {
+        let ready = tokio::select! {
+            ready = appended.wait_for(|a| a.next > next || a.closed) => ready.map(|a| a.next > next),
+            () = stop.cancelled() => return Ok(()),
+        };
+        if !ready.unwrap_or(false) {
+            return Ok(());
+        }
+        // Settled records may have been removed meanwhile only if this destination had
+        // settled them, which it has not: the oldest is at most `next`.
+        next = next.max(spool.oldest());
+        let Some((segment, end)) = spool.locate(next) else {
+            continue;
+        };
+        if reader.as_ref().is_none_or(|r| r.first != segment.first) {
+            reader = Some(SegmentReader::open(&segment)?);
+        }
+        let open = reader.as_mut().expect("opened above");
+        let frame = tokio::task::block_in_place(|| open.read(next))?;
+        let position = watermark.issue(StreamPoint {
+            offset: next + 1,
+            lines: 0,
+        });
+        next += 1;
+        let (source, chunk) = match frame {
+            Ok(frame) => frame,
+            Err(problem) => {
+                // Checked when the spool was opened, so a disk that changed under it.
+                tracing::error!(segment = %segment.path.display(), problem, "corrupt spool record; the rest of the segment is skipped");
+                crate::metrics::Counters::add(&spool.counters.spool_records_cut, 1);
+                watermark.settle(position);
+                if let Some(end) = end {
+                    next = end;
+                }
+                reader = None;
+                continue;
+            }
+        };
+        if !takes.get(source as usize).copied().unwrap_or(false) {
+            watermark.settle(position);
+            continue;
+        }
+        let settle = watermark.clone();
+        let ack = Ack::new(move || settle.settle(position)).into_template();
+        let chunk = Arc::new(chunk);
+        tokio::select! {
+            queued = queue.push(&chunk, &ack) => if queued.is_err() { return Ok(()) },
+            () = stop.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// A segment read in order, record by record.
+struct SegmentReader {
+    first: u64,
+    /// The number of the record the file is at.
+    at: u64,
+    file: BufReader<File>,
+    name: String,
+}
+
+impl SegmentReader {
+    fn open(segment: &Segment) -> Result<Self> {
+        let file = File::open(&segment.path)
+            .with_context(|| format!("opening spool segment {}", segment.path.display()))?;
+        Ok(SegmentReader {
+            first: segment.first,
+            at: segment.first,
+            file: BufReader::with_capacity(256 * 1024, file),
+            name: segment.path.display().to_string(),
+        })
+    }
+
+    /// Record `number` of this segment (skipping those before it).
+    fn read(&mut self, number: u64) -> Result<super::record::Decoded> {
+        while self.at < number {
+            self.skip()?;
+        }
+        self.at += 1;
+        read_frame(&mut self.file)?
+            .with_context(|| format!("spool segment {} ended before record {number}", self.name))
+    }
+
+    fn skip(&mut self) -> Result<()> {
+        let mut header = [0u8; super::FRAME_HEADER];
+        std::io::Read::read_exact(&mut self.file, &mut header)?;
+        let header = super::Header::parse(header).context("corrupt spool frame")?;
+        self.file.seek(SeekFrom::Current(header.len as i64))?;
+        self.at += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,450 @@
+//! The spool: a write-ahead log of the chunks sources read, on disk before the source
+//! moves its checkpoint, read by every destination at its own pace, and removed a
+//! segment at a time once every destination has settled the segment's events.
+//!
+//! One log for all destinations, with one position each (`positions.json`), not one
+//! copy per destination. Records are numbered from 0 for the life of the spool;
+//! a segment file is named by the number of its first record. On open, every segment
+//! is read through and checked: a torn or corrupt tail (a crash mid-write) is cut off
+//! with one log line and counted, never a refusal to start.
+
+mod feed;
+mod record;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use feed::feed;
+
+use crate::ack::{StreamPoint, Watermark};
+use crate::config::{Fsync, SpoolConfig};
+use crate::event::EventChunk;
+use crate::metrics::Counters;
+use record::{FRAME_HEADER, Header};
+
+const SEGMENT_SUFFIX: &str = ".seg";
+const POSITIONS: &str = "positions.json";
+/// How often a source waiting for room in a full spool looks again.
+const FULL_RETRY: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    config: SpoolConfig,
+    log: Mutex<Log>,
+    /// The number of the next record to be written, and whether writing has ended.
+    appended: watch::Sender<Appended>,
+    cursors: Vec<Cursor>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Appended {
+    next: u64,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Log {
+    /// Oldest first; the last is the one written to.
+    segments: VecDeque<Segment>,
+    writer: Option<File>,
+    next: u64,
+    bytes: u64,
+    /// Written since the last `fsync`.
+    unsynced: bool,
+    last_sync: Instant,
+    /// Whether the current wait for room was logged.
+    full_logged: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    first: u64,
+    path: PathBuf,
+    bytes: u64,
+}
+
+/// A destination's place in the spool: records before `watermark`'s offset are
+/// settled.
+#[derive(Debug)]
+struct Cursor {
+    destination: Arc<str>,
+    watermark: Watermark,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `dir` for `destinations`, recovering what a
+    /// crash left; each destination resumes at its saved position.
+    pub fn open(
+        dir: &Path,
+        config: &SpoolConfig,
+        destinations: &[Arc<str>],
+        counters: Arc<Counters>,
+    ) -> Result<Spool> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the spool directory {}", dir.display()))?;
+        let mut segments = recover(dir, &counters)?;
+        let next = segments.back().map_or(0, |s| s.first + s.records);
+        let oldest = segments.front().map_or(next, |s| s.first);
+        let saved = read_positions(dir);
+        let cursors = destinations
+            .iter()
+            .map(|name| {
+                let start = saved
+                    .get(name.as_ref())
+                    .copied()
+                    .unwrap_or(oldest)
+                    .clamp(oldest, next);
+                Cursor {
+                    destination: name.clone(),
+                    watermark: Watermark::starting_at(StreamPoint {
+                        offset: start,
+                        lines: 0,
+                    }),
+                }
+            })
+            .collect();
+        let pending = next - oldest;
+        if pending > 0 {
+            tracing::info!(spool = %dir.display(), records = pending, "spool recovered; delivery resumes where each destination was");
+        }
+        let bytes = segments.iter().map(|s| s.bytes).sum();
+        let log = Log {
+            segments: segments.drain(..).map(|s| s.segment).collect(),
+            writer: None,
+            next,
+            bytes,
+            unsynced: false,
+            last_sync: Instant::now(),
+            full_logged: false,
+        };
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+            config: config.clone(),
+            log: Mutex::new(log),
+            appended: watch::Sender::new(Appended {
+                next,
+                closed: false,
+            }),
+            cursors,
+            counters,
+        })
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().expect("not poisoned")
+    }
+
+    /// Writes `chunk`, read by the source at `source`; waits while the spool is full,
+    /// until `give_up` (then false: the chunk is not spooled).
+    pub async fn append(
+        &self,
+        source: usize,
+        chunk: &EventChunk,
+        give_up: &CancellationToken,
+    ) -> Result<bool> {
+        let mut frame = Vec::with_capacity(chunk.data.len() + 64 + 40 * chunk.events.len());
+        record::encode(source as u32, chunk, &mut frame);
+        while !self.has_room(frame.len() as u64) {
+            tokio::select! {
+                () = tokio::time::sleep(FULL_RETRY) => {}
+                () = give_up.cancelled() => return Ok(false),
+            }
+        }
+        // Page-cache writes; an `fsync` (policy `always`) may take milliseconds.
+        tokio::task::block_in_place(|| self.write(&frame))?;
+        Ok(true)
+    }
+
+    /// Whether `bytes` more fit, after removing what every destination has settled.
+    fn has_room(&self, bytes: u64) -> bool {
+        self.reclaim();
+        let mut log = self.log();
+        let fits = log.bytes == 0 || log.bytes + bytes <= self.config.max_bytes;
+        if !fits && !log.full_logged {
+            tracing::warn!(spool = %self.dir.display(), max_bytes = self.config.max_bytes, "spool full: the sources wait for the slowest destination");
+        }
+        log.full_logged = !fits;
+        fits
+    }
+
+    fn write(&self, frame: &[u8]) -> Result<()> {
+        let mut log = self.log();
+        let roll = match (&log.writer, log.segments.back()) {
+            (Some(_), Some(current)) => current.bytes >= self.config.segment_bytes,
+            _ => true,
+        };
+        if roll {
+            self.start_segment(&mut log)?;
+        }
+        let log = &mut *log;
+        let writer = log.writer.as_mut().expect("a segment is open");
+        writer
+            .write_all(frame)
+            .with_context(|| format!("writing to the spool in {}", self.dir.display()))?;
+        let segment = log.segments.back_mut().expect("a segment is open");
+        segment.bytes += frame.len() as u64;
+        log.bytes += frame.len() as u64;
+        log.next += 1;
+        log.unsynced = true;
+        let due = match self.config.fsync {
+            Fsync::Always => true,
+            Fsync::Every(interval) => log.last_sync.elapsed() >= interval,
+            Fsync::Never => false,
+        };
+        if due {
+            sync(log)?;
+        }
+        let next = log.next;
+        self.appended.send_modify(|appended| appended.next = next);
+        Ok(())
+    }
+
+    /// Closes the current segment (forced to disk unless the policy is `never`) and
+    /// starts the next, named by the number of its first record.
+    fn start_segment(&self, log: &mut Log) -> Result<()> {
+        if self.config.fsync != Fsync::Never {
+            sync(log)?;
+        }
+        let path = self.dir.join(format!("{:020}{SEGMENT_SUFFIX}", log.next));
+        let file = File::create(&path)
+            .with_context(|| format!("creating spool segment {}", path.display()))?;
+        log.writer = Some(file);
+        log.segments.push_back(Segment {
+            first: log.next,
+            path,
+            bytes: 0,
+        });
+        Ok(())
+    }
+
+    /// Forces what was written to disk (unless the policy is `never`): before a
+    /// checkpoint is written that counts on it.
+    pub fn sync(&self) -> Result<()> {
+        if self.config.fsync == Fsync::Never {
+            return Ok(());
+        }
+        sync(&mut self.log())
+    }
+
+    /// No more records will be written: the destinations' feeds end at the last one.
+    pub fn close(&self) {
+        self.appended.send_modify(|appended| appended.closed = true);
+    }
+
+    /// Deletes the segments every destination has settled.
+    pub fn reclaim(&self) {
+        let settled = self
+            .cursors
+            .iter()
+            .map(|cursor| cursor.watermark.safe().offset)
+            .min()
+            .unwrap_or(u64::MAX);
+        let closed = self.appended.borrow().closed;
+        let mut log = self.log();
+        while !log.segments.is_empty() {
+            let end = log.segments.get(1).map(|next| next.first);
+            let done = match end {
+                Some(end) => end <= settled,
+                // The segment written to goes only once writing has ended.
+                None => closed && log.next <= settled,
+            };
+            if !done {
+                break;
+            }
+            if end.is_none() {
+                log.writer = None;
+            }
+            let oldest = log.segments.pop_front().expect("looked at above");
+            log.bytes -= oldest.bytes;
+            if let Err(error) = std::fs::remove_file(&oldest.path) {
+                tracing::warn!(segment = %oldest.path.display(), %error, "cannot remove a settled spool segment");
+            }
+        }
+    }
+
+    /// Writes every destination's position, so a restart resumes there.
+    pub fn save_positions(&self, sync: bool) -> Result<()> {
+        let positions: std::collections::BTreeMap<&str, u64> = self
+            .cursors
+            .iter()
+            .map(|c| (c.destination.as_ref(), c.watermark.safe().offset))
+            .collect();
+        let text = serde_json::to_vec_pretty(&positions).expect("a map of numbers");
+        super::write_atomically(&self.dir.join(POSITIONS), &text, sync)
+    }
+
+    /// Records written and not yet settled by `destination`.
+    pub fn pending(&self, destination: &str) -> u64 {
+        let next = self.log().next;
+        self.cursors
+            .iter()
+            .find(|c| c.destination.as_ref() == destination)
+            .map_or(0, |c| next.saturating_sub(c.watermark.safe().offset))
+    }
+
+    /// Bytes of segments on disk.
+    pub fn bytes(&self) -> u64 {
+        self.log().bytes
+    }
+
+    /// The segment holding record `number`, and where the next segment starts (none for
+    /// the segment written to).
+    fn locate(&self, number: u64) -> Option<(Segment, Option<u64>)> {
+        let log = self.log();
+        let at = log.segments.partition_point(|s| s.first <= number);
+        let segment = log.segments.get(at.checked_sub(1)?)?.clone();
+        let end = log.segments.get(at).map(|next| next.first);
+        Some((segment, end))
+    }
+
+    /// The first record still on disk.
+    fn oldest(&self) -> u64 {
+        let log = self.log();
+        log.segments.front().map_or(log.next, |s| s.first)
+    }
+}
+
+fn sync(log: &mut Log) -> Result<()> {
+    if log.unsynced
+        && let Some(writer) = &log.writer
+    {
+        writer.sync_data().context("forcing the spool to disk")?;
+    }
+    log.unsynced = false;
+    log.last_sync = Instant::now();
+    Ok(())
+}
+
+/// A segment found on open, with its number of whole records.
+struct Recovered {
+    segment: Segment,
+    records: u64,
+}
+
+impl std::ops::Deref for Recovered {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.segment
+    }
+}
+
+/// Reads every segment in `dir` through, cutting a torn or corrupt tail off, and
+/// removes empty ones.
+fn recover(dir: &Path, counters: &Counters) -> Result<VecDeque<Recovered>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let first = path.file_name().and_then(|name| {
+            name.to_str()?
+                .strip_suffix(SEGMENT_SUFFIX)?
+                .parse::<u64>()
+                .ok()
+        });
+        if let Some(first) = first {
+            found.push((first, path));
+        }
+    }
+    found.sort();
+    let mut segments = VecDeque::new();
+    for (first, path) in found {
+        let (records, whole) = scan(&path)?;
+        let bytes = std::fs::metadata(&path)?.len();
+        if whole < bytes {
+            tracing::warn!(
+                segment = %path.display(),
+                cut_bytes = bytes - whole,
+                records_kept = records,
+                "spool segment ends in a torn or corrupt record (sluice stopped mid-write); the tail is cut off"
+            );
+            Counters::add(&counters.spool_records_cut, 1);
+            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+            file.set_len(whole)?;
+            file.sync_all()?;
+        }
+        if records == 0 {
+            std::fs::remove_file(&path)?;
+            continue;
+        }
+        segments.push_back(Recovered {
+            segment: Segment {
+                first,
+                path,
+                bytes: whole,
+            },
+            records,
+        });
+    }
+    Ok(segments)
+}
+
+/// The whole records of a segment file, and the bytes they take.
+fn scan(path: &Path) -> Result<(u64, u64)> {
+    let mut reader = BufReader::new(
+        File::open(path).with_context(|| format!("opening spool segment {}", path.display()))?,
+    );
+    let (mut records, mut whole) = (0, 0);
+    while let Some(Ok(_)) = read_frame(&mut reader)? {
+        records += 1;
+        whole = reader_position(&mut reader)?;
+    }
+    Ok((records, whole))
+}
+
+fn reader_position(reader: &mut BufReader<File>) -> Result<u64> {
+    use std::io::Seek;
+    Ok(reader.stream_position()?)
+}
+
+/// The next frame of `reader`: `None` at a clean end, `Some(Err)` for a torn or
+/// corrupt frame (with what is wrong), else the source and chunk.
+fn read_frame(reader: &mut impl Read) -> Result<Option<record::Decoded>> {
+    let mut header = [0u8; FRAME_HEADER];
+    match read_full(reader, &mut header)? {
+        0 => return Ok(None),
+        FRAME_HEADER => {}
+        _ => return Ok(Some(Err("torn frame header"))),
+    }
+    let Some(header) = Header::parse(header) else {
+        return Ok(Some(Err("frame length out of bounds")));
+    };
+    let mut body = vec![0u8; header.len];
+    if read_full(reader, &mut body)? < header.len {
+        return Ok(Some(Err("torn frame body")));
+    }
+    Ok(Some(record::decode(header, body)))
+}
+
+/// Reads until `buf` is full or the end of the file; how many bytes were read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(filled)
+}
+
+fn read_positions(dir: &Path) -> std::collections::HashMap<String, u64> {
+    let path = dir.join(POSITIONS);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+            tracing::warn!(file = %path.display(), %error, "spool positions unreadable; every destination resumes at the oldest record");
+            Default::default()
+        }),
+        Err(_) => Default::default(),
+    }
+}
