@@ -210,8 +210,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             }
         }
     }
-    for (destination, _) in &watched {
+    for (destination, queue) in &watched {
         destination.log_where_captured();
+        queue.warn_unwarned_drops();
     }
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
 }

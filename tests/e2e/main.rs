@@ -10,6 +10,7 @@ mod hostile_input;
 mod operability;
 mod quickstart;
 mod real_splunk;
+mod reliable;
 mod reload;
 mod sandbox;
 mod shutdown;

@@ -134,6 +134,20 @@ impl QueueGauge {
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
+
+    /// Warns of the drops since the last warning, at the end of a run, so that the
+    /// warnings add up to the count.
+    pub fn warn_unwarned_drops(&self) {
+        let mut state = self.shared.lock();
+        if state.unwarned_drops > 0 {
+            tracing::warn!(
+                destination = %self.shared.destination,
+                events = state.unwarned_drops,
+                "buffer full: events dropped for this destination (counted as `dropped`) since the last warning"
+            );
+            state.unwarned_drops = 0;
+        }
+    }
 }
 
 impl Shared {
@@ -154,7 +168,7 @@ impl Shared {
                 destination = %self.destination,
                 events = state.unwarned_drops,
                 policy,
-                "buffer full: events dropped for this destination (counted as `dropped`)"
+                "buffer full: events dropped for this destination (counted as `dropped`); the next warning comes in {WARN_EVERY:?} at the earliest, with the count since this one"
             );
             state.unwarned_drops = 0;
             state.last_warning = Some(Instant::now());

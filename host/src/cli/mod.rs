@@ -31,7 +31,7 @@ pub enum Command {
     /// Read the configured sources and deliver to every destination until the inputs
     /// end (files read once, stdin closed) or SIGTERM/Ctrl-C.
     #[command(
-        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or input files not read\n     (see the dead-letter store and the log)"
+        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or dropped (when_full),\n     or input files not read\n     (see the dead-letter store and the log)"
     )]
     Run {
         /// Configuration file (TOML).
@@ -104,8 +104,8 @@ enum RunOutcome {
     Abandoned = 1,
     /// A source or delivery task failed (or the configuration was refused).
     Failed = 2,
-    /// Finished, but lines were rejected, events dead-lettered, or input files could
-    /// not be read: look at the dead-letter store and the log.
+    /// Finished, but lines were rejected, events dead-lettered or dropped by a
+    /// `when_full` policy, or input files could not be read: look at the dead-letter store and the log.
     Incomplete = 3,
 }
 
@@ -122,10 +122,18 @@ fn run(config: Config) -> Result<ExitCode> {
     runtime.shutdown_background();
     let summary = summary?;
     let c = &summary.counters;
-    let [read, rejected, dead_lettered, abandoned, read_errors] = [
+    let [
+        read,
+        rejected,
+        dead_lettered,
+        dropped,
+        abandoned,
+        read_errors,
+    ] = [
         &c.events_in,
         &c.lines_rejected,
         &c.dead_lettered,
+        &c.dropped,
         &c.abandoned,
         &c.read_errors,
     ]
@@ -136,8 +144,10 @@ fn run(config: Config) -> Result<ExitCode> {
         time_unparsed = Counters::get(&c.time_unparsed),
         delivered = Counters::get(&c.delivered),
         dead_lettered,
+        dropped,
         abandoned,
         events_settled = Counters::get(&c.events_settled),
+        spool_records_cut = Counters::get(&c.spool_records_cut),
         read_errors,
         "sluice stopped"
     );
@@ -157,7 +167,7 @@ fn run(config: Config) -> Result<ExitCode> {
         RunOutcome::Failed
     } else if abandoned > 0 {
         RunOutcome::Abandoned
-    } else if rejected + dead_lettered + read_errors > 0 {
+    } else if rejected + dead_lettered + dropped + read_errors > 0 {
         RunOutcome::Incomplete
     } else {
         RunOutcome::Delivered

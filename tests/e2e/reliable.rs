@@ -1,0 +1,469 @@
+//! Reliable delivery: the spool and checkpoints in `data_dir` survive `kill -9`, a torn
+//! spool tail, outages and restarts; full buffers drop only as configured; a failing
+//! destination's circuit opens without slowing the other.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{
+    Harness, exit_within, send_signal, silent_endpoint, splunk_destination, summary_figure,
+    transcript, write_events,
+};
+
+const EXIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// How many times each `n` arrived.
+fn arrivals(receiver: &HecReceiver) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for envelope in receiver.indexed() {
+        let n = envelope["event"]["n"].as_u64().expect("events carry n");
+        *seen.entry(n).or_default() += 1;
+    }
+    seen
+}
+
+/// Waits until `done` holds, up to `limit`; whether it did.
+async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done()
+}
+
+/// The resident memory of a running process, in KiB.
+fn rss_kib(child: &tokio::process::Child) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A small xorshift, seeded and printed, so a failing sequence of kills can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn new() -> Self {
+        let seed = std::env::var("SLUICE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                u64::from(now.subsec_nanos()) ^ u64::from(std::process::id())
+            });
+        println!("SLUICE_TEST_SEED={seed}");
+        Dice(seed | 1)
+    }
+
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        low + self.0 % (high - low)
+    }
+}
+
+/// Events each crash-loop test exports: small in CI, 200,000 with
+/// `SLUICE_CRASH_LOOP_EVENTS=200000` (README, "Reliable delivery").
+fn crash_loop_events() -> usize {
+    std::env::var("SLUICE_CRASH_LOOP_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(30_000)
+}
+
+/// The events per second the crash loop lets through, so that a kill lands mid-export.
+const CRASH_LOOP_RATE: u64 = 20_000;
+const CHECKPOINT_INTERVAL_MS: u64 = 200;
+const KILLS: usize = 5;
+
+/// `kill -9` at random moments while sluice exports a followed file, restarted each
+/// time, then a run to the end: every event arrives, nothing arrives that was not
+/// written, and the duplicates stay within README's bound (per crash, what was
+/// delivered in one `checkpoint_interval` plus the batches in flight).
+async fn crash_loop(spool: &str) {
+    let total = crash_loop_events();
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", total);
+    harness.config(&format!(
+        "data_dir = \"state\"\ncheckpoint_interval = \"{CHECKPOINT_INTERVAL_MS}ms\"\n{spool}\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            &format!("batch = {{ max_events = 500, max_wait = \"100ms\" }}\nrate_limit = {{ events_per_second = {CRASH_LOOP_RATE} }}")
+        )
+    ));
+    let mut dice = Dice::new();
+    for kill in 0..KILLS {
+        let child = harness.spawn_run(receiver.token(), Stdio::null());
+        tokio::time::sleep(Duration::from_millis(dice.between(300, 1200))).await;
+        send_signal(&child, libc::SIGKILL);
+        let output = exit_within(child, EXIT_LIMIT).await;
+        assert_eq!(
+            output.status.code(),
+            None,
+            "kill {kill}: {}",
+            transcript(&output)
+        );
+    }
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    let all = eventually(Duration::from_secs(60), || {
+        arrivals(&receiver).len() >= total
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(all && output.status.success(), "{}", transcript(&output));
+
+    let seen = arrivals(&receiver);
+    let expected: Vec<u64> = (0..total as u64).collect();
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "every event, and only those"
+    );
+    let duplicates: usize = seen.values().map(|times| times - 1).sum();
+    let per_crash = CRASH_LOOP_RATE * CHECKPOINT_INTERVAL_MS / 1000 + 2 * 500;
+    let bound = KILLS * per_crash as usize * 3 / 2;
+    println!("{duplicates} duplicates after {KILLS} kills (bound {bound})");
+    assert!(duplicates <= bound, "{duplicates} duplicates > {bound}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_in_a_loop_with_the_spool_loses_nothing() {
+    crash_loop("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_in_a_loop_with_checkpoints_only_loses_nothing() {
+    crash_loop("[spool]\nenabled = false").await;
+}
+
+/// A one-shot file to a receiver answering 503 forever, cut short by SIGTERM: the run
+/// exits 0 and says what waits in the spool.
+async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: usize) {
+    write_events(harness, "data/audit.jsonl", events);
+    harness.config(&format!(
+        "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        splunk_destination(&receiver.endpoint(), "retry = { initial_backoff = \"50ms\", max_backoff = \"100ms\", max_attempts = 1000 }")
+    ));
+    receiver.make_busy(usize::MAX);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("events remain in the spool"),
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(summary_figure(&output, "abandoned"), 0);
+    receiver.make_busy(0);
+}
+
+/// Shutdown during an outage used to abandon the queued events (exit 1); with the spool
+/// they wait there and go out after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_left_in_the_spool_at_shutdown_go_out_after_a_restart() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    leave_in_the_spool(&harness, &receiver, 3_000).await;
+    assert!(receiver.indexed().is_empty());
+
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), 3_000, "{}", transcript(&output));
+    assert!(seen.values().all(|&times| times == 1), "nothing twice");
+    assert_eq!(
+        summary_figure(&output, "events_read"),
+        0,
+        "the file was checkpointed"
+    );
+    let segments = std::fs::read_dir(harness.path("state/spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert_eq!(segments, 0, "delivered segments are removed");
+}
+
+/// A segment cut a few bytes short, as a crash mid-write leaves it: the spool keeps
+/// what is whole, says so, counts it, and delivers the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_spool_segment_is_cut_at_its_last_whole_record_and_counted() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    // ~6 reads of 256 KiB: several records in one segment.
+    leave_in_the_spool(&harness, &receiver, 20_000).await;
+    let segment = std::fs::read_dir(harness.path("state/spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .expect("a segment waits");
+    let length = std::fs::metadata(&segment).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(length - 5)
+        .unwrap();
+
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    assert_eq!(
+        summary_figure(&output, "spool_records_cut"),
+        1,
+        "{}",
+        transcript(&output)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("torn or corrupt record"));
+    let seen = arrivals(&receiver);
+    assert!(
+        seen.len() > 10_000 && seen.len() < 20_000,
+        "the whole records, not the torn one: {}",
+        seen.len()
+    );
+    // What arrived is a run from the start of the file: the torn record was the last.
+    assert_eq!(*seen.keys().last().unwrap() as usize, seen.len() - 1);
+}
+
+/// A receiver down while events stream in: the spool takes them, the memory does not
+/// grow with them, and every event is delivered once the receiver is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_fills_the_spool_not_the_memory() {
+    let outage = Duration::from_secs(
+        std::env::var("SLUICE_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(8),
+    );
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let live = harness.write("data/live.jsonl", "");
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "buffer = { max_bytes = 2097152 }\nretry = { initial_backoff = \"100ms\", max_backoff = \"500ms\", max_attempts = 1000 }\ncircuit_breaker = { failures = 3, open_for = \"500ms\" }"
+        )
+    ));
+    receiver.make_busy(usize::MAX);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    let padding = "x".repeat(300);
+    let mut written = 0u64;
+    let mut write_second = |file: &std::path::Path| {
+        use std::io::Write;
+        let mut text = String::new();
+        for _ in 0..40_000 {
+            text.push_str(&format!("{{\"n\":{written},\"pad\":\"{padding}\"}}\n"));
+            written += 1;
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(file)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    };
+    write_second(&live);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(&child);
+    let started = Instant::now();
+    while started.elapsed() < outage {
+        write_second(&live);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let rss_during = rss_kib(&child);
+    let spooled: u64 = std::fs::read_dir(harness.path("state/spool"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    receiver.make_busy(0);
+    let total = written as usize;
+    let all = eventually(Duration::from_secs(90), || {
+        arrivals(&receiver).len() >= total
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(
+        all,
+        "{} of {total} arrived\n{}",
+        arrivals(&receiver).len(),
+        transcript(&output)
+    );
+    println!("rss {rss_before} KiB -> {rss_during} KiB while {spooled} bytes were spooled");
+    assert!(
+        spooled > 50 << 20,
+        "the events waited on disk: {spooled} bytes"
+    );
+    assert!(
+        rss_during < rss_before + 24 * 1024,
+        "memory grew from {rss_before} KiB to {rss_during} KiB with {spooled} bytes spooled"
+    );
+}
+
+/// One destination answering 503 forever opens its circuit; the other receives every
+/// event meanwhile, and the failing one's events reach the dead-letter store once
+/// `max_retry_time` has passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_destination_opens_its_circuit_and_the_other_goes_on() {
+    let good = HecReceiver::start(HecConfig::default()).await;
+    let bad = HecReceiver::start(HecConfig::default()).await;
+    bad.make_busy(usize::MAX);
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 5_000);
+    let destination = |name: &str, receiver: &HecReceiver| {
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 500 }\nretry = { initial_backoff = \"100ms\", max_backoff = \"200ms\", max_attempts = 1000, max_retry_time = \"4s\" }\ncircuit_breaker = { failures = 3, open_for = \"1s\" }",
+        )
+        .replace("name = \"splunk\"", &format!("name = \"{name}\""))
+    };
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}{}",
+        destination("good", &good),
+        destination("bad", &bad)
+    ));
+    let child = harness.spawn_run(good.token(), Stdio::null());
+    let good_done = eventually(Duration::from_secs(3), || good.indexed().len() == 5_000).await;
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(
+        good_done,
+        "the good destination was held back\n{}",
+        transcript(&output)
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("circuit open") && stderr.contains("circuit half-open"),
+        "{stderr}"
+    );
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 5_000);
+    // With 1,000 attempts allowed, only max_retry_time gives up.
+    assert!(
+        dead.iter().all(|r| r["destination"] == "bad"
+            && r["reason"].as_str().unwrap().contains("gave up")),
+        "{:?}",
+        dead.first()
+    );
+    assert!(
+        bad.requests() < 100,
+        "the open circuit held the requests back: {}",
+        bad.requests()
+    );
+}
+
+/// `drop_oldest` with a tiny buffer and a receiver that never answers: what is dropped
+/// is counted, warned about, and adds up with what the deadline abandoned.
+#[tokio::test(flavor = "multi_thread")]
+async fn drop_oldest_counts_and_warns_what_it_drops() {
+    let endpoint = silent_endpoint().await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 50_000);
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        splunk_destination(
+            &endpoint,
+            "request_timeout = \"300s\"\nconcurrency = 1\nbatch = { max_events = 10 }\nbuffer = { max_events = 100, when_full = \"drop_oldest\" }"
+        )
+    ));
+    let child = harness.spawn_run("token", Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    let dropped = summary_figure(&output, "dropped");
+    let abandoned = summary_figure(&output, "abandoned");
+    assert_eq!(dropped + abandoned, 50_000, "{}", transcript(&output));
+    // A 256 KiB read is one chunk: the batcher holds the one it splits, the queue the
+    // next (a chunk larger than the queue goes in alone); the rest is dropped.
+    assert!(dropped > 0, "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warned: u64 = stderr
+        .lines()
+        .filter(|l| l.contains("buffer full: events dropped"))
+        .map(|l| {
+            let count = l.split_once(" events=").expect("a count").1;
+            count
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        warned, dropped,
+        "the warnings add up to the count\n{stderr}"
+    );
+    assert!(stderr.contains("drop_oldest"), "{stderr}");
+}
+
+/// Files rotated while sluice is stopped: the renamed file resumes at its checkpoint
+/// (found by its inode under its new name) and the new one is read from its start,
+/// nothing lost and nothing read twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_resumes_a_file_renamed_while_sluice_was_stopped() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let append = |path: &std::path::Path, range: std::ops::Range<u64>| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        for n in range {
+            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
+        }
+    };
+    let live = harness.path("data/app.log");
+    std::fs::create_dir_all(live.parent().unwrap()).unwrap();
+    append(&live, 0..1000);
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/app.log*\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
+    ));
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    assert!(eventually(Duration::from_secs(10), || receiver.indexed().len() == 1000).await);
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    // logrotate while sluice is down: the writer's last lines land in the renamed file.
+    append(&live, 1000..1200);
+    std::fs::rename(&live, harness.path("data/app.log.1")).unwrap();
+    append(&live, 1200..1500);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    let all = eventually(Duration::from_secs(10), || receiver.indexed().len() >= 1500).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+
+    assert!(all, "{}", transcript(&output));
+    let seen = arrivals(&receiver);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..1500).collect::<Vec<u64>>()
+    );
+    assert!(
+        seen.values().all(|&times| times == 1),
+        "{}",
+        transcript(&output)
+    );
+}
