@@ -5,7 +5,9 @@
 //! Prints events/s, MiB/s, the CPU seconds and peak RSS of the sluice process.
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
 //! compress its requests (the receiver then decompresses them, on its own thread);
-//! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources.
+//! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources;
+//! `SLUICE_BENCH_SPOOL=1` gives the run a `data_dir`, so every event goes through the
+//! spool (`fsync` every 1 s, the default) and the files are checkpointed.
 
 mod support;
 
@@ -24,6 +26,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let gzip = std::env::var("SLUICE_BENCH_GZIP").is_ok_and(|v| v == "1");
+    let spool = std::env::var("SLUICE_BENCH_SPOOL").is_ok_and(|v| v == "1");
+    let data_dir = if spool { "data_dir = \"state\"" } else { "" };
     let files: usize = std::env::var("SLUICE_BENCH_FILES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -71,6 +75,7 @@ async fn main() {
         format!(
             r#"
 dead_letter_dir = "dead-letter"
+{data_dir}
 {sources}
 [[destinations]]
 name = "splunk"
@@ -100,8 +105,9 @@ settings = {{ index = "audit", gzip = {gzip} }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events} in {files} file(s){}",
-        if gzip { ", gzip" } else { "" }
+        "events          {events} in {files} file(s){}{}",
+        if gzip { ", gzip" } else { "" },
+        if spool { ", spooled" } else { "" }
     );
     println!("input           {:.1} MiB", support::mib(bytes as f64));
     println!("wall            {seconds:.2} s");

@@ -69,41 +69,65 @@ impl Dice {
     }
 }
 
-/// Events each crash-loop test exports: small in CI, 200,000 with
-/// `SLUICE_CRASH_LOOP_EVENTS=200000` (README, "Reliable delivery").
+/// Events each crash-loop test exports: 200,000 (the count); fewer with
+/// `SLUICE_CRASH_LOOP_EVENTS`.
 fn crash_loop_events() -> usize {
     std::env::var("SLUICE_CRASH_LOOP_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(30_000)
+        .unwrap_or(200_000)
 }
 
-/// The events per second the crash loop lets through, so that a kill lands mid-export.
+/// The events per second the crash loop lets through, so that the kills land
+/// mid-export.
 const CRASH_LOOP_RATE: u64 = 20_000;
-const CHECKPOINT_INTERVAL_MS: u64 = 200;
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 const KILLS: usize = 5;
+/// The bytes a file source reads at once: one chunk, acknowledged as a whole.
+const READ_BLOCK: u64 = 256 * 1024;
+const BATCH_EVENTS: u64 = 500;
+const CONCURRENCY: u64 = 2;
 
 /// `kill -9` at random moments while sluice exports a followed file, restarted each
 /// time, then a run to the end: every event arrives, nothing arrives that was not
-/// written, and the duplicates stay within README's bound (per crash, what was
-/// delivered in one `checkpoint_interval` plus the batches in flight).
+/// written, and the duplicates stay within README's bound: per crash, what arrived in
+/// the last `checkpoint_interval` before it, plus two read blocks (the chunk being
+/// delivered and the next: a chunk is acknowledged whole) and the batches in flight.
 async fn crash_loop(spool: &str) {
     let total = crash_loop_events();
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    write_events(&harness, "data/audit.jsonl", total);
+    let file = write_events(&harness, "data/audit.jsonl", total);
+    let events_per_block = READ_BLOCK * total as u64 / std::fs::metadata(&file).unwrap().len();
     harness.config(&format!(
-        "data_dir = \"state\"\ncheckpoint_interval = \"{CHECKPOINT_INTERVAL_MS}ms\"\n{spool}\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        "data_dir = \"state\"\ncheckpoint_interval = \"{}ms\"\n{spool}\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        CHECKPOINT_INTERVAL.as_millis(),
         splunk_destination(
             &receiver.endpoint(),
-            &format!("batch = {{ max_events = 500, max_wait = \"100ms\" }}\nrate_limit = {{ events_per_second = {CRASH_LOOP_RATE} }}")
+            &format!("concurrency = {CONCURRENCY}\nbatch = {{ max_events = {BATCH_EVENTS}, max_wait = \"100ms\" }}\nrate_limit = {{ events_per_second = {CRASH_LOOP_RATE} }}")
         )
     ));
     let mut dice = Dice::new();
+    let mut bound = 0;
     for kill in 0..KILLS {
         let child = harness.spawn_run(receiver.token(), Stdio::null());
-        tokio::time::sleep(Duration::from_millis(dice.between(300, 1200))).await;
+        let kill_at = Instant::now() + Duration::from_millis(dice.between(200, 700));
+        // What had arrived, over time, to know what arrived in the last interval.
+        let mut samples = vec![(Instant::now(), receiver.indexed().len())];
+        while Instant::now() < kill_at {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            samples.push((Instant::now(), receiver.indexed().len()));
+        }
         send_signal(&child, libc::SIGKILL);
+        let killed = Instant::now();
+        let now = receiver.indexed().len();
+        let window = CHECKPOINT_INTERVAL + Duration::from_millis(100);
+        let then = samples
+            .iter()
+            .rev()
+            .find(|(at, _)| killed.duration_since(*at) >= window)
+            .map_or(samples[0].1, |&(_, count)| count);
+        bound += (now - then) as u64 + 2 * events_per_block + CONCURRENCY * BATCH_EVENTS;
         let output = exit_within(child, EXIT_LIMIT).await;
         assert_eq!(
             output.status.code(),
@@ -111,7 +135,15 @@ async fn crash_loop(spool: &str) {
             "kill {kill}: {}",
             transcript(&output)
         );
+        println!(
+            "after kill {kill}: {now} events arrived, {} in its last {window:?}",
+            now - then
+        );
     }
+    assert!(
+        arrivals(&receiver).len() < total,
+        "the kills landed after the export ended: the test proves nothing"
+    );
     let child = harness.spawn_run(receiver.token(), Stdio::null());
     let all = eventually(Duration::from_secs(60), || {
         arrivals(&receiver).len() >= total
@@ -128,9 +160,7 @@ async fn crash_loop(spool: &str) {
         expected,
         "every event, and only those"
     );
-    let duplicates: usize = seen.values().map(|times| times - 1).sum();
-    let per_crash = CRASH_LOOP_RATE * CHECKPOINT_INTERVAL_MS / 1000 + 2 * 500;
-    let bound = KILLS * per_crash as usize * 3 / 2;
+    let duplicates: u64 = seen.values().map(|&times| times as u64 - 1).sum();
     println!("{duplicates} duplicates after {KILLS} kills (bound {bound})");
     assert!(duplicates <= bound, "{duplicates} duplicates > {bound}");
 }

@@ -69,15 +69,20 @@ impl Persisted {
         }))
     }
 
-    /// Writes the checkpoints and the spool positions, and removes settled segments.
+    /// Writes the spool positions and the checkpoints, and removes settled segments.
+    /// The positions go first: they count on deliveries, not on the spool's sync,
+    /// which may take a while after a burst of writes (and a restart that finds them
+    /// past the spool's end after a power cut starts at its end).
     pub fn commit(&self) -> Result<()> {
+        if let Some(spool) = &self.spool {
+            spool.save_positions(self.fsync)?;
+        }
         let snapshot = self.checkpoints.snapshot();
         if let Some(spool) = &self.spool {
             spool.sync()?;
         }
         self.checkpoints.write(&snapshot, self.fsync)?;
         if let Some(spool) = &self.spool {
-            spool.save_positions(self.fsync)?;
             spool.reclaim();
         }
         Ok(())

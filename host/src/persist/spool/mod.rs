@@ -113,9 +113,8 @@ impl Spool {
                 }
             })
             .collect();
-        let pending = next - oldest;
-        if pending > 0 {
-            tracing::info!(spool = %dir.display(), records = pending, "spool recovered; delivery resumes where each destination was");
+        if next > oldest {
+            tracing::info!(spool = %dir.display(), records_on_disk = next - oldest, "spool recovered; each destination resumes at its saved position");
         }
         let bytes = segments.iter().map(|s| s.bytes).sum();
         let log = Log {
