@@ -26,9 +26,13 @@ pub struct Config {
     /// Where events that can never be delivered are written, as JSON Lines.
     #[serde(default = "default_dead_letter_dir")]
     pub dead_letter_dir: PathBuf,
-    /// Size at which the dead-letter file is rotated (rotated files are kept).
+    /// Size at which the dead-letter file is rotated.
     #[serde(default = "default_dead_letter_max_file_bytes")]
     pub dead_letter_max_file_bytes: u64,
+    /// Most bytes of dead-letter files kept: past it, the oldest rotated files are
+    /// removed (logged, and their records counted).
+    #[serde(default = "default_dead_letter_max_bytes")]
+    pub dead_letter_max_bytes: u64,
     /// Directories of `.wasm` modules; a module there overrides a built-in of the same name.
     #[serde(default)]
     pub modules_dirs: Vec<PathBuf>,
@@ -296,6 +300,10 @@ fn default_dead_letter_max_file_bytes() -> u64 {
 fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(1)
 }
+/// 4 GiB: millions of records, a bound a disk can keep.
+fn default_dead_letter_max_bytes() -> u64 {
+    4 << 30
+}
 fn default_failure_alert_after() -> Duration {
     Duration::from_secs(60)
 }
@@ -453,6 +461,9 @@ impl Config {
             bail!(
                 "spool: segment_bytes must be at least 4096, and max_bytes at least twice segment_bytes"
             );
+        }
+        if self.dead_letter_max_bytes < self.dead_letter_max_file_bytes {
+            bail!("dead_letter_max_bytes: must be at least dead_letter_max_file_bytes");
         }
         if self.checkpoint_interval < MIN_POLL_INTERVAL {
             bail!("checkpoint_interval: use at least {MIN_POLL_INTERVAL:?}");

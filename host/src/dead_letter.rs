@@ -6,10 +6,13 @@
 //! until it works or the shutdown deadline passes.
 //!
 //! Writes run on the blocking pool, never on a thread that runs async tasks. The file is
-//! rotated at `max_file_bytes`, to `dead-letter-<time>.jsonl`; rotated files are kept.
+//! rotated at `max_file_bytes`, to `dead-letter-<time>.jsonl`; rotated files are kept
+//! until all the files take more than `max_bytes`, then the oldest go (logged at WARN,
+//! their records counted).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -31,7 +34,14 @@ pub struct Record<'a> {
     pub stage: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<&'a str>,
+    /// Why it was given up: the last error.
     pub reason: &'a str,
+    /// Attempts made to deliver it, when it was sent at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// The first error, when it failed more than once and the first differs from the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<&'a str>,
     /// `file:line` for parse rejects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
@@ -55,23 +65,45 @@ pub fn now_rfc3339() -> String {
 #[derive(Debug)]
 pub struct DeadLetter {
     path: PathBuf,
-    max_file_bytes: u64,
+    bounds: Bounds,
     /// Taken by the write in progress (and lost if it panics: the next one reopens).
     file: tokio::sync::Mutex<Option<std::fs::File>>,
+    /// Records in rotated files removed to keep the store within its bound.
+    removed: std::sync::Arc<AtomicU64>,
+}
+
+/// How big the files get.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    file: u64,
+    total: u64,
 }
 
 impl DeadLetter {
-    pub fn new(dir: &Path, max_file_bytes: u64) -> Self {
+    pub fn new(dir: &Path, max_file_bytes: u64, max_bytes: u64) -> Self {
         DeadLetter {
             path: dir.join("dead-letter.jsonl"),
-            max_file_bytes,
+            bounds: Bounds {
+                file: max_file_bytes,
+                total: max_bytes,
+            },
             file: tokio::sync::Mutex::new(None),
+            removed: Default::default(),
         }
     }
 
     /// The store the configuration names.
     pub fn configured(config: &crate::config::Config) -> Self {
-        DeadLetter::new(&config.dead_letter_dir, config.dead_letter_max_file_bytes)
+        DeadLetter::new(
+            &config.dead_letter_dir,
+            config.dead_letter_max_file_bytes,
+            config.dead_letter_max_bytes,
+        )
+    }
+
+    /// Records removed with the oldest files to keep the store within `max_bytes`.
+    pub fn removed(&self) -> u64 {
+        self.removed.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -129,10 +161,11 @@ impl DeadLetter {
         let mut slot = self.file.lock().await;
         let file = slot.take();
         let path = self.path.clone();
-        let max_file_bytes = self.max_file_bytes;
+        let bounds = self.bounds;
+        let removed = self.removed.clone();
         let (file, result) = tokio::task::spawn_blocking(move || {
             let mut file = file;
-            let result = append_blocking(&path, &mut file, &text, max_file_bytes);
+            let result = append_blocking(&path, &mut file, &text, bounds, &removed);
             (file, result)
         })
         .await
@@ -152,19 +185,20 @@ fn serialize(records: &[Record<'_>]) -> serde_json::Result<Vec<u8>> {
 }
 
 /// Appends `text` to the file at `path` (opened into `file` on first use), rotating it
-/// first when `text` would take it past `max_file_bytes`.
+/// first when `text` would take it past its bound.
 fn append_blocking(
     path: &Path,
     file: &mut Option<std::fs::File>,
     text: &[u8],
-    max_file_bytes: u64,
+    bounds: Bounds,
+    removed: &AtomicU64,
 ) -> Result<()> {
     let open = match file {
         Some(open) => open,
         None => file.insert(open_append(path)?),
     };
     let size = open.metadata()?.len();
-    if size > 0 && size + text.len() as u64 > max_file_bytes {
+    if size > 0 && size + text.len() as u64 > bounds.file {
         let rotated = path.with_file_name(format!(
             "dead-letter-{}.jsonl",
             jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
@@ -173,12 +207,61 @@ fn append_blocking(
             .with_context(|| format!("rotating {} to {}", path.display(), rotated.display()))?;
         tracing::info!(file = %rotated.display(), "dead-letter file rotated");
         *file = None;
-        return append_blocking(path, file, text, max_file_bytes);
+        // Room for the new file to grow to its own bound.
+        remove_oldest(path, bounds.total.saturating_sub(bounds.file), removed);
+        return append_blocking(path, file, text, bounds, removed);
     }
     open.write_all(text)
         .with_context(|| format!("writing {}", path.display()))?;
     open.sync_data()
         .with_context(|| format!("syncing {}", path.display()))
+}
+
+/// The store's files, oldest first (rotated files by their time, then the current one).
+pub fn files(current: &Path) -> Vec<PathBuf> {
+    let dir = current.parent().unwrap_or(Path::new("."));
+    let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("dead-letter-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    rotated.sort();
+    rotated.extend(current.exists().then(|| current.to_path_buf()));
+    rotated
+}
+
+/// Removes the oldest rotated files until the store holds at most `keep` bytes,
+/// counting their records in `removed`.
+fn remove_oldest(current: &Path, keep: u64, removed: &AtomicU64) {
+    let files = files(current);
+    let size = |p: &PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut total: u64 = files.iter().map(size).sum();
+    for oldest in files.iter().filter(|p| p.as_path() != current) {
+        if total <= keep {
+            break;
+        }
+        let records = std::fs::read(oldest).map_or(0, |b| count_lines(&b));
+        let bytes = size(oldest);
+        match std::fs::remove_file(oldest) {
+            Ok(()) => {
+                total -= bytes.min(total);
+                removed.fetch_add(records, Ordering::Relaxed);
+                tracing::warn!(file = %oldest.display(), records, "dead-letter store over dead_letter_max_bytes: its oldest file was removed");
+            }
+            Err(error) => {
+                tracing::error!(file = %oldest.display(), %error, "cannot remove an old dead-letter file")
+            }
+        }
+    }
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 fn open_append(path: &Path) -> Result<std::fs::File> {
@@ -202,6 +285,8 @@ mod tests {
             stage: "parse",
             destination: None,
             reason,
+            attempts: None,
+            first_error: None,
             origin: None,
             event_id: None,
             event: None,
@@ -212,7 +297,7 @@ mod tests {
     #[tokio::test]
     async fn the_file_is_rotated_at_its_size_bound_and_nothing_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let store = DeadLetter::new(dir.path(), 1000);
+        let store = DeadLetter::new(dir.path(), 1000, 1 << 20);
         let never = CancellationToken::new();
         for n in 0..30 {
             assert!(store.store(&[record(&format!("r{n}"))], &never).await);
@@ -228,11 +313,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_its_total_bound_the_oldest_files_go_and_their_records_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetter::new(dir.path(), 1000, 3000);
+        let never = CancellationToken::new();
+        for n in 0..100 {
+            assert!(store.store(&[record(&format!("r{n}"))], &never).await);
+        }
+        let files = files(store.path());
+        let total: u64 = files
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(total <= 3000, "{total} bytes kept");
+        let kept: u64 = files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap().lines().count() as u64)
+            .sum();
+        assert_eq!(kept + store.removed(), 100, "every record kept or counted");
+        assert!(store.removed() > 0);
+        let last = std::fs::read_to_string(store.path()).unwrap();
+        assert!(last.contains("\"r99\""), "the newest records stay");
+    }
+
+    #[tokio::test]
     async fn a_store_that_cannot_write_keeps_trying_until_told_to_give_up() {
         let dir = tempfile::tempdir().unwrap();
         let blocked = dir.path().join("a-file");
         std::fs::write(&blocked, "in the way").unwrap();
-        let store = DeadLetter::new(&blocked.join("dlq"), 1 << 20);
+        let store = DeadLetter::new(&blocked.join("dlq"), 1 << 20, 1 << 20);
         assert!(store.check_writable().is_err());
         let give_up = CancellationToken::new();
         let cancel = give_up.clone();

@@ -214,6 +214,10 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         destination.log_where_captured();
         queue.warn_unwarned_drops();
     }
+    Counters::add(
+        &counters.dead_letters_removed,
+        dead_letter.removed() as usize,
+    );
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
 }
 

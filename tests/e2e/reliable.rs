@@ -391,6 +391,16 @@ async fn a_failing_destination_opens_its_circuit_and_the_other_goes_on() {
         "{:?}",
         dead.first()
     );
+    // Records say what delivery went through: how many attempts, the first error.
+    assert!(
+        dead.iter()
+            .any(|r| r["attempts"].as_u64().is_some_and(|n| n >= 1)
+                && r["first_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("HEC code 9"))),
+        "{:?}",
+        dead.first()
+    );
     assert!(
         bad.requests() < 100,
         "the open circuit held the requests back: {}",
@@ -495,5 +505,83 @@ async fn a_restart_resumes_a_file_renamed_while_sluice_was_stopped() {
         seen.values().all(|&times| times == 1),
         "{}",
         transcript(&output)
+    );
+}
+
+/// Events refused for a wrong index, the configuration fixed, then `dlq replay`: they
+/// arrive with their original event ids, and leave the store; `dlq list` counts them by
+/// destination and reason before.
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_replay_sends_refused_events_again_after_a_fix_and_empties_the_store() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 100);
+    let config = |index: &str| {
+        format!(
+            "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+            splunk_destination(
+                &receiver.endpoint(),
+                &format!("settings = {{ index = \"{index}\" }}")
+            )
+        )
+    };
+    harness.config(&config("nonexistent"));
+    let token = [("HEC_TOKEN", receiver.token())];
+    harness.run_expecting(3, &token).await;
+    let refused = harness.dead_letters();
+    assert_eq!(refused.len(), 100);
+    assert!(receiver.indexed().is_empty());
+
+    let listed = harness
+        .sluice(&["dlq", "list", "-c", "sluice.toml"], &token)
+        .await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", transcript(&listed));
+    assert!(
+        stdout.contains("100 record(s)")
+            && stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("100  splunk  ")
+                    && l.contains("Incorrect index")),
+        "{stdout}"
+    );
+
+    harness.config(&config("audit"));
+    let replayed = harness
+        .sluice(
+            &[
+                "dlq",
+                "replay",
+                "-c",
+                "sluice.toml",
+                "--destination",
+                "splunk",
+                "--reason",
+                "index",
+            ],
+            &token,
+        )
+        .await;
+    assert!(replayed.status.success(), "{}", transcript(&replayed));
+    assert!(
+        String::from_utf8_lossy(&replayed.stdout).contains("100 delivered"),
+        "{}",
+        transcript(&replayed)
+    );
+    let mut sent: Vec<String> = receiver
+        .indexed()
+        .iter()
+        .map(|e| e["fields"]["sluice_event_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut original: Vec<String> = refused
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    sent.sort();
+    original.sort();
+    assert_eq!(sent, original, "the same events, with their ids");
+    assert!(
+        harness.dead_letters().is_empty(),
+        "delivered records leave the store"
     );
 }

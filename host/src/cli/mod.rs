@@ -1,5 +1,6 @@
 //! The command line: `run`, `check` and `preview`.
 
+mod dlq;
 mod preview;
 mod progress;
 
@@ -48,6 +49,11 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Look at the dead-letter store, or send its events again.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// Run a module on JSON Lines from stdin and print the requests it would send.
     Preview {
         /// A built-in module name or a path to a `.wasm`.
@@ -56,6 +62,37 @@ pub enum Command {
         /// A module setting, `key=value`; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Count the records by destination and reason.
+    List {
+        /// Configuration file (TOML): where the store is.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Send dead-lettered events again through a destination's current module and
+    /// settings (after fixing what refused them); the records of events delivered
+    /// leave the store, those refused again are written back with the new reason.
+    /// Run it while `sluice run` is stopped (with a data_dir, it is refused otherwise).
+    #[command(
+        after_help = "Exit codes: 0 every event delivered; 3 some refused again; 2 an error."
+    )]
+    Replay {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The destination whose records are sent again, to it.
+        #[arg(long)]
+        destination: String,
+        /// Only records whose reason contains this text.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only records written at or after this time (RFC 3339, e.g. 2026-11-30T08:00:00Z).
+        #[arg(long)]
+        since: Option<jiff::Timestamp>,
     },
 }
 
@@ -92,6 +129,25 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run { config } => run(Config::load(&config)?),
         Command::Check { config, connect } => check(&config, connect),
         Command::Preview { module, settings } => preview::preview(&module, settings),
+        Command::Dlq {
+            command: DlqCommand::List { config },
+        } => dlq::list(&Config::load(&config)?),
+        Command::Dlq {
+            command:
+                DlqCommand::Replay {
+                    config,
+                    destination,
+                    reason,
+                    since,
+                },
+        } => dlq::replay(
+            &Config::load(&config)?,
+            &dlq::Selection {
+                destination,
+                reason,
+                since,
+            },
+        ),
     }
 }
 
@@ -148,6 +204,7 @@ fn run(config: Config) -> Result<ExitCode> {
         abandoned,
         events_settled = Counters::get(&c.events_settled),
         spool_records_cut = Counters::get(&c.spool_records_cut),
+        dead_letters_removed = Counters::get(&c.dead_letters_removed),
         read_errors,
         "sluice stopped"
     );

@@ -338,15 +338,32 @@ impl Destination {
     }
 }
 
+/// What delivering some events went through, for their dead-letter records.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Tries {
+    /// Attempts made (0: never sent).
+    pub attempts: u32,
+    pub first_error: Option<String>,
+}
+
+impl Tries {
+    /// An attempt failed with `reason`.
+    pub fn failed(&mut self, attempt: u32, reason: &str) {
+        self.attempts = attempt;
+        self.first_error.get_or_insert_with(|| reason.to_owned());
+    }
+}
+
 impl Destination {
     /// Dead-letters the events of `batch` at `indices` (checked with the module's
-    /// answer), with `reason`; false when the store could not take them before
-    /// `give_up` (then they are not counted as dead-lettered).
+    /// answer), with `reason` and what was `tried`; false when the store could not
+    /// take them before `give_up` (then they are not counted as dead-lettered).
     pub(super) async fn dead_letter(
         &self,
         batch: &Events,
         indices: &[u32],
         reason: &str,
+        tried: &Tries,
         give_up: &CancellationToken,
     ) -> bool {
         if indices.is_empty() {
@@ -354,7 +371,14 @@ impl Destination {
         }
         tracing::warn!(destination = %self.name, events = indices.len(), %reason, "events dead-lettered");
         let stored = self
-            .write_records(batch, indices.iter().copied(), "deliver", reason, give_up)
+            .write_records(
+                batch,
+                indices.iter().copied(),
+                "deliver",
+                reason,
+                tried,
+                give_up,
+            )
             .await;
         if stored {
             Counters::add(&self.counters.dead_lettered, indices.len());
@@ -370,10 +394,11 @@ impl Destination {
         &self,
         batch: &Events,
         reason: &str,
+        tried: &Tries,
         give_up: &CancellationToken,
     ) -> bool {
         let all: Vec<u32> = (0..batch.len() as u32).collect();
-        self.dead_letter(batch, &all, reason, give_up).await
+        self.dead_letter(batch, &all, reason, tried, give_up).await
     }
 
     /// Writes the events of `batch` at `indices` to the dead-letter store, trying again
@@ -384,9 +409,14 @@ impl Destination {
         indices: impl Iterator<Item = u32>,
         stage: &'static str,
         reason: &str,
+        tried: &Tries,
         give_up: &CancellationToken,
     ) -> bool {
         let time = now_rfc3339();
+        let first_error = tried
+            .first_error
+            .as_deref()
+            .filter(|first| *first != reason);
         let records: Vec<Record<'_>> = indices
             .map(|i| i as usize)
             .map(|i| Record {
@@ -394,6 +424,8 @@ impl Destination {
                 stage,
                 destination: Some(&self.name),
                 reason,
+                attempts: (tried.attempts > 0).then_some(tried.attempts),
+                first_error,
                 origin: None,
                 event_id: Some(IdText(batch.meta(i).id).to_string()),
                 event: from_str_unbounded(batch.json(i)).ok(),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Destination;
 use super::circuit::Refusal;
+use super::destination::Tries;
 use super::transport::{self, Sent};
 use crate::buffer::Batch;
 use crate::event::Events;
@@ -51,6 +52,7 @@ pub(super) async fn run(
             setup: setup.clone(),
             instance: std::sync::Mutex::new(instance.take()),
             abort: abort.clone(),
+            tries: Tries::default(),
         };
         match supervised(worker.deliver(events.clone())).await {
             Ok((worker, true)) => {
@@ -74,6 +76,7 @@ pub(super) async fn run(
                         0..events.len() as u32,
                         "shutdown",
                         "abandoned: not delivered within shutdown_timeout (some may have arrived)",
+                        &Tries::default(),
                         &abort,
                     )
                     .await;
@@ -86,7 +89,10 @@ pub(super) async fn run(
                     "sluice failed while delivering this batch (some events may have arrived): {panic}"
                 );
                 tracing::error!(destination = %destination.name, %reason, "delivery task panicked");
-                if destination.dead_letter_all(&events, &reason, &abort).await {
+                if destination
+                    .dead_letter_all(&events, &reason, &Tries::default(), &abort)
+                    .await
+                {
                     batch.acks.into_iter().for_each(crate::ack::Ack::settle);
                 } else {
                     Counters::add(&destination.counters.abandoned, events.len());
@@ -114,6 +120,8 @@ struct Pending {
     /// Since when they have been failing (or waiting at an open circuit): the clock of
     /// `max_retry_time`.
     failing_since: Option<Instant>,
+    /// Their first error, for their dead-letter records.
+    first_error: Option<String>,
 }
 
 /// The state of one batch's delivery: the destination, and the module instance it
@@ -127,6 +135,8 @@ struct Worker {
     /// `Sync`; one worker never calls twice at once.)
     instance: std::sync::Mutex<Option<FormatterInstance>>,
     abort: CancellationToken,
+    /// What the events under way went through, for their dead-letter records.
+    tries: Tries,
 }
 
 impl Worker {
@@ -137,11 +147,16 @@ impl Worker {
             events,
             attempt: 1,
             failing_since: None,
+            first_error: None,
         }]);
         while let Some(pending) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return (self, false);
             }
+            self.tries = Tries {
+                attempts: pending.attempt - 1,
+                first_error: pending.first_error.clone(),
+            };
             let formatted = match self.format(&pending.events).await {
                 Ok(formatted) => formatted,
                 Err(Failure::Fatal(reason)) => {
@@ -272,6 +287,7 @@ impl Worker {
                     .map(|&position| request.events[position as usize])
                     .collect()
             };
+            self.tries.attempts = attempt;
             match &verdict {
                 Verdict::Retry(_) => self.destination.circuit.failed(),
                 _ => self.destination.circuit.succeeded(),
@@ -285,6 +301,7 @@ impl Worker {
                     self.destination
                         .health
                         .failed(&self.destination.name, &advice.reason);
+                    self.tries.failed(attempt, &advice.reason);
                     let since = *failing_since.get_or_insert_with(Instant::now);
                     if !self.destination.retry.may_retry(attempt, since) {
                         let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
@@ -319,6 +336,7 @@ impl Worker {
                             events: Arc::new(pending.events.subset(in_request(&partial.retry))),
                             attempt,
                             failing_since: Some(failing_since.unwrap_or_else(Instant::now)),
+                            first_error: self.tries.first_error.clone(),
                         };
                         self.retry_pending(
                             rest,
@@ -337,6 +355,7 @@ impl Worker {
                             events: Arc::new(pending.events.subset(half.iter().copied())),
                             attempt,
                             failing_since,
+                            first_error: self.tries.first_error.clone(),
                         });
                     }
                     return;
@@ -368,6 +387,8 @@ impl Worker {
         queue: &mut VecDeque<Pending>,
     ) {
         let since = *pending.failing_since.get_or_insert_with(Instant::now);
+        self.tries.failed(pending.attempt, &reason);
+        pending.first_error.get_or_insert_with(|| reason.clone());
         if !self.destination.retry.may_retry(pending.attempt, since) {
             self.dead_letter_all(
                 &pending.events,
@@ -468,7 +489,7 @@ impl Worker {
 
     async fn dead_letter_all(&self, events: &Events, reason: &str) {
         self.destination
-            .dead_letter_all(events, reason, &self.abort)
+            .dead_letter_all(events, reason, &self.tries, &self.abort)
             .await;
     }
 
@@ -476,7 +497,7 @@ impl Worker {
     /// deadline, the batch ends unsettled (`deliver` sees the deadline passed).
     async fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
         self.destination
-            .dead_letter(batch, indices, reason, &self.abort)
+            .dead_letter(batch, indices, reason, &self.tries, &self.abort)
             .await;
     }
 }

@@ -22,6 +22,8 @@ pub struct Counters {
     pub abandoned: AtomicU64,
     /// Events a full buffer dropped by its `when_full` policy, summed over destinations.
     pub dropped: AtomicU64,
+    /// Dead-letter records removed with the oldest files, past `dead_letter_max_bytes`.
+    pub dead_letters_removed: AtomicU64,
     /// Spool records found torn or corrupt (a crash mid-write) and cut off.
     pub spool_records_cut: AtomicU64,
     /// Input files that could not be opened or read, and one-shot sources whose

@@ -38,18 +38,7 @@ impl Persisted {
         let Some(dir) = &config.data_dir else {
             return Ok(None);
         };
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data_dir {}", dir.display()))?;
-        let lock_path = dir.join("lock");
-        let lock = std::fs::File::create(&lock_path)
-            .with_context(|| format!("creating {}", lock_path.display()))?;
-        lock.try_lock().map_err(|_| {
-            anyhow::anyhow!(
-                "data_dir {} is in use by another sluice (it holds {})",
-                dir.display(),
-                lock_path.display()
-            )
-        })?;
+        let lock = lock_data_dir(dir)?;
         let spool = if config.spooled() {
             let names: Vec<Arc<str>> = config
                 .destinations
@@ -115,6 +104,23 @@ impl Persisted {
             }
         }
     }
+}
+
+/// Locks `dir` (created if need be) for this process, until the file returned is
+/// dropped: one sluice per `data_dir`, and no `dlq replay` beside a running one.
+pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data_dir {}", dir.display()))?;
+    let lock_path = dir.join("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "data_dir {} is in use by another sluice (it holds {})",
+            dir.display(),
+            lock_path.display()
+        )
+    })?;
+    Ok(lock)
 }
 
 /// Replaces `path` with `bytes` so that a crash leaves the old file or the new one,

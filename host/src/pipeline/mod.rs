@@ -210,6 +210,8 @@ impl Ingest {
                 stage: "parse",
                 destination: None,
                 reason: &rejected.reason,
+                attempts: None,
+                first_error: None,
                 origin: Some(rejected.origin.clone()),
                 event_id: None,
                 event: None,
