@@ -15,7 +15,7 @@ use crate::deliver::Destination;
 use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{Limits, ModuleSource, Runtime};
-use crate::persist::{Persisted, spool};
+use crate::persist::{Persisted, Spool, spool};
 use crate::pipeline::{Router, Sink, enrichment, line_parser};
 
 /// What a run did, for the closing log line and the exit code.
@@ -100,16 +100,17 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         watched.push((destination, queue.gauge()));
         queues.push(queue);
     }
+    let spool = persisted.as_ref().and_then(|p| p.spool.clone());
     let progress = (!config.progress_interval.is_zero()).then(|| {
         tokio::spawn(log_progress(
             config.progress_interval,
             counters.clone(),
             watched.clone(),
+            spool.clone(),
         ))
     });
     let routes = config.routes();
-    let spool = persisted.as_ref().and_then(|p| p.spool.clone());
-    let sink = match spool {
+    let sink = match spool.clone() {
         // Each destination reads the spool into its queue.
         Some(spool) => {
             for (index, queue) in queues.into_iter().enumerate() {
@@ -202,12 +203,11 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     if let Some(commits) = commits {
         let _ = commits.await;
     }
-    if let Some(spool) = persisted.as_ref().and_then(|p| p.spool.as_ref()) {
-        for (destination, _) in &watched {
-            let pending = spool.pending(&destination.name);
-            if pending > 0 {
-                tracing::info!(destination = %destination.name, chunks = pending, spool_bytes = spool.bytes(), "events remain in the spool; they are delivered after a restart");
-            }
+    for (destination, queue) in &watched {
+        let spooled = spooled_figures(spool.as_deref(), &destination.name);
+        destination.log_figures("destination summary", queue, spooled);
+        if let Some((pending, _)) = spooled.filter(|(pending, _)| *pending > 0) {
+            tracing::info!(destination = %destination.name, records = pending, "events remain in the spool; they are delivered after a restart");
         }
     }
     for (destination, queue) in &watched {
@@ -227,6 +227,7 @@ async fn log_progress(
     interval: std::time::Duration,
     counters: Arc<Counters>,
     destinations: Vec<(Arc<Destination>, QueueGauge)>,
+    spool: Option<Arc<Spool>>,
 ) {
     let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
@@ -242,9 +243,15 @@ async fn log_progress(
         );
         last_read = read;
         for (destination, queue) in &destinations {
-            destination.log_progress(queue);
+            let spooled = spooled_figures(spool.as_deref(), &destination.name);
+            destination.log_figures("progress", queue, spooled);
         }
     }
+}
+
+/// The records `destination` has not settled in the spool, and the spool's bytes.
+fn spooled_figures(spool: Option<&Spool>, destination: &str) -> Option<(u64, u64)> {
+    spool.map(|spool| (spool.pending(destination), spool.bytes()))
 }
 
 /// Waits for every task; returns how many failed or panicked (each one logged).

@@ -391,6 +391,32 @@ async fn a_failing_destination_opens_its_circuit_and_the_other_goes_on() {
         "{:?}",
         dead.first()
     );
+    // The summary has each destination's figures.
+    let summary = |name: &str| {
+        stderr
+            .lines()
+            .find(|l| {
+                l.contains("destination summary") && l.contains(&format!("destination={name} "))
+            })
+            .unwrap_or_else(|| panic!("no summary of {name}: {stderr}"))
+            .to_owned()
+    };
+    let (good_line, bad_line) = (summary("good"), summary("bad"));
+    assert!(
+        good_line.contains("events_in=5000")
+            && good_line.contains("delivered=5000")
+            && !good_line.contains("last_success=never")
+            && good_line.contains("last_error_time=never"),
+        "{good_line}"
+    );
+    assert!(
+        bad_line.contains("events_in=5000")
+            && bad_line.contains("dead_lettered=5000")
+            && bad_line.contains("last_success=never")
+            && bad_line.contains("last_error=HEC code 9")
+            && bad_line.contains("spool_records_pending=0"),
+        "{bad_line}"
+    );
     // Records say what delivery went through: how many attempts, the first error.
     assert!(
         dead.iter()

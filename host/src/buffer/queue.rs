@@ -66,6 +66,8 @@ struct Shared {
     /// A chunk was taken, or the receiver left.
     popped: Notify,
     dropped: AtomicU64,
+    /// Events taken into the queue (its destination's events in).
+    taken: AtomicU64,
     counters: Arc<Counters>,
 }
 
@@ -103,6 +105,7 @@ pub fn memory_queue(
         pushed: Notify::new(),
         popped: Notify::new(),
         dropped: AtomicU64::new(0),
+        taken: AtomicU64::new(0),
         counters,
     });
     (
@@ -128,6 +131,11 @@ impl QueueGauge {
     /// Events waiting in the queue.
     pub fn queued_events(&self) -> usize {
         self.shared.lock().events
+    }
+
+    /// Events taken into the queue so far.
+    pub fn taken(&self) -> u64 {
+        self.shared.taken.load(Ordering::Relaxed)
     }
 
     /// Events dropped by the `when_full` policy so far.
@@ -238,6 +246,7 @@ impl QueueSender {
         };
         state.push_back(queued, bytes);
         drop(state);
+        shared.taken.fetch_add(events as u64, Ordering::Relaxed);
         shared.pushed.notify_one();
         Ok(())
     }

@@ -180,23 +180,32 @@ impl Destination {
         }
     }
 
-    /// Logs this destination's figures, for the periodic progress line.
-    pub fn log_progress(&self, queue: &QueueGauge) {
+    /// Logs this destination's figures: `what` says which line (the periodic progress
+    /// line, or the summary at the end); `spooled` is the records it has not settled in
+    /// the spool, and the spool's bytes, when there is one.
+    pub fn log_figures(&self, what: &str, queue: &QueueGauge, spooled: Option<(u64, u64)>) {
         let health = &self.health;
         let read = |figure: &std::sync::atomic::AtomicU64| {
             figure.load(std::sync::atomic::Ordering::Relaxed)
         };
+        let (last_error_time, last_error) = health.last_error();
         tracing::info!(
             destination = %self.name,
+            events_in = queue.taken(),
             delivered = read(&health.delivered),
             dead_lettered = read(&health.dead_lettered),
-            dropped = queue.dropped(),
+            dropped_when_full = queue.dropped(),
             failed_attempts = read(&health.failures),
             failing = health.is_failing(),
             circuit = self.circuit.describe(),
             queued_events = queue.queued_events(),
             queued_bytes = queue.queued_bytes(),
-            "progress"
+            spool_records_pending = spooled.map(|(records, _)| records),
+            spool_bytes = spooled.map(|(_, bytes)| bytes),
+            last_success = %health.last_success(),
+            last_error_time = %last_error_time,
+            last_error = %last_error,
+            "{what}"
         );
     }
 

@@ -17,6 +17,9 @@ pub struct Health {
     pub failures: AtomicU64,
     streak: Mutex<Option<Streak>>,
     alert_after: Duration,
+    /// When an attempt last delivered, and when one last failed (with why).
+    last_success: Mutex<Option<jiff::Timestamp>>,
+    last_error: Mutex<Option<(jiff::Timestamp, String)>>,
 }
 
 /// Failures since the last success.
@@ -36,12 +39,16 @@ impl Health {
             failures: AtomicU64::new(0),
             streak: Mutex::new(None),
             alert_after,
+            last_success: Mutex::new(None),
+            last_error: Mutex::new(None),
         }
     }
 
     /// An attempt failed with `reason`.
     pub fn failed(&self, destination: &str, reason: &str) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().expect("not poisoned") =
+            Some((jiff::Timestamp::now(), reason.to_owned()));
         let now = Instant::now();
         let mut streak = self.streak.lock().expect("not poisoned");
         let streak = streak.get_or_insert(Streak {
@@ -71,6 +78,7 @@ impl Health {
     /// An attempt delivered `events` events.
     pub fn delivered(&self, destination: &str, events: usize) {
         self.delivered.fetch_add(events as u64, Ordering::Relaxed);
+        *self.last_success.lock().expect("not poisoned") = Some(jiff::Timestamp::now());
         if let Some(streak) = self.streak.lock().expect("not poisoned").take() {
             tracing::info!(
                 destination,
@@ -79,6 +87,20 @@ impl Health {
                 "destination delivered again after {} failure(s)",
                 streak.failures
             );
+        }
+    }
+
+    /// When an attempt last delivered, as RFC 3339, or `never`.
+    pub fn last_success(&self) -> String {
+        let last = *self.last_success.lock().expect("not poisoned");
+        last.map_or_else(|| "never".into(), |time| time.to_string())
+    }
+
+    /// When an attempt last failed and why, or `never`.
+    pub fn last_error(&self) -> (String, String) {
+        match &*self.last_error.lock().expect("not poisoned") {
+            Some((time, reason)) => (time.to_string(), reason.clone()),
+            None => ("never".into(), String::new()),
         }
     }
 
