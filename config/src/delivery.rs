@@ -90,6 +90,13 @@ pub struct CircuitBreakerConfig {
     /// How long an open circuit sends nothing; then one batch probes the destination.
     #[serde(default = "default_circuit_open_for", with = "humantime_serde")]
     pub open_for: Duration,
+    /// Also open when at least this share (0 to 1) of the last `window` attempts
+    /// failed, for a destination that fails often without failing `failures` times in
+    /// a row; unset for none.
+    pub failure_ratio: Option<f64>,
+    /// The attempts `failure_ratio` looks at.
+    #[serde(default = "default_circuit_window")]
+    pub window: u32,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -97,6 +104,8 @@ impl Default for CircuitBreakerConfig {
         CircuitBreakerConfig {
             failures: default_circuit_failures(),
             open_for: default_circuit_open_for(),
+            failure_ratio: None,
+            window: default_circuit_window(),
         }
     }
 }
@@ -131,6 +140,9 @@ fn default_max_backoff() -> Duration {
 }
 fn default_circuit_failures() -> u32 {
     5
+}
+fn default_circuit_window() -> u32 {
+    20
 }
 fn default_circuit_open_for() -> Duration {
     Duration::from_secs(30)

@@ -545,6 +545,16 @@ impl Config {
             if destination.concurrency == 0 {
                 bail!("{at}.concurrency: must be at least 1");
             }
+            let circuit = &destination.circuit_breaker;
+            if circuit
+                .failure_ratio
+                .is_some_and(|ratio| !(ratio > 0.0 && ratio <= 1.0))
+            {
+                bail!("{at}.circuit_breaker.failure_ratio: must be above 0 and at most 1");
+            }
+            if circuit.window == 0 {
+                bail!("{at}.circuit_breaker.window: must be at least 1");
+            }
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");
             }

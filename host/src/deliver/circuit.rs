@@ -1,5 +1,5 @@
-//! A circuit breaker per destination: after `failures` attempts in a row fail, nothing
-//! is sent for `open_for`; then one request probes the destination (half-open), and
+//! A circuit breaker per destination: after `failures` attempts in a row fail (or, if
+//! set, a `failure_ratio` of the last `window` attempts), nothing is sent for `open_for`; then one request probes the destination (half-open), and
 //! its answer closes the circuit or opens it again. Batches wait meanwhile (in the
 //! buffer or the spool) instead of spending their attempts on a destination that is
 //! down. Each change of state is logged.
@@ -17,6 +17,8 @@ pub struct Circuit {
     destination: std::sync::Arc<str>,
     config: CircuitBreakerConfig,
     state: Mutex<State>,
+    /// The outcomes of the last `window` attempts (true: failed), for `failure_ratio`.
+    recent: Mutex<std::collections::VecDeque<bool>>,
     changed: Notify,
 }
 
@@ -47,6 +49,7 @@ impl Circuit {
             destination,
             config: config.clone(),
             state: Mutex::new(State::Closed { failures: 0 }),
+            recent: Mutex::default(),
             changed: Notify::new(),
         }
     }
@@ -108,8 +111,24 @@ impl Circuit {
         }
     }
 
+    /// Notes an attempt's outcome; whether the failure ratio over the window is reached.
+    fn ratio_reached(&self, failed: bool) -> bool {
+        let Some(ratio) = self.config.failure_ratio else {
+            return false;
+        };
+        let mut recent = self.recent.lock().expect("not poisoned");
+        recent.push_back(failed);
+        if recent.len() > self.config.window as usize {
+            recent.pop_front();
+        }
+        let failures = recent.iter().filter(|&&f| f).count();
+        recent.len() == self.config.window as usize
+            && failures as f64 >= ratio * recent.len() as f64
+    }
+
     /// The destination answered (whatever it said of the events): close the circuit.
     pub fn succeeded(&self) {
+        self.ratio_reached(false);
         let mut state = self.state();
         if !matches!(*state, State::Closed { .. }) {
             tracing::info!(destination = %self.destination, "circuit closed: the destination answers again");
@@ -120,12 +139,15 @@ impl Circuit {
 
     /// An attempt failed (no answer, or one that asks to try again).
     pub fn failed(&self) {
-        if self.config.failures == 0 {
+        let ratio_reached = self.ratio_reached(true);
+        if self.config.failures == 0 && !ratio_reached {
             return;
         }
         let mut state = self.state();
+        let threshold = self.config.failures;
         let open = match *state {
-            State::Closed { failures } if failures + 1 >= self.config.failures => true,
+            State::Closed { .. } if ratio_reached => true,
+            State::Closed { failures } if threshold > 0 && failures + 1 >= threshold => true,
             State::Closed { failures } => {
                 *state = State::Closed {
                     failures: failures + 1,
@@ -139,6 +161,7 @@ impl Circuit {
             *state = State::Open {
                 until: Instant::now() + self.config.open_for,
             };
+            self.recent.lock().expect("not poisoned").clear();
             tracing::warn!(destination = %self.destination, open_for = ?self.config.open_for, "circuit open: nothing is sent to the destination for a while; batches wait");
             self.changed.notify_waiters();
         }
@@ -161,8 +184,30 @@ mod tests {
         let config = CircuitBreakerConfig {
             failures,
             open_for: Duration::from_secs(30),
+            ..CircuitBreakerConfig::default()
         };
         Circuit::new("d".into(), &config)
+    }
+
+    #[test]
+    fn a_failure_ratio_over_the_window_opens_it_without_failures_in_a_row() {
+        let config = CircuitBreakerConfig {
+            failures: 0,
+            failure_ratio: Some(0.5),
+            window: 10,
+            ..CircuitBreakerConfig::default()
+        };
+        let circuit = Circuit::new("d".into(), &config);
+        // Every other attempt fails: never two in a row, half of the window.
+        for _ in 0..4 {
+            circuit.failed();
+            circuit.succeeded();
+        }
+        circuit.failed();
+        assert_eq!(circuit.describe(), "closed", "9 attempts: the window is not full");
+        circuit.succeeded();
+        circuit.failed();
+        assert_eq!(circuit.describe(), "open");
     }
 
     #[tokio::test(start_paused = true)]
