@@ -611,3 +611,80 @@ async fn dlq_replay_sends_refused_events_again_after_a_fix_and_empties_the_store
         "delivered records leave the store"
     );
 }
+
+/// A second signal during an outage exits at once; the spool it leaves is whole, and
+/// the next run delivers every event from it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_during_an_outage_leaves_a_spool_the_next_run_delivers() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 20_000);
+    harness.config(&format!(
+        "data_dir = \"state\"\nshutdown_timeout = \"60s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        splunk_destination(&receiver.endpoint(), "retry = { initial_backoff = \"50ms\", max_backoff = \"100ms\", max_attempts = 1000 }")
+    ));
+    receiver.make_busy(usize::MAX);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send_signal(&child, libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_signal(&child, libc::SIGTERM);
+    // Far less than the 60 s shutdown_timeout.
+    let output = exit_within(child, Duration::from_secs(10)).await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("second shutdown request"),
+        "{}",
+        transcript(&output)
+    );
+
+    receiver.make_busy(0);
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), 20_000, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "spool_records_cut"), 0);
+}
+
+/// logrotate's copytruncate while sluice is stopped: the file (same inode) is shorter
+/// than its checkpoint, so it is read from its start: the lines written after the
+/// truncation arrive, and nothing before it arrives twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_truncated_while_sluice_was_stopped_is_read_from_its_start() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let live = harness.path("data/app.log");
+    std::fs::create_dir_all(live.parent().unwrap()).unwrap();
+    let write = |range: std::ops::Range<u64>, append: bool| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&live)
+            .unwrap();
+        for n in range {
+            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
+        }
+    };
+    write(0..1000, true);
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/app.log\"]\n{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let token = [("HEC_TOKEN", receiver.token())];
+    harness.run_ok(&token).await;
+    std::fs::copy(&live, harness.path("data/app.log.1")).unwrap();
+    write(1000..1100, false);
+    let output = harness.run_ok(&token).await;
+
+    let seen = arrivals(&receiver);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..1100).collect::<Vec<u64>>()
+    );
+    assert!(
+        seen.values().all(|&times| times == 1),
+        "{}",
+        transcript(&output)
+    );
+}

@@ -204,7 +204,11 @@ mod tests {
             circuit.succeeded();
         }
         circuit.failed();
-        assert_eq!(circuit.describe(), "closed", "9 attempts: the window is not full");
+        assert_eq!(
+            circuit.describe(),
+            "closed",
+            "9 attempts: the window is not full"
+        );
         circuit.succeeded();
         circuit.failed();
         assert_eq!(circuit.describe(), "open");
