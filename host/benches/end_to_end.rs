@@ -7,7 +7,11 @@
 //! compress its requests (the receiver then decompresses them, on its own thread);
 //! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources;
 //! `SLUICE_BENCH_SPOOL=1` gives the run a `data_dir`, so every event goes through the
-//! spool (`fsync` every 1 s, the default) and the files are checkpointed.
+//! spool (`fsync` every 1 s, the default, or `SLUICE_BENCH_FSYNC`) and the files are
+//! checkpointed;
+//! `SLUICE_BENCH_OUTAGE_SECS=N` has the receiver answer 503 (HEC's "server busy") for
+//! the first N seconds, so the events arrive during an outage (the peak RSS then says
+//! whether memory is bounded by the configuration or grows with the events).
 
 mod support;
 
@@ -27,7 +31,17 @@ async fn main() {
         .unwrap_or(1_000_000);
     let gzip = std::env::var("SLUICE_BENCH_GZIP").is_ok_and(|v| v == "1");
     let spool = std::env::var("SLUICE_BENCH_SPOOL").is_ok_and(|v| v == "1");
-    let data_dir = if spool { "data_dir = \"state\"" } else { "" };
+    // `SLUICE_BENCH_FSYNC` sets the spool's `fsync` policy (1s by default).
+    let fsync = std::env::var("SLUICE_BENCH_FSYNC").unwrap_or_else(|_| "1s".into());
+    let data_dir = if spool {
+        format!("data_dir = \"state\"\n[spool]\nfsync = \"{fsync}\"\n")
+    } else {
+        String::new()
+    };
+    let outage: u64 = std::env::var("SLUICE_BENCH_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let files: usize = std::env::var("SLUICE_BENCH_FILES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -57,14 +71,18 @@ async fn main() {
         })
         .collect();
 
-    let received = Arc::new(AtomicU64::new(0));
+    let receiver = Receiver {
+        received: Arc::new(AtomicU64::new(0)),
+        down_until: Instant::now() + std::time::Duration::from_secs(outage),
+    };
+    let received = receiver.received.clone();
     let app = axum::Router::new()
         .route(
             "/services/collector/event",
             axum::routing::post(count_envelopes),
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(received.clone());
+        .with_state(receiver);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -83,6 +101,8 @@ module = "splunk-hec"
 endpoint = "{endpoint}"
 token = {{ env = "HEC_TOKEN" }}
 settings = {{ index = "audit", gzip = {gzip} }}
+retry = {{ initial_backoff = "100ms", max_backoff = "500ms", max_attempts = 1000 }}
+circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 "#
         ),
     )
@@ -105,9 +125,14 @@ settings = {{ index = "audit", gzip = {gzip} }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events} in {files} file(s){}{}",
+        "events          {events} in {files} file(s){}{}{}",
         if gzip { ", gzip" } else { "" },
-        if spool { ", spooled" } else { "" }
+        if spool { ", spooled" } else { "" },
+        if outage > 0 {
+            format!(", the receiver down for the first {outage} s")
+        } else {
+            String::new()
+        }
     );
     println!("input           {:.1} MiB", support::mib(bytes as f64));
     println!("wall            {seconds:.2} s");
@@ -127,13 +152,26 @@ settings = {{ index = "audit", gzip = {gzip} }}
     );
 }
 
+#[derive(Clone)]
+struct Receiver {
+    received: Arc<AtomicU64>,
+    /// Until then it answers 503, HEC's "server is busy".
+    down_until: Instant,
+}
+
 /// Counts envelopes by their opening `{"time":`, in bodies compressed or not; answers
 /// like HEC.
 async fn count_envelopes(
-    State(received): State<Arc<AtomicU64>>,
+    State(receiver): State<Receiver>,
     headers: axum::http::HeaderMap,
     body: Bytes,
-) -> &'static str {
+) -> (axum::http::StatusCode, &'static str) {
+    if Instant::now() < receiver.down_until {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"text":"Server is busy","code":9}"#,
+        );
+    }
     let body = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
@@ -143,6 +181,8 @@ async fn count_envelopes(
         body
     };
     let envelopes = body.windows(8).filter(|w| w == b"{\"time\":").count();
-    received.fetch_add(envelopes as u64, Ordering::Relaxed);
-    r#"{"text":"Success","code":0}"#
+    receiver
+        .received
+        .fetch_add(envelopes as u64, Ordering::Relaxed);
+    (axum::http::StatusCode::OK, r#"{"text":"Success","code":0}"#)
 }

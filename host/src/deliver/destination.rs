@@ -25,6 +25,10 @@ use crate::metrics::Counters;
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
 use sluice_contract::types::{Compression, ConnectionCheck, FormatError, HttpRequest, Payload};
 
+/// Bytes of events a spooled destination reads ahead into memory, at most: enough to
+/// keep its batches full (a few read blocks), without the spool's content in memory.
+const SPOOL_READ_AHEAD: usize = 2 << 20;
+
 /// What one destination needs, shared by its workers.
 pub struct Destination {
     pub name: Arc<str>,
@@ -317,8 +321,13 @@ impl Destination {
         tasks: &mut JoinSet<Result<()>>,
     ) -> Result<QueueSender> {
         let limits = self.limits;
+        // With the spool, events wait there: memory holds only a read-ahead.
+        let max_bytes = match self.spooled {
+            true => config.buffer.max_bytes.min(SPOOL_READ_AHEAD),
+            false => config.buffer.max_bytes,
+        };
         let queue_limits = QueueLimits {
-            max_bytes: config.buffer.max_bytes,
+            max_bytes,
             max_events: config.buffer.max_events,
             when_full: config.buffer.when_full,
         };

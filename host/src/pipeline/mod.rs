@@ -299,9 +299,10 @@ impl Ingest {
         chunk: &EventChunk,
         mark: Option<(Watermark, Position)>,
     ) -> Result<(), Closed> {
+        let count = chunk.events.len();
         match spool.append(self.source, chunk, &self.give_up).await {
             Ok(true) => {
-                Counters::add(&self.router.counters.events_settled, chunk.events.len());
+                Counters::add(&self.router.counters.events_settled, count);
                 if let Some((watermark, position)) = mark {
                     watermark.settle(position);
                 }

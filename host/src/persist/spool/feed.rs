@@ -3,15 +3,16 @@
 //! settled a chunk, its position moves over it.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::{Segment, Spool, read_frame};
-use crate::ack::{Ack, StreamPoint};
+use crate::ack::{Ack, Position, StreamPoint, Watermark};
 use crate::buffer::QueueSender;
+use crate::event::EventChunk;
 
 /// Feeds the destination at `index` of the spool (taking the sources flagged in
 /// `takes`) into `queue`, until the spool is closed and read to its end, or `stop`.
@@ -64,17 +65,42 @@ pub async fn feed(
                 continue;
             }
         };
-        if !takes.get(source as usize).copied().unwrap_or(false) {
-            watermark.settle(position);
-            continue;
+        if !queue_chunk(
+            &queue,
+            &takes,
+            &watermark,
+            position,
+            source,
+            Arc::new(chunk),
+            &stop,
+        )
+        .await
+        {
+            return Ok(());
         }
-        let settle = watermark.clone();
-        let ack = Ack::new(move || settle.settle(position)).into_template();
-        let chunk = Arc::new(chunk);
-        tokio::select! {
-            queued = queue.push(&chunk, &ack) => if queued.is_err() { return Ok(()) },
-            () = stop.cancelled() => return Ok(()),
-        }
+    }
+}
+
+/// Queues `chunk`, read by `source`, if the destination takes that source (else it is
+/// settled at once); false when the destination stopped taking events, or `stop`.
+async fn queue_chunk(
+    queue: &QueueSender,
+    takes: &[bool],
+    watermark: &Watermark,
+    position: Position,
+    source: u32,
+    chunk: Arc<EventChunk>,
+    stop: &CancellationToken,
+) -> bool {
+    if !takes.get(source as usize).copied().unwrap_or(false) {
+        watermark.settle(position);
+        return true;
+    }
+    let settle = watermark.clone();
+    let ack = Ack::new(move || settle.settle(position)).into_template();
+    tokio::select! {
+        queued = queue.push(&chunk, &ack) => queued.is_ok(),
+        () = stop.cancelled() => false,
     }
 }
 
@@ -83,7 +109,9 @@ struct SegmentReader {
     first: u64,
     /// The number of the record the file is at.
     at: u64,
-    file: BufReader<File>,
+    /// Read without a buffer: a record is one read of its header and one of its body,
+    /// straight into the chunk's buffer.
+    file: File,
     name: String,
 }
 
@@ -94,7 +122,7 @@ impl SegmentReader {
         Ok(SegmentReader {
             first: segment.first,
             at: segment.first,
-            file: BufReader::with_capacity(256 * 1024, file),
+            file,
             name: segment.path.display().to_string(),
         })
     }

@@ -151,8 +151,7 @@ impl Spool {
         chunk: &EventChunk,
         give_up: &CancellationToken,
     ) -> Result<bool> {
-        let mut frame = Vec::with_capacity(chunk.data.len() + 64 + 40 * chunk.events.len());
-        record::encode(source as u32, chunk, &mut frame);
+        let frame = record::encode(source as u32, chunk);
         while !self.has_room(frame.len() as u64) {
             tokio::select! {
                 () = tokio::time::sleep(FULL_RETRY) => {}
@@ -176,7 +175,7 @@ impl Spool {
         fits
     }
 
-    fn write(&self, frame: &[u8]) -> Result<()> {
+    fn write(&self, frame: &record::Encoded<'_>) -> Result<()> {
         let mut log = self.log();
         let roll = match (&log.writer, log.segments.back()) {
             (Some(_), Some(current)) => current.bytes >= self.config.segment_bytes,
@@ -187,8 +186,11 @@ impl Spool {
         }
         let log = &mut *log;
         let writer = log.writer.as_mut().expect("a segment is open");
-        writer
-            .write_all(frame)
+        // Three writes, no copy of the text; a crash between them leaves a torn frame,
+        // which the next start cuts off.
+        [&frame.header[..], frame.text, &frame.tail]
+            .into_iter()
+            .try_for_each(|part| writer.write_all(part))
             .with_context(|| format!("writing to the spool in {}", self.dir.display()))?;
         let segment = log.segments.back_mut().expect("a segment is open");
         segment.bytes += frame.len() as u64;
@@ -416,8 +418,10 @@ fn read_frame(reader: &mut impl Read) -> Result<Option<record::Decoded>> {
     let Some(header) = Header::parse(header) else {
         return Ok(Some(Err("frame length out of bounds")));
     };
-    let mut body = vec![0u8; header.len];
-    if read_full(reader, &mut body)? < header.len {
+    // Filled by the read, not zeroed first.
+    let mut body = Vec::with_capacity(header.len);
+    reader.take(header.len as u64).read_to_end(&mut body)?;
+    if body.len() < header.len {
         return Ok(Some(Err("torn frame body")));
     }
     Ok(Some(record::decode(header, body)))

@@ -1,10 +1,11 @@
 //! One spooled chunk on disk: a frame of its length and CRC-32 (so a torn or corrupt
-//! record is found, not misread), then which source read it, its events' metadata and
-//! their text.
+//! record is found, not misread), then its events' text, their metadata and which
+//! source read them. The text comes first so that it is written from the chunk and
+//! read back into the chunk's own buffer, with no copy to move it.
 //!
 //! ```text
 //! frame:   len u32 | crc32(body) u32 | body (len bytes)
-//! body:    source u32 | count u32 | count x meta (37 bytes) | text
+//! body:    text | count x meta (37 bytes) | source u32 | count u32
 //! meta:    offset u32 | len u32 | time_ms i64 | ingest_time u8 | id u128
 //! ```
 //! Little-endian throughout.
@@ -14,29 +15,45 @@ use crate::event::{EventChunk, EventMeta};
 /// Bytes of a frame before its body.
 pub const FRAME_HEADER: usize = 8;
 const META_BYTES: usize = 4 + 4 + 8 + 1 + 16;
+const TRAILER_BYTES: usize = 8;
 /// Bigger than any chunk a source makes (a read block plus the longest line); a
 /// length past it is a corrupt frame, not an allocation to attempt.
 pub const MAX_BODY: usize = 1 << 30;
 
-/// The frame of `chunk`, read by the source at `source`, appended to `out`.
-pub fn encode(source: u32, chunk: &EventChunk, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; FRAME_HEADER]);
-    out.extend_from_slice(&source.to_le_bytes());
-    out.extend_from_slice(&(chunk.events.len() as u32).to_le_bytes());
-    for meta in &chunk.events {
-        out.extend_from_slice(&meta.offset.to_le_bytes());
-        out.extend_from_slice(&meta.len.to_le_bytes());
-        out.extend_from_slice(&meta.time_ms.to_le_bytes());
-        out.push(u8::from(meta.ingest_time));
-        out.extend_from_slice(&meta.id.to_le_bytes());
+/// A frame in three parts, written one after the other: the text is the chunk's own.
+pub struct Encoded<'a> {
+    pub header: [u8; FRAME_HEADER],
+    pub text: &'a [u8],
+    pub tail: Vec<u8>,
+}
+
+impl Encoded<'_> {
+    /// Bytes of the whole frame.
+    pub fn len(&self) -> usize {
+        FRAME_HEADER + self.text.len() + self.tail.len()
     }
-    out.extend_from_slice(chunk.data.as_bytes());
-    let body = &out[start + FRAME_HEADER..];
-    let len = body.len() as u32;
-    let crc = crc32fast::hash(body);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The frame of `chunk`, read by the source at `source`.
+pub fn encode(source: u32, chunk: &EventChunk) -> Encoded<'_> {
+    let mut tail = Vec::with_capacity(chunk.events.len() * META_BYTES + TRAILER_BYTES);
+    for meta in &chunk.events {
+        tail.extend_from_slice(&meta.offset.to_le_bytes());
+        tail.extend_from_slice(&meta.len.to_le_bytes());
+        tail.extend_from_slice(&meta.time_ms.to_le_bytes());
+        tail.push(u8::from(meta.ingest_time));
+        tail.extend_from_slice(&meta.id.to_le_bytes());
+    }
+    tail.extend_from_slice(&source.to_le_bytes());
+    tail.extend_from_slice(&(chunk.events.len() as u32).to_le_bytes());
+    let text = chunk.data.as_bytes();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(text);
+    crc.update(&tail);
+    let mut header = [0u8; FRAME_HEADER];
+    header[..4].copy_from_slice(&((text.len() + tail.len()) as u32).to_le_bytes());
+    header[4..].copy_from_slice(&crc.finalize().to_le_bytes());
+    Encoded { header, text, tail }
 }
 
 /// A frame's header: the length of its body and the body's checksum.
@@ -59,23 +76,22 @@ pub type Decoded = Result<(u32, EventChunk), &'static str>;
 
 /// The source and chunk of a body, or why it is not one (a checksum that does not
 /// match, a layout that does not add up).
-pub fn decode(header: Header, body: Vec<u8>) -> Decoded {
+pub fn decode(header: Header, mut body: Vec<u8>) -> Decoded {
     if crc32fast::hash(&body) != header.crc {
         return Err("checksum mismatch");
     }
-    let word = |at: usize| -> Result<[u8; 4], &'static str> {
-        body.get(at..at + 4)
-            .map(|b| b.try_into().expect("4 bytes"))
-            .ok_or("truncated body")
-    };
-    let source = u32::from_le_bytes(word(0)?);
-    let count = u32::from_le_bytes(word(4)?) as usize;
-    let text_at = count
+    let word = |at: usize| -> [u8; 4] { body[at..at + 4].try_into().expect("4 bytes") };
+    let trailer = body
+        .len()
+        .checked_sub(TRAILER_BYTES)
+        .ok_or("truncated body")?;
+    let source = u32::from_le_bytes(word(trailer));
+    let count = u32::from_le_bytes(word(trailer + 4)) as usize;
+    let text_len = count
         .checked_mul(META_BYTES)
-        .and_then(|metas| metas.checked_add(8))
-        .filter(|&end| end <= body.len())
+        .and_then(|metas| trailer.checked_sub(metas))
         .ok_or("event count beyond the body")?;
-    let events: Vec<EventMeta> = body[8..text_at]
+    let events: Vec<EventMeta> = body[text_len..trailer]
         .as_chunks::<META_BYTES>()
         .0
         .iter()
@@ -87,9 +103,8 @@ pub fn decode(header: Header, body: Vec<u8>) -> Decoded {
             id: u128::from_le_bytes(m[17..33].try_into().expect("16 bytes")),
         })
         .collect();
-    let mut text = body;
-    text.drain(..text_at);
-    let data = String::from_utf8(text).map_err(|_| "text is not UTF-8")?;
+    body.truncate(text_len);
+    let data = String::from_utf8(body).map_err(|_| "text is not UTF-8")?;
     let in_bounds = |meta: &EventMeta| {
         let end = meta.offset as usize + meta.len as usize;
         data.is_char_boundary(meta.offset as usize)
@@ -128,9 +143,11 @@ mod tests {
     }
 
     fn frame() -> Vec<u8> {
-        let mut out = Vec::new();
-        encode(3, &sample(), &mut out);
-        out
+        let chunk = sample();
+        let encoded = encode(3, &chunk);
+        let frame = [&encoded.header[..], encoded.text, &encoded.tail].concat();
+        assert_eq!(frame.len(), encoded.len());
+        frame
     }
 
     fn split(frame: &[u8]) -> (Header, Vec<u8>) {
