@@ -177,10 +177,10 @@ async fn kill_9_in_a_loop_with_checkpoints_only_loses_nothing() {
 
 /// A one-shot file to a receiver answering 503 forever, cut short by SIGTERM: the run
 /// exits 0 and says what waits in the spool.
-async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: usize) {
+async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: usize, spool: &str) {
     write_events(harness, "data/audit.jsonl", events);
     harness.config(&format!(
-        "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n{spool}\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
         splunk_destination(&receiver.endpoint(), "retry = { initial_backoff = \"50ms\", max_backoff = \"100ms\", max_attempts = 1000 }")
     ));
     receiver.make_busy(usize::MAX);
@@ -204,7 +204,7 @@ async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: u
 async fn events_left_in_the_spool_at_shutdown_go_out_after_a_restart() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    leave_in_the_spool(&harness, &receiver, 3_000).await;
+    leave_in_the_spool(&harness, &receiver, 3_000, "").await;
     assert!(receiver.indexed().is_empty());
 
     let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
@@ -236,7 +236,7 @@ async fn a_torn_spool_segment_is_cut_at_its_last_whole_record_and_counted() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     // ~6 reads of 256 KiB: several records in one segment.
-    leave_in_the_spool(&harness, &receiver, 20_000).await;
+    leave_in_the_spool(&harness, &receiver, 20_000, "").await;
     let segment = std::fs::read_dir(harness.path("state/spool"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -686,5 +686,46 @@ async fn a_file_truncated_while_sluice_was_stopped_is_read_from_its_start() {
         seen.values().all(|&times| times == 1),
         "{}",
         transcript(&output)
+    );
+}
+
+/// A record damaged in the middle of the spool (a disk that changed under it): its
+/// segment is cut at start, and the destination goes on with the next segment instead
+/// of stopping at the gap in the numbers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_segment_in_the_middle_of_the_spool_is_skipped_and_the_rest_delivered() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    // Segments of 4 KiB: each read of 256 KiB is a segment of its own.
+    let spool = "[spool]\nsegment_bytes = 4096\nmax_bytes = 1073741824";
+    leave_in_the_spool(&harness, &receiver, 20_000, spool).await;
+    let mut segments: Vec<_> = std::fs::read_dir(harness.path("state/spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segments.sort();
+    assert!(segments.len() >= 4, "{segments:?}");
+    let middle = &segments[segments.len() / 2];
+    let mut bytes = std::fs::read(middle).unwrap();
+    bytes[100] ^= 0x55;
+    std::fs::write(middle, bytes).unwrap();
+
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    assert_eq!(
+        summary_figure(&output, "spool_records_cut"),
+        1,
+        "{}",
+        transcript(&output)
+    );
+    let seen = arrivals(&receiver);
+    let lost = 20_000 - seen.len();
+    assert!(
+        lost > 0 && lost < 10_000,
+        "one segment's events lost, the others delivered: {lost} lost"
+    );
+    assert!(
+        seen.contains_key(&19_999),
+        "the segments after the gap went out"
     );
 }

@@ -45,7 +45,18 @@ pub async fn feed(
             reader = Some(SegmentReader::open(&segment)?);
         }
         let open = reader.as_mut().expect("opened above");
-        let frame = tokio::task::block_in_place(|| open.read(next))?;
+        let Some(frame) = tokio::task::block_in_place(|| open.read(next))? else {
+            // The segment ends before `next`: its tail was cut at start (a torn or
+            // corrupt record), and the numbers go on in the next segment.
+            match end {
+                Some(end) => next = end,
+                None => anyhow::bail!(
+                    "spool segment {} ends before record {next}, which was written",
+                    segment.path.display()
+                ),
+            }
+            continue;
+        };
         let position = watermark.issue(StreamPoint {
             offset: next + 1,
             lines: 0,
@@ -127,22 +138,28 @@ impl SegmentReader {
         })
     }
 
-    /// Record `number` of this segment (skipping those before it).
-    fn read(&mut self, number: u64) -> Result<super::record::Decoded> {
+    /// Record `number` of this segment (skipping those before it); none when the
+    /// segment ends first.
+    fn read(&mut self, number: u64) -> Result<Option<super::record::Decoded>> {
         while self.at < number {
-            self.skip()?;
+            if !self.skip()? {
+                return Ok(None);
+            }
         }
         self.at += 1;
-        read_frame(&mut self.file)?
-            .with_context(|| format!("spool segment {} ended before record {number}", self.name))
+        read_frame(&mut self.file).with_context(|| format!("reading spool segment {}", self.name))
     }
 
-    fn skip(&mut self) -> Result<()> {
+    /// Moves over one record; false at the end of the segment.
+    fn skip(&mut self) -> Result<bool> {
         let mut header = [0u8; super::FRAME_HEADER];
-        std::io::Read::read_exact(&mut self.file, &mut header)?;
+        match std::io::Read::read_exact(&mut self.file, &mut header) {
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            read => read.with_context(|| format!("reading spool segment {}", self.name))?,
+        }
         let header = super::Header::parse(header).context("corrupt spool frame")?;
         self.file.seek(SeekFrom::Current(header.len as i64))?;
         self.at += 1;
-        Ok(())
+        Ok(true)
     }
 }
