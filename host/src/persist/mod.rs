@@ -27,6 +27,8 @@ pub struct Persisted {
     pub checkpoints: Arc<Checkpoints>,
     pub spool: Option<Arc<Spool>>,
     fsync: bool,
+    /// The spool's `fsync` interval, when it has one.
+    fsync_every: Option<Duration>,
     /// Held for the run: a second sluice on the same `data_dir` would corrupt it.
     _lock: std::fs::File,
 }
@@ -54,6 +56,10 @@ impl Persisted {
             checkpoints: Arc::new(Checkpoints::load(&dir.join("checkpoints.json"))),
             spool,
             fsync: config.spool.fsync != Fsync::Never,
+            fsync_every: match config.spool.fsync {
+                Fsync::Every(every) => Some(every),
+                Fsync::Always | Fsync::Never => None,
+            },
             _lock: lock,
         }))
     }
@@ -81,6 +87,12 @@ impl Persisted {
     /// ERROR once until a commit works again (the run goes on; a restart would then
     /// read again from the last checkpoint written).
     pub async fn run_commits(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
+        let syncs = match (&self.spool, self.fsync_every) {
+            (Some(spool), Some(every)) => {
+                Some(tokio::spawn(spool.clone().run_syncs(every, stop.clone())))
+            }
+            _ => None,
+        };
         let mut failing = false;
         loop {
             let stopping = tokio::select! {
@@ -100,6 +112,9 @@ impl Persisted {
                 Ok(()) => failing = false,
             }
             if stopping {
+                if let Some(syncs) = syncs {
+                    let _ = syncs.await;
+                }
                 return;
             }
         }

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::watch;
@@ -59,9 +59,10 @@ struct Log {
     writer: Option<File>,
     next: u64,
     bytes: u64,
-    /// Written since the last `fsync`.
+    /// The segment written to was written since the last `fsync`.
     unsynced: bool,
-    last_sync: Instant,
+    /// Segments closed since the last `fsync`, still to be forced to disk.
+    closed_unsynced: Vec<File>,
     /// Whether the current wait for room was logged.
     full_logged: bool,
 }
@@ -123,7 +124,7 @@ impl Spool {
             next,
             bytes,
             unsynced: false,
-            last_sync: Instant::now(),
+            closed_unsynced: Vec::new(),
             full_logged: false,
         };
         Ok(Spool {
@@ -176,6 +177,17 @@ impl Spool {
     }
 
     fn write(&self, frame: &record::Encoded<'_>) -> Result<()> {
+        let to_sync = self.append_frame(frame)?;
+        // Forced to disk before the source moves on (`always`), without holding up
+        // the other writers meanwhile.
+        force(to_sync)?;
+        let next = self.log().next;
+        self.appended.send_modify(|appended| appended.next = next.max(appended.next));
+        Ok(())
+    }
+
+    /// Appends `frame` to the segment written to; what must be forced to disk now.
+    fn append_frame(&self, frame: &record::Encoded<'_>) -> Result<Vec<File>> {
         let mut log = self.log();
         let roll = match (&log.writer, log.segments.back()) {
             (Some(_), Some(current)) => current.bytes >= self.config.segment_bytes,
@@ -197,24 +209,22 @@ impl Spool {
         log.bytes += frame.len() as u64;
         log.next += 1;
         log.unsynced = true;
-        let due = match self.config.fsync {
-            Fsync::Always => true,
-            Fsync::Every(interval) => log.last_sync.elapsed() >= interval,
-            Fsync::Never => false,
-        };
-        if due {
-            sync(log)?;
+        // `every`: forced by `run_syncs`, off the sources' way.
+        match self.config.fsync {
+            Fsync::Always => unsynced(log),
+            Fsync::Every(_) | Fsync::Never => Ok(Vec::new()),
         }
-        let next = log.next;
-        self.appended.send_modify(|appended| appended.next = next);
-        Ok(())
     }
 
     /// Closes the current segment (forced to disk unless the policy is `never`) and
     /// starts the next, named by the number of its first record.
     fn start_segment(&self, log: &mut Log) -> Result<()> {
-        if self.config.fsync != Fsync::Never {
-            sync(log)?;
+        if log.unsynced
+            && self.config.fsync != Fsync::Never
+            && let Some(closing) = log.writer.take()
+        {
+            log.closed_unsynced.push(closing);
+            log.unsynced = false;
         }
         let path = self.dir.join(format!("{:020}{SEGMENT_SUFFIX}", log.next));
         let file = File::create(&path)
@@ -234,7 +244,24 @@ impl Spool {
         if self.config.fsync == Fsync::Never {
             return Ok(());
         }
-        sync(&mut self.log())
+        let to_sync = unsynced(&mut self.log())?;
+        force(to_sync)
+    }
+
+    /// Forces the spool to disk every `every` (the `fsync` policy's interval) until
+    /// `stop`, on the blocking pool: the sources never wait for it.
+    pub async fn run_syncs(self: Arc<Self>, every: Duration, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.cancelled() => return,
+            }
+            let spool = self.clone();
+            let synced = tokio::task::spawn_blocking(move || spool.sync()).await;
+            if let Ok(Err(error)) = synced {
+                tracing::error!(error = %format!("{error:#}"), "cannot force the spool to disk");
+            }
+        }
     }
 
     /// No more records will be written: the destinations' feeds end at the last one.
@@ -315,15 +342,24 @@ impl Spool {
     }
 }
 
-fn sync(log: &mut Log) -> Result<()> {
+/// The files written since the last `fsync` (handles of their own, so that they are
+/// forced after the log is unlocked); the log counts them as forced from now on.
+fn unsynced(log: &mut Log) -> Result<Vec<File>> {
+    let mut files = std::mem::take(&mut log.closed_unsynced);
     if log.unsynced
         && let Some(writer) = &log.writer
     {
-        writer.sync_data().context("forcing the spool to disk")?;
+        files.push(writer.try_clone().context("opening the spool segment again")?);
     }
     log.unsynced = false;
-    log.last_sync = Instant::now();
-    Ok(())
+    Ok(files)
+}
+
+fn force(files: Vec<File>) -> Result<()> {
+    files
+        .iter()
+        .try_for_each(File::sync_data)
+        .context("forcing the spool to disk")
 }
 
 /// A segment found on open, with its number of whole records.
