@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 pub use delivery::{BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig, WhenFull};
-pub use secret::{Secret, SecretRef};
+pub use secret::{BasicAuth, Secret, SecretRef};
 pub use spool::{Fsync, SpoolConfig};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +236,9 @@ pub struct DestinationConfig {
     pub endpoint: String,
     /// The credential the host adds to every request, as the module's info says.
     pub token: Option<SecretRef>,
+    /// HTTP Basic credentials instead of `token`, sent in the module's credential header
+    /// (`Authorization: Basic ...`), encoded by the host.
+    pub basic_auth: Option<BasicAuth>,
     /// Secrets a module may sign with (by name) without reading them.
     #[serde(default)]
     pub signing_keys: BTreeMap<String, SecretRef>,
@@ -432,6 +435,7 @@ impl Config {
             let secrets = destination
                 .token
                 .iter_mut()
+                .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
                 .chain(destination.signing_keys.values_mut());
             for secret in secrets {
                 if let SecretRef::File(path) = secret {
@@ -557,6 +561,14 @@ impl Config {
             }
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");
+            }
+            if destination.token.is_some() && destination.basic_auth.is_some() {
+                bail!("{at}: give `token` or `basic_auth`, not both");
+            }
+            if let Some(basic) = &destination.basic_auth {
+                basic
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.basic_auth: {e}"))?;
             }
             if let Some(token) = &destination.token {
                 token

@@ -106,6 +106,30 @@ impl Secret {
     }
 }
 
+/// `basic_auth = { user = "elastic", password = { env = "ES_PASSWORD" } }`: HTTP Basic
+/// credentials, encoded by the host, sent in the module's credential header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: SecretRef,
+}
+
+impl BasicAuth {
+    /// `base64(user:password)`, the value after `Basic `.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        use base64::Engine;
+        if self.user.contains(':') {
+            return Err("user: a Basic user name cannot hold `:`".into());
+        }
+        let password = self.password.resolve()?;
+        let pair = format!("{}:{}", self.user, password.expose());
+        Ok(Secret(
+            base64::engine::general_purpose::STANDARD.encode(pair),
+        ))
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(****)")
@@ -115,6 +139,22 @@ impl std::fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Test vector E4 of protocols.md: `elastic:changeme`.
+    #[test]
+    fn basic_credentials_are_encoded_as_the_test_vector_says() {
+        let dir = std::env::temp_dir().join(format!("sluice-basic-{}", std::process::id()));
+        std::fs::write(&dir, "changeme\n").unwrap();
+        let basic = BasicAuth {
+            user: "elastic".into(),
+            password: SecretRef::File(dir.clone()),
+        };
+        assert_eq!(
+            basic.resolve().unwrap().expose(),
+            "ZWxhc3RpYzpjaGFuZ2VtZQ=="
+        );
+        std::fs::remove_file(dir).unwrap();
+    }
 
     /// A secret file that never ends used to be read without end.
     #[test]

@@ -44,6 +44,25 @@ impl Piece {
         }
     }
 
+    /// An event's members: its JSON after the opening `{`, up to and with the closing
+    /// `}`. Placed after a module's own `{"key":value,`, the event gains members ahead of
+    /// its own without being copied. `None` for an object without members (`{}`), after
+    /// which a comma would not be JSON.
+    pub fn event_members(event: &Event<'_>) -> Option<Piece> {
+        let json = event.json().as_bytes();
+        let open = json.iter().position(|&b| b == b'{')?;
+        let rest = &json[open + 1..];
+        let first = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        if rest[first] == b'}' {
+            return None;
+        }
+        let range = event.range();
+        Some(Piece {
+            start: (range.start + open + 1) as u32,
+            end: range.end as u32,
+        })
+    }
+
     fn len(self) -> usize {
         (self.end - self.start) as usize
     }
@@ -225,5 +244,19 @@ mod tests {
         let assembled = payload.finish().assemble(&batch);
         assert_eq!(String::from_utf8(assembled).unwrap(), "[{\"n\":1},]");
         assert_eq!(len, "[{\"n\":1},]".len());
+    }
+
+    #[test]
+    fn an_event_gains_members_ahead_of_its_own_and_an_empty_one_has_none() {
+        let mut batch = Batch::new();
+        batch.push("{\"n\":1}", 0, TimeSource::Event, EventId(1));
+        batch.push(" { } ", 0, TimeSource::Event, EventId(2));
+        let mut payload = PayloadBuilder::with_capacity(&batch, 16, 4);
+        payload.push(b"{\"t\":0,");
+        let members = Piece::event_members(&batch.event(0)).expect("one member");
+        payload.push_pieces([members]);
+        assert!(Piece::event_members(&batch.event(1)).is_none());
+        let assembled = payload.finish().assemble(&batch);
+        assert_eq!(String::from_utf8(assembled).unwrap(), "{\"t\":0,\"n\":1}");
     }
 }

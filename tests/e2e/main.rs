@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod dead_letter;
+mod elasticsearch;
 mod files;
 mod hec_delivery;
 mod hostile_input;

@@ -23,7 +23,9 @@ use crate::event::{Enrichment, EventMeta};
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
-use sluice_contract::types::{Compression, ConnectionCheck, FormatError, HttpRequest, Payload};
+use sluice_contract::types::{
+    AuthHeader, Compression, ConnectionCheck, FormatError, HttpRequest, Payload,
+};
 
 /// Bytes of events a spooled destination reads ahead into memory, at most: enough to
 /// keep its batches full (a few read blocks), without the spool's content in memory.
@@ -117,22 +119,33 @@ impl Destination {
         let endpoint = config.endpoint().context("endpoint")?;
         Transport::check_serves(&endpoint, info.transport)
             .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
-        let credential = match (&info.auth, &config.token) {
-            (Some(header), Some(token)) => Some(Credential {
+        let credential = match (&info.auth, &config.token, &config.basic_auth) {
+            (Some(header), Some(token), _) => Some(Credential {
                 header: header.clone(),
                 secret: token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
             }),
-            (None, Some(_)) => anyhow::bail!(
-                "token: module `{}` sends no credential, remove the token",
+            (Some(header), None, Some(basic)) => Some(Credential {
+                header: AuthHeader {
+                    name: header.name.clone(),
+                    prefix: "Basic ".into(),
+                },
+                secret: basic
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
+            }),
+            (None, Some(_), _) | (None, _, Some(_)) => anyhow::bail!(
+                "token: module `{}` sends no credential, remove the token or basic_auth",
                 info.name
             ),
             // A capture directory needs no credential; a real endpoint does.
-            (Some(header), None) if !matches!(endpoint, Endpoint::Capture(_)) => anyhow::bail!(
-                "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
-                info.name,
-                header.name
-            ),
-            (_, None) => None,
+            (Some(header), None, None) if !matches!(endpoint, Endpoint::Capture(_)) => {
+                anyhow::bail!(
+                    "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
+                    info.name,
+                    header.name
+                )
+            }
+            (_, None, None) => None,
         };
         let mut signing_keys = std::collections::HashMap::new();
         for (name, key) in &config.signing_keys {

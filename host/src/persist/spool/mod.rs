@@ -182,7 +182,8 @@ impl Spool {
         // the other writers meanwhile.
         force(to_sync)?;
         let next = self.log().next;
-        self.appended.send_modify(|appended| appended.next = next.max(appended.next));
+        self.appended
+            .send_modify(|appended| appended.next = next.max(appended.next));
         Ok(())
     }
 
@@ -349,7 +350,11 @@ fn unsynced(log: &mut Log) -> Result<Vec<File>> {
     if log.unsynced
         && let Some(writer) = &log.writer
     {
-        files.push(writer.try_clone().context("opening the spool segment again")?);
+        files.push(
+            writer
+                .try_clone()
+                .context("opening the spool segment again")?,
+        );
     }
     log.unsynced = false;
     Ok(files)

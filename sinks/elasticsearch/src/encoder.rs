@@ -1,0 +1,199 @@
+//! `_bulk` NDJSON: for each event an action line, `{"create":{"_index":..,"_id":..}}`,
+//! and the event, each ending in a newline (the last line too: ES refuses a body
+//! without it). The parts the same for every event are written once per body; per
+//! event the encoder writes only the id (and `@timestamp`, for events without one),
+//! and places the event's JSON by its range, byte-exact and never copied inside the
+//! sandbox. JSON text has no raw newline (the host validated it, and a newline inside a
+//! string is the escape `\n`), so an event is always one NDJSON line.
+
+use sluice_guest::json::write_str;
+use sluice_guest::time::rfc3339_utc;
+use sluice_guest::{
+    Batch, Compression, ConnectionCheck, Event, Formatted, HttpRequest, PayloadBuilder, Piece,
+    Refusal, Request,
+};
+
+use crate::config::{Action, ElasticsearchConfig};
+
+/// Every request goes to the bulk endpoint; the index is in each action line.
+const BULK_PATH: &str = "/_bulk";
+/// Bytes written per event besides the repeated pieces and the event: the id, and room
+/// for an added `@timestamp`.
+const PER_EVENT_TEXT: usize = 32 + 48;
+/// Pieces of one event at most: action start, id, action end, timestamp, event, newline.
+const PER_EVENT_PIECES: usize = 6;
+
+/// Builds bulk requests for the batches of one destination.
+#[derive(Debug)]
+pub struct BulkEncoder {
+    config: ElasticsearchConfig,
+    /// The action line up to the id (`{"create":{"_index":"i","_id":"`), or whole with
+    /// its newline when ids are left to Elasticsearch.
+    action_start: Vec<u8>,
+    /// After the id: `"` + pipeline and routing + `}}` + newline.
+    action_end: Vec<u8>,
+}
+
+impl BulkEncoder {
+    pub fn new(config: ElasticsearchConfig) -> Self {
+        let mut action_start = format!("{{\"{}\":{{\"_index\":", config.action.name()).into_bytes();
+        write_str(&mut action_start, &config.index);
+        let mut action_end = Vec::new();
+        for (key, value) in [("pipeline", &config.pipeline), ("routing", &config.routing)] {
+            if let Some(value) = value {
+                action_end.extend_from_slice(format!(",\"{key}\":").as_bytes());
+                write_str(&mut action_end, value);
+            }
+        }
+        action_end.extend_from_slice(b"}}\n");
+        if config.event_ids {
+            action_start.extend_from_slice(b",\"_id\":\"");
+            action_end.insert(0, b'"');
+        } else {
+            action_start.append(&mut action_end);
+        }
+        BulkEncoder {
+            config,
+            action_start,
+            action_end,
+        }
+    }
+
+    /// The action every event gets, which decides what a 409 means.
+    pub fn action(&self) -> Action {
+        self.config.action
+    }
+
+    /// Encodes every event of `batch`; an event whose two lines alone exceed
+    /// `max_request_bytes` is refused with the sizes in the reason.
+    pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
+        let limit = self.config.max_request_bytes;
+        let mut formatted = Formatted::default();
+        let mut body = self.body(batch);
+        let mut events = Vec::with_capacity(batch.len());
+        for (index, event) in batch.events().enumerate() {
+            loop {
+                let mark = body.payload.mark();
+                let start = body.payload.len();
+                body.write_event(&event, self.config.add_timestamp);
+                let size = body.payload.len() - start;
+                if body.payload.len() <= limit {
+                    events.push(index as u32);
+                } else if size > limit {
+                    body.payload.truncate(mark);
+                    formatted.refused.push(Refusal {
+                        event: index as u32,
+                        reason: format!(
+                            "the event's bulk lines are {size} bytes, over the request limit of {limit} bytes (setting max_request_bytes)"
+                        ),
+                    });
+                } else {
+                    body.payload.truncate(mark);
+                    let full = std::mem::replace(&mut body, self.body(batch));
+                    formatted
+                        .requests
+                        .push(self.request(full, std::mem::take(&mut events)));
+                    continue;
+                }
+                break;
+            }
+        }
+        if !events.is_empty() {
+            formatted.requests.push(self.request(body, events));
+        }
+        formatted
+    }
+
+    fn body(&self, batch: &Batch<'_>) -> Body {
+        let mut payload = PayloadBuilder::with_capacity(
+            batch,
+            self.action_start.len() + self.action_end.len() + batch.len() * PER_EVENT_TEXT,
+            batch.len() * PER_EVENT_PIECES,
+        );
+        Body {
+            action_start: payload.write(&self.action_start),
+            action_end: self
+                .config
+                .event_ids
+                .then(|| payload.write(&self.action_end)),
+            newline: payload.write(b"\n"),
+            payload,
+        }
+    }
+
+    /// An empty bulk request: Elasticsearch checks the credential first (401 or 403
+    /// when it is refused), then answers 400 "request body is required"; nothing is
+    /// indexed.
+    pub fn connection_check(&self) -> ConnectionCheck {
+        ConnectionCheck {
+            method: "POST".into(),
+            path: BULK_PATH.into(),
+            headers: headers(),
+            body: Vec::new(),
+            accepted: vec![200, 400],
+            unauthorized: vec![401, 403],
+        }
+    }
+
+    fn request(&self, body: Body, events: Vec<u32>) -> Request {
+        Request::Http(HttpRequest {
+            method: "POST".into(),
+            path: BULK_PATH.into(),
+            headers: headers(),
+            body: body.payload.finish(),
+            compression: if self.config.gzip {
+                Compression::Gzip
+            } else {
+                Compression::None
+            },
+            events,
+        })
+    }
+}
+
+fn headers() -> Vec<(String, String)> {
+    vec![("Content-Type".into(), "application/x-ndjson".into())]
+}
+
+/// A request body being written, with the pieces placed for every event.
+struct Body {
+    payload: PayloadBuilder,
+    action_start: Piece,
+    /// None when the action line is whole in `action_start` (no `_id`).
+    action_end: Option<Piece>,
+    newline: Piece,
+}
+
+impl Body {
+    fn write_event(&mut self, event: &Event<'_>, add_timestamp: bool) {
+        self.payload.push_pieces([self.action_start]);
+        if let Some(action_end) = self.action_end {
+            let id = self.payload.write_with(|text| event.id().write_hex(text));
+            self.payload.push_pieces([id, action_end]);
+        }
+        let members = add_timestamp
+            .then(|| !event.json().contains("\"@timestamp\""))
+            .filter(|&missing| missing)
+            .map(|_| Piece::event_members(event));
+        match members {
+            // `{"@timestamp":"..",` then the event's own members.
+            Some(Some(members)) => {
+                self.payload.push_with(|text| {
+                    text.extend_from_slice(b"{\"@timestamp\":\"");
+                    text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
+                    text.extend_from_slice(b"\",");
+                });
+                self.payload.push_pieces([members, self.newline]);
+            }
+            // `{}`: the timestamp is the only member.
+            Some(None) => self.payload.push_with(|text| {
+                text.extend_from_slice(b"{\"@timestamp\":\"");
+                text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
+                text.extend_from_slice(b"\"}\n");
+            }),
+            None => self
+                .payload
+                .push_pieces([Piece::event(event), self.newline]),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The `elasticsearch` module end to end, against the strict `_bulk` endpoint of
+//! `support/es.rs`.
+
+use crate::support::es::{EsAuth, EsReceiver};
+use crate::support::{Harness, SAMPLE_FILES, summary_figure, transcript, write_events};
+
+const API_KEY: &str = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
+
+fn destination(endpoint: &str, extra: &str) -> String {
+    format!(
+        "[[destinations]]\nname = \"elastic\"\nmodule = \"elasticsearch\"\nendpoint = {endpoint:?}\ntoken = {{ env = \"ES_API_KEY\" }}\n{extra}\n"
+    )
+}
+
+/// Every sample event reaches the data stream once, its `_id` the event id, with an
+/// `@timestamp` (added where the event had none).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_a_data_stream_once_with_its_event_id() {
+    let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
+        destination(
+            receiver.endpoint(),
+            "settings = { index = \"logs-audit-default\", gzip = true }"
+        )
+    ));
+    let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+
+    let documents = receiver.documents("logs-audit-default");
+    assert_eq!(documents.len(), 290, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "delivered"), 290);
+    for (id, document, writes) in &documents {
+        assert_eq!(id.len(), 32, "{id}");
+        assert_eq!(*writes, 1);
+        assert!(document["@timestamp"].is_string(), "{document}");
+    }
+}
+
+/// One bulk answer with items 201, 429 and 400: only the throttled documents are sent
+/// again, the refused ones are dead-lettered with Elasticsearch's error, and nothing is
+/// written twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_throttled_items_are_resent_and_refused_ones_are_dead_lettered() {
+    let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+    let harness = Harness::new();
+    let mut lines = String::new();
+    for n in 0..100u64 {
+        let poison = if n % 10 == 7 { ",\"poison\":true" } else { "" };
+        lines.push_str(&format!(
+            "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}{poison}}}\n"
+        ));
+    }
+    harness.write("data/audit.jsonl", lines);
+    for n in (3..100).step_by(10) {
+        receiver.throttle(n, 2);
+    }
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        destination(
+            receiver.endpoint(),
+            "settings = { index = \"audit\" }\nretry = { initial_backoff = \"20ms\", max_backoff = \"50ms\" }"
+        )
+    ));
+    let output = harness.run_expecting(3, &[("ES_API_KEY", API_KEY)]).await;
+
+    let documents = receiver.documents("audit");
+    assert_eq!(documents.len(), 90, "{}", transcript(&output));
+    assert!(documents.iter().all(|(_, _, writes)| *writes == 1));
+    // The first request, and one per round of retries for the throttled items.
+    assert_eq!(receiver.requests(), 3, "{}", transcript(&output));
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 10);
+    assert!(dead.iter().all(|r| {
+        r["event"]["poison"] == true
+            && r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("mapper_parsing_exception")
+    }));
+}
+
+/// Sent again without checkpoints, every document is a 409 on `create`: counted as
+/// delivered (the earlier run wrote it), nothing written twice, exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_is_a_version_conflict_counted_as_delivered() {
+    let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 500);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        destination(receiver.endpoint(), "settings = { index = \"logs-a\" }")
+    ));
+    harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+    let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+
+    assert_eq!(summary_figure(&output, "delivered"), 500);
+    let documents = receiver.documents("logs-a");
+    assert_eq!(documents.len(), 500);
+    assert!(documents.iter().all(|(_, _, writes)| *writes == 1));
+}
+
+/// `basic_auth`: the host encodes `user:password` (test vector E4) and sends it in the
+/// module's credential header; a wrong password is refused by the server and the events
+/// are dead-lettered with its reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_is_encoded_by_the_host() {
+    let receiver = EsReceiver::start(EsAuth::Basic("ZWxhc3RpYzpjaGFuZ2VtZQ==".into())).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 10);
+    let config = format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n[[destinations]]\nname = \"opensearch\"\nmodule = \"elasticsearch\"\nendpoint = {:?}\nbasic_auth = {{ user = \"elastic\", password = {{ env = \"ES_PASSWORD\" }} }}\nsettings = {{ index = \"audit\", flavor = \"opensearch\" }}\n",
+        receiver.endpoint()
+    );
+    harness.config(&config);
+    harness.run_ok(&[("ES_PASSWORD", "changeme")]).await;
+    assert_eq!(receiver.documents("audit").len(), 10);
+
+    let output = harness.run_expecting(3, &[("ES_PASSWORD", "wrong")]).await;
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 10, "{}", transcript(&output));
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("security_exception")
+    );
+    assert!(
+        !transcript(&output).contains("wrong"),
+        "the password is never logged"
+    );
+}
