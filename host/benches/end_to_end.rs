@@ -11,7 +11,9 @@
 //! checkpointed;
 //! `SLUICE_BENCH_OUTAGE_SECS=N` has the receiver answer 503 (HEC's "server busy") for
 //! the first N seconds, so the events arrive during an outage (the peak RSS then says
-//! whether memory is bounded by the configuration or grows with the events).
+//! whether memory is bounded by the configuration or grows with the events);
+//! `SLUICE_BENCH_MODULE=elasticsearch` delivers through the Elasticsearch module to a
+//! loopback `_bulk` endpoint instead.
 
 mod support;
 
@@ -71,22 +73,26 @@ async fn main() {
         })
         .collect();
 
+    let vendor = match std::env::var("SLUICE_BENCH_MODULE").as_deref() {
+        Ok("elasticsearch") => &ELASTICSEARCH,
+        Ok("splunk-hec") | Err(_) => &SPLUNK_HEC,
+        Ok(other) => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
+    };
     let receiver = Receiver {
         received: Arc::new(AtomicU64::new(0)),
         down_until: Instant::now() + std::time::Duration::from_secs(outage),
+        vendor,
     };
     let received = receiver.received.clone();
     let app = axum::Router::new()
-        .route(
-            "/services/collector/event",
-            axum::routing::post(count_envelopes),
-        )
+        .route(vendor.path, axum::routing::post(count_envelopes))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(receiver);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
+    let module = vendor.module;
     let config = dir.path().join("sluice.toml");
     std::fs::write(
         &config,
@@ -96,8 +102,8 @@ dead_letter_dir = "dead-letter"
 {data_dir}
 {sources}
 [[destinations]]
-name = "splunk"
-module = "splunk-hec"
+name = "bench"
+module = "{module}"
 endpoint = "{endpoint}"
 token = {{ env = "HEC_TOKEN" }}
 settings = {{ index = "audit", gzip = {gzip} }}
@@ -125,7 +131,8 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events} in {files} file(s){}{}{}",
+        "events          {events} in {files} file(s), {}{}{}{}",
+        vendor.module,
         if gzip { ", gzip" } else { "" },
         if spool { ", spooled" } else { "" },
         if outage > 0 {
@@ -155,22 +162,56 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 #[derive(Clone)]
 struct Receiver {
     received: Arc<AtomicU64>,
-    /// Until then it answers 503, HEC's "server is busy".
+    /// Until then it answers that it is busy.
     down_until: Instant,
+    vendor: &'static Vendor,
 }
 
-/// Counts envelopes by their opening `{"time":`, in bodies compressed or not; answers
-/// like HEC.
+/// How a bench receiver stands in for one vendor: where it listens, how it counts
+/// events (by a marker each one's framing starts with), and what it answers.
+struct Vendor {
+    module: &'static str,
+    path: &'static str,
+    marker: &'static [u8],
+    delivered: (u16, &'static str),
+    busy: (u16, &'static str),
+}
+
+const SPLUNK_HEC: Vendor = Vendor {
+    module: "splunk-hec",
+    path: "/services/collector/event",
+    marker: b"{\"time\":",
+    delivered: (200, r#"{"text":"Success","code":0}"#),
+    busy: (503, r#"{"text":"Server is busy","code":9}"#),
+};
+
+const ELASTICSEARCH: Vendor = Vendor {
+    module: "elasticsearch",
+    path: "/_bulk",
+    marker: b"{\"create\":",
+    delivered: (200, r#"{"took":1,"errors":false,"items":[]}"#),
+    busy: (
+        429,
+        r#"{"error":{"type":"es_rejected_execution_exception","reason":"busy"},"status":429}"#,
+    ),
+};
+
+/// Counts events by their vendor's marker, in bodies compressed or not; answers like
+/// the vendor.
 async fn count_envelopes(
     State(receiver): State<Receiver>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> (axum::http::StatusCode, &'static str) {
+    let vendor = receiver.vendor;
+    let answer = |(status, body): (u16, &'static str)| {
+        (
+            axum::http::StatusCode::from_u16(status).expect("a status"),
+            body,
+        )
+    };
     if Instant::now() < receiver.down_until {
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"text":"Server is busy","code":9}"#,
-        );
+        return answer(vendor.busy);
     }
     let body = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
         let mut plain = Vec::new();
@@ -180,9 +221,12 @@ async fn count_envelopes(
     } else {
         body
     };
-    let envelopes = body.windows(8).filter(|w| w == b"{\"time\":").count();
+    let events = body
+        .windows(vendor.marker.len())
+        .filter(|w| *w == vendor.marker)
+        .count();
     receiver
         .received
-        .fetch_add(envelopes as u64, Ordering::Relaxed);
-    (axum::http::StatusCode::OK, r#"{"text":"Success","code":0}"#)
+        .fetch_add(events as u64, Ordering::Relaxed);
+    answer(vendor.delivered)
 }
