@@ -9,9 +9,15 @@ use crate::types::{ConnectionCheck, Formatted, HttpRequest, Request, Verdict};
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
 /// placed once (in one request, or refused), and that every HTTP request stays on the
-/// destination's endpoint and leaves framing to the host; returns the bytes the answer
-/// asks the host to hold (assembled payloads and headers).
-pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Result<usize, String> {
+/// destination's endpoint and leaves framing and the credential (sent in
+/// `credential_header`, if the module has one) to the host; returns the bytes the
+/// answer asks the host to hold (assembled payloads and headers).
+pub fn check(
+    formatted: &Formatted,
+    events: usize,
+    event_text_len: usize,
+    credential_header: Option<&str>,
+) -> Result<usize, String> {
     let mut is_placed = vec![false; events];
     for index in placed(formatted) {
         match is_placed.get_mut(index as usize) {
@@ -26,7 +32,7 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
     for request in &formatted.requests {
         total = total.saturating_add(match request {
             Request::Http(http) => {
-                check_http(http)?;
+                check_http(http, credential_header)?;
                 http.body
                     .view()
                     .check(event_text_len)
@@ -52,13 +58,21 @@ pub fn check(formatted: &Formatted, events: usize, event_text_len: usize) -> Res
 /// change the host (`.evil.example`, `@evil.example`) and take the credential the host
 /// adds there. A malformed method or header fails the call here, rather than every
 /// attempt to send it later, as if the network had failed.
-fn check_http(http: &HttpRequest) -> Result<(), String> {
-    check_request_line(&http.method, &http.path, &http.headers)
+fn check_http(http: &HttpRequest, credential_header: Option<&str>) -> Result<(), String> {
+    check_request_line(&http.method, &http.path, &http.headers, credential_header)
 }
 
 /// Checks a connection check as [`check_http`] checks a request.
-pub fn check_connection_check(check: &ConnectionCheck) -> Result<(), String> {
-    check_request_line(&check.method, &check.path, &check.headers)
+pub fn check_connection_check(
+    check: &ConnectionCheck,
+    credential_header: Option<&str>,
+) -> Result<(), String> {
+    check_request_line(
+        &check.method,
+        &check.path,
+        &check.headers,
+        credential_header,
+    )
 }
 
 /// The method, the path and the headers of a request from a module.
@@ -66,6 +80,7 @@ fn check_request_line(
     method: &str,
     path: &str,
     headers: &[(String, String)],
+    credential_header: Option<&str>,
 ) -> Result<(), String> {
     if !is_token(method) {
         return Err(format!(
@@ -85,7 +100,12 @@ fn check_request_line(
             name.escape_debug()
         ));
     }
-    match headers.iter().find(|(name, _)| is_framing_header(name)) {
+    // The credential too: the host adds it, and a module's own would take its place
+    // (or be dropped, leaving the module to believe it was sent).
+    let hosts = |name: &str| {
+        is_framing_header(name) || credential_header.is_some_and(|c| c.eq_ignore_ascii_case(name))
+    };
+    match headers.iter().find(|(name, _)| hosts(name)) {
         Some((name, _)) => Err(format!("header `{name}` is the host's to set")),
         None => Ok(()),
     }
@@ -166,5 +186,30 @@ mod tests {
             check_verdict(&partial(&[1], &[1]), 3),
             Err("event 1 named twice".into())
         );
+    }
+
+    /// A module header named as the module's credential header used to be dropped
+    /// silently by the transport, while a framing header failed the call: both fail it.
+    #[test]
+    fn the_credential_header_is_the_hosts_to_set_like_framing() {
+        let request = |name: &str| HttpRequest {
+            method: "POST".into(),
+            path: "/x".into(),
+            headers: vec![(name.into(), "v".into())],
+            body: Default::default(),
+            compression: crate::types::Compression::None,
+            events: Vec::new(),
+        };
+        let credential = Some("Authorization");
+        assert_eq!(
+            check_http(&request("authorization"), credential),
+            Err("header `authorization` is the host's to set".into())
+        );
+        assert_eq!(
+            check_http(&request("Content-Length"), credential),
+            Err("header `Content-Length` is the host's to set".into())
+        );
+        assert_eq!(check_http(&request("X-Trace"), credential), Ok(()));
+        assert_eq!(check_http(&request("Authorization"), None), Ok(()));
     }
 }

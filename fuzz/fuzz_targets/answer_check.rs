@@ -55,7 +55,7 @@ fuzz_target!(|answer: Answer| {
     };
     let events = usize::from(answer.events);
     let text_len = usize::from(answer.event_text_len);
-    let Ok(_) = check(&formatted, events, text_len) else {
+    let Ok(_) = check(&formatted, events, text_len, Some("Authorization")) else {
         return;
     };
     let mut placed = vec![0; events];

@@ -33,13 +33,16 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether an attempt numbered `attempt` (1-based) may be followed by another, for
-    /// events failing since `failing_since`.
-    pub fn may_retry(&self, attempt: u32, failing_since: Instant) -> bool {
-        attempt < self.max_attempts
-            && self
-                .deadline(failing_since)
-                .is_none_or(|d| Instant::now() < d)
+    /// After failed attempt `attempt` (1-based) of events failing since
+    /// `failing_since`, why they are given up (the start of their dead-letter reason),
+    /// or none when they may be tried again. The one place that decides it.
+    pub fn give_up(&self, attempt: u32, failing_since: Instant) -> Option<String> {
+        if attempt >= self.max_attempts {
+            return Some(format!("gave up after {attempt} attempts"));
+        }
+        self.deadline(failing_since)
+            .filter(|&deadline| Instant::now() >= deadline)
+            .map(|_| format!("gave up after retry.max_retry_time ({attempt} attempts)"))
     }
 
     /// When events failing since `failing_since` are given up, if there is a limit.
@@ -68,6 +71,26 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn events_are_given_up_after_the_attempts_or_the_time_whichever_first() {
+        let policy = RetryPolicy::new(&RetryConfig {
+            max_attempts: 3,
+            max_retry_time: Some(Duration::from_secs(10)),
+            ..RetryConfig::default()
+        });
+        let since = Instant::now();
+        assert_eq!(policy.give_up(2, since), None);
+        assert_eq!(
+            policy.give_up(3, since).unwrap(),
+            "gave up after 3 attempts"
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            policy.give_up(1, since).unwrap(),
+            "gave up after retry.max_retry_time (1 attempts)"
+        );
+    }
 
     #[test]
     fn a_destination_wait_is_kept_up_to_the_maximum_backoff() {

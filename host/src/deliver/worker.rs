@@ -303,8 +303,8 @@ impl Worker {
                         .failed(&self.destination.name, &advice.reason);
                     self.tries.failed(attempt, &advice.reason);
                     let since = *failing_since.get_or_insert_with(Instant::now);
-                    if !self.destination.retry.may_retry(attempt, since) {
-                        let reason = format!("gave up after {attempt} attempts: {}", advice.reason);
+                    if let Some(why) = self.destination.retry.give_up(attempt, since) {
+                        let reason = format!("{why}: {}", advice.reason);
                         self.dead_letter(&pending.events, &request.events, &reason)
                             .await;
                         return;
@@ -389,12 +389,9 @@ impl Worker {
         let since = *pending.failing_since.get_or_insert_with(Instant::now);
         self.tries.failed(pending.attempt, &reason);
         pending.first_error.get_or_insert_with(|| reason.clone());
-        if !self.destination.retry.may_retry(pending.attempt, since) {
-            self.dead_letter_all(
-                &pending.events,
-                &format!("gave up after {} attempts: {reason}", pending.attempt),
-            )
-            .await;
+        if let Some(why) = self.destination.retry.give_up(pending.attempt, since) {
+            self.dead_letter_all(&pending.events, &format!("{why}: {reason}"))
+                .await;
             return;
         }
         let wait = self.destination.retry.delay(pending.attempt, wait);

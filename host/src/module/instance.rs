@@ -75,6 +75,9 @@ struct Live {
 /// thread; callers on an async runtime use `spawn_blocking`.
 pub struct FormatterInstance {
     label: Arc<str>,
+    /// The header the host sends the destination's credential in (the module's `auth`):
+    /// a module's own header of that name fails its call.
+    credential_header: Option<String>,
     pre: FormatterPre<ModuleState>,
     limits: Limits,
     setup: Setup,
@@ -86,12 +89,14 @@ impl FormatterInstance {
     /// `classify`, so an instance that only describes the module needs no settings.
     pub(super) fn new(
         label: Arc<str>,
+        credential_header: Option<String>,
         pre: &FormatterPre<ModuleState>,
         limits: &Limits,
         setup: Setup,
     ) -> Result<Self, CallError> {
         let mut instance = FormatterInstance {
             label,
+            credential_header,
             pre: pre.clone(),
             limits: limits.clone(),
             setup,
@@ -215,11 +220,16 @@ impl FormatterInstance {
         })?;
         let result = result.map(Formatted::from).map_err(FormatError::from);
         if let Ok(formatted) = &result {
-            let bytes =
-                answer::check(formatted, events.len(), events.text.len()).map_err(|problem| {
-                    self.live = None;
-                    self.invalid_answer(problem)
-                })?;
+            let bytes = answer::check(
+                formatted,
+                events.len(),
+                events.text.len(),
+                self.credential_header.as_deref(),
+            )
+            .map_err(|problem| {
+                self.live = None;
+                self.invalid_answer(problem)
+            })?;
             if bytes > self.limits.max_output_bytes {
                 self.live = None;
                 return Err(CallError::OutputTooLarge {
@@ -266,7 +276,8 @@ impl FormatterInstance {
         let Some(check) = check.map(ConnectionCheck::from) else {
             return Ok(None);
         };
-        answer::check_connection_check(&check).map_err(|problem| self.invalid_answer(problem))?;
+        answer::check_connection_check(&check, self.credential_header.as_deref())
+            .map_err(|problem| self.invalid_answer(problem))?;
         Ok(Some(check))
     }
 

@@ -271,6 +271,18 @@ impl FormatterModule {
     /// A new instance with its own store, configured with `setup` before its first
     /// `format`.
     pub fn instantiate(&self, setup: Setup) -> Result<FormatterInstance, CallError> {
-        FormatterInstance::new(self.label.clone(), &self.pre, &self.limits, setup)
+        // None while the module is being described at load: that call sends nothing.
+        let credential_header = self
+            .info
+            .as_ref()
+            .and_then(|info| info.auth.as_ref())
+            .map(|auth| auth.name.clone());
+        FormatterInstance::new(
+            self.label.clone(),
+            credential_header,
+            &self.pre,
+            &self.limits,
+            setup,
+        )
     }
 }

@@ -122,10 +122,10 @@ fn headers<'a>(
     request: &'a HttpRequest,
     credential: Option<&'a Credential>,
 ) -> Vec<(&'a str, String)> {
+    // A module header of the credential's name failed the module's call already.
     let mut headers: Vec<(&str, String)> = request
         .headers
         .iter()
-        .filter(|(name, _)| credential.is_none_or(|c| !name.eq_ignore_ascii_case(&c.header.name)))
         .map(|(name, value)| (name.as_str(), value.clone()))
         .collect();
     if request.compression == Compression::Gzip {
