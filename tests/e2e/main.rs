@@ -16,3 +16,4 @@ mod reload;
 mod sandbox;
 mod shutdown;
 mod sources;
+mod webhook;

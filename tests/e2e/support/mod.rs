@@ -4,6 +4,7 @@
 pub mod es;
 pub mod hec;
 pub mod tls;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

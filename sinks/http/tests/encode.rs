@@ -1,0 +1,101 @@
+//! The webhook encoder natively: framing, splitting, static headers, settings.
+
+use sluice_guest::{Batch, EventId, Request, Settings, TimeSource};
+use sluice_http::config::WebhookConfig;
+use sluice_http::encoder::WebhookEncoder;
+
+fn config(pairs: &[(&str, &str)]) -> Result<WebhookConfig, String> {
+    let values = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    WebhookConfig::from_settings(&Settings::new(values, WebhookConfig::docs()))
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn batch(events: &[&str]) -> Batch<'static> {
+    let mut batch = Batch::new();
+    for (n, json) in events.iter().enumerate() {
+        batch.push(json, 0, TimeSource::Event, EventId(n as u128));
+    }
+    batch
+}
+
+/// (body, headers, events) of each request.
+fn requests(
+    pairs: &[(&str, &str)],
+    batch: &Batch,
+) -> Vec<(String, Vec<(String, String)>, Vec<u32>)> {
+    let encoder = WebhookEncoder::new(config(pairs).unwrap());
+    encoder
+        .encode(batch, 1_700_000_000)
+        .unwrap()
+        .requests
+        .iter()
+        .map(|request| match request {
+            Request::Http(http) => (
+                String::from_utf8(http.body.assemble(batch)).unwrap(),
+                http.headers.clone(),
+                http.events.clone(),
+            ),
+            Request::Messages(_) => panic!("a webhook is HTTP"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_json_array_of_the_events_byte_exact() {
+    let batch = batch(&[r#"{"a":1}"#, r#"{"b":"é\n"}"#]);
+    let requests = requests(&[("headers", "X-Source: sluice; X-Team: secops")], &batch);
+    assert_eq!(requests.len(), 1);
+    let (body, headers, events) = &requests[0];
+    assert_eq!(body, r#"[{"a":1},{"b":"é\n"}]"#);
+    assert_eq!(events, &[0, 1]);
+    assert!(headers.contains(&("Content-Type".into(), "application/json".into())));
+    assert!(headers.contains(&("X-Team".into(), "secops".into())));
+}
+
+#[test]
+fn ndjson_ends_every_event_with_a_newline() {
+    let batch = batch(&[r#"{"a":1}"#, r#"{"b":2}"#]);
+    let body = &requests(&[("format", "ndjson")], &batch)[0].0;
+    assert_eq!(body, "{\"a\":1}\n{\"b\":2}\n");
+}
+
+#[test]
+fn requests_split_under_the_limit_and_stay_valid_json() {
+    let event = format!(r#"{{"pad":"{}"}}"#, "x".repeat(300));
+    let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(3000));
+    let mut events = vec![event.as_str(); 9];
+    events[4] = &huge;
+    let batch = batch(&events);
+    let encoder = WebhookEncoder::new(config(&[("max_request_bytes", "1024")]).unwrap());
+    let formatted = encoder.encode(&batch, 0).unwrap();
+    assert_eq!(formatted.refused.len(), 1);
+    assert_eq!(formatted.refused[0].event, 4);
+    let requests = requests(&[("max_request_bytes", "1024")], &batch);
+    let mut sent: Vec<u32> = Vec::new();
+    for (body, _, events) in &requests {
+        assert!(body.len() <= 1024, "{}", body.len());
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed.len(), events.len());
+        sent.extend(events.iter().copied());
+    }
+    assert_eq!(sent, vec![0, 1, 2, 3, 5, 6, 7, 8]);
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_key() {
+    for (pairs, key) in [
+        (vec![("path", "ingest")], "path"),
+        (vec![("format", "xml")], "format"),
+        (vec![("headers", "no colon")], "headers"),
+        (vec![("headers", "Content-Length: 5")], "headers"),
+        (vec![("headers", "Authorization: x")], "headers"),
+        (vec![("headers", "Bad Name: x")], "headers"),
+        (vec![("max_request_bytes", "5")], "max_request_bytes"),
+    ] {
+        let error = config(&pairs).unwrap_err();
+        assert!(error.contains(key), "{pairs:?}: {error}");
+    }
+}
