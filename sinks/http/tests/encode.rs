@@ -21,11 +21,14 @@ fn batch(events: &[&str]) -> Batch<'static> {
     batch
 }
 
-/// (body, headers, events) of each request.
-fn requests(
-    pairs: &[(&str, &str)],
-    batch: &Batch,
-) -> Vec<(String, Vec<(String, String)>, Vec<u32>)> {
+/// A request as the host sends it.
+struct Sent {
+    body: String,
+    headers: Vec<(String, String)>,
+    events: Vec<u32>,
+}
+
+fn requests(pairs: &[(&str, &str)], batch: &Batch) -> Vec<Sent> {
     let encoder = WebhookEncoder::new(config(pairs).unwrap());
     encoder
         .encode(batch, 1_700_000_000)
@@ -33,11 +36,11 @@ fn requests(
         .requests
         .iter()
         .map(|request| match request {
-            Request::Http(http) => (
-                String::from_utf8(http.body.assemble(batch)).unwrap(),
-                http.headers.clone(),
-                http.events.clone(),
-            ),
+            Request::Http(http) => Sent {
+                body: String::from_utf8(http.body.assemble(batch)).unwrap(),
+                headers: http.headers.clone(),
+                events: http.events.clone(),
+            },
             Request::Messages(_) => panic!("a webhook is HTTP"),
         })
         .collect()
@@ -48,17 +51,20 @@ fn a_json_array_of_the_events_byte_exact() {
     let batch = batch(&[r#"{"a":1}"#, r#"{"b":"é\n"}"#]);
     let requests = requests(&[("headers", "X-Source: sluice; X-Team: secops")], &batch);
     assert_eq!(requests.len(), 1);
-    let (body, headers, events) = &requests[0];
-    assert_eq!(body, r#"[{"a":1},{"b":"é\n"}]"#);
-    assert_eq!(events, &[0, 1]);
-    assert!(headers.contains(&("Content-Type".into(), "application/json".into())));
-    assert!(headers.contains(&("X-Team".into(), "secops".into())));
+    let sent = &requests[0];
+    assert_eq!(sent.body, r#"[{"a":1},{"b":"é\n"}]"#);
+    assert_eq!(sent.events, [0, 1]);
+    assert!(
+        sent.headers
+            .contains(&("Content-Type".into(), "application/json".into()))
+    );
+    assert!(sent.headers.contains(&("X-Team".into(), "secops".into())));
 }
 
 #[test]
 fn ndjson_ends_every_event_with_a_newline() {
     let batch = batch(&[r#"{"a":1}"#, r#"{"b":2}"#]);
-    let body = &requests(&[("format", "ndjson")], &batch)[0].0;
+    let body = &requests(&[("format", "ndjson")], &batch)[0].body;
     assert_eq!(body, "{\"a\":1}\n{\"b\":2}\n");
 }
 
@@ -75,11 +81,11 @@ fn requests_split_under_the_limit_and_stay_valid_json() {
     assert_eq!(formatted.refused[0].event, 4);
     let requests = requests(&[("max_request_bytes", "1024")], &batch);
     let mut sent: Vec<u32> = Vec::new();
-    for (body, _, events) in &requests {
-        assert!(body.len() <= 1024, "{}", body.len());
-        let parsed: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
-        assert_eq!(parsed.len(), events.len());
-        sent.extend(events.iter().copied());
+    for request in &requests {
+        assert!(request.body.len() <= 1024, "{}", request.body.len());
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(parsed.len(), request.events.len());
+        sent.extend(request.events.iter().copied());
     }
     assert_eq!(sent, vec![0, 1, 2, 3, 5, 6, 7, 8]);
 }
