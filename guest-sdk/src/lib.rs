@@ -61,6 +61,7 @@ pub mod log;
 mod payload;
 mod response;
 mod settings;
+pub mod severity;
 pub mod sign;
 pub mod time;
 

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod datadog;
 mod dead_letter;
 mod elasticsearch;
 mod files;

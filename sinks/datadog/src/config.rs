@@ -1,0 +1,97 @@
+//! The settings of a Datadog destination.
+
+use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
+
+/// The intake's limits (`protocols.md` section 3): on the uncompressed body.
+pub const MAX_REQUEST_BYTES: usize = 5_000_000;
+pub const MAX_ITEMS: usize = 1000;
+pub const MAX_ITEM_BYTES: usize = 1_000_000;
+
+/// What the encoder needs, read once per module instance.
+#[derive(Debug, Clone)]
+pub struct DatadogConfig {
+    pub ddsource: String,
+    /// `k:v` tags, comma-separated: the setting's, then the host's tags.
+    pub ddtags: String,
+    pub hostname: String,
+    pub service: String,
+    pub gzip: bool,
+    pub max_request_bytes: usize,
+}
+
+impl DatadogConfig {
+    pub fn docs() -> Vec<SettingDoc> {
+        vec![
+            SettingDoc {
+                name: "ddsource",
+                description: "the logs' source (Datadog's `source`, which picks its pipeline)",
+                default: Some("sluice"),
+            },
+            SettingDoc {
+                name: "ddtags",
+                description: "tags of every log, `k:v` comma-separated; the host's [events] tags are added",
+                default: None,
+            },
+            SettingDoc {
+                name: "hostname",
+                description: "the logs' host; the machine's host name when unset",
+                default: None,
+            },
+            SettingDoc {
+                name: "service",
+                description: "the logs' service",
+                default: Some("audit"),
+            },
+            SettingDoc {
+                name: "gzip",
+                description: "compress request bodies (the limits apply to the uncompressed size)",
+                default: Some("true"),
+            },
+            SettingDoc {
+                name: "max_request_bytes",
+                description: "upper bound of one request body before compression (Datadog: 5 MB)",
+                default: Some("5000000"),
+            },
+        ]
+    }
+
+    pub fn from_settings(
+        settings: &Settings,
+        enrichment: &Enrichment,
+    ) -> Result<Self, FormatError> {
+        let text = |key: &str| {
+            settings
+                .get(key)
+                .filter(|v| !v.trim().is_empty())
+                .map(str::to_owned)
+        };
+        let max_request_bytes: usize = settings
+            .parse("max_request_bytes")?
+            .unwrap_or(MAX_REQUEST_BYTES);
+        if !(1024..=MAX_REQUEST_BYTES).contains(&max_request_bytes) {
+            return Err(FormatError::setting(
+                "max_request_bytes",
+                format!("must be between 1024 and Datadog's {MAX_REQUEST_BYTES}"),
+            ));
+        }
+        let mut tags: Vec<String> = text("ddtags")
+            .map(|tags| tags.split(',').map(|t| t.trim().to_owned()).collect())
+            .unwrap_or_default();
+        if let Some(bad) = tags.iter().find(|t| t.is_empty()) {
+            return Err(FormatError::setting(
+                "ddtags",
+                format!("an empty tag in `{bad}`: `k:v` comma-separated"),
+            ));
+        }
+        tags.extend(enrichment.tags.iter().map(|(k, v)| format!("{k}:{v}")));
+        Ok(DatadogConfig {
+            ddsource: text("ddsource").unwrap_or_else(|| "sluice".into()),
+            ddtags: tags.join(","),
+            hostname: text("hostname").unwrap_or_else(|| enrichment.host_name.clone()),
+            service: text("service").unwrap_or_else(|| "audit".into()),
+            // On unless set to false.
+            gzip: settings.get("gzip").is_none() || settings.flag("gzip")?,
+            max_request_bytes,
+        })
+    }
+}
