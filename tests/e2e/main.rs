@@ -11,7 +11,7 @@ mod hec_delivery;
 mod hostile_input;
 mod operability;
 mod quickstart;
-mod real_splunk;
+mod real_servers;
 mod reliable;
 mod reload;
 mod sandbox;
