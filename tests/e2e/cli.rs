@@ -432,3 +432,64 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
         transcript(&output)
     );
 }
+
+/// Every reference module previews every sample file: every event placed in a request,
+/// and each body framed as its destination reads it (stacked envelopes, NDJSON pairs, a
+/// JSON array).
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_shows_every_module_on_every_sample_file() {
+    let harness = Harness::new();
+    let modules: [(&str, &[&str]); 4] = [
+        ("splunk-hec", &["index=audit"]),
+        ("elasticsearch", &["index=logs-audit-default"]),
+        ("datadog", &[]),
+        ("http", &[]),
+    ];
+    for name in crate::support::SAMPLE_FILES {
+        let input = std::fs::read(data_file(name)).unwrap();
+        let lines = input
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        for (module, settings) in modules {
+            let mut args = vec!["preview", "--module", module];
+            for setting in settings {
+                args.extend(["--set", setting]);
+            }
+            let output = harness.sluice_with_input(&args, &[], &input).await;
+            assert!(
+                output.status.success(),
+                "{module} {name}: {}",
+                transcript(&output)
+            );
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let mut placed = 0;
+            for request in stdout.split("### request ").skip(1) {
+                let (head, body) = request.split_once("\n\n").expect("headers, then the body");
+                let events: usize = head
+                    .split(": ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .expect("the request's event count");
+                placed += events;
+                let body = body.strip_suffix('\n').unwrap_or(body);
+                let framed = match module {
+                    "splunk-hec" => serde_json::Deserializer::from_str(body)
+                        .into_iter::<serde_json::Value>()
+                        .filter(|v| v.as_ref().is_ok_and(|v| v["event"].is_object()))
+                        .count(),
+                    "elasticsearch" => {
+                        assert!(body.ends_with('\n'), "{module}: the final newline");
+                        body.lines().count() / 2
+                    }
+                    _ => serde_json::from_str::<Vec<serde_json::Value>>(body)
+                        .map(|items| items.len())
+                        .unwrap_or(0),
+                };
+                assert_eq!(framed, events, "{module} {name}: {head}");
+            }
+            assert_eq!(placed, lines, "{module} {name}: every event placed");
+        }
+    }
+}
