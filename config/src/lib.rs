@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 pub use delivery::{BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig, WhenFull};
-pub use secret::{BasicAuth, Secret, SecretRef};
+pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use spool::{Fsync, SpoolConfig};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +239,9 @@ pub struct DestinationConfig {
     /// HTTP Basic credentials instead of `token`, sent in the module's credential header
     /// (`Authorization: Basic ...`), encoded by the host.
     pub basic_auth: Option<BasicAuth>,
+    /// An OAuth2 client-credentials token instead of `token`, obtained and refreshed by
+    /// the host, sent as `Bearer` in the module's credential header.
+    pub oauth2: Option<OAuth2>,
     /// Secrets a module may sign with (by name) without reading them.
     #[serde(default)]
     pub signing_keys: BTreeMap<String, SecretRef>,
@@ -436,6 +439,7 @@ impl Config {
                 .token
                 .iter_mut()
                 .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
+                .chain(destination.oauth2.iter_mut().map(|o| &mut o.client_secret))
                 .chain(destination.signing_keys.values_mut());
             for secret in secrets {
                 if let SecretRef::File(path) = secret {
@@ -562,8 +566,22 @@ impl Config {
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");
             }
-            if destination.token.is_some() && destination.basic_auth.is_some() {
-                bail!("{at}: give `token` or `basic_auth`, not both");
+            let credentials = [
+                destination.token.is_some(),
+                destination.basic_auth.is_some(),
+                destination.oauth2.is_some(),
+            ];
+            if credentials.iter().filter(|&&given| given).count() > 1 {
+                bail!("{at}: give one of `token`, `basic_auth` and `oauth2`");
+            }
+            if let Some(oauth2) = &destination.oauth2 {
+                if !matches!(oauth2.token_url.scheme(), "https" | "http") {
+                    bail!("{at}.oauth2.token_url: use https://");
+                }
+                oauth2
+                    .client_secret
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.oauth2.client_secret: {e}"))?;
             }
             if let Some(basic) = &destination.basic_auth {
                 basic

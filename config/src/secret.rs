@@ -130,6 +130,26 @@ impl BasicAuth {
     }
 }
 
+/// `oauth2 = { token_url = "...", client_id = "...", client_secret = { env = "..." },
+/// scope = "..." }`: the host obtains a token with the client-credentials grant, keeps
+/// it until shortly before it expires, and sends it as `Bearer` in the module's
+/// credential header (Microsoft Entra ID for Sentinel, and any such server).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub client_secret: SecretRef,
+    pub scope: String,
+}
+
+impl Secret {
+    /// A secret the host obtained at run time (an OAuth2 token).
+    pub fn obtained(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(****)")

@@ -15,6 +15,7 @@ mod real_servers;
 mod reliable;
 mod reload;
 mod sandbox;
+mod sentinel;
 mod shutdown;
 mod sources;
 mod webhook;

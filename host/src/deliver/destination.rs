@@ -14,7 +14,7 @@ use super::circuit::Circuit;
 use super::health::Health;
 use super::rate::RateLimit;
 use super::retry::RetryPolicy;
-use super::transport::{Credential, Sent, Transport};
+use super::transport::{Credential, CredentialValue, Sent, TokenSource, Transport};
 use super::worker;
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
@@ -119,34 +119,8 @@ impl Destination {
         let endpoint = config.endpoint().context("endpoint")?;
         Transport::check_serves(&endpoint, info.transport)
             .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
-        let credential = match (&info.auth, &config.token, &config.basic_auth) {
-            (Some(header), Some(token), _) => Some(Credential {
-                header: header.clone(),
-                secret: token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
-            }),
-            (Some(header), None, Some(basic)) => Some(Credential {
-                header: AuthHeader {
-                    name: header.name.clone(),
-                    prefix: "Basic ".into(),
-                },
-                secret: basic
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
-            }),
-            (None, Some(_), _) | (None, _, Some(_)) => anyhow::bail!(
-                "token: module `{}` sends no credential, remove the token or basic_auth",
-                info.name
-            ),
-            // A capture directory needs no credential; a real endpoint does.
-            (Some(header), None, None) if !matches!(endpoint, Endpoint::Capture(_)) => {
-                anyhow::bail!(
-                    "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
-                    info.name,
-                    header.name
-                )
-            }
-            (_, None, None) => None,
-        };
+        let transport = Transport::new(endpoint.clone(), config).context("endpoint")?;
+        let credential = credential(config, info, &endpoint, &transport)?;
         let mut signing_keys = std::collections::HashMap::new();
         for (name, key) in &config.signing_keys {
             signing_keys.insert(
@@ -180,7 +154,7 @@ impl Destination {
                 generation: 1,
             }),
             settings,
-            transport: Transport::new(endpoint, config).context("endpoint")?,
+            transport,
             credential,
             signing_keys: Arc::new(signing_keys),
             retry: RetryPolicy::new(&config.retry),
@@ -465,6 +439,62 @@ impl Destination {
             .collect();
         self.dead_letter.store(&records, give_up).await
     }
+}
+
+/// The credential the host adds to the destination's requests, from its `token`,
+/// `basic_auth` or `oauth2`, in the header the module names; checked against what the
+/// module wants.
+fn credential(
+    config: &DestinationConfig,
+    info: &sluice_contract::types::Info,
+    endpoint: &Endpoint,
+    transport: &Transport,
+) -> Result<Option<Credential>> {
+    let with_prefix = |header: &AuthHeader, prefix: &str| AuthHeader {
+        name: header.name.clone(),
+        prefix: prefix.into(),
+    };
+    let given = (&config.token, &config.basic_auth, &config.oauth2);
+    let Some(header) = &info.auth else {
+        if !matches!(given, (None, None, None)) {
+            anyhow::bail!(
+                "token: module `{}` sends no credential, remove the token, basic_auth or oauth2",
+                info.name
+            );
+        }
+        return Ok(None);
+    };
+    let credential = match given {
+        (Some(token), ..) => Credential {
+            header: header.clone(),
+            value: CredentialValue::Fixed(
+                token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
+            ),
+        },
+        (None, Some(basic), _) => Credential {
+            header: with_prefix(header, "Basic "),
+            value: CredentialValue::Fixed(
+                basic
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
+            ),
+        },
+        (None, None, Some(oauth2)) => Credential {
+            header: with_prefix(header, "Bearer "),
+            value: CredentialValue::OAuth2(Arc::new(
+                TokenSource::new(oauth2, transport.client())
+                    .map_err(|e| anyhow::anyhow!("oauth2.client_secret: {e}"))?,
+            )),
+        },
+        // A capture directory needs no credential; a real endpoint does.
+        (None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => return Ok(None),
+        (None, None, None) => anyhow::bail!(
+            "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
+            info.name,
+            header.name
+        ),
+    };
+    Ok(Some(credential))
 }
 
 /// Formats a sample event with `instance`, so that a setting the module refuses is

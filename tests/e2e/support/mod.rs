@@ -1,6 +1,7 @@
 //! The harness: a temporary directory per test, the real `sluice` binary, and the
 //! receivers that stand in for SIEMs.
 
+pub mod azure;
 pub mod datadog;
 pub mod es;
 pub mod hec;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 
 use super::{Credential, Sent, headers};
+use crate::config::Secret;
 use sluice_contract::types::HttpRequest;
 
 #[derive(Debug)]
@@ -83,12 +84,9 @@ async fn write_new_file(dir: &Path, next: &AtomicU64, text: &[u8]) -> Result<(),
 /// The request as an HTTP/1.1 message, the credential masked.
 fn capture_text(request: &HttpRequest, body: &[u8], credential: Option<&Credential>) -> Vec<u8> {
     let mut text = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    for (name, value) in headers(request, credential) {
-        let masked = match credential {
-            Some(c) if name == c.header.name => format!("{}****", c.header.prefix),
-            _ => value,
-        };
-        text.push_str(&format!("{name}: {masked}\r\n"));
+    let masked = credential.map(|c| (&c.header, Secret::obtained("****".into())));
+    for (name, value) in headers(request, masked) {
+        text.push_str(&format!("{name}: {value}\r\n"));
     }
     text.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut bytes = text.into_bytes();

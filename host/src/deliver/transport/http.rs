@@ -4,9 +4,9 @@
 use anyhow::{Context, Result};
 use bytes::Bytes;
 
-use super::{Credential, Sent, headers};
-use crate::config::DestinationConfig;
-use sluice_contract::types::{HttpRequest, HttpResponse};
+use super::{Sent, headers};
+use crate::config::{DestinationConfig, Secret};
+use sluice_contract::types::{AuthHeader, HttpRequest, HttpResponse};
 
 #[derive(Debug)]
 pub struct HttpTransport {
@@ -19,25 +19,17 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(base: reqwest::Url, config: &DestinationConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca_file) = &config.ca_file {
-            let pem = std::fs::read(ca_file)
-                .with_context(|| format!("reading ca_file {}", ca_file.display()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
-                format!("ca_file {} is not PEM certificates", ca_file.display())
-            })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
         Ok(HttpTransport {
-            client: builder.build()?,
+            client: client(config)?,
             base,
             max_response_bytes: config.max_response_bytes,
         })
+    }
+
+    /// The destination's client, for what the host asks of other servers on its
+    /// behalf (an OAuth2 token endpoint): the same CA and timeout.
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
     }
 
     /// Sends `request` to the endpoint with `body` and the credential; reads the
@@ -47,7 +39,7 @@ impl HttpTransport {
         &self,
         request: &HttpRequest,
         body: Bytes,
-        credential: Option<&Credential>,
+        credential: Option<(&AuthHeader, Secret)>,
     ) -> Result<Sent, String> {
         let url = format!(
             "{}{}",
@@ -111,6 +103,25 @@ impl HttpTransport {
             truncated,
         }))
     }
+}
+
+/// A client with the destination's settings: certificates verified against the
+/// system's roots and its `ca_file`, its request timeout, no redirects.
+fn client(config: &DestinationConfig) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca_file) = &config.ca_file {
+        let pem = std::fs::read(ca_file)
+            .with_context(|| format!("reading ca_file {}", ca_file.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("ca_file {} is not PEM certificates", ca_file.display()))?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
 }
 
 /// reqwest's Display hides the cause (refused, TLS, timeout); show the whole chain.

@@ -8,6 +8,7 @@
 
 mod capture;
 mod http;
+mod oauth2;
 
 use std::io::Write;
 
@@ -16,6 +17,8 @@ use bytes::Bytes;
 use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
+pub use oauth2::TokenSource;
+
 use crate::config::{DestinationConfig, Endpoint, Secret};
 use sluice_contract::types::{self, AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
 
@@ -23,7 +26,26 @@ use sluice_contract::types::{self, AuthHeader, Compression, HttpRequest, HttpRes
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub header: AuthHeader,
-    pub secret: Secret,
+    pub value: CredentialValue,
+}
+
+/// Where the secret after the header's prefix comes from.
+#[derive(Debug, Clone)]
+pub enum CredentialValue {
+    /// Read from the configuration at start.
+    Fixed(Secret),
+    /// Obtained from an OAuth2 token endpoint, and again when refused.
+    OAuth2(std::sync::Arc<TokenSource>),
+}
+
+impl Credential {
+    /// The header's value now: a token is obtained if none is kept.
+    async fn resolve(&self) -> Result<Secret, String> {
+        match &self.value {
+            CredentialValue::Fixed(secret) => Ok(secret.clone()),
+            CredentialValue::OAuth2(source) => source.token().await,
+        }
+    }
 }
 
 /// What became of a request.
@@ -74,6 +96,16 @@ impl Transport {
         }
     }
 
+    /// A client for what the host asks of other servers for this destination (an
+    /// OAuth2 token endpoint), with its CA and timeout.
+    pub fn client(&self) -> reqwest::Client {
+        match self {
+            Transport::Http(http) => http.client(),
+            // Nothing is sent from a capture destination: no token is ever asked for.
+            Transport::Capture(_) => reqwest::Client::new(),
+        }
+    }
+
     /// The directory requests are written to, for a capture endpoint.
     pub fn capture_dir(&self) -> Option<&std::path::Path> {
         match self {
@@ -84,16 +116,44 @@ impl Transport {
 
     /// Sends `request` with `body`, as `encode_body` made it. An `Err` is a
     /// transport failure (connection, timeout), worth a retry.
+    /// A 401 to a request with an OAuth2 token is answered by sending it once more
+    /// with a new token (the old one may have been revoked, or the clocks differ).
     pub async fn send(
         &self,
         request: &HttpRequest,
         body: &Bytes,
         credential: Option<&Credential>,
     ) -> Result<Sent, String> {
-        match self {
-            Transport::Http(http) => http.send(request, body.clone(), credential).await,
-            Transport::Capture(capture) => capture.write(request, body, credential).await,
+        let http = match self {
+            Transport::Http(http) => http,
+            Transport::Capture(capture) => return capture.write(request, body, credential).await,
+        };
+        let sent = http
+            .send(request, body.clone(), resolved(credential).await?)
+            .await?;
+        match (&sent, credential.map(|c| &c.value)) {
+            (Sent::Response(response), Some(CredentialValue::OAuth2(source)))
+                if response.status == 401 =>
+            {
+                tracing::info!(
+                    "the destination refused its OAuth2 token (401); sending once more with a new one"
+                );
+                source.forget().await;
+                http.send(request, body.clone(), resolved(credential).await?)
+                    .await
+            }
+            _ => Ok(sent),
         }
+    }
+}
+
+/// The credential's header and its value now.
+async fn resolved(
+    credential: Option<&Credential>,
+) -> Result<Option<(&AuthHeader, Secret)>, String> {
+    match credential {
+        Some(credential) => Ok(Some((&credential.header, credential.resolve().await?))),
+        None => Ok(None),
     }
 }
 
@@ -120,7 +180,7 @@ pub fn encode_body(
 /// The headers the host sends: the module's, then `Content-Encoding`, then the credential.
 fn headers<'a>(
     request: &'a HttpRequest,
-    credential: Option<&'a Credential>,
+    credential: Option<(&'a AuthHeader, Secret)>,
 ) -> Vec<(&'a str, String)> {
     // A module header of the credential's name failed the module's call already.
     let mut headers: Vec<(&str, String)> = request
@@ -131,10 +191,10 @@ fn headers<'a>(
     if request.compression == Compression::Gzip {
         headers.push(("Content-Encoding", "gzip".to_owned()));
     }
-    if let Some(credential) = credential {
+    if let Some((header, secret)) = credential {
         headers.push((
-            &credential.header.name,
-            format!("{}{}", credential.header.prefix, credential.secret.expose()),
+            &header.name,
+            format!("{}{}", header.prefix, secret.expose()),
         ));
     }
     headers

@@ -1,0 +1,125 @@
+//! Logs Ingestion bodies: a JSON array of the events, each with the time field (the
+//! event time, RFC 3339 with milliseconds) written ahead of its own fields, unless the
+//! event has a field of that name; the event's own bytes are placed by range.
+
+use sluice_guest::json::write_str;
+use sluice_guest::time::rfc3339_utc;
+use sluice_guest::{
+    Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Refusal, Request,
+};
+
+use crate::config::SentinelConfig;
+
+#[derive(Debug)]
+pub struct IngestionEncoder {
+    config: SentinelConfig,
+    path: String,
+    /// `"TimeGenerated"`, as it appears in JSON text.
+    time_key: String,
+}
+
+impl IngestionEncoder {
+    pub fn new(config: SentinelConfig) -> Self {
+        let path = format!(
+            "/dataCollectionRules/{}/streams/{}?api-version={}",
+            config.dcr_immutable_id, config.stream, config.api_version
+        );
+        let mut key = Vec::new();
+        write_str(&mut key, &config.time_field);
+        IngestionEncoder {
+            path,
+            time_key: String::from_utf8(key).expect("JSON text"),
+            config,
+        }
+    }
+
+    /// Encodes every event of `batch` in calls under the size limit; an event too big
+    /// for a call alone is refused with its size.
+    pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
+        let limit = self.config.max_request_bytes;
+        let mut formatted = Formatted::default();
+        let mut body: Option<(PayloadBuilder, Vec<u32>)> = None;
+        for (index, event) in batch.events().enumerate() {
+            loop {
+                let (payload, events) = body.get_or_insert_with(|| {
+                    let mut payload =
+                        PayloadBuilder::with_capacity(batch, 64 * batch.len(), 3 * batch.len() + 2);
+                    payload.push(b"[");
+                    (payload, Vec::new())
+                });
+                let mark = payload.mark();
+                let start = payload.len();
+                if !events.is_empty() {
+                    payload.push(b",");
+                }
+                self.write_event(payload, &event);
+                let size = payload.len() - start;
+                // Room for the closing `]`.
+                if payload.len() < limit {
+                    events.push(index as u32);
+                } else if events.is_empty() {
+                    payload.truncate(mark);
+                    formatted.refused.push(Refusal {
+                        event: index as u32,
+                        reason: format!(
+                            "the event is {size} bytes in JSON, over the call limit of {limit} bytes (setting max_request_bytes; the API takes 1 MB)"
+                        ),
+                    });
+                } else {
+                    payload.truncate(mark);
+                    let full = body.take().expect("filled above");
+                    formatted.requests.push(self.request(full));
+                    continue;
+                }
+                break;
+            }
+        }
+        if let Some(body) = body.filter(|(_, events)| !events.is_empty()) {
+            formatted.requests.push(self.request(body));
+        }
+        formatted
+    }
+
+    fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
+        if event.json().contains(&self.time_key) {
+            payload.push_pieces([Piece::event(event)]);
+            return;
+        }
+        let time = rfc3339_utc(event.time_ms());
+        match Piece::event_members(event) {
+            Some(members) => {
+                payload.push_with(|text| {
+                    text.push(b'{');
+                    text.extend_from_slice(self.time_key.as_bytes());
+                    text.extend_from_slice(b":\"");
+                    text.extend_from_slice(time.as_bytes());
+                    text.extend_from_slice(b"\",");
+                });
+                payload.push_pieces([members]);
+            }
+            None => payload.push_with(|text| {
+                text.push(b'{');
+                text.extend_from_slice(self.time_key.as_bytes());
+                text.extend_from_slice(b":\"");
+                text.extend_from_slice(time.as_bytes());
+                text.extend_from_slice(b"\"}");
+            }),
+        }
+    }
+
+    fn request(&self, (mut payload, events): (PayloadBuilder, Vec<u32>)) -> Request {
+        payload.push(b"]");
+        Request::Http(HttpRequest {
+            method: "POST".into(),
+            path: self.path.clone(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: payload.finish(),
+            compression: if self.config.gzip {
+                Compression::Gzip
+            } else {
+                Compression::None
+            },
+            events,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The Sentinel encoder natively, against `protocols.md` section 7.2.
+
+use sluice_guest::{Batch, EventId, Request, Settings, TimeSource};
+use sluice_sentinel::config::SentinelConfig;
+use sluice_sentinel::encoder::IngestionEncoder;
+
+const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
+
+fn config(pairs: &[(&str, &str)]) -> Result<SentinelConfig, String> {
+    let mut values: Vec<(String, String)> = vec![
+        ("dcr_immutable_id".into(), DCR.into()),
+        ("stream".into(), "Custom-SluiceAudit_CL".into()),
+    ];
+    values.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    SentinelConfig::from_settings(&Settings::new(values, SentinelConfig::docs()))
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn bodies(pairs: &[(&str, &str)], batch: &Batch) -> Vec<(String, String, Vec<u32>)> {
+    let encoder = IngestionEncoder::new(config(pairs).unwrap());
+    encoder
+        .encode(batch)
+        .requests
+        .iter()
+        .map(|request| match request {
+            Request::Http(http) => (
+                http.path.clone(),
+                String::from_utf8(http.body.assemble(batch)).unwrap(),
+                http.events.clone(),
+            ),
+            Request::Messages(_) => panic!("Sentinel is HTTP"),
+        })
+        .collect()
+}
+
+#[test]
+fn events_go_to_the_rules_stream_with_time_generated_first() {
+    let mut batch = Batch::new();
+    batch.push(
+        r#"{"User":"bob","Action":"login"}"#,
+        1_714_566_896_789,
+        TimeSource::Event,
+        EventId(1),
+    );
+    batch.push(
+        r#"{"TimeGenerated":"2020-01-01T00:00:00Z","a":1}"#,
+        0,
+        TimeSource::Event,
+        EventId(2),
+    );
+    batch.push("{}", 0, TimeSource::Ingest, EventId(3));
+    let (path, body, events) = bodies(&[], &batch).remove(0);
+    assert_eq!(
+        path,
+        format!("/dataCollectionRules/{DCR}/streams/Custom-SluiceAudit_CL?api-version=2023-01-01")
+    );
+    assert_eq!(
+        body,
+        r#"[{"TimeGenerated":"2024-05-01T12:34:56.789Z","User":"bob","Action":"login"},{"TimeGenerated":"2020-01-01T00:00:00Z","a":1},{"TimeGenerated":"1970-01-01T00:00:00.000Z"}]"#
+    );
+    assert_eq!(events, [0, 1, 2]);
+}
+
+#[test]
+fn calls_stay_under_the_limit_and_parse() {
+    let mut batch = Batch::new();
+    let event = format!(r#"{{"pad":"{}"}}"#, "z".repeat(400));
+    let huge = format!(r#"{{"pad":"{}"}}"#, "z".repeat(5000));
+    for n in 0..30 {
+        let json = if n == 7 { &huge } else { &event };
+        batch.push(json, 0, TimeSource::Event, EventId(n));
+    }
+    let pairs = [("max_request_bytes", "2048")];
+    let encoder = IngestionEncoder::new(config(&pairs).unwrap());
+    assert_eq!(encoder.encode(&batch).refused.len(), 1);
+    let mut sent = 0;
+    for (_, body, events) in bodies(&pairs, &batch) {
+        assert!(body.len() <= 2048, "{}", body.len());
+        let items: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        assert_eq!(items.len(), events.len());
+        assert!(items.iter().all(|i| i["TimeGenerated"].is_string()));
+        sent += events.len();
+    }
+    assert_eq!(sent, 29);
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_key() {
+    for (pairs, key) in [
+        (vec![("dcr_immutable_id", "dcr-123")], "dcr_immutable_id"),
+        (vec![("stream", "Custom/../x")], "stream"),
+        (vec![("max_request_bytes", "2000000")], "max_request_bytes"),
+    ] {
+        let error = config(&pairs).unwrap_err();
+        assert!(error.contains(key), "{pairs:?}: {error}");
+    }
+}

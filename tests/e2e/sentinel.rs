@@ -1,0 +1,110 @@
+//! The `sentinel` module end to end, with the host's OAuth2 client credentials, against
+//! the Entra ID and Logs Ingestion API of `support/azure.rs`.
+
+use std::time::Duration;
+
+use crate::support::azure::{Azure, CLIENT_ID, DCR, STREAM};
+use crate::support::{Harness, SAMPLE_FILES, transcript};
+
+const SECRET: &str = "client-secret-value";
+
+fn config(azure: &Azure, extra: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n[[destinations]]\nname = \"sentinel\"\nmodule = \"sentinel\"\nendpoint = {:?}\noauth2 = {{ token_url = {:?}, client_id = {CLIENT_ID:?}, client_secret = {{ env = \"AZURE_SECRET\" }}, scope = \"https://monitor.azure.com//.default\" }}\nsettings = {{ dcr_immutable_id = {DCR:?}, stream = {STREAM:?} }}\n{extra}\n",
+        azure.endpoint(),
+        azure.token_url()
+    )
+}
+
+/// Tokens of two seconds while the export takes several: the host obtains new ones
+/// before they expire, so no call is refused; every event arrives with its
+/// `TimeGenerated`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_refreshed_before_they_expire() {
+    let azure = Azure::start(SECRET, Duration::from_secs(2)).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&config(
+        &azure,
+        "batch = { max_events = 25 }\nconcurrency = 1\nrate_limit = { requests_per_second = 3 }",
+    ));
+    let output = harness.run_ok(&[("AZURE_SECRET", SECRET)]).await;
+
+    let rows = azure.rows();
+    assert_eq!(rows.len(), 290, "{}", transcript(&output));
+    assert!(rows.iter().all(|row| row["TimeGenerated"].is_string()));
+    assert!(
+        azure.tokens_issued() >= 3,
+        "issued {}",
+        azure.tokens_issued()
+    );
+    assert_eq!(
+        azure.tokens_refused(),
+        0,
+        "no call went with an expired token"
+    );
+    assert!(!transcript(&output).contains(SECRET));
+    assert!(
+        !transcript(&output).contains("token-1"),
+        "tokens are never logged"
+    );
+}
+
+/// A token revoked under way is refused once (401); the host obtains a new one and
+/// sends the call again: nothing is dead-lettered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_is_sent_again_once_with_a_new_token() {
+    let azure = Azure::start(SECRET, Duration::from_secs(3600)).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&config(
+        &azure,
+        "batch = { max_events = 10 }\nconcurrency = 1\nrate_limit = { requests_per_second = 2 }",
+    ));
+    let run = harness.sluice(&["run", "-c", "sluice.toml"], &[("AZURE_SECRET", SECRET)]);
+    // Once the first call went through with the first token.
+    let revoke = async {
+        while azure.rows().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        azure.revoke_all();
+    };
+    let (output, ()) = tokio::join!(run, revoke);
+
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(azure.rows().len(), 50);
+    assert_eq!(azure.tokens_refused(), 1, "{}", transcript(&output));
+    assert_eq!(azure.tokens_issued(), 2);
+    assert!(harness.dead_letters().is_empty());
+}
+
+/// A wrong client secret: the token endpoint's refusal is the reason of every
+/// dead-lettered event (after the retries), and the secret is never written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_client_secret_is_said_where_the_events_are() {
+    let azure = Azure::start(SECRET, Duration::from_secs(3600)).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&config(
+        &azure,
+        "retry = { max_attempts = 2, initial_backoff = \"10ms\", max_backoff = \"20ms\" }",
+    ));
+    let output = harness
+        .run_expecting(3, &[("AZURE_SECRET", "not-the-secret")])
+        .await;
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 50, "{}", transcript(&output));
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_client"),
+        "{}",
+        dead[0]
+    );
+    assert!(
+        !std::fs::read_to_string(harness.path("dead-letter/dead-letter.jsonl"))
+            .unwrap()
+            .contains("not-the-secret")
+    );
+}
