@@ -109,3 +109,35 @@ fn requests_stay_under_max_request_bytes() {
         50
     );
 }
+
+/// Every hostile line of `edge-cases.jsonl` that is an event arrives whole in `message`,
+/// and every body stays one JSON array.
+#[test]
+fn every_edge_case_survives_in_message() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/edge-cases.jsonl"
+    ))
+    .unwrap();
+    let mut batch = Batch::new();
+    let mut originals = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if !serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()) {
+            continue;
+        }
+        batch.push(line.trim(), 0, TimeSource::Event, EventId(n as u128));
+        originals.push(line.trim().to_owned());
+    }
+    let items: Vec<serde_json::Value> = requests(&encoder(&[]), &batch)
+        .into_iter()
+        .flat_map(|(items, _)| items)
+        .collect();
+    let messages: Vec<&str> = items
+        .iter()
+        .map(|i| i["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, originals);
+}

@@ -105,3 +105,38 @@ fn bad_settings_are_refused_with_the_key() {
         assert!(error.contains(key), "{pairs:?}: {error}");
     }
 }
+
+/// Every hostile line of `edge-cases.jsonl` that is an event arrives as it was, in a
+/// body that stays one JSON array (and NDJSON stays one event per line).
+#[test]
+fn every_edge_case_arrives_as_it_was() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/edge-cases.jsonl"
+    ))
+    .unwrap();
+    let mut lines = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()) {
+            lines.push(line.trim());
+        }
+    }
+    let batch = batch(&lines);
+    let array: Vec<serde_json::Value> = requests(&[], &batch)
+        .iter()
+        .flat_map(|sent| serde_json::from_str::<Vec<serde_json::Value>>(&sent.body).unwrap())
+        .collect();
+    let originals: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(array, originals);
+    let ndjson: Vec<String> = requests(&[("format", "ndjson")], &batch)
+        .iter()
+        .flat_map(|sent| sent.body.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(ndjson, lines);
+}
