@@ -60,6 +60,7 @@ pub mod json;
 pub mod log;
 mod payload;
 mod response;
+pub mod schema;
 mod settings;
 pub mod severity;
 pub mod sign;

@@ -1,5 +1,6 @@
 //! The settings of an Elasticsearch or OpenSearch destination.
 
+use sluice_guest::schema::Schema;
 use sluice_guest::{FormatError, SettingDoc, Settings};
 
 /// 5 MB: inside Elastic's "a few tens of MB" and AWS's 10 MiB on small instances.
@@ -38,6 +39,8 @@ pub struct ElasticsearchConfig {
     pub routing: Option<String>,
     pub max_request_bytes: usize,
     pub gzip: bool,
+    /// The documents as read, or mapped to ECS or OCSF.
+    pub schema: Schema,
 }
 
 impl ElasticsearchConfig {
@@ -82,6 +85,11 @@ impl ElasticsearchConfig {
                 name: "gzip",
                 description: "compress request bodies with gzip (accepted by every Elasticsearch since 5.0)",
                 default: Some("false"),
+            },
+            SettingDoc {
+                name: "schema",
+                description: "`raw` (events as read), `ecs` (Elastic Common Schema, what Kibana's security views read) or `ocsf`",
+                default: Some("raw"),
             },
             SettingDoc {
                 name: "flavor",
@@ -145,7 +153,12 @@ impl ElasticsearchConfig {
                 "must be at least 1024",
             ));
         }
+        let schema = settings
+            .get("schema")
+            .map_or(Some(Schema::Raw), Schema::named)
+            .ok_or_else(|| FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))?;
         Ok(ElasticsearchConfig {
+            schema,
             index,
             action,
             event_ids,

@@ -75,7 +75,7 @@ impl BulkEncoder {
             loop {
                 let mark = body.payload.mark();
                 let start = body.payload.len();
-                body.write_event(&event, self.config.add_timestamp);
+                body.write_event(&event, &self.config);
                 let size = body.payload.len() - start;
                 if body.payload.len() <= limit {
                     events.push(index as u32);
@@ -165,13 +165,30 @@ struct Body {
 }
 
 impl Body {
-    fn write_event(&mut self, event: &Event<'_>, add_timestamp: bool) {
+    fn write_event(&mut self, event: &Event<'_>, config: &ElasticsearchConfig) {
         self.payload.push_pieces([self.action_start]);
         if let Some(action_end) = self.action_end {
             let id = self.payload.write_with(|text| event.id().write_hex(text));
             self.payload.push_pieces([id, action_end]);
         }
-        let members = add_timestamp
+        if let Some(document) = config.schema.map(event.json(), event.time_ms()) {
+            // ECS has `@timestamp`; OCSF has `time`, and a data stream wants both.
+            let add = config.add_timestamp && !document.starts_with(b"{\"@timestamp\"");
+            self.payload.push_with(|text| {
+                if add {
+                    text.extend_from_slice(b"{\"@timestamp\":\"");
+                    text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
+                    text.extend_from_slice(b"\",");
+                    text.extend_from_slice(&document[1..]);
+                } else {
+                    text.extend_from_slice(&document);
+                }
+                text.push(b'\n');
+            });
+            return;
+        }
+        let members = config
+            .add_timestamp
             .then(|| !event.json().contains("\"@timestamp\""))
             .filter(|&missing| missing)
             .map(|_| Piece::event_members(event));

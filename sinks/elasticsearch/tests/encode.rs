@@ -277,3 +277,32 @@ fn request_level_answers() {
         Verdict::Retry(_)
     ));
 }
+
+/// `schema = "ecs"` sends ECS documents (with `@timestamp`); `ocsf` sends OCSF ones,
+/// with `@timestamp` added for data streams.
+#[test]
+fn documents_can_be_mapped_to_ecs_or_ocsf() {
+    let mut batch = Batch::new();
+    batch.push(
+        r#"{"id":"e1","tenant_id":"t1","occurred_at_ms":1714566896789,"event_type":"USER_LOGIN","user":{"id":"u1","login":"bob"},"src":"10.0.0.1","user_agent":"UA","result":"SUCCESS","risk":"low"}"#,
+        1_714_566_896_789,
+        TimeSource::Event,
+        EventId(1),
+    );
+    let document = |schema: &str| -> serde_json::Value {
+        let body = &bodies(&encoder(&[("index", "logs-a"), ("schema", schema)]), &batch)[0].0;
+        serde_json::from_str(body.lines().nth(1).unwrap()).unwrap()
+    };
+    let ecs = document("ecs");
+    assert_eq!(ecs["@timestamp"], "2024-05-01T12:34:56.789Z");
+    assert_eq!(ecs["event"]["category"][0], "authentication");
+    assert_eq!(ecs["user"]["name"], "bob");
+    let ocsf = document("ocsf");
+    assert_eq!(ocsf["@timestamp"], "2024-05-01T12:34:56.789Z");
+    assert_eq!(ocsf["class_uid"], 3002);
+    assert!(
+        config(&[("index", "a"), ("schema", "cef")])
+            .unwrap_err()
+            .contains("schema")
+    );
+}

@@ -1,5 +1,6 @@
 //! The settings of a webhook destination.
 
+use sluice_guest::schema::Schema;
 use sluice_guest::{FormatError, SettingDoc, Settings};
 
 /// How the events are framed in a body.
@@ -23,6 +24,8 @@ pub struct WebhookConfig {
     pub signature_header: String,
     pub timestamp_header: String,
     pub max_request_bytes: usize,
+    /// The events as read, or mapped to ECS or OCSF.
+    pub schema: Schema,
 }
 
 /// Headers a setting may not set: the host frames the request, and holds credentials.
@@ -70,6 +73,11 @@ impl WebhookConfig {
                 default: Some("X-Sluice-Timestamp"),
             },
             SettingDoc {
+                name: "schema",
+                description: "`raw` (events as read), `ecs` or `ocsf` (a security lake's classes)",
+                default: Some("raw"),
+            },
+            SettingDoc {
                 name: "max_request_bytes",
                 description: "upper bound of one request body",
                 default: Some("1000000"),
@@ -105,7 +113,12 @@ impl WebhookConfig {
                 "must be at least 1024",
             ));
         }
+        let schema = settings
+            .get("schema")
+            .map_or(Some(Schema::Raw), Schema::named)
+            .ok_or_else(|| FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))?;
         Ok(WebhookConfig {
+            schema,
             path,
             framing,
             headers: parse_headers(settings.get("headers").unwrap_or(""))?,

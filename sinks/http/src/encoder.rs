@@ -50,13 +50,15 @@ impl WebhookEncoder {
         let mut formatted = Formatted::default();
         let mut body: Option<(PayloadBuilder, Vec<u32>)> = None;
         for (index, event) in batch.events().enumerate() {
-            let size = event.json_len() + per_event;
+            // Mapped to a schema, the event is the module's own text; else placed as read.
+            let mapped = self.config.schema.map(event.json(), event.time_ms());
+            let len = mapped.as_ref().map_or(event.json_len(), Vec::len);
+            let size = len + per_event;
             if frame + size > limit {
                 formatted.refused.push(Refusal {
                     event: index as u32,
                     reason: format!(
-                        "the event is {} bytes, over the request limit of {limit} bytes (setting max_request_bytes)",
-                        event.json_len()
+                        "the event is {len} bytes, over the request limit of {limit} bytes (setting max_request_bytes)"
                     ),
                 });
                 continue;
@@ -77,7 +79,10 @@ impl WebhookEncoder {
             if !events.is_empty() {
                 payload.push(separator);
             }
-            payload.push_pieces([Piece::event(&event)]);
+            match &mapped {
+                Some(document) => payload.push(document),
+                None => payload.push_pieces([Piece::event(&event)]),
+            }
             payload.push(after_event);
             events.push(index as u32);
         }

@@ -140,3 +140,14 @@ fn every_edge_case_arrives_as_it_was() {
         .collect();
     assert_eq!(ndjson, lines);
 }
+
+#[test]
+fn events_can_be_sent_as_ocsf() {
+    let batch = batch(&[
+        r#"{"timestamp":"x","event_type":"secret.read","org_id":"o","project":"p","environment":"e","actor":{"type":"user","id":"a1","name":"ann"},"resource":{"type":"secret","key":"K"},"source_ip":"1.2.3.4","user_agent":"ua","result":"success"}"#,
+    ]);
+    let body = &requests(&[("schema", "ocsf")], &batch)[0].body;
+    let items: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+    assert_eq!(items[0]["class_uid"], 6003);
+    assert_eq!(items[0]["activity_id"], 2);
+}
