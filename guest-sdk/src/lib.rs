@@ -64,6 +64,7 @@ pub mod schema;
 mod settings;
 pub mod severity;
 pub mod sign;
+pub mod split;
 pub mod time;
 
 use __private::wit;

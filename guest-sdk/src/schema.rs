@@ -40,6 +40,14 @@ impl Schema {
         }
     }
 
+    /// A module's `schema` setting (`raw` when unset), or the error naming it.
+    pub fn from_settings(settings: &crate::Settings) -> Result<Schema, crate::FormatError> {
+        settings
+            .get("schema")
+            .map_or(Some(Schema::Raw), Schema::named)
+            .ok_or_else(|| crate::FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))
+    }
+
     /// The event (a JSON object, its time `time_ms`) in this schema, as JSON text;
     /// `None` for `raw`, or for text that is not an object.
     pub fn map(self, json: &str, time_ms: i64) -> Option<Vec<u8>> {

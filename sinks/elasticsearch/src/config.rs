@@ -153,10 +153,7 @@ impl ElasticsearchConfig {
                 "must be at least 1024",
             ));
         }
-        let schema = settings
-            .get("schema")
-            .map_or(Some(Schema::Raw), Schema::named)
-            .ok_or_else(|| FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))?;
+        let schema = Schema::from_settings(settings)?;
         Ok(ElasticsearchConfig {
             schema,
             index,

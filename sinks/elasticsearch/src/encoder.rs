@@ -7,10 +7,11 @@
 //! string is the escape `\n`), so an event is always one NDJSON line.
 
 use sluice_guest::json::write_str;
+use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Event, Formatted, HttpRequest, PayloadBuilder, Piece,
-    Refusal, Request,
+    Request,
 };
 
 use crate::config::{Action, ElasticsearchConfig};
@@ -68,40 +69,21 @@ impl BulkEncoder {
     /// `max_request_bytes` is refused with the sizes in the reason.
     pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
         let limit = self.config.max_request_bytes;
-        let mut formatted = Formatted::default();
-        let mut body = self.body(batch);
-        let mut events = Vec::with_capacity(batch.len());
-        for (index, event) in batch.events().enumerate() {
-            loop {
-                let mark = body.payload.mark();
-                let start = body.payload.len();
-                body.write_event(&event, &self.config);
-                let size = body.payload.len() - start;
-                if body.payload.len() <= limit {
-                    events.push(index as u32);
-                } else if size > limit {
-                    body.payload.truncate(mark);
-                    formatted.refused.push(Refusal {
-                        event: index as u32,
-                        reason: format!(
-                            "the event's bulk lines are {size} bytes, over the request limit of {limit} bytes (setting max_request_bytes)"
-                        ),
-                    });
-                } else {
-                    body.payload.truncate(mark);
-                    let full = std::mem::replace(&mut body, self.body(batch));
-                    formatted
-                        .requests
-                        .push(self.request(full, std::mem::take(&mut events)));
-                    continue;
-                }
-                break;
-            }
-        }
-        if !events.is_empty() {
-            formatted.requests.push(self.request(body, events));
-        }
-        formatted
+        split::fill(
+            batch,
+            BodyLimit {
+                max_bytes: limit,
+                closing: 0,
+            },
+            || self.body(batch),
+            |body, event, _| body.write_event(event, &self.config),
+            |body, events| self.request(body, events),
+            |size| {
+                format!(
+                    "the event's bulk lines are {size} bytes, over the request limit of {limit} bytes (setting max_request_bytes)"
+                )
+            },
+        )
     }
 
     fn body(&self, batch: &Batch<'_>) -> Body {
@@ -153,6 +135,12 @@ impl BulkEncoder {
 
 fn headers() -> Vec<(String, String)> {
     vec![("Content-Type".into(), "application/x-ndjson".into())]
+}
+
+impl split::Body for Body {
+    fn payload(&mut self) -> &mut PayloadBuilder {
+        &mut self.payload
+    }
 }
 
 /// A request body being written, with the pieces placed for every event.

@@ -3,9 +3,10 @@
 //! event has a field of that name; the event's own bytes are placed by range.
 
 use sluice_guest::json::write_str;
+use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
-    Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Refusal, Request,
+    Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Request,
 };
 
 use crate::config::SentinelConfig;
@@ -37,47 +38,31 @@ impl IngestionEncoder {
     /// for a call alone is refused with its size.
     pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
         let limit = self.config.max_request_bytes;
-        let mut formatted = Formatted::default();
-        let mut body: Option<(PayloadBuilder, Vec<u32>)> = None;
-        for (index, event) in batch.events().enumerate() {
-            loop {
-                let (payload, events) = body.get_or_insert_with(|| {
-                    let mut payload =
-                        PayloadBuilder::with_capacity(batch, 64 * batch.len(), 3 * batch.len() + 2);
-                    payload.push(b"[");
-                    (payload, Vec::new())
-                });
-                let mark = payload.mark();
-                let start = payload.len();
-                if !events.is_empty() {
+        split::fill(
+            batch,
+            BodyLimit {
+                max_bytes: limit,
+                closing: 1,
+            },
+            || {
+                let mut payload =
+                    PayloadBuilder::with_capacity(batch, 64 * batch.len(), 3 * batch.len() + 2);
+                payload.push(b"[");
+                Body(payload)
+            },
+            |Body(payload), event, first| {
+                if !first {
                     payload.push(b",");
                 }
-                self.write_event(payload, &event);
-                let size = payload.len() - start;
-                // Room for the closing `]`.
-                if payload.len() < limit {
-                    events.push(index as u32);
-                } else if events.is_empty() {
-                    payload.truncate(mark);
-                    formatted.refused.push(Refusal {
-                        event: index as u32,
-                        reason: format!(
-                            "the event is {size} bytes in JSON, over the call limit of {limit} bytes (setting max_request_bytes; the API takes 1 MB)"
-                        ),
-                    });
-                } else {
-                    payload.truncate(mark);
-                    let full = body.take().expect("filled above");
-                    formatted.requests.push(self.request(full));
-                    continue;
-                }
-                break;
-            }
-        }
-        if let Some(body) = body.filter(|(_, events)| !events.is_empty()) {
-            formatted.requests.push(self.request(body));
-        }
-        formatted
+                self.write_event(payload, event);
+            },
+            |body, events| self.request(body, events),
+            |size| {
+                format!(
+                    "the event is {size} bytes in JSON, over the call limit of {limit} bytes (setting max_request_bytes; the API takes 1 MB)"
+                )
+            },
+        )
     }
 
     fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
@@ -107,7 +92,7 @@ impl IngestionEncoder {
         }
     }
 
-    fn request(&self, (mut payload, events): (PayloadBuilder, Vec<u32>)) -> Request {
+    fn request(&self, Body(mut payload): Body, events: Vec<u32>) -> Request {
         payload.push(b"]");
         Request::Http(HttpRequest {
             method: "POST".into(),
@@ -121,5 +106,14 @@ impl IngestionEncoder {
             },
             events,
         })
+    }
+}
+
+/// A call's body: a JSON array being written.
+struct Body(PayloadBuilder);
+
+impl split::Body for Body {
+    fn payload(&mut self) -> &mut PayloadBuilder {
+        &mut self.0
     }
 }

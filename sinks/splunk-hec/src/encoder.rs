@@ -9,10 +9,11 @@
 //! byte-exact, and the event is never copied inside the sandbox.
 
 use sluice_guest::json::write_str;
+use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Enrichment, Event, Formatted, HttpRequest, PayloadBuilder,
-    Piece, Refusal, Request, TimeSource,
+    Piece, Request, TimeSource,
 };
 
 use crate::config::SplunkHecConfig;
@@ -76,43 +77,21 @@ impl HecEncoder {
     /// `max_request_bytes` is refused with the sizes in the reason.
     pub fn encode(&self, batch: &Batch<'_>) -> Formatted {
         let limit = self.config.max_request_bytes;
-        let mut formatted = Formatted::default();
-        let mut body = self.body(batch);
-        let mut events = Vec::with_capacity(batch.len());
-        for (index, event) in batch.events().enumerate() {
-            // Envelopes are written straight into the body. The rare one that does not
-            // fit is taken out and written again into the next request, or refused when
-            // it fits none. (One place writes envelopes, so the compiler inlines it.)
-            loop {
-                let mark = body.payload.mark();
-                let start = body.payload.len();
-                body.write_envelope(&event);
-                let size = body.payload.len() - start;
-                if body.payload.len() <= limit {
-                    events.push(index as u32);
-                } else if size > limit {
-                    body.payload.truncate(mark);
-                    formatted.refused.push(Refusal {
-                        event: index as u32,
-                        reason: format!(
-                            "event envelope is {size} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)"
-                        ),
-                    });
-                } else {
-                    body.payload.truncate(mark);
-                    let full = std::mem::replace(&mut body, self.body(batch));
-                    formatted
-                        .requests
-                        .push(self.request(full, std::mem::take(&mut events)));
-                    continue;
-                }
-                break;
-            }
-        }
-        if !events.is_empty() {
-            formatted.requests.push(self.request(body, events));
-        }
-        formatted
+        split::fill(
+            batch,
+            BodyLimit {
+                max_bytes: limit,
+                closing: 0,
+            },
+            || self.body(batch),
+            |body, event, _| body.write_envelope(event),
+            |body, events| self.request(body, events),
+            |size| {
+                format!(
+                    "event envelope is {size} bytes, over the HEC request limit of {limit} bytes (setting max_request_bytes)"
+                )
+            },
+        )
     }
 
     /// An empty request body with this encoder's repeated pieces written into it.
@@ -171,6 +150,12 @@ impl HecEncoder {
             },
             events,
         })
+    }
+}
+
+impl split::Body for Body {
+    fn payload(&mut self) -> &mut PayloadBuilder {
+        &mut self.payload
     }
 }
 
