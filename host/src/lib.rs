@@ -20,6 +20,7 @@ mod persist;
 mod pipeline;
 mod run;
 mod source;
+mod watch;
 
 #[cfg(test)]
 mod layering;

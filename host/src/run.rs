@@ -74,6 +74,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
+    let mut module_changes = crate::watch::ModuleWatch::start(&config.modules_dirs)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
@@ -169,9 +170,14 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 Received::Shutdown => break None,
                 // Compiling is seconds of CPU: not on a thread that runs async tasks.
                 Received::Reload => tokio::task::block_in_place(|| {
+                    tracing::info!("SIGHUP: reloading the modules");
                     reload_modules(&config, &runtime, &watched, &enrichment)
                 }),
             },
+            () = module_changes.changed() => tokio::task::block_in_place(|| {
+                tracing::info!("a module file changed: reloading the modules");
+                reload_modules(&config, &runtime, &watched, &enrichment)
+            }),
         }
     };
     let failed_tasks = match finished {
@@ -324,17 +330,22 @@ fn reload_modules(
     destinations: &[(Arc<Destination>, QueueGauge)],
     enrichment: &Enrichment,
 ) {
-    tracing::info!("SIGHUP: reloading the modules");
     for ((destination, _), settings) in destinations.iter().zip(&config.destinations) {
         let reloaded = ModuleSource::resolve(&settings.module, &config.modules_dirs)
             .and_then(|source| runtime.load_formatter(&source))
             .and_then(|module| {
-                let label = module.label().to_owned();
-                Ok((destination.reload(module, enrichment.clone())?, label))
+                let described = format!(
+                    "{} {} from {}, sha256 {}",
+                    module.info().name,
+                    module.info().version,
+                    module.label(),
+                    module.sha256()
+                );
+                Ok((destination.reload(module, enrichment.clone())?, described))
             });
         match reloaded {
-            Ok((Some(generation), label)) => {
-                tracing::info!(destination = %destination.name, module = %label, generation, "module reloaded; batches from now on use it")
+            Ok((Some(generation), module)) => {
+                tracing::info!(destination = %destination.name, %module, generation, "module reloaded; batches from now on use it")
             }
             Ok((None, _)) => {
                 tracing::info!(destination = %destination.name, "module unchanged")

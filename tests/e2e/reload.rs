@@ -108,3 +108,59 @@ async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
         "every event delivered across the reloads"
     );
 }
+
+/// Without a signal: a module file written into a modules directory is picked up by the
+/// watcher, checked, and swapped in (logged with its SHA-256); a broken one is refused and
+/// the running one goes on; no event is lost across the changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_file_dropped_in_is_picked_up_without_a_signal() {
+    use sha2::Digest;
+    let harness = Harness::new();
+    let original = std::fs::read(test_module("misbehave")).unwrap();
+    harness.write("modules/probe.wasm", &original);
+    events(&harness, 0, 10);
+    harness.config(
+        "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
+    );
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    until(|| captured(&harness) == 10).await;
+
+    let new_version = rebuilt(&original);
+    harness.write("modules/probe.wasm", &new_version);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 10, 10);
+    until(|| captured(&harness) == 20).await;
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("future-contract")).unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 20, 10);
+    until(|| captured(&harness) == 30).await;
+
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}", transcript(&output));
+    let sha256 = hex::encode(sha2::Sha256::digest(&new_version));
+    assert!(
+        stderr.lines().any(
+            |l| l.contains("module reloaded; batches from now on use it")
+                && l.contains("generation=2")
+                && l.contains(&sha256)
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a module file changed: reloading the modules"));
+    assert!(stderr.contains("module reload refused; the running module goes on"));
+    assert_eq!(
+        captured(&harness),
+        30,
+        "every event delivered across the changes"
+    );
+}

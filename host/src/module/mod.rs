@@ -233,6 +233,11 @@ impl FormatterModule {
         self.digest == other.digest
     }
 
+    /// The SHA-256 of its bytes, hex: what an operator compares with what they shipped.
+    pub fn sha256(&self) -> String {
+        hex::encode(self.digest)
+    }
+
     /// Where the module came from, for messages.
     pub fn label(&self) -> &str {
         &self.label
