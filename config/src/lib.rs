@@ -231,6 +231,9 @@ pub struct DestinationConfig {
     pub sources: Vec<String>,
     /// A built-in module name (`splunk-hec`), a name found in `modules_dirs`, or a path to a `.wasm`.
     pub module: String,
+    /// The SHA-256 the module's bytes must have (64 hex digits): a module file that
+    /// differs is refused, at start and at reload (the pinned version keeps running).
+    pub module_sha256: Option<String>,
     /// `https://host:port` the module's paths are relative to, or `capture:DIR` to write
     /// each request to a file in DIR instead of sending it.
     pub endpoint: String,
@@ -529,6 +532,11 @@ impl Config {
                 bail!(
                     "{at}.sources: no source is named `{unknown}` (give the source `name = \"{unknown}\"`)"
                 );
+            }
+            if let Some(pin) = &destination.module_sha256
+                && (pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                bail!("{at}.module_sha256: 64 hex digits, as `sha256sum` prints them");
             }
             destination
                 .endpoint()

@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::QueueGauge;
-use crate::config::Config;
+use crate::config::{Config, DestinationConfig};
 use crate::dead_letter::DeadLetter;
 use crate::deliver::Destination;
 use crate::event::Enrichment;
 use crate::metrics::Counters;
-use crate::module::{Limits, ModuleSource, Runtime};
+use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
 use crate::persist::{Persisted, Spool, spool};
 use crate::pipeline::{Router, Sink, enrichment, line_parser};
 
@@ -37,6 +37,21 @@ impl Summary {
     }
 }
 
+/// `module`, if its bytes are those the destination pins (`module_sha256`).
+fn pinned(
+    destination: &DestinationConfig,
+    module: Arc<FormatterModule>,
+) -> Result<Arc<FormatterModule>> {
+    match &destination.module_sha256 {
+        Some(pin) if !pin.eq_ignore_ascii_case(&module.sha256()) => anyhow::bail!(
+            "{} has SHA-256 {}, but module_sha256 pins {pin}",
+            module.label(),
+            module.sha256()
+        ),
+        _ => Ok(module),
+    }
+}
+
 /// Loads every destination's module with one runtime; errors name the destination.
 pub fn load_destinations(
     config: &Config,
@@ -54,6 +69,7 @@ pub fn load_destinations(
                 .with_context(|| format!("{}.module", at()))?;
             let module = runtime
                 .load_formatter(&source)
+                .and_then(|module| pinned(destination, module))
                 .with_context(|| format!("{}.module", at()))?;
             Ok(Arc::new(
                 Destination::new(
@@ -333,6 +349,7 @@ fn reload_modules(
     for ((destination, _), settings) in destinations.iter().zip(&config.destinations) {
         let reloaded = ModuleSource::resolve(&settings.module, &config.modules_dirs)
             .and_then(|source| runtime.load_formatter(&source))
+            .and_then(|module| pinned(settings, module))
             .and_then(|module| {
                 let described = format!(
                     "{} {} from {}, sha256 {}",

@@ -493,3 +493,37 @@ async fn preview_shows_every_module_on_every_sample_file() {
         }
     }
 }
+
+/// `sluice modules` lists what the configuration loads, with each module's SHA-256; a
+/// `module_sha256` that does not match is refused at start, naming both hashes.
+#[tokio::test(flavor = "multi_thread")]
+async fn modules_are_listed_with_their_hash_and_a_pin_is_enforced() {
+    use sha2::Digest;
+    let harness = Harness::new();
+    let module = std::fs::read(test_module("misbehave")).unwrap();
+    harness.write("modules/probe.wasm", &module);
+    let sha256 = hex::encode(sha2::Sha256::digest(&module));
+    let config = |pin: &str| {
+        format!(
+            "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"a\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\n{pin}\n[[destinations]]\nname = \"b\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\n"
+        )
+    };
+    harness.config(&config(&format!("module_sha256 = {sha256:?}")));
+    let output = harness.sluice(&["modules", "-c", "sluice.toml"], &[]).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one module, two users: {stdout}");
+    assert!(
+        stdout.contains(&format!("sha256 {sha256}")) && stdout.contains("used by: a, b"),
+        "{stdout}"
+    );
+
+    harness.config(&config(&format!("module_sha256 = \"{}\"", "0".repeat(64))));
+    let output = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("destinations[0] (`a`).module") && stderr.contains(&sha256),
+        "{stderr}"
+    );
+}

@@ -49,6 +49,13 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// List the modules the configuration loads: name, version, contract, SHA-256,
+    /// where each comes from, and the destinations that use it.
+    Modules {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
     /// Look at the dead-letter store, or send its events again.
     Dlq {
         #[command(subcommand)]
@@ -129,6 +136,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run { config } => run(Config::load(&config)?),
         Command::Check { config, connect } => check(&config, connect),
         Command::Preview { module, settings } => preview::preview(&module, settings),
+        Command::Modules { config } => modules(&Config::load(&config)?),
         Command::Dlq {
             command: DlqCommand::List { config },
         } => dlq::list(&Config::load(&config)?),
@@ -230,6 +238,37 @@ fn run(config: Config) -> Result<ExitCode> {
         RunOutcome::Delivered
     };
     Ok(ExitCode::from(outcome as u8))
+}
+
+/// `sluice modules`: one line per module loaded, with the destinations that use it.
+fn modules(config: &Config) -> Result<ExitCode> {
+    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+    let counters = Arc::new(Counters::default());
+    let dead_letter = Arc::new(DeadLetter::configured(config));
+    let destinations = crate::run::load_destinations(config, &runtime, &dead_letter, &counters)?;
+    // By SHA-256: the same bytes serve several destinations.
+    let mut loaded: std::collections::BTreeMap<String, (String, Vec<&str>)> = Default::default();
+    for destination in &destinations {
+        let module = destination.module();
+        let info = module.info();
+        let line = format!(
+            "{} {}  contract {}  sha256 {}  {}",
+            info.name,
+            info.version,
+            crate::module::CONTRACT_VERSION,
+            module.sha256(),
+            module.label()
+        );
+        loaded
+            .entry(module.sha256())
+            .or_insert((line, Vec::new()))
+            .1
+            .push(&destination.name);
+    }
+    for (line, users) in loaded.values() {
+        println!("{line}  used by: {}", users.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {

@@ -67,7 +67,8 @@ impl Destination {
         (current.module.clone(), current.generation)
     }
 
-    fn module(&self) -> Arc<FormatterModule> {
+    /// The module it runs now.
+    pub fn module(&self) -> Arc<FormatterModule> {
         self.current().0
     }
 
