@@ -140,6 +140,7 @@ pub fn replay(config: &Config, selection: &Selection) -> Result<ExitCode> {
         })?;
     let dead_letter = Arc::new(DeadLetter::configured(config));
     let files = dead_letter::files(dead_letter.path());
+    let identities: Vec<Option<u64>> = files.iter().map(|path| inode(path)).collect();
     let chosen: Vec<Found> = read_store(&files)?
         .into_iter()
         .filter(|found| selection.takes(&found.record))
@@ -159,7 +160,7 @@ pub fn replay(config: &Config, selection: &Selection) -> Result<ExitCode> {
         dead_letter.clone(),
         counters.clone(),
     ))?;
-    remove_settled(&files, &chosen, &settled)?;
+    remove_settled(&files, &identities, &chosen, &settled)?;
     let [delivered, refused] = [&counters.delivered, &counters.dead_lettered].map(Counters::get);
     let removed = settled.iter().filter(|&&s| s).count();
     println!(
@@ -244,15 +245,37 @@ async fn send_again(
 
 /// Rewrites each file without the lines of settled records (lines added meanwhile, such
 /// as records of events refused again, stay).
-fn remove_settled(files: &[PathBuf], chosen: &[Found], settled: &[bool]) -> Result<()> {
+/// A file that is not the one read (the store rotated it while events refused again
+/// were written) is left as it is, with a warning: its lines are not those counted.
+fn remove_settled(
+    files: &[PathBuf],
+    identities: &[Option<u64>],
+    chosen: &[Found],
+    settled: &[bool],
+) -> Result<()> {
     let mut gone: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (found, _) in chosen.iter().zip(settled).filter(|(_, s)| **s) {
         gone.entry(found.file).or_default().push(found.line);
     }
     for (file, lines) in gone {
-        rewrite_without(&files[file], &lines)?;
+        let path = &files[file];
+        if inode(path) != identities[file] {
+            eprintln!(
+                "sluice: warning: {} was rotated during the replay; its {} replayed record(s) stay in the rotated file",
+                path.display(),
+                lines.len()
+            );
+            continue;
+        }
+        rewrite_without(path, &lines)?;
     }
     Ok(())
+}
+
+/// The file's inode, to see it replaced.
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|meta| meta.ino())
 }
 
 fn rewrite_without(path: &Path, lines: &[usize]) -> Result<()> {

@@ -246,9 +246,12 @@ impl Worker {
                 Ok(()) => {}
                 Err(Refusal::Aborted) => return,
                 Err(Refusal::Deadline) => {
-                    let reason = format!(
-                        "gave up after retry.max_retry_time (the circuit stayed open): {last_reason}"
-                    );
+                    let since = failing_since.unwrap_or_else(Instant::now);
+                    let why = destination
+                        .retry
+                        .give_up(attempt, since)
+                        .unwrap_or_else(|| "gave up".into());
+                    let reason = format!("{why}, the circuit open: {last_reason}");
                     self.dead_letter(&pending.events, &request.events, &reason)
                         .await;
                     return;
