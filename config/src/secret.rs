@@ -163,17 +163,18 @@ mod tests {
     /// Test vector E4 of protocols.md: `elastic:changeme`.
     #[test]
     fn basic_credentials_are_encoded_as_the_test_vector_says() {
-        let dir = std::env::temp_dir().join(format!("sluice-basic-{}", std::process::id()));
-        std::fs::write(&dir, "changeme\n").unwrap();
+        let password_file =
+            std::env::temp_dir().join(format!("sluice-basic-{}", std::process::id()));
+        std::fs::write(&password_file, "changeme\n").unwrap();
         let basic = BasicAuth {
             user: "elastic".into(),
-            password: SecretRef::File(dir.clone()),
+            password: SecretRef::File(password_file.clone()),
         };
         assert_eq!(
             basic.resolve().unwrap().expose(),
             "ZWxhc3RpYzpjaGFuZ2VtZQ=="
         );
-        std::fs::remove_file(dir).unwrap();
+        std::fs::remove_file(password_file).unwrap();
     }
 
     /// A secret file that never ends used to be read without end.
