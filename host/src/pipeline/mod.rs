@@ -291,8 +291,10 @@ impl Ingest {
     }
 
     /// Writes the chunk to the spool; once there it is safe, and `mark`'s watermark
-    /// moves over it. A spool that stays full until the source stops, or cannot be
-    /// written, ends the source: its events are neither lost nor checkpointed.
+    /// moves over it. A chunk the spool does not take (full until the source stops, or
+    /// a write that failed: a full disk) is never settled, so the checkpoint stays
+    /// before it and a restart reads it again; a failed write is logged and counted as
+    /// a read error.
     async fn spool(
         &self,
         spool: &Spool,
@@ -310,7 +312,7 @@ impl Ingest {
             }
             Ok(false) => Err(Closed),
             Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "cannot write to the spool; the source stops (its checkpoint stays before these events)");
+                tracing::error!(error = %format!("{error:#}"), "cannot write to the spool; these events wait for a restart (the checkpoint stays before them)");
                 Counters::add(&self.router.counters.read_errors, 1);
                 Err(Closed)
             }
