@@ -48,6 +48,14 @@ impl Settings {
             .or_else(|| self.docs.iter().find(|d| d.name == key)?.default)
     }
 
+    /// The value (configured, else the default) when it is not blank, owned: how a
+    /// module reads a text setting.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .filter(|value| !value.trim().is_empty())
+            .map(str::to_owned)
+    }
+
     /// The value parsed as `T`, or `None` when neither set nor defaulted.
     pub fn parse<T>(&self, key: &str) -> Result<Option<T>, FormatError>
     where

@@ -59,12 +59,6 @@ impl DatadogConfig {
         settings: &Settings,
         enrichment: &Enrichment,
     ) -> Result<Self, FormatError> {
-        let text = |key: &str| {
-            settings
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_owned)
-        };
         let max_request_bytes: usize = settings
             .parse("max_request_bytes")?
             .unwrap_or(MAX_REQUEST_BYTES);
@@ -74,7 +68,8 @@ impl DatadogConfig {
                 format!("must be between 1024 and Datadog's {MAX_REQUEST_BYTES}"),
             ));
         }
-        let mut tags: Vec<String> = text("ddtags")
+        let mut tags: Vec<String> = settings
+            .text("ddtags")
             .map(|tags| tags.split(',').map(|t| t.trim().to_owned()).collect())
             .unwrap_or_default();
         if let Some(bad) = tags.iter().find(|t| t.is_empty()) {
@@ -85,10 +80,12 @@ impl DatadogConfig {
         }
         tags.extend(enrichment.tags.iter().map(|(k, v)| format!("{k}:{v}")));
         Ok(DatadogConfig {
-            ddsource: text("ddsource").unwrap_or_else(|| "sluice".into()),
+            ddsource: settings.text("ddsource").unwrap_or_else(|| "sluice".into()),
             ddtags: tags.join(","),
-            hostname: text("hostname").unwrap_or_else(|| enrichment.host_name.clone()),
-            service: text("service").unwrap_or_else(|| "audit".into()),
+            hostname: settings
+                .text("hostname")
+                .unwrap_or_else(|| enrichment.host_name.clone()),
+            service: settings.text("service").unwrap_or_else(|| "audit".into()),
             // On unless set to false.
             gzip: settings.get("gzip").is_none() || settings.flag("gzip")?,
             max_request_bytes,

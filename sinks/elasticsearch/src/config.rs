@@ -100,13 +100,7 @@ impl ElasticsearchConfig {
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
-        let text = |key: &str| {
-            settings
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_owned)
-        };
-        let index = text("index").ok_or_else(|| {
+        let index = settings.text("index").ok_or_else(|| {
             FormatError::setting("index", "required: the index or data stream to write to")
         })?;
         if !valid_index(&index) {
@@ -160,8 +154,8 @@ impl ElasticsearchConfig {
             action,
             event_ids,
             add_timestamp: settings.flag("add_timestamp")?,
-            pipeline: text("pipeline"),
-            routing: text("routing"),
+            pipeline: settings.text("pipeline"),
+            routing: settings.text("routing"),
             max_request_bytes,
             gzip: settings.flag("gzip")?,
         })

@@ -86,13 +86,7 @@ impl WebhookConfig {
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
-        let text = |key: &str| {
-            settings
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_owned)
-        };
-        let path = text("path").unwrap_or_else(|| "/".into());
+        let path = settings.text("path").unwrap_or_else(|| "/".into());
         if !path.starts_with('/') {
             return Err(FormatError::setting("path", "must start with `/`"));
         }
@@ -119,10 +113,12 @@ impl WebhookConfig {
             path,
             framing,
             headers: parse_headers(settings.get("headers").unwrap_or(""))?,
-            signing_key: text("signing_key"),
-            signature_header: text("signature_header")
+            signing_key: settings.text("signing_key"),
+            signature_header: settings
+                .text("signature_header")
                 .unwrap_or_else(|| "X-Sluice-Signature".into()),
-            timestamp_header: text("timestamp_header")
+            timestamp_header: settings
+                .text("timestamp_header")
                 .unwrap_or_else(|| "X-Sluice-Timestamp".into()),
             max_request_bytes,
         })

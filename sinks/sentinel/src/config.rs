@@ -57,9 +57,7 @@ impl SentinelConfig {
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
         let required = |key: &str| {
             settings
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_owned)
+                .text(key)
                 .ok_or_else(|| FormatError::setting(key, "required"))
         };
         let dcr_immutable_id = required("dcr_immutable_id")?;

@@ -85,22 +85,20 @@ impl SplunkHecConfig {
                 "must be at least 1024",
             ));
         }
-        let text = |key: &str| {
-            settings
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(str::to_owned)
-        };
         Ok(SplunkHecConfig {
-            index: text("index"),
-            sourcetype: text("sourcetype").unwrap_or_else(|| "_json".into()),
-            source: text("source").unwrap_or_else(|| "sluice".into()),
-            host: text("host"),
+            index: settings.text("index"),
+            sourcetype: settings
+                .text("sourcetype")
+                .unwrap_or_else(|| "_json".into()),
+            source: settings.text("source").unwrap_or_else(|| "sluice".into()),
+            host: settings.text("host"),
             max_request_bytes,
             gzip: settings.flag("gzip")?,
             indexed_fields: settings.flag("indexed_fields")?,
-            channel: text("channel"),
-            path: text("path").unwrap_or_else(|| "/services/collector/event".into()),
+            channel: settings.text("channel"),
+            path: settings
+                .text("path")
+                .unwrap_or_else(|| "/services/collector/event".into()),
         })
     }
 }
