@@ -49,12 +49,11 @@ async fn until(what: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
-    let harness = Harness::new();
-    let original = std::fs::read(test_module("misbehave")).unwrap();
-    harness.write("modules/probe.wasm", &original);
-    events(&harness, 0, 10);
+/// Starts a run that follows `data/live.jsonl` into the `probe` destination, whose
+/// module is `module` in `modules/`, and waits for its first 10 events to be captured.
+async fn start_with_probe(harness: &Harness, module: &[u8]) -> tokio::process::Child {
+    harness.write("modules/probe.wasm", module);
+    events(harness, 0, 10);
     harness.config(
         "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
     );
@@ -64,7 +63,15 @@ async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = command.spawn().unwrap();
-    until(|| captured(&harness) == 10).await;
+    until(|| captured(harness) == 10).await;
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
+    let harness = Harness::new();
+    let original = std::fs::read(test_module("misbehave")).unwrap();
+    let child = start_with_probe(&harness, &original).await;
 
     // Other bytes: reloaded, and the next events go through the new module.
     harness.write("modules/probe.wasm", rebuilt(&original));
@@ -117,18 +124,7 @@ async fn a_module_file_dropped_in_is_picked_up_without_a_signal() {
     use sha2::Digest;
     let harness = Harness::new();
     let original = std::fs::read(test_module("misbehave")).unwrap();
-    harness.write("modules/probe.wasm", &original);
-    events(&harness, 0, 10);
-    harness.config(
-        "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
-    );
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
-    until(|| captured(&harness) == 10).await;
+    let child = start_with_probe(&harness, &original).await;
 
     let new_version = rebuilt(&original);
     harness.write("modules/probe.wasm", &new_version);
