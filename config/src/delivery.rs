@@ -1,6 +1,6 @@
 //! How a destination holds, paces and retries its events: `[destinations.buffer]`,
-//! `[destinations.retry]`, `[destinations.circuit_breaker]` and
-//! `[destinations.rate_limit]`.
+//! `[destinations.retry]`, `[destinations.circuit_breaker]`,
+//! `[destinations.rate_limit]` and `[destinations.acknowledgement]`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -119,6 +119,46 @@ pub struct RateLimitConfig {
     pub events_per_second: Option<NonZeroU32>,
     /// Most requests sent per second.
     pub requests_per_second: Option<NonZeroU32>,
+}
+
+/// For a module whose destination confirms later what it kept (a `pending` verdict:
+/// Splunk HEC with `ack = true`): how often the host asks, and how long it waits for a
+/// confirmation before it sends the events again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgementConfig {
+    /// The wait between two polls of the tickets not yet confirmed (Splunk advises 10 s).
+    #[serde(default = "default_ack_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// A request not confirmed within this long after it was taken is sent again (at
+    /// least once: the first copy may still be kept; the event ids show it).
+    #[serde(default = "default_ack_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Most tickets in one poll.
+    #[serde(default = "default_ack_tickets_per_poll")]
+    pub tickets_per_poll: usize,
+}
+
+impl Default for AcknowledgementConfig {
+    fn default() -> Self {
+        AcknowledgementConfig {
+            poll_interval: default_ack_poll_interval(),
+            timeout: default_ack_timeout(),
+            tickets_per_poll: default_ack_tickets_per_poll(),
+        }
+    }
+}
+
+fn default_ack_poll_interval() -> Duration {
+    Duration::from_secs(10)
+}
+/// Splunk's advice (`protocols.md`, section 1): after about five minutes, count the
+/// request lost.
+fn default_ack_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_ack_tickets_per_poll() -> usize {
+    1000
 }
 
 /// 16 MiB: tens of thousands of audit events, a few seconds of a busy host.

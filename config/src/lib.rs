@@ -13,7 +13,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-pub use delivery::{BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig, WhenFull};
+pub use delivery::{
+    AcknowledgementConfig, BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig,
+    WhenFull,
+};
 pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use spool::{Fsync, SpoolConfig};
 
@@ -266,6 +269,9 @@ pub struct DestinationConfig {
     /// How much it may be sent.
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// Polling of the confirmations a module waits for (`pending` verdicts).
+    #[serde(default)]
+    pub acknowledgement: AcknowledgementConfig,
     /// Batches in flight at once, each with its own module instance.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -570,6 +576,16 @@ impl Config {
             }
             if circuit.window == 0 {
                 bail!("{at}.circuit_breaker.window: must be at least 1");
+            }
+            let acknowledgement = &destination.acknowledgement;
+            if acknowledgement.poll_interval.is_zero() {
+                bail!("{at}.acknowledgement.poll_interval: must be above 0s");
+            }
+            if acknowledgement.timeout < acknowledgement.poll_interval {
+                bail!("{at}.acknowledgement.timeout: must be at least poll_interval");
+            }
+            if acknowledgement.tickets_per_poll == 0 {
+                bail!("{at}.acknowledgement.tickets_per_poll: must be at least 1");
             }
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");

@@ -4,7 +4,7 @@
 
 use crate::http::{is_field_value, is_framing_header, is_token};
 
-use crate::types::{ConnectionCheck, Formatted, HttpRequest, Request, Verdict};
+use crate::types::{Formatted, HttpRequest, Query, Request, Verdict};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -62,15 +62,13 @@ fn check_http(http: &HttpRequest, credential_header: Option<&str>) -> Result<(),
     check_request_line(&http.method, &http.path, &http.headers, credential_header)
 }
 
-/// Checks a connection check as [`check_http`] checks a request.
-pub fn check_connection_check(
-    check: &ConnectionCheck,
-    credential_header: Option<&str>,
-) -> Result<(), String> {
+/// Checks a module's query (a connection check, an acknowledgement poll) as
+/// [`check_http`] checks a request.
+pub fn check_query(query: &Query, credential_header: Option<&str>) -> Result<(), String> {
     check_request_line(
-        &check.method,
-        &check.path,
-        &check.headers,
+        &query.method,
+        &query.path,
+        &query.headers,
         credential_header,
     )
 }
@@ -111,11 +109,23 @@ fn check_request_line(
     }
 }
 
+/// The longest ticket a `pending` verdict may hold: the host keeps every ticket until
+/// it is confirmed, so a module must not make it hold much.
+pub const MAX_TICKET_BYTES: usize = 256;
+
 /// Checks that a `partial` verdict for a request of `event_count` events names each of
-/// them at most once, to retry or to refuse.
+/// them at most once, to retry or to refuse, and that a `pending` ticket is one the
+/// host can keep.
 pub fn check_verdict(verdict: &Verdict, event_count: u32) -> Result<(), String> {
-    let Verdict::Partial(partial) = verdict else {
-        return Ok(());
+    let partial = match verdict {
+        Verdict::Partial(partial) => partial,
+        Verdict::Pending(ticket) if ticket.is_empty() || ticket.len() > MAX_TICKET_BYTES => {
+            return Err(format!(
+                "a pending ticket of {} bytes (1 to {MAX_TICKET_BYTES})",
+                ticket.len()
+            ));
+        }
+        _ => return Ok(()),
     };
     let mut named = vec![false; event_count as usize];
     let positions = partial
@@ -132,6 +142,18 @@ pub fn check_verdict(verdict: &Verdict, event_count: u32) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// Checks that an answer to `read-acks` has one state per ticket asked about.
+pub fn check_ack_states<T>(states: &[T], tickets: usize) -> Result<(), String> {
+    if states.len() == tickets {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} acknowledgement states for {tickets} tickets",
+            states.len()
+        ))
+    }
 }
 
 /// The events of a checked answer for a batch of `events` that it neither sends nor
@@ -185,6 +207,28 @@ mod tests {
         assert_eq!(
             check_verdict(&partial(&[1], &[1]), 3),
             Err("event 1 named twice".into())
+        );
+    }
+
+    #[test]
+    fn a_pending_ticket_is_short_and_not_empty() {
+        assert_eq!(check_verdict(&Verdict::Pending("17".into()), 3), Ok(()));
+        assert!(check_verdict(&Verdict::Pending(String::new()), 3).is_err());
+        let long = "7".repeat(MAX_TICKET_BYTES + 1);
+        assert_eq!(
+            check_verdict(&Verdict::Pending(long), 3),
+            Err(format!(
+                "a pending ticket of 257 bytes (1 to {MAX_TICKET_BYTES})"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_acknowledgement_answer_has_one_state_per_ticket() {
+        assert_eq!(check_ack_states(&[1, 2], 2), Ok(()));
+        assert_eq!(
+            check_ack_states(&[1], 2),
+            Err("1 acknowledgement states for 2 tickets".into())
         );
     }
 

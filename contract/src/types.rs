@@ -199,9 +199,10 @@ pub enum FormatError {
     Failed(String),
 }
 
-/// A request that tests the connection and the credential without sending an event.
+/// A request of a module's own that carries no event: a connection check, an
+/// acknowledgement poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionCheck {
+pub struct Query {
     /// The method, an HTTP token.
     pub method: String,
     /// Appended to the destination's endpoint; starts with `/`.
@@ -210,6 +211,13 @@ pub struct ConnectionCheck {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+}
+
+/// A request that tests the connection and the credential without sending an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    /// What to send.
+    pub query: Query,
     /// Statuses that mean: reached, and the credential was taken.
     pub accepted: Vec<u16>,
     /// Statuses that mean: reached, but the credential was refused.
@@ -269,4 +277,18 @@ pub enum Verdict {
     TooLarge,
     /// None was, for good.
     Refused(String),
+    /// Every event was taken; the destination confirms later that it kept them. The
+    /// ticket is the module's, to ask about them.
+    Pending(String),
+}
+
+/// What a destination says of a pending ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckState {
+    /// It kept the events.
+    Confirmed,
+    /// Not yet (or lost, where the destination cannot tell).
+    Waiting,
+    /// It lost them: send them again.
+    Lost,
 }

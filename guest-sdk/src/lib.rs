@@ -76,8 +76,8 @@ pub use settings::{SettingDoc, Settings};
 // The generated types that are already plain Rust are re-exported by name, so that the
 // SDK decides what is public and can shadow any of them later.
 pub use wit::sluice::module::types::{
-    AuthHeader, BatchLimits, Compression, ConnectionCheck, FormatError, FramedMessages,
-    HttpRequest, HttpResponse, PartialFailure, Refusal, Request, RetryAdvice, SentRequest,
+    AckState, AuthHeader, BatchLimits, Compression, ConnectionCheck, FormatError, FramedMessages,
+    HttpRequest, HttpResponse, PartialFailure, Query, Refusal, Request, RetryAdvice, SentRequest,
     SettingProblem, Transport, Verdict,
 };
 
@@ -168,6 +168,29 @@ pub trait Formatter: Sized + 'static {
     fn connection_check(&self) -> Option<ConnectionCheck> {
         None
     }
+
+    /// For a destination that confirms later what it kept: the request that asks it
+    /// about `tickets`, from [`Verdict::Pending`] answers (the host sends the tickets
+    /// of many requests at once, adding the credential). `None`, the default, for a
+    /// module that never answers `Pending`.
+    fn ack_query(&self, tickets: &[String]) -> Option<Query> {
+        let _ = tickets;
+        None
+    }
+
+    /// Reads the answer to [`Formatter::ack_query`]: one state per ticket, in order; an
+    /// `Err` when the answer says nothing of them (the host asks again later).
+    fn read_acks(
+        &self,
+        response: &HttpResponse,
+        tickets: &[String],
+    ) -> Result<Vec<AckState>, String> {
+        let _ = tickets;
+        Err(format!(
+            "this module has no acknowledgements (HTTP {})",
+            response.status
+        ))
+    }
 }
 
 /// Exports a [`Formatter`] as the module's implementation of the contract.
@@ -217,6 +240,21 @@ macro_rules! export_formatter {
                 fn check_connection() -> ::std::option::Option<$crate::ConnectionCheck> {
                     CONFIGURED.with_borrow(|configured| {
                         configured.as_ref().and_then($crate::Formatter::connection_check)
+                    })
+                }
+                fn ack_query(
+                    tickets: ::std::vec::Vec<::std::string::String>,
+                ) -> ::std::option::Option<$crate::Query> {
+                    CONFIGURED.with_borrow(|configured| {
+                        configured.as_ref().and_then(|formatter| $crate::Formatter::ack_query(formatter, &tickets))
+                    })
+                }
+                fn read_acks(
+                    response: $crate::HttpResponse,
+                    tickets: ::std::vec::Vec<::std::string::String>,
+                ) -> ::std::result::Result<::std::vec::Vec<$crate::AckState>, ::std::string::String> {
+                    CONFIGURED.with_borrow(|configured| {
+                        $crate::__private::read_acks(configured.as_ref(), &response, &tickets)
                     })
                 }
             }
@@ -283,6 +321,16 @@ pub mod __private {
             requests: formatted.requests,
             refused: formatted.refused,
         })
+    }
+
+    pub fn read_acks<F: Formatter>(
+        formatter: Option<&F>,
+        response: &HttpResponse,
+        tickets: &[String],
+    ) -> Result<Vec<crate::AckState>, String> {
+        formatter
+            .ok_or_else(|| NOT_CONFIGURED.to_owned())?
+            .read_acks(response, tickets)
     }
 
     pub fn classify<F: Formatter>(

@@ -7,6 +7,7 @@ mod datadog;
 mod dead_letter;
 mod elasticsearch;
 mod files;
+mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
 mod operability;

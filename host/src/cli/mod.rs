@@ -210,6 +210,7 @@ fn run(config: Config) -> Result<ExitCode> {
         dead_lettered,
         dropped,
         abandoned,
+        sent_again_unconfirmed = Counters::get(&c.sent_again_unconfirmed),
         events_settled = Counters::get(&c.events_settled),
         spool_records_cut = Counters::get(&c.spool_records_cut),
         dead_letters_removed = Counters::get(&c.dead_letters_removed),

@@ -10,12 +10,13 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::acknowledgement::Tracker;
 use super::circuit::Circuit;
 use super::health::Health;
 use super::rate::RateLimit;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, CredentialValue, Sent, TokenSource, Transport};
-use super::worker;
+use super::worker::{self, Kept};
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
@@ -23,9 +24,7 @@ use crate::event::{Enrichment, EventMeta};
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
-use sluice_contract::types::{
-    AuthHeader, Compression, ConnectionCheck, FormatError, HttpRequest, Payload,
-};
+use sluice_contract::types::{AuthHeader, ConnectionCheck, FormatError, Query};
 
 /// Bytes of events a spooled destination reads ahead into memory, at most: enough to
 /// keep its batches full (a few read blocks), without the spool's content in memory.
@@ -246,25 +245,18 @@ impl Destination {
             .connection_check()?;
         let tested = check.is_some();
         let check = check.unwrap_or_else(|| ConnectionCheck {
-            method: "GET".into(),
-            path: "/".into(),
-            headers: Vec::new(),
-            body: Vec::new(),
+            query: Query {
+                method: "GET".into(),
+                path: "/".into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
             accepted: Vec::new(),
             unauthorized: Vec::new(),
         });
-        let request = HttpRequest {
-            method: check.method.clone(),
-            path: check.path.clone(),
-            headers: check.headers.clone(),
-            body: Payload::default(),
-            compression: Compression::None,
-            events: Vec::new(),
-        };
-        let body = bytes::Bytes::from(check.body.clone());
         let response = match self
             .transport
-            .send(&request, &body, self.credential.as_ref())
+            .query(&check.query, self.credential.as_ref())
             .await
         {
             Ok(Sent::Response(response)) => response,
@@ -289,12 +281,12 @@ impl Destination {
         anyhow::ensure!(
             check.accepted.contains(&response.status),
             "unexpected answer to the connection check {} {}: {answer}",
-            check.method,
-            check.path
+            check.query.method,
+            check.query.path
         );
         Ok(format!(
             "reached, credential accepted ({} {} answered {answer})",
-            check.method, check.path
+            check.query.method, check.query.path
         ))
     }
 
@@ -327,6 +319,14 @@ impl Destination {
             Ok(())
         });
         let batches = Arc::new(Mutex::new(batches));
+        let (unconfirmed, tracked) = mpsc::channel(config.concurrency);
+        let tracker = Tracker::new(
+            self.clone(),
+            self.setup(enrichment.clone()),
+            config.acknowledgement.clone(),
+            abort.clone(),
+        );
+        tasks.spawn(tracker.run(tracked));
         for _ in 0..config.concurrency {
             let setup = self.setup(enrichment.clone());
             let (module, generation) = self.current();
@@ -335,12 +335,32 @@ impl Destination {
             tasks.spawn(worker::run(
                 self.clone(),
                 setup,
-                (instance, generation),
+                Kept::new((instance, generation)),
                 batches.clone(),
+                unconfirmed.clone(),
                 abort.clone(),
             ));
         }
         Ok(input)
+    }
+}
+
+impl Destination {
+    /// Counts and keeps the events of a batch the shutdown deadline cut short, where
+    /// an operator can find them (one try: the deadline has passed). The batch stays
+    /// unsettled, so a source with checkpoints reads them again too (at least once).
+    pub(super) async fn abandon(&self, events: &Events, reason: &str, abort: &CancellationToken) {
+        Counters::add(&self.counters.abandoned, events.len());
+        tracing::error!(destination = %self.name, events = events.len(), "shutdown deadline passed; batch abandoned");
+        self.write_records(
+            events,
+            0..events.len() as u32,
+            "shutdown",
+            reason,
+            &Tries::default(),
+            abort,
+        )
+        .await;
     }
 }
 

@@ -7,6 +7,8 @@
 //!   each worker has its own module instance and is supervised, so a panic loses
 //!   neither the batch nor its count;
 //! - `transport/`: how a request travels, one file per kind (`http`, `capture`);
+//! - `acknowledgement.rs`: requests a destination took and confirms later (`pending`),
+//!   polled until confirmed, sent again when lost or late;
 //! - `retry.rs`: when to try again; `circuit.rs`: when to stop trying for a while;
 //!   `rate.rs`: how much may be sent.
 //!
@@ -15,6 +17,7 @@
 //! events is delivered or dead-lettered; a batch abandoned at the shutdown deadline
 //! leaves them unsettled.
 
+mod acknowledgement;
 mod circuit;
 mod destination;
 mod health;

@@ -26,57 +26,100 @@ use crate::module::{CallError, FormatterInstance, FormatterModule, Setup};
 use sluice_contract::answer;
 use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
 
-/// Takes batches from `batches` until it closes, each delivered under supervision.
+/// A worker's module instance between batches, with the generation of the module it
+/// belongs to: a reloaded module replaces it before the next batch.
+pub(super) struct Kept {
+    instance: Option<FormatterInstance>,
+    generation: u64,
+}
+
+impl Kept {
+    pub fn new((instance, generation): (FormatterInstance, u64)) -> Self {
+        Kept {
+            instance: Some(instance),
+            generation,
+        }
+    }
+
+    /// None yet: made at the first call.
+    pub fn none(generation: u64) -> Self {
+        Kept {
+            instance: None,
+            generation,
+        }
+    }
+
+    /// A worker for the next batch, with the kept instance unless the module changed.
+    fn worker(
+        &mut self,
+        destination: &Arc<Destination>,
+        setup: &Setup,
+        abort: &CancellationToken,
+    ) -> Worker {
+        let (module, generation) = destination.current();
+        if generation != self.generation {
+            self.instance = None;
+            self.generation = generation;
+        }
+        Worker {
+            destination: destination.clone(),
+            module,
+            setup: setup.clone(),
+            instance: std::sync::Mutex::new(self.instance.take()),
+            abort: abort.clone(),
+            tries: Tries::default(),
+            awaiting: Vec::new(),
+        }
+    }
+
+    /// Keeps the worker's instance for the next batch.
+    fn keep(&mut self, worker: Worker) {
+        self.instance = worker.instance.into_inner().expect("not poisoned");
+    }
+}
+
+/// Takes batches from `batches` until it closes, each delivered under supervision. A
+/// batch whose requests the destination will confirm later goes to `tracker`, which
+/// settles it then.
 pub(super) async fn run(
     destination: Arc<Destination>,
     setup: Setup,
-    (instance, generation): (FormatterInstance, u64),
+    mut kept: Kept,
     batches: Arc<Mutex<mpsc::Receiver<Batch>>>,
+    tracker: mpsc::Sender<Unconfirmed>,
     abort: CancellationToken,
 ) -> Result<()> {
-    let mut instance = Some(instance);
-    let mut instance_generation = generation;
     loop {
         let batch = batches.lock().await.recv().await;
         let Some(batch) = batch else { return Ok(()) };
         let events = Arc::new(batch.events);
-        // Between batches, a reloaded module replaces the instance of the old one.
-        let (module, generation) = destination.current();
-        if generation != instance_generation {
-            instance = None;
-            instance_generation = generation;
-        }
-        let worker = Worker {
-            destination: destination.clone(),
-            module,
-            setup: setup.clone(),
-            instance: std::sync::Mutex::new(instance.take()),
-            abort: abort.clone(),
-            tries: Tries::default(),
-        };
-        match supervised(worker.deliver(events.clone())).await {
-            Ok((worker, true)) => {
-                instance = worker.instance.into_inner().expect("not poisoned");
-                batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+        let worker = kept.worker(&destination, &setup, &abort);
+        match supervised(worker.deliver(Pending::first(events.clone()))).await {
+            Ok((mut worker, true)) => {
+                let awaiting = std::mem::take(&mut worker.awaiting);
+                kept.keep(worker);
+                if awaiting.is_empty() {
+                    batch.acks.into_iter().for_each(crate::ack::Ack::settle);
+                } else {
+                    let unconfirmed = Unconfirmed {
+                        acks: batch.acks,
+                        awaiting,
+                    };
+                    // Closed only once the tracker left at the shutdown deadline: the
+                    // batch stays unsettled, as any batch cut short by it.
+                    let _ = tracker.send(unconfirmed).await;
+                }
             }
             Ok((worker, false)) if destination.spooled => {
-                instance = worker.instance.into_inner().expect("not poisoned");
+                kept.keep(worker);
                 tracing::info!(destination = %destination.name, events = events.len(), "shutdown deadline passed; the batch stays in the spool for the next run");
             }
             Ok((worker, false)) => {
-                instance = worker.instance.into_inner().expect("not poisoned");
-                Counters::add(&destination.counters.abandoned, events.len());
-                tracing::error!(destination = %destination.name, events = events.len(), "shutdown deadline passed; batch abandoned");
-                // Kept where an operator can find them (one try: the deadline has
-                // passed); the batch stays unsettled, so a source with checkpoints reads
-                // them again too (at least once).
+                kept.keep(worker);
                 destination
-                    .write_records(
+                    .abandon(
                         &events,
-                        0..events.len() as u32,
-                        "shutdown",
                         "abandoned: not delivered within shutdown_timeout (some may have arrived)",
-                        &Tries::default(),
                         &abort,
                     )
                     .await;
@@ -102,6 +145,77 @@ pub(super) async fn run(
     }
 }
 
+/// A batch the destination took, some of whose requests it has yet to confirm: its
+/// acks are settled once every ticket is confirmed (or its events settled otherwise).
+pub(super) struct Unconfirmed {
+    pub acks: Vec<crate::ack::Ack>,
+    pub awaiting: Vec<Awaiting>,
+}
+
+/// The events of one request the destination took with a `pending` verdict.
+#[derive(Clone)]
+pub(super) struct Awaiting {
+    /// The module's ticket to ask about them.
+    pub ticket: String,
+    pub events: Arc<Events>,
+    /// The attempt that sent them.
+    pub attempt: u32,
+    /// When the destination took them: the clock of `acknowledgement.timeout`.
+    pub taken_at: Instant,
+}
+
+/// Sends `awaiting`'s events again, as a batch of their own on the next attempt: the
+/// destination lost them, or did not confirm them in time. Returns whether they were
+/// settled or taken again before the shutdown deadline, and the tickets of the new
+/// requests.
+pub(super) async fn send_again(
+    destination: &Arc<Destination>,
+    setup: &Setup,
+    kept: &mut Kept,
+    awaiting: Awaiting,
+    reason: &str,
+    abort: &CancellationToken,
+) -> (bool, Vec<Awaiting>) {
+    let mut worker = kept.worker(destination, setup, abort);
+    worker.tries.failed(awaiting.attempt, reason);
+    // An unconfirmed request counts as one failed attempt; the wait for a confirmation
+    // is `acknowledgement.timeout`'s, not `max_retry_time`'s.
+    let since = Instant::now();
+    if let Some(why) = destination.retry.give_up(awaiting.attempt, since) {
+        worker
+            .dead_letter_all(&awaiting.events, &format!("{why}: {reason}"))
+            .await;
+        let delivered = !abort.is_cancelled();
+        kept.keep(worker);
+        return (delivered, Vec::new());
+    }
+    let pending = Pending {
+        events: awaiting.events,
+        attempt: awaiting.attempt + 1,
+        failing_since: Some(since),
+        first_error: Some(reason.to_owned()),
+    };
+    let (mut worker, delivered) = worker.deliver(pending).await;
+    let awaiting = std::mem::take(&mut worker.awaiting);
+    kept.keep(worker);
+    (delivered, awaiting)
+}
+
+/// Asks the destination about `tickets` with the module's query: one state per
+/// ticket, or why the answer said nothing of them.
+pub(super) async fn poll(
+    destination: &Arc<Destination>,
+    setup: &Setup,
+    kept: &mut Kept,
+    tickets: Vec<String>,
+    abort: &CancellationToken,
+) -> Result<Vec<types::AckState>, String> {
+    let mut worker = kept.worker(destination, setup, abort);
+    let polled = worker.poll(tickets).await;
+    kept.keep(worker);
+    polled
+}
+
 /// Runs one batch's delivery as a task of its own, so that a panic in it comes back as
 /// an error (with the panic's message) instead of ending the worker with the batch
 /// uncounted.
@@ -124,6 +238,18 @@ struct Pending {
     first_error: Option<String>,
 }
 
+impl Pending {
+    /// A batch on its first attempt.
+    fn first(events: Arc<Events>) -> Self {
+        Pending {
+            events,
+            attempt: 1,
+            failing_since: None,
+            first_error: None,
+        }
+    }
+}
+
 /// The state of one batch's delivery: the destination, and the module instance it
 /// calls (none after a call panicked: the next call instantiates anew).
 struct Worker {
@@ -137,18 +263,15 @@ struct Worker {
     abort: CancellationToken,
     /// What the events under way went through, for their dead-letter records.
     tries: Tries,
+    /// Requests the destination took and will confirm later.
+    awaiting: Vec<Awaiting>,
 }
 
 impl Worker {
     /// Delivers or dead-letters every event; false when the shutdown deadline passed
     /// before that. Gives the worker back for the next batch.
-    async fn deliver(mut self, events: Arc<Events>) -> (Self, bool) {
-        let mut queue = VecDeque::from([Pending {
-            events,
-            attempt: 1,
-            failing_since: None,
-            first_error: None,
-        }]);
+    async fn deliver(mut self, first: Pending) -> (Self, bool) {
+        let mut queue = VecDeque::from([first]);
         while let Some(pending) = queue.pop_front() {
             if self.abort.is_cancelled() {
                 return (self, false);
@@ -377,6 +500,24 @@ impl Worker {
                         .await;
                     return;
                 }
+                Verdict::Pending(ticket) => {
+                    let events = match request
+                        .events
+                        .iter()
+                        .copied()
+                        .eq(0..pending.events.len() as u32)
+                    {
+                        true => pending.events.clone(),
+                        false => Arc::new(pending.events.subset(request.events.iter().copied())),
+                    };
+                    self.awaiting.push(Awaiting {
+                        ticket,
+                        events,
+                        attempt,
+                        taken_at: Instant::now(),
+                    });
+                    return;
+                }
             }
         }
     }
@@ -437,9 +578,35 @@ impl Worker {
         let request = request.clone();
         self.call(move |instance| instance.classify(response, &request))
             .await
-            .map_err(|failure| match failure {
-                Failure::Fatal(reason) | Failure::Transient(reason) => reason,
-            })
+            .map_err(Failure::into_reason)
+    }
+
+    /// Asks the destination about `tickets` (see [`poll`]).
+    async fn poll(&mut self, tickets: Vec<String>) -> Result<Vec<types::AckState>, String> {
+        let asked = tickets.clone();
+        let query = self
+            .call(move |instance| instance.ack_query(&asked))
+            .await
+            .map_err(Failure::into_reason)?
+            .ok_or_else(|| {
+                format!(
+                    "module `{}` answered `pending` but has no acknowledgement query",
+                    self.module.info().name
+                )
+            })?;
+        let response = match self
+            .destination
+            .transport
+            .query(&query, self.destination.credential.as_ref())
+            .await?
+        {
+            Sent::Response(response) => response,
+            Sent::Redirected(reason) => return Err(reason),
+            Sent::Captured => return Err("a capture directory confirms nothing".into()),
+        };
+        self.call(move |instance| instance.read_acks(response, &tickets))
+            .await
+            .map_err(Failure::into_reason)?
     }
 
     /// Runs a module call on the blocking pool (module code must not stall the async
@@ -506,6 +673,14 @@ impl Worker {
 enum Failure {
     Fatal(String),
     Transient(String),
+}
+
+impl Failure {
+    fn into_reason(self) -> String {
+        match self {
+            Failure::Fatal(reason) | Failure::Transient(reason) => reason,
+        }
+    }
 }
 
 #[cfg(test)]

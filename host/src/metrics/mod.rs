@@ -22,6 +22,9 @@ pub struct Counters {
     pub abandoned: AtomicU64,
     /// Events a full buffer dropped by its `when_full` policy, summed over destinations.
     pub dropped: AtomicU64,
+    /// Events sent again because their destination did not confirm them (it lost
+    /// them, or said nothing within `acknowledgement.timeout`).
+    pub sent_again_unconfirmed: AtomicU64,
     /// Dead-letter records removed with the oldest files, past `dead_letter_max_bytes`.
     pub dead_letters_removed: AtomicU64,
     /// Spool records found torn or corrupt (a crash mid-write) and cut off.

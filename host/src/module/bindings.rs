@@ -21,7 +21,7 @@ wasmtime::component::bindgen!({
 pub use self::sluice::module::types;
 
 /// The contract version of these bindings (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 
 /// The export a formatter module must have, without its version suffix.
 pub const FORMATTER_EXPORT: &str = "sluice:module/formatting";

@@ -174,6 +174,18 @@ impl From<wit::Verdict> for host::Verdict {
             }),
             wit::Verdict::TooLarge => host::Verdict::TooLarge,
             wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
+            wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),
+        }
+    }
+}
+
+impl From<wit::Query> for host::Query {
+    fn from(query: wit::Query) -> Self {
+        host::Query {
+            method: query.method,
+            path: query.path,
+            headers: query.headers,
+            body: query.body,
         }
     }
 }
@@ -181,12 +193,19 @@ impl From<wit::Verdict> for host::Verdict {
 impl From<wit::ConnectionCheck> for host::ConnectionCheck {
     fn from(check: wit::ConnectionCheck) -> Self {
         host::ConnectionCheck {
-            method: check.method,
-            path: check.path,
-            headers: check.headers,
-            body: check.body,
+            query: check.query.into(),
             accepted: check.accepted,
             unauthorized: check.unauthorized,
+        }
+    }
+}
+
+impl From<wit::AckState> for host::AckState {
+    fn from(state: wit::AckState) -> Self {
+        match state {
+            wit::AckState::Confirmed => host::AckState::Confirmed,
+            wit::AckState::Waiting => host::AckState::Waiting,
+            wit::AckState::Lost => host::AckState::Lost,
         }
     }
 }

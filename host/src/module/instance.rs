@@ -6,7 +6,8 @@ use wasmtime::component::Resource;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 use sluice_contract::types::{
-    ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info, SentRequest, Verdict,
+    AckState, ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info, Query,
+    SentRequest, Verdict,
 };
 
 use super::bindings::{Formatter, FormatterPre, types as wit};
@@ -276,9 +277,49 @@ impl FormatterInstance {
         let Some(check) = check.map(ConnectionCheck::from) else {
             return Ok(None);
         };
-        answer::check_connection_check(&check, self.credential_header.as_deref())
+        answer::check_query(&check.query, self.credential_header.as_deref())
             .map_err(|problem| self.invalid_answer(problem))?;
         Ok(Some(check))
+    }
+
+    /// The module's request asking about `tickets` of its `pending` verdicts, checked as
+    /// any request it makes; none from a module without acknowledgements.
+    pub fn ack_query(&mut self, tickets: &[String]) -> Result<Option<Query>, CallError> {
+        self.configure()?;
+        let query = self.call(|store, bindings, _| {
+            bindings
+                .sluice_module_formatting()
+                .call_ack_query(store, tickets)
+        })?;
+        let Some(query) = query.map(Query::from) else {
+            return Ok(None);
+        };
+        answer::check_query(&query, self.credential_header.as_deref())
+            .map_err(|problem| self.invalid_answer(problem))?;
+        Ok(Some(query))
+    }
+
+    /// Reads the answer to an `ack_query` about `tickets`: one state per ticket, or why
+    /// the answer says nothing of them.
+    pub fn read_acks(
+        &mut self,
+        response: HttpResponse,
+        tickets: &[String],
+    ) -> Result<Result<Vec<AckState>, String>, CallError> {
+        self.configure()?;
+        let response = wit::HttpResponse::from(response);
+        let answer = self.call(|store, bindings, _| {
+            bindings
+                .sluice_module_formatting()
+                .call_read_acks(store, &response, tickets)
+        })?;
+        let states = match answer {
+            Ok(states) => states,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        answer::check_ack_states(&states, tickets.len())
+            .map_err(|problem| self.invalid_answer(problem))?;
+        Ok(Ok(states.into_iter().map(AckState::from).collect()))
     }
 
     fn invalid_answer(&self, problem: String) -> CallError {

@@ -10,8 +10,8 @@
 use sluice_guest::json::write_str;
 use sluice_guest::severity::Severity;
 use sluice_guest::{
-    Batch, Compression, ConnectionCheck, Formatted, HttpRequest, PayloadBuilder, Piece, Refusal,
-    Request,
+    Batch, Compression, ConnectionCheck, Formatted, HttpRequest, PayloadBuilder, Piece, Query,
+    Refusal, Request,
 };
 
 use crate::config::{DatadogConfig, MAX_ITEM_BYTES, MAX_ITEMS};
@@ -97,10 +97,12 @@ impl LogsEncoder {
     /// answers 400 or 202; nothing is stored.
     pub fn connection_check(&self) -> ConnectionCheck {
         ConnectionCheck {
-            method: "POST".into(),
-            path: PATH.into(),
-            headers: headers(),
-            body: b"[]".to_vec(),
+            query: Query {
+                method: "POST".into(),
+                path: PATH.into(),
+                headers: headers(),
+                body: b"[]".to_vec(),
+            },
             accepted: vec![202, 400],
             unauthorized: vec![401, 403],
         }

@@ -11,7 +11,7 @@ use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Event, Formatted, HttpRequest, PayloadBuilder, Piece,
-    Request,
+    Query, Request,
 };
 
 use crate::config::{Action, ElasticsearchConfig};
@@ -108,10 +108,12 @@ impl BulkEncoder {
     /// indexed.
     pub fn connection_check(&self) -> ConnectionCheck {
         ConnectionCheck {
-            method: "POST".into(),
-            path: BULK_PATH.into(),
-            headers: headers(),
-            body: Vec::new(),
+            query: Query {
+                method: "POST".into(),
+                path: BULK_PATH.into(),
+                headers: headers(),
+                body: Vec::new(),
+            },
             accepted: vec![200, 400],
             unauthorized: vec![401, 403],
         }

@@ -21,6 +21,8 @@ pub struct SplunkHecConfig {
     pub indexed_fields: bool,
     /// `X-Splunk-Request-Channel`, required when the token uses indexer acknowledgement.
     pub channel: Option<String>,
+    /// Indexer acknowledgement: a request counts as delivered once HEC confirms it.
+    pub ack: bool,
     pub path: String,
 }
 
@@ -64,8 +66,13 @@ impl SplunkHecConfig {
             },
             SettingDoc {
                 name: "channel",
-                description: "X-Splunk-Request-Channel GUID (needed when indexer acknowledgement is on)",
+                description: "X-Splunk-Request-Channel GUID; with `ack` and no channel, one derived from the machine and these settings",
                 default: None,
+            },
+            SettingDoc {
+                name: "ack",
+                description: "indexer acknowledgement: events count as delivered only once HEC confirms them (the token must have useACK on)",
+                default: Some("false"),
             },
             SettingDoc {
                 name: "path",
@@ -95,10 +102,43 @@ impl SplunkHecConfig {
             max_request_bytes,
             gzip: settings.flag("gzip")?,
             indexed_fields: settings.flag("indexed_fields")?,
-            channel: settings.text("channel"),
+            channel: settings
+                .text("channel")
+                .map(|channel| match is_guid(&channel) {
+                    true => Ok(channel),
+                    false => Err(FormatError::setting(
+                        "channel",
+                        format!("`{channel}` is not a GUID (HEC answers code 11 to any other)"),
+                    )),
+                })
+                .transpose()?,
+            ack: settings.flag("ack")?,
             path: settings
                 .text("path")
                 .unwrap_or_else(|| "/services/collector/event".into()),
         })
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits: the only channel HEC takes.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_a_guid() {
+        assert!(is_guid("0b5c1c8e-7a2e-4f51-9d7e-3b9a1f6c2d10"));
+        assert!(!is_guid("0b5c1c8e-7a2e-4f51-9d7e-3b9a1f6c2d1"));
+        assert!(!is_guid("0b5c1c8e7a2e-4f51-9d7e-3b9a1f6c2d10"));
+        assert!(!is_guid("0b5c1c8e-7a2e-4f51-9d7e-3b9a1f6c2d1g"));
     }
 }

@@ -13,7 +13,7 @@ use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Enrichment, Event, Formatted, HttpRequest, PayloadBuilder,
-    Piece, Request, TimeSource,
+    Piece, Query, Request, TimeSource,
 };
 
 use crate::config::SplunkHecConfig;
@@ -120,16 +120,19 @@ impl HecEncoder {
     /// test it.)
     pub fn connection_check(&self) -> ConnectionCheck {
         ConnectionCheck {
-            method: "POST".into(),
-            path: self.config.path.clone(),
-            headers: self.headers(),
-            body: Vec::new(),
+            query: Query {
+                method: "POST".into(),
+                path: self.config.path.clone(),
+                headers: self.headers(),
+                body: Vec::new(),
+            },
             accepted: vec![200, 400],
             unauthorized: vec![401, 403],
         }
     }
 
-    fn headers(&self) -> Vec<(String, String)> {
+    /// The headers of every request: its type, and the channel when there is one.
+    pub fn headers(&self) -> Vec<(String, String)> {
         let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         if let Some(channel) = &self.config.channel {
             headers.push(("X-Splunk-Request-Channel".to_owned(), channel.clone()));

@@ -6,20 +6,24 @@
 //! `invalid-event-number` partial failures.
 //!
 //! The module is split the way every Sluice sink is: [`config`] reads the settings,
-//! [`encoder`] builds bodies (pure, unit-tested natively), [`retry`] classifies answers.
+//! [`encoder`] builds bodies (pure, unit-tested natively), [`retry`] classifies answers,
+//! [`ack`] polls indexer acknowledgements.
 
+pub mod ack;
 pub mod config;
 pub mod encoder;
 pub mod retry;
 
 use sluice_guest::{
-    AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Formatter,
-    HttpResponse, Info, SentRequest, Settings, Verdict,
+    AckState, AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted,
+    Formatter, HttpResponse, Info, Query, SentRequest, Settings, Verdict,
 };
 
 /// The Splunk HEC formatter of one destination.
 pub struct SplunkHec {
     encoder: encoder::HecEncoder,
+    /// Indexer acknowledgement is on: answers carry an `ackId` to poll.
+    ack: bool,
 }
 
 impl Formatter for SplunkHec {
@@ -39,8 +43,12 @@ impl Formatter for SplunkHec {
     }
 
     fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
-        let config = config::SplunkHecConfig::from_settings(settings)?;
+        let mut config = config::SplunkHecConfig::from_settings(settings)?;
+        if config.ack && config.channel.is_none() {
+            config.channel = Some(ack::derived_channel(&config, enrichment));
+        }
         Ok(SplunkHec {
+            ack: config.ack,
             encoder: encoder::HecEncoder::new(config, enrichment),
         })
     }
@@ -50,11 +58,24 @@ impl Formatter for SplunkHec {
     }
 
     fn classify(&self, response: &HttpResponse, request: &SentRequest) -> Verdict {
-        retry::classify(response, request)
+        retry::classify(response, request, self.ack)
     }
 
     fn connection_check(&self) -> Option<ConnectionCheck> {
         Some(self.encoder.connection_check())
+    }
+
+    fn ack_query(&self, tickets: &[String]) -> Option<Query> {
+        self.ack
+            .then(|| ack::query(tickets, self.encoder.headers()))
+    }
+
+    fn read_acks(
+        &self,
+        response: &HttpResponse,
+        tickets: &[String],
+    ) -> Result<Vec<AckState>, String> {
+        ack::read(response, tickets)
     }
 }
 

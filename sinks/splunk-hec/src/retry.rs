@@ -8,6 +8,8 @@ struct HecReply {
     code: Option<i64>,
     text: String,
     invalid_event: Option<u32>,
+    /// The `ackId`, with indexer acknowledgement on.
+    ticket: Option<String>,
 }
 
 impl HecReply {
@@ -24,6 +26,7 @@ impl HecReply {
                 .get("invalid-event-number")
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok()),
+            ticket: crate::ack::ticket(&body),
         }
     }
 
@@ -40,13 +43,19 @@ impl HecReply {
 /// echoes the status as `"code": 503`): its HTTP status says more.
 const HEC_CODES: std::ops::RangeInclusive<i64> = 0..=27;
 
-pub fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+/// The verdict on `response`; with indexer acknowledgement on (`ack`), a success with
+/// an `ackId` is pending until HEC confirms it. (A success without one: the token does
+/// not use acknowledgement, and 200 is all HEC will say.)
+pub fn classify(response: &HttpResponse, request: &SentRequest, ack: bool) -> Verdict {
     let reply = HecReply::parse(response);
     let reason = reply.reason(response.status);
     let code = reply.code.filter(|code| HEC_CODES.contains(code));
     match (response.status, code) {
         // 24, 25: accepted, queues approaching capacity.
-        (200..=299, None | Some(0 | 24 | 25)) => Verdict::Delivered,
+        (200..=299, None | Some(0 | 24 | 25)) => match reply.ticket.filter(|_| ack) {
+            Some(ticket) => Verdict::Pending(ticket),
+            None => Verdict::Delivered,
+        },
         // Server errors, busy, unhealthy, shutting down, at capacity (8, 9, 18-20, 23, 26, 27).
         (_, Some(8 | 9 | 18 | 19 | 20 | 23 | 26 | 27)) => Verdict::retry(response, reason),
         // One bad object stops HEC: those before it are indexed, the rest are not.

@@ -5,7 +5,7 @@ use sluice_guest::{
 };
 use sluice_splunk_hec::config::SplunkHecConfig;
 use sluice_splunk_hec::encoder::HecEncoder;
-use sluice_splunk_hec::retry::classify;
+use sluice_splunk_hec::retry;
 
 fn enrichment() -> Enrichment {
     Enrichment {
@@ -158,6 +158,27 @@ fn response(status: u16, body: &str) -> HttpResponse {
         body: body.as_bytes().to_vec(),
         truncated: false,
     }
+}
+
+/// The verdict of a destination without indexer acknowledgement.
+fn classify(response: &HttpResponse, request: &SentRequest) -> Verdict {
+    retry::classify(response, request, false)
+}
+
+#[test]
+fn with_ack_a_success_is_pending_on_its_ack_id() {
+    let success = response(200, r#"{"text":"Success","code":0,"ackId":7}"#);
+    assert!(matches!(
+        retry::classify(&success, &sent(3), true),
+        Verdict::Pending(ticket) if ticket == "7"
+    ));
+    assert!(matches!(classify(&success, &sent(3)), Verdict::Delivered));
+    // A token without useACK answers no ackId: 200 is all HEC says.
+    let plain = response(200, r#"{"text":"Success","code":0}"#);
+    assert!(matches!(
+        retry::classify(&plain, &sent(3), true),
+        Verdict::Delivered
+    ));
 }
 
 fn sent(event_count: u32) -> SentRequest {

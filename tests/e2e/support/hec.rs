@@ -6,7 +6,15 @@
 //!
 //! Tests can also make it busy (503, code 9) for the next N requests, or have a load
 //! balancer in front of it answer them (503, `"code": 503`).
+//!
+//! With `ack` (the token's `useACK`), every request must name a GUID channel (code 10
+//! without, 11 for another value), answers carry the channel's next `ackId` (from 0),
+//! and `/services/collector/ack` answers `{"acks":{"id":bool}}`: true once, then the id
+//! is forgotten. Tests can have the acks of some requests never come (their events are
+//! lost before indexing), and have HEC forget every channel (idle cleanup): pending ids
+//! answer false for good, and a channel's ids start from 0 again.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +30,8 @@ pub struct HecConfig {
     pub token: String,
     pub max_content_length: usize,
     pub allowed_indexes: Vec<String>,
+    /// The token uses indexer acknowledgement.
+    pub ack: bool,
 }
 
 impl Default for HecConfig {
@@ -30,6 +40,7 @@ impl Default for HecConfig {
             token: "11111111-2222-3333-4444-555555555555".into(),
             max_content_length: 1_000_000,
             allowed_indexes: vec!["audit".into(), "main".into()],
+            ack: false,
         }
     }
 }
@@ -46,6 +57,22 @@ struct Recorded {
     proxy_busy_for: usize,
     /// A value of `event.poison` that makes an object invalid (code 6), for partial-failure tests.
     poison: bool,
+    /// Per channel: the next ackId, and the ids not yet confirmed by a poll.
+    channels: HashMap<String, Channel>,
+    /// Successful requests (counted from 1) whose events are lost and whose ack never comes.
+    lost_requests: Vec<usize>,
+    /// The successful request (counted from 1) before which every channel is forgotten.
+    forget_before: Option<usize>,
+    successes: usize,
+    /// Ack polls answered.
+    polls: usize,
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    next_id: u64,
+    /// Ids whose events were indexed: a poll confirms them once.
+    indexed: std::collections::HashSet<u64>,
 }
 
 #[derive(Clone)]
@@ -89,6 +116,7 @@ impl HecReceiver {
                 "/services/collector/event/1.0",
                 axum::routing::post(collect),
             )
+            .route("/services/collector/ack", axum::routing::post(acks))
             .fallback(not_found)
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(shared.clone());
@@ -135,6 +163,21 @@ impl HecReceiver {
         self.shared.recorded.lock().unwrap().poison = true;
     }
 
+    /// The successful requests numbered here (from 1) lose their events, and their
+    /// acks never come.
+    pub fn lose_requests(&self, numbers: &[usize]) {
+        self.shared.recorded.lock().unwrap().lost_requests = numbers.to_vec();
+    }
+
+    /// HEC forgets every channel just before successful request `number` (from 1).
+    pub fn forget_channels_before(&self, number: usize) {
+        self.shared.recorded.lock().unwrap().forget_before = Some(number);
+    }
+
+    pub fn polls(&self) -> usize {
+        self.shared.recorded.lock().unwrap().polls
+    }
+
     pub fn indexed(&self) -> Vec<Value> {
         self.shared.recorded.lock().unwrap().indexed.clone()
     }
@@ -146,6 +189,85 @@ impl HecReceiver {
     pub fn bodies(&self) -> Vec<Vec<u8>> {
         self.shared.recorded.lock().unwrap().bodies.clone()
     }
+}
+
+/// HEC's answer to a request whose token it refuses, if it does.
+fn authorize(headers: &HeaderMap, config: &HecConfig) -> Option<Response> {
+    match headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => Some(reply(
+            StatusCode::UNAUTHORIZED,
+            2,
+            "Token is required",
+            None,
+        )),
+        Some(value) => match value.strip_prefix("Splunk ") {
+            None => Some(reply(
+                StatusCode::UNAUTHORIZED,
+                3,
+                "Invalid authorization",
+                None,
+            )),
+            Some(token) if token != config.token => {
+                Some(reply(StatusCode::FORBIDDEN, 4, "Invalid token", None))
+            }
+            Some(_) => None,
+        },
+    }
+}
+
+/// The request's channel, which a token with acknowledgement requires (a GUID); HEC's
+/// code and text when it refuses it.
+fn channel(headers: &HeaderMap, config: &HecConfig) -> Result<Option<String>, (u32, &'static str)> {
+    let given = headers
+        .get("x-splunk-request-channel")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    match given {
+        None if config.ack => Err((10, "Data channel is missing")),
+        Some(channel) if uuid_shaped(&channel) => Ok(Some(channel)),
+        Some(_) => Err((11, "Invalid data channel")),
+        None => Ok(None),
+    }
+}
+
+fn uuid_shaped(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `POST /services/collector/ack`: `{"acks":[ids]}` on the request's channel.
+async fn acks(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let config = &shared.config;
+    if let Some(refused) = authorize(&headers, config) {
+        return refused;
+    }
+    if !config.ack {
+        return reply(StatusCode::BAD_REQUEST, 14, "ACK is disabled", None);
+    }
+    let channel = match channel(&headers, config) {
+        Ok(channel) => channel.expect("required with ack"),
+        Err((code, text)) => return reply(StatusCode::BAD_REQUEST, code, text, None),
+    };
+    let ids: Option<Vec<u64>> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|query| serde_json::from_value(query.get("acks")?.clone()).ok());
+    let Some(ids) = ids else {
+        return reply(StatusCode::BAD_REQUEST, 6, "Invalid data format", None);
+    };
+    let mut recorded = shared.recorded.lock().unwrap();
+    recorded.polls += 1;
+    let pending = recorded.channels.entry(channel).or_default();
+    let answer: serde_json::Map<String, Value> = ids
+        .iter()
+        .map(|id| (id.to_string(), Value::Bool(pending.indexed.remove(id))))
+        .collect();
+    (StatusCode::OK, axum::Json(json!({ "acks": answer }))).into_response()
 }
 
 fn reply(status: StatusCode, code: u32, text: &str, extra: Option<(&str, Value)>) -> Response {
@@ -176,19 +298,13 @@ async fn collect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
             None,
         );
     }
-    match headers
-        .get("authorization")
-        .map(|v| v.to_str().unwrap_or(""))
-    {
-        None => return reply(StatusCode::UNAUTHORIZED, 2, "Token is required", None),
-        Some(value) => match value.strip_prefix("Splunk ") {
-            None => return reply(StatusCode::UNAUTHORIZED, 3, "Invalid authorization", None),
-            Some(token) if token != shared.config.token => {
-                return reply(StatusCode::FORBIDDEN, 4, "Invalid token", None);
-            }
-            Some(_) => {}
-        },
+    if let Some(refused) = authorize(&headers, &shared.config) {
+        return refused;
     }
+    let channel = match channel(&headers, &shared.config) {
+        Ok(channel) => channel,
+        Err((code, text)) => return reply(StatusCode::BAD_REQUEST, code, text, None),
+    };
     if recorded.busy_for > 0 {
         recorded.busy_for -= 1;
         return reply(StatusCode::SERVICE_UNAVAILABLE, 9, "Server is busy", None);
@@ -230,10 +346,15 @@ async fn collect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     recorded.bodies.push(body.clone());
     let mut stream = serde_json::Deserializer::from_slice(&body).into_iter::<Value>();
     let mut index = 0u64;
+    // Indexed once the request is read (a lost request indexes nothing); with an
+    // invalid object, those before it are.
+    let mut objects = Vec::new();
     loop {
         let object = match stream.next() {
             None => break,
             Some(Err(_)) => {
+                // The objects before the bad one are indexed.
+                recorded.indexed.extend(objects);
                 return reply(
                     StatusCode::BAD_REQUEST,
                     6,
@@ -244,6 +365,7 @@ async fn collect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
             Some(Ok(object)) => object,
         };
         if let Some((status, code, text)) = validate(&object, &shared.config, recorded.poison) {
+            recorded.indexed.extend(objects);
             return reply(
                 status,
                 code,
@@ -251,10 +373,28 @@ async fn collect(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
                 Some(("invalid-event-number", json!(index))),
             );
         }
-        recorded.indexed.push(object);
+        objects.push(object);
         index += 1;
     }
-    reply(StatusCode::OK, 0, "Success", None)
+    recorded.successes += 1;
+    let number = recorded.successes;
+    let lost = recorded.lost_requests.contains(&number);
+    if !lost {
+        recorded.indexed.extend(objects);
+    }
+    let Some(channel) = channel.filter(|_| shared.config.ack) else {
+        return reply(StatusCode::OK, 0, "Success", None);
+    };
+    if recorded.forget_before == Some(number) {
+        recorded.channels.clear();
+    }
+    let pending = recorded.channels.entry(channel).or_default();
+    let id = pending.next_id;
+    pending.next_id += 1;
+    if !lost {
+        pending.indexed.insert(id);
+    }
+    reply(StatusCode::OK, 0, "Success", Some(("ackId", json!(id))))
 }
 
 /// What HEC says of one envelope, if it refuses it.

@@ -20,7 +20,9 @@ use flate2::write::GzEncoder;
 pub use oauth2::TokenSource;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
-use sluice_contract::types::{self, AuthHeader, Compression, HttpRequest, HttpResponse, Payload};
+use sluice_contract::types::{
+    self, AuthHeader, Compression, HttpRequest, HttpResponse, Payload, Query,
+};
 
 /// The secret header of a destination.
 #[derive(Debug, Clone)]
@@ -112,6 +114,25 @@ impl Transport {
             Transport::Capture(capture) => Some(capture.dir()),
             Transport::Http(_) => None,
         }
+    }
+
+    /// Sends a module's query (a connection check, an acknowledgement poll) as an
+    /// uncompressed request that carries no event.
+    pub async fn query(
+        &self,
+        query: &Query,
+        credential: Option<&Credential>,
+    ) -> Result<Sent, String> {
+        let request = HttpRequest {
+            method: query.method.clone(),
+            path: query.path.clone(),
+            headers: query.headers.clone(),
+            body: Payload::default(),
+            compression: Compression::None,
+            events: Vec::new(),
+        };
+        self.send(&request, &Bytes::from(query.body.clone()), credential)
+            .await
     }
 
     /// Sends `request` with `body`, as `encode_body` made it. An `Err` is a

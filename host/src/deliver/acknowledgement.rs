@@ -1,0 +1,300 @@
+//! Requests a destination took and will confirm later (a `pending` verdict: Splunk
+//! HEC's indexer acknowledgement), until it confirms them.
+//!
+//! One tracker per destination holds every ticket its workers were given, with the
+//! events the request carried and the batch's acks. Every `poll_interval` it asks the
+//! destination about the oldest tickets with the module's query (every second once the
+//! workers are done, so a run that ends does not wait ten seconds a round). A
+//! confirmed ticket's events count as delivered; a batch's acks are settled once all
+//! its tickets are. A lost ticket, or one not confirmed within `timeout`, is sent again
+//! as a batch of its own (a failed attempt: after `retry.max_attempts` its events are
+//! dead-lettered). Resending is at least once: a destination that kept the first copy
+//! without saying so has two, which the event ids reveal.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Destination;
+use super::worker::{self, Awaiting, Kept, Unconfirmed};
+use crate::ack::Ack;
+use crate::config::AcknowledgementConfig;
+use crate::metrics::Counters;
+use crate::module::Setup;
+use sluice_contract::types::AckState;
+
+/// How often a tracker polls once no new ticket can come.
+const DRAINING_POLL: Duration = Duration::from_secs(1);
+
+/// Why the events of a ticket handed out again are sent again.
+const FORGOTTEN: &str = "the destination gave its ticket to a newer request (it forgot the first)";
+
+/// The acks of a batch, settled once its last ticket is.
+struct Group {
+    acks: Vec<Ack>,
+    outstanding: usize,
+}
+
+/// What a tracker holds.
+#[derive(Default)]
+struct Tracked {
+    groups: HashMap<u64, Group>,
+    /// By ticket: the events and the group they settle.
+    tickets: HashMap<String, (Awaiting, u64)>,
+    next_group: u64,
+}
+
+impl Tracked {
+    fn add(&mut self, unconfirmed: Unconfirmed) -> Vec<(Awaiting, u64)> {
+        let group = self.next_group;
+        self.next_group += 1;
+        self.groups.insert(
+            group,
+            Group {
+                acks: unconfirmed.acks,
+                outstanding: 0,
+            },
+        );
+        self.add_tickets(group, unconfirmed.awaiting)
+    }
+
+    /// Adds tickets to `group`; returns those they displace. A destination that
+    /// hands out a ticket it already gave has forgotten the first (Splunk numbers a
+    /// channel's acks from 0 again after it drops the channel): its events are lost.
+    fn add_tickets(&mut self, group: u64, awaiting: Vec<Awaiting>) -> Vec<(Awaiting, u64)> {
+        let mut displaced = Vec::new();
+        for awaiting in awaiting {
+            self.groups
+                .get_mut(&group)
+                .expect("a group outlives its tickets")
+                .outstanding += 1;
+            if let Some(old) = self
+                .tickets
+                .insert(awaiting.ticket.clone(), (awaiting, group))
+            {
+                displaced.push(old);
+            }
+        }
+        displaced
+    }
+
+    /// One ticket of `group` is settled; its acks are, when it was the last.
+    fn settle(&mut self, group: u64) {
+        let entry = self.groups.get_mut(&group).expect("tracked group");
+        entry.outstanding -= 1;
+        if entry.outstanding == 0 {
+            let done = self.groups.remove(&group).expect("tracked group");
+            done.acks.into_iter().for_each(Ack::settle);
+        }
+    }
+
+    /// The oldest tickets, at most `count`.
+    fn oldest(&self, count: usize) -> Vec<String> {
+        let mut tickets: Vec<(&String, Instant)> = self
+            .tickets
+            .iter()
+            .map(|(ticket, (awaiting, _))| (ticket, awaiting.taken_at))
+            .collect();
+        tickets.sort_by_key(|&(_, taken_at)| taken_at);
+        tickets
+            .into_iter()
+            .take(count)
+            .map(|(ticket, _)| ticket.clone())
+            .collect()
+    }
+
+    /// The tickets taken longer than `timeout` ago.
+    fn expired(&self, timeout: Duration) -> Vec<String> {
+        let now = Instant::now();
+        self.tickets
+            .iter()
+            .filter(|(_, (awaiting, _))| now.duration_since(awaiting.taken_at) >= timeout)
+            .map(|(ticket, _)| ticket.clone())
+            .collect()
+    }
+}
+
+/// One destination's tracker.
+pub(super) struct Tracker {
+    destination: Arc<Destination>,
+    setup: Setup,
+    config: AcknowledgementConfig,
+    kept: Kept,
+    tracked: Tracked,
+    abort: CancellationToken,
+}
+
+impl Tracker {
+    pub fn new(
+        destination: Arc<Destination>,
+        setup: Setup,
+        config: AcknowledgementConfig,
+        abort: CancellationToken,
+    ) -> Self {
+        let (_, generation) = destination.current();
+        Tracker {
+            destination,
+            setup,
+            config,
+            kept: Kept::none(generation),
+            tracked: Tracked::default(),
+            abort,
+        }
+    }
+
+    /// Tracks what the workers send until they are done and every ticket is settled,
+    /// or until the shutdown deadline.
+    pub async fn run(mut self, mut input: mpsc::Receiver<Unconfirmed>) -> Result<()> {
+        let mut open = true;
+        let mut next_poll = Instant::now() + self.config.poll_interval;
+        loop {
+            tokio::select! {
+                received = input.recv(), if open => match received {
+                    Some(unconfirmed) => {
+                        let displaced = self.tracked.add(unconfirmed);
+                        self.send_again(displaced, FORGOTTEN).await;
+                    }
+                    None => {
+                        open = false;
+                        next_poll = next_poll.min(Instant::now() + DRAINING_POLL);
+                    }
+                },
+                () = tokio::time::sleep_until(next_poll) => {
+                    self.poll().await;
+                    next_poll = Instant::now() + match open {
+                        true => self.config.poll_interval,
+                        false => DRAINING_POLL,
+                    };
+                }
+                () = self.abort.cancelled() => break,
+            }
+            if !open && self.tracked.tickets.is_empty() {
+                return Ok(());
+            }
+        }
+        self.leave().await;
+        Ok(())
+    }
+
+    /// Asks about the oldest tickets; settles the confirmed, sends again the lost and
+    /// those past the timeout.
+    async fn poll(&mut self) {
+        let tickets = self.tracked.oldest(self.config.tickets_per_poll);
+        if tickets.is_empty() {
+            return;
+        }
+        let name = &self.destination.name;
+        match worker::poll(
+            &self.destination,
+            &self.setup,
+            &mut self.kept,
+            tickets.clone(),
+            &self.abort,
+        )
+        .await
+        {
+            Ok(states) => {
+                let mut lost = Vec::new();
+                for (ticket, state) in tickets.into_iter().zip(states) {
+                    match state {
+                        AckState::Confirmed => self.confirmed(&ticket),
+                        AckState::Lost => lost.extend(self.tracked.tickets.remove(&ticket)),
+                        AckState::Waiting => {}
+                    }
+                }
+                self.send_again(lost, "the destination lost the request")
+                    .await;
+            }
+            Err(reason) => {
+                tracing::warn!(destination = %name, %reason, "cannot ask the destination what it kept; asking again at the next poll");
+            }
+        }
+        let expired: Vec<_> = self
+            .tracked
+            .expired(self.config.timeout)
+            .into_iter()
+            .filter_map(|ticket| self.tracked.tickets.remove(&ticket))
+            .collect();
+        let reason = format!(
+            "not confirmed within acknowledgement.timeout ({:?})",
+            self.config.timeout
+        );
+        self.send_again(expired, &reason).await;
+    }
+
+    fn confirmed(&mut self, ticket: &str) {
+        if let Some((awaiting, group)) = self.tracked.tickets.remove(ticket) {
+            let count = awaiting.events.len();
+            Counters::add(&self.destination.counters.delivered, count);
+            self.destination
+                .health
+                .delivered(&self.destination.name, count);
+            self.tracked.settle(group);
+        }
+    }
+
+    /// Sends the events of `lost` tickets again; their groups wait for the new tickets.
+    async fn send_again(&mut self, lost: Vec<(Awaiting, u64)>, reason: &str) {
+        let mut lost = lost.into_iter();
+        while let Some((awaiting, group)) = lost.next() {
+            let count = awaiting.events.len();
+            tracing::warn!(destination = %self.destination.name, ticket = %awaiting.ticket, events = count, %reason, "sending the events again");
+            Counters::add(&self.destination.counters.sent_again_unconfirmed, count);
+            let (settled, new_tickets) = worker::send_again(
+                &self.destination,
+                &self.setup,
+                &mut self.kept,
+                awaiting.clone(),
+                reason,
+                &self.abort,
+            )
+            .await;
+            if !settled {
+                // The shutdown deadline passed: these stay unsettled, for `leave`.
+                for (awaiting, group) in std::iter::once((awaiting, group)).chain(lost) {
+                    self.tracked
+                        .tickets
+                        .insert(awaiting.ticket.clone(), (awaiting, group));
+                }
+                return;
+            }
+            let displaced = self.tracked.add_tickets(group, new_tickets);
+            // The lost ticket's events are sent again (or dead-lettered): it is settled.
+            self.tracked.settle(group);
+            Box::pin(self.send_again(displaced, FORGOTTEN)).await;
+        }
+    }
+
+    /// At the shutdown deadline: what is not confirmed stays unsettled, so a source
+    /// with checkpoints or the spool sends it again at the next run; without them, the
+    /// events are kept in the dead-letter store as abandoned.
+    async fn leave(self) {
+        let events: usize = self
+            .tracked
+            .tickets
+            .values()
+            .map(|(awaiting, _)| awaiting.events.len())
+            .sum();
+        if events == 0 {
+            return;
+        }
+        if self.destination.spooled {
+            tracing::info!(destination = %self.destination.name, events, "shutdown deadline passed before the destination confirmed these events; they stay in the spool for the next run");
+            return;
+        }
+        for (awaiting, _) in self.tracked.tickets.values() {
+            self.destination
+                .abandon(
+                    &awaiting.events,
+                    "abandoned: the destination did not confirm them within shutdown_timeout (it may have kept them)",
+                    &self.abort,
+                )
+                .await;
+        }
+    }
+}
