@@ -283,6 +283,30 @@ pub struct DestinationConfig {
     pub max_response_bytes: usize,
     /// A PEM file of extra CA certificates to trust (TLS verification stays on).
     pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain the host presents to a `tls://` destination that asks
+    /// for one (mutual TLS), with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`, a secret (`{ file = ... }`).
+    pub client_key: Option<SecretRef>,
+    /// Longest message sent in one datagram (`udp://`); a longer one is refused to the
+    /// dead-letter store.
+    #[serde(default = "default_max_datagram_bytes")]
+    pub max_datagram_bytes: usize,
+    /// How messages are delimited on a `tcp://` or `tls://` stream.
+    #[serde(default)]
+    pub framing: Framing,
+}
+
+/// How a stream delimits messages (RFC 6587).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// `LEN SP MESSAGE`: any byte may be in a message. RFC 5425 requires it over TLS.
+    #[default]
+    OctetCounting,
+    /// `MESSAGE LF`: what old receivers and CEF collectors read; a message with a line
+    /// feed in it is refused to the dead-letter store.
+    Lf,
 }
 
 impl DestinationConfig {
@@ -377,6 +401,10 @@ fn default_rotate_wait() -> Duration {
 }
 /// Polling more often than this costs CPU while idle for no gain.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// What RFC 5424 says every receiver should accept.
+fn default_max_datagram_bytes() -> usize {
+    2048
+}
 fn default_concurrency() -> usize {
     2
 }
@@ -393,6 +421,19 @@ fn default_request_timeout() -> Duration {
 pub enum Endpoint {
     Http(url::Url),
     Capture(PathBuf),
+    /// `tcp://host:port` or, with `tls`, `tls://host:port`: framed messages on a stream.
+    Stream(SocketEndpoint),
+    /// `udp://host:port`: one message per datagram.
+    Datagram(SocketEndpoint),
+}
+
+/// A host and port to open a socket to, and whether the stream is TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketEndpoint {
+    /// A name or an address (IPv6 without brackets); also the name TLS verifies.
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
 }
 
 impl Config {
@@ -441,12 +482,16 @@ impl Config {
             }
         }
         for destination in &mut self.destinations {
-            if let Some(ca) = &mut destination.ca_file {
-                fix(ca);
+            for file in [&mut destination.ca_file, &mut destination.client_cert]
+                .into_iter()
+                .flatten()
+            {
+                fix(file);
             }
             let secrets = destination
                 .token
                 .iter_mut()
+                .chain(destination.client_key.iter_mut())
                 .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
                 .chain(destination.oauth2.iter_mut().map(|o| &mut o.client_secret))
                 .chain(destination.signing_keys.values_mut());
@@ -587,6 +632,24 @@ impl Config {
             if acknowledgement.tickets_per_poll == 0 {
                 bail!("{at}.acknowledgement.tickets_per_poll: must be at least 1");
             }
+            if !(480..=65_000).contains(&destination.max_datagram_bytes) {
+                bail!("{at}.max_datagram_bytes: must be 480 (what every receiver takes) to 65000");
+            }
+            if destination.framing == Framing::Lf
+                && matches!(
+                    destination.endpoint(),
+                    Ok(Endpoint::Stream(SocketEndpoint { tls: true, .. }))
+                )
+            {
+                bail!("{at}.framing: RFC 5425 requires octet-counting over TLS");
+            }
+            if destination.client_cert.is_some() != destination.client_key.is_some() {
+                bail!("{at}: give `client_cert` and `client_key` together");
+            }
+            if let Some(key) = &destination.client_key {
+                key.resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
+            }
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");
             }
@@ -677,10 +740,36 @@ impl DestinationConfig {
         }
         let url = url::Url::parse(&self.endpoint)
             .with_context(|| format!("`{}` is not a URL", self.endpoint))?;
+        let socket = |tls| -> Result<SocketEndpoint> {
+            let host = match url.host() {
+                Some(url::Host::Ipv6(address)) => address.to_string(),
+                Some(host) => host.to_string(),
+                None => bail!("`{}` names no host", self.endpoint),
+            };
+            let Some(port) = url.port() else {
+                bail!(
+                    "`{}` names no port (syslog: 514, or 6514 for TLS)",
+                    self.endpoint
+                )
+            };
+            if !matches!(url.path(), "" | "/") || url.query().is_some() {
+                bail!(
+                    "`{}`: a {} endpoint is a host and a port, nothing after them",
+                    self.endpoint,
+                    url.scheme()
+                )
+            }
+            Ok(SocketEndpoint { host, port, tls })
+        };
         match url.scheme() {
             "https" | "http" => Ok(Endpoint::Http(url)),
+            "tcp" => Ok(Endpoint::Stream(socket(false)?)),
+            "tls" => Ok(Endpoint::Stream(socket(true)?)),
+            "udp" => Ok(Endpoint::Datagram(socket(false)?)),
             other => {
-                bail!("scheme `{other}` is not supported: use https://, http:// or capture:DIR")
+                bail!(
+                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, udp:// or capture:DIR"
+                )
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::http::{is_field_value, is_framing_header, is_token};
 
-use crate::types::{Formatted, HttpRequest, Query, Request, Verdict};
+use crate::types::{Formatted, FramedMessages, HttpRequest, Query, Request, Verdict};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -43,14 +43,48 @@ pub fn check(
                         .map(|(name, value)| name.len() + value.len())
                         .sum::<usize>()
             }
-            Request::Messages(framed) => framed
-                .messages
-                .view()
-                .check(event_text_len)
-                .map_err(|e| e.to_string())?,
+            Request::Messages(framed) => {
+                let assembled = framed
+                    .messages
+                    .view()
+                    .check(event_text_len)
+                    .map_err(|e| e.to_string())?;
+                check_message_ends(framed, assembled)?;
+                assembled
+            }
         });
     }
     Ok(total)
+}
+
+/// Checks that messages split the assembled payload (`assembled` bytes) into one
+/// non-empty message per event: ends ascending, the last at the payload's end. A
+/// transport writes each message as one frame or datagram, and counts it for its event.
+fn check_message_ends(framed: &FramedMessages, assembled: usize) -> Result<(), String> {
+    let ends = &framed.message_ends;
+    if ends.len() != framed.events.len() {
+        return Err(format!(
+            "{} message ends for {} events",
+            ends.len(),
+            framed.events.len()
+        ));
+    }
+    let mut start = 0u32;
+    for &end in ends {
+        if end <= start {
+            return Err(format!(
+                "message ends not ascending: {end} after {start} (a message is not empty)"
+            ));
+        }
+        start = end;
+    }
+    match ends.last() {
+        Some(&last) if last as usize != assembled => Err(format!(
+            "the last message ends at {last}, the messages at {assembled}"
+        )),
+        None if assembled != 0 => Err(format!("{assembled} bytes of messages and no message")),
+        _ => Ok(()),
+    }
 }
 
 /// Checks that a request is well formed, stays on the endpoint and leaves framing to
@@ -207,6 +241,38 @@ mod tests {
         assert_eq!(
             check_verdict(&partial(&[1], &[1]), 3),
             Err("event 1 named twice".into())
+        );
+    }
+
+    #[test]
+    fn messages_split_their_payload_one_per_event() {
+        let framed = |text: &str, ends: &[u32], events: &[u32]| FramedMessages {
+            messages: crate::types::Payload {
+                text: text.as_bytes().to_vec(),
+                pieces: Vec::new(),
+            },
+            message_ends: ends.to_vec(),
+            events: events.to_vec(),
+        };
+        let check =
+            |framed: FramedMessages| check_message_ends(&framed, framed.messages.text.len());
+        assert_eq!(check(framed("ab\ncd\n", &[3, 6], &[0, 1])), Ok(()));
+        assert_eq!(check(framed("", &[], &[])), Ok(()));
+        assert_eq!(
+            check(framed("abcd", &[2, 4], &[0])),
+            Err("2 message ends for 1 events".into())
+        );
+        assert_eq!(
+            check(framed("abcd", &[3, 3], &[0, 1])),
+            Err("message ends not ascending: 3 after 3 (a message is not empty)".into())
+        );
+        assert_eq!(
+            check(framed("abcd", &[2, 3], &[0, 1])),
+            Err("the last message ends at 3, the messages at 4".into())
+        );
+        assert_eq!(
+            check(framed("abcd", &[2, 9], &[0, 1])),
+            Err("the last message ends at 9, the messages at 4".into())
         );
     }
 

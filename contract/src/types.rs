@@ -136,7 +136,8 @@ pub struct HttpRequest {
     pub events: Vec<u32>,
 }
 
-/// Messages for a stream or datagram transport.
+/// Messages for a stream or datagram transport, each whole and unframed: the host
+/// frames them for a stream, or sends each as a datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FramedMessages {
     /// The messages, back to back.

@@ -19,4 +19,5 @@ mod sandbox;
 mod sentinel;
 mod shutdown;
 mod sources;
+mod syslog;
 mod webhook;

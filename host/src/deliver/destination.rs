@@ -15,7 +15,7 @@ use super::circuit::Circuit;
 use super::health::Health;
 use super::rate::RateLimit;
 use super::retry::RetryPolicy;
-use super::transport::{Credential, CredentialValue, Sent, TokenSource, Transport};
+use super::transport::{Credential, CredentialValue, TokenSource, Transport};
 use super::worker::{self, Kept};
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender};
 use crate::config::{DestinationConfig, Endpoint};
@@ -239,6 +239,9 @@ impl Destination {
         if let Some(dir) = self.transport.capture_dir() {
             return Ok(format!("capture directory {} is ready", dir.display()));
         }
+        if let Some(probed) = self.transport.probe_socket().await {
+            return probed.map_err(|reason| anyhow::anyhow!("cannot reach the endpoint: {reason}"));
+        }
         let check = self
             .module()
             .instantiate(self.setup(enrichment))?
@@ -254,16 +257,11 @@ impl Destination {
             accepted: Vec::new(),
             unauthorized: Vec::new(),
         });
-        let response = match self
+        let response = self
             .transport
             .query(&check.query, self.credential.as_ref())
             .await
-        {
-            Ok(Sent::Response(response)) => response,
-            Ok(Sent::Redirected(reason)) => anyhow::bail!("{reason}"),
-            Ok(Sent::Captured) => return Ok("captured".into()),
-            Err(reason) => anyhow::bail!("cannot reach the endpoint: {reason}"),
-        };
+            .map_err(|reason| anyhow::anyhow!("cannot reach the endpoint: {reason}"))?;
         let answer = format!(
             "HTTP {}: {}",
             response.status,

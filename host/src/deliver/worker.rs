@@ -24,7 +24,9 @@ use crate::event::Events;
 use crate::metrics::Counters;
 use crate::module::{CallError, FormatterInstance, FormatterModule, Setup};
 use sluice_contract::answer;
-use sluice_contract::types::{self, FormatError, HttpRequest, Request, SentRequest, Verdict};
+use sluice_contract::types::{
+    self, Compression, FormatError, HttpRequest, Request, SentRequest, Verdict,
+};
 
 /// A worker's module instance between batches, with the generation of the module it
 /// belongs to: a reloaded module replaces it before the next batch.
@@ -309,17 +311,7 @@ impl Worker {
             )
             .await;
             for request in formatted.requests {
-                match request {
-                    Request::Http(request) => self.send(&pending, request, &mut queue).await,
-                    Request::Messages(framed) => {
-                        let reason = format!(
-                            "module `{}` asked for a stream transport, which this host does not serve yet",
-                            self.module.info().name
-                        );
-                        self.dead_letter(&pending.events, &framed.events, &reason)
-                            .await;
-                    }
-                }
+                self.send(&pending, request, &mut queue).await;
             }
         }
         // A deadline that passed during a wait may have cut a request short: count the
@@ -329,34 +321,29 @@ impl Worker {
     }
 
     /// Sends one request until it is settled; follow-up work goes to `queue`.
-    async fn send(
-        &mut self,
-        pending: &Pending,
-        mut request: HttpRequest,
-        queue: &mut VecDeque<Pending>,
-    ) {
-        let payload = std::mem::take(&mut request.body);
-        let body = match transport::encode_body(
-            &payload,
-            pending.events.text.as_bytes(),
-            request.compression,
-        ) {
-            Ok(body) => body,
-            Err(error) => {
-                self.dead_letter(
-                    &pending.events,
-                    &request.events,
-                    &format!("cannot compress the request body: {error}"),
-                )
-                .await;
-                return;
-            }
-        };
+    async fn send(&mut self, pending: &Pending, request: Request, queue: &mut VecDeque<Pending>) {
+        let (outgoing, payload, compression, events) = Outgoing::from(request);
+        let body =
+            match transport::encode_body(&payload, pending.events.text.as_bytes(), compression) {
+                Ok(body) => body,
+                Err(error) => {
+                    self.dead_letter(
+                        &pending.events,
+                        &events,
+                        &format!("cannot compress the request body: {error}"),
+                    )
+                    .await;
+                    return;
+                }
+            };
         let mut attempt = pending.attempt;
         let mut failing_since = pending.failing_since;
         let sent_request = SentRequest {
-            path: request.path.clone(),
-            event_count: request.events.len() as u32,
+            path: match &outgoing {
+                Outgoing::Http(request) => request.path.clone(),
+                Outgoing::Messages(_) => String::new(),
+            },
+            event_count: events.len() as u32,
         };
         let mut last_reason = String::from("the circuit was open");
         loop {
@@ -375,22 +362,23 @@ impl Worker {
                         .give_up(attempt, since)
                         .unwrap_or_else(|| "gave up".into());
                     let reason = format!("{why}, the circuit open: {last_reason}");
-                    self.dead_letter(&pending.events, &request.events, &reason)
-                        .await;
+                    self.dead_letter(&pending.events, &events, &reason).await;
                     return;
                 }
             }
-            destination.rate.wait(request.events.len()).await;
+            destination.rate.wait(events.len()).await;
             let sent = tokio::select! {
-                sent = self
-                    .destination
-                    .transport
-                    .send(&request, &body, self.destination.credential.as_ref()) => sent,
+                sent = self.transmit(&outgoing, &body) => sent,
                 // The shutdown deadline also cuts a request in flight short.
                 () = self.abort.cancelled() => return,
             };
             let verdict = match sent {
                 Ok(Sent::Captured) => Verdict::Delivered,
+                Ok(Sent::Written(refused)) if refused.is_empty() => Verdict::Delivered,
+                Ok(Sent::Written(refused)) => Verdict::Partial(types::PartialFailure {
+                    retry: Vec::new(),
+                    refused,
+                }),
                 Ok(Sent::Redirected(reason)) => Verdict::Refused(reason),
                 Ok(Sent::Response(response)) => {
                     match self.classify(response, &sent_request).await {
@@ -410,7 +398,7 @@ impl Worker {
             let in_request = |positions: &[u32]| -> Vec<u32> {
                 positions
                     .iter()
-                    .map(|&position| request.events[position as usize])
+                    .map(|&position| events[position as usize])
                     .collect()
             };
             self.tries.attempts = attempt;
@@ -420,7 +408,7 @@ impl Worker {
             }
             match verdict {
                 Verdict::Delivered => {
-                    self.delivered(request.events.len());
+                    self.delivered(events.len());
                     return;
                 }
                 Verdict::Retry(advice) => {
@@ -431,8 +419,7 @@ impl Worker {
                     let since = *failing_since.get_or_insert_with(Instant::now);
                     if let Some(why) = self.destination.retry.give_up(attempt, since) {
                         let reason = format!("{why}: {}", advice.reason);
-                        self.dead_letter(&pending.events, &request.events, &reason)
-                            .await;
+                        self.dead_letter(&pending.events, &events, &reason).await;
                         return;
                     }
                     let wait = self.destination.retry.delay(
@@ -448,7 +435,7 @@ impl Worker {
                 }
                 Verdict::Partial(partial) => {
                     let settled = partial.retry.len() + partial.refused.len();
-                    self.delivered(request.events.len().saturating_sub(settled));
+                    self.delivered(events.len().saturating_sub(settled));
                     for refusal in &partial.refused {
                         self.dead_letter(
                             &pending.events,
@@ -474,8 +461,8 @@ impl Worker {
                     }
                     return;
                 }
-                Verdict::TooLarge if request.events.len() > 1 => {
-                    let (first, second) = request.events.split_at(request.events.len() / 2);
+                Verdict::TooLarge if events.len() > 1 => {
+                    let (first, second) = events.split_at(events.len() / 2);
                     for half in [second, first] {
                         queue.push_front(Pending {
                             events: Arc::new(pending.events.subset(half.iter().copied())),
@@ -489,36 +476,43 @@ impl Worker {
                 Verdict::TooLarge => {
                     self.dead_letter(
                         &pending.events,
-                        &request.events,
+                        &events,
                         "the destination refused the event as too large",
                     )
                     .await;
                     return;
                 }
                 Verdict::Refused(reason) => {
-                    self.dead_letter(&pending.events, &request.events, &reason)
-                        .await;
+                    self.dead_letter(&pending.events, &events, &reason).await;
                     return;
                 }
                 Verdict::Pending(ticket) => {
-                    let events = match request
-                        .events
-                        .iter()
-                        .copied()
-                        .eq(0..pending.events.len() as u32)
-                    {
+                    let carried = match events.iter().copied().eq(0..pending.events.len() as u32) {
                         true => pending.events.clone(),
-                        false => Arc::new(pending.events.subset(request.events.iter().copied())),
+                        false => Arc::new(pending.events.subset(events.iter().copied())),
                     };
                     self.awaiting.push(Awaiting {
                         ticket,
-                        events,
+                        events: carried,
                         attempt,
                         taken_at: Instant::now(),
                     });
                     return;
                 }
             }
+        }
+    }
+
+    /// Sends a request once: an HTTP request with the credential, or messages.
+    async fn transmit(&self, outgoing: &Outgoing, body: &bytes::Bytes) -> Result<Sent, String> {
+        let transport = &self.destination.transport;
+        match outgoing {
+            Outgoing::Http(request) => {
+                transport
+                    .send(request, body, self.destination.credential.as_ref())
+                    .await
+            }
+            Outgoing::Messages(ends) => transport.send_messages(body, ends).await,
         }
     }
 
@@ -594,16 +588,11 @@ impl Worker {
                     self.module.info().name
                 )
             })?;
-        let response = match self
+        let response = self
             .destination
             .transport
             .query(&query, self.destination.credential.as_ref())
-            .await?
-        {
-            Sent::Response(response) => response,
-            Sent::Redirected(reason) => return Err(reason),
-            Sent::Captured => return Err("a capture directory confirms nothing".into()),
-        };
+            .await?;
         self.call(move |instance| instance.read_acks(response, &tickets))
             .await
             .map_err(Failure::into_reason)?
@@ -666,6 +655,33 @@ impl Worker {
         self.destination
             .dead_letter(batch, indices, reason, &self.tries, &self.abort)
             .await;
+    }
+}
+
+/// A request without its payload and events, which are encoded and counted apart.
+enum Outgoing {
+    Http(HttpRequest),
+    /// Where each message ends in the assembled payload.
+    Messages(Vec<u32>),
+}
+
+impl Outgoing {
+    /// The request, its payload, how it is compressed, and the events it carries.
+    fn from(request: Request) -> (Outgoing, types::Payload, Compression, Vec<u32>) {
+        match request {
+            Request::Http(mut http) => {
+                let payload = std::mem::take(&mut http.body);
+                let events = std::mem::take(&mut http.events);
+                let compression = http.compression;
+                (Outgoing::Http(http), payload, compression, events)
+            }
+            Request::Messages(framed) => (
+                Outgoing::Messages(framed.message_ends),
+                framed.messages,
+                Compression::None,
+                framed.events,
+            ),
+        }
     }
 }
 

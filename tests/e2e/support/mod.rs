@@ -5,6 +5,7 @@ pub mod azure;
 pub mod datadog;
 pub mod es;
 pub mod hec;
+pub mod rsyslog;
 pub mod tls;
 pub mod webhook;
 

@@ -10,6 +10,9 @@ pub struct TestPki {
     /// The CA certificate, PEM, for `ca_file`.
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
+    /// The server's certificate and key, PEM, for a server that reads files (rsyslog).
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
 }
 
 pub fn test_pki() -> TestPki {
@@ -25,6 +28,8 @@ pub fn test_pki() -> TestPki {
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
 
+    let server_cert_pem = server_cert.pem();
+    let server_key_pem = server_key.serialize_pem();
     let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
     let server = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -37,6 +42,8 @@ pub fn test_pki() -> TestPki {
     TestPki {
         ca_pem: ca.pem(),
         server: Arc::new(server),
+        server_cert_pem,
+        server_key_pem,
     }
 }
 

@@ -1,5 +1,7 @@
-//! `capture:DIR`: each request written to a file of `DIR` as an HTTP/1.1 message (the
-//! credential masked) instead of being sent, so a module can be tried without its SIEM.
+//! `capture:DIR`: each request written to a file of `DIR` instead of being sent, so a
+//! module can be tried without its SIEM: an HTTP request as an HTTP/1.1 message (the
+//! credential masked, `NNNNNN.http`), messages for a stream or datagram as the framed
+//! bytes (`NNNNNN.messages`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,18 +9,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 
 use super::{Credential, Sent, headers};
-use crate::config::Secret;
+use crate::config::{Framing, Secret};
 use sluice_contract::types::HttpRequest;
 
 #[derive(Debug)]
 pub struct CaptureTransport {
     dir: PathBuf,
+    /// How messages are framed in a file, as on a stream.
+    framing: Framing,
     /// The number the next file tries.
     next: AtomicU64,
 }
 
 impl CaptureTransport {
-    pub fn new(dir: PathBuf) -> Result<Self> {
+    pub fn new(dir: PathBuf, framing: Framing) -> Result<Self> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating capture directory {}", dir.display()))?;
         // After the highest number there, not the count of files (which a deleted file
@@ -26,12 +30,17 @@ impl CaptureTransport {
         let highest = std::fs::read_dir(&dir)?
             .filter_map(|entry| {
                 let name = entry.ok()?.file_name();
-                name.to_str()?.strip_suffix(".http")?.parse::<u64>().ok()
+                let name = name.to_str()?;
+                let number = name
+                    .strip_suffix(".http")
+                    .or_else(|| name.strip_suffix(".messages"))?;
+                number.parse::<u64>().ok()
             })
             .max()
             .unwrap_or(0);
         Ok(CaptureTransport {
             dir,
+            framing,
             next: AtomicU64::new(highest + 1),
         })
     }
@@ -48,17 +57,31 @@ impl CaptureTransport {
         credential: Option<&Credential>,
     ) -> Result<Sent, String> {
         let text = capture_text(request, body, credential);
-        write_new_file(&self.dir, &self.next, &text).await?;
+        write_new_file(&self.dir, &self.next, "http", &text).await?;
         Ok(Sent::Captured)
+    }
+
+    /// Writes messages framed as a stream would carry them, back to back; returns those
+    /// the framing cannot carry, not written, with why.
+    pub async fn write_messages(&self, messages: &[u8], ends: &[u32]) -> Result<Sent, String> {
+        let (frames, refused) = super::stream::frame(self.framing, messages, ends);
+        write_new_file(&self.dir, &self.next, "messages", &frames).await?;
+        Ok(Sent::Written(refused))
     }
 }
 
-/// Writes a captured request to the next free `NNNNNN.http` of `dir`. A file is never
+/// Writes a captured request to the next free `NNNNNN.<extension>` of `dir`. A file is never
 /// overwritten: numbers taken (by an earlier run, or another destination writing to
 /// the same directory) are skipped, whatever gaps deleted files left.
-async fn write_new_file(dir: &Path, next: &AtomicU64, text: &[u8]) -> Result<(), String> {
+async fn write_new_file(
+    dir: &Path,
+    next: &AtomicU64,
+    extension: &str,
+    text: &[u8],
+) -> Result<(), String> {
     loop {
-        let path = dir.join(format!("{:06}.http", next.fetch_add(1, Ordering::Relaxed)));
+        let number = next.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{number:06}.{extension}"));
         let created = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -1,14 +1,16 @@
-//! How a module's requests travel: one file per kind of transport, behind [`Transport`].
-//! Today `http` (reqwest and rustls, certificates verified) and `capture` (each request
-//! written to a file, for trying a module out); `stream` (TCP, TLS) and `datagram`
-//! (UDP) come next, each a new file and a variant here.
+//! How a module's requests travel: one file per kind of transport, behind [`Transport`]:
+//! `http` (reqwest and rustls, certificates verified), `stream` (framed messages on TCP
+//! or TLS connections), `datagram` (one message per UDP datagram) and `capture` (each
+//! request written to a file, for trying a module out).
 //!
 //! The host adds the credential here, after the module returned: a module never sees
 //! it, and a header of the same name set by the module is replaced.
 
 mod capture;
+mod datagram;
 mod http;
 mod oauth2;
+mod stream;
 
 use std::io::Write;
 
@@ -60,11 +62,16 @@ pub enum Sent {
     Redirected(String),
     /// Written to the capture directory; counts as delivered.
     Captured,
+    /// Messages written to a stream or datagrams sent, but those at these positions
+    /// (over a datagram's size), refused with why.
+    Written(Vec<types::Refusal>),
 }
 
 #[derive(Debug)]
 pub enum Transport {
     Http(http::HttpTransport),
+    Stream(stream::StreamTransport),
+    Datagram(datagram::DatagramTransport),
     Capture(capture::CaptureTransport),
 }
 
@@ -73,28 +80,37 @@ impl Transport {
     pub fn new(endpoint: Endpoint, config: &DestinationConfig) -> Result<Self> {
         Ok(match endpoint {
             Endpoint::Http(base) => Transport::Http(http::HttpTransport::new(base, config)?),
-            Endpoint::Capture(dir) => Transport::Capture(capture::CaptureTransport::new(dir)?),
+            Endpoint::Capture(dir) => {
+                Transport::Capture(capture::CaptureTransport::new(dir, config.framing)?)
+            }
+            Endpoint::Stream(socket) => {
+                Transport::Stream(stream::StreamTransport::new(socket, config)?)
+            }
+            Endpoint::Datagram(socket) => {
+                Transport::Datagram(datagram::DatagramTransport::new(socket, config))
+            }
         })
     }
 
     /// Whether `endpoint` can carry what a module that needs `transport` sends; the
     /// error says what would.
     pub fn check_serves(endpoint: &Endpoint, transport: types::Transport) -> Result<(), String> {
-        match (endpoint, transport) {
-            (Endpoint::Http(_) | Endpoint::Capture(_), types::Transport::Http) => Ok(()),
-            // Captured messages are written as the module framed them.
-            (Endpoint::Capture(_), _) => Ok(()),
-            (Endpoint::Http(url), types::Transport::Stream | types::Transport::Datagram) => {
-                Err(format!(
-                    "sends messages over a {}, not HTTP requests: an `{}://` endpoint cannot carry them (this host serves stream and datagram transports only to capture: so far)",
-                    if transport == types::Transport::Stream {
-                        "stream (TCP, TLS)"
-                    } else {
-                        "datagram (UDP)"
-                    },
-                    url.scheme()
-                ))
+        // A module of messages says which transport it is made for, but its messages
+        // are whole (the host frames them for a stream): any socket carries them.
+        let serves = match endpoint {
+            Endpoint::Capture(_) => true,
+            Endpoint::Http(_) => transport == types::Transport::Http,
+            Endpoint::Stream(_) | Endpoint::Datagram(_) => transport != types::Transport::Http,
+        };
+        match (serves, transport) {
+            (true, _) => Ok(()),
+            (false, types::Transport::Http) => {
+                Err("sends HTTP requests: give it an https:// endpoint (or capture:DIR)".into())
             }
+            (false, _) => Err(
+                "sends messages (syslog, CEF, LEEF lines): give it a tcp://, tls:// or udp:// endpoint (or capture:DIR)"
+                    .into(),
+            ),
         }
     }
 
@@ -103,8 +119,10 @@ impl Transport {
     pub fn client(&self) -> reqwest::Client {
         match self {
             Transport::Http(http) => http.client(),
-            // Nothing is sent from a capture destination: no token is ever asked for.
-            Transport::Capture(_) => reqwest::Client::new(),
+            // Nothing these send carries a token: none is ever asked for.
+            Transport::Capture(_) | Transport::Stream(_) | Transport::Datagram(_) => {
+                reqwest::Client::new()
+            }
         }
     }
 
@@ -112,17 +130,37 @@ impl Transport {
     pub fn capture_dir(&self) -> Option<&std::path::Path> {
         match self {
             Transport::Capture(capture) => Some(capture.dir()),
-            Transport::Http(_) => None,
+            _ => None,
+        }
+    }
+
+    /// Sends framed messages, assembled in `bytes` (message i ends at `ends[i]`).
+    pub async fn send_messages(&self, bytes: &[u8], ends: &[u32]) -> Result<Sent, String> {
+        match self {
+            Transport::Stream(stream) => stream.write(bytes, ends).await.map(Sent::Written),
+            Transport::Datagram(datagram) => datagram.send(bytes, ends).await.map(Sent::Written),
+            Transport::Capture(capture) => capture.write_messages(bytes, ends).await,
+            Transport::Http(_) => Err("messages to an HTTP endpoint".into()),
+        }
+    }
+
+    /// For `sluice check --connect` of a stream or datagram destination: opens a
+    /// connection (TLS verifies the certificate), or resolves the receiver.
+    pub async fn probe_socket(&self) -> Option<Result<String, String>> {
+        match self {
+            Transport::Stream(stream) => Some(stream.probe().await),
+            Transport::Datagram(datagram) => Some(datagram.probe().await),
+            Transport::Http(_) | Transport::Capture(_) => None,
         }
     }
 
     /// Sends a module's query (a connection check, an acknowledgement poll) as an
-    /// uncompressed request that carries no event.
+    /// uncompressed request that carries no event; an `Err` when nothing answered it.
     pub async fn query(
         &self,
         query: &Query,
         credential: Option<&Credential>,
-    ) -> Result<Sent, String> {
+    ) -> Result<HttpResponse, String> {
         let request = HttpRequest {
             method: query.method.clone(),
             path: query.path.clone(),
@@ -131,8 +169,16 @@ impl Transport {
             compression: Compression::None,
             events: Vec::new(),
         };
-        self.send(&request, &Bytes::from(query.body.clone()), credential)
-            .await
+        match self
+            .send(&request, &Bytes::from(query.body.clone()), credential)
+            .await?
+        {
+            Sent::Response(response) => Ok(response),
+            Sent::Redirected(reason) => Err(reason),
+            Sent::Captured | Sent::Written(_) => {
+                Err("only an HTTP endpoint answers a query".into())
+            }
+        }
     }
 
     /// Sends `request` with `body`, as `encode_body` made it. An `Err` is a
@@ -148,6 +194,9 @@ impl Transport {
         let http = match self {
             Transport::Http(http) => http,
             Transport::Capture(capture) => return capture.write(request, body, credential).await,
+            Transport::Stream(_) | Transport::Datagram(_) => {
+                return Err("an HTTP request to a stream or datagram endpoint".into());
+            }
         };
         let sent = http
             .send(request, body.clone(), resolved(credential).await?)
@@ -226,18 +275,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_http_endpoint_carries_only_what_an_http_module_sends() {
+    fn an_endpoint_carries_requests_or_messages_as_its_module_sends() {
         let https = Endpoint::Http("https://siem.example:6514".parse().unwrap());
+        let socket = crate::config::SocketEndpoint {
+            host: "siem.example".into(),
+            port: 6514,
+            tls: true,
+        };
+        let tls = Endpoint::Stream(socket.clone());
+        let udp = Endpoint::Datagram(socket);
         let capture = Endpoint::Capture("captured".into());
         assert_eq!(
             Transport::check_serves(&https, types::Transport::Http),
             Ok(())
         );
-        let refused = Transport::check_serves(&https, types::Transport::Stream).unwrap_err();
-        assert!(
-            refused.contains("stream (TCP, TLS)") && refused.contains("`https://`"),
-            "{refused}"
+        assert_eq!(
+            Transport::check_serves(&tls, types::Transport::Stream),
+            Ok(())
         );
+        assert_eq!(
+            Transport::check_serves(&udp, types::Transport::Datagram),
+            Ok(())
+        );
+        // Whole messages travel on any socket: the host frames them for a stream.
+        assert_eq!(
+            Transport::check_serves(&udp, types::Transport::Stream),
+            Ok(())
+        );
+        let refused = Transport::check_serves(&https, types::Transport::Stream).unwrap_err();
+        assert!(refused.contains("tcp://, tls:// or udp://"), "{refused}");
+        let refused = Transport::check_serves(&tls, types::Transport::Http).unwrap_err();
+        assert!(refused.contains("https://"), "{refused}");
         assert!(Transport::check_serves(&https, types::Transport::Datagram).is_err());
         for transport in [
             types::Transport::Http,

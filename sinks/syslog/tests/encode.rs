@@ -1,0 +1,210 @@
+//! The encoder, natively, against `protocols.md` section 10.4 and the hostile lines of
+//! `edge-cases.jsonl`.
+
+use sluice_guest::{Batch, Enrichment, EventId, Request, Settings, TimeSource};
+use sluice_syslog::config::SyslogConfig;
+use sluice_syslog::encoder::SyslogEncoder;
+
+fn enrichment(tags: &[(&str, &str)]) -> Enrichment {
+    Enrichment {
+        host_name: "host1".into(),
+        machine_id: String::new(),
+        sluice_version: "0.1.0".into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn encoder(pairs: &[(&str, &str)], enrichment: &Enrichment) -> SyslogEncoder {
+    let values = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config =
+        SyslogConfig::from_settings(&Settings::new(values, SyslogConfig::docs()), enrichment)
+            .unwrap();
+    SyslogEncoder::new(config, enrichment)
+}
+
+/// Each message of the batch, as bytes.
+fn messages(encoder: &SyslogEncoder, batch: &Batch) -> Vec<Vec<u8>> {
+    let formatted = encoder.encode(batch);
+    assert!(formatted.refused.is_empty());
+    let [Request::Messages(framed)] = formatted.requests.as_slice() else {
+        panic!("one request of messages")
+    };
+    assert_eq!(framed.events, (0..batch.len() as u32).collect::<Vec<_>>());
+    let bytes = framed.messages.assemble(batch);
+    let mut start = 0;
+    framed
+        .message_ends
+        .iter()
+        .map(|&end| {
+            let message = bytes[start..end as usize].to_vec();
+            start = end as usize;
+            message
+        })
+        .collect()
+}
+
+fn one(json: &str, ms: i64, pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut batch = Batch::new();
+    batch.push(json, ms, TimeSource::Event, EventId(1));
+    messages(&encoder(pairs, &enrichment(&[])), &batch).remove(0)
+}
+
+/// S1: a full message with structured data, the BOM and a UTF-8 MSG (126 bytes).
+#[test]
+fn a_full_message_matches_vector_s1() {
+    let message = one(
+        r#"{"severity":"notice","msgid":"LOGIN","user":"bob","result":"ok","message":"user bob logged in"}"#,
+        1_714_566_896_789,
+        &[
+            ("facility", "audit"),
+            ("hostname", "host1.example.com"),
+            ("app_name", "auditd"),
+            ("procid", "4242"),
+            ("msgid_field", "msgid"),
+            ("sd_id", "audit@32473"),
+            ("event_id", "false"),
+            ("sd_fields", "user,result"),
+            ("message_field", "message"),
+        ],
+    );
+    let expected = b"<109>1 2024-05-01T12:34:56.789Z host1.example.com auditd 4242 LOGIN [audit@32473 user=\"bob\" result=\"ok\"] \xEF\xBB\xBFuser bob logged in";
+    assert_eq!(message, expected);
+    assert_eq!(message.len(), 126);
+}
+
+/// S2: `"`, `\` and `]` escaped in a PARAM-VALUE, nothing else; no MSG, no trailing SP.
+#[test]
+fn param_values_are_escaped_as_vector_s2() {
+    let message = one(
+        r#"{"level":"info","v":"a\"b\\c]d"}"#,
+        1_714_566_896_000,
+        &[
+            ("facility", "13"),
+            ("hostname", "host1"),
+            ("app_name", "app"),
+            ("msgid_field", ""),
+            ("sd_id", "x@32473"),
+            ("event_id", "false"),
+            ("sd_fields", "v"),
+            ("message_field", "absent"),
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(message).unwrap(),
+        r#"<110>1 2024-05-01T12:34:56Z host1 app - - [x@32473 v="a\"b\\c\]d"]"#
+    );
+}
+
+/// The default message: the event's JSON as MSG, its id and the tags in Sluice's
+/// element, the MSGID from `event_type`, the severity from `outcome`.
+#[test]
+fn by_default_the_msg_is_the_event_and_the_element_names_it() {
+    let json = r#"{"event_type":"user login","outcome":"failure"}"#;
+    let mut batch = Batch::new();
+    batch.push(json, 1_714_566_896_789, TimeSource::Ingest, EventId(0xab));
+    let encoder = encoder(&[], &enrichment(&[("team", "sec]ops"), ("bad name", "x")]));
+    let message = String::from_utf8(messages(&encoder, &batch).remove(0)).unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "<36>1 2024-05-01T12:34:56.789Z host1 sluice - user_login [sluice@32473 eventId=\"{:032x}\" timeSource=\"ingest\" team=\"sec\\]ops\" badname=\"x\"] \u{feff}{json}",
+            0xab
+        )
+    );
+}
+
+#[test]
+fn rfc_3164_writes_a_bsd_line() {
+    let message = one(
+        r#"{"severity":"crit","a":1}"#,
+        1_727_820_855_000,
+        &[
+            ("rfc", "3164"),
+            ("hostname", "mymachine"),
+            ("app_name", "su"),
+            ("procid", "42"),
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(message).unwrap(),
+        r#"<34>Oct  1 22:14:15 mymachine su[42]: {"severity":"crit","a":1}"#
+    );
+}
+
+#[test]
+fn bad_settings_are_named() {
+    let problem = |pairs: &[(&str, &str)]| {
+        let values = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match SyslogConfig::from_settings(
+            &Settings::new(values, SyslogConfig::docs()),
+            &enrichment(&[]),
+        ) {
+            Err(sluice_guest::FormatError::InvalidSetting(problem)) => problem.key,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(problem(&[("rfc", "5425")]), "rfc");
+    assert_eq!(problem(&[("facility", "24")]), "facility");
+    assert_eq!(problem(&[("facility", "mail2")]), "facility");
+    assert_eq!(problem(&[("sd_id", "sluice")]), "sd_id");
+    assert_eq!(problem(&[("sd_id", "a b@1")]), "sd_id");
+    assert_eq!(problem(&[("sd_fields", "a=b")]), "sd_fields");
+    assert_eq!(problem(&[("sd_id", ""), ("sd_fields", "a")]), "sd_fields");
+    assert_eq!(problem(&[("bom", "maybe")]), "bom");
+}
+
+/// Every hostile line of `edge-cases.jsonl` makes one message with a clean header: no
+/// line feed, carriage return or NUL anywhere (the JSON escapes them), the event whole
+/// after the BOM.
+#[test]
+fn every_edge_case_makes_one_clean_message() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/edge-cases.jsonl"
+    ))
+    .unwrap();
+    let mut batch = Batch::new();
+    let mut originals = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if !serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()) {
+            continue;
+        }
+        batch.push(line.trim(), 0, TimeSource::Event, EventId(n as u128));
+        originals.push(line.trim().to_owned());
+    }
+    let encoder = encoder(&[("sd_fields", "action,actor_id")], &enrichment(&[]));
+    let messages = messages(&encoder, &batch);
+    assert_eq!(messages.len(), originals.len());
+    for (message, original) in messages.iter().zip(&originals) {
+        assert!(
+            !message.iter().any(|b| matches!(b, b'\n' | b'\r' | 0)),
+            "{}",
+            String::from_utf8_lossy(message)
+        );
+        let (_, msg) = message.split_at(
+            message
+                .windows(3)
+                .position(|w| w == b"\xEF\xBB\xBF")
+                .unwrap()
+                + 3,
+        );
+        assert_eq!(msg, original.as_bytes());
+        let header = std::str::from_utf8(&message[..message.len() - msg.len()]).unwrap();
+        assert!(
+            header.starts_with('<') && header.contains("1 1970-01-01T00:00:00Z host1 sluice "),
+            "{header}"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The `syslog` module over UDP, TCP and TLS to a real rsyslog: every sample event
+//! arrives, and rsyslog's own parse of each message (header fields, structured data,
+//! MSG) matches the event it came from.
+
+use serde_json::Value;
+
+use crate::support::rsyslog::{Listen, Rsyslog};
+use crate::support::tls::test_pki;
+use crate::support::{
+    FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, transcript,
+};
+
+/// A destination of the syslog module at `endpoint`, with `extra` lines.
+fn syslog_config(endpoint: &str, extra: &str) -> String {
+    format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"rsyslog\"\nmodule = \"syslog\"\nendpoint = {endpoint:?}\n\
+         settings = {{ hostname = \"host1.example.com\", app_name = \"sluice-test\", procid = \"77\" }}\n{extra}\n"
+    )
+}
+
+fn sample_events() -> Vec<Value> {
+    SAMPLE_FILES
+        .iter()
+        .flat_map(|name| objects_in(&data_file(name)))
+        .collect()
+}
+
+/// Checks rsyslog's parse of every message against the sample events.
+fn assert_parsed_as_sent(parsed: &[Value], output: &std::process::Output) {
+    let expected = sample_events();
+    assert_eq!(parsed.len(), expected.len(), "{}", transcript(output));
+    let mut events = Vec::new();
+    for message in parsed {
+        assert_eq!(message["hostname"], "host1.example.com", "{message}");
+        assert_eq!(message["app-name"], "sluice-test", "{message}");
+        assert_eq!(message["procid"], "77", "{message}");
+        // Facility auth (4): PRI 32 to 39, the severity from the event.
+        let pri: u32 = message["pri"].as_str().unwrap().parse().unwrap();
+        assert!((32..40).contains(&pri), "{message}");
+        let sd = message["structured-data"].as_str().unwrap();
+        assert!(
+            sd.starts_with("[sluice@32473 eventId=\"") && sd.ends_with("\"]"),
+            "{sd}"
+        );
+        let msg = message["msg"].as_str().unwrap();
+        let json = msg
+            .strip_prefix('\u{feff}')
+            .expect("the BOM before a UTF-8 MSG");
+        let event: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {msg}"));
+        let msgid = message["msgid"].as_str().unwrap();
+        match event["event_type"].as_str() {
+            Some(kind) => assert_eq!(msgid, kind.replace(' ', "_"), "{message}"),
+            None => assert_eq!(msgid, "-", "{message}"),
+        }
+        events.push(event);
+    }
+    assert_eq!(
+        sorted(events),
+        sorted(expected),
+        "each event once, unchanged"
+    );
+}
+
+async fn every_sample_arrives(listen: Listen<'_>, scheme: &str, extra: &str) {
+    let rsyslog = Rsyslog::start(listen).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    let extra =
+        format!("retry = {{ initial_backoff = \"50ms\", max_backoff = \"500ms\" }}\n{extra}");
+    harness.config(&syslog_config(&rsyslog.endpoint(scheme), &extra));
+
+    let output = harness.run_ok(&[]).await;
+
+    let parsed = rsyslog.parsed(290).await;
+    assert_parsed_as_sent(&parsed, &output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_rsyslog_over_udp() {
+    every_sample_arrives(Listen::Udp, "udp", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_rsyslog_over_tcp() {
+    every_sample_arrives(Listen::Tcp, "tcp", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_rsyslog_over_tcp_with_lf_framing() {
+    every_sample_arrives(Listen::Tcp, "tcp", "framing = \"lf\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_rsyslog_over_tls() {
+    let pki = test_pki();
+    let harness_ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(harness_ca.path(), &pki.ca_pem).unwrap();
+    let extra = format!("ca_file = {:?}", harness_ca.path());
+    every_sample_arrives(Listen::Tls(&pki), "tls", &extra).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_receiver_with_an_untrusted_certificate_is_refused_with_a_clear_error() {
+    let pki = test_pki();
+    let rsyslog = Rsyslog::start(Listen::Tls(&pki)).await;
+    let harness = Harness::new();
+    harness.write("data/one.jsonl", "{\"event_type\":\"login\"}\n");
+    // No ca_file: the test CA is not trusted.
+    harness.config(&syslog_config(
+        &rsyslog.endpoint("tls"),
+        "retry = { max_attempts = 2, initial_backoff = \"10ms\" }",
+    ));
+
+    let output = harness.run_expecting(3, &[]).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tls://127.0.0.1") && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
+    assert!(rsyslog.parsed(0).await.is_empty());
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1, "{stderr}");
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("UnknownIssuer"),
+        "{}",
+        dead[0]
+    );
+}
+
+/// Appends events `first..first + count` to the followed file.
+fn append_events(harness: &Harness, first: usize, count: usize) {
+    use std::io::Write;
+    std::fs::create_dir_all(harness.path("data")).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(harness.path("data/live.jsonl"))
+        .unwrap();
+    for n in first..first + count {
+        writeln!(file, "{{\"event_type\":\"tick\",\"n\":{n}}}").unwrap();
+    }
+}
+
+/// How many times each `n` arrived.
+fn arrivals(parsed: &[Value]) -> std::collections::BTreeMap<u64, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for message in parsed {
+        let msg = message["msg"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('\u{feff}');
+        let event: Value = serde_json::from_str(msg).unwrap();
+        *counts.entry(event["n"].as_u64().unwrap()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rsyslog_stopped_mid_stream_and_started_again_gets_every_event() {
+    let mut rsyslog = Rsyslog::start(Listen::Tcp).await;
+    let harness = Harness::new();
+    append_events(&harness, 0, 500);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+         [[destinations]]\nname = \"rsyslog\"\nmodule = \"syslog\"\nendpoint = {:?}\n\
+         batch = {{ max_events = 100, max_wait = \"50ms\" }}\n\
+         retry = {{ max_attempts = 100, initial_backoff = \"50ms\", max_backoff = \"200ms\" }}\n\
+         circuit_breaker = {{ open_for = \"300ms\" }}\n",
+        rsyslog.endpoint("tcp")
+    ));
+    let sluice = harness.spawn_run("", std::process::Stdio::null());
+    assert_eq!(rsyslog.parsed(500).await.len(), 500, "{}", rsyslog.log());
+
+    // The connection is open and idle when rsyslog stops; the next events find it
+    // closed, and then nothing listening, until rsyslog is back on the same port.
+    rsyslog.stop();
+    append_events(&harness, 500, 500);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    rsyslog.restart().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while arrivals(&rsyslog.parsed(0).await).len() < 1000 && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    crate::support::send_signal(&sluice, libc::SIGTERM);
+    let output = crate::support::exit_within(sluice, std::time::Duration::from_secs(20)).await;
+
+    let parsed = rsyslog.parsed(0).await;
+    let counts = arrivals(&parsed);
+    let missing: Vec<u64> = (0..1000).filter(|n| !counts.contains_key(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "never arrived: {missing:?}\n{}",
+        transcript(&output)
+    );
+    // At least once: only a batch whose connection broke under it is sent again.
+    let duplicates = parsed.len() - counts.len();
+    assert!(
+        duplicates <= 100,
+        "{duplicates} duplicates\n{}",
+        transcript(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tcp://127.0.0.1"),
+        "the failures name the endpoint: {stderr}"
+    );
+}
