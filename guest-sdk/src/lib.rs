@@ -55,14 +55,17 @@
 #![deny(missing_docs)]
 
 mod batch;
+pub mod cef;
 pub mod escape;
 pub mod json;
+pub mod leef;
 pub mod log;
 mod payload;
 mod response;
 pub mod schema;
 mod settings;
 pub mod severity;
+pub mod siem;
 pub mod sign;
 pub mod split;
 pub mod time;
@@ -123,6 +126,28 @@ pub struct Formatted {
     pub requests: Vec<Request>,
     /// Events no request can carry, with why: the host dead-letters them.
     pub refused: Vec<Refusal>,
+}
+
+impl Formatted {
+    /// One request of messages, one message per event as `line` writes it: how a
+    /// module of line formats (CEF, LEEF) answers a batch. The host frames the
+    /// messages for a stream or sends each as a datagram.
+    pub fn lines(batch: &Batch<'_>, line: impl Fn(&Event<'_>) -> String) -> Formatted {
+        let mut messages = PayloadBuilder::with_capacity(batch, batch.text_len() * 2, batch.len());
+        let mut ends = Vec::with_capacity(batch.len());
+        for event in batch.events() {
+            messages.push(line(&event).as_bytes());
+            ends.push(messages.len() as u32);
+        }
+        Formatted {
+            requests: vec![Request::Messages(FramedMessages {
+                messages: messages.finish(),
+                message_ends: ends,
+                events: (0..batch.len() as u32).collect(),
+            })],
+            refused: Vec::new(),
+        }
+    }
 }
 
 impl FormatError {

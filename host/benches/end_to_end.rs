@@ -13,7 +13,8 @@
 //! the first N seconds, so the events arrive during an outage (the peak RSS then says
 //! whether memory is bounded by the configuration or grows with the events);
 //! `SLUICE_BENCH_MODULE=elasticsearch` delivers through the Elasticsearch module to a
-//! loopback `_bulk` endpoint instead.
+//! loopback `_bulk` endpoint instead; `SLUICE_BENCH_MODULE=syslog`, through the syslog
+//! module over TCP (octet counting) to a loopback listener that counts frames.
 
 mod support;
 
@@ -73,26 +74,16 @@ async fn main() {
         })
         .collect();
 
-    let vendor = match std::env::var("SLUICE_BENCH_MODULE").as_deref() {
-        Ok("elasticsearch") => &ELASTICSEARCH,
-        Ok("splunk-hec") | Err(_) => &SPLUNK_HEC,
-        Ok(other) => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
+    let module = std::env::var("SLUICE_BENCH_MODULE").unwrap_or_else(|_| "splunk-hec".into());
+    let (endpoint, received, destination) = match module.as_str() {
+        "syslog" => {
+            let (endpoint, received) = syslog_receiver().await;
+            (endpoint, received, "settings = {}".to_owned())
+        }
+        "elasticsearch" => http_receiver(&ELASTICSEARCH, outage, gzip).await,
+        "splunk-hec" => http_receiver(&SPLUNK_HEC, outage, gzip).await,
+        other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
     };
-    let receiver = Receiver {
-        received: Arc::new(AtomicU64::new(0)),
-        down_until: Instant::now() + std::time::Duration::from_secs(outage),
-        vendor,
-    };
-    let received = receiver.received.clone();
-    let app = axum::Router::new()
-        .route(vendor.path, axum::routing::post(count_envelopes))
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let module = vendor.module;
     let config = dir.path().join("sluice.toml");
     std::fs::write(
         &config,
@@ -105,8 +96,7 @@ dead_letter_dir = "dead-letter"
 name = "bench"
 module = "{module}"
 endpoint = "{endpoint}"
-token = {{ env = "HEC_TOKEN" }}
-settings = {{ index = "audit", gzip = {gzip} }}
+{destination}
 retry = {{ initial_backoff = "100ms", max_backoff = "500ms", max_attempts = 1000 }}
 circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 "#
@@ -131,8 +121,7 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events} in {files} file(s), {}{}{}{}",
-        vendor.module,
+        "events          {events} in {files} file(s), {module}{}{}{}",
         if gzip { ", gzip" } else { "" },
         if spool { ", spooled" } else { "" },
         if outage > 0 {
@@ -159,6 +148,75 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
     );
 }
 
+/// An HTTP receiver standing in for `vendor` on a loopback port: its endpoint, its
+/// count of events, and the destination's lines for it (token, settings).
+async fn http_receiver(
+    vendor: &'static Vendor,
+    outage: u64,
+    gzip: bool,
+) -> (String, Arc<AtomicU64>, String) {
+    let receiver = Receiver {
+        received: Arc::new(AtomicU64::new(0)),
+        down_until: Instant::now() + std::time::Duration::from_secs(outage),
+        vendor,
+    };
+    let received = receiver.received.clone();
+    let app = axum::Router::new()
+        .route(vendor.path, axum::routing::post(count_envelopes))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let destination = format!(
+        "token = {{ env = \"HEC_TOKEN\" }}\nsettings = {{ index = \"audit\", gzip = {gzip} }}"
+    );
+    (endpoint, received, destination)
+}
+
+/// A TCP listener on a loopback port that reads octet-counted syslog frames and counts
+/// them (each connection on its own task, as a collector's).
+async fn syslog_receiver() -> (String, Arc<AtomicU64>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
+    let received = Arc::new(AtomicU64::new(0));
+    let counted = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = vec![0u8; 1 << 16];
+                loop {
+                    let read = stream.read(&mut chunk).await.unwrap_or(0);
+                    if read == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..read]);
+                    let mut start = 0;
+                    // `LEN SP MESSAGE`, as many whole frames as the buffer holds.
+                    while let Some(space) = buffer[start..].iter().position(|&b| b == b' ') {
+                        let len: usize = std::str::from_utf8(&buffer[start..start + space])
+                            .ok()
+                            .and_then(|text| text.parse().ok())
+                            .expect("an octet count");
+                        let end = start + space + 1 + len;
+                        if end > buffer.len() {
+                            break;
+                        }
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        start = end;
+                    }
+                    buffer.drain(..start);
+                }
+            });
+        }
+    });
+    (endpoint, received)
+}
+
 #[derive(Clone)]
 struct Receiver {
     received: Arc<AtomicU64>,
@@ -170,7 +228,6 @@ struct Receiver {
 /// How a bench receiver stands in for one vendor: where it listens, how it counts
 /// events (by a marker each one's framing starts with), and what it answers.
 struct Vendor {
-    module: &'static str,
     path: &'static str,
     marker: &'static [u8],
     delivered: (u16, &'static str),
@@ -178,7 +235,6 @@ struct Vendor {
 }
 
 const SPLUNK_HEC: Vendor = Vendor {
-    module: "splunk-hec",
     path: "/services/collector/event",
     marker: b"{\"time\":",
     delivered: (200, r#"{"text":"Success","code":0}"#),
@@ -186,7 +242,6 @@ const SPLUNK_HEC: Vendor = Vendor {
 };
 
 const ELASTICSEARCH: Vendor = Vendor {
-    module: "elasticsearch",
     path: "/_bulk",
     marker: b"{\"create\":",
     delivered: (200, r#"{"took":1,"errors":false,"items":[]}"#),

@@ -435,7 +435,7 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
 
 /// Every reference module previews every sample file: every event placed in a request,
 /// and each body framed as its destination reads it (stacked envelopes, NDJSON pairs, a
-/// JSON array).
+/// JSON array, one syslog, CEF or LEEF message per line).
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_shows_every_module_on_every_sample_file() {
     let harness = Harness::new();
@@ -490,6 +490,30 @@ async fn preview_shows_every_module_on_every_sample_file() {
                 assert_eq!(framed, events, "{module} {name}: {head}");
             }
             assert_eq!(placed, lines, "{module} {name}: every event placed");
+        }
+        // Modules of messages: one line per message, each the format's own.
+        for (module, start) in [("syslog", "<"), ("cef", "CEF:0|"), ("leef", "LEEF:2.0|")] {
+            let output = harness
+                .sluice_with_input(&["preview", "--module", module], &[], &input)
+                .await;
+            assert!(
+                output.status.success(),
+                "{module} {name}: {}",
+                transcript(&output)
+            );
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let (head, messages) = stdout.split_once('\n').expect("a request");
+            assert_eq!(
+                head,
+                format!("### request 1 of 1: {lines} messages"),
+                "{module} {name}"
+            );
+            let messages: Vec<&str> = messages.lines().collect();
+            assert_eq!(messages.len(), lines, "{module} {name}: a line per event");
+            assert!(
+                messages.iter().all(|m| m.starts_with(start)),
+                "{module} {name}: {stdout}"
+            );
         }
     }
 }

@@ -17,16 +17,8 @@ fn rebuilt(module: &[u8]) -> Vec<u8> {
 
 /// Appends events `first..first + count` to the followed file.
 fn events(harness: &Harness, first: usize, count: usize) {
-    use std::io::Write;
-    std::fs::create_dir_all(harness.path("data")).unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(harness.path("data/live.jsonl"))
-        .unwrap();
-    for n in first..first + count {
-        writeln!(file, "{{\"n\":{n}}}").unwrap();
-    }
+    let lines = (first..first + count).map(|n| format!("{{\"n\":{n}}}"));
+    crate::support::append_lines(harness, "data/live.jsonl", lines);
 }
 
 fn captured(harness: &Harness) -> usize {

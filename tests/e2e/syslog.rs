@@ -133,16 +133,8 @@ async fn a_tls_receiver_with_an_untrusted_certificate_is_refused_with_a_clear_er
 
 /// Appends events `first..first + count` to the followed file.
 fn append_events(harness: &Harness, first: usize, count: usize) {
-    use std::io::Write;
-    std::fs::create_dir_all(harness.path("data")).unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(harness.path("data/live.jsonl"))
-        .unwrap();
-    for n in first..first + count {
-        writeln!(file, "{{\"event_type\":\"tick\",\"n\":{n}}}").unwrap();
-    }
+    let lines = (first..first + count).map(|n| format!("{{\"event_type\":\"tick\",\"n\":{n}}}"));
+    crate::support::append_lines(harness, "data/live.jsonl", lines);
 }
 
 /// How many times each `n` arrived.
@@ -209,4 +201,54 @@ async fn rsyslog_stopped_mid_stream_and_started_again_gets_every_event() {
         stderr.contains("tcp://127.0.0.1"),
         "the failures name the endpoint: {stderr}"
     );
+}
+
+/// CEF and LEEF lines as the MSG of RFC 5424 messages: each arrives whole in rsyslog,
+/// one per sample event, its header and keys intact.
+#[tokio::test(flavor = "multi_thread")]
+async fn cef_and_leef_lines_arrive_whole_inside_syslog() {
+    for (payload, own, start) in [
+        ("cef", "", "CEF:0|Acme|AuditSvc|2.1|"),
+        ("leef", ", delimiter = \"^\"", "LEEF:2.0|Acme|AuditSvc|2.1|"),
+    ] {
+        let rsyslog = Rsyslog::start(Listen::Tcp).await;
+        let harness = Harness::new();
+        harness.copy_data(&SAMPLE_FILES);
+        harness.config(&format!(
+            "{FILE_SOURCE}[[destinations]]\nname = \"rsyslog\"\nmodule = \"syslog\"\nendpoint = {:?}\n\
+             settings = {{ payload = \"{payload}\", vendor = \"Acme\", product = \"AuditSvc\", product_version = \"2.1\"{own} }}\n",
+            rsyslog.endpoint("tcp")
+        ));
+
+        let output = harness.run_ok(&[]).await;
+
+        let parsed = rsyslog.parsed(290).await;
+        assert_eq!(parsed.len(), 290, "{payload}: {}", transcript(&output));
+        for message in &parsed {
+            let msg = message["msg"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('\u{feff}');
+            assert!(msg.starts_with(start), "{payload}: {msg}");
+            assert!(!msg.chars().any(char::is_control), "{payload}: {msg:?}");
+            match payload {
+                "cef" => assert!(msg.contains("|rt=") && msg.contains(" dvchost="), "{msg}"),
+                _ => assert!(
+                    msg.contains("|^|") && msg.contains("^devTime=") && msg.contains("^sev="),
+                    "{msg}"
+                ),
+            }
+        }
+        let idp_logins = parsed
+            .iter()
+            .filter(|m| {
+                m["msg"].as_str().unwrap().contains("usrName=zoë.ç")
+                    || m["msg"].as_str().unwrap().contains("suser=zoë.ç")
+            })
+            .count();
+        assert!(
+            idp_logins > 0,
+            "{payload}: the identity provider's user names arrive, UTF-8 intact"
+        );
+    }
 }

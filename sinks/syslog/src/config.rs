@@ -1,5 +1,8 @@
 //! The settings of a syslog destination.
 
+use sluice_guest::cef::Cef;
+use sluice_guest::leef::Leef;
+use sluice_guest::siem::LineSettings;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
 use crate::header;
@@ -18,6 +21,17 @@ pub enum Rfc {
     Rfc5424,
     /// RFC 3164 (BSD syslog), for receivers that read nothing else.
     Rfc3164,
+}
+
+/// What the MSG of each message is.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// The event's JSON, byte for byte, or the text of `message_field`.
+    Json,
+    /// The event's CEF line.
+    Cef(Box<Cef>),
+    /// The event's LEEF line.
+    Leef(Box<Leef>),
 }
 
 /// What the encoder needs, read once per module instance; header fields already
@@ -39,13 +53,24 @@ pub struct SyslogConfig {
     pub sd_fields: Vec<String>,
     /// The top-level field whose text is the MSG; none for the event's JSON.
     pub message_field: Option<String>,
+    pub payload: Payload,
     /// The UTF-8 byte order mark before MSG, as RFC 5424 asks of a UTF-8 MSG.
     pub bom: bool,
 }
 
 impl SyslogConfig {
+    /// The syslog settings, then those of the CEF and LEEF payloads.
     pub fn docs() -> Vec<SettingDoc> {
+        [Self::own_docs(), LineSettings::docs(), Leef::docs()].concat()
+    }
+
+    fn own_docs() -> Vec<SettingDoc> {
         vec![
+            SettingDoc {
+                name: "payload",
+                description: "the MSG: `json` (the event), `cef` or `leef` (its line, with the `vendor`, `product`, `fields`... settings)",
+                default: Some("json"),
+            },
             SettingDoc {
                 name: "rfc",
                 description: "5424, or 3164 for old receivers (local time as UTC, no structured data)",
@@ -162,6 +187,27 @@ impl SyslogConfig {
         if sd_id.is_none() && !sd_fields.is_empty() {
             return Err(FormatError::setting("sd_fields", "needs an sd_id"));
         }
+        let message_field = settings.text("message_field");
+        let payload = match settings.get("payload").unwrap_or("json") {
+            "json" => Payload::Json,
+            _ if message_field.is_some() => {
+                return Err(FormatError::setting(
+                    "message_field",
+                    "only with payload = \"json\"",
+                ));
+            }
+            "cef" => Payload::Cef(Box::new(Cef::new(
+                LineSettings::from_settings(settings)?,
+                &enrichment.host_name,
+            ))),
+            "leef" => Payload::Leef(Box::new(Leef::from_settings(settings)?)),
+            other => {
+                return Err(FormatError::setting(
+                    "payload",
+                    format!("`{other}`: use json, cef or leef"),
+                ));
+            }
+        };
         Ok(SyslogConfig {
             rfc,
             facility,
@@ -175,7 +221,8 @@ impl SyslogConfig {
             sd_id,
             event_id: settings.flag("event_id")?,
             sd_fields,
-            message_field: settings.text("message_field"),
+            message_field,
+            payload,
             bom: settings.flag("bom")?,
         })
     }

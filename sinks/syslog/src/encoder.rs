@@ -2,7 +2,8 @@
 //!
 //! - RFC 5424: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [sluice@PEN eventId="…"
 //!   timeSource="ingest" field="…" tag="…"] BOM{event JSON}`, the time in UTC with
-//!   milliseconds, the MSG the event's JSON or the text of one of its fields;
+//!   milliseconds, the MSG the event's JSON, the text of one of its fields, or the
+//!   event's CEF or LEEF line (`payload`);
 //! - RFC 3164: `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PROCID]: {event JSON}`, the time in UTC
 //!   (a module does not know the host's zone).
 //!
@@ -17,7 +18,7 @@ use sluice_guest::{
     Batch, Enrichment, Event, Formatted, FramedMessages, PayloadBuilder, Request, TimeSource,
 };
 
-use crate::config::{Rfc, SyslogConfig};
+use crate::config::{Payload, Rfc, SyslogConfig};
 use crate::header;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -137,18 +138,22 @@ impl SyslogEncoder {
         });
     }
 
-    /// The MSG: the configured field's text, or the event's JSON placed by its range;
+    /// The MSG: the event's CEF or LEEF line, the configured field's text, or the
+    /// event's JSON placed by its range;
     /// the SP before it, and the BOM (RFC 5424) when it has one.
     fn write_msg(&self, out: &mut PayloadBuilder, event: &Event<'_>) {
-        let field = self
-            .config
-            .message_field
-            .as_deref()
-            .map(|name| match event.field(name) {
-                Some(serde_json::Value::String(text)) => text,
-                Some(other) => other.to_string(),
-                None => String::new(),
-            });
+        let field = match &self.config.payload {
+            Payload::Cef(cef) => Some(cef.line(event)),
+            Payload::Leef(leef) => Some(leef.line(event)),
+            Payload::Json => {
+                let name = self.config.message_field.as_deref();
+                name.map(|name| match event.field(name) {
+                    Some(serde_json::Value::String(text)) => text,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                })
+            }
+        };
         if field.as_deref() == Some("") {
             // No MSG: no SP either (RFC 5424, section 6).
             return;

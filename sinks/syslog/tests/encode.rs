@@ -119,6 +119,54 @@ fn by_default_the_msg_is_the_event_and_the_element_names_it() {
     );
 }
 
+/// C5: a CEF line as the MSG of an RFC 5424 message, every other field NIL, no BOM.
+/// (The vector's PRI 110 says informational while its CEF severity 3 says notice; the
+/// SDK's one mapping makes notice 3 in CEF and 5 in syslog, so the event here is a
+/// notice and its PRI 109.)
+#[test]
+fn a_cef_payload_matches_vector_c5() {
+    let message = one(
+        r#"{"event_type":"100","message":"User login","severity":"notice","user":"bob","ip":"10.0.0.1","result":"success"}"#,
+        1_714_566_896_789,
+        &[
+            ("facility", "audit"),
+            ("app_name", "auditsvc"),
+            ("msgid_field", ""),
+            ("sd_id", ""),
+            ("bom", "false"),
+            ("payload", "cef"),
+            ("vendor", "Acme"),
+            ("product", "AuditSvc"),
+            ("fields", "rt=,dvchost=,suser=user,src=ip,outcome=result"),
+            ("other_fields", "drop"),
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(message).unwrap(),
+        "<109>1 2024-05-01T12:34:56.789Z host1 auditsvc - - - CEF:0|Acme|AuditSvc|1.0|100|User login|3|suser=bob src=10.0.0.1 outcome=success"
+    );
+}
+
+#[test]
+fn a_leef_payload_is_the_msg() {
+    let message = one(
+        r#"{"event_type":"login","user":"bob"}"#,
+        1_714_566_896_789,
+        &[
+            ("payload", "leef"),
+            ("fields", "usrName=user,sev=,devTime="),
+            ("other_fields", "drop"),
+            ("bom", "false"),
+            ("sd_id", ""),
+        ],
+    );
+    assert!(
+        String::from_utf8(message)
+            .unwrap()
+            .ends_with(" login - LEEF:2.0|Sluice|Sluice|1.0|login|x09|usrName=bob"),
+    );
+}
+
 #[test]
 fn rfc_3164_writes_a_bsd_line() {
     let message = one(
@@ -160,6 +208,15 @@ fn bad_settings_are_named() {
     assert_eq!(problem(&[("sd_fields", "a=b")]), "sd_fields");
     assert_eq!(problem(&[("sd_id", ""), ("sd_fields", "a")]), "sd_fields");
     assert_eq!(problem(&[("bom", "maybe")]), "bom");
+    assert_eq!(problem(&[("payload", "xml")]), "payload");
+    assert_eq!(
+        problem(&[("payload", "cef"), ("message_field", "m")]),
+        "message_field"
+    );
+    assert_eq!(
+        problem(&[("payload", "leef"), ("delimiter", "|")]),
+        "delimiter"
+    );
 }
 
 /// Every hostile line of `edge-cases.jsonl` makes one message with a clean header: no

@@ -221,6 +221,22 @@ pub async fn silent_endpoint() -> String {
     format!("http://{addr}")
 }
 
+/// Appends `lines` to `relative` (made, with its folder, if missing), for a test that
+/// feeds a followed file.
+pub fn append_lines(harness: &Harness, relative: &str, lines: impl IntoIterator<Item = String>) {
+    use std::io::Write;
+    let path = harness.path(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
+    }
+}
+
 /// Writes `count` small valid events, one per line, to `relative`.
 pub fn write_events(harness: &Harness, relative: &str, count: usize) -> PathBuf {
     let mut text = String::with_capacity(count * 80);

@@ -19,6 +19,10 @@ pub enum Listen<'a> {
     Tls(&'a TestPki),
 }
 
+/// The message that tells a UDP listener is up, and its MSGID.
+const PROBE: &str = "<14>1 - - - - sluice-probe - probe";
+const PROBE_MSGID: &str = "sluice-probe";
+
 pub struct Rsyslog {
     dir: tempfile::TempDir,
     pub port: u16,
@@ -65,18 +69,21 @@ impl Rsyslog {
             .expect("rsyslogd (Debian package rsyslog; .ci/run installs it)");
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         loop {
             let ready = match self.udp {
-                // Nothing answers on UDP: rsyslog is ready once its pid file is written.
-                true => dir.join("rsyslogd.pid").exists(),
+                // Nothing answers on UDP: rsyslog is ready once a probe it was sent is
+                // written out (`parsed` leaves the probes out).
+                true => {
+                    let _ = probe.send_to(PROBE.as_bytes(), ("127.0.0.1", self.port));
+                    std::fs::read_to_string(dir.join("parsed.jsonl"))
+                        .is_ok_and(|text| text.contains(PROBE_MSGID))
+                }
                 false => tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                     .await
                     .is_ok(),
             };
             if ready {
-                if self.udp {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
                 return;
             }
             assert!(
@@ -116,11 +123,18 @@ impl Rsyslog {
         }
     }
 
+    /// The whole lines written so far (rsyslog may be halfway through the last one),
+    /// without the probes.
     fn read_parsed(&self) -> Vec<Value> {
         let text =
             std::fs::read_to_string(self.dir.path().join("parsed.jsonl")).unwrap_or_default();
-        text.lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        let whole = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        whole
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+            })
+            .filter(|message| message["msgid"] != PROBE_MSGID)
             .collect()
     }
 
@@ -159,7 +173,7 @@ fn config_text(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
     let dir_text = dir.display();
     let input = match listen {
         Listen::Udp => format!(
-            "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"
+            "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\" rcvbufSize=\"4m\" ruleset=\"parsed\")\n"
         ),
         Listen::Tcp => format!(
             "module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"

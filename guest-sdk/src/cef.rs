@@ -1,0 +1,137 @@
+//! ArcSight CEF 0 (`protocols.md`, section 5): one line per event,
+//! `CEF:0|Vendor|Product|Version|Signature ID|Name|Severity|key=value ...`.
+//!
+//! The signature id is the event's type, the name its `message` (else its type), the
+//! severity the SDK's mapping (0 to 10). The extension starts with `rt` (the event time
+//! in epoch milliseconds) and `dvchost`, then the common audit fields under their CEF
+//! keys: `suser`, `suid`, `src` (an IPv6 address goes to `c6a2`, labelled), `act`,
+//! `outcome`, `fname`, `request`, `requestMethod`, `requestClientApplication`,
+//! `externalId`, `msg`; then the other fields in `cs1`..`cs6` with their names as labels
+//! (past five, `cs6` holds the rest as one JSON object labelled `others`). The
+//! destination's `fields` take the place of any of these (`key=` leaves one out).
+//! Header fields escape `\` and `|`; extension values `\` and `=`, with CR and LF
+//! written `\r` and `\n`: no value breaks the line.
+
+use std::fmt::Write as _;
+
+use crate::Event;
+use crate::escape::{cef_extension_value, cef_header};
+use crate::severity::Severity;
+use crate::siem::{AuditFields, LineSettings, Role};
+
+/// The CEF key of each common field, with its length limit.
+const KEYS: [(Role, &str, usize); 11] = [
+    (Role::User, "suser", 1023),
+    (Role::UserId, "suid", 1023),
+    (Role::SourceIp, "src", 1023),
+    (Role::Action, "act", 63),
+    (Role::Outcome, "outcome", 63),
+    (Role::Resource, "fname", 1023),
+    (Role::Url, "request", 1023),
+    (Role::Method, "requestMethod", 1023),
+    (Role::UserAgent, "requestClientApplication", 1023),
+    (Role::EventId, "externalId", 40),
+    (Role::Message, "msg", 1023),
+];
+
+/// Writes CEF lines for one destination.
+#[derive(Debug, Clone)]
+pub struct Cef {
+    settings: LineSettings,
+    /// `CEF:0|Vendor|Product|Version|`, escaped.
+    prefix: String,
+    /// `dvchost`: the machine Sluice runs on.
+    host: String,
+}
+
+impl Cef {
+    /// A writer with the destination's settings; `host_name` (the enrichment's) is the
+    /// `dvchost`.
+    pub fn new(settings: LineSettings, host_name: &str) -> Self {
+        let prefix = format!(
+            "CEF:0|{}|{}|{}|",
+            cut(&cef_header(&settings.vendor), 63),
+            cut(&cef_header(&settings.product), 63),
+            cut(&cef_header(&settings.version), 31),
+        );
+        Cef {
+            settings,
+            prefix,
+            host: host_name.to_owned(),
+        }
+    }
+
+    /// The event as one CEF line (no line break in it).
+    pub fn line(&self, event: &Event<'_>) -> String {
+        let fields = AuditFields::of(event);
+        let name = match event.field("message") {
+            Some(serde_json::Value::String(message)) if !message.is_empty() => message,
+            _ => fields.get(Role::Message).unwrap_or(&fields.kind).to_owned(),
+        };
+        let mut line = format!(
+            "{}{}|{}|{}|",
+            self.prefix,
+            cut(&cef_header(&fields.kind), 1023),
+            cut(&cef_header(&name), 512),
+            Severity::of(event.json()).cef()
+        );
+        let mut pairs: Vec<(String, String)> = self.settings.own_fields(event);
+        let mut add = |key: &str, value: String| {
+            if !self.settings.fields.iter().any(|(own, _)| own == key) {
+                pairs.push((key.to_owned(), value));
+            }
+        };
+        add("rt", event.time_ms().to_string());
+        add("dvchost", cut(&self.host, 100).to_owned());
+        for (role, key, max) in KEYS {
+            let Some(value) = fields.get(role) else {
+                continue;
+            };
+            if role == Role::SourceIp && value.contains(':') {
+                add("c6a2", value.to_owned());
+                add("c6a2Label", "Source IPv6 Address".to_owned());
+            } else {
+                add(key, cut(value, max).to_owned());
+            }
+        }
+        if self.settings.keep_others {
+            for (number, (label, value)) in custom_strings(fields.others).into_iter().enumerate() {
+                add(&format!("cs{}", number + 1), cut(&value, 4000).to_owned());
+                add(
+                    &format!("cs{}Label", number + 1),
+                    cut(&label, 1023).to_owned(),
+                );
+            }
+        }
+        let mut first = true;
+        for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+            if !first {
+                line.push(' ');
+            }
+            first = false;
+            let _ = write!(line, "{key}={}", cef_extension_value(value));
+        }
+        line
+    }
+}
+
+/// At most six custom strings: five fields by name, the rest as one JSON object.
+fn custom_strings(mut others: Vec<(String, String)>) -> Vec<(String, String)> {
+    if others.len() <= 6 {
+        return others;
+    }
+    let rest: serde_json::Map<String, serde_json::Value> = others
+        .drain(5..)
+        .map(|(name, value)| (name, serde_json::Value::String(value)))
+        .collect();
+    others.push(("others".into(), serde_json::Value::Object(rest).to_string()));
+    others
+}
+
+/// `text` cut to at most `max` characters.
+fn cut(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}

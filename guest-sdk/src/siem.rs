@@ -1,0 +1,368 @@
+//! What the line formats of SIEMs (CEF, LEEF) say of an audit event, read once for
+//! both: the event's type, the common audit fields, and the rest.
+//!
+//! The common fields come from the event's ECS mapping ([`crate::schema`]), so the five
+//! sample shapes (and any shape added there) map the same way here: who acted
+//! (`user.name`, else `user.email`, else `user.id`), from where (`source.ip`), what was
+//! done (`event.action`), how it ended (`event.outcome`), on what (`url.domain` +
+//! `url.path`, or `labels.resource_key`), the HTTP method, the user agent, the event's
+//! own id and message. Every other field of the event is kept, by its name, for a format
+//! to write as custom fields or drop (`other_fields`). A destination names fields of its
+//! own in `fields` (`"suser=actor_email,cs1=tenant_id,rt="`): key of the format, dotted
+//! path in the event (nothing: leave the key out); they take the place of the default
+//! for that key.
+
+use serde_json::{Map, Value};
+
+use crate::schema::Schema;
+use crate::{Event, FormatError, SettingDoc, Settings};
+
+/// A common audit field, which each format names its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Who acted.
+    User,
+    /// Their id, when the name is something else.
+    UserId,
+    /// The address they acted from.
+    SourceIp,
+    /// What they did.
+    Action,
+    /// `success` or `failure`.
+    Outcome,
+    /// What they acted on (a secret, a file).
+    Resource,
+    /// The URL they asked for.
+    Url,
+    /// The HTTP method.
+    Method,
+    /// The user agent.
+    UserAgent,
+    /// The event's own id.
+    EventId,
+    /// A message about it.
+    Message,
+}
+
+/// An event read for a line format.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFields {
+    /// The event's type (`event_type`, else the ECS action or code), for a signature
+    /// id or an event id; `audit` when it has none.
+    pub kind: String,
+    /// The common fields it has, in [`Role`] order.
+    pub common: Vec<(Role, String)>,
+    /// Its other fields, by name (dotted below the top), values as text.
+    pub others: Vec<(String, String)>,
+}
+
+/// Where ECS keeps each role, first found wins (the URL is put together apart).
+const ROLES: [(Role, &[&str]); 10] = [
+    (Role::User, &["user.name", "user.email", "user.id"]),
+    (Role::UserId, &["user.id"]),
+    (Role::SourceIp, &["source.ip"]),
+    (Role::Action, &["event.action"]),
+    (Role::Outcome, &["event.outcome"]),
+    (Role::Resource, &["labels.resource_key"]),
+    (Role::Method, &["http.request.method"]),
+    (Role::UserAgent, &["user_agent.original"]),
+    (Role::EventId, &["event.id"]),
+    (Role::Message, &["message", "error.message"]),
+];
+
+/// ECS fields the mapping adds or that a format writes elsewhere (the time, the
+/// severity): not "other" fields.
+const NOT_OTHERS: [&str; 10] = [
+    "@timestamp",
+    "event.outcome",
+    "ecs.version",
+    "event.kind",
+    "event.severity",
+    "event.dataset",
+    "event.category",
+    "event.type",
+    "event.code",
+    "user.roles",
+];
+
+impl AuditFields {
+    /// Reads `event` (a JSON object).
+    pub fn of(event: &Event<'_>) -> AuditFields {
+        let Some(mapped) = Schema::Ecs.map(event.json(), event.time_ms()) else {
+            return AuditFields {
+                kind: "audit".into(),
+                ..AuditFields::default()
+            };
+        };
+        let Ok(Value::Object(mut ecs)) = serde_json::from_slice::<Value>(&mapped) else {
+            unreachable!("the ECS mapping writes an object")
+        };
+        let original = event.field("event_type");
+        let kind = original
+            .as_ref()
+            .and_then(Value::as_str)
+            .or_else(|| text_at(&ecs, "event.action"))
+            .or_else(|| text_at(&ecs, "event.code"))
+            .unwrap_or("audit")
+            .to_owned();
+        let mut common = Vec::new();
+        let mut used: Vec<&str> = Vec::new();
+        for (role, paths) in ROLES {
+            let found = paths
+                .iter()
+                .find_map(|path| Some((*path, text_at(&ecs, path)?)));
+            if let Some((path, text)) = found {
+                if role == Role::Outcome && text == "unknown" {
+                    continue;
+                }
+                if role == Role::UserId && common.iter().any(|(_, t)| t == text) {
+                    continue;
+                }
+                common.push((role, text.to_owned()));
+                used.push(path);
+            }
+        }
+        let domain = text_at(&ecs, "url.domain").map(str::to_owned);
+        let path = text_at(&ecs, "url.path").map(str::to_owned);
+        if let Some(url) = match (domain, path) {
+            (Some(domain), Some(path)) => Some(format!("{domain}{path}")),
+            (domain, path) => domain.or(path),
+        } {
+            common.push((Role::Url, url));
+            used.extend(["url.domain", "url.path"]);
+        }
+        for path in used.iter().chain(&NOT_OTHERS) {
+            remove_at(&mut ecs, path);
+        }
+        let mut others = Vec::new();
+        leaves(&Value::Object(ecs), "", &mut others);
+        AuditFields {
+            kind,
+            common,
+            others,
+        }
+    }
+
+    /// The common field of `role`, if the event has it.
+    pub fn get(&self, role: Role) -> Option<&str> {
+        self.common
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, text)| text.as_str())
+    }
+}
+
+/// What the formats share of their settings: the device, the fields a destination
+/// maps itself, and what becomes of the others.
+#[derive(Debug, Clone)]
+pub struct LineSettings {
+    /// The device's vendor, as given.
+    pub vendor: String,
+    /// The device's product.
+    pub product: String,
+    /// The device's version.
+    pub version: String,
+    /// `fields`: the format's key, and the dotted path of the event field it takes
+    /// (empty: the key is left out).
+    pub fields: Vec<(String, String)>,
+    /// Other fields written as custom fields (`custom`), or left out (`drop`).
+    pub keep_others: bool,
+}
+
+impl LineSettings {
+    /// The settings, for a module's [`crate::Info::settings`].
+    pub fn docs() -> Vec<SettingDoc> {
+        vec![
+            SettingDoc {
+                name: "vendor",
+                description: "device vendor in the header",
+                default: Some("Sluice"),
+            },
+            SettingDoc {
+                name: "product",
+                description: "device product in the header",
+                default: Some("Sluice"),
+            },
+            SettingDoc {
+                name: "product_version",
+                description: "device version in the header",
+                default: Some("1.0"),
+            },
+            SettingDoc {
+                name: "fields",
+                description: "fields mapped by the destination, `key=event.path` comma-separated, in place of the defaults for those keys",
+                default: None,
+            },
+            SettingDoc {
+                name: "other_fields",
+                description: "`custom`: the fields no key takes, written as custom fields; `drop`: left out",
+                default: Some("custom"),
+            },
+        ]
+    }
+
+    /// Reads them; a malformed `fields` or `other_fields` is named.
+    pub fn from_settings(settings: &Settings) -> Result<LineSettings, FormatError> {
+        let mut fields = Vec::new();
+        for pair in settings.get("fields").unwrap_or("").split(',') {
+            let pair = pair.trim();
+            if pair.is_empty() {
+                continue;
+            }
+            match pair.split_once('=') {
+                Some((key, path)) if is_key(key.trim()) => {
+                    fields.push((key.trim().to_owned(), path.trim().to_owned()));
+                }
+                _ => {
+                    return Err(FormatError::setting(
+                        "fields",
+                        format!(
+                            "`{pair}` is not `key=event.path` or `key=` (a key of letters, digits and `_`)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let keep_others = match settings.get("other_fields").unwrap_or("custom") {
+            "custom" => true,
+            "drop" => false,
+            other => {
+                return Err(FormatError::setting(
+                    "other_fields",
+                    format!("`{other}`: use custom or drop"),
+                ));
+            }
+        };
+        let text = |key: &str, default: &str| settings.get(key).unwrap_or(default).to_owned();
+        Ok(LineSettings {
+            vendor: text("vendor", "Sluice"),
+            product: text("product", "Sluice"),
+            version: text("product_version", "1.0"),
+            fields,
+            keep_others,
+        })
+    }
+
+    /// The destination's own fields the event has: key, and the value as text.
+    pub fn own_fields(&self, event: &Event<'_>) -> Vec<(String, String)> {
+        self.fields
+            .iter()
+            .filter(|(_, path)| !path.is_empty())
+            .filter_map(|(key, path)| Some((key.clone(), as_text(&event.field(path)?))))
+            .collect()
+    }
+}
+
+/// A key both formats take: ASCII letters, digits and `_`, starting with a letter.
+pub fn is_key(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A value as text: a string as it is, anything else as compact JSON.
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn text_at<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
+    let mut value = object.get(path.split('.').next()?)?;
+    for part in path.split('.').skip(1) {
+        value = value.get(part)?;
+    }
+    value.as_str().filter(|text| !text.is_empty())
+}
+
+fn remove_at(object: &mut Map<String, Value>, path: &str) {
+    match path.split_once('.') {
+        None => {
+            object.remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(Value::Object(inner)) = object.get_mut(head) {
+                remove_at(inner, rest);
+                if inner.is_empty() {
+                    object.remove(head);
+                }
+            }
+        }
+    }
+}
+
+/// Every leaf of `value` with its dotted name; the members of `unmapped` (the fields
+/// the ECS tables do not take) and of `labels` by their own names. Arrays are leaves.
+fn leaves(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object {
+                let name = match prefix {
+                    "" if key == "unmapped" || key == "labels" => String::new(),
+                    "" => key.clone(),
+                    prefix => format!("{prefix}.{key}"),
+                };
+                leaves(inner, &name, out);
+            }
+        }
+        leaf => out.push((prefix.to_owned(), as_text(leaf))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Batch, EventId, TimeSource};
+
+    fn fields_of(json: &str) -> AuditFields {
+        let mut batch = Batch::new();
+        batch.push(json, 1_714_566_896_789, TimeSource::Event, EventId(1));
+        AuditFields::of(&batch.event(0))
+    }
+
+    #[test]
+    fn a_secrets_event_gives_its_actor_address_action_and_resource() {
+        let fields = fields_of(
+            r#"{"timestamp":"2026-11-20T08:00:00Z","event_type":"secret.read","org_id":"org_1","project":"p","actor":{"type":"user","id":"tok_1","name":"deploy"},"resource":{"type":"secret","key":"STRIPE_KEY"},"source_ip":"203.0.113.42","result":"success"}"#,
+        );
+        assert_eq!(fields.kind, "secret.read");
+        assert_eq!(fields.get(Role::User), Some("deploy"));
+        assert_eq!(fields.get(Role::UserId), Some("tok_1"));
+        assert_eq!(fields.get(Role::SourceIp), Some("203.0.113.42"));
+        assert_eq!(fields.get(Role::Action), Some("secret.read"));
+        assert_eq!(fields.get(Role::Outcome), Some("success"));
+        assert_eq!(fields.get(Role::Resource), Some("STRIPE_KEY"));
+        let names: Vec<&str> = fields.others.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.contains(&"organization.id") && names.contains(&"project"),
+            "{names:?}"
+        );
+        // What the mapping adds is not the event's: only its own fields are "others".
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with('@') || n.starts_with("event.") || n.starts_with("ecs.")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn fields_are_key_equals_path() {
+        let settings = |value: &str| {
+            Settings::new(vec![("fields".into(), value.into())], LineSettings::docs())
+        };
+        let parsed =
+            LineSettings::from_settings(&settings("suser = actor.email, cs1=tenant_id")).unwrap();
+        assert_eq!(
+            parsed.fields,
+            [
+                ("suser".into(), "actor.email".into()),
+                ("cs1".into(), "tenant_id".into())
+            ]
+        );
+        assert!(LineSettings::from_settings(&settings("suser")).is_err());
+        let dropped = LineSettings::from_settings(&settings("rt=")).unwrap();
+        assert_eq!(dropped.fields, [("rt".into(), String::new())]);
+        assert!(LineSettings::from_settings(&settings("s user=x")).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! CEF lines, natively, against `protocols.md` section 10.5 and the hostile lines of
+//! `edge-cases.jsonl`.
+
+use sluice_guest::cef::Cef;
+use sluice_guest::siem::LineSettings;
+use sluice_guest::{Batch, EventId, Settings, TimeSource};
+
+fn cef(pairs: &[(&str, &str)]) -> Cef {
+    let values = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Cef::new(
+        LineSettings::from_settings(&Settings::new(values, LineSettings::docs())).unwrap(),
+        "host1",
+    )
+}
+
+fn line(cef: &Cef, json: &str) -> String {
+    let mut batch = Batch::new();
+    batch.push(json, 1_714_566_896_789, TimeSource::Event, EventId(7));
+    cef.line(&batch.event(0))
+}
+
+/// C1 to C3: header escaping (`|`, `\`; `=` kept) apart from extension escaping (`=`,
+/// `\`, LF; `|` kept), in one line.
+#[test]
+fn a_full_line_matches_vector_c3() {
+    let cef = cef(&[
+        ("vendor", "Acme"),
+        ("product", "AuditSvc"),
+        ("product_version", "1.0"),
+        ("fields", "rt=,dvchost=,suser=user,msg=note,act=what"),
+        ("other_fields", "drop"),
+    ]);
+    let json = r#"{"event_type":"100","message":"detected a | and \\ here","severity":"error","user":"bob","note":"a=b\\c\nd","what":"blocked a | b"}"#;
+    assert_eq!(
+        line(&cef, json),
+        r"CEF:0|Acme|AuditSvc|1.0|100|detected a \| and \\ here|7|suser=bob msg=a\=b\\c\nd act=blocked a | b"
+    );
+}
+
+/// The default mapping of a sample event: time, host, the audit fields under their CEF
+/// keys, the rest in labelled custom strings.
+#[test]
+fn a_secrets_manager_event_maps_to_cef_keys() {
+    let json = r#"{"timestamp":"2026-11-20T08:00:00.053Z","event_type":"secret.read","org_id":"org_8f2k","project":"my-saas","environment":"staging","actor":{"type":"user","id":"tok_486","name":"railway-deploy"},"resource":{"type":"secret","key":"STRIPE_KEY"},"source_ip":"203.0.113.42","user_agent":"zvault-sdk-node/0.1.0","result":"success"}"#;
+    let line = line(&cef(&[]), json);
+    assert!(
+        line.starts_with("CEF:0|Sluice|Sluice|1.0|secret.read|secret.read|1|rt=1714566896789 dvchost=host1 suser=railway-deploy suid=tok_486 src=203.0.113.42 act=secret.read outcome=success fname=STRIPE_KEY requestClientApplication=zvault-sdk-node/0.1.0 "),
+        "{line}"
+    );
+    assert!(
+        line.contains("cs1=") && line.contains("cs1Label="),
+        "{line}"
+    );
+    assert!(
+        line.contains("Label=environment") && line.contains("=staging"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_ipv6_source_goes_to_a_labelled_custom_address() {
+    let json = r#"{"id":"x","timestamp":"2026-11-20T08:00:00Z","event_type":"auth.login","actor_id":"u-1","actor_roles":["dev"],"actor_ip":"2001:db8::7"}"#;
+    let line = line(&cef(&[("other_fields", "drop")]), json);
+    assert!(
+        line.contains(" c6a2=2001:db8::7 c6a2Label=Source IPv6 Address"),
+        "{line}"
+    );
+    assert!(!line.contains(" src="), "{line}");
+}
+
+/// Past five other fields, `cs6` holds the rest as one JSON object.
+#[test]
+fn more_than_six_other_fields_fold_into_cs6() {
+    let json = r#"{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7"}"#;
+    let line = line(&cef(&[]), json);
+    assert!(
+        line.contains(r#"cs6={"f":"6","g":"7"} cs6Label=others"#),
+        "{line}"
+    );
+    assert!(line.contains("cs5=5 cs5Label=e"), "{line}");
+}
+
+#[test]
+fn bad_settings_are_named() {
+    for (key, value) in [("fields", "su ser=x"), ("other_fields", "keep")] {
+        let values = vec![(key.to_owned(), value.to_owned())];
+        let Err(sluice_guest::FormatError::InvalidSetting(problem)) =
+            LineSettings::from_settings(&Settings::new(values, LineSettings::docs()))
+        else {
+            panic!("{key} = {value} accepted")
+        };
+        assert_eq!(problem.key, key);
+    }
+}
+
+/// Every hostile line of `edge-cases.jsonl` makes one CEF line: no raw line break or
+/// control character, seven header fields before the extension.
+#[test]
+fn every_edge_case_makes_one_cef_line() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/edge-cases.jsonl"
+    ))
+    .unwrap();
+    let cef = cef(&[]);
+    let mut lines = 0;
+    for line_text in bytes.split(|&b| b == b'\n') {
+        let Ok(text) = std::str::from_utf8(line_text) else {
+            continue;
+        };
+        if !serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()) {
+            continue;
+        }
+        let line = line(&cef, text.trim());
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        // Header fields end at unescaped pipes: seven of them before the extension.
+        let unescaped_pipes = line
+            .char_indices()
+            .filter(|&(i, c)| c == '|' && backslashes_before(&line, i).is_multiple_of(2))
+            .count();
+        assert!(unescaped_pipes >= 7, "{line}");
+        lines += 1;
+    }
+    assert!(lines >= 14, "{lines} edge cases");
+}
+
+fn backslashes_before(line: &str, index: usize) -> usize {
+    line[..index]
+        .chars()
+        .rev()
+        .take_while(|&c| c == '\\')
+        .count()
+}

@@ -1,0 +1,40 @@
+//! QRadar LEEF: each event as one LEEF line ([`sluice_guest::leef`]), sent over
+//! `tcp://`, `tls://` or `udp://` without a syslog header (inside syslog, use the
+//! `syslog` module with `payload = "leef"`), or written to a file with `capture:`.
+
+use sluice_guest::leef::Leef;
+use sluice_guest::siem::LineSettings;
+use sluice_guest::{
+    Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, Info, Settings, Transport,
+};
+
+/// The LEEF formatter of one destination.
+pub struct LeefLines {
+    leef: Leef,
+}
+
+impl Formatter for LeefLines {
+    fn info() -> Info {
+        Info {
+            transport: Transport::Stream,
+            batch: BatchLimits {
+                max_events: 1000,
+                max_bytes: 1_000_000,
+            },
+            settings: [LineSettings::docs(), Leef::docs()].concat(),
+            ..Info::http("leef", env!("CARGO_PKG_VERSION"))
+        }
+    }
+
+    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+        Ok(LeefLines {
+            leef: Leef::from_settings(settings)?,
+        })
+    }
+
+    fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
+        Ok(Formatted::lines(batch, |event| self.leef.line(event)))
+    }
+}
+
+sluice_guest::export_formatter!(LeefLines);
