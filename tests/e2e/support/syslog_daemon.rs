@@ -1,8 +1,10 @@
-//! A real rsyslog (Debian's `rsyslog`, with `rsyslog-gnutls` for TLS), started in the
-//! foreground on a free loopback port with a config the test writes. Its own parser
-//! reads each message, and a template writes what it parsed (PRI, HOSTNAME, APP-NAME,
-//! PROCID, MSGID, STRUCTURED-DATA, MSG) as one JSON object per line, so a test checks
-//! rsyslog's reading of Sluice's messages, not its own.
+//! Real syslog daemons: rsyslog (Debian's `rsyslog`, with `rsyslog-gnutls` for TLS) and
+//! syslog-ng (Debian's `syslog-ng-core`, unpacked into `target/syslog-ng` by
+//! `.ci/test-deps`), each started in the foreground on a free loopback port with a
+//! config the test writes. The daemon's own parser reads each message, and a template
+//! writes what it parsed (PRI, HOSTNAME, APP-NAME, PROCID, MSGID, STRUCTURED-DATA, MSG)
+//! as one JSON object per line, under the same keys for both, so a test checks the
+//! daemon's reading of Sluice's messages, not its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +25,15 @@ pub enum Listen<'a> {
 const PROBE: &str = "<14>1 - - - - sluice-probe - probe";
 const PROBE_MSGID: &str = "sluice-probe";
 
-pub struct Rsyslog {
+/// Which daemon.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rsyslog,
+    SyslogNg,
+}
+
+pub struct SyslogDaemon {
+    kind: Kind,
     dir: tempfile::TempDir,
     pub port: u16,
     config: PathBuf,
@@ -31,23 +41,37 @@ pub struct Rsyslog {
     udp: bool,
 }
 
-impl Rsyslog {
+impl SyslogDaemon {
     /// Starts rsyslogd and waits until it listens.
-    pub async fn start(listen: Listen<'_>) -> Self {
+    pub async fn rsyslog(listen: Listen<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let udp = matches!(listen, Listen::Udp);
         let port = free_port(udp);
-        let config = dir.path().join("rsyslog.conf");
-        std::fs::write(&config, config_text(dir.path(), port, &listen)).unwrap();
-        let mut rsyslog = Rsyslog {
+        let text = rsyslog_config(dir.path(), port, &listen);
+        Self::start(Kind::Rsyslog, dir, port, udp, text).await
+    }
+
+    /// Starts syslog-ng with its `syslog()` source (RFC 5424, octet counting) on TCP.
+    pub async fn syslog_ng() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port(false);
+        let text = syslog_ng_config(dir.path(), port);
+        Self::start(Kind::SyslogNg, dir, port, false, text).await
+    }
+
+    async fn start(kind: Kind, dir: tempfile::TempDir, port: u16, udp: bool, text: String) -> Self {
+        let config = dir.path().join("daemon.conf");
+        std::fs::write(&config, text).unwrap();
+        let mut daemon = SyslogDaemon {
+            kind,
             dir,
             port,
             config,
             child: None,
             udp,
         };
-        rsyslog.run().await;
-        rsyslog
+        daemon.run().await;
+        daemon
     }
 
     /// Starts it again on the same port, after `stop`.
@@ -57,16 +81,48 @@ impl Rsyslog {
 
     async fn run(&mut self) {
         let dir = self.dir.path();
-        let child = std::process::Command::new("rsyslogd")
-            .arg("-n")
-            .arg("-f")
-            .arg(&self.config)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(std::fs::File::create(dir.join("rsyslogd.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("rsyslogd.err")).unwrap())
+        let mut command = match self.kind {
+            Kind::Rsyslog => {
+                let mut command = std::process::Command::new("rsyslogd");
+                command
+                    .arg("-n")
+                    .arg("-f")
+                    .arg(&self.config)
+                    .arg("-i")
+                    .arg(dir.join("daemon.pid"));
+                command
+            }
+            Kind::SyslogNg => {
+                let root = syslog_ng_root();
+                let mut command = std::process::Command::new(root.join("usr/sbin/syslog-ng"));
+                command
+                    .env("LD_LIBRARY_PATH", root.join("usr/lib/syslog-ng"))
+                    .arg("-F")
+                    .arg("-f")
+                    .arg(&self.config)
+                    .arg(format!(
+                        "--module-path={}",
+                        root.join("usr/lib/syslog-ng/3.38").display()
+                    ))
+                    .arg("-R")
+                    .arg(dir.join("persist"))
+                    .arg("-p")
+                    .arg(dir.join("daemon.pid"))
+                    .arg("-c")
+                    .arg(dir.join("control"));
+                command
+            }
+        };
+        let child = command
+            .stdout(std::fs::File::create(dir.join("daemon.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("daemon.err")).unwrap())
             .spawn()
-            .expect("rsyslogd (Debian package rsyslog; .ci/run installs it)");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{:?}: {e} (`bash .ci/test-deps` installs the daemons)",
+                    command.get_program()
+                )
+            });
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -88,7 +144,7 @@ impl Rsyslog {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "rsyslogd did not start: {}",
+                "the syslog daemon did not start: {}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -101,9 +157,8 @@ impl Rsyslog {
             // SAFETY: kill(2) on our own child's pid has no memory effects.
             #[allow(unsafe_code)]
             let sent = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            assert_eq!(sent, 0, "SIGTERM sent to rsyslogd");
+            assert_eq!(sent, 0, "SIGTERM sent to the syslog daemon");
             let _ = child.wait();
-            let _ = std::fs::remove_file(self.dir.path().join("rsyslogd.pid"));
         }
     }
 
@@ -138,14 +193,14 @@ impl Rsyslog {
             .collect()
     }
 
-    /// rsyslog's own messages, for assertion messages.
+    /// The daemon's own messages, for assertion messages.
     pub fn log(&self) -> String {
         let read = |name| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("{}{}", read("rsyslogd.out"), read("rsyslogd.err"))
+        format!("{}{}", read("daemon.out"), read("daemon.err"))
     }
 }
 
-impl Drop for Rsyslog {
+impl Drop for SyslogDaemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -169,7 +224,34 @@ fn free_port(udp: bool) -> u16 {
     }
 }
 
-fn config_text(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
+/// Where `.ci/test-deps` unpacked syslog-ng.
+fn syslog_ng_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/syslog-ng")
+}
+
+fn syslog_ng_config(dir: &Path, port: u16) -> String {
+    let pairs = [
+        ("pri", "$PRI"),
+        ("hostname", "$HOST"),
+        ("app-name", "$PROGRAM"),
+        ("procid", "$PID"),
+        ("msgid", "$MSGID"),
+        ("structured-data", "$SDATA"),
+        ("msg", "$MSG"),
+    ]
+    .map(|(key, value)| format!("--pair {key}={value}"))
+    .join(" ");
+    format!(
+        "@version: 3.38\n\
+         options {{ threaded(no); keep-hostname(yes); log-msg-size(65536); }};\n\
+         source s_net {{ syslog(ip(\"127.0.0.1\") port({port}) transport(\"tcp\")); }};\n\
+         destination d_parsed {{ file(\"{}/parsed.jsonl\" template(\"$(format-json {pairs})\\n\")); }};\n\
+         log {{ source(s_net); destination(d_parsed); }};\n",
+        dir.display()
+    )
+}
+
+fn rsyslog_config(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
     let dir_text = dir.display();
     let input = match listen {
         Listen::Udp => format!(
