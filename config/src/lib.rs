@@ -421,7 +421,8 @@ fn default_request_timeout() -> Duration {
 pub enum Endpoint {
     Http(url::Url),
     Capture(PathBuf),
-    /// `tcp://host:port` or, with `tls`, `tls://host:port`: framed messages on a stream.
+    /// `tcp://host:port` or, with `tls`, `tls://host:port`: framed messages on a stream;
+    /// `relp://host:port` (`relp+tls://`): RELP sessions, each message acknowledged.
     Stream(SocketEndpoint),
     /// `udp://host:port`: one message per datagram.
     Datagram(SocketEndpoint),
@@ -434,6 +435,8 @@ pub struct SocketEndpoint {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// RELP on the stream: the receiver acknowledges each message.
+    pub relp: bool,
 }
 
 impl Config {
@@ -740,7 +743,7 @@ impl DestinationConfig {
         }
         let url = url::Url::parse(&self.endpoint)
             .with_context(|| format!("`{}` is not a URL", self.endpoint))?;
-        let socket = |tls| -> Result<SocketEndpoint> {
+        let socket = |tls, relp| -> Result<SocketEndpoint> {
             let host = match url.host() {
                 Some(url::Host::Ipv6(address)) => address.to_string(),
                 Some(host) => host.to_string(),
@@ -759,16 +762,23 @@ impl DestinationConfig {
                     url.scheme()
                 )
             }
-            Ok(SocketEndpoint { host, port, tls })
+            Ok(SocketEndpoint {
+                host,
+                port,
+                tls,
+                relp,
+            })
         };
         match url.scheme() {
             "https" | "http" => Ok(Endpoint::Http(url)),
-            "tcp" => Ok(Endpoint::Stream(socket(false)?)),
-            "tls" => Ok(Endpoint::Stream(socket(true)?)),
-            "udp" => Ok(Endpoint::Datagram(socket(false)?)),
+            "tcp" => Ok(Endpoint::Stream(socket(false, false)?)),
+            "tls" => Ok(Endpoint::Stream(socket(true, false)?)),
+            "relp" => Ok(Endpoint::Stream(socket(false, true)?)),
+            "relp+tls" => Ok(Endpoint::Stream(socket(true, true)?)),
+            "udp" => Ok(Endpoint::Datagram(socket(false, false)?)),
             other => {
                 bail!(
-                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, udp:// or capture:DIR"
+                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp:// or capture:DIR"
                 )
             }
         }

@@ -78,6 +78,12 @@ async fn every_sample_arrives_at(daemon: SyslogDaemon, scheme: &str, extra: &str
     assert_parsed_as_sent(&parsed, &output);
 }
 
+/// RELP: each message answered by rsyslog's `imrelp` once taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_rsyslog_over_relp() {
+    every_sample_arrives(Listen::Relp, "relp", "").await;
+}
+
 /// syslog-ng, a second reader written apart from rsyslog, parses the same messages
 /// the same way.
 #[tokio::test(flavor = "multi_thread")]
@@ -163,7 +169,18 @@ fn arrivals(parsed: &[Value]) -> std::collections::BTreeMap<u64, usize> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rsyslog_stopped_mid_stream_and_started_again_gets_every_event() {
-    let mut rsyslog = SyslogDaemon::rsyslog(Listen::Tcp).await;
+    stopped_and_started_again(Listen::Tcp, "tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rsyslog_stopped_mid_relp_session_and_started_again_gets_every_event() {
+    stopped_and_started_again(Listen::Relp, "relp").await;
+}
+
+/// Sluice follows a file into rsyslog, which stops (its connection open and idle) and
+/// starts again on the same port: every event arrives.
+async fn stopped_and_started_again(listen: Listen<'_>, scheme: &str) {
+    let mut rsyslog = SyslogDaemon::rsyslog(listen).await;
     let harness = Harness::new();
     append_events(&harness, 0, 500);
     harness.config(&format!(
@@ -172,7 +189,7 @@ async fn rsyslog_stopped_mid_stream_and_started_again_gets_every_event() {
          batch = {{ max_events = 100, max_wait = \"50ms\" }}\n\
          retry = {{ max_attempts = 100, initial_backoff = \"50ms\", max_backoff = \"200ms\" }}\n\
          circuit_breaker = {{ open_for = \"300ms\" }}\n",
-        rsyslog.endpoint("tcp")
+        rsyslog.endpoint(scheme)
     ));
     let sluice = harness.spawn_run("", std::process::Stdio::null());
     assert_eq!(rsyslog.parsed(500).await.len(), 500, "{}", rsyslog.log());
@@ -208,7 +225,7 @@ async fn rsyslog_stopped_mid_stream_and_started_again_gets_every_event() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("tcp://127.0.0.1"),
+        stderr.contains(&format!("{scheme}://127.0.0.1")),
         "the failures name the endpoint: {stderr}"
     );
 }

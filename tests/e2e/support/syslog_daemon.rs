@@ -1,4 +1,5 @@
-//! Real syslog daemons: rsyslog (Debian's `rsyslog`, with `rsyslog-gnutls` for TLS) and
+//! Real syslog daemons: rsyslog (Debian's `rsyslog`, with `rsyslog-gnutls` for TLS and
+//! `rsyslog-relp` for RELP) and
 //! syslog-ng (Debian's `syslog-ng-core`, unpacked into `target/syslog-ng` by
 //! `.ci/test-deps`), each started in the foreground on a free loopback port with a
 //! config the test writes. The daemon's own parser reads each message, and a template
@@ -19,6 +20,8 @@ pub enum Listen<'a> {
     Tcp,
     /// TLS with the test PKI's server certificate (no client certificate asked).
     Tls(&'a TestPki),
+    /// RELP (`imrelp`, Debian's `rsyslog-relp`).
+    Relp,
 }
 
 /// The message that tells a UDP listener is up, and its MSGID.
@@ -259,6 +262,9 @@ fn rsyslog_config(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
         ),
         Listen::Tcp => format!(
             "module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"
+        ),
+        Listen::Relp => format!(
+            "module(load=\"imrelp\")\ninput(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"
         ),
         Listen::Tls(pki) => {
             let write = |name: &str, pem: &str| {

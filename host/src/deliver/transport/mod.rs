@@ -10,6 +10,7 @@ mod capture;
 mod datagram;
 mod http;
 mod oauth2;
+mod relp;
 mod stream;
 
 use std::io::Write;
@@ -281,6 +282,7 @@ mod tests {
             host: "siem.example".into(),
             port: 6514,
             tls: true,
+            relp: false,
         };
         let tls = Endpoint::Stream(socket.clone());
         let udp = Endpoint::Datagram(socket);

@@ -24,12 +24,13 @@ use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, pki_types};
 
+use super::relp::Session;
 use crate::config::{DestinationConfig, Framing, SocketEndpoint};
 use sluice_contract::types::Refusal;
 
@@ -52,18 +53,23 @@ impl std::fmt::Debug for StreamTransport {
     }
 }
 
-enum Connection {
-    Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// What a request asks of a connection.
+enum Exchange<'a> {
+    /// Framed messages, delivered once the peer's stack acknowledged them.
+    Frames(&'a [u8]),
+    /// Messages (ending at these offsets) in the RELP session, each answered.
+    Relp(&'a [u8], &'a [u32]),
 }
 
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Connection::Tcp(_) => "Connection::Tcp",
-            Connection::Tls(_) => "Connection::Tls",
-        })
-    }
+/// A connection, and its RELP session on a `relp://` endpoint.
+struct Connection {
+    io: Io,
+    relp: Option<Session>,
+}
+
+enum Io {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl StreamTransport {
@@ -90,21 +96,23 @@ impl StreamTransport {
     /// the messages the framing cannot carry, not sent, with why. An `Err` says why
     /// the others were not delivered (the connection is dropped).
     pub async fn write(&self, messages: &[u8], ends: &[u32]) -> Result<Vec<Refusal>, String> {
+        if self.endpoint.relp {
+            // RELP frames each message itself, and the receiver answers each.
+            self.exchange(Exchange::Relp(messages, ends)).await?;
+            return Ok(Vec::new());
+        }
         let (bytes, refused) = frame(self.framing, messages, ends);
         if !bytes.is_empty() {
-            self.write_frames(&bytes).await?;
+            self.exchange(Exchange::Frames(&bytes)).await?;
         }
         Ok(refused)
     }
 
-    async fn write_frames(&self, bytes: &[u8]) -> Result<(), String> {
+    /// Runs `exchange` on a healthy connection within the timeout; keeps the connection
+    /// when it succeeds, drops it when it fails.
+    async fn exchange(&self, exchange: Exchange<'_>) -> Result<(), String> {
         let mut connection = self.healthy_connection().await?;
-        let written = tokio::time::timeout(self.timeout, async {
-            connection.write_all(bytes).await?;
-            connection.flush().await?;
-            connection.acknowledged().await
-        })
-        .await;
+        let written = tokio::time::timeout(self.timeout, connection.run(exchange)).await;
         match written {
             Ok(Ok(())) => {
                 self.idle.lock().await.push(connection);
@@ -149,40 +157,49 @@ impl StreamTransport {
     async fn connect(&self) -> std::io::Result<Connection> {
         let tcp = TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port)).await?;
         tcp.set_nodelay(true)?;
-        match &self.tls {
-            None => Ok(Connection::Tcp(tcp)),
+        let mut io = match &self.tls {
+            None => Io::Tcp(tcp),
             Some((connector, name)) => {
-                let tls = connector.connect(name.clone(), tcp).await?;
-                Ok(Connection::Tls(Box::new(tls)))
+                Io::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
             }
-        }
+        };
+        let relp = match self.endpoint.relp {
+            true => Some(Session::open(&mut io).await?),
+            false => None,
+        };
+        Ok(Connection { io, relp })
     }
 
     fn describe(&self) -> String {
-        let scheme = if self.endpoint.tls { "tls" } else { "tcp" };
+        let scheme = match (self.endpoint.relp, self.endpoint.tls) {
+            (false, false) => "tcp",
+            (false, true) => "tls",
+            (true, false) => "relp",
+            (true, true) => "relp+tls",
+        };
         format!("{scheme}://{}:{}", self.endpoint.host, self.endpoint.port)
     }
 }
 
 impl Connection {
     fn tcp(&self) -> &TcpStream {
-        match self {
-            Connection::Tcp(tcp) => tcp,
-            Connection::Tls(tls) => tls.get_ref().0,
+        match &self.io {
+            Io::Tcp(tcp) => tcp,
+            Io::Tls(tls) => tls.get_ref().0,
         }
     }
 
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Connection::Tcp(tcp) => tcp.write_all(bytes).await,
-            Connection::Tls(tls) => tls.write_all(bytes).await,
-        }
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Connection::Tcp(tcp) => tcp.flush().await,
-            Connection::Tls(tls) => tls.flush().await,
+    async fn run(&mut self, exchange: Exchange<'_>) -> std::io::Result<()> {
+        match (exchange, &mut self.relp) {
+            (Exchange::Frames(bytes), _) => {
+                self.io.write_all(bytes).await?;
+                self.io.flush().await?;
+                self.acknowledged().await
+            }
+            (Exchange::Relp(messages, ends), Some(session)) => {
+                session.send(&mut self.io, messages, ends).await
+            }
+            (Exchange::Relp(..), None) => unreachable!("a relp:// connection opens a session"),
         }
     }
 
@@ -208,14 +225,7 @@ impl Connection {
         let mut context = std::task::Context::from_waker(waker);
         loop {
             let mut buffer = ReadBuf::new(&mut scratch);
-            let polled = match self {
-                Connection::Tcp(tcp) => {
-                    std::pin::Pin::new(tcp).poll_read(&mut context, &mut buffer)
-                }
-                Connection::Tls(tls) => {
-                    std::pin::Pin::new(tls.as_mut()).poll_read(&mut context, &mut buffer)
-                }
-            };
+            let polled = std::pin::Pin::new(&mut self.io).poll_read(&mut context, &mut buffer);
             return match polled {
                 Poll::Pending => None,
                 Poll::Ready(Err(error)) => Some(error),
@@ -255,6 +265,52 @@ pub(super) fn frame(framing: Framing, messages: &[u8], ends: &[u32]) -> (Vec<u8>
         }
     }
     (frames, refused)
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => std::pin::Pin::new(tcp).poll_read(context, buffer),
+            Io::Tls(tls) => std::pin::Pin::new(tls.as_mut()).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => std::pin::Pin::new(tcp).poll_write(context, bytes),
+            Io::Tls(tls) => std::pin::Pin::new(tls.as_mut()).poll_write(context, bytes),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => std::pin::Pin::new(tcp).poll_flush(context),
+            Io::Tls(tls) => std::pin::Pin::new(tls.as_mut()).poll_flush(context),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => std::pin::Pin::new(tcp).poll_shutdown(context),
+            Io::Tls(tls) => std::pin::Pin::new(tls.as_mut()).poll_shutdown(context),
+        }
+    }
 }
 
 /// Bytes written to `socket` that its peer has not acknowledged yet (Linux's
