@@ -279,3 +279,76 @@ async fn cef_and_leef_lines_arrive_whole_inside_syslog() {
         );
     }
 }
+
+/// A receiver that asks for a client certificate: refused without one (the events kept
+/// in the dead-letter store), taken with `client_cert` and `client_key`.
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_presents_the_client_certificate() {
+    let pki = test_pki();
+    let rsyslog = SyslogDaemon::rsyslog(Listen::MutualTls(&pki)).await;
+    let harness = Harness::new();
+    let ca = harness.write("pki/ca.pem", &pki.ca_pem);
+    harness.write("pki/client.pem", &pki.client_cert_pem);
+    harness.write("pki/client.key", &pki.client_key_pem);
+    harness.write("data/one.jsonl", "{\"event_type\":\"login\",\"n\":0}\n");
+    let tls = format!("ca_file = {ca:?}");
+    harness.config(&syslog_config(
+        &rsyslog.endpoint("tls"),
+        &format!("{tls}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}"),
+    ));
+
+    let refused = harness.run_expecting(3, &[]).await;
+
+    assert!(
+        rsyslog.parsed(0).await.is_empty(),
+        "{}",
+        transcript(&refused)
+    );
+    assert_eq!(harness.dead_letters().len(), 1, "{}", transcript(&refused));
+
+    std::fs::remove_dir_all(harness.path("dead-letter")).unwrap();
+    harness.config(&syslog_config(
+        &rsyslog.endpoint("tls"),
+        &format!(
+            "{tls}\nclient_cert = \"pki/client.pem\"\nclient_key = {{ file = \"pki/client.key\" }}"
+        ),
+    ));
+    let output = harness.run_ok(&[]).await;
+
+    let parsed = rsyslog.parsed(1).await;
+    assert_eq!(
+        parsed.len(),
+        1,
+        "{}\n{}",
+        transcript(&output),
+        rsyslog.log()
+    );
+    assert!(parsed[0]["msg"].as_str().unwrap().contains("\"n\":0"));
+}
+
+/// A message over `max_datagram_bytes` is not cut but dead-lettered with its size; the
+/// others go.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_datagram_is_dead_lettered_with_its_size() {
+    let rsyslog = SyslogDaemon::rsyslog(Listen::Udp).await;
+    let harness = Harness::new();
+    let big = "x".repeat(3000);
+    harness.write(
+        "data/mixed.jsonl",
+        format!("{{\"n\":1}}\n{{\"n\":2,\"note\":\"{big}\"}}\n{{\"n\":3}}\n"),
+    );
+    harness.config(&syslog_config(&rsyslog.endpoint("udp"), ""));
+
+    let output = harness.run_expecting(3, &[]).await;
+
+    let parsed = rsyslog.parsed(2).await;
+    assert_eq!(parsed.len(), 2, "{}", transcript(&output));
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1, "{}", transcript(&output));
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("over max_datagram_bytes (2048)"),
+        "{reason}"
+    );
+    assert!(dead[0]["event"]["n"] == 2, "{}", dead[0]);
+}

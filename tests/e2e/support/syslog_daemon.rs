@@ -20,6 +20,8 @@ pub enum Listen<'a> {
     Tcp,
     /// TLS with the test PKI's server certificate (no client certificate asked).
     Tls(&'a TestPki),
+    /// TLS that asks for a client certificate the test CA signed (mutual TLS).
+    MutualTls(&'a TestPki),
     /// RELP (`imrelp`, Debian's `rsyslog-relp`).
     Relp,
 }
@@ -266,7 +268,7 @@ fn rsyslog_config(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
         Listen::Relp => format!(
             "module(load=\"imrelp\")\ninput(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"
         ),
-        Listen::Tls(pki) => {
+        Listen::Tls(pki) | Listen::MutualTls(pki) => {
             let write = |name: &str, pem: &str| {
                 let path = dir.join(name);
                 std::fs::write(&path, pem).unwrap();
@@ -275,9 +277,14 @@ fn rsyslog_config(dir: &Path, port: u16, listen: &Listen<'_>) -> String {
             let ca = write("ca.pem", &pki.ca_pem);
             let cert = write("server.pem", &pki.server_cert_pem);
             let key = write("server.key", &pki.server_key_pem);
+            // Mutual TLS: the client's certificate must be signed by the CA.
+            let auth = match listen {
+                Listen::MutualTls(_) => "x509/certvalid",
+                _ => "anon",
+            };
             format!(
                 "global(defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{ca}\" defaultNetstreamDriverCertFile=\"{cert}\" defaultNetstreamDriverKeyFile=\"{key}\")\n\
-                 module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n\
+                 module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"{auth}\")\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"parsed\")\n"
             )
         }

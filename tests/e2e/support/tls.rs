@@ -13,6 +13,9 @@ pub struct TestPki {
     /// The server's certificate and key, PEM, for a server that reads files (rsyslog).
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    /// A client certificate of the same CA and its key, PEM, for mutual TLS.
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 pub fn test_pki() -> TestPki {
@@ -27,6 +30,13 @@ pub fn test_pki() -> TestPki {
     let server_params =
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
+
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(vec!["sluice-client".to_owned()]).unwrap();
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "sluice-client");
+    let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
 
     let server_cert_pem = server_cert.pem();
     let server_key_pem = server_key.serialize_pem();
@@ -44,6 +54,8 @@ pub fn test_pki() -> TestPki {
         server: Arc::new(server),
         server_cert_pem,
         server_key_pem,
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
     }
 }
 
