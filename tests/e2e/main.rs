@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod contract_versions;
 mod datadog;
 mod dead_letter;
 mod elasticsearch;

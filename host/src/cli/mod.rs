@@ -256,7 +256,7 @@ fn modules(config: &Config) -> Result<ExitCode> {
             "{} {}  contract {}  sha256 {}  {}",
             info.name,
             info.version,
-            crate::module::CONTRACT_VERSION,
+            module.contract_version(),
             module.sha256(),
             module.label()
         );

@@ -1,8 +1,6 @@
-//! Host-side bindings of the contract, and the versions of it this host serves.
-//!
-//! Contract versions will be served side by side, as Zed serves its extension API: each
-//! version gets a module here generated from its frozen WIT, converting into the latest
-//! types. Today there is one.
+//! Host-side bindings of the latest contract version. Older versions served side by
+//! side, as Zed and proxy-wasm hosts serve theirs, have bindings of their own generated
+//! from their frozen WIT (`v0_3.rs`); `exports.rs` hides which one a module uses.
 
 #![allow(missing_docs, clippy::all, reason = "generated bindings")]
 

@@ -6,9 +6,13 @@ use wasmtime::component::Component;
 
 use super::bindings::{CONTRACT_VERSION, FILTER_EXPORT, FORMATTER_EXPORT};
 
+/// The contract versions this host serves, the latest first. A version is served for
+/// at least a year after the next one ships (README, "The contract").
+pub const SERVED_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::v0_3::VERSION];
+
 /// Checks that `component` exports the formatter interface at a version this host
-/// serves; the error says what it found instead.
-pub fn check_formatter(engine: &Engine, component: &Component) -> Result<()> {
+/// serves, and returns it; the error says what it found instead.
+pub fn check_formatter(engine: &Engine, component: &Component) -> Result<&'static str> {
     let component_type = component.component_type();
     let exports: Vec<&str> = component_type
         .exports(engine)
@@ -22,11 +26,14 @@ pub fn check_formatter(engine: &Engine, component: &Component) -> Result<()> {
         })
     };
     match version_of(FORMATTER_EXPORT) {
-        Some(version) if version == CONTRACT_VERSION => Ok(()),
-        Some(version) => bail!(
-            "the module implements contract sluice:module@{version}, but this host serves \
-             sluice:module@{CONTRACT_VERSION}; rebuild it against a matching sluice-guest"
-        ),
+        Some(version) => match SERVED_VERSIONS.iter().find(|served| **served == version) {
+            Some(served) => Ok(served),
+            None => bail!(
+                "the module implements contract sluice:module@{version}, but this host serves \
+                 sluice:module@{}; rebuild it against a matching sluice-guest",
+                SERVED_VERSIONS.join(" and @")
+            ),
+        },
         None if version_of(FILTER_EXPORT).is_some() => {
             bail!("this is a filter module (it exports {FILTER_EXPORT}), not a formatter")
         }

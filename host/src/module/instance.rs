@@ -10,8 +10,7 @@ use sluice_contract::types::{
     SentRequest, Verdict,
 };
 
-use super::bindings::{Formatter, FormatterPre, types as wit};
-use super::convert;
+use super::exports::{Exports, Pre};
 use super::state::{ModuleState, SigningKeys};
 use super::{EPOCH_TICK, Limits};
 use crate::event::Events;
@@ -66,10 +65,8 @@ pub struct Setup {
 /// A live instance: its store, its exports, and whether `configure` has run.
 struct Live {
     store: Store<ModuleState>,
-    bindings: Formatter,
+    exports: Box<dyn Exports>,
     configured: bool,
-    /// The batch columns as the bindings lower them, refilled for each call.
-    batch: wit::Batch,
 }
 
 /// A module instance with its own store. Calls run synchronously on the caller's
@@ -79,7 +76,7 @@ pub struct FormatterInstance {
     /// The header the host sends the destination's credential in (the module's `auth`):
     /// a module's own header of that name fails its call.
     credential_header: Option<String>,
-    pre: FormatterPre<ModuleState>,
+    pre: Pre,
     limits: Limits,
     setup: Setup,
     live: Option<Live>,
@@ -91,7 +88,7 @@ impl FormatterInstance {
     pub(super) fn new(
         label: Arc<str>,
         credential_header: Option<String>,
-        pre: &FormatterPre<ModuleState>,
+        pre: &Pre,
         limits: &Limits,
         setup: Setup,
     ) -> Result<Self, CallError> {
@@ -118,18 +115,17 @@ impl FormatterInstance {
             let mut store = Store::new(self.pre.engine(), state);
             store.limiter(|state| &mut state.limits);
             store.set_epoch_deadline(self.deadline_ticks());
-            let bindings =
-                self.pre
-                    .instantiate(&mut store)
-                    .map_err(|e| CallError::Instantiate {
-                        module: self.label.clone(),
-                        message: format!("{e:#}"),
-                    })?;
+            let exports = self
+                .pre
+                .instantiate(&mut store)
+                .map_err(|e| CallError::Instantiate {
+                    module: self.label.clone(),
+                    message: format!("{e:#}"),
+                })?;
             self.live = Some(Live {
                 store,
-                bindings,
+                exports,
                 configured: false,
-                batch: convert::empty_batch(),
             });
         }
         Ok(self.live.as_mut().expect("just set"))
@@ -145,15 +141,10 @@ impl FormatterInstance {
             enrichment,
             ..
         } = self.setup.clone();
-        let enrichment = wit::Enrichment::from(enrichment);
-        let answer = self.call(|store, bindings, _| {
-            bindings
-                .sluice_module_formatting()
-                .call_configure(store, &settings, &enrichment)
-        })?;
+        let answer = self.call(|store, exports| exports.configure(store, &settings, enrichment))?;
         answer.map_err(|error| CallError::Configure {
             module: self.label.clone(),
-            error: error.into(),
+            error,
         })?;
         self.live.as_mut().expect("configured live").configured = true;
         Ok(())
@@ -166,18 +157,13 @@ impl FormatterInstance {
     /// Runs `call` with a fresh deadline; any error discards the instance.
     fn call<R>(
         &mut self,
-        call: impl FnOnce(&mut Store<ModuleState>, &Formatter, &mut wit::Batch) -> wasmtime::Result<R>,
+        call: impl FnOnce(&mut Store<ModuleState>, &mut dyn Exports) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let ticks = self.deadline_ticks();
-        let Live {
-            store,
-            bindings,
-            batch,
-            ..
-        } = self.live()?;
+        let Live { store, exports, .. } = self.live()?;
         store.set_epoch_deadline(ticks);
         store.data_mut().start_call();
-        let result = call(store, bindings, batch);
+        let result = call(store, exports.as_mut());
         store.data_mut().end_call();
         result.map_err(|error| {
             self.live = None;
@@ -196,9 +182,7 @@ impl FormatterInstance {
     }
 
     pub fn describe(&mut self) -> Result<Info, CallError> {
-        let info = self
-            .call(|store, bindings, _| bindings.sluice_module_formatting().call_describe(store))?;
-        Ok(info.into())
+        self.call(|store, exports| exports.describe(store))
     }
 
     /// Formats `events`, lent to the module by handle for the call. The answer is checked
@@ -208,18 +192,13 @@ impl FormatterInstance {
         events: &Arc<Events>,
     ) -> Result<Result<Formatted, FormatError>, CallError> {
         self.configure()?;
-        let result = self.call(|store, bindings, batch| {
-            convert::fill_batch(batch, &events.columns);
+        let result = self.call(|store, exports| {
             let text = store.data_mut().lend(events.clone())?;
             let borrowed = Resource::new_borrow(text.rep());
-            let result =
-                bindings
-                    .sluice_module_formatting()
-                    .call_format(&mut *store, batch, borrowed);
+            let result = exports.format(&mut *store, &events.columns, borrowed);
             store.data_mut().take_back(text)?;
             result
         })?;
-        let result = result.map(Formatted::from).map_err(FormatError::from);
         if let Ok(formatted) = &result {
             let bytes = answer::check(
                 formatted,
@@ -252,15 +231,8 @@ impl FormatterInstance {
     ) -> Result<Verdict, CallError> {
         self.configure()?;
         let event_count = request.event_count;
-        let response = wit::HttpResponse::from(response);
-        let request = wit::SentRequest::from(request.clone());
-        let verdict: Verdict = self
-            .call(|store, bindings, _| {
-                bindings
-                    .sluice_module_formatting()
-                    .call_classify(store, &response, &request)
-            })?
-            .into();
+        let request = request.clone();
+        let verdict = self.call(|store, exports| exports.classify(store, response, request))?;
         answer::check_verdict(&verdict, event_count)
             .map_err(|problem| self.invalid_answer(problem))?;
         Ok(verdict)
@@ -269,12 +241,7 @@ impl FormatterInstance {
     /// The module's request to test the connection, checked as any request it makes.
     pub fn connection_check(&mut self) -> Result<Option<ConnectionCheck>, CallError> {
         self.configure()?;
-        let check = self.call(|store, bindings, _| {
-            bindings
-                .sluice_module_formatting()
-                .call_check_connection(store)
-        })?;
-        let Some(check) = check.map(ConnectionCheck::from) else {
+        let Some(check) = self.call(|store, exports| exports.check_connection(store))? else {
             return Ok(None);
         };
         answer::check_query(&check.query, self.credential_header.as_deref())
@@ -286,12 +253,7 @@ impl FormatterInstance {
     /// any request it makes; none from a module without acknowledgements.
     pub fn ack_query(&mut self, tickets: &[String]) -> Result<Option<Query>, CallError> {
         self.configure()?;
-        let query = self.call(|store, bindings, _| {
-            bindings
-                .sluice_module_formatting()
-                .call_ack_query(store, tickets)
-        })?;
-        let Some(query) = query.map(Query::from) else {
+        let Some(query) = self.call(|store, exports| exports.ack_query(store, tickets))? else {
             return Ok(None);
         };
         answer::check_query(&query, self.credential_header.as_deref())
@@ -307,19 +269,14 @@ impl FormatterInstance {
         tickets: &[String],
     ) -> Result<Result<Vec<AckState>, String>, CallError> {
         self.configure()?;
-        let response = wit::HttpResponse::from(response);
-        let answer = self.call(|store, bindings, _| {
-            bindings
-                .sluice_module_formatting()
-                .call_read_acks(store, &response, tickets)
-        })?;
+        let answer = self.call(|store, exports| exports.read_acks(store, response, tickets))?;
         let states = match answer {
             Ok(states) => states,
             Err(reason) => return Ok(Err(reason)),
         };
         answer::check_ack_states(&states, tickets.len())
             .map_err(|problem| self.invalid_answer(problem))?;
-        Ok(Ok(states.into_iter().map(AckState::from).collect()))
+        Ok(Ok(states))
     }
 
     fn invalid_answer(&self, problem: String) -> CallError {

@@ -13,8 +13,10 @@ mod builtin;
 mod cache;
 mod contract;
 mod convert;
+mod exports;
 mod instance;
 mod state;
+mod v0_3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,10 +32,11 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 pub use bindings::CONTRACT_VERSION;
+pub use contract::SERVED_VERSIONS;
 pub use instance::{CallError, FormatterInstance, Setup};
 pub use state::SigningKeys;
 
-use bindings::FormatterPre;
+use exports::Pre;
 use state::ModuleState;
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
@@ -145,6 +148,7 @@ impl Runtime {
             &mut linker,
             |state| state,
         )?;
+        v0_3::add_to_linker(&mut linker)?;
 
         Ok(Runtime {
             ticker: EpochTicker::start(&engine)?,
@@ -167,9 +171,10 @@ impl Runtime {
                 "not a WebAssembly file (it does not start with the `\\0asm` magic bytes)"
             );
             let component: Component = self.cache.load(&self.engine, &bytes)?;
-            contract::check_formatter(&self.engine, &component)?;
-            let pre = FormatterPre::new(self.linker.instantiate_pre(&component)?)?;
+            let version = contract::check_formatter(&self.engine, &component)?;
+            let pre = Pre::new(version, self.linker.instantiate_pre(&component)?)?;
             let mut module = FormatterModule {
+                contract_version: version,
                 digest: sha2::Sha256::digest(&bytes).into(),
                 label: source.to_string().into(),
                 pre,
@@ -220,7 +225,9 @@ pub struct FormatterModule {
     /// The SHA-256 of its bytes: a reload of the same file changes nothing.
     digest: [u8; 32],
     label: Arc<str>,
-    pre: FormatterPre<ModuleState>,
+    /// The contract version it implements, one of [`SERVED_VERSIONS`].
+    contract_version: &'static str,
+    pre: Pre,
     limits: Limits,
     info: Option<Info>,
     /// Keeps the time limit of its calls running, whatever became of the runtime.
@@ -236,6 +243,11 @@ impl FormatterModule {
     /// The SHA-256 of its bytes, hex: what an operator compares with what they shipped.
     pub fn sha256(&self) -> String {
         hex::encode(self.digest)
+    }
+
+    /// The contract version it implements.
+    pub fn contract_version(&self) -> &'static str {
+        self.contract_version
     }
 
     /// Where the module came from, for messages.

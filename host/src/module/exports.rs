@@ -1,0 +1,208 @@
+//! A module's exports in the host's types, whatever contract version it implements:
+//! the rest of the host calls [`Exports`] and never names a version. The latest
+//! version is implemented here; each older one served is a file of its own
+//! (`v0_3.rs`) that adapts it.
+
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Resource};
+
+use sluice_contract::types::{
+    AckState, Columns, ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info,
+    Query, SentRequest, Verdict,
+};
+
+use super::bindings::{Formatter, FormatterPre, types as wit};
+use super::convert::current as convert;
+use super::state::{EventText, ModuleState};
+use super::v0_3;
+
+/// Every call the host makes into a formatter module.
+pub(super) trait Exports: Send {
+    fn describe(&self, store: &mut Store<ModuleState>) -> wasmtime::Result<Info>;
+
+    fn configure(
+        &self,
+        store: &mut Store<ModuleState>,
+        settings: &[(String, String)],
+        enrichment: Enrichment,
+    ) -> wasmtime::Result<Result<(), FormatError>>;
+
+    /// Formats the batch of `columns`, whose text the module reads through `text`.
+    fn format(
+        &mut self,
+        store: &mut Store<ModuleState>,
+        columns: &Columns,
+        text: Resource<EventText>,
+    ) -> wasmtime::Result<Result<Formatted, FormatError>>;
+
+    fn classify(
+        &self,
+        store: &mut Store<ModuleState>,
+        response: HttpResponse,
+        request: SentRequest,
+    ) -> wasmtime::Result<Verdict>;
+
+    fn check_connection(
+        &self,
+        store: &mut Store<ModuleState>,
+    ) -> wasmtime::Result<Option<ConnectionCheck>>;
+
+    fn ack_query(
+        &self,
+        store: &mut Store<ModuleState>,
+        tickets: &[String],
+    ) -> wasmtime::Result<Option<Query>>;
+
+    fn read_acks(
+        &self,
+        store: &mut Store<ModuleState>,
+        response: HttpResponse,
+        tickets: &[String],
+    ) -> wasmtime::Result<Result<Vec<AckState>, String>>;
+}
+
+/// A module pre-linked for the contract version it implements.
+#[derive(Clone)]
+pub(super) enum Pre {
+    Current(FormatterPre<ModuleState>),
+    V0_3(v0_3::FormatterPre<ModuleState>),
+}
+
+impl Pre {
+    /// The pre-linked module as the bindings of `version` (a served one) see it.
+    pub fn new(version: &str, pre: InstancePre<ModuleState>) -> wasmtime::Result<Pre> {
+        Ok(match version {
+            v0_3::VERSION => Pre::V0_3(v0_3::FormatterPre::new(pre)?),
+            _ => Pre::Current(FormatterPre::new(pre)?),
+        })
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Pre::Current(pre) => pre.engine(),
+            Pre::V0_3(pre) => pre.engine(),
+        }
+    }
+
+    pub fn instantiate(
+        &self,
+        store: &mut Store<ModuleState>,
+    ) -> wasmtime::Result<Box<dyn Exports>> {
+        Ok(match self {
+            Pre::Current(pre) => Box::new(Current {
+                bindings: pre.instantiate(store)?,
+                batch: convert::empty_batch(),
+            }),
+            Pre::V0_3(pre) => Box::new(v0_3::Exported::instantiate(pre, store)?),
+        })
+    }
+}
+
+/// A module of the latest version, and its batch columns as the bindings lower them
+/// (refilled for each call, reusing their allocations).
+struct Current {
+    bindings: Formatter,
+    batch: wit::Batch,
+}
+
+/// The calls every served version makes alike, expanded in an `impl Exports` for a
+/// struct with the version's `bindings` and `batch`, where its generated types are `wit`
+/// and its conversions `convert`.
+macro_rules! shared_exports {
+    () => {
+        fn describe(&self, store: &mut Store<ModuleState>) -> wasmtime::Result<Info> {
+            Ok(self
+                .bindings
+                .sluice_module_formatting()
+                .call_describe(store)?
+                .into())
+        }
+
+        fn configure(
+            &self,
+            store: &mut Store<ModuleState>,
+            settings: &[(String, String)],
+            enrichment: Enrichment,
+        ) -> wasmtime::Result<Result<(), FormatError>> {
+            let enrichment = wit::Enrichment::from(enrichment);
+            let answer = self
+                .bindings
+                .sluice_module_formatting()
+                // Once per instance: the bindings take a `Vec`.
+                .call_configure(store, &settings.to_vec(), &enrichment)?;
+            Ok(answer.map_err(FormatError::from))
+        }
+
+        fn format(
+            &mut self,
+            store: &mut Store<ModuleState>,
+            columns: &Columns,
+            text: Resource<EventText>,
+        ) -> wasmtime::Result<Result<Formatted, FormatError>> {
+            convert::fill_batch(&mut self.batch, columns);
+            let answer =
+                self.bindings
+                    .sluice_module_formatting()
+                    .call_format(store, &self.batch, text)?;
+            Ok(answer.map(Formatted::from).map_err(FormatError::from))
+        }
+
+        fn classify(
+            &self,
+            store: &mut Store<ModuleState>,
+            response: HttpResponse,
+            request: SentRequest,
+        ) -> wasmtime::Result<Verdict> {
+            let response = wit::HttpResponse::from(response);
+            let request = wit::SentRequest::from(request);
+            Ok(self
+                .bindings
+                .sluice_module_formatting()
+                .call_classify(store, &response, &request)?
+                .into())
+        }
+
+        fn check_connection(
+            &self,
+            store: &mut Store<ModuleState>,
+        ) -> wasmtime::Result<Option<ConnectionCheck>> {
+            let check = self
+                .bindings
+                .sluice_module_formatting()
+                .call_check_connection(store)?;
+            Ok(check.map(ConnectionCheck::from))
+        }
+    };
+}
+
+pub(super) use shared_exports;
+
+impl Exports for Current {
+    shared_exports!();
+
+    fn ack_query(
+        &self,
+        store: &mut Store<ModuleState>,
+        tickets: &[String],
+    ) -> wasmtime::Result<Option<Query>> {
+        let query = self
+            .bindings
+            .sluice_module_formatting()
+            .call_ack_query(store, tickets)?;
+        Ok(query.map(Query::from))
+    }
+
+    fn read_acks(
+        &self,
+        store: &mut Store<ModuleState>,
+        response: HttpResponse,
+        tickets: &[String],
+    ) -> wasmtime::Result<Result<Vec<AckState>, String>> {
+        let response = wit::HttpResponse::from(response);
+        let answer = self
+            .bindings
+            .sluice_module_formatting()
+            .call_read_acks(store, &response, tickets)?;
+        Ok(answer.map(|states| states.into_iter().map(AckState::from).collect()))
+    }
+}

@@ -1,0 +1,170 @@
+//! Contract 0.3.0, served next to the latest so that a module built for it keeps
+//! working: its bindings (from the frozen `wit/previous/0.3.0`), its host imports
+//! (the latest's, under the old names), and its exports in the host's types.
+//!
+//! 0.3.0 has everything of 0.4.0 but acknowledgements: its verdicts are never
+//! `pending`, it answers no acknowledgement query, and its connection check is a flat
+//! record rather than one that holds a `query`.
+
+use wasmtime::Store;
+use wasmtime::component::Resource;
+
+use sluice_contract::types::{
+    AckState, Columns, ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info,
+    Query, SentRequest, Verdict,
+};
+
+use super::exports::Exports;
+use super::state::{EventText, ModuleState};
+
+#[allow(missing_docs, clippy::all, reason = "generated bindings")]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/previous/0.3.0",
+        world: "formatter",
+        with: {
+            "sluice:module/types.event-text": crate::module::state::EventText,
+        },
+        imports: {
+            "sluice:module/types.[method]event-text.read": trappable,
+        },
+    });
+}
+
+use bindings::sluice::module::host as wit_host;
+use bindings::sluice::module::types as wit;
+pub use bindings::{Formatter, FormatterPre};
+
+/// The version these bindings implement.
+pub const VERSION: &str = "0.3.0";
+
+mod convert {
+    use sluice_contract::types as host;
+
+    use super::wit;
+
+    crate::module::convert::shared_conversions!();
+
+    impl From<wit::Verdict> for host::Verdict {
+        fn from(verdict: wit::Verdict) -> Self {
+            match verdict {
+                wit::Verdict::Delivered => host::Verdict::Delivered,
+                wit::Verdict::Retry(advice) => host::Verdict::Retry(host::RetryAdvice {
+                    reason: advice.reason,
+                    after_ms: advice.after_ms,
+                }),
+                wit::Verdict::Partial(partial) => host::Verdict::Partial(host::PartialFailure {
+                    retry: partial.retry,
+                    refused: partial.refused.into_iter().map(Into::into).collect(),
+                }),
+                wit::Verdict::TooLarge => host::Verdict::TooLarge,
+                wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
+            }
+        }
+    }
+
+    impl From<wit::ConnectionCheck> for host::ConnectionCheck {
+        fn from(check: wit::ConnectionCheck) -> Self {
+            host::ConnectionCheck {
+                query: host::Query {
+                    method: check.method,
+                    path: check.path,
+                    headers: check.headers,
+                    body: check.body,
+                },
+                accepted: check.accepted,
+                unauthorized: check.unauthorized,
+            }
+        }
+    }
+}
+
+/// Adds the imports of 0.3.0 modules to a linker that has the latest's.
+pub fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<ModuleState>,
+) -> wasmtime::Result<()> {
+    Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
+}
+
+impl wit::Host for ModuleState {}
+
+impl wit::HostEventText for ModuleState {
+    fn read(&mut self, text: Resource<EventText>) -> wasmtime::Result<String> {
+        super::bindings::types::HostEventText::read(self, text)
+    }
+
+    fn drop(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
+        super::bindings::types::HostEventText::drop(self, text)
+    }
+}
+
+impl wit_host::Host for ModuleState {
+    fn log(&mut self, level: wit_host::Level, message: String) {
+        use super::bindings::sluice::module::host::{Host, Level};
+        let level = match level {
+            wit_host::Level::Trace => Level::Trace,
+            wit_host::Level::Debug => Level::Debug,
+            wit_host::Level::Info => Level::Info,
+            wit_host::Level::Warn => Level::Warn,
+            wit_host::Level::Error => Level::Error,
+        };
+        Host::log(self, level, message);
+    }
+
+    fn now_ms(&mut self) -> i64 {
+        super::bindings::sluice::module::host::Host::now_ms(self)
+    }
+
+    fn sign(
+        &mut self,
+        key_name: String,
+        algorithm: wit_host::SignAlgorithm,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        use super::bindings::sluice::module::host::{Host, SignAlgorithm};
+        let algorithm = match algorithm {
+            wit_host::SignAlgorithm::HmacSha256 => SignAlgorithm::HmacSha256,
+        };
+        Host::sign(self, key_name, algorithm, data)
+    }
+}
+
+/// A module of contract 0.3.0, and its batch columns as its bindings lower them.
+pub struct Exported {
+    bindings: Formatter,
+    batch: wit::Batch,
+}
+
+impl Exported {
+    pub fn instantiate(
+        pre: &FormatterPre<ModuleState>,
+        store: &mut Store<ModuleState>,
+    ) -> wasmtime::Result<Self> {
+        Ok(Exported {
+            bindings: pre.instantiate(store)?,
+            batch: convert::empty_batch(),
+        })
+    }
+}
+
+impl Exports for Exported {
+    super::exports::shared_exports!();
+
+    /// 0.3.0 has no acknowledgements: its modules never answer `pending`.
+    fn ack_query(
+        &self,
+        _store: &mut Store<ModuleState>,
+        _tickets: &[String],
+    ) -> wasmtime::Result<Option<Query>> {
+        Ok(None)
+    }
+
+    fn read_acks(
+        &self,
+        _store: &mut Store<ModuleState>,
+        _response: HttpResponse,
+        _tickets: &[String],
+    ) -> wasmtime::Result<Result<Vec<AckState>, String>> {
+        Ok(Err("contract 0.3.0 has no acknowledgements".into()))
+    }
+}

@@ -1,0 +1,50 @@
+//! Contract versions side by side: a module built for the previous contract (0.3.0,
+//! `tests/modules/contract-0-3`, wit-bindgen without the SDK) keeps working in a host
+//! whose latest contract is 0.4.0.
+
+use serde_json::Value;
+
+use crate::support::{
+    FILE_SOURCE, Harness, SAMPLE_FILES, data_file, objects_in, sorted, test_module, transcript,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_built_for_the_previous_contract_still_delivers() {
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"legacy\"\nmodule = {:?}\nendpoint = \"capture:captured\"\n",
+        test_module("contract-0-3").display().to_string()
+    ));
+
+    let output = harness.run_ok(&[]).await;
+
+    let mut delivered = Vec::new();
+    for entry in std::fs::read_dir(harness.path("captured")).unwrap() {
+        let request = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("POST /legacy HTTP/1.1"), "{head}");
+        delivered.extend(
+            body.lines()
+                .map(|line| serde_json::from_str::<Value>(line).unwrap()),
+        );
+    }
+    let expected: Vec<Value> = SAMPLE_FILES
+        .iter()
+        .flat_map(|name| objects_in(&data_file(name)))
+        .collect();
+    assert_eq!(
+        sorted(delivered),
+        sorted(expected),
+        "{}",
+        transcript(&output)
+    );
+
+    let listed = harness.sluice(&["modules", "-c", "sluice.toml"], &[]).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        stdout.contains("legacy-ndjson 0.3.0  contract 0.3.0"),
+        "{}",
+        transcript(&listed)
+    );
+}
