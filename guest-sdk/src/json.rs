@@ -1,5 +1,8 @@
 //! JSON helpers: writing strings and numbers into an output buffer, and reading a field.
 
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
 /// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     // serde_json escapes quotes, backslashes and every control character, so no raw
@@ -9,16 +12,71 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// The value at a dotted path (`actor.id`) of a JSON object, if the text parses and
 /// the path exists. A key that itself contains a dot is found too, when it exists.
+///
+/// Only the members on the path are parsed into values; the others are skipped, so the
+/// cost is one pass over the text and no tree.
 pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
-    let root: serde_json::Value = serde_json::from_str(json).ok()?;
-    if let Some(value) = root.get(path) {
-        return Some(value.clone());
+    let raw = match member(json, path) {
+        Some(raw) => raw,
+        None => path
+            .split('.')
+            .try_fold(None::<&RawValue>, |inner, part| {
+                member(inner.map_or(json, RawValue::get), part).map(Some)
+            })??,
+    };
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// The text of member `key` of the JSON object `json` (the last, should it repeat).
+fn member<'a>(json: &'a str, key: &str) -> Option<&'a RawValue> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    serde::Deserializer::deserialize_map(&mut deserializer, Member(key)).ok()?
+}
+
+/// Finds one member of a map, skipping the others unparsed.
+struct Member<'k>(&'k str);
+
+impl<'de> Visitor<'de> for Member<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
     }
-    let mut current = &root;
-    for part in path.split('.') {
-        current = current.get(part)?;
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(is_key) = map.next_key_seed(KeyIs(self.0))? {
+            if is_key {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
     }
-    Some(current.clone())
+}
+
+/// Whether a map key is the one looked for, compared without copying it.
+struct KeyIs<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
 }
 
 #[cfg(test)]
@@ -42,5 +100,11 @@ mod tests {
         assert_eq!(field(json, "actor.id"), Some(serde_json::json!("u1")));
         assert_eq!(field(json, "a.b"), Some(serde_json::json!(2)));
         assert_eq!(field(json, "actor.missing"), None);
+        assert_eq!(field(json, "actor"), Some(serde_json::json!({"id": "u1"})));
+        // The last of a repeated key, as the host keeps it; escaped keys compare decoded.
+        assert_eq!(field(r#"{"k":1,"k":2}"#, "k"), Some(serde_json::json!(2)));
+        assert_eq!(field(r#"{"\u006b":3}"#, "k"), Some(serde_json::json!(3)));
+        assert_eq!(field("not json", "k"), None);
+        assert_eq!(field(r#"{"a":1}"#, "a.b"), None);
     }
 }

@@ -339,7 +339,9 @@ enum Received {
 
 /// Loads every destination's module again (a file in `modules_dirs` or a path may have
 /// changed) and puts each changed one in place of the running one once it passes the
-/// checks of a start; a module refused is logged, and the running one goes on.
+/// checks of a start; a module refused is logged, and the running one goes on. A module
+/// whose file is gone pauses its destination (only it) until a module of that name is
+/// back.
 fn reload_modules(
     config: &Config,
     runtime: &Runtime,
@@ -347,8 +349,18 @@ fn reload_modules(
     enrichment: &Enrichment,
 ) {
     for ((destination, _), settings) in destinations.iter().zip(&config.destinations) {
-        let reloaded = ModuleSource::resolve(&settings.module, &config.modules_dirs)
-            .and_then(|source| runtime.load_formatter(&source))
+        let source = match ModuleSource::resolve(&settings.module, &config.modules_dirs) {
+            Ok(source) => source,
+            Err(gone) => {
+                let reason = format!("{gone:#}");
+                if destination.pause(reason.clone()) {
+                    tracing::warn!(destination = %destination.name, %reason, "module gone: the destination is paused, its events wait (queued, or in the spool) until a module of that name is back");
+                }
+                continue;
+            }
+        };
+        let reloaded = runtime
+            .load_formatter(&source)
             .and_then(|module| pinned(settings, module))
             .and_then(|module| {
                 let described = format!(
@@ -360,6 +372,9 @@ fn reload_modules(
                 );
                 Ok((destination.reload(module, enrichment.clone())?, described))
             });
+        if reloaded.is_ok() && destination.resume() {
+            tracing::info!(destination = %destination.name, "module back: the destination takes batches again");
+        }
         match reloaded {
             Ok((Some(generation), module)) => {
                 tracing::info!(destination = %destination.name, %module, generation, "module reloaded; batches from now on use it")

@@ -152,3 +152,38 @@ async fn a_module_file_dropped_in_is_picked_up_without_a_signal() {
         "every event delivered across the changes"
     );
 }
+
+/// A module file removed from the modules directory pauses the destination that uses
+/// it: its events wait, none is lost or dead-lettered, and they go out once a module of
+/// that name is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_module_pauses_its_destination_until_it_is_back() {
+    let harness = Harness::new();
+    let original = std::fs::read(test_module("misbehave")).unwrap();
+    let child = start_with_probe(&harness, &original).await;
+
+    std::fs::remove_file(harness.path("modules/probe.wasm")).unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 10, 10);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        captured(&harness),
+        10,
+        "nothing goes out while the module is gone"
+    );
+
+    harness.write("modules/probe.wasm", &original);
+    until(|| captured(&harness) == 20).await;
+
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(captured(&harness), 20, "every event, once");
+    assert!(
+        stderr.contains("module gone: the destination is paused")
+            && stderr.contains("module back: the destination takes batches again"),
+        "{stderr}"
+    );
+    assert!(harness.dead_letters().is_empty(), "{stderr}");
+}

@@ -50,6 +50,8 @@ pub struct Destination {
     /// Its events are in the spool until settled: a batch cut short at the shutdown
     /// deadline is delivered after a restart, not abandoned.
     pub(super) spooled: bool,
+    /// Why its workers take no batch now (its module file was removed), if they do not.
+    paused: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// The module a destination runs, and how many times it was loaded.
@@ -69,6 +71,28 @@ impl Destination {
     /// The module it runs now.
     pub fn module(&self) -> Arc<FormatterModule> {
         self.current().0
+    }
+
+    /// Stops its workers from taking batches, for `reason` (its module is gone): its
+    /// events wait, queued (the sources then wait too) or in the spool. Batches under
+    /// way finish. False when it was paused already.
+    pub fn pause(&self, reason: String) -> bool {
+        self.paused.send_replace(Some(reason)).is_none()
+    }
+
+    /// Lets its workers take batches again; false when it was not paused.
+    pub fn resume(&self) -> bool {
+        self.paused.send_replace(None).is_some()
+    }
+
+    /// Waits while the destination is paused, or until `abort`.
+    pub(super) async fn unpaused(&self, abort: &CancellationToken) {
+        let mut paused = self.paused.subscribe();
+        tokio::select! {
+            biased;
+            _ = paused.wait_for(Option::is_none) => {}
+            () = abort.cancelled() => {}
+        }
     }
 
     /// Puts `module` in place of the running one, after the checks a start makes
@@ -161,6 +185,7 @@ impl Destination {
             dead_letter,
             counters,
             health: Health::new(alert_after),
+            paused: tokio::sync::watch::Sender::new(None),
         })
     }
 

@@ -94,6 +94,9 @@ pub(super) async fn run(
     loop {
         let batch = batches.lock().await.recv().await;
         let Some(batch) = batch else { return Ok(()) };
+        // A destination whose module is gone holds its batch until the module is back
+        // (or the shutdown deadline: the batch is then accounted as any cut short).
+        destination.unpaused(&abort).await;
         let events = Arc::new(batch.events);
         let worker = kept.worker(&destination, &setup, &abort);
         match supervised(worker.deliver(Pending::first(events.clone()))).await {
