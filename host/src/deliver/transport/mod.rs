@@ -1,7 +1,7 @@
 //! How a module's requests travel: one file per kind of transport, behind [`Transport`]:
 //! `http` (reqwest and rustls, certificates verified), `stream` (framed messages on TCP
-//! or TLS connections), `datagram` (one message per UDP datagram) and `capture` (each
-//! request written to a file, for trying a module out).
+//! or TLS connections, or RELP sessions: `relp`), `datagram` (one message per UDP
+//! datagram) and `capture` (each request written to a file, for trying a module out).
 //!
 //! The host adds the credential here, after the module returned: a module never sees
 //! it, and a header of the same name set by the module is replaced.

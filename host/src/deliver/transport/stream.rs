@@ -8,7 +8,10 @@
 //! most as many as the destination has workers, and each is kept for the next request
 //! while it stays healthy.
 //!
-//! What "delivered" means on a stream, where the receiver never answers: the request's
+//! On a `relp://` endpoint each connection carries a RELP session (`relp.rs`), and a
+//! request is delivered once the receiver answered each of its messages.
+//!
+//! What "delivered" means on a plain stream, where the receiver never answers: the request's
 //! bytes were written and flushed, the receiver's TCP stack acknowledged every one of
 //! them (the kernel's queue of unacknowledged bytes, `SIOCOUTQ`, is empty), and the
 //! connection was neither closed nor reset meanwhile. A request that fails any of these
