@@ -439,11 +439,18 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_shows_every_module_on_every_sample_file() {
     let harness = Harness::new();
-    let modules: [(&str, &[&str]); 4] = [
+    let modules: [(&str, &[&str]); 5] = [
         ("splunk-hec", &["index=audit"]),
         ("elasticsearch", &["index=logs-audit-default"]),
         ("datadog", &[]),
         ("http", &[]),
+        (
+            "sentinel",
+            &[
+                "dcr_immutable_id=dcr-0123456789abcdef0123456789abcdef",
+                "stream=Custom-SluiceAudit_CL",
+            ],
+        ),
     ];
     for name in crate::support::SAMPLE_FILES {
         let input = std::fs::read(data_file(name)).unwrap();
