@@ -124,24 +124,12 @@ fn events_without_a_timestamp_get_the_event_time() {
 /// event's own members unchanged.
 #[test]
 fn every_edge_case_is_one_line_of_json() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/edge-cases.jsonl"
-    ))
-    .unwrap();
-    let mut batch = Batch::new();
-    let mut originals = Vec::new();
-    // The lines the host takes as events: UTF-8 JSON objects.
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        let Ok(serde_json::Value::Object(object)) = serde_json::from_str(line) else {
-            continue;
-        };
-        batch.push(line.trim(), 0, TimeSource::Event, EventId(n as u128));
-        originals.push(object);
-    }
+    let events = sluice_sink_cases::edge_case_events();
+    let batch = sluice_sink_cases::batch_of(&events);
+    let originals: Vec<serde_json::Map<String, serde_json::Value>> = events
+        .iter()
+        .map(|event| serde_json::from_str(event).unwrap())
+        .collect();
     let (body, events) = bodies(&encoder(&[("index", "audit")]), &batch).remove(0);
     assert_eq!(events.len(), originals.len());
     assert!(body.ends_with('\n'));

@@ -110,21 +110,8 @@ fn bad_settings_are_refused_with_the_key() {
 /// body that stays one JSON array (and NDJSON stays one event per line).
 #[test]
 fn every_edge_case_arrives_as_it_was() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/edge-cases.jsonl"
-    ))
-    .unwrap();
-    let mut lines = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        if serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()) {
-            lines.push(line.trim());
-        }
-    }
-    let batch = batch(&lines);
+    let lines = sluice_sink_cases::edge_case_events();
+    let batch = sluice_sink_cases::batch_of(&lines);
     let array: Vec<serde_json::Value> = requests(&[], &batch)
         .iter()
         .flat_map(|sent| serde_json::from_str::<Vec<serde_json::Value>>(&sent.body).unwrap())

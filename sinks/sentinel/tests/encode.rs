@@ -100,23 +100,12 @@ fn bad_settings_are_refused_with_the_key() {
 /// own fields unchanged and a `TimeGenerated`.
 #[test]
 fn every_edge_case_is_a_row() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/edge-cases.jsonl"
-    ))
-    .unwrap();
-    let mut batch = Batch::new();
-    let mut originals = Vec::new();
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        let Ok(serde_json::Value::Object(object)) = serde_json::from_str(line) else {
-            continue;
-        };
-        batch.push(line.trim(), 0, TimeSource::Event, EventId(n as u128));
-        originals.push(object);
-    }
+    let events = sluice_sink_cases::edge_case_events();
+    let batch = sluice_sink_cases::batch_of(&events);
+    let originals: Vec<serde_json::Map<String, serde_json::Value>> = events
+        .iter()
+        .map(|event| serde_json::from_str(event).unwrap())
+        .collect();
     let rows: Vec<serde_json::Map<String, serde_json::Value>> = bodies(&[], &batch)
         .into_iter()
         .flat_map(|(_, body, _)| serde_json::from_str::<Vec<_>>(&body).unwrap())

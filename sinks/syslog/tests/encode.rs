@@ -224,23 +224,8 @@ fn bad_settings_are_named() {
 /// after the BOM.
 #[test]
 fn every_edge_case_makes_one_clean_message() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/edge-cases.jsonl"
-    ))
-    .unwrap();
-    let mut batch = Batch::new();
-    let mut originals = Vec::new();
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        if !serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()) {
-            continue;
-        }
-        batch.push(line.trim(), 0, TimeSource::Event, EventId(n as u128));
-        originals.push(line.trim().to_owned());
-    }
+    let originals = sluice_sink_cases::edge_case_events();
+    let batch = sluice_sink_cases::batch_of(&originals);
     let encoder = encoder(&[("sd_fields", "action,actor_id")], &enrichment(&[]));
     let messages = messages(&encoder, &batch);
     assert_eq!(messages.len(), originals.len());
