@@ -16,15 +16,8 @@ fn line(generation: &str, n: usize) -> String {
 }
 
 fn append(path: &Path, generation: &str, numbers: std::ops::Range<usize>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for n in numbers {
-        file.write_all(line(generation, n).as_bytes()).unwrap();
-    }
+    let lines = numbers.map(|n| line(generation, n).trim_end().to_owned());
+    crate::support::append_lines(path, lines);
 }
 
 /// `(gen, n)` of every event the receiver indexed, sorted.

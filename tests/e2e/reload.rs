@@ -18,7 +18,7 @@ fn rebuilt(module: &[u8]) -> Vec<u8> {
 /// Appends events `first..first + count` to the followed file.
 fn events(harness: &Harness, first: usize, count: usize) {
     let lines = (first..first + count).map(|n| format!("{{\"n\":{n}}}"));
-    crate::support::append_lines(harness, "data/live.jsonl", lines);
+    crate::support::append_lines(&harness.path("data/live.jsonl"), lines);
 }
 
 fn captured(harness: &Harness) -> usize {

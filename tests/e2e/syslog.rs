@@ -150,7 +150,7 @@ async fn a_tls_receiver_with_an_untrusted_certificate_is_refused_with_a_clear_er
 /// Appends events `first..first + count` to the followed file.
 fn append_events(harness: &Harness, first: usize, count: usize) {
     let lines = (first..first + count).map(|n| format!("{{\"event_type\":\"tick\",\"n\":{n}}}"));
-    crate::support::append_lines(harness, "data/live.jsonl", lines);
+    crate::support::append_lines(&harness.path("data/live.jsonl"), lines);
 }
 
 /// How many times each `n` arrived.

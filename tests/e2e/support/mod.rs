@@ -221,11 +221,10 @@ pub async fn silent_endpoint() -> String {
     format!("http://{addr}")
 }
 
-/// Appends `lines` to `relative` (made, with its folder, if missing), for a test that
-/// feeds a followed file.
-pub fn append_lines(harness: &Harness, relative: &str, lines: impl IntoIterator<Item = String>) {
+/// Appends `lines` to the file at `path` (made, with its folder, if missing), for a
+/// test that feeds a followed file.
+pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
     use std::io::Write;
-    let path = harness.path(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
