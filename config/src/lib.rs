@@ -18,6 +18,7 @@ pub use delivery::{
     WhenFull,
 };
 pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
+pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +72,40 @@ pub struct Config {
     /// `[[destinations]]`: where events are delivered, each through its module; at least one.
     #[serde(default)]
     pub destinations: Vec<DestinationConfig>,
+    /// `[[filters]]`: policies every event must pass, in order, before any destination.
+    #[serde(default)]
+    pub filters: Vec<FilterConfig>,
+}
+
+/// A filter policy (`sluice_filter`), in a TOML file of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Names the filter in logs and counts.
+    pub name: String,
+    /// The policy file, relative to the configuration file.
+    pub policy: PathBuf,
+}
+
+impl FilterConfig {
+    /// Reads and compiles the policy; the error names the filter, the file and where
+    /// in it.
+    pub fn load(&self) -> Result<sluice_filter::Policy> {
+        let text = std::fs::read_to_string(&self.policy).with_context(|| {
+            format!(
+                "filter `{}`: cannot read {}",
+                self.name,
+                self.policy.display()
+            )
+        })?;
+        sluice_filter::Policy::parse(&text).map_err(|problem| {
+            anyhow::anyhow!(
+                "filter `{}` ({}): {problem}",
+                self.name,
+                self.policy.display()
+            )
+        })
+    }
 }
 
 /// How the host reads and enriches every event.
@@ -468,6 +503,9 @@ impl Config {
             }
         };
         fix(&mut self.dead_letter_dir);
+        for filter in &mut self.filters {
+            fix(&mut filter.policy);
+        }
         self.modules_dirs.iter_mut().for_each(fix);
         if let Some(dir) = &mut self.cache_dir {
             fix(dir);
@@ -518,6 +556,14 @@ impl Config {
     fn validate(&self) -> Result<()> {
         if self.sources.is_empty() {
             bail!("sources: at least one [[sources]] is needed");
+        }
+        for (index, filter) in self.filters.iter().enumerate() {
+            if self.filters[..index].iter().any(|f| f.name == filter.name) {
+                bail!("filters[{index}]: the name `{}` is taken", filter.name);
+            }
+            filter
+                .load()
+                .map_err(|e| anyhow::anyhow!("filters[{index}]: {e:#}"))?;
         }
         if self.spool.enabled == Some(true) && self.data_dir.is_none() {
             bail!("spool.enabled: the spool lives in `data_dir`; set data_dir = \"PATH\"");

@@ -16,7 +16,7 @@ use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
 use crate::persist::{Persisted, Spool, spool};
-use crate::pipeline::{Router, Sink, enrichment, line_parser};
+use crate::pipeline::{FilterCount, Router, Sink, enrichment, line_parser};
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug)]
@@ -147,8 +147,21 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 .run_commits(config.checkpoint_interval, stop_commits.clone()),
         )
     });
+    let mut policies = Vec::with_capacity(config.filters.len());
+    for filter in &config.filters {
+        policies.push(Arc::new(filter.load()?));
+    }
+    let filters: Arc<[FilterCount]> = config
+        .filters
+        .iter()
+        .map(|filter| FilterCount {
+            name: filter.name.clone(),
+            dropped: Default::default(),
+        })
+        .collect();
     let router = Arc::new(Router {
-        parser: line_parser(&config.events),
+        parser: line_parser(&config.events, policies),
+        filters: filters.clone(),
         max_line_bytes: config.events.max_line_bytes,
         sink,
         routes,
@@ -235,6 +248,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     for (destination, queue) in &watched {
         destination.log_where_captured();
         queue.warn_unwarned_drops();
+    }
+    for filter in filters.iter() {
+        tracing::info!(filter = %filter.name, dropped = Counters::get(&filter.dropped), "filter summary");
     }
     Counters::add(
         &counters.dead_letters_removed,

@@ -7,8 +7,15 @@
 //! - a repeated key keeps its last value ([`super::normalize`]);
 //! - the time comes from the first configured time field that holds one (a field that
 //!   is null or not a time gives way to the next), else the ingest time is used and
-//!   the event says so (`ingest-times` of the contract).
+//!   the event says so (`ingest-times` of the contract);
+//! - filter policies decide on the fields they name, captured in the same pass; an
+//!   event one of them drops is not appended (the caller counts it per filter).
 
+use std::sync::Arc;
+
+use sluice_filter::{Policy, Value};
+
+use super::scan::{Captured, Wanted};
 use super::{normalize, scan, time};
 
 /// One parsed event of a chunk: where its JSON lies, its time and its id.
@@ -45,6 +52,8 @@ pub enum Parsed {
         time_unparsed: bool,
     },
     Rejected(String),
+    /// Dropped by the filter at this index of the parser's filters.
+    Filtered(usize),
 }
 
 /// Events parsed so far, in the layout modules receive.
@@ -56,7 +65,11 @@ pub struct ChunkBuilder {
 
 #[derive(Debug, Clone)]
 pub struct LineParser {
-    time_fields: Vec<String>,
+    /// The time fields (slots `0..time_fields`), then each filter's fields.
+    wanted: Wanted,
+    time_fields: usize,
+    /// Each filter, and the slot of its first field.
+    filters: Vec<(Arc<Policy>, usize)>,
     bounds: TimeBounds,
     /// How deep objects and arrays may nest.
     max_depth: u32,
@@ -84,8 +97,30 @@ impl Default for TimeBounds {
 
 impl LineParser {
     pub fn new(time_fields: Vec<String>, bounds: TimeBounds, max_depth: u32) -> Self {
+        Self::with_filters(time_fields, Vec::new(), bounds, max_depth)
+    }
+
+    /// A parser that also applies `filters`, in order: an event any of them drops is
+    /// [`Parsed::Filtered`].
+    pub fn with_filters(
+        time_fields: Vec<String>,
+        filters: Vec<Arc<Policy>>,
+        bounds: TimeBounds,
+        max_depth: u32,
+    ) -> Self {
+        let mut paths: Vec<Vec<String>> = time_fields.iter().map(|f| vec![f.clone()]).collect();
+        let filters = filters
+            .into_iter()
+            .map(|policy| {
+                let first = paths.len();
+                paths.extend(policy.paths().iter().cloned());
+                (policy, first)
+            })
+            .collect();
         LineParser {
-            time_fields,
+            wanted: Wanted::new(&paths),
+            time_fields: time_fields.len(),
+            filters,
             bounds,
             max_depth,
         }
@@ -128,10 +163,13 @@ impl LineParser {
                 u32::from(first)
             ));
         }
-        let scanned = match scan::scan(text, &self.time_fields, self.max_depth) {
+        let scanned = match scan::scan(text, &self.wanted, self.max_depth) {
             Ok(scanned) => scanned,
             Err(error) => return Parsed::Rejected(self.describe_json_error(text, &error)),
         };
+        if let Some(dropped) = self.dropping_filter(&scanned.captured) {
+            return Parsed::Filtered(dropped);
+        }
         let offset = chunk.data.len();
         if scanned.has_duplicate_keys {
             match normalize::dedupe_keys(text) {
@@ -146,10 +184,9 @@ impl LineParser {
         let json = &chunk.data[offset..];
         // The first field in the configured order that holds a time; one that is null
         // or garbage gives way to the next.
-        let mut times = scanned.times;
-        times.sort_unstable_by_key(|(rank, _)| *rank);
+        let times = &scanned.captured[..self.time_fields];
         let latest_ms = now_ms.saturating_add(self.bounds.max_future_ms);
-        let parsed_time = times.iter().find_map(|(_, value)| {
+        let parsed_time = times.iter().flatten().find_map(|value| {
             time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
         });
         chunk.events.push(EventMeta {
@@ -160,8 +197,32 @@ impl LineParser {
             id: xxhash_rust::xxh3::xxh3_128_with_seed(json.as_bytes(), id_seed),
         });
         Parsed::Event {
-            time_unparsed: !times.is_empty() && parsed_time.is_none(),
+            time_unparsed: times.iter().any(Option::is_some) && parsed_time.is_none(),
         }
+    }
+
+    /// The first filter that drops an event whose captured fields are `captured`.
+    fn dropping_filter(&self, captured: &[Option<Captured>]) -> Option<usize> {
+        self.filters.iter().position(|(policy, first)| {
+            let fields = &captured[*first..*first + policy.paths().len()];
+            let values: Vec<Option<Value<'_>>> = fields
+                .iter()
+                .map(|field| field.as_ref().map(filter_value))
+                .collect();
+            !policy.keeps(&values)
+        })
+    }
+}
+
+/// A captured field as a filter compares it.
+fn filter_value(captured: &Captured) -> Value<'_> {
+    match captured {
+        Captured::Text(text) => Value::Text(text.as_str().into()),
+        Captured::Integer(n) => Value::Number(*n as f64),
+        Captured::Float(x) => Value::Number(*x),
+        Captured::Bool(b) => Value::Bool(*b),
+        Captured::Null => Value::Null,
+        Captured::Other => Value::Other,
     }
 }
 
@@ -201,6 +262,48 @@ impl LineParser {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_filter_decides_on_the_fields_it_names_before_the_event_is_kept() {
+        let policy = Policy::parse(
+            "[keep]\nall = [{ field = \"sanitized_count\", gte = 1 }, { field = \"req.host\", eq = \"a.example\" }]\n",
+        )
+        .unwrap();
+        let parser = LineParser::with_filters(
+            vec!["ts".into()],
+            vec![Arc::new(policy)],
+            TimeBounds::default(),
+            128,
+        );
+        let mut chunk = ChunkBuilder::default();
+        let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, 1_000, &mut chunk);
+        assert_eq!(
+            parse(r#"{"ts":5,"sanitized_count":2,"req":{"host":"a.example"}}"#),
+            Parsed::Event {
+                time_unparsed: false
+            }
+        );
+        assert_eq!(
+            parse(r#"{"ts":5,"sanitized_count":0,"req":{"host":"a.example"}}"#),
+            Parsed::Filtered(0)
+        );
+        assert_eq!(
+            parse(r#"{"sanitized_count":3,"req":{"host":"b.example"}}"#),
+            Parsed::Filtered(0)
+        );
+        // A repeated key: the last value decides, as the host keeps it.
+        assert_eq!(
+            parse(r#"{"sanitized_count":0,"req":{"host":"a.example"},"sanitized_count":1}"#),
+            Parsed::Event {
+                time_unparsed: false
+            }
+        );
+        assert_eq!(chunk.events.len(), 2, "dropped events are not appended");
+        assert_eq!(
+            chunk.events[0].time_ms, 5_000,
+            "the time field is still read"
+        );
+    }
+
     use super::*;
 
     /// The ingest time of the tests: 2027-01-15.

@@ -1,6 +1,7 @@
 //! One pass over a JSON line that validates it completely without building a tree:
-//! the top level must be an object, the configured time fields are captured, and
-//! duplicated keys (at any depth) are noticed so the event can be normalized.
+//! the top level must be an object, the fields wanted (the configured time fields, the
+//! fields filter policies read, by dotted path) are captured, and duplicated keys (at
+//! any depth) are noticed so the event can be normalized.
 //!
 //! Building a `serde_json::Value` costs several times more than this scan; the line's
 //! bytes are forwarded as they are, so numbers keep their exact text.
@@ -12,54 +13,100 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 mod raw;
 
-/// A time field's value, as far as time parsing cares.
+/// A captured field's value, as far as time parsing and filters care.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TimeValue {
+pub enum Captured {
     Text(String),
     Integer(i128),
     Float(f64),
-    /// Present but neither a string nor a number.
+    Bool(bool),
+    Null,
+    /// An object or an array.
     Other,
+}
+
+/// The fields a scan captures, as a tree of keys: each wanted path ends at a node with
+/// a slot, the index of its value in [`Scan::captured`].
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    root: Node,
+    slots: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    children: Vec<(String, Node)>,
+    slot: Option<usize>,
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<&Node> {
+        self.children
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, node)| node)
+    }
+}
+
+impl Wanted {
+    /// Wants each path (keys from the top level down); path `i` fills slot `i`.
+    pub fn new(paths: &[Vec<String>]) -> Self {
+        let mut wanted = Wanted::default();
+        for (slot, path) in paths.iter().enumerate() {
+            let mut node = &mut wanted.root;
+            for key in path {
+                let at = match node.children.iter().position(|(name, _)| name == key) {
+                    Some(at) => at,
+                    None => {
+                        node.children.push((key.clone(), Node::default()));
+                        node.children.len() - 1
+                    }
+                };
+                node = &mut node.children[at].1;
+            }
+            node.slot = Some(slot);
+        }
+        wanted.slots = paths.len();
+        wanted
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    /// The configured time fields present at the top level, as (index in the list,
-    /// value), in the order of the line; a repeated field holds its last value.
-    pub times: Vec<(usize, TimeValue)>,
+    /// The value of each wanted path present, by slot; a repeated key holds its last.
+    pub captured: Vec<Option<Captured>>,
     /// Some object in the event repeats a key.
     pub has_duplicate_keys: bool,
 }
 
-impl Scan {
-    /// Keeps `value` for the time field at `rank`; a repeated field keeps its last.
-    fn capture_time(&mut self, rank: usize, value: TimeValue) {
-        match self.times.iter_mut().find(|(seen, _)| *seen == rank) {
-            Some(repeated) => repeated.1 = value,
-            None => self.times.push((rank, value)),
-        }
-    }
-}
-
 /// Scans one line (already known to be UTF-8), objects and arrays nested at most
 /// `max_depth` deep. The error says what is wrong and where.
-pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> Result<Scan, serde_json::Error> {
+pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(line);
     // The depth is bounded by `Nested`, with the limit the configuration sets.
     deserializer.disable_recursion_limit();
+    let mut scan = Scan {
+        captured: vec![None; wanted.slots],
+        has_duplicate_keys: false,
+    };
     let scanned = TopLevel {
-        time_fields,
+        node: &wanted.root,
         depth: Depth(max_depth),
+        captured: &mut scan.captured,
     }
     .deserialize(&mut deserializer)
-    .and_then(|scan| deserializer.end().map(|()| scan));
+    .and_then(|duplicates| deserializer.end().map(|()| duplicates));
     match scanned {
         // serde_json turns every number into a binary one; a number beyond f64's range
         // (`1e400`) is valid JSON all the same, and its text is kept as it is.
         Err(error) if error.to_string().starts_with("number out of range") => {
-            raw::scan(line, time_fields, max_depth)
+            raw::scan(line, wanted, max_depth)
         }
-        scanned => scanned,
+        Err(error) => Err(error),
+        Ok(duplicates) => {
+            scan.has_duplicate_keys = duplicates;
+            Ok(scan)
+        }
     }
 }
 
@@ -80,44 +127,55 @@ impl Depth {
 /// The start of the error for an event nested deeper than the limit.
 pub const TOO_DEEP: &str = "nested deeper than events.max_depth";
 
-struct TopLevel<'c> {
-    time_fields: &'c [String],
+/// The event: a JSON object, and nothing else, whose wanted fields are captured.
+struct TopLevel<'w, 'c> {
+    node: &'w Node,
     depth: Depth,
+    captured: &'c mut Vec<Option<Captured>>,
 }
 
-impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = Scan;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scan, D::Error> {
+impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
+    /// Whether some object repeats a key.
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = Scan;
+impl<'de> Visitor<'de> for TopLevel<'_, '_> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
-        let depth = self.depth.enter()?;
-        let mut scan = Scan::default();
-        let mut keys: Vec<Key<'de>> = Vec::with_capacity(16);
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            let wanted = self.time_fields.iter().position(|field| *field == *key.0);
-            match wanted {
-                Some(rank) => {
-                    let value = map.next_value_seed(TimeCaptureSeed(depth))?;
-                    scan.has_duplicate_keys |= value.duplicates;
-                    scan.capture_time(rank, value.value);
-                }
-                None => scan.has_duplicate_keys |= map.next_value_seed(Nested(depth))?,
-            }
-            keys.push(key);
-        }
-        scan.has_duplicate_keys |= repeats(&mut keys);
-        Ok(scan)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        capture_members(self.node, self.depth, self.captured, map)
     }
+}
+
+/// The members of an object whose wanted fields below `node` are captured.
+fn capture_members<'de, A: MapAccess<'de>>(
+    node: &Node,
+    depth: Depth,
+    captured: &mut Vec<Option<Captured>>,
+    mut map: A,
+) -> Result<bool, A::Error> {
+    let depth = depth.enter()?;
+    let mut keys: Vec<Key<'de>> = Vec::with_capacity(16);
+    let mut duplicates = false;
+    while let Some(key) = map.next_key::<Key<'de>>()? {
+        duplicates |= match node.child(&key.0) {
+            Some(node) => map.next_value_seed(Capture {
+                node,
+                depth,
+                captured: &mut *captured,
+            })?,
+            None => map.next_value_seed(Nested(depth))?,
+        };
+        keys.push(key);
+    }
+    Ok(duplicates | repeats(&mut keys))
 }
 
 /// A key, borrowed from the line unless it contains escapes.
@@ -207,69 +265,63 @@ impl<'de> Visitor<'de> for Nested {
     }
 }
 
-/// A time field's value, plus whether it (being an object) repeats keys.
-struct TimeCapture {
-    value: TimeValue,
-    duplicates: bool,
+/// A wanted value: captured when its node has a slot, searched when it has children;
+/// true when some object in it repeats a key.
+struct Capture<'w, 'c> {
+    node: &'w Node,
+    depth: Depth,
+    captured: &'c mut Vec<Option<Captured>>,
 }
 
-/// Captures a time field's value, nested at most as deep as the depth left.
-struct TimeCaptureSeed(Depth);
-
-impl<'de> DeserializeSeed<'de> for TimeCaptureSeed {
-    type Value = TimeCapture;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TimeCapture, D::Error> {
-        deserializer.deserialize_any(TimeCaptureVisitor(self.0))
+impl Capture<'_, '_> {
+    fn keep<E>(self, value: Captured) -> Result<bool, E> {
+        if let Some(slot) = self.node.slot {
+            self.captured[slot] = Some(value);
+        }
+        Ok(false)
     }
 }
 
-struct TimeCaptureVisitor(Depth);
-
-impl TimeCaptureVisitor {
-    fn plain<E>(value: TimeValue) -> Result<TimeCapture, E> {
-        Ok(TimeCapture {
-            value,
-            duplicates: false,
-        })
+impl<'de> DeserializeSeed<'de> for Capture<'_, '_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TimeCaptureVisitor {
-    type Value = TimeCapture;
+impl<'de> Visitor<'de> for Capture<'_, '_> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_str<E>(self, v: &str) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Text(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        self.keep(Captured::Text(v.to_owned()))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Integer(v.into()))
+    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
+        self.keep(Captured::Integer(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Integer(v.into()))
+    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+        self.keep(Captured::Integer(v.into()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+        self.keep(Captured::Float(v))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Other)
+    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+        self.keep(Captured::Bool(v))
     }
-    fn visit_unit<E>(self) -> Result<TimeCapture, E> {
-        Self::plain(TimeValue::Other)
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        self.keep(Captured::Null)
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TimeCapture, A::Error> {
-        let duplicates = Nested(self.0).visit_map(map)?;
-        Ok(TimeCapture {
-            value: TimeValue::Other,
-            duplicates,
-        })
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        if let Some(slot) = self.node.slot {
+            self.captured[slot] = Some(Captured::Other);
+        }
+        capture_members(self.node, self.depth, self.captured, map)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<TimeCapture, A::Error> {
-        let duplicates = Nested(self.0).visit_seq(seq)?;
-        Ok(TimeCapture {
-            value: TimeValue::Other,
-            duplicates,
-        })
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        let duplicates = Nested(self.depth).visit_seq(seq)?;
+        self.keep::<A::Error>(Captured::Other)?;
+        Ok(duplicates)
     }
 }

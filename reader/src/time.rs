@@ -5,17 +5,17 @@
 //! milliseconds, below 10^17 microseconds, else nanoseconds. Fractions of seconds are kept
 //! to the millisecond.
 
-use super::scan::TimeValue;
+use super::scan::Captured;
 
 /// Milliseconds since the epoch, or `None` when the value is not a time.
-pub fn parse(value: &TimeValue) -> Option<i64> {
+pub fn parse(value: &Captured) -> Option<i64> {
     match value {
-        TimeValue::Text(text) => text
+        Captured::Text(text) => text
             .trim()
             .parse::<jiff::Timestamp>()
             .ok()
             .map(|t| t.as_millisecond()),
-        TimeValue::Integer(n) => {
+        Captured::Integer(n) => {
             let magnitude = n.unsigned_abs();
             let ms = if magnitude < 100_000_000_000 {
                 n.checked_mul(1000)?
@@ -28,7 +28,7 @@ pub fn parse(value: &TimeValue) -> Option<i64> {
             };
             i64::try_from(ms).ok()
         }
-        TimeValue::Float(x) if x.is_finite() => {
+        Captured::Float(x) if x.is_finite() => {
             let magnitude = x.abs();
             let ms = if magnitude < 1e11 {
                 x * 1000.0
@@ -41,7 +41,7 @@ pub fn parse(value: &TimeValue) -> Option<i64> {
             };
             (ms.abs() < 9.2e18).then_some(ms.floor() as i64)
         }
-        TimeValue::Float(_) | TimeValue::Other => None,
+        Captured::Float(_) | Captured::Bool(_) | Captured::Null | Captured::Other => None,
     }
 }
 
@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn rfc3339_with_offset_is_converted_to_utc() {
-        let text = |s: &str| parse(&TimeValue::Text(s.into()));
+        let text = |s: &str| parse(&Captured::Text(s.into()));
         assert_eq!(
             text("2026-11-20T08:00:01+05:30"),
             text("2026-11-20T02:30:01Z")
@@ -68,26 +68,26 @@ mod tests {
     #[test]
     fn epoch_units_follow_from_magnitude() {
         assert_eq!(
-            parse(&TimeValue::Integer(1_763_625_603)),
+            parse(&Captured::Integer(1_763_625_603)),
             Some(1_763_625_603_000)
         );
         assert_eq!(
-            parse(&TimeValue::Integer(1_763_625_604_123)),
+            parse(&Captured::Integer(1_763_625_604_123)),
             Some(1_763_625_604_123)
         );
         assert_eq!(
-            parse(&TimeValue::Integer(1_763_625_604_123_456)),
+            parse(&Captured::Integer(1_763_625_604_123_456)),
             Some(1_763_625_604_123)
         );
         assert_eq!(
-            parse(&TimeValue::Integer(1_763_625_604_123_456_789)),
+            parse(&Captured::Integer(1_763_625_604_123_456_789)),
             Some(1_763_625_604_123)
         );
         assert_eq!(
-            parse(&TimeValue::Float(1_763_625_603.25)),
+            parse(&Captured::Float(1_763_625_603.25)),
             Some(1_763_625_603_250)
         );
-        assert_eq!(parse(&TimeValue::Float(f64::NAN)), None);
-        assert_eq!(parse(&TimeValue::Other), None);
+        assert_eq!(parse(&Captured::Float(f64::NAN)), None);
+        assert_eq!(parse(&Captured::Other), None);
     }
 }

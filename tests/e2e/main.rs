@@ -8,6 +8,7 @@ mod datadog;
 mod dead_letter;
 mod elasticsearch;
 mod files;
+mod filters;
 mod hec_ack;
 mod hec_delivery;
 mod hostile_input;

@@ -196,7 +196,8 @@ async fn send_again(
         CancellationToken::new(),
         &mut tasks,
     )?;
-    let parser = line_parser(&config.events);
+    // Replayed events passed the filters once: they are not filtered again.
+    let parser = line_parser(&config.events, Vec::new());
     let settled = Arc::new(Mutex::new(vec![false; chosen.len()]));
     let now_ms = jiff::Timestamp::now().as_millisecond();
     for (group, records) in chosen.chunks(REPLAY_CHUNK).enumerate() {
@@ -213,7 +214,7 @@ async fn send_again(
                     }
                     members.push(group * REPLAY_CHUNK + offset);
                 }
-                Parsed::Blank | Parsed::Rejected(_) => eprintln!(
+                Parsed::Blank | Parsed::Rejected(_) | Parsed::Filtered(_) => eprintln!(
                     "sluice: warning: {}:{}: the event is no longer taken by [events]; left in the store",
                     files[found.file].display(),
                     found.line + 1

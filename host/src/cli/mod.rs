@@ -206,6 +206,7 @@ fn run(config: Config) -> Result<ExitCode> {
         events_read = read,
         lines_rejected = rejected,
         time_unparsed = Counters::get(&c.time_unparsed),
+        filtered = Counters::get(&c.filtered),
         delivered = Counters::get(&c.delivered),
         dead_lettered,
         dropped,

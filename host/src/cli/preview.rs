@@ -32,7 +32,7 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
         .context("reading stdin")?;
     // Lines are split and bounded as `run` reads them.
     let events_config = crate::config::EventsConfig::default();
-    let parser = line_parser(&events_config);
+    let parser = line_parser(&events_config, Vec::new());
     let mut splitter = LineSplitter::new(events_config.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();
@@ -45,7 +45,8 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
         let rejected = match line {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
                 Parsed::Rejected(reason) => Some(reason),
-                Parsed::Blank | Parsed::Event { .. } => None,
+                // Without filters (none is given to this parser), nothing is filtered.
+                Parsed::Blank | Parsed::Event { .. } | Parsed::Filtered(_) => None,
             },
             Line::TooLong { start, len } => {
                 Some(too_long(len, events_config.max_line_bytes, start.len()))

@@ -12,6 +12,9 @@ pub struct Counters {
     /// Lines that were not events (written to the dead-letter store, apart from the
     /// events destinations refused).
     pub lines_rejected: AtomicU64,
+    /// Events a filter policy dropped (counted per filter in the `filter summary`
+    /// lines), never dead-lettered.
+    pub filtered: AtomicU64,
     /// Events whose time field did not parse (they carry the ingest time).
     pub time_unparsed: AtomicU64,
     /// Events confirmed by a destination, summed over destinations.

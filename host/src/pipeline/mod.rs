@@ -12,7 +12,7 @@ pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, TimeBounds};
 
 use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
-use crate::config::EventsConfig;
+use crate::config::{EventsConfig, Policy};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
@@ -44,13 +44,25 @@ pub fn too_long(len: u64, max_line_bytes: usize, kept: usize) -> String {
     )
 }
 
-/// The parser an `[events]` table asks for.
-pub fn line_parser(config: &EventsConfig) -> LineParser {
+/// The parser an `[events]` table asks for, applying `filters` in order.
+pub fn line_parser(config: &EventsConfig, filters: Vec<Arc<Policy>>) -> LineParser {
     let bounds = TimeBounds {
         earliest_ms: config.earliest_time.as_millisecond(),
         max_future_ms: i64::try_from(config.max_future.as_millis()).unwrap_or(i64::MAX),
     };
-    LineParser::new(config.time_fields.clone(), bounds, config.max_depth)
+    LineParser::with_filters(
+        config.time_fields.clone(),
+        filters,
+        bounds,
+        config.max_depth,
+    )
+}
+
+/// A filter's name and how many events it dropped.
+#[derive(Debug)]
+pub struct FilterCount {
+    pub name: String,
+    pub dropped: std::sync::atomic::AtomicU64,
 }
 
 /// Everything a source's ingest needs, shared by all sources.
@@ -65,6 +77,8 @@ pub struct Router {
     pub routes: Vec<Vec<usize>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
+    /// The parser's filters, in its order, with what each dropped.
+    pub filters: Arc<[FilterCount]>,
 }
 
 /// Where the pipeline hands chunks over.
@@ -181,6 +195,11 @@ impl Ingest {
                 }
             }
             Parsed::Rejected(reason) => self.reject(origin, &reason, line),
+            // Neither an event nor an error: counted, never dead-lettered.
+            Parsed::Filtered(filter) => {
+                Counters::add(&self.router.filters[filter].dropped, 1);
+                Counters::add(&self.router.counters.filtered, 1);
+            }
         }
     }
 

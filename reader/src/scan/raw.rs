@@ -4,11 +4,11 @@
 
 use serde_json::value::RawValue;
 
-use super::{Depth, Scan, TimeValue};
+use super::{Captured, Depth, Node, Scan, Wanted};
 use crate::from_str_unbounded;
 use crate::normalize::RawObject;
 
-pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> serde_json::Result<Scan> {
+pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> serde_json::Result<Scan> {
     let value: &RawValue = from_str_unbounded(line)?;
     let text = value.get();
     if !text.starts_with('{') {
@@ -20,15 +20,28 @@ pub fn scan(line: &str, time_fields: &[String], max_depth: u32) -> serde_json::R
     }
     let mut scan = Scan {
         has_duplicate_keys: has_duplicates(value, Depth(max_depth))?,
-        ..Scan::default()
+        captured: vec![None; wanted.slots],
     };
+    capture(text, &wanted.root, &mut scan.captured)?;
+    Ok(scan)
+}
+
+/// Captures the wanted members below `node` of the object `text` (already validated).
+fn capture(text: &str, node: &Node, captured: &mut [Option<Captured>]) -> serde_json::Result<()> {
     let RawObject(entries) = from_str_unbounded(text)?;
     for (key, value) in entries {
-        if let Some(rank) = time_fields.iter().position(|field| *field == key) {
-            scan.capture_time(rank, time_value(value.get()));
+        let Some(node) = node.child(&key) else {
+            continue;
+        };
+        let value = value.get();
+        if let Some(slot) = node.slot {
+            captured[slot] = Some(captured_value(value));
+        }
+        if !node.children.is_empty() && value.starts_with('{') {
+            capture(value, node, captured)?;
         }
     }
-    Ok(scan)
+    Ok(())
 }
 
 /// Whether some object in `value` repeats a key; an error past the depth limit.
@@ -59,18 +72,19 @@ fn has_duplicates(value: &RawValue, depth: Depth) -> serde_json::Result<bool> {
     }
 }
 
-/// A time field's value from its JSON text.
-fn time_value(text: &str) -> TimeValue {
+/// A captured value from its JSON text.
+fn captured_value(text: &str) -> Captured {
     match text.as_bytes().first() {
-        Some(b'"') => serde_json::from_str(text).map_or(TimeValue::Other, TimeValue::Text),
+        Some(b'"') => serde_json::from_str(text).map_or(Captured::Other, Captured::Text),
         Some(b'-' | b'0'..=b'9') => match text.parse::<i128>() {
-            Ok(integer) => TimeValue::Integer(integer),
-            // `1e400` is infinite as an f64: not a time.
-            Err(_) => text
-                .parse::<f64>()
-                .map_or(TimeValue::Other, TimeValue::Float),
+            Ok(integer) => Captured::Integer(integer),
+            // `1e400` is infinite as an f64: not a time, and greater than any bound.
+            Err(_) => text.parse::<f64>().map_or(Captured::Other, Captured::Float),
         },
-        _ => TimeValue::Other,
+        Some(b't') => Captured::Bool(true),
+        Some(b'f') => Captured::Bool(false),
+        Some(b'n') => Captured::Null,
+        _ => Captured::Other,
     }
 }
 
@@ -81,17 +95,20 @@ mod tests {
 
     #[test]
     fn huge_numbers_are_valid_json() {
-        let fields = ["ts".to_owned()];
+        let fields = Wanted::new(&[vec!["ts".to_owned()], vec!["c".into(), "y".into()]]);
         let scanned = super::super::scan(
-            r#"{"a":1e400,"b":[0.1e99999],"ts":5,"c":{"x":1,"x":-1e999}}"#,
+            r#"{"a":1e400,"b":[0.1e99999],"ts":5,"c":{"x":1,"x":-1e999,"y":true}}"#,
             &fields,
             8,
         )
         .unwrap();
         assert!(scanned.has_duplicate_keys);
-        assert_eq!(scanned.times, vec![(0, TimeValue::Integer(5))]);
+        assert_eq!(
+            scanned.captured,
+            vec![Some(Captured::Integer(5)), Some(Captured::Bool(true))]
+        );
         let scanned = super::super::scan(r#"{"ts":1e400}"#, &fields, 8).unwrap();
-        assert!(matches!(scanned.times[0].1, TimeValue::Float(x) if x.is_infinite()));
+        assert!(matches!(scanned.captured[0], Some(Captured::Float(x)) if x.is_infinite()));
         assert!(
             !super::super::scan(r#"{"a":1e400}"#, &fields, 8)
                 .unwrap()
@@ -102,8 +119,9 @@ mod tests {
     #[test]
     fn the_depth_limit_holds_on_this_path_too() {
         let deep = format!("{{\"n\":1e400,\"d\":{}{}}}", "[".repeat(10), "]".repeat(10));
-        let error = super::super::scan(&deep, &[], 5).unwrap_err();
+        let none = Wanted::default();
+        let error = super::super::scan(&deep, &none, 5).unwrap_err();
         assert!(error.to_string().starts_with(TOO_DEEP), "{error}");
-        assert!(super::super::scan(&deep, &[], 12).is_ok());
+        assert!(super::super::scan(&deep, &none, 12).is_ok());
     }
 }

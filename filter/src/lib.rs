@@ -1,0 +1,403 @@
+//! Filter policies: which events a destination is sent, as declarative rules in TOML,
+//! compiled once and evaluated on the few fields they name.
+//!
+//! ```toml
+//! # Keep an event only when this holds (no [keep]: every event)...
+//! [keep]
+//! all = [
+//!   { field = "sanitized_count", gte = 1 },
+//!   { field = "host", in = ["api.openai.com", "api.anthropic.com"] },
+//! ]
+//! # ...and drop it when this holds.
+//! [drop]
+//! any = [
+//!   { field = "path", in = ["/health", "/metrics"] },
+//!   { field = "user.email", glob = "*@example.test", case_insensitive = true },
+//! ]
+//! ```
+//!
+//! A condition is `all = [...]`, `any = [...]`, `not = {...}`, or a test of one field
+//! (a dotted path into nested objects): `eq`, `ne`, `in`, `not_in`, `prefix`, `suffix`,
+//! `glob`, `regex`, `exists`, `gt`, `gte`, `lt`, `lte`, with `case_insensitive` for the
+//! text tests. A missing field, or one of another type than the test wants, makes the
+//! test false (and `ne`, `not_in` true), never an error. Nesting is bounded by
+//! [`MAX_DEPTH`].
+//!
+//! The policy names its fields ([`Policy::paths`]); the reader captures exactly those
+//! while it validates each line, and [`Policy::keeps`] decides on them: no value tree
+//! is built per event.
+
+use std::borrow::Cow;
+
+use globset::{Glob, GlobMatcher};
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// How deep `all`, `any` and `not` may nest.
+pub const MAX_DEPTH: usize = 16;
+
+/// A field's value as the reader captured it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Text(Cow<'a, str>),
+    Number(f64),
+    Bool(bool),
+    Null,
+    /// An object or an array: present, but nothing a test compares.
+    Other,
+}
+
+/// A compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    keep: Option<Condition>,
+    drop: Option<Condition>,
+    /// The fields the policy reads, each a dotted path split at its dots; a test names
+    /// one by its index here.
+    paths: Vec<Vec<String>>,
+}
+
+#[derive(Debug)]
+enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Test { field: usize, test: Test },
+}
+
+#[derive(Debug)]
+enum Test {
+    Eq(Literal),
+    Ne(Literal),
+    In(Vec<Literal>),
+    NotIn(Vec<Literal>),
+    /// The text, and whether the value is folded to lowercase first.
+    Prefix(String, bool),
+    Suffix(String, bool),
+    Glob(GlobMatcher),
+    Regex(Regex),
+    Exists(bool),
+    Compare(Ordering, f64),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Ordering {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// A value a policy compares with; text already folded to lowercase for a
+/// case-insensitive test.
+#[derive(Debug, PartialEq)]
+enum Literal {
+    Text(String, bool),
+    Number(f64),
+    Bool(bool),
+}
+
+impl Policy {
+    /// Compiles a policy; the error says what is wrong and where (line and column).
+    pub fn parse(text: &str) -> Result<Policy, String> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut compiler = Compiler {
+            text,
+            paths: Vec::new(),
+        };
+        let keep = file
+            .keep
+            .map(|condition| compiler.condition(&condition, "keep", 0))
+            .transpose()?;
+        let drop = file
+            .drop
+            .map(|condition| compiler.condition(&condition, "drop", 0))
+            .transpose()?;
+        Ok(Policy {
+            keep,
+            drop,
+            paths: compiler.paths,
+        })
+    }
+
+    /// The fields the policy reads; `keeps` takes their values in this order.
+    pub fn paths(&self) -> &[Vec<String>] {
+        &self.paths
+    }
+
+    /// Whether an event whose fields (in [`Policy::paths`] order; `None` when absent)
+    /// are `values` is kept.
+    pub fn keeps(&self, values: &[Option<Value<'_>>]) -> bool {
+        let holds = |condition: &Option<Condition>| {
+            condition.as_ref().map(|condition| condition.holds(values))
+        };
+        holds(&self.keep).unwrap_or(true) && !holds(&self.drop).unwrap_or(false)
+    }
+}
+
+impl Condition {
+    fn holds(&self, values: &[Option<Value<'_>>]) -> bool {
+        match self {
+            Condition::All(conditions) => conditions.iter().all(|c| c.holds(values)),
+            Condition::Any(conditions) => conditions.iter().any(|c| c.holds(values)),
+            Condition::Not(condition) => !condition.holds(values),
+            Condition::Test { field, test } => test.holds(values[*field].as_ref()),
+        }
+    }
+}
+
+impl Test {
+    fn holds(&self, value: Option<&Value<'_>>) -> bool {
+        match self {
+            Test::Exists(wanted) => value.is_some() == *wanted,
+            Test::Ne(literal) => !literal.matches(value),
+            Test::NotIn(literals) => !literals.iter().any(|l| l.matches(value)),
+            Test::Eq(literal) => literal.matches(value),
+            Test::In(literals) => literals.iter().any(|l| l.matches(value)),
+            Test::Prefix(prefix, fold) => {
+                text(value, *fold).is_some_and(|t| t.starts_with(prefix.as_str()))
+            }
+            Test::Suffix(suffix, fold) => {
+                text(value, *fold).is_some_and(|t| t.ends_with(suffix.as_str()))
+            }
+            Test::Glob(glob) => text(value, false).is_some_and(|t| glob.is_match(t.as_ref())),
+            Test::Regex(regex) => text(value, false).is_some_and(|t| regex.is_match(&t)),
+            Test::Compare(ordering, bound) => match value {
+                Some(Value::Number(n)) => match ordering {
+                    Ordering::Gt => n > bound,
+                    Ordering::Gte => n >= bound,
+                    Ordering::Lt => n < bound,
+                    Ordering::Lte => n <= bound,
+                },
+                _ => false,
+            },
+        }
+    }
+}
+
+/// The text of a text value, folded to lowercase when `fold`.
+fn text<'v>(value: Option<&'v Value<'_>>, fold: bool) -> Option<Cow<'v, str>> {
+    match value {
+        Some(Value::Text(text)) if fold => Some(Cow::Owned(text.to_lowercase())),
+        Some(Value::Text(text)) => Some(Cow::Borrowed(text)),
+        _ => None,
+    }
+}
+
+impl Literal {
+    fn matches(&self, value: Option<&Value<'_>>) -> bool {
+        match (self, value) {
+            (Literal::Text(expected, false), Some(Value::Text(text))) => text == expected,
+            (Literal::Text(expected, true), Some(Value::Text(text))) => {
+                text.to_lowercase() == *expected
+            }
+            (Literal::Number(expected), Some(Value::Number(n))) => n == expected,
+            (Literal::Bool(expected), Some(Value::Bool(b))) => b == expected,
+            _ => false,
+        }
+    }
+}
+
+/// A policy file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    keep: Option<Spanned<RawCondition>>,
+    drop: Option<Spanned<RawCondition>>,
+}
+
+/// A condition as written: exactly one of `all`, `any`, `not`, `field` (with one test).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    all: Option<Vec<Spanned<RawCondition>>>,
+    any: Option<Vec<Spanned<RawCondition>>>,
+    not: Option<Box<Spanned<RawCondition>>>,
+    field: Option<String>,
+    eq: Option<toml::Value>,
+    ne: Option<toml::Value>,
+    #[serde(rename = "in")]
+    in_: Option<Vec<toml::Value>>,
+    not_in: Option<Vec<toml::Value>>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+    glob: Option<String>,
+    regex: Option<String>,
+    exists: Option<bool>,
+    gt: Option<toml::Value>,
+    gte: Option<toml::Value>,
+    lt: Option<toml::Value>,
+    lte: Option<toml::Value>,
+    #[serde(default)]
+    case_insensitive: bool,
+}
+
+struct Compiler<'t> {
+    text: &'t str,
+    paths: Vec<Vec<String>>,
+}
+
+impl Compiler<'_> {
+    fn condition(
+        &mut self,
+        spanned: &Spanned<RawCondition>,
+        at: &str,
+        depth: usize,
+    ) -> Result<Condition, String> {
+        let fail = |problem: String| Err(format!("{at} ({}): {problem}", self.position(spanned)));
+        if depth >= MAX_DEPTH {
+            return fail(format!("conditions nest deeper than {MAX_DEPTH}"));
+        }
+        let raw = spanned.get_ref();
+        let kinds = [
+            raw.all.is_some(),
+            raw.any.is_some(),
+            raw.not.is_some(),
+            raw.field.is_some(),
+        ];
+        if kinds.iter().filter(|&&given| given).count() != 1 {
+            return fail("give exactly one of `all`, `any`, `not` and `field`".into());
+        }
+        let list = |compiler: &mut Self, items: &[Spanned<RawCondition>], name: &str| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| compiler.condition(item, &format!("{at}.{name}[{i}]"), depth + 1))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if let Some(items) = &raw.all {
+            return Ok(Condition::All(list(self, items, "all")?));
+        }
+        if let Some(items) = &raw.any {
+            return Ok(Condition::Any(list(self, items, "any")?));
+        }
+        if let Some(inner) = &raw.not {
+            let inner = self.condition(inner, &format!("{at}.not"), depth + 1)?;
+            return Ok(Condition::Not(Box::new(inner)));
+        }
+        let field = raw.field.as_deref().expect("counted above");
+        if field.is_empty() || field.split('.').any(str::is_empty) {
+            return fail(format!(
+                "`{field}` is not a field path (such as `actor.id`)"
+            ));
+        }
+        let test = match self.test(raw) {
+            Ok(test) => test,
+            Err(problem) => return fail(problem),
+        };
+        Ok(Condition::Test {
+            field: self.path_index(field),
+            test,
+        })
+    }
+
+    fn test(&self, raw: &RawCondition) -> Result<Test, String> {
+        let folding = raw.case_insensitive;
+        let fold = |text: &str| match folding {
+            true => text.to_lowercase(),
+            false => text.to_owned(),
+        };
+        let literal = |value: &toml::Value| -> Result<Literal, String> {
+            match value {
+                toml::Value::String(text) => Ok(Literal::Text(fold(text), folding)),
+                toml::Value::Integer(n) => Ok(Literal::Number(*n as f64)),
+                toml::Value::Float(x) => Ok(Literal::Number(*x)),
+                toml::Value::Boolean(b) => Ok(Literal::Bool(*b)),
+                other => Err(format!(
+                    "a {} is not a value to compare with",
+                    other.type_str()
+                )),
+            }
+        };
+        let number = |value: &toml::Value| -> Result<f64, String> {
+            match value {
+                toml::Value::Integer(n) => Ok(*n as f64),
+                toml::Value::Float(x) => Ok(*x),
+                other => Err(format!(
+                    "`gt`, `gte`, `lt` and `lte` take a number, not a {}",
+                    other.type_str()
+                )),
+            }
+        };
+        let mut tests = Vec::new();
+        if let Some(value) = &raw.eq {
+            tests.push(Test::Eq(literal(value)?));
+        }
+        if let Some(value) = &raw.ne {
+            tests.push(Test::Ne(literal(value)?));
+        }
+        if let Some(values) = &raw.in_ {
+            tests.push(Test::In(
+                values.iter().map(literal).collect::<Result<_, _>>()?,
+            ));
+        }
+        if let Some(values) = &raw.not_in {
+            tests.push(Test::NotIn(
+                values.iter().map(literal).collect::<Result<_, _>>()?,
+            ));
+        }
+        if let Some(prefix) = &raw.prefix {
+            tests.push(Test::Prefix(fold(prefix), folding));
+        }
+        if let Some(suffix) = &raw.suffix {
+            tests.push(Test::Suffix(fold(suffix), folding));
+        }
+        if let Some(pattern) = &raw.glob {
+            let glob: Glob = globset::GlobBuilder::new(pattern)
+                .case_insensitive(folding)
+                .build()
+                .map_err(|e| format!("glob `{pattern}`: {e}"))?;
+            tests.push(Test::Glob(glob.compile_matcher()));
+        }
+        if let Some(pattern) = &raw.regex {
+            let regex = regex::RegexBuilder::new(pattern)
+                .case_insensitive(folding)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("regex `{pattern}`: {e}"))?;
+            tests.push(Test::Regex(regex));
+        }
+        if let Some(wanted) = raw.exists {
+            tests.push(Test::Exists(wanted));
+        }
+        for (value, ordering) in [
+            (&raw.gt, Ordering::Gt),
+            (&raw.gte, Ordering::Gte),
+            (&raw.lt, Ordering::Lt),
+            (&raw.lte, Ordering::Lte),
+        ] {
+            if let Some(value) = value {
+                tests.push(Test::Compare(ordering, number(value)?));
+            }
+        }
+        match tests.len() {
+            1 => Ok(tests.pop().expect("one")),
+            0 => Err("a field test needs one of eq, ne, in, not_in, prefix, suffix, glob, regex, exists, gt, gte, lt, lte".into()),
+            _ => Err("a field test has one test; combine several with `all` or `any`".into()),
+        }
+    }
+
+    fn path_index(&mut self, field: &str) -> usize {
+        let path: Vec<String> = field.split('.').map(str::to_owned).collect();
+        match self.paths.iter().position(|known| *known == path) {
+            Some(index) => index,
+            None => {
+                self.paths.push(path);
+                self.paths.len() - 1
+            }
+        }
+    }
+
+    /// `line L, column C` of a condition in the policy's text.
+    fn position<T>(&self, spanned: &Spanned<T>) -> String {
+        let start = spanned.span().start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |nl| nl + 1) + 1;
+        format!("line {line}, column {column}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! The rules the seeds ask for (`shared/seeds`), on events shaped like the samples.
+
+use super::*;
+
+/// The values `policy` reads from `event` (a JSON object), as the reader captures them.
+fn keeps(policy: &Policy, event: &str) -> bool {
+    let event: serde_json::Value = serde_json::from_str(event).unwrap();
+    let values: Vec<Option<Value>> = policy
+        .paths()
+        .iter()
+        .map(|path| {
+            let mut value = &event;
+            for part in path {
+                value = value.get(part)?;
+            }
+            Some(match value {
+                serde_json::Value::String(text) => Value::Text(Cow::Owned(text.clone())),
+                serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
+                serde_json::Value::Bool(b) => Value::Bool(*b),
+                serde_json::Value::Null => Value::Null,
+                _ => Value::Other,
+            })
+        })
+        .collect();
+    policy.keeps(&values)
+}
+
+const PROXY: &str = r#"
+[keep]
+all = [
+  { field = "sanitized_count", gte = 1 },
+  { field = "host", in = ["api.openai.com", "api.anthropic.com"] },
+]
+[drop]
+any = [{ field = "path", in = ["/health", "/metrics"] }]
+"#;
+
+#[test]
+fn the_proxy_seed_keeps_sanitized_requests_to_some_domains_but_not_health_checks() {
+    let policy = Policy::parse(PROXY).unwrap();
+    let event = |count: u32, host: &str, path: &str| {
+        format!(r#"{{"request_id":"r","host":"{host}","path":"{path}","sanitized_count":{count}}}"#)
+    };
+    assert!(keeps(&policy, &event(1, "api.openai.com", "/v1/chat")));
+    assert!(
+        !keeps(&policy, &event(0, "api.openai.com", "/v1/chat")),
+        "nothing sanitized"
+    );
+    assert!(
+        !keeps(&policy, &event(2, "internal.health", "/v1/chat")),
+        "another domain"
+    );
+    assert!(
+        !keeps(&policy, &event(2, "api.anthropic.com", "/health")),
+        "a health check"
+    );
+    assert!(
+        !keeps(&policy, r#"{"host":"api.openai.com","path":"/x"}"#),
+        "no count: false, not an error"
+    );
+    assert!(
+        !keeps(
+            &policy,
+            r#"{"host":"api.openai.com","path":"/x","sanitized_count":"3"}"#
+        ),
+        "a count that is text"
+    );
+}
+
+#[test]
+fn event_types_severities_outcomes_actors_and_tenants() {
+    let policy = Policy::parse(
+        r#"
+[keep]
+all = [
+  { field = "event_type", in = ["auth.login", "auth.login_failed"] },
+  { any = [{ field = "severity", in = ["WARNING", "ERROR"], case_insensitive = true }, { field = "outcome", eq = "failure" }] },
+  { not = { field = "actor_id", eq = "u-system" } },
+  { field = "tenant.id", prefix = "acme-" },
+]
+"#,
+    )
+    .unwrap();
+    let event = |kind: &str, severity: &str, outcome: &str, actor: &str, tenant: &str| {
+        format!(
+            r#"{{"event_type":"{kind}","severity":"{severity}","outcome":"{outcome}","actor_id":"{actor}","tenant":{{"id":"{tenant}"}}}}"#
+        )
+    };
+    assert!(keeps(
+        &policy,
+        &event("auth.login", "warning", "success", "u-1", "acme-eu")
+    ));
+    assert!(keeps(
+        &policy,
+        &event("auth.login_failed", "info", "failure", "u-1", "acme-us")
+    ));
+    assert!(!keeps(
+        &policy,
+        &event("config.changed", "error", "failure", "u-1", "acme-eu")
+    ));
+    assert!(!keeps(
+        &policy,
+        &event("auth.login", "info", "success", "u-1", "acme-eu")
+    ));
+    assert!(!keeps(
+        &policy,
+        &event("auth.login", "error", "success", "u-system", "acme-eu")
+    ));
+    assert!(!keeps(
+        &policy,
+        &event("auth.login", "error", "success", "u-1", "other")
+    ));
+    assert_eq!(
+        policy.paths().len(),
+        5,
+        "each field once: {:?}",
+        policy.paths()
+    );
+}
+
+#[test]
+fn text_tests_glob_regex_exists_and_numbers() {
+    let policy = Policy::parse(
+        r#"
+[drop]
+any = [
+  { field = "actor.email", glob = "*@EXAMPLE.test", case_insensitive = true },
+  { field = "path", regex = "^/(internal|debug)/" },
+  { field = "path", suffix = ".png" },
+  { field = "debug", exists = true },
+  { field = "latency_ms", gt = 10000 },
+  { field = "risk", lte = 0.1 },
+  { field = "dry_run", eq = true },
+]
+"#,
+    )
+    .unwrap();
+    assert!(!keeps(&policy, r#"{"actor":{"email":"bob@example.TEST"}}"#));
+    assert!(!keeps(&policy, r#"{"path":"/internal/x"}"#));
+    assert!(!keeps(&policy, r#"{"path":"/logo.png"}"#));
+    assert!(!keeps(&policy, r#"{"debug":null}"#), "present, even null");
+    assert!(!keeps(&policy, r#"{"latency_ms":10001}"#));
+    assert!(!keeps(&policy, r#"{"risk":0.05}"#));
+    assert!(!keeps(&policy, r#"{"dry_run":true}"#));
+    assert!(keeps(
+        &policy,
+        r#"{"actor":{"email":"bob@example.org"},"path":"/v1","latency_ms":5,"risk":0.5,"dry_run":false}"#
+    ));
+    assert!(
+        keeps(&policy, r#"{"actor":"bob"}"#),
+        "a path through a non-object is absent"
+    );
+}
+
+#[test]
+fn no_rule_keeps_everything_and_ne_holds_for_a_missing_field() {
+    assert!(keeps(&Policy::parse("").unwrap(), r#"{"a":1}"#));
+    let policy = Policy::parse(r#"keep = { field = "env", ne = "test" }"#).unwrap();
+    assert!(keeps(&policy, r#"{"a":1}"#));
+    assert!(!keeps(&policy, r#"{"env":"test"}"#));
+}
+
+#[test]
+fn a_bad_policy_is_refused_with_where() {
+    let error = |text: &str| Policy::parse(text).unwrap_err();
+    let unknown = error("[keep]\nfield = \"a\"\nequals = 1\n");
+    assert!(
+        unknown.contains("unknown field `equals`") && unknown.contains("line 3"),
+        "{unknown}"
+    );
+    let two = error("[keep]\nall = [\n  { field = \"a\", eq = 1, ne = 2 },\n]\n");
+    assert!(
+        two.starts_with("keep.all[0] (line 3, column 3)") && two.contains("one test"),
+        "{two}"
+    );
+    let none = error("[drop]\nfield = \"a\"\n");
+    assert!(none.contains("needs one of eq"), "{none}");
+    let regex = error("keep = { field = \"a\", regex = \"(\" }");
+    assert!(regex.contains("regex `(`"), "{regex}");
+    let path = error("keep = { field = \"a..b\", exists = true }");
+    assert!(path.contains("not a field path"), "{path}");
+    let deep = format!(
+        "keep = {}{{ field = \"a\", exists = true }}{}",
+        "{ not = ".repeat(20),
+        " }".repeat(20)
+    );
+    assert!(error(&deep).contains("nest deeper"), "{}", error(&deep));
+    assert!(error("keep = { field = \"a\", gt = \"x\" }").contains("take a number"));
+}
