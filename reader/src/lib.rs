@@ -4,7 +4,8 @@
 //!
 //! - [`lines`]: splitting a byte stream into lines across reads, each line bounded;
 //! - [`parse`]: a line to an event (the rules of `shared/data/README.md`): validation
-//!   without building a tree, repeated keys normalized, the event time and id.
+//!   without building a tree, repeated keys normalized, the event time and id, and the
+//!   filter policies, decided on the fields they name, captured in the same pass.
 
 pub mod lines;
 mod normalize;
