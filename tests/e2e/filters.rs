@@ -106,3 +106,49 @@ async fn check_refuses_a_policy_with_its_line_and_column() {
         "{stderr}"
     );
 }
+
+/// `sluice preview --filter FILE` prints the events a policy keeps, and says how many
+/// it dropped; with `--module` too, only those are formatted.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_shows_what_a_policy_keeps() {
+    let harness = Harness::new();
+    let policy = harness.write("proxy.toml", PROXY_POLICY);
+    let input = std::fs::read(data_file("proxy-audit.jsonl")).unwrap();
+    let policy = policy.display().to_string();
+
+    let output = harness
+        .sluice_with_input(&["preview", "--filter", &policy], &[], &input)
+        .await;
+
+    assert!(output.status.success(), "{}", transcript(&output));
+    let kept: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 10, "{}", transcript(&output));
+    assert!(
+        kept.iter()
+            .all(|e| e["sanitized_count"].as_u64().unwrap() >= 1
+                && e["path"] != "/health"
+                && e["path"] != "/metrics")
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("the filter keeps 10 events and drops 50"),
+        "{}",
+        transcript(&output)
+    );
+
+    let formatted = harness
+        .sluice_with_input(
+            &["preview", "--filter", &policy, "--module", "splunk-hec"],
+            &[],
+            &input,
+        )
+        .await;
+    assert!(formatted.status.success(), "{}", transcript(&formatted));
+    assert!(
+        String::from_utf8_lossy(&formatted.stdout).contains("### request 1 of 1: 10 events"),
+        "{}",
+        transcript(&formatted)
+    );
+}

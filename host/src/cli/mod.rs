@@ -61,11 +61,15 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
-    /// Run a module on JSON Lines from stdin and print the requests it would send.
+    /// Run a module on JSON Lines from stdin and print the requests it would send; or,
+    /// with `--filter` alone, print the events a filter policy keeps.
     Preview {
         /// A built-in module name or a path to a `.wasm`.
-        #[arg(short, long)]
-        module: String,
+        #[arg(short, long, required_unless_present = "filter")]
+        module: Option<String>,
+        /// A filter policy file: only the events it keeps are formatted (or printed).
+        #[arg(long, value_name = "FILE")]
+        filter: Option<PathBuf>,
         /// A module setting, `key=value`; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
@@ -135,7 +139,11 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { config } => run(Config::load(&config)?),
         Command::Check { config, connect } => check(&config, connect),
-        Command::Preview { module, settings } => preview::preview(&module, settings),
+        Command::Preview {
+            module,
+            filter,
+            settings,
+        } => preview::preview(module.as_deref(), filter.as_deref(), settings),
         Command::Modules { config } => modules(&Config::load(&config)?),
         Command::Dlq {
             command: DlqCommand::List { config },

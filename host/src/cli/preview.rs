@@ -13,26 +13,47 @@ use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::answer;
 use sluice_contract::types::{Compression, FormatError, Request};
 
-/// Reads JSON Lines on stdin as one batch, formats it with `module` and prints every
-/// request (the credential header shown masked, compressed bodies shown before
-/// compression). Rejected lines, refused events and events the module forgot are
-/// reported on stderr.
-pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode> {
-    let source = ModuleSource::resolve(module, &[])?;
-    let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
-    let module = runtime.load_formatter(&source)?;
-    let info = module.info().clone();
-    if let Some((key, problem)) = module.unknown_setting(&settings) {
-        anyhow::bail!("--set {key}: {problem}");
-    }
-
+/// Reads JSON Lines on stdin as one batch, keeps what the `filter` policy keeps (all
+/// without one), formats it with `module` and prints every request (the credential
+/// header shown masked, compressed bodies shown before compression); without a module,
+/// prints the events kept. Rejected lines, events the filter drops, refused events and
+/// events the module forgot are reported on stderr.
+pub fn preview(
+    module: Option<&str>,
+    filter: Option<&std::path::Path>,
+    settings: Vec<(String, String)>,
+) -> Result<ExitCode> {
+    let filters = match filter {
+        Some(path) => {
+            let filter = crate::config::FilterConfig {
+                name: path.display().to_string(),
+                policy: path.to_owned(),
+            };
+            vec![std::sync::Arc::new(filter.load()?)]
+        }
+        None => Vec::new(),
+    };
+    // The module first: a wrong name or setting is said before stdin is read.
+    let module = match module {
+        Some(module) => {
+            let source = ModuleSource::resolve(module, &[])?;
+            let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
+            let module = runtime.load_formatter(&source)?;
+            if let Some((key, problem)) = module.unknown_setting(&settings) {
+                anyhow::bail!("--set {key}: {problem}");
+            }
+            Some(module)
+        }
+        None => None,
+    };
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .context("reading stdin")?;
     // Lines are split and bounded as `run` reads them.
     let events_config = crate::config::EventsConfig::default();
-    let parser = line_parser(&events_config, Vec::new());
+    let parser = line_parser(&events_config, filters);
+    let mut dropped = 0usize;
     let mut splitter = LineSplitter::new(events_config.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();
@@ -45,8 +66,11 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
         let rejected = match line {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
                 Parsed::Rejected(reason) => Some(reason),
-                // Without filters (none is given to this parser), nothing is filtered.
-                Parsed::Blank | Parsed::Event { .. } | Parsed::Filtered(_) => None,
+                Parsed::Filtered(_) => {
+                    dropped += 1;
+                    None
+                }
+                Parsed::Blank | Parsed::Event { .. } => None,
             },
             Line::TooLong { start, len } => {
                 Some(too_long(len, events_config.max_line_bytes, start.len()))
@@ -58,6 +82,20 @@ pub fn preview(module: &str, settings: Vec<(String, String)>) -> Result<ExitCode
     };
     splitter.feed(&input, &mut handle);
     splitter.finish(&mut handle);
+    if filter.is_some() {
+        eprintln!(
+            "the filter keeps {} events and drops {dropped}",
+            chunk.events.len()
+        );
+    }
+    let Some(module) = module else {
+        let mut out = std::io::stdout().lock();
+        for meta in &chunk.events {
+            writeln!(out, "{}", meta.json_in(&chunk.data))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let info = module.info().clone();
     let mut events = Events::default();
     for meta in &chunk.events {
         events.push(meta.json_in(&chunk.data), meta);
