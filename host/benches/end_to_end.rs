@@ -12,6 +12,8 @@
 //! `SLUICE_BENCH_OUTAGE_SECS=N` has the receiver answer 503 (HEC's "server busy") for
 //! the first N seconds, so the events arrive during an outage (the peak RSS then says
 //! whether memory is bounded by the configuration or grows with the events);
+//! `SLUICE_BENCH_FILTER=1` applies a filter policy with the proxy users' rules (which
+//! every bench event passes, so the same events arrive), to measure what a policy costs;
 //! `SLUICE_BENCH_MODULE=elasticsearch` delivers through the Elasticsearch module to a
 //! loopback `_bulk` endpoint instead; `SLUICE_BENCH_MODULE=syslog`, through the syslog
 //! module over TCP (octet counting) to a loopback listener that counts frames.
@@ -51,6 +53,17 @@ async fn main() {
         .unwrap_or(1)
         .max(1);
     let dir = tempfile::tempdir().expect("temp dir");
+    let filter = std::env::var("SLUICE_BENCH_FILTER").is_ok_and(|v| v == "1");
+    let filters = if filter {
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, BENCH_POLICY).unwrap();
+        format!(
+            "[[filters]]\nname = \"seed\"\npolicy = {:?}\n",
+            policy.display().to_string()
+        )
+    } else {
+        String::new()
+    };
     let inputs: Vec<_> = (0..files)
         .map(|i| dir.path().join(format!("events-{i}.jsonl")))
         .collect();
@@ -92,6 +105,7 @@ async fn main() {
 dead_letter_dir = "dead-letter"
 {data_dir}
 {sources}
+{filters}
 [[destinations]]
 name = "bench"
 module = "{module}"
@@ -121,9 +135,10 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 
     let seconds = elapsed.as_secs_f64();
     println!(
-        "events          {events} in {files} file(s), {module}{}{}{}",
+        "events          {events} in {files} file(s), {module}{}{}{}{}",
         if gzip { ", gzip" } else { "" },
         if spool { ", spooled" } else { "" },
+        if filter { ", a filter policy" } else { "" },
         if outage > 0 {
             format!(", the receiver down for the first {outage} s")
         } else {
@@ -216,6 +231,19 @@ async fn syslog_receiver() -> (String, Arc<AtomicU64>) {
     });
     (endpoint, received)
 }
+
+/// The proxy users' rules (`shared/seeds`), which every bench event passes: sanitized,
+/// to a listed domain, not a health check, and a nested field read.
+const BENCH_POLICY: &str = r#"
+[keep]
+all = [
+  { field = "sanitized_count", gte = 1 },
+  { field = "host", in = ["api.openai.com", "api.anthropic.com"] },
+  { field = "actor.email", glob = "*@example.com" },
+]
+[drop]
+any = [{ field = "path", in = ["/health", "/metrics"] }]
+"#;
 
 #[derive(Clone)]
 struct Receiver {
