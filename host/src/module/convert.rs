@@ -10,7 +10,27 @@
 /// The conversions of the records every served version has alike, expanded in a module
 /// where the version's generated types are `wit` and the host's are `host`.
 macro_rules! shared_conversions {
-    () => {
+    // The verdicts a version has besides the five every one has, as match arms.
+    ($($verdict_arms:tt)*) => {
+        impl From<wit::Verdict> for host::Verdict {
+            fn from(verdict: wit::Verdict) -> Self {
+                match verdict {
+                    wit::Verdict::Delivered => host::Verdict::Delivered,
+                    wit::Verdict::Retry(advice) => host::Verdict::Retry(host::RetryAdvice {
+                        reason: advice.reason,
+                        after_ms: advice.after_ms,
+                    }),
+                    wit::Verdict::Partial(partial) => host::Verdict::Partial(host::PartialFailure {
+                        retry: partial.retry,
+                        refused: partial.refused.into_iter().map(Into::into).collect(),
+                    }),
+                    wit::Verdict::TooLarge => host::Verdict::TooLarge,
+                    wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
+                    $($verdict_arms)*
+                }
+            }
+        }
+
         impl From<host::Enrichment> for wit::Enrichment {
             fn from(e: host::Enrichment) -> Self {
                 wit::Enrichment {
@@ -173,26 +193,7 @@ pub mod current {
 
     use super::super::bindings::types as wit;
 
-    super::shared_conversions!();
-
-    impl From<wit::Verdict> for host::Verdict {
-        fn from(verdict: wit::Verdict) -> Self {
-            match verdict {
-                wit::Verdict::Delivered => host::Verdict::Delivered,
-                wit::Verdict::Retry(advice) => host::Verdict::Retry(host::RetryAdvice {
-                    reason: advice.reason,
-                    after_ms: advice.after_ms,
-                }),
-                wit::Verdict::Partial(partial) => host::Verdict::Partial(host::PartialFailure {
-                    retry: partial.retry,
-                    refused: partial.refused.into_iter().map(Into::into).collect(),
-                }),
-                wit::Verdict::TooLarge => host::Verdict::TooLarge,
-                wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
-                wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),
-            }
-        }
-    }
+    super::shared_conversions!(wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),);
 
     impl From<wit::Query> for host::Query {
         fn from(query: wit::Query) -> Self {

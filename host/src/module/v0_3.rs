@@ -43,25 +43,8 @@ mod convert {
 
     use super::wit;
 
+    // 0.3.0's verdicts are the five every version has.
     crate::module::convert::shared_conversions!();
-
-    impl From<wit::Verdict> for host::Verdict {
-        fn from(verdict: wit::Verdict) -> Self {
-            match verdict {
-                wit::Verdict::Delivered => host::Verdict::Delivered,
-                wit::Verdict::Retry(advice) => host::Verdict::Retry(host::RetryAdvice {
-                    reason: advice.reason,
-                    after_ms: advice.after_ms,
-                }),
-                wit::Verdict::Partial(partial) => host::Verdict::Partial(host::PartialFailure {
-                    retry: partial.retry,
-                    refused: partial.refused.into_iter().map(Into::into).collect(),
-                }),
-                wit::Verdict::TooLarge => host::Verdict::TooLarge,
-                wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
-            }
-        }
-    }
 
     impl From<wit::ConnectionCheck> for host::ConnectionCheck {
         fn from(check: wit::ConnectionCheck) -> Self {
