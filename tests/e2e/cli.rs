@@ -1,7 +1,7 @@
 //! `sluice check`, `sluice preview` and the start of `sluice run` as a user runs them.
 
 use crate::support::{
-    FILE_SOURCE, Harness, data_file, splunk_destination, test_module, transcript,
+    FILE_SOURCE, Harness, check_fails, data_file, splunk_destination, test_module, transcript,
 };
 
 fn valid() -> String {
@@ -57,19 +57,6 @@ async fn run_refuses_to_start_with_a_setting_the_module_refuses() {
         harness.dead_letters().is_empty(),
         "no event was read, so none was dead-lettered"
     );
-}
-
-/// Runs `check` on `config` and returns stderr, asserting it failed with exit code 2.
-async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> String {
-    harness.config(config);
-    let output = harness.sluice(&["check", "-c", "sluice.toml"], env).await;
-    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        stderr.contains("sluice.toml"),
-        "the message names the file: {stderr}"
-    );
-    stderr
 }
 
 #[tokio::test(flavor = "multi_thread")]

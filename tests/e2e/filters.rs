@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, data_file, objects_in, sorted, splunk_destination, summary_figure, transcript,
+    Harness, check_fails, data_file, objects_in, sorted, splunk_destination, summary_figure,
+    transcript,
 };
 
 /// Only sanitized requests to two AI providers, never a health check or metrics scrape.
@@ -90,14 +91,7 @@ async fn check_refuses_a_policy_with_its_line_and_column() {
         "filters/proxy.toml",
         "[keep]\nall = [\n  { field = \"host\", eq = \"a\", ne = \"b\" },\n]\n",
     );
-    harness.config(&config(&receiver));
-
-    let output = harness
-        .sluice(&["check", "-c", "sluice.toml"], &[("HEC_TOKEN", "t")])
-        .await;
-
-    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = check_fails(&harness, &config(&receiver), &[("HEC_TOKEN", "t")]).await;
     assert!(
         stderr.contains("filters[0]: filter `proxy-seed`")
             && stderr.contains("proxy.toml")

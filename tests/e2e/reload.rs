@@ -59,6 +59,14 @@ async fn start_with_probe(harness: &Harness, module: &[u8]) -> tokio::process::C
     child
 }
 
+/// Stops the run with SIGTERM; returns its log once it exited cleanly.
+async fn stop(child: tokio::process::Child) -> String {
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
     let harness = Harness::new();
@@ -82,10 +90,7 @@ async fn sighup_swaps_a_changed_module_and_refuses_a_broken_one() {
     events(&harness, 20, 10);
     until(|| captured(&harness) == 30).await;
 
-    send_signal(&child, libc::SIGTERM);
-    let output = exit_within(child, Duration::from_secs(30)).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = stop(child).await;
     assert!(
         stderr.lines().any(
             |l| l.contains("module reloaded; batches from now on use it")
@@ -131,10 +136,7 @@ async fn a_module_file_dropped_in_is_picked_up_without_a_signal() {
     events(&harness, 20, 10);
     until(|| captured(&harness) == 30).await;
 
-    send_signal(&child, libc::SIGTERM);
-    let output = exit_within(child, Duration::from_secs(30)).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = stop(child).await;
     let sha256 = hex::encode(sha2::Sha256::digest(&new_version));
     assert!(
         stderr.lines().any(
@@ -175,10 +177,7 @@ async fn a_removed_module_pauses_its_destination_until_it_is_back() {
     harness.write("modules/probe.wasm", &original);
     until(|| captured(&harness) == 20).await;
 
-    send_signal(&child, libc::SIGTERM);
-    let output = exit_within(child, Duration::from_secs(30)).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = stop(child).await;
     assert_eq!(captured(&harness), 20, "every event, once");
     assert!(
         stderr.contains("module gone: the destination is paused")

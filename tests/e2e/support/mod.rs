@@ -179,6 +179,19 @@ impl Harness {
     }
 }
 
+/// Runs `check` on `config` and returns stderr, asserting it failed with exit code 2.
+pub async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) -> String {
+    harness.config(config);
+    let output = harness.sluice(&["check", "-c", "sluice.toml"], env).await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains("sluice.toml"),
+        "the message names the file: {stderr}"
+    );
+    stderr
+}
+
 /// Sends `signal` to a running `sluice`.
 pub fn send_signal(child: &tokio::process::Child, signal: i32) {
     let pid = child.id().expect("still running") as i32;
