@@ -117,6 +117,19 @@ impl Info {
             settings: Vec::new(),
         }
     }
+
+    /// A module of messages (syslog, CEF, LEEF lines: [`Formatted::lines`]) for the
+    /// stream and datagram transports, 1000 events or 1 MB a batch, no authentication.
+    pub fn messages(name: &str, version: &str) -> Self {
+        Info {
+            transport: Transport::Stream,
+            batch: BatchLimits {
+                max_events: 1000,
+                max_bytes: 1_000_000,
+            },
+            ..Info::http(name, version)
+        }
+    }
 }
 
 /// The requests for one batch, and the events no request can carry.

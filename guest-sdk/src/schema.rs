@@ -141,7 +141,7 @@ fn take(event: &mut Map<String, Value>, from: &str, out: &mut Map<String, Value>
 }
 
 /// Removes the value at a dotted path, and an object left empty by it.
-fn remove(event: &mut Map<String, Value>, path: &str) -> Option<Value> {
+pub(crate) fn remove(event: &mut Map<String, Value>, path: &str) -> Option<Value> {
     match path.split_once('.') {
         None => event.remove(path).filter(|v| !v.is_null()),
         Some((head, rest)) => {

@@ -132,7 +132,7 @@ impl AuditFields {
             used.extend(["url.domain", "url.path"]);
         }
         for path in used.iter().chain(&NOT_OTHERS) {
-            remove_at(&mut ecs, path);
+            crate::schema::remove(&mut ecs, path);
         }
         let mut others = Vec::new();
         leaves(&Value::Object(ecs), "", &mut others);
@@ -273,22 +273,6 @@ fn text_at<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
         value = value.get(part)?;
     }
     value.as_str().filter(|text| !text.is_empty())
-}
-
-fn remove_at(object: &mut Map<String, Value>, path: &str) {
-    match path.split_once('.') {
-        None => {
-            object.remove(path);
-        }
-        Some((head, rest)) => {
-            if let Some(Value::Object(inner)) = object.get_mut(head) {
-                remove_at(inner, rest);
-                if inner.is_empty() {
-                    object.remove(head);
-                }
-            }
-        }
-    }
 }
 
 /// Every leaf of `value` with its dotted name; the members of `unmapped` (the fields

@@ -4,9 +4,7 @@
 
 use sluice_guest::cef::Cef;
 use sluice_guest::siem::LineSettings;
-use sluice_guest::{
-    Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, Info, Settings, Transport,
-};
+use sluice_guest::{Batch, Enrichment, FormatError, Formatted, Formatter, Info, Settings};
 
 /// The CEF formatter of one destination.
 pub struct CefLines {
@@ -16,13 +14,8 @@ pub struct CefLines {
 impl Formatter for CefLines {
     fn info() -> Info {
         Info {
-            transport: Transport::Stream,
-            batch: BatchLimits {
-                max_events: 1000,
-                max_bytes: 1_000_000,
-            },
             settings: LineSettings::docs(),
-            ..Info::http("cef", env!("CARGO_PKG_VERSION"))
+            ..Info::messages("cef", env!("CARGO_PKG_VERSION"))
         }
     }
 

@@ -4,9 +4,7 @@
 
 use sluice_guest::leef::Leef;
 use sluice_guest::siem::LineSettings;
-use sluice_guest::{
-    Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, Info, Settings, Transport,
-};
+use sluice_guest::{Batch, Enrichment, FormatError, Formatted, Formatter, Info, Settings};
 
 /// The LEEF formatter of one destination.
 pub struct LeefLines {
@@ -16,13 +14,8 @@ pub struct LeefLines {
 impl Formatter for LeefLines {
     fn info() -> Info {
         Info {
-            transport: Transport::Stream,
-            batch: BatchLimits {
-                max_events: 1000,
-                max_bytes: 1_000_000,
-            },
             settings: [LineSettings::docs(), Leef::docs()].concat(),
-            ..Info::http("leef", env!("CARGO_PKG_VERSION"))
+            ..Info::messages("leef", env!("CARGO_PKG_VERSION"))
         }
     }
 

@@ -10,9 +10,7 @@ pub mod config;
 pub mod encoder;
 pub mod header;
 
-use sluice_guest::{
-    Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, Info, Settings, Transport,
-};
+use sluice_guest::{Batch, Enrichment, FormatError, Formatted, Formatter, Info, Settings};
 
 /// The syslog formatter of one destination.
 pub struct Syslog {
@@ -22,13 +20,8 @@ pub struct Syslog {
 impl Formatter for Syslog {
     fn info() -> Info {
         Info {
-            transport: Transport::Stream,
-            batch: BatchLimits {
-                max_events: 1000,
-                max_bytes: 1_000_000,
-            },
             settings: config::SyslogConfig::docs(),
-            ..Info::http("syslog", env!("CARGO_PKG_VERSION"))
+            ..Info::messages("syslog", env!("CARGO_PKG_VERSION"))
         }
     }
 
