@@ -94,6 +94,11 @@ impl FilterConfig {
     /// Reads and compiles the policy; the error names the filter, the file and where
     /// in it.
     pub fn load(&self) -> Result<sluice_filter::Policy> {
+        self.compile(&self.read()?)
+    }
+
+    /// The policy file's text.
+    pub fn read(&self) -> Result<String> {
         use std::io::Read;
         let mut text = String::new();
         // Bounded: a policy path may name anything (`/dev/zero`).
@@ -113,7 +118,12 @@ impl FilterConfig {
             self.policy.display(),
             MAX_POLICY_BYTES / 1024
         );
-        sluice_filter::Policy::parse(&text).map_err(|problem| {
+        Ok(text)
+    }
+
+    /// Compiles `text`, read from the policy file.
+    pub fn compile(&self, text: &str) -> Result<sluice_filter::Policy> {
+        sluice_filter::Policy::parse(text).map_err(|problem| {
             anyhow::anyhow!(
                 "filter `{}` ({}): {problem}",
                 self.name,
@@ -279,6 +289,9 @@ impl TryFrom<SourceTable> for SourceConfig {
 pub struct DestinationConfig {
     /// Unique name, used in logs and dead-letter records.
     pub name: String,
+    /// A filter policy file of this destination's own: only the events it keeps are
+    /// sent here (no `[[route]]` tables: routes are global).
+    pub filter: Option<PathBuf>,
     /// The names of the sources whose events this destination takes; all when empty.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -360,6 +373,14 @@ pub enum Framing {
 }
 
 impl DestinationConfig {
+    /// Its own filter policy, named after it.
+    pub fn filter_config(&self) -> Option<FilterConfig> {
+        self.filter.as_ref().map(|policy| FilterConfig {
+            name: self.name.clone(),
+            policy: policy.clone(),
+        })
+    }
+
     /// Where the destination is in its file, for errors: ``destinations[0] (`splunk`)``.
     pub fn location(&self, index: usize) -> String {
         format!("destinations[{index}] (`{}`)", self.name)
@@ -538,9 +559,13 @@ impl Config {
             }
         }
         for destination in &mut self.destinations {
-            for file in [&mut destination.ca_file, &mut destination.client_cert]
-                .into_iter()
-                .flatten()
+            for file in [
+                &mut destination.ca_file,
+                &mut destination.client_cert,
+                &mut destination.filter,
+            ]
+            .into_iter()
+            .flatten()
             {
                 fix(file);
             }
@@ -569,16 +594,36 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.sources.is_empty() {
-            bail!("sources: at least one [[sources]] is needed");
-        }
+        self.validate_main()?;
+        self.validate_filters()
+    }
+
+    /// Every global filter compiles, and routes only to destinations that exist.
+    fn validate_filters(&self) -> Result<()> {
         for (index, filter) in self.filters.iter().enumerate() {
             if self.filters[..index].iter().any(|f| f.name == filter.name) {
                 bail!("filters[{index}]: the name `{}` is taken", filter.name);
             }
-            filter
+            let policy = filter
                 .load()
                 .map_err(|e| anyhow::anyhow!("filters[{index}]: {e:#}"))?;
+            if let Some(unknown) = policy
+                .route_targets()
+                .into_iter()
+                .find(|target| !self.destinations.iter().any(|d| d.name == *target))
+            {
+                bail!(
+                    "filters[{index}] ({}): a [[route]] sends events to `{unknown}`, but no destination has that name",
+                    filter.policy.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_main(&self) -> Result<()> {
+        if self.sources.is_empty() {
+            bail!("sources: at least one [[sources]] is needed");
         }
         if self.spool.enabled == Some(true) && self.data_dir.is_none() {
             bail!("spool.enabled: the spool lives in `data_dir`; set data_dir = \"PATH\"");
@@ -647,6 +692,15 @@ impl Config {
                 bail!(
                     "{at}.sources: no source is named `{unknown}` (give the source `name = \"{unknown}\"`)"
                 );
+            }
+            if let Some(filter) = destination.filter_config() {
+                let policy = filter.load().with_context(|| format!("{at}.filter"))?;
+                if policy.routes() {
+                    bail!(
+                        "{at}.filter: {} has [[route]] tables; routes belong in a global [[filters]] policy",
+                        filter.policy.display()
+                    );
+                }
             }
             if let Some(pin) = &destination.module_sha256
                 && (pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))

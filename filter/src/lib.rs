@@ -16,6 +16,16 @@
 //! ]
 //! ```
 //!
+//! A global policy (`[[filters]]`) may also route: the first `[[route]]` whose `when`
+//! holds (no `when`: always) sends the event to its `to` destinations only; an event no
+//! route matches goes to every destination that takes its source.
+//!
+//! ```toml
+//! [[route]]
+//! when = { field = "tenant", eq = "acme" }
+//! to = ["splunk-acme"]
+//! ```
+//!
 //! A condition is `all = [...]`, `any = [...]`, `not = {...}`, or a test of one field
 //! (a dotted path into nested objects): `eq`, `ne`, `in`, `not_in`, `prefix`, `suffix`,
 //! `glob`, `regex`, `exists`, `gt`, `gte`, `lt`, `lte`, with `case_insensitive` for the
@@ -53,9 +63,17 @@ pub enum Value<'a> {
 pub struct Policy {
     keep: Option<Condition>,
     drop: Option<Condition>,
+    routes: Vec<Route>,
     /// The fields the policy reads, each a dotted path split at its dots; a test names
     /// one by its index here.
     paths: Vec<Vec<String>>,
+}
+
+/// `[[route]]`: where the events `when` holds go (and nowhere else).
+#[derive(Debug)]
+struct Route {
+    when: Option<Condition>,
+    to: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -101,7 +119,11 @@ enum Literal {
 impl Policy {
     /// Compiles a policy; the error says what is wrong and where (line and column).
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        // One line, with where: the error of a policy reloaded goes to one log line.
+        let file: PolicyFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => format!("{}: {}", position(text, span.start), e.message().trim()),
+            None => e.message().trim().to_owned(),
+        })?;
         let mut compiler = Compiler {
             text,
             paths: Vec::new(),
@@ -114,9 +136,16 @@ impl Policy {
             .drop
             .map(|condition| compiler.condition(&condition, "drop", 0))
             .transpose()?;
+        let routes = file
+            .route
+            .iter()
+            .enumerate()
+            .map(|(i, route)| compiler.route(route, i))
+            .collect::<Result<_, _>>()?;
         Ok(Policy {
             keep,
             drop,
+            routes,
             paths: compiler.paths,
         })
     }
@@ -133,6 +162,31 @@ impl Policy {
             condition.as_ref().map(|condition| condition.holds(values))
         };
         holds(&self.keep).unwrap_or(true) && !holds(&self.drop).unwrap_or(false)
+    }
+
+    /// Whether the policy routes at all.
+    pub fn routes(&self) -> bool {
+        !self.routes.is_empty()
+    }
+
+    /// The destinations named by `[[route]]` tables, each once, in their order.
+    pub fn route_targets(&self) -> Vec<&str> {
+        let mut targets: Vec<&str> = Vec::new();
+        for name in self.routes.iter().flat_map(|route| &route.to) {
+            if !targets.contains(&name.as_str()) {
+                targets.push(name);
+            }
+        }
+        targets
+    }
+
+    /// The destinations of the first route whose `when` holds for `values`; none when no
+    /// route matches (the event goes everywhere).
+    pub fn route(&self, values: &[Option<Value<'_>>]) -> Option<&[String]> {
+        self.routes
+            .iter()
+            .find(|route| route.when.as_ref().is_none_or(|when| when.holds(values)))
+            .map(|route| route.to.as_slice())
     }
 }
 
@@ -205,6 +259,16 @@ impl Literal {
 struct PolicyFile {
     keep: Option<Spanned<RawCondition>>,
     drop: Option<Spanned<RawCondition>>,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+}
+
+/// A `[[route]]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    when: Option<Spanned<RawCondition>>,
+    to: Vec<String>,
 }
 
 /// A condition as written: exactly one of `all`, `any`, `not`, `field` (with one test).
@@ -289,6 +353,26 @@ impl Compiler<'_> {
         Ok(Condition::Test {
             field: self.path_index(field),
             test,
+        })
+    }
+
+    fn route(&mut self, spanned: &Spanned<RawRoute>, index: usize) -> Result<Route, String> {
+        let at = format!("route[{index}]");
+        let raw = spanned.get_ref();
+        if raw.to.is_empty() || raw.to.iter().any(String::is_empty) {
+            return Err(format!(
+                "{at} ({}): `to` names one destination or more",
+                self.position(spanned)
+            ));
+        }
+        let when = raw
+            .when
+            .as_ref()
+            .map(|when| self.condition(when, &format!("{at}.when"), 0))
+            .transpose()?;
+        Ok(Route {
+            when,
+            to: raw.to.clone(),
         })
     }
 
@@ -391,12 +475,24 @@ impl Compiler<'_> {
 
     /// `line L, column C` of a condition in the policy's text.
     fn position<T>(&self, spanned: &Spanned<T>) -> String {
-        let start = spanned.span().start.min(self.text.len());
-        let before = &self.text[..start];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |nl| nl + 1) + 1;
-        format!("line {line}, column {column}")
+        position(self.text, spanned.span().start)
     }
+}
+
+/// `line L, column C` of byte `at` of `text`.
+fn position(text: &str, at: usize) -> String {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().count()
+        - before
+            .rfind('\n')
+            .map_or(0, |nl| before[..=nl].chars().count())
+        + 1;
+    format!("line {line}, column {column}")
 }
 
 #[cfg(test)]

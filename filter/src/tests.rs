@@ -2,10 +2,14 @@
 
 use super::*;
 
-/// The values `policy` reads from `event` (a JSON object), as the reader captures them.
 fn keeps(policy: &Policy, event: &str) -> bool {
+    policy.keeps(&values(policy, event))
+}
+
+/// The values `policy` reads from `event` (a JSON object), as the reader captures them.
+fn values<'e>(policy: &Policy, event: &str) -> Vec<Option<Value<'e>>> {
     let event: serde_json::Value = serde_json::from_str(event).unwrap();
-    let values: Vec<Option<Value>> = policy
+    policy
         .paths()
         .iter()
         .map(|path| {
@@ -21,8 +25,7 @@ fn keeps(policy: &Policy, event: &str) -> bool {
                 _ => Value::Other,
             })
         })
-        .collect();
-    policy.keeps(&values)
+        .collect()
 }
 
 const PROXY: &str = r#"
@@ -186,4 +189,46 @@ fn a_bad_policy_is_refused_with_where() {
     );
     assert!(error(&deep).contains("nest deeper"), "{}", error(&deep));
     assert!(error("keep = { field = \"a\", gt = \"x\" }").contains("take a number"));
+}
+
+#[test]
+fn the_first_route_that_matches_names_the_destinations_and_no_match_means_everywhere() {
+    let policy = Policy::parse(
+        r#"
+[[route]]
+when = { field = "tenant", eq = "acme" }
+to = ["splunk-acme"]
+[[route]]
+when = { field = "event.severity", gte = 7 }
+to = ["pager", "splunk-acme"]
+"#,
+    )
+    .unwrap();
+    let route = |event: &str| {
+        policy
+            .route(&values(&policy, event))
+            .map(<[String]>::to_vec)
+    };
+    assert_eq!(
+        route(r#"{"tenant":"acme","event":{"severity":9}}"#),
+        Some(vec!["splunk-acme".to_owned()])
+    );
+    assert_eq!(
+        route(r#"{"tenant":"other","event":{"severity":9}}"#),
+        Some(vec!["pager".to_owned(), "splunk-acme".to_owned()])
+    );
+    assert_eq!(route(r#"{"tenant":"other"}"#), None);
+    assert_eq!(policy.route_targets(), ["splunk-acme", "pager"]);
+    assert!(keeps(&policy, r#"{"tenant":"other"}"#));
+
+    let catch_all = Policy::parse("[[route]]\nto = [\"archive\"]\n").unwrap();
+    assert_eq!(
+        catch_all.route(&values(&catch_all, "{}")),
+        Some(&["archive".to_owned()][..])
+    );
+    let empty = Policy::parse("\n[[route]]\nto = []\n").unwrap_err();
+    assert!(
+        empty.starts_with("route[0] (line 2, column 1)") && empty.contains("one destination"),
+        "{empty}"
+    );
 }

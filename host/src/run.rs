@@ -16,7 +16,7 @@ use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
 use crate::persist::{Persisted, Spool, spool};
-use crate::pipeline::{FilterCount, Router, Sink, enrichment, line_parser};
+use crate::pipeline::{Filters, Router, Sink, enrichment};
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug)]
@@ -90,7 +90,8 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
-    let mut module_changes = crate::watch::ModuleWatch::start(&config.modules_dirs)?;
+    let mut filters = Filters::load(&config)?;
+    let mut file_changes = crate::watch::Watch::start(&config.modules_dirs, &filters.files())?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
@@ -147,30 +148,22 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 .run_commits(config.checkpoint_interval, stop_commits.clone()),
         )
     });
-    let mut policies = Vec::with_capacity(config.filters.len());
-    for filter in &config.filters {
-        policies.push(Arc::new(filter.load()?));
-    }
-    let filters: Arc<[FilterCount]> = config
-        .filters
-        .iter()
-        .map(|filter| FilterCount {
-            name: filter.name.clone(),
-            dropped: Default::default(),
-        })
-        .collect();
-    let router = Arc::new(Router {
-        parser: line_parser(&config.events, policies),
-        filters: filters.clone(),
-        max_line_bytes: config.events.max_line_bytes,
+    let router = Arc::new(Router::new(
+        filters.parser(),
+        config.events.max_line_bytes,
         sink,
         routes,
-        dead_letter: dead_letter.clone(),
-        counters: counters.clone(),
-    });
+        dead_letter.clone(),
+        counters.clone(),
+        filters.counts.clone(),
+    ));
+    for (index, (destination, _)) in watched.iter().enumerate() {
+        destination.selection.set(filters.selector(index));
+    }
     let mut sources = JoinSet::new();
-    // The sources hold the only references to the router: when they end, every
+    // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
+    let parsing = Arc::downgrade(&router);
     let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
     crate::source::spawn_all(
         &config.sources,
@@ -199,13 +192,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 Received::Shutdown => break None,
                 // Compiling is seconds of CPU: not on a thread that runs async tasks.
                 Received::Reload => tokio::task::block_in_place(|| {
-                    tracing::info!("SIGHUP: reloading the modules");
-                    reload_modules(&config, &runtime, &watched, &enrichment)
+                    tracing::info!("SIGHUP: reloading the modules and the filter policies");
+                    reload_modules(&config, &runtime, &watched, &enrichment);
+                    reload_filters(&mut filters, &parsing, &watched);
                 }),
             },
-            () = module_changes.changed() => tokio::task::block_in_place(|| {
-                tracing::info!("a module file changed: reloading the modules");
-                reload_modules(&config, &runtime, &watched, &enrichment)
+            changes = file_changes.changed() => tokio::task::block_in_place(|| {
+                if changes.modules {
+                    tracing::info!("a module file changed: reloading the modules");
+                    reload_modules(&config, &runtime, &watched, &enrichment);
+                }
+                if changes.policies {
+                    reload_filters(&mut filters, &parsing, &watched);
+                }
             }),
         }
     };
@@ -249,7 +248,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         destination.log_where_captured();
         queue.warn_unwarned_drops();
     }
-    for filter in filters.iter() {
+    for filter in filters.counts.iter() {
         tracing::info!(filter = %filter.name, dropped = Counters::get(&filter.dropped), "filter summary");
     }
     Counters::add(
@@ -351,6 +350,25 @@ impl Signals {
 enum Received {
     Shutdown,
     Reload,
+}
+
+/// Reads every filter policy file again, and puts the policies that changed in force:
+/// the global ones for the lines read from now on, the destinations' own and the routes
+/// for the chunks batched from now on.
+fn reload_filters(
+    filters: &mut Filters,
+    parsing: &std::sync::Weak<Router>,
+    destinations: &[(Arc<Destination>, QueueGauge)],
+) {
+    if filters.reload() {
+        // Gone once every source has ended: no line is read any more.
+        if let Some(router) = parsing.upgrade() {
+            router.set_parser(filters.parser());
+        }
+        for (index, (destination, _)) in destinations.iter().enumerate() {
+            destination.selection.set(filters.selector(index));
+        }
+    }
 }
 
 /// Loads every destination's module again (a file in `modules_dirs` or a path may have

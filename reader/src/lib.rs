@@ -5,15 +5,18 @@
 //! - [`lines`]: splitting a byte stream into lines across reads, each line bounded;
 //! - [`parse`]: a line to an event (the rules of `shared/data/README.md`): validation
 //!   without building a tree, repeated keys normalized, the event time and id, and the
-//!   filter policies, decided on the fields they name, captured in the same pass.
+//!   filter policies, decided on the fields they name, captured in the same pass;
+//! - [`select`]: what one destination takes (its own filter, the routes).
 
 pub mod lines;
 mod normalize;
 pub mod parse;
 mod scan;
+pub mod select;
 mod time;
 
 pub use parse::{ChunkBuilder, EventMeta, LineParser, Parsed, TimeBounds};
+pub use select::{Selector, Skip};
 
 /// A line as a source read it, without its LF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,9 +13,10 @@
 
 use std::sync::Arc;
 
-use sluice_filter::{Policy, Value};
+use sluice_filter::Policy;
 
 use super::scan::{Captured, Wanted};
+use super::select::Slotted;
 use super::{normalize, scan, time};
 
 /// One parsed event of a chunk: where its JSON lies, its time and its id.
@@ -68,8 +69,7 @@ pub struct LineParser {
     /// The time fields (slots `0..time_fields`), then each filter's fields.
     wanted: Wanted,
     time_fields: usize,
-    /// Each filter, and the slot of its first field.
-    filters: Vec<(Arc<Policy>, usize)>,
+    filters: Slotted,
     bounds: TimeBounds,
     /// How deep objects and arrays may nest.
     max_depth: u32,
@@ -109,18 +109,14 @@ impl LineParser {
         max_depth: u32,
     ) -> Self {
         let mut paths: Vec<Vec<String>> = time_fields.iter().map(|f| vec![f.clone()]).collect();
-        let filters = filters
-            .into_iter()
-            .map(|policy| {
-                let first = paths.len();
-                paths.extend(policy.paths().iter().cloned());
-                (policy, first)
-            })
-            .collect();
+        let mut slotted = Slotted::default();
+        for policy in filters {
+            slotted.add(policy, &mut paths);
+        }
         LineParser {
             wanted: Wanted::new(&paths),
             time_fields: time_fields.len(),
-            filters,
+            filters: slotted,
             bounds,
             max_depth,
         }
@@ -203,26 +199,9 @@ impl LineParser {
 
     /// The first filter that drops an event whose captured fields are `captured`.
     fn dropping_filter(&self, captured: &[Option<Captured>]) -> Option<usize> {
-        self.filters.iter().position(|(policy, first)| {
-            let fields = &captured[*first..*first + policy.paths().len()];
-            let values: Vec<Option<Value<'_>>> = fields
-                .iter()
-                .map(|field| field.as_ref().map(filter_value))
-                .collect();
-            !policy.keeps(&values)
-        })
-    }
-}
-
-/// A captured field as a filter compares it.
-fn filter_value(captured: &Captured) -> Value<'_> {
-    match captured {
-        Captured::Text(text) => Value::Text(text.as_str().into()),
-        Captured::Integer(n) => Value::Number(*n as f64),
-        Captured::Float(x) => Value::Number(*x),
-        Captured::Bool(b) => Value::Bool(*b),
-        Captured::Null => Value::Null,
-        Captured::Other => Value::Other,
+        self.filters
+            .with_values(captured)
+            .position(|(policy, values)| !policy.keeps(&values))
     }
 }
 

@@ -146,3 +146,200 @@ async fn preview_shows_what_a_policy_keeps() {
         transcript(&formatted)
     );
 }
+
+/// The `n` of every event captured under `dir` (requests the built-in modules format,
+/// each event with its `"n":N`), sorted.
+fn captured_numbers(harness: &crate::support::Harness, dir: &str) -> Vec<u64> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(harness.path(dir)).into_iter().flatten() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for after in text.split("\"n\":").skip(1) {
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            numbers.push(digits.parse().unwrap());
+        }
+    }
+    numbers.sort_unstable();
+    numbers
+}
+
+/// Events `first..first + count`: tenant `acme` for every third, path `/health` for
+/// every fifth, kind `a`, `b`, `c` in turn.
+fn tenant_events(first: u64, count: u64) -> impl Iterator<Item = String> {
+    (first..first + count).map(|n| {
+        let tenant = if n % 3 == 0 { "acme" } else { "beta" };
+        let path = if n % 5 == 0 { "/health" } else { "/x" };
+        let kind = ["a", "b", "c"][n as usize % 3];
+        format!(r#"{{"n":{n},"tenant":"{tenant}","path":"{path}","kind":"{kind}"}}"#)
+    })
+}
+
+fn capture_destination(name: &str, extra: &str) -> String {
+    format!(
+        "[[destinations]]\nname = \"{name}\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured-{name}\"\nbatch = {{ max_wait = \"50ms\" }}\n{extra}\n"
+    )
+}
+
+/// A global policy routes one tenant to its own destination, and the others (a last
+/// route without `when`) to another destination, which has a filter of its own. Each gets exactly its events, and says what it left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_and_a_destinations_own_filter_pick_its_events() {
+    let harness = Harness::new();
+    crate::support::append_lines(&harness.path("data/tenants.jsonl"), tenant_events(0, 60));
+    harness.write(
+        "filters/tenants.toml",
+        "[[route]]\nwhen = { field = \"tenant\", eq = \"acme\" }\nto = [\"acme\"]\n[[route]]\nto = [\"rest\"]\n",
+    );
+    harness.write(
+        "filters/no-health.toml",
+        "drop = { field = \"path\", eq = \"/health\" }\n",
+    );
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/tenants.jsonl\"]\n\
+         [[filters]]\nname = \"tenants\"\npolicy = \"filters/tenants.toml\"\n{}{}",
+        capture_destination("acme", ""),
+        capture_destination("rest", "filter = \"filters/no-health.toml\""),
+    ));
+
+    let output = harness.run_ok(&[]).await;
+
+    let acme: Vec<u64> = (0..60).filter(|n| n % 3 == 0).collect();
+    let rest: Vec<u64> = (0..60).filter(|n| n % 3 != 0 && n % 5 != 0).collect();
+    assert_eq!(
+        captured_numbers(&harness, "captured-acme"),
+        acme,
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(captured_numbers(&harness, "captured-rest"), rest);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = |name: &str| {
+        stderr
+            .lines()
+            .find(|l| {
+                l.contains("destination summary") && l.contains(&format!("destination={name} "))
+            })
+            .unwrap_or_else(|| panic!("no summary of {name}: {stderr}"))
+            .to_owned()
+    };
+    assert!(summary("acme").contains("routed_away=40 ") && summary("acme").contains("filtered=0 "));
+    assert!(summary("rest").contains("routed_away=20 ") && summary("rest").contains("filtered=8 "));
+    assert!(
+        harness.dead_letters().is_empty(),
+        "left-out events are not dead letters"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_a_route_to_no_destination_and_a_route_in_a_destination_filter() {
+    let harness = Harness::new();
+    harness.write("data/tenants.jsonl", "");
+    let route = "[[route]]\nto = [\"nowhere\"]\n";
+    harness.write("filters/route.toml", route);
+    let source = "[[sources]]\ntype = \"file\"\npaths = [\"data/tenants.jsonl\"]\n";
+    let global = format!(
+        "{source}[[filters]]\nname = \"r\"\npolicy = \"filters/route.toml\"\n{}",
+        capture_destination("a", "")
+    );
+    let stderr = check_fails(&harness, &global, &[]).await;
+    assert!(
+        stderr.contains("filters[0] (")
+            && stderr.contains("sends events to `nowhere`, but no destination has that name"),
+        "{stderr}"
+    );
+    let own = format!(
+        "{source}{}",
+        capture_destination("a", "filter = \"filters/route.toml\"")
+    );
+    let stderr = check_fails(&harness, &own, &[]).await;
+    assert!(
+        stderr.contains("destinations[0] (`a`).filter")
+            && stderr.contains("routes belong in a global [[filters]] policy"),
+        "{stderr}"
+    );
+}
+
+/// While events stream from a followed file, the global and a destination's policy
+/// files change: events read after each change follow the new policies; a broken
+/// policy is refused with where it is wrong, and the running one stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_files_are_reloaded_when_they_change() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let harness = Harness::new();
+    let live = harness.path("data/live.jsonl");
+    let global = "filters/global.toml";
+    let own = "filters/own.toml";
+    harness.write(global, "drop = { field = \"kind\", eq = \"c\" }\n");
+    harness.write(own, "drop = { field = \"kind\", eq = \"b\" }\n");
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+         [[filters]]\nname = \"global\"\npolicy = \"{global}\"\n{}",
+        capture_destination("probe", &format!("filter = \"{own}\""))
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let kinds = |first: u64, wanted: &[&str]| -> Vec<u64> {
+        (first..first + 30)
+            .filter(|n| wanted.contains(&["a", "b", "c"][*n as usize % 3]))
+            .collect()
+    };
+    let mut expected = Vec::new();
+    let mut phase = |first: u64, wanted: &[&str]| {
+        crate::support::append_lines(&live, tenant_events(first, 30));
+        expected.extend(kinds(first, wanted));
+        expected.clone()
+    };
+    let until = |expected: Vec<u64>| {
+        let harness = &harness;
+        async move {
+            for _ in 0..100 {
+                if captured_numbers(harness, "captured-probe").len() >= expected.len() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    // Given time to start watching.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    until(phase(0, &["a"])).await;
+    harness.write(own, "drop = { field = \"kind\", eq = \"a\" }\n");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    until(phase(30, &["b"])).await;
+    harness.write(global, "keep = { field = \"kind\", exists = true }\n");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    until(phase(60, &["b", "c"])).await;
+    harness.write(global, "[keep]\nfield = \"kind\"\nequals = \"a\"\n");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let expected = phase(90, &["b", "c"]);
+    until(expected.clone()).await;
+
+    let stderr = crate::support::stop(child).await;
+    assert_eq!(
+        captured_numbers(&harness, "captured-probe"),
+        expected,
+        "{stderr}"
+    );
+    let reloaded = |name: &str| {
+        stderr
+            .lines()
+            .filter(|l| {
+                l.contains("filter policy reloaded") && l.contains(&format!("filter={name} "))
+            })
+            .count()
+    };
+    assert_eq!((reloaded("probe"), reloaded("global")), (1, 1), "{stderr}");
+    assert!(
+        stderr.lines().any(
+            |l| l.contains("filter policy refused; the running one stays")
+                && l.contains("global.toml")
+                && l.contains("unknown field `equals`")
+                && l.contains("line 3")
+        ),
+        "{stderr}"
+    );
+}

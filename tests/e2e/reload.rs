@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{Harness, exit_within, send_signal, test_module, transcript};
+use crate::support::{Harness, send_signal, stop, test_module};
 
 /// `misbehave.wasm` with a custom section appended: other bytes, the same module.
 fn rebuilt(module: &[u8]) -> Vec<u8> {
@@ -57,14 +57,6 @@ async fn start_with_probe(harness: &Harness, module: &[u8]) -> tokio::process::C
     let child = command.spawn().unwrap();
     until(|| captured(harness) == 10).await;
     child
-}
-
-/// Stops the run with SIGTERM; returns its log once it exited cleanly.
-async fn stop(child: tokio::process::Child) -> String {
-    send_signal(&child, libc::SIGTERM);
-    let output = exit_within(child, Duration::from_secs(30)).await;
-    assert!(output.status.success(), "{}", transcript(&output));
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,9 +6,12 @@
 //! than growing memory.
 
 mod queue;
+mod select;
 
 pub use queue::{QueueGauge, QueueLimits, QueueReceiver, QueueSender, Refused, memory_queue};
+pub use select::Selection;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -32,10 +35,12 @@ pub struct BatchLimits {
     pub max_wait: Duration,
 }
 
-/// Gathers chunks into batches until the input closes, then sends what it holds.
+/// Gathers the events `selection` takes into batches until the input closes, then
+/// sends what it holds. An event not taken is settled with its chunk.
 pub async fn run_batcher(
     mut input: QueueReceiver,
     limits: BatchLimits,
+    selection: Arc<Selection>,
     output: mpsc::Sender<Batch>,
 ) {
     let empty = || Batch {
@@ -49,7 +54,12 @@ pub async fn run_batcher(
             queued = input.pop() => {
                 let Some(queued) = queued else { break };
                 let chunk = &queued.chunk;
+                let selector = selection.current();
                 for meta in &chunk.events {
+                    if let Some(skip) = selector.as_ref().and_then(|s| s.skips(chunk.json(meta))) {
+                        selection.count(skip);
+                        continue;
+                    }
                     let events = &current.events;
                     let full = events.len() >= limits.max_events
                         || (!events.is_empty()

@@ -17,7 +17,7 @@ use super::rate::RateLimit;
 use super::retry::RetryPolicy;
 use super::transport::{Credential, CredentialValue, TokenSource, Transport};
 use super::worker::{self, Kept};
-use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender};
+use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender, Selection};
 use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventMeta};
@@ -52,6 +52,8 @@ pub struct Destination {
     pub(super) spooled: bool,
     /// Why its workers take no batch now (its module file was removed), if they do not.
     paused: tokio::sync::watch::Sender<Option<String>>,
+    /// Which of the events offered it takes (its filter, the routes); set by the run.
+    pub selection: Arc<Selection>,
 }
 
 /// The module a destination runs, and how many times it was loaded.
@@ -186,6 +188,7 @@ impl Destination {
             counters,
             health: Health::new(alert_after),
             paused: tokio::sync::watch::Sender::new(None),
+            selection: Arc::default(),
         })
     }
 
@@ -208,6 +211,8 @@ impl Destination {
         tracing::info!(
             destination = %self.name,
             events_in = queue.taken(),
+            filtered = read(&self.selection.filtered),
+            routed_away = read(&self.selection.routed_away),
             delivered = read(&health.delivered),
             dead_lettered = read(&health.dead_lettered),
             dropped_when_full = queue.dropped(),
@@ -337,8 +342,9 @@ impl Destination {
         let (input, chunks) =
             buffer::memory_queue(self.name.clone(), queue_limits, self.counters.clone());
         let (batches_in, batches) = mpsc::channel(config.concurrency);
+        let selection = self.selection.clone();
         tasks.spawn(async move {
-            buffer::run_batcher(chunks, limits, batches_in).await;
+            buffer::run_batcher(chunks, limits, selection, batches_in).await;
             Ok(())
         });
         let batches = Arc::new(Mutex::new(batches));

@@ -2,12 +2,15 @@
 //! for the destinations that take that source.
 
 mod enrich;
+mod filters;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
 pub use enrich::enrichment;
+pub use filters::Filters;
 pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, TimeBounds};
 
 use crate::ack::{Ack, Position, Watermark};
@@ -62,13 +65,16 @@ pub fn line_parser(config: &EventsConfig, filters: Vec<Arc<Policy>>) -> LinePars
 #[derive(Debug)]
 pub struct FilterCount {
     pub name: String,
-    pub dropped: std::sync::atomic::AtomicU64,
+    pub dropped: AtomicU64,
 }
 
 /// Everything a source's ingest needs, shared by all sources.
 #[derive(Debug)]
 pub struct Router {
-    pub parser: LineParser,
+    /// Swapped when a global filter policy is reloaded.
+    parser: RwLock<Arc<LineParser>>,
+    /// Counts the swaps: an ingest compares it with its own before each line.
+    parser_generation: AtomicU64,
     /// Longest line read whole; a longer one is dead-lettered with its start.
     pub max_line_bytes: usize,
     /// Where chunks go: the spool, or every destination's queue.
@@ -91,6 +97,45 @@ pub enum Sink {
     Spool(Arc<Spool>),
 }
 
+impl Router {
+    pub fn new(
+        parser: LineParser,
+        max_line_bytes: usize,
+        sink: Sink,
+        routes: Vec<Vec<usize>>,
+        dead_letter: Arc<DeadLetter>,
+        counters: Arc<Counters>,
+        filters: Arc<[FilterCount]>,
+    ) -> Self {
+        Router {
+            parser: RwLock::new(Arc::new(parser)),
+            parser_generation: AtomicU64::new(0),
+            max_line_bytes,
+            sink,
+            routes,
+            dead_letter,
+            counters,
+            filters,
+        }
+    }
+
+    /// The parser in force, and its generation.
+    fn parser(&self) -> (Arc<LineParser>, u64) {
+        let parser = self.parser.read().expect("not poisoned");
+        (
+            parser.clone(),
+            self.parser_generation.load(Ordering::Acquire),
+        )
+    }
+
+    /// Parses with `parser` from the sources' next lines on.
+    pub fn set_parser(&self, parser: LineParser) {
+        let mut current = self.parser.write().expect("not poisoned");
+        *current = Arc::new(parser);
+        self.parser_generation.fetch_add(1, Ordering::Release);
+    }
+}
+
 impl Drop for Router {
     /// The sources are done: the spool's readers end at its last record.
     fn drop(&mut self) {
@@ -105,6 +150,9 @@ impl Drop for Router {
 #[derive(Debug)]
 pub struct Ingest {
     router: Arc<Router>,
+    /// The router's parser, taken again when its generation moves on.
+    parser: Arc<LineParser>,
+    parser_generation: u64,
     /// Which source this is, for its routes.
     source: usize,
     chunk: ChunkBuilder,
@@ -131,7 +179,10 @@ pub struct Closed;
 impl Ingest {
     /// The ingest of the source at `source` in the configuration.
     pub fn new(router: Arc<Router>, source: usize, give_up: CancellationToken) -> Self {
+        let (parser, parser_generation) = router.parser();
         Ingest {
+            parser,
+            parser_generation,
             router,
             source,
             chunk: ChunkBuilder::default(),
@@ -168,12 +219,15 @@ impl Ingest {
     }
 
     fn parse(&mut self, origin: Origin<'_>, line: &[u8]) {
+        // A reloaded policy applies from the next line on.
+        if self.router.parser_generation.load(Ordering::Relaxed) != self.parser_generation {
+            (self.parser, self.parser_generation) = self.router.parser();
+        }
         if self.chunk.events.is_empty() {
             // One clock read per chunk: the ingest time of a read.
             self.now_ms = jiff::Timestamp::now().as_millisecond();
         }
         match self
-            .router
             .parser
             .parse(line, origin.id_seed(), self.now_ms, &mut self.chunk)
         {
@@ -184,7 +238,7 @@ impl Ingest {
                         .router
                         .counters
                         .time_unparsed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        .fetch_add(1, Ordering::Relaxed);
                     if previous == 0 {
                         tracing::warn!(
                             file = origin.name,

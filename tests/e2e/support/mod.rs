@@ -249,6 +249,14 @@ pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
     }
 }
 
+/// Stops a run with SIGTERM; returns its log once it exited cleanly.
+pub async fn stop(child: tokio::process::Child) -> String {
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Writes `count` small valid events, one per line, to `relative`.
 pub fn write_events(harness: &Harness, relative: &str, count: usize) -> PathBuf {
     let mut text = String::with_capacity(count * 80);

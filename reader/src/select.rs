@@ -1,0 +1,160 @@
+//! What one destination takes of the events every destination is offered: those its
+//! own filter policy keeps, and that the global policies' `[[route]]` tables send to it
+//! (or to no one in particular). Decided on the fields the policies name, scanned from
+//! the event's JSON: no value tree is built.
+
+use std::sync::Arc;
+
+use sluice_filter::{Policy, Value};
+
+use super::scan::{self, Captured, Wanted};
+
+/// Policies, each with the scan slot of its first field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Slotted {
+    policies: Vec<(Arc<Policy>, usize)>,
+}
+
+impl Slotted {
+    /// Adds `policy`, whose fields take the next slots of `paths`.
+    pub(crate) fn add(&mut self, policy: Arc<Policy>, paths: &mut Vec<Vec<String>>) {
+        let first = paths.len();
+        paths.extend(policy.paths().iter().cloned());
+        self.policies.push((policy, first));
+    }
+
+    /// Each policy with the values of its fields in `captured`.
+    pub(crate) fn with_values<'c>(
+        &self,
+        captured: &'c [Option<Captured>],
+    ) -> impl Iterator<Item = (&Policy, Vec<Option<Value<'c>>>)> {
+        self.policies.iter().map(move |(policy, first)| {
+            let fields = &captured[*first..*first + policy.paths().len()];
+            let values = fields
+                .iter()
+                .map(|field| field.as_ref().map(filter_value))
+                .collect();
+            (policy.as_ref(), values)
+        })
+    }
+}
+
+/// A captured field as a filter compares it.
+fn filter_value(captured: &Captured) -> Value<'_> {
+    match captured {
+        Captured::Text(text) => Value::Text(text.as_str().into()),
+        Captured::Integer(n) => Value::Number(*n as f64),
+        Captured::Float(x) => Value::Number(*x),
+        Captured::Bool(b) => Value::Bool(*b),
+        Captured::Null => Value::Null,
+        Captured::Other => Value::Other,
+    }
+}
+
+/// Why a destination does not take an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A route sends it to other destinations.
+    RoutedAway,
+    /// The destination's own filter drops it.
+    Filtered,
+}
+
+/// One destination's selection of the events.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    destination: String,
+    wanted: Wanted,
+    routing: Slotted,
+    filter: Slotted,
+    max_depth: u32,
+}
+
+impl Selector {
+    /// The selection of `destination`: `filter` its own policy, `routing` the global
+    /// policies that route; none when there is nothing to decide.
+    pub fn new(
+        destination: &str,
+        filter: Option<Arc<Policy>>,
+        routing: impl IntoIterator<Item = Arc<Policy>>,
+        max_depth: u32,
+    ) -> Option<Selector> {
+        let mut paths = Vec::new();
+        let mut routes = Slotted::default();
+        for policy in routing.into_iter().filter(|policy| policy.routes()) {
+            routes.add(policy, &mut paths);
+        }
+        let mut own = Slotted::default();
+        if let Some(policy) = filter {
+            own.add(policy, &mut paths);
+        }
+        if routes.policies.is_empty() && own.policies.is_empty() {
+            return None;
+        }
+        Some(Selector {
+            destination: destination.to_owned(),
+            wanted: Wanted::new(&paths),
+            routing: routes,
+            filter: own,
+            max_depth,
+        })
+    }
+
+    /// Whether the destination skips `json`, an event the reader accepted (so it
+    /// scans; should it not, the event is taken: the destination's checks see it).
+    pub fn skips(&self, json: &str) -> Option<Skip> {
+        let scanned = scan::scan(json, &self.wanted, self.max_depth).ok()?;
+        let captured = &scanned.captured;
+        let routed_away = self.routing.with_values(captured).any(|(policy, values)| {
+            policy
+                .route(&values)
+                .is_some_and(|to| !to.contains(&self.destination))
+        });
+        if routed_away {
+            return Some(Skip::RoutedAway);
+        }
+        let dropped = self
+            .filter
+            .with_values(captured)
+            .any(|(policy, values)| !policy.keeps(&values));
+        dropped.then_some(Skip::Filtered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Arc<Policy> {
+        Arc::new(Policy::parse(text).unwrap())
+    }
+
+    #[test]
+    fn routes_decide_first_then_the_destinations_own_filter() {
+        let routing = policy(
+            r#"
+[[route]]
+when = { field = "tenant", eq = "acme" }
+to = ["acme"]
+"#,
+        );
+        let own = policy(r#"drop = { field = "path", prefix = "/health" }"#);
+        let acme = Selector::new("acme", Some(own), [routing.clone()], 64).unwrap();
+        let other = Selector::new("other", None, [routing], 64).unwrap();
+
+        let for_acme = r#"{"tenant":"acme","path":"/login"}"#;
+        assert_eq!(acme.skips(for_acme), None);
+        assert_eq!(other.skips(for_acme), Some(Skip::RoutedAway));
+        let health = r#"{"tenant":"acme","path":"/health/live"}"#;
+        assert_eq!(acme.skips(health), Some(Skip::Filtered));
+        let unrouted = r#"{"tenant":"else","path":"/x"}"#;
+        assert_eq!(acme.skips(unrouted), None);
+        assert_eq!(other.skips(unrouted), None);
+    }
+
+    #[test]
+    fn nothing_to_decide_is_no_selector() {
+        let keep_only = policy(r#"keep = { field = "a", exists = true }"#);
+        assert!(Selector::new("d", None, [keep_only], 64).is_none());
+    }
+}
