@@ -1,6 +1,7 @@
 //! Compiles the WebAssembly modules of the workspace and hands them to the host crate:
 //! the reference sinks of `sinks/` are embedded in the binary (`builtins.rs`), the test
-//! modules of `tests/modules/` are left in `OUT_DIR/test-modules` for the end-to-end
+//! modules of `tests/modules/` and the examples of `examples/modules/` are left in
+//! `OUT_DIR/test-modules` for the end-to-end
 //! tests (path in `SLUICE_TEST_MODULES`).
 //!
 //! The nested cargo uses its own target directory (sharing the outer one deadlocks on
@@ -34,6 +35,7 @@ fn main() {
         "guest-sdk",
         "sinks",
         "tests/modules",
+        "examples/modules",
         "Cargo.lock",
     ] {
         println!(
@@ -43,7 +45,9 @@ fn main() {
     }
 
     let sinks = guests_in(&workspace.join("sinks"));
-    let test_modules = guests_in(&workspace.join("tests/modules"));
+    // The example modules are built and tested as the test modules are.
+    let mut test_modules = guests_in(&workspace.join("tests/modules"));
+    test_modules.extend(guests_in(&workspace.join("examples/modules")));
     build(&workspace, sinks.iter().chain(&test_modules));
 
     let built = workspace

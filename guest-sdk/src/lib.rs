@@ -68,6 +68,7 @@ pub mod severity;
 pub mod siem;
 pub mod sign;
 pub mod split;
+pub mod testing;
 pub mod time;
 
 use __private::wit;
@@ -159,6 +160,16 @@ impl Formatted {
                 events: (0..batch.len() as u32).collect(),
             })],
             refused: Vec::new(),
+        }
+    }
+}
+
+impl AuthHeader {
+    /// `Authorization: Bearer <token>`, the token the destination's `token` names.
+    pub fn bearer() -> Self {
+        AuthHeader {
+            name: "Authorization".into(),
+            prefix: "Bearer ".into(),
         }
     }
 }

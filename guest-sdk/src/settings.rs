@@ -15,6 +15,21 @@ pub struct SettingDoc {
     pub default: Option<&'static str>,
 }
 
+impl SettingDoc {
+    /// A setting named `name`, described by `description`, with its value when not set.
+    pub const fn new(
+        name: &'static str,
+        description: &'static str,
+        default: Option<&'static str>,
+    ) -> Self {
+        SettingDoc {
+            name,
+            description,
+            default,
+        }
+    }
+}
+
 impl From<SettingDoc> for wit::SettingDoc {
     fn from(doc: SettingDoc) -> Self {
         wit::SettingDoc {

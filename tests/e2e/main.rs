@@ -12,6 +12,7 @@ mod filters;
 mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
+mod loki;
 mod operability;
 mod quickstart;
 mod real_servers;

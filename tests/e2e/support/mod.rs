@@ -5,6 +5,7 @@ pub mod azure;
 pub mod datadog;
 pub mod es;
 pub mod hec;
+pub mod loki;
 pub mod syslog_daemon;
 pub mod tls;
 pub mod webhook;
