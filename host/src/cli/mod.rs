@@ -3,6 +3,7 @@
 mod dlq;
 mod preview;
 mod progress;
+mod scaffold;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ pub enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Write a new module, as a crate to build into a `.wasm`.
+    Module {
+        #[command(subcommand)]
+        command: ModuleCommand,
+    },
     /// Look at the dead-letter store, or send its events again.
     Dlq {
         #[command(subcommand)]
@@ -73,6 +79,23 @@ pub enum Command {
         /// A module setting, `key=value`; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModuleCommand {
+    /// Write the crate of module NAME into DIR/NAME: a formatter that builds and passes
+    /// `sluice preview` as it is, a native test, and a README with the commands.
+    New {
+        /// The module's name, as destinations will name it (`my-siem`).
+        name: String,
+        /// Where the crate's folder is made.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Sluice guest SDK (`guest-sdk` of a Sluice checkout); by default the one
+        /// this binary was built from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
 }
 
@@ -145,6 +168,18 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             settings,
         } => preview::preview(module.as_deref(), filter.as_deref(), settings),
         Command::Modules { config } => modules(&Config::load(&config)?),
+        Command::Module {
+            command: ModuleCommand::New { name, dir, sdk },
+        } => {
+            let root = scaffold::new_module(&name, &dir, sdk.as_deref())?;
+            println!(
+                "module `{name}` written to {}; build it with
+  cd {} && cargo build --release --target wasm32-wasip2",
+                root.display(),
+                root.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Dlq {
             command: DlqCommand::List { config },
         } => dlq::list(&Config::load(&config)?),
