@@ -57,6 +57,7 @@
 mod batch;
 pub mod cef;
 pub mod escape;
+pub mod filter;
 pub mod json;
 pub mod leef;
 pub mod log;
@@ -328,6 +329,22 @@ pub mod __private {
         });
     }
 
+    /// The bindings of the `filter` world, sharing the formatter's types.
+    #[allow(missing_docs, clippy::all, unsafe_code, reason = "generated bindings")]
+    pub mod wit_filter {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "filter",
+            pub_export_macro: true,
+            export_macro_name: "__export_filter_bindings",
+            default_bindings_module: "::sluice_guest::__private::wit_filter",
+            with: {
+                "sluice:module/types@0.4.0": super::wit::sluice::module::types,
+                "sluice:module/host@0.4.0": super::wit::sluice::module::host,
+            },
+        });
+    }
+
     use crate::{
         Batch, Enrichment, FormatError, Formatter, HttpResponse, SentRequest, Settings, Verdict,
     };
@@ -335,6 +352,10 @@ pub mod __private {
     pub use wit::exports::sluice::module::formatting::Guest as FormattingGuest;
     pub use wit::sluice::module::types::{
         Batch as WitBatch, EventText as WitEventText, Formatted as WitFormatted, Info as WitInfo,
+    };
+    pub use wit_filter::__export_filter_bindings;
+    pub use wit_filter::exports::sluice::module::filtering::{
+        FilterInfo as WitFilterInfo, Guest as FilteringGuest,
     };
 
     /// Why a call came before `configure`: a host that breaks the contract.
@@ -370,6 +391,37 @@ pub mod __private {
             requests: formatted.requests,
             refused: formatted.refused,
         })
+    }
+
+    pub fn filter_describe<F: crate::filter::Filter>() -> WitFilterInfo {
+        let info = F::info();
+        WitFilterInfo {
+            name: info.name,
+            version: info.version,
+            settings: info.settings.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    pub fn filter_configure<F: crate::filter::Filter>(
+        settings: Vec<(String, String)>,
+    ) -> Result<F, FormatError> {
+        F::new(&Settings::new(settings, F::info().settings))
+    }
+
+    /// One flag per event; none kept before `configure` (a host that breaks the
+    /// contract gets a wrong count, which it refuses).
+    pub fn filter_keep<F: crate::filter::Filter>(
+        filter: Option<&F>,
+        batch: WitBatch,
+        text: &WitEventText,
+    ) -> Vec<bool> {
+        let Some(filter) = filter else {
+            return Vec::new();
+        };
+        Batch::from_wit(batch, text)
+            .events()
+            .map(|event| filter.keep(&event))
+            .collect()
     }
 
     pub fn read_acks<F: Formatter>(

@@ -23,6 +23,17 @@ pub fn configure<F: Formatter>(settings: &[(&str, &str)]) -> Result<F, FormatErr
     F::new(&Settings::new(values, F::info().settings), &enrichment())
 }
 
+/// Filter `F` configured with `settings`, as a destination's `filter_settings` would.
+pub fn configure_filter<F: crate::filter::Filter>(
+    settings: &[(&str, &str)],
+) -> Result<F, FormatError> {
+    let values = settings
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    F::new(&Settings::new(values, F::info().settings))
+}
+
 /// `events` (JSON objects) as a batch: event `n` has id `n` and time
 /// `2023-11-14T22:13:20Z` plus `n` seconds.
 pub fn batch(events: &[&str]) -> Batch<'static> {

@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
+use wasmtime::Store;
 use wasmtime::component::Resource;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 use sluice_contract::types::{
     AckState, ConnectionCheck, Enrichment, FormatError, Formatted, HttpResponse, Info, Query,
     SentRequest, Verdict,
 };
 
+use super::Limits;
 use super::exports::{Exports, Pre};
+use super::sandbox::{Instantiate, Sandbox};
 use super::state::{ModuleState, SigningKeys};
-use super::{EPOCH_TICK, Limits};
 use crate::event::Events;
 use sluice_contract::answer;
 
@@ -62,24 +63,26 @@ pub struct Setup {
     pub keys: SigningKeys,
 }
 
-/// A live instance: its store, its exports, and whether `configure` has run.
-struct Live {
-    store: Store<ModuleState>,
-    exports: Box<dyn Exports>,
-    configured: bool,
-}
-
-/// A module instance with its own store. Calls run synchronously on the caller's
-/// thread; callers on an async runtime use `spawn_blocking`.
+/// A formatter module's instance. Calls run synchronously on the caller's thread;
+/// callers on an async runtime use `spawn_blocking`.
 pub struct FormatterInstance {
-    label: Arc<str>,
+    sandbox: Sandbox<Pre>,
     /// The header the host sends the destination's credential in (the module's `auth`):
     /// a module's own header of that name fails its call.
     credential_header: Option<String>,
-    pre: Pre,
-    limits: Limits,
     setup: Setup,
-    live: Option<Live>,
+}
+
+impl Instantiate for Pre {
+    type Exports = Box<dyn Exports>;
+
+    fn engine(&self) -> &wasmtime::Engine {
+        Pre::engine(self)
+    }
+
+    fn instantiate(&self, store: &mut Store<ModuleState>) -> wasmtime::Result<Self::Exports> {
+        Pre::instantiate(self, store)
+    }
 }
 
 impl FormatterInstance {
@@ -92,48 +95,16 @@ impl FormatterInstance {
         limits: &Limits,
         setup: Setup,
     ) -> Result<Self, CallError> {
-        let mut instance = FormatterInstance {
-            label,
+        Ok(FormatterInstance {
+            sandbox: Sandbox::new(label, pre, limits, setup.keys.clone())?,
             credential_header,
-            pre: pre.clone(),
-            limits: limits.clone(),
             setup,
-            live: None,
-        };
-        instance.live()?;
-        Ok(instance)
-    }
-
-    /// The live instance, instantiating anew after a failed call.
-    fn live(&mut self) -> Result<&mut Live, CallError> {
-        if self.live.is_none() {
-            let limits = StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .instances(8)
-                .build();
-            let state = ModuleState::new(self.label.clone(), limits, self.setup.keys.clone());
-            let mut store = Store::new(self.pre.engine(), state);
-            store.limiter(|state| &mut state.limits);
-            store.set_epoch_deadline(self.deadline_ticks());
-            let exports = self
-                .pre
-                .instantiate(&mut store)
-                .map_err(|e| CallError::Instantiate {
-                    module: self.label.clone(),
-                    message: format!("{e:#}"),
-                })?;
-            self.live = Some(Live {
-                store,
-                exports,
-                configured: false,
-            });
-        }
-        Ok(self.live.as_mut().expect("just set"))
+        })
     }
 
     /// Runs the module's `configure` unless it ran on this instance already.
     pub fn configure(&mut self) -> Result<(), CallError> {
-        if self.live()?.configured {
+        if self.sandbox.configured()? {
             return Ok(());
         }
         let Setup {
@@ -141,48 +112,19 @@ impl FormatterInstance {
             enrichment,
             ..
         } = self.setup.clone();
-        let answer = self.call(|store, exports| exports.configure(store, &settings, enrichment))?;
+        let answer = self
+            .sandbox
+            .call(|store, exports| exports.configure(store, &settings, enrichment))?;
         answer.map_err(|error| CallError::Configure {
-            module: self.label.clone(),
+            module: self.sandbox.label.clone(),
             error,
         })?;
-        self.live.as_mut().expect("configured live").configured = true;
+        self.sandbox.set_configured();
         Ok(())
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
-    }
-
-    /// Runs `call` with a fresh deadline; any error discards the instance.
-    fn call<R>(
-        &mut self,
-        call: impl FnOnce(&mut Store<ModuleState>, &mut dyn Exports) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        let ticks = self.deadline_ticks();
-        let Live { store, exports, .. } = self.live()?;
-        store.set_epoch_deadline(ticks);
-        store.data_mut().start_call();
-        let result = call(store, exports.as_mut());
-        store.data_mut().end_call();
-        result.map_err(|error| {
-            self.live = None;
-            if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                CallError::Timeout {
-                    module: self.label.clone(),
-                    limit: self.limits.call_timeout,
-                }
-            } else {
-                CallError::Trap {
-                    module: self.label.clone(),
-                    message: format!("{error:#}"),
-                }
-            }
-        })
-    }
-
     pub fn describe(&mut self) -> Result<Info, CallError> {
-        self.call(|store, exports| exports.describe(store))
+        self.sandbox.call(|store, exports| exports.describe(store))
     }
 
     /// Formats `events`, lent to the module by handle for the call. The answer is checked
@@ -192,7 +134,7 @@ impl FormatterInstance {
         events: &Arc<Events>,
     ) -> Result<Result<Formatted, FormatError>, CallError> {
         self.configure()?;
-        let result = self.call(|store, exports| {
+        let result = self.sandbox.call(|store, exports| {
             let text = store.data_mut().lend(events.clone())?;
             let borrowed = Resource::new_borrow(text.rep());
             let result = exports.format(&mut *store, &events.columns, borrowed);
@@ -207,15 +149,15 @@ impl FormatterInstance {
                 self.credential_header.as_deref(),
             )
             .map_err(|problem| {
-                self.live = None;
-                self.invalid_answer(problem)
+                self.sandbox.discard();
+                self.sandbox.invalid_answer(problem)
             })?;
-            if bytes > self.limits.max_output_bytes {
-                self.live = None;
+            if bytes > self.sandbox.limits.max_output_bytes {
+                self.sandbox.discard();
                 return Err(CallError::OutputTooLarge {
-                    module: self.label.clone(),
+                    module: self.sandbox.label.clone(),
                     bytes,
-                    limit: self.limits.max_output_bytes,
+                    limit: self.sandbox.limits.max_output_bytes,
                 });
             }
         }
@@ -232,20 +174,25 @@ impl FormatterInstance {
         self.configure()?;
         let event_count = request.event_count;
         let request = request.clone();
-        let verdict = self.call(|store, exports| exports.classify(store, response, request))?;
+        let verdict = self
+            .sandbox
+            .call(|store, exports| exports.classify(store, response, request))?;
         answer::check_verdict(&verdict, event_count)
-            .map_err(|problem| self.invalid_answer(problem))?;
+            .map_err(|problem| self.sandbox.invalid_answer(problem))?;
         Ok(verdict)
     }
 
     /// The module's request to test the connection, checked as any request it makes.
     pub fn connection_check(&mut self) -> Result<Option<ConnectionCheck>, CallError> {
         self.configure()?;
-        let Some(check) = self.call(|store, exports| exports.check_connection(store))? else {
+        let Some(check) = self
+            .sandbox
+            .call(|store, exports| exports.check_connection(store))?
+        else {
             return Ok(None);
         };
         answer::check_query(&check.query, self.credential_header.as_deref())
-            .map_err(|problem| self.invalid_answer(problem))?;
+            .map_err(|problem| self.sandbox.invalid_answer(problem))?;
         Ok(Some(check))
     }
 
@@ -253,11 +200,14 @@ impl FormatterInstance {
     /// any request it makes; none from a module without acknowledgements.
     pub fn ack_query(&mut self, tickets: &[String]) -> Result<Option<Query>, CallError> {
         self.configure()?;
-        let Some(query) = self.call(|store, exports| exports.ack_query(store, tickets))? else {
+        let Some(query) = self
+            .sandbox
+            .call(|store, exports| exports.ack_query(store, tickets))?
+        else {
             return Ok(None);
         };
         answer::check_query(&query, self.credential_header.as_deref())
-            .map_err(|problem| self.invalid_answer(problem))?;
+            .map_err(|problem| self.sandbox.invalid_answer(problem))?;
         Ok(Some(query))
     }
 
@@ -269,20 +219,15 @@ impl FormatterInstance {
         tickets: &[String],
     ) -> Result<Result<Vec<AckState>, String>, CallError> {
         self.configure()?;
-        let answer = self.call(|store, exports| exports.read_acks(store, response, tickets))?;
+        let answer = self
+            .sandbox
+            .call(|store, exports| exports.read_acks(store, response, tickets))?;
         let states = match answer {
             Ok(states) => states,
             Err(reason) => return Ok(Err(reason)),
         };
         answer::check_ack_states(&states, tickets.len())
-            .map_err(|problem| self.invalid_answer(problem))?;
+            .map_err(|problem| self.sandbox.invalid_answer(problem))?;
         Ok(Ok(states))
-    }
-
-    fn invalid_answer(&self, problem: String) -> CallError {
-        CallError::InvalidAnswer {
-            module: self.label.clone(),
-            problem,
-        }
     }
 }

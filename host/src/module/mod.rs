@@ -15,6 +15,7 @@ mod contract;
 mod convert;
 mod exports;
 mod instance;
+mod sandbox;
 mod state;
 mod v0_3;
 
