@@ -292,6 +292,12 @@ pub struct DestinationConfig {
     /// A filter policy file of this destination's own: only the events it keeps are
     /// sent here (no `[[route]]` tables: routes are global).
     pub filter: Option<PathBuf>,
+    /// A filter module (a built-in name, a name in `modules_dirs`, or a `.wasm` path),
+    /// for a rule a policy cannot say: it decides which events of each batch are sent.
+    pub filter_module: Option<String>,
+    /// The filter module's settings.
+    #[serde(default)]
+    pub filter_settings: toml::Table,
     /// The names of the sources whose events this destination takes; all when empty.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -586,9 +592,12 @@ impl Config {
             {
                 destination.endpoint = format!("capture:{}", base.join(dir).display());
             }
-            let module_path = Path::new(&destination.module);
-            if destination.module.ends_with(".wasm") && module_path.is_relative() {
-                destination.module = base.join(module_path).to_string_lossy().into_owned();
+            for module in
+                std::iter::once(&mut destination.module).chain(&mut destination.filter_module)
+            {
+                if module.ends_with(".wasm") && Path::new(module.as_str()).is_relative() {
+                    *module = base.join(module.as_str()).to_string_lossy().into_owned();
+                }
             }
         }
     }
@@ -713,6 +722,12 @@ impl Config {
             destination
                 .settings()
                 .with_context(|| format!("{at}.settings"))?;
+            destination
+                .filter_settings()
+                .with_context(|| format!("{at}.filter_settings"))?;
+            if destination.filter_module.is_none() && !destination.filter_settings.is_empty() {
+                bail!("{at}.filter_settings: there is no filter_module to take them");
+            }
             for (key, value) in [
                 ("max_events", destination.batch.max_events),
                 ("max_bytes", destination.batch.max_bytes),
@@ -901,23 +916,33 @@ impl DestinationConfig {
 
     /// Settings as the strings modules receive.
     pub fn settings(&self) -> Result<Vec<(String, String)>> {
-        self.settings
-            .iter()
-            .map(|(key, value)| {
-                let text = match value {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(n) => n.to_string(),
-                    toml::Value::Float(n) => n.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    other => bail!(
-                        "{key}: a {} is not a setting value (use a string, number or boolean)",
-                        other.type_str()
-                    ),
-                };
-                Ok((key.clone(), text))
-            })
-            .collect()
+        setting_values(&self.settings)
     }
+
+    /// The filter module's settings (`filter_settings`), as its `configure` takes them.
+    pub fn filter_settings(&self) -> Result<Vec<(String, String)>> {
+        setting_values(&self.filter_settings)
+    }
+}
+
+/// A settings table's values as text: strings, numbers and booleans.
+fn setting_values(table: &toml::Table) -> Result<Vec<(String, String)>> {
+    table
+        .iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => bail!(
+                    "{key}: a {} is not a setting value (use a string, number or boolean)",
+                    other.type_str()
+                ),
+            };
+            Ok((key.clone(), text))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::buffer::QueueGauge;
 use crate::config::{Config, DestinationConfig};
 use crate::dead_letter::DeadLetter;
-use crate::deliver::Destination;
+use crate::deliver::{Destination, FilterStage};
 use crate::event::Enrichment;
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
@@ -71,10 +71,13 @@ pub fn load_destinations(
                 .load_formatter(&source)
                 .and_then(|module| pinned(destination, module))
                 .with_context(|| format!("{}.module", at()))?;
+            let filter_stage = load_filter_stage(config, destination, runtime)
+                .with_context(|| format!("{}.filter_module", at()))?;
             Ok(Arc::new(
                 Destination::new(
                     destination,
                     module,
+                    filter_stage,
                     dead_letter.clone(),
                     counters.clone(),
                     config.failure_alert_after,
@@ -84,6 +87,22 @@ pub fn load_destinations(
             ))
         })
         .collect()
+}
+
+/// The filter module `destination` names, loaded and checked with its settings.
+fn load_filter_stage(
+    config: &Config,
+    destination: &DestinationConfig,
+    runtime: &Runtime,
+) -> Result<Option<FilterStage>> {
+    let Some(name) = &destination.filter_module else {
+        return Ok(None);
+    };
+    let module = runtime.load_filter(&ModuleSource::resolve(name, &config.modules_dirs)?)?;
+    Ok(Some(FilterStage::new(
+        module,
+        destination.filter_settings()?,
+    )?))
 }
 
 pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
@@ -422,5 +441,43 @@ fn reload_modules(
                 "module reload refused; the running module goes on"
             ),
         }
+        if let (Some(stage), Some(name)) = (&destination.filter_stage, &settings.filter_module) {
+            reload_filter_module(config, runtime, &destination.name, stage, name);
+        }
+    }
+}
+
+/// Loads the filter module `name` again and puts it in place of `stage`'s once it passes
+/// the checks of a start. One that is gone or refused is logged, and the running one goes
+/// on filtering: events never pass unfiltered.
+fn reload_filter_module(
+    config: &Config,
+    runtime: &Runtime,
+    destination: &str,
+    stage: &FilterStage,
+    name: &str,
+) {
+    let reloaded = ModuleSource::resolve(name, &config.modules_dirs)
+        .and_then(|source| runtime.load_filter(&source))
+        .and_then(|module| {
+            let described = format!(
+                "{} {} from {}, sha256 {}",
+                module.info().name,
+                module.info().version,
+                module.label(),
+                module.sha256()
+            );
+            Ok((stage.reload(module)?, described))
+        });
+    match reloaded {
+        Ok((Some(generation), module)) => {
+            tracing::info!(destination, %module, generation, "filter module reloaded; batches from now on use it")
+        }
+        Ok((None, _)) => {}
+        Err(error) => tracing::error!(
+            destination,
+            error = %format!("{error:#}"),
+            "filter module reload refused; the running one goes on"
+        ),
     }
 }

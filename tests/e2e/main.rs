@@ -9,6 +9,7 @@ mod datadog;
 mod dead_letter;
 mod elasticsearch;
 mod files;
+mod filter_modules;
 mod filters;
 mod hec_ack;
 mod hec_delivery;

@@ -309,6 +309,22 @@ fn modules(config: &Config) -> Result<ExitCode> {
             .or_insert((line, Vec::new()))
             .1
             .push(&destination.name);
+        if let Some(stage) = &destination.filter_stage {
+            let filter = stage.module();
+            let line = format!(
+                "{} {}  filter, contract {}  sha256 {}  {}",
+                filter.info().name,
+                filter.info().version,
+                crate::module::CONTRACT_VERSION,
+                filter.sha256(),
+                filter.label()
+            );
+            loaded
+                .entry(filter.sha256())
+                .or_insert((line, Vec::new()))
+                .1
+                .push(&destination.name);
+        }
     }
     for (line, users) in loaded.values() {
         println!("{line}  used by: {}", users.join(", "));

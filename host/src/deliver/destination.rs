@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::acknowledgement::Tracker;
 use super::circuit::Circuit;
+use super::filter_stage::FilterStage;
 use super::health::Health;
 use super::rate::RateLimit;
 use super::retry::RetryPolicy;
@@ -54,6 +55,8 @@ pub struct Destination {
     paused: tokio::sync::watch::Sender<Option<String>>,
     /// Which of the events offered it takes (its filter, the routes); set by the run.
     pub selection: Arc<Selection>,
+    /// Its filter module, if it has one.
+    pub filter_stage: Option<FilterStage>,
 }
 
 /// The module a destination runs, and how many times it was loaded.
@@ -132,6 +135,7 @@ impl Destination {
     pub fn new(
         config: &DestinationConfig,
         module: Arc<FormatterModule>,
+        filter_stage: Option<FilterStage>,
         dead_letter: Arc<DeadLetter>,
         counters: Arc<Counters>,
         alert_after: Duration,
@@ -189,6 +193,7 @@ impl Destination {
             health: Health::new(alert_after),
             paused: tokio::sync::watch::Sender::new(None),
             selection: Arc::default(),
+            filter_stage,
         })
     }
 
@@ -547,9 +552,8 @@ fn credential(
     Ok(Some(credential))
 }
 
-/// Formats a sample event with `instance`, so that a setting the module refuses is
-/// reported before any event depends on it.
-fn dry_run_instance(instance: &mut FormatterInstance) -> Result<()> {
+/// One sample event, for the trial call a module answers before it is used.
+pub(super) fn sample_events() -> Events {
     let sample =
         r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
     let mut events = Events::default();
@@ -561,7 +565,13 @@ fn dry_run_instance(instance: &mut FormatterInstance) -> Result<()> {
         id: 0,
     };
     events.push(sample, &meta);
-    match instance.format(&Arc::new(events))? {
+    events
+}
+
+/// Formats a sample event with `instance`, so that a setting the module refuses is
+/// reported before any event depends on it.
+fn dry_run_instance(instance: &mut FormatterInstance) -> Result<()> {
+    match instance.format(&Arc::new(sample_events()))? {
         Ok(_) => Ok(()),
         Err(FormatError::InvalidSetting(problem)) => anyhow::bail!("{problem}"),
         Err(FormatError::Failed(reason)) => {

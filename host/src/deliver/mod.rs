@@ -20,6 +20,7 @@
 mod acknowledgement;
 mod circuit;
 mod destination;
+mod filter_stage;
 mod health;
 mod rate;
 mod retry;
@@ -27,3 +28,4 @@ mod transport;
 mod worker;
 
 pub use destination::Destination;
+pub use filter_stage::FilterStage;

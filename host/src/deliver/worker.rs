@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::Destination;
 use super::circuit::Refusal;
 use super::destination::Tries;
+use super::filter_stage::KeptFilter;
 use super::transport::{self, Sent};
 use crate::buffer::Batch;
 use crate::event::Events;
@@ -33,6 +34,7 @@ use sluice_contract::types::{
 pub(super) struct Kept {
     instance: Option<FormatterInstance>,
     generation: u64,
+    filter: KeptFilter,
 }
 
 impl Kept {
@@ -40,6 +42,7 @@ impl Kept {
         Kept {
             instance: Some(instance),
             generation,
+            filter: KeptFilter::default(),
         }
     }
 
@@ -48,6 +51,7 @@ impl Kept {
         Kept {
             instance: None,
             generation,
+            filter: KeptFilter::default(),
         }
     }
 
@@ -68,6 +72,7 @@ impl Kept {
             module,
             setup: setup.clone(),
             instance: std::sync::Mutex::new(self.instance.take()),
+            filter: std::mem::take(&mut self.filter),
             abort: abort.clone(),
             tries: Tries::default(),
             awaiting: Vec::new(),
@@ -76,6 +81,7 @@ impl Kept {
 
     /// Keeps the worker's instance for the next batch.
     fn keep(&mut self, worker: Worker) {
+        self.filter = worker.filter;
         self.instance = worker.instance.into_inner().expect("not poisoned");
     }
 }
@@ -199,6 +205,7 @@ pub(super) async fn send_again(
         attempt: awaiting.attempt + 1,
         failing_since: Some(since),
         first_error: Some(reason.to_owned()),
+        filtered: true,
     };
     let (mut worker, delivered) = worker.deliver(pending).await;
     let awaiting = std::mem::take(&mut worker.awaiting);
@@ -241,6 +248,8 @@ struct Pending {
     failing_since: Option<Instant>,
     /// Their first error, for their dead-letter records.
     first_error: Option<String>,
+    /// The destination's filter module has kept them (they are not asked about again).
+    filtered: bool,
 }
 
 impl Pending {
@@ -251,6 +260,7 @@ impl Pending {
             attempt: 1,
             failing_since: None,
             first_error: None,
+            filtered: false,
         }
     }
 }
@@ -265,6 +275,8 @@ struct Worker {
     /// Taken while a call runs on the blocking pool. (A mutex only to make the worker
     /// `Sync`; one worker never calls twice at once.)
     instance: std::sync::Mutex<Option<FormatterInstance>>,
+    /// The destination's filter module instance, if it has one.
+    filter: KeptFilter,
     abort: CancellationToken,
     /// What the events under way went through, for their dead-letter records.
     tries: Tries,
@@ -284,6 +296,17 @@ impl Worker {
             self.tries = Tries {
                 attempts: pending.attempt - 1,
                 first_error: pending.first_error.clone(),
+            };
+            let pending = match self.filter(pending).await {
+                Ok(pending) if pending.events.is_empty() => continue,
+                Ok(pending) => pending,
+                Err((pending, reason)) => {
+                    self.destination
+                        .health
+                        .failed(&self.destination.name, &reason);
+                    self.retry_pending(pending, reason, None, &mut queue).await;
+                    continue;
+                }
             };
             let formatted = match self.format(&pending.events).await {
                 Ok(formatted) => formatted,
@@ -453,6 +476,7 @@ impl Worker {
                             attempt,
                             failing_since: Some(failing_since.unwrap_or_else(Instant::now)),
                             first_error: self.tries.first_error.clone(),
+                            filtered: true,
                         };
                         self.retry_pending(
                             rest,
@@ -472,6 +496,7 @@ impl Worker {
                             attempt,
                             failing_since,
                             first_error: self.tries.first_error.clone(),
+                            filtered: true,
                         });
                     }
                     return;
@@ -553,6 +578,33 @@ impl Worker {
             () = tokio::time::sleep(wait) => true,
             () = self.abort.cancelled() => false,
         }
+    }
+
+    /// The events of `pending` the destination's filter module keeps (those it drops
+    /// are counted as the destination's `filtered`), or why its call failed.
+    async fn filter(&mut self, pending: Pending) -> Result<Pending, (Pending, String)> {
+        let stage = match &self.destination.filter_stage {
+            Some(stage) if !pending.filtered => stage,
+            _ => return Ok(pending),
+        };
+        let flags = match self.filter.keep(stage, &pending.events, &self.abort).await {
+            Ok(flags) => flags,
+            Err(reason) => return Err((pending, reason)),
+        };
+        let kept: Vec<u32> = (0..flags.len() as u32)
+            .filter(|&i| flags[i as usize])
+            .collect();
+        let dropped = flags.len() - kept.len();
+        Counters::add(&self.destination.selection.filtered, dropped);
+        let events = match dropped {
+            0 => pending.events,
+            _ => Arc::new(pending.events.subset(kept)),
+        };
+        Ok(Pending {
+            events,
+            filtered: true,
+            ..pending
+        })
     }
 
     async fn format(&mut self, events: &Arc<Events>) -> Result<types::Formatted, Failure> {

@@ -10,14 +10,48 @@ use super::bindings::{CONTRACT_VERSION, FILTER_EXPORT, FORMATTER_EXPORT};
 /// at least a year after the next one ships (README, "The contract").
 pub const SERVED_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::v0_3::VERSION];
 
+/// The names `component` exports.
+fn exports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// Checks that `component` exports the filter interface of the latest contract (filter
+/// modules are new with it: no older version is served).
+pub fn check_filter(engine: &Engine, component: &Component) -> Result<()> {
+    let exports = exports(engine, component);
+    let wanted = format!("{FILTER_EXPORT}@{CONTRACT_VERSION}");
+    if exports.contains(&wanted) {
+        return Ok(());
+    }
+    if let Some(other) = exports.iter().find(|name| name.starts_with(FILTER_EXPORT)) {
+        bail!(
+            "the module exports {other}, but this host serves {wanted}; rebuild it against a matching sluice-guest"
+        );
+    }
+    if exports
+        .iter()
+        .any(|name| name.starts_with(FORMATTER_EXPORT))
+    {
+        bail!("this is a formatter module (it exports {FORMATTER_EXPORT}), not a filter");
+    }
+    bail!(
+        "the component does not export {wanted} (its exports: {}); filter modules are built with the sluice-guest SDK",
+        if exports.is_empty() {
+            "none".to_owned()
+        } else {
+            exports.join(", ")
+        }
+    )
+}
+
 /// Checks that `component` exports the formatter interface at a version this host
 /// serves, and returns it; the error says what it found instead.
 pub fn check_formatter(engine: &Engine, component: &Component) -> Result<&'static str> {
-    let component_type = component.component_type();
-    let exports: Vec<&str> = component_type
-        .exports(engine)
-        .map(|(name, _)| name)
-        .collect();
+    let exports = exports(engine, component);
     let version_of = |interface: &str| {
         exports.iter().find_map(|name| {
             name.strip_prefix(interface)?

@@ -14,6 +14,7 @@ mod cache;
 mod contract;
 mod convert;
 mod exports;
+mod filtering;
 mod instance;
 mod sandbox;
 mod state;
@@ -34,6 +35,7 @@ use wasmtime::{Config, Engine};
 
 pub use bindings::CONTRACT_VERSION;
 pub use contract::SERVED_VERSIONS;
+pub use filtering::{FilterInstance, FilterModule};
 pub use instance::{CallError, FormatterInstance, Setup};
 pub use state::SigningKeys;
 
@@ -165,13 +167,7 @@ impl Runtime {
     pub fn load_formatter(&self, source: &ModuleSource) -> Result<Arc<FormatterModule>> {
         let load = || -> Result<Arc<FormatterModule>> {
             let bytes = source.bytes()?;
-            // wasmtime would say more, and less clearly (a text file is "unknown
-            // binary version", with the bytes in hex).
-            anyhow::ensure!(
-                bytes.starts_with(b"\0asm"),
-                "not a WebAssembly file (it does not start with the `\\0asm` magic bytes)"
-            );
-            let component: Component = self.cache.load(&self.engine, &bytes)?;
+            let component = self.compile(&bytes)?;
             let version = contract::check_formatter(&self.engine, &component)?;
             let pre = Pre::new(version, self.linker.instantiate_pre(&component)?)?;
             let mut module = FormatterModule {
@@ -188,6 +184,19 @@ impl Runtime {
             Ok(Arc::new(module))
         };
         load().with_context(|| format!("loading {source}"))
+    }
+}
+
+impl Runtime {
+    /// The component of `bytes`, compiled or from the cache.
+    fn compile(&self, bytes: &[u8]) -> Result<Component> {
+        // wasmtime would say more, and less clearly (a text file is "unknown binary
+        // version", with the bytes in hex).
+        anyhow::ensure!(
+            bytes.starts_with(b"\0asm"),
+            "not a WebAssembly file (it does not start with the `\\0asm` magic bytes)"
+        );
+        self.cache.load(&self.engine, bytes)
     }
 }
 

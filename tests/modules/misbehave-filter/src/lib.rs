@@ -1,6 +1,7 @@
 //! A filter module that misbehaves as its `mode` setting says, for the sandbox tests:
 //! `odd` keeps the events whose `n` is odd (a filter that works); `loop` never returns;
-//! `alloc` grows memory without end; `trap` panics.
+//! `alloc` grows memory without end; `trap` panics. Each only on events with an `n`: the
+//! host's trial event at load has none, so the module loads and misbehaves later.
 
 use sluice_guest::filter::{Filter, FilterInfo};
 use sluice_guest::{Event, FormatError, SettingDoc, Settings};
@@ -21,7 +22,9 @@ impl Filter for Misbehave {
     }
 
     fn keep(&self, event: &Event<'_>) -> bool {
-        let n = event.field("n").and_then(|n| n.as_u64()).unwrap_or(0);
+        let Some(n) = event.field("n").and_then(|n| n.as_u64()) else {
+            return true;
+        };
         match self.mode.as_str() {
             "loop" => loop {
                 std::hint::black_box(n);
