@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 /// The queue of events waiting for a destination's batcher: shared with the other
 /// destinations (no copy), bounded in bytes and in events.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BufferConfig {
     /// Most bytes of events held; until a destination falls this far behind, the
@@ -49,7 +49,7 @@ pub enum WhenFull {
 }
 
 /// Exponential backoff with jitter between attempts; `Retry-After` is honoured.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// Attempts per request before its events are dead-lettered.
@@ -81,7 +81,7 @@ impl Default for RetryConfig {
 
 /// Stops sending to a destination that keeps failing, so it gets time to recover and
 /// batches wait (in the buffer or spool) instead of spending their attempts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Consecutive failed attempts that open the circuit; 0 turns the breaker off.
@@ -112,7 +112,7 @@ impl Default for CircuitBreakerConfig {
 
 /// An optional cap on what a destination is sent, for receivers with a licence or an
 /// ingest quota.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Most events sent per second.
@@ -124,7 +124,7 @@ pub struct RateLimitConfig {
 /// For a module whose destination confirms later what it kept (a `pending` verdict:
 /// Splunk HEC with `ack = true`): how often the host asks, and how long it waits for a
 /// confirmation before it sends the events again.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgementConfig {
     /// The wait between two polls of the tickets not yet confirmed (Splunk advises 10 s).

@@ -21,7 +21,7 @@ pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file it was read from, named in every error about it.
@@ -81,7 +81,7 @@ pub struct Config {
 const MAX_POLICY_BYTES: u64 = 1 << 20;
 
 /// A filter policy (`sluice_filter`), in a TOML file of its own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Names the filter in logs and counts.
@@ -134,7 +134,7 @@ impl FilterConfig {
 }
 
 /// How the host reads and enriches every event.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     /// Top-level fields that may hold the event time, tried in order: RFC 3339 strings,
@@ -172,7 +172,7 @@ impl Default for EventsConfig {
 }
 
 /// Limits for every call into a module.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleLimitsConfig {
     /// Linear memory one module instance may use, in bytes.
@@ -197,7 +197,7 @@ impl Default for ModuleLimitsConfig {
 }
 
 /// A `[[sources]]` table, by its `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "SourceTable")]
 pub enum SourceConfig {
     /// JSON Lines files.
@@ -247,7 +247,7 @@ struct SourceTable {
     rotate_wait: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum SourceKind {
     File,
@@ -284,7 +284,7 @@ impl TryFrom<SourceTable> for SourceConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     /// Unique name, used in logs and dead-letter records.
@@ -394,7 +394,7 @@ impl DestinationConfig {
 }
 
 /// When a batch closes: whichever limit is reached first. Unset limits come from the module.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
     /// Most events in a batch.

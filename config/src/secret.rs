@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
 /// Literal values are not accepted, so a configuration file never holds a credential.
-#[derive(Debug, Clone)]
+/// Two are equal when they name the same variable or file (a reload compares them so).
+#[derive(Debug, Clone, PartialEq)]
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
@@ -108,7 +109,7 @@ impl Secret {
 
 /// `basic_auth = { user = "elastic", password = { env = "ES_PASSWORD" } }`: HTTP Basic
 /// credentials, encoded by the host, sent in the module's credential header.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub user: String,
@@ -134,7 +135,7 @@ impl BasicAuth {
 /// scope = "..." }`: the host obtains a token with the client-credentials grant, keeps
 /// it until shortly before it expires, and sends it as `Bearer` in the module's
 /// credential header (Microsoft Entra ID for Sentinel, and any such server).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2 {
     pub token_url: url::Url,

@@ -14,12 +14,15 @@ mod config;
 mod dead_letter;
 mod deliver;
 pub mod event;
+mod fleet;
 mod metrics;
 pub mod module;
 mod persist;
 mod pipeline;
+mod reload;
 mod run;
 mod source;
+mod tasks;
 mod watch;
 
 #[cfg(test)]

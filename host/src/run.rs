@@ -8,15 +8,16 @@ use tokio::signal::unix::{Signal, SignalKind};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::buffer::QueueGauge;
 use crate::config::{Config, DestinationConfig};
 use crate::dead_letter::DeadLetter;
 use crate::deliver::{Destination, FilterStage};
-use crate::event::Enrichment;
+use crate::fleet::{Fleet, Roster};
 use crate::metrics::Counters;
 use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
-use crate::persist::{Persisted, Spool, spool};
-use crate::pipeline::{Filters, Router, Sink, enrichment};
+use crate::persist::{Persisted, Spool};
+use crate::pipeline::{Filters, Router, enrichment};
+use crate::reload::Reloader;
+use crate::tasks::Tasks;
 
 /// What a run did, for the closing log line and the exit code.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ impl Summary {
 }
 
 /// `module`, if its bytes are those the destination pins (`module_sha256`).
-fn pinned(
+pub fn pinned(
     destination: &DestinationConfig,
     module: Arc<FormatterModule>,
 ) -> Result<Arc<FormatterModule>> {
@@ -59,34 +60,42 @@ pub fn load_destinations(
     dead_letter: &Arc<DeadLetter>,
     counters: &Arc<Counters>,
 ) -> Result<Vec<Arc<Destination>>> {
-    config
-        .destinations
-        .iter()
-        .enumerate()
-        .map(|(i, destination)| {
-            let at = || format!("{}: {}", config.path.display(), destination.location(i));
-            let source = ModuleSource::resolve(&destination.module, &config.modules_dirs)
-                .with_context(|| format!("{}.module", at()))?;
-            let module = runtime
-                .load_formatter(&source)
-                .and_then(|module| pinned(destination, module))
-                .with_context(|| format!("{}.module", at()))?;
-            let filter_stage = load_filter_stage(config, destination, runtime)
-                .with_context(|| format!("{}.filter_module", at()))?;
-            Ok(Arc::new(
-                Destination::new(
-                    destination,
-                    module,
-                    filter_stage,
-                    dead_letter.clone(),
-                    counters.clone(),
-                    config.failure_alert_after,
-                    config.spooled(),
-                )
-                .with_context(at)?,
-            ))
-        })
+    (0..config.destinations.len())
+        .map(|index| load_destination(config, index, runtime, dead_letter, counters))
         .collect()
+}
+
+/// Loads the destination at `index` of `config`: its module, its filter module, its
+/// checks; errors name it.
+pub fn load_destination(
+    config: &Config,
+    index: usize,
+    runtime: &Runtime,
+    dead_letter: &Arc<DeadLetter>,
+    counters: &Arc<Counters>,
+) -> Result<Arc<Destination>> {
+    let destination = &config.destinations[index];
+    let at = || format!("{}: {}", config.path.display(), destination.location(index));
+    let source = ModuleSource::resolve(&destination.module, &config.modules_dirs)
+        .with_context(|| format!("{}.module", at()))?;
+    let module = runtime
+        .load_formatter(&source)
+        .and_then(|module| pinned(destination, module))
+        .with_context(|| format!("{}.module", at()))?;
+    let filter_stage = load_filter_stage(config, destination, runtime)
+        .with_context(|| format!("{}.filter_module", at()))?;
+    Ok(Arc::new(
+        Destination::new(
+            destination,
+            module,
+            filter_stage,
+            dead_letter.clone(),
+            counters.clone(),
+            config.failure_alert_after,
+            config.spooled(),
+        )
+        .with_context(at)?,
+    ))
 }
 
 /// The filter module `destination` names, loaded and checked with its settings.
@@ -109,8 +118,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
-    let mut filters = Filters::load(&config)?;
-    let mut file_changes = crate::watch::Watch::start(&config.modules_dirs, &filters.files())?;
+    let filters = Filters::load(&config, None)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
@@ -121,44 +129,25 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
 
     let stop_reading = CancellationToken::new();
     let abandon = CancellationToken::new();
-    let enrichment = enrichment(&config.events.tags);
-    let mut delivery = JoinSet::new();
-    let mut queues = Vec::new();
-    let mut watched = Vec::new();
-    for (i, (destination, settings)) in destinations
-        .into_iter()
-        .zip(&config.destinations)
-        .enumerate()
-    {
-        let queue = destination
-            .clone()
-            .spawn(settings, enrichment.clone(), abandon.clone(), &mut delivery)
-            .with_context(|| format!("{}: {}", config.path.display(), settings.location(i)))?;
-        watched.push((destination, queue.gauge()));
-        queues.push(queue);
-    }
+    let delivery = Tasks::new("delivery");
     let spool = persisted.as_ref().and_then(|p| p.spool.clone());
+    let (fleet, routing) = Fleet::start(
+        &config,
+        destinations,
+        enrichment(&config.events.tags),
+        abandon.clone(),
+        spool.clone(),
+        delivery.clone(),
+    )?;
+    let roster = fleet.roster();
     let progress = (!config.progress_interval.is_zero()).then(|| {
         tokio::spawn(log_progress(
             config.progress_interval,
             counters.clone(),
-            watched.clone(),
+            roster.clone(),
             spool.clone(),
         ))
     });
-    let routes = config.routes();
-    let sink = match spool.clone() {
-        // Each destination reads the spool into its queue.
-        Some(spool) => {
-            for (index, queue) in queues.into_iter().enumerate() {
-                let takes = routes.iter().map(|to| to.contains(&index)).collect();
-                let feed = spool::feed(spool.clone(), index, takes, queue, abandon.clone());
-                delivery.spawn(feed);
-            }
-            Sink::Spool(spool)
-        }
-        None => Sink::Queues(queues),
-    };
     let stop_commits = CancellationToken::new();
     let commits = persisted.as_ref().map(|persisted| {
         tokio::spawn(
@@ -168,25 +157,23 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         )
     });
     let router = Arc::new(Router::new(
-        filters.parser(),
+        filters.parsing(),
         config.events.max_line_bytes,
-        sink,
-        routes,
+        spool.clone(),
+        routing,
         dead_letter.clone(),
         counters.clone(),
-        filters.counts.clone(),
     ));
-    for (index, (destination, _)) in watched.iter().enumerate() {
+    for (index, (destination, _)) in fleet.running().enumerate() {
         destination.selection.set(filters.selector(index));
     }
     let mut sources = JoinSet::new();
     // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
-    let parsing = Arc::downgrade(&router);
     let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
     crate::source::spawn_all(
         &config.sources,
-        router,
+        router.clone(),
         checkpoints,
         stop_reading.clone(),
         &mut sources,
@@ -196,13 +183,22 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         destinations = config.destinations.len(),
         "sluice running"
     );
+    let shutdown_timeout = config.shutdown_timeout;
+    let mut live = Reloader::new(
+        config,
+        runtime,
+        filters,
+        fleet,
+        &router,
+        dead_letter.clone(),
+        counters.clone(),
+    )?;
+    drop(router);
 
     // Read until the inputs end, then deliver what was read. Without a signal this
     // takes as long as it takes (retries are bounded); once one comes, reading stops
     // and the shutdown deadline applies to everything still under way.
-    let work = async {
-        join_logging(&mut sources, "source").await + join_logging(&mut delivery, "delivery").await
-    };
+    let work = async { join_logging(&mut sources, "source").await + delivery.wait().await };
     tokio::pin!(work);
     let finished = loop {
         tokio::select! {
@@ -210,31 +206,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             received = signals.next() => match received {
                 Received::Shutdown => break None,
                 // Compiling is seconds of CPU: not on a thread that runs async tasks.
-                Received::Reload => tokio::task::block_in_place(|| {
-                    tracing::info!("SIGHUP: reloading the modules and the filter policies");
-                    reload_modules(&config, &runtime, &watched, &enrichment);
-                    reload_filters(&mut filters, &parsing, &watched);
-                }),
+                Received::Reload => tokio::task::block_in_place(|| live.sighup()),
             },
-            changes = file_changes.changed() => tokio::task::block_in_place(|| {
-                if changes.modules {
-                    tracing::info!("a module file changed: reloading the modules");
-                    reload_modules(&config, &runtime, &watched, &enrichment);
-                }
-                if changes.policies {
-                    reload_filters(&mut filters, &parsing, &watched);
-                }
-            }),
+            changes = live.changed() => tokio::task::block_in_place(|| live.apply(changes)),
         }
     };
     let failed_tasks = match finished {
         Some(failed) => failed,
         None => {
-            tracing::info!(timeout = ?config.shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
+            tracing::info!(timeout = ?shutdown_timeout, "shutdown requested: no more reading; flushing every queue");
             stop_reading.cancel();
             let cut_short = async {
                 tokio::select! {
-                    () = tokio::time::sleep(config.shutdown_timeout) => "shutdown deadline passed",
+                    () = tokio::time::sleep(shutdown_timeout) => "shutdown deadline passed",
                     () = signals.shutdown() => "second shutdown request",
                 }
             };
@@ -256,6 +240,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     if let Some(commits) = commits {
         let _ = commits.await;
     }
+    let watched = roster.read().expect("not poisoned").clone();
     for (destination, queue) in &watched {
         let spooled = spooled_figures(spool.as_deref(), &destination.name);
         destination.log_figures("destination summary", queue, spooled);
@@ -267,7 +252,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         destination.log_where_captured();
         queue.warn_unwarned_drops();
     }
-    for filter in filters.counts.iter() {
+    for filter in &live.filters().counts {
         tracing::info!(filter = %filter.name, dropped = Counters::get(&filter.dropped), "filter summary");
     }
     Counters::add(
@@ -282,7 +267,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
 async fn log_progress(
     interval: std::time::Duration,
     counters: Arc<Counters>,
-    destinations: Vec<(Arc<Destination>, QueueGauge)>,
+    destinations: Roster,
     spool: Option<Arc<Spool>>,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -298,6 +283,7 @@ async fn log_progress(
             "progress"
         );
         last_read = read;
+        let destinations = destinations.read().expect("not poisoned").clone();
         for (destination, queue) in &destinations {
             let spooled = spooled_figures(spool.as_deref(), &destination.name);
             destination.log_figures("progress", queue, spooled);
@@ -369,115 +355,4 @@ impl Signals {
 enum Received {
     Shutdown,
     Reload,
-}
-
-/// Reads every filter policy file again, and puts the policies that changed in force:
-/// the global ones for the lines read from now on, the destinations' own and the routes
-/// for the chunks batched from now on.
-fn reload_filters(
-    filters: &mut Filters,
-    parsing: &std::sync::Weak<Router>,
-    destinations: &[(Arc<Destination>, QueueGauge)],
-) {
-    if filters.reload() {
-        // Gone once every source has ended: no line is read any more.
-        if let Some(router) = parsing.upgrade() {
-            router.set_parser(filters.parser());
-        }
-        for (index, (destination, _)) in destinations.iter().enumerate() {
-            destination.selection.set(filters.selector(index));
-        }
-    }
-}
-
-/// Loads every destination's module again (a file in `modules_dirs` or a path may have
-/// changed) and puts each changed one in place of the running one once it passes the
-/// checks of a start; a module refused is logged, and the running one goes on. A module
-/// whose file is gone pauses its destination (only it) until a module of that name is
-/// back.
-fn reload_modules(
-    config: &Config,
-    runtime: &Runtime,
-    destinations: &[(Arc<Destination>, QueueGauge)],
-    enrichment: &Enrichment,
-) {
-    for ((destination, _), settings) in destinations.iter().zip(&config.destinations) {
-        let source = match ModuleSource::resolve(&settings.module, &config.modules_dirs) {
-            Ok(source) => source,
-            Err(gone) => {
-                let reason = format!("{gone:#}");
-                if destination.pause(reason.clone()) {
-                    tracing::warn!(destination = %destination.name, %reason, "module gone: the destination is paused, its events wait (queued, or in the spool) until a module of that name is back");
-                }
-                continue;
-            }
-        };
-        let reloaded = runtime
-            .load_formatter(&source)
-            .and_then(|module| pinned(settings, module))
-            .and_then(|module| {
-                let described = format!(
-                    "{} {} from {}, sha256 {}",
-                    module.info().name,
-                    module.info().version,
-                    module.label(),
-                    module.sha256()
-                );
-                Ok((destination.reload(module, enrichment.clone())?, described))
-            });
-        if reloaded.is_ok() && destination.resume() {
-            tracing::info!(destination = %destination.name, "module back: the destination takes batches again");
-        }
-        match reloaded {
-            Ok((Some(generation), module)) => {
-                tracing::info!(destination = %destination.name, %module, generation, "module reloaded; batches from now on use it")
-            }
-            Ok((None, _)) => {
-                tracing::info!(destination = %destination.name, "module unchanged")
-            }
-            Err(error) => tracing::error!(
-                destination = %destination.name,
-                error = %format!("{error:#}"),
-                "module reload refused; the running module goes on"
-            ),
-        }
-        if let (Some(stage), Some(name)) = (&destination.filter_stage, &settings.filter_module) {
-            reload_filter_module(config, runtime, &destination.name, stage, name);
-        }
-    }
-}
-
-/// Loads the filter module `name` again and puts it in place of `stage`'s once it passes
-/// the checks of a start. One that is gone or refused is logged, and the running one goes
-/// on filtering: events never pass unfiltered.
-fn reload_filter_module(
-    config: &Config,
-    runtime: &Runtime,
-    destination: &str,
-    stage: &FilterStage,
-    name: &str,
-) {
-    let reloaded = ModuleSource::resolve(name, &config.modules_dirs)
-        .and_then(|source| runtime.load_filter(&source))
-        .and_then(|module| {
-            let described = format!(
-                "{} {} from {}, sha256 {}",
-                module.info().name,
-                module.info().version,
-                module.label(),
-                module.sha256()
-            );
-            Ok((stage.reload(module)?, described))
-        });
-    match reloaded {
-        Ok((Some(generation), module)) => {
-            tracing::info!(destination, %module, generation, "filter module reloaded; batches from now on use it")
-        }
-        Ok((None, _)) => {}
-        Err(error) => tracing::error!(
-            destination,
-            error = %format!("{error:#}"),
-            "filter module reload refused; the running one goes on"
-        ),
-    }
 }

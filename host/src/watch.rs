@@ -1,7 +1,7 @@
 //! Watching the files a run loads (`notify`, debounced): a `.wasm` written, replaced or
 //! removed in a modules directory says "reload the modules", the same reload SIGHUP asks
 //! for, so a new version of a module ships by copying the file in; a filter policy file
-//! written says "reload the policies".
+//! written says "reload the policies", the configuration file "reload the configuration".
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,16 +17,18 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// What changed since the last look.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Changes {
+    pub config: bool,
     pub modules: bool,
     pub policies: bool,
 }
 
 impl Changes {
     fn any(self) -> bool {
-        self.modules || self.policies
+        self.config || self.modules || self.policies
     }
 
     fn merge(&mut self, other: Changes) {
+        self.config |= other.config;
         self.modules |= other.modules;
         self.policies |= other.policies;
     }
@@ -39,17 +41,19 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Watches `modules_dirs` (those that exist) for modules and `policies` for their
-    /// own changes (by their directories, so that a file replaced by a rename is seen).
-    pub fn start(modules_dirs: &[PathBuf], policies: &[PathBuf]) -> Result<Watch> {
+    /// Watches `modules_dirs` (those that exist) for modules, and the files `policies`
+    /// and `config` for their own changes (by their directories, so that a file
+    /// replaced by a rename is seen).
+    pub fn start(modules_dirs: &[PathBuf], policies: &[PathBuf], config: &Path) -> Result<Watch> {
         let (sender, changes) = mpsc::unbounded_channel();
         let modules_dirs: Vec<PathBuf> = modules_dirs
             .iter()
             .filter_map(|dir| dir.canonicalize().ok())
             .collect();
         let policies: Vec<PathBuf> = policies.iter().filter_map(|p| canonical(p)).collect();
+        let config = canonical(config);
         let mut dirs: Vec<PathBuf> = modules_dirs.clone();
-        for parent in policies.iter().filter_map(|p| p.parent()) {
+        for parent in policies.iter().chain(&config).filter_map(|p| p.parent()) {
             if !dirs.iter().any(|dir| dir == parent) {
                 dirs.push(parent.to_path_buf());
             }
@@ -66,8 +70,8 @@ impl Watch {
                 stamps.changed(&entry.path());
             }
         }
-        for policy in &policies {
-            stamps.changed(policy);
+        for file in policies.iter().chain(&config) {
+            stamps.changed(file);
         }
         let mut debouncer = new_debouncer(SETTLE, move |result: DebounceEventResult| {
             let Ok(events) = result else { return };
@@ -79,11 +83,13 @@ impl Watch {
                         .parent()
                         .is_some_and(|dir| modules_dirs.iter().any(|d| d == dir));
                 let policy = policies.iter().any(|policy| policy == path);
+                let configuration = config.as_ref() == Some(path);
                 // Reading a file is an event too (the reload's own read): only new
                 // contents count.
-                if (module || policy) && stamps.changed(path) {
+                if (module || policy || configuration) && stamps.changed(path) {
                     changes.modules |= module;
                     changes.policies |= policy;
+                    changes.config |= configuration;
                 }
             }
             if changes.any() {

@@ -14,7 +14,7 @@ use crate::support::{
 const EXIT_LIMIT: Duration = Duration::from_secs(30);
 
 /// SIGHUP used to kill the process with no flush and no summary; it reloads the
-/// modules now (here, the built-in one: unchanged).
+/// configuration and the modules now (here, both unchanged).
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_loses_nothing() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
@@ -34,7 +34,9 @@ async fn sighup_loses_nothing() {
     assert!(output.status.success(), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("SIGHUP: reloading the modules") && stderr.contains("module unchanged"),
+        stderr.contains("SIGHUP: reloading the configuration")
+            && stderr.contains("configuration unchanged")
+            && stderr.contains("module unchanged"),
         "{stderr}"
     );
     assert_eq!(receiver.indexed().len(), 100, "{stderr}");

@@ -189,12 +189,12 @@ async fn send_again(
         crate::run::load_destinations(config, &modules, &dead_letter, &counters)
     })?;
     let destination = destinations[index].clone();
-    let mut tasks = tokio::task::JoinSet::new();
+    let tasks = crate::tasks::Tasks::new("delivery");
     let queue = destination.spawn(
         &config.destinations[index],
         enrichment(&config.events.tags),
         CancellationToken::new(),
-        &mut tasks,
+        &tasks,
     )?;
     // Replayed events passed the filters once: they are not filtered again.
     let parser = line_parser(&config.events, Vec::new());
@@ -237,9 +237,8 @@ async fn send_again(
         }
     }
     drop(queue);
-    while let Some(result) = tasks.join_next().await {
-        result.context("a delivery task panicked")??;
-    }
+    let failed = tasks.wait().await;
+    anyhow::ensure!(failed == 0, "{failed} delivery tasks failed (see the log)");
     let settled = settled.lock().expect("not poisoned").clone();
     Ok(settled)
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sluice_contract::id::IdText;
 use tokio::sync::{Mutex, mpsc};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::acknowledgement::Tracker;
@@ -25,6 +24,7 @@ use crate::event::{Enrichment, EventMeta};
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
+use crate::tasks::Tasks;
 use sluice_contract::types::{AuthHeader, ConnectionCheck, FormatError, Query};
 
 /// Bytes of events a spooled destination reads ahead into memory, at most: enough to
@@ -331,7 +331,7 @@ impl Destination {
         config: &DestinationConfig,
         enrichment: Enrichment,
         abort: CancellationToken,
-        tasks: &mut JoinSet<Result<()>>,
+        tasks: &Tasks,
     ) -> Result<QueueSender> {
         let limits = self.limits;
         // With the spool, events wait there: memory holds only a read-ahead.

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use sluice_reader::{LineParser, Selector};
+use sluice_reader::Selector;
 
-use super::{FilterCount, line_parser};
+use super::{FilterCount, Parsing, line_parser};
 use crate::config::{Config, EventsConfig, FilterConfig, Policy};
 
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Filters {
     own: Vec<Option<Loaded>>,
     destinations: Vec<String>,
     /// What each global filter dropped, in their order.
-    pub counts: Arc<[FilterCount]>,
+    pub counts: Vec<Arc<FilterCount>>,
 }
 
 /// A policy, with the text it was compiled from.
@@ -105,8 +105,9 @@ fn compile(config: &FilterConfig, text: &str, attached: Attached<'_>) -> Result<
 }
 
 impl Filters {
-    /// Loads every policy `config` names.
-    pub fn load(config: &Config) -> Result<Filters> {
+    /// Loads every policy `config` names; a filter of `previous` (the running ones, at
+    /// a reload) by the same name keeps counting where it was.
+    pub fn load(config: &Config, previous: Option<&Filters>) -> Result<Filters> {
         let destinations: Vec<String> =
             config.destinations.iter().map(|d| d.name.clone()).collect();
         let global = config
@@ -131,9 +132,15 @@ impl Filters {
             .collect::<Result<_>>()?;
         let counts = global
             .iter()
-            .map(|loaded| FilterCount {
-                name: loaded.config.name.clone(),
-                dropped: Default::default(),
+            .map(|loaded| {
+                let name = &loaded.config.name;
+                let kept = previous.and_then(|p| p.counts.iter().find(|c| c.name == *name));
+                kept.cloned().unwrap_or_else(|| {
+                    Arc::new(FilterCount {
+                        name: name.clone(),
+                        dropped: Default::default(),
+                    })
+                })
             })
             .collect();
         Ok(Filters {
@@ -145,10 +152,13 @@ impl Filters {
         })
     }
 
-    /// The parser that applies the global policies.
-    pub fn parser(&self) -> LineParser {
+    /// The parser that applies the global policies, with their counts.
+    pub fn parsing(&self) -> Parsing {
         let policies = self.global.iter().map(|l| l.policy.clone()).collect();
-        line_parser(&self.events, policies)
+        Parsing {
+            parser: line_parser(&self.events, policies),
+            counts: self.counts.clone(),
+        }
     }
 
     /// What the destination at `index` takes: its own policy and the global routes.

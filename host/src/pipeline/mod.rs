@@ -72,74 +72,99 @@ pub struct FilterCount {
 #[derive(Debug)]
 pub struct Router {
     /// Swapped when a global filter policy is reloaded.
-    parser: RwLock<Arc<LineParser>>,
+    parsing: RwLock<Arc<Parsing>>,
     /// Counts the swaps: an ingest compares it with its own before each line.
     parser_generation: AtomicU64,
     /// Longest line read whole; a longer one is dead-lettered with its start.
     pub max_line_bytes: usize,
-    /// Where chunks go: the spool, or every destination's queue.
-    pub sink: Sink,
-    /// For each source, by index, the destinations that take its events.
-    pub routes: Vec<Vec<usize>>,
+    /// With the spool, chunks go there and the destinations read them back; else to
+    /// the destinations' queues of `routing`.
+    spool: Option<Arc<Spool>>,
+    /// Swapped when a reload adds, removes or changes destinations.
+    routing: RwLock<Arc<Routing>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
-    /// The parser's filters, in its order, with what each dropped.
-    pub filters: Arc<[FilterCount]>,
 }
 
-/// Where the pipeline hands chunks over.
+/// The parser, with what each of its filters dropped, in its order.
 #[derive(Debug)]
-pub enum Sink {
-    /// Each destination's queue, by the destination's index: a chunk is safe once
-    /// every destination that takes it has settled it.
-    Queues(Vec<QueueSender>),
-    /// The spool: a chunk is safe once written there; the destinations read it back.
-    Spool(Arc<Spool>),
+pub struct Parsing {
+    pub parser: LineParser,
+    pub counts: Vec<Arc<FilterCount>>,
+}
+
+/// Where the chunks of each source go, without the spool.
+#[derive(Debug, Default)]
+pub struct Routing {
+    /// Each destination's queue, by the destination's index: a chunk is safe once every
+    /// destination that takes it has settled it. Empty with the spool.
+    pub queues: Vec<(Arc<str>, QueueSender)>,
+    /// For each source, by index, the destinations that take its events.
+    pub routes: Vec<Vec<usize>>,
+}
+
+impl Routing {
+    /// The queue of `destination`, for a new routing that keeps it.
+    pub fn queue(&self, destination: &str) -> Option<QueueSender> {
+        self.queues
+            .iter()
+            .find(|(name, _)| name.as_ref() == destination)
+            .map(|(_, queue)| queue.clone())
+    }
 }
 
 impl Router {
     pub fn new(
-        parser: LineParser,
+        parsing: Parsing,
         max_line_bytes: usize,
-        sink: Sink,
-        routes: Vec<Vec<usize>>,
+        spool: Option<Arc<Spool>>,
+        routing: Routing,
         dead_letter: Arc<DeadLetter>,
         counters: Arc<Counters>,
-        filters: Arc<[FilterCount]>,
     ) -> Self {
         Router {
-            parser: RwLock::new(Arc::new(parser)),
+            parsing: RwLock::new(Arc::new(parsing)),
             parser_generation: AtomicU64::new(0),
             max_line_bytes,
-            sink,
-            routes,
+            spool,
+            routing: RwLock::new(Arc::new(routing)),
             dead_letter,
             counters,
-            filters,
         }
     }
 
-    /// The parser in force, and its generation.
-    fn parser(&self) -> (Arc<LineParser>, u64) {
-        let parser = self.parser.read().expect("not poisoned");
+    /// The parsing in force, and its generation.
+    fn parsing(&self) -> (Arc<Parsing>, u64) {
+        let parsing = self.parsing.read().expect("not poisoned");
         (
-            parser.clone(),
+            parsing.clone(),
             self.parser_generation.load(Ordering::Acquire),
         )
     }
 
-    /// Parses with `parser` from the sources' next lines on.
-    pub fn set_parser(&self, parser: LineParser) {
-        let mut current = self.parser.write().expect("not poisoned");
-        *current = Arc::new(parser);
+    /// Parses with `parsing` from the sources' next lines on.
+    pub fn set_parsing(&self, parsing: Parsing) {
+        let mut current = self.parsing.write().expect("not poisoned");
+        *current = Arc::new(parsing);
         self.parser_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The routing in force.
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing.read().expect("not poisoned").clone()
+    }
+
+    /// Routes the sources' next chunks with `routing`. A queue it no longer holds closes
+    /// once the chunks under way are in (its destination then delivers what it holds).
+    pub fn set_routing(&self, routing: Routing) {
+        *self.routing.write().expect("not poisoned") = Arc::new(routing);
     }
 }
 
 impl Drop for Router {
     /// The sources are done: the spool's readers end at its last record.
     fn drop(&mut self) {
-        if let Sink::Spool(spool) = &self.sink {
+        if let Some(spool) = &self.spool {
             spool.close();
         }
     }
@@ -150,8 +175,8 @@ impl Drop for Router {
 #[derive(Debug)]
 pub struct Ingest {
     router: Arc<Router>,
-    /// The router's parser, taken again when its generation moves on.
-    parser: Arc<LineParser>,
+    /// The router's parsing, taken again when its generation moves on.
+    parsing: Arc<Parsing>,
     parser_generation: u64,
     /// Which source this is, for its routes.
     source: usize,
@@ -179,9 +204,9 @@ pub struct Closed;
 impl Ingest {
     /// The ingest of the source at `source` in the configuration.
     pub fn new(router: Arc<Router>, source: usize, give_up: CancellationToken) -> Self {
-        let (parser, parser_generation) = router.parser();
+        let (parsing, parser_generation) = router.parsing();
         Ingest {
-            parser,
+            parsing,
             parser_generation,
             router,
             source,
@@ -221,13 +246,14 @@ impl Ingest {
     fn parse(&mut self, origin: Origin<'_>, line: &[u8]) {
         // A reloaded policy applies from the next line on.
         if self.router.parser_generation.load(Ordering::Relaxed) != self.parser_generation {
-            (self.parser, self.parser_generation) = self.router.parser();
+            (self.parsing, self.parser_generation) = self.router.parsing();
         }
         if self.chunk.events.is_empty() {
             // One clock read per chunk: the ingest time of a read.
             self.now_ms = jiff::Timestamp::now().as_millisecond();
         }
         match self
+            .parsing
             .parser
             .parse(line, origin.id_seed(), self.now_ms, &mut self.chunk)
         {
@@ -251,7 +277,7 @@ impl Ingest {
             Parsed::Rejected(reason) => self.reject(origin, &reason, line),
             // Neither an event nor an error: counted, never dead-lettered.
             Parsed::Filtered(filter) => {
-                Counters::add(&self.router.filters[filter].dropped, 1);
+                Counters::add(&self.parsing.counts[filter].dropped, 1);
                 Counters::add(&self.router.counters.filtered, 1);
             }
         }
@@ -328,10 +354,10 @@ impl Ingest {
         let count = events.len();
         Counters::add(&self.router.counters.events_in, count);
         let chunk = EventChunk { data, events };
-        let queues = match &self.router.sink {
-            Sink::Spool(spool) => return self.spool(spool, &chunk, mark).await,
-            Sink::Queues(queues) => queues,
-        };
+        if let Some(spool) = &self.router.spool {
+            return self.spool(spool, &chunk, mark).await;
+        }
+        let routing = self.router.routing();
         let counters = self.router.counters.clone();
         let ack = Ack::new(move || {
             Counters::add(&counters.events_settled, count);
@@ -344,8 +370,8 @@ impl Ingest {
         let chunk = Arc::new(chunk);
         let mut full = Vec::new();
         let mut taken = 0;
-        let routes = self.router.routes[self.source].iter();
-        for route in routes.map(|&destination| &queues[destination]) {
+        let routes = routing.routes.get(self.source).into_iter().flatten();
+        for route in routes.map(|&destination| &routing.queues[destination].1) {
             match route.try_push(&chunk, &ack) {
                 Ok(()) => taken += 1,
                 Err(Refused::Full) => full.push(route),

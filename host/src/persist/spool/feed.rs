@@ -1,6 +1,8 @@
 //! A destination's feed: reads the spool from the destination's position, in order,
 //! and queues each chunk of a source the destination takes; when the destination has
-//! settled a chunk, its position moves over it.
+//! settled a chunk, its position moves over it. A reload that changes the destination
+//! points the feed at the new one's queue ([`FeedTarget`]): the old one delivers what it
+//! was handed, the new one goes on from the next record, none twice, none skipped.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -14,16 +16,56 @@ use crate::ack::{Ack, Position, StreamPoint, Watermark};
 use crate::buffer::QueueSender;
 use crate::event::EventChunk;
 
-/// Feeds the destination at `index` of the spool (taking the sources flagged in
-/// `takes`) into `queue`, until the spool is closed and read to its end, or `stop`.
+/// The queue a feed hands chunks to, and the sources it takes: swapped by a reload.
+#[derive(Debug, Clone)]
+pub struct FeedTarget(Arc<std::sync::Mutex<(QueueSender, Vec<bool>)>>);
+
+impl FeedTarget {
+    /// Chunks go to `queue`, from the sources flagged in `takes` (by index).
+    pub fn new(queue: QueueSender, takes: Vec<bool>) -> Self {
+        FeedTarget(Arc::new(std::sync::Mutex::new((queue, takes))))
+    }
+
+    /// A handle that does not keep the queue open: once the feed ends, its queue closes
+    /// (and the destination's batcher flushes) whoever holds the handle.
+    pub fn handle(&self) -> FeedHandle {
+        FeedHandle(Arc::downgrade(&self.0))
+    }
+
+    fn current(&self) -> (QueueSender, Vec<bool>) {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+/// A reload's way to a running feed's target.
+#[derive(Debug, Clone)]
+pub struct FeedHandle(std::sync::Weak<std::sync::Mutex<(QueueSender, Vec<bool>)>>);
+
+impl FeedHandle {
+    /// From the next chunk on, to `queue` from `takes`; the queue it replaces closes
+    /// once a chunk handed to it meanwhile is in. False when the feed has ended.
+    pub fn replace(&self, queue: QueueSender, takes: Vec<bool>) -> bool {
+        match self.0.upgrade() {
+            Some(target) => {
+                *target.lock().expect("not poisoned") = (queue, takes);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Feeds `destination` from its position in the spool into `target`, until the spool
+/// is closed and read to its end, or `stop`.
 pub async fn feed(
     spool: Arc<Spool>,
-    index: usize,
-    takes: Vec<bool>,
-    queue: QueueSender,
+    destination: Arc<str>,
+    target: FeedTarget,
     stop: CancellationToken,
 ) -> Result<()> {
-    let watermark = spool.cursors[index].watermark.clone();
+    let watermark = spool
+        .watermark(&destination)
+        .with_context(|| format!("the spool has no position for destination `{destination}`"))?;
     let mut next = watermark.safe().offset;
     let mut appended = spool.appended.subscribe();
     let mut reader: Option<SegmentReader> = None;
@@ -76,6 +118,7 @@ pub async fn feed(
                 continue;
             }
         };
+        let (queue, takes) = target.current();
         if !queue_chunk(
             &queue,
             &takes,

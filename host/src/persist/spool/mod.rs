@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use feed::feed;
+pub use feed::{FeedHandle, FeedTarget, feed};
 
 use crate::ack::{StreamPoint, Watermark};
 use crate::config::{Fsync, SpoolConfig};
@@ -42,7 +42,8 @@ pub struct Spool {
     log: Mutex<Log>,
     /// The number of the next record to be written, and whether writing has ended.
     appended: watch::Sender<Appended>,
-    cursors: Vec<Cursor>,
+    /// One per destination; a reload adds and removes them.
+    cursors: std::sync::RwLock<Vec<Cursor>>,
     counters: Arc<Counters>,
 }
 
@@ -135,9 +136,46 @@ impl Spool {
                 next,
                 closed: false,
             }),
-            cursors,
+            cursors: std::sync::RwLock::new(cursors),
             counters,
         })
+    }
+
+    fn cursors(&self) -> std::sync::RwLockReadGuard<'_, Vec<Cursor>> {
+        self.cursors.read().expect("not poisoned")
+    }
+
+    /// The watermark of `destination`'s position.
+    pub fn watermark(&self, destination: &str) -> Option<Watermark> {
+        self.cursors()
+            .iter()
+            .find(|c| c.destination.as_ref() == destination)
+            .map(|c| c.watermark.clone())
+    }
+
+    /// A position for `destination`, added by a reload: it takes the records written
+    /// from now on.
+    pub fn add_destination(&self, destination: Arc<str>) {
+        let next = self.log().next;
+        let mut cursors = self.cursors.write().expect("not poisoned");
+        if !cursors.iter().any(|c| c.destination == destination) {
+            cursors.push(Cursor {
+                destination,
+                watermark: Watermark::starting_at(StreamPoint {
+                    offset: next,
+                    lines: 0,
+                }),
+            });
+        }
+    }
+
+    /// Forgets `destination`'s position (removed by a reload): the records it had not
+    /// settled no longer hold their segments.
+    pub fn remove_destination(&self, destination: &str) {
+        self.cursors
+            .write()
+            .expect("not poisoned")
+            .retain(|c| c.destination.as_ref() != destination);
     }
 
     fn log(&self) -> std::sync::MutexGuard<'_, Log> {
@@ -273,7 +311,7 @@ impl Spool {
     /// Deletes the segments every destination has settled.
     pub fn reclaim(&self) {
         let settled = self
-            .cursors
+            .cursors()
             .iter()
             .map(|cursor| cursor.watermark.safe().offset)
             .min()
@@ -303,8 +341,8 @@ impl Spool {
 
     /// Writes every destination's position, so a restart resumes there.
     pub fn save_positions(&self, sync: bool) -> Result<()> {
-        let positions: std::collections::BTreeMap<&str, u64> = self
-            .cursors
+        let cursors = self.cursors();
+        let positions: std::collections::BTreeMap<&str, u64> = cursors
             .iter()
             .map(|c| (c.destination.as_ref(), c.watermark.safe().offset))
             .collect();
@@ -315,10 +353,8 @@ impl Spool {
     /// Records written and not yet settled by `destination`.
     pub fn pending(&self, destination: &str) -> u64 {
         let next = self.log().next;
-        self.cursors
-            .iter()
-            .find(|c| c.destination.as_ref() == destination)
-            .map_or(0, |c| next.saturating_sub(c.watermark.safe().offset))
+        self.watermark(destination)
+            .map_or(0, |watermark| next.saturating_sub(watermark.safe().offset))
     }
 
     /// Bytes of segments on disk.
