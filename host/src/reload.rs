@@ -121,8 +121,15 @@ impl Reloader {
     /// its destinations added, removed or changed, its filters. One `sluice check`
     /// refuses is refused with the same message, and the running one stays.
     fn reload_config(&mut self) {
+        // `sluice check`'s message, on one log line (a TOML error quotes the line it is on).
         let refused = |error: anyhow::Error| {
-            tracing::error!(error = %format!("{error:#}"), "configuration refused; the running one stays");
+            let message = format!("{error:#}");
+            let message: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            tracing::error!(error = %message.join(" "), "configuration refused; the running one stays");
         };
         let new = match Config::load(&self.config.path) {
             Ok(new) => new,

@@ -4,6 +4,7 @@ mod support;
 
 mod authoring;
 mod cli;
+mod config_reload;
 mod contract_versions;
 mod datadog;
 mod dead_letter;
