@@ -298,6 +298,8 @@ pub struct DestinationConfig {
     /// The filter module's settings.
     #[serde(default)]
     pub filter_settings: toml::Table,
+    /// The SHA-256 the filter module's bytes must have, as `module_sha256`.
+    pub filter_module_sha256: Option<String>,
     /// The names of the sources whose events this destination takes; all when empty.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -711,10 +713,18 @@ impl Config {
                     );
                 }
             }
-            if let Some(pin) = &destination.module_sha256
-                && (pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
-            {
-                bail!("{at}.module_sha256: 64 hex digits, as `sha256sum` prints them");
+            for (key, pin) in [
+                ("module_sha256", &destination.module_sha256),
+                ("filter_module_sha256", &destination.filter_module_sha256),
+            ] {
+                if let Some(pin) = pin
+                    && (pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    bail!("{at}.{key}: 64 hex digits, as `sha256sum` prints them");
+                }
+            }
+            if destination.filter_module.is_none() && destination.filter_module_sha256.is_some() {
+                bail!("{at}.filter_module_sha256: there is no filter_module to pin");
             }
             destination
                 .endpoint()

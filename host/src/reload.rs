@@ -15,7 +15,7 @@ use crate::fleet::{Changes, Fleet};
 use crate::metrics::Counters;
 use crate::module::{ModuleSource, Runtime};
 use crate::pipeline::{Filters, Router, enrichment};
-use crate::run::{load_destination, pinned};
+use crate::run::{check_pin, load_destination, pinned};
 use crate::watch::{self, Watch};
 
 pub struct Reloader {
@@ -251,8 +251,8 @@ fn reload_modules<'a>(
                 "module reload refused; the running module goes on"
             ),
         }
-        if let (Some(stage), Some(name)) = (&destination.filter_stage, &settings.filter_module) {
-            reload_filter_module(config, runtime, &destination.name, stage, name);
+        if let Some(stage) = &destination.filter_stage {
+            reload_filter_module(config, runtime, destination, stage, settings);
         }
     }
 }
@@ -263,13 +263,21 @@ fn reload_modules<'a>(
 fn reload_filter_module(
     config: &Config,
     runtime: &Runtime,
-    destination: &str,
+    destination: &Destination,
     stage: &FilterStage,
-    name: &str,
+    settings: &DestinationConfig,
 ) {
+    let name = settings.filter_module.as_deref().unwrap_or_default();
+    let pin = settings.filter_module_sha256.as_deref();
     let reloaded = ModuleSource::resolve(name, &config.modules_dirs)
         .and_then(|source| runtime.load_filter(&source))
         .and_then(|module| {
+            check_pin(
+                "filter_module_sha256",
+                pin,
+                module.label(),
+                &module.sha256(),
+            )?;
             let described = format!(
                 "{} {} from {}, sha256 {}",
                 module.info().name,
@@ -281,11 +289,11 @@ fn reload_filter_module(
         });
     match reloaded {
         Ok((Some(generation), module)) => {
-            tracing::info!(destination, %module, generation, "filter module reloaded; batches from now on use it")
+            tracing::info!(destination = %destination.name, %module, generation, "filter module reloaded; batches from now on use it")
         }
         Ok((None, _)) => {}
         Err(error) => tracing::error!(
-            destination,
+            destination = %destination.name,
             error = %format!("{error:#}"),
             "filter module reload refused; the running one goes on"
         ),

@@ -43,13 +43,19 @@ pub fn pinned(
     destination: &DestinationConfig,
     module: Arc<FormatterModule>,
 ) -> Result<Arc<FormatterModule>> {
-    match &destination.module_sha256 {
-        Some(pin) if !pin.eq_ignore_ascii_case(&module.sha256()) => anyhow::bail!(
-            "{} has SHA-256 {}, but module_sha256 pins {pin}",
-            module.label(),
-            module.sha256()
-        ),
-        _ => Ok(module),
+    let pin = destination.module_sha256.as_deref();
+    check_pin("module_sha256", pin, module.label(), &module.sha256())?;
+    Ok(module)
+}
+
+/// Refuses the module from `label` whose bytes have `sha256`, unless `pin` (the
+/// destination's `key`) is unset or that very digest.
+pub fn check_pin(key: &str, pin: Option<&str>, label: &str, sha256: &str) -> Result<()> {
+    match pin {
+        Some(pin) if !pin.eq_ignore_ascii_case(sha256) => {
+            anyhow::bail!("{label} has SHA-256 {sha256}, but {key} pins {pin}")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -108,6 +114,13 @@ fn load_filter_stage(
         return Ok(None);
     };
     let module = runtime.load_filter(&ModuleSource::resolve(name, &config.modules_dirs)?)?;
+    let pin = destination.filter_module_sha256.as_deref();
+    check_pin(
+        "filter_module_sha256",
+        pin,
+        module.label(),
+        &module.sha256(),
+    )?;
     Ok(Some(FilterStage::new(
         module,
         destination.filter_settings()?,

@@ -165,7 +165,8 @@ async fn a_hostile_filter_module_fails_its_own_calls_and_the_batch_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn check_refuses_a_formatter_as_filter_an_unknown_setting_and_settings_without_a_module() {
+async fn check_refuses_a_formatter_as_filter_an_unknown_setting_settings_without_a_module_and_another_pin()
+ {
     let harness = Harness::new();
     events(&harness, 1);
     let misbehave = test_module("misbehave-filter").display().to_string();
@@ -181,6 +182,13 @@ async fn check_refuses_a_formatter_as_filter_an_unknown_setting_and_settings_wit
         (
             "filter_settings = { mode = \"odd\" }",
             "there is no filter_module to take them",
+        ),
+        (
+            &*format!(
+                "filter_module = {misbehave:?}\nfilter_module_sha256 = \"{}\"",
+                "0".repeat(64)
+            ),
+            &*format!("but filter_module_sha256 pins {}", "0".repeat(64)),
         ),
     ];
     for (extra, expected) in cases {
