@@ -197,7 +197,8 @@ impl Fleet {
                 .position(|r| r.config.name == config.name)
                 .map(|at| previous.remove(at));
             let Some((destination, queue)) = started.remove(&config.name) else {
-                let unchanged = before.context("a destination neither running nor loaded")?;
+                let unchanged =
+                    before.expect("to_load loads every destination not running as it is");
                 queues.extend(
                     current
                         .queue(&config.name)

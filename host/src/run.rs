@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{Signal, SignalKind};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DestinationConfig};
@@ -180,7 +179,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     for (index, (destination, _)) in fleet.running().enumerate() {
         destination.selection.set(filters.selector(index));
     }
-    let mut sources = JoinSet::new();
+    let sources = Tasks::new("source");
     // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
     let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
@@ -189,7 +188,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         router.clone(),
         checkpoints,
         stop_reading.clone(),
-        &mut sources,
+        &sources,
     );
     tracing::info!(
         sources = config.sources.len(),
@@ -211,7 +210,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Read until the inputs end, then deliver what was read. Without a signal this
     // takes as long as it takes (retries are bounded); once one comes, reading stops
     // and the shutdown deadline applies to everything still under way.
-    let work = async { join_logging(&mut sources, "source").await + delivery.wait().await };
+    let work = async { sources.wait().await + delivery.wait().await };
     tokio::pin!(work);
     let finished = loop {
         tokio::select! {
@@ -307,22 +306,6 @@ async fn log_progress(
 /// The records `destination` has not settled in the spool, and the spool's bytes.
 fn spooled_figures(spool: Option<&Spool>, destination: &str) -> Option<(u64, u64)> {
     spool.map(|spool| (spool.pending(destination), spool.bytes()))
-}
-
-/// Waits for every task; returns how many failed or panicked (each one logged).
-async fn join_logging(tasks: &mut JoinSet<Result<()>>, what: &str) -> usize {
-    let mut failed = 0;
-    while let Some(result) = tasks.join_next().await {
-        match result {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => {
-                tracing::error!(error = %format!("{error:#}"), "a {what} task failed")
-            }
-            Err(error) => tracing::error!(%error, "a {what} task panicked"),
-        }
-        failed += 1;
-    }
-    failed
 }
 
 /// The signals a run listens to, for its whole life.

@@ -178,3 +178,100 @@ async fn a_removed_module_pauses_its_destination_until_it_is_back() {
     );
     assert!(harness.dead_letters().is_empty(), "{stderr}");
 }
+
+/// Each event captured, by `n`, and whether the new version (`probe-v2`, which wraps
+/// every event with `"v":2`) formatted it; sorted by `n`.
+fn formatted_by(harness: &Harness) -> Vec<(u64, bool)> {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(harness.path("captured"))
+        .into_iter()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let (_, body) = text.split_once("\r\n\r\n").expect("a request with a body");
+        let events: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+        for event in events {
+            let v2 = event["v"] == 2;
+            let n = if v2 {
+                &event["event"]["n"]
+            } else {
+                &event["n"]
+            };
+            seen.push((n.as_u64().unwrap(), v2));
+        }
+    }
+    seen.sort_unstable();
+    seen
+}
+
+/// The whole story while events stream: a new version that adds a field is
+/// swapped in, a broken one (it traps on the trial batch) is refused on one log line
+/// (its wasm backtrace escaped), the file is
+/// removed (the destination waits) and the first version comes back. Every event is
+/// delivered once, formatted by the version loaded when its batch started, and the log
+/// says what happened.
+#[tokio::test(flavor = "multi_thread")]
+async fn replaced_refused_removed_and_back_while_events_stream() {
+    let harness = Harness::new();
+    let original = std::fs::read(test_module("misbehave")).unwrap();
+    let child = start_with_probe(&harness, &original).await;
+
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("probe-v2")).unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 10, 10);
+    until(|| captured(&harness) == 20).await;
+
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("trapper")).unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 20, 10);
+    until(|| captured(&harness) == 30).await;
+
+    std::fs::remove_file(harness.path("modules/probe.wasm")).unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    events(&harness, 30, 10);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        captured(&harness),
+        30,
+        "nothing goes out while the module is gone"
+    );
+
+    harness.write("modules/probe.wasm", &original);
+    until(|| captured(&harness) == 40).await;
+
+    let stderr = stop(child).await;
+    let expected: Vec<(u64, bool)> = (0..40).map(|n| (n, (10..30).contains(&n))).collect();
+    assert_eq!(formatted_by(&harness), expected, "{stderr}");
+    let lines = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        lines("module reloaded; batches from now on use it"),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(
+            |l| l.contains("module reload refused; the running module goes on")
+                && l.contains("sluice_test_trapper.wasm")
+                && l.contains("wasm `unreachable` instruction executed")
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines("module gone: the destination is paused"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        lines("module back: the destination takes batches again"),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("misbehave 2.0.0 from module"), "{stderr}");
+    assert!(harness.dead_letters().is_empty(), "{stderr}");
+}

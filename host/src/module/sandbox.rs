@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 
-use super::state::{ModuleState, SigningKeys};
+use super::state::{ModuleState, SigningKeys, one_line};
 use super::{CallError, EPOCH_TICK, Limits};
 
 /// A pre-linked module of some world: what makes its instances.
@@ -123,7 +123,7 @@ impl<P: Instantiate> Sandbox<P> {
             } else {
                 CallError::Trap {
                     module: self.label.clone(),
-                    message: format!("{error:#}"),
+                    message: one_line(&format!("{error:#}")),
                 }
             }
         })

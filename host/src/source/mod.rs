@@ -10,12 +10,12 @@ mod stdin;
 
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SourceConfig;
 use crate::persist::Checkpoints;
 use crate::pipeline::{Ingest, Router};
+use crate::tasks::Tasks;
 
 /// Bytes read at once; a read becomes one chunk of events.
 const READ_BLOCK: usize = 256 * 1024;
@@ -26,7 +26,7 @@ pub fn spawn_all(
     router: Arc<Router>,
     checkpoints: Option<Arc<Checkpoints>>,
     shutdown: CancellationToken,
-    tasks: &mut JoinSet<anyhow::Result<()>>,
+    tasks: &Tasks,
 ) {
     let claims = file::Claims::default();
     for (index, source) in sources.iter().cloned().enumerate() {

@@ -6,7 +6,7 @@
 use sluice_guest::filter::{Filter, FilterInfo};
 use sluice_guest::{Event, FormatError, SettingDoc, Settings};
 
-struct Misbehave {
+pub struct Misbehave {
     mode: String,
 }
 
