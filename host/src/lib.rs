@@ -15,6 +15,7 @@ mod dead_letter;
 mod deliver;
 pub mod event;
 mod fleet;
+mod load;
 mod metrics;
 pub mod module;
 mod persist;

@@ -12,10 +12,10 @@ use crate::dead_letter::DeadLetter;
 use crate::deliver::{Destination, FilterStage};
 use crate::event::Enrichment;
 use crate::fleet::{Changes, Fleet};
+use crate::load::{check_pin, load_destination, pinned};
 use crate::metrics::Counters;
 use crate::module::{ModuleSource, Runtime};
 use crate::pipeline::{Filters, Router, enrichment};
-use crate::run::{check_pin, load_destination, pinned};
 use crate::watch::{self, Watch};
 
 pub struct Reloader {

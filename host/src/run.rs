@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DestinationConfig};
+use crate::config::Config;
 use crate::dead_letter::DeadLetter;
-use crate::deliver::{Destination, FilterStage};
 use crate::fleet::{Fleet, Roster};
+use crate::load::load_destinations;
 use crate::metrics::Counters;
-use crate::module::{FormatterModule, Limits, ModuleSource, Runtime};
+use crate::module::{Limits, Runtime};
 use crate::persist::{Persisted, Spool};
 use crate::pipeline::{Filters, Router, enrichment};
 use crate::reload::Reloader;
@@ -35,95 +35,6 @@ impl Summary {
             failed_tasks,
         }
     }
-}
-
-/// `module`, if its bytes are those the destination pins (`module_sha256`).
-pub fn pinned(
-    destination: &DestinationConfig,
-    module: Arc<FormatterModule>,
-) -> Result<Arc<FormatterModule>> {
-    let pin = destination.module_sha256.as_deref();
-    check_pin("module_sha256", pin, module.label(), &module.sha256())?;
-    Ok(module)
-}
-
-/// Refuses the module from `label` whose bytes have `sha256`, unless `pin` (the
-/// destination's `key`) is unset or that very digest.
-pub fn check_pin(key: &str, pin: Option<&str>, label: &str, sha256: &str) -> Result<()> {
-    match pin {
-        Some(pin) if !pin.eq_ignore_ascii_case(sha256) => {
-            anyhow::bail!("{label} has SHA-256 {sha256}, but {key} pins {pin}")
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Loads every destination's module with one runtime; errors name the destination.
-pub fn load_destinations(
-    config: &Config,
-    runtime: &Runtime,
-    dead_letter: &Arc<DeadLetter>,
-    counters: &Arc<Counters>,
-) -> Result<Vec<Arc<Destination>>> {
-    (0..config.destinations.len())
-        .map(|index| load_destination(config, index, runtime, dead_letter, counters))
-        .collect()
-}
-
-/// Loads the destination at `index` of `config`: its module, its filter module, its
-/// checks; errors name it.
-pub fn load_destination(
-    config: &Config,
-    index: usize,
-    runtime: &Runtime,
-    dead_letter: &Arc<DeadLetter>,
-    counters: &Arc<Counters>,
-) -> Result<Arc<Destination>> {
-    let destination = &config.destinations[index];
-    let at = || format!("{}: {}", config.path.display(), destination.location(index));
-    let source = ModuleSource::resolve(&destination.module, &config.modules_dirs)
-        .with_context(|| format!("{}.module", at()))?;
-    let module = runtime
-        .load_formatter(&source)
-        .and_then(|module| pinned(destination, module))
-        .with_context(|| format!("{}.module", at()))?;
-    let filter_stage = load_filter_stage(config, destination, runtime)
-        .with_context(|| format!("{}.filter_module", at()))?;
-    Ok(Arc::new(
-        Destination::new(
-            destination,
-            module,
-            filter_stage,
-            dead_letter.clone(),
-            counters.clone(),
-            config.failure_alert_after,
-            config.spooled(),
-        )
-        .with_context(at)?,
-    ))
-}
-
-/// The filter module `destination` names, loaded and checked with its settings.
-fn load_filter_stage(
-    config: &Config,
-    destination: &DestinationConfig,
-    runtime: &Runtime,
-) -> Result<Option<FilterStage>> {
-    let Some(name) = &destination.filter_module else {
-        return Ok(None);
-    };
-    let module = runtime.load_filter(&ModuleSource::resolve(name, &config.modules_dirs)?)?;
-    let pin = destination.filter_module_sha256.as_deref();
-    check_pin(
-        "filter_module_sha256",
-        pin,
-        module.label(),
-        &module.sha256(),
-    )?;
-    Ok(Some(FilterStage::new(
-        module,
-        destination.filter_settings()?,
-    )?))
 }
 
 pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {

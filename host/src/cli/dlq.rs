@@ -186,7 +186,7 @@ async fn send_again(
 ) -> Result<Vec<bool>> {
     let modules = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let destinations = tokio::task::block_in_place(|| {
-        crate::run::load_destinations(config, &modules, &dead_letter, &counters)
+        crate::load::load_destinations(config, &modules, &dead_letter, &counters)
     })?;
     let destination = destinations[index].clone();
     let tasks = crate::tasks::Tasks::new("delivery");

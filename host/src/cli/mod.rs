@@ -290,7 +290,7 @@ fn modules(config: &Config) -> Result<ExitCode> {
     let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::configured(config));
-    let destinations = crate::run::load_destinations(config, &runtime, &dead_letter, &counters)?;
+    let destinations = crate::load::load_destinations(config, &runtime, &dead_letter, &counters)?;
     // By SHA-256: the same bytes serve several destinations.
     let mut loaded: std::collections::BTreeMap<String, (String, Vec<&str>)> = Default::default();
     for destination in &destinations {
@@ -340,7 +340,7 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     dead_letter
         .check_writable()
         .with_context(|| format!("{}: dead_letter_dir", path.display()))?;
-    let destinations = crate::run::load_destinations(&config, &runtime, &dead_letter, &counters)?;
+    let destinations = crate::load::load_destinations(&config, &runtime, &dead_letter, &counters)?;
     let network = connect
         .then(|| {
             tokio::runtime::Builder::new_current_thread()
