@@ -172,12 +172,14 @@ impl Reloader {
             )?;
             loaded.insert(new.destinations[index].name.clone(), destination);
         }
+        let watch = Watch::start(&new.modules_dirs, &filters.files(), &new.path)?;
+        // Fails, if it does, before it touches a running destination.
         let (routing, changes) = self.fleet.reconfigure(&new, loaded, &router.routing())?;
         router.set_routing(routing);
         router.set_parsing(filters.parsing());
         self.filters = filters;
         self.select();
-        self.watch = Watch::start(&new.modules_dirs, &self.filters.files(), &new.path)?;
+        self.watch = watch;
         self.config = new;
         Ok(changes)
     }
