@@ -12,7 +12,9 @@ use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use tokio::sync::mpsc;
 
 /// Changes within this long of each other are one: a copy in progress, or several files.
-const SETTLE: Duration = Duration::from_millis(500);
+/// Short, as it is most of a reload's latency; a file written more slowly than this (a
+/// copy over the network) may be read half-written: refused, and taken once complete.
+const SETTLE: Duration = Duration::from_millis(200);
 
 /// What changed since the last look.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
