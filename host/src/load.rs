@@ -10,7 +10,7 @@ use crate::config::{Config, DestinationConfig};
 use crate::dead_letter::DeadLetter;
 use crate::deliver::{Destination, FilterStage};
 use crate::metrics::Counters;
-use crate::module::{FormatterModule, ModuleSource, Runtime};
+use crate::module::{FilterModule, FormatterModule, ModuleSource, Runtime};
 
 /// `module`, if its bytes are those the destination pins (`module_sha256`).
 pub fn pinned(
@@ -84,9 +84,26 @@ fn load_filter_stage(
     destination: &DestinationConfig,
     runtime: &Runtime,
 ) -> Result<Option<FilterStage>> {
-    let Some(name) = &destination.filter_module else {
+    if destination.filter_module.is_none() {
         return Ok(None);
-    };
+    }
+    let module = load_filter_module(config, destination, runtime)?;
+    Ok(Some(FilterStage::new(
+        module,
+        destination.filter_settings()?,
+    )?))
+}
+
+/// The filter module `destination` names (none: an error), loaded and pinned.
+pub fn load_filter_module(
+    config: &Config,
+    destination: &DestinationConfig,
+    runtime: &Runtime,
+) -> Result<Arc<FilterModule>> {
+    let name = destination
+        .filter_module
+        .as_deref()
+        .context("no filter_module")?;
     let module = runtime.load_filter(&ModuleSource::resolve(name, &config.modules_dirs)?)?;
     let pin = destination.filter_module_sha256.as_deref();
     check_pin(
@@ -95,8 +112,5 @@ fn load_filter_stage(
         module.label(),
         &module.sha256(),
     )?;
-    Ok(Some(FilterStage::new(
-        module,
-        destination.filter_settings()?,
-    )?))
+    Ok(module)
 }

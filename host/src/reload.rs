@@ -12,7 +12,7 @@ use crate::dead_letter::DeadLetter;
 use crate::deliver::{Destination, FilterStage};
 use crate::event::Enrichment;
 use crate::fleet::{Changes, Fleet};
-use crate::load::{check_pin, load_destination, pinned};
+use crate::load::{load_destination, load_filter_module, pinned};
 use crate::metrics::Counters;
 use crate::module::{ModuleSource, Runtime};
 use crate::pipeline::{Filters, Router, enrichment};
@@ -202,6 +202,11 @@ impl Reloader {
     }
 }
 
+/// What a swap log line says of a module: name, version, where from, SHA-256.
+fn provenance(name: &str, version: &str, label: &str, sha256: &str) -> String {
+    format!("{name} {version} from {label}, sha256 {sha256}")
+}
+
 /// Loads every destination's module again (a file in `modules_dirs` or a path may have
 /// changed) and puts each changed one in place of the running one once it passes the
 /// checks of a start; a module refused is logged, and the running one goes on. A module
@@ -228,13 +233,9 @@ fn reload_modules<'a>(
             .load_formatter(&source)
             .and_then(|module| pinned(settings, module))
             .and_then(|module| {
-                let described = format!(
-                    "{} {} from {}, sha256 {}",
-                    module.info().name,
-                    module.info().version,
-                    module.label(),
-                    module.sha256()
-                );
+                let info = module.info();
+                let described =
+                    provenance(&info.name, &info.version, module.label(), &module.sha256());
                 Ok((destination.reload(module, enrichment.clone())?, described))
             });
         if reloaded.is_ok() && destination.resume() {
@@ -269,26 +270,11 @@ fn reload_filter_module(
     stage: &FilterStage,
     settings: &DestinationConfig,
 ) {
-    let name = settings.filter_module.as_deref().unwrap_or_default();
-    let pin = settings.filter_module_sha256.as_deref();
-    let reloaded = ModuleSource::resolve(name, &config.modules_dirs)
-        .and_then(|source| runtime.load_filter(&source))
-        .and_then(|module| {
-            check_pin(
-                "filter_module_sha256",
-                pin,
-                module.label(),
-                &module.sha256(),
-            )?;
-            let described = format!(
-                "{} {} from {}, sha256 {}",
-                module.info().name,
-                module.info().version,
-                module.label(),
-                module.sha256()
-            );
-            Ok((stage.reload(module)?, described))
-        });
+    let reloaded = load_filter_module(config, settings, runtime).and_then(|module| {
+        let info = module.info();
+        let described = provenance(&info.name, &info.version, module.label(), &module.sha256());
+        Ok((stage.reload(module)?, described))
+    });
     match reloaded {
         Ok((Some(generation), module)) => {
             tracing::info!(destination = %destination.name, %module, generation, "filter module reloaded; batches from now on use it")

@@ -4,7 +4,6 @@
 //! copied in again: the host swaps it without a restart and no event is lost.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::{Harness, append_lines, data_file, stop, transcript};
@@ -108,12 +107,7 @@ async fn from_module_new_to_a_running_destination_with_hot_reload() {
         "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
          [[destinations]]\nname = \"audit\"\nmodule = \"audit-sink\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
     );
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     until_captured(&harness, 1).await;
 
     // Changed, rebuilt with the same one command, copied in: swapped while running.

@@ -5,24 +5,13 @@
 //! is refused with the message `sluice check` gives, and the running one stays. With
 //! memory queues and with the spool.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{Harness, append_lines, check_fails, send_signal, stop};
+use crate::support::{Harness, append_lines, captured_numbers, check_fails, send_signal, stop};
 
 /// The `n` of every event captured for `destination`, sorted.
 fn captured(harness: &Harness, destination: &str) -> Vec<u64> {
-    let mut numbers = Vec::new();
-    let dir = harness.path(&format!("captured-{destination}"));
-    for entry in std::fs::read_dir(dir).into_iter().flatten() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for after in text.split("\"n\":").skip(1) {
-            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-            numbers.push(digits.parse().unwrap());
-        }
-    }
-    numbers.sort_unstable();
-    numbers
+    captured_numbers(harness, &format!("captured-{destination}"))
 }
 
 fn events(harness: &Harness, range: std::ops::Range<u64>) {
@@ -59,12 +48,7 @@ async fn add_remove_change_and_refuse(top: &str) {
     let harness = Harness::new();
     events(&harness, 0..20);
     harness.config(&config(top, &[("a", ""), ("b", "")]));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     until(&harness, &[("a", 20), ("b", 20)]).await;
 
     // b out, c in, a as it was: the file changed, no signal.
@@ -138,12 +122,7 @@ async fn a_change_that_needs_a_restart_is_said_so() {
     let harness = Harness::new();
     events(&harness, 0..5);
     harness.config(&config("", &[("a", "")]));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     until(&harness, &[("a", 5)]).await;
     harness.config(&config("shutdown_timeout = \"7s\"", &[("a", "")]));
     tokio::time::sleep(RELOADED).await;

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    Harness, append_lines, check_fails, stop, summary_figure, test_module, transcript,
+    Harness, append_lines, captured_numbers, check_fails, stop, summary_figure, test_module,
+    transcript,
 };
 
 /// Events `0..count`: `n`, and an address at a domain taken in turn from four.
@@ -22,20 +23,6 @@ fn events(harness: &Harness, count: u64) {
         format!(r#"{{"n":{n},"actor_email":"user{n}@{domain}"}}"#)
     });
     append_lines(&harness.path("data/events.jsonl"), lines);
-}
-
-/// The `n` of every event captured under `dir`, sorted.
-fn captured(harness: &Harness, dir: &str) -> Vec<u64> {
-    let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(harness.path(dir)).into_iter().flatten() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for after in text.split("\"n\":").skip(1) {
-            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-            numbers.push(digits.parse().unwrap());
-        }
-    }
-    numbers.sort_unstable();
-    numbers
 }
 
 fn destination(name: &str, extra: &str) -> String {
@@ -68,13 +55,13 @@ async fn the_example_filter_module_drops_the_listed_domains_for_its_destination_
 
     let kept: Vec<u64> = (0..40).filter(|n| n % 4 == 0 || n % 4 == 3).collect();
     assert_eq!(
-        captured(&harness, "captured-filtered"),
+        captured_numbers(&harness, "captured-filtered"),
         kept,
         "{}",
         transcript(&output)
     );
     assert_eq!(
-        captured(&harness, "captured-all"),
+        captured_numbers(&harness, "captured-all"),
         (0..40).collect::<Vec<_>>()
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -127,17 +114,17 @@ async fn a_hostile_filter_module_fails_its_own_calls_and_the_batch_is_kept() {
     let output = harness.run_expecting(3, &[]).await;
 
     assert_eq!(
-        captured(&harness, "captured-healthy"),
+        captured_numbers(&harness, "captured-healthy"),
         (0..30).collect::<Vec<_>>(),
         "{}",
         transcript(&output)
     );
     let odd: Vec<u64> = (0..30).filter(|n| n % 2 == 1).collect();
-    assert_eq!(captured(&harness, "captured-odd"), odd);
+    assert_eq!(captured_numbers(&harness, "captured-odd"), odd);
     let dead = harness.dead_letters();
     for (mode, expected) in modes {
         assert!(
-            captured(&harness, &format!("captured-{mode}")).is_empty(),
+            captured_numbers(&harness, &format!("captured-{mode}")).is_empty(),
             "{mode}: nothing sent unfiltered"
         );
         let reasons: Vec<&str> = dead
@@ -209,7 +196,6 @@ async fn check_refuses_a_formatter_as_filter_an_unknown_setting_settings_without
 /// settings is swapped in; one that does not is refused, and the running one filters on.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_filter_module_is_reloaded_and_a_refused_one_leaves_the_running_one() {
-    use std::process::Stdio;
     let harness = Harness::new();
     let original = std::fs::read(test_module("misbehave-filter")).unwrap();
     harness.write("modules/picky.wasm", &original);
@@ -218,12 +204,7 @@ async fn a_changed_filter_module_is_reloaded_and_a_refused_one_leaves_the_runnin
         "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/events.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
         destination("picky", "filter_module = \"picky\"\nfilter_settings = { mode = \"odd\" }")
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Other bytes (a custom section appended), the same module: reloaded.
@@ -239,7 +220,7 @@ async fn a_changed_filter_module_is_reloaded_and_a_refused_one_leaves_the_runnin
     tokio::time::sleep(Duration::from_millis(2000)).await;
     events(&harness, 20);
     for _ in 0..100 {
-        if captured(&harness, "captured-picky").len() >= 10 {
+        if captured_numbers(&harness, "captured-picky").len() >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -247,7 +228,11 @@ async fn a_changed_filter_module_is_reloaded_and_a_refused_one_leaves_the_runnin
     let stderr = stop(child).await;
 
     let odd: Vec<u64> = (0..20).filter(|n| n % 2 == 1).collect();
-    assert_eq!(captured(&harness, "captured-picky"), odd, "{stderr}");
+    assert_eq!(
+        captured_numbers(&harness, "captured-picky"),
+        odd,
+        "{stderr}"
+    );
     assert!(
         stderr.lines().any(
             |l| l.contains("filter module reloaded; batches from now on use it")

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, check_fails, data_file, objects_in, sorted, splunk_destination, summary_figure,
-    transcript,
+    Harness, captured_numbers, check_fails, data_file, objects_in, sorted, splunk_destination,
+    summary_figure, transcript,
 };
 
 /// Only sanitized requests to two AI providers, never a health check or metrics scrape.
@@ -147,21 +147,6 @@ async fn preview_shows_what_a_policy_keeps() {
     );
 }
 
-/// The `n` of every event captured under `dir` (requests the built-in modules format,
-/// each event with its `"n":N`), sorted.
-fn captured_numbers(harness: &crate::support::Harness, dir: &str) -> Vec<u64> {
-    let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(harness.path(dir)).into_iter().flatten() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for after in text.split("\"n\":").skip(1) {
-            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-            numbers.push(digits.parse().unwrap());
-        }
-    }
-    numbers.sort_unstable();
-    numbers
-}
-
 /// Events `first..first + count`: tenant `acme` for every third, path `/health` for
 /// every fifth, kind `a`, `b`, `c` in turn.
 fn tenant_events(first: u64, count: u64) -> impl Iterator<Item = String> {
@@ -263,7 +248,6 @@ async fn check_refuses_a_route_to_no_destination_and_a_route_in_a_destination_fi
 /// policy is refused with where it is wrong, and the running one stays.
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_files_are_reloaded_when_they_change() {
-    use std::process::Stdio;
     use std::time::Duration;
     let harness = Harness::new();
     let live = harness.path("data/live.jsonl");
@@ -276,12 +260,7 @@ async fn policy_files_are_reloaded_when_they_change() {
          [[filters]]\nname = \"global\"\npolicy = \"{global}\"\n{}",
         capture_destination("probe", &format!("filter = \"{own}\""))
     ));
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     let kinds = |first: u64, wanted: &[&str]| -> Vec<u64> {
         (first..first + 30)
             .filter(|n| wanted.contains(&["a", "b", "c"][*n as usize % 3]))

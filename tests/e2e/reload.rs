@@ -2,7 +2,6 @@
 //! batches once it passes the checks a start makes; a module that does not is refused,
 //! and the running one goes on.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::{Harness, send_signal, stop, test_module};
@@ -49,12 +48,7 @@ async fn start_with_probe(harness: &Harness, module: &[u8]) -> tokio::process::C
     harness.config(
         "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\n",
     );
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let child = harness.start_run();
     until(|| captured(harness) == 10).await;
     child
 }

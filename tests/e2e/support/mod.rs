@@ -143,6 +143,17 @@ impl Harness {
         command.spawn().unwrap()
     }
 
+    /// Starts `sluice run -c sluice.toml`, its output captured, for a test that changes
+    /// files under it or signals it (then [`stop`]).
+    pub fn start_run(&self) -> tokio::process::Child {
+        let mut command = self.command(&["run", "-c", "sluice.toml"]);
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    }
+
     /// Runs `sluice` with `args`, writing `input` to its standard input.
     pub async fn sluice_with_input(
         &self,
@@ -248,6 +259,21 @@ pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
     for line in lines {
         writeln!(file, "{line}").unwrap();
     }
+}
+
+/// The `n` of every event captured under `dir` (requests the built-in modules format,
+/// each event with its `"n":N`), sorted.
+pub fn captured_numbers(harness: &Harness, dir: &str) -> Vec<u64> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(harness.path(dir)).into_iter().flatten() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for after in text.split("\"n\":").skip(1) {
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            numbers.push(digits.parse().unwrap());
+        }
+    }
+    numbers.sort_unstable();
+    numbers
 }
 
 /// Stops a run with SIGTERM; returns its log once it exited cleanly.
