@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    Harness, append_lines, captured_numbers, check_fails, stop, summary_figure, test_module,
-    transcript,
+    Harness, append_lines, captured_numbers, check_fails, rebuilt, stop, summary_figure,
+    test_module, transcript,
 };
 
 /// Events `0..count`: `n`, and an address at a domain taken in turn from four.
@@ -208,9 +208,7 @@ async fn a_changed_filter_module_is_reloaded_and_a_refused_one_leaves_the_runnin
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Other bytes (a custom section appended), the same module: reloaded.
-    let mut rebuilt = original.clone();
-    rebuilt.extend_from_slice(&[0x00, 0x03, 0x01, b'x', b'y']);
-    harness.write("modules/picky.wasm", &rebuilt);
+    harness.write("modules/picky.wasm", rebuilt(&original));
     tokio::time::sleep(Duration::from_millis(2000)).await;
     // The example module does not take `mode`: refused.
     harness.write(

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, captured_numbers, check_fails, data_file, objects_in, sorted, splunk_destination,
-    summary_figure, transcript,
+    Harness, captured_numbers, check_fails, data_file, destination_summary, objects_in, sorted,
+    splunk_destination, summary_figure, transcript,
 };
 
 /// Only sanitized requests to two AI providers, never a health check or metrics scrape.
@@ -197,15 +197,7 @@ async fn routes_and_a_destinations_own_filter_pick_its_events() {
     );
     assert_eq!(captured_numbers(&harness, "captured-rest"), rest);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = |name: &str| {
-        stderr
-            .lines()
-            .find(|l| {
-                l.contains("destination summary") && l.contains(&format!("destination={name} "))
-            })
-            .unwrap_or_else(|| panic!("no summary of {name}: {stderr}"))
-            .to_owned()
-    };
+    let summary = |name: &str| destination_summary(&stderr, name);
     assert!(summary("acme").contains("routed_away=40 ") && summary("acme").contains("filtered=0 "));
     assert!(summary("rest").contains("routed_away=20 ") && summary("rest").contains("filtered=8 "));
     assert!(

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, exit_within, send_signal, silent_endpoint, splunk_destination, summary_figure,
-    transcript, write_events,
+    Harness, destination_summary, exit_within, send_signal, silent_endpoint, splunk_destination,
+    summary_figure, transcript, write_events,
 };
 
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
@@ -395,15 +395,7 @@ async fn a_failing_destination_opens_its_circuit_and_the_other_goes_on() {
         dead.first()
     );
     // The summary has each destination's figures.
-    let summary = |name: &str| {
-        stderr
-            .lines()
-            .find(|l| {
-                l.contains("destination summary") && l.contains(&format!("destination={name} "))
-            })
-            .unwrap_or_else(|| panic!("no summary of {name}: {stderr}"))
-            .to_owned()
-    };
+    let summary = |name: &str| destination_summary(&stderr, name);
     let (good_line, bad_line) = (summary("good"), summary("bad"));
     assert!(
         good_line.contains("events_in=5000")

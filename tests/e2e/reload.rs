@@ -4,15 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Harness, send_signal, stop, test_module};
-
-/// `misbehave.wasm` with a custom section appended: other bytes, the same module.
-fn rebuilt(module: &[u8]) -> Vec<u8> {
-    let mut bytes = module.to_vec();
-    // Section id 0 (custom), 3 bytes: a name of 1 byte, `x`, then the payload `y`.
-    bytes.extend_from_slice(&[0x00, 0x03, 0x01, b'x', b'y']);
-    bytes
-}
+use crate::support::{Harness, rebuilt, send_signal, stop, test_module};
 
 /// Appends events `first..first + count` to the followed file.
 fn events(harness: &Harness, first: usize, count: usize) {

@@ -276,6 +276,24 @@ pub fn captured_numbers(harness: &Harness, dir: &str) -> Vec<u64> {
     numbers
 }
 
+/// The `destination summary` log line of destination `name` in `stderr`.
+pub fn destination_summary(stderr: &str, name: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.contains("destination summary") && l.contains(&format!("destination={name} ")))
+        .unwrap_or_else(|| panic!("no summary of {name}: {stderr}"))
+        .to_owned()
+}
+
+/// `module` with a custom section appended: other bytes (another SHA-256), the same
+/// module.
+pub fn rebuilt(module: &[u8]) -> Vec<u8> {
+    let mut bytes = module.to_vec();
+    // Section id 0 (custom), 3 bytes: a name of 1 byte, `x`, then the payload `y`.
+    bytes.extend_from_slice(&[0x00, 0x03, 0x01, b'x', b'y']);
+    bytes
+}
+
 /// Stops a run with SIGTERM; returns its log once it exited cleanly.
 pub async fn stop(child: tokio::process::Child) -> String {
     send_signal(&child, libc::SIGTERM);
