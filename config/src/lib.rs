@@ -223,6 +223,15 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// What identifies it across reloads and restarts: its name, else what it reads.
+    pub fn key(&self) -> String {
+        match (self.name(), self) {
+            (Some(name), _) => format!("name:{name}"),
+            (None, SourceConfig::File { paths, .. }) => format!("paths:{}", paths.join("\n")),
+            (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
+        }
+    }
+
     /// The name destinations route by, if it has one.
     pub fn name(&self) -> Option<&str> {
         match self {

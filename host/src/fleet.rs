@@ -49,17 +49,13 @@ pub struct Changes {
     pub changed: Vec<String>,
 }
 
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
-}
-
 impl Fleet {
-    /// Starts `destinations`, those of `config` in its order; returns the fleet and the
-    /// routing of their queues (without queues with the spool: each reads it).
+    /// Starts `destinations`, those of `config` in its order, its sources having ids
+    /// `source_ids`; returns the fleet and the routing of their queues (without queues
+    /// with the spool: each reads it).
     pub fn start(
         config: &Config,
+        source_ids: &[usize],
         destinations: Vec<Arc<Destination>>,
         enrichment: Enrichment,
         abandon: CancellationToken,
@@ -74,18 +70,15 @@ impl Fleet {
             spool,
             tasks,
         };
+        let routes = routes_by_id(config, source_ids);
         let mut queues = Vec::new();
         for (index, destination) in destinations.into_iter().enumerate() {
             let queue = fleet.spawn(config, index, &destination)?;
-            let (running, queue) = fleet.wire(config, index, destination, queue, None);
+            let (running, queue) = fleet.wire(config, index, &routes, destination, queue, None);
             queues.extend(queue);
             fleet.running.push(running);
         }
-        let routing = Routing {
-            queues,
-            routes: config.routes(),
-        };
-        Ok((fleet, routing))
+        Ok((fleet, Routing { queues, routes }))
     }
 
     /// Starts the batcher and workers of the destination at `index` of `config`.
@@ -109,11 +102,13 @@ impl Fleet {
 
     /// Connects the destination at `index` of `config`, started with `queue`: with the
     /// spool, to `feed` (its predecessor's) when there is one, else to a feed of its
-    /// own; without, returns its queue for the routing.
+    /// own, taking the sources `routes` (by source id) send it; without, returns its
+    /// queue for the routing.
     fn wire(
         &self,
         config: &Config,
         index: usize,
+        routes: &[Vec<usize>],
         destination: Arc<Destination>,
         queue: QueueSender,
         feed: Option<(spool::FeedHandle, CancellationToken)>,
@@ -131,11 +126,7 @@ impl Fleet {
         let Some(spool) = &self.spool else {
             return (running(None), Some((name, queue)));
         };
-        let takes: Vec<bool> = config
-            .routes()
-            .iter()
-            .map(|to| to.contains(&index))
-            .collect();
+        let takes = takes(routes, index);
         if let Some((handle, stop)) = feed
             && handle.replace(queue.clone(), takes.clone())
         {
@@ -177,9 +168,11 @@ impl Fleet {
     pub fn reconfigure(
         &mut self,
         new: &Config,
+        source_ids: &[usize],
         mut loaded: HashMap<String, Arc<Destination>>,
         current: &Routing,
     ) -> Result<(Routing, Changes)> {
+        let routes = routes_by_id(new, source_ids);
         // What can fail first, before anything running is touched.
         let mut started = HashMap::new();
         for (index, config) in new.destinations.iter().enumerate() {
@@ -204,6 +197,10 @@ impl Fleet {
                         .queue(&config.name)
                         .map(|q| (config.name.as_str().into(), q)),
                 );
+                // The sources may have changed.
+                if let Some((feed, _)) = &unchanged.feed {
+                    feed.set_takes(takes(&routes, index));
+                }
                 self.running.push(unchanged);
                 continue;
             };
@@ -217,7 +214,7 @@ impl Fleet {
                     None
                 }
             };
-            let (running, queue) = self.wire(new, index, destination, queue, feed);
+            let (running, queue) = self.wire(new, index, &routes, destination, queue, feed);
             queues.extend(queue);
             self.running.push(running);
         }
@@ -228,10 +225,21 @@ impl Fleet {
                 spool.remove_destination(&gone.config.name);
             }
         }
-        let routing = Routing {
-            queues,
-            routes: new.routes(),
-        };
-        Ok((routing, changes))
+        Ok((Routing { queues, routes }, changes))
     }
+}
+
+/// `config`'s routes by source id: `source_ids[i]` is the id of its source `i`; an id no
+/// source has goes nowhere.
+fn routes_by_id(config: &Config, source_ids: &[usize]) -> Vec<Vec<usize>> {
+    let mut routes = vec![Vec::new(); source_ids.iter().max().map_or(0, |max| max + 1)];
+    for (to, &id) in config.routes().into_iter().zip(source_ids) {
+        routes[id] = to;
+    }
+    routes
+}
+
+/// Which sources (by id) the destination at `index` takes.
+fn takes(routes: &[Vec<usize>], index: usize) -> Vec<bool> {
+    routes.iter().map(|to| to.contains(&index)).collect()
 }

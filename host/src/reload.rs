@@ -16,6 +16,7 @@ use crate::load::{load_destination, load_filter_module, pinned};
 use crate::metrics::Counters;
 use crate::module::{ModuleSource, Runtime};
 use crate::pipeline::{Filters, Router, enrichment};
+use crate::source::{SourceChanges, Sources};
 use crate::watch::{self, Watch};
 
 pub struct Reloader {
@@ -23,6 +24,7 @@ pub struct Reloader {
     runtime: Runtime,
     filters: Filters,
     fleet: Fleet,
+    sources: Sources,
     /// The sources' router; gone once every source has ended (nothing is read any more,
     /// and nothing is reloaded).
     router: Weak<Router>,
@@ -32,12 +34,13 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Watches the files of `config` for a run whose sources route through `router`.
+    /// Watches the files of `config` for a run of `running` destinations and sources,
+    /// whose sources route through `router`.
     pub fn new(
         config: Config,
         runtime: Runtime,
         filters: Filters,
-        fleet: Fleet,
+        (fleet, sources): (Fleet, Sources),
         router: &Arc<Router>,
         dead_letter: Arc<DeadLetter>,
         counters: Arc<Counters>,
@@ -48,6 +51,7 @@ impl Reloader {
             runtime,
             filters,
             fleet,
+            sources,
             router: Arc::downgrade(router),
             dead_letter,
             counters,
@@ -146,19 +150,29 @@ impl Reloader {
             return;
         };
         match self.reconfigure(new, &router) {
-            Ok(changes) if changes.is_empty() => tracing::info!("configuration reloaded"),
-            Ok(changes) => tracing::info!(
-                added = ?changes.added,
-                removed = ?changes.removed,
-                changed = ?changes.changed,
-                "configuration reloaded; destinations removed or changed deliver what they hold"
-            ),
+            Ok((changes, sources)) => {
+                if !sources.unchanged_until_restart.is_empty() {
+                    tracing::warn!(sources = ?sources.unchanged_until_restart, "sources changed in their settings, not in what they read: the change takes effect at the next start");
+                }
+                tracing::info!(
+                    added = ?changes.added,
+                    removed = ?changes.removed,
+                    changed = ?changes.changed,
+                    sources_added = ?sources.added,
+                    sources_removed = ?sources.removed,
+                    "configuration reloaded; destinations removed or changed deliver what they hold"
+                )
+            }
             Err(error) => refused(error),
         }
     }
 
     /// Puts `new` in force, or changes nothing when any part of it cannot start.
-    fn reconfigure(&mut self, new: Config, router: &Router) -> Result<Changes> {
+    fn reconfigure(
+        &mut self,
+        new: Config,
+        router: &Arc<Router>,
+    ) -> Result<(Changes, SourceChanges)> {
         let new = self.live_part(new);
         let filters = Filters::load(&new, Some(&self.filters))?;
         let mut loaded = HashMap::new();
@@ -173,29 +187,35 @@ impl Reloader {
             loaded.insert(new.destinations[index].name.clone(), destination);
         }
         let watch = Watch::start(&new.modules_dirs, &filters.files(), &new.path)?;
+        let source_ids = self.sources.ids_of(&new.sources)?;
         // Fails, if it does, before it touches a running destination.
-        let (routing, changes) = self.fleet.reconfigure(&new, loaded, &router.routing())?;
+        let (routing, changes) =
+            self.fleet
+                .reconfigure(&new, &source_ids, loaded, &router.routing())?;
         router.set_routing(routing);
         router.set_parsing(filters.parsing());
+        // Started and stopped once the routes know them.
+        let sources = self.sources.reconfigure(&new.sources, router)?;
         self.filters = filters;
         self.select();
         self.watch = watch;
         self.config = new;
-        Ok(changes)
+        Ok((changes, sources))
     }
 
-    /// `new`'s destinations and filters with the rest of the running configuration:
-    /// sources, spool, limits and the other settings change only at a restart (said so
-    /// when they differ).
+    /// `new`'s sources, destinations and filters with the rest of the running
+    /// configuration: the spool, limits and the other settings change only at a restart
+    /// (said so when they differ).
     fn live_part(&self, new: Config) -> Config {
         let live = Config {
+            sources: new.sources.clone(),
             destinations: new.destinations.clone(),
             filters: new.filters.clone(),
             ..self.config.clone()
         };
         if live != new {
             tracing::warn!(
-                "settings outside [[destinations]] and [[filters]] changed; they take effect at the next start"
+                "settings outside [[sources]], [[destinations]] and [[filters]] changed; they take effect at the next start"
             );
         }
         live

@@ -13,9 +13,10 @@ use crate::fleet::{Fleet, Roster};
 use crate::load::load_destinations;
 use crate::metrics::Counters;
 use crate::module::{Limits, Runtime};
-use crate::persist::{Persisted, Spool};
+use crate::persist::{Persisted, SourceIds, Spool};
 use crate::pipeline::{Filters, Router, enrichment};
 use crate::reload::Reloader;
+use crate::source::Sources;
 use crate::tasks::Tasks;
 
 /// What a run did, for the closing log line and the exit code.
@@ -54,8 +55,13 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let abandon = CancellationToken::new();
     let delivery = Tasks::new("delivery");
     let spool = persisted.as_ref().and_then(|p| p.spool.clone());
+    let source_tasks = Tasks::new("source");
+    let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
+    let ids = SourceIds::load(config.data_dir.as_ref().map(|dir| dir.join("sources.json")))?;
+    let mut sources = Sources::new(ids, checkpoints, stop_reading.clone(), source_tasks.clone());
     let (fleet, routing) = Fleet::start(
         &config,
+        &sources.ids_of(&config.sources)?,
         destinations,
         enrichment(&config.events.tags),
         abandon.clone(),
@@ -90,17 +96,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     for (index, (destination, _)) in fleet.running().enumerate() {
         destination.selection.set(filters.selector(index));
     }
-    let sources = Tasks::new("source");
     // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
-    let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
-    crate::source::spawn_all(
-        &config.sources,
-        router.clone(),
-        checkpoints,
-        stop_reading.clone(),
-        &sources,
-    );
+    sources.reconfigure(&config.sources, &router)?;
     tracing::info!(
         sources = config.sources.len(),
         destinations = config.destinations.len(),
@@ -111,7 +109,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         config,
         runtime,
         filters,
-        fleet,
+        (fleet, sources),
         &router,
         dead_letter.clone(),
         counters.clone(),
@@ -121,7 +119,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Read until the inputs end, then deliver what was read. Without a signal this
     // takes as long as it takes (retries are bounded); once one comes, reading stops
     // and the shutdown deadline applies to everything still under way.
-    let work = async { sources.wait().await + delivery.wait().await };
+    let work = async { source_tasks.wait().await + delivery.wait().await };
     tokio::pin!(work);
     let finished = loop {
         tokio::select! {

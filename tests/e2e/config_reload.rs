@@ -128,8 +128,83 @@ async fn a_change_that_needs_a_restart_is_said_so() {
     tokio::time::sleep(RELOADED).await;
     let stderr = stop(child).await;
     assert!(
-        stderr.contains("settings outside [[destinations]] and [[filters]] changed; they take effect at the next start"),
+        stderr.contains("settings outside [[sources]], [[destinations]] and [[filters]] changed; they take effect at the next start"),
         "{}",
         stderr
     );
+}
+
+/// Sources added and removed by a reload: one added is read from then on and routed by
+/// its name; one removed stops reading (what it had read is delivered). Routes and the
+/// spool know each source by an id of its own (`sources.json`), not its position.
+async fn sources_added_and_removed(top: &str) {
+    let harness = Harness::new();
+    let lines = |file: &str, range: std::ops::Range<u64>| {
+        let lines = range.map(|n| format!("{{\"n\":{n}}}"));
+        append_lines(&harness.path(&format!("data/{file}")), lines);
+    };
+    let source = |name: &str| {
+        format!(
+            "[[sources]]\nname = \"{name}\"\ntype = \"file\"\npaths = [\"data/{name}.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n"
+        )
+    };
+    let destination = |name: &str, takes: &str| {
+        format!(
+            "[[destinations]]\nname = \"{name}\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured-{name}\"\nbatch = {{ max_wait = \"50ms\" }}\n{takes}\n"
+        )
+    };
+    lines("one.jsonl", 0..10);
+    harness.config(&format!("{top}\n{}{}", source("one"), destination("a", "")));
+    let child = harness.start_run();
+    until(&harness, &[("a", 10)]).await;
+
+    // `two` in, with a destination of its own.
+    harness.config(&format!(
+        "{top}\n{}{}{}{}",
+        source("one"),
+        source("two"),
+        destination("a", ""),
+        destination("b", "sources = [\"two\"]")
+    ));
+    tokio::time::sleep(RELOADED).await;
+    lines("one.jsonl", 10..20);
+    lines("two.jsonl", 100..110);
+    until(&harness, &[("a", 30), ("b", 10)]).await;
+
+    // `one` out: what is appended to its file is not read.
+    harness.config(&format!(
+        "{top}\n{}{}{}",
+        source("two"),
+        destination("a", ""),
+        destination("b", "sources = [\"two\"]")
+    ));
+    tokio::time::sleep(RELOADED).await;
+    lines("one.jsonl", 20..30);
+    lines("two.jsonl", 110..120);
+    until(&harness, &[("a", 40), ("b", 20)]).await;
+
+    let stderr = stop(child).await;
+    let mut a: Vec<u64> = (0..20).chain(100..120).collect();
+    a.sort_unstable();
+    assert_eq!(captured(&harness, "a"), a, "{stderr}");
+    assert_eq!(
+        captured(&harness, "b"),
+        (100..120).collect::<Vec<_>>(),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"sources_added=["name:two"] sources_removed=[]"#)
+            && stderr.contains(r#"sources_added=[] sources_removed=["name:one"]"#),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sources_are_added_and_removed_with_memory_queues() {
+    sources_added_and_removed("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sources_are_added_and_removed_with_the_spool() {
+    sources_added_and_removed("data_dir = \"state\"").await;
 }

@@ -5,6 +5,7 @@
 //! first, then the spool is forced to disk, then the checkpoints are written.
 
 mod checkpoint;
+mod source_ids;
 pub mod spool;
 
 use std::io::Write;
@@ -16,6 +17,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 pub use checkpoint::{Checkpoints, FileId};
+pub use source_ids::SourceIds;
 pub use spool::Spool;
 
 use crate::config::{Config, Fsync};

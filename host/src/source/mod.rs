@@ -13,26 +13,103 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SourceConfig;
-use crate::persist::Checkpoints;
+use crate::persist::{Checkpoints, SourceIds};
 use crate::pipeline::{Ingest, Router};
 use crate::tasks::Tasks;
 
 /// Bytes read at once; a read becomes one chunk of events.
 const READ_BLOCK: usize = 256 * 1024;
 
-/// Starts every source; each task ends when its input ends (one-shot) or at shutdown.
-pub fn spawn_all(
-    sources: &[SourceConfig],
-    router: Arc<Router>,
+/// The running sources: started with the run, added and removed by a config reload.
+/// Each has an id that stays its own across reloads and restarts ([`SourceIds`]): the
+/// spool's records and the routes know it by that id.
+pub struct Sources {
+    ids: SourceIds,
+    running: Vec<Running>,
+    claims: file::Claims,
     checkpoints: Option<Arc<Checkpoints>>,
     shutdown: CancellationToken,
-    tasks: &Tasks,
-) {
-    let claims = file::Claims::default();
-    for (index, source) in sources.iter().cloned().enumerate() {
-        let ingest = Ingest::new(router.clone(), index, shutdown.clone());
-        let shutdown = shutdown.clone();
-        match source {
+    tasks: Tasks,
+}
+
+struct Running {
+    config: SourceConfig,
+    /// Stops this source alone (a reload removed it).
+    stop: CancellationToken,
+}
+
+/// What a reload did to the sources, by key.
+#[derive(Debug, Default)]
+pub struct SourceChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Changed in their settings but not in what they read: taken at the next start.
+    pub unchanged_until_restart: Vec<String>,
+}
+
+impl Sources {
+    /// The sources of a run, their ids from `ids`; none started yet.
+    pub fn new(
+        ids: SourceIds,
+        checkpoints: Option<Arc<Checkpoints>>,
+        shutdown: CancellationToken,
+        tasks: Tasks,
+    ) -> Self {
+        Sources {
+            ids,
+            running: Vec::new(),
+            claims: file::Claims::default(),
+            checkpoints,
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// The id of each of `sources`, in their order (new ones get the next ids).
+    pub fn ids_of(&mut self, sources: &[SourceConfig]) -> anyhow::Result<Vec<usize>> {
+        sources.iter().map(|s| self.ids.id(&s.key())).collect()
+    }
+
+    /// Starts every one of `sources` (the configuration's) not running yet and stops the
+    /// running ones it no longer has.
+    pub fn reconfigure(
+        &mut self,
+        sources: &[SourceConfig],
+        router: &Arc<Router>,
+    ) -> anyhow::Result<SourceChanges> {
+        let mut changes = SourceChanges::default();
+        let ids = self.ids_of(sources)?;
+        // Those added first: the router lives as long as a source holds it.
+        for (config, id) in sources.iter().zip(ids) {
+            let key = config.key();
+            match self.running.iter().find(|r| r.config.key() == key) {
+                Some(running) if running.config != *config => {
+                    changes.unchanged_until_restart.push(key)
+                }
+                Some(_) => {}
+                None => {
+                    self.start(config.clone(), id, router.clone());
+                    changes.added.push(key);
+                }
+            }
+        }
+        let wanted: Vec<String> = sources.iter().map(SourceConfig::key).collect();
+        self.running.retain(|running| {
+            let key = running.config.key();
+            let keep = wanted.contains(&key);
+            if !keep {
+                running.stop.cancel();
+                changes.removed.push(key);
+            }
+            keep
+        });
+        Ok(changes)
+    }
+
+    fn start(&mut self, config: SourceConfig, id: usize, router: Arc<Router>) {
+        let stop = self.shutdown.child_token();
+        let ingest = Ingest::new(router, id, stop.clone());
+        match config.clone() {
             SourceConfig::File {
                 name: _,
                 paths,
@@ -45,13 +122,16 @@ pub fn spawn_all(
                     follow,
                     poll_interval,
                     rotate_wait,
-                    checkpoints: checkpoints.clone(),
+                    checkpoints: self.checkpoints.clone(),
                 };
-                tasks.spawn(file::run(source, ingest, claims.clone(), shutdown));
+                let claims = self.claims.clone();
+                self.tasks
+                    .spawn(file::run(source, ingest, claims, stop.clone()));
             }
             SourceConfig::Stdin { .. } => {
-                tasks.spawn(stdin::run(ingest, shutdown));
+                self.tasks.spawn(stdin::run(ingest, stop.clone()));
             }
         }
+        self.running.push(Running { config, stop });
     }
 }

@@ -55,6 +55,20 @@ impl FeedHandle {
     }
 }
 
+impl FeedHandle {
+    /// From the next chunk on, from the sources flagged in `takes` (a reload changed
+    /// them); false when the feed has ended.
+    pub fn set_takes(&self, takes: Vec<bool>) -> bool {
+        match self.0.upgrade() {
+            Some(target) => {
+                target.lock().expect("not poisoned").1 = takes;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Feeds `destination` from its position in the spool into `target`, until the spool
 /// is closed and read to its end, or `stop`.
 pub async fn feed(
