@@ -1,5 +1,6 @@
 //! Sources: where events come from. Each runs as a task feeding an [`Ingest`], stops
-//! reading when shutdown starts, and finishes the line it holds.
+//! reading when shutdown starts (or a config reload removes it), and finishes the line
+//! it holds.
 
 mod file;
 
