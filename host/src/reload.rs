@@ -195,7 +195,7 @@ impl Reloader {
         router.set_routing(routing);
         router.set_parsing(filters.parsing());
         // Started and stopped once the routes know them.
-        let sources = self.sources.reconfigure(&new.sources, router)?;
+        let sources = self.sources.reconfigure(&new.sources, &source_ids, router);
         self.filters = filters;
         self.select();
         self.watch = watch;

@@ -59,9 +59,10 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
     let ids = SourceIds::load(config.data_dir.as_ref().map(|dir| dir.join("sources.json")))?;
     let mut sources = Sources::new(ids, checkpoints, stop_reading.clone(), source_tasks.clone());
+    let source_ids = sources.ids_of(&config.sources)?;
     let (fleet, routing) = Fleet::start(
         &config,
-        &sources.ids_of(&config.sources)?,
+        &source_ids,
         destinations,
         enrichment(&config.events.tags),
         abandon.clone(),
@@ -98,7 +99,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     }
     // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
-    sources.reconfigure(&config.sources, &router)?;
+    sources.reconfigure(&config.sources, &source_ids, &router);
     tracing::info!(
         sources = config.sources.len(),
         destinations = config.destinations.len(),

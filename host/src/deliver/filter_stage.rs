@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::destination::sample_events;
 use crate::event::Events;
-use crate::module::{FilterInstance, FilterModule};
+use crate::module::{FilterInstance, FilterModule, undeclared_setting};
 
 pub struct FilterStage {
     settings: Vec<(String, String)>,
@@ -56,15 +56,11 @@ impl FilterStage {
 /// sample batch.
 fn trial(module: &FilterModule, settings: &[(String, String)]) -> Result<()> {
     let info = module.info();
-    if let Some((key, _)) = settings
-        .iter()
-        .find(|(key, _)| !info.settings.contains(key))
+    let declared: Vec<&str> = info.settings.iter().map(String::as_str).collect();
+    if let Some((key, problem)) =
+        undeclared_setting("filter module", &info.name, &declared, settings)
     {
-        anyhow::bail!(
-            "filter_settings.{key}: filter module `{}` has no such setting (it accepts: {})",
-            info.name,
-            info.settings.join(", ")
-        );
+        anyhow::bail!("filter_settings.{key}: {problem}");
     }
     let mut instance = module.instantiate(settings.to_vec())?;
     instance.keep(&Arc::new(sample_events()))?;

@@ -200,6 +200,27 @@ impl Runtime {
     }
 }
 
+/// The first key of `settings` that is not one of `declared`, with why: ``{what}
+/// `{name}` has no such setting (it accepts: a, b)``. Formatter and filter modules alike.
+pub fn undeclared_setting<'a>(
+    what: &str,
+    name: &str,
+    declared: &[&str],
+    settings: &'a [(String, String)],
+) -> Option<(&'a str, String)> {
+    let (key, _) = settings
+        .iter()
+        .find(|(key, _)| !declared.contains(&key.as_str()))?;
+    let accepted = match declared {
+        [] => "none".to_owned(),
+        _ => declared.join(", "),
+    };
+    Some((
+        key,
+        format!("{what} `{name}` has no such setting (it accepts: {accepted})"),
+    ))
+}
+
 /// The thread that advances the engine's epoch, which is what ends a call past its
 /// deadline. The runtime and every module loaded from it hold it: it stops when the
 /// last of them is gone, never while a module can still run.
@@ -277,22 +298,8 @@ impl FormatterModule {
         settings: &'a [(String, String)],
     ) -> Option<(&'a str, String)> {
         let info = self.info();
-        let (key, _) = settings
-            .iter()
-            .find(|(key, _)| !info.settings.iter().any(|doc| doc.name == *key))?;
-        let known: Vec<&str> = info.settings.iter().map(|doc| doc.name.as_str()).collect();
-        let accepted = if known.is_empty() {
-            "none".to_owned()
-        } else {
-            known.join(", ")
-        };
-        Some((
-            key,
-            format!(
-                "module `{}` has no such setting (it accepts: {accepted})",
-                info.name
-            ),
-        ))
+        let declared: Vec<&str> = info.settings.iter().map(|doc| doc.name.as_str()).collect();
+        undeclared_setting("module", &info.name, &declared, settings)
     }
 
     /// A new instance with its own store, configured with `setup` before its first

@@ -71,17 +71,17 @@ impl Sources {
         sources.iter().map(|s| self.ids.id(&s.key())).collect()
     }
 
-    /// Starts every one of `sources` (the configuration's) not running yet and stops the
-    /// running ones it no longer has.
+    /// Starts every one of `sources` (the configuration's, whose ids are `ids`, from
+    /// [`Sources::ids_of`]) not running yet and stops the running ones it no longer has.
     pub fn reconfigure(
         &mut self,
         sources: &[SourceConfig],
+        ids: &[usize],
         router: &Arc<Router>,
-    ) -> anyhow::Result<SourceChanges> {
+    ) -> SourceChanges {
         let mut changes = SourceChanges::default();
-        let ids = self.ids_of(sources)?;
         // Those added first: the router lives as long as a source holds it.
-        for (config, id) in sources.iter().zip(ids) {
+        for (config, &id) in sources.iter().zip(ids) {
             let key = config.key();
             match self.running.iter().find(|r| r.config.key() == key) {
                 Some(running) if running.config != *config => {
@@ -104,7 +104,7 @@ impl Sources {
             }
             keep
         });
-        Ok(changes)
+        changes
     }
 
     fn start(&mut self, config: SourceConfig, id: usize, router: Arc<Router>) {
