@@ -1,8 +1,15 @@
 //! End to end: the `sluice` binary reads a JSON Lines file of 1,000,000 events of about
 //! 400 bytes and delivers it through the Splunk HEC module to a loopback receiver that
-//! only counts envelopes (so it is not the bottleneck). `cargo bench --bench end_to_end`
+//! only counts envelopes (so it is not the bottleneck); then syslog-ng (Debian's 3.38,
+//! unpacked under the target directory the first time) does the same work with the same
+//! events to the same kind of receiver, and both rows are printed with their ratio.
+//! `cargo bench --bench end_to_end`
 //!
-//! Prints events/s, MiB/s, the CPU seconds and peak RSS of the sluice process.
+//! Each row: events/s, MiB/s, the CPU seconds and peak RSS of that process (the
+//! receiver, in the bench's own process, is not counted). A row whose receiver did not
+//! count every event is void. `SLUICE_BENCH_PEER=0` skips syslog-ng;
+//! `SLUICE_BENCH_ROUNDS=N` runs the pair N times, alternating; `SLUICE_BENCH_PEER_PARSE=0`
+//! has syslog-ng forward the lines unread (no JSON validation, no event time).
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
 //! compress its requests (the receiver then decompresses them, on its own thread);
 //! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources;
@@ -16,46 +23,185 @@
 //! every bench event passes, so the same events arrive), to measure what a policy costs;
 //! `SLUICE_BENCH_MODULE=elasticsearch` delivers through the Elasticsearch module to a
 //! loopback `_bulk` endpoint instead; `SLUICE_BENCH_MODULE=syslog`, through the syslog
-//! module over TCP (octet counting) to a loopback listener that counts frames.
+//! module over TCP (octet counting) to a loopback listener that counts frames. The peer
+//! runs only for the plain HEC row (gzip, the spool, filters, outages and the other
+//! modules have no like-for-like syslog-ng configuration here).
 
 mod support;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
 
+use support::syslog_ng::{self, SyslogNg};
+
+/// What one run is asked to do, from the `SLUICE_BENCH_*` variables.
+struct Bench {
+    events: usize,
+    files: usize,
+    gzip: bool,
+    spool: bool,
+    fsync: String,
+    outage: u64,
+    filter: bool,
+    module: String,
+    rounds: usize,
+    peer: bool,
+    peer_parses: bool,
+}
+
+impl Bench {
+    fn from_env() -> Bench {
+        let number = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
+        Bench {
+            events: number("SLUICE_BENCH_EVENTS", 1_000_000),
+            files: number("SLUICE_BENCH_FILES", 1).max(1),
+            gzip: flag("SLUICE_BENCH_GZIP"),
+            spool: flag("SLUICE_BENCH_SPOOL"),
+            fsync: std::env::var("SLUICE_BENCH_FSYNC").unwrap_or_else(|_| "1s".into()),
+            outage: number("SLUICE_BENCH_OUTAGE_SECS", 0) as u64,
+            filter: flag("SLUICE_BENCH_FILTER"),
+            module: std::env::var("SLUICE_BENCH_MODULE").unwrap_or_else(|_| "splunk-hec".into()),
+            rounds: number("SLUICE_BENCH_ROUNDS", 1).max(1),
+            peer: std::env::var("SLUICE_BENCH_PEER").map_or(true, |v| v != "0"),
+            peer_parses: std::env::var("SLUICE_BENCH_PEER_PARSE").map_or(true, |v| v != "0"),
+        }
+    }
+
+    /// Why syslog-ng has no row for this run, if it has none.
+    fn no_peer(&self) -> Option<&'static str> {
+        if !self.peer {
+            Some("SLUICE_BENCH_PEER=0")
+        } else if self.module != "splunk-hec" {
+            Some("only the HEC row has a syslog-ng configuration")
+        } else if self.gzip {
+            Some("syslog-ng 3.38's http() does not compress")
+        } else if self.spool || self.filter || self.outage > 0 {
+            Some(
+                "the spool, filters and outages have no like-for-like syslog-ng configuration here",
+            )
+        } else {
+            None
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} events in {} file(s), {}{}{}{}{}",
+            self.events,
+            self.files,
+            self.module,
+            if self.gzip { ", gzip" } else { "" },
+            if self.spool { ", spooled" } else { "" },
+            if self.filter { ", a filter policy" } else { "" },
+            if self.outage > 0 {
+                format!(", the receiver down for the first {} s", self.outage)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// What one process did with the events.
+struct Row {
+    seconds: f64,
+    cpu: Duration,
+    peak_rss_kib: i64,
+}
+
+impl Row {
+    fn events_per_second(&self, events: usize) -> f64 {
+        events as f64 / self.seconds
+    }
+
+    fn print(&self, name: &str, events: usize, bytes: usize) {
+        println!(
+            "{name:<10} {:>9.0} events/s  {:>6.1} MiB/s  CPU {:>6.2} s ({:.2} µs/event)  peak RSS {:>6.1} MiB  wall {:.2} s",
+            self.events_per_second(events),
+            support::mib(bytes as f64) / self.seconds,
+            self.cpu.as_secs_f64(),
+            self.cpu.as_secs_f64() * 1e6 / events as f64,
+            self.peak_rss_kib as f64 / 1024.0,
+            self.seconds,
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let events: usize = std::env::var("SLUICE_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let gzip = std::env::var("SLUICE_BENCH_GZIP").is_ok_and(|v| v == "1");
-    let spool = std::env::var("SLUICE_BENCH_SPOOL").is_ok_and(|v| v == "1");
-    // `SLUICE_BENCH_FSYNC` sets the spool's `fsync` policy (1s by default).
-    let fsync = std::env::var("SLUICE_BENCH_FSYNC").unwrap_or_else(|_| "1s".into());
-    let data_dir = if spool {
-        format!("data_dir = \"state\"\n[spool]\nfsync = \"{fsync}\"\n")
+    let bench = Bench::from_env();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs: Vec<_> = (0..bench.files)
+        .map(|i| dir.path().join(format!("events-{i}.jsonl")))
+        .collect();
+    let mut bytes = 0usize;
+    for (i, input) in inputs.iter().enumerate() {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(input).unwrap());
+        for n in (i..bench.events).step_by(bench.files) {
+            let line = support::event(n);
+            bytes += line.len() + 1;
+            writeln!(file, "{line}").unwrap();
+        }
+        file.flush().unwrap();
+    }
+    let peer = match bench.no_peer() {
+        Some(reason) => Err(reason.to_owned()),
+        None => SyslogNg::unpacked(),
+    };
+
+    println!("events     {}", bench.describe());
+    println!("input      {:.1} MiB", support::mib(bytes as f64));
+    match &peer {
+        Err(reason) => println!("syslog-ng  not run: {reason}"),
+        Ok(_) if bench.peer_parses => println!("syslog-ng  json-parser, date-parser, http()"),
+        Ok(_) => println!("syslog-ng  http() only: the lines unread (SLUICE_BENCH_PEER_PARSE=0)"),
+    }
+    for round in 0..bench.rounds {
+        let sluice = run_sluice(&bench, &inputs, &dir.path().join(format!("sluice-{round}"))).await;
+        sluice.print("sluice", bench.events, bytes);
+        if let Ok(peer) = &peer {
+            let work = dir.path().join(format!("syslog-ng-{round}"));
+            match run_peer(peer, &bench, &inputs, &work).await {
+                Ok(row) => {
+                    row.print("syslog-ng", bench.events, bytes);
+                    println!(
+                        "ratio      sluice {:.2}x syslog-ng's events/s, {:.2}x its CPU per event",
+                        sluice.events_per_second(bench.events)
+                            / row.events_per_second(bench.events),
+                        sluice.cpu.as_secs_f64() / row.cpu.as_secs_f64()
+                    );
+                }
+                Err(void) => println!("syslog-ng  void: {void}"),
+            }
+        }
+    }
+}
+
+/// Runs `sluice run` on the inputs to a fresh receiver until the inputs end.
+async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
+    std::fs::create_dir_all(dir).unwrap();
+    let data_dir = if bench.spool {
+        format!(
+            "data_dir = \"state\"\n[spool]\nfsync = \"{}\"\n",
+            bench.fsync
+        )
     } else {
         String::new()
     };
-    let outage: u64 = std::env::var("SLUICE_BENCH_OUTAGE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let files: usize = std::env::var("SLUICE_BENCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let filter = std::env::var("SLUICE_BENCH_FILTER").is_ok_and(|v| v == "1");
-    let filters = if filter {
-        let policy = dir.path().join("policy.toml");
+    let filters = if bench.filter {
+        let policy = dir.join("policy.toml");
         std::fs::write(&policy, BENCH_POLICY).unwrap();
         format!(
             "[[filters]]\nname = \"seed\"\npolicy = {:?}\n",
@@ -64,19 +210,6 @@ async fn main() {
     } else {
         String::new()
     };
-    let inputs: Vec<_> = (0..files)
-        .map(|i| dir.path().join(format!("events-{i}.jsonl")))
-        .collect();
-    let mut bytes = 0usize;
-    for (i, input) in inputs.iter().enumerate() {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(input).unwrap());
-        for n in (i..events).step_by(files) {
-            let line = support::event(n);
-            bytes += line.len() + 1;
-            writeln!(file, "{line}").unwrap();
-        }
-        file.flush().unwrap();
-    }
     let sources: String = inputs
         .iter()
         .map(|input| {
@@ -86,18 +219,17 @@ async fn main() {
             )
         })
         .collect();
-
-    let module = std::env::var("SLUICE_BENCH_MODULE").unwrap_or_else(|_| "splunk-hec".into());
+    let module = &bench.module;
     let (endpoint, received, destination) = match module.as_str() {
         "syslog" => {
             let (endpoint, received) = syslog_receiver().await;
             (endpoint, received, "settings = {}".to_owned())
         }
-        "elasticsearch" => http_receiver(&ELASTICSEARCH, outage, gzip).await,
-        "splunk-hec" => http_receiver(&SPLUNK_HEC, outage, gzip).await,
+        "elasticsearch" => http_receiver(&ELASTICSEARCH, bench.outage, bench.gzip).await,
+        "splunk-hec" => http_receiver(&SPLUNK_HEC, bench.outage, bench.gzip).await,
         other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
     };
-    let config = dir.path().join("sluice.toml");
+    let config = dir.join("sluice.toml");
     std::fs::write(
         &config,
         format!(
@@ -119,48 +251,78 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
     .unwrap();
 
     let start = Instant::now();
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["run", "-c"])
         .arg(&config)
+        .current_dir(dir)
         .env("HEC_TOKEN", "bench")
         .env("SLUICE_LOG", "warn")
-        .status()
-        .await
+        .spawn()
         .expect("sluice runs");
-    let elapsed = start.elapsed();
+    let (status, usage) = tokio::task::spawn_blocking(move || support::wait_measured(child))
+        .await
+        .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
     assert!(status.success(), "sluice failed: {status}");
-    let child = support::usage(libc::RUSAGE_CHILDREN);
     let delivered = received.load(Ordering::Relaxed);
-    assert_eq!(delivered, events as u64, "every event delivered");
+    assert_eq!(delivered, bench.events as u64, "every event delivered");
+    Row {
+        seconds,
+        cpu: usage.cpu,
+        peak_rss_kib: usage.peak_rss_kib,
+    }
+}
 
-    let seconds = elapsed.as_secs_f64();
-    println!(
-        "events          {events} in {files} file(s), {module}{}{}{}{}",
-        if gzip { ", gzip" } else { "" },
-        if spool { ", spooled" } else { "" },
-        if filter { ", a filter policy" } else { "" },
-        if outage > 0 {
-            format!(", the receiver down for the first {outage} s")
-        } else {
-            String::new()
+/// Runs syslog-ng on the inputs to a fresh receiver until the receiver has counted every
+/// event (it follows files, so it does not end by itself). Void when the count stops
+/// short for 20 s.
+async fn run_peer(
+    peer: &SyslogNg,
+    bench: &Bench,
+    inputs: &[PathBuf],
+    dir: &Path,
+) -> Result<Row, String> {
+    const STALL: Duration = Duration::from_secs(20);
+    std::fs::create_dir_all(dir).unwrap();
+    let (endpoint, received, _) = http_receiver(&SPLUNK_HEC, 0, false).await;
+    let config = dir.join("syslog-ng.conf");
+    std::fs::write(
+        &config,
+        syslog_ng::config(inputs, &endpoint, bench.peer_parses),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let child = peer
+        .spawn(&config, dir)
+        .map_err(|e| format!("syslog-ng does not start: {e}"))?;
+    let (mut counted, mut progress) = (0, Instant::now());
+    while counted < bench.events as u64 && progress.elapsed() < STALL {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now > counted {
+            (counted, progress) = (now, Instant::now());
         }
-    );
-    println!("input           {:.1} MiB", support::mib(bytes as f64));
-    println!("wall            {seconds:.2} s");
-    println!("events/s        {:.0}", events as f64 / seconds);
-    println!(
-        "MiB/s           {:.1}",
-        support::mib(bytes as f64) / seconds
-    );
-    println!(
-        "CPU (sluice)    {:.2} s ({:.2} µs/event)",
-        child.cpu.as_secs_f64(),
-        child.cpu.as_secs_f64() * 1e6 / events as f64
-    );
-    println!(
-        "peak RSS        {:.1} MiB",
-        child.peak_rss_kib as f64 / 1024.0
-    );
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    // SAFETY: a signal to the child we started and have not waited for.
+    #[allow(unsafe_code, reason = "libc call")]
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let (_, usage) = tokio::task::spawn_blocking(move || support::wait_measured(child))
+        .await
+        .unwrap();
+    if counted != bench.events as u64 {
+        return Err(format!(
+            "the receiver counted {counted} of {} events",
+            bench.events
+        ));
+    }
+    Ok(Row {
+        seconds,
+        cpu: usage.cpu,
+        peak_rss_kib: usage.peak_rss_kib,
+    })
 }
 
 /// An HTTP receiver standing in for `vendor` on a loopback port: its endpoint, its

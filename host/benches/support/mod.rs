@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod syslog_ng;
+
 /// An audit event of about 400 bytes, shaped like the proxy and agent samples.
 pub fn event(n: usize) -> String {
     format!(
@@ -38,12 +40,32 @@ pub fn usage(who: libc::c_int) -> Usage {
     unsafe {
         libc::getrusage(who, &mut raw);
     }
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    Usage {
-        cpu: time(raw.ru_utime) + time(raw.ru_stime),
-        peak_rss_kib: raw.ru_maxrss,
+    Usage::from(raw)
+}
+
+/// Waits for `child` to end: how it ended, and what it used (its own figures, not those
+/// of every child waited for, so two processes run by one bench are told apart).
+pub fn wait_measured(child: std::process::Child) -> (std::process::ExitStatus, Usage) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut raw: libc::rusage = unsafe_zeroed();
+    let mut status = 0;
+    // SAFETY: wait4 writes into the integers and the struct we own; the child is ours
+    // and nothing else waits for it.
+    #[allow(unsafe_code, reason = "libc call")]
+    let waited = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut raw) };
+    assert!(waited > 0, "wait4: {}", std::io::Error::last_os_error());
+    (std::process::ExitStatus::from_raw(status), Usage::from(raw))
+}
+
+impl From<libc::rusage> for Usage {
+    fn from(raw: libc::rusage) -> Usage {
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        Usage {
+            cpu: time(raw.ru_utime) + time(raw.ru_stime),
+            peak_rss_kib: raw.ru_maxrss,
+        }
     }
 }
 
