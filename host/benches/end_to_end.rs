@@ -119,6 +119,8 @@ struct Row {
     seconds: f64,
     cpu: Duration,
     peak_rss_kib: i64,
+    /// The bench process's CPU meanwhile: the receiver's (and the runtime's).
+    receiver_cpu: Duration,
 }
 
 impl Row {
@@ -128,13 +130,14 @@ impl Row {
 
     fn print(&self, name: &str, events: usize, bytes: usize) {
         println!(
-            "{name:<10} {:>9.0} events/s  {:>6.1} MiB/s  CPU {:>6.2} s ({:.2} µs/event)  peak RSS {:>6.1} MiB  wall {:.2} s",
+            "{name:<10} {:>9.0} events/s  {:>6.1} MiB/s  CPU {:>6.2} s ({:.2} µs/event)  peak RSS {:>6.1} MiB  wall {:.2} s  receiver CPU {:.2} µs/event",
             self.events_per_second(events),
             support::mib(bytes as f64) / self.seconds,
             self.cpu.as_secs_f64(),
             self.cpu.as_secs_f64() * 1e6 / events as f64,
             self.peak_rss_kib as f64 / 1024.0,
             self.seconds,
+            self.receiver_cpu.as_secs_f64() * 1e6 / events as f64,
         );
     }
 }
@@ -250,6 +253,7 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
     )
     .unwrap();
 
+    let receiver_before = support::usage(libc::RUSAGE_SELF).cpu;
     let start = Instant::now();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["run", "-c"])
@@ -270,6 +274,7 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         seconds,
         cpu: usage.cpu,
         peak_rss_kib: usage.peak_rss_kib,
+        receiver_cpu: support::usage(libc::RUSAGE_SELF).cpu - receiver_before,
     }
 }
 
@@ -291,6 +296,7 @@ async fn run_peer(
         syslog_ng::config(inputs, &endpoint, bench.peer_parses),
     )
     .unwrap();
+    let receiver_before = support::usage(libc::RUSAGE_SELF).cpu;
     let start = Instant::now();
     let child = peer
         .spawn(&config, dir)
@@ -304,6 +310,7 @@ async fn run_peer(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    let receiver_cpu = support::usage(libc::RUSAGE_SELF).cpu - receiver_before;
     // SAFETY: a signal to the child we started and have not waited for.
     #[allow(unsafe_code, reason = "libc call")]
     unsafe {
@@ -322,6 +329,7 @@ async fn run_peer(
         seconds,
         cpu: usage.cpu,
         peak_rss_kib: usage.peak_rss_kib,
+        receiver_cpu,
     })
 }
 
@@ -466,10 +474,7 @@ async fn count_envelopes(
     } else {
         body
     };
-    let events = body
-        .windows(vendor.marker.len())
-        .filter(|w| *w == vendor.marker)
-        .count();
+    let events = memchr::memmem::find_iter(&body, vendor.marker).count();
     receiver
         .received
         .fetch_add(events as u64, Ordering::Relaxed);
