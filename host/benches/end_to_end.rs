@@ -10,6 +10,8 @@
 //! count every event is void. `SLUICE_BENCH_PEER=0` skips syslog-ng;
 //! `SLUICE_BENCH_ROUNDS=N` runs the pair N times, alternating; `SLUICE_BENCH_PEER_PARSE=0`
 //! has syslog-ng forward the lines unread (no JSON validation, no event time).
+//! `SLUICE_BENCH_WRAP="perf record -o FILE --"` runs sluice under a profiler (its row
+//! then measures the profiler too).
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
 //! compress its requests (the receiver then decompresses them, on its own thread);
 //! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources;
@@ -255,7 +257,12 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 
     let receiver_before = support::usage(libc::RUSAGE_SELF).cpu;
     let start = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let wrap = std::env::var("SLUICE_BENCH_WRAP").unwrap_or_default();
+    let mut command = wrap
+        .split_whitespace()
+        .chain([env!("CARGO_BIN_EXE_sluice")]);
+    let child = std::process::Command::new(command.next().expect("a program"))
+        .args(command)
         .args(["run", "-c"])
         .arg(&config)
         .current_dir(dir)

@@ -64,6 +64,16 @@ pub struct ChunkBuilder {
     pub events: Vec<EventMeta>,
 }
 
+impl ChunkBuilder {
+    /// A chunk with room for `bytes` of events and `events` events.
+    pub fn with_capacity(bytes: usize, events: usize) -> Self {
+        ChunkBuilder {
+            data: String::with_capacity(bytes),
+            events: Vec::with_capacity(events),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LineParser {
     /// The time fields (slots `0..time_fields`), then each filter's fields.

@@ -89,10 +89,12 @@ pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, serde_j
         captured: vec![None; wanted.slots],
         has_duplicate_keys: false,
     };
+    let mut keys = Keys::with_capacity(COMPARED_PAIRWISE);
     let scanned = TopLevel {
         node: &wanted.root,
         depth: Depth(max_depth),
         captured: &mut scan.captured,
+        keys: &mut keys,
     }
     .deserialize(&mut deserializer)
     .and_then(|duplicates| deserializer.end().map(|()| duplicates));
@@ -127,14 +129,24 @@ impl Depth {
 /// The start of the error for an event nested deeper than the limit.
 pub const TOO_DEEP: &str = "nested deeper than events.max_depth";
 
+/// The keys of the objects open in the scan, innermost last: an object's keys are
+/// pushed as they come and dropped when it ends, so one buffer serves a whole line.
+type Keys<'de> = Vec<Key<'de>>;
+
+/// Up to this many keys, an object compares each new key with the ones before it
+/// (audit events have a dozen or two: cheaper than sorting); past it, it sorts them,
+/// as a hostile line may hold thousands.
+const COMPARED_PAIRWISE: usize = 32;
+
 /// The event: a JSON object, and nothing else, whose wanted fields are captured.
-struct TopLevel<'w, 'c> {
+struct TopLevel<'w, 'c, 'k, 'de> {
     node: &'w Node,
     depth: Depth,
     captured: &'c mut Vec<Option<Captured>>,
+    keys: &'k mut Keys<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
+impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_, '_, 'de> {
     /// Whether some object repeats a key.
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
@@ -142,7 +154,7 @@ impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for TopLevel<'_, '_> {
+impl<'de> Visitor<'de> for TopLevel<'_, '_, '_, 'de> {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -150,7 +162,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        capture_members(self.node, self.depth, self.captured, map)
+        capture_members(self.node, self.depth, self.captured, self.keys, map)
     }
 }
 
@@ -159,27 +171,58 @@ fn capture_members<'de, A: MapAccess<'de>>(
     node: &Node,
     depth: Depth,
     captured: &mut Vec<Option<Captured>>,
-    mut map: A,
+    keys: &mut Keys<'de>,
+    map: A,
 ) -> Result<bool, A::Error> {
     let depth = depth.enter()?;
-    let mut keys: Vec<Key<'de>> = Vec::with_capacity(16);
+    members(map, keys, |key, map, keys| match node.child(key) {
+        Some(node) => map.next_value_seed(Capture {
+            node,
+            depth,
+            captured: &mut *captured,
+            keys,
+        }),
+        None => map.next_value_seed(Nested { depth, keys }),
+    })
+}
+
+/// Reads the members of an object, each value with `value` (given its key); true when
+/// the object, or an object in its values, repeats a key.
+fn members<'de, A: MapAccess<'de>>(
+    mut map: A,
+    keys: &mut Keys<'de>,
+    mut value: impl FnMut(&str, &mut A, &mut Keys<'de>) -> Result<bool, A::Error>,
+) -> Result<bool, A::Error> {
+    let start = keys.len();
     let mut duplicates = false;
     while let Some(key) = map.next_key::<Key<'de>>()? {
-        duplicates |= match node.child(&key.0) {
-            Some(node) => map.next_value_seed(Capture {
-                node,
-                depth,
-                captured: &mut *captured,
-            })?,
-            None => map.next_value_seed(Nested(depth))?,
-        };
+        duplicates |= value(&key.0, &mut map, keys)?;
+        let before = &keys[start..];
+        if before.len() < COMPARED_PAIRWISE {
+            duplicates |= before.iter().any(|earlier| earlier.same_as(&key));
+        }
         keys.push(key);
     }
-    Ok(duplicates | repeats(&mut keys))
+    let own = &mut keys[start..];
+    if own.len() > COMPARED_PAIRWISE {
+        duplicates |= repeats(own);
+    }
+    keys.truncate(start);
+    Ok(duplicates)
 }
 
 /// A key, borrowed from the line unless it contains escapes.
 struct Key<'de>(Cow<'de, str>);
+
+impl Key<'_> {
+    /// Whether the two keys are equal, telling most apart by their length and ends
+    /// before comparing the bytes (a call to `memcmp` per pair cost more than the rest
+    /// of the check).
+    fn same_as(&self, other: &Key<'_>) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
+    }
+}
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -201,45 +244,44 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 fn repeats(keys: &mut [Key<'_>]) -> bool {
-    if keys.len() < 2 {
-        return false;
-    }
     keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     keys.windows(2).any(|pair| pair[0].0 == pair[1].0)
 }
 
 /// Any nested value: validated, and true when some object in it repeats a key.
-struct Nested(Depth);
+struct Nested<'k, 'de> {
+    depth: Depth,
+    keys: &'k mut Keys<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for Nested {
+impl<'de> DeserializeSeed<'de> for Nested<'_, 'de> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Nested {
+impl<'de> Visitor<'de> for Nested<'_, 'de> {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let depth = self.0.enter()?;
-        let mut keys: Vec<Key<'de>> = Vec::new();
-        let mut duplicates = false;
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            duplicates |= map.next_value_seed(Nested(depth))?;
-            keys.push(key);
-        }
-        Ok(duplicates | repeats(&mut keys))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        let depth = self.depth.enter()?;
+        members(map, self.keys, |_, map, keys| {
+            map.next_value_seed(Nested { depth, keys })
+        })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let depth = self.0.enter()?;
+        let depth = self.depth.enter()?;
         let mut duplicates = false;
-        while let Some(nested) = seq.next_element_seed(Nested(depth))? {
+        while let Some(nested) = seq.next_element_seed(Nested {
+            depth,
+            keys: &mut *self.keys,
+        })? {
             duplicates |= nested;
         }
         Ok(duplicates)
@@ -267,13 +309,14 @@ impl<'de> Visitor<'de> for Nested {
 
 /// A wanted value: captured when its node has a slot, searched when it has children;
 /// true when some object in it repeats a key.
-struct Capture<'w, 'c> {
+struct Capture<'w, 'c, 'k, 'de> {
     node: &'w Node,
     depth: Depth,
     captured: &'c mut Vec<Option<Captured>>,
+    keys: &'k mut Keys<'de>,
 }
 
-impl Capture<'_, '_> {
+impl Capture<'_, '_, '_, '_> {
     fn keep<E>(self, value: Captured) -> Result<bool, E> {
         if let Some(slot) = self.node.slot {
             self.captured[slot] = Some(value);
@@ -282,14 +325,14 @@ impl Capture<'_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Capture<'_, '_> {
+impl<'de> DeserializeSeed<'de> for Capture<'_, '_, '_, 'de> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Capture<'_, '_> {
+impl<'de> Visitor<'de> for Capture<'_, '_, '_, 'de> {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -317,11 +360,58 @@ impl<'de> Visitor<'de> for Capture<'_, '_> {
         if let Some(slot) = self.node.slot {
             self.captured[slot] = Some(Captured::Other);
         }
-        capture_members(self.node, self.depth, self.captured, map)
+        capture_members(self.node, self.depth, self.captured, self.keys, map)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        let duplicates = Nested(self.depth).visit_seq(seq)?;
-        self.keep::<A::Error>(Captured::Other)?;
-        Ok(duplicates)
+        if let Some(slot) = self.node.slot {
+            self.captured[slot] = Some(Captured::Other);
+        }
+        Nested {
+            depth: self.depth,
+            keys: self.keys,
+        }
+        .visit_seq(seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repeats_a_key(line: &str) -> bool {
+        scan(line, &Wanted::default(), 128)
+            .unwrap()
+            .has_duplicate_keys
+    }
+
+    /// An object of `count` keys `k0, k1, ...`, then `extra` members.
+    fn object(count: usize, extra: &str) -> String {
+        let members: Vec<String> = (0..count).map(|i| format!("\"k{i}\":{i}")).collect();
+        format!("{{{}{extra}}}", members.join(","))
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_in_small_and_large_objects_at_any_depth() {
+        for count in [1, 2, COMPARED_PAIRWISE - 1, COMPARED_PAIRWISE, 200] {
+            assert!(!repeats_a_key(&object(count, "")), "{count} distinct keys");
+            assert!(
+                repeats_a_key(&object(count, ",\"k0\":true")),
+                "{count} keys, k0 again"
+            );
+            let last = format!(",\"k{}\":null", count - 1);
+            assert!(
+                repeats_a_key(&object(count, &last)),
+                "{count} keys, the last again"
+            );
+            let nested = format!(",\"inner\":[{}]", object(count, ",\"k0\":1"));
+            assert!(repeats_a_key(&object(2, &nested)), "{count} keys, nested");
+        }
+        // Keys alike in length and ends, and one spelled with an escape.
+        assert!(!repeats_a_key(r#"{"abcd":1,"abxd":2,"a":{"abcd":3}}"#));
+        assert!(repeats_a_key(r#"{"abcd":1,"ab\u0063d":2}"#));
+        // The same key in sibling objects is no repetition.
+        assert!(!repeats_a_key(
+            r#"{"a":{"x":1},"b":{"x":2},"c":[{"x":3},{"x":4}]}"#
+        ));
     }
 }

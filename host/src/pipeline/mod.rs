@@ -350,7 +350,10 @@ impl Ingest {
             }
             return Ok(());
         }
-        let ChunkBuilder { data, events } = std::mem::take(&mut self.chunk);
+        // The next chunk starts with the room this one took: growing a chunk from empty
+        // copied it again at every doubling.
+        let next = ChunkBuilder::with_capacity(self.chunk.data.len(), self.chunk.events.len());
+        let ChunkBuilder { data, events } = std::mem::replace(&mut self.chunk, next);
         let count = events.len();
         Counters::add(&self.router.counters.events_in, count);
         let chunk = EventChunk { data, events };
