@@ -6,12 +6,14 @@
 //! - [`parse`]: a line to an event (the rules of `shared/data/README.md`): validation
 //!   without building a tree, repeated keys normalized, the event time and id, and the
 //!   filter policies, decided on the fields they name, captured in the same pass;
+//! - [`scan`]: the one pass over a line's JSON under [`parse`]: a plain loop for
+//!   ordinary events, serde_json's visitors for the rest (and for the error's words);
 //! - [`select`]: what one destination takes (its own filter, the routes).
 
 pub mod lines;
 mod normalize;
 pub mod parse;
-mod scan;
+pub mod scan;
 pub mod select;
 mod time;
 

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+mod plain;
 mod raw;
 
 /// A captured field's value, as far as time parsing and filters care.
@@ -71,7 +72,7 @@ impl Wanted {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Scan {
     /// The value of each wanted path present, by slot; a repeated key holds its last.
     pub captured: Vec<Option<Captured>>,
@@ -82,6 +83,21 @@ pub struct Scan {
 /// Scans one line (already known to be UTF-8), objects and arrays nested at most
 /// `max_depth` deep. The error says what is wrong and where.
 pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, serde_json::Error> {
+    match plain::scan(line, wanted, max_depth) {
+        Some(scan) => Ok(scan),
+        None => serde_scan(line, wanted, max_depth),
+    }
+}
+
+/// The plain scan alone, or `None` where it leaves the line to the serde scan (for the
+/// fuzz target that holds the two to the same answers).
+pub fn plain_scan(line: &str, wanted: &Wanted, max_depth: u32) -> Option<Scan> {
+    plain::scan(line, wanted, max_depth)
+}
+
+/// The scan through serde_json's visitors: the reference, which decides every line the
+/// plain scan leaves, and names what is wrong with an invalid one.
+pub fn serde_scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(line);
     // The depth is bounded by `Nested`, with the limit the configuration sets.
     deserializer.disable_recursion_limit();
@@ -199,7 +215,7 @@ fn members<'de, A: MapAccess<'de>>(
         duplicates |= value(&key.0, &mut map, keys)?;
         let before = &keys[start..];
         if before.len() < COMPARED_PAIRWISE {
-            duplicates |= before.iter().any(|earlier| earlier.same_as(&key));
+            duplicates |= before.iter().any(|earlier| same_key(&earlier.0, &key.0));
         }
         keys.push(key);
     }
@@ -214,14 +230,11 @@ fn members<'de, A: MapAccess<'de>>(
 /// A key, borrowed from the line unless it contains escapes.
 struct Key<'de>(Cow<'de, str>);
 
-impl Key<'_> {
-    /// Whether the two keys are equal, telling most apart by their length and ends
-    /// before comparing the bytes (a call to `memcmp` per pair cost more than the rest
-    /// of the check).
-    fn same_as(&self, other: &Key<'_>) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
-    }
+/// Whether two keys are equal, telling most apart by their length and ends before
+/// comparing the bytes (a call to `memcmp` per pair cost more than the rest of the check).
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
