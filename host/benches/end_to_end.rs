@@ -10,6 +10,7 @@
 //! count every event is void. `SLUICE_BENCH_PEER=0` skips syslog-ng;
 //! `SLUICE_BENCH_ROUNDS=N` runs the pair N times, alternating; `SLUICE_BENCH_PEER_PARSE=0`
 //! has syslog-ng forward the lines unread (no JSON validation, no event time).
+//! `SLUICE_BENCH_BUFFER=BYTES` sets the destination's `buffer.max_bytes` (16 MiB by default).
 //! `SLUICE_BENCH_WRAP="perf record -o FILE --"` runs sluice under a profiler (its row
 //! then measures the profiler too).
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
@@ -55,6 +56,8 @@ struct Bench {
     rounds: usize,
     peer: bool,
     peer_parses: bool,
+    /// The destination's `buffer.max_bytes`, when not the default.
+    buffer_bytes: Option<usize>,
 }
 
 impl Bench {
@@ -78,6 +81,9 @@ impl Bench {
             rounds: number("SLUICE_BENCH_ROUNDS", 1).max(1),
             peer: std::env::var("SLUICE_BENCH_PEER").map_or(true, |v| v != "0"),
             peer_parses: std::env::var("SLUICE_BENCH_PEER_PARSE").map_or(true, |v| v != "0"),
+            buffer_bytes: std::env::var("SLUICE_BENCH_BUFFER")
+                .ok()
+                .and_then(|v| v.parse().ok()),
         }
     }
 
@@ -100,13 +106,16 @@ impl Bench {
 
     fn describe(&self) -> String {
         format!(
-            "{} events in {} file(s), {}{}{}{}{}",
+            "{} events in {} file(s), {}{}{}{}{}{}",
             self.events,
             self.files,
             self.module,
             if self.gzip { ", gzip" } else { "" },
             if self.spool { ", spooled" } else { "" },
             if self.filter { ", a filter policy" } else { "" },
+            self.buffer_bytes
+                .map(|bytes| format!(", buffer.max_bytes = {bytes}"))
+                .unwrap_or_default(),
             if self.outage > 0 {
                 format!(", the receiver down for the first {} s", self.outage)
             } else {
@@ -224,6 +233,10 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
             )
         })
         .collect();
+    let buffer = bench
+        .buffer_bytes
+        .map(|bytes| format!("buffer = {{ max_bytes = {bytes} }}"))
+        .unwrap_or_default();
     let module = &bench.module;
     let (endpoint, received, destination) = match module.as_str() {
         "syslog" => {
@@ -248,6 +261,7 @@ name = "bench"
 module = "{module}"
 endpoint = "{endpoint}"
 {destination}
+{buffer}
 retry = {{ initial_backoff = "100ms", max_backoff = "500ms", max_attempts = 1000 }}
 circuit_breaker = {{ failures = 3, open_for = "200ms" }}
 "#
