@@ -13,7 +13,7 @@
 pub mod lines;
 mod normalize;
 pub mod parse;
-pub mod scan;
+mod scan;
 pub mod select;
 mod time;
 

@@ -37,16 +37,26 @@ pub struct Wanted {
 #[derive(Debug, Clone, Default)]
 struct Node {
     children: Vec<(String, Node)>,
+    /// A bit per length of the children's names (modulo 64): most keys of an event are
+    /// told apart from every wanted name by their length alone.
+    lengths: u64,
     slot: Option<usize>,
 }
 
 impl Node {
     fn child(&self, key: &str) -> Option<&Node> {
+        if self.lengths & length_bit(key) == 0 {
+            return None;
+        }
         self.children
             .iter()
             .find(|(name, _)| name == key)
             .map(|(_, node)| node)
     }
+}
+
+fn length_bit(name: &str) -> u64 {
+    1 << (name.len() % 64)
 }
 
 impl Wanted {
@@ -60,6 +70,7 @@ impl Wanted {
                     Some(at) => at,
                     None => {
                         node.children.push((key.clone(), Node::default()));
+                        node.lengths |= length_bit(key);
                         node.children.len() - 1
                     }
                 };
@@ -211,10 +222,11 @@ fn members<'de, A: MapAccess<'de>>(
 ) -> Result<bool, A::Error> {
     let start = keys.len();
     let mut duplicates = false;
+    let mut bits = KeyBits::default();
     while let Some(key) = map.next_key::<Key<'de>>()? {
         duplicates |= value(&key.0, &mut map, keys)?;
         let before = &keys[start..];
-        if before.len() < COMPARED_PAIRWISE {
+        if bits.may_repeat(&key.0) && before.len() < COMPARED_PAIRWISE {
             duplicates |= before.iter().any(|earlier| same_key(&earlier.0, &key.0));
         }
         keys.push(key);
@@ -235,6 +247,25 @@ struct Key<'de>(Cow<'de, str>);
 fn same_key(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
+}
+
+/// The keys of one object so far, as a bit each (of their length and ends): a key whose
+/// bit is not set yet repeats none of them, and is not compared with them.
+#[derive(Default)]
+struct KeyBits(u64);
+
+impl KeyBits {
+    /// Adds `key`; whether an earlier key may be the same.
+    fn may_repeat(&mut self, key: &str) -> bool {
+        let bytes = key.as_bytes();
+        let mix = (bytes.len() as u64)
+            ^ u64::from(bytes.first().copied().unwrap_or(0)) << 8
+            ^ u64::from(bytes.last().copied().unwrap_or(0)) << 16;
+        let bit = 1 << (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
+        let seen = self.0 & bit != 0;
+        self.0 |= bit;
+        seen
+    }
 }
 
 impl<'de> de::Deserialize<'de> for Key<'de> {

@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::de::{Deserializer, Visitor};
 
-use super::{COMPARED_PAIRWISE, Captured, Node, Scan, Wanted, same_key};
+use super::{COMPARED_PAIRWISE, Captured, KeyBits, Node, Scan, Wanted, same_key};
 
 /// Longer numbers are left to the serde scan. Without an exponent, a number this short
 /// is within f64's range, so serde_json never fails on one.
@@ -153,6 +153,7 @@ impl<'a> Cursor<'a> {
             return Some(());
         }
         let start = self.keys.len();
+        let mut bits = KeyBits::default();
         loop {
             self.skip_whitespace();
             if self.peek()? != b'"' {
@@ -171,7 +172,7 @@ impl<'a> Cursor<'a> {
             let wanted = node.and_then(|node| node.child(key));
             self.value(wanted, depth, scan)?;
             let before = &self.keys[start..];
-            if before.len() < COMPARED_PAIRWISE {
+            if bits.may_repeat(key) && before.len() < COMPARED_PAIRWISE {
                 scan.has_duplicate_keys |= before.iter().any(|earlier| same_key(earlier, key));
             }
             self.keys.push(key);
