@@ -13,7 +13,7 @@
 pub mod lines;
 mod normalize;
 pub mod parse;
-mod scan;
+pub mod scan;
 pub mod select;
 mod time;
 
