@@ -51,16 +51,18 @@ impl Schema {
     /// The event (a JSON object, its time `time_ms`) in this schema, as JSON text;
     /// `None` for `raw`, or for text that is not an object.
     pub fn map(self, json: &str, time_ms: i64) -> Option<Vec<u8>> {
+        // Decided before the event is parsed: `raw` is the default, and parsing every
+        // event into a tree for nothing made the elasticsearch module 2.8x slower.
+        let mapping: fn(Map<String, Value>, Shape, Severity, i64) -> Value = match self {
+            Schema::Raw => return None,
+            Schema::Ecs => ecs,
+            Schema::Ocsf => ocsf,
+        };
         let Ok(Value::Object(event)) = serde_json::from_str::<Value>(json) else {
             return None;
         };
         let shape = Shape::of(&event);
-        let severity = Severity::of(json);
-        let mapped = match self {
-            Schema::Raw => return None,
-            Schema::Ecs => ecs(event, shape, severity, time_ms),
-            Schema::Ocsf => ocsf(event, shape, severity, time_ms),
-        };
+        let mapped = mapping(event, shape, Severity::of(json), time_ms);
         Some(serde_json::to_vec(&mapped).expect("a JSON value"))
     }
 }
