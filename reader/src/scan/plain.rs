@@ -121,7 +121,7 @@ impl<'a> Cursor<'a> {
                 self.number()?;
                 match slot {
                     None => return Some(()),
-                    Some(_) => decoded(&self.text[start..self.at])?,
+                    Some(_) => captured_number(&self.text[start..self.at])?,
                 }
             }
             b't' => self.literal("true", Captured::Bool(true))?,
@@ -299,6 +299,15 @@ impl<'a> Cursor<'a> {
         self.digits();
         (self.at > start).then_some(())
     }
+}
+
+/// A captured number, as serde_json decodes it for the serde scan: a count or an epoch
+/// time (digits only, within u64) directly, the rest (`-0` is a float there) by serde_json.
+fn captured_number(text: &str) -> Option<Captured> {
+    if text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<u64>().ok().map(|n| Captured::Integer(n.into()));
+    }
+    decoded(text)
 }
 
 /// A captured number or escaped string, as serde_json decodes it for the serde scan.
