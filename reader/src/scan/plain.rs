@@ -305,7 +305,10 @@ impl<'a> Cursor<'a> {
 /// time (digits only, within u64) directly, the rest (`-0` is a float there) by serde_json.
 fn captured_number(text: &str) -> Option<Captured> {
     if text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse::<u64>().ok().map(|n| Captured::Integer(n.into()));
+        return text
+            .parse::<u64>()
+            .ok()
+            .map(|n| Captured::Integer(n.into()));
     }
     decoded(text)
 }
