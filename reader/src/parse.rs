@@ -146,7 +146,8 @@ impl LineParser {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Parsed::Blank;
         }
-        let text = match std::str::from_utf8(line) {
+        // simdutf8 checks a line several times faster than std; std says where it fails.
+        let text = match simdutf8::basic::from_utf8(line).or_else(|_| std::str::from_utf8(line)) {
             // JSON's own whitespace only: U+00A0 and its kin are not JSON whitespace.
             Ok(text) => text.trim_matches(JSON_WHITESPACE),
             Err(error) => {

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use smallvec::SmallVec;
 
 mod plain;
 mod raw;
@@ -86,9 +87,20 @@ impl Wanted {
 #[derive(Debug, Default, PartialEq)]
 pub struct Scan {
     /// The value of each wanted path present, by slot; a repeated key holds its last.
-    pub captured: Vec<Option<Captured>>,
+    /// Inline up to the default time fields: no allocation per event for them.
+    pub captured: SmallVec<[Option<Captured>; 8]>,
     /// Some object in the event repeats a key.
     pub has_duplicate_keys: bool,
+}
+
+impl Scan {
+    /// Nothing captured yet, nothing repeated.
+    fn new(wanted: &Wanted) -> Scan {
+        Scan {
+            captured: smallvec::smallvec![None; wanted.slots],
+            has_duplicate_keys: false,
+        }
+    }
 }
 
 /// Scans one line (already known to be UTF-8), objects and arrays nested at most
@@ -112,10 +124,7 @@ pub fn serde_scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, s
     let mut deserializer = serde_json::Deserializer::from_str(line);
     // The depth is bounded by `Nested`, with the limit the configuration sets.
     deserializer.disable_recursion_limit();
-    let mut scan = Scan {
-        captured: vec![None; wanted.slots],
-        has_duplicate_keys: false,
-    };
+    let mut scan = Scan::new(wanted);
     let mut keys = Keys::with_capacity(COMPARED_PAIRWISE);
     let scanned = TopLevel {
         node: &wanted.root,
@@ -169,7 +178,7 @@ const COMPARED_PAIRWISE: usize = 32;
 struct TopLevel<'w, 'c, 'k, 'de> {
     node: &'w Node,
     depth: Depth,
-    captured: &'c mut Vec<Option<Captured>>,
+    captured: &'c mut [Option<Captured>],
     keys: &'k mut Keys<'de>,
 }
 
@@ -197,7 +206,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_, '_, 'de> {
 fn capture_members<'de, A: MapAccess<'de>>(
     node: &Node,
     depth: Depth,
-    captured: &mut Vec<Option<Captured>>,
+    captured: &mut [Option<Captured>],
     keys: &mut Keys<'de>,
     map: A,
 ) -> Result<bool, A::Error> {
@@ -356,7 +365,7 @@ impl<'de> Visitor<'de> for Nested<'_, 'de> {
 struct Capture<'w, 'c, 'k, 'de> {
     node: &'w Node,
     depth: Depth,
-    captured: &'c mut Vec<Option<Captured>>,
+    captured: &'c mut [Option<Captured>],
     keys: &'k mut Keys<'de>,
 }
 

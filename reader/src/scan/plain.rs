@@ -14,6 +14,7 @@
 use std::fmt;
 
 use serde::de::{Deserializer, Visitor};
+use smallvec::SmallVec;
 
 use super::{COMPARED_PAIRWISE, Captured, KeyBits, Node, Scan, Wanted, same_key};
 
@@ -26,12 +27,9 @@ pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> Option<Scan> {
     let mut cursor = Cursor {
         text: line,
         at: 0,
-        keys: Vec::with_capacity(COMPARED_PAIRWISE),
+        keys: SmallVec::new(),
     };
-    let mut scan = Scan {
-        captured: vec![None; wanted.slots],
-        has_duplicate_keys: false,
-    };
+    let mut scan = Scan::new(wanted);
     cursor.skip_whitespace();
     if cursor.peek()? != b'{' {
         return None;
@@ -73,8 +71,9 @@ fn run_end(bytes: &[u8]) -> Option<usize> {
 struct Cursor<'a> {
     text: &'a str,
     at: usize,
-    /// The keys of the objects open, innermost last (as in the serde scan).
-    keys: Vec<&'a str>,
+    /// The keys of the objects open, innermost last (as in the serde scan); inline for
+    /// an ordinary event, so a line costs no allocation for them.
+    keys: SmallVec<[&'a str; COMPARED_PAIRWISE]>,
 }
 
 impl<'a> Cursor<'a> {

@@ -18,10 +18,8 @@ pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> serde_json::Result<S
             &"a JSON object",
         ));
     }
-    let mut scan = Scan {
-        has_duplicate_keys: has_duplicates(value, Depth(max_depth))?,
-        captured: vec![None; wanted.slots],
-    };
+    let mut scan = Scan::new(wanted);
+    scan.has_duplicate_keys = has_duplicates(value, Depth(max_depth))?;
     capture(text, &wanted.root, &mut scan.captured)?;
     Ok(scan)
 }
@@ -104,8 +102,8 @@ mod tests {
         .unwrap();
         assert!(scanned.has_duplicate_keys);
         assert_eq!(
-            scanned.captured,
-            vec![Some(Captured::Integer(5)), Some(Captured::Bool(true))]
+            scanned.captured[..],
+            [Some(Captured::Integer(5)), Some(Captured::Bool(true))]
         );
         let scanned = super::super::scan(r#"{"ts":1e400}"#, &fields, 8).unwrap();
         assert!(matches!(scanned.captured[0], Some(Captured::Float(x)) if x.is_infinite()));
