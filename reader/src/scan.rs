@@ -5,6 +5,10 @@
 //!
 //! Building a `serde_json::Value` costs several times more than this scan; the line's
 //! bytes are forwarded as they are, so numbers keep their exact text.
+//!
+//! Two scans give the same answers: the plain one (`plain.rs`, a loop over the bytes) for
+//! ordinary events, and the one through serde_json's visitors (here) for the lines the
+//! plain one leaves, which also words what is wrong with an invalid line.
 
 use std::borrow::Cow;
 use std::fmt;
