@@ -118,9 +118,7 @@ pub fn scan(line: &str, wanted: &Wanted, max_depth: u32) -> Result<Scan, serde_j
 
 /// The plain scan alone, or `None` where it leaves the line to the serde scan (for the
 /// fuzz target that holds the two to the same answers).
-pub fn plain_scan(line: &str, wanted: &Wanted, max_depth: u32) -> Option<Scan> {
-    plain::scan(line, wanted, max_depth)
-}
+pub use plain::scan as plain_scan;
 
 /// The scan through serde_json's visitors: the reference, which decides every line the
 /// plain scan leaves, and names what is wrong with an invalid one.
@@ -235,25 +233,26 @@ fn members<'de, A: MapAccess<'de>>(
 ) -> Result<bool, A::Error> {
     let start = keys.len();
     let mut duplicates = false;
-    let mut bits = KeyBits::default();
+    let mut check = KeyCheck::default();
     while let Some(key) = map.next_key::<Key<'de>>()? {
         duplicates |= value(&key.0, &mut map, keys)?;
-        let before = &keys[start..];
-        if bits.may_repeat(&key.0) && before.len() < COMPARED_PAIRWISE {
-            duplicates |= before.iter().any(|earlier| same_key(&earlier.0, &key.0));
-        }
+        duplicates |= check.repeats(&keys[start..], &key.0);
         keys.push(key);
     }
-    let own = &mut keys[start..];
-    if own.len() > COMPARED_PAIRWISE {
-        duplicates |= repeats(own);
-    }
+    duplicates |= KeyCheck::repeat_among_many(&mut keys[start..]);
     keys.truncate(start);
     Ok(duplicates)
 }
 
 /// A key, borrowed from the line unless it contains escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Key<'de>(Cow<'de, str>);
+
+impl AsRef<str> for Key<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Whether two keys are equal, telling most apart by their length and ends before
 /// comparing the bytes (a call to `memcmp` per pair cost more than the rest of the check).
@@ -262,21 +261,44 @@ fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
-/// The keys of one object so far, as a bit each (of their length and ends): a key whose
-/// bit is not set yet repeats none of them, and is not compared with them.
+/// Whether an object repeats a key, for both scans: up to [`COMPARED_PAIRWISE`] keys,
+/// each new key is compared with the earlier ones, and only when a bit of its length and
+/// ends (set by every earlier key) says it may repeat one; past that, the object's keys
+/// are sorted once it ends.
 #[derive(Default)]
-struct KeyBits(u64);
+struct KeyCheck {
+    /// A bit per key so far: a key whose bit is not set yet repeats none of them.
+    bits: u64,
+}
 
-impl KeyBits {
-    /// Adds `key`; whether an earlier key may be the same.
+impl KeyCheck {
+    /// Whether `key` repeats one of `earlier`, the object's keys before it (not known
+    /// past [`COMPARED_PAIRWISE`] of them: see [`Self::repeat_among_many`]).
+    fn repeats<K: AsRef<str>>(&mut self, earlier: &[K], key: &str) -> bool {
+        self.may_repeat(key)
+            && earlier.len() < COMPARED_PAIRWISE
+            && earlier.iter().any(|e| same_key(e.as_ref(), key))
+    }
+
+    /// Once the object has ended, with all its keys: whether two are the same, when
+    /// there were too many to compare one by one.
+    fn repeat_among_many<K: Ord>(keys: &mut [K]) -> bool {
+        if keys.len() <= COMPARED_PAIRWISE {
+            return false;
+        }
+        keys.sort_unstable();
+        keys.windows(2).any(|pair| pair[0] == pair[1])
+    }
+
+    /// Adds `key`'s bit; whether an earlier key may be the same.
     fn may_repeat(&mut self, key: &str) -> bool {
         let bytes = key.as_bytes();
         let mix = (bytes.len() as u64)
             ^ u64::from(bytes.first().copied().unwrap_or(0)) << 8
             ^ u64::from(bytes.last().copied().unwrap_or(0)) << 16;
         let bit = 1 << (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
-        let seen = self.0 & bit != 0;
-        self.0 |= bit;
+        let seen = self.bits & bit != 0;
+        self.bits |= bit;
         seen
     }
 }
@@ -298,11 +320,6 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
         }
         deserializer.deserialize_str(KeyVisitor)
     }
-}
-
-fn repeats(keys: &mut [Key<'_>]) -> bool {
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    keys.windows(2).any(|pair| pair[0].0 == pair[1].0)
 }
 
 /// Any nested value: validated, and true when some object in it repeats a key.

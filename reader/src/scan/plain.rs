@@ -16,7 +16,7 @@ use std::fmt;
 use serde::de::{Deserializer, Visitor};
 use smallvec::SmallVec;
 
-use super::{COMPARED_PAIRWISE, Captured, KeyBits, Node, Scan, Wanted, same_key};
+use super::{COMPARED_PAIRWISE, Captured, KeyCheck, Node, Scan, Wanted};
 
 /// Longer numbers are left to the serde scan. Without an exponent, a number this short
 /// is within f64's range, so serde_json never fails on one.
@@ -152,7 +152,7 @@ impl<'a> Cursor<'a> {
             return Some(());
         }
         let start = self.keys.len();
-        let mut bits = KeyBits::default();
+        let mut check = KeyCheck::default();
         loop {
             self.skip_whitespace();
             if self.peek()? != b'"' {
@@ -170,10 +170,7 @@ impl<'a> Cursor<'a> {
             }
             let wanted = node.and_then(|node| node.child(key));
             self.value(wanted, depth, scan)?;
-            let before = &self.keys[start..];
-            if bits.may_repeat(key) && before.len() < COMPARED_PAIRWISE {
-                scan.has_duplicate_keys |= before.iter().any(|earlier| same_key(earlier, key));
-            }
+            scan.has_duplicate_keys |= check.repeats(&self.keys[start..], key);
             self.keys.push(key);
             self.skip_whitespace();
             match self.next()? {
@@ -182,11 +179,7 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
-        let own = &mut self.keys[start..];
-        if own.len() > COMPARED_PAIRWISE {
-            own.sort_unstable();
-            scan.has_duplicate_keys |= own.windows(2).any(|pair| pair[0] == pair[1]);
-        }
+        scan.has_duplicate_keys |= KeyCheck::repeat_among_many(&mut self.keys[start..]);
         self.keys.truncate(start);
         Some(())
     }
