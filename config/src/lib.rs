@@ -40,6 +40,11 @@ pub struct Config {
     /// Directories of `.wasm` modules; a module there overrides a built-in of the same name.
     #[serde(default)]
     pub modules_dirs: Vec<PathBuf>,
+    /// What to do with a module file, or the directory it is in, that a user other
+    /// than the one running sluice (or root) owns or could write: refuse it (the
+    /// default), or load it with a warning.
+    #[serde(default)]
+    pub insecure_module_paths: InsecureModulePaths,
     /// Where compiled modules are cached; `$XDG_CACHE_HOME/sluice` (or `~/.cache/sluice`) by default.
     pub cache_dir: Option<PathBuf>,
     /// A destination failing for this long is reported at ERROR, once per such interval.
@@ -375,6 +380,18 @@ pub struct DestinationConfig {
     /// How messages are delimited on a `tcp://` or `tls://` stream.
     #[serde(default)]
     pub framing: Framing,
+}
+
+/// `insecure_module_paths`: whoever can write a module file or its directory can run
+/// code in the host's sandbox, with the destination's signing keys at hand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsecureModulePaths {
+    /// Such a module is not loaded (at start: an error; at a reload: the running one goes on).
+    #[default]
+    Refuse,
+    /// Such a module is loaded, with a warning each time.
+    Warn,
 }
 
 /// How a stream delimits messages (RFC 6587).

@@ -8,10 +8,12 @@ use crate::types::{Formatted, FramedMessages, HttpRequest, Query, Request, Verdi
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
-/// placed once (in one request, or refused), and that every HTTP request stays on the
+/// placed once (in one request, or refused), that every request carries at least one
+/// event (so a batch makes at most one request per event: a module cannot turn three
+/// events into thousands of requests), and that every HTTP request stays on the
 /// destination's endpoint and leaves framing and the credential (sent in
 /// `credential_header`, if the module has one) to the host; returns the bytes the
-/// answer asks the host to hold (assembled payloads and headers).
+/// answer asks the host to hold (assembled payloads, headers and refusal reasons).
 pub fn check(
     formatted: &Formatted,
     events: usize,
@@ -28,8 +30,17 @@ pub fn check(
             Some(seen) => *seen = true,
         }
     }
-    let mut total = 0usize;
-    for request in &formatted.requests {
+    let mut total = formatted
+        .refused
+        .iter()
+        .map(|refusal| refusal.reason.len())
+        .sum::<usize>();
+    for (number, request) in formatted.requests.iter().enumerate() {
+        if request_events(request).is_empty() {
+            return Err(format!(
+                "request {number} carries no event (every request is made for events)"
+            ));
+        }
         total = total.saturating_add(match request {
             Request::Http(http) => {
                 check_http(http, credential_header)?;
@@ -204,12 +215,43 @@ pub fn forgotten(formatted: &Formatted, events: usize) -> Vec<u32> {
 
 /// The events the answer sends in a request or refuses, in no particular order.
 fn placed(formatted: &Formatted) -> impl Iterator<Item = u32> + '_ {
-    let sent = formatted.requests.iter().flat_map(|request| match request {
-        Request::Http(http) => &http.events,
-        Request::Messages(framed) => &framed.events,
-    });
+    let sent = formatted.requests.iter().flat_map(request_events);
     let refused = formatted.refused.iter().map(|refusal| &refusal.event);
     sent.chain(refused).copied()
+}
+
+fn request_events(request: &Request) -> &[u32] {
+    match request {
+        Request::Http(http) => &http.events,
+        Request::Messages(framed) => &framed.events,
+    }
+}
+
+/// The longest name or version a module may give itself: they are logged and listed.
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// Checks a module's name and version (from `describe`): 1 to [`MAX_NAME_BYTES`]
+/// printable ASCII characters without spaces, and a name of letters, digits, `-`, `_`
+/// and `.`, so they can be logged and listed as they are.
+pub fn check_identity(name: &str, version: &str) -> Result<(), String> {
+    let fits = |text: &str| !text.is_empty() && text.len() <= MAX_NAME_BYTES;
+    if !fits(name)
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "module name `{}` is not 1 to {MAX_NAME_BYTES} letters, digits, `-`, `_` or `.`",
+            name.escape_debug()
+        ));
+    }
+    if !fits(version) || !version.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "module version `{}` is not 1 to {MAX_NAME_BYTES} printable characters",
+            version.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -114,10 +114,10 @@ impl DeadLetter {
     /// file can be created in it. For `sluice check`, before any event depends on it.
     pub fn check_writable(&self) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
+        crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("cannot create dead-letter directory {}", dir.display()))?;
         let probe = dir.join(format!(".sluice-check-{}", std::process::id()));
-        std::fs::File::create(&probe)
+        crate::private_fs::create(&probe)
             .with_context(|| format!("cannot write in dead-letter directory {}", dir.display()))?;
         std::fs::remove_file(&probe).with_context(|| format!("cannot remove {}", probe.display()))
     }
@@ -266,9 +266,10 @@ fn count_lines(bytes: &[u8]) -> u64 {
 
 fn open_append(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::private_fs::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::OpenOptions::new()
+    crate::private_fs::options()
         .create(true)
         .append(true)
         .open(path)

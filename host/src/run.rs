@@ -12,7 +12,7 @@ use crate::dead_letter::DeadLetter;
 use crate::fleet::{Fleet, Roster};
 use crate::load::load_destinations;
 use crate::metrics::Counters;
-use crate::module::{Limits, Runtime};
+use crate::module::Runtime;
 use crate::persist::{Persisted, SourceIds, Spool};
 use crate::pipeline::{Filters, Router, enrichment};
 use crate::reload::Reloader;
@@ -45,7 +45,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let filters = Filters::load(&config, None)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
-    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+    let runtime = Runtime::configured(&config)?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
     let destinations = tokio::task::block_in_place(|| {
         load_destinations(&config, &runtime, &dead_letter, &counters)

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::dead_letter::{self, DeadLetter};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
-use crate::module::{Limits, Runtime};
+use crate::module::Runtime;
 use crate::pipeline::{ChunkBuilder, Parsed, enrichment, line_parser};
 
 /// Records sent again at once, in one chunk.
@@ -184,7 +184,7 @@ async fn send_again(
     dead_letter: Arc<DeadLetter>,
     counters: Arc<Counters>,
 ) -> Result<Vec<bool>> {
-    let modules = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+    let modules = Runtime::configured(config)?;
     let destinations = tokio::task::block_in_place(|| {
         crate::load::load_destinations(config, &modules, &dead_letter, &counters)
     })?;

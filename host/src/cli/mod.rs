@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, SourceConfig};
 use crate::dead_letter::DeadLetter;
 use crate::metrics::Counters;
-use crate::module::{Limits, Runtime};
+use crate::module::Runtime;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -287,7 +287,7 @@ fn run(config: Config) -> Result<ExitCode> {
 
 /// `sluice modules`: one line per module loaded, with the destinations that use it.
 fn modules(config: &Config) -> Result<ExitCode> {
-    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+    let runtime = Runtime::configured(config)?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::configured(config));
     let destinations = crate::load::load_destinations(config, &runtime, &dead_letter, &counters)?;
@@ -334,7 +334,7 @@ fn modules(config: &Config) -> Result<ExitCode> {
 
 fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     let config = Config::load(path)?;
-    let runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+    let runtime = Runtime::configured(&config)?;
     let counters = Arc::new(Counters::default());
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     dead_letter

@@ -243,7 +243,7 @@ impl Tracker {
         let mut lost = lost.into_iter();
         while let Some((awaiting, group)) = lost.next() {
             let count = awaiting.events.len();
-            tracing::warn!(destination = %self.destination.name, ticket = %awaiting.ticket, events = count, %reason, "sending the events again");
+            tracing::warn!(destination = %self.destination.name, ticket = ?awaiting.ticket, events = count, %reason, "sending the events again");
             Counters::add(&self.destination.counters.sent_again_unconfirmed, count);
             let (settled, new_tickets) = worker::send_again(
                 &self.destination,

@@ -3,6 +3,10 @@
 //! version served gets the records they share from [`shared_conversions!`], and writes
 //! by hand only what changed.
 //!
+//! Text a module writes for people (reasons, problems) becomes one line of plain text
+//! here (`state::one_line`), as its log messages do, so no path of the host logs or stores
+//! it raw: a reason cannot start a forged log line.
+//!
 //! Conversions move the values' vectors and strings; none copies an event. The batch
 //! columns are the exception: they are copied into a buffer kept per instance, a few
 //! `memcpy`s per batch.
@@ -12,12 +16,14 @@
 macro_rules! shared_conversions {
     // The verdicts a version has besides the five every one has, as match arms.
     ($($verdict_arms:tt)*) => {
+        use crate::module::state::one_line;
+
         impl From<wit::Verdict> for host::Verdict {
             fn from(verdict: wit::Verdict) -> Self {
                 match verdict {
                     wit::Verdict::Delivered => host::Verdict::Delivered,
                     wit::Verdict::Retry(advice) => host::Verdict::Retry(host::RetryAdvice {
-                        reason: advice.reason,
+                        reason: one_line(&advice.reason),
                         after_ms: advice.after_ms,
                     }),
                     wit::Verdict::Partial(partial) => host::Verdict::Partial(host::PartialFailure {
@@ -25,7 +31,7 @@ macro_rules! shared_conversions {
                         refused: partial.refused.into_iter().map(Into::into).collect(),
                     }),
                     wit::Verdict::TooLarge => host::Verdict::TooLarge,
-                    wit::Verdict::Refused(reason) => host::Verdict::Refused(reason),
+                    wit::Verdict::Refused(reason) => host::Verdict::Refused(one_line(&reason)),
                     $($verdict_arms)*
                 }
             }
@@ -89,7 +95,7 @@ macro_rules! shared_conversions {
                         .into_iter()
                         .map(|doc| host::SettingDoc {
                             name: doc.name,
-                            description: doc.description,
+                            description: one_line(&doc.description),
                             default_value: doc.default_value,
                         })
                         .collect(),
@@ -135,7 +141,7 @@ macro_rules! shared_conversions {
             fn from(refusal: wit::Refusal) -> Self {
                 host::Refusal {
                     event: refusal.event,
-                    reason: refusal.reason,
+                    reason: one_line(&refusal.reason),
                 }
             }
         }
@@ -154,11 +160,11 @@ macro_rules! shared_conversions {
                 match error {
                     wit::FormatError::InvalidSetting(problem) => {
                         host::FormatError::InvalidSetting(host::SettingProblem {
-                            key: problem.key,
-                            problem: problem.problem,
+                            key: one_line(&problem.key),
+                            problem: one_line(&problem.problem),
                         })
                     }
-                    wit::FormatError::Failed(reason) => host::FormatError::Failed(reason),
+                    wit::FormatError::Failed(reason) => host::FormatError::Failed(one_line(&reason)),
                 }
             }
         }

@@ -203,6 +203,8 @@ impl Exports for Current {
             .bindings
             .sluice_module_formatting()
             .call_read_acks(store, &response, tickets)?;
-        Ok(answer.map(|states| states.into_iter().map(AckState::from).collect()))
+        Ok(answer
+            .map(|states| states.into_iter().map(AckState::from).collect())
+            .map_err(|reason| super::state::one_line(&reason)))
     }
 }

@@ -12,6 +12,7 @@ use super::sandbox::{Instantiate, Sandbox};
 use super::state::ModuleState;
 use super::{CallError, EpochTicker, Limits, ModuleSource, Runtime, contract};
 use crate::event::Events;
+use sluice_contract::answer;
 
 mod bindings {
     #![allow(missing_docs, clippy::all, reason = "generated bindings")]
@@ -63,7 +64,7 @@ impl Runtime {
     /// filter module, then asks it to describe itself.
     pub fn load_filter(&self, source: &ModuleSource) -> Result<Arc<FilterModule>> {
         let load = || -> Result<Arc<FilterModule>> {
-            let bytes = source.bytes()?;
+            let bytes = source.bytes(self.insecure_paths)?;
             let component: Component = self.compile(&bytes)?;
             contract::check_filter(&self.engine, &component)?;
             let pre = FilterPre::new(self.linker.instantiate_pre(&component)?)?;
@@ -71,6 +72,8 @@ impl Runtime {
             let mut sandbox = Sandbox::new(label.clone(), &pre, &self.limits, Arc::default())?;
             let described = sandbox
                 .call(|store, filter| filter.sluice_module_filtering().call_describe(store))?;
+            answer::check_identity(&described.name, &described.version)
+                .map_err(|problem| sandbox.invalid_answer(problem))?;
             Ok(Arc::new(FilterModule {
                 digest: sha2::Sha256::digest(&bytes).into(),
                 label,

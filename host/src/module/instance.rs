@@ -123,8 +123,15 @@ impl FormatterInstance {
         Ok(())
     }
 
+    /// What the module says it is; its name and version are checked, since the host
+    /// logs and lists them ([`answer::check_identity`]).
     pub fn describe(&mut self) -> Result<Info, CallError> {
-        self.sandbox.call(|store, exports| exports.describe(store))
+        let info = self
+            .sandbox
+            .call(|store, exports| exports.describe(store))?;
+        answer::check_identity(&info.name, &info.version)
+            .map_err(|problem| self.sandbox.invalid_answer(problem))?;
+        Ok(info)
     }
 
     /// Formats `events`, lent to the module by handle for the call. The answer is checked

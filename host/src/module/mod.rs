@@ -29,7 +29,7 @@ use anyhow::{Context, Result};
 use sha2::Digest;
 use sluice_contract::types::Info;
 
-use crate::config::ModuleLimitsConfig;
+use crate::config::{Config as SluiceConfig, InsecureModulePaths, ModuleLimitsConfig};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
@@ -108,14 +108,61 @@ impl ModuleSource {
         Ok(ModuleSource::File(path.to_path_buf()))
     }
 
-    fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>> {
+    /// The module's bytes; a file only when nobody but the running user (or root) could
+    /// have written it or its directory, or with a warning when `insecure` allows.
+    fn bytes(&self, insecure: InsecureModulePaths) -> Result<std::borrow::Cow<'static, [u8]>> {
         match self {
             ModuleSource::Builtin(name) => {
                 Ok(builtin::find(name).expect("resolved built-in").into())
             }
-            ModuleSource::File(path) => Ok(std::fs::read(path)
-                .with_context(|| format!("reading module {}", path.display()))?
-                .into()),
+            ModuleSource::File(path) => {
+                check_trusted(path, insecure)?;
+                Ok(std::fs::read(path)
+                    .with_context(|| format!("reading module {}", path.display()))?
+                    .into())
+            }
+        }
+    }
+
+    /// Says when a file takes the place of a built-in module, or calls itself by
+    /// another name than its file's: either may be a mistake, or a module planted to
+    /// pass for another.
+    fn say_what_it_replaces(&self, info: &Info) {
+        let ModuleSource::File(path) = self else {
+            return;
+        };
+        let Some(stem) = path.file_stem().and_then(|stem| stem.to_str()) else {
+            return;
+        };
+        if builtin::names().any(|name| name == stem) {
+            tracing::warn!(module = %path.display(), "this file overrides the built-in module `{stem}`");
+        }
+        if info.name != stem {
+            tracing::warn!(module = %path.display(), "the module in this file calls itself `{}`", info.name);
+        }
+    }
+}
+
+/// Refuses (or, as `insecure` says, warns of) a module file that a user other than
+/// the one running sluice or root owns or could write, or that is in a directory
+/// another user could write (unless sticky, as `/tmp`: there only a file's owner can
+/// replace it, and the file's owner is checked).
+fn check_trusted(path: &Path, insecure: InsecureModulePaths) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let problem = crate::ownership::check_module_path(path)
+        .and_then(|()| crate::ownership::check_module_dir(dir))
+        .err();
+    match (problem, insecure) {
+        (None, _) => Ok(()),
+        (Some(problem), InsecureModulePaths::Refuse) => anyhow::bail!(
+            "{problem}: another user could replace the module (make it writable only by the user running sluice or root, or set `insecure_module_paths = \"warn\"`)"
+        ),
+        (Some(problem), InsecureModulePaths::Warn) => {
+            tracing::warn!(module = %path.display(), "loading it although {problem} (insecure_module_paths = \"warn\")");
+            Ok(())
         }
     }
 }
@@ -135,10 +182,21 @@ pub struct Runtime {
     linker: Linker<ModuleState>,
     cache: cache::ArtifactCache,
     limits: Limits,
+    /// Whether module files others could write are refused.
+    insecure_paths: InsecureModulePaths,
     ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
+    /// The runtime a configuration asks for: its limits, cache and module path checks.
+    pub fn configured(config: &SluiceConfig) -> Result<Self> {
+        let mut runtime = Runtime::new(Limits::from(&config.limits), config.cache_dir())?;
+        runtime.insecure_paths = config.insecure_module_paths;
+        Ok(runtime)
+    }
+
+    /// A runtime with `limits`, compiled modules cached in `cache_dir` (when it can be
+    /// trusted), module files others could write refused.
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self> {
         let mut config = Config::new();
         // Epochs rather than fuel: a deadline check costs a load and a compare at loop
@@ -159,6 +217,7 @@ impl Runtime {
             linker,
             cache: cache::ArtifactCache::new(cache_dir),
             limits,
+            insecure_paths: InsecureModulePaths::Refuse,
         })
     }
 
@@ -166,7 +225,7 @@ impl Runtime {
     /// formatter module, then asks it to describe itself.
     pub fn load_formatter(&self, source: &ModuleSource) -> Result<Arc<FormatterModule>> {
         let load = || -> Result<Arc<FormatterModule>> {
-            let bytes = source.bytes()?;
+            let bytes = source.bytes(self.insecure_paths)?;
             let component = self.compile(&bytes)?;
             let version = contract::check_formatter(&self.engine, &component)?;
             let pre = Pre::new(version, self.linker.instantiate_pre(&component)?)?;
@@ -180,6 +239,7 @@ impl Runtime {
                 _ticker: self.ticker.clone(),
             };
             let info = module.instantiate(Setup::default())?.describe()?;
+            source.say_what_it_replaces(&info);
             module.info = Some(info);
             Ok(Arc::new(module))
         };

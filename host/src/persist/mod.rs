@@ -126,9 +126,10 @@ impl Persisted {
 /// Locks `dir` (created if need be) for this process, until the file returned is
 /// dropped: one sluice per `data_dir`, and no `dlq replay` beside a running one.
 pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating data_dir {}", dir.display()))?;
+    crate::private_fs::create_dir_all(dir)
+        .with_context(|| format!("creating data_dir {}", dir.display()))?;
     let lock_path = dir.join("lock");
-    let lock = std::fs::File::create(&lock_path)
+    let lock = crate::private_fs::create(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
     lock.try_lock().map_err(|_| {
         anyhow::anyhow!(
@@ -144,7 +145,7 @@ pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
 /// never a mix: a temporary file, renamed over it (and forced to disk if `sync`).
 pub fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)
+    let mut file = crate::private_fs::create(&temporary)
         .with_context(|| format!("creating {}", temporary.display()))?;
     file.write_all(bytes)?;
     if sync {

@@ -23,7 +23,7 @@ pub struct CaptureTransport {
 
 impl CaptureTransport {
     pub fn new(dir: PathBuf, framing: Framing) -> Result<Self> {
-        std::fs::create_dir_all(&dir)
+        crate::private_fs::create_dir_all(&dir)
             .with_context(|| format!("creating capture directory {}", dir.display()))?;
         // After the highest number there, not the count of files (which a deleted file
         // makes smaller than the highest number).
@@ -82,7 +82,7 @@ async fn write_new_file(
     loop {
         let number = next.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("{number:06}.{extension}"));
-        let created = tokio::fs::OpenOptions::new()
+        let created = tokio::fs::OpenOptions::from(crate::private_fs::options())
             .write(true)
             .create_new(true)
             .open(&path)

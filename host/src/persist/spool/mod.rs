@@ -92,7 +92,7 @@ impl Spool {
         destinations: &[Arc<str>],
         counters: Arc<Counters>,
     ) -> Result<Spool> {
-        std::fs::create_dir_all(dir)
+        crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("creating the spool directory {}", dir.display()))?;
         let mut segments = recover(dir, &counters)?;
         let next = segments.back().map_or(0, |s| s.first + s.records);
@@ -266,7 +266,7 @@ impl Spool {
             log.unsynced = false;
         }
         let path = self.dir.join(format!("{:020}{SEGMENT_SUFFIX}", log.next));
-        let file = File::create(&path)
+        let file = crate::private_fs::create(&path)
             .with_context(|| format!("creating spool segment {}", path.display()))?;
         log.writer = Some(file);
         log.segments.push_back(Segment {
