@@ -336,6 +336,11 @@ pub struct DestinationConfig {
     /// Secrets a module may sign with (by name) without reading them.
     #[serde(default)]
     pub signing_keys: BTreeMap<String, SecretRef>,
+    /// Send `token`, `basic_auth` or the OAuth2 client secret over plain `http://` to a
+    /// host other than this machine: refused unless set, since anyone on the path reads
+    /// them.
+    #[serde(default)]
+    pub allow_plaintext_credentials: bool,
     /// The module's settings (strings, numbers or booleans).
     #[serde(default)]
     pub settings: toml::Table,
@@ -533,6 +538,23 @@ pub enum Endpoint {
     Datagram(SocketEndpoint),
 }
 
+/// A TOML error as `FILE:LINE:COLUMN: message`. Not toml's own text, which quotes the
+/// line it is on: that line may hold a secret (a literal `token = "..."`, refused for
+/// that very reason), and this message reaches a terminal or, at a reload, the log.
+fn toml_error(text: &str, path: &Path, error: &toml::de::Error) -> String {
+    let Some(span) = error.span() else {
+        return format!("{}: {}", path.display(), error.message());
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+    format!(
+        "{}:{line}:{column}: {}",
+        path.display(),
+        error.message().trim_end()
+    )
+}
+
 /// A host and port to open a socket to, and whether the stream is TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketEndpoint {
@@ -555,7 +577,7 @@ impl Config {
     /// Reads and validates `text`, the contents of the file at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut config: Config =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", toml_error(text, path, &e)))?;
         config.path = path.to_owned();
         config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
         config
@@ -815,6 +837,16 @@ impl Config {
             if destination.client_cert.is_some() != destination.client_key.is_some() {
                 bail!("{at}: give `client_cert` and `client_key` together");
             }
+            if destination.client_cert.is_some()
+                && !matches!(
+                    destination.endpoint(),
+                    Ok(Endpoint::Stream(SocketEndpoint { tls: true, .. }))
+                )
+            {
+                bail!(
+                    "{at}.client_cert: a client certificate is presented on tls:// and relp+tls:// streams only, not to this endpoint"
+                );
+            }
             if let Some(key) = &destination.client_key {
                 key.resolve()
                     .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
@@ -830,9 +862,24 @@ impl Config {
             if credentials.iter().filter(|&&given| given).count() > 1 {
                 bail!("{at}: give one of `token`, `basic_auth` and `oauth2`");
             }
+            if let Ok(Endpoint::Http(url)) = destination.endpoint()
+                && destination.has_credential()
+                && destination.sends_in_clear(&url)
+            {
+                bail!(
+                    "{at}.endpoint: its credential would cross the network unencrypted to {}: use https:// (or set `allow_plaintext_credentials = true`)",
+                    url.host_str().unwrap_or_default()
+                );
+            }
             if let Some(oauth2) = &destination.oauth2 {
                 if !matches!(oauth2.token_url.scheme(), "https" | "http") {
                     bail!("{at}.oauth2.token_url: use https://");
+                }
+                if destination.sends_in_clear(&oauth2.token_url) {
+                    bail!(
+                        "{at}.oauth2.token_url: the client secret would cross the network unencrypted to {}: use https:// (or set `allow_plaintext_credentials = true`)",
+                        oauth2.token_url.host_str().unwrap_or_default()
+                    );
                 }
                 oauth2
                     .client_secret
@@ -888,6 +935,16 @@ impl Config {
     /// The configured cache directory, else the user's cache directory.
     pub fn cache_dir(&self) -> Option<PathBuf> {
         self.cache_dir.clone().or_else(default_cache_dir)
+    }
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
     }
 }
 
@@ -948,6 +1005,18 @@ impl DestinationConfig {
                 )
             }
         }
+    }
+
+    /// Whether a credential is sent with its requests.
+    pub fn has_credential(&self) -> bool {
+        self.token.is_some() || self.basic_auth.is_some() || self.oauth2.is_some()
+    }
+
+    /// Whether a secret sent to `url` would cross a network in clear text: plain
+    /// `http://` to a host other than this machine, and not allowed by
+    /// `allow_plaintext_credentials`.
+    pub fn sends_in_clear(&self, url: &url::Url) -> bool {
+        url.scheme() == "http" && !is_loopback(url) && !self.allow_plaintext_credentials
     }
 
     /// Settings as the strings modules receive.

@@ -97,9 +97,17 @@ impl std::fmt::Display for SecretRef {
     }
 }
 
-/// A resolved secret. Only [`Secret::expose`] gives the value.
+/// A resolved secret. Only [`Secret::expose`] gives the value; it is overwritten with
+/// zeros when dropped, so a freed buffer does not keep it (the copies a request or a
+/// signature makes are the HTTP client's and the signer's).
 #[derive(Clone)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Secret {
     pub fn expose(&self) -> &str {
@@ -124,9 +132,9 @@ impl BasicAuth {
             return Err("user: a Basic user name cannot hold `:`".into());
         }
         let password = self.password.resolve()?;
-        let pair = format!("{}:{}", self.user, password.expose());
+        let pair = zeroize::Zeroizing::new(format!("{}:{}", self.user, password.expose()));
         Ok(Secret(
-            base64::engine::general_purpose::STANDARD.encode(pair),
+            base64::engine::general_purpose::STANDARD.encode(&*pair),
         ))
     }
 }

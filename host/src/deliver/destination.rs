@@ -300,7 +300,9 @@ impl Destination {
         let answer = format!(
             "HTTP {}: {}",
             response.status,
-            String::from_utf8_lossy(&response.body[..response.body.len().min(200)]).trim()
+            String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
+                .trim()
+                .escape_debug()
         );
         if !tested {
             return Ok(format!(
@@ -549,7 +551,26 @@ fn credential(
             header.name
         ),
     };
+    warn_if_in_clear(config, endpoint);
     Ok(Some(credential))
+}
+
+/// Warns that the credential goes over plain HTTP: to this machine (where another local
+/// user may listen on the port), or elsewhere as `allow_plaintext_credentials` allows.
+/// Anywhere else without that setting, the configuration was refused.
+fn warn_if_in_clear(config: &DestinationConfig, endpoint: &Endpoint) {
+    let urls = [
+        match endpoint {
+            Endpoint::Http(url) => Some(url),
+            _ => None,
+        },
+        config.oauth2.as_ref().map(|oauth2| &oauth2.token_url),
+    ];
+    for url in urls.into_iter().flatten() {
+        if url.scheme() == "http" {
+            tracing::warn!(destination = %config.name, host = url.host_str().unwrap_or_default(), "a credential is sent without encryption (http://)");
+        }
+    }
 }
 
 /// One sample event, for the trial call a module answers before it is used.

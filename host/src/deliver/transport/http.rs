@@ -80,22 +80,10 @@ impl HttpTransport {
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect();
-        let mut body = Vec::new();
-        let mut truncated = false;
-        let mut response = response;
-        while let Some(piece) = response
-            .chunk()
+        // What is past the limit is not read: the module is told the body was cut.
+        let (body, truncated) = read_bounded(response, self.max_response_bytes)
             .await
-            .map_err(|e| describe_reqwest_error(&url, &e))?
-        {
-            let room = self.max_response_bytes - body.len();
-            body.extend_from_slice(&piece[..piece.len().min(room)]);
-            if piece.len() > room {
-                // The rest is not read: the module is told the body was cut.
-                truncated = true;
-                break;
-            }
-        }
+            .map_err(|e| describe_reqwest_error(&url, &e))?;
         Ok(Sent::Response(HttpResponse {
             status,
             headers,
@@ -122,6 +110,22 @@ fn client(config: &DestinationConfig) -> Result<reqwest::Client> {
         }
     }
     Ok(builder.build()?)
+}
+
+/// The first `limit` bytes of `response`'s body, and whether there was more (not read).
+pub(super) async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(piece) = response.chunk().await? {
+        let room = limit - body.len();
+        body.extend_from_slice(&piece[..piece.len().min(room)]);
+        if piece.len() > room {
+            return Ok((body, true));
+        }
+    }
+    Ok((body, false))
 }
 
 /// reqwest's Display hides the cause (refused, TLS, timeout); show the whole chain.

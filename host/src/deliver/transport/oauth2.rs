@@ -10,6 +10,10 @@ use tokio::time::Instant;
 
 use crate::config::{OAuth2, Secret};
 
+/// Most bytes of a token endpoint's answer read: a token and its lifetime, never more
+/// (an endpoint that answers without end is refused, not read into memory).
+const MAX_TOKEN_ANSWER_BYTES: usize = 64 * 1024;
+
 /// Obtains tokens for one destination.
 #[derive(Debug)]
 pub struct TokenSource {
@@ -78,13 +82,22 @@ impl TokenSource {
             .await
             .map_err(|e| format!("obtaining an OAuth2 token from {url}: {e}"))?;
         let status = response.status();
-        let body = response
-            .bytes()
+        let (body, cut) = super::http::read_bounded(response, MAX_TOKEN_ANSWER_BYTES)
             .await
             .map_err(|e| format!("obtaining an OAuth2 token from {url}: {e}"))?;
+        if cut {
+            return Err(format!(
+                "the OAuth2 token endpoint {url} answered more than {MAX_TOKEN_ANSWER_BYTES} bytes: not a token"
+            ));
+        }
         if !status.is_success() {
             // The answer names the problem (`invalid_client`...); it holds no secret.
-            let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            // Escaped: it is the server's text, for a log line.
+            let text: String = String::from_utf8_lossy(&body)
+                .chars()
+                .take(300)
+                .flat_map(char::escape_debug)
+                .collect();
             return Err(format!(
                 "the OAuth2 token endpoint {url} answered HTTP {status}: {text}"
             ));
