@@ -6,7 +6,7 @@
 //! events dead-lettered with the reason, its sources acknowledged) and starts the next
 //! batch with a fresh module instance.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,7 @@ impl Kept {
             abort: abort.clone(),
             tries: Tries::default(),
             awaiting: Vec::new(),
+            dead_lettered: HashSet::new(),
         }
     }
 
@@ -126,10 +127,11 @@ pub(super) async fn run(
                 tracing::info!(destination = %destination.name, events = events.len(), "shutdown deadline passed; the batch stays in the spool for the next run");
             }
             Ok((worker, false)) => {
+                let unsettled = worker.not_dead_lettered(&events);
                 kept.keep(worker);
                 destination
                     .abandon(
-                        &events,
+                        &unsettled,
                         "abandoned: not delivered within shutdown_timeout (some may have arrived)",
                         &abort,
                     )
@@ -282,6 +284,10 @@ struct Worker {
     tries: Tries,
     /// Requests the destination took and will confirm later.
     awaiting: Vec<Awaiting>,
+    /// The ids of the events of this batch already in the dead-letter store: a batch
+    /// cut short by the shutdown deadline abandons the others only, so that no event
+    /// is settled twice (and sent twice by a replay).
+    dead_lettered: HashSet<(u64, u64)>,
 }
 
 impl Worker {
@@ -552,6 +558,11 @@ impl Worker {
         wait: Option<Duration>,
         queue: &mut VecDeque<Pending>,
     ) {
+        if self.abort.is_cancelled() {
+            // Not a failure of the destination: the batch is abandoned as a whole, once.
+            queue.push_back(pending);
+            return;
+        }
         let since = *pending.failing_since.get_or_insert_with(Instant::now);
         self.tries.failed(pending.attempt, &reason);
         pending.first_error.get_or_insert_with(|| reason.clone());
@@ -698,18 +709,38 @@ impl Worker {
             .delivered(&self.destination.name, count);
     }
 
-    async fn dead_letter_all(&self, events: &Events, reason: &str) {
-        self.destination
-            .dead_letter_all(events, reason, &self.tries, &self.abort)
-            .await;
+    async fn dead_letter_all(&mut self, events: &Events, reason: &str) {
+        let all: Vec<u32> = (0..events.len() as u32).collect();
+        self.dead_letter(events, &all, reason).await;
     }
 
     /// Dead-letters events; if the store cannot take them before the shutdown
     /// deadline, the batch ends unsettled (`deliver` sees the deadline passed).
-    async fn dead_letter(&self, batch: &Events, indices: &[u32], reason: &str) {
-        self.destination
+    async fn dead_letter(&mut self, batch: &Events, indices: &[u32], reason: &str) {
+        let stored = self
+            .destination
             .dead_letter(batch, indices, reason, &self.tries, &self.abort)
             .await;
+        if stored {
+            let ids = &batch.columns;
+            self.dead_lettered.extend(
+                indices
+                    .iter()
+                    .map(|&i| (ids.ids_high[i as usize], ids.ids_low[i as usize])),
+            );
+        }
+    }
+
+    /// The events of `batch` this worker did not dead-letter.
+    fn not_dead_lettered(&self, batch: &Events) -> Events {
+        let ids = &batch.columns;
+        batch.subset(
+            (0..batch.len() as u32).filter(|&i| {
+                !self
+                    .dead_lettered
+                    .contains(&(ids.ids_high[i as usize], ids.ids_low[i as usize]))
+            }),
+        )
     }
 }
 

@@ -11,6 +11,7 @@
 mod bindings;
 mod builtin;
 mod cache;
+mod clock;
 mod contract;
 mod convert;
 mod exports;
@@ -205,6 +206,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        clock::shadow_monotonic_clock(&mut linker)?;
         bindings::Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state| state,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use super::state::{ModuleState, SigningKeys, one_line};
 use super::{CallError, EPOCH_TICK, Limits};
@@ -25,6 +25,29 @@ struct Live<X> {
     store: Store<ModuleState>,
     exports: X,
     configured: bool,
+}
+
+/// Most elements of one table. A module's tables hold its function references (a few
+/// thousand for a large module); the host keeps each element, so without a bound a
+/// module could make it allocate gigabytes (`table.grow`, or a huge initial size)
+/// outside its memory limit.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Most core instances, tables and memories of one module instance: a Rust component
+/// has one main module and a few shims; a module may not multiply what it is bounded by.
+const MAX_INSTANCES: usize = 8;
+const MAX_TABLES: usize = 8;
+const MAX_MEMORIES: usize = 2;
+
+/// The bounds of one module instance's store: `limits.memory_bytes` per linear memory,
+/// and the counts above.
+fn store_limits(limits: &Limits) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .instances(MAX_INSTANCES)
+        .tables(MAX_TABLES)
+        .memories(MAX_MEMORIES)
+        .build()
 }
 
 pub(super) struct Sandbox<P: Instantiate> {
@@ -58,10 +81,7 @@ impl<P: Instantiate> Sandbox<P> {
     /// The live instance, instantiating anew after a failed call.
     fn live(&mut self) -> Result<&mut Live<P::Exports>, CallError> {
         if self.live.is_none() {
-            let limits = StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .instances(8)
-                .build();
+            let limits = store_limits(&self.limits);
             let state = ModuleState::new(self.label.clone(), limits, self.keys.clone());
             let mut store = Store::new(self.pre.engine(), state);
             store.limiter(|state| &mut state.limits);
@@ -108,9 +128,10 @@ impl<P: Instantiate> Sandbox<P> {
         call: impl FnOnce(&mut Store<ModuleState>, &mut P::Exports) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let ticks = self.deadline_ticks();
+        let limit = self.limits.call_timeout;
         let Live { store, exports, .. } = self.live()?;
         store.set_epoch_deadline(ticks);
-        store.data_mut().start_call();
+        store.data_mut().start_call(limit);
         let result = call(store, exports);
         store.data_mut().end_call();
         result.map_err(|error| {
@@ -134,5 +155,101 @@ impl<P: Instantiate> Sandbox<P> {
             module: self.label.clone(),
             problem,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::{Instance, Module};
+
+    use super::*;
+
+    /// A core module (in the binary format: the engine has no text parser) whose table
+    /// starts with `initial` elements and exports `grow`, which adds `by` more.
+    fn table_module(initial: u32, by: u32) -> Vec<u8> {
+        let leb = |mut n: u32| {
+            let mut out = Vec::new();
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    out.push(byte);
+                    return out;
+                }
+                out.push(byte | 0x80);
+            }
+        };
+        let section = |id: u8, body: Vec<u8>| {
+            let mut out = vec![id];
+            out.extend(leb(body.len() as u32));
+            out.extend(body);
+            out
+        };
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        // type 0: [] -> [i32]
+        module.extend(section(1, vec![1, 0x60, 0, 1, 0x7f]));
+        module.extend(section(3, vec![1, 0]));
+        // a funcref table of `initial` elements, no maximum
+        let mut table = vec![1, 0x70, 0];
+        table.extend(leb(initial));
+        module.extend(section(4, table));
+        module.extend(section(7, [vec![1, 4], b"grow".to_vec(), vec![0, 0]].concat()));
+        // table.grow 0 (ref.null func) (i32.const by)
+        let mut body = vec![0, 0xd0, 0x70, 0x41];
+        body.extend(leb_signed(by));
+        body.extend([0xfc, 15, 0, 0x0b]);
+        let mut code = vec![1];
+        code.extend(leb(body.len() as u32));
+        code.extend(body);
+        module.extend(section(10, code));
+        module
+    }
+
+    fn leb_signed(n: u32) -> Vec<u8> {
+        let mut n = i64::from(n);
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            let done = (n == 0 && byte & 0x40 == 0) || (n == -1 && byte & 0x40 != 0);
+            out.push(if done { byte } else { byte | 0x80 });
+            if done {
+                return out;
+            }
+        }
+    }
+
+    fn limited_store(engine: &Engine) -> Store<StoreLimits> {
+        let mut store = Store::new(engine, store_limits(&Limits::default()));
+        store.limiter(|limits| limits);
+        store
+    }
+
+    #[test]
+    fn a_table_cannot_grow_past_its_bound() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, table_module(10, 1_000)).unwrap();
+        let mut store = limited_store(&engine);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance
+            .get_typed_func::<(), i32>(&mut store, "grow")
+            .unwrap();
+        assert_eq!(grow.call(&mut store, ()).unwrap(), 10, "a small growth works");
+
+        let module = Module::new(&engine, table_module(10, 50_000_000)).unwrap();
+        let mut store = limited_store(&engine);
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance
+            .get_typed_func::<(), i32>(&mut store, "grow")
+            .unwrap();
+        assert_eq!(grow.call(&mut store, ()).unwrap(), -1, "refused");
+    }
+
+    #[test]
+    fn a_table_cannot_start_past_its_bound() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, table_module(50_000_000, 0)).unwrap();
+        let error = Instance::new(&mut limited_store(&engine), &module, &[]).unwrap_err();
+        assert!(format!("{error:#}").contains("table"), "{error:#}");
     }
 }

@@ -37,6 +37,8 @@ pub struct ModuleState {
     keys: SigningKeys,
     /// Log messages written in the current call.
     logged: u32,
+    /// When the call under way must end; no clock subscription may end later.
+    call_deadline: std::time::Instant,
 }
 
 impl ModuleState {
@@ -53,16 +55,25 @@ impl ModuleState {
             module,
             keys,
             logged: 0,
+            call_deadline: std::time::Instant::now(),
         }
     }
 
-    /// Resets the per-call log budget.
-    pub fn start_call(&mut self) {
+    /// Resets the per-call log budget; the call may run (and wait) for `limit`.
+    pub fn start_call(&mut self, limit: std::time::Duration) {
         self.logged = 0;
+        self.call_deadline = std::time::Instant::now() + limit;
     }
 
-    /// Says, once, how many log messages of the call were over the budget.
+    /// When the call under way must end.
+    pub fn call_deadline(&self) -> std::time::Instant {
+        self.call_deadline
+    }
+
+    /// Says, once, how many log messages of the call were over the budget; from now
+    /// until the next call, nothing may wait.
     pub fn end_call(&mut self) {
+        self.call_deadline = std::time::Instant::now();
         if self.logged > MAX_LOG_MESSAGES_PER_CALL {
             tracing::warn!(
                 module = &*self.module,
