@@ -22,6 +22,7 @@ mod real_servers;
 mod reliable;
 mod reload;
 mod sandbox;
+mod security;
 mod sentinel;
 mod shutdown;
 mod sources;

@@ -734,13 +734,11 @@ impl Worker {
     /// The events of `batch` this worker did not dead-letter.
     fn not_dead_lettered(&self, batch: &Events) -> Events {
         let ids = &batch.columns;
-        batch.subset(
-            (0..batch.len() as u32).filter(|&i| {
-                !self
-                    .dead_lettered
-                    .contains(&(ids.ids_high[i as usize], ids.ids_low[i as usize]))
-            }),
-        )
+        batch.subset((0..batch.len() as u32).filter(|&i| {
+            !self
+                .dead_lettered
+                .contains(&(ids.ids_high[i as usize], ids.ids_low[i as usize]))
+        }))
     }
 }
 

@@ -193,7 +193,10 @@ mod tests {
         let mut table = vec![1, 0x70, 0];
         table.extend(leb(initial));
         module.extend(section(4, table));
-        module.extend(section(7, [vec![1, 4], b"grow".to_vec(), vec![0, 0]].concat()));
+        module.extend(section(
+            7,
+            [vec![1, 4], b"grow".to_vec(), vec![0, 0]].concat(),
+        ));
         // table.grow 0 (ref.null func) (i32.const by)
         let mut body = vec![0, 0xd0, 0x70, 0x41];
         body.extend(leb_signed(by));
@@ -234,7 +237,11 @@ mod tests {
         let grow = instance
             .get_typed_func::<(), i32>(&mut store, "grow")
             .unwrap();
-        assert_eq!(grow.call(&mut store, ()).unwrap(), 10, "a small growth works");
+        assert_eq!(
+            grow.call(&mut store, ()).unwrap(),
+            10,
+            "a small growth works"
+        );
 
         let module = Module::new(&engine, table_module(10, 50_000_000)).unwrap();
         let mut store = limited_store(&engine);

@@ -11,14 +11,21 @@
 //! of the rest, `twice` both sends and refuses the first event, `chatty` logs a
 //! thousand messages per batch, and `forge` logs a message with line breaks and
 //! terminal escapes that would forge host log lines if written raw; `measure` refuses
-//! every response, saying how much of its body it got and whether it was cut.
+//! every response, saying how much of its body it got and whether it was cut;
+//! `forge-reason` refuses the first event and every response with such a message as
+//! the reason; `sleep` sleeps for a day in `format`; `flood` answers a batch with
+//! 20,000 requests.
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
     Info, PartialFailure, Payload, Refusal, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
-const MODES: [&str; 17] = [
+/// The message of `forge` and `forge-reason`: a line break, then what would pass for
+/// the host's own summary line, then terminal escapes.
+const FORGED: &str = "innocent\n2026-01-01T00:00:00Z  INFO sluice: sluice stopped events=999 delivered=999\r\x1b[2K\u{2028}end";
+
+const MODES: [&str; 20] = [
     "ok",
     "sign",
     "trap",
@@ -36,6 +43,9 @@ const MODES: [&str; 17] = [
     "twice",
     "forge",
     "measure",
+    "forge-reason",
+    "sleep",
+    "flood",
 ];
 
 pub struct Misbehave {
@@ -47,7 +57,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice, forge or measure",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice, forge, measure, forge-reason, sleep or flood",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -103,9 +113,23 @@ impl Formatter for Misbehave {
                 event: 0,
                 reason: "refused and sent".into(),
             }),
-            "forge" => sluice_guest::log::warn(
-                "innocent\n2026-01-01T00:00:00Z  INFO sluice: sluice stopped events=999 delivered=999\r\x1b[2K\u{2028}end",
-            ),
+            "forge" => sluice_guest::log::warn(FORGED),
+            "forge-reason" => {
+                request.events.retain(|&event| event != 0);
+                formatted.refused.push(Refusal {
+                    event: 0,
+                    reason: FORGED.into(),
+                });
+            }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(86_400)),
+            "flood" => {
+                let mut empty = request.clone();
+                empty.events.clear();
+                empty.body = b"[]".to_vec().into();
+                formatted
+                    .requests
+                    .extend(std::iter::repeat_n(Request::Http(empty), 20_000));
+            }
             "chatty" => {
                 for n in 0..1000 {
                     sluice_guest::log::info(&format!("chatty message {n}"));
@@ -122,6 +146,7 @@ impl Formatter for Misbehave {
                 retry: vec![request.event_count],
                 refused: Vec::new(),
             }),
+            "forge-reason" => Verdict::Refused(FORGED.into()),
             "measure" => Verdict::Refused(format!(
                 "got {} bytes of the body, truncated: {}",
                 response.body.len(),
