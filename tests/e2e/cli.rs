@@ -346,7 +346,8 @@ async fn compiled_modules_are_cached_and_a_damaged_artifact_is_replaced() {
     let output = check().await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("ignoring unreadable module artifact")
+        String::from_utf8_lossy(&output.stderr)
+            .contains("refusing a cached module artifact: it is not an artifact this cache wrote")
     );
     assert!(
         std::fs::read(&cached[0]).unwrap().len() > 1000,

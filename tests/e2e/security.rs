@@ -334,6 +334,30 @@ async fn a_batch_cut_short_during_a_module_call_is_settled_once() {
     assert!(dead.iter().all(|r| r["stage"] == "shutdown"), "{dead:?}");
 }
 
+/// An answer made the host copy what it pointed at as often as it pointed at it
+/// (refusals whose reasons all point at one large string), before the output limit
+/// was checked on what had been copied.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_is_bounded_as_it_is_copied() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    harness.config(&format!(
+        "[limits]\nmodule_output_bytes = 8388608\n{FILE_SOURCE}[[destinations]]\nname = \"alias\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"alias\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
+        test_module("misbehave").display().to_string(),
+    ));
+    let output = harness.run_expecting(3, &[]).await;
+    assert_eq!(summary_figure(&output, "dead_lettered"), 50);
+    let dead = harness.dead_letters();
+    assert!(
+        dead.iter().all(|r| r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("too much data is being copied between the host and the guest")),
+        "stopped while copying, not after: {}",
+        dead[0]["reason"]
+    );
+}
+
 /// A module turned a batch of 3 events into 20,000 requests.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_without_events_fails_the_call() {

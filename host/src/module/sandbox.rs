@@ -38,6 +38,22 @@ const MAX_INSTANCES: usize = 8;
 const MAX_TABLES: usize = 8;
 const MAX_MEMORIES: usize = 2;
 
+/// What an answer may make the host hold besides its payload bytes: the requests,
+/// pieces, headers and refusals around them (well under 1 MiB for a batch of 1,000).
+const ANSWER_STRUCTURE_BYTES: usize = 16 << 20;
+
+/// Most bytes the host allocates to take in one answer of a module (or the arguments of
+/// one of its calls to the host), counted by wasmtime as it copies them out of the
+/// sandbox ("hostcall fuel"): past it the call fails before any more is copied. Without
+/// it, a hundred refusals whose reasons all point at one string of a MiB in the
+/// module's memory were each copied (wasmtime's own bound is 128 MiB a call) before the
+/// output limit was checked.
+fn answer_bytes(limits: &Limits) -> usize {
+    limits
+        .max_output_bytes
+        .saturating_add(ANSWER_STRUCTURE_BYTES)
+}
+
 /// The bounds of one module instance's store: `limits.memory_bytes` per linear memory,
 /// and the counts above.
 fn store_limits(limits: &Limits) -> StoreLimits {
@@ -85,6 +101,7 @@ impl<P: Instantiate> Sandbox<P> {
             let state = ModuleState::new(self.label.clone(), limits, self.keys.clone());
             let mut store = Store::new(self.pre.engine(), state);
             store.limiter(|state| &mut state.limits);
+            store.set_hostcall_fuel(answer_bytes(&self.limits));
             store.set_epoch_deadline(self.deadline_ticks());
             let exports = self
                 .pre

@@ -14,7 +14,8 @@
 //! every response, saying how much of its body it got and whether it was cut;
 //! `forge-reason` refuses the first event and every response with such a message as
 //! the reason; `sleep` sleeps for a day in `format`; `flood` answers a batch with
-//! 20,000 requests.
+//! 20,000 requests; `alias` answers with a hundred refusals whose reasons all point at
+//! one string of a MiB in its memory (100 MiB, were the host to copy each).
 
 use sluice_guest::{
     Batch, Compression, Enrichment, FormatError, Formatted, Formatter, HttpRequest, HttpResponse,
@@ -25,7 +26,7 @@ use sluice_guest::{
 /// the host's own summary line, then terminal escapes.
 const FORGED: &str = "innocent\n2026-01-01T00:00:00Z  INFO sluice: sluice stopped events=999 delivered=999\r\x1b[2K\u{2028}end";
 
-const MODES: [&str; 20] = [
+const MODES: [&str; 21] = [
     "ok",
     "sign",
     "trap",
@@ -46,6 +47,7 @@ const MODES: [&str; 20] = [
     "forge-reason",
     "sleep",
     "flood",
+    "alias",
 ];
 
 pub struct Misbehave {
@@ -57,7 +59,7 @@ impl Formatter for Misbehave {
         Info {
             settings: vec![SettingDoc {
                 name: "mode",
-                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice, forge, measure, forge-reason, sleep or flood",
+                description: "ok, sign, trap, loop, alloc, huge-output, bad-piece, bad-event, bad-path, bad-header, bad-method, bad-verdict, forget, chatty, twice, forge, measure, forge-reason, sleep, flood or alias",
                 default: Some("ok"),
             }],
             ..Info::http("misbehave", env!("CARGO_PKG_VERSION"))
@@ -121,6 +123,7 @@ impl Formatter for Misbehave {
                     reason: FORGED.into(),
                 });
             }
+            "alias" => formatted.refused = aliased_refusals(),
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(86_400)),
             "flood" => {
                 let mut empty = request.clone();
@@ -155,6 +158,22 @@ impl Formatter for Misbehave {
             _ => Verdict::from_status(response),
         }
     }
+}
+
+/// A hundred refusals of event 0 whose reasons share one buffer of a MiB: the answer
+/// is a MiB in the module's memory, and would be 100 MiB copied out of it.
+#[allow(unsafe_code, reason = "aliasing one buffer is the hostile part")]
+fn aliased_refusals() -> Vec<Refusal> {
+    let mut text = std::mem::ManuallyDrop::new(vec![b'x'; 1 << 20]);
+    let (pointer, length) = (text.as_mut_ptr(), text.len());
+    (0..100)
+        .map(|_| Refusal {
+            event: 0,
+            // SAFETY: none. Every string claims the same buffer; the host reads the
+            // answer before the module could free any of them (and then fails the call).
+            reason: unsafe { String::from_raw_parts(pointer, length, length) },
+        })
+        .collect()
 }
 
 fn json_array(batch: &Batch<'_>) -> Formatted {
