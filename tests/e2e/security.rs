@@ -433,7 +433,7 @@ async fn credentials_are_not_sent_in_clear_text_to_another_host() {
     let refused = check_fails(
         &harness,
         &format!(
-            "{FILE_SOURCE}[[destinations]]\nname = \"sentinel\"\nmodule = \"sentinel\"\nendpoint = \"https://dce.example.com\"\nsettings = {{ rule_id = \"dcr-1\", stream = \"Custom-Audit\" }}\n{oauth2}"
+            "{FILE_SOURCE}[[destinations]]\nname = \"sentinel\"\nmodule = \"sentinel\"\nendpoint = \"https://dce.example.com\"\nsettings = {{ dcr_immutable_id = \"dcr-0123456789abcdef0123456789abcdef\", stream = \"Custom-SluiceAudit_CL\" }}\n{oauth2}"
         ),
         &[("SECRET", "s")],
     )
@@ -481,4 +481,49 @@ async fn a_literal_secret_is_refused_without_being_echoed() {
         )),
         "{refused}"
     );
+}
+
+/// A token endpoint's answer was read whole, however long.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_endpoint_answer_is_read_within_a_bound() {
+    let token_url = crate::support::long_answer_endpoint(10 << 20).await;
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"sentinel\"\nmodule = \"sentinel\"\nendpoint = \"https://dce.example.com\"\noauth2 = {{ token_url = \"{token_url}/token\", client_id = \"id\", client_secret = {{ env = \"SECRET\" }}, scope = \"s\" }}\nsettings = {{ dcr_immutable_id = \"dcr-0123456789abcdef0123456789abcdef\", stream = \"Custom-SluiceAudit_CL\" }}\nretry = {{ max_attempts = 1 }}\n"
+    ));
+    let output = harness.run_expecting(3, &[("SECRET", "s")]).await;
+    let reason = harness.dead_letters()[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("answered more than 65536 bytes: not a token"),
+        "{reason}: {}",
+        transcript(&output)
+    );
+}
+
+/// `check --connect` printed the start of an endpoint's answer raw: its escape
+/// sequences reached the terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_connect_shows_an_answer_escaped() {
+    let app = axum::Router::new().fallback(|| async { "ok\r\n\u{1b}[31mforged" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let harness = Harness::new();
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(&endpoint, "")
+    ));
+    let output = harness
+        .sluice(
+            &["check", "--connect", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", "t")],
+        )
+        .await;
+    let said = transcript(&output);
+    assert!(said.contains("ok\\r\\n\\u{1b}[31mforged"), "{said}");
+    assert!(!said.contains('\u{1b}'), "{said}");
 }

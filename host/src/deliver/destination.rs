@@ -300,9 +300,9 @@ impl Destination {
         let answer = format!(
             "HTTP {}: {}",
             response.status,
-            String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
-                .trim()
-                .escape_debug()
+            crate::module::one_line(
+                String::from_utf8_lossy(&response.body[..response.body.len().min(200)]).trim()
+            )
         );
         if !tested {
             return Ok(format!(

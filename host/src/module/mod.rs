@@ -39,6 +39,7 @@ pub use contract::SERVED_VERSIONS;
 pub use filtering::{FilterInstance, FilterModule};
 pub use instance::{CallError, FormatterInstance, Setup};
 pub use state::SigningKeys;
+pub(crate) use state::one_line;
 
 use exports::Pre;
 use state::ModuleState;

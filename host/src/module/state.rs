@@ -116,12 +116,12 @@ impl types::HostEventText for ModuleState {
     }
 }
 
-/// A module's message as one line of plain text, cut at [`MAX_LOG_MESSAGE`] bytes:
+/// A module's message (or any text from outside: a server's answer) as one line of plain text, cut at [`MAX_LOG_MESSAGE`] bytes:
 /// control characters (CR, LF, ESC...) and Unicode line separators are escaped
 /// (`\n`, `\u{1b}`), so a module cannot start a forged host log line, hide one with
 /// terminal escapes, or flood the log. A trap's message goes through it too: its wasm
 /// backtrace spans lines, and names functions as the module's name section says.
-pub(super) fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut line = String::with_capacity(message.len().min(MAX_LOG_MESSAGE) + 3);
     for c in message.chars() {
         if line.len() >= MAX_LOG_MESSAGE {

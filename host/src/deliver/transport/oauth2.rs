@@ -93,11 +93,8 @@ impl TokenSource {
         if !status.is_success() {
             // The answer names the problem (`invalid_client`...); it holds no secret.
             // Escaped: it is the server's text, for a log line.
-            let text: String = String::from_utf8_lossy(&body)
-                .chars()
-                .take(300)
-                .flat_map(char::escape_debug)
-                .collect();
+            let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            let text = crate::module::one_line(&text);
             return Err(format!(
                 "the OAuth2 token endpoint {url} answered HTTP {status}: {text}"
             ));
