@@ -6,11 +6,14 @@
 //! in epoch milliseconds) and `dvchost`, then the common audit fields under their CEF
 //! keys: `suser`, `suid`, `src` (an IPv6 address goes to `c6a2`, labelled), `act`,
 //! `outcome`, `fname`, `request`, `requestMethod`, `requestClientApplication`,
-//! `externalId`, `msg`; then the other fields in `cs1`..`cs6` with their names as labels
-//! (past five, `cs6` holds the rest as one JSON object labelled `others`). The
-//! destination's `fields` take the place of any of these (`key=` leaves one out).
-//! Header fields escape `\` and `|`; extension values `\` and `=`, with CR and LF
-//! written `\r` and `\n`: no value breaks the line.
+//! `externalId`, `msg`; then the other fields (empty ones left out) in `cs1`..`cs6`
+//! with their names as labels, each label beside its own value (past the slots free,
+//! the last holds the rest as one JSON object labelled `others`). The destination's
+//! `fields` take the place of any of these (`key=` leaves one out); a custom string
+//! slot whose `csN` or `csNLabel` it maps is not used for other fields.
+//! Every field is cut to its length limit first, then escaped, so a cut never splits
+//! an escape. Header fields escape `\` and `|`; extension values `\` and `=`, with CR
+//! and LF written `\r` and `\n`: no value breaks the line.
 
 use std::fmt::Write as _;
 
@@ -50,9 +53,9 @@ impl Cef {
     pub fn new(settings: LineSettings, host_name: &str) -> Self {
         let prefix = format!(
             "CEF:0|{}|{}|{}|",
-            cut(&cef_header(&settings.vendor), 63),
-            cut(&cef_header(&settings.product), 63),
-            cut(&cef_header(&settings.version), 31),
+            cef_header(cut(&settings.vendor, 63)),
+            cef_header(cut(&settings.product, 63)),
+            cef_header(cut(&settings.version, 31)),
         );
         Cef {
             settings,
@@ -71,8 +74,8 @@ impl Cef {
         let mut line = format!(
             "{}{}|{}|{}|",
             self.prefix,
-            cut(&cef_header(&fields.kind), 1023),
-            cut(&cef_header(&name), 512),
+            cef_header(cut(&fields.kind, 1023)),
+            cef_header(cut(&name, 512)),
             Severity::of(event.json()).cef()
         );
         let mut pairs: Vec<(String, String)> = self.settings.own_fields(event);
@@ -95,12 +98,22 @@ impl Cef {
             }
         }
         if self.settings.keep_others {
-            for (number, (label, value)) in custom_strings(fields.others).into_iter().enumerate() {
-                add(&format!("cs{}", number + 1), cut(&value, 4000).to_owned());
-                add(
-                    &format!("cs{}Label", number + 1),
-                    cut(&label, 1023).to_owned(),
-                );
+            // A slot whose value or label the destination maps itself is not free: a
+            // label must travel with its own value.
+            let taken = |number: &usize| {
+                self.settings.fields.iter().any(|(own, _)| {
+                    *own == format!("cs{number}") || *own == format!("cs{number}Label")
+                })
+            };
+            let free: Vec<usize> = (1..=6).filter(|n| !taken(n)).collect();
+            let others = fields
+                .others
+                .into_iter()
+                .filter(|(_, value)| !value.is_empty())
+                .collect();
+            for (number, (label, value)) in free.iter().zip(custom_strings(others, free.len())) {
+                add(&format!("cs{number}"), cut(&value, 4000).to_owned());
+                add(&format!("cs{number}Label"), cut(&label, 1023).to_owned());
             }
         }
         let mut first = true;
@@ -115,13 +128,14 @@ impl Cef {
     }
 }
 
-/// At most six custom strings: five fields by name, the rest as one JSON object.
-fn custom_strings(mut others: Vec<(String, String)>) -> Vec<(String, String)> {
-    if others.len() <= 6 {
+/// At most `slots` custom strings: the first fields by name, the rest as one JSON
+/// object in the last slot.
+fn custom_strings(mut others: Vec<(String, String)>, slots: usize) -> Vec<(String, String)> {
+    if others.len() <= slots || slots == 0 {
         return others;
     }
     let rest: serde_json::Map<String, serde_json::Value> = others
-        .drain(5..)
+        .drain(slots - 1..)
         .map(|(name, value)| (name, serde_json::Value::String(value)))
         .collect();
     others.push(("others".into(), serde_json::Value::Object(rest).to_string()));

@@ -122,3 +122,102 @@ fn backslashes_before(line: &str, index: usize) -> usize {
         .take_while(|&c| c == '\\')
         .count()
 }
+
+/// A CEF line read as a strict parser reads it: the seven header fields (unescaped) and
+/// the extension's pairs; `None` when the header does not have seven fields or holds a
+/// `\` that escapes nothing.
+fn parse(line: &str) -> Option<(Vec<String>, Vec<(String, String)>)> {
+    let mut header = vec![String::new()];
+    let mut chars = line.chars();
+    while header.len() < 8 {
+        match chars.next()? {
+            '\\' => match chars.next()? {
+                c @ ('\\' | '|') => header.last_mut()?.push(c),
+                _ => return None,
+            },
+            '|' => header.push(String::new()),
+            c => header.last_mut()?.push(c),
+        }
+    }
+    header.pop();
+    let extension: String = chars.collect();
+    // Keys are words before an unescaped `=`; a value runs to the next key.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for word in extension.split(' ') {
+        match word.split_once('=') {
+            Some((key, value)) if !key.contains('\\') && is_cef_key(key) => {
+                pairs.push((key.to_owned(), value.to_owned()))
+            }
+            _ => {
+                let (_, value) = pairs.last_mut()?;
+                value.push(' ');
+                value.push_str(word);
+            }
+        }
+    }
+    Some((header, pairs))
+}
+
+fn is_cef_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A header field was cut to its length after escaping, so it could end in the `\` of
+/// an escape, which then escaped the next separator: Name took the Severity, and the
+/// Severity the whole extension.
+#[test]
+fn a_header_field_is_cut_before_it_is_escaped() {
+    let cef = cef(&[
+        ("vendor", &format!("{}|", "v".repeat(62))),
+        ("fields", "suser=user"),
+    ]);
+    for field in ["event_type", "message"] {
+        let json = format!(
+            r#"{{"{field}":"{}|x","user":"bob","action":"login"}}"#,
+            "a".repeat(if field == "message" { 511 } else { 1022 })
+        );
+        let line = line(&cef, &json);
+        let (header, pairs) = parse(&line).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(header.len(), 7, "{line}");
+        assert!(header[6].parse::<u8>().is_ok(), "severity: {line}");
+        assert!(
+            header[1].ends_with('|'),
+            "the vendor cut at 63: {}",
+            header[1]
+        );
+        assert!(pairs.iter().any(|(k, _)| k == "rt"), "{line}");
+        assert!(
+            pairs.iter().any(|(k, v)| k == "suser" && v == "bob"),
+            "{line}"
+        );
+    }
+}
+
+/// `fields = "cs1=tenant_id"` used to leave the first custom label to another field
+/// (`cs1=T1 ... cs1Label=alpha`), and an empty value left a label without its value.
+#[test]
+fn a_custom_label_travels_with_its_value() {
+    let cef = cef(&[("fields", "cs1=tenant_id")]);
+    let line = line(
+        &cef,
+        r#"{"tenant_id":"T1","alpha":"A","empty":"","beta":"B"}"#,
+    );
+    let (_, pairs) = parse(&line).unwrap();
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(value("cs1"), Some("T1"), "{line}");
+    assert_eq!(value("cs1Label"), None, "{line}");
+    for n in 2..=6 {
+        let label = format!("cs{n}Label");
+        let key = format!("cs{n}");
+        assert_eq!(value(&label).is_some(), value(&key).is_some(), "{line}");
+    }
+    assert_eq!(value("cs2"), Some("A"), "{line}");
+    assert_eq!(value("cs2Label"), Some("alpha"), "{line}");
+    assert_eq!(value("cs3"), Some("B"), "{line}");
+    assert_eq!(value("cs3Label"), Some("beta"), "{line}");
+}
