@@ -5,11 +5,20 @@
 //! predefined keys where it has one (`usrName`, `src`, `resource`, `url`) and plain keys
 //! otherwise (`userId`, `action`, `outcome`, `method`, `userAgent`, `externalId`,
 //! `msg`), then `sev` (1 to 10), `devTime` (epoch milliseconds, or formatted with
-//! `devTimeFormat`), then the other fields by their names (dots become `_`). The
-//! destination's `fields` take the place of any of these (`key=` leaves one out).
+//! `devTimeFormat`), then the other fields. The destination's `fields` take the place
+//! of any of these (`key=` leaves one out).
+//!
+//! An other field keeps its name as its key, dots written `_` (`actor.name` is
+//! `actor_name`), when that key is a plain word (an ASCII letter, then letters, digits
+//! or `_`), is not one of LEEF's predefined keys nor one this line writes already, and
+//! no earlier field took it. Every other field (`_actor`, `été`, `1x`, `@src`, a second
+//! `a_b` after `a.b`, an event's own `usrName` or `devTime`) goes, under its original
+//! name, into one JSON object written last as `sluiceOtherFields`. So no key appears
+//! twice, no event field passes for one of LEEF's, and no field is lost.
 //!
 //! LEEF has no escape: a value's delimiter and control characters become spaces, a
-//! header field's `|` an `_` (a documented sanitising rule, not an escape).
+//! header field's `|` an `_` (a documented sanitising rule, not an escape). The
+//! delimiter cannot be a space or any other character a value may hold as it is.
 
 use crate::escape::leef_value;
 use crate::severity::Severity;
@@ -30,6 +39,59 @@ const KEYS: [(Role, &str); 11] = [
     (Role::EventId, "externalId"),
     (Role::Message, "msg"),
 ];
+
+/// LEEF's predefined attribute keys (QRadar's list, the reserved ones included): an
+/// event's own field of that name is not written under it.
+const PREDEFINED: [&str; 45] = [
+    "cat",
+    "devTime",
+    "devTimeFormat",
+    "proto",
+    "sev",
+    "src",
+    "dst",
+    "srcPort",
+    "dstPort",
+    "srcPreNAT",
+    "dstPreNAT",
+    "srcPostNAT",
+    "dstPostNAT",
+    "srcPreNATPort",
+    "dstPreNATPort",
+    "srcPostNATPort",
+    "dstPostNATPort",
+    "usrName",
+    "srcMAC",
+    "dstMAC",
+    "identSrc",
+    "identHostName",
+    "identNetBios",
+    "identGrpName",
+    "identMAC",
+    "vSrc",
+    "vSrcName",
+    "accountName",
+    "srcBytes",
+    "dstBytes",
+    "srcPackets",
+    "dstPackets",
+    "totalPackets",
+    "role",
+    "realm",
+    "policy",
+    "resource",
+    "url",
+    "groupID",
+    "domain",
+    "isLoginEvent",
+    "isLogoutEvent",
+    "identSecondlp",
+    "calLanguage",
+    "calCountryOrRegion",
+];
+
+/// The key of the JSON object holding the other fields no key of their own can name.
+pub const OVERFLOW_KEY: &str = "sluiceOtherFields";
 
 /// The `devTimeFormat` Sluice writes times in, besides epoch milliseconds.
 pub const DEV_TIME_FORMAT: &str = "MMM dd yyyy HH:mm:ss.SSS z";
@@ -154,14 +216,28 @@ impl Leef {
             add("devTime", event.time_ms().to_string());
         }
         if self.settings.keep_others {
+            let mut overflow = serde_json::Map::new();
             for (name, value) in fields.others {
-                let key: String = name
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-                if is_key(&key) {
-                    add(&key, value);
+                let key = name.replace('.', "_");
+                let free = is_key(&key)
+                    && key != OVERFLOW_KEY
+                    && !PREDEFINED.contains(&key.as_str())
+                    && !pairs.iter().any(|(taken, _)| *taken == key)
+                    && !self.settings.fields.iter().any(|(own, _)| *own == key);
+                if free {
+                    pairs.push((key, value));
+                } else {
+                    overflow.insert(name, serde_json::Value::String(value));
                 }
+            }
+            if !overflow.is_empty() {
+                // A field the destination maps to this very key joins the object.
+                if let Some(at) = pairs.iter().position(|(key, _)| key == OVERFLOW_KEY) {
+                    let (key, value) = pairs.remove(at);
+                    overflow.insert(key, serde_json::Value::String(value));
+                }
+                let text = serde_json::Value::Object(overflow).to_string();
+                pairs.push((OVERFLOW_KEY.to_owned(), text));
             }
         }
         let mut first = true;
@@ -192,8 +268,13 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
         }
     };
     match character {
+        // Not a character a value may hold as it is: a space (`note = "hi usrName=x"`
+        // would add an attribute), `=`, `|`, a letter or a digit.
         Some(c)
-            if c != '|' && c != '=' && !c.is_alphanumeric() && (c == '\t' || !c.is_control()) =>
+            if c != '|'
+                && c != '='
+                && !c.is_alphanumeric()
+                && (c == '\t' || !(c.is_control() || c.is_whitespace())) =>
         {
             let declared = match (text, hex) {
                 ("tab", _) => "x09".to_owned(),
@@ -205,7 +286,7 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
         _ => Err(FormatError::setting(
             "delimiter",
             format!(
-                "`{text}`: use tab, one character that is not a letter, digit, `|` or `=`, or a hex code such as x5E"
+                "`{text}`: use tab, one character that is not a space, a letter, a digit, `|` or `=`, or a hex code such as x5E"
             ),
         )),
     }

@@ -134,3 +134,104 @@ fn every_edge_case_makes_one_leef_line() {
         }
     }
 }
+
+/// A LEEF line's attributes as a strict reader splits them: on the delimiter, then on
+/// the first `=`; `None` when an attribute has no `=`.
+fn attributes(line: &str, delimiter: char) -> Option<Vec<(String, String)>> {
+    let header_fields = if line.starts_with("LEEF:2.0|") { 6 } else { 5 };
+    let attributes = line.splitn(header_fields + 1, '|').nth(header_fields)?;
+    attributes
+        .split(delimiter)
+        .map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            Some((key.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn keys_once(pairs: &[(String, String)]) -> bool {
+    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w[0] != w[1])
+}
+
+/// An event's own `usrName`, `devTime`, `sev` or `src` member was written under LEEF's
+/// key of that name, a second time: forged attributes. The shipped devops sample gave
+/// two `outcome=` in 61 of 80 lines.
+#[test]
+fn an_event_field_never_takes_a_key_the_line_writes_or_leef_defines() {
+    let leef = leef(&[("fields", "usrName=actor")]);
+    let json = r#"{"actor":"alice","usrName":"admin","devTime":"0","sev":"1","src":"10.9.9.9","cat":"forged","outcome":"ok","meta":{"usrName":"x"}}"#;
+    let line = line(&leef, json);
+    let pairs = attributes(&line, '\t').unwrap();
+    assert!(keys_once(&pairs), "{line}");
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(value("usrName").as_deref(), Some("alice"), "{line}");
+    assert_eq!(value("devTime").as_deref(), Some("1714566896789"), "{line}");
+    assert_eq!(value("meta_usrName").as_deref(), Some("x"), "{line}");
+    let overflow: serde_json::Value =
+        serde_json::from_str(&value("sluiceOtherFields").unwrap()).unwrap();
+    for (name, text) in [
+        ("usrName", "admin"),
+        ("devTime", "0"),
+        ("sev", "1"),
+        ("src", "10.9.9.9"),
+        ("cat", "forged"),
+    ] {
+        assert_eq!(overflow[name], text, "{line}");
+    }
+
+    let devops = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/devops-agent-audit.jsonl"
+    ))
+    .unwrap();
+    for event in devops.lines() {
+        let written = self::line(&leef, event);
+        assert!(keys_once(&attributes(&written, '\t').unwrap()), "{written}");
+    }
+}
+
+/// Names that are not plain words vanished (`_actor`, `été`, `1x`, `@src`), and names
+/// that differ only in punctuation merged (`a.b`, `a b`, `a=b` all became `a_b`).
+#[test]
+fn no_field_name_is_lost_or_merged() {
+    let json =
+        r#"{"_actor":"1","été":"2","1x":"3","@src":"4","a.b":"5","a b":"6","a=b":"7","a_b":"8"}"#;
+    let line = line(&leef(&[]), json);
+    let pairs = attributes(&line, '\t').unwrap();
+    assert!(keys_once(&pairs), "{line}");
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(
+        value("a_b").as_deref(),
+        Some("5"),
+        "the first takes the key: {line}"
+    );
+    let overflow: serde_json::Value =
+        serde_json::from_str(&value("sluiceOtherFields").unwrap()).unwrap();
+    for (name, text) in [
+        ("_actor", "1"),
+        ("été", "2"),
+        ("1x", "3"),
+        ("@src", "4"),
+        ("a b", "6"),
+        ("a=b", "7"),
+        ("a_b", "8"),
+    ] {
+        assert_eq!(overflow[name], text, "{name}: {line}");
+    }
+}
+
+/// A space was accepted as the delimiter, though values keep their spaces: `note =
+/// "hi usrName=admin"` added an attribute.
+#[test]
+fn a_space_cannot_be_the_delimiter() {
+    for delimiter in ["x20", " ", "0x20", "x0A"] {
+        let values = vec![("delimiter".to_owned(), delimiter.to_owned())];
+        let docs = [sluice_guest::siem::LineSettings::docs(), Leef::docs()].concat();
+        assert!(
+            Leef::from_settings(&Settings::new(values, docs)).is_err(),
+            "{delimiter:?} accepted"
+        );
+    }
+}
