@@ -184,6 +184,15 @@ impl SyslogConfig {
                 ),
             ));
         }
+        if let Some(taken) = sd_fields.iter().enumerate().find_map(|(i, field)| {
+            (header::WRITTEN_PARAMS.contains(&field.as_str()) || sd_fields[..i].contains(field))
+                .then_some(field)
+        }) {
+            return Err(FormatError::setting(
+                "sd_fields",
+                format!("`{taken}` is written already (by Sluice, or earlier in the list)"),
+            ));
+        }
         if sd_id.is_none() && !sd_fields.is_empty() {
             return Err(FormatError::setting("sd_fields", "needs an sd_id"));
         }

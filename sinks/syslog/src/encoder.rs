@@ -8,10 +8,16 @@
 //!   (a module does not know the host's zone).
 //!
 //! PRI is the facility and the event's severity (the SDK's one mapping). The event's
-//! JSON is placed by its range, never copied: the host validated it, and JSON text holds
-//! no raw line feed or control character, so it can break no frame.
+//! JSON is placed by its range, never copied, unless it holds what a receiver could
+//! take for a line break (a TAB or CR between members, DEL, a C1 control or a Unicode
+//! line separator in a string): then it is written as one clean line of the same JSON
+//! value ([`json_one_line`]). A `message_field`'s text has every control character and
+//! line separator replaced by a space ([`single_line`]): no MSG holds a second message.
+//! The SD-PARAMs Sluice writes (`eventId`, `timeSource`) are never written twice: an
+//! `sd_fields` entry of those names is refused, and a tag of such a name, or of an
+//! `sd_fields` name or an earlier tag's, is left out with a warning.
 
-use sluice_guest::escape::syslog_sd_value;
+use sluice_guest::escape::{json_one_line, single_line, syslog_sd_value};
 use sluice_guest::severity::Severity;
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
@@ -52,17 +58,30 @@ impl SyslogEncoder {
                 let tag = if tag.is_empty() { "sluice".into() } else { tag };
                 match config.procid.as_str() {
                     "-" => format!(" {} {tag}:", config.hostname),
-                    procid => format!(" {} {tag}[{procid}]:", config.hostname),
+                    // `]` and `:` would end the TAG[PROCID]: part early.
+                    procid => format!(
+                        " {} {tag}[{}]:",
+                        config.hostname,
+                        procid.replace(['[', ']', ':'], "_")
+                    ),
                 }
             }
         };
         let mut tag_params = Vec::new();
+        let mut written: Vec<String> = config.sd_fields.clone();
         for (name, value) in &enrichment.tags {
-            if let Some(name) = header::sd_name(name) {
-                tag_params.extend_from_slice(
-                    format!(" {name}=\"{}\"", syslog_sd_value(value)).as_bytes(),
-                );
+            let Some(name) = header::sd_name(name) else {
+                continue;
+            };
+            if header::WRITTEN_PARAMS.contains(&name.as_str()) || written.contains(&name) {
+                sluice_guest::log::warn(&format!(
+                    "tag `{name}` is not written as an SD-PARAM: a parameter of that name is written already"
+                ));
+                continue;
             }
+            tag_params
+                .extend_from_slice(format!(" {name}=\"{}\"", syslog_sd_value(value)).as_bytes());
+            written.push(name);
         }
         SyslogEncoder {
             config,
@@ -148,7 +167,8 @@ impl SyslogEncoder {
             Payload::Json => {
                 let name = self.config.message_field.as_deref();
                 name.map(|name| match event.field(name) {
-                    Some(serde_json::Value::String(text)) => text,
+                    // A field's text may hold line breaks, a forged message after them.
+                    Some(serde_json::Value::String(text)) => single_line(&text).into_owned(),
                     Some(other) => other.to_string(),
                     None => String::new(),
                 })
@@ -166,7 +186,10 @@ impl SyslogEncoder {
         });
         match field {
             Some(message) => out.push(message.as_bytes()),
-            None => out.push_event(event),
+            None => match json_one_line(event.json()) {
+                std::borrow::Cow::Borrowed(_) => out.push_event(event),
+                std::borrow::Cow::Owned(clean) => out.push(clean.as_bytes()),
+            },
         }
     }
 

@@ -17,6 +17,9 @@ pub fn field(text: &str, max: usize) -> String {
     }
 }
 
+/// The SD-PARAMs Sluice writes itself in its SD-ELEMENT.
+pub const WRITTEN_PARAMS: [&str; 2] = ["eventId", "timeSource"];
+
 /// `text` as an SD-NAME (an SD-ID or a PARAM-NAME), or none when nothing of it is
 /// left: printable US-ASCII but `=`, `]`, `"` and the space, at most 32 characters.
 pub fn sd_name(text: &str) -> Option<String> {

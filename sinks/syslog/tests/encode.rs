@@ -220,8 +220,8 @@ fn bad_settings_are_named() {
 }
 
 /// Every hostile line of `edge-cases.jsonl` makes one message with a clean header: no
-/// line feed, carriage return or NUL anywhere (the JSON escapes them), the event whole
-/// after the BOM.
+/// control character or line separator anywhere (the JSON escapes them), the event's
+/// JSON value whole after the BOM.
 #[test]
 fn every_edge_case_makes_one_clean_message() {
     let originals = sluice_sink_cases::edge_case_events();
@@ -230,10 +230,12 @@ fn every_edge_case_makes_one_clean_message() {
     let messages = messages(&encoder, &batch);
     assert_eq!(messages.len(), originals.len());
     for (message, original) in messages.iter().zip(&originals) {
+        let text = std::str::from_utf8(message).unwrap();
         assert!(
-            !message.iter().any(|b| matches!(b, b'\n' | b'\r' | 0)),
-            "{}",
-            String::from_utf8_lossy(message)
+            !text
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')),
+            "{text}"
         );
         let (_, msg) = message.split_at(
             message
@@ -242,11 +244,96 @@ fn every_edge_case_makes_one_clean_message() {
                 .unwrap()
                 + 3,
         );
-        assert_eq!(msg, original.as_bytes());
+        let value = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+        assert_eq!(value(msg), value(original.as_bytes()));
         let header = std::str::from_utf8(&message[..message.len() - msg.len()]).unwrap();
         assert!(
             header.starts_with('<') && header.contains("1 1970-01-01T00:00:00Z host1 sluice "),
             "{header}"
         );
     }
+}
+
+/// A field holding a line break and a whole forged message after it was copied raw into
+/// the MSG: over UDP the receiver got a second, forged message.
+#[test]
+fn a_message_field_cannot_forge_a_message() {
+    let forged = r#"legit\n<13>1 2026-11-20T08:00:00Z dc01 sshd - LOGIN [x@1 a=\"b\"] FORGED admin login ok\r\u0000\u2028end"#;
+    let json = format!(r#"{{"note":"{forged}"}}"#);
+    for rfc in ["5424", "3164"] {
+        let message = one(&json, 0, &[("message_field", "note"), ("rfc", rfc)]);
+        let text = String::from_utf8(message).unwrap();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')),
+            "{text:?}"
+        );
+        assert!(text.ends_with("legit <13>1 2026-11-20T08:00:00Z dc01 sshd - LOGIN [x@1 a=\"b\"] FORGED admin login ok   end"), "{text:?}");
+    }
+}
+
+/// The JSON MSG carried the TAB and CR between members raw, and DEL and C1 controls in
+/// strings: a receiver that strips or splits on them saw something else.
+#[test]
+fn the_json_msg_is_one_clean_line() {
+    let json = "{\"a\":\t\"x\u{7f}\u{85}\",\r\"b\":1}";
+    let message = one(json, 0, &[]);
+    let text = String::from_utf8(message).unwrap();
+    assert!(
+        text.ends_with("{\"a\": \"x\\u007f\\u0085\", \"b\":1}"),
+        "{text:?}"
+    );
+}
+
+/// `sd_fields = "eventId"`, or a tag named `eventId`, added a second `eventId`
+/// parameter beside Sluice's own.
+#[test]
+fn sluices_own_parameters_are_not_written_twice() {
+    for fields in ["eventId", "timeSource", "a,a"] {
+        let values = vec![
+            ("sd_id".to_owned(), "sluice@32473".to_owned()),
+            ("sd_fields".to_owned(), fields.to_owned()),
+        ];
+        assert!(
+            SyslogConfig::from_settings(
+                &Settings::new(values, SyslogConfig::docs()),
+                &enrichment(&[])
+            )
+            .is_err(),
+            "{fields} accepted"
+        );
+    }
+    let tags = enrichment(&[("eventId", "forged"), ("a", "1"), ("team", "ops")]);
+    let encoder = encoder(
+        &[
+            ("sd_id", "sluice@32473"),
+            ("event_id", "true"),
+            ("sd_fields", "a"),
+        ],
+        &tags,
+    );
+    let mut batch = Batch::new();
+    batch.push(r#"{"a":"x"}"#, 0, TimeSource::Event, EventId(1));
+    let text = String::from_utf8(messages(&encoder, &batch).remove(0)).unwrap();
+    assert_eq!(text.matches(" eventId=").count(), 1, "{text}");
+    assert_eq!(text.matches(" a=").count(), 1, "{text}");
+    assert!(text.contains(" team=\"ops\""), "{text}");
+    assert!(!text.contains("forged"), "{text}");
+}
+
+/// An RFC 3164 `procid` of `1]: forged` ended the TAG early: `myapp[1]:_forged]:`.
+#[test]
+fn an_rfc_3164_procid_cannot_end_the_tag() {
+    let message = one(
+        "{}",
+        0,
+        &[
+            ("rfc", "3164"),
+            ("app_name", "myapp"),
+            ("procid", "1]: forged"),
+        ],
+    );
+    let text = String::from_utf8(message).unwrap();
+    assert!(text.contains(" myapp[1___forged]: "), "{text}");
 }
