@@ -27,6 +27,17 @@ pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
     serde_json::from_str(raw.get()).ok()
 }
 
+/// Whether the JSON object `json` has a member `key` at its top level, escaped keys
+/// compared decoded (`"\u0040timestamp"` is `@timestamp`). A string value that says
+/// `key`, or a nested member of that name, is not one.
+pub fn has_member(json: &str, key: &str) -> bool {
+    // Without a backslash every key is written as itself: no `"key"` text, no member.
+    let quoted = json
+        .match_indices(key)
+        .any(|(at, _)| json[..at].ends_with('"') && json[at + key.len()..].starts_with('"'));
+    (quoted || json.contains('\\')) && member(json, key).is_some()
+}
+
 /// The text of member `key` of the JSON object `json` (the last, should it repeat).
 fn member<'a>(json: &'a str, key: &str) -> Option<&'a RawValue> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
@@ -106,5 +117,14 @@ mod tests {
         assert_eq!(field(r#"{"\u006b":3}"#, "k"), Some(serde_json::json!(3)));
         assert_eq!(field("not json", "k"), None);
         assert_eq!(field(r#"{"a":1}"#, "a.b"), None);
+    }
+
+    #[test]
+    fn a_member_is_a_top_level_key_not_text() {
+        assert!(has_member(r#"{"a":1,"@timestamp":"t"}"#, "@timestamp"));
+        assert!(has_member(r#"{"\u0040timestamp":"t"}"#, "@timestamp"));
+        assert!(!has_member(r#"{"note":"@timestamp"}"#, "@timestamp"));
+        assert!(!has_member(r#"{"note":"\"@timestamp\""}"#, "@timestamp"));
+        assert!(!has_member(r#"{"inner":{"@timestamp":"t"}}"#, "@timestamp"));
     }
 }

@@ -6,7 +6,7 @@
 //! sandbox. JSON text has no raw newline (the host validated it, and a newline inside a
 //! string is the escape `\n`), so an event is always one NDJSON line.
 
-use sluice_guest::json::write_str;
+use sluice_guest::json::{has_member, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
@@ -179,7 +179,7 @@ impl Body {
         }
         let members = config
             .add_timestamp
-            .then(|| !event.json().contains("\"@timestamp\""))
+            .then(|| !has_member(event.json(), "@timestamp"))
             .filter(|&missing| missing)
             .map(|_| Piece::event_members(event));
         match members {

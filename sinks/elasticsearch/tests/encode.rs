@@ -120,6 +120,38 @@ fn events_without_a_timestamp_get_the_event_time() {
     assert!(bodies(&kept, &batch)[0].0.contains("\n{\"a\":\"b\"}\n"));
 }
 
+/// `@timestamp` was looked for in the event's text: a value that said `@timestamp`
+/// kept it from being added (a data stream then refused the document), and an escaped
+/// key (`"\u0040timestamp"`) got a second one.
+#[test]
+fn a_timestamp_is_a_top_level_key_not_text() {
+    let mut batch = Batch::new();
+    for json in [
+        r#"{"note":"\"@timestamp\""}"#,
+        r#"{"\u0040timestamp":"2020-01-01T00:00:00Z"}"#,
+        r#"{"inner":{"@timestamp":"x"}}"#,
+    ] {
+        batch.push(json, 0, TimeSource::Event, EventId(1));
+    }
+    let body = &bodies(&encoder(&[("index", "logs-a"), ("id", "auto")]), &batch)[0].0;
+    let documents: Vec<serde_json::Value> = body
+        .lines()
+        .skip(1)
+        .step_by(2)
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let timestamps: Vec<usize> = body
+        .lines()
+        .skip(1)
+        .step_by(2)
+        .map(|line| line.matches("timestamp\":").count())
+        .collect();
+    assert_eq!(timestamps, [1, 1, 2], "{body}");
+    assert!(documents[0]["@timestamp"].is_string(), "{body}");
+    assert_eq!(documents[1]["@timestamp"], "2020-01-01T00:00:00Z", "{body}");
+    assert!(documents[2]["@timestamp"].is_string(), "{body}");
+}
+
 /// Every hostile line of `edge-cases.jsonl` stays one NDJSON line, parsable, with the
 /// event's own members unchanged.
 #[test]

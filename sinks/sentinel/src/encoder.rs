@@ -2,7 +2,7 @@
 //! event time, RFC 3339 with milliseconds) written ahead of its own fields, unless the
 //! event has a field of that name; the event's own bytes are placed by range.
 
-use sluice_guest::json::write_str;
+use sluice_guest::json::{has_member, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
@@ -66,7 +66,7 @@ impl IngestionEncoder {
     }
 
     fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
-        if event.json().contains(&self.time_key) {
+        if has_member(event.json(), &self.config.time_field) {
             payload.push_pieces([Piece::event(event)]);
             return;
         }

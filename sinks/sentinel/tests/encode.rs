@@ -118,3 +118,31 @@ fn every_edge_case_is_a_row() {
         }
     }
 }
+
+/// `TimeGenerated` was looked for in the event's text: a value that said it kept the
+/// field from being added, and an escaped key got a second one.
+#[test]
+fn time_generated_is_a_top_level_key_not_text() {
+    let mut batch = Batch::new();
+    batch.push(
+        r#"{"note":"\"TimeGenerated\""}"#,
+        0,
+        TimeSource::Event,
+        EventId(1),
+    );
+    batch.push(
+        r#"{"\u0054imeGenerated":"2020-01-01T00:00:00Z"}"#,
+        0,
+        TimeSource::Event,
+        EventId(2),
+    );
+    let (_, body, _) = bodies(&[], &batch).remove(0);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert!(rows[0]["TimeGenerated"].is_string(), "{body}");
+    assert_eq!(rows[1]["TimeGenerated"], "2020-01-01T00:00:00Z", "{body}");
+    assert_eq!(
+        body.matches("imeGenerated\":").count(),
+        2,
+        "one per row: {body}"
+    );
+}
