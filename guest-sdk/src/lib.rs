@@ -61,6 +61,7 @@ pub mod filter;
 pub mod json;
 pub mod leef;
 pub mod log;
+pub mod lossless;
 mod payload;
 mod response;
 pub mod schema;

@@ -51,6 +51,15 @@ impl Schema {
     /// The event (a JSON object, its time `time_ms`) in this schema, as JSON text;
     /// `None` for `raw`, or for text that is not an object.
     pub fn map(self, json: &str, time_ms: i64) -> Option<Vec<u8>> {
+        let mapped = self.map_value(json, time_ms)?;
+        Some(serde_json::to_vec(&mapped).expect("a JSON value"))
+    }
+
+    /// The event in this schema, as a tree; `None` for `raw`, or for text that is not
+    /// an object. A number a `Value` cannot hold exactly is mapped as its text, and a
+    /// value nested past [`crate::lossless::MAX_DEPTH`] as its JSON text
+    /// ([`crate::lossless::fit`]): the rest of the event maps all the same.
+    pub fn map_value(self, json: &str, time_ms: i64) -> Option<Value> {
         // Decided before the event is parsed: `raw` is the default, and parsing every
         // event into a tree for nothing made the elasticsearch module 2.8x slower.
         let mapping: fn(Map<String, Value>, Shape, Severity, i64) -> Value = match self {
@@ -58,12 +67,12 @@ impl Schema {
             Schema::Ecs => ecs,
             Schema::Ocsf => ocsf,
         };
-        let Ok(Value::Object(event)) = serde_json::from_str::<Value>(json) else {
+        let fitted = crate::lossless::fit(json);
+        let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&fitted) else {
             return None;
         };
         let shape = Shape::of(&event);
-        let mapped = mapping(event, shape, Severity::of(json), time_ms);
-        Some(serde_json::to_vec(&mapped).expect("a JSON value"))
+        Some(mapping(event, shape, Severity::of(&fitted), time_ms))
     }
 }
 

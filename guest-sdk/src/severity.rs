@@ -61,7 +61,7 @@ struct Fields {
 impl Severity {
     /// The severity of an event, from its JSON object.
     pub fn of(json: &str) -> Severity {
-        let fields: Fields = serde_json::from_str(json).unwrap_or_default();
+        let fields: Fields = serde_json::from_str(&crate::lossless::fit(json)).unwrap_or_default();
         let named = [
             &fields.severity,
             &fields.level,

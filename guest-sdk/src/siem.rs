@@ -88,14 +88,12 @@ const NOT_OTHERS: [&str; 10] = [
 impl AuditFields {
     /// Reads `event` (a JSON object).
     pub fn of(event: &Event<'_>) -> AuditFields {
-        let Some(mapped) = Schema::Ecs.map(event.json(), event.time_ms()) else {
+        let Some(Value::Object(mut ecs)) = Schema::Ecs.map_value(event.json(), event.time_ms())
+        else {
             return AuditFields {
                 kind: "audit".into(),
                 ..AuditFields::default()
             };
-        };
-        let Ok(Value::Object(mut ecs)) = serde_json::from_slice::<Value>(&mapped) else {
-            unreachable!("the ECS mapping writes an object")
         };
         let original = event.field("event_type");
         let kind = original

@@ -221,3 +221,32 @@ fn a_custom_label_travels_with_its_value() {
     assert_eq!(value("cs3"), Some("B"), "{line}");
     assert_eq!(value("cs3Label"), Some("beta"), "{line}");
 }
+
+/// An event nested 127 deep (within the host's limit) made the SDK's parse of its
+/// mapping fail and the module trap: the whole batch was dead-lettered. A number past
+/// the f64 range emptied the line of every field but `rt` and `dvchost`.
+#[test]
+fn deep_events_and_huge_numbers_make_whole_lines() {
+    let cef = cef(&[("fields", "suser=user")]);
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(126), "}".repeat(126));
+    for json in [
+        format!(r#"{{"event_type":"x","user":"bob","deep":{deep}}}"#),
+        r#"{"event_type":"x","user":"bob","n":1e400,"m":-9223372036854775809}"#.to_owned(),
+    ] {
+        let line = line(&cef, &json);
+        let (header, pairs) = parse(&line).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(header[4], "x", "{line}");
+        assert!(
+            pairs.iter().any(|(k, v)| k == "suser" && v == "bob"),
+            "{line}"
+        );
+    }
+    let line = line(
+        &cef,
+        r#"{"event_type":"x","n":1e400,"m":-9223372036854775809}"#,
+    );
+    assert!(
+        line.contains("=1e400") && line.contains("=-9223372036854775809"),
+        "the numbers' own text: {line}"
+    );
+}

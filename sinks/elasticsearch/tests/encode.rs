@@ -326,3 +326,37 @@ fn documents_can_be_mapped_to_ecs_or_ocsf() {
             .contains("schema")
     );
 }
+
+/// A number past the f64 range (`1e400`) failed the parse of the whole event: the ECS
+/// mapping was silently off and the raw event sent. Numbers an f64 or a 64-bit integer
+/// cannot hold exactly are mapped as their text, and the rest maps as ever.
+#[test]
+fn a_number_no_f64_holds_does_not_turn_the_mapping_off() {
+    let mut batch = Batch::new();
+    batch.push(
+        r#"{"event_type":"login","actor_id":"u-1","actor_roles":["dev"],"huge":1e400,"big":18446744073709551616,"tiny":1e-400}"#,
+        1_714_566_896_789,
+        TimeSource::Event,
+        EventId(1),
+    );
+    let body = &bodies(&encoder(&[("index", "logs-a"), ("schema", "ecs")]), &batch)[0].0;
+    let document: serde_json::Value = serde_json::from_str(body.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(
+        document["ecs"]["version"]
+            .as_str()
+            .map(|v| v.starts_with('8')),
+        Some(true),
+        "{body}"
+    );
+    assert_eq!(document["user"]["id"], "u-1", "{body}");
+    for (name, text) in [
+        ("huge", "1e400"),
+        ("big", "18446744073709551616"),
+        ("tiny", "1e-400"),
+    ] {
+        assert!(
+            body.contains(&format!("\"{text}\"")),
+            "{name} as its text: {body}"
+        );
+    }
+}
