@@ -24,7 +24,8 @@ pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
                 member(inner.map_or(json, RawValue::get), part).map(Some)
             })??,
     };
-    serde_json::from_str(raw.get()).ok()
+    // A number no `Value` holds exactly is given as its text ([`crate::lossless`]).
+    serde_json::from_str(&crate::lossless::fit(raw.get())).ok()
 }
 
 /// Whether the JSON object `json` has a member `key` at its top level, escaped keys
@@ -117,6 +118,10 @@ mod tests {
         assert_eq!(field(r#"{"\u006b":3}"#, "k"), Some(serde_json::json!(3)));
         assert_eq!(field("not json", "k"), None);
         assert_eq!(field(r#"{"a":1}"#, "a.b"), None);
+        assert_eq!(
+            field(r#"{"n":18446744073709551616}"#, "n"),
+            Some(serde_json::json!("18446744073709551616"))
+        );
     }
 
     #[test]
