@@ -274,6 +274,7 @@ fn check_leef(line: &str, own: &str) {
     let header_fields = if version_2 { 6 } else { 5 };
     let parts: Vec<&str> = line.splitn(header_fields + 1, '|').collect();
     assert_eq!(parts.len(), header_fields + 1, "{line}");
+    assert!(!parts[4].is_empty(), "an EventID: {line}");
     let delimiter = if version_2 {
         let declared = parts[5];
         match declared
@@ -287,7 +288,7 @@ fn check_leef(line: &str, own: &str) {
         '\t'
     };
     assert!(
-        !delimiter.is_alphanumeric() && !matches!(delimiter, ' ' | '=' | '|'),
+        !delimiter.is_alphanumeric() && !matches!(delimiter, ' ' | '=' | '|' | '_'),
         "{line}"
     );
     let mut keys = HashSet::new();
@@ -327,7 +328,14 @@ fn check_leef(line: &str, own: &str) {
 /// escaped, no PARAM-NAME twice; the MSG one clean line (the event's JSON value, or the
 /// field's text cleaned).
 fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
-    assert!(!message.chars().any(breaks_a_line), "{message:?}");
+    // A LEEF MSG is delimited with tabs by default: the one control character allowed.
+    let tab_allowed = payload == "leef";
+    assert!(
+        !message
+            .chars()
+            .any(|c| breaks_a_line(c) && !(tab_allowed && c == '\t')),
+        "{message:?}"
+    );
     let rest = message.strip_prefix('<').expect("PRI");
     let (pri, rest) = rest.split_once('>').expect("PRI");
     assert!(pri.parse::<u8>().is_ok_and(|p| p <= 191), "{message}");
@@ -392,6 +400,6 @@ fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
             assert_eq!(msg, expected, "{message}");
         }
         "cef" => check_cef(msg, None),
-        _ => assert!(msg.starts_with("LEEF:"), "{message}"),
+        _ => check_leef(msg, ""),
     }
 }

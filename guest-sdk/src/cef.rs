@@ -128,14 +128,18 @@ impl Cef {
     }
 }
 
-/// At most `slots` custom strings: the first fields by name, the rest as one JSON
-/// object in the last slot.
-fn custom_strings(mut others: Vec<(String, String)>, slots: usize) -> Vec<(String, String)> {
-    if others.len() <= slots || slots == 0 {
+/// At most `slots` custom strings: the first fields by name, the rest (and any field
+/// whose name is empty, which no label can show) as one JSON object in the last slot.
+fn custom_strings(others: Vec<(String, String)>, slots: usize) -> Vec<(String, String)> {
+    let (mut others, unnamed): (Vec<_>, Vec<_>) =
+        others.into_iter().partition(|(name, _)| !name.is_empty());
+    if (others.len() <= slots && unnamed.is_empty()) || slots == 0 {
         return others;
     }
+    let keep = others.len().min(slots - 1);
     let rest: serde_json::Map<String, serde_json::Value> = others
-        .drain(slots - 1..)
+        .drain(keep..)
+        .chain(unnamed)
         .map(|(name, value)| (name, serde_json::Value::String(value)))
         .collect();
     others.push(("others".into(), serde_json::Value::Object(rest).to_string()));

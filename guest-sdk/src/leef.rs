@@ -268,11 +268,10 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
         }
     };
     match character {
-        // Not a character a value may hold as it is: a space (`note = "hi usrName=x"`
-        // would add an attribute), `=`, `|`, a letter or a digit.
+        // Not a character a key or a value may hold as it is: a space (`note = "hi
+        // usrName=x"` would add an attribute), `=`, `|`, `_`, a letter or a digit.
         Some(c)
-            if c != '|'
-                && c != '='
+            if !matches!(c, '|' | '=' | '_')
                 && !c.is_alphanumeric()
                 && (c == '\t' || !(c.is_control() || c.is_whitespace())) =>
         {
@@ -286,7 +285,7 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
         _ => Err(FormatError::setting(
             "delimiter",
             format!(
-                "`{text}`: use tab, one character that is not a space, a letter, a digit, `|` or `=`, or a hex code such as x5E"
+                "`{text}`: use tab, one character that is not a space, a letter, a digit, `_`, `|` or `=`, or a hex code such as x5E"
             ),
         )),
     }

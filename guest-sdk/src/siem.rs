@@ -48,7 +48,7 @@ pub enum Role {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFields {
     /// The event's type (`event_type`, else the ECS action or code), for a signature
-    /// id or an event id; `audit` when it has none.
+    /// id or an event id; `audit` when it has none (or an empty one).
     pub kind: String,
     /// The common fields it has, in [`Role`] order.
     pub common: Vec<(Role, String)>,
@@ -99,6 +99,7 @@ impl AuditFields {
         let kind = original
             .as_ref()
             .and_then(Value::as_str)
+            .filter(|kind| !kind.is_empty())
             .or_else(|| text_at(&ecs, "event.action"))
             .or_else(|| text_at(&ecs, "event.code"))
             .unwrap_or("audit")

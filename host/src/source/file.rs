@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::READ_BLOCK;
 use super::{LinePosition, LineSplitter};
 use crate::ack::{StreamPoint, Watermark};
+use crate::module::one_line;
 use crate::persist::{Checkpoints, FileId};
 use crate::pipeline::{Ingest, Origin};
 
@@ -109,7 +110,7 @@ impl Reader {
                 // continuation of the old ones.
                 let check = file.check(self.source.rotate_wait).await;
                 if let Check::Replaced = check {
-                    tracing::info!(file = %file.name, "file truncated or written anew; reading it from its start");
+                    tracing::info!(file = %one_line(&file.name), "file truncated or written anew; reading it from its start");
                     file.restart(ingest).await?;
                 }
                 file.read_available(ingest, &mut self.block, shutdown)
@@ -142,7 +143,7 @@ impl Reader {
             if file.at_end {
                 self.close(id, ingest, Closing::Stopping).await;
             } else {
-                tracing::info!(file = %file.name, settled_through = file.watermark.safe().offset, read = file.read_bytes, "stopped before the end of the file");
+                tracing::info!(file = %one_line(&file.name), settled_through = file.watermark.safe().offset, read = file.read_bytes, "stopped before the end of the file");
             }
         }
         Ok(())
@@ -162,7 +163,7 @@ impl Reader {
             if let Some(open) = self.files.get_mut(&id) {
                 // The same file under another matching name: a rename, not a new file.
                 if open.path != path {
-                    tracing::debug!(file = %open.name, now = %path.display(), "file renamed");
+                    tracing::debug!(file = %one_line(&open.name), now = %one_line(&path.display().to_string()), "file renamed");
                     open.path = path;
                 }
                 continue;
@@ -180,7 +181,7 @@ impl Reader {
             {
                 Ok(file) => {
                     self.not_opened.remove(&path);
-                    tracing::info!(file = %file.name, from = file.read_bytes, "reading file");
+                    tracing::info!(file = %one_line(&file.name), from = file.read_bytes, "reading file");
                     self.files.insert(id, file);
                 }
                 Err(error) => {
@@ -202,7 +203,7 @@ impl Reader {
         match claims.get(&id) {
             Some(Claim::Open) => {
                 if self.not_opened.insert(path.to_path_buf()) {
-                    tracing::warn!(file = %path.display(), "file already read by another file source; not read twice");
+                    tracing::warn!(file = %one_line(&path.display().to_string()), "file already read by another file source; not read twice");
                 }
                 return false;
             }
@@ -234,7 +235,7 @@ impl Reader {
                 },
             ),
         };
-        tracing::info!(file = %file.name, read = file.read_bytes, settled_through = file.watermark.safe().offset, "file closed: {why}");
+        tracing::info!(file = %one_line(&file.name), read = file.read_bytes, settled_through = file.watermark.safe().offset, "file closed: {why}");
     }
 
     /// Leaves the files still open to be read by whoever finds them next.
@@ -392,7 +393,7 @@ impl OpenFile {
     ) -> Result<()> {
         loop {
             let read = tokio::task::block_in_place(|| self.file.read(block))
-                .with_context(|| format!("reading {}", self.name))?;
+                .with_context(|| format!("reading {}", one_line(&self.name)))?;
             self.at_end = read == 0;
             if self.at_end {
                 return Ok(());
@@ -473,7 +474,7 @@ impl OpenFile {
         self.finish(ingest).await;
         self.file
             .seek(SeekFrom::Start(0))
-            .with_context(|| format!("rewinding {}", self.name))?;
+            .with_context(|| format!("rewinding {}", one_line(&self.name)))?;
         self.splitter = LineSplitter::new(ingest.max_line_bytes());
         self.read_bytes = 0;
         self.fingerprint.clear();
