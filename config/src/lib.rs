@@ -892,9 +892,16 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("{at}.basic_auth: {e}"))?;
             }
             if let Some(token) = &destination.token {
-                token
+                let value = token
                     .resolve()
                     .map_err(|e| anyhow::anyhow!("{at}.token: {e}"))?;
+                // Sent in an HTTP header, where it could never go (every request would
+                // fail, after `check` said ok).
+                if value.expose().chars().any(|c| c.is_control() && c != '\t') {
+                    bail!(
+                        "{at}.token: {token} holds a control character (a line break?), which no HTTP header can carry"
+                    );
+                }
             }
             for (name, key) in &destination.signing_keys {
                 key.resolve()

@@ -14,12 +14,14 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
-/// The table form, the only one accepted.
+const LITERAL_REFUSED: &str = "literal secrets are refused, so that a config file never holds a credential: give the name of an environment variable, { env = \"NAME\" }, or of a file, { file = \"PATH\" }";
+
+/// The table form, the only one accepted: exactly one of its keys.
 #[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum SecretTable {
-    Env(String),
-    File(PathBuf),
+#[serde(deny_unknown_fields)]
+struct SecretTable {
+    env: Option<String>,
+    file: Option<PathBuf>,
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
@@ -31,9 +33,25 @@ impl<'de> Deserialize<'de> for SecretRef {
                 f.write_str("{ env = \"NAME\" } or { file = \"PATH\" }")
             }
             fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretRef, E> {
-                Err(E::custom(
-                    "literal secrets are refused, so that a config file never holds a credential: give the name of an environment variable, { env = \"NAME\" }, or of a file, { file = \"PATH\" }",
-                ))
+                Err(E::custom(LITERAL_REFUSED))
+            }
+
+            // A number or a boolean is refused the same way, without its value (serde's
+            // own message quotes it).
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_REFUSED))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_REFUSED))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_REFUSED))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_REFUSED))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
@@ -41,10 +59,13 @@ impl<'de> Deserialize<'de> for SecretRef {
             ) -> Result<SecretRef, A::Error> {
                 let table =
                     SecretTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(match table {
-                    SecretTable::Env(name) => SecretRef::Env(name),
-                    SecretTable::File(path) => SecretRef::File(path),
-                })
+                match (table.env, table.file) {
+                    (Some(name), None) => Ok(SecretRef::Env(name)),
+                    (None, Some(path)) => Ok(SecretRef::File(path)),
+                    _ => Err(serde::de::Error::custom(
+                        "give one of { env = \"NAME\" } and { file = \"PATH\" }",
+                    )),
+                }
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -76,9 +97,17 @@ const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Without waiting: a FIFO named by mistake (or planted) would block the open.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_SECRET_FILE_BYTES + 1)
+    file.take(MAX_SECRET_FILE_BYTES + 1)
         .read_to_string(&mut text)?;
     if text.len() as u64 > MAX_SECRET_FILE_BYTES {
         return Err(std::io::Error::other(format!(
@@ -186,13 +215,33 @@ mod tests {
         std::fs::remove_file(password_file).unwrap();
     }
 
-    /// A secret file that never ends used to be read without end.
+    /// A secret file that never ends used to be read without end, and a FIFO named as
+    /// one blocked the host (at `check`, at start) until it was killed.
     #[test]
-    fn a_secret_file_is_read_up_to_a_bound() {
-        let error = SecretRef::File("/dev/zero".into()).resolve().unwrap_err();
+    fn a_secret_file_is_a_regular_file_read_up_to_a_bound() {
+        let long = std::env::temp_dir().join(format!("sluice-long-{}", std::process::id()));
+        std::fs::write(&long, "x".repeat(70_000)).unwrap();
+        let error = SecretRef::File(long.clone()).resolve().unwrap_err();
         assert!(
             error.contains("longer than 65536 bytes: not a secret"),
             "{error}"
         );
+        std::fs::remove_file(long).unwrap();
+        for special in ["/dev/zero", "/proc/self"] {
+            let error = SecretRef::File(special.into()).resolve().unwrap_err();
+            assert!(
+                error.contains("not a regular file") || error.contains("directory"),
+                "{error}"
+            );
+        }
+        let fifo = std::env::temp_dir().join(format!("sluice-fifo-{}", std::process::id()));
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let error = SecretRef::File(fifo.clone()).resolve().unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
+        std::fs::remove_file(fifo).unwrap();
     }
 }

@@ -40,24 +40,30 @@ pub fn check_unreadable_by_others(path: &Path, metadata: &Metadata) -> Result<()
     Ok(())
 }
 
-/// A module file or modules directory: the running user's or root's, writable by
-/// nobody else.
-pub fn check_module_path(path: &Path) -> Result<(), String> {
+/// A module file, as what it resolves to (a symbolic link is followed): the file and
+/// every directory above it must belong to the running user or root and be writable by
+/// nobody else, as OpenSSH asks of `authorized_keys`: whoever could rename a directory
+/// on the way could put another module in its place. A sticky directory (`/tmp`) may be
+/// writable by all, since there only an entry's owner may rename or remove it.
+pub fn check_module_file(path: &Path) -> Result<(), String> {
+    let real = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
     let metadata =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    owned_by(path, &metadata, &[running_uid(), 0])?;
-    not_writable_by_others(path, &metadata)
-}
-
-/// The directory of a module file: writable by nobody else, unless sticky (as `/tmp`:
-/// there only a file's owner may replace it).
-pub fn check_module_dir(dir: &Path) -> Result<(), String> {
-    let metadata =
-        std::fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    if metadata.mode() & libc::S_ISVTX != 0 {
-        return Ok(());
+        std::fs::metadata(&real).map_err(|e| format!("cannot read {}: {e}", real.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("{} is not a regular file", real.display()));
     }
-    not_writable_by_others(dir, &metadata)
+    owned_by(&real, &metadata, &[running_uid(), 0])?;
+    not_writable_by_others(&real, &metadata)?;
+    for dir in real.ancestors().skip(1) {
+        let metadata =
+            std::fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        owned_by(dir, &metadata, &[running_uid(), 0])?;
+        if metadata.mode() & libc::S_ISVTX == 0 {
+            not_writable_by_others(dir, &metadata)?;
+        }
+    }
+    Ok(())
 }
 
 fn owned_by(path: &Path, metadata: &Metadata, owners: &[u32]) -> Result<(), String> {
@@ -99,12 +105,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         set_mode(dir.path(), 0o700);
         check_private_dir(dir.path()).unwrap();
-        check_module_path(dir.path()).unwrap();
         set_mode(dir.path(), 0o770);
         let error = check_private_dir(dir.path()).unwrap_err();
         assert!(error.ends_with("can be written by its group or by others (mode 0770)"));
-        set_mode(dir.path(), 0o757);
-        assert!(check_module_path(dir.path()).is_err());
+    }
+
+    /// A link to a module in a directory others could write, or a module below such a
+    /// directory, passed when only the link's own directory was looked at.
+    #[test]
+    fn a_module_is_checked_where_it_really_is_all_the_way_up() {
+        let root = tempfile::tempdir().unwrap();
+        let open = root.path().join("open");
+        let inner = open.join("inner");
+        std::fs::create_dir_all(&inner).unwrap();
+        let module = inner.join("m.wasm");
+        std::fs::write(&module, "m").unwrap();
+        set_mode(&module, 0o644);
+        set_mode(&inner, 0o755);
+        set_mode(&open, 0o755);
+        check_module_file(&module).unwrap();
+        let mods = root.path().join("mods");
+        std::fs::create_dir(&mods).unwrap();
+        std::os::unix::fs::symlink(&module, mods.join("m.wasm")).unwrap();
+        check_module_file(&mods.join("m.wasm")).unwrap();
+
+        set_mode(&open, 0o777);
+        for path in [module.clone(), mods.join("m.wasm")] {
+            let error = check_module_file(&path).unwrap_err();
+            assert!(
+                error.contains("open can be written by its group or by others (mode 0777)"),
+                "{error}"
+            );
+        }
+        set_mode(&open, 0o1777);
+        check_module_file(&module).unwrap();
     }
 
     #[test]

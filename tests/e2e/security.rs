@@ -220,15 +220,34 @@ async fn module_files_others_could_write_are_refused() {
         transcript(&output)
     );
 
-    // Owned by another user: only root can make one here.
+    // A link to a module in a directory others can write, and a module below one.
     set_mode(&module, 0o644);
+    let open = harness.path("open");
+    std::fs::create_dir_all(open.join("inner")).unwrap();
+    let real = open.join("inner/real.wasm");
+    std::fs::rename(&module, &real).unwrap();
+    set_mode(&open, 0o777);
+    std::os::unix::fs::symlink(&real, &module).unwrap();
+    let refused = check_fails(&harness, &config(""), &[]).await;
+    assert!(
+        refused.contains("open can be written by its group or by others (mode 0777)"),
+        "{refused}"
+    );
+    set_mode(&open, 0o755);
+    std::fs::remove_file(&module).unwrap();
+    std::fs::rename(&real, &module).unwrap();
+
+    // Owned by another user: only root can make one here.
     if is_root() {
-        std::os::unix::fs::chown(&module, Some(65534), None).unwrap();
-        let refused = check_fails(&harness, &config(""), &[]).await;
-        assert!(
-            refused.contains("is owned by uid 65534, not by the user running sluice"),
-            "{refused}"
-        );
+        for owned in [&module, &harness.path("modules")] {
+            std::os::unix::fs::chown(owned, Some(65534), None).unwrap();
+            let refused = check_fails(&harness, &config(""), &[]).await;
+            assert!(
+                refused.contains("is owned by uid 65534, not by the user running sluice"),
+                "{refused}"
+            );
+            std::os::unix::fs::chown(owned, Some(0), None).unwrap();
+        }
     }
 }
 
@@ -473,6 +492,13 @@ async fn a_literal_secret_is_refused_without_being_echoed() {
     );
     let refused = check_fails(&harness, &config, &[]).await;
     assert!(!refused.contains("hec-SECRET-LITERAL"), "{refused}");
+    // A number was quoted back by serde's own message.
+    let number = config.replace("\"hec-SECRET-LITERAL\"", "12345678901234");
+    let refused = check_fails(&harness, &number, &[]).await;
+    assert!(
+        !refused.contains("12345678901234") && refused.contains("literal secrets are refused"),
+        "{refused}"
+    );
     // The config file gets two lines of shared settings first (Harness::config).
     let line = 2 + config.lines().position(|l| l.starts_with("token")).unwrap() + 1;
     assert!(
@@ -526,4 +552,46 @@ async fn check_connect_shows_an_answer_escaped() {
     let said = transcript(&output);
     assert!(said.contains("ok\\r\\n\\u{1b}[31mforged"), "{said}");
     assert!(!said.contains('\u{1b}'), "{said}");
+}
+
+/// A secret that no HTTP header can carry passed `check`, and every request failed;
+/// a secret table with both keys was taken without a word; a FIFO named as a secret
+/// file blocked `check` until it was killed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_check_cannot_pass_or_hang_on_a_bad_secret() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    let config = |token: &str| {
+        format!(
+            "{FILE_SOURCE}{}",
+            splunk_destination("https://splunk.example.com:8088", "")
+                .replace("{ env = \"HEC_TOKEN\" }", token)
+        )
+    };
+    let refused = check_fails(
+        &harness,
+        &config("{ env = \"HEC_TOKEN\" }"),
+        &[("HEC_TOKEN", "SECRETX\nabc")],
+    )
+    .await;
+    assert!(
+        refused.contains("token: environment variable HEC_TOKEN holds a control character")
+            && !refused.contains("SECRETX"),
+        "{refused}"
+    );
+    let refused = check_fails(
+        &harness,
+        &config("{ env = \"HEC_TOKEN\", file = \"token\" }"),
+        &[("HEC_TOKEN", "t")],
+    )
+    .await;
+    assert!(refused.contains("give one of"), "{refused}");
+    let fifo = harness.path("token.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let refused = check_fails(&harness, &config("{ file = \"token.fifo\" }"), &[]).await;
+    assert!(refused.contains("not a regular file"), "{refused}");
 }

@@ -184,11 +184,17 @@ impl Sealed {
     }
 }
 
+/// Opens `path` for reading if it is a regular file: not through a symbolic link, and
+/// without waiting (a FIFO planted in its place would block the open, then the read).
 fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
 }
 
 /// The cache's sealing key: read when it is there (it must be the running user's and
@@ -302,6 +308,30 @@ mod tests {
         );
         cache.load(&engine(), MODULE).unwrap();
         assert_ne!(std::fs::read(&artifact).unwrap(), planted);
+    }
+
+    /// A FIFO in an artifact's place blocked the host in `open` for good.
+    #[test]
+    fn a_fifo_in_place_of_an_artifact_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(Some(dir.path().to_path_buf()));
+        let binding = Binding::new(&engine(), MODULE);
+        let path = dir.path().join(binding.file_name());
+        let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        #[allow(unsafe_code, reason = "mkfifo(3) on a path of our own")]
+        // SAFETY: a valid C string; mkfifo has no other precondition.
+        let made = unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) };
+        assert_eq!(made, 0);
+        let error = cache
+            .sealed
+            .as_ref()
+            .unwrap()
+            .read(&path, &binding)
+            .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("not a regular file"),
+            "{error:#}"
+        );
     }
 
     #[test]

@@ -146,18 +146,10 @@ impl ModuleSource {
 }
 
 /// Refuses (or, as `insecure` says, warns of) a module file that a user other than
-/// the one running sluice or root owns or could write, or that is in a directory
-/// another user could write (unless sticky, as `/tmp`: there only a file's owner can
-/// replace it, and the file's owner is checked).
+/// the one running sluice or root owns or could replace: see
+/// [`crate::ownership::check_module_file`].
 fn check_trusted(path: &Path, insecure: InsecureModulePaths) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let problem = crate::ownership::check_module_path(path)
-        .and_then(|()| crate::ownership::check_module_dir(dir))
-        .err();
-    match (problem, insecure) {
+    match (crate::ownership::check_module_file(path).err(), insecure) {
         (None, _) => Ok(()),
         (Some(problem), InsecureModulePaths::Refuse) => anyhow::bail!(
             "{problem}: another user could replace the module (make it writable only by the user running sluice or root, or set `insecure_module_paths = \"warn\"`)"
