@@ -123,10 +123,13 @@ fn backslashes_before(line: &str, index: usize) -> usize {
         .count()
 }
 
+/// A CEF line read back: its header fields, and its extension's pairs.
+type Parsed = (Vec<String>, Vec<(String, String)>);
+
 /// A CEF line read as a strict parser reads it: the seven header fields (unescaped) and
 /// the extension's pairs; `None` when the header does not have seven fields or holds a
 /// `\` that escapes nothing.
-fn parse(line: &str) -> Option<(Vec<String>, Vec<(String, String)>)> {
+fn parse(line: &str) -> Option<Parsed> {
     let mut header = vec![String::new()];
     let mut chars = line.chars();
     while header.len() < 8 {
