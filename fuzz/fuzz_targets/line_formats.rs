@@ -4,7 +4,8 @@
 //! nesting, numbers of any size) and settings: one message per event, with no control
 //! character or line separator in it; every header field where it belongs; no key or
 //! SD-PARAM twice; a CEF custom label beside its value; the destination's own field
-//! parsed back as it was mapped; a JSON MSG that is the event's JSON value.
+//! and every field of the event's mapping (`AuditFields`) read back where it belongs,
+//! none lost; a JSON MSG that is the event's JSON value.
 
 #![no_main]
 
@@ -15,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use sluice_guest::cef::Cef;
 use sluice_guest::leef::Leef;
-use sluice_guest::siem::LineSettings;
+use sluice_guest::siem::{AuditFields, LineSettings, Role};
 use sluice_guest::{Batch, Enrichment, EventId, Request, Settings, TimeSource};
 use sluice_syslog::config::SyslogConfig;
 use sluice_syslog::encoder::SyslogEncoder;
@@ -114,7 +115,8 @@ fuzz_target!(|input: Input| {
     let line_docs = LineSettings::docs();
     if let Ok(line_settings) = LineSettings::from_settings(&settings(common.clone(), line_docs)) {
         let line = Cef::new(line_settings, "host").line(&event);
-        check_cef(&line, Some(&input.own));
+        let pairs = check_cef(&line, Some(&input.own));
+        check_cef_mapping(&pairs, &AuditFields::of(&event), &line);
     }
 
     let mut leef_pairs = vec![
@@ -129,7 +131,8 @@ fuzz_target!(|input: Input| {
     let leef_docs = [LineSettings::docs(), Leef::docs()].concat();
     if let Ok(leef) = Leef::from_settings(&settings(leef_pairs, leef_docs)) {
         let line = leef.line(&event);
-        check_leef(&line, &input.own);
+        let (delimiter, pairs) = check_leef(&line, &input.own);
+        check_leef_mapping(&pairs, delimiter, &AuditFields::of(&event), &line);
     }
 
     let payload = ["json", "cef", "leef", "field"][usize::from(input.payload % 4)];
@@ -165,7 +168,7 @@ fuzz_target!(|input: Input| {
 
 /// A CEF line: seven header fields split on unescaped `|` (only `\|` and `\\` escapes),
 /// then `key=value` pairs (values escape `\`, `=`, CR and LF), no key twice.
-fn check_cef(line: &str, own: Option<&str>) {
+fn check_cef(line: &str, own: Option<&str>) -> Vec<(String, String)> {
     assert!(!line.chars().any(breaks_a_line), "{line:?}");
     let mut header = vec![String::new()];
     let mut chars = line.chars();
@@ -219,6 +222,107 @@ fn check_cef(line: &str, own: Option<&str>) {
             assert_eq!(suser, Some(expected.as_str()), "{line}");
         }
     }
+    pairs
+}
+
+/// `text` cut to `max` characters, as a reader of a CEF value gets it back: CR and LF
+/// as themselves (written `\r` and `\n`), the other line breakers as spaces.
+fn cef_read(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| {
+            if breaks_a_line(c) && c != '\n' && c != '\r' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The CEF pairs against the event's audit fields: each common field under its key,
+/// each other field in a labelled custom string or the `others` object, none lost.
+fn check_cef_mapping(pairs: &[(String, String)], fields: &AuditFields, line: &str) {
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let keys = [
+        (Role::UserId, "suid", 1023),
+        (Role::Action, "act", 63),
+        (Role::Outcome, "outcome", 63),
+        (Role::Resource, "fname", 1023),
+        (Role::Url, "request", 1023),
+        (Role::Method, "requestMethod", 1023),
+        (Role::UserAgent, "requestClientApplication", 1023),
+        (Role::EventId, "externalId", 40),
+        (Role::Message, "msg", 1023),
+    ];
+    for (role, key, max) in keys {
+        let expected = fields.get(role).map(|text| cef_read(text, max));
+        assert_eq!(value(key), expected.as_deref(), "{key}: {line}");
+    }
+    let mut found: Vec<(String, String)> = Vec::new();
+    for n in 1..=6 {
+        let (Some(label), Some(text)) = (value(&format!("cs{n}Label")), value(&format!("cs{n}")))
+        else {
+            continue;
+        };
+        match serde_json::from_str::<serde_json::Map<String, Value>>(text) {
+            Ok(rest) if label == "others" && n == 6 => found.extend(
+                rest.into_iter()
+                    .map(|(k, v)| (k, v.as_str().unwrap().to_owned())),
+            ),
+            _ => found.push((label.to_owned(), text.to_owned())),
+        }
+    }
+    for (name, text) in fields.others.iter().filter(|(_, text)| !text.is_empty()) {
+        let kept = found.iter().any(|(label, value)| {
+            (*label == cef_read(name, 1023) && *value == cef_read(text, 4000))
+                || (label == name && cef_read(value, usize::MAX) == cef_read(text, usize::MAX))
+        });
+        assert!(kept, "{name:?}={text:?} lost: {line}");
+    }
+}
+
+/// The LEEF attributes against the event's other fields: each under its own key (dots
+/// as `_`) or in the `sluiceOtherFields` object, with its text cleaned; none lost.
+fn check_leef_mapping(
+    pairs: &[(String, String)],
+    delimiter: char,
+    fields: &AuditFields,
+    line: &str,
+) {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c == delimiter || breaks_a_line(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    let overflow: serde_json::Map<String, Value> = pairs
+        .iter()
+        .find(|(k, _)| k == "sluiceOtherFields")
+        .map(|(_, v)| serde_json::from_str(v).expect("the overflow is a JSON object"))
+        .unwrap_or_default();
+    for (name, text) in fields.others.iter().filter(|(_, text)| !text.is_empty()) {
+        let key = name.replace('.', "_");
+        let as_attribute = pairs.iter().any(|(k, v)| *k == key && *v == clean(text));
+        let in_overflow = overflow
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|v| clean(v) == clean(text));
+        assert!(
+            as_attribute || in_overflow,
+            "{name:?}={text:?} lost: {line}"
+        );
+    }
 }
 
 /// CEF extension pairs: a key is a word before an unescaped `=`; a value runs to the
@@ -264,7 +368,7 @@ fn cef_pairs(extension: &str) -> Vec<(String, String)> {
 /// A LEEF line: the header's fields hold no `|`; attributes split on the delimiter, each
 /// `key=value` with a plain-word key, no key twice, the destination's `usrName` its
 /// field's text cleaned.
-fn check_leef(line: &str, own: &str) {
+fn check_leef(line: &str, own: &str) -> (char, Vec<(String, String)>) {
     assert!(
         !line.chars().any(|c| breaks_a_line(c) && c != '\t'),
         "{line:?}"
@@ -293,6 +397,7 @@ fn check_leef(line: &str, own: &str) {
     );
     let mut keys = HashSet::new();
     let mut usr_name = None;
+    let mut pairs = Vec::new();
     for attribute in parts[header_fields].split(delimiter) {
         let (key, value) = attribute
             .split_once('=')
@@ -307,6 +412,7 @@ fn check_leef(line: &str, own: &str) {
         if key == "usrName" {
             usr_name = Some(value.to_owned());
         }
+        pairs.push((key.to_owned(), value.to_owned()));
     }
     let expected: String = own
         .chars()
@@ -321,6 +427,7 @@ fn check_leef(line: &str, own: &str) {
     if !own.is_empty() {
         assert_eq!(usr_name.as_deref(), Some(expected.as_str()), "{line}");
     }
+    (delimiter, pairs)
 }
 
 /// An RFC 5424 message: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [SP MSG]`,
@@ -399,7 +506,11 @@ fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
                 .collect();
             assert_eq!(msg, expected, "{message}");
         }
-        "cef" => check_cef(msg, None),
-        _ => check_leef(msg, ""),
+        "cef" => {
+            check_cef(msg, None);
+        }
+        _ => {
+            check_leef(msg, "");
+        }
     }
 }

@@ -269,10 +269,13 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
     };
     match character {
         // Not a character a key or a value may hold as it is: a space (`note = "hi
-        // usrName=x"` would add an attribute), `=`, `|`, `_`, a letter or a digit.
+        // usrName=x"` would add an attribute), `=`, `|`, `_`, a letter or a digit; nor
+        // one the JSON of `sluiceOtherFields` is built of.
         Some(c)
-            if !matches!(c, '|' | '=' | '_')
-                && !c.is_alphanumeric()
+            if !matches!(
+                c,
+                '|' | '=' | '_' | '"' | '\\' | '{' | '}' | '[' | ']' | ':' | ','
+            ) && !c.is_alphanumeric()
                 && (c == '\t' || !(c.is_control() || c.is_whitespace())) =>
         {
             let declared = match (text, hex) {
@@ -285,7 +288,7 @@ fn delimiter(text: &str) -> Result<(char, Option<String>), FormatError> {
         _ => Err(FormatError::setting(
             "delimiter",
             format!(
-                "`{text}`: use tab, one character that is not a space, a letter, a digit, `_`, `|` or `=`, or a hex code such as x5E"
+                r#"`{text}`: use tab, one character that is not a space, a letter, a digit or one of `_|=\"{{}}[]:,`, or a hex code such as x5E"#
             ),
         )),
     }

@@ -226,7 +226,7 @@ fn no_field_name_is_lost_or_merged() {
 /// "hi usrName=admin"` added an attribute.
 #[test]
 fn a_space_cannot_be_the_delimiter() {
-    for delimiter in ["x20", " ", "0x20", "x0A", "_", "x5F"] {
+    for delimiter in ["x20", " ", "0x20", "x0A", "_", "x5F", "\"", ",", ":"] {
         let values = vec![("delimiter".to_owned(), delimiter.to_owned())];
         let docs = [sluice_guest::siem::LineSettings::docs(), Leef::docs()].concat();
         assert!(
