@@ -270,18 +270,23 @@ fn check_cef_mapping(pairs: &[(String, String)], fields: &AuditFields, line: &st
         else {
             continue;
         };
-        match serde_json::from_str::<serde_json::Map<String, Value>>(text) {
-            Ok(rest) if label == "others" && n == 6 => found.extend(
+        // The object of the rest is in the last slot used, labelled `others` (a field
+        // of that name may look the same: taken both ways).
+        if label == "others"
+            && let Ok(rest) = serde_json::from_str::<serde_json::Map<String, Value>>(text)
+        {
+            found.extend(
                 rest.into_iter()
-                    .map(|(k, v)| (k, v.as_str().unwrap().to_owned())),
-            ),
-            _ => found.push((label.to_owned(), text.to_owned())),
+                    .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned()))),
+            );
         }
+        found.push((label.to_owned(), text.to_owned()));
     }
     for (name, text) in fields.others.iter().filter(|(_, text)| !text.is_empty()) {
+        // In a slot: cut and cleaned as any value; in the `others` object: whole.
         let kept = found.iter().any(|(label, value)| {
             (*label == cef_read(name, 1023) && *value == cef_read(text, 4000))
-                || (label == name && cef_read(value, usize::MAX) == cef_read(text, usize::MAX))
+                || (label == name && value == text)
         });
         assert!(kept, "{name:?}={text:?} lost: {line}");
     }
@@ -314,10 +319,8 @@ fn check_leef_mapping(
     for (name, text) in fields.others.iter().filter(|(_, text)| !text.is_empty()) {
         let key = name.replace('.', "_");
         let as_attribute = pairs.iter().any(|(k, v)| *k == key && *v == clean(text));
-        let in_overflow = overflow
-            .get(name)
-            .and_then(Value::as_str)
-            .is_some_and(|v| clean(v) == clean(text));
+        // The overflow object holds names and values whole.
+        let in_overflow = overflow.get(name).and_then(Value::as_str) == Some(text.as_str());
         assert!(
             as_attribute || in_overflow,
             "{name:?}={text:?} lost: {line}"

@@ -142,7 +142,11 @@ fn custom_strings(others: Vec<(String, String)>, slots: usize) -> Vec<(String, S
         .chain(unnamed)
         .map(|(name, value)| (name, serde_json::Value::String(value)))
         .collect();
-    others.push(("others".into(), serde_json::Value::Object(rest).to_string()));
+    // Line breakers escaped in the JSON itself (it leaves DEL, C1 and U+2028/9 raw, which
+    // the extension's escaping would make spaces): every name and value reads back whole.
+    let text = serde_json::Value::Object(rest).to_string();
+    let text = crate::escape::json_one_line(&text).into_owned();
+    others.push(("others".into(), text));
     others
 }
 

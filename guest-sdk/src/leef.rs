@@ -13,8 +13,9 @@
 //! or `_`), is not one of LEEF's predefined keys nor one this line writes already, and
 //! no earlier field took it. Every other field (`_actor`, `été`, `1x`, `@src`, a second
 //! `a_b` after `a.b`, an event's own `usrName` or `devTime`) goes, under its original
-//! name, into one JSON object written last as `sluiceOtherFields`. So no key appears
-//! twice, no event field passes for one of LEEF's, and no field is lost.
+//! name, into one JSON object written last as `sluiceOtherFields`, in which line
+//! breakers and the delimiter are `\u` escapes. So no key appears twice, no event field
+//! passes for one of LEEF's, and no field is lost.
 //!
 //! LEEF has no escape: a value's delimiter and control characters become spaces, a
 //! header field's `|` an `_` (a documented sanitising rule, not an escape). The
@@ -236,8 +237,7 @@ impl Leef {
                     let (key, value) = pairs.remove(at);
                     overflow.insert(key, serde_json::Value::String(value));
                 }
-                let text = serde_json::Value::Object(overflow).to_string();
-                pairs.push((OVERFLOW_KEY.to_owned(), text));
+                pairs.push((OVERFLOW_KEY.to_owned(), self.overflow_text(overflow)));
             }
         }
         let mut first = true;
@@ -251,6 +251,28 @@ impl Leef {
             line.push_str(&leef_value(value, self.delimiter));
         }
         line
+    }
+}
+
+impl Leef {
+    /// The other fields' JSON object as a value nothing cleans: line breakers (JSON
+    /// leaves DEL, C1 and U+2028/9 raw) and the delimiter written as `\u` escapes, so
+    /// every name and value reads back whole. The delimiter is never a character of
+    /// JSON's own syntax, so it only ever occurs inside strings.
+    fn overflow_text(&self, overflow: serde_json::Map<String, serde_json::Value>) -> String {
+        let text = serde_json::Value::Object(overflow).to_string();
+        let text = crate::escape::json_one_line(&text);
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c == self.delimiter {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }
 

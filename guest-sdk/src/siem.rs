@@ -135,6 +135,7 @@ impl AuditFields {
         }
         let mut others = Vec::new();
         leaves(&Value::Object(ecs), "", &mut others);
+        number_repeated_names(&mut others);
         AuditFields {
             kind,
             common,
@@ -276,6 +277,24 @@ fn text_at<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
 
 /// Every leaf of `value` with its dotted name; the members of `unmapped` (the fields
 /// the ECS tables do not take) and of `labels` by their own names. Arrays are leaves.
+/// Gives each repeated name a number (`a.b`, then `a.b#2`): names can meet (`labels`
+/// and `unmapped` are flattened, and `a.b` may be a key or a path), and a format that
+/// keeps fields by name (an object, a key) would keep only one of them.
+fn number_repeated_names(others: &mut [(String, String)]) {
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in others.iter_mut() {
+        if seen.insert(name.clone()) {
+            continue;
+        }
+        let numbered = (2..)
+            .map(|n| format!("{name}#{n}"))
+            .find(|candidate| !seen.contains(candidate))
+            .expect("a free number");
+        seen.insert(numbered.clone());
+        *name = numbered;
+    }
+}
+
 fn leaves(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
     match value {
         Value::Object(object) => {
@@ -301,6 +320,25 @@ mod tests {
         let mut batch = Batch::new();
         batch.push(json, 1_714_566_896_789, TimeSource::Event, EventId(1));
         AuditFields::of(&batch.event(0))
+    }
+
+    /// Found by the line_formats fuzz target: two fields of one name (here a leaf
+    /// `labels` and a key ``) became one in CEF's `others` object.
+    #[test]
+    fn repeated_names_are_numbered() {
+        let fields = fields_of(r#"{"a.b":"1","a":{"b":"2"},"labels":"3","":"4"}"#);
+        let mut names: Vec<&str> = fields.others.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(
+            fields
+                .others
+                .iter()
+                .any(|(n, v)| n == "a.b#2" && (v == "1" || v == "2")),
+            "{:?}",
+            fields.others
+        );
     }
 
     #[test]
