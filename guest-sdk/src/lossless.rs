@@ -122,8 +122,16 @@ fn number_end(bytes: &[u8], start: usize) -> usize {
 /// Whether a `Value` holds the number `token` exactly: an integer within `i64` or `u64`,
 /// or a decimal that an `f64` written back (as serde_json writes it) gives again.
 fn fits(token: &str) -> bool {
+    let digits = token.bytes().filter(u8::is_ascii_digit).count();
+    let exponent = token.contains(['e', 'E']);
     if !token.contains(['.', 'e', 'E']) {
-        return token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok();
+        // At most 18 digits always fit an i64: no parse for the usual integer.
+        return digits <= 18 || token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok();
+    }
+    if !exponent && digits <= 15 {
+        // 15 significant digits or fewer: an f64 holds the decimal, and serde_json
+        // writes back the shortest text of the same value.
+        return true;
     }
     match token.parse::<f64>() {
         Ok(float) if float.is_finite() => {

@@ -61,7 +61,11 @@ struct Fields {
 impl Severity {
     /// The severity of an event, from its JSON object.
     pub fn of(json: &str) -> Severity {
-        let fields: Fields = serde_json::from_str(&crate::lossless::fit(json)).unwrap_or_default();
+        // The text made fit only when it does not parse (a number past the f64 range):
+        // the few fields read here need no exact numbers, and most events parse.
+        let fields: Fields = serde_json::from_str(json)
+            .or_else(|_| serde_json::from_str(&crate::lossless::fit(json)))
+            .unwrap_or_default();
         let named = [
             &fields.severity,
             &fields.level,
