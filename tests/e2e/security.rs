@@ -11,6 +11,16 @@ use crate::support::{
     summary_figure, test_module, transcript,
 };
 
+/// A configuration of `before` (top-level settings, `[limits]`), then the sample files
+/// and one destination `name` running the `misbehave` module in `mode`, to `endpoint`,
+/// trying `attempts` times.
+fn misbehave(before: &str, mode: &str, endpoint: &str, attempts: u32) -> String {
+    format!(
+        "{before}{FILE_SOURCE}[[destinations]]\nname = \"{mode}\"\nmodule = {:?}\nendpoint = \"{endpoint}\"\nsettings = {{ mode = \"{mode}\" }}\nretry = {{ max_attempts = {attempts}, initial_backoff = \"10ms\" }}\n",
+        test_module("misbehave").display().to_string()
+    )
+}
+
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -262,11 +272,7 @@ async fn a_modules_reasons_cannot_forge_host_log_lines() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"forger\"\nmodule = {:?}\nendpoint = \"{}\"\nsettings = {{ mode = \"forge-reason\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
-        test_module("misbehave").display().to_string(),
-        receiver.endpoint()
-    ));
+    harness.config(&misbehave("", "forge-reason", &receiver.endpoint(), 2));
     let output = harness.run_expecting(3, &[]).await;
     let said = stderr(&output);
     assert_eq!(summary_figure(&output, "dead_lettered"), 50, "{said}");
@@ -301,9 +307,11 @@ async fn a_modules_reasons_cannot_forge_host_log_lines() {
 async fn a_module_that_sleeps_fails_its_call_at_once() {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
-    harness.config(&format!(
-        "[limits]\nmodule_call_timeout = \"2s\"\n{FILE_SOURCE}[[destinations]]\nname = \"sleeper\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"sleep\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
-        test_module("misbehave").display().to_string(),
+    harness.config(&misbehave(
+        "[limits]\nmodule_call_timeout = \"2s\"\n",
+        "sleep",
+        "capture:captured",
+        2,
     ));
     let started = std::time::Instant::now();
     let output = harness.run_expecting(3, &[]).await;
@@ -331,9 +339,11 @@ async fn a_module_that_sleeps_fails_its_call_at_once() {
 async fn a_batch_cut_short_during_a_module_call_is_settled_once() {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
-    harness.config(&format!(
-        "shutdown_timeout = \"1s\"\n[limits]\nmodule_call_timeout = \"20s\"\n{FILE_SOURCE}[[destinations]]\nname = \"looper\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"loop\" }}\nretry = {{ max_attempts = 1 }}\n",
-        test_module("misbehave").display().to_string(),
+    harness.config(&misbehave(
+        "shutdown_timeout = \"1s\"\n[limits]\nmodule_call_timeout = \"20s\"\n",
+        "loop",
+        "capture:captured",
+        1,
     ));
     let child = harness.start_run();
     // The module is in its endless call by then.
@@ -360,9 +370,11 @@ async fn a_batch_cut_short_during_a_module_call_is_settled_once() {
 async fn an_answer_is_bounded_as_it_is_copied() {
     let harness = Harness::new();
     harness.copy_data(&["secrets-audit.jsonl"]);
-    harness.config(&format!(
-        "[limits]\nmodule_output_bytes = 8388608\n{FILE_SOURCE}[[destinations]]\nname = \"alias\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"alias\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
-        test_module("misbehave").display().to_string(),
+    harness.config(&misbehave(
+        "[limits]\nmodule_output_bytes = 8388608\n",
+        "alias",
+        "capture:captured",
+        2,
     ));
     let output = harness.run_expecting(3, &[]).await;
     assert_eq!(summary_figure(&output, "dead_lettered"), 50);
@@ -382,10 +394,7 @@ async fn an_answer_is_bounded_as_it_is_copied() {
 async fn a_request_without_events_fails_the_call() {
     let harness = Harness::new();
     harness.write("data/three.jsonl", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"flood\"\nmodule = {:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"flood\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
-        test_module("misbehave").display().to_string(),
-    ));
+    harness.config(&misbehave("", "flood", "capture:captured", 2));
     let output = harness.run_expecting(3, &[]).await;
     assert_eq!(summary_figure(&output, "dead_lettered"), 3);
     let captured = std::fs::read_dir(harness.path("captured"))
