@@ -316,6 +316,37 @@ fn check_leef_mapping(
         .find(|(k, _)| k == "sluiceOtherFields")
         .map(|(_, v)| serde_json::from_str(v).expect("the overflow is a JSON object"))
         .unwrap_or_default();
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    // The common fields under LEEF's keys (`usrName` is the configured `own`, checked by
+    // `check_leef`), whole but cleaned: LEEF cuts nothing.
+    let keys = [
+        (Role::UserId, "userId"),
+        (Role::SourceIp, "src"),
+        (Role::Action, "action"),
+        (Role::Outcome, "outcome"),
+        (Role::Resource, "resource"),
+        (Role::Url, "url"),
+        (Role::Method, "method"),
+        (Role::UserAgent, "userAgent"),
+        (Role::EventId, "externalId"),
+        (Role::Message, "msg"),
+    ];
+    for (role, key) in keys {
+        if let Some(text) = fields.get(role).filter(|text| !text.is_empty()) {
+            assert_eq!(value(key), Some(clean(text).as_str()), "{key}: {line}");
+        }
+    }
+    let sev = value("sev").and_then(|sev| sev.parse::<u8>().ok());
+    assert!(sev.is_some_and(|sev| (1..=10).contains(&sev)), "sev: {line}");
+    assert!(
+        value("devTime").is_some_and(|time| time.parse::<i64>().is_ok()),
+        "devTime: {line}"
+    );
     for (name, text) in fields.others.iter().filter(|(_, text)| !text.is_empty()) {
         let key = name.replace('.', "_");
         let as_attribute = pairs.iter().any(|(k, v)| *k == key && *v == clean(text));
@@ -462,6 +493,7 @@ fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
     let rest = rest.strip_prefix('[').expect("an SD-ELEMENT");
     let mut chars = rest.char_indices();
     let mut names = HashSet::new();
+    let mut params: Vec<(String, String)> = Vec::new();
     let mut name = String::new();
     let mut end = None;
     while let Some((at, c)) = chars.next() {
@@ -474,6 +506,7 @@ fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
                 let param = name.trim().rsplit(' ').next().unwrap().to_owned();
                 assert!(names.insert(param.clone()), "{param} twice: {message}");
                 assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "{message}");
+                let mut value = String::new();
                 loop {
                     match chars.next().expect("a closed value").1 {
                         '\\' => {
@@ -482,17 +515,31 @@ fn check_syslog(message: &str, payload: &str, event: &Value, own: &str) {
                                 matches!(escaped, '"' | '\\' | ']'),
                                 "escape of {escaped:?}: {message}"
                             );
+                            value.push(escaped);
                         }
                         '"' => break,
                         ']' => panic!("a raw ] in a value: {message}"),
-                        _ => {}
+                        c => value.push(c),
                     }
                 }
+                params.push((param, value));
                 name.clear();
             }
             c => name.push(c),
         }
     }
+    // The `sd_fields` parameter: the field's text read back whole, line breakers as
+    // spaces; left out when empty.
+    let cleaned: String = own
+        .chars()
+        .map(|c| if breaks_a_line(c) { ' ' } else { c })
+        .collect();
+    let own_param = params.iter().find(|(name, _)| name == "own");
+    assert_eq!(
+        own_param.map(|(_, value)| value.as_str()),
+        Some(cleaned.as_str()),
+        "{message}"
+    );
     let msg = &rest[end.expect("the SD-ELEMENT closes")..];
     let msg = msg
         .strip_prefix(" \u{feff}")
