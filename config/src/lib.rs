@@ -676,6 +676,19 @@ impl Config {
                     filter.policy.display()
                 );
             }
+            // A routed event goes to its destination only, so one of a source that
+            // destination does not take would go nowhere.
+            let routes = self.routes();
+            for target in policy.route_targets() {
+                let d = self.destinations.iter().position(|d| d.name == target);
+                let d = d.expect("checked above");
+                if let Some(source) = routes.iter().position(|takers| !takers.contains(&d)) {
+                    bail!(
+                        "filters[{index}] ({}): a [[route]] sends events to `{target}`, which does not take the events of sources[{source}] (its `sources` leave it out), so they would go nowhere: add that source to `{target}`'s `sources`, or remove that list",
+                        filter.policy.display()
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -932,6 +945,23 @@ impl Config {
                     .collect()
             })
             .collect()
+    }
+
+    /// What is valid but does not do what it may seem to: `check` prints these and a
+    /// run logs them at WARN.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.spooled() {
+            for (i, destination) in self.destinations.iter().enumerate() {
+                if destination.buffer.when_full != WhenFull::Block {
+                    warnings.push(format!(
+                        "{}.buffer.when_full: with the spool on, nothing is dropped: events wait in the spool while the destination is behind (when_full applies only without a spool)",
+                        destination.location(i)
+                    ));
+                }
+            }
+        }
+        warnings
     }
 
     /// Whether events are spooled: `spool.enabled`, else whether there is a `data_dir`.

@@ -42,6 +42,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     // Installed before anything starts, and kept for the whole run: a signal that
     // arrives while one stage hands over to the next is queued, not lost.
     let mut signals = Signals::install()?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let filters = Filters::load(&config, None)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);

@@ -208,6 +208,24 @@ async fn routes_and_a_destinations_own_filter_pick_its_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_refuses_a_route_to_no_destination_and_a_route_in_a_destination_filter() {
+    // A route to a destination that does not take one of the sources: that source's
+    // routed events would go nowhere (they used to be settled with exit 0).
+    let harness = Harness::new();
+    harness.write("data/tenants.jsonl", "");
+    harness.write("filters/route.toml", "[[route]]\nto = [\"acme\"]\n");
+    let two_sources = format!(
+        "[[sources]]\ntype = \"file\"\nname = \"app\"\npaths = [\"data/tenants.jsonl\"]\n\
+         [[sources]]\ntype = \"stdin\"\nname = \"pipe\"\n\
+         [[filters]]\nname = \"r\"\npolicy = \"filters/route.toml\"\n{}{}",
+        capture_destination("acme", "sources = [\"app\"]"),
+        capture_destination("rest", "")
+    );
+    let stderr = check_fails(&harness, &two_sources, &[]).await;
+    assert!(
+        stderr.contains("sends events to `acme`, which does not take the events of sources[1]"),
+        "{stderr}"
+    );
+
     let harness = Harness::new();
     harness.write("data/tenants.jsonl", "");
     let route = "[[route]]\nto = [\"nowhere\"]\n";

@@ -475,6 +475,47 @@ async fn drop_oldest_counts_and_warns_what_it_drops() {
     assert!(stderr.contains("drop_oldest"), "{stderr}");
 }
 
+/// With the spool, `drop_oldest` drops nothing: the spool is the buffer. (The read-ahead
+/// took the policy, and a dropped chunk settled its spool records undelivered.)
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_spool_a_full_buffer_drops_nothing() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", 20_000);
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "concurrency = 1\nbatch = { max_events = 10 }\nbuffer = { max_events = 100, when_full = \"drop_oldest\" }\nretry = { initial_backoff = \"50ms\", max_backoff = \"100ms\", max_attempts = 1000 }"
+        )
+    ));
+    let check = harness
+        .sluice(
+            &["check", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("with the spool on, nothing is dropped"),
+        "{}",
+        transcript(&check)
+    );
+    receiver.make_busy(usize::MAX);
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    receiver.make_busy(0);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(
+        summary_figure(&output, "dropped"),
+        0,
+        "{}",
+        transcript(&output)
+    );
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), 20_000, "{}", transcript(&output));
+}
+
 /// Files rotated while sluice is stopped: the renamed file resumes at its checkpoint
 /// (found by its inode under its new name) and the new one is read from its start,
 /// nothing lost and nothing read twice.

@@ -368,6 +368,9 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
             }
         }
     }
+    for warning in config.warnings() {
+        println!("warn  {}: {warning}", path.display());
+    }
     for (i, source) in config.sources.iter().enumerate() {
         if let SourceConfig::File { paths, .. } = source {
             for (j, pattern) in paths.iter().enumerate() {

@@ -18,7 +18,7 @@ use super::retry::RetryPolicy;
 use super::transport::{Credential, CredentialValue, TokenSource, Transport};
 use super::worker::{self, Kept};
 use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender, Selection};
-use crate::config::{DestinationConfig, Endpoint};
+use crate::config::{DestinationConfig, Endpoint, WhenFull};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::{Enrichment, EventMeta};
 use crate::event::{Events, from_str_unbounded};
@@ -336,15 +336,19 @@ impl Destination {
         tasks: &Tasks,
     ) -> Result<QueueSender> {
         let limits = self.limits;
-        // With the spool, events wait there: memory holds only a read-ahead.
-        let max_bytes = match self.spooled {
-            true => config.buffer.max_bytes.min(SPOOL_READ_AHEAD),
-            false => config.buffer.max_bytes,
+        // With the spool, events wait there: memory holds only a read-ahead, and a full
+        // one waits (a chunk dropped from it would settle events never delivered).
+        let (max_bytes, when_full) = match self.spooled {
+            true => (
+                config.buffer.max_bytes.min(SPOOL_READ_AHEAD),
+                WhenFull::Block,
+            ),
+            false => (config.buffer.max_bytes, config.buffer.when_full),
         };
         let queue_limits = QueueLimits {
             max_bytes,
             max_events: config.buffer.max_events,
-            when_full: config.buffer.when_full,
+            when_full,
         };
         let (input, chunks) =
             buffer::memory_queue(self.name.clone(), queue_limits, self.counters.clone());
