@@ -73,12 +73,26 @@ impl Circuit {
     }
 
     /// Waits until a request may be sent: at once while closed; while open, until it
-    /// half-opens (the first to come then probes) or `deadline`.
+    /// half-opens (the first to come then probes) or `deadline`. The admission tells the
+    /// request's outcome.
     pub async fn admit(
         &self,
         deadline: Option<Instant>,
         abort: &CancellationToken,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Admission<'_>, Refusal> {
+        let probe = self.wait_for_turn(deadline, abort).await?;
+        Ok(Admission {
+            circuit: self,
+            probe,
+        })
+    }
+
+    /// Waits for [`Circuit::admit`]; whether the request admitted is the probe.
+    async fn wait_for_turn(
+        &self,
+        deadline: Option<Instant>,
+        abort: &CancellationToken,
+    ) -> Result<bool, Refusal> {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -86,11 +100,11 @@ impl Circuit {
             let reopens = {
                 let mut state = self.state();
                 match *state {
-                    State::Closed { .. } => return Ok(()),
+                    State::Closed { .. } => return Ok(false),
                     State::Open { until } if Instant::now() >= until => {
                         *state = State::HalfOpen;
                         tracing::info!(destination = %self.destination, "circuit half-open: one request probes the destination");
-                        return Ok(());
+                        return Ok(true);
                     }
                     State::Open { until } => Some(until),
                     State::HalfOpen => None,
@@ -127,7 +141,7 @@ impl Circuit {
     }
 
     /// The destination answered (whatever it said of the events): close the circuit.
-    pub fn succeeded(&self) {
+    fn succeeded(&self) {
         self.ratio_reached(false);
         let mut state = self.state();
         if !matches!(*state, State::Closed { .. }) {
@@ -138,7 +152,7 @@ impl Circuit {
     }
 
     /// An attempt failed (no answer, or one that asks to try again).
-    pub fn failed(&self) {
+    fn failed(&self) {
         let ratio_reached = self.ratio_reached(true);
         if self.config.failures == 0 && !ratio_reached {
             return;
@@ -158,13 +172,58 @@ impl Circuit {
             State::Open { .. } => false,
         };
         if open {
-            *state = State::Open {
-                until: Instant::now() + self.config.open_for,
-            };
-            self.recent.lock().expect("not poisoned").clear();
             tracing::warn!(destination = %self.destination, open_for = ?self.config.open_for, "circuit open: nothing is sent to the destination for a while; batches wait");
-            self.changed.notify_waiters();
+            self.open(&mut state);
         }
+    }
+}
+
+/// A request the circuit let through, to be told how it went. A probe whose outcome is
+/// never told (its task panicked, or stopped before an answer) opens the circuit again
+/// when dropped: a circuit left half-open would hold every waiting batch for good.
+#[derive(Debug)]
+#[must_use = "the circuit needs the request's outcome"]
+pub struct Admission<'a> {
+    circuit: &'a Circuit,
+    probe: bool,
+}
+
+impl Admission<'_> {
+    /// The destination answered (whatever it said of the events).
+    pub fn succeeded(mut self) {
+        self.probe = false;
+        self.circuit.succeeded();
+    }
+
+    /// No answer, or one that asks to try again.
+    pub fn failed(mut self) {
+        self.probe = false;
+        self.circuit.failed();
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if !self.probe {
+            return;
+        }
+        let mut state = self.circuit.state();
+        if *state == State::HalfOpen {
+            tracing::warn!(destination = %self.circuit.destination, "the circuit's probe ended without an answer; the circuit opens again");
+            self.circuit.open(&mut state);
+        }
+    }
+}
+
+impl Circuit {
+    /// Opens the circuit (its `state`, locked) for `open_for` and wakes the batches
+    /// waiting on it.
+    fn open(&self, state: &mut State) {
+        *state = State::Open {
+            until: Instant::now() + self.config.open_for,
+        };
+        self.recent.lock().expect("not poisoned").clear();
+        self.changed.notify_waiters();
     }
 }
 
@@ -227,10 +286,10 @@ mod tests {
         circuit.failed();
         assert_eq!(circuit.describe(), "open");
         let started = Instant::now();
-        circuit.admit(None, &abort).await.unwrap();
+        let probe = circuit.admit(None, &abort).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(30));
         assert_eq!(circuit.describe(), "half-open");
-        circuit.succeeded();
+        probe.succeeded();
         assert_eq!(circuit.describe(), "closed");
     }
 
@@ -239,14 +298,36 @@ mod tests {
         let circuit = circuit(1);
         let abort = CancellationToken::new();
         circuit.failed();
-        circuit.admit(None, &abort).await.unwrap();
-        circuit.failed();
+        circuit.admit(None, &abort).await.unwrap().failed();
         assert_eq!(circuit.describe(), "open");
         let deadline = Instant::now() + Duration::from_secs(5);
         assert_eq!(
-            circuit.admit(Some(deadline), &abort).await,
-            Err(Refusal::Deadline)
+            circuit.admit(Some(deadline), &abort).await.err(),
+            Some(Refusal::Deadline)
         );
+    }
+
+    /// A probe that ends untold (its task panicked) used to leave the circuit half-open,
+    /// and every other batch waiting for good.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_that_ends_without_an_outcome_opens_it_again() {
+        let circuit = std::sync::Arc::new(circuit(1));
+        let abort = CancellationToken::new();
+        circuit.failed();
+        let probe = circuit.admit(None, &abort).await.unwrap();
+        let waiting = tokio::spawn({
+            let circuit = circuit.clone();
+            let abort = abort.clone();
+            async move { circuit.admit(None, &abort).await.map(Admission::succeeded) }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(circuit.describe(), "half-open");
+        drop(probe);
+        assert_eq!(circuit.describe(), "open");
+        let started = Instant::now();
+        waiting.await.unwrap().unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(30), "the next probe");
+        assert_eq!(circuit.describe(), "closed");
     }
 
     #[tokio::test]

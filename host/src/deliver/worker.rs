@@ -379,13 +379,14 @@ impl Worker {
         };
         let mut last_reason = String::from("the circuit was open");
         loop {
-            let destination = &self.destination;
+            // Owned: the admission borrows it across `&mut self` calls.
+            let destination = self.destination.clone();
             if destination.circuit.is_open() {
                 failing_since.get_or_insert_with(Instant::now);
             }
             let deadline = failing_since.and_then(|since| destination.retry.deadline(since));
-            match destination.circuit.admit(deadline, &self.abort).await {
-                Ok(()) => {}
+            let admission = match destination.circuit.admit(deadline, &self.abort).await {
+                Ok(admission) => admission,
                 Err(Refusal::Aborted) => return,
                 Err(Refusal::Deadline) => {
                     let since = failing_since.unwrap_or_else(Instant::now);
@@ -397,7 +398,7 @@ impl Worker {
                     self.dead_letter(&pending.events, &events, &reason).await;
                     return;
                 }
-            }
+            };
             destination.rate.wait(events.len()).await;
             let sent = tokio::select! {
                 sent = self.transmit(&outgoing, &body) => sent,
@@ -435,8 +436,8 @@ impl Worker {
             };
             self.tries.attempts = attempt;
             match &verdict {
-                Verdict::Retry(_) => self.destination.circuit.failed(),
-                _ => self.destination.circuit.succeeded(),
+                Verdict::Retry(_) => admission.failed(),
+                _ => admission.succeeded(),
             }
             match verdict {
                 Verdict::Delivered => {
