@@ -38,6 +38,7 @@
 //! is built per event.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use globset::{Glob, GlobMatcher};
 use regex::Regex;
@@ -51,11 +52,51 @@ pub const MAX_DEPTH: usize = 16;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
     Text(Cow<'a, str>),
-    Number(f64),
+    Number(Number),
     Bool(bool),
     Null,
     /// An object or an array: present, but nothing a test compares.
     Other,
+}
+
+/// A number as the event wrote it: an integer compares exactly (ids past 2^53 differ),
+/// and an integer with a float by value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Integer(i128),
+    Float(f64),
+}
+
+impl Number {
+    fn compare(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Integer(a), Number::Integer(b)) => Some(a.cmp(&b)),
+            (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
+            (Number::Integer(a), Number::Float(b)) => integer_with_float(a, b),
+            (Number::Float(a), Number::Integer(b)) => integer_with_float(b, a).map(|o| o.reverse()),
+        }
+    }
+}
+
+/// `integer` against `float`, exactly: neither is rounded to the other's type.
+fn integer_with_float(integer: i128, float: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::{Greater, Less};
+    // 2^127: past it, the float is beyond every i128.
+    const BOUND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if float.is_nan() {
+        return None;
+    }
+    if float >= BOUND {
+        return Some(Less);
+    }
+    if float < -BOUND {
+        return Some(Greater);
+    }
+    let whole = float.trunc();
+    match integer.cmp(&(whole as i128)) {
+        std::cmp::Ordering::Equal => 0.0f64.partial_cmp(&(float - whole)),
+        unequal => Some(unequal),
+    }
 }
 
 /// A compiled policy.
@@ -88,15 +129,51 @@ enum Condition {
 enum Test {
     Eq(Literal),
     Ne(Literal),
-    In(Vec<Literal>),
-    NotIn(Vec<Literal>),
+    In(OneOf),
+    NotIn(OneOf),
     /// The text, and whether the value is folded to lowercase first.
     Prefix(String, bool),
     Suffix(String, bool),
     Glob(GlobMatcher),
     Regex(Regex),
     Exists(bool),
-    Compare(Ordering, f64),
+    Compare(Ordering, Number),
+}
+
+/// The values of `in` and `not_in`: texts looked up in a set (folded to lowercase for a
+/// case-insensitive test), the other values compared in turn.
+#[derive(Debug)]
+struct OneOf {
+    texts: HashSet<String>,
+    fold: bool,
+    others: Vec<Literal>,
+}
+
+impl OneOf {
+    fn new(literals: Vec<Literal>, fold: bool) -> Self {
+        let mut texts = HashSet::new();
+        let mut others = Vec::new();
+        for literal in literals {
+            match literal {
+                Literal::Text(text, _) => {
+                    texts.insert(text);
+                }
+                other => others.push(other),
+            }
+        }
+        OneOf {
+            texts,
+            fold,
+            others,
+        }
+    }
+
+    fn holds(&self, value: Option<&Value<'_>>) -> bool {
+        match value {
+            Some(Value::Text(text)) => self.texts.contains(folded(text, self.fold).as_ref()),
+            value => self.others.iter().any(|literal| literal.matches(value)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +189,7 @@ enum Ordering {
 #[derive(Debug, PartialEq)]
 enum Literal {
     Text(String, bool),
-    Number(f64),
+    Number(Number),
     Bool(bool),
 }
 
@@ -206,9 +283,9 @@ impl Test {
         match self {
             Test::Exists(wanted) => value.is_some() == *wanted,
             Test::Ne(literal) => !literal.matches(value),
-            Test::NotIn(literals) => !literals.iter().any(|l| l.matches(value)),
+            Test::NotIn(one_of) => !one_of.holds(value),
             Test::Eq(literal) => literal.matches(value),
-            Test::In(literals) => literals.iter().any(|l| l.matches(value)),
+            Test::In(one_of) => one_of.holds(value),
             Test::Prefix(prefix, fold) => {
                 text(value, *fold).is_some_and(|t| t.starts_with(prefix.as_str()))
             }
@@ -218,12 +295,12 @@ impl Test {
             Test::Glob(glob) => text(value, false).is_some_and(|t| glob.is_match(t.as_ref())),
             Test::Regex(regex) => text(value, false).is_some_and(|t| regex.is_match(&t)),
             Test::Compare(ordering, bound) => match value {
-                Some(Value::Number(n)) => match ordering {
-                    Ordering::Gt => n > bound,
-                    Ordering::Gte => n >= bound,
-                    Ordering::Lt => n < bound,
-                    Ordering::Lte => n <= bound,
-                },
+                Some(Value::Number(n)) => n.compare(*bound).is_some_and(|o| match ordering {
+                    Ordering::Gt => o.is_gt(),
+                    Ordering::Gte => o.is_ge(),
+                    Ordering::Lt => o.is_lt(),
+                    Ordering::Lte => o.is_le(),
+                }),
                 _ => false,
             },
         }
@@ -233,20 +310,30 @@ impl Test {
 /// The text of a text value, folded to lowercase when `fold`.
 fn text<'v>(value: Option<&'v Value<'_>>, fold: bool) -> Option<Cow<'v, str>> {
     match value {
-        Some(Value::Text(text)) if fold => Some(Cow::Owned(text.to_lowercase())),
-        Some(Value::Text(text)) => Some(Cow::Borrowed(text)),
+        Some(Value::Text(text)) => Some(folded(text, fold)),
         _ => None,
+    }
+}
+
+/// `text` folded to lowercase when `fold`: a copy only when folding changes it (ASCII
+/// text without capitals, nearly every value, is taken as it is).
+fn folded(text: &str, fold: bool) -> Cow<'_, str> {
+    let unchanged = !fold || (text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()));
+    match unchanged {
+        true => Cow::Borrowed(text),
+        false => Cow::Owned(text.to_lowercase()),
     }
 }
 
 impl Literal {
     fn matches(&self, value: Option<&Value<'_>>) -> bool {
         match (self, value) {
-            (Literal::Text(expected, false), Some(Value::Text(text))) => text == expected,
-            (Literal::Text(expected, true), Some(Value::Text(text))) => {
-                text.to_lowercase() == *expected
+            (Literal::Text(expected, fold), Some(Value::Text(text))) => {
+                folded(text, *fold) == expected.as_str()
             }
-            (Literal::Number(expected), Some(Value::Number(n))) => n == expected,
+            (Literal::Number(expected), Some(Value::Number(n))) => {
+                n.compare(*expected).is_some_and(|o| o.is_eq())
+            }
             (Literal::Bool(expected), Some(Value::Bool(b))) => b == expected,
             _ => false,
         }
@@ -385,8 +472,8 @@ impl Compiler<'_> {
         let literal = |value: &toml::Value| -> Result<Literal, String> {
             match value {
                 toml::Value::String(text) => Ok(Literal::Text(fold(text), folding)),
-                toml::Value::Integer(n) => Ok(Literal::Number(*n as f64)),
-                toml::Value::Float(x) => Ok(Literal::Number(*x)),
+                toml::Value::Integer(n) => Ok(Literal::Number(Number::Integer((*n).into()))),
+                toml::Value::Float(x) => Ok(Literal::Number(Number::Float(*x))),
                 toml::Value::Boolean(b) => Ok(Literal::Bool(*b)),
                 other => Err(format!(
                     "a {} is not a value to compare with",
@@ -394,10 +481,10 @@ impl Compiler<'_> {
                 )),
             }
         };
-        let number = |value: &toml::Value| -> Result<f64, String> {
+        let number = |value: &toml::Value| -> Result<Number, String> {
             match value {
-                toml::Value::Integer(n) => Ok(*n as f64),
-                toml::Value::Float(x) => Ok(*x),
+                toml::Value::Integer(n) => Ok(Number::Integer((*n).into())),
+                toml::Value::Float(x) => Ok(Number::Float(*x)),
                 other => Err(format!(
                     "`gt`, `gte`, `lt` and `lte` take a number, not a {}",
                     other.type_str()
@@ -412,14 +499,12 @@ impl Compiler<'_> {
             tests.push(Test::Ne(literal(value)?));
         }
         if let Some(values) = &raw.in_ {
-            tests.push(Test::In(
-                values.iter().map(literal).collect::<Result<_, _>>()?,
-            ));
+            let literals = values.iter().map(literal).collect::<Result<_, _>>()?;
+            tests.push(Test::In(OneOf::new(literals, folding)));
         }
         if let Some(values) = &raw.not_in {
-            tests.push(Test::NotIn(
-                values.iter().map(literal).collect::<Result<_, _>>()?,
-            ));
+            let literals = values.iter().map(literal).collect::<Result<_, _>>()?;
+            tests.push(Test::NotIn(OneOf::new(literals, folding)));
         }
         if let Some(prefix) = &raw.prefix {
             tests.push(Test::Prefix(fold(prefix), folding));

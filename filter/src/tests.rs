@@ -19,7 +19,13 @@ fn values<'e>(policy: &Policy, event: &str) -> Vec<Option<Value<'e>>> {
             }
             Some(match value {
                 serde_json::Value::String(text) => Value::Text(Cow::Owned(text.clone())),
-                serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
+                serde_json::Value::Number(n) => Value::Number(match n.as_i64() {
+                    Some(integer) => Number::Integer(integer.into()),
+                    None => match n.as_u64() {
+                        Some(integer) => Number::Integer(integer.into()),
+                        None => Number::Float(n.as_f64().unwrap()),
+                    },
+                }),
                 serde_json::Value::Bool(b) => Value::Bool(*b),
                 serde_json::Value::Null => Value::Null,
                 _ => Value::Other,
@@ -231,4 +237,63 @@ to = ["pager", "splunk-acme"]
         empty.starts_with("route[0] (line 2, column 1)") && empty.contains("one destination"),
         "{empty}"
     );
+}
+
+/// Integers compared through f64 made ids past 2^53 equal to their neighbours.
+#[test]
+fn integers_compare_exactly_and_with_floats_by_value() {
+    let policy = Policy::parse(
+        r#"
+[keep]
+any = [
+  { field = "id", eq = 9007199254740993 },
+  { field = "id", in = [18014398509481985] },
+  { field = "big", gt = 9007199254740992 },
+  { field = "ratio", gt = 2 },
+]
+"#,
+    )
+    .unwrap();
+    assert!(keeps(&policy, r#"{"id":9007199254740993}"#));
+    assert!(
+        !keeps(&policy, r#"{"id":9007199254740992}"#),
+        "2^53 is not 2^53 + 1"
+    );
+    assert!(keeps(&policy, r#"{"id":18014398509481985}"#));
+    assert!(!keeps(&policy, r#"{"id":18014398509481984}"#));
+    assert!(keeps(&policy, r#"{"big":9007199254740993}"#));
+    assert!(!keeps(&policy, r#"{"big":9007199254740992}"#));
+    assert!(keeps(&policy, r#"{"ratio":2.5}"#));
+    assert!(!keeps(&policy, r#"{"ratio":2.0}"#));
+    assert!(!keeps(&policy, r#"{"ratio":1e-300}"#));
+    assert!(keeps(&policy, r#"{"ratio":1e300}"#));
+    assert_eq!(
+        Number::Integer(-3).compare(Number::Float(-2.5)),
+        Some(std::cmp::Ordering::Less)
+    );
+    assert_eq!(
+        Number::Float(-2.5).compare(Number::Integer(-2)),
+        Some(std::cmp::Ordering::Less)
+    );
+    assert_eq!(
+        Number::Integer(i128::MAX).compare(Number::Float(1e300)),
+        Some(std::cmp::Ordering::Less)
+    );
+}
+
+#[test]
+fn in_looks_texts_up_folded_when_case_insensitive() {
+    let policy = Policy::parse(
+        r#"
+[keep]
+all = [{ field = "level", in = ["WARN", "Érreur", 3], case_insensitive = true }]
+"#,
+    )
+    .unwrap();
+    assert!(keeps(&policy, r#"{"level":"warn"}"#));
+    assert!(keeps(&policy, r#"{"level":"wArN"}"#));
+    assert!(keeps(&policy, r#"{"level":"ÉRREUR"}"#));
+    assert!(keeps(&policy, r#"{"level":3}"#));
+    assert!(!keeps(&policy, r#"{"level":"3"}"#));
+    assert!(!keeps(&policy, r#"{"level":"info"}"#));
 }

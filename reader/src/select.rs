@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use sluice_filter::{Policy, Value};
+use sluice_filter::{Number, Policy, Value};
 
 use super::scan::{self, Captured, Wanted};
 
@@ -43,8 +43,8 @@ impl Slotted {
 fn filter_value(captured: &Captured) -> Value<'_> {
     match captured {
         Captured::Text(text) => Value::Text(text.as_str().into()),
-        Captured::Integer(n) => Value::Number(*n as f64),
-        Captured::Float(x) => Value::Number(*x),
+        Captured::Integer(n) => Value::Number(Number::Integer(*n)),
+        Captured::Float(x) => Value::Number(Number::Float(*x)),
         Captured::Bool(b) => Value::Bool(*b),
         Captured::Null => Value::Null,
         Captured::Other => Value::Other,
