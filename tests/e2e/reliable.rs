@@ -232,8 +232,50 @@ async fn events_left_in_the_spool_at_shutdown_go_out_after_a_restart() {
     assert_eq!(segments, 0, "delivered segments are removed");
 }
 
-/// A segment cut a few bytes short, as a crash mid-write leaves it: the spool keeps
-/// what is whole, says so, counts it, and delivers the rest.
+/// The spool's segments in order.
+fn segments(harness: &Harness) -> Vec<std::path::PathBuf> {
+    let mut segments: Vec<_> = std::fs::read_dir(harness.path("state/spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segments.sort();
+    segments
+}
+
+/// A torn record past what the checkpoints counted on, as a crash mid-write leaves it:
+/// cut off with a WARN, and not a loss (its source reads it again), exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_record_written_after_the_last_checkpoint_is_cut_and_not_a_loss() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    leave_in_the_spool(&harness, &receiver, 3_000, "").await;
+    let last = segments(&harness).pop().expect("a segment waits");
+    // The header of a frame of 4096 bytes, and 10 of them.
+    let mut torn = 4096u32.to_le_bytes().to_vec();
+    torn.extend_from_slice(&[0; 14]);
+    use std::io::Write;
+    let mut segment = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .unwrap();
+    segment.write_all(&torn).unwrap();
+
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    assert_eq!(
+        summary_figure(&output, "spool_records_cut"),
+        1,
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(summary_figure(&output, "spool_records_lost"), 0);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("a crash mid-write"));
+    assert_eq!(arrivals(&receiver).len(), 3_000);
+}
+
+/// A segment cut a few bytes short after the checkpoints counted on it (a disk that
+/// lost its end): the spool keeps what is whole, and the loss is an ERROR, counted,
+/// exit 3. (It was a WARN that blamed a crash, with exit 0.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_torn_spool_segment_is_cut_at_its_last_whole_record_and_counted() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
@@ -253,14 +295,22 @@ async fn a_torn_spool_segment_is_cut_at_its_last_whole_record_and_counted() {
         .set_len(length - 5)
         .unwrap();
 
-    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let output = harness
+        .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+        .await;
     assert_eq!(
-        summary_figure(&output, "spool_records_cut"),
+        summary_figure(&output, "spool_records_lost"),
         1,
         "{}",
         transcript(&output)
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("torn or corrupt record"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ERROR")
+            && stderr.contains("spool records lost")
+            && stderr.contains("torn or corrupt record"),
+        "{stderr}"
+    );
     let seen = arrivals(&receiver);
     assert!(
         seen.len() > 10_000 && seen.len() < 20_000,
@@ -725,43 +775,70 @@ async fn a_file_truncated_while_sluice_was_stopped_is_read_from_its_start() {
     );
 }
 
-/// A record damaged in the middle of the spool (a disk that changed under it): its
-/// segment is cut at start, and the destination goes on with the next segment instead
-/// of stopping at the gap in the numbers.
+/// A record damaged in the middle of the spool (a disk that changed under it), or a
+/// segment deleted by hand: the destination goes on with the next segment instead of
+/// stopping at the gap in the numbers, and the loss is an ERROR, counted, exit 3 (a
+/// deleted segment used to pass without a word).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_corrupt_segment_in_the_middle_of_the_spool_is_skipped_and_the_rest_delivered() {
+async fn a_gap_in_the_middle_of_the_spool_is_skipped_said_and_counted() {
+    for damage in ["corrupt", "delete"] {
+        let receiver = HecReceiver::start(HecConfig::default()).await;
+        let harness = Harness::new();
+        // Segments of 4 KiB: each read of 256 KiB is a segment of its own.
+        let spool = "[spool]\nsegment_bytes = 4096\nmax_bytes = 1073741824";
+        leave_in_the_spool(&harness, &receiver, 20_000, spool).await;
+        let segments = segments(&harness);
+        assert!(segments.len() >= 4, "{segments:?}");
+        let middle = &segments[segments.len() / 2];
+        if damage == "corrupt" {
+            let mut bytes = std::fs::read(middle).unwrap();
+            bytes[100] ^= 0x55;
+            std::fs::write(middle, bytes).unwrap();
+        } else {
+            std::fs::remove_file(middle).unwrap();
+        }
+
+        let output = harness
+            .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
+            .await;
+        assert_eq!(
+            summary_figure(&output, "spool_records_lost"),
+            1,
+            "{damage}: {}",
+            transcript(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("spool records lost"), "{damage}: {stderr}");
+        let seen = arrivals(&receiver);
+        let lost = 20_000 - seen.len();
+        assert!(
+            lost > 0 && lost < 10_000,
+            "{damage}: one segment's events lost, the others delivered: {lost} lost"
+        );
+        assert!(
+            seen.contains_key(&19_999),
+            "{damage}: the segments after the gap went out"
+        );
+    }
+}
+
+/// A saved position past the spool's end (an edited file) is clamped to the end, and
+/// said: it used to skip every record silently.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_position_past_the_spools_end_is_clamped_and_said() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    // Segments of 4 KiB: each read of 256 KiB is a segment of its own.
-    let spool = "[spool]\nsegment_bytes = 4096\nmax_bytes = 1073741824";
-    leave_in_the_spool(&harness, &receiver, 20_000, spool).await;
-    let mut segments: Vec<_> = std::fs::read_dir(harness.path("state/spool"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segments.sort();
-    assert!(segments.len() >= 4, "{segments:?}");
-    let middle = &segments[segments.len() / 2];
-    let mut bytes = std::fs::read(middle).unwrap();
-    bytes[100] ^= 0x55;
-    std::fs::write(middle, bytes).unwrap();
-
+    leave_in_the_spool(&harness, &receiver, 3_000, "").await;
+    std::fs::write(
+        harness.path("state/spool/positions.json"),
+        r#"{"splunk": 999999}"#,
+    )
+    .unwrap();
     let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
-    assert_eq!(
-        summary_figure(&output, "spool_records_cut"),
-        1,
-        "{}",
-        transcript(&output)
-    );
-    let seen = arrivals(&receiver);
-    let lost = 20_000 - seen.len();
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        lost > 0 && lost < 10_000,
-        "one segment's events lost, the others delivered: {lost} lost"
-    );
-    assert!(
-        seen.contains_key(&19_999),
-        "the segments after the gap went out"
+        stderr.contains("saved position is past the spool's end")
+            && stderr.contains("position=999999"),
+        "{stderr}"
     );
 }

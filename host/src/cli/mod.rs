@@ -33,7 +33,7 @@ pub enum Command {
     /// Read the configured sources and deliver to every destination until the inputs
     /// end (files read once, stdin closed) or SIGTERM/Ctrl-C.
     #[command(
-        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or dropped (when_full),\n     or input files not read\n     (see the dead-letter store and the log)"
+        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or dropped (when_full),\n     input files not read, or spool records lost\n     (see the dead-letter store and the log)"
     )]
     Run {
         /// Configuration file (TOML).
@@ -212,7 +212,8 @@ enum RunOutcome {
     /// A source or delivery task failed (or the configuration was refused).
     Failed = 2,
     /// Finished, but lines were rejected, events dead-lettered or dropped by a
-    /// `when_full` policy, or input files could not be read: look at the dead-letter store and the log.
+    /// `when_full` policy, input files could not be read, or spool records were lost: look
+    /// at the dead-letter store and the log.
     Incomplete = 3,
 }
 
@@ -236,6 +237,7 @@ fn run(config: Config) -> Result<ExitCode> {
         dropped,
         abandoned,
         read_errors,
+        spool_records_lost,
     ] = [
         &c.events_in,
         &c.lines_rejected,
@@ -243,6 +245,7 @@ fn run(config: Config) -> Result<ExitCode> {
         &c.dropped,
         &c.abandoned,
         &c.read_errors,
+        &c.spool_records_lost,
     ]
     .map(Counters::get);
     tracing::info!(
@@ -257,6 +260,7 @@ fn run(config: Config) -> Result<ExitCode> {
         sent_again_unconfirmed = Counters::get(&c.sent_again_unconfirmed),
         events_settled = Counters::get(&c.events_settled),
         spool_records_cut = Counters::get(&c.spool_records_cut),
+        spool_records_lost,
         dead_letters_removed = Counters::get(&c.dead_letters_removed),
         read_errors,
         "sluice stopped"
@@ -277,7 +281,7 @@ fn run(config: Config) -> Result<ExitCode> {
         RunOutcome::Failed
     } else if abandoned > 0 {
         RunOutcome::Abandoned
-    } else if rejected + dead_lettered + dropped + read_errors > 0 {
+    } else if rejected + dead_lettered + dropped + read_errors + spool_records_lost > 0 {
         RunOutcome::Incomplete
     } else {
         RunOutcome::Delivered

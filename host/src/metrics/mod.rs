@@ -30,8 +30,12 @@ pub struct Counters {
     pub sent_again_unconfirmed: AtomicU64,
     /// Dead-letter records removed with the oldest files, past `dead_letter_max_bytes`.
     pub dead_letters_removed: AtomicU64,
-    /// Spool records found torn or corrupt (a crash mid-write) and cut off.
+    /// Spool records found torn at start, written after the last checkpoint (a crash
+    /// mid-write): cut off, and read again by their sources.
     pub spool_records_cut: AtomicU64,
+    /// Spool records missing or damaged that a checkpoint counted on, once per
+    /// destination that had not settled them: their events are lost (exit code 3).
+    pub spool_records_lost: AtomicU64,
     /// Input files that could not be opened or read, and one-shot sources whose
     /// paths matched no file.
     pub read_errors: AtomicU64,

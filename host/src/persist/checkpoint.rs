@@ -36,6 +36,25 @@ impl FileId {
 pub struct Checkpoints {
     path: PathBuf,
     files: Mutex<HashMap<FileId, Entry>>,
+    /// The spool records the checkpoints last written may count on: those numbered
+    /// below this. A record past it that the spool finds torn at start was still being
+    /// written, and its source reads it again; one below it is lost.
+    spool_counted_through: u64,
+}
+
+/// `checkpoints.json`: the files, and the spool records they count on.
+#[derive(Debug, Serialize, Deserialize)]
+struct CheckpointFile {
+    spool_counted_through: u64,
+    files: Vec<Saved>,
+}
+
+/// What earlier versions wrote (the files alone), read as well.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyCheckpointFile {
+    Current(CheckpointFile),
+    Files(Vec<Saved>),
 }
 
 #[derive(Debug)]
@@ -67,12 +86,18 @@ impl Checkpoints {
     /// The checkpoints saved at `path`, if any; an unreadable file is logged and every
     /// file is read from its start.
     pub fn load(path: &Path) -> Checkpoints {
-        let saved: Vec<Saved> = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-                tracing::error!(file = %path.display(), %error, "checkpoints unreadable; files are read from their start");
-                Vec::new()
-            }),
-            Err(_) => Vec::new(),
+        let (saved, spool_counted_through) = match std::fs::read(path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(AnyCheckpointFile::Current(file)) => (file.files, file.spool_counted_through),
+                // Counted on every spool record there was: none is taken for a torn
+                // tail read again.
+                Ok(AnyCheckpointFile::Files(files)) => (files, u64::MAX),
+                Err(error) => {
+                    tracing::error!(file = %path.display(), %error, "checkpoints unreadable; files are read from their start");
+                    (Vec::new(), 0)
+                }
+            },
+            Err(_) => (Vec::new(), 0),
         };
         let files = saved
             .into_iter()
@@ -87,7 +112,13 @@ impl Checkpoints {
         Checkpoints {
             path: path.to_path_buf(),
             files: Mutex::new(files),
+            spool_counted_through,
         }
+    }
+
+    /// The spool records the checkpoints of the last run counted on: those below this.
+    pub fn spool_counted_through(&self) -> u64 {
+        self.spool_counted_through
     }
 
     fn files(&self) -> std::sync::MutexGuard<'_, HashMap<FileId, Entry>> {
@@ -150,10 +181,11 @@ impl Checkpoints {
         self.files().remove(&id);
     }
 
-    /// Every file's safe point now. Taken before the spool is forced to disk, so that
+    /// Every file's safe point now, and `spool_written()` read after them (every record
+    /// they count on is below it). Taken before the spool is forced to disk, so that
     /// what is written never counts on more than what is on disk.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let saved: Vec<Saved> = self
+    pub fn snapshot(&self, spool_written: impl FnOnce() -> u64) -> Vec<u8> {
+        let files: Vec<Saved> = self
             .files()
             .iter()
             .map(|(id, entry)| match entry {
@@ -175,7 +207,11 @@ impl Checkpoints {
                 }
             })
             .collect();
-        serde_json::to_vec_pretty(&saved).expect("plain fields")
+        let file = CheckpointFile {
+            spool_counted_through: spool_written(),
+            files,
+        };
+        serde_json::to_vec_pretty(&file).expect("plain fields")
     }
 
     /// Writes a snapshot as the checkpoints file.

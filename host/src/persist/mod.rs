@@ -43,19 +43,26 @@ impl Persisted {
             return Ok(None);
         };
         let lock = lock_data_dir(dir)?;
+        let checkpoints = Checkpoints::load(&dir.join("checkpoints.json"));
         let spool = if config.spooled() {
             let names: Vec<Arc<str>> = config
                 .destinations
                 .iter()
                 .map(|d| Arc::from(d.name.as_str()))
                 .collect();
-            let spool = Spool::open(&dir.join("spool"), &config.spool, &names, counters.clone())?;
+            let spool = Spool::open(
+                &dir.join("spool"),
+                &config.spool,
+                &names,
+                checkpoints.spool_counted_through(),
+                counters.clone(),
+            )?;
             Some(Arc::new(spool))
         } else {
             None
         };
         Ok(Some(Persisted {
-            checkpoints: Arc::new(Checkpoints::load(&dir.join("checkpoints.json"))),
+            checkpoints: Arc::new(checkpoints),
             spool,
             fsync: config.spool.fsync != Fsync::Never,
             fsync_every: match config.spool.fsync {
@@ -74,7 +81,8 @@ impl Persisted {
         if let Some(spool) = &self.spool {
             spool.save_positions(self.fsync)?;
         }
-        let snapshot = self.checkpoints.snapshot();
+        let spool_written = || self.spool.as_ref().map_or(0, |spool| spool.written());
+        let snapshot = self.checkpoints.snapshot(spool_written);
         if let Some(spool) = &self.spool {
             spool.sync()?;
         }

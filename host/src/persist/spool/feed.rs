@@ -122,8 +122,9 @@ pub async fn feed(
             Ok(frame) => frame,
             Err(problem) => {
                 // Checked when the spool was opened, so a disk that changed under it.
-                tracing::error!(segment = %segment.path.display(), problem, "corrupt spool record; the rest of the segment is skipped");
-                crate::metrics::Counters::add(&spool.counters.spool_records_cut, 1);
+                let lost = end.map_or(1, |end| end + 1 - next);
+                tracing::error!(segment = %segment.path.display(), problem, %destination, records_lost = lost, "spool records lost: a corrupt record; the rest of the segment is skipped");
+                crate::metrics::Counters::add(&spool.counters.spool_records_lost, lost as usize);
                 watermark.settle(position);
                 if let Some(end) = end {
                     next = end;

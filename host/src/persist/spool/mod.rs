@@ -5,8 +5,11 @@
 //! One log for all destinations, with one position each (`positions.json`), not one
 //! copy per destination. Records are numbered from 0 for the life of the spool;
 //! a segment file is named by the number of its first record. On open, every segment
-//! is read through and checked: a torn or corrupt tail (a crash mid-write) is cut off
-//! with one log line and counted, never a refusal to start.
+//! is read through and checked, never a refusal to start: a torn record past what the
+//! last checkpoints counted on (a crash mid-write) is cut off with a WARN, and its source
+//! reads it again; a record missing or damaged below it, that a destination had not
+//! settled (a disk that lost it, a segment deleted by hand), is lost: said at ERROR and
+//! counted (`spool_records_lost`), and the run ends with exit code 3.
 
 mod feed;
 mod record;
@@ -86,33 +89,43 @@ struct Cursor {
 impl Spool {
     /// Opens (or creates) the spool in `dir` for `destinations`, recovering what a
     /// crash left; each destination resumes at its saved position.
+    /// `counted_through`: the records the last checkpoints counted on are those below it.
     pub fn open(
         dir: &Path,
         config: &SpoolConfig,
         destinations: &[Arc<str>],
+        counted_through: u64,
         counters: Arc<Counters>,
     ) -> Result<Spool> {
         crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("creating the spool directory {}", dir.display()))?;
-        let mut segments = recover(dir, &counters)?;
+        let (mut segments, damage) = recover(dir)?;
         let next = segments.back().map_or(0, |s| s.first + s.records);
         let oldest = segments.front().map_or(next, |s| s.first);
         let saved = read_positions(dir);
-        let cursors = destinations
+        let starts: Vec<u64> = destinations
             .iter()
             .map(|name| {
-                let start = saved
-                    .get(name.as_ref())
-                    .copied()
-                    .unwrap_or(oldest)
-                    .clamp(oldest, next);
-                Cursor {
-                    destination: name.clone(),
-                    watermark: Watermark::starting_at(StreamPoint {
-                        offset: start,
-                        lines: 0,
-                    }),
+                let saved = saved.get(name.as_ref()).copied();
+                let start = saved.unwrap_or(oldest).clamp(oldest, next);
+                if saved.is_some_and(|saved| saved > next) {
+                    tracing::warn!(spool = %dir.display(), destination = %name, position = saved, end = next, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
                 }
+                start
+            })
+            .collect();
+        for damaged in damage {
+            damaged.report(counted_through, &starts, &counters);
+        }
+        let cursors = destinations
+            .iter()
+            .zip(starts)
+            .map(|(name, start)| Cursor {
+                destination: name.clone(),
+                watermark: Watermark::starting_at(StreamPoint {
+                    offset: start,
+                    lines: 0,
+                }),
             })
             .collect();
         if next > oldest {
@@ -357,6 +370,11 @@ impl Spool {
             .map_or(0, |watermark| next.saturating_sub(watermark.safe().offset))
     }
 
+    /// The number of the next record to be written: every record written is below it.
+    pub fn written(&self) -> u64 {
+        self.log().next
+    }
+
     /// Bytes of segments on disk.
     pub fn bytes(&self) -> u64 {
         self.log().bytes
@@ -416,9 +434,54 @@ impl std::ops::Deref for Recovered {
     }
 }
 
+/// Records a spool found missing or cut off at start: numbers `from..to` (`to` unknown for
+/// the tail of the last segment: at least the one record).
+#[derive(Debug)]
+struct Damage {
+    from: u64,
+    to: Option<u64>,
+    what: String,
+}
+
+impl Damage {
+    /// Logs and counts the damage: lost when a checkpoint counted on the records and a
+    /// destination had not settled them (counted once per such destination, `starts`
+    /// their positions); else a crash mid-write whose source reads the records again,
+    /// or records every destination had settled.
+    fn report(&self, counted_through: u64, starts: &[u64], counters: &Counters) {
+        let records = self.to.map_or(1, |to| to - self.from);
+        let end = self.to.unwrap_or(self.from + 1);
+        let unsettled = starts.iter().filter(|&&start| start < end).count();
+        if self.from < counted_through && unsettled > 0 {
+            tracing::error!(
+                records_lost = records,
+                destinations = unsettled,
+                first_record = self.from,
+                "spool records lost: {}; their events are not delivered to the destinations that had not settled them (a record is one read of a source, up to 256 KiB of lines)",
+                self.what
+            );
+            Counters::add(&counters.spool_records_lost, (records as usize) * unsettled);
+        } else if self.from >= counted_through {
+            tracing::warn!(
+                records_cut = records,
+                first_record = self.from,
+                "{}: written after the last checkpoint (a crash mid-write), so their sources read them again",
+                self.what
+            );
+            Counters::add(&counters.spool_records_cut, records as usize);
+        } else {
+            tracing::info!(
+                first_record = self.from,
+                "{}: every destination had settled them",
+                self.what
+            );
+        }
+    }
+}
+
 /// Reads every segment in `dir` through, cutting a torn or corrupt tail off, and
-/// removes empty ones.
-fn recover(dir: &Path, counters: &Counters) -> Result<VecDeque<Recovered>> {
+/// removes empty ones; what is missing or was cut.
+fn recover(dir: &Path) -> Result<(VecDeque<Recovered>, Vec<Damage>)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
@@ -433,22 +496,43 @@ fn recover(dir: &Path, counters: &Counters) -> Result<VecDeque<Recovered>> {
         }
     }
     found.sort();
-    let mut segments = VecDeque::new();
+    let mut segments: VecDeque<Recovered> = VecDeque::new();
+    let mut damage: Vec<Damage> = Vec::new();
+    // Where the records of the segment before end (the next segment should start there).
+    let mut expected: Option<u64> = None;
     for (first, path) in found {
+        if let Some(expected) = expected.filter(|&expected| expected < first) {
+            // The tail cut from the segment before ends here now that it is known.
+            match damage.last_mut() {
+                Some(cut) if cut.from == expected && cut.to.is_none() => cut.to = Some(first),
+                _ => damage.push(Damage {
+                    from: expected,
+                    to: Some(first),
+                    what: format!(
+                        "records {expected} to {} are missing from {} (a segment deleted?)",
+                        first - 1,
+                        dir.display()
+                    ),
+                }),
+            }
+        }
         let (records, whole) = scan(&path)?;
         let bytes = std::fs::metadata(&path)?.len();
         if whole < bytes {
-            tracing::warn!(
-                segment = %path.display(),
-                cut_bytes = bytes - whole,
-                records_kept = records,
-                "spool segment ends in a torn or corrupt record (sluice stopped mid-write); the tail is cut off"
-            );
-            Counters::add(&counters.spool_records_cut, 1);
+            damage.push(Damage {
+                from: first + records,
+                to: None,
+                what: format!(
+                    "spool segment {} has a torn or corrupt record after its {records} whole ones; its last {} bytes are cut off",
+                    path.display(),
+                    bytes - whole
+                ),
+            });
             let file = std::fs::OpenOptions::new().write(true).open(&path)?;
             file.set_len(whole)?;
             file.sync_all()?;
         }
+        expected = Some(first + records);
         if records == 0 {
             std::fs::remove_file(&path)?;
             continue;
@@ -462,7 +546,7 @@ fn recover(dir: &Path, counters: &Counters) -> Result<VecDeque<Recovered>> {
             records,
         });
     }
-    Ok(segments)
+    Ok((segments, damage))
 }
 
 /// The whole records of a segment file, and the bytes they take.
