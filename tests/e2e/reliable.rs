@@ -232,10 +232,11 @@ async fn events_left_in_the_spool_at_shutdown_go_out_after_a_restart() {
     assert_eq!(segments, 0, "delivered segments are removed");
 }
 
-/// The spool's segments in order.
+/// The spool's segments in order (none before the spool is made).
 fn segments(harness: &Harness) -> Vec<std::path::PathBuf> {
     let mut segments: Vec<_> = std::fs::read_dir(harness.path("state/spool"))
-        .unwrap()
+        .into_iter()
+        .flatten()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "seg"))
         .collect();
@@ -840,5 +841,105 @@ async fn a_position_past_the_spools_end_is_clamped_and_said() {
         stderr.contains("saved position is past the spool's end")
             && stderr.contains("position=999999"),
         "{stderr}"
+    );
+}
+
+/// Sets the most bytes `pid` may write into one file (`RLIMIT_FSIZE`): past it, a write
+/// fails as it does on a full disk (the process ignores `SIGXFSZ`).
+fn limit_file_size(pid: u32, bytes: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit(2) on our own child, with a limit read from a valid struct.
+    #[allow(unsafe_code)]
+    let set =
+        unsafe { libc::prlimit(pid as i32, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit");
+}
+
+/// A spool write that fails (a full disk; here the file-size limit) is cut back to the
+/// last whole record and written again once it can be, the source waiting meanwhile:
+/// it used to leave a torn record in the live segment, stop the source for the run and
+/// freeze its checkpoint (the events after it waited for a restart).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
+    use std::io::Write;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let live = harness.write("data/live.jsonl", "");
+    let append = |range: std::ops::Range<u64>| {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&live)
+            .unwrap();
+        for n in range {
+            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
+        }
+    };
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "retry = { initial_backoff = \"50ms\", max_backoff = \"100ms\", max_attempts = 1000 }"
+        )
+    ));
+    receiver.make_busy(usize::MAX);
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: signal(2) between fork and exec; an ignored signal stays ignored in the
+    // program executed.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    append(0..2_000);
+    let spooled = || {
+        segments(&harness)
+            .iter()
+            .map(|s| std::fs::metadata(s).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || spooled() > 100_000).await,
+        "spooled"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    limit_file_size(child.id().unwrap(), spooled() + 1_000);
+    append(2_000..4_000);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    limit_file_size(child.id().unwrap(), libc::RLIM_INFINITY);
+    receiver.make_busy(0);
+    append(4_000..5_000);
+    let all = eventually(Duration::from_secs(30), || {
+        arrivals(&receiver).len() == 5_000
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(
+        all,
+        "{} of 5000: {}",
+        arrivals(&receiver).len(),
+        transcript(&output)
+    );
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot write to the spool")
+            && stderr.contains("the spool is written again"),
+        "{stderr}"
+    );
+    assert!(
+        arrivals(&receiver).values().all(|&times| times == 1),
+        "nothing twice"
     );
 }

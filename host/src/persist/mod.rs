@@ -73,12 +73,15 @@ impl Persisted {
         }))
     }
 
-    /// Writes the spool positions and the checkpoints, and removes settled segments.
-    /// The positions go first: they count on deliveries, not on the spool's sync,
-    /// which may take a while after a burst of writes (and a restart that finds them
-    /// past the spool's end after a power cut starts at its end).
+    /// Removes settled segments, then writes the spool positions and the checkpoints.
+    /// The removal comes first, whatever follows: on a full disk it makes the room the
+    /// writes need (a position behind a removed segment resumes at the oldest left).
+    /// The positions go next: they count on deliveries, not on the spool's sync, which
+    /// may take a while after a burst of writes (and a restart that finds them past the
+    /// spool's end after a power cut starts at its end).
     pub fn commit(&self) -> Result<()> {
         if let Some(spool) = &self.spool {
+            spool.reclaim();
             spool.save_positions(self.fsync)?;
         }
         let spool_written = || self.spool.as_ref().map_or(0, |spool| spool.written());
@@ -86,11 +89,7 @@ impl Persisted {
         if let Some(spool) = &self.spool {
             spool.sync()?;
         }
-        self.checkpoints.write(&snapshot, self.fsync)?;
-        if let Some(spool) = &self.spool {
-            spool.reclaim();
-        }
-        Ok(())
+        self.checkpoints.write(&snapshot, self.fsync)
     }
 
     /// Commits every `interval` until `stop`, then once more. A failure is logged at

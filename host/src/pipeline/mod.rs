@@ -393,31 +393,23 @@ impl Ingest {
     }
 
     /// Writes the chunk to the spool; once there it is safe, and `mark`'s watermark
-    /// moves over it. A chunk the spool does not take (full until the source stops, or
-    /// a write that failed: a full disk) is never settled, so the checkpoint stays
-    /// before it and a restart reads it again; a failed write is logged and counted as
-    /// a read error.
+    /// moves over it. A chunk the spool cannot take yet (full, or a write that failed:
+    /// a full disk) is written when it can, the source waiting meanwhile; one it has not
+    /// taken when the source stops is never settled, so the checkpoint stays before it
+    /// and a restart reads it again.
     async fn spool(
         &self,
         spool: &Spool,
         chunk: &EventChunk,
         mark: Option<(Watermark, Position)>,
     ) -> Result<(), Closed> {
-        let count = chunk.events.len();
-        match spool.append(self.source, chunk, &self.give_up).await {
-            Ok(true) => {
-                Counters::add(&self.router.counters.events_settled, count);
-                if let Some((watermark, position)) = mark {
-                    watermark.settle(position);
-                }
-                Ok(())
-            }
-            Ok(false) => Err(Closed),
-            Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "cannot write to the spool; these events wait for a restart (the checkpoint stays before them)");
-                Counters::add(&self.router.counters.read_errors, 1);
-                Err(Closed)
-            }
+        if !spool.append(self.source, chunk, &self.give_up).await {
+            return Err(Closed);
         }
+        Counters::add(&self.router.counters.events_settled, chunk.events.len());
+        if let Some((watermark, position)) = mark {
+            watermark.settle(position);
+        }
+        Ok(())
     }
 }

@@ -118,6 +118,11 @@ pub async fn feed(
             lines: 0,
         });
         next += 1;
+        if end == Some(next) {
+            // Read to its end: not held open, so that its room on disk comes back when
+            // it is removed.
+            reader = None;
+        }
         let (source, chunk) = match frame {
             Ok(frame) => frame,
             Err(problem) => {

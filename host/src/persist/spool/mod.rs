@@ -37,6 +37,9 @@ const SEGMENT_SUFFIX: &str = ".seg";
 const POSITIONS: &str = "positions.json";
 /// How often a source waiting for room in a full spool looks again.
 const FULL_RETRY: Duration = Duration::from_millis(50);
+/// How long a source waits before it writes again a chunk the spool failed to write
+/// (a full disk, an I/O error).
+const WRITE_RETRY: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct Spool {
@@ -48,6 +51,10 @@ pub struct Spool {
     /// One per destination; a reload adds and removes them.
     cursors: std::sync::RwLock<Vec<Cursor>>,
     counters: Arc<Counters>,
+    /// Held by a sync from taking what is unsynced to its end: a second sync (the
+    /// `fsync` interval's and a checkpoint's) waits for the first to finish, instead of
+    /// returning before those bytes are on disk.
+    syncing: Mutex<()>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +74,9 @@ struct Log {
     unsynced: bool,
     /// Segments closed since the last `fsync`, still to be forced to disk.
     closed_unsynced: Vec<File>,
+    /// A segment was created since the last `fsync`: its name is not yet durable in the
+    /// spool's directory.
+    directory_unsynced: bool,
     /// Whether the current wait for room was logged.
     full_logged: bool,
 }
@@ -139,6 +149,7 @@ impl Spool {
             bytes,
             unsynced: false,
             closed_unsynced: Vec::new(),
+            directory_unsynced: false,
             full_logged: false,
         };
         Ok(Spool {
@@ -151,6 +162,7 @@ impl Spool {
             }),
             cursors: std::sync::RwLock::new(cursors),
             counters,
+            syncing: Mutex::new(()),
         })
     }
 
@@ -196,23 +208,43 @@ impl Spool {
     }
 
     /// Writes `chunk`, read by the source at `source`; waits while the spool is full,
-    /// until `give_up` (then false: the chunk is not spooled).
+    /// and while a write fails (a full disk: logged at ERROR, then written again), until
+    /// `give_up` (then false: the chunk is not spooled).
     pub async fn append(
         &self,
         source: usize,
         chunk: &EventChunk,
         give_up: &CancellationToken,
-    ) -> Result<bool> {
+    ) -> bool {
         let frame = record::encode(source as u32, chunk);
-        while !self.has_room(frame.len() as u64) {
+        let mut failing = false;
+        let mut appended = false;
+        loop {
+            while !appended && !self.has_room(frame.len() as u64) {
+                tokio::select! {
+                    () = tokio::time::sleep(FULL_RETRY) => {}
+                    () = give_up.cancelled() => return false,
+                }
+            }
+            // Page-cache writes; an `fsync` (policy `always`) may take milliseconds.
+            match tokio::task::block_in_place(|| self.write(&frame, &mut appended)) {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!(spool = %self.dir.display(), "the spool is written again; the source goes on");
+                    }
+                    return true;
+                }
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::error!(spool = %self.dir.display(), error = %format!("{error:#}"), "cannot write to the spool; the source waits and writes the chunk again");
+                }
+                Err(_) => {}
+            }
             tokio::select! {
-                () = tokio::time::sleep(FULL_RETRY) => {}
-                () = give_up.cancelled() => return Ok(false),
+                () = tokio::time::sleep(WRITE_RETRY) => {}
+                () = give_up.cancelled() => return false,
             }
         }
-        // Page-cache writes; an `fsync` (policy `always`) may take milliseconds.
-        tokio::task::block_in_place(|| self.write(&frame))?;
-        Ok(true)
     }
 
     /// Whether `bytes` more fit, after removing what every destination has settled.
@@ -227,19 +259,26 @@ impl Spool {
         fits
     }
 
-    fn write(&self, frame: &record::Encoded<'_>) -> Result<()> {
-        let to_sync = self.append_frame(frame)?;
-        // Forced to disk before the source moves on (`always`), without holding up
-        // the other writers meanwhile.
-        force(to_sync)?;
+    /// Appends `frame` unless `appended` says it was (a write again after a failed
+    /// `fsync` forces it, without a second copy), and with `fsync = "always"` forces it
+    /// to disk before the source moves on; then the feeds may read it.
+    fn write(&self, frame: &record::Encoded<'_>, appended: &mut bool) -> Result<()> {
+        if !*appended {
+            self.append_frame(frame)?;
+            *appended = true;
+        }
+        if self.config.fsync == Fsync::Always {
+            self.sync()?;
+        }
         let next = self.log().next;
         self.appended
             .send_modify(|appended| appended.next = next.max(appended.next));
         Ok(())
     }
 
-    /// Appends `frame` to the segment written to; what must be forced to disk now.
-    fn append_frame(&self, frame: &record::Encoded<'_>) -> Result<Vec<File>> {
+    /// Appends `frame` to the segment written to; on a failure, the segment is cut back
+    /// to its last whole record.
+    fn append_frame(&self, frame: &record::Encoded<'_>) -> Result<()> {
         let mut log = self.log();
         let roll = match (&log.writer, log.segments.back()) {
             (Some(_), Some(current)) => current.bytes >= self.config.segment_bytes,
@@ -252,20 +291,29 @@ impl Spool {
         let writer = log.writer.as_mut().expect("a segment is open");
         // Three writes, no copy of the text; a crash between them leaves a torn frame,
         // which the next start cuts off.
-        [&frame.header[..], frame.text, &frame.tail]
+        let written = [&frame.header[..], frame.text, &frame.tail]
             .into_iter()
-            .try_for_each(|part| writer.write_all(part))
-            .with_context(|| format!("writing to the spool in {}", self.dir.display()))?;
+            .try_for_each(|part| writer.write_all(part));
         let segment = log.segments.back_mut().expect("a segment is open");
+        if let Err(error) = written {
+            // What was written of the frame goes, so that the segment ends in a whole
+            // record for its readers and the frame is written again whole; if even that
+            // fails, the next frame starts a segment of its own.
+            let whole = segment.bytes;
+            let cut = writer
+                .set_len(whole)
+                .and_then(|()| std::io::Seek::seek(writer, std::io::SeekFrom::Start(whole)));
+            if cut.is_err() {
+                log.writer = None;
+            }
+            return Err(error)
+                .with_context(|| format!("writing to the spool in {}", self.dir.display()));
+        }
         segment.bytes += frame.len() as u64;
         log.bytes += frame.len() as u64;
         log.next += 1;
         log.unsynced = true;
-        // `every`: forced by `run_syncs`, off the sources' way.
-        match self.config.fsync {
-            Fsync::Always => unsynced(log),
-            Fsync::Every(_) | Fsync::Never => Ok(Vec::new()),
-        }
+        Ok(())
     }
 
     /// Closes the current segment (forced to disk unless the policy is `never`) and
@@ -282,6 +330,7 @@ impl Spool {
         let file = crate::private_fs::create(&path)
             .with_context(|| format!("creating spool segment {}", path.display()))?;
         log.writer = Some(file);
+        log.directory_unsynced = true;
         log.segments.push_back(Segment {
             first: log.next,
             path,
@@ -296,8 +345,25 @@ impl Spool {
         if self.config.fsync == Fsync::Never {
             return Ok(());
         }
-        let to_sync = unsynced(&mut self.log())?;
-        force(to_sync)
+        let _syncing = self.syncing.lock().expect("not poisoned");
+        let (to_sync, directory) = {
+            let mut log = self.log();
+            let directory = std::mem::take(&mut log.directory_unsynced);
+            (unsynced(&mut log)?, directory)
+        };
+        let forced = force(&to_sync).and_then(|()| match directory {
+            true => File::open(&self.dir)
+                .and_then(|dir| dir.sync_all())
+                .context("forcing the spool's directory to disk"),
+            false => Ok(()),
+        });
+        if forced.is_err() {
+            // Forced again by the next sync: no checkpoint counts on them meanwhile.
+            let mut log = self.log();
+            log.directory_unsynced |= directory;
+            log.closed_unsynced.extend(to_sync);
+        }
+        forced
     }
 
     /// Forces the spool to disk every `every` (the `fsync` policy's interval) until
@@ -400,21 +466,21 @@ impl Spool {
 /// The files written since the last `fsync` (handles of their own, so that they are
 /// forced after the log is unlocked); the log counts them as forced from now on.
 fn unsynced(log: &mut Log) -> Result<Vec<File>> {
-    let mut files = std::mem::take(&mut log.closed_unsynced);
-    if log.unsynced
-        && let Some(writer) = &log.writer
-    {
-        files.push(
+    let writer = match &log.writer {
+        Some(writer) if log.unsynced => Some(
             writer
                 .try_clone()
                 .context("opening the spool segment again")?,
-        );
-    }
+        ),
+        _ => None,
+    };
+    let mut files = std::mem::take(&mut log.closed_unsynced);
+    files.extend(writer);
     log.unsynced = false;
     Ok(files)
 }
 
-fn force(files: Vec<File>) -> Result<()> {
+fn force(files: &[File]) -> Result<()> {
     files
         .iter()
         .try_for_each(File::sync_data)
