@@ -61,6 +61,13 @@ pub fn now_rfc3339() -> String {
         .to_string()
 }
 
+/// How a process uses the store, for [`DeadLetter::lock`].
+#[derive(Debug, Clone, Copy)]
+pub enum StoreUse {
+    Append,
+    Rewrite,
+}
+
 /// Appends records; writers take turns, so records never interleave.
 #[derive(Debug)]
 pub struct DeadLetter {
@@ -108,6 +115,46 @@ impl DeadLetter {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Locks the store for `how` until the file returned is dropped: runs share it (each
+    /// appends whole records), while `sluice dlq replay`, which rewrites its files, takes
+    /// it alone (a rewrite renamed over a file a run appends to would lose records).
+    /// None when the lock file cannot be made (a directory not writable yet: a run
+    /// still starts, its writes tried again loudly); an error when the store is taken.
+    pub fn lock(&self, how: StoreUse) -> Result<Option<std::fs::File>> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let path = dir.join(".lock");
+        let opened = crate::private_fs::create_dir_all(dir).and_then(|()| {
+            crate::private_fs::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        });
+        let lock = match opened {
+            Ok(lock) => lock,
+            Err(error) => {
+                tracing::warn!(file = %path.display(), %error, "cannot lock the dead-letter store");
+                return Ok(None);
+            }
+        };
+        let taken = match how {
+            StoreUse::Append => lock.try_lock_shared(),
+            StoreUse::Rewrite => lock.try_lock(),
+        };
+        match (taken, how) {
+            (Ok(()), _) => Ok(Some(lock)),
+            (Err(_), StoreUse::Append) => anyhow::bail!(
+                "the dead-letter store {} is being rewritten by `sluice dlq replay`; start again when it is done",
+                dir.display()
+            ),
+            (Err(_), StoreUse::Rewrite) => anyhow::bail!(
+                "the dead-letter store {} is in use by a running sluice (it holds {}); replay once it has stopped",
+                dir.display(),
+                path.display()
+            ),
+        }
     }
 
     /// Checks that records can be written: the directory exists or can be made, and a
@@ -198,23 +245,66 @@ fn append_blocking(
         None => file.insert(open_append(path)?),
     };
     let size = open.metadata()?.len();
-    if size > 0 && size + text.len() as u64 > bounds.file {
-        let rotated = path.with_file_name(format!(
-            "dead-letter-{}.jsonl",
-            jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
-        ));
-        std::fs::rename(path, &rotated)
-            .with_context(|| format!("rotating {} to {}", path.display(), rotated.display()))?;
-        tracing::info!(file = %rotated.display(), "dead-letter file rotated");
-        *file = None;
-        // Room for the new file to grow to its own bound.
-        remove_oldest(path, bounds.total.saturating_sub(bounds.file), removed);
-        return append_blocking(path, file, text, bounds, removed);
+    let written = append_whole(open, size, text, bounds, path);
+    match written {
+        Ok(Rotate::No) => Ok(()),
+        Ok(Rotate::Yes) => {
+            rotate(path, bounds, removed)?;
+            *file = None;
+            append_blocking(path, file, text, bounds, removed)
+        }
+        Err(error) => {
+            // The next write opens the file again and cuts what this one left.
+            *file = None;
+            Err(error)
+        }
     }
-    open.write_all(text)
-        .with_context(|| format!("writing {}", path.display()))?;
-    open.sync_data()
-        .with_context(|| format!("syncing {}", path.display()))
+}
+
+/// Whether the file must be rotated before the text is written.
+enum Rotate {
+    Yes,
+    No,
+}
+
+/// Appends `text` to `open` (of `size` bytes) and syncs it, unless the file must be
+/// rotated first. A write or sync that fails is cut back to `size`, so that no torn
+/// record is left for the write again to follow.
+fn append_whole(
+    open: &mut std::fs::File,
+    size: u64,
+    text: &[u8],
+    bounds: Bounds,
+    path: &Path,
+) -> Result<Rotate> {
+    if size > 0 && size + text.len() as u64 > bounds.file {
+        return Ok(Rotate::Yes);
+    }
+    let written = open
+        .write_all(text)
+        .with_context(|| format!("writing {}", path.display()))
+        .and_then(|()| {
+            open.sync_data()
+                .with_context(|| format!("syncing {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = open.set_len(size);
+    }
+    written.map(|()| Rotate::No)
+}
+
+/// Renames the current file aside, and removes the oldest to keep the store in bounds.
+fn rotate(path: &Path, bounds: Bounds, removed: &AtomicU64) -> Result<()> {
+    let rotated = path.with_file_name(format!(
+        "dead-letter-{}.jsonl",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ")
+    ));
+    std::fs::rename(path, &rotated)
+        .with_context(|| format!("rotating {} to {}", path.display(), rotated.display()))?;
+    tracing::info!(file = %rotated.display(), "dead-letter file rotated");
+    // Room for the new file to grow to its own bound.
+    remove_oldest(path, bounds.total.saturating_sub(bounds.file), removed);
+    Ok(())
 }
 
 /// The store's files, oldest first (rotated files by their time, then the current one).
@@ -264,16 +354,43 @@ fn count_lines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
+/// Opens the current file to append to, cutting a torn record off its end first: a
+/// write that failed and could not be cut back (its events were kept and written again).
 fn open_append(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    crate::private_fs::options()
+    let file = crate::private_fs::options()
+        .read(true)
         .create(true)
         .append(true)
         .open(path)
-        .with_context(|| format!("opening {}", path.display()))
+        .with_context(|| format!("opening {}", path.display()))?;
+    let whole = whole_records_end(&file).with_context(|| format!("reading {}", path.display()))?;
+    if whole < file.metadata()?.len() {
+        tracing::warn!(file = %path.display(), cut_from = whole, "the dead-letter file ends in a torn record (a write that failed); it is cut off, its events were kept and are written again");
+        file.set_len(whole)
+            .with_context(|| format!("cutting the torn record off {}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// The end of the last whole record (line) of `file`.
+fn whole_records_end(file: &std::fs::File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = file.metadata()?.len();
+    let mut block = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let read = &mut block[..(end - start) as usize];
+        file.read_exact_at(read, start)?;
+        if let Some(newline) = read.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

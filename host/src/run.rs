@@ -8,7 +8,7 @@ use tokio::signal::unix::{Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::dead_letter::DeadLetter;
+use crate::dead_letter::{DeadLetter, StoreUse};
 use crate::fleet::{Fleet, Roster};
 use crate::load::load_destinations;
 use crate::metrics::Counters;
@@ -47,6 +47,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     }
     let filters = Filters::load(&config, None)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
+    let _store_lock = dead_letter.lock(StoreUse::Append)?;
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::configured(&config)?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.

@@ -140,3 +140,119 @@ async fn dead_lettered_events_can_be_replayed() {
         crate::support::sorted(original)
     );
 }
+
+/// `dlq replay` beside a running sluice without `data_dir` used to rewrite the store
+/// under it (records it appended meanwhile were lost): the store itself is locked. And
+/// replay used to run the destination's filter module, removing the records of the
+/// events it dropped, undelivered: replayed events are not filtered again.
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_replay_waits_for_the_store_and_does_not_filter_again() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let lines = (0..100).map(|n| {
+        let domain = ["example.com", "contractor.example"][n % 2];
+        format!(r#"{{"n":{n},"actor_email":"user{n}@{domain}"}}"#)
+    });
+    crate::support::append_lines(&harness.path("data/events.jsonl"), lines);
+    harness.write(
+        "modules/email-domain-filter.wasm",
+        std::fs::read(crate::support::test_module("email-domain-filter")).unwrap(),
+    );
+    let config = |extra: &str| {
+        format!(
+            "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/events.jsonl\"]\n{}",
+            splunk_destination(&receiver.endpoint(), extra)
+        )
+    };
+    harness.config(&config("settings = { index = \"nonexistent\" }"));
+    let token = [("HEC_TOKEN", receiver.token())];
+    harness.run_expecting(3, &token).await;
+    assert_eq!(harness.dead_letters().len(), 100);
+
+    harness.config(&config(
+        "settings = { index = \"audit\" }\nfilter_module = \"email-domain-filter\"\nfilter_settings = { domains = \"contractor.example\" }",
+    ));
+    let replay = [
+        "dlq",
+        "replay",
+        "-c",
+        "sluice.toml",
+        "--destination",
+        "splunk",
+    ];
+    // A run reading its standard input, holding the store.
+    let running = harness.write(
+        "running.toml",
+        format!(
+            "dead_letter_dir = \"dead-letter\"\n[[sources]]\ntype = \"stdin\"\n{}",
+            splunk_destination(&receiver.endpoint(), "")
+        ),
+    );
+    let mut command = harness.command(&["run", "-c", running.to_str().unwrap()]);
+    command
+        .env("HEC_TOKEN", receiver.token())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let refused = harness.sluice(&replay, &token).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", transcript(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is in use by a running sluice"),
+        "{}",
+        transcript(&refused)
+    );
+    send_signal(&child, libc::SIGTERM);
+    exit_within(child, Duration::from_secs(30)).await;
+    assert_eq!(harness.dead_letters().len(), 100, "the store is as it was");
+
+    let replayed = harness.sluice(&replay, &token).await;
+    assert!(replayed.status.success(), "{}", transcript(&replayed));
+    assert!(
+        String::from_utf8_lossy(&replayed.stdout).contains("100 delivered"),
+        "{}",
+        transcript(&replayed)
+    );
+    assert_eq!(
+        receiver.indexed().len(),
+        100,
+        "the filter module did not run"
+    );
+    assert!(harness.dead_letters().is_empty());
+}
+
+/// A record a failed write left half written (no end of line) is cut off before the
+/// next record, which used to follow it on the same line; `dlq list` counts lines that
+/// are not records.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_dead_letter_record_is_cut_before_the_next_and_list_counts_bad_lines() {
+    let harness = Harness::new();
+    harness.write(
+        "dead-letter/dead-letter.jsonl",
+        "not a record\n{\"time\":\"2026-01-01T00:00:00Z\",\"stage\":\"parse\",\"reas",
+    );
+    harness.config(
+        "[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n",
+    );
+    let output = harness
+        .sluice_with_input(&["run", "-c", "sluice.toml"], &[], b"{\"a\":1}\nnot json\n")
+        .await;
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    let text = std::fs::read_to_string(harness.path("dead-letter/dead-letter.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "not a record");
+    let record: serde_json::Value = serde_json::from_str(lines[1]).expect("a whole record");
+    assert_eq!(record["line"], "not json");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ends in a torn record"));
+
+    let listed = harness
+        .sluice(&["dlq", "list", "-c", "sluice.toml"], &[])
+        .await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        stdout.contains("1 record(s)") && stdout.contains("1  line(s) that are not records"),
+        "{stdout}"
+    );
+}

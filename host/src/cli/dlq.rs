@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ack::Ack;
 use crate::config::Config;
-use crate::dead_letter::{self, DeadLetter};
+use crate::dead_letter::{self, DeadLetter, StoreUse};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
 use crate::module::Runtime;
@@ -43,25 +43,29 @@ struct Found {
     record: Stored,
 }
 
-/// Every record of the store's files (a line that is not a record is reported and
-/// left alone).
-fn read_store(files: &[PathBuf]) -> Result<Vec<Found>> {
+/// Every record of the store's files, and how many lines are not records (each is
+/// reported and left alone).
+fn read_store(files: &[PathBuf]) -> Result<(Vec<Found>, usize)> {
     let mut found = Vec::new();
+    let mut unreadable = 0;
     for (file, path) in files.iter().enumerate() {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         for (line, text) in text.lines().enumerate() {
             match serde_json::from_str::<Stored>(text) {
                 Ok(record) => found.push(Found { file, line, record }),
-                Err(error) => eprintln!(
-                    "sluice: warning: {}:{}: not a dead-letter record ({error}); left alone",
-                    path.display(),
-                    line + 1
-                ),
+                Err(error) => {
+                    unreadable += 1;
+                    eprintln!(
+                        "sluice: warning: {}:{}: not a dead-letter record ({error}); left alone",
+                        path.display(),
+                        line + 1
+                    );
+                }
             }
         }
     }
-    Ok(found)
+    Ok((found, unreadable))
 }
 
 /// `sluice dlq list`: records by destination and reason, most first.
@@ -69,7 +73,8 @@ pub fn list(config: &Config) -> Result<ExitCode> {
     let store = DeadLetter::configured(config);
     let files = dead_letter::files(store.path());
     let mut groups: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for found in read_store(&files)? {
+    let (records, unreadable) = read_store(&files)?;
+    for found in records {
         let record = found.record;
         let destination = record
             .destination
@@ -82,6 +87,9 @@ pub fn list(config: &Config) -> Result<ExitCode> {
         files.len(),
         config.dead_letter_dir.display()
     );
+    if unreadable > 0 {
+        println!("{unreadable:>9}  line(s) that are not records (see the warnings above)");
+    }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     for ((destination, reason), count) in groups {
@@ -121,12 +129,6 @@ impl Selection {
 /// removes from the store the records of events that were settled (delivered, or
 /// refused again: those have a new record).
 pub fn replay(config: &Config, selection: &Selection) -> Result<ExitCode> {
-    // A running sluice appends to the store; the lock keeps the two apart.
-    let _lock = config
-        .data_dir
-        .as_deref()
-        .map(crate::persist::lock_data_dir)
-        .transpose()?;
     let index = config
         .destinations
         .iter()
@@ -139,9 +141,15 @@ pub fn replay(config: &Config, selection: &Selection) -> Result<ExitCode> {
             )
         })?;
     let dead_letter = Arc::new(DeadLetter::configured(config));
+    // A running sluice appends to the store, and the rewrite below would lose what it
+    // appends: the lock keeps the two apart.
+    let _lock = dead_letter
+        .lock(StoreUse::Rewrite)?
+        .context("cannot lock the dead-letter store to rewrite it")?;
     let files = dead_letter::files(dead_letter.path());
     let identities: Vec<Option<u64>> = files.iter().map(|path| inode(path)).collect();
     let chosen: Vec<Found> = read_store(&files)?
+        .0
         .into_iter()
         .filter(|found| selection.takes(&found.record))
         .collect();
@@ -185,10 +193,15 @@ async fn send_again(
     counters: Arc<Counters>,
 ) -> Result<Vec<bool>> {
     let modules = Runtime::configured(config)?;
-    let destinations = tokio::task::block_in_place(|| {
+    let mut destinations = tokio::task::block_in_place(|| {
         crate::load::load_destinations(config, &modules, &dead_letter, &counters)
     })?;
-    let destination = destinations[index].clone();
+    let mut destination = destinations.swap_remove(index);
+    // Replayed events passed the filters once: not the filter module either (the
+    // records of events it dropped would be removed, undelivered).
+    Arc::get_mut(&mut destination)
+        .context("the destination is not shared before it starts")?
+        .filter_stage = None;
     let tasks = crate::tasks::Tasks::new("delivery");
     let queue = destination.spawn(
         &config.destinations[index],
