@@ -376,3 +376,47 @@ async fn each_event_carries_its_stable_id_so_a_redelivery_can_be_removed() {
     let again: Vec<String> = both.iter().step_by(2).cloned().collect();
     assert_eq!(again, first);
 }
+
+/// A 200 that is not HEC's answer (a captive portal's page, a misrouted proxy's megabyte
+/// of text) is a failed attempt, not a delivery: it used to count every event delivered,
+/// exit 0, without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_200_that_is_not_hecs_answer_is_not_a_delivery() {
+    for page in [
+        "<html><body>Sign in to the guest network</body></html>".to_owned(),
+        "x".repeat(1 << 20),
+    ] {
+        let app = axum::Router::new().fallback(move || {
+            let page = page.clone();
+            async move { page }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let harness = Harness::new();
+        harness.copy_data(&["idp-audit.jsonl"]);
+        harness.config(&format!(
+            "{FILE_SOURCE}{}",
+            splunk_destination(
+                &endpoint,
+                "retry = { max_attempts = 2, initial_backoff = \"10ms\", max_backoff = \"20ms\" }"
+            )
+        ));
+        let output = harness.run_expecting(3, &[("HEC_TOKEN", "t")]).await;
+        assert_eq!(
+            summary_figure(&output, "delivered"),
+            0,
+            "{}",
+            transcript(&output)
+        );
+        let letters = harness.dead_letters();
+        assert!(!letters.is_empty());
+        assert!(
+            letters
+                .iter()
+                .all(|l| l["reason"].as_str().unwrap().contains("not HEC's JSON")),
+            "{:?}",
+            letters[0]
+        );
+    }
+}

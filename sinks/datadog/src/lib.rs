@@ -50,7 +50,7 @@ impl Formatter for Datadog {
     /// 202 delivered; 408, 429 and 5xx retried (with `Retry-After`); 413 split; 400,
     /// 401, 403 refused (the Datadog Agent retries none of those either).
     fn classify(&self, response: &HttpResponse, _request: &SentRequest) -> Verdict {
-        match Verdict::from_status(response) {
+        match Verdict::from_json_api_status(response) {
             Verdict::Refused(_) => Verdict::Refused(format!(
                 "Datadog HTTP {}: {}",
                 response.status,

@@ -52,7 +52,7 @@ impl Formatter for Sentinel {
     /// 204 and 429 are confirmed in `protocols.md`; the rest is Azure's usual
     /// behaviour, UNCONFIRMED.)
     fn classify(&self, response: &HttpResponse, _request: &SentRequest) -> Verdict {
-        match Verdict::from_status(response) {
+        match Verdict::from_json_api_status(response) {
             Verdict::Refused(_) => Verdict::Refused(format!(
                 "Azure Monitor HTTP {}: {}",
                 response.status,

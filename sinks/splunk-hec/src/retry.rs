@@ -5,6 +5,9 @@ use sluice_guest::{HttpResponse, PartialFailure, Refusal, SentRequest, Verdict};
 
 /// The JSON body HEC always answers with.
 struct HecReply {
+    /// Whether the body is a JSON object at all: a 2xx that is not came from something
+    /// else in the way (a captive portal, a misrouted proxy).
+    json: bool,
     code: Option<i64>,
     text: String,
     invalid_event: Option<u32>,
@@ -16,6 +19,7 @@ impl HecReply {
     fn parse(response: &HttpResponse) -> Self {
         let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         HecReply {
+            json: body.is_object(),
             code: body.get("code").and_then(Value::as_i64),
             text: body
                 .get("text")
@@ -51,6 +55,14 @@ pub fn classify(response: &HttpResponse, request: &SentRequest, ack: bool) -> Ve
     let reason = reply.reason(response.status);
     let code = reply.code.filter(|code| HEC_CODES.contains(code));
     match (response.status, code) {
+        (200..=299, _) if !reply.json => Verdict::retry(
+            response,
+            format!(
+                "HTTP {} with an answer that is not HEC's JSON (a proxy or a captive portal in the way?): {}",
+                response.status,
+                response.body_start()
+            ),
+        ),
         // 24, 25: accepted, queues approaching capacity.
         (200..=299, None | Some(0 | 24 | 25)) => match reply.ticket.filter(|_| ack) {
             Some(ticket) => Verdict::Pending(ticket),
