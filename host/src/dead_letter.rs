@@ -164,9 +164,15 @@ impl DeadLetter {
         crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("cannot create dead-letter directory {}", dir.display()))?;
         let probe = dir.join(format!(".sluice-check-{}", std::process::id()));
-        crate::private_fs::create(&probe)
+        // A block written and forced: an empty file can still be made on a full disk.
+        let written = crate::private_fs::create(&probe).and_then(|mut file| {
+            file.write_all(&[b'\n'; 4096])?;
+            file.sync_data()
+        });
+        let removed = std::fs::remove_file(&probe);
+        written
             .with_context(|| format!("cannot write in dead-letter directory {}", dir.display()))?;
-        std::fs::remove_file(&probe).with_context(|| format!("cannot remove {}", probe.display()))
+        removed.with_context(|| format!("cannot remove {}", probe.display()))
     }
 
     /// Writes `records` and syncs them, trying again (and saying so at ERROR) until it

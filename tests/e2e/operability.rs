@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination, transcript, write_events,
+    FILE_SOURCE, Harness, destination_summary, exit_within, send_signal, splunk_destination,
+    summary_figure, transcript, write_events,
 };
 
 /// Nothing used to be logged between the start and the summary.
@@ -142,5 +143,104 @@ async fn a_one_shot_run_at_a_terminal_shows_its_progress() {
     assert!(
         screen.contains("sluice stopped"),
         "the logs are there too: {screen}"
+    );
+}
+
+/// A destination that refuses every request (a bad token: 403) is failing: its summary
+/// said `failed_attempts=0 failing=false last_error=never` while every event was refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destination_that_refuses_every_request_is_failing() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let output = harness.run_expecting(3, &[("HEC_TOKEN", "wrong")]).await;
+    let summary = destination_summary(&String::from_utf8_lossy(&output.stderr), "splunk");
+    assert!(
+        summary.contains("failing=true")
+            && !summary.contains("failed_attempts=0 ")
+            && !summary.contains("last_error=never"),
+        "{summary}"
+    );
+}
+
+/// Checkpoints that cannot be written (here a directory where the file goes) end the
+/// run with exit 3 and say so: the next run would read everything again. It was exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_that_cannot_be_written_are_not_exit_0() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.write("state/checkpoints.json/in-the-way", "");
+    harness.config(&format!(
+        "data_dir = \"state\"\n{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let output = harness.run_expecting(3, &[]).await;
+    assert_eq!(
+        summary_figure(&output, "checkpoints_unsaved"),
+        1,
+        "{}",
+        transcript(&output)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write checkpoints"));
+}
+
+/// A pattern that matches a directory: `check` and the run say it is not read (check
+/// said the pattern "matches no file").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_a_pattern_matches_is_said_not_read() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.write("data/archive.jsonl/old", "");
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("matches data/archive.jsonl, which is not a regular file"),
+        "{}",
+        transcript(&check)
+    );
+    let output = harness.run_ok(&[]).await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not a regular file"),
+        "{}",
+        transcript(&output)
+    );
+}
+
+/// `check` with a dead-letter store that cannot take a block (a full disk; here the
+/// file-size limit): it used to pass, as an empty file can still be made.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_finds_a_dead_letter_store_that_cannot_take_a_block() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let mut command = harness.command(&["check", "-c", "sluice.toml"]);
+    command.stdin(std::process::Stdio::null());
+    // SAFETY: signal(2) and setrlimit(2) between fork and exec, on the child alone.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 1000,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let output = command.output().await.unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot write in dead-letter directory"),
+        "{}",
+        transcript(&output)
     );
 }

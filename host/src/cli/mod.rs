@@ -33,7 +33,7 @@ pub enum Command {
     /// Read the configured sources and deliver to every destination until the inputs
     /// end (files read once, stdin closed) or SIGTERM/Ctrl-C.
     #[command(
-        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or dropped (when_full),\n     input files not read, or spool records lost\n     (see the dead-letter store and the log)"
+        after_help = "Exit codes:\n  0  every event read was delivered to every destination\n  1  events were abandoned at the shutdown deadline (shutdown_timeout)\n  2  an error: the configuration was refused, or a source or delivery task failed\n  3  finished, but lines were rejected, events dead-lettered or dropped (when_full),\n     input files not read, spool records lost,\n     or the last checkpoints not written\n     (see the dead-letter store and the log)"
     )]
     Run {
         /// Configuration file (TOML).
@@ -212,8 +212,8 @@ enum RunOutcome {
     /// A source or delivery task failed (or the configuration was refused).
     Failed = 2,
     /// Finished, but lines were rejected, events dead-lettered or dropped by a
-    /// `when_full` policy, input files could not be read, or spool records were lost: look
-    /// at the dead-letter store and the log.
+    /// `when_full` policy, input files could not be read, spool records were lost, or the
+    /// last checkpoints could not be written: look at the dead-letter store and the log.
     Incomplete = 3,
 }
 
@@ -238,6 +238,7 @@ fn run(config: Config) -> Result<ExitCode> {
         abandoned,
         read_errors,
         spool_records_lost,
+        checkpoints_unsaved,
     ] = [
         &c.events_in,
         &c.lines_rejected,
@@ -246,6 +247,7 @@ fn run(config: Config) -> Result<ExitCode> {
         &c.abandoned,
         &c.read_errors,
         &c.spool_records_lost,
+        &c.checkpoints_unsaved,
     ]
     .map(Counters::get);
     tracing::info!(
@@ -261,6 +263,7 @@ fn run(config: Config) -> Result<ExitCode> {
         events_settled = Counters::get(&c.events_settled),
         spool_records_cut = Counters::get(&c.spool_records_cut),
         spool_records_lost,
+        checkpoints_unsaved,
         dead_letters_removed = Counters::get(&c.dead_letters_removed),
         read_errors,
         "sluice stopped"
@@ -281,7 +284,14 @@ fn run(config: Config) -> Result<ExitCode> {
         RunOutcome::Failed
     } else if abandoned > 0 {
         RunOutcome::Abandoned
-    } else if rejected + dead_lettered + dropped + read_errors + spool_records_lost > 0 {
+    } else if rejected
+        + dead_lettered
+        + dropped
+        + read_errors
+        + spool_records_lost
+        + checkpoints_unsaved
+        > 0
+    {
         RunOutcome::Incomplete
     } else {
         RunOutcome::Delivered
@@ -378,7 +388,15 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     for (i, source) in config.sources.iter().enumerate() {
         if let SourceConfig::File { paths, .. } = source {
             for (j, pattern) in paths.iter().enumerate() {
-                if crate::source::expand(std::slice::from_ref(pattern))?.is_empty() {
+                let found = crate::source::matches(std::slice::from_ref(pattern))?;
+                for not_file in &found.not_files {
+                    println!(
+                        "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches {}, which is not a regular file (not read)",
+                        path.display(),
+                        crate::module::one_line(&not_file.display().to_string())
+                    );
+                }
+                if found.files.is_empty() {
                     println!(
                         "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches no file (yet)",
                         path.display()

@@ -518,6 +518,11 @@ impl Worker {
                     return;
                 }
                 Verdict::Refused(reason) => {
+                    // A whole request refused (a bad token, a wrong index) is a
+                    // destination that does not work, for health and alerts.
+                    self.destination
+                        .health
+                        .failed(&self.destination.name, &reason);
                     self.dead_letter(&pending.events, &events, &reason).await;
                     return;
                 }

@@ -36,6 +36,9 @@ pub struct Counters {
     /// Spool records missing or damaged that a checkpoint counted on, once per
     /// destination that had not settled them: their events are lost (exit code 3).
     pub spool_records_lost: AtomicU64,
+    /// 1 while the last checkpoint write failed (a restart would read again from the
+    /// last ones written), else 0.
+    pub checkpoints_unsaved: AtomicU64,
     /// Input files that could not be opened or read, and one-shot sources whose
     /// paths matched no file.
     pub read_errors: AtomicU64,

@@ -33,6 +33,7 @@ pub struct Persisted {
     fsync_every: Option<Duration>,
     /// Held for the run: a second sluice on the same `data_dir` would corrupt it.
     _lock: std::fs::File,
+    counters: Arc<Counters>,
 }
 
 impl Persisted {
@@ -70,6 +71,7 @@ impl Persisted {
                 Fsync::Always | Fsync::Never => None,
             },
             _lock: lock,
+            counters: counters.clone(),
         }))
     }
 
@@ -120,6 +122,9 @@ impl Persisted {
                 Err(_) => {}
                 Ok(()) => failing = false,
             }
+            self.counters
+                .checkpoints_unsaved
+                .store(u64::from(failing), std::sync::atomic::Ordering::Relaxed);
             if stopping {
                 if let Some(syncs) = syncs {
                     let _ = syncs.await;

@@ -152,7 +152,15 @@ impl Reader {
     /// Opens the files the patterns name now that are not open yet (by identity);
     /// whether the patterns name any file.
     async fn discover(&mut self, ingest: &Ingest) -> Result<bool> {
-        let paths = expand(&self.source.patterns)?;
+        let Matches {
+            files: paths,
+            not_files,
+        } = matches(&self.source.patterns)?;
+        for path in not_files {
+            if self.not_opened.insert(path.clone()) {
+                tracing::warn!(path = %one_line(&path.display().to_string()), "a path the source's patterns match is not a regular file (a directory, a device, a FIFO?); it is not read");
+            }
+        }
         let matched = !paths.is_empty();
         for path in paths {
             let meta = match std::fs::metadata(&path) {
@@ -249,19 +257,34 @@ impl Reader {
 
 /// The files the patterns name now, in a stable order.
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
-    let mut paths = Vec::new();
+    Ok(matches(patterns)?.files)
+}
+
+/// What the patterns name now: regular files, and the other paths (directories,
+/// devices, FIFOs, sockets), which are not read.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub files: Vec<PathBuf>,
+    pub not_files: Vec<PathBuf>,
+}
+
+/// The paths the patterns name now, each list in a stable order.
+pub fn matches(patterns: &[String]) -> Result<Matches> {
+    let mut found = Matches::default();
     for pattern in patterns {
         for entry in glob::glob(pattern).with_context(|| format!("bad glob `{pattern}`"))? {
             match entry {
-                Ok(path) if path.is_file() => paths.push(path),
-                Ok(_) => {}
+                Ok(path) if path.is_file() => found.files.push(path),
+                Ok(path) => found.not_files.push(path),
                 Err(error) => tracing::warn!(%error, "cannot read a path of the glob"),
             }
         }
     }
-    paths.sort();
-    paths.dedup();
-    Ok(paths)
+    for list in [&mut found.files, &mut found.not_files] {
+        list.sort();
+        list.dedup();
+    }
+    Ok(found)
 }
 
 /// Whether the file at `path` starts with `bytes`.

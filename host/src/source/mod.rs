@@ -4,7 +4,7 @@
 
 mod file;
 
-pub use file::expand;
+pub use file::{expand, matches};
 
 pub use sluice_reader::lines::{LinePosition, LineSplitter};
 mod stdin;
