@@ -943,3 +943,36 @@ async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
         "nothing twice"
     );
 }
+
+/// The ids of a file's events are the same under another name (a rotation's rename while
+/// sluice was stopped), so that a SIEM recognises what a restart sends again: they were
+/// seeded by the path.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_renamed_keeps_the_ids_of_its_events() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/app.log", 50);
+    let config = |path: &str| {
+        format!(
+            "[[sources]]\ntype = \"file\"\npaths = [\"{path}\"]\n{}",
+            splunk_destination(&receiver.endpoint(), "")
+        )
+    };
+    let token = [("HEC_TOKEN", receiver.token())];
+    harness.config(&config("data/app.log"));
+    harness.run_ok(&token).await;
+    std::fs::rename(harness.path("data/app.log"), harness.path("data/app.log.1")).unwrap();
+    harness.config(&config("data/app.log.1"));
+    harness.run_ok(&token).await;
+    let mut ids: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for envelope in receiver.indexed() {
+        let n = envelope["event"]["n"].as_u64().unwrap();
+        let id = envelope["fields"]["sluice_event_id"].as_str().unwrap();
+        ids.entry(n).or_default().push(id.to_owned());
+    }
+    assert_eq!(ids.len(), 50);
+    for (n, sent) in ids {
+        assert_eq!(sent.len(), 2, "{n} sent by each run");
+        assert_eq!(sent[0], sent[1], "event {n} kept its id");
+    }
+}

@@ -60,6 +60,7 @@ pub fn preview(
     let mut handle = |position: LinePosition, line: Line<'_>| {
         let origin = Origin {
             name: "stdin",
+            stream: crate::pipeline::stdin_stream(),
             line: position.number,
             offset: position.offset,
         };

@@ -29,6 +29,14 @@ impl FileId {
             inode: meta.ino(),
         }
     }
+
+    /// A hash of the identity, which seeds the ids of the file's events.
+    pub fn seed(&self) -> u64 {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.device.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.inode.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    }
 }
 
 /// The checkpoints of every file source of a run.

@@ -26,6 +26,9 @@ use crate::persist::Spool;
 pub struct Origin<'a> {
     /// A file path, or `stdin`.
     pub name: &'a str,
+    /// What the stream is under any name: for a file, a hash of its device and inode
+    /// ([`FileId::seed`](crate::persist::FileId::seed)); for standard input, of `stdin`.
+    pub stream: u64,
     /// 1-based line number.
     pub line: u64,
     /// Byte offset of the line's start.
@@ -33,11 +36,17 @@ pub struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    /// What makes the ids of this line's event stable across re-reads: its source and
-    /// its position there.
+    /// What makes the ids of this line's event stable across re-reads: its stream (not
+    /// its name: a file renamed while sluice was stopped keeps its ids, so a SIEM can
+    /// recognise what a restart sends again) and its position there.
     pub fn id_seed(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(self.name.as_bytes()) ^ self.offset
+        self.stream ^ self.offset
     }
+}
+
+/// The stream seed of standard input.
+pub fn stdin_stream() -> u64 {
+    xxhash_rust::xxh3::xxh3_64(b"stdin")
 }
 
 /// Why a line over `events.max_line_bytes` is not an event.

@@ -435,9 +435,9 @@ impl OpenFile {
                 }
             }
             self.read_bytes += read as u64;
-            let name = &self.name;
+            let (name, stream) = (&self.name, self.id.seed());
             self.splitter.feed(bytes, |position, line| {
-                ingest.line(origin(name, position), line)
+                ingest.line(origin(name, stream, position), line)
             });
             let position = self.watermark.issue(self.read_point());
             if ingest
@@ -510,17 +510,18 @@ impl OpenFile {
 
     /// Takes the unterminated last line, if any.
     async fn finish(&mut self, ingest: &mut Ingest) {
-        let name = &self.name;
+        let (name, stream) = (&self.name, self.id.seed());
         self.splitter
-            .finish(|position, line| ingest.line(origin(name, position), line));
+            .finish(|position, line| ingest.line(origin(name, stream, position), line));
         let position = self.watermark.issue(self.read_point());
         let _ = ingest.flush(Some((&self.watermark, position))).await;
     }
 }
 
-fn origin(name: &str, position: LinePosition) -> Origin<'_> {
+fn origin(name: &str, stream: u64, position: LinePosition) -> Origin<'_> {
     Origin {
         name,
+        stream,
         line: position.number,
         offset: position.offset,
     }

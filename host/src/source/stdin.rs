@@ -39,6 +39,7 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
 fn origin(position: super::LinePosition) -> Origin<'static> {
     Origin {
         name: "stdin",
+        stream: crate::pipeline::stdin_stream(),
         line: position.number,
         offset: position.offset,
     }
