@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::dead_letter::{DeadLetter, StoreUse};
 use crate::fleet::{Fleet, Roster};
 use crate::load::load_destinations;
@@ -83,12 +83,28 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         ))
     });
     let stop_commits = CancellationToken::new();
+    // The file sources have found every file they will under its new name by then (a
+    // source that reads its files once lists them at its start).
+    let forget_after = config
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            SourceConfig::File {
+                follow: true,
+                poll_interval,
+                rotate_wait,
+                ..
+            } => Some(*poll_interval + *rotate_wait),
+            SourceConfig::File { .. } | SourceConfig::Stdin { .. } => None,
+        })
+        .max()
+        .unwrap_or_default();
     let commits = persisted.as_ref().map(|persisted| {
-        tokio::spawn(
-            persisted
-                .clone()
-                .run_commits(config.checkpoint_interval, stop_commits.clone()),
-        )
+        tokio::spawn(persisted.clone().run_commits(
+            config.checkpoint_interval,
+            forget_after,
+            stop_commits.clone(),
+        ))
     });
     let router = Arc::new(Router::new(
         filters.parsing(),

@@ -976,3 +976,30 @@ async fn a_file_renamed_keeps_the_ids_of_its_events() {
         assert_eq!(sent[0], sent[1], "event {n} kept its id");
     }
 }
+
+/// The checkpoints of files deleted while sluice was stopped are forgotten: the file
+/// used to keep every file ever read.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_of_files_gone_are_forgotten() {
+    let harness = Harness::new();
+    write_events(&harness, "data/a.jsonl", 10);
+    write_events(&harness, "data/b.jsonl", 10);
+    harness.config(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n",
+    );
+    harness.run_ok(&[]).await;
+    let saved = || std::fs::read_to_string(harness.path("state/checkpoints.json")).unwrap();
+    assert!(
+        saved().contains("a.jsonl") && saved().contains("b.jsonl"),
+        "{}",
+        saved()
+    );
+    std::fs::remove_file(harness.path("data/a.jsonl")).unwrap();
+    let output = harness.run_ok(&[]).await;
+    assert!(
+        !saved().contains("a.jsonl") && saved().contains("b.jsonl"),
+        "{}",
+        saved()
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("forgotten"));
+}

@@ -48,6 +48,8 @@ pub struct Checkpoints {
     /// below this. A record past it that the spool finds torn at start was still being
     /// written, and its source reads it again; one below it is lost.
     spool_counted_through: u64,
+    /// What was last written, so that an interval with nothing new writes nothing.
+    last_written: Mutex<Vec<u8>>,
 }
 
 /// `checkpoints.json`: the files, and the spool records they count on.
@@ -121,7 +123,19 @@ impl Checkpoints {
             path: path.to_path_buf(),
             files: Mutex::new(files),
             spool_counted_through,
+            last_written: Mutex::default(),
         }
+    }
+
+    /// Forgets the checkpoints of the last run that no source opened in this one (by
+    /// identity, under any name): files deleted or rotated away while sluice was stopped.
+    /// Called once the sources have had `rotate_wait` to find them; without it, the file
+    /// would keep every file ever read. How many were forgotten.
+    pub fn forget_unopened(&self) -> usize {
+        let mut files = self.files();
+        let before = files.len();
+        files.retain(|_, entry| matches!(entry, Entry::Tracked { .. }));
+        before - files.len()
     }
 
     /// The spool records the checkpoints of the last run counted on: those below this.
@@ -222,9 +236,15 @@ impl Checkpoints {
         serde_json::to_vec_pretty(&file).expect("plain fields")
     }
 
-    /// Writes a snapshot as the checkpoints file.
-    pub fn write(&self, snapshot: &[u8], sync: bool) -> Result<()> {
-        super::write_atomically(&self.path, snapshot, sync)
-            .with_context(|| format!("writing checkpoints to {}", self.path.display()))
+    /// Writes a snapshot as the checkpoints file, unless it is what was written last.
+    pub fn write(&self, snapshot: Vec<u8>, sync: bool) -> Result<()> {
+        let mut last = self.last_written.lock().expect("not poisoned");
+        if *last == snapshot {
+            return Ok(());
+        }
+        super::write_atomically(&self.path, &snapshot, sync)
+            .with_context(|| format!("writing checkpoints to {}", self.path.display()))?;
+        *last = snapshot;
+        Ok(())
     }
 }

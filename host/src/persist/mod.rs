@@ -91,13 +91,21 @@ impl Persisted {
         if let Some(spool) = &self.spool {
             spool.sync()?;
         }
-        self.checkpoints.write(&snapshot, self.fsync)
+        self.checkpoints.write(snapshot, self.fsync)
     }
 
     /// Commits every `interval` until `stop`, then once more. A failure is logged at
     /// ERROR once until a commit works again (the run goes on; a restart would then
-    /// read again from the last checkpoint written).
-    pub async fn run_commits(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
+    /// read again from the last checkpoint written). Once `forget_after` has passed, the
+    /// checkpoints of files no source opened are forgotten.
+    pub async fn run_commits(
+        self: Arc<Self>,
+        interval: Duration,
+        forget_after: Duration,
+        stop: CancellationToken,
+    ) {
+        let forget_at = tokio::time::Instant::now() + forget_after;
+        let mut forgotten = false;
         let syncs = match (&self.spool, self.fsync_every) {
             (Some(spool), Some(every)) => {
                 Some(tokio::spawn(spool.clone().run_syncs(every, stop.clone())))
@@ -110,6 +118,16 @@ impl Persisted {
                 () = tokio::time::sleep(interval) => false,
                 () = stop.cancelled() => true,
             };
+            if !forgotten && tokio::time::Instant::now() >= forget_at {
+                forgotten = true;
+                let count = self.checkpoints.forget_unopened();
+                if count > 0 {
+                    tracing::info!(
+                        files = count,
+                        "checkpoints of files no source found (deleted or rotated away while sluice was stopped) forgotten"
+                    );
+                }
+            }
             let persisted = self.clone();
             let result = tokio::task::spawn_blocking(move || persisted.commit())
                 .await

@@ -55,6 +55,8 @@ pub struct Spool {
     /// `fsync` interval's and a checkpoint's) waits for the first to finish, instead of
     /// returning before those bytes are on disk.
     syncing: Mutex<()>,
+    /// The positions last written, so that an interval with nothing new writes nothing.
+    positions_written: Mutex<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -163,6 +165,7 @@ impl Spool {
             cursors: std::sync::RwLock::new(cursors),
             counters,
             syncing: Mutex::new(()),
+            positions_written: Mutex::default(),
         })
     }
 
@@ -426,7 +429,13 @@ impl Spool {
             .map(|c| (c.destination.as_ref(), c.watermark.safe().offset))
             .collect();
         let text = serde_json::to_vec_pretty(&positions).expect("a map of numbers");
-        super::write_atomically(&self.dir.join(POSITIONS), &text, sync)
+        drop(cursors);
+        let mut written = self.positions_written.lock().expect("not poisoned");
+        if *written != text {
+            super::write_atomically(&self.dir.join(POSITIONS), &text, sync)?;
+            *written = text;
+        }
+        Ok(())
     }
 
     /// Records written and not yet settled by `destination`.
