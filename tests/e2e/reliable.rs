@@ -1003,3 +1003,45 @@ async fn checkpoints_of_files_gone_are_forgotten() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("forgotten"));
 }
+
+/// A pattern naming one file, and a rotation (rename, then a new file) while sluice was
+/// stopped: the renamed file's unread tail is found by its identity in its directory and
+/// read. It was lost without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_while_stopped_under_a_one_file_pattern_loses_no_tail() {
+    use std::io::Write;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let log = harness.path("data/app.log");
+    let append = |path: &std::path::Path, range: std::ops::Range<u64>| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        for n in range {
+            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
+        }
+    };
+    std::fs::create_dir_all(harness.path("data")).unwrap();
+    append(&log, 0..1000);
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/app.log\"]\n{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let token = [("HEC_TOKEN", receiver.token())];
+    harness.run_ok(&token).await;
+    // Written before the rotation, while sluice was stopped.
+    append(&log, 1000..1500);
+    std::fs::rename(&log, harness.path("data/app.log.1")).unwrap();
+    append(&log, 1500..1600);
+    let output = harness.run_ok(&token).await;
+    let seen = arrivals(&receiver);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (0..1600).collect::<Vec<u64>>(),
+        "{}",
+        transcript(&output)
+    );
+    assert!(seen.values().all(|&times| times == 1), "nothing twice");
+}

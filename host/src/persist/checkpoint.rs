@@ -180,6 +180,18 @@ impl Checkpoints {
         ))
     }
 
+    /// The checkpoints of the last run no source has opened yet: each file's identity,
+    /// the name it was read under, and how far.
+    pub fn unopened(&self) -> Vec<(FileId, String, u64)> {
+        self.files()
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                Entry::Saved(saved) => Some((*id, saved.path.clone(), saved.offset)),
+                Entry::Tracked { .. } => None,
+            })
+            .collect()
+    }
+
     /// Keeps the checkpoint of the file `id` at `watermark` from now on.
     pub fn track(&self, id: FileId, name: &str, watermark: Watermark) {
         let entry = Entry::Tracked {

@@ -76,6 +76,7 @@ pub async fn run(
         files: HashMap::new(),
         claims,
         not_opened: HashSet::new(),
+        looked_for_rotated: false,
         block: vec![0u8; READ_BLOCK],
     };
     let result = reader.run(&mut ingest, &shutdown).await;
@@ -89,6 +90,9 @@ struct Reader {
     claims: Claims,
     /// Names that could not be opened, so each failure is logged once.
     not_opened: HashSet<PathBuf>,
+    /// Whether the files rotated while sluice was stopped were looked for (once, at the
+    /// first discovery).
+    looked_for_rotated: bool,
     block: Vec<u8>,
 }
 
@@ -162,6 +166,10 @@ impl Reader {
             }
         }
         let matched = !paths.is_empty();
+        if !self.looked_for_rotated {
+            self.looked_for_rotated = true;
+            self.open_rotated_while_stopped(&paths, ingest).await;
+        }
         for path in paths {
             let meta = match std::fs::metadata(&path) {
                 Ok(meta) => meta,
@@ -202,6 +210,46 @@ impl Reader {
             }
         }
         Ok(matched)
+    }
+
+    /// Opens the files this source read before the restart that were renamed away from
+    /// its patterns meanwhile, at their checkpoints, judged rotated by their old name.
+    async fn open_rotated_while_stopped(&mut self, paths: &[PathBuf], ingest: &Ingest) {
+        let Some(checkpoints) = self.source.checkpoints.clone() else {
+            return;
+        };
+        let matched: Vec<FileId> = paths
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok().map(|meta| FileId::of(&meta)))
+            .collect();
+        let found =
+            super::rotated::rotated_while_stopped(&self.source.patterns, &matched, &checkpoints);
+        for rotated in found {
+            if !self.claim(rotated.id, &rotated.path) {
+                continue;
+            }
+            let opened = OpenFile::open(
+                &rotated.path,
+                rotated.id,
+                ingest.max_line_bytes(),
+                Some(&checkpoints),
+            )
+            .await;
+            match opened {
+                Ok(mut file) => {
+                    file.path = rotated.read_as;
+                    self.files.insert(rotated.id, file);
+                }
+                Err(error) => {
+                    self.claims
+                        .lock()
+                        .expect("not poisoned")
+                        .remove(&rotated.id);
+                    tracing::warn!(error = %format!("{error:#}"), "cannot open a file rotated while sluice was stopped");
+                    ingest.read_error();
+                }
+            }
+        }
     }
 
     /// Claims the file `id`, found at `path`, for this source; false when it is being

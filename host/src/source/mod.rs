@@ -3,6 +3,7 @@
 //! it holds.
 
 mod file;
+mod rotated;
 
 pub use file::{expand, matches};
 
