@@ -17,7 +17,7 @@ use crate::buffer::{QueueGauge, QueueSender};
 use crate::config::{Config, DestinationConfig};
 use crate::deliver::Destination;
 use crate::event::Enrichment;
-use crate::persist::{Spool, spool};
+use crate::persist::{SourceMap, Spool, spool};
 use crate::pipeline::Routing;
 use crate::tasks::Tasks;
 
@@ -51,11 +51,11 @@ pub struct Changes {
 
 impl Fleet {
     /// Starts `destinations`, those of `config` in its order, its sources having ids
-    /// `source_ids`; returns the fleet and the routing of their queues (without queues
+    /// in `sources`; returns the fleet and the routing of their queues (without queues
     /// with the spool: each reads it).
     pub fn start(
         config: &Config,
-        source_ids: &[usize],
+        sources: &SourceMap,
         destinations: Vec<Arc<Destination>>,
         enrichment: Enrichment,
         abandon: CancellationToken,
@@ -70,7 +70,7 @@ impl Fleet {
             spool,
             tasks,
         };
-        let routes = routes_by_id(config, source_ids);
+        let routes = routes_by_id(config, sources);
         let mut queues = Vec::new();
         for (index, destination) in destinations.into_iter().enumerate() {
             let queue = fleet.spawn(config, index, &destination)?;
@@ -168,11 +168,11 @@ impl Fleet {
     pub fn reconfigure(
         &mut self,
         new: &Config,
-        source_ids: &[usize],
+        sources: &SourceMap,
         mut loaded: HashMap<String, Arc<Destination>>,
         current: &Routing,
     ) -> Result<(Routing, Changes)> {
-        let routes = routes_by_id(new, source_ids);
+        let routes = routes_by_id(new, sources);
         // What can fail first, before anything running is touched.
         let mut started = HashMap::new();
         for (index, config) in new.destinations.iter().enumerate() {
@@ -229,11 +229,19 @@ impl Fleet {
     }
 }
 
-/// `config`'s routes by source id: `source_ids[i]` is the id of its source `i`; an id no
-/// source has goes nowhere.
-fn routes_by_id(config: &Config, source_ids: &[usize]) -> Vec<Vec<usize>> {
-    let mut routes = vec![Vec::new(); source_ids.iter().max().map_or(0, |max| max + 1)];
-    for (to, &id) in config.routes().into_iter().zip(source_ids) {
+/// `config`'s routes by source id: `sources.ids[i]` is the id of its source `i`; an id
+/// no source has (its records still in the spool, or its last chunk on the way) goes to
+/// the destinations that took it, those `config` still has.
+fn routes_by_id(config: &Config, sources: &SourceMap) -> Vec<Vec<usize>> {
+    let last = sources.ids.iter().chain(sources.retired.keys()).max();
+    let mut routes = vec![Vec::new(); last.map_or(0, |max| max + 1)];
+    for (id, names) in &sources.retired {
+        routes[*id] = names
+            .iter()
+            .filter_map(|name| config.destinations.iter().position(|d| d.name == *name))
+            .collect();
+    }
+    for (to, &id) in config.routes().into_iter().zip(&sources.ids) {
         routes[id] = to;
     }
     routes

@@ -187,7 +187,7 @@ impl Reloader {
             loaded.insert(new.destinations[index].name.clone(), destination);
         }
         let watch = Watch::start(&new.modules_dirs, &filters.files(), &new.path)?;
-        let source_ids = self.sources.ids_of(&new.sources)?;
+        let source_ids = self.sources.map(&new)?;
         // Fails, if it does, before it touches a running destination.
         let (routing, changes) =
             self.fleet
@@ -195,7 +195,9 @@ impl Reloader {
         router.set_routing(routing);
         router.set_parsing(filters.parsing());
         // Started and stopped once the routes know them.
-        let sources = self.sources.reconfigure(&new.sources, &source_ids, router);
+        let sources = self
+            .sources
+            .reconfigure(&new.sources, &source_ids.ids, router);
         self.filters = filters;
         self.select();
         self.watch = watch;

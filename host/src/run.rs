@@ -63,7 +63,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let checkpoints = persisted.as_ref().map(|p| p.checkpoints.clone());
     let ids = SourceIds::load(config.data_dir.as_ref().map(|dir| dir.join("sources.json")))?;
     let mut sources = Sources::new(ids, checkpoints, stop_reading.clone(), source_tasks.clone());
-    let source_ids = sources.ids_of(&config.sources)?;
+    let source_ids = sources.map(&config)?;
     let (fleet, routing) = Fleet::start(
         &config,
         &source_ids,
@@ -119,7 +119,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     }
     // The sources hold the only strong references to the router: when they end, every
     // destination's input (or the spool) closes and its batcher flushes.
-    sources.reconfigure(&config.sources, &source_ids, &router);
+    sources.reconfigure(&config.sources, &source_ids.ids, &router);
     tracing::info!(
         sources = config.sources.len(),
         destinations = config.destinations.len(),

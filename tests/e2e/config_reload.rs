@@ -208,3 +208,30 @@ async fn sources_are_added_and_removed_with_memory_queues() {
 async fn sources_are_added_and_removed_with_the_spool() {
     sources_added_and_removed("data_dir = \"state\"").await;
 }
+
+/// A source renamed by a reload goes on reading its file where the old one stopped: the
+/// file was "already read by another file source" until a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_renamed_by_a_reload_goes_on_with_its_file() {
+    for top in ["", "data_dir = \"state\""] {
+        let harness = Harness::new();
+        events(&harness, 0..20);
+        harness.config(&config(top, &[("a", "")]));
+        let child = harness.start_run();
+        until(&harness, &[("a", 20)]).await;
+        let renamed = config(top, &[("a", "")]).replace(
+            "[[sources]]\ntype = \"file\"\n",
+            "[[sources]]\ntype = \"file\"\nname = \"audit\"\n",
+        );
+        harness.config(&renamed);
+        tokio::time::sleep(RELOADED).await;
+        events(&harness, 20..40);
+        until(&harness, &[("a", 40)]).await;
+        let stderr = stop(child).await;
+        assert_eq!(
+            captured(&harness, "a"),
+            (0..40).collect::<Vec<_>>(),
+            "{top}: {stderr}"
+        );
+    }
+}

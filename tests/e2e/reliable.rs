@@ -1045,3 +1045,21 @@ async fn a_rotation_while_stopped_under_a_one_file_pattern_loses_no_tail() {
     );
     assert!(seen.values().all(|&times| times == 1), "nothing twice");
 }
+
+/// Events in the spool of a source renamed while sluice was stopped go to the
+/// destinations that took them: they were settled, undelivered, without a word (0 of
+/// 10,000 delivered, exit 0).
+#[tokio::test(flavor = "multi_thread")]
+async fn events_spooled_by_a_source_renamed_since_are_delivered() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    leave_in_the_spool(&harness, &receiver, 3_000, "").await;
+    assert!(receiver.indexed().is_empty());
+    harness.config(&format!(
+        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\nname = \"audit\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), 3_000, "{}", transcript(&output));
+}

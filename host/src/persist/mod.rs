@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 pub use checkpoint::{Checkpoints, FileId};
-pub use source_ids::SourceIds;
+pub use source_ids::{SourceIds, SourceMap};
 pub use spool::Spool;
 
 use crate::config::{Config, Fsync};

@@ -3,6 +3,11 @@
 //! reloads and restarts, so a record written before a change of `[[sources]]` still
 //! names the source that read it. Kept in `data_dir/sources.json`; without a data
 //! directory, for the run only.
+//!
+//! The destinations that take each id are kept too (`routes.json`, by destination
+//! name): records of a source the configuration no longer has (renamed, or removed by a
+//! reload before its last chunk was delivered) still go to the destinations that took
+//! them, never nowhere.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +19,16 @@ pub struct SourceIds {
     /// Where they are kept, if anywhere.
     file: Option<PathBuf>,
     ids: BTreeMap<String, usize>,
+    /// The destinations, by name, each id's events went to when it was last configured.
+    routes: BTreeMap<usize, Vec<String>>,
+}
+
+/// The ids of a configuration's sources, in its order, and the destinations that took
+/// the ids it no longer has.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    pub ids: Vec<usize>,
+    pub retired: BTreeMap<usize, Vec<String>>,
 }
 
 impl SourceIds {
@@ -21,20 +36,49 @@ impl SourceIds {
     /// ids were kept): ids are given from 0 in the order sources are asked about, the
     /// configuration's, which is how a spool written then numbered its sources.
     pub fn load(file: Option<PathBuf>) -> Result<Self> {
-        let ids = match &file {
-            Some(path) if path.exists() => {
-                let text =
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                serde_json::from_slice(&text)
-                    .with_context(|| format!("{} is not a map of source ids", path.display()))?
+        let ids = read_map(file.as_ref(), "a map of source ids")?;
+        let routes = read_map(routes_file(file.as_ref()).as_ref(), "a map of routes")?;
+        Ok(SourceIds { file, ids, routes })
+    }
+
+    /// The ids of `config`'s sources, and the destinations (of those it has) that took
+    /// the ids it no longer has; the routes of its own sources are kept from now on.
+    pub fn map(&mut self, config: &crate::config::Config) -> Result<SourceMap> {
+        let ids: Vec<usize> = config
+            .sources
+            .iter()
+            .map(|source| self.id(&source.key()))
+            .collect::<Result<_>>()?;
+        let mut routes = self.routes.clone();
+        for (&id, to) in ids.iter().zip(config.routes()) {
+            let names = to.iter().map(|&d| config.destinations[d].name.clone());
+            routes.insert(id, names.collect());
+        }
+        if routes != self.routes {
+            if let Some(path) = routes_file(self.file.as_ref()) {
+                let text = serde_json::to_vec_pretty(&routes).expect("a map of names");
+                super::write_atomically(&path, &text, true)?;
             }
-            _ => BTreeMap::new(),
-        };
-        Ok(SourceIds { file, ids })
+            self.routes = routes;
+        }
+        let retired = self
+            .routes
+            .iter()
+            .filter(|(id, _)| !ids.contains(id))
+            .map(|(&id, names)| {
+                let kept: Vec<String> = names
+                    .iter()
+                    .filter(|name| config.destinations.iter().any(|d| d.name == **name))
+                    .cloned()
+                    .collect();
+                (id, kept)
+            })
+            .collect();
+        Ok(SourceMap { ids, retired })
     }
 
     /// The id of the source `key`: its own, or the next one (then kept).
-    pub fn id(&mut self, key: &str) -> Result<usize> {
+    fn id(&mut self, key: &str) -> Result<usize> {
         if let Some(id) = self.ids.get(key) {
             return Ok(*id);
         }
@@ -45,6 +89,26 @@ impl SourceIds {
             super::write_atomically(path, &text, true)?;
         }
         Ok(id)
+    }
+}
+
+/// `routes.json` beside `sources.json`.
+fn routes_file(sources: Option<&PathBuf>) -> Option<PathBuf> {
+    sources.map(|path| path.with_file_name("routes.json"))
+}
+
+fn read_map<K: Ord + serde::de::DeserializeOwned, V: serde::de::DeserializeOwned>(
+    file: Option<&PathBuf>,
+    what: &str,
+) -> Result<BTreeMap<K, V>> {
+    match file {
+        Some(path) if path.exists() => {
+            let text =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not {what}", path.display()))
+        }
+        _ => Ok(BTreeMap::new()),
     }
 }
 

@@ -39,6 +39,9 @@ use crate::pipeline::{Ingest, Origin};
 
 /// Bytes at the start of a file that identify its content, to see it replaced in place.
 const FINGERPRINT_BYTES: usize = 256;
+/// How long a source stopped by a reload waits for what it read to be settled before it
+/// hands its files over (the next source then reads again what was not).
+const HANDOVER_WAIT: Duration = Duration::from_secs(2);
 
 /// The files every file source of a run has opened, so that no file is read twice.
 pub type Claims = Arc<Mutex<HashMap<FileId, Claim>>>;
@@ -51,6 +54,23 @@ pub enum Claim {
     /// Read and closed, its first bytes kept: a file found later under the same
     /// identity with other first bytes is another file (the inode was reused).
     Closed { fingerprint: Vec<u8> },
+    /// Left by a source a reload stopped (renamed, or its patterns changed): the next
+    /// source to find it reads on from `point`, what was settled, if it still starts
+    /// with `fingerprint`.
+    HandedOver {
+        fingerprint: Vec<u8>,
+        point: StreamPoint,
+    },
+}
+
+/// What a source may do with a file it found.
+enum Claimed {
+    /// Another source reads it, or read it.
+    No,
+    /// Read it, from its checkpoint if it has one.
+    Yes,
+    /// Read it from where the source that had it stopped.
+    From(StreamPoint, Vec<u8>),
 }
 
 /// How a file source reads.
@@ -63,6 +83,9 @@ pub struct FileSource {
     /// Where each file resumes, and where its safe point is kept; none without a
     /// `data_dir`.
     pub checkpoints: Option<Arc<Checkpoints>>,
+    /// The run's shutdown: a source stopped while it goes on (by a reload) hands its
+    /// files over to the source that may replace it.
+    pub run_shutdown: CancellationToken,
 }
 
 pub async fn run(
@@ -138,6 +161,10 @@ impl Reader {
                 () = shutdown.cancelled() => break,
             }
         }
+        if shutdown.is_cancelled() && !self.source.run_shutdown.is_cancelled() {
+            self.hand_over().await;
+            return Ok(());
+        }
         // The host is stopping; take the unterminated last lines of files read to their
         // end rather than lose them. A file the stop interrupted mid-read is left where
         // it stopped: its last bytes are the cut end of a read, not a line.
@@ -184,14 +211,17 @@ impl Reader {
                 }
                 continue;
             }
-            if !self.claim(id, &path) {
-                continue;
-            }
+            let handed = match self.claim(id, &path) {
+                Claimed::No => continue,
+                Claimed::Yes => None,
+                Claimed::From(point, fingerprint) => Some((point, fingerprint)),
+            };
             match OpenFile::open(
                 &path,
                 id,
                 ingest.max_line_bytes(),
                 self.source.checkpoints.as_ref(),
+                handed,
             )
             .await
             {
@@ -225,7 +255,7 @@ impl Reader {
         let found =
             super::rotated::rotated_while_stopped(&self.source.patterns, &matched, &checkpoints);
         for rotated in found {
-            if !self.claim(rotated.id, &rotated.path) {
+            if !matches!(self.claim(rotated.id, &rotated.path), Claimed::Yes) {
                 continue;
             }
             let opened = OpenFile::open(
@@ -233,6 +263,7 @@ impl Reader {
                 rotated.id,
                 ingest.max_line_bytes(),
                 Some(&checkpoints),
+                None,
             )
             .await;
             match opened {
@@ -252,23 +283,54 @@ impl Reader {
         }
     }
 
-    /// Claims the file `id`, found at `path`, for this source; false when it is being
-    /// read, or was read, already.
-    fn claim(&mut self, id: FileId, path: &Path) -> bool {
+    /// Claims the file `id`, found at `path`, for this source: not when it is being
+    /// read, or was read, already; from where a source a reload stopped left it.
+    fn claim(&mut self, id: FileId, path: &Path) -> Claimed {
         let mut claims = self.claims.lock().expect("not poisoned");
-        match claims.get(&id) {
+        let claimed = match claims.get(&id) {
             Some(Claim::Open) => {
                 if self.not_opened.insert(path.to_path_buf()) {
-                    tracing::warn!(file = %one_line(&path.display().to_string()), "file already read by another file source; not read twice");
+                    tracing::info!(file = %one_line(&path.display().to_string()), "file read by another file source; not read twice (a source a reload stopped hands it over)");
                 }
-                return false;
+                return Claimed::No;
             }
-            Some(Claim::Closed { fingerprint }) if starts_with(path, fingerprint) => return false,
+            Some(Claim::Closed { fingerprint }) if starts_with(path, fingerprint) => {
+                return Claimed::No;
+            }
+            Some(Claim::HandedOver { fingerprint, point }) if starts_with(path, fingerprint) => {
+                Claimed::From(*point, fingerprint.clone())
+            }
             // Never seen, or its identity now another file's.
-            None | Some(Claim::Closed { .. }) => {}
-        }
+            None | Some(Claim::Closed { .. } | Claim::HandedOver { .. }) => Claimed::Yes,
+        };
+        self.not_opened.remove(path);
         claims.insert(id, Claim::Open);
-        true
+        claimed
+    }
+
+    /// Leaves the open files to the source that may replace this one (a reload stopped
+    /// it): each at the point before which what this source read is settled, waiting
+    /// up to [`HANDOVER_WAIT`] for the rest; an unfinished last line is left to be read
+    /// whole.
+    async fn hand_over(&mut self) {
+        let waited = Instant::now();
+        for (id, file) in std::mem::take(&mut self.files) {
+            let read = file.read_point().offset;
+            while file.watermark.safe().offset < read
+                && waited.elapsed() < HANDOVER_WAIT
+                && !self.source.run_shutdown.is_cancelled()
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let point = file.watermark.safe();
+            tracing::info!(file = %one_line(&file.name), from = point.offset, "file handed over to the source that replaces this one");
+            let mut fingerprint = file.fingerprint;
+            fingerprint.truncate(usize::try_from(point.offset).unwrap_or(usize::MAX));
+            self.claims
+                .lock()
+                .expect("not poisoned")
+                .insert(id, Claim::HandedOver { fingerprint, point });
+        }
     }
 
     /// Takes the file's unterminated last line and closes it.
@@ -398,13 +460,15 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    /// Opens the file at `path`, known as `id`, where its checkpoint says (if it has
-    /// one and is still the same file), and keeps its checkpoint from now on.
+    /// Opens the file at `path`, known as `id`, where a source a reload stopped left it
+    /// (`handed`), else where its checkpoint says (if it has one and is still the same
+    /// file), and keeps its checkpoint from now on.
     async fn open(
         path: &Path,
         id: FileId,
         max_line_bytes: usize,
         checkpoints: Option<&Arc<Checkpoints>>,
+        handed: Option<(StreamPoint, Vec<u8>)>,
     ) -> Result<Self> {
         let mut file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -415,7 +479,7 @@ impl OpenFile {
             path.display()
         );
         let name = path.display().to_string();
-        let resumed = checkpoints.and_then(|c| c.resume(id, &name, &mut file));
+        let resumed = handed.or_else(|| checkpoints.and_then(|c| c.resume(id, &name, &mut file)));
         let (start, mut fingerprint) = resumed.unwrap_or_default();
         // What follows the checkpoint is read again, and extends the first bytes anew.
         fingerprint.truncate(usize::try_from(start.offset).unwrap_or(usize::MAX));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SourceConfig;
-use crate::persist::{Checkpoints, SourceIds};
+use crate::persist::{Checkpoints, SourceIds, SourceMap};
 use crate::pipeline::{Ingest, Router};
 use crate::tasks::Tasks;
 
@@ -67,9 +67,10 @@ impl Sources {
         }
     }
 
-    /// The id of each of `sources`, in their order (new ones get the next ids).
-    pub fn ids_of(&mut self, sources: &[SourceConfig]) -> anyhow::Result<Vec<usize>> {
-        sources.iter().map(|s| self.ids.id(&s.key())).collect()
+    /// The id of each of `config`'s sources, in their order (new ones get the next
+    /// ids), and where the ids it no longer has went.
+    pub fn map(&mut self, config: &crate::config::Config) -> anyhow::Result<SourceMap> {
+        self.ids.map(config)
     }
 
     /// Starts every one of `sources` (the configuration's, whose ids are `ids`, from
@@ -125,6 +126,7 @@ impl Sources {
                     poll_interval,
                     rotate_wait,
                     checkpoints: self.checkpoints.clone(),
+                    run_shutdown: self.shutdown.clone(),
                 };
                 let claims = self.claims.clone();
                 self.tasks
