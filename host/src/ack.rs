@@ -160,10 +160,11 @@ impl Watermark {
         Position { sequence, end }
     }
 
-    /// `position`'s chunk is safe.
-    pub fn settle(&self, position: Position) {
+    /// `position`'s chunk is safe; the new safe point, when it moved.
+    pub fn settle(&self, position: Position) -> Option<StreamPoint> {
         let mut marks = self.0.lock().expect("not poisoned");
         marks.early.insert(position.sequence, position.end);
+        let mut moved = None;
         loop {
             let next = marks.next;
             let Some(end) = marks.early.remove(&next) else {
@@ -171,7 +172,9 @@ impl Watermark {
             };
             marks.next += 1;
             marks.safe = end;
+            moved = Some(end);
         }
+        moved
     }
 
     /// Every event before this point is safe.

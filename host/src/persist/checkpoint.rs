@@ -32,10 +32,22 @@ impl FileId {
 
     /// A hash of the identity, which seeds the ids of the file's events.
     pub fn seed(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.to_bytes())
+    }
+
+    /// Device then inode, little-endian: how a spool record names the file it read.
+    pub fn to_bytes(self) -> [u8; 16] {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.device.to_le_bytes());
         bytes[8..].copy_from_slice(&self.inode.to_le_bytes());
-        xxhash_rust::xxh3::xxh3_64(&bytes)
+        bytes
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        FileId {
+            device: u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
+            inode: u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes")),
+        }
     }
 }
 
@@ -178,6 +190,21 @@ impl Checkpoints {
             },
             first_bytes,
         ))
+    }
+
+    /// Moves the saved checkpoints up to where the spool's records say their files were
+    /// read to (`reads`, by identity): what was spooled after the last checkpoint write
+    /// is not read and spooled again after a crash.
+    pub fn advance(&self, reads: HashMap<FileId, StreamPoint>) {
+        let mut files = self.files();
+        for (id, point) in reads {
+            if let Some(Entry::Saved(saved)) = files.get_mut(&id)
+                && point.offset > saved.offset
+            {
+                saved.offset = point.offset;
+                saved.lines = point.lines;
+            }
+        }
     }
 
     /// The checkpoints of the last run no source has opened yet: each file's identity,

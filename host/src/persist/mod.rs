@@ -58,6 +58,7 @@ impl Persisted {
                 checkpoints.spool_counted_through(),
                 counters.clone(),
             )?;
+            checkpoints.advance(spool.take_reads());
             Some(Arc::new(spool))
         } else {
             None

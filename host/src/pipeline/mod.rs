@@ -19,7 +19,8 @@ use crate::config::{EventsConfig, Policy};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
-use crate::persist::Spool;
+use crate::persist::spool::ReadTo;
+use crate::persist::{FileId, Spool};
 
 /// Where a line came from, for dead-letter records and stable event ids.
 #[derive(Debug, Clone, Copy)]
@@ -347,10 +348,17 @@ impl Ingest {
     /// acknowledgement counts the events as settled once every destination has
     /// delivered or dead-lettered them, and moves `mark`'s watermark over `mark`'s
     /// position (at once when no line of the chunk was an event).
-    pub async fn flush(&mut self, mark: Option<(&Watermark, Position)>) -> Result<(), Closed> {
+    pub async fn flush(
+        &mut self,
+        mark: Option<(&Watermark, Position, FileId)>,
+    ) -> Result<(), Closed> {
+        let read = mark.map(|(_, position, file)| ReadTo {
+            file,
+            point: position.end,
+        });
         // A line the store did not take is not safe: the position stays unsettled.
         let mark = match self.store_rejected().await {
-            true => mark.map(|(watermark, position)| (watermark.clone(), position)),
+            true => mark.map(|(watermark, position, _)| (watermark.clone(), position)),
             false => None,
         };
         if self.chunk.events.is_empty() {
@@ -367,7 +375,7 @@ impl Ingest {
         Counters::add(&self.router.counters.events_in, count);
         let chunk = EventChunk { data, events };
         if let Some(spool) = &self.router.spool {
-            return self.spool(spool, &chunk, mark).await;
+            return self.spool(spool, &chunk, read, mark).await;
         }
         let routing = self.router.routing();
         let counters = self.router.counters.clone();
@@ -410,9 +418,10 @@ impl Ingest {
         &self,
         spool: &Spool,
         chunk: &EventChunk,
+        read: Option<ReadTo>,
         mark: Option<(Watermark, Position)>,
     ) -> Result<(), Closed> {
-        if !spool.append(self.source, chunk, &self.give_up).await {
+        if !spool.append(self.source, chunk, read, &self.give_up).await {
             return Err(Closed);
         }
         Counters::add(&self.router.counters.events_settled, chunk.events.len());

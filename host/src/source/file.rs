@@ -553,7 +553,7 @@ impl OpenFile {
             });
             let position = self.watermark.issue(self.read_point());
             if ingest
-                .flush(Some((&self.watermark, position)))
+                .flush(Some((&self.watermark, position, self.id)))
                 .await
                 .is_err()
                 || shutdown.is_cancelled()
@@ -626,7 +626,9 @@ impl OpenFile {
         self.splitter
             .finish(|position, line| ingest.line(origin(name, stream, position), line));
         let position = self.watermark.issue(self.read_point());
-        let _ = ingest.flush(Some((&self.watermark, position))).await;
+        let _ = ingest
+            .flush(Some((&self.watermark, position, self.id)))
+            .await;
     }
 }
 

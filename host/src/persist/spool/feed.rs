@@ -124,7 +124,7 @@ pub async fn feed(
             reader = None;
         }
         let (source, chunk) = match frame {
-            Ok(frame) => frame,
+            Ok(record) => (record.source, record.chunk),
             Err(problem) => {
                 // Checked when the spool was opened, so a disk that changed under it.
                 let lost = end.map_or(1, |end| end + 1 - next);
@@ -139,10 +139,14 @@ pub async fn feed(
             }
         };
         let (queue, takes) = target.current();
+        let journal = Journal {
+            spool: spool.clone(),
+            destination: destination.clone(),
+        };
         if !queue_chunk(
             &queue,
             &takes,
-            &watermark,
+            (&watermark, journal),
             position,
             source,
             Arc::new(chunk),
@@ -155,12 +159,19 @@ pub async fn feed(
     }
 }
 
+/// Where a destination's position is journaled when its delivery moves it.
+struct Journal {
+    spool: Arc<Spool>,
+    destination: Arc<str>,
+}
+
 /// Queues `chunk`, read by `source`, if the destination takes that source (else it is
-/// settled at once); false when the destination stopped taking events, or `stop`.
+/// settled at once); false when the destination stopped taking events, or `stop`. Once
+/// delivered, the chunk's record is settled and the position it moves journaled.
 async fn queue_chunk(
     queue: &QueueSender,
     takes: &[bool],
-    watermark: &Watermark,
+    (watermark, journal): (&Watermark, Journal),
     position: Position,
     source: u32,
     chunk: Arc<EventChunk>,
@@ -171,7 +182,12 @@ async fn queue_chunk(
         return true;
     }
     let settle = watermark.clone();
-    let ack = Ack::new(move || settle.settle(position)).into_template();
+    let ack = Ack::new(move || {
+        if let Some(safe) = settle.settle(position) {
+            journal.spool.moved(&journal.destination, safe.offset);
+        }
+    })
+    .into_template();
     tokio::select! {
         queued = queue.push(&chunk, &ack) => queued.is_ok(),
         () = stop.cancelled() => false,

@@ -12,9 +12,10 @@
 //! counted (`spool_records_lost`), and the run ends with exit code 3.
 
 mod feed;
+mod positions;
 mod record;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,15 +27,16 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use feed::{FeedHandle, FeedTarget, feed};
+pub use record::ReadTo;
 
 use crate::ack::{StreamPoint, Watermark};
 use crate::config::{Fsync, SpoolConfig};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
+use crate::persist::FileId;
 use record::{FRAME_HEADER, Header};
 
 const SEGMENT_SUFFIX: &str = ".seg";
-const POSITIONS: &str = "positions.json";
 /// How often a source waiting for room in a full spool looks again.
 const FULL_RETRY: Duration = Duration::from_millis(50);
 /// How long a source waits before it writes again a chunk the spool failed to write
@@ -55,8 +57,11 @@ pub struct Spool {
     /// `fsync` interval's and a checkpoint's) waits for the first to finish, instead of
     /// returning before those bytes are on disk.
     syncing: Mutex<()>,
-    /// The positions last written, so that an interval with nothing new writes nothing.
-    positions_written: Mutex<Vec<u8>>,
+    /// Each destination's position, journaled as it moves.
+    positions: positions::Positions,
+    /// Where the records found at start say each file was read to: taken once, by the
+    /// checkpoints.
+    reads: Mutex<HashMap<FileId, StreamPoint>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,10 +116,14 @@ impl Spool {
     ) -> Result<Spool> {
         crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("creating the spool directory {}", dir.display()))?;
-        let (mut segments, damage) = recover(dir)?;
+        let Recovery {
+            mut segments,
+            damage,
+            reads,
+        } = recover(dir)?;
         let next = segments.back().map_or(0, |s| s.first + s.records);
         let oldest = segments.front().map_or(next, |s| s.first);
-        let saved = read_positions(dir);
+        let (positions, saved) = positions::Positions::load(dir);
         let starts: Vec<u64> = destinations
             .iter()
             .map(|name| {
@@ -165,7 +174,8 @@ impl Spool {
             cursors: std::sync::RwLock::new(cursors),
             counters,
             syncing: Mutex::new(()),
-            positions_written: Mutex::default(),
+            positions,
+            reads: Mutex::new(reads),
         })
     }
 
@@ -217,9 +227,10 @@ impl Spool {
         &self,
         source: usize,
         chunk: &EventChunk,
+        read: Option<ReadTo>,
         give_up: &CancellationToken,
     ) -> bool {
-        let frame = record::encode(source as u32, chunk);
+        let frame = record::encode(source as u32, chunk, read);
         let mut failing = false;
         let mut appended = false;
         loop {
@@ -366,7 +377,7 @@ impl Spool {
             log.directory_unsynced |= directory;
             log.closed_unsynced.extend(to_sync);
         }
-        forced
+        forced.and_then(|()| self.positions.sync())
     }
 
     /// Forces the spool to disk every `every` (the `fsync` policy's interval) until
@@ -421,21 +432,20 @@ impl Spool {
         }
     }
 
-    /// Writes every destination's position, so a restart resumes there.
+    /// Writes every destination's position whole (and empties the journal), so a
+    /// restart resumes there.
     pub fn save_positions(&self, sync: bool) -> Result<()> {
         let cursors = self.cursors();
         let positions: std::collections::BTreeMap<&str, u64> = cursors
             .iter()
             .map(|c| (c.destination.as_ref(), c.watermark.safe().offset))
             .collect();
-        let text = serde_json::to_vec_pretty(&positions).expect("a map of numbers");
-        drop(cursors);
-        let mut written = self.positions_written.lock().expect("not poisoned");
-        if *written != text {
-            super::write_atomically(&self.dir.join(POSITIONS), &text, sync)?;
-            *written = text;
-        }
-        Ok(())
+        self.positions.save(&positions, sync)
+    }
+
+    /// `destination` has settled every record before `position`: journaled at once.
+    fn moved(&self, destination: &str, position: u64) {
+        self.positions.moved(destination, position);
     }
 
     /// Records written and not yet settled by `destination`.
@@ -443,6 +453,11 @@ impl Spool {
         let next = self.log().next;
         self.watermark(destination)
             .map_or(0, |watermark| next.saturating_sub(watermark.safe().offset))
+    }
+
+    /// Where the records found at start say each file was read to (once: then empty).
+    pub fn take_reads(&self) -> HashMap<FileId, StreamPoint> {
+        std::mem::take(&mut self.reads.lock().expect("not poisoned"))
     }
 
     /// The number of the next record to be written: every record written is below it.
@@ -554,9 +569,18 @@ impl Damage {
     }
 }
 
+/// What a spool's segments held at start.
+struct Recovery {
+    segments: VecDeque<Recovered>,
+    /// Records missing or cut.
+    damage: Vec<Damage>,
+    /// Where the last record of each file says it was read to.
+    reads: HashMap<FileId, StreamPoint>,
+}
+
 /// Reads every segment in `dir` through, cutting a torn or corrupt tail off, and
-/// removes empty ones; what is missing or was cut.
-fn recover(dir: &Path) -> Result<(VecDeque<Recovered>, Vec<Damage>)> {
+/// removes empty ones.
+fn recover(dir: &Path) -> Result<Recovery> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
@@ -573,6 +597,7 @@ fn recover(dir: &Path) -> Result<(VecDeque<Recovered>, Vec<Damage>)> {
     found.sort();
     let mut segments: VecDeque<Recovered> = VecDeque::new();
     let mut damage: Vec<Damage> = Vec::new();
+    let mut reads = HashMap::new();
     // Where the records of the segment before end (the next segment should start there).
     let mut expected: Option<u64> = None;
     for (first, path) in found {
@@ -591,7 +616,14 @@ fn recover(dir: &Path) -> Result<(VecDeque<Recovered>, Vec<Damage>)> {
                 }),
             }
         }
-        let (records, whole) = scan(&path)?;
+        // Past a gap or a cut, a record whole on disk (written back before an earlier
+        // one, before a power cut) does not say what the source may skip.
+        let mut after_damage = HashMap::new();
+        let scanned = match damage.is_empty() {
+            true => &mut reads,
+            false => &mut after_damage,
+        };
+        let (records, whole) = scan(&path, scanned)?;
         let bytes = std::fs::metadata(&path)?.len();
         if whole < bytes {
             damage.push(Damage {
@@ -621,16 +653,24 @@ fn recover(dir: &Path) -> Result<(VecDeque<Recovered>, Vec<Damage>)> {
             records,
         });
     }
-    Ok((segments, damage))
+    Ok(Recovery {
+        segments,
+        damage,
+        reads,
+    })
 }
 
-/// The whole records of a segment file, and the bytes they take.
-fn scan(path: &Path) -> Result<(u64, u64)> {
+/// The whole records of a segment file and the bytes they take; `reads` learns where
+/// each file was read to by the last of them that says.
+fn scan(path: &Path, reads: &mut HashMap<FileId, StreamPoint>) -> Result<(u64, u64)> {
     let mut reader = BufReader::new(
         File::open(path).with_context(|| format!("opening spool segment {}", path.display()))?,
     );
     let (mut records, mut whole) = (0, 0);
-    while let Some(Ok(_)) = read_frame(&mut reader)? {
+    while let Some(Ok(record)) = read_frame(&mut reader)? {
+        if let Some(read) = record.read {
+            reads.insert(read.file, read.point);
+        }
         records += 1;
         whole = reader_position(&mut reader)?;
     }
@@ -675,15 +715,4 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(filled)
-}
-
-fn read_positions(dir: &Path) -> std::collections::HashMap<String, u64> {
-    let path = dir.join(POSITIONS);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
-            tracing::warn!(file = %path.display(), %error, "spool positions unreadable; every destination resumes at the oldest record");
-            Default::default()
-        }),
-        Err(_) => Default::default(),
-    }
 }

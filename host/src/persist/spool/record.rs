@@ -5,17 +5,26 @@
 //!
 //! ```text
 //! frame:   len u32 | crc32(body) u32 | body (len bytes)
-//! body:    text | count x meta (37 bytes) | source u32 | count u32
+//! body:    text | count x meta (33 bytes) | [read] | source u32 | count u32
 //! meta:    offset u32 | len u32 | time_ms i64 | ingest_time u8 | id u128
+//! read:    device u64 | inode u64 | offset u64 | lines u64   (when source has bit 31)
 //! ```
-//! Little-endian throughout.
+//! Little-endian throughout. `read` is where in which file the chunk ends, for a chunk
+//! of a file: a restart moves the file's checkpoint up to the last record spooled, so
+//! the source does not spool again what the spool holds (records written before it
+//! existed have none).
 
+use crate::ack::StreamPoint;
 use crate::event::{EventChunk, EventMeta};
+use crate::persist::FileId;
 
 /// Bytes of a frame before its body.
 pub const FRAME_HEADER: usize = 8;
 const META_BYTES: usize = 4 + 4 + 8 + 1 + 16;
 const TRAILER_BYTES: usize = 8;
+const READ_BYTES: usize = 32;
+/// Set in the source field of a record that says where its file was read to.
+const HAS_READ: u32 = 1 << 31;
 /// Bigger than any chunk a source makes (a read block plus the longest line); a
 /// length past it is a corrupt frame, not an allocation to attempt.
 pub const MAX_BODY: usize = 1 << 30;
@@ -34,15 +43,29 @@ impl Encoded<'_> {
     }
 }
 
-/// The frame of `chunk`, read by the source at `source`.
-pub fn encode(source: u32, chunk: &EventChunk) -> Encoded<'_> {
-    let mut tail = Vec::with_capacity(chunk.events.len() * META_BYTES + TRAILER_BYTES);
+/// Where a chunk of a file ends in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTo {
+    pub file: FileId,
+    pub point: StreamPoint,
+}
+
+/// The frame of `chunk`, read by the source at `source` (from a file to `read`).
+pub fn encode(source: u32, chunk: &EventChunk, read: Option<ReadTo>) -> Encoded<'_> {
+    let mut tail = Vec::with_capacity(chunk.events.len() * META_BYTES + READ_BYTES + TRAILER_BYTES);
     for meta in &chunk.events {
         tail.extend_from_slice(&meta.offset.to_le_bytes());
         tail.extend_from_slice(&meta.len.to_le_bytes());
         tail.extend_from_slice(&meta.time_ms.to_le_bytes());
         tail.push(u8::from(meta.ingest_time));
         tail.extend_from_slice(&meta.id.to_le_bytes());
+    }
+    let mut source = source;
+    if let Some(read) = read {
+        tail.extend_from_slice(&read.file.to_bytes());
+        tail.extend_from_slice(&read.point.offset.to_le_bytes());
+        tail.extend_from_slice(&read.point.lines.to_le_bytes());
+        source |= HAS_READ;
     }
     tail.extend_from_slice(&source.to_le_bytes());
     tail.extend_from_slice(&(chunk.events.len() as u32).to_le_bytes());
@@ -71,8 +94,16 @@ impl Header {
     }
 }
 
-/// A record read back: the source and chunk, or why the bytes are not one.
-pub type Decoded = Result<(u32, EventChunk), &'static str>;
+/// A record read back, or why the bytes are not one.
+pub type Decoded = Result<Record, &'static str>;
+
+/// A spooled chunk, the source that read it and, for a file, where it ends there.
+#[derive(Debug)]
+pub struct Record {
+    pub source: u32,
+    pub chunk: EventChunk,
+    pub read: Option<ReadTo>,
+}
 
 /// The source and chunk of a body, or why it is not one (a checksum that does not
 /// match, a layout that does not add up).
@@ -87,11 +118,28 @@ pub fn decode(header: Header, mut body: Vec<u8>) -> Decoded {
         .ok_or("truncated body")?;
     let source = u32::from_le_bytes(word(trailer));
     let count = u32::from_le_bytes(word(trailer + 4)) as usize;
+    let (metas_end, read) = match source & HAS_READ {
+        0 => (trailer, None),
+        _ => {
+            let at = trailer.checked_sub(READ_BYTES).ok_or("truncated body")?;
+            let long =
+                |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+            let read = ReadTo {
+                file: FileId::from_bytes(body[at..at + 16].try_into().expect("16 bytes")),
+                point: StreamPoint {
+                    offset: long(at + 16),
+                    lines: long(at + 24),
+                },
+            };
+            (at, Some(read))
+        }
+    };
+    let source = source & !HAS_READ;
     let text_len = count
         .checked_mul(META_BYTES)
-        .and_then(|metas| trailer.checked_sub(metas))
+        .and_then(|metas| metas_end.checked_sub(metas))
         .ok_or("event count beyond the body")?;
-    let events: Vec<EventMeta> = body[text_len..trailer]
+    let events: Vec<EventMeta> = body[text_len..metas_end]
         .as_chunks::<META_BYTES>()
         .0
         .iter()
@@ -114,7 +162,11 @@ pub fn decode(header: Header, mut body: Vec<u8>) -> Decoded {
     if !events.iter().all(in_bounds) {
         return Err("an event lies outside the text");
     }
-    Ok((source, EventChunk { data, events }))
+    Ok(Record {
+        source,
+        chunk: EventChunk { data, events },
+        read,
+    })
 }
 
 #[cfg(test)]
@@ -142,9 +194,19 @@ mod tests {
         EventChunk { data, events }
     }
 
+    fn read_to() -> ReadTo {
+        ReadTo {
+            file: FileId::from_bytes([7; 16]),
+            point: StreamPoint {
+                offset: 1 << 40,
+                lines: 12,
+            },
+        }
+    }
+
     fn frame() -> Vec<u8> {
         let chunk = sample();
-        let encoded = encode(3, &chunk);
+        let encoded = encode(3, &chunk, Some(read_to()));
         let frame = [&encoded.header[..], encoded.text, &encoded.tail].concat();
         assert_eq!(frame.len(), encoded.len());
         frame
@@ -159,13 +221,29 @@ mod tests {
     fn a_chunk_comes_back_as_it_was_written() {
         let (header, body) = split(&frame());
         assert_eq!(header.len, body.len());
-        let (source, chunk) = decode(header, body).unwrap();
+        let Record {
+            source,
+            chunk,
+            read,
+        } = decode(header, body).unwrap();
         assert_eq!(source, 3);
+        assert_eq!(read, Some(read_to()));
         assert_eq!(chunk.data, sample().data);
         assert_eq!(
             format!("{:?}", chunk.events),
             format!("{:?}", sample().events)
         );
+    }
+
+    #[test]
+    fn a_record_of_standard_input_says_no_file() {
+        let chunk = sample();
+        let encoded = encode(5, &chunk, None);
+        let frame = [&encoded.header[..], encoded.text, &encoded.tail].concat();
+        let (header, body) = split(&frame);
+        let record = decode(header, body).unwrap();
+        assert_eq!((record.source, record.read), (5, None));
+        assert_eq!(record.chunk.events.len(), 2);
     }
 
     #[test]
