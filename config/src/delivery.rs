@@ -137,6 +137,10 @@ pub struct AcknowledgementConfig {
     /// Most tickets in one poll.
     #[serde(default = "default_ack_tickets_per_poll")]
     pub tickets_per_poll: usize,
+    /// Most events taken and not yet confirmed (held in memory to be sent again): past
+    /// it, the workers wait for confirmations before they send more.
+    #[serde(default = "default_ack_max_pending_events")]
+    pub max_pending_events: usize,
 }
 
 impl Default for AcknowledgementConfig {
@@ -145,6 +149,7 @@ impl Default for AcknowledgementConfig {
             poll_interval: default_ack_poll_interval(),
             timeout: default_ack_timeout(),
             tickets_per_poll: default_ack_tickets_per_poll(),
+            max_pending_events: default_ack_max_pending_events(),
         }
     }
 }
@@ -157,6 +162,10 @@ fn default_ack_poll_interval() -> Duration {
 fn default_ack_timeout() -> Duration {
     Duration::from_secs(300)
 }
+fn default_ack_max_pending_events() -> usize {
+    100_000
+}
+
 fn default_ack_tickets_per_poll() -> usize {
     1000
 }

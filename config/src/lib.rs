@@ -833,6 +833,9 @@ impl Config {
             if acknowledgement.timeout < acknowledgement.poll_interval {
                 bail!("{at}.acknowledgement.timeout: must be at least poll_interval");
             }
+            if acknowledgement.max_pending_events == 0 {
+                bail!("{at}.acknowledgement.max_pending_events: must be at least 1");
+            }
             if acknowledgement.tickets_per_poll == 0 {
                 bail!("{at}.acknowledgement.tickets_per_poll: must be at least 1");
             }

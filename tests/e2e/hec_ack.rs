@@ -108,3 +108,35 @@ async fn ack_against_a_token_without_it_delivers_on_200_and_polls_nothing() {
             .all(|e: &Value| e["index"] == "audit")
     );
 }
+
+/// The events taken and not yet confirmed are bounded: past `max_pending_events` the
+/// workers wait for confirmations (they held every pending batch in memory, without a
+/// bound), and every event is still delivered once.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_waiting_for_confirmation_are_bounded() {
+    let receiver = HecReceiver::start(HecConfig {
+        ack: true,
+        ..HecConfig::default()
+    })
+    .await;
+    let harness = Harness::new();
+    write_events(&harness, "data/audit.jsonl", EVENTS);
+    let destination = splunk_destination(
+        &receiver.endpoint(),
+        "settings = { index = \"audit\", ack = true }\n\
+         batch = { max_events = 50, max_wait = \"10ms\" }\n\
+         acknowledgement = { poll_interval = \"100ms\", timeout = \"5s\", max_pending_events = 200 }",
+    );
+    harness.config(&format!("{FILE_SOURCE}{destination}"));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let copies = copies(&receiver);
+    assert_eq!(copies.len(), EVENTS, "{}", transcript(&output));
+    assert!(copies.values().all(|&n| n == 1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("reached acknowledgement.max_pending_events"),
+        "{}",
+        transcript(&output)
+    );
+    assert_eq!(summary_figure(&output, "delivered"), EVENTS as u64);
+}

@@ -8,8 +8,10 @@
 //! confirmed ticket's events count as delivered; a batch's acks are settled once all
 //! its tickets are. A lost ticket, or one not confirmed within `timeout`, is sent again
 //! as a batch of its own (a failed attempt: after `retry.max_attempts` its events are
-//! dead-lettered). Resending is at least once: a destination that kept the first copy
-//! without saying so has two, which the event ids reveal.
+//! dead-lettered), by a task of its own, so that a resend that waits out its backoff
+//! holds up neither the polls nor the workers. Resending is at least once: a destination
+//! that kept the first copy without saying so has two, which the event ids reveal.
+//! The events held are bounded by `max_pending_events` (`worker::PendingBound`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +41,8 @@ const FORGOTTEN: &str = "the destination gave its ticket to a newer request (it 
 struct Group {
     acks: Vec<Ack>,
     outstanding: usize,
+    /// Its share of the pending bound, given back with the group.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// What a tracker holds.
@@ -58,6 +63,7 @@ impl Tracked {
             Group {
                 acks: unconfirmed.acks,
                 outstanding: 0,
+                _permit: unconfirmed.permit,
             },
         );
         self.add_tickets(group, unconfirmed.awaiting)
@@ -126,14 +132,27 @@ pub(super) struct Tracker {
     config: AcknowledgementConfig,
     kept: Kept,
     tracked: Tracked,
+    /// Events being sent again, each by a task (at most `concurrency` at once): what it
+    /// reports, and what it took; and those waiting their turn, with why.
+    resending: JoinSet<Resent>,
+    in_flight: HashMap<tokio::task::Id, (Awaiting, u64)>,
+    to_resend: std::collections::VecDeque<(Awaiting, u64, String)>,
+    concurrency: usize,
     abort: CancellationToken,
+}
+
+/// What a resend did: whether its events were settled or taken again before the
+/// shutdown deadline, and the new tickets.
+struct Resent {
+    settled: bool,
+    tickets: Vec<Awaiting>,
 }
 
 impl Tracker {
     pub fn new(
         destination: Arc<Destination>,
         setup: Setup,
-        config: AcknowledgementConfig,
+        (config, concurrency): (AcknowledgementConfig, usize),
         abort: CancellationToken,
     ) -> Self {
         let (_, generation) = destination.current();
@@ -143,6 +162,10 @@ impl Tracker {
             config,
             kept: Kept::none(generation),
             tracked: Tracked::default(),
+            resending: JoinSet::new(),
+            in_flight: HashMap::new(),
+            to_resend: Default::default(),
+            concurrency: concurrency.max(1),
             abort,
         }
     }
@@ -157,7 +180,7 @@ impl Tracker {
                 received = input.recv(), if open => match received {
                     Some(unconfirmed) => {
                         let displaced = self.tracked.add(unconfirmed);
-                        self.send_again(displaced, FORGOTTEN).await;
+                        self.send_again(displaced, FORGOTTEN);
                     }
                     None => {
                         open = false;
@@ -171,9 +194,16 @@ impl Tracker {
                         false => DRAINING_POLL,
                     };
                 }
+                Some(joined) = self.resending.join_next_with_id(), if !self.resending.is_empty() => {
+                    self.resent(joined);
+                }
                 () = self.abort.cancelled() => break,
             }
-            if !open && self.tracked.tickets.is_empty() {
+            if !open
+                && self.tracked.tickets.is_empty()
+                && self.resending.is_empty()
+                && self.to_resend.is_empty()
+            {
                 return Ok(());
             }
         }
@@ -207,8 +237,7 @@ impl Tracker {
                         AckState::Waiting => {}
                     }
                 }
-                self.send_again(lost, "the destination lost the request")
-                    .await;
+                self.send_again(lost, "the destination lost the request");
             }
             Err(reason) => {
                 tracing::warn!(destination = %name, %reason, "cannot ask the destination what it kept; asking again at the next poll");
@@ -224,7 +253,7 @@ impl Tracker {
             "not confirmed within acknowledgement.timeout ({:?})",
             self.config.timeout
         );
-        self.send_again(expired, &reason).await;
+        self.send_again(expired, &reason);
     }
 
     fn confirmed(&mut self, ticket: &str) {
@@ -238,42 +267,87 @@ impl Tracker {
         }
     }
 
-    /// Sends the events of `lost` tickets again; their groups wait for the new tickets.
-    async fn send_again(&mut self, lost: Vec<(Awaiting, u64)>, reason: &str) {
-        let mut lost = lost.into_iter();
-        while let Some((awaiting, group)) = lost.next() {
+    /// Sends the events of `lost` tickets again, each by a task of its own; their
+    /// groups wait for the new tickets.
+    fn send_again(&mut self, lost: Vec<(Awaiting, u64)>, reason: &str) {
+        for (awaiting, group) in lost {
             let count = awaiting.events.len();
             tracing::warn!(destination = %self.destination.name, ticket = ?awaiting.ticket, events = count, %reason, "sending the events again");
             Counters::add(&self.destination.counters.sent_again_unconfirmed, count);
-            let (settled, new_tickets) = worker::send_again(
-                &self.destination,
-                &self.setup,
-                &mut self.kept,
-                awaiting.clone(),
-                reason,
-                &self.abort,
-            )
-            .await;
-            if !settled {
-                // The shutdown deadline passed: these stay unsettled, for `leave`.
-                for (awaiting, group) in std::iter::once((awaiting, group)).chain(lost) {
-                    self.tracked
-                        .tickets
-                        .insert(awaiting.ticket.clone(), (awaiting, group));
-                }
+            self.to_resend
+                .push_back((awaiting, group, reason.to_owned()));
+        }
+        self.start_resends();
+    }
+
+    /// Starts the resends waiting their turn, up to `concurrency` at once.
+    fn start_resends(&mut self) {
+        while self.resending.len() < self.concurrency {
+            let Some((awaiting, group, reason)) = self.to_resend.pop_front() else {
                 return;
+            };
+            let destination = self.destination.clone();
+            let setup = self.setup.clone();
+            let abort = self.abort.clone();
+            let sent = awaiting.clone();
+            let task = self.resending.spawn(async move {
+                let (_, generation) = destination.current();
+                let mut kept = Kept::none(generation);
+                let (settled, tickets) =
+                    worker::send_again(&destination, &setup, &mut kept, sent, &reason, &abort)
+                        .await;
+                Resent { settled, tickets }
+            });
+            self.in_flight.insert(task.id(), (awaiting, group));
+        }
+    }
+
+    /// A resend ended: its new tickets join its group, which its lost ticket no longer
+    /// holds; one the shutdown deadline (or a panic) cut short stays unsettled.
+    fn resent(&mut self, joined: Result<(tokio::task::Id, Resent), tokio::task::JoinError>) {
+        let (id, resent) = match joined {
+            Ok((id, resent)) => (id, Some(resent)),
+            Err(error) => {
+                tracing::error!(destination = %self.destination.name, %error, "sending events again failed; they are sent again after acknowledgement.timeout");
+                (error.id(), None)
             }
-            let displaced = self.tracked.add_tickets(group, new_tickets);
-            // The lost ticket's events are sent again (or dead-lettered): it is settled.
-            self.tracked.settle(group);
-            Box::pin(self.send_again(displaced, FORGOTTEN)).await;
+        };
+        self.start_resends();
+        let Some((awaiting, group)) = self.in_flight.remove(&id) else {
+            return;
+        };
+        match resent {
+            Some(Resent {
+                settled: true,
+                tickets,
+            }) => {
+                let displaced = self.tracked.add_tickets(group, tickets);
+                self.tracked.settle(group);
+                self.send_again(displaced, FORGOTTEN);
+            }
+            _ => {
+                let ticket = awaiting.ticket.clone();
+                self.tracked.tickets.insert(ticket, (awaiting, group));
+            }
         }
     }
 
     /// At the shutdown deadline: what is not confirmed stays unsettled, so a source
     /// with checkpoints or the spool sends it again at the next run; without them, the
     /// events are kept in the dead-letter store as abandoned.
-    async fn leave(self) {
+    async fn leave(mut self) {
+        // Resends cut short by the deadline: their events are as unconfirmed as the rest.
+        self.resending.abort_all();
+        let waiting = self.to_resend.drain(..).map(|(a, g, _)| (a, g));
+        for (awaiting, group) in self
+            .in_flight
+            .drain()
+            .map(|(_, taken)| taken)
+            .chain(waiting)
+        {
+            let ticket = awaiting.ticket.clone();
+            self.tracked.tickets.insert(ticket, (awaiting, group));
+        }
         let events: usize = self
             .tracked
             .tickets

@@ -363,10 +363,11 @@ impl Destination {
         let tracker = Tracker::new(
             self.clone(),
             self.setup(enrichment.clone()),
-            config.acknowledgement.clone(),
+            (config.acknowledgement.clone(), config.concurrency),
             abort.clone(),
         );
         tasks.spawn(tracker.run(tracked));
+        let pending = worker::PendingBound::new(config.acknowledgement.max_pending_events);
         for _ in 0..config.concurrency {
             let setup = self.setup(enrichment.clone());
             let (module, generation) = self.current();
@@ -377,7 +378,7 @@ impl Destination {
                 setup,
                 Kept::new((instance, generation)),
                 batches.clone(),
-                unconfirmed.clone(),
+                (unconfirmed.clone(), pending.clone()),
                 abort.clone(),
             ));
         }

@@ -87,15 +87,65 @@ impl Kept {
     }
 }
 
+/// The events a destination has taken and not yet confirmed, bounded
+/// (`acknowledgement.max_pending_events`): a worker takes permits for a batch's
+/// unconfirmed events before it takes the next batch, and they come back when the
+/// batch is settled.
+#[derive(Debug, Clone)]
+pub(super) struct PendingBound {
+    permits: Arc<tokio::sync::Semaphore>,
+    max: u32,
+    /// Whether the wait was said since the bound was last free.
+    said: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PendingBound {
+    pub fn new(max_pending_events: usize) -> Self {
+        let max = u32::try_from(max_pending_events).unwrap_or(u32::MAX >> 3);
+        PendingBound {
+            permits: Arc::new(tokio::sync::Semaphore::new(max as usize)),
+            max,
+            said: Arc::default(),
+        }
+    }
+
+    /// Permits for `events` unconfirmed events (a batch larger than the bound takes it
+    /// all), waiting while the bound is reached; none at the shutdown deadline.
+    async fn take(
+        &self,
+        destination: &str,
+        events: usize,
+        abort: &CancellationToken,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
+        let count = u32::try_from(events).unwrap_or(u32::MAX).clamp(1, self.max);
+        if let Ok(permit) = self.permits.clone().try_acquire_many_owned(count) {
+            self.said.store(false, Ordering::Relaxed);
+            return Some(permit);
+        }
+        if !self.said.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                destination,
+                max_pending_events = self.max,
+                "events waiting for the destination's confirmation reached acknowledgement.max_pending_events; the workers wait for confirmations"
+            );
+        }
+        tokio::select! {
+            permit = self.permits.clone().acquire_many_owned(count) => permit.ok(),
+            () = abort.cancelled() => None,
+        }
+    }
+}
+
 /// Takes batches from `batches` until it closes, each delivered under supervision. A
 /// batch whose requests the destination will confirm later goes to `tracker`, which
-/// settles it then.
+/// settles it then; the worker takes no other batch while `pending` is at its bound.
 pub(super) async fn run(
     destination: Arc<Destination>,
     setup: Setup,
     mut kept: Kept,
     batches: Arc<Mutex<mpsc::Receiver<Batch>>>,
-    tracker: mpsc::Sender<Unconfirmed>,
+    (tracker, pending): (mpsc::Sender<Unconfirmed>, PendingBound),
     abort: CancellationToken,
 ) -> Result<()> {
     loop {
@@ -113,12 +163,17 @@ pub(super) async fn run(
                 if awaiting.is_empty() {
                     batch.acks.into_iter().for_each(crate::ack::Ack::settle);
                 } else {
+                    let events = awaiting.iter().map(|a| a.events.len()).sum();
+                    // None at the shutdown deadline, as a closed tracker: the batch stays
+                    // unsettled, as any batch cut short by it.
+                    let Some(permit) = pending.take(&destination.name, events, &abort).await else {
+                        continue;
+                    };
                     let unconfirmed = Unconfirmed {
                         acks: batch.acks,
                         awaiting,
+                        permit,
                     };
-                    // Closed only once the tracker left at the shutdown deadline: the
-                    // batch stays unsettled, as any batch cut short by it.
                     let _ = tracker.send(unconfirmed).await;
                 }
             }
@@ -163,6 +218,8 @@ pub(super) async fn run(
 pub(super) struct Unconfirmed {
     pub acks: Vec<crate::ack::Ack>,
     pub awaiting: Vec<Awaiting>,
+    /// Its share of `acknowledgement.max_pending_events`, given back when it is settled.
+    pub permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The events of one request the destination took with a `pending` verdict.
