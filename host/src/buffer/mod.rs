@@ -8,6 +8,8 @@
 mod queue;
 mod select;
 
+#[cfg(test)]
+pub use queue::Queued;
 pub use queue::{QueueGauge, QueueLimits, QueueReceiver, QueueSender, Refused, memory_queue};
 pub use select::Selection;
 

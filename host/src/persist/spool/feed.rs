@@ -188,9 +188,34 @@ async fn queue_chunk(
         }
     })
     .into_template();
-    tokio::select! {
+    // A template dropped before the queue took a holder would make the record safe,
+    // undelivered (the feed stopped, or its task was dropped, while it waited for room):
+    // the guard marks it unsafe first, unless the push went through.
+    let unqueued = Unqueued(Some(&ack));
+    let queued = tokio::select! {
         queued = queue.push(&chunk, &ack) => queued.is_ok(),
         () = stop.cancelled() => false,
+    };
+    if queued {
+        unqueued.disarm();
+    }
+    queued
+}
+
+/// Marks a chunk's acknowledgement unsafe when dropped armed.
+struct Unqueued<'a>(Option<&'a Ack>);
+
+impl Unqueued<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unqueued<'_> {
+    fn drop(&mut self) {
+        if let Some(ack) = self.0 {
+            ack.mark_unsafe();
+        }
     }
 }
 

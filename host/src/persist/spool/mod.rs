@@ -12,6 +12,8 @@
 //! counted (`spool_records_lost`), and the run ends with exit code 3.
 
 mod feed;
+#[cfg(test)]
+mod model;
 mod positions;
 mod record;
 
@@ -121,16 +123,20 @@ impl Spool {
             damage,
             reads,
         } = recover(dir)?;
-        let next = segments.back().map_or(0, |s| s.first + s.records);
-        let oldest = segments.front().map_or(next, |s| s.first);
+        let written = segments.back().map_or(0, |s| s.first + s.records);
         let (positions, saved) = positions::Positions::load(dir);
+        // A number is never given twice, so the next is past every position saved too:
+        // a spool emptied by the last run numbered from 0 again, and a position of that
+        // run, journaled before this one's first commit, skipped this one's records.
+        let next = saved.values().copied().max().unwrap_or(0).max(written);
+        let oldest = segments.front().map_or(next, |s| s.first);
         let starts: Vec<u64> = destinations
             .iter()
             .map(|name| {
                 let saved = saved.get(name.as_ref()).copied();
                 let start = saved.unwrap_or(oldest).clamp(oldest, next);
-                if saved.is_some_and(|saved| saved > next) {
-                    tracing::warn!(spool = %dir.display(), destination = %name, position = saved, end = next, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
+                if !segments.is_empty() && saved.is_some_and(|saved| saved > written) {
+                    tracing::warn!(spool = %dir.display(), destination = %name, position = saved, end = written, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
                 }
                 start
             })
