@@ -1,35 +1,29 @@
 //! A destination: its module, settings, credential, batch limits and transport, checked
-//! against each other once at start; then its batcher and workers.
+//! against each other once at start (its tasks start in `spawn.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sluice_contract::id::IdText;
-use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::acknowledgement::Tracker;
 use super::circuit::Circuit;
 use super::filter_stage::FilterStage;
 use super::health::Health;
 use super::rate::RateLimit;
 use super::retry::RetryPolicy;
+use super::sample::sample_events;
 use super::transport::{Credential, CredentialValue, TokenSource, Transport};
-use super::worker::{self, Kept};
-use crate::buffer::{self, BatchLimits, QueueGauge, QueueLimits, QueueSender, Selection};
-use crate::config::{DestinationConfig, Endpoint, WhenFull};
+use super::tries::Tries;
+use crate::buffer::{BatchLimits, QueueGauge, Selection};
+use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
-use crate::event::{Enrichment, EventMeta};
+use crate::event::Enrichment;
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::Counters;
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
-use crate::tasks::Tasks;
 use sluice_contract::types::{AuthHeader, ConnectionCheck, FormatError, Query};
-
-/// Bytes of events a spooled destination reads ahead into memory, at most: enough to
-/// keep its batches full (a few read blocks), without the spool's content in memory.
-const SPOOL_READ_AHEAD: usize = 2 << 20;
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {
@@ -38,7 +32,7 @@ pub struct Destination {
     current: std::sync::RwLock<Current>,
     settings: Vec<(String, String)>,
     /// The configured batch limits, else the module's.
-    limits: BatchLimits,
+    pub(super) limits: BatchLimits,
     pub(super) transport: Transport,
     pub(super) credential: Option<Credential>,
     signing_keys: SigningKeys,
@@ -324,66 +318,6 @@ impl Destination {
             check.query.method, check.query.path
         ))
     }
-
-    /// Starts the batcher and workers, each with an instance of the module configured
-    /// (so a setting the module refuses stops the start); returns the queue that feeds
-    /// them.
-    pub fn spawn(
-        self: Arc<Self>,
-        config: &DestinationConfig,
-        enrichment: Enrichment,
-        abort: CancellationToken,
-        tasks: &Tasks,
-    ) -> Result<QueueSender> {
-        let limits = self.limits;
-        // With the spool, events wait there: memory holds only a read-ahead, and a full
-        // one waits (a chunk dropped from it would settle events never delivered).
-        let (max_bytes, when_full) = match self.spooled {
-            true => (
-                config.buffer.max_bytes.min(SPOOL_READ_AHEAD),
-                WhenFull::Block,
-            ),
-            false => (config.buffer.max_bytes, config.buffer.when_full),
-        };
-        let queue_limits = QueueLimits {
-            max_bytes,
-            max_events: config.buffer.max_events,
-            when_full,
-        };
-        let (input, chunks) =
-            buffer::memory_queue(self.name.clone(), queue_limits, self.counters.clone());
-        let (batches_in, batches) = mpsc::channel(config.concurrency);
-        let selection = self.selection.clone();
-        tasks.spawn(async move {
-            buffer::run_batcher(chunks, limits, selection, batches_in).await;
-            Ok(())
-        });
-        let batches = Arc::new(Mutex::new(batches));
-        let (unconfirmed, tracked) = mpsc::channel(config.concurrency);
-        let tracker = Tracker::new(
-            self.clone(),
-            self.setup(enrichment.clone()),
-            (config.acknowledgement.clone(), config.concurrency),
-            abort.clone(),
-        );
-        tasks.spawn(tracker.run(tracked));
-        let pending = worker::PendingBound::new(config.acknowledgement.max_pending_events);
-        for _ in 0..config.concurrency {
-            let setup = self.setup(enrichment.clone());
-            let (module, generation) = self.current();
-            let mut instance = module.instantiate(setup.clone())?;
-            instance.configure()?;
-            tasks.spawn(worker::run(
-                self.clone(),
-                setup,
-                Kept::new((instance, generation)),
-                batches.clone(),
-                (unconfirmed.clone(), pending.clone()),
-                abort.clone(),
-            ));
-        }
-        Ok(input)
-    }
 }
 
 impl Destination {
@@ -402,22 +336,6 @@ impl Destination {
             abort,
         )
         .await;
-    }
-}
-
-/// What delivering some events went through, for their dead-letter records.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Tries {
-    /// Attempts made (0: never sent).
-    pub attempts: u32,
-    pub first_error: Option<String>,
-}
-
-impl Tries {
-    /// An attempt failed with `reason`.
-    pub fn failed(&mut self, attempt: u32, reason: &str) {
-        self.attempts = attempt;
-        self.first_error.get_or_insert_with(|| reason.to_owned());
     }
 }
 
@@ -576,22 +494,6 @@ fn warn_if_in_clear(config: &DestinationConfig, endpoint: &Endpoint) {
             tracing::warn!(destination = %config.name, host = url.host_str().unwrap_or_default(), "a credential is sent without encryption (http://)");
         }
     }
-}
-
-/// One sample event, for the trial call a module answers before it is used.
-pub(super) fn sample_events() -> Events {
-    let sample =
-        r#"{"timestamp":"2026-01-01T00:00:00Z","event_type":"sluice.check","action":"check"}"#;
-    let mut events = Events::default();
-    let meta = EventMeta {
-        offset: 0,
-        len: sample.len() as u32,
-        time_ms: 1_767_225_600_000,
-        ingest_time: false,
-        id: 0,
-    };
-    events.push(sample, &meta);
-    events
 }
 
 /// Formats a sample event with `instance`, so that a setting the module refuses is

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
-use super::destination::sample_events;
+use super::sample::sample_events;
 use crate::event::Events;
 use crate::module::{FilterInstance, FilterModule, undeclared_setting};
 

@@ -2,7 +2,8 @@
 //! delivered, retried, split, or dead-lettered.
 //!
 //! - [`Destination`] (`destination.rs`): a destination's module, settings, credential,
-//!   batch limits and transport, checked against each other once at start;
+//!   batch limits and transport, checked against each other once at start; `spawn.rs`
+//!   starts its batcher, workers and tracker;
 //! - `worker.rs`: the state machine of one batch, with a typed outcome for every call;
 //!   each worker has its own module instance and is supervised, so a panic loses
 //!   neither the batch nor its count;
@@ -24,7 +25,10 @@ mod filter_stage;
 mod health;
 mod rate;
 mod retry;
+mod sample;
+mod spawn;
 mod transport;
+mod tries;
 mod worker;
 
 pub use destination::Destination;

@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Destination;
 use super::circuit::Refusal;
-use super::destination::Tries;
 use super::filter_stage::KeptFilter;
 use super::transport::{self, Sent};
+use super::tries::Tries;
 use crate::buffer::Batch;
 use crate::event::Events;
 use crate::metrics::Counters;

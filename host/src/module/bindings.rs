@@ -1,6 +1,6 @@
 //! Host-side bindings of the latest contract version. Older versions served side by
 //! side, as Zed and proxy-wasm hosts serve theirs, have bindings of their own generated
-//! from their frozen WIT (`v0_3.rs`); `exports.rs` hides which one a module uses.
+//! from their frozen WIT (`exports/v0_3.rs`); `exports/` hides which one a module uses.
 
 #![allow(missing_docs, clippy::all, reason = "generated bindings")]
 
@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "formatter",
     with: {
-        "sluice:module/types.event-text": crate::module::state::EventText,
+        "sluice:module/types.event-text": crate::module::event_text::EventText,
     },
     imports: {
         // A handle the host did not hand out is a broken module: trap.

@@ -8,7 +8,7 @@ use super::bindings::{CONTRACT_VERSION, FILTER_EXPORT, FORMATTER_EXPORT};
 
 /// The contract versions this host serves, the latest first. A version is served for
 /// at least a year after the next one ships (README, "The contract").
-pub const SERVED_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::v0_3::VERSION];
+pub const SERVED_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::exports::v0_3::VERSION];
 
 /// The names `component` exports.
 fn exports(engine: &Engine, component: &Component) -> Vec<String> {

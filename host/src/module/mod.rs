@@ -14,12 +14,12 @@ mod cache;
 mod clock;
 mod contract;
 mod convert;
+mod event_text;
 mod exports;
 mod filtering;
 mod instance;
 mod sandbox;
 mod state;
-mod v0_3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -204,7 +204,7 @@ impl Runtime {
             &mut linker,
             |state| state,
         )?;
-        v0_3::add_to_linker(&mut linker)?;
+        exports::v0_3::add_to_linker(&mut linker)?;
 
         Ok(Runtime {
             ticker: EpochTicker::start(&engine)?,

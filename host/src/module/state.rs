@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::sluice::module::host::{self, Level, SignAlgorithm};
 use super::bindings::types;
+use super::event_text::EventText;
 use crate::config::Secret;
 use crate::event::Events;
 
@@ -21,10 +22,6 @@ const MAX_LOG_MESSAGES_PER_CALL: u32 = 100;
 
 /// Secrets a module may use through `sign` by name, without ever reading them.
 pub type SigningKeys = Arc<HashMap<String, Secret>>;
-
-/// The host side of an `event-text` handle: the batch being formatted, shared with
-/// the caller rather than moved or copied.
-pub struct EventText(pub Arc<Events>);
 
 pub struct ModuleState {
     /// WASI with nothing granted: no preopened directory, no environment, no

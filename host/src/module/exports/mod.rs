@@ -1,7 +1,7 @@
 //! A module's exports in the host's types, whatever contract version it implements:
-//! the rest of the host calls [`Exports`] and never names a version. The latest
-//! version is implemented here; each older one served is a file of its own
-//! (`v0_3.rs`) that adapts it.
+//! the rest of the host calls [`Exports`] and never names a version. This file owns the
+//! dispatch to the versions; the latest is implemented in `current.rs`, each older one
+//! served in a file of its own (`v0_3.rs`) that adapts it.
 
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Resource};
@@ -11,10 +11,9 @@ use sluice_contract::types::{
     Query, SentRequest, Verdict,
 };
 
-use super::bindings::{Formatter, FormatterPre, types as wit};
-use super::convert::current as convert;
-use super::state::{EventText, ModuleState};
-use super::v0_3;
+use super::bindings::FormatterPre;
+use super::event_text::EventText;
+use super::state::ModuleState;
 
 /// Every call the host makes into a formatter module.
 pub(super) trait Exports: Send {
@@ -89,20 +88,10 @@ impl Pre {
         store: &mut Store<ModuleState>,
     ) -> wasmtime::Result<Box<dyn Exports>> {
         Ok(match self {
-            Pre::Current(pre) => Box::new(Current {
-                bindings: pre.instantiate(store)?,
-                batch: convert::empty_batch(),
-            }),
+            Pre::Current(pre) => Box::new(current::Current::instantiate(pre, store)?),
             Pre::V0_3(pre) => Box::new(v0_3::Exported::instantiate(pre, store)?),
         })
     }
-}
-
-/// A module of the latest version, and its batch columns as the bindings lower them
-/// (refilled for each call, reusing their allocations).
-struct Current {
-    bindings: Formatter,
-    batch: wit::Batch,
 }
 
 /// The calls every served version makes alike, expanded in an `impl Exports` for a
@@ -177,34 +166,5 @@ macro_rules! shared_exports {
 
 pub(super) use shared_exports;
 
-impl Exports for Current {
-    shared_exports!();
-
-    fn ack_query(
-        &self,
-        store: &mut Store<ModuleState>,
-        tickets: &[String],
-    ) -> wasmtime::Result<Option<Query>> {
-        let query = self
-            .bindings
-            .sluice_module_formatting()
-            .call_ack_query(store, tickets)?;
-        Ok(query.map(Query::from))
-    }
-
-    fn read_acks(
-        &self,
-        store: &mut Store<ModuleState>,
-        response: HttpResponse,
-        tickets: &[String],
-    ) -> wasmtime::Result<Result<Vec<AckState>, String>> {
-        let response = wit::HttpResponse::from(response);
-        let answer = self
-            .bindings
-            .sluice_module_formatting()
-            .call_read_acks(store, &response, tickets)?;
-        Ok(answer
-            .map(|states| states.into_iter().map(AckState::from).collect())
-            .map_err(|reason| super::state::one_line(&reason)))
-    }
-}
+mod current;
+pub(super) mod v0_3;

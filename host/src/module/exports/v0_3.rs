@@ -14,8 +14,9 @@ use sluice_contract::types::{
     Query, SentRequest, Verdict,
 };
 
-use super::exports::Exports;
-use super::state::{EventText, ModuleState};
+use super::Exports;
+use crate::module::event_text::EventText;
+use crate::module::state::ModuleState;
 
 #[allow(missing_docs, clippy::all, reason = "generated bindings")]
 mod bindings {
@@ -23,7 +24,7 @@ mod bindings {
         path: "../wit/previous/0.3.0",
         world: "formatter",
         with: {
-            "sluice:module/types.event-text": crate::module::state::EventText,
+            "sluice:module/types.event-text": crate::module::event_text::EventText,
         },
         imports: {
             "sluice:module/types.[method]event-text.read": trappable,
@@ -73,17 +74,17 @@ impl wit::Host for ModuleState {}
 
 impl wit::HostEventText for ModuleState {
     fn read(&mut self, text: Resource<EventText>) -> wasmtime::Result<String> {
-        super::bindings::types::HostEventText::read(self, text)
+        crate::module::bindings::types::HostEventText::read(self, text)
     }
 
     fn drop(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
-        super::bindings::types::HostEventText::drop(self, text)
+        crate::module::bindings::types::HostEventText::drop(self, text)
     }
 }
 
 impl wit_host::Host for ModuleState {
     fn log(&mut self, level: wit_host::Level, message: String) {
-        use super::bindings::sluice::module::host::{Host, Level};
+        use crate::module::bindings::sluice::module::host::{Host, Level};
         let level = match level {
             wit_host::Level::Trace => Level::Trace,
             wit_host::Level::Debug => Level::Debug,
@@ -95,7 +96,7 @@ impl wit_host::Host for ModuleState {
     }
 
     fn now_ms(&mut self) -> i64 {
-        super::bindings::sluice::module::host::Host::now_ms(self)
+        crate::module::bindings::sluice::module::host::Host::now_ms(self)
     }
 
     fn sign(
@@ -104,7 +105,7 @@ impl wit_host::Host for ModuleState {
         algorithm: wit_host::SignAlgorithm,
         data: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        use super::bindings::sluice::module::host::{Host, SignAlgorithm};
+        use crate::module::bindings::sluice::module::host::{Host, SignAlgorithm};
         let algorithm = match algorithm {
             wit_host::SignAlgorithm::HmacSha256 => SignAlgorithm::HmacSha256,
         };
@@ -131,7 +132,7 @@ impl Exported {
 }
 
 impl Exports for Exported {
-    super::exports::shared_exports!();
+    super::shared_exports!();
 
     /// 0.3.0 has no acknowledgements: its modules never answer `pending`.
     fn ack_query(
