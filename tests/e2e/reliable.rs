@@ -14,6 +14,13 @@ use crate::support::{
 
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
 
+/// Appends events numbered `range` (`n`) to the file at `path`, made with its folder
+/// if missing.
+fn append_numbered(path: &std::path::Path, range: std::ops::Range<u64>) {
+    let lines = range.map(|n| format!("{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}"));
+    crate::support::append_lines(path, lines);
+}
+
 /// How many times each `n` arrived.
 fn arrivals(receiver: &HecReceiver) -> BTreeMap<u64, usize> {
     let mut seen = BTreeMap::new();
@@ -591,17 +598,7 @@ async fn with_the_spool_a_full_buffer_drops_nothing() {
 async fn a_restart_resumes_a_file_renamed_while_sluice_was_stopped() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let append = |path: &std::path::Path, range: std::ops::Range<u64>| {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        for n in range {
-            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
-        }
-    };
+    let append = append_numbered;
     let live = harness.path("data/app.log");
     std::fs::create_dir_all(live.parent().unwrap()).unwrap();
     append(&live, 0..1000);
@@ -881,19 +878,10 @@ fn limit_file_size(pid: u32, bytes: u64) {
 /// freeze its checkpoint (the events after it waited for a restart).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
-    use std::io::Write;
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     let live = harness.write("data/live.jsonl", "");
-    let append = |range: std::ops::Range<u64>| {
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&live)
-            .unwrap();
-        for n in range {
-            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
-        }
-    };
+    let append = |range| append_numbered(&live, range);
     harness.config(&format!(
         "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
         splunk_destination(
@@ -1026,21 +1014,10 @@ async fn checkpoints_of_files_gone_are_forgotten() {
 /// read. It was lost without a word.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotation_while_stopped_under_a_one_file_pattern_loses_no_tail() {
-    use std::io::Write;
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     let log = harness.path("data/app.log");
-    let append = |path: &std::path::Path, range: std::ops::Range<u64>| {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        for n in range {
-            writeln!(file, "{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n}}}").unwrap();
-        }
-    };
-    std::fs::create_dir_all(harness.path("data")).unwrap();
+    let append = append_numbered;
     append(&log, 0..1000);
     harness.config(&format!(
         "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/app.log\"]\n{}",
