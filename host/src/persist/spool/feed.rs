@@ -84,6 +84,12 @@ pub async fn feed(
     let mut appended = spool.appended.subscribe();
     let mut reader: Option<SegmentReader> = None;
     loop {
+        if appended.borrow().next <= next {
+            // Caught up: the segment is not held open while the feed waits, so that its
+            // room on disk comes back if it is removed meanwhile (the spool's
+            // `max_bytes` counts only the segments it has).
+            reader = None;
+        }
         let ready = tokio::select! {
             ready = appended.wait_for(|a| a.next > next || a.closed) => ready.map(|a| a.next > next),
             () = stop.cancelled() => return Ok(()),
@@ -119,8 +125,7 @@ pub async fn feed(
         });
         next += 1;
         if end == Some(next) {
-            // Read to its end: not held open, so that its room on disk comes back when
-            // it is removed.
+            // Read to its end: not held open either.
             reader = None;
         }
         let (source, chunk) = match frame {
