@@ -167,7 +167,11 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             tokio::select! {
                 failed = &mut work => failed,
                 why = cut_short => {
-                    tracing::error!("{why}; abandoning what is still queued");
+                    match spool {
+                        // Nothing is lost: what is left waits in the spool.
+                        Some(_) => tracing::info!("{why}; what is still queued stays in the spool for the next run"),
+                        None => tracing::error!("{why}; abandoning what is still queued"),
+                    }
                     abandon.cancel();
                     work.await
                 }

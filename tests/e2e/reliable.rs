@@ -216,9 +216,12 @@ async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: u
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, EXIT_LIMIT).await;
     assert!(output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("events remain in the spool"),
-        "{}",
+        stderr.contains("events remain in the spool")
+            && stderr.contains("stays in the spool for the next run")
+            && !stderr.contains("ERROR"),
+        "a spooled shutdown loses nothing, and says so without an ERROR: {}",
         transcript(&output)
     );
     assert_eq!(summary_figure(&output, "abandoned"), 0);
