@@ -244,3 +244,32 @@ async fn check_finds_a_dead_letter_store_that_cannot_take_a_block() {
         transcript(&output)
     );
 }
+
+/// `SLUICE_LOG=debug` (README's example) is Sluice's own debug: the libraries stay at
+/// `warn` unless named. It used to flood the log with the compiler's internals.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_log_level_is_sluices_own() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let output = harness.run_ok(&[("SLUICE_LOG", "debug")]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // `TIME LEVEL target: message`
+    let foreign: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            let mut fields = l.split_whitespace().skip(1);
+            let (level, target) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+            matches!(level, "TRACE" | "DEBUG" | "INFO") && !target.starts_with("sluice")
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "{} lines of other crates, such as {:?}",
+        foreign.len(),
+        foreign.first()
+    );
+    assert!(stderr.contains("sluice stopped"));
+}

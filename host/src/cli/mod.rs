@@ -138,16 +138,20 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 }
 
 /// Logs go to stderr; `SLUICE_LOG` takes `tracing` filter directives (`debug`,
-/// `sluice=trace`). A filter that does not parse is an error: silently logging at
+/// `sluice=trace`). A bare level is Sluice's own: the libraries it uses stay at `warn`
+/// unless a directive names them (`debug,wasmtime=debug`), so `debug` is not a flood of
+/// compiler internals. A filter that does not parse is an error: silently logging at
 /// another level would hide what the operator asked to see.
 fn init_logging() -> Result<()> {
     use std::io::IsTerminal;
-    let filter = match std::env::var("SLUICE_LOG") {
-        Ok(directives) => tracing_subscriber::EnvFilter::builder()
-            .parse(&directives)
-            .with_context(|| format!("SLUICE_LOG: `{directives}` is not a tracing filter (try `info` or `sluice=debug`)"))?,
-        Err(_) => tracing_subscriber::EnvFilter::new("info"),
-    };
+    let directives = std::env::var("SLUICE_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .parse(own_levels(&directives))
+        .with_context(|| {
+            format!(
+                "SLUICE_LOG: `{directives}` is not a tracing filter (try `info` or `sluice=debug`)"
+            )
+        })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| progress::LogWriter)
@@ -155,6 +159,24 @@ fn init_logging() -> Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     Ok(())
+}
+
+/// `directives` with each bare level made Sluice's own (`debug` -> `sluice=debug`), after
+/// `warn` for everything else.
+fn own_levels(directives: &str) -> String {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let mut out = vec!["warn".to_owned()];
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            true => out.push(format!("sluice={directive}")),
+            false => out.push(directive.to_owned()),
+        }
+    }
+    out.join(",")
 }
 
 pub fn execute(cli: Cli) -> Result<ExitCode> {
