@@ -261,3 +261,30 @@ async fn replaced_refused_removed_and_back_while_events_stream() {
     assert!(stderr.contains("misbehave 2.0.0 from module"), "{stderr}");
     assert!(harness.dead_letters().is_empty(), "{stderr}");
 }
+
+/// A batch retrying on a module that traps is formatted by the fixed module once it is
+/// swapped in: every attempt takes the newest. Its attempts used to run on the trapping
+/// instance until a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fixed_module_rescues_a_batch_already_retrying() {
+    let harness = Harness::new();
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("misbehave")).unwrap(),
+    );
+    events(&harness, 0, 10);
+    harness.config(
+        "modules_dirs = [\"modules\"]\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n[[destinations]]\nname = \"probe\"\nmodule = \"probe\"\nendpoint = \"capture:captured\"\nbatch = { max_wait = \"50ms\" }\nsettings = { mode = \"trap\" }\nretry = { max_attempts = 1000, initial_backoff = \"1s\", max_backoff = \"1s\" }\ncircuit_breaker = { failures = 0 }\n",
+    );
+    let child = harness.start_run();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(captured(&harness), 0, "the batch traps");
+    harness.write(
+        "modules/probe.wasm",
+        std::fs::read(test_module("probe-v2")).unwrap(),
+    );
+    until(|| captured(&harness) == 10).await;
+    let stderr = stop(child).await;
+    assert_eq!(captured(&harness), 10, "{stderr}");
+    assert!(formatted_by(&harness).iter().all(|&(_, v2)| v2), "{stderr}");
+}

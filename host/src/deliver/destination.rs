@@ -95,8 +95,8 @@ impl Destination {
     }
 
     /// Puts `module` in place of the running one, after the checks a start makes
-    /// (settings, transport, credential, a sample event formatted); batches under way
-    /// finish on the module they started with. Returns the new generation, or why the
+    /// (settings, transport, credential, a sample event formatted); requests under
+    /// way finish on the module that formatted them; the next attempt takes the new one. Returns the new generation, or why the
     /// module was refused (the running one then stays). The same bytes change nothing.
     pub fn reload(
         &self,

@@ -70,6 +70,7 @@ impl Kept {
         Worker {
             destination: destination.clone(),
             module,
+            generation,
             setup: setup.clone(),
             instance: std::sync::Mutex::new(self.instance.take()),
             filter: std::mem::take(&mut self.filter),
@@ -83,6 +84,7 @@ impl Kept {
     /// Keeps the worker's instance for the next batch.
     fn keep(&mut self, worker: Worker) {
         self.filter = worker.filter;
+        self.generation = worker.generation;
         self.instance = worker.instance.into_inner().expect("not poisoned");
     }
 }
@@ -328,8 +330,10 @@ impl Pending {
 /// calls (none after a call panicked: the next call instantiates anew).
 struct Worker {
     destination: Arc<Destination>,
-    /// The module this batch is delivered with, from start to end.
+    /// The module this batch's attempts are formatted with: the newest, taken at each
+    /// attempt, so that a fixed module rescues a batch already retrying.
     module: Arc<FormatterModule>,
+    generation: u64,
     setup: Setup,
     /// Taken while a call runs on the blocking pool. (A mutex only to make the worker
     /// `Sync`; one worker never calls twice at once.)
@@ -682,6 +686,13 @@ impl Worker {
     }
 
     async fn format(&mut self, events: &Arc<Events>) -> Result<types::Formatted, Failure> {
+        let (module, generation) = self.destination.current();
+        if generation != self.generation {
+            // A reload replaced the module since this batch started.
+            self.module = module;
+            self.generation = generation;
+            *self.instance.lock().expect("not poisoned") = None;
+        }
         let events = events.clone();
         let result = self.call(move |instance| instance.format(&events)).await?;
         match result {
