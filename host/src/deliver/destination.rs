@@ -96,8 +96,9 @@ impl Destination {
 
     /// Puts `module` in place of the running one, after the checks a start makes
     /// (settings, transport, credential, a sample event formatted); requests under
-    /// way finish on the module that formatted them; the next attempt takes the new one. Returns the new generation, or why the
-    /// module was refused (the running one then stays). The same bytes change nothing.
+    /// way finish on the module that formatted them, and the next attempt takes the
+    /// new one. Returns the new generation, or why the module was refused (the running
+    /// one then stays). The same bytes change nothing.
     pub fn reload(
         &self,
         module: Arc<FormatterModule>,
