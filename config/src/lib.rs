@@ -574,16 +574,71 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// Reads and validates `path` but leaves its secrets unread: for the commands that
+    /// only look (`modules`, `dlq list`), which need no credential.
+    pub fn load_unresolved(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Config::parse_with(&text, path, false)
+    }
+
     /// Reads and validates `text`, the contents of the file at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        Config::parse_with(text, path, true)
+    }
+
+    fn parse_with(text: &str, path: &Path, resolve_secrets: bool) -> Result<Config> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", toml_error(text, path, &e)))?;
         config.path = path.to_owned();
         config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        let validated = match resolve_secrets {
+            true => config.validate().and_then(|()| config.resolve_secrets()),
+            false => config.validate(),
+        };
+        validated.map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         Ok(config)
+    }
+
+    /// Reads every secret the destinations name, so that one missing or unusable is
+    /// said before anything starts; the error names the key and the variable or file,
+    /// never a value.
+    fn resolve_secrets(&self) -> Result<()> {
+        for (index, destination) in self.destinations.iter().enumerate() {
+            let at = destination.location(index);
+            if let Some(key) = &destination.client_key {
+                key.resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
+            }
+            if let Some(oauth2) = &destination.oauth2 {
+                oauth2
+                    .client_secret
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.oauth2.client_secret: {e}"))?;
+            }
+            if let Some(basic) = &destination.basic_auth {
+                basic
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.basic_auth: {e}"))?;
+            }
+            if let Some(token) = &destination.token {
+                let value = token
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.token: {e}"))?;
+                // Sent in an HTTP header, where it could never go (every request would
+                // fail, after `check` said ok).
+                if value.expose().chars().any(|c| c.is_control() && c != '\t') {
+                    bail!(
+                        "{at}.token: {token} holds a control character (a line break?), which no HTTP header can carry"
+                    );
+                }
+            }
+            for (name, key) in &destination.signing_keys {
+                key.resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.signing_keys.{name}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Relative paths in a config file are relative to the file, so a config works from
@@ -863,10 +918,6 @@ impl Config {
                     "{at}.client_cert: a client certificate is presented on tls:// and relp+tls:// streams only, not to this endpoint"
                 );
             }
-            if let Some(key) = &destination.client_key {
-                key.resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
-            }
             if destination.retry.max_attempts == 0 {
                 bail!("{at}.retry.max_attempts: must be at least 1");
             }
@@ -897,31 +948,6 @@ impl Config {
                         oauth2.token_url.host_str().unwrap_or_default()
                     );
                 }
-                oauth2
-                    .client_secret
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.oauth2.client_secret: {e}"))?;
-            }
-            if let Some(basic) = &destination.basic_auth {
-                basic
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.basic_auth: {e}"))?;
-            }
-            if let Some(token) = &destination.token {
-                let value = token
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.token: {e}"))?;
-                // Sent in an HTTP header, where it could never go (every request would
-                // fail, after `check` said ok).
-                if value.expose().chars().any(|c| c.is_control() && c != '\t') {
-                    bail!(
-                        "{at}.token: {token} holds a control character (a line break?), which no HTTP header can carry"
-                    );
-                }
-            }
-            for (name, key) in &destination.signing_keys {
-                key.resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.signing_keys.{name}: {e}"))?;
             }
         }
         if let Some(i) = self.routes().iter().position(Vec::is_empty) {

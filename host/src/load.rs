@@ -56,12 +56,7 @@ pub fn load_destination(
 ) -> Result<Arc<Destination>> {
     let destination = &config.destinations[index];
     let at = || format!("{}: {}", config.path.display(), destination.location(index));
-    let source = ModuleSource::resolve(&destination.module, &config.modules_dirs)
-        .with_context(|| format!("{}.module", at()))?;
-    let module = runtime
-        .load_formatter(&source)
-        .and_then(|module| pinned(destination, module))
-        .with_context(|| format!("{}.module", at()))?;
+    let module = load_formatter_module(config, index, runtime)?;
     let filter_stage = load_filter_stage(config, destination, runtime)
         .with_context(|| format!("{}.filter_module", at()))?;
     Ok(Arc::new(
@@ -76,6 +71,29 @@ pub fn load_destination(
         )
         .with_context(at)?,
     ))
+}
+
+/// The module of the destination at `index` of `config`, loaded and pinned; errors
+/// name the destination.
+pub fn load_formatter_module(
+    config: &Config,
+    index: usize,
+    runtime: &Runtime,
+) -> Result<Arc<FormatterModule>> {
+    let destination = &config.destinations[index];
+    let at = || {
+        format!(
+            "{}: {}.module",
+            config.path.display(),
+            destination.location(index)
+        )
+    };
+    let source =
+        ModuleSource::resolve(&destination.module, &config.modules_dirs).with_context(at)?;
+    runtime
+        .load_formatter(&source)
+        .and_then(|module| pinned(destination, module))
+        .with_context(at)
 }
 
 /// The filter module `destination` names, loaded and checked with its settings.

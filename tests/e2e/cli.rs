@@ -546,3 +546,34 @@ async fn modules_are_listed_with_their_hash_and_a_pin_is_enforced() {
         "{stderr}"
     );
 }
+
+/// The commands that only look (`modules`, `dlq list`) need no secret: they failed when
+/// the token's variable was unset. The commands that send still need it.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_commands_need_no_secret() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}{}",
+        splunk_destination("https://splunk.example.invalid:8088", "")
+    ));
+    let modules = harness.sluice(&["modules", "-c", "sluice.toml"], &[]).await;
+    assert!(
+        modules.status.success()
+            && String::from_utf8_lossy(&modules.stdout).contains("used by: splunk"),
+        "{}",
+        transcript(&modules)
+    );
+    let list = harness
+        .sluice(&["dlq", "list", "-c", "sluice.toml"], &[])
+        .await;
+    assert!(list.status.success(), "{}", transcript(&list));
+    let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert_eq!(check.status.code(), Some(2), "{}", transcript(&check));
+    assert!(
+        String::from_utf8_lossy(&check.stderr)
+            .contains("environment variable HEC_TOKEN is not set"),
+        "{}",
+        transcript(&check)
+    );
+}

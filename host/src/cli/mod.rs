@@ -189,7 +189,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             filter,
             settings,
         } => preview::preview(module.as_deref(), filter.as_deref(), settings),
-        Command::Modules { config } => modules(&Config::load(&config)?),
+        Command::Modules { config } => modules(&Config::load_unresolved(&config)?),
         Command::Module {
             command: ModuleCommand::New { name, dir, sdk },
         } => {
@@ -204,7 +204,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dlq {
             command: DlqCommand::List { config },
-        } => dlq::list(&Config::load(&config)?),
+        } => dlq::list(&Config::load_unresolved(&config)?),
         Command::Dlq {
             command:
                 DlqCommand::Replay {
@@ -322,15 +322,13 @@ fn run(config: Config) -> Result<ExitCode> {
 }
 
 /// `sluice modules`: one line per module loaded, with the destinations that use it.
+/// It loads the modules only, so it needs none of the secrets.
 fn modules(config: &Config) -> Result<ExitCode> {
     let runtime = Runtime::configured(config)?;
-    let counters = Arc::new(Counters::default());
-    let dead_letter = Arc::new(DeadLetter::configured(config));
-    let destinations = crate::load::load_destinations(config, &runtime, &dead_letter, &counters)?;
     // By SHA-256: the same bytes serve several destinations.
     let mut loaded: std::collections::BTreeMap<String, (String, Vec<&str>)> = Default::default();
-    for destination in &destinations {
-        let module = destination.module();
+    for (index, destination) in config.destinations.iter().enumerate() {
+        let module = crate::load::load_formatter_module(config, index, &runtime)?;
         let info = module.info();
         let line = format!(
             "{} {}  contract {}  sha256 {}  {}",
@@ -345,8 +343,15 @@ fn modules(config: &Config) -> Result<ExitCode> {
             .or_insert((line, Vec::new()))
             .1
             .push(&destination.name);
-        if let Some(stage) = &destination.filter_stage {
-            let filter = stage.module();
+        if destination.filter_module.is_some() {
+            let filter = crate::load::load_filter_module(config, destination, &runtime)
+                .with_context(|| {
+                    format!(
+                        "{}: {}.filter_module",
+                        config.path.display(),
+                        destination.location(index)
+                    )
+                })?;
             let line = format!(
                 "{} {}  filter, contract {}  sha256 {}  {}",
                 filter.info().name,
