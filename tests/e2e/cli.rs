@@ -393,9 +393,10 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
     assert!(output.status.success(), "{}", transcript(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("ok  destination `splunk`: reached, credential accepted (POST /services/collector/event answered HTTP 400")
-            && stdout.contains("No data"),
-        "{stdout}"
+        stdout.contains("; reached, credential accepted (POST /services/collector/event answered HTTP 400")
+            && stdout.contains("No data")
+            && stdout.lines().filter(|l| l.starts_with("ok  destination")).count() == 1,
+        "one verdict per destination: {stdout}"
     );
     assert!(receiver.indexed().is_empty(), "no event was sent");
 
@@ -404,8 +405,15 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("destinations[0] (`splunk`): the credential was refused: HTTP 403")
-            && stderr.contains("Invalid token"),
+            && stderr.contains("Invalid token")
+            && stderr.contains("1 of 1 destination(s) failed the connection check"),
         "{stderr}"
+    );
+    // No `ok` after a failure: neither for the destination nor for the file.
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("ok  "),
+        "{}",
+        transcript(&output)
     );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -394,18 +394,21 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
         let at = || format!("{}: {}", path.display(), settings.location(i));
         let enrichment = crate::pipeline::enrichment(&config.events.tags);
         destination.dry_run(enrichment.clone()).with_context(at)?;
-        println!(
-            "ok  destination `{}`: {}",
-            settings.name,
-            destination.describe()
-        );
-        if let Some(network) = &network {
-            match network.block_on(destination.connect(enrichment)) {
-                Ok(what) => println!("ok  destination `{}`: {what}", settings.name),
-                Err(error) => {
-                    unreachable += 1;
-                    eprintln!("sluice: error: {}: {error:#}", at());
-                }
+        // One verdict per destination: with --connect, its line says both.
+        let connected = match &network {
+            None => Ok(None),
+            Some(network) => network.block_on(destination.connect(enrichment)).map(Some),
+        };
+        match connected {
+            Ok(what) => println!(
+                "ok  destination `{}`: {}{}",
+                settings.name,
+                destination.describe(),
+                what.map(|what| format!("; {what}")).unwrap_or_default()
+            ),
+            Err(error) => {
+                unreachable += 1;
+                eprintln!("sluice: error: {}: {error:#}", at());
             }
         }
     }
@@ -432,15 +435,19 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
             }
         }
     }
+    if unreachable > 0 {
+        eprintln!(
+            "sluice: error: {}: {unreachable} of {} destination(s) failed the connection check",
+            path.display(),
+            config.destinations.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
     println!(
         "ok  {}: {} source(s), {} destination(s)",
         path.display(),
         config.sources.len(),
         config.destinations.len()
     );
-    Ok(if unreachable > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::SUCCESS)
 }
