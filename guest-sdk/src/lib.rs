@@ -363,6 +363,7 @@ pub mod __private {
     const NOT_CONFIGURED: &str = "the host called the module before configuring it";
 
     pub fn describe<F: Formatter>() -> WitInfo {
+        crate::log::report_panics();
         let info = F::info();
         WitInfo {
             name: info.name,
@@ -378,6 +379,7 @@ pub mod __private {
         settings: Vec<(String, String)>,
         enrichment: &Enrichment,
     ) -> Result<F, FormatError> {
+        crate::log::report_panics();
         F::new(&Settings::new(settings, F::info().settings), enrichment)
     }
 
@@ -395,6 +397,7 @@ pub mod __private {
     }
 
     pub fn filter_describe<F: crate::filter::Filter>() -> WitFilterInfo {
+        crate::log::report_panics();
         let info = F::info();
         WitFilterInfo {
             name: info.name,
@@ -406,6 +409,7 @@ pub mod __private {
     pub fn filter_configure<F: crate::filter::Filter>(
         settings: Vec<(String, String)>,
     ) -> Result<F, FormatError> {
+        crate::log::report_panics();
         F::new(&Settings::new(settings, F::info().settings))
     }
 

@@ -393,9 +393,14 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
     assert!(output.status.success(), "{}", transcript(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("; reached, credential accepted (POST /services/collector/event answered HTTP 400")
-            && stdout.contains("No data")
-            && stdout.lines().filter(|l| l.starts_with("ok  destination")).count() == 1,
+        stdout.contains(
+            "; reached, credential accepted (POST /services/collector/event answered HTTP 400"
+        ) && stdout.contains("No data")
+            && stdout
+                .lines()
+                .filter(|l| l.starts_with("ok  destination"))
+                .count()
+                == 1,
         "one verdict per destination: {stdout}"
     );
     assert!(receiver.indexed().is_empty(), "no event was sent");

@@ -274,3 +274,29 @@ async fn a_module_is_told_when_a_response_body_was_cut() {
         "got 500 bytes of the body, truncated: false"
     );
 }
+
+/// A module's panic says its message and where in the log, and the trap's reason is one
+/// short line: it was a mangled 1.5 KB WebAssembly backtrace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_panic_says_its_message_and_place() {
+    let harness = Harness::new();
+    harness.copy_data(&["secrets-audit.jsonl"]);
+    let misbehave = test_module("misbehave");
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"trap\"\nmodule = {misbehave:?}\nendpoint = \"capture:captured\"\nsettings = {{ mode = \"trap\" }}\nretry = {{ max_attempts = 1 }}\n"
+    ));
+    let output = harness.run_expecting(3, &[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("module panicked: misbehave: trap on purpose at ")
+            && stderr.contains("src/lib.rs:"),
+        "{stderr}"
+    );
+    let dead = harness.dead_letters();
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("trapped: wasm trap"), "{reason}");
+    assert!(
+        reason.len() < 300 && !reason.contains("backtrace"),
+        "{reason}"
+    );
+}

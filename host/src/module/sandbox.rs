@@ -159,9 +159,16 @@ impl<P: Instantiate> Sandbox<P> {
                     limit: self.limits.call_timeout,
                 }
             } else {
+                // The backtrace only at debug: the trap says what happened, and a module
+                // built with the SDK has logged its panic's message and place.
+                tracing::debug!(module = %self.label, error = %one_line(&format!("{error:?}")), "module call failed");
+                let message = match error.downcast_ref::<Trap>() {
+                    Some(trap) => trap.to_string(),
+                    None => format!("{error:#}"),
+                };
                 CallError::Trap {
                     module: self.label.clone(),
-                    message: one_line(&format!("{error:#}")),
+                    message: one_line(&message),
                 }
             }
         })
