@@ -980,6 +980,14 @@ impl Config {
     /// run logs them at WARN.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        for (i, dir) in self.modules_dirs.iter().enumerate() {
+            if !dir.is_dir() {
+                warnings.push(format!(
+                    "modules_dirs[{i}]: {} is not a directory (yet): no module is found there",
+                    dir.display()
+                ));
+            }
+        }
         if self.spooled() {
             for (i, destination) in self.destinations.iter().enumerate() {
                 if destination.buffer.when_full != WhenFull::Block {

@@ -590,3 +590,23 @@ async fn read_only_commands_need_no_secret() {
         transcript(&check)
     );
 }
+
+/// A `modules_dirs` entry that does not exist is said by `check` (a typo otherwise
+/// showed only as "no module named ...").
+#[tokio::test(flavor = "multi_thread")]
+async fn check_warns_of_a_modules_dir_that_does_not_exist() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "modules_dirs = [\"modulez\"]\n{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert!(check.status.success(), "{}", transcript(&check));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("warn  ")
+            && stdout.contains("modules_dirs[0]:")
+            && stdout.contains("modulez is not a directory"),
+        "{stdout}"
+    );
+}

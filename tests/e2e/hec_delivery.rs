@@ -303,8 +303,26 @@ async fn tls_is_verified_against_the_configured_ca_and_never_skipped() {
     assert_eq!(dead.len(), 50);
     let reason = dead[0]["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with("gave up after 5 attempts") && reason.contains("certificate"),
-        "{reason}"
+        reason.starts_with("gave up after 5 attempts")
+            && reason.contains("certificate")
+            && reason.contains("name that CA's certificate (PEM) in ca_file"),
+        "what to do, in words: {reason}"
+    );
+
+    // A `ca_file` that is not there is said so (it read "is not PEM certificates").
+    harness.config(&hec_config(&receiver, "ca_file = \"missing.pem\""));
+    let check = harness
+        .sluice(
+            &["check", "-c", "sluice.toml"],
+            &[("HEC_TOKEN", receiver.token())],
+        )
+        .await;
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains("cannot read ca_file")
+            && stderr.contains("missing.pem")
+            && !stderr.contains("is not PEM"),
+        "{stderr}"
     );
 }
 

@@ -102,7 +102,7 @@ fn client(config: &DestinationConfig) -> Result<reqwest::Client> {
         .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
     if let Some(ca_file) = &config.ca_file {
         let pem = std::fs::read(ca_file)
-            .with_context(|| format!("reading ca_file {}", ca_file.display()))?;
+            .with_context(|| format!("cannot read ca_file {}", ca_file.display()))?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem)
             .with_context(|| format!("ca_file {} is not PEM certificates", ca_file.display()))?;
         for certificate in certificates {
@@ -136,5 +136,5 @@ fn describe_reqwest_error(url: &str, error: &reqwest::Error) -> String {
         text.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    text
+    super::tls_advice::explained(text)
 }

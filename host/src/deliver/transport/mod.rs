@@ -12,6 +12,7 @@ mod http;
 mod oauth2;
 mod relp;
 mod stream;
+mod tls_advice;
 
 use std::io::Write;
 

@@ -154,7 +154,7 @@ impl StreamTransport {
                     self.timeout
                 )
             })?
-            .map_err(|error| format!("{}: {error}", self.describe()))
+            .map_err(|error| super::tls_advice::explained(format!("{}: {error}", self.describe())))
     }
 
     async fn connect(&self) -> std::io::Result<Connection> {
@@ -345,8 +345,10 @@ fn tls_config(config: &DestinationConfig) -> Result<rustls::ClientConfig> {
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(ca_file) = &config.ca_file {
-        let certificates: Vec<_> = pki_types::CertificateDer::pem_file_iter(ca_file)
-            .and_then(|certificates| certificates.collect::<Result<_, _>>())
+        let pem = std::fs::read(ca_file)
+            .with_context(|| format!("cannot read ca_file {}", ca_file.display()))?;
+        let certificates: Vec<_> = pki_types::CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
             .with_context(|| format!("ca_file {} is not PEM certificates", ca_file.display()))?;
         for certificate in certificates {
             roots.add(certificate).with_context(|| {
