@@ -799,7 +799,16 @@ async fn a_file_truncated_while_sluice_was_stopped_is_read_from_its_start() {
 /// deleted segment used to pass without a word).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gap_in_the_middle_of_the_spool_is_skipped_said_and_counted() {
-    for damage in ["corrupt", "delete"] {
+    // (what is damaged, the records lost: one per segment here)
+    let cases: [(&str, fn(usize) -> std::ops::Range<usize>); 5] = [
+        ("corrupt the middle one", |n| n / 2..n / 2 + 1),
+        ("delete the middle one", |n| n / 2..n / 2 + 1),
+        // Deleting the first, the last or every segment used to pass without a word.
+        ("delete the first", |_| 0..1),
+        ("delete the last", |n| n - 1..n),
+        ("delete all", |n| 0..n),
+    ];
+    for (damage, which) in cases {
         let receiver = HecReceiver::start(HecConfig::default()).await;
         let harness = Harness::new();
         // Segments of 4 KiB: each read of 256 KiB is a segment of its own.
@@ -807,57 +816,75 @@ async fn a_gap_in_the_middle_of_the_spool_is_skipped_said_and_counted() {
         leave_in_the_spool(&harness, &receiver, 20_000, spool).await;
         let segments = segments(&harness);
         assert!(segments.len() >= 4, "{segments:?}");
-        let middle = &segments[segments.len() / 2];
-        if damage == "corrupt" {
-            let mut bytes = std::fs::read(middle).unwrap();
-            bytes[100] ^= 0x55;
-            std::fs::write(middle, bytes).unwrap();
-        } else {
-            std::fs::remove_file(middle).unwrap();
+        let damaged = which(segments.len());
+        for segment in &segments[damaged.clone()] {
+            if damage.starts_with("corrupt") {
+                let mut bytes = std::fs::read(segment).unwrap();
+                bytes[100] ^= 0x55;
+                std::fs::write(segment, bytes).unwrap();
+            } else {
+                std::fs::remove_file(segment).unwrap();
+            }
         }
 
         let output = harness
             .run_expecting(3, &[("HEC_TOKEN", receiver.token())])
             .await;
         assert_eq!(
-            summary_figure(&output, "spool_records_lost"),
-            1,
+            summary_figure(&output, "spool_records_lost") as usize,
+            damaged.len(),
             "{damage}: {}",
             transcript(&output)
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("spool records lost"), "{damage}: {stderr}");
+        assert!(
+            stderr.contains("ERROR") && stderr.contains("spool records lost"),
+            "{damage}: {stderr}"
+        );
         let seen = arrivals(&receiver);
         let lost = 20_000 - seen.len();
-        assert!(
-            lost > 0 && lost < 10_000,
-            "{damage}: one segment's events lost, the others delivered: {lost} lost"
-        );
-        assert!(
-            seen.contains_key(&19_999),
-            "{damage}: the segments after the gap went out"
-        );
+        assert!(lost > 0, "{damage}: events lost");
+        if damaged.len() < segments.len() {
+            assert!(lost < 10_000, "{damage}: the others delivered: {lost} lost");
+        }
+        if damaged.end < segments.len() {
+            assert!(
+                seen.contains_key(&19_999),
+                "{damage}: the segments after the gap went out"
+            );
+        }
     }
 }
 
 /// A saved position past the spool's end (an edited file) is clamped to the end, and
-/// said: it used to skip every record silently.
+/// said: it used to skip every record silently, and every record of the later runs.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_position_past_the_spools_end_is_clamped_and_said() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     leave_in_the_spool(&harness, &receiver, 3_000, "").await;
+    // The largest number there is: it was not clamped, and every later run skipped
+    // everything.
     std::fs::write(
         harness.path("state/spool/positions.json"),
-        r#"{"splunk": 999999}"#,
+        r#"{"splunk": 18446744073709551615}"#,
     )
     .unwrap();
-    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let token = [("HEC_TOKEN", receiver.token())];
+    let output = harness.run_ok(&token).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("saved position is past the spool's end")
-            && stderr.contains("position=999999"),
+            && stderr.contains("position=18446744073709551615"),
         "{stderr}"
+    );
+    append_numbered(&harness.path("data/audit.jsonl"), 3_000..4_000);
+    let output = harness.run_ok(&token).await;
+    let seen = arrivals(&receiver);
+    assert!(
+        (3_000..4_000).all(|n| seen.contains_key(&n)),
+        "the events read after it are delivered: {}",
+        transcript(&output)
     );
 }
 

@@ -76,16 +76,18 @@ impl Persisted {
         }))
     }
 
-    /// Removes settled segments, then writes the spool positions and the checkpoints.
-    /// The removal comes first, whatever follows: on a full disk it makes the room the
-    /// writes need (a position behind a removed segment resumes at the oldest left).
-    /// The positions go next: they count on deliveries, not on the spool's sync, which
-    /// may take a while after a burst of writes (and a restart that finds them past the
-    /// spool's end after a power cut starts at its end).
+    /// Writes the spool positions, removes the segments every destination has settled
+    /// (whether the positions could be written or not: on a full disk the removal makes
+    /// the room the next writes need), then writes the checkpoints. The positions go
+    /// first: they count on deliveries, not on the spool's sync, which may take a while
+    /// after a burst of writes (and a restart that finds them past the spool's end after
+    /// a power cut starts at its end); written before the removal, they are not behind
+    /// the oldest segment left.
     pub fn commit(&self) -> Result<()> {
         if let Some(spool) = &self.spool {
+            let saved = spool.save_positions(self.fsync);
             spool.reclaim();
-            spool.save_positions(self.fsync)?;
+            saved?;
         }
         let spool_written = || self.spool.as_ref().map_or(0, |spool| spool.written());
         let snapshot = self.checkpoints.snapshot(spool_written);

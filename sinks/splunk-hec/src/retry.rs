@@ -55,7 +55,10 @@ pub fn classify(response: &HttpResponse, request: &SentRequest, ack: bool) -> Ve
     let reason = reply.reason(response.status);
     let code = reply.code.filter(|code| HEC_CODES.contains(code));
     match (response.status, code) {
-        (200..=299, _) if !reply.json => Verdict::retry(
+        // HEC's answer to a request it took is an object with its integer `code`: 0, or
+        // 24 and 25 (accepted, queues filling). Anything else in a 2xx (an HTML page, a
+        // proxy's own JSON, `{}`) came from something in the way.
+        (200..=299, code) if !reply.json || !matches!(code, Some(0 | 24 | 25)) => Verdict::retry(
             response,
             format!(
                 "HTTP {} with an answer that is not HEC's JSON (a proxy or a captive portal in the way?): {}",
@@ -63,8 +66,7 @@ pub fn classify(response: &HttpResponse, request: &SentRequest, ack: bool) -> Ve
                 response.body_start()
             ),
         ),
-        // 24, 25: accepted, queues approaching capacity.
-        (200..=299, None | Some(0 | 24 | 25)) => match reply.ticket.filter(|_| ack) {
+        (200..=299, _) => match reply.ticket.filter(|_| ack) {
             Some(ticket) => Verdict::Pending(ticket),
             None => Verdict::Delivered,
         },

@@ -299,3 +299,38 @@ fn codes_that_are_not_hec_codes_fall_back_to_the_status() {
     assert!(matches!(verdict(413), Verdict::TooLarge));
     assert!(matches!(verdict(400), Verdict::Refused(_)));
 }
+
+/// A 2xx counts only with HEC's own answer, an object whose integer `code` says it took
+/// the request: a proxy's `{}`, its own error object, or a `code` that is a string, null
+/// or a float were counted delivered.
+#[test]
+fn a_success_needs_hecs_own_answer() {
+    for body in [
+        r#"{"text":"Success","code":0}"#,
+        r#"{"text":"Success","code":24}"#,
+    ] {
+        assert!(
+            matches!(classify(&response(200, body), &sent(2)), Verdict::Delivered),
+            "{body}"
+        );
+    }
+    for body in [
+        "{}",
+        r#"{"status":"ok"}"#,
+        r#"{"error":"Not Found","path":"/services/collector/event"}"#,
+        r#"{"code":503,"message":"Service Unavailable"}"#,
+        r#"{"text":"Success"}"#,
+        r#"{"text":"Success","code":"0"}"#,
+        r#"{"code":null}"#,
+        r#"{"code":true}"#,
+        r#"{"code":1e0}"#,
+        r#"{"acks":{}}"#,
+        "<html>portal</html>",
+        "",
+    ] {
+        assert!(
+            matches!(classify(&response(200, body), &sent(2)), Verdict::Retry(_)),
+            "{body}"
+        );
+    }
+}

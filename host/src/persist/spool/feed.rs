@@ -112,6 +112,9 @@ pub async fn feed(
             // corrupt record), and the numbers go on in the next segment.
             match end {
                 Some(end) => next = end,
+                // Lost at the end before this start (said then): the next record written
+                // comes after them.
+                None if spool.missing_at_end.contains(&next) => next = spool.missing_at_end.end,
                 None => anyhow::bail!(
                     "spool segment {} ends before record {next}, which was written",
                     segment.path.display()

@@ -64,6 +64,9 @@ pub struct Spool {
     /// Where the records found at start say each file was read to: taken once, by the
     /// checkpoints.
     reads: Mutex<HashMap<FileId, StreamPoint>>,
+    /// Record numbers after the last one found at start that are not on disk (lost, and
+    /// said so): a feed goes over them.
+    missing_at_end: std::ops::Range<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -120,29 +123,64 @@ impl Spool {
             .with_context(|| format!("creating the spool directory {}", dir.display()))?;
         let Recovery {
             mut segments,
-            damage,
+            mut damage,
             reads,
         } = recover(dir)?;
         let written = segments.back().map_or(0, |s| s.first + s.records);
-        let (positions, saved) = positions::Positions::load(dir);
-        // A number is never given twice, so the next is past every position saved too:
-        // a spool emptied by the last run numbered from 0 again, and a position of that
-        // run, journaled before this one's first commit, skipped this one's records.
-        let next = saved.values().copied().max().unwrap_or(0).max(written);
+        // Every record below what the last checkpoints counted on was written (checkpoint
+        // files of earlier versions do not say: `u64::MAX`).
+        let counted = (counted_through != u64::MAX).then_some(counted_through);
+        let end = written.max(counted.unwrap_or(0));
+        let (positions, mut saved) = positions::Positions::load(dir);
+        for (name, position) in &mut saved {
+            if *position > end {
+                tracing::warn!(spool = %dir.display(), destination = %name, position = *position, end, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
+                *position = end;
+            }
+        }
+        // A number is never given twice: the next is past every record written or
+        // counted on, and every position saved (a spool emptied by the last run numbered
+        // from 0 again, and a position of that run skipped this one's records).
+        let next = saved.values().copied().max().unwrap_or(0).max(end);
         let oldest = segments.front().map_or(next, |s| s.first);
-        let starts: Vec<u64> = destinations
+        // What each destination had settled (one new to the spool: all it will see).
+        let settled: Vec<u64> = destinations
             .iter()
-            .map(|name| {
-                let saved = saved.get(name.as_ref()).copied();
-                let start = saved.unwrap_or(oldest).clamp(oldest, next);
-                if !segments.is_empty() && saved.is_some_and(|saved| saved > written) {
-                    tracing::warn!(spool = %dir.display(), destination = %name, position = saved, end = written, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
-                }
-                start
+            .map(|name| saved.get(name.as_ref()).copied().unwrap_or(oldest))
+            .collect();
+        // Where each reads on: past records missing at the end, none of which is on disk.
+        let starts: Vec<u64> = settled
+            .iter()
+            .map(|&s| match s >= written {
+                true => next,
+                false => s.clamp(oldest, next),
             })
             .collect();
+        // Records missing before the first segment (deleted by hand), or past the last
+        // one up to what the checkpoints counted on (the last deleted, or lost).
+        let lowest = settled.iter().copied().min().unwrap_or(oldest);
+        let first = segments.front().map_or(end, |s| s.first);
+        if lowest < first {
+            damage.push(Damage {
+                from: lowest,
+                to: Some(first),
+                what: format!(
+                    "records {lowest} to {} are missing from {} (a segment deleted?)",
+                    first - 1,
+                    dir.display()
+                ),
+            });
+        }
+        if let Some(counted) = counted.filter(|&counted| written < counted && !segments.is_empty())
+        {
+            damage.push(Damage {
+                from: written,
+                to: Some(counted),
+                what: format!("records {written} to {} are missing from the end of {} (a segment deleted, or lost?)", counted - 1, dir.display()),
+            });
+        }
         for damaged in damage {
-            damaged.report(counted_through, &starts, &counters);
+            damaged.report(counted_through, &settled, &counters);
         }
         let cursors = destinations
             .iter()
@@ -182,6 +220,7 @@ impl Spool {
             syncing: Mutex::new(()),
             positions,
             reads: Mutex::new(reads),
+            missing_at_end: written..next,
         })
     }
 
