@@ -799,8 +799,9 @@ async fn a_file_truncated_while_sluice_was_stopped_is_read_from_its_start() {
 /// deleted segment used to pass without a word).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gap_in_the_middle_of_the_spool_is_skipped_said_and_counted() {
-    // (what is damaged, the records lost: one per segment here)
-    let cases: [(&str, fn(usize) -> std::ops::Range<usize>); 5] = [
+    /// Which of `n` segments are damaged: the records lost (one per segment here).
+    type Damaged = fn(usize) -> std::ops::Range<usize>;
+    let cases: [(&str, Damaged); 5] = [
         ("corrupt the middle one", |n| n / 2..n / 2 + 1),
         ("delete the middle one", |n| n / 2..n / 2 + 1),
         // Deleting the first, the last or every segment used to pass without a word.
