@@ -1,5 +1,6 @@
 //! The `sluice` binary: parses the command line, runs it, maps errors to exit codes.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -8,7 +9,9 @@ fn main() -> ExitCode {
     match sluice::cli::execute(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("sluice: error: {error:#}");
+            // Not `eprintln!`: it panics when stderr cannot be written, and the exit
+            // code would be 101 instead of 2.
+            let _ = writeln!(std::io::stderr(), "sluice: error: {error:#}");
             ExitCode::from(2)
         }
     }

@@ -273,3 +273,35 @@ async fn a_bare_log_level_is_sluices_own() {
     );
     assert!(stderr.contains("sluice stopped"));
 }
+
+/// A log that cannot be written (stderr on a full disk; here `/dev/full`) loses log
+/// lines, never the run: it panicked with exit 101 and delivered nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_that_cannot_be_written_does_not_stop_the_run() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\nbatch = {{ max_wait = \"50ms\" }}\n"
+    ));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(full));
+    let status = command.status().await.unwrap();
+    assert_eq!(status.code(), Some(0));
+    let captured: usize = std::fs::read_dir(harness.path("captured"))
+        .unwrap()
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .matches("\"event\":")
+                .count()
+        })
+        .sum();
+    assert_eq!(captured, 50, "every event delivered");
+}

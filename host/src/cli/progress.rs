@@ -17,19 +17,24 @@ use crate::metrics::Counters;
 /// The bar on screen, if any; the log writer steps around it.
 static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-/// Where log lines go: stderr, around the bar when one is shown.
+/// Where log lines go: stderr, around the bar when one is shown. A line stderr cannot
+/// take (a full disk under the log file, a log reader that went away) is lost, never
+/// the run: an error here made the logging library report it on stderr, which
+/// panicked, and the shipper died with exit 101.
 pub struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        match &*SHOWN.lock().expect("not poisoned") {
-            Some(bar) => bar.suspend(|| std::io::stderr().write(bytes)),
-            None => std::io::stderr().write(bytes),
-        }
+        let _ = match &*SHOWN.lock().expect("not poisoned") {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(bytes)),
+            None => std::io::stderr().write_all(bytes),
+        };
+        Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 
