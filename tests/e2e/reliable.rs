@@ -909,6 +909,22 @@ fn limit_file_size(pid: u32, bytes: u64) {
 /// freeze its checkpoint (the events after it waited for a restart).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
+    spool_write_fails(false).await;
+}
+
+/// The same with the limit left in place: the segment a write failed in is closed, and
+/// the spool goes on in a new one (the source waited for good on the segment it could
+/// not extend). On a disk that is really full the closed segment, once delivered, is
+/// removed like any other, which makes the room.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spool_segment_that_cannot_grow_is_closed_and_the_spool_goes_on() {
+    spool_write_fails(true).await;
+}
+
+/// Events spooled while the receiver is down, then a spool write that fails (the file
+/// size limit, as a full disk): every event arrives once the receiver is back, with the
+/// limit lifted or `kept`.
+async fn spool_write_fails(kept: bool) {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
     let live = harness.write("data/live.jsonl", "");
@@ -937,7 +953,7 @@ async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
         });
     }
     let child = command.spawn().unwrap();
-    append(0..2_000);
+    append(0..6_000);
     let spooled = || {
         segments(&harness)
             .iter()
@@ -945,25 +961,29 @@ async fn a_spool_write_that_fails_is_written_again_and_nothing_is_lost() {
             .sum::<u64>()
     };
     assert!(
-        eventually(Duration::from_secs(20), || spooled() > 100_000).await,
+        eventually(Duration::from_secs(20), || spooled() > 300_000).await,
         "spooled"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Room for a chunk of 1,000 events in a new segment, not in the one written to.
     limit_file_size(child.id().unwrap(), spooled() + 1_000);
-    append(2_000..4_000);
+    append(6_000..7_000);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    limit_file_size(child.id().unwrap(), libc::RLIM_INFINITY);
+    if !kept {
+        limit_file_size(child.id().unwrap(), libc::RLIM_INFINITY);
+    }
     receiver.make_busy(0);
-    append(4_000..5_000);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    append(7_000..8_000);
     let all = eventually(Duration::from_secs(30), || {
-        arrivals(&receiver).len() == 5_000
+        arrivals(&receiver).len() == 8_000
     })
     .await;
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, EXIT_LIMIT).await;
     assert!(
         all,
-        "{} of 5000: {}",
+        "{} of 8000: {}",
         arrivals(&receiver).len(),
         transcript(&output)
     );

@@ -356,14 +356,22 @@ impl Spool {
         let segment = log.segments.back_mut().expect("a segment is open");
         if let Err(error) = written {
             // What was written of the frame goes, so that the segment ends in a whole
-            // record for its readers and the frame is written again whole; if even that
-            // fails, the next frame starts a segment of its own.
+            // record for its readers and the frame is written again whole. A segment
+            // with records is closed: once its records are settled it can be removed,
+            // the room a full disk needs (the segment written to never is); the frame
+            // goes to a segment of its own.
             let whole = segment.bytes;
-            let cut = writer
+            let _ = writer
                 .set_len(whole)
                 .and_then(|()| std::io::Seek::seek(writer, std::io::SeekFrom::Start(whole)));
-            if cut.is_err() {
-                log.writer = None;
+            if whole > 0
+                && let Some(closing) = log.writer.take()
+                && log.unsynced
+                && self.config.fsync != Fsync::Never
+            {
+                // Its records are forced to disk by the next sync, as any closed one.
+                log.closed_unsynced.push(closing);
+                log.unsynced = false;
             }
             return Err(error)
                 .with_context(|| format!("writing to the spool in {}", self.dir.display()));
@@ -390,11 +398,18 @@ impl Spool {
             .with_context(|| format!("creating spool segment {}", path.display()))?;
         log.writer = Some(file);
         log.directory_unsynced = true;
-        log.segments.push_back(Segment {
-            first: log.next,
-            path,
-            bytes: 0,
-        });
+        // Started already, by a write that failed before its first record: the same.
+        let again = log
+            .segments
+            .back()
+            .is_some_and(|back| back.first == log.next && back.bytes == 0);
+        if !again {
+            log.segments.push_back(Segment {
+                first: log.next,
+                path,
+                bytes: 0,
+            });
+        }
         Ok(())
     }
 
@@ -460,8 +475,9 @@ impl Spool {
             let end = log.segments.get(1).map(|next| next.first);
             let done = match end {
                 Some(end) => end <= settled,
-                // The segment written to goes only once writing has ended.
-                None => closed && log.next <= settled,
+                // The segment written to goes only once writing has ended (or a write
+                // that failed closed it).
+                None => (closed || log.writer.is_none()) && log.next <= settled,
             };
             if !done {
                 break;
