@@ -375,7 +375,7 @@ fn open_append(path: &Path) -> Result<std::fs::File> {
         .with_context(|| format!("opening {}", path.display()))?;
     let whole = whole_records_end(&file).with_context(|| format!("reading {}", path.display()))?;
     if whole < file.metadata()?.len() {
-        tracing::warn!(file = %path.display(), cut_from = whole, "the dead-letter file ends in a torn record (a write that failed); it is cut off, its events were kept and are written again");
+        tracing::warn!(file = %path.display(), cut_from = whole, "the dead-letter file ends in a torn record (a write that failed, in this run or an earlier one); it is cut off (a record this run failed to write is written again whole)");
         file.set_len(whole)
             .with_context(|| format!("cutting the torn record off {}", path.display()))?;
     }

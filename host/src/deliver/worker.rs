@@ -181,7 +181,8 @@ pub(super) async fn run(
             }
             Ok((worker, false)) if destination.spooled => {
                 kept.keep(worker);
-                tracing::info!(destination = %destination.name, events = events.len(), "shutdown deadline passed; the batch stays in the spool for the next run");
+                // One line per batch at debug: the run's end says once what stays.
+                tracing::debug!(destination = %destination.name, events = events.len(), "shutdown deadline passed; the batch stays in the spool for the next run");
             }
             Ok((worker, false)) => {
                 let unsettled = worker.not_dead_lettered(&events);

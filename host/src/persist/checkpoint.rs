@@ -177,9 +177,13 @@ impl Checkpoints {
         let same = file.read_exact(&mut now).is_ok() && now == first_bytes;
         let long_enough = file.metadata().is_ok_and(|meta| meta.len() >= saved.offset);
         if !(same && long_enough) {
-            tracing::info!(
+            // Truncated or written anew in place while sluice was stopped (copytruncate),
+            // or another file under a reused inode: what the old content held past the
+            // checkpoint is gone.
+            tracing::warn!(
                 file = name,
-                "a checkpoint names this file's inode, but not its content; reading it from its start"
+                read_to = saved.offset,
+                "a checkpoint names this file's inode, but not its content (truncated or replaced while sluice was stopped); it is read from its start, and whatever the old content held past the byte it was read to was not read"
             );
             return None;
         }
