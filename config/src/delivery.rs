@@ -157,7 +157,7 @@ impl Default for AcknowledgementConfig {
 fn default_ack_poll_interval() -> Duration {
     Duration::from_secs(10)
 }
-/// Splunk's advice (`protocols.md`, section 1): after about five minutes, count the
+/// Splunk's advice for indexer acknowledgement: after about five minutes, count the
 /// request lost.
 fn default_ack_timeout() -> Duration {
     Duration::from_secs(300)

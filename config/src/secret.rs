@@ -198,7 +198,7 @@ impl std::fmt::Debug for Secret {
 mod tests {
     use super::*;
 
-    /// Test vector E4 of protocols.md: `elastic:changeme`.
+    /// Elasticsearch's own example: `elastic:changeme`.
     #[test]
     fn basic_credentials_are_encoded_as_the_test_vector_says() {
         let password_file =

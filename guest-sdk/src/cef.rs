@@ -1,4 +1,4 @@
-//! ArcSight CEF 0 (`protocols.md`, section 5): one line per event,
+//! ArcSight CEF 0 (the ArcSight Common Event Format, version 0): one line per event,
 //! `CEF:0|Vendor|Product|Version|Signature ID|Name|Severity|key=value ...`.
 //!
 //! The signature id is the event's type, the name its `message` (else its type), the

@@ -1,4 +1,4 @@
-//! Escaping for the text formats SIEMs read (`protocols.md`, sections 4 to 6). Each
+//! Escaping for the text formats SIEMs read (RFC 5424 syslog, CEF, LEEF). Each
 //! function returns its input unchanged, without allocating, when nothing needs escaping.
 //! None of them lets a raw control character (C0, DEL, C1) or Unicode line separator
 //! through: text outputs are line-framed, and a stray CR, LF, NUL or ESC would split or

@@ -1,4 +1,4 @@
-//! QRadar LEEF (`protocols.md`, section 6): `LEEF:2.0|Vendor|Product|Version|EventID|
+//! QRadar LEEF (IBM's Log Event Extended Format): `LEEF:2.0|Vendor|Product|Version|EventID|
 //! Delimiter|key=value<delimiter>...`, or LEEF 1.0 (tab-delimited, no delimiter field).
 //!
 //! The event id is the event's type. Attributes: the common audit fields under LEEF's

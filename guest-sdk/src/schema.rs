@@ -1,4 +1,4 @@
-//! Mapping events to a shared schema: ECS (`protocols.md` 9.1) for Elasticsearch users,
+//! Mapping events to a shared schema: ECS (the Elastic Common Schema) for Elasticsearch users,
 //! OCSF (9.2) for security lakes, chosen per destination with a module's `schema`
 //! setting (`raw`, the default, sends events as they are).
 //!
@@ -384,7 +384,7 @@ fn ocsf_severity(severity: Severity) -> u8 {
 }
 
 /// The class and activity: Authentication 3002 (1 logon, 2 logoff), Account Change
-/// 3001 (99 other; its activities are UNCONFIRMED in `protocols.md`), or API Activity
+/// 3001 (99 other; its activities are not confirmed by OCSF's published classes), or API Activity
 /// 6003 (1 create, 2 read, 3 update, 4 delete, 99 other).
 fn ocsf_class(shape: Shape, kind: &str, event: &Map<String, Value>) -> (u32, u32) {
     let ends = |suffixes: &[&str]| suffixes.iter().any(|s| kind.ends_with(s));
