@@ -342,7 +342,10 @@ fn check_leef_mapping(
         }
     }
     let sev = value("sev").and_then(|sev| sev.parse::<u8>().ok());
-    assert!(sev.is_some_and(|sev| (1..=10).contains(&sev)), "sev: {line}");
+    assert!(
+        sev.is_some_and(|sev| (1..=10).contains(&sev)),
+        "sev: {line}"
+    );
     assert!(
         value("devTime").is_some_and(|time| time.parse::<i64>().is_ok()),
         "devTime: {line}"
