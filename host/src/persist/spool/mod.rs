@@ -173,11 +173,15 @@ impl Spool {
         }
         if let Some(counted) = counted.filter(|&counted| written < counted && !segments.is_empty())
         {
-            damage.push(Damage {
-                from: written,
-                to: Some(counted),
-                what: format!("records {written} to {} are missing from the end of {} (a segment deleted, or lost?)", counted - 1, dir.display()),
-            });
+            // The last segment's cut tail, if any, is where they begin: one loss.
+            match damage.iter_mut().find(|d| d.from == written && d.to.is_none()) {
+                Some(cut) => cut.to = Some(counted),
+                None => damage.push(Damage {
+                    from: written,
+                    to: Some(counted),
+                    what: format!("records {written} to {} are missing from the end of {} (a segment deleted, or lost?)", counted - 1, dir.display()),
+                }),
+            }
         }
         for damaged in damage {
             damaged.report(counted_through, &settled, &counters);
