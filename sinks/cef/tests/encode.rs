@@ -1,4 +1,4 @@
-//! CEF lines, natively, against `protocols.md` section 10.5 and the hostile lines of
+//! CEF lines, natively, against the ArcSight CEF specification and the hostile lines of
 //! `edge-cases.jsonl`.
 
 use sluice_guest::cef::Cef;

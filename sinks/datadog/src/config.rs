@@ -2,7 +2,7 @@
 
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
-/// The intake's limits (`protocols.md` section 3): on the uncompressed body.
+/// The intake's limits (Datadog's Logs API documentation): on the uncompressed body.
 pub const MAX_REQUEST_BYTES: usize = 5_000_000;
 pub const MAX_ITEMS: usize = 1000;
 pub const MAX_ITEM_BYTES: usize = 1_000_000;

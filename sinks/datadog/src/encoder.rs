@@ -4,7 +4,7 @@
 //!
 //! The event goes in `message` as a string (the API's `message` is a string); Datadog
 //! parses a JSON message into attributes (its JSON preprocessing; for the HTTP intake
-//! this is UNCONFIRMED in `protocols.md`, so the whole event is kept searchable as
+//! this is not documented by Datadog, so the whole event is kept searchable as
 //! text either way). `timestamp` is epoch milliseconds, the event time.
 
 use sluice_guest::json::write_str;

@@ -1,7 +1,7 @@
 //! Datadog Logs API v2: the reference Sluice module for Datadog.
 //!
 //! Each batch becomes one or more `POST /api/v2/logs` requests of a JSON array of log
-//! items, within the intake's limits (`protocols.md` section 3): at most 1000 items and
+//! items, within the intake's limits (Datadog's Logs API documentation): at most 1000 items and
 //! 5 MB uncompressed per request, and no item over 1 MB (such an event is refused with
 //! the reason rather than stored cut). The event is the item's `message`, as a JSON
 //! string; `status` comes from the SDK's one severity mapping. No partial failures: a

@@ -1,4 +1,4 @@
-//! The Datadog encoder natively, against `protocols.md` section 3 and its test vectors
+//! The Datadog encoder natively, against Datadog's Logs API documentation and test vectors
 //! (10.3).
 
 use sluice_datadog::config::DatadogConfig;

@@ -6,7 +6,7 @@
 //! too), each request under `max_request_bytes`. The document `_id` is the event id by
 //! default, so a resend never indexes a document twice: with `create`, ES answers 409
 //! for the copy, which counts as delivered. Answers are read item by item
-//! (`protocols.md`, section 2).
+//! (Elastic's `_bulk` API documentation).
 //!
 //! The module is split the way every Sluice sink is: [`config`] reads the settings,
 //! [`encoder`] builds bodies (pure, unit-tested natively), [`retry`] classifies answers.

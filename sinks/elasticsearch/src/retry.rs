@@ -1,4 +1,4 @@
-//! Reading `_bulk` answers (`protocols.md` section 2): HTTP 200 even when items failed,
+//! Reading `_bulk` answers (Elastic's `_bulk` API documentation): HTTP 200 even when items failed,
 //! so the items are read one by one, in request order, when `errors` is true.
 
 use serde::Deserialize;

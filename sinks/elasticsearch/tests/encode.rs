@@ -1,4 +1,4 @@
-//! The encoder and the classifier, natively, against `protocols.md` section 2 and its
+//! The encoder and the classifier, natively, against Elastic's `_bulk` API documentation and its
 //! test vectors (10.2).
 
 use sluice_elasticsearch::config::{Action, ElasticsearchConfig};

@@ -1,4 +1,4 @@
-//! LEEF lines, natively, against `protocols.md` section 10.6 and the hostile lines of
+//! LEEF lines, natively, against IBM's LEEF specification and the hostile lines of
 //! `edge-cases.jsonl`.
 
 use sluice_guest::leef::Leef;

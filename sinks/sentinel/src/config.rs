@@ -2,7 +2,7 @@
 
 use sluice_guest::{FormatError, SettingDoc, Settings};
 
-/// The API's limit per call (`protocols.md` 7.2: compressed or not).
+/// The API's limit per call (Microsoft's documentation: compressed or not).
 pub const MAX_CALL_BYTES: usize = 1_000_000;
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-//! Microsoft Sentinel, through the Azure Monitor Logs Ingestion API (`protocols.md`
-//! section 7.2): each batch becomes one or more POSTs of a JSON array to a data
+//! Microsoft Sentinel, through the Azure Monitor Logs Ingestion API (as Microsoft
+//! documents it): each batch becomes one or more POSTs of a JSON array to a data
 //! collection rule's stream, each under 1 MB, every event with `TimeGenerated` (the
 //! event time) ahead of its own fields. The host obtains and refreshes the OAuth2 token
 //! (`oauth2` in the destination), and sends a request once more with a new token when
@@ -49,7 +49,7 @@ impl Formatter for Sentinel {
     /// 204 (any 2xx) delivered; 408, 429 and 5xx retried with `Retry-After`; 413 split;
     /// 400 (the stream's schema), 401/403 (after the host's one new token: a role not
     /// assigned yet) and 404 (a wrong rule or stream) refused with Azure's words. (Only
-    /// 204 and 429 are confirmed in `protocols.md`; the rest is Azure's usual
+    /// 204 and 429 are confirmed by Microsoft's documentation; the rest is Azure's usual
     /// behaviour, UNCONFIRMED.)
     fn classify(&self, response: &HttpResponse, _request: &SentRequest) -> Verdict {
         match Verdict::from_json_api_status(response) {

@@ -1,4 +1,4 @@
-//! The Sentinel encoder natively, against `protocols.md` section 7.2.
+//! The Sentinel encoder natively, against the Logs Ingestion API's documentation.
 
 use sluice_guest::{Batch, EventId, Request, Settings, TimeSource};
 use sluice_sentinel::config::SentinelConfig;

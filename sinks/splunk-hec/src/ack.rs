@@ -1,4 +1,4 @@
-//! Indexer acknowledgement (`protocols.md`, section 1): with `ack = true`, HEC answers
+//! Indexer acknowledgement (Splunk's HEC documentation): with `ack = true`, HEC answers
 //! each request with an `ackId`, unique within the request's channel, and
 //! `POST /services/collector/ack` with `{"acks":[ids]}` says which it has indexed
 //! (`true`, then forgotten) and which not yet (`false`: pending or lost, HEC never says

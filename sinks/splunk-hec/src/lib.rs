@@ -2,7 +2,7 @@
 //!
 //! Each batch becomes one or more `POST /services/collector/event` requests of stacked
 //! JSON envelopes, each request under `max_request_bytes` (uncompressed). Answers are
-//! read with every HEC status code (`protocols.md`, section 1), including the
+//! read with every HEC status code (Splunk's HEC documentation), including the
 //! `invalid-event-number` partial failures.
 //!
 //! The module is split the way every Sluice sink is: [`config`] reads the settings,

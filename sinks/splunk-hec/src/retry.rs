@@ -1,4 +1,4 @@
-//! Reading HEC answers: every code of `protocols.md` section 1 mapped to a verdict.
+//! Reading HEC answers: every code Splunk documents for HEC mapped to a verdict.
 
 use serde_json::Value;
 use sluice_guest::{HttpResponse, PartialFailure, Refusal, SentRequest, Verdict};
@@ -42,7 +42,7 @@ impl HecReply {
     }
 }
 
-/// HEC's own codes (`protocols.md` section 1; 21-27 from a secondary source). Any
+/// HEC's own codes (Splunk's documentation; 21-27 from a secondary source). Any
 /// other `code` comes from something in front of HEC (a proxy, a load balancer that
 /// echoes the status as `"code": 503`): its HTTP status says more.
 const HEC_CODES: std::ops::RangeInclusive<i64> = 0..=27;

@@ -1,4 +1,4 @@
-//! The encoder and the classifier, natively, against `protocols.md` section 1.
+//! The encoder and the classifier, natively, against Splunk's HEC documentation.
 
 use sluice_guest::{
     Batch, Enrichment, EventId, HttpResponse, Request, SentRequest, Settings, TimeSource, Verdict,

@@ -1,5 +1,5 @@
 //! RFC 5424 header fields and SD-NAMEs: printable US-ASCII (33 to 126) within a length,
-//! `-` (NILVALUE) when empty (`protocols.md`, section 4.2).
+//! `-` (NILVALUE) when empty (RFC 5424, section 6.2).
 
 /// `text` as a header field of at most `max` characters: every character outside
 /// printable US-ASCII (a space, a control, anything not ASCII) becomes `_`; empty

@@ -3,7 +3,7 @@
 //! framing them for a stream as the destination's `framing` says.
 //!
 //! Split as every Sluice sink is: [`config`] reads the settings, [`encoder`] writes the
-//! messages (pure, unit-tested natively against `protocols.md`'s vectors), [`header`]
+//! messages (pure, unit-tested natively against RFC 5424's examples), [`header`]
 //! keeps header fields within RFC 5424's alphabet and lengths.
 
 pub mod config;

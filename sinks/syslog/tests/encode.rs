@@ -1,4 +1,4 @@
-//! The encoder, natively, against `protocols.md` section 10.4 and the hostile lines of
+//! The encoder, natively, against RFC 5424 and the hostile lines of
 //! `edge-cases.jsonl`.
 
 use sluice_guest::{Batch, Enrichment, EventId, Request, Settings, TimeSource};

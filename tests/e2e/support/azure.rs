@@ -1,5 +1,5 @@
 //! Microsoft Entra ID's token endpoint and the Azure Monitor Logs Ingestion API, as
-//! `protocols.md` section 7.2 describes them: client credentials for the
+//! Microsoft documents them: client credentials for the
 //! `https://monitor.azure.com//.default` scope (the double slash included), tokens that
 //! expire, `Bearer` tokens checked on every call (401 when missing, expired or revoked),
 //! the rule's stream in the path with its `api-version`, JSON arrays of objects with

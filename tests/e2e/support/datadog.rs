@@ -1,4 +1,4 @@
-//! A strict Datadog Logs API v2 intake, as `protocols.md` section 3 describes it: the
+//! A strict Datadog Logs API v2 intake, as Datadog documents it: the
 //! `DD-API-KEY` header (401 without, 403 wrong), JSON arrays of items with a string
 //! `message`, gzip or deflate, and its limits: 5 MB uncompressed (413), 1000 items, 1 MB
 //! per item. Datadog itself stores an item over 1 MB cut, with a 2xx: this intake also

@@ -1,4 +1,4 @@
-//! A strict Elasticsearch `_bulk` endpoint, as `protocols.md` section 2 describes it:
+//! A strict Elasticsearch `_bulk` endpoint, as Elastic documents it:
 //! API key or Basic auth (401 `security_exception` otherwise), the NDJSON content type,
 //! gzip, `http.max_content_length` (413), the final newline (400
 //! `illegal_argument_exception`), action lines of one known action, a source line after

@@ -1,4 +1,4 @@
-//! A strict Splunk HTTP Event Collector, as `protocols.md` section 1 describes it: header
+//! A strict Splunk HTTP Event Collector, as Splunk documents it: header
 //! auth with HEC's own codes, stacked-envelope framing, `event` required and non-blank,
 //! flat `fields`, allowed indexes, a request size limit (413), gzip (and 415 for other
 //! encodings), and in-order validation where the objects before a bad one are indexed

@@ -5,8 +5,8 @@
 //! Frames are `TXNR SP COMMAND SP DATALEN [SP DATA] LF`. A session starts with `open`
 //! (offering `relp_version=0` and `commands=syslog`), answered `rsp` with `200 OK`;
 //! each message is `TXNR syslog LEN MESSAGE`, answered `TXNR rsp 6 200 OK`. The
-//! receiver may announce `serverclose` at any time. (`protocols.md` does not describe
-//! RELP: this follows librelp's documented framing, the implementation `imrelp` uses.
+//! receiver may announce `serverclose` at any time. (This follows librelp's documented
+//! framing, the implementation `imrelp` uses.
 //! Whether every RELP receiver answers in order is not confirmed, so an answer to
 //! another transaction than the oldest outstanding one fails the exchange.)
 
