@@ -51,14 +51,14 @@ impl Persisted {
                 .iter()
                 .map(|d| Arc::from(d.name.as_str()))
                 .collect();
-            let spool = Spool::open(
+            let (spool, reads) = Spool::open(
                 &dir.join("spool"),
                 &config.spool,
                 &names,
                 checkpoints.spool_counted_through(),
                 counters.clone(),
             )?;
-            checkpoints.advance(spool.take_reads());
+            checkpoints.advance(reads);
             Some(Arc::new(spool))
         } else {
             None

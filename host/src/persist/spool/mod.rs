@@ -61,9 +61,6 @@ pub struct Spool {
     syncing: Mutex<()>,
     /// Each destination's position, journaled as it moves.
     positions: positions::Positions,
-    /// Where the records found at start say each file was read to: taken once, by the
-    /// checkpoints.
-    reads: Mutex<HashMap<FileId, StreamPoint>>,
     /// Record numbers after the last one found at start that are not on disk (lost, and
     /// said so): a feed goes over them.
     missing_at_end: std::ops::Range<u64>,
@@ -112,13 +109,15 @@ impl Spool {
     /// Opens (or creates) the spool in `dir` for `destinations`, recovering what a
     /// crash left; each destination resumes at its saved position.
     /// `counted_through`: the records the last checkpoints counted on are those below it.
+    /// Returns the spool, and where its records say each file was read to (for the
+    /// checkpoints).
     pub fn open(
         dir: &Path,
         config: &SpoolConfig,
         destinations: &[Arc<str>],
         counted_through: u64,
         counters: Arc<Counters>,
-    ) -> Result<Spool> {
+    ) -> Result<(Spool, HashMap<FileId, StreamPoint>)> {
         crate::private_fs::create_dir_all(dir)
             .with_context(|| format!("creating the spool directory {}", dir.display()))?;
         let Recovery {
@@ -211,7 +210,7 @@ impl Spool {
             directory_unsynced: false,
             full_logged: false,
         };
-        Ok(Spool {
+        let spool = Spool {
             dir: dir.to_path_buf(),
             config: config.clone(),
             log: Mutex::new(log),
@@ -223,9 +222,9 @@ impl Spool {
             counters,
             syncing: Mutex::new(()),
             positions,
-            reads: Mutex::new(reads),
             missing_at_end: written..next,
-        })
+        };
+        Ok((spool, reads))
     }
 
     fn cursors(&self) -> std::sync::RwLockReadGuard<'_, Vec<Cursor>> {
@@ -518,11 +517,6 @@ impl Spool {
         let next = self.log().next;
         self.watermark(destination)
             .map_or(0, |watermark| next.saturating_sub(watermark.safe().offset))
-    }
-
-    /// Where the records found at start say each file was read to (once: then empty).
-    pub fn take_reads(&self) -> HashMap<FileId, StreamPoint> {
-        std::mem::take(&mut self.reads.lock().expect("not poisoned"))
     }
 
     /// The number of the next record to be written: every record written is below it.

@@ -98,18 +98,16 @@ impl Running {
             segment_bytes: 256,
             fsync: Fsync::Never,
         };
-        let spool = Arc::new(
-            Spool::open(
-                dir,
-                &config,
-                &[Arc::from(DESTINATION)],
-                disk.counted_through,
-                counters.clone(),
-            )
-            .unwrap(),
-        );
+        let (spool, reads) = Spool::open(
+            dir,
+            &config,
+            &[Arc::from(DESTINATION)],
+            disk.counted_through,
+            counters.clone(),
+        )
+        .unwrap();
+        let spool = Arc::new(spool);
         // The file resumes at its checkpoint, moved up to what the spool holds.
-        let reads = spool.take_reads();
         let resume = reads
             .get(&file())
             .map_or(disk.checkpoint, |point| point.offset.max(disk.checkpoint));
