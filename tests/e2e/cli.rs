@@ -1,7 +1,8 @@
 //! `sluice check`, `sluice preview` and the start of `sluice run` as a user runs them.
 
 use crate::support::{
-    FILE_SOURCE, Harness, check_fails, data_file, splunk_destination, test_module, transcript,
+    CAPTURE_DESTINATION, FILE_SOURCE, Harness, check_fails, data_file, splunk_destination,
+    test_module, transcript,
 };
 
 fn valid() -> String {
@@ -598,7 +599,7 @@ async fn check_warns_of_a_modules_dir_that_does_not_exist() {
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.config(&format!(
-        "modules_dirs = [\"modulez\"]\n{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+        "modules_dirs = [\"modulez\"]\n{FILE_SOURCE}{CAPTURE_DESTINATION}"
     ));
     let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
     assert!(check.status.success(), "{}", transcript(&check));

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination, summary_figure, transcript,
+    CAPTURE_DESTINATION, FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination,
+    summary_figure, transcript,
 };
 
 /// With the store unwritable, refused events used to be counted as dead-lettered and
@@ -232,9 +233,9 @@ async fn a_torn_dead_letter_record_is_cut_before_the_next_and_list_counts_bad_li
         "dead-letter/dead-letter.jsonl",
         "not a record\n{\"time\":\"2026-01-01T00:00:00Z\",\"stage\":\"parse\",\"reas",
     );
-    harness.config(
-        "[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n",
-    );
+    harness.config(&format!(
+        "[[sources]]\ntype = \"stdin\"\n{CAPTURE_DESTINATION}"
+    ));
     let output = harness
         .sluice_with_input(&["run", "-c", "sluice.toml"], &[], b"{\"a\":1}\nnot json\n")
         .await;

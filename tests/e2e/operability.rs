@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    FILE_SOURCE, Harness, destination_summary, exit_within, send_signal, splunk_destination,
-    summary_figure, transcript, write_events,
+    CAPTURE_DESTINATION, FILE_SOURCE, Harness, destination_summary, exit_within, send_signal,
+    splunk_destination, summary_figure, transcript, write_events,
 };
 
 /// Nothing used to be logged between the start and the summary.
@@ -175,7 +175,7 @@ async fn checkpoints_that_cannot_be_written_are_not_exit_0() {
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.write("state/checkpoints.json/in-the-way", "");
     harness.config(&format!(
-        "data_dir = \"state\"\n{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+        "data_dir = \"state\"\n{FILE_SOURCE}{CAPTURE_DESTINATION}"
     ));
     let output = harness.run_expecting(3, &[]).await;
     assert_eq!(
@@ -194,9 +194,7 @@ async fn a_directory_a_pattern_matches_is_said_not_read() {
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
     harness.write("data/archive.jsonl/old", "");
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
-    ));
+    harness.config(&format!("{FILE_SOURCE}{CAPTURE_DESTINATION}"));
     let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(
@@ -218,9 +216,7 @@ async fn a_directory_a_pattern_matches_is_said_not_read() {
 async fn check_finds_a_dead_letter_store_that_cannot_take_a_block() {
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
-    ));
+    harness.config(&format!("{FILE_SOURCE}{CAPTURE_DESTINATION}"));
     let mut command = harness.command(&["check", "-c", "sluice.toml"]);
     command.stdin(std::process::Stdio::null());
     // SAFETY: signal(2) and setrlimit(2) between fork and exec, on the child alone.
@@ -251,9 +247,7 @@ async fn check_finds_a_dead_letter_store_that_cannot_take_a_block() {
 async fn a_bare_log_level_is_sluices_own() {
     let harness = Harness::new();
     harness.copy_data(&["idp-audit.jsonl"]);
-    harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
-    ));
+    harness.config(&format!("{FILE_SOURCE}{CAPTURE_DESTINATION}"));
     let output = harness.run_ok(&[("SLUICE_LOG", "debug")]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // `TIME LEVEL target: message`

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, destination_summary, exit_within, send_signal, silent_endpoint, splunk_destination,
-    summary_figure, transcript, write_events,
+    CAPTURE_DESTINATION, FILE_SOURCE, Harness, destination_summary, exit_within, send_signal,
+    silent_endpoint, splunk_destination, summary_figure, transcript, write_events,
 };
 
 const EXIT_LIMIT: Duration = Duration::from_secs(60);
@@ -1040,9 +1040,9 @@ async fn checkpoints_of_files_gone_are_forgotten() {
     let harness = Harness::new();
     write_events(&harness, "data/a.jsonl", 10);
     write_events(&harness, "data/b.jsonl", 10);
-    harness.config(
-        "data_dir = \"state\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n",
-    );
+    harness.config(&format!(
+        "data_dir = \"state\"\n{FILE_SOURCE}{CAPTURE_DESTINATION}"
+    ));
     harness.run_ok(&[]).await;
     let saved = || std::fs::read_to_string(harness.path("state/checkpoints.json")).unwrap();
     assert!(

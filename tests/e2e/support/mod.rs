@@ -43,6 +43,10 @@ pub const SAMPLE_FILES: [&str; 5] = [
 /// A file source over the test's `data/*.jsonl`.
 pub const FILE_SOURCE: &str = "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n";
 
+/// A destination named `c` that writes each request under `captured/`.
+pub const CAPTURE_DESTINATION: &str =
+    "[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n";
+
 /// A Splunk HEC destination named `splunk` at `endpoint`, its token from `HEC_TOKEN`,
 /// with `extra` lines (settings, batch, retry...) of the same table.
 pub fn splunk_destination(endpoint: &str, extra: &str) -> String {
