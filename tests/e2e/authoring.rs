@@ -100,6 +100,19 @@ async fn from_module_new_to_a_running_destination_with_hot_reload() {
         "{shown}"
     );
 
+    // README's configuration of the module it builds.
+    let readme = crate::readme::Readme::read();
+    let authored = format!("module = \"{}\"", crate::readme::AUTHORED_MODULE);
+    let (line, block) = readme
+        .configurations
+        .iter()
+        .find(|(_, block)| block.contains(&authored))
+        .expect("README configures the module it builds");
+    let bytes = std::fs::read(built()).unwrap();
+    readme
+        .check(*line, block, &[(crate::readme::AUTHORED_MODULE, &bytes)])
+        .await;
+
     // Into a modules directory, and a destination that names it.
     harness.write("modules/audit-sink.wasm", std::fs::read(built()).unwrap());
     events(&harness, 0, 5);

@@ -18,6 +18,7 @@ mod hostile_input;
 mod loki;
 mod operability;
 mod quickstart;
+mod readme;
 mod real_servers;
 mod reliable;
 mod reload;
