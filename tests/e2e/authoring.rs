@@ -41,6 +41,22 @@ fn built() -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-new/wasm32-wasip2/release/audit_sink.wasm")
 }
 
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 fn captured_paths(harness: &Harness) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(harness.path("captured"))
         .map(|entries| entries.map(|e| e.unwrap().path()).collect())
@@ -81,6 +97,20 @@ async fn from_module_new_to_a_running_destination_with_hot_reload() {
     assert!(new.status.success(), "{}", transcript(&new));
     let crate_dir = harness.path("audit-sink");
     assert!(crate_dir.join("README.md").is_file());
+    // The crate carries its SDK: nothing in it points into the checkout the binary was
+    // built from, which a module author does not have.
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let checkout = checkout.canonicalize().unwrap().display().to_string();
+    for file in files_under(&crate_dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains(&checkout),
+            "{} names {checkout}",
+            file.display()
+        );
+    }
+    assert!(crate_dir.join("sluice-sdk/wit/sluice.wit").is_file());
+    assert!(crate_dir.join("Cargo.lock").is_file());
 
     cargo(&crate_dir, &["test"]).await;
     cargo(

@@ -92,8 +92,8 @@ pub enum ModuleCommand {
         /// Where the crate's folder is made.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The Sluice guest SDK (`guest-sdk` of a Sluice checkout); by default the one
-        /// this binary was built from.
+        /// The Sluice guest SDK to depend on (`guest-sdk` of a Sluice checkout); by
+        /// default the crate gets a copy of the one this binary was built with.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },

@@ -28,11 +28,17 @@ const FILES: [(&str, &str); 6] = [
     (".gitignore", "/target\n"),
 ];
 
-/// The SDK of the source tree this binary was built from.
-const SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk");
+// `SDK_FILES`: the guest SDK this binary was built with, as the host's build script
+// packaged it to stand alone in a module's folder (`host/build/sdk.rs`).
+include!(concat!(env!("OUT_DIR"), "/sdk.rs"));
 
-/// Writes the crate of module `name` into `dir/name`, depending on the SDK at `sdk` (by
-/// default the one this binary was built with); returns the crate's folder.
+/// Where the crate's manifest finds the SDK it carries.
+const CARRIED_SDK: &str = "sluice-sdk/guest-sdk";
+
+/// Writes the crate of module `name` into `dir/name` and returns the crate's folder. The
+/// crate depends on the SDK at `sdk` when given; otherwise on a copy of the SDK this
+/// binary was built with, written into the crate (`sluice-sdk/`, with the `Cargo.lock`
+/// it was tested with), so the crate builds on any machine, with no checkout around.
 pub fn new_module(name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf> {
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -43,13 +49,19 @@ pub fn new_module(name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf>
             "`{name}` is not a module name: lowercase letters, digits and `-`, starting with a letter (it names the `.wasm` and destinations use it)"
         );
     }
-    let sdk = sdk.unwrap_or(Path::new(SDK));
-    let sdk = sdk.canonicalize().with_context(|| {
-        format!(
-            "the Sluice guest SDK is not at {}; give its folder (`guest-sdk` of a Sluice checkout) with --sdk",
-            sdk.display()
-        )
-    })?;
+    let sdk = match sdk {
+        Some(sdk) => sdk
+            .canonicalize()
+            .with_context(|| {
+                format!(
+                    "the Sluice guest SDK is not at {}; give its folder (`guest-sdk` of a Sluice checkout), or leave --sdk out to use the one this binary carries",
+                    sdk.display()
+                )
+            })?
+            .display()
+            .to_string(),
+        None => CARRIED_SDK.to_owned(),
+    };
     let root = dir.join(name);
     if root.exists() {
         bail!(
@@ -58,14 +70,23 @@ pub fn new_module(name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf>
         );
     }
     for (relative, template) in FILES {
-        let path = root.join(relative);
-        std::fs::create_dir_all(path.parent().expect("a file in the crate"))
-            .with_context(|| format!("creating {}", root.display()))?;
         let text = template
             .replace("{name}", name)
             .replace("{crate_name}", &name.replace('-', "_"))
-            .replace("{sdk}", &sdk.display().to_string());
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            .replace("{sdk}", &sdk);
+        write(&root, relative, text.as_bytes())?;
+    }
+    if sdk == CARRIED_SDK {
+        for (relative, bytes) in SDK_FILES {
+            write(&root, relative, bytes)?;
+        }
     }
     Ok(root)
+}
+
+fn write(root: &Path, relative: &str, bytes: &[u8]) -> Result<()> {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().expect("a file in the crate"))
+        .with_context(|| format!("creating {}", root.display()))?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
 }

@@ -2,12 +2,15 @@
 //! the reference sinks of `sinks/` are embedded in the binary (`builtins.rs`), the test
 //! modules of `tests/modules/` and the examples of `examples/modules/` are left in
 //! `OUT_DIR/test-modules` for the end-to-end
-//! tests (path in `SLUICE_TEST_MODULES`).
+//! tests (path in `SLUICE_TEST_MODULES`), and the guest SDK's sources are listed for
+//! `sluice module new` (`sdk.rs`, see the `sdk` module).
 //!
 //! The nested cargo uses its own target directory (sharing the outer one deadlocks on
 //! its lock), runs without the outer build's rustflags and clippy wrapper (they are for
 //! the host target), and a `.wasm` is copied only when its bytes change, so an
 //! unchanged module does not rebuild the host.
+
+mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +40,7 @@ fn main() {
         "tests/modules",
         "examples/modules",
         "Cargo.lock",
+        "Cargo.toml",
     ] {
         println!(
             "cargo:rerun-if-changed={}",
@@ -78,6 +82,8 @@ fn main() {
         );
     }
     println!("cargo:rustc-env=SLUICE_TEST_MODULES={}", test_dir.display());
+
+    sdk::package(&workspace, &out_dir);
 }
 
 fn env(key: &str) -> String {
