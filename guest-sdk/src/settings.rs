@@ -85,6 +85,28 @@ impl Settings {
             .transpose()
     }
 
+    /// Checks that each of `keys` has a value (set and not blank, or a declared
+    /// default), naming every one that does not in one error, so a user fixes them all
+    /// at once rather than one run at a time.
+    pub fn require(&self, keys: &[&str]) -> Result<(), FormatError> {
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|key| self.text(key).is_none())
+            .collect();
+        match missing.split_first() {
+            None => Ok(()),
+            Some((first, [])) => Err(FormatError::setting(first, "required")),
+            Some((first, rest)) => {
+                let rest: Vec<String> = rest.iter().map(|key| format!("`{key}`")).collect();
+                Err(FormatError::setting(
+                    first,
+                    format!("required (missing too: {})", rest.join(", ")),
+                ))
+            }
+        }
+    }
+
     /// A boolean: `true`/`false` (as TOML writes them), also `yes`/`no`, `on`/`off`.
     pub fn flag(&self, key: &str) -> Result<bool, FormatError> {
         match self.get(key) {
@@ -96,5 +118,32 @@ impl Settings {
                 format!("`{other}` is not a boolean (use true or false)"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_names_every_missing_key_at_once() {
+        let docs = vec![
+            SettingDoc::new("a", "", None),
+            SettingDoc::new("b", "", None),
+            SettingDoc::new("c", "", None),
+            SettingDoc::new("d", "", Some("4")),
+        ];
+        let settings = Settings::new(vec![("b".into(), " ".into())], docs);
+        let problem = |keys: &[&str]| match settings.require(keys) {
+            Ok(()) => None,
+            Err(FormatError::InvalidSetting(problem)) => Some((problem.key, problem.problem)),
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(
+            problem(&["a", "b", "c", "d"]),
+            Some(("a".into(), "required (missing too: `b`, `c`)".into()))
+        );
+        assert_eq!(problem(&["d", "c"]), Some(("c".into(), "required".into())));
+        assert_eq!(problem(&["d"]), None);
     }
 }

@@ -97,7 +97,7 @@ pub fn load_formatter_module(
 }
 
 /// The filter module `destination` names, loaded and checked with its settings.
-fn load_filter_stage(
+pub fn load_filter_stage(
     config: &Config,
     destination: &DestinationConfig,
     runtime: &Runtime,

@@ -119,6 +119,23 @@ impl Selector {
             .any(|(policy, values)| !policy.keeps(&values));
         dropped.then_some(Skip::Filtered)
     }
+
+    /// Where the global routes send `json`: the destinations named by every route that
+    /// matches it (one per routing policy); none when no route matches, and the event
+    /// goes to every destination that takes its source. For `sluice preview`.
+    pub fn routed_to(&self, json: &str) -> Option<Vec<String>> {
+        let scanned = scan::scan(json, &self.wanted, self.max_depth).ok()?;
+        let mut to: Option<Vec<String>> = None;
+        for (policy, values) in self.routing.with_values(&scanned.captured) {
+            if let Some(targets) = policy.route(&values) {
+                to = Some(match to {
+                    None => targets.to_vec(),
+                    Some(so_far) => so_far.into_iter().filter(|t| targets.contains(t)).collect(),
+                });
+            }
+        }
+        to
+    }
 }
 
 #[cfg(test)]

@@ -611,3 +611,26 @@ async fn check_warns_of_a_modules_dir_that_does_not_exist() {
         "{stdout}"
     );
 }
+
+/// Every missing required setting is named at once, by `check` and by `preview -c`,
+/// rather than one per attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_required_settings_are_named_together() {
+    let harness = Harness::new();
+    let config = format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"sentinel\"\nmodule = \"sentinel\"\nendpoint = \"capture:out\"\n"
+    );
+    let said =
+        "destinations[0] (`sentinel`): settings.dcr_immutable_id: required (missing too: `stream`)";
+    let stderr = check_fails(&harness, &config, &[]).await;
+    assert!(stderr.contains(said), "{stderr}");
+    let output = harness
+        .sluice_with_input(&["preview", "-c", "sluice.toml"], &[], b"{\"a\":1}\n")
+        .await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(said),
+        "{}",
+        transcript(&output)
+    );
+}

@@ -51,6 +51,15 @@ async fn the_example_filter_module_drops_the_listed_domains_for_its_destination_
         destination("all", ""),
     ));
 
+    // `preview -c` asks the filter module too.
+    let input = std::fs::read(harness.path("data/events.jsonl")).unwrap();
+    let args = ["preview", "-c", "sluice.toml", "--destination", "filtered"];
+    let preview = harness.sluice_with_input(&args, &[], &input).await;
+    assert!(preview.status.success(), "{}", transcript(&preview));
+    let shown = String::from_utf8_lossy(&preview.stdout);
+    assert!(shown.contains("### request 1 of 1: 20 events"), "{shown}");
+    assert!(!shown.contains("contractor.example"), "{shown}");
+
     let output = harness.run_ok(&[]).await;
 
     let kept: Vec<u64> = (0..40).filter(|n| n % 4 == 0 || n % 4 == 3).collect();

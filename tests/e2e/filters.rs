@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, captured_numbers, check_fails, data_file, destination_summary, objects_in, sorted,
-    splunk_destination, summary_figure, transcript,
+    FILE_SOURCE, Harness, captured_numbers, check_fails, data_file, destination_summary,
+    objects_in, sorted, splunk_destination, summary_figure, transcript,
 };
 
 /// Only sanitized requests to two AI providers, never a health check or metrics scrape.
@@ -330,5 +330,91 @@ async fn policy_files_are_reloaded_when_they_change() {
                 && l.contains("line 3")
         ),
         "{stderr}"
+    );
+}
+
+/// `preview --filter` on a policy with routes prints, per event, where it goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_of_a_routing_policy_shows_each_events_destinations() {
+    let harness = Harness::new();
+    let policy = harness.write(
+        "routes.toml",
+        "[[route]]\nwhen = { field = \"tenant\", eq = \"acme\" }\nto = [\"acme\", \"archive\"]\n",
+    );
+    let input: String = tenant_events(0, 4).map(|line| line + "\n").collect();
+    let output = harness
+        .sluice_with_input(
+            &["preview", "--filter", policy.to_str().unwrap()],
+            &[],
+            input.as_bytes(),
+        )
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split(": {").next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "to acme, archive",
+            "to every destination (no route matches)",
+            "to every destination (no route matches)",
+            "to acme, archive",
+        ],
+        "{}",
+        transcript(&output)
+    );
+}
+
+/// `preview -c FILE --destination NAME` takes what the destination takes (global
+/// routes, its own policy) and formats it with its module and settings, with no secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_of_a_configured_destination_follows_its_routes_filter_and_settings() {
+    let harness = Harness::new();
+    harness.write(
+        "routes.toml",
+        "[[route]]\nwhen = { field = \"tenant\", eq = \"acme\" }\nto = [\"acme\"]\n[[route]]\nto = [\"rest\"]\n",
+    );
+    harness.write(
+        "no-health.toml",
+        "[drop]\nany = [{ field = \"path\", eq = \"/health\" }]\n",
+    );
+    harness.config(&format!(
+        "{FILE_SOURCE}[[filters]]\nname = \"routes\"\npolicy = \"routes.toml\"\n\
+         [[destinations]]\nname = \"acme\"\nmodule = \"splunk-hec\"\nendpoint = \"https://splunk.example.com:8088\"\n\
+         token = {{ env = \"HEC_TOKEN\" }}\nfilter = \"no-health.toml\"\nsettings = {{ index = \"acme\" }}\n\
+         [[destinations]]\nname = \"rest\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:rest\"\n"
+    ));
+    let input: String = tenant_events(0, 30).map(|line| line + "\n").collect();
+    let args = ["preview", "-c", "sluice.toml", "--destination", "acme"];
+    // No HEC_TOKEN: preview reads no secret.
+    let output = harness
+        .sluice_with_input(&args, &[], input.as_bytes())
+        .await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // Tenant acme is every third event, 10 of 30; two of them (0 and 15) are /health.
+    assert!(stdout.contains("### request 1 of 1: 8 events"), "{stdout}");
+    assert!(stdout.contains("Authorization: Splunk ****"), "{stdout}");
+    assert_eq!(stdout.matches("\"index\":\"acme\"").count(), 8, "{stdout}");
+    assert!(!stdout.contains("\"tenant\":\"beta\""), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "the destination's routes send 20 events elsewhere and its own filter drops 2"
+        ),
+        "{}",
+        transcript(&output)
+    );
+
+    // With several destinations, the one to preview is asked for by name.
+    let output = harness
+        .sluice_with_input(&["preview", "-c", "sluice.toml"], &[], b"")
+        .await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--destination (one of: acme, rest)"),
+        "{}",
+        transcript(&output)
     );
 }

@@ -67,16 +67,25 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
-    /// Run a module on JSON Lines from stdin and print the requests it would send; or,
-    /// with `--filter` alone, print the events a filter policy keeps.
+    /// Run a module on JSON Lines from stdin and print the requests it would send: a
+    /// module with `--set` settings, or a destination of a configuration (`-c`) with
+    /// its settings, routes and filters; or, with `--filter` alone, print the events a
+    /// filter policy keeps (and where its routes send them). Nothing is sent, and no
+    /// secret is read.
     Preview {
         /// A built-in module name or a path to a `.wasm`.
-        #[arg(short, long, required_unless_present = "filter")]
+        #[arg(short, long, required_unless_present_any = ["filter", "config"], conflicts_with = "config")]
         module: Option<String>,
         /// A filter policy file: only the events it keeps are formatted (or printed).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "config")]
         filter: Option<PathBuf>,
-        /// A module setting, `key=value`; repeatable.
+        /// A configuration: preview its destination `--destination`.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The destination of the configuration to preview (needed when it has several).
+        #[arg(long, value_name = "NAME", requires = "config")]
+        destination: Option<String>,
+        /// A module setting, `key=value`; repeatable (after the configured ones).
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
     },
@@ -187,8 +196,16 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Preview {
             module,
             filter,
+            config,
+            destination,
             settings,
-        } => preview::preview(module.as_deref(), filter.as_deref(), settings),
+        } => preview::preview(preview::Subject {
+            module: module.as_deref(),
+            filter: filter.as_deref(),
+            config: config.as_deref(),
+            destination: destination.as_deref(),
+            settings,
+        }),
         Command::Modules { config } => modules(&Config::load_unresolved(&config)?),
         Command::Module {
             command: ModuleCommand::New { name, dir, sdk },

@@ -1,60 +1,196 @@
-//! `sluice preview`: what a module makes of some events, for module authors.
+//! `sluice preview`: what a module, or a destination of a configuration, makes of some
+//! events, for module authors and operators; no secret is needed and nothing is sent.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::config::default_cache_dir;
-use crate::event::Events;
-use crate::module::{CallError, Limits, ModuleSource, Runtime, Setup};
-use crate::pipeline::{ChunkBuilder, Line, Origin, Parsed, line_parser, too_long};
+use crate::config::{Config, EventsConfig, FilterConfig, Policy, default_cache_dir};
+use crate::event::{EventMeta, Events};
+use crate::deliver::FilterStage;
+use crate::module::{CallError, FormatterModule, Limits, ModuleSource, Runtime, Setup};
+use crate::pipeline::{ChunkBuilder, Filters, Line, Origin, Parsed, line_parser, too_long};
 use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::answer;
 use sluice_contract::types::{Compression, FormatError, Request};
+use sluice_reader::{Selector, Skip};
 
-/// Reads JSON Lines on stdin as one batch, keeps what the `filter` policy keeps (all
-/// without one), formats it with `module` and prints every request (the credential
-/// header shown masked, compressed bodies shown before compression); without a module,
-/// prints the events kept. Rejected lines, events the filter drops, refused events and
-/// events the module forgot are reported on stderr.
-pub fn preview(
-    module: Option<&str>,
-    filter: Option<&std::path::Path>,
-    settings: Vec<(String, String)>,
-) -> Result<ExitCode> {
-    let filters = match filter {
-        Some(path) => {
-            let filter = crate::config::FilterConfig {
-                name: path.display().to_string(),
-                policy: path.to_owned(),
-            };
-            vec![std::sync::Arc::new(filter.load()?)]
-        }
-        None => Vec::new(),
-    };
-    // The module first: a wrong name or setting is said before stdin is read.
-    let module = match module {
-        Some(module) => {
-            let source = ModuleSource::resolve(module, &[])?;
-            let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
-            let module = runtime.load_formatter(&source)?;
-            if let Some((key, problem)) = module.unknown_setting(&settings) {
-                anyhow::bail!("--set {key}: {problem}");
+/// What to preview, as the command line says it.
+#[derive(Debug, Default)]
+pub struct Subject<'a> {
+    /// A module by name or path, with `settings` (`--module`).
+    pub module: Option<&'a str>,
+    /// A filter policy file (`--filter`).
+    pub filter: Option<&'a Path>,
+    /// A configuration (`-c`), whose destination `destination` is previewed.
+    pub config: Option<&'a Path>,
+    pub destination: Option<&'a str>,
+    /// `--set` settings, after the configured ones.
+    pub settings: Vec<(String, String)>,
+}
+
+/// What the events go through: the policies as they are read, then what one
+/// destination takes, then its module.
+struct Plan {
+    events: EventsConfig,
+    /// The policies applied as lines are read (`[[filters]]`, or `--filter`).
+    policies: Vec<Arc<Policy>>,
+    /// What the destination takes of them: its own policy and the global routes.
+    selector: Option<Selector>,
+    /// `--filter` with `[[route]]` tables and no module: each event is printed with the
+    /// destinations it goes to.
+    routes: Option<Selector>,
+    filter_module: Option<FilterStage>,
+    module: Option<Arc<FormatterModule>>,
+    setup: Setup,
+    /// Put before a setting's key in an error: where the setting was given.
+    settings_at: String,
+}
+
+impl Plan {
+    /// `--module`, `--set` and `--filter`.
+    fn from_arguments(subject: Subject<'_>) -> Result<Plan> {
+        let policy = match subject.filter {
+            Some(path) => {
+                let filter = FilterConfig {
+                    name: path.display().to_string(),
+                    policy: path.to_owned(),
+                };
+                Some(Arc::new(filter.load()?))
             }
-            Some(module)
+            None => None,
+        };
+        let routes = policy
+            .clone()
+            .filter(|policy| policy.routes() && subject.module.is_none())
+            .and_then(|policy| {
+                Selector::new("", None, [policy], EventsConfig::default().max_depth)
+            });
+        let module = match subject.module {
+            Some(module) => {
+                let source = ModuleSource::resolve(module, &[])?;
+                let runtime = Runtime::new(Limits::default(), default_cache_dir())?;
+                Some(runtime.load_formatter(&source)?)
+            }
+            None => None,
+        };
+        Ok(Plan {
+            events: EventsConfig::default(),
+            policies: policy.into_iter().collect(),
+            selector: None,
+            routes,
+            filter_module: None,
+            module,
+            setup: Setup {
+                settings: subject.settings,
+                enrichment: crate::pipeline::enrichment(&Default::default()),
+                ..Setup::default()
+            },
+            settings_at: "--set ".into(),
+        })
+    }
+
+    /// The destination of a configuration: its module, settings (`--set` after them),
+    /// filter module, own policy, the global policies and routes, the `[events]` and
+    /// `[limits]` settings. Secrets are not read: the credential header is shown masked,
+    /// and a signature is made with a placeholder key.
+    fn from_config(path: &Path, subject: Subject<'_>) -> Result<Plan> {
+        let config = Config::load_unresolved(path)?;
+        let names: Vec<&str> = config
+            .destinations
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        let index = match subject.destination {
+            Some(name) => names.iter().position(|n| *n == name).with_context(|| {
+                format!(
+                    "{}: no destination is named `{name}` (there are: {})",
+                    path.display(),
+                    names.join(", ")
+                )
+            })?,
+            None if names.len() == 1 => 0,
+            None => anyhow::bail!(
+                "{}: name the destination to preview with --destination (one of: {})",
+                path.display(),
+                names.join(", ")
+            ),
+        };
+        let destination = &config.destinations[index];
+        let at = format!("{}: {}", path.display(), destination.location(index));
+        let runtime = Runtime::configured(&config)?;
+        let module = crate::load::load_formatter_module(&config, index, &runtime)?;
+        let filter_module = crate::load::load_filter_stage(&config, destination, &runtime)
+            .with_context(|| format!("{at}.filter_module"))?;
+        let filters = Filters::load(&config, None)?;
+        let mut settings = destination
+            .settings()
+            .with_context(|| format!("{at}.settings"))?;
+        settings.extend(subject.settings);
+        let keys = destination
+            .signing_keys
+            .keys()
+            .map(|name| {
+                (
+                    name.clone(),
+                    crate::config::Secret::obtained("sluice-preview".into()),
+                )
+            })
+            .collect();
+        Ok(Plan {
+            policies: filters.global_policies(),
+            selector: filters.selector(index),
+            routes: None,
+            filter_module,
+            module: Some(module),
+            setup: Setup {
+                settings,
+                enrichment: crate::pipeline::enrichment(&config.events.tags),
+                keys: Arc::new(keys),
+            },
+            settings_at: format!("{at}: settings."),
+            events: config.events,
+        })
+    }
+
+    /// Refuses a setting the module does not declare, and names it as it was given.
+    fn check_settings(&self) -> Result<()> {
+        if let Some(module) = &self.module
+            && let Some((key, problem)) = module.unknown_setting(&self.setup.settings)
+        {
+            anyhow::bail!("{}{key}: {problem}", self.settings_at);
         }
-        None => None,
+        Ok(())
+    }
+}
+
+/// Reads JSON Lines on stdin as one batch and takes from it what the subject would:
+/// the events the policies keep (and, for a destination, those its routes, own policy
+/// and filter module let through). With a module, formats them and prints every
+/// request (the credential header masked, compressed bodies shown before compression);
+/// without, prints the events taken. Rejected lines, events left out, refused events
+/// and events the module forgot are reported on stderr.
+pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
+    let plan = match subject.config {
+        Some(path) => Plan::from_config(path, subject)?,
+        None => Plan::from_arguments(subject)?,
     };
+    // The module and its settings first: a mistake is said before stdin is read.
+    plan.check_settings()?;
+    if !plan.setup.keys.is_empty() {
+        eprintln!("signatures below are made with a placeholder key, not the destination's");
+    }
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .context("reading stdin")?;
     // Lines are split and bounded as `run` reads them.
-    let events_config = crate::config::EventsConfig::default();
-    let parser = line_parser(&events_config, filters);
+    let parser = line_parser(&plan.events, plan.policies.clone());
     let mut dropped = 0usize;
-    let mut splitter = LineSplitter::new(events_config.max_line_bytes);
+    let mut splitter = LineSplitter::new(plan.events.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();
     let mut handle = |position: LinePosition, line: Line<'_>| {
@@ -74,7 +210,7 @@ pub fn preview(
                 Parsed::Blank | Parsed::Event { .. } => None,
             },
             Line::TooLong { start, len } => {
-                Some(too_long(len, events_config.max_line_bytes, start.len()))
+                Some(too_long(len, plan.events.max_line_bytes, start.len()))
             }
         };
         if let Some(reason) = rejected {
@@ -83,40 +219,91 @@ pub fn preview(
     };
     splitter.feed(&input, &mut handle);
     splitter.finish(&mut handle);
-    if filter.is_some() {
+    if !plan.policies.is_empty() {
         eprintln!(
             "the filter keeps {} events and drops {dropped}",
             chunk.events.len()
         );
     }
-    let Some(module) = module else {
+    let taken = taken(&plan, &chunk)?;
+    let Some(module) = &plan.module else {
         let mut out = std::io::stdout().lock();
-        for meta in &chunk.events {
-            writeln!(out, "{}", meta.json_in(&chunk.data))?;
+        for meta in taken {
+            let json = meta.json_in(&chunk.data);
+            match plan.routes.as_ref().map(|routes| routes.routed_to(json)) {
+                None => writeln!(out, "{json}")?,
+                Some(Some(to)) => writeln!(out, "to {}: {json}", to.join(", "))?,
+                Some(None) => writeln!(out, "to every destination (no route matches): {json}")?,
+            }
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let info = module.info().clone();
     let mut events = Events::default();
-    for meta in &chunk.events {
+    for meta in taken {
         events.push(meta.json_in(&chunk.data), meta);
     }
-    let events = std::sync::Arc::new(events);
-    let setup = Setup {
-        settings,
-        enrichment: crate::pipeline::enrichment(&Default::default()),
-        ..Setup::default()
+    let events = Arc::new(events);
+    print_requests(&plan, module, &events)
+}
+
+/// The events of `chunk` the destination takes: not routed elsewhere, kept by its own
+/// policy and its filter module; what it leaves out is counted on stderr.
+fn taken<'c>(plan: &Plan, chunk: &'c ChunkBuilder) -> Result<Vec<&'c EventMeta>> {
+    let mut routed_away = 0;
+    let mut filtered = 0;
+    let mut taken: Vec<&EventMeta> = Vec::new();
+    for meta in &chunk.events {
+        match plan
+            .selector
+            .as_ref()
+            .and_then(|s| s.skips(meta.json_in(&chunk.data)))
+        {
+            Some(Skip::RoutedAway) => routed_away += 1,
+            Some(Skip::Filtered) => filtered += 1,
+            None => taken.push(meta),
+        }
+    }
+    if plan.selector.is_some() {
+        eprintln!(
+            "the destination's routes send {routed_away} events elsewhere and its own filter drops {filtered}"
+        );
+    }
+    let Some(stage) = &plan.filter_module else {
+        return Ok(taken);
     };
+    let mut events = Events::default();
+    for meta in &taken {
+        events.push(meta.json_in(&chunk.data), meta);
+    }
+    let flags = stage
+        .keep_once(&Arc::new(events))
+        .context("the filter module")?;
+    let kept: Vec<&EventMeta> = taken
+        .into_iter()
+        .zip(flags)
+        .filter_map(|(meta, keep)| keep.then_some(meta))
+        .collect();
+    eprintln!(
+        "the filter module `{}` keeps {} events",
+        stage.module().info().name,
+        kept.len()
+    );
+    Ok(kept)
+}
+
+/// Formats `events` with `module` as the plan configures it and prints the requests.
+fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -> Result<ExitCode> {
+    let info = module.info().clone();
     let answer = module
-        .instantiate(setup)
-        .and_then(|mut instance| instance.format(&events));
+        .instantiate(plan.setup.clone())
+        .and_then(|mut instance| instance.format(events));
     let formatted = match answer {
         Ok(Ok(formatted)) => formatted,
         Ok(Err(FormatError::InvalidSetting(problem)))
         | Err(CallError::Configure {
             error: FormatError::InvalidSetting(problem),
             ..
-        }) => anyhow::bail!("--set {}: {}", problem.key, problem.problem),
+        }) => anyhow::bail!("{}{}: {}", plan.settings_at, problem.key, problem.problem),
         Ok(Err(FormatError::Failed(reason))) => anyhow::bail!("the module failed: {reason}"),
         Err(error) => return Err(error.into()),
     };

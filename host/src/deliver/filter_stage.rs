@@ -52,6 +52,16 @@ impl FilterStage {
     }
 }
 
+impl FilterStage {
+    /// Which of `events` the module keeps, asked of a new instance: for `sluice
+    /// preview`, which runs no worker.
+    pub fn keep_once(&self, events: &Arc<Events>) -> Result<Vec<bool>> {
+        let (module, _) = self.current();
+        let flags = module.instantiate(self.settings.clone())?.keep(events)?;
+        Ok(flags)
+    }
+}
+
 /// Checks that `module` declares every one of `settings`, takes them, and answers a
 /// sample batch.
 fn trial(module: &FilterModule, settings: &[(String, String)]) -> Result<()> {

@@ -154,11 +154,15 @@ impl Filters {
 
     /// The parser that applies the global policies, with their counts.
     pub fn parsing(&self) -> Parsing {
-        let policies = self.global.iter().map(|l| l.policy.clone()).collect();
         Parsing {
-            parser: line_parser(&self.events, policies),
+            parser: line_parser(&self.events, self.global_policies()),
             counts: self.counts.clone(),
         }
+    }
+
+    /// The global policies, in their order.
+    pub fn global_policies(&self) -> Vec<Arc<Policy>> {
+        self.global.iter().map(|l| l.policy.clone()).collect()
     }
 
     /// What the destination at `index` takes: its own policy and the global routes.

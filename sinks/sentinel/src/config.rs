@@ -60,6 +60,7 @@ impl SentinelConfig {
                 .text(key)
                 .ok_or_else(|| FormatError::setting(key, "required"))
         };
+        settings.require(&["dcr_immutable_id", "stream"])?;
         let dcr_immutable_id = required("dcr_immutable_id")?;
         let hex = dcr_immutable_id.strip_prefix("dcr-").unwrap_or("");
         if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
