@@ -97,20 +97,26 @@ async fn a_log_filter_that_does_not_parse_is_an_error() {
 
 /// A one-shot run at a terminal shows a progress bar (bytes of the input read, events
 /// read and delivered); without a terminal, nothing but log lines. The terminal is a
-/// pseudo-terminal from `script` (util-linux).
+/// pseudo-terminal from `script` (util-linux). A run that resumes at checkpoints counts
+/// the bytes an earlier run read as done (the bar used to stop short of the total), and
+/// the summary starts a line of its own (it was written on the bar's line).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_one_shot_run_at_a_terminal_shows_its_progress() {
     let harness = Harness::new();
     harness.copy_data(&crate::support::SAMPLE_FILES);
     harness.config(&format!(
-        "{FILE_SOURCE}[[destinations]]\nname = \"capture\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+        "data_dir = \"state\"\n{FILE_SOURCE}[[destinations]]\nname = \"capture\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
     ));
     let plain = harness.run_ok(&[]).await;
     assert!(
         !String::from_utf8_lossy(&plain.stderr).contains(" read ("),
         "no bar without a terminal"
     );
+    assert_eq!(summary_figure(&plain, "events_read"), 290);
 
+    // Ten more events after the checkpoint of one file: the next run reads only them.
+    let grown = harness.path(&format!("data/{}", crate::support::SAMPLE_FILES[0]));
+    crate::support::append_lines(&grown, (0..10).map(|n| format!("{{\"n\":{n}}}")));
     let command = format!("{} run -c sluice.toml", env!("CARGO_BIN_EXE_sluice"));
     let at_terminal = tokio::time::timeout(
         Duration::from_secs(120),
@@ -129,20 +135,23 @@ async fn a_one_shot_run_at_a_terminal_shows_its_progress() {
     let input: u64 = crate::support::SAMPLE_FILES
         .iter()
         .map(|name| {
-            std::fs::metadata(crate::support::data_file(name))
-                .unwrap()
-                .len()
+            let path = harness.path(&format!("data/{name}"));
+            std::fs::metadata(path).unwrap().len()
         })
         .sum();
     let size = format!("{:.2} KiB", input as f64 / 1024.0);
     assert!(
         screen.contains(&format!("{size}/{size} read"))
-            && screen.contains("290 events, 290 delivered"),
+            && screen.contains("10 events, 10 delivered"),
         "{screen}"
     );
+    let summary = screen
+        .find("sluice stopped")
+        .expect("the logs are there too");
+    let line = &screen[screen[..summary].rfind('\n').unwrap_or(0)..summary];
     assert!(
-        screen.contains("sluice stopped"),
-        "the logs are there too: {screen}"
+        !line.contains(" read ("),
+        "the summary is on the bar's line: {line:?}"
     );
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::{Config, EventsConfig, FilterConfig, Policy, default_cache_dir};
-use crate::event::{EventMeta, Events};
 use crate::deliver::FilterStage;
+use crate::event::{EventMeta, Events};
 use crate::module::{CallError, FormatterModule, Limits, ModuleSource, Runtime, Setup};
 use crate::pipeline::{ChunkBuilder, Filters, Line, Origin, Parsed, line_parser, too_long};
 use crate::source::{LinePosition, LineSplitter};

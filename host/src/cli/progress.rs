@@ -92,7 +92,9 @@ impl Progress {
 }
 
 fn show(bar: &ProgressBar, counters: &Counters) {
-    bar.set_position(Counters::get(&counters.bytes_read));
+    // A file resumed at its checkpoint counts what an earlier run read as done.
+    // A file resumed at its checkpoint counts what an earlier run read as done.
+    bar.set_position(Counters::get(&counters.bytes_read) + Counters::get(&counters.bytes_resumed));
     bar.set_message(format!(
         "{} events, {} delivered",
         Counters::get(&counters.events_in),
@@ -107,7 +109,13 @@ impl Drop for Progress {
         if let Some(ticker) = self.ticker.take() {
             let _ = ticker.join();
         }
-        self.bar.finish();
+        // As they are: `finish` would fill the bar whatever was read.
+        self.bar.abandon();
+        // The bar leaves the cursor at the end of its line: the lines after it start
+        // their own.
+        if !self.bar.is_hidden() {
+            let _ = std::io::stderr().write_all(b"\n");
+        }
         *SHOWN.lock().expect("not poisoned") = None;
     }
 }

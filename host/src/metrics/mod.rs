@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Counters {
     /// Bytes the sources read.
     pub bytes_read: AtomicU64,
+    /// Bytes of input files before the checkpoints they resumed at: read by an earlier
+    /// run and not again (the progress bar counts them as done).
+    pub bytes_resumed: AtomicU64,
     /// Events parsed and handed to the destinations.
     pub events_in: AtomicU64,
     /// Lines that were not events (written to the dead-letter store, apart from the

@@ -232,6 +232,11 @@ impl Ingest {
         Counters::add(&self.router.counters.bytes_read, bytes);
     }
 
+    /// Counts the bytes before the checkpoint a file resumed at.
+    pub fn resumed_bytes(&self, bytes: u64) {
+        (self.router.counters.bytes_resumed).fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Counts an input the source could not read (it logs why).
     pub fn read_error(&self) {
         Counters::add(&self.router.counters.read_errors, 1);

@@ -216,6 +216,8 @@ impl Reader {
                 Claimed::Yes => None,
                 Claimed::From(point, fingerprint) => Some((point, fingerprint)),
             };
+            // A handed-over file's bytes were counted by the source that read them.
+            let from_checkpoint = handed.is_none();
             match OpenFile::open(
                 &path,
                 id,
@@ -226,6 +228,9 @@ impl Reader {
             .await
             {
                 Ok(file) => {
+                    if from_checkpoint {
+                        ingest.resumed_bytes(file.read_bytes);
+                    }
                     self.not_opened.remove(&path);
                     tracing::info!(file = %one_line(&file.name), from = file.read_bytes, "reading file");
                     self.files.insert(id, file);
