@@ -169,9 +169,15 @@ impl Formatted {
 impl AuthHeader {
     /// `Authorization: Bearer <token>`, the token the destination's `token` names.
     pub fn bearer() -> Self {
+        AuthHeader::header("Authorization", "Bearer ")
+    }
+
+    /// Header `name` with `prefix` and the token (`X-Acme-Key` and `""`: the token
+    /// alone). The host adds it to every request; the module never sees the token.
+    pub fn header(name: &str, prefix: &str) -> Self {
         AuthHeader {
-            name: "Authorization".into(),
-            prefix: "Bearer ".into(),
+            name: name.into(),
+            prefix: prefix.into(),
         }
     }
 }

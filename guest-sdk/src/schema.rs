@@ -62,18 +62,31 @@ impl Schema {
     pub fn map_value(self, json: &str, time_ms: i64) -> Option<Value> {
         // Decided before the event is parsed: `raw` is the default, and parsing every
         // event into a tree for nothing made the elasticsearch module 2.8x slower.
-        let mapping: fn(Map<String, Value>, Shape, Severity, i64) -> Value = match self {
+        let mapping: Mapping = match self {
             Schema::Raw => return None,
             Schema::Ecs => ecs,
             Schema::Ocsf => ocsf,
         };
-        let fitted = crate::lossless::fit(json);
-        let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&fitted) else {
-            return None;
-        };
-        let shape = Shape::of(&event);
-        Some(mapping(event, shape, Severity::of(&fitted), time_ms))
+        map_with(mapping, json, time_ms)
     }
+}
+
+/// A schema's mapping of an event of a shape, its severity and its time.
+type Mapping = fn(Map<String, Value>, Shape, Severity, i64) -> Value;
+
+/// The event mapped to ECS, for what reads it in ECS terms ([`crate::siem`]): named
+/// apart from [`Schema::map_value`] so that such a module does not carry OCSF too.
+pub(crate) fn ecs_value(json: &str, time_ms: i64) -> Option<Value> {
+    map_with(ecs, json, time_ms)
+}
+
+fn map_with(mapping: Mapping, json: &str, time_ms: i64) -> Option<Value> {
+    let fitted = crate::lossless::fit(json);
+    let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&fitted) else {
+        return None;
+    };
+    let shape = Shape::of(&event);
+    Some(mapping(event, shape, Severity::of(&fitted), time_ms))
 }
 
 /// The audit-log shapes with a table, told apart by fields only they have.

@@ -14,7 +14,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::schema::Schema;
 use crate::{Event, FormatError, SettingDoc, Settings};
 
 /// A common audit field, which each format names its own way.
@@ -88,7 +87,7 @@ const NOT_OTHERS: [&str; 10] = [
 impl AuditFields {
     /// Reads `event` (a JSON object).
     pub fn of(event: &Event<'_>) -> AuditFields {
-        let Some(Value::Object(mut ecs)) = Schema::Ecs.map_value(event.json(), event.time_ms())
+        let Some(Value::Object(mut ecs)) = crate::schema::ecs_value(event.json(), event.time_ms())
         else {
             return AuditFields {
                 kind: "audit".into(),

@@ -92,16 +92,28 @@ fn fraction(millis: u32) -> [u8; 4] {
     ]
 }
 
+/// The first millisecond of year 0000, the earliest RFC 3339 can write.
+const YEAR_ZERO_MS: i64 = -62_167_219_200_000;
+
 /// RFC 3339 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), the form syslog
-/// (RFC 5424) and most JSON APIs accept. Out-of-range times clamp to the nearest
-/// representable instant rather than fail.
+/// (RFC 5424) and most JSON APIs accept. Times before the year 0000 or after jiff's
+/// latest instant clamp to those rather than fail.
 pub fn rfc3339_utc(ms: i64) -> String {
-    let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
-        jiff::Timestamp::MIN
-    } else {
-        jiff::Timestamp::MAX
-    });
-    timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let timestamp =
+        jiff::Timestamp::from_millisecond(ms.max(YEAR_ZERO_MS)).unwrap_or(jiff::Timestamp::MAX);
+    // The civil time's fields written with `format!`: jiff's `strftime` would add its
+    // whole formatting engine (tens of KiB) to every module that writes a time.
+    let t = jiff::tz::Offset::UTC.to_datetime(timestamp);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.subsec_nanosecond() / 1_000_000
+    )
 }
 
 #[cfg(test)]
@@ -154,5 +166,8 @@ mod tests {
     fn rfc3339_is_utc_with_milliseconds() {
         assert_eq!(rfc3339_utc(1_714_566_896_789), "2024-05-01T12:34:56.789Z");
         assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_utc(i64::MIN), "0000-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(i64::MAX), "9999-12-30T22:00:00.999Z");
     }
 }

@@ -184,3 +184,58 @@ async fn from_module_new_to_a_running_destination_with_hot_reload() {
         "{stderr}"
     );
 }
+
+/// README's "The common tasks, in one module" is a whole `src/lib.rs`: it builds, its
+/// tests pass, and it sends what it says (a custom auth header, the path from a
+/// required setting, who did what from any known shape).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guides_module_builds_passes_its_tests_and_previews() {
+    let blocks = crate::readme::fenced_blocks(&crate::readme::readme(), "rust");
+    let [(_, guide)] = blocks.as_slice() else {
+        panic!(
+            "README has one Rust block, the guide's module: {}",
+            blocks.len()
+        )
+    };
+    let harness = Harness::new();
+    let new = harness
+        .sluice(&["module", "new", "acme", "--dir", "."], &[])
+        .await;
+    assert!(new.status.success(), "{}", transcript(&new));
+    let crate_dir = harness.path("acme");
+    std::fs::write(crate_dir.join("src/lib.rs"), guide).unwrap();
+    // The scaffold's own test is of the scaffold's module.
+    std::fs::remove_file(crate_dir.join("tests/format.rs")).unwrap();
+
+    let tested = cargo(&crate_dir, &["test"]).await;
+    let said = String::from_utf8_lossy(&tested.stdout);
+    assert!(said.contains("test result: ok. 2 passed"), "{said}");
+    cargo(
+        &crate_dir,
+        &["build", "--release", "--target", "wasm32-wasip2"],
+    )
+    .await;
+    let module = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("module-new/wasm32-wasip2/release/acme.wasm")
+        .display()
+        .to_string();
+    let input = std::fs::read(data_file("idp-audit.jsonl")).unwrap();
+    let args = ["preview", "--module", &module, "--set", "workspace=secops"];
+    let preview = harness.sluice_with_input(&args, &[], &input).await;
+    assert!(preview.status.success(), "{}", transcript(&preview));
+    let shown = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        shown.contains("POST /v1/workspaces/secops/events HTTP/1.1")
+            && shown.contains("X-Acme-Key: ****")
+            && shown.contains(r#"{"source":"sluice","who":"zo"#),
+        "{shown}"
+    );
+    let unset = harness
+        .sluice_with_input(&["preview", "--module", &module], &[], &input)
+        .await;
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("--set workspace: required"),
+        "{}",
+        transcript(&unset)
+    );
+}

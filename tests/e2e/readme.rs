@@ -18,16 +18,17 @@ const ROOTS: [&str; 3] = ["/etc/", "/var/", "/run/"];
 /// that name it, with the module it built from `sluice module new`.
 pub const AUTHORED_MODULE: &str = "my-siem";
 
-/// The TOML blocks of `markdown`, each with the line its fence opens on. A fence may be
-/// indented (inside a list item); its lines lose that indentation.
-fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
+/// The blocks of `markdown` fenced as `language`, each with the line its fence opens on.
+/// A fence may be indented (inside a list item); its lines lose that indentation.
+pub fn fenced_blocks(markdown: &str, language: &str) -> Vec<(usize, String)> {
+    let opening = format!("```{language}");
     let mut blocks = Vec::new();
     let mut open: Option<(usize, usize, String)> = None;
     for (index, line) in markdown.lines().enumerate() {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
         match &mut open {
-            None if trimmed == "```toml" => open = Some((index + 1, indent, String::new())),
+            None if trimmed == opening => open = Some((index + 1, indent, String::new())),
             Some((start, _, text)) if trimmed == "```" => {
                 blocks.push((*start, std::mem::take(text)));
                 open = None;
@@ -39,8 +40,13 @@ fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
             None => {}
         }
     }
-    assert!(open.is_none(), "README ends inside a TOML block");
+    assert!(open.is_none(), "README ends inside a {language} block");
     blocks
+}
+
+/// README's text.
+pub fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()
 }
 
 /// A filter policy's file name, when the block is one: it starts `# filters/NAME.toml`.
@@ -116,9 +122,7 @@ pub struct Readme {
 
 impl Readme {
     pub fn read() -> Readme {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-        let (policies, configurations) = toml_blocks(&text)
+        let (policies, configurations) = fenced_blocks(&readme(), "toml")
             .into_iter()
             .partition(|(_, block)| policy_file(block).is_some());
         Readme {
