@@ -2,6 +2,7 @@
 //! Every field is documented here and in README; unknown keys are errors. A crate of
 //! its own, without the runtime, so that it is tested and fuzzed alone.
 
+mod admin;
 mod delivery;
 mod secret;
 mod spool;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub use admin::AdminConfig;
 pub use delivery::{
     AcknowledgementConfig, BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig,
     WhenFull,
@@ -80,6 +82,8 @@ pub struct Config {
     /// `[[filters]]`: policies every event must pass, in order, before any destination.
     #[serde(default)]
     pub filters: Vec<FilterConfig>,
+    /// The admin listener (metrics, health, readiness, status); none without `[admin]`.
+    pub admin: Option<AdminConfig>,
 }
 
 /// The largest policy file read.
@@ -604,6 +608,11 @@ impl Config {
     /// said before anything starts; the error names the key and the variable or file,
     /// never a value.
     fn resolve_secrets(&self) -> Result<()> {
+        if let Some(token) = self.admin.as_ref().and_then(|admin| admin.token.as_ref()) {
+            token
+                .resolve()
+                .map_err(|e| anyhow::anyhow!("admin.token: {e}"))?;
+        }
         for (index, destination) in self.destinations.iter().enumerate() {
             let at = destination.location(index);
             if let Some(key) = &destination.client_key {
@@ -668,6 +677,11 @@ impl Config {
                     }
                 }
             }
+        }
+        if let Some(SecretRef::File(path)) =
+            self.admin.as_mut().and_then(|admin| admin.token.as_mut())
+        {
+            fix(path);
         }
         for destination in &mut self.destinations {
             for file in [
@@ -751,6 +765,9 @@ impl Config {
     fn validate_main(&self) -> Result<()> {
         if self.sources.is_empty() {
             bail!("sources: at least one [[sources]] is needed");
+        }
+        if let Some(admin) = &self.admin {
+            admin.validate()?;
         }
         if self.spool.enabled == Some(true) && self.data_dir.is_none() {
             bail!("spool.enabled: the spool lives in `data_dir`; set data_dir = \"PATH\"");

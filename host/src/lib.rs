@@ -8,6 +8,7 @@
 //! embedding API is designed for them.
 
 mod ack;
+mod admin;
 mod buffer;
 pub mod cli;
 mod config;

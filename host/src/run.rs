@@ -7,13 +7,14 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::Observed;
 use crate::config::{Config, SourceConfig};
 use crate::dead_letter::{DeadLetter, StoreUse};
-use crate::fleet::{Fleet, Roster};
+use crate::fleet::Fleet;
 use crate::load::load_destinations;
 use crate::metrics::Counters;
 use crate::module::Runtime;
-use crate::persist::{Persisted, SourceIds, Spool};
+use crate::persist::{Persisted, SourceIds};
 use crate::pipeline::{Filters, Router, enrichment};
 use crate::reload::Reloader;
 use crate::source::Sources;
@@ -74,14 +75,20 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         delivery.clone(),
     )?;
     let roster = fleet.roster();
-    let progress = (!config.progress_interval.is_zero()).then(|| {
-        tokio::spawn(log_progress(
-            config.progress_interval,
-            counters.clone(),
-            roster.clone(),
-            spool.clone(),
-        ))
-    });
+    let observed = Arc::new(Observed::new(
+        counters.clone(),
+        roster.clone(),
+        spool.clone(),
+    ));
+    let stop_admin = CancellationToken::new();
+    let admin = match &config.admin {
+        Some(admin) => {
+            Some(crate::admin::start(admin, observed.clone(), stop_admin.clone()).await?)
+        }
+        None => None,
+    };
+    let progress = (!config.progress_interval.is_zero())
+        .then(|| tokio::spawn(log_progress(config.progress_interval, observed.clone())));
     let stop_commits = CancellationToken::new();
     // The file sources have found every file they will under its new name by then (a
     // source that reads its files once lists them at its start).
@@ -186,14 +193,13 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     if let Some(commits) = commits {
         let _ = commits.await;
     }
-    let watched = roster.read().expect("not poisoned").clone();
-    for (destination, queue) in &watched {
-        let spooled = spooled_figures(spool.as_deref(), &destination.name);
-        destination.log_figures("destination summary", queue, spooled);
-        if let Some((pending, _)) = spooled.filter(|(pending, _)| *pending > 0) {
-            tracing::info!(destination = %destination.name, records = pending, "events remain in the spool; they are delivered after a restart");
+    for figures in observed.destinations() {
+        figures.log("destination summary");
+        if let Some(pending) = figures.spool_records_pending.filter(|pending| *pending > 0) {
+            tracing::info!(destination = %figures.name, records = pending, "events remain in the spool; they are delivered after a restart");
         }
     }
+    let watched = roster.read().expect("not poisoned").clone();
     for (destination, queue) in &watched {
         destination.log_where_captured();
         queue.warn_unwarned_drops();
@@ -205,20 +211,21 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         &counters.dead_letters_removed,
         dead_letter.removed() as usize,
     );
+    // Served to the end, so that a last scrape sees the figures of the summary.
+    stop_admin.cancel();
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
 }
 
 /// Every `interval`, a line with the events read (and their rate since the last line),
 /// then one per destination with what it delivered, refused and holds.
-async fn log_progress(
-    interval: std::time::Duration,
-    counters: Arc<Counters>,
-    destinations: Roster,
-    spool: Option<Arc<Spool>>,
-) {
+async fn log_progress(interval: std::time::Duration, observed: Arc<Observed>) {
     let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
     let mut last_read = 0;
+    let counters = &observed.counters;
     loop {
         ticks.tick().await;
         let read = Counters::get(&counters.events_in);
@@ -229,17 +236,10 @@ async fn log_progress(
             "progress"
         );
         last_read = read;
-        let destinations = destinations.read().expect("not poisoned").clone();
-        for (destination, queue) in &destinations {
-            let spooled = spooled_figures(spool.as_deref(), &destination.name);
-            destination.log_figures("progress", queue, spooled);
+        for figures in observed.destinations() {
+            figures.log("progress");
         }
     }
-}
-
-/// The records `destination` has not settled in the spool, and the spool's bytes.
-fn spooled_figures(spool: Option<&Spool>, destination: &str) -> Option<(u64, u64)> {
-    spool.map(|spool| (spool.pending(destination), spool.bytes()))
 }
 
 /// The signals a run listens to, for its whole life.

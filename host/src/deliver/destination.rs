@@ -53,6 +53,98 @@ pub struct Destination {
     pub filter_stage: Option<FilterStage>,
 }
 
+/// A destination's figures at one moment: for the progress line, the summary, and the
+/// admin listener's `/status` and `/metrics`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figures {
+    pub name: String,
+    /// Events offered to it (its queue took them).
+    pub events_in: u64,
+    /// Dropped by its own filter policy.
+    pub filtered: u64,
+    /// Sent by a route to other destinations only.
+    pub routed_away: u64,
+    pub delivered: u64,
+    pub dead_lettered: u64,
+    /// Dropped by its buffer's `when_full` policy.
+    pub dropped_when_full: u64,
+    /// Attempts that failed (each retry, and each give-up).
+    pub failed_attempts: u64,
+    /// How long it has been failing, while it is.
+    #[serde(rename = "failing_for_seconds", serialize_with = "seconds")]
+    pub failing_for: Option<std::time::Duration>,
+    /// How long it may fail before it is reported, and not ready.
+    #[serde(skip)]
+    pub alert_after: std::time::Duration,
+    /// `closed`, `open` or `half-open`.
+    pub circuit: &'static str,
+    /// Its module file is gone: it takes no batch until one is back.
+    pub paused: bool,
+    pub queued_events: usize,
+    pub queued_bytes: usize,
+    pub spool_records_pending: Option<u64>,
+    pub spool_bytes: Option<u64>,
+    /// RFC 3339, or `never`.
+    pub last_success: String,
+    pub last_error_time: String,
+    pub last_error: String,
+}
+
+impl Figures {
+    /// Logs them: `what` says which line (the periodic progress line, or the summary at
+    /// the end).
+    pub fn log(&self, what: &str) {
+        tracing::info!(
+            destination = %self.name,
+            events_in = self.events_in,
+            filtered = self.filtered,
+            routed_away = self.routed_away,
+            delivered = self.delivered,
+            dead_lettered = self.dead_lettered,
+            dropped_when_full = self.dropped_when_full,
+            failed_attempts = self.failed_attempts,
+            failing = self.failing_for.is_some(),
+            circuit = self.circuit,
+            queued_events = self.queued_events,
+            queued_bytes = self.queued_bytes,
+            spool_records_pending = self.spool_records_pending,
+            spool_bytes = self.spool_bytes,
+            last_success = %self.last_success,
+            last_error_time = %self.last_error_time,
+            last_error = %self.last_error,
+            "{what}"
+        );
+    }
+
+    /// Events it took and has not settled: in its queue, a batch, a retry, or awaiting
+    /// the destination's confirmation (and, at the end of a run, those abandoned).
+    pub fn backlog(&self) -> u64 {
+        self.events_in.saturating_sub(
+            self.delivered
+                + self.dead_lettered
+                + self.dropped_when_full
+                + self.filtered
+                + self.routed_away,
+        )
+    }
+
+    /// Failing for longer than it may: reported at ERROR, and not ready.
+    pub fn failing_too_long(&self) -> bool {
+        self.failing_for
+            .is_some_and(|failing| failing >= self.alert_after)
+    }
+}
+
+fn seconds<S: serde::Serializer>(
+    duration: &Option<std::time::Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// The module a destination runs, and how many times it was loaded.
 struct Current {
     module: Arc<FormatterModule>,
@@ -199,35 +291,35 @@ impl Destination {
         }
     }
 
-    /// Logs this destination's figures: `what` says which line (the periodic progress
-    /// line, or the summary at the end); `spooled` is the records it has not settled in
-    /// the spool, and the spool's bytes, when there is one.
-    pub fn log_figures(&self, what: &str, queue: &QueueGauge, spooled: Option<(u64, u64)>) {
+    /// Its figures now: `queue` is its queue's gauge, `spooled` the records it has not
+    /// settled in the spool and the spool's bytes, when there is one.
+    pub fn figures(&self, queue: &QueueGauge, spooled: Option<(u64, u64)>) -> Figures {
         let health = &self.health;
         let read = |figure: &std::sync::atomic::AtomicU64| {
             figure.load(std::sync::atomic::Ordering::Relaxed)
         };
         let (last_error_time, last_error) = health.last_error();
-        tracing::info!(
-            destination = %self.name,
-            events_in = queue.taken(),
-            filtered = read(&self.selection.filtered),
-            routed_away = read(&self.selection.routed_away),
-            delivered = read(&health.delivered),
-            dead_lettered = read(&health.dead_lettered),
-            dropped_when_full = queue.dropped(),
-            failed_attempts = read(&health.failures),
-            failing = health.is_failing(),
-            circuit = self.circuit.describe(),
-            queued_events = queue.queued_events(),
-            queued_bytes = queue.queued_bytes(),
-            spool_records_pending = spooled.map(|(records, _)| records),
-            spool_bytes = spooled.map(|(_, bytes)| bytes),
-            last_success = %health.last_success(),
-            last_error_time = %last_error_time,
-            last_error = %last_error,
-            "{what}"
-        );
+        Figures {
+            name: self.name.to_string(),
+            events_in: queue.taken(),
+            filtered: read(&self.selection.filtered),
+            routed_away: read(&self.selection.routed_away),
+            delivered: read(&health.delivered),
+            dead_lettered: read(&health.dead_lettered),
+            dropped_when_full: queue.dropped(),
+            failed_attempts: read(&health.failures),
+            failing_for: health.failing_for(),
+            alert_after: health.alert_after(),
+            circuit: self.circuit.describe(),
+            paused: self.paused.borrow().is_some(),
+            queued_events: queue.queued_events(),
+            queued_bytes: queue.queued_bytes(),
+            spool_records_pending: spooled.map(|(records, _)| records),
+            spool_bytes: spooled.map(|(_, bytes)| bytes),
+            last_success: health.last_success(),
+            last_error_time,
+            last_error,
+        }
     }
 
     /// One line for `sluice check`: module, version, where it came from, the batch limits

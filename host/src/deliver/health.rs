@@ -104,9 +104,15 @@ impl Health {
         }
     }
 
-    /// Whether the destination's last attempt failed.
-    pub fn is_failing(&self) -> bool {
-        self.streak.lock().expect("not poisoned").is_some()
+    /// How long it has been failing (since the first failure after its last success).
+    pub fn failing_for(&self) -> Option<Duration> {
+        let streak = *self.streak.lock().expect("not poisoned");
+        streak.map(|streak| streak.since.elapsed())
+    }
+
+    /// How long a destination fails before it is reported, and is not ready.
+    pub fn alert_after(&self) -> Duration {
+        self.alert_after
     }
 }
 
@@ -119,9 +125,9 @@ mod tests {
         let health = Health::new(Duration::from_secs(60));
         health.failed("d", "busy");
         health.failed("d", "busy");
-        assert!(health.is_failing());
+        assert!(health.failing_for().is_some());
         health.delivered("d", 5);
-        assert!(!health.is_failing());
+        assert!(health.failing_for().is_none());
         assert_eq!(health.failures.load(Ordering::Relaxed), 2);
         assert_eq!(health.delivered.load(Ordering::Relaxed), 5);
     }

@@ -31,5 +31,5 @@ mod transport;
 mod tries;
 mod worker;
 
-pub use destination::Destination;
+pub use destination::{Destination, Figures};
 pub use filter_stage::FilterStage;

@@ -1,0 +1,170 @@
+//! The admin listener (`[admin]`): what an operator's tools read while Sluice runs.
+//! `/health` says the process serves; `/ready` whether every destination keeps up
+//! (503 naming the one failing longer than `failure_alert_after`, or paused);
+//! `/status` the figures of the progress lines as JSON; `/metrics` the same and more
+//! for Prometheus. With `admin.token`, every request must carry it as a bearer token.
+
+mod observed;
+mod prometheus;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+pub use observed::Observed;
+
+use crate::config::{AdminConfig, Secret};
+use crate::metrics::Counters;
+
+struct Admin {
+    observed: Arc<Observed>,
+    registry: ::prometheus_client::registry::Registry,
+    token: Option<Secret>,
+}
+
+/// Binds the listener `config` names and serves it until `stop`; a port that cannot
+/// be bound is an error that names it, before anything is read.
+pub async fn start(
+    config: &AdminConfig,
+    observed: Arc<Observed>,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let token = config
+        .token
+        .as_ref()
+        .map(|token| {
+            token
+                .resolve()
+                .map_err(|e| anyhow::anyhow!("admin.token: {e}"))
+        })
+        .transpose()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("admin.listen: cannot listen on {}", config.listen))?;
+    let address: SocketAddr = listener.local_addr()?;
+    let admin = Arc::new(Admin {
+        registry: prometheus::registry(observed.clone()),
+        observed,
+        token,
+    });
+    let app = axum::Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            admin.clone(),
+            authorized,
+        ))
+        .with_state(admin);
+    tracing::info!(%address, "admin listener: /metrics, /health, /ready, /status");
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the admin listener stopped");
+        }
+    }))
+}
+
+/// Refuses a request without the token, when there is one.
+async fn authorized(State(admin): State<Arc<Admin>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &admin.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !given.is_some_and(|given| same(given.as_bytes(), token.expose().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "the admin listener needs `Authorization: Bearer <admin.token>`\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Equal bytes, compared in a time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// 200 while every destination keeps up; 503 naming each that has failed longer than
+/// `failure_alert_after`, or is paused, and why.
+async fn ready(State(admin): State<Arc<Admin>>) -> Response {
+    let not_ready: Vec<_> = admin
+        .observed
+        .destinations()
+        .into_iter()
+        .filter_map(|f| {
+            let why = if f.paused {
+                "paused: its module file is gone".to_owned()
+            } else if f.failing_too_long() {
+                let failing = f.failing_for.unwrap_or_default().as_secs();
+                format!("failing for {failing}s: {}", f.last_error)
+            } else {
+                return None;
+            };
+            Some(json!({ "destination": f.name, "why": why }))
+        })
+        .collect();
+    let code = match not_ready.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let body = json!({ "ready": not_ready.is_empty(), "not_ready": not_ready });
+    (code, axum::Json(body)).into_response()
+}
+
+/// The figures of the progress lines, for the run and per destination.
+async fn status(State(admin): State<Arc<Admin>>) -> Response {
+    let observed = &admin.observed;
+    let c = &observed.counters;
+    let body = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": observed.uptime().as_secs_f64(),
+        "bytes_read": Counters::get(&c.bytes_read),
+        "events_read": Counters::get(&c.events_in),
+        "lines_rejected": Counters::get(&c.lines_rejected),
+        "filtered": Counters::get(&c.filtered),
+        "read_errors": Counters::get(&c.read_errors),
+        "spool_bytes": observed.spool_bytes(),
+        "destinations": observed.destinations(),
+    });
+    axum::Json(body).into_response()
+}
+
+/// The Prometheus text format, or OpenMetrics when the scraper asks for it.
+async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let mut text = String::new();
+    let (encoded, content_type) = match openmetrics {
+        true => (
+            ::prometheus_client::encoding::text::encode(&mut text, &admin.registry),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+        false => (
+            ::prometheus_client::encoding::prometheus_text::encode(&mut text, &admin.registry),
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+    };
+    match encoded {
+        Ok(()) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
