@@ -2,6 +2,7 @@
 
 mod support;
 
+mod admin;
 mod authoring;
 mod cli;
 mod config_reload;

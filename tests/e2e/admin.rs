@@ -1,0 +1,216 @@
+//! The admin listener of a running host (`[admin]`): scraped while it streams, ready
+//! until a destination fails longer than `failure_alert_after` and again once it
+//! recovers, its status as JSON, and its token.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{
+    Harness, append_lines, check_fails, exit_within, send_signal, splunk_destination, transcript,
+    write_events,
+};
+
+/// A port free on loopback now (another process could take it before the host does;
+/// on a test machine none does).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `GET` of `path` on the listener at `port`: the status and the body, or none while
+/// the listener is not up yet.
+async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String, String)> {
+    let mut request = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    Some((status, content_type, response.text().await.ok()?))
+}
+
+/// The value of the series `series` (name and labels, as exposed) in `exposition`.
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Polls `path` until `holds` says yes of its answer, for at most 20 s; the last answer.
+async fn until(port: u16, path: &str, holds: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let mut last = (0, String::new());
+    for _ in 0..200 {
+        if let Some((status, _, body)) = get(port, path, &[]).await {
+            if holds(status, &body) {
+                return (status, body);
+            }
+            last = (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never held; last answer: {} {}", last.0, last.1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streaming_host_is_scraped_and_says_when_a_destination_is_not_ready() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let events = write_events(&harness, "data/live.jsonl", 100);
+    let port = free_port();
+    harness.config(&format!(
+        "failure_alert_after = \"1s\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_wait = \"50ms\" }\nretry = { max_attempts = 1000, initial_backoff = \"50ms\", max_backoff = \"100ms\" }\ncircuit_breaker = { failures = 0 }"
+        )
+    ));
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    let delivered = "sluice_destination_events_total{destination=\"splunk\",outcome=\"delivered\"}";
+
+    let (_, metrics) = until(port, "/metrics", |_, body| {
+        sample(body, delivered) == Some(100.0)
+    })
+    .await;
+    assert_eq!(
+        sample(&metrics, "sluice_events_read_total"),
+        Some(100.0),
+        "{metrics}"
+    );
+    let events_in = sample(
+        &metrics,
+        "sluice_destination_events_in_total{destination=\"splunk\"}",
+    );
+    assert_eq!(events_in, Some(100.0), "{metrics}");
+    let backlog = sample(
+        &metrics,
+        "sluice_destination_backlog_events{destination=\"splunk\"}",
+    );
+    assert_eq!(backlog, Some(0.0), "{metrics}");
+    let (status, body) = until(port, "/ready", |_, _| true).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"not_ready":[],"ready":true}"#)
+    );
+    let (_, status) = until(port, "/status", |_, _| true).await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["events_read"], 100, "{status}");
+    assert_eq!(status["destinations"][0]["name"], "splunk", "{status}");
+    assert_eq!(status["destinations"][0]["delivered"], 100, "{status}");
+    assert_eq!(status["destinations"][0]["circuit"], "closed", "{status}");
+    // OpenMetrics, when the scraper asks for it.
+    let (_, content_type, open) = get(
+        port,
+        "/metrics",
+        &[("accept", "application/openmetrics-text; version=1.0.0")],
+    )
+    .await
+    .unwrap();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(open.ends_with("# EOF\n"), "{open}");
+
+    // HEC busy: the ten new events wait in retries, counted as backlog, and once the
+    // destination has failed for longer than failure_alert_after, it is not ready.
+    receiver.make_busy(usize::MAX);
+    append_lines(&events, (100..110).map(|n| format!("{{\"n\":{n}}}")));
+    let (_, body) = until(port, "/ready", |status, _| status == 503).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["not_ready"][0]["destination"], "splunk", "{body}");
+    let why = body["not_ready"][0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("failing for ") && why.contains("503"),
+        "{why}"
+    );
+    let (_, metrics) = until(port, "/metrics", |_, _| true).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "sluice_destination_backlog_events{destination=\"splunk\"}"
+        ),
+        Some(10.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "sluice_destination_failing_seconds{destination=\"splunk\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+
+    // Back: ready again, and everything delivered.
+    receiver.make_busy(0);
+    until(port, "/ready", |status, _| status == 200).await;
+    until(port, "/metrics", |_, body| {
+        sample(body, delivered) == Some(110.0)
+    })
+    .await;
+
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_listener_takes_only_its_token_and_never_unguarded_off_loopback() {
+    let harness = Harness::new();
+    write_events(&harness, "data/live.jsonl", 5);
+    let source = "[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\n";
+    let destination =
+        "[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:out\"\n";
+    let stderr = check_fails(
+        &harness,
+        &format!("[admin]\nlisten = \"0.0.0.0:9464\"\n{source}{destination}"),
+        &[],
+    )
+    .await;
+    assert!(
+        stderr.contains(
+            "admin.listen: 0.0.0.0:9464 can be reached from other machines; set admin.token"
+        ),
+        "{stderr}"
+    );
+
+    let port = free_port();
+    harness.config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = {{ env = \"ADMIN_TOKEN\" }}\n{source}{destination}"
+    ));
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("ADMIN_TOKEN", "admin-secret")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let (status, _) = until(port, "/health", |_, _| true).await;
+    assert_eq!(status, 401);
+    for wrong in ["Bearer admin-secreT", "Bearer ", "admin-secret"] {
+        let (status, _, _) = get(port, "/metrics", &[("authorization", wrong)])
+            .await
+            .unwrap();
+        assert_eq!(status, 401, "{wrong}");
+    }
+    let (status, _, body) = get(port, "/health", &[("authorization", "Bearer admin-secret")])
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert!(
+        !transcript(&output).contains("admin-secret"),
+        "the token is never logged"
+    );
+}
