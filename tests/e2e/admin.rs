@@ -120,6 +120,19 @@ async fn a_streaming_host_is_scraped_and_says_when_a_destination_is_not_ready() 
     );
     assert!(open.ends_with("# EOF\n"), "{open}");
 
+    // `sluice status` reads the same, as a table.
+    let table = harness.sluice(&["status", "-c", "sluice.toml"], &[]).await;
+    assert!(table.status.success(), "{}", transcript(&table));
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let row: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with("splunk "))
+        .unwrap_or_else(|| panic!("{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..4], ["splunk", "ok", "closed", "0"], "{table}");
+    assert_eq!(row[6], "100", "delivered: {table}");
+
     // HEC busy: the ten new events wait in retries, counted as backlog, and once the
     // destination has failed for longer than failure_alert_after, it is not ready.
     receiver.make_busy(usize::MAX);
@@ -148,6 +161,14 @@ async fn a_streaming_host_is_scraped_and_says_when_a_destination_is_not_ready() 
         )
         .unwrap()
             >= 1.0
+    );
+    let table = harness.sluice(&["status", "-c", "sluice.toml"], &[]).await;
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.lines().any(|line| line.starts_with("splunk")
+            && line.contains(" failing ")
+            && line.contains("HTTP 503")),
+        "{table}"
     );
 
     // Back: ready again, and everything delivered.

@@ -196,7 +196,7 @@ impl Collector for Figured {
                 gauged,
             ),
             &destinations,
-            |f| vec![(None, gauge(f.backlog()))],
+            |f| vec![(None, gauge(f.backlog))],
         )?;
         per_destination(
             e,

@@ -4,6 +4,7 @@ mod dlq;
 mod preview;
 mod progress;
 mod scaffold;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,24 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
+    },
+    /// A running host's figures, per destination, from its admin listener (`[admin]`).
+    Status {
+        /// The running host's configuration: its `[admin]` listener and token.
+        #[arg(
+            short,
+            long,
+            required_unless_present = "admin",
+            conflicts_with = "admin"
+        )]
+        config: Option<PathBuf>,
+        /// The admin listener's URL (`http://127.0.0.1:9464`); its token, if it has one,
+        /// in the environment variable SLUICE_ADMIN_TOKEN.
+        #[arg(long, value_name = "URL")]
+        admin: Option<String>,
+        /// Refresh every second, with the rates in and out.
+        #[arg(long)]
+        watch: bool,
     },
     /// Write a new module, as a crate to build into a `.wasm`.
     Module {
@@ -207,6 +226,20 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             settings,
         }),
         Command::Modules { config } => modules(&Config::load_unresolved(&config)?),
+        Command::Status {
+            config,
+            admin,
+            watch,
+        } => {
+            let target = match (config, admin) {
+                (Some(config), _) => {
+                    status::Target::from_config(&Config::load_unresolved(&config)?)?
+                }
+                (None, Some(url)) => status::Target::from_url(&url),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            status::status(&target, watch)
+        }
         Command::Module {
             command: ModuleCommand::New { name, dir, sdk },
         } => {

@@ -68,6 +68,10 @@ pub struct Figures {
     pub dead_lettered: u64,
     /// Dropped by its buffer's `when_full` policy.
     pub dropped_when_full: u64,
+    /// Events it took and has not settled: in its queue, a batch, a retry, or awaiting
+    /// the destination's confirmation (at the end of a run, those abandoned): the
+    /// events in minus every outcome.
+    pub backlog: u64,
     /// Attempts that failed (each retry, and each give-up).
     pub failed_attempts: u64,
     /// How long it has been failing, while it is.
@@ -114,18 +118,6 @@ impl Figures {
             last_error = %self.last_error,
             "{what}"
         );
-    }
-
-    /// Events it took and has not settled: in its queue, a batch, a retry, or awaiting
-    /// the destination's confirmation (and, at the end of a run, those abandoned).
-    pub fn backlog(&self) -> u64 {
-        self.events_in.saturating_sub(
-            self.delivered
-                + self.dead_lettered
-                + self.dropped_when_full
-                + self.filtered
-                + self.routed_away,
-        )
     }
 
     /// Failing for longer than it may: reported at ERROR, and not ready.
@@ -299,14 +291,26 @@ impl Destination {
             figure.load(std::sync::atomic::Ordering::Relaxed)
         };
         let (last_error_time, last_error) = health.last_error();
+        let (events_in, filtered, routed_away) = (
+            queue.taken(),
+            read(&self.selection.filtered),
+            read(&self.selection.routed_away),
+        );
+        let (delivered, dead_lettered, dropped_when_full) = (
+            read(&health.delivered),
+            read(&health.dead_lettered),
+            queue.dropped(),
+        );
+        let settled = delivered + dead_lettered + dropped_when_full + filtered + routed_away;
         Figures {
             name: self.name.to_string(),
-            events_in: queue.taken(),
-            filtered: read(&self.selection.filtered),
-            routed_away: read(&self.selection.routed_away),
-            delivered: read(&health.delivered),
-            dead_lettered: read(&health.dead_lettered),
-            dropped_when_full: queue.dropped(),
+            events_in,
+            filtered,
+            routed_away,
+            delivered,
+            dead_lettered,
+            dropped_when_full,
+            backlog: events_in.saturating_sub(settled),
             failed_attempts: read(&health.failures),
             failing_for: health.failing_for(),
             alert_after: health.alert_after(),
