@@ -217,6 +217,19 @@ async fn a_directory_a_pattern_matches_is_said_not_read() {
         "{}",
         transcript(&output)
     );
+
+    // A pattern that matches only the directory gets that warning alone (it also got
+    // "matches no file (yet)", which contradicted it).
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/archive.jsonl\"]\n{CAPTURE_DESTINATION}"
+    ));
+    let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("which is not a regular file") && !stdout.contains("matches no file"),
+        "{}",
+        transcript(&check)
+    );
 }
 
 /// `check` with a dead-letter store that cannot take a block (a full disk; here the

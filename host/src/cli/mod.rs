@@ -476,7 +476,7 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
                         crate::module::one_line(&not_file.display().to_string())
                     );
                 }
-                if found.files.is_empty() {
+                if found.files.is_empty() && found.not_files.is_empty() {
                     println!(
                         "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches no file (yet)",
                         path.display()
