@@ -118,15 +118,24 @@ async fn from_module_new_to_a_running_destination_with_hot_reload() {
         &["build", "--release", "--target", "wasm32-wasip2"],
     )
     .await;
-    let input = std::fs::read(data_file("idp-audit.jsonl")).unwrap();
+    // README's step 4: the scaffold's own sample events.
+    let input = std::fs::read(crate_dir.join("events.jsonl")).unwrap();
     let module = built().display().to_string();
     let preview = harness
         .sluice_with_input(&["preview", "--module", &module], &[], &input)
         .await;
     assert!(preview.status.success(), "{}", transcript(&preview));
+    // Cargo's `audit_sink.wasm` is module `audit-sink`'s own file name: no warning.
+    assert!(
+        !String::from_utf8_lossy(&preview.stderr).contains("calls itself"),
+        "{}",
+        transcript(&preview)
+    );
     let shown = String::from_utf8_lossy(&preview.stdout);
     assert!(
-        shown.contains("POST /ingest") && shown.contains("Content-Type: application/x-ndjson"),
+        shown.contains("POST /ingest")
+            && shown.contains("Content-Type: application/x-ndjson")
+            && shown.contains("### request 1 of 1: 5 events"),
         "{shown}"
     );
 

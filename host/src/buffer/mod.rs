@@ -37,6 +37,27 @@ pub struct BatchLimits {
     pub max_wait: Duration,
 }
 
+impl BatchLimits {
+    /// A destination's `batch` settings, else its module's defaults (`module`), else
+    /// a wait of one second.
+    pub fn configured(
+        batch: &crate::config::BatchConfig,
+        module: sluice_contract::types::BatchLimits,
+    ) -> BatchLimits {
+        BatchLimits {
+            max_events: batch.max_events.unwrap_or(module.max_events).max(1) as usize,
+            max_bytes: batch.max_bytes.unwrap_or(module.max_bytes).max(1) as usize,
+            max_wait: batch.max_wait.unwrap_or(Duration::from_secs(1)),
+        }
+    }
+
+    /// Whether a batch of `events` events and `bytes` bytes is closed before an event of
+    /// `next` bytes (a single larger event makes a batch alone).
+    pub fn full_before(&self, events: usize, bytes: usize, next: usize) -> bool {
+        events >= self.max_events || (events > 0 && bytes + next > self.max_bytes)
+    }
+}
+
 /// Gathers the events `selection` takes into batches until the input closes, then
 /// sends what it holds. An event not taken is settled with its chunk.
 pub async fn run_batcher(
@@ -63,9 +84,8 @@ pub async fn run_batcher(
                         continue;
                     }
                     let events = &current.events;
-                    let full = events.len() >= limits.max_events
-                        || (!events.is_empty()
-                            && events.text.len() + meta.len as usize > limits.max_bytes);
+                    let full =
+                        limits.full_before(events.len(), events.text.len(), meta.len as usize);
                     if full {
                         deadline = None;
                         if output.send(std::mem::replace(&mut current, empty())).await.is_err() {

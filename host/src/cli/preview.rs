@@ -45,6 +45,8 @@ struct Plan {
     routes: Option<Selector>,
     filter_module: Option<FilterStage>,
     module: Option<Arc<FormatterModule>>,
+    /// The destination's `batch` settings; none: the module's defaults.
+    batch: crate::config::BatchConfig,
     setup: Setup,
     /// Put before a setting's key in an error: where the setting was given.
     settings_at: String,
@@ -56,7 +58,7 @@ impl Plan {
         let policy = match subject.filter {
             Some(path) => {
                 let filter = FilterConfig {
-                    name: path.display().to_string(),
+                    name: "--filter".into(),
                     policy: path.to_owned(),
                 };
                 Some(Arc::new(filter.load()?))
@@ -84,6 +86,7 @@ impl Plan {
             routes,
             filter_module: None,
             module,
+            batch: Default::default(),
             setup: Setup {
                 settings: subject.settings,
                 enrichment: crate::pipeline::enrichment(&Default::default()),
@@ -146,6 +149,7 @@ impl Plan {
             routes: None,
             filter_module,
             module: Some(module),
+            batch: destination.batch.clone(),
             setup: Setup {
                 settings,
                 enrichment: crate::pipeline::enrichment(&config.events.tags),
@@ -225,6 +229,9 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
             chunk.events.len()
         );
     }
+    if chunk.events.is_empty() && dropped == 0 {
+        eprintln!("stdin held no event: nothing to show (give JSON Lines on stdin)");
+    }
     let taken = taken(&plan, &chunk)?;
     let Some(module) = &plan.module else {
         let mut out = std::io::stdout().lock();
@@ -238,12 +245,29 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let mut events = Events::default();
+    // In batches as `run` makes them, each formatted on its own.
+    let limits = crate::buffer::BatchLimits::configured(&plan.batch, module.info().batch);
+    let mut batches = vec![Events::default()];
     for meta in taken {
-        events.push(meta.json_in(&chunk.data), meta);
+        let current = batches.last().expect("one batch at least");
+        if limits.full_before(current.len(), current.text.len(), meta.len as usize) {
+            batches.push(Events::default());
+        }
+        let current = batches.last_mut().expect("one batch at least");
+        current.push(meta.json_in(&chunk.data), meta);
     }
-    let events = Arc::new(events);
-    print_requests(&plan, module, &events)
+    let count = batches.len();
+    for (number, events) in batches.into_iter().enumerate() {
+        if count > 1 {
+            println!(
+                "## batch {} of {count}: {} events",
+                number + 1,
+                events.len()
+            );
+        }
+        print_requests(&plan, module, &Arc::new(events))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The events of `chunk` the destination takes: not routed elsewhere, kept by its own
@@ -292,7 +316,7 @@ fn taken<'c>(plan: &Plan, chunk: &'c ChunkBuilder) -> Result<Vec<&'c EventMeta>>
 }
 
 /// Formats `events` with `module` as the plan configures it and prints the requests.
-fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -> Result<ExitCode> {
+fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -> Result<()> {
     let info = module.info().clone();
     let answer = module
         .instantiate(plan.setup.clone())
@@ -360,5 +384,5 @@ fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

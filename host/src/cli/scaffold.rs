@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 /// The files of a new module, with `{name}`, `{crate_name}` and `{sdk}` to fill in.
-const FILES: [(&str, &str); 6] = [
+const FILES: [(&str, &str); 7] = [
     (
         "Cargo.toml",
         include_str!("../../templates/module/Cargo.template.toml"),
@@ -19,6 +19,11 @@ const FILES: [(&str, &str); 6] = [
     (
         "README.md",
         include_str!("../../templates/module/README.md"),
+    ),
+    // One event of each audit shape the SDK knows, for `sluice preview`.
+    (
+        "events.jsonl",
+        include_str!("../../templates/module/events.jsonl"),
     ),
     // The toolchain Sluice is built with, and the module target.
     (

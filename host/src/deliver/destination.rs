@@ -238,19 +238,7 @@ impl Destination {
                     .map_err(|e| anyhow::anyhow!("signing_keys.{name}: {e}"))?,
             );
         }
-        let limits = BatchLimits {
-            max_events: config
-                .batch
-                .max_events
-                .unwrap_or(info.batch.max_events)
-                .max(1) as usize,
-            max_bytes: config
-                .batch
-                .max_bytes
-                .unwrap_or(info.batch.max_bytes)
-                .max(1) as usize,
-            max_wait: config.batch.max_wait.unwrap_or(Duration::from_secs(1)),
-        };
+        let limits = BatchLimits::configured(&config.batch, info.batch);
         let name: Arc<str> = config.name.as_str().into();
         Ok(Destination {
             circuit: Circuit::new(name.clone(), &config.circuit_breaker),

@@ -139,8 +139,9 @@ impl ModuleSource {
         if builtin::names().any(|name| name == stem) {
             tracing::warn!(module = %path.display(), "this file overrides the built-in module `{stem}`");
         }
-        if info.name != stem {
-            tracing::warn!(module = %path.display(), "the module in this file calls itself `{}`", info.name);
+        // Cargo names the file of module `my-siem` `my_siem.wasm`: that is its name too.
+        if info.name != stem && info.name.replace('-', "_") != stem {
+            tracing::warn!(module = %path.display(), "the module in this file calls itself `{}`; destinations name it by its file's name in modules_dirs (`{stem}`)", info.name);
         }
     }
 }
