@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
-use crate::SecretRef;
+use crate::{Secret, SecretRef};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,5 +29,17 @@ impl AdminConfig {
             );
         }
         Ok(())
+    }
+
+    /// The token's value, when there is one; an error names `admin.token`, never a value.
+    pub fn resolve_token(&self) -> Result<Option<Secret>> {
+        self.token
+            .as_ref()
+            .map(|token| {
+                token
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("admin.token: {e}"))
+            })
+            .transpose()
     }
 }

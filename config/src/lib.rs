@@ -608,10 +608,8 @@ impl Config {
     /// said before anything starts; the error names the key and the variable or file,
     /// never a value.
     fn resolve_secrets(&self) -> Result<()> {
-        if let Some(token) = self.admin.as_ref().and_then(|admin| admin.token.as_ref()) {
-            token
-                .resolve()
-                .map_err(|e| anyhow::anyhow!("admin.token: {e}"))?;
+        if let Some(admin) = &self.admin {
+            admin.resolve_token()?;
         }
         for (index, destination) in self.destinations.iter().enumerate() {
             let at = destination.location(index);

@@ -46,7 +46,8 @@ pub fn load_destinations(
 }
 
 /// Loads the destination at `index` of `config`: its module, its filter module, its
-/// checks; errors name it.
+/// checks, and a sample event formatted with its settings (what `check` tries is what
+/// a start and a reload require); errors name it.
 pub fn load_destination(
     config: &Config,
     index: usize,
@@ -59,18 +60,20 @@ pub fn load_destination(
     let module = load_formatter_module(config, index, runtime)?;
     let filter_stage = load_filter_stage(config, destination, runtime)
         .with_context(|| format!("{}.filter_module", at()))?;
-    Ok(Arc::new(
-        Destination::new(
-            destination,
-            module,
-            filter_stage,
-            dead_letter.clone(),
-            counters.clone(),
-            config.failure_alert_after,
-            config.spooled(),
-        )
-        .with_context(at)?,
-    ))
+    let loaded = Destination::new(
+        destination,
+        module,
+        filter_stage,
+        dead_letter.clone(),
+        counters.clone(),
+        config.failure_alert_after,
+        config.spooled(),
+    )
+    .with_context(at)?;
+    loaded
+        .dry_run(crate::pipeline::enrichment(&config.events.tags))
+        .with_context(at)?;
+    Ok(Arc::new(loaded))
 }
 
 /// The module of the destination at `index` of `config`, loaded and pinned; errors

@@ -634,3 +634,29 @@ async fn missing_required_settings_are_named_together() {
         transcript(&output)
     );
 }
+
+/// `run` refuses at start a destination whose module cannot format the sample event
+/// `check` formats: it used to start, and dead-letter every batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_refuses_at_start_what_check_refuses() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.write(
+        "modules/broken.wasm",
+        std::fs::read(test_module("trapper")).unwrap(),
+    );
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"broken\"\nmodule = \"modules/broken.wasm\"\nendpoint = \"capture:out\"\n"
+    ));
+    let check = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert_eq!(check.status.code(), Some(2), "{}", transcript(&check));
+    let run = harness.run_expecting(2, &[]).await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("destinations[0] (`broken`)")
+            && stderr.contains("trapper: every batch traps"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sluice running"), "{stderr}");
+    assert!(harness.dead_letters().is_empty());
+}

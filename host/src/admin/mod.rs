@@ -37,15 +37,7 @@ pub async fn start(
     observed: Arc<Observed>,
     stop: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let token = config
-        .token
-        .as_ref()
-        .map(|token| {
-            token
-                .resolve()
-                .map_err(|e| anyhow::anyhow!("admin.token: {e}"))
-        })
-        .transpose()?;
+    let token = config.resolve_token()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("admin.listen: cannot listen on {}", config.listen))?;

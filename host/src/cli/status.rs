@@ -26,15 +26,7 @@ impl Target {
                 config.path.display()
             );
         };
-        let token = admin
-            .token
-            .as_ref()
-            .map(|token| {
-                token
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("admin.token: {e}"))
-            })
-            .transpose()?;
+        let token = admin.resolve_token()?;
         Ok(Target {
             url: format!("http://{}", admin.listen),
             token,
