@@ -80,11 +80,8 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         roster.clone(),
         spool.clone(),
     ));
-    let stop_admin = CancellationToken::new();
     let admin = match &config.admin {
-        Some(admin) => {
-            Some(crate::admin::start(admin, observed.clone(), stop_admin.clone()).await?)
-        }
+        Some(admin) => Some(crate::admin::start(admin, observed.clone()).await?),
         None => None,
     };
     let progress = (!config.progress_interval.is_zero())
@@ -212,9 +209,8 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         dead_letter.removed() as usize,
     );
     // Served to the end, so that a last scrape sees the figures of the summary.
-    stop_admin.cancel();
     if let Some(admin) = admin {
-        let _ = admin.await;
+        admin.close().await;
     }
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
 }

@@ -235,3 +235,30 @@ async fn the_admin_listener_takes_only_its_token_and_never_unguarded_off_loopbac
         "the token is never logged"
     );
 }
+
+/// A client that never ends its request (or keeps its connection open) does not keep
+/// the host from exiting: it held the exit for as long as it held the connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unfinished_admin_request_does_not_hold_the_exit() {
+    use tokio::io::AsyncWriteExt;
+    let harness = Harness::new();
+    write_events(&harness, "data/live.jsonl", 5);
+    let port = free_port();
+    harness.config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:{port}\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\n\
+         [[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:out\"\n"
+    ));
+    let child = harness.spawn_run("unused", Stdio::null());
+    until(port, "/health", |status, _| status == 200).await;
+    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    held.write_all(b"GET /metrics HTTP/1.1\r\nHost: sluice\r\n")
+        .await
+        .unwrap();
+    send_signal(&child, libc::SIGTERM);
+    // The connection stays open for the whole wait.
+    let output = exit_within(child, Duration::from_secs(20)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    drop(held);
+}

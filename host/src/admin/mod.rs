@@ -30,13 +30,33 @@ struct Admin {
     token: Option<Secret>,
 }
 
-/// Binds the listener `config` names and serves it until `stop`; a port that cannot
-/// be bound is an error that names it, before anything is read.
-pub async fn start(
-    config: &AdminConfig,
-    observed: Arc<Observed>,
+/// How long requests under way may finish once the run is over: a client that keeps a
+/// connection open (or never ends its request) must not keep the host from exiting.
+const CLOSING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The listener, serving until [`Listener::close`].
+pub struct Listener {
     stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>> {
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Stops taking requests, lets those under way finish within [`CLOSING_GRACE`],
+    /// then drops the connections still open.
+    pub async fn close(mut self) {
+        self.stop.cancel();
+        if tokio::time::timeout(CLOSING_GRACE, &mut self.serving)
+            .await
+            .is_err()
+        {
+            self.serving.abort();
+        }
+    }
+}
+
+/// Binds the listener `config` names and serves it until it is closed; a port that
+/// cannot be bound is an error that names it, before anything is read.
+pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<Listener> {
     let token = config.resolve_token()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -58,14 +78,19 @@ pub async fn start(
         ))
         .with_state(admin);
     tracing::info!(%address, "admin listener: /metrics, /health, /ready, /status");
-    Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "the admin listener stopped");
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the admin listener stopped");
+            }
         }
-    }))
+    });
+    Ok(Listener { stop, serving })
 }
 
 /// Refuses a request without the token, when there is one.
