@@ -55,6 +55,10 @@ pub struct Config {
     /// How often a running host logs a progress line per destination; 0s for never.
     #[serde(default = "default_progress_interval", with = "humantime_serde")]
     pub progress_interval: Duration,
+    /// `text` (the default) or `json`: one JSON object per log line, for a collector.
+    /// `SLUICE_LOG_FORMAT` overrides it.
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// How long a graceful shutdown may take to flush every queue.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
@@ -241,6 +245,15 @@ impl SourceConfig {
         }
     }
 
+    /// How the operator knows it: its name, else what it reads.
+    pub fn label(&self) -> String {
+        match (self.name(), self) {
+            (Some(name), _) => name.to_owned(),
+            (None, SourceConfig::File { paths, .. }) => paths.join(","),
+            (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
+        }
+    }
+
     /// The name destinations route by, if it has one.
     pub fn name(&self) -> Option<&str> {
         match self {
@@ -401,6 +414,34 @@ pub enum InsecureModulePaths {
     Refuse,
     /// Such a module is loaded, with a warning each time.
     Warn,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// For a person: a time, a level, the message, then its fields as `key=value`.
+    #[default]
+    Text,
+    /// One JSON object per line, with the same fields.
+    Json,
+}
+
+impl LogFormat {
+    /// The `log_format` of the configuration file at `path`, read before the rest of it
+    /// (the log is set up first, so that the errors of the rest go to it); the default
+    /// when the file does not say, or cannot be read (its full load reports why).
+    pub fn of_file(path: &Path) -> LogFormat {
+        #[derive(Deserialize)]
+        struct Only {
+            #[serde(default)]
+            log_format: LogFormat,
+        }
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| toml::from_str::<Only>(&text).ok())
+            .map_or_else(LogFormat::default, |only| only.log_format)
+    }
 }
 
 /// How a stream delimits messages (RFC 6587).

@@ -62,7 +62,7 @@ fuzz_target!(|line: &[u8]| {
                 meta.time_ms
             );
         }
-        Parsed::Rejected(reason) => {
+        Parsed::Rejected(_, reason) => {
             let explained = reason.contains("events.max_depth")
                 || reason.contains("lone UTF-16 surrogate")
                 || reason.starts_with("a line of only whitespace");

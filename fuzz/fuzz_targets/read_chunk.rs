@@ -20,7 +20,7 @@ fuzz_target!(|input: (u16, &[u8])| {
             Line::Complete(text) => match parser.parse(text, 7, 1_800_000_000_000, &mut chunk) {
                 Parsed::Event { .. } => events += 1,
                 Parsed::Blank => blanks += 1,
-                Parsed::Rejected(reason) => {
+                Parsed::Rejected(_, reason) => {
                     assert!(!reason.is_empty());
                     rejected += 1;
                 }

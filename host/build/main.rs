@@ -11,6 +11,7 @@
 //! unchanged module does not rebuild the host.
 
 mod sdk;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +48,8 @@ fn main() {
             workspace.join(watched).display()
         );
     }
+
+    version::describe(&workspace);
 
     let sinks = guests_in(&workspace.join("sinks"));
     // The example modules are built and tested as the test modules are.

@@ -20,6 +20,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Tally;
+
 /// The first wait before trying a failed write again; it doubles up to [`MAX_RETRY_WAIT`].
 const FIRST_RETRY_WAIT: Duration = Duration::from_millis(250);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
@@ -77,6 +79,9 @@ pub struct DeadLetter {
     file: tokio::sync::Mutex<Option<std::fs::File>>,
     /// Records in rotated files removed to keep the store within its bound.
     removed: std::sync::Arc<AtomicU64>,
+    /// Records written by this process, by destination (empty for lines that were not
+    /// events) and stage.
+    written: Tally<(String, &'static str)>,
 }
 
 /// How big the files get.
@@ -96,6 +101,7 @@ impl DeadLetter {
             },
             file: tokio::sync::Mutex::new(None),
             removed: Default::default(),
+            written: Tally::default(),
         }
     }
 
@@ -115,6 +121,16 @@ impl DeadLetter {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records this process wrote, by destination and stage.
+    pub fn written(&self) -> Vec<((String, &'static str), u64)> {
+        self.written.counts()
+    }
+
+    /// Bytes of the store's files on disk.
+    pub fn bytes(&self) -> u64 {
+        files(&self.path).iter().map(size).sum()
     }
 
     /// Locks the store for `how` until the file returned is dropped: runs share it (each
@@ -192,7 +208,17 @@ impl DeadLetter {
         let mut wait = FIRST_RETRY_WAIT;
         loop {
             match self.append(text.clone()).await {
-                Ok(()) => return true,
+                Ok(()) => {
+                    // One count per run of records alike: a call holds one kind.
+                    for alike in records
+                        .chunk_by(|a, b| (a.destination, a.stage) == (b.destination, b.stage))
+                    {
+                        let destination = alike[0].destination.unwrap_or_default().to_owned();
+                        self.written
+                            .add((destination, alike[0].stage), alike.len() as u64);
+                    }
+                    return true;
+                }
                 Err(error) => {
                     tracing::error!(
                         count = records.len(),
@@ -331,11 +357,15 @@ pub fn files(current: &Path) -> Vec<PathBuf> {
     rotated
 }
 
+/// A file's size; 0 for one that went meanwhile.
+fn size(path: &PathBuf) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 /// Removes the oldest rotated files until the store holds at most `keep` bytes,
 /// counting their records in `removed`.
 fn remove_oldest(current: &Path, keep: u64, removed: &AtomicU64) {
     let files = files(current);
-    let size = |p: &PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
     let mut total: u64 = files.iter().map(size).sum();
     for oldest in files.iter().filter(|p| p.as_path() != current) {
         if total <= keep {

@@ -10,6 +10,7 @@
 mod ack;
 mod admin;
 mod buffer;
+mod build_info;
 pub mod cli;
 mod config;
 mod dead_letter;

@@ -98,7 +98,7 @@ impl Reloader {
             &self.config,
             &self.runtime,
             self.fleet.running(),
-            &enrichment,
+            (&enrichment, &self.counters),
         );
     }
 
@@ -126,6 +126,7 @@ impl Reloader {
     /// refuses is refused with the same message, and the running one stays.
     fn reload_config(&mut self) {
         // `sluice check`'s message, on one log line (a TOML error quotes the line it is on).
+        let counters = self.counters.clone();
         let refused = |error: anyhow::Error| {
             let message = format!("{error:#}");
             let message: Vec<&str> = message
@@ -134,6 +135,7 @@ impl Reloader {
                 .filter(|l| !l.is_empty())
                 .collect();
             tracing::error!(error = %message.join(" "), "configuration refused; the running one stays");
+            counters.config_reloads.add("refused", 1);
         };
         let new = match Config::load(&self.config.path) {
             Ok(new) => new,
@@ -141,6 +143,7 @@ impl Reloader {
         };
         if new == self.config {
             tracing::info!("configuration unchanged");
+            self.counters.config_reloads.add("unchanged", 1);
             return;
         }
         let Some(router) = self.router.upgrade() else {
@@ -151,6 +154,7 @@ impl Reloader {
         };
         match self.reconfigure(new, &router) {
             Ok((changes, sources)) => {
+                self.counters.config_reloads.add("applied", 1);
                 if !sources.unchanged_until_restart.is_empty() {
                     tracing::warn!(sources = ?sources.unchanged_until_restart, "sources changed in their settings, not in what they read: the change takes effect at the next start");
                 }
@@ -238,13 +242,19 @@ fn reload_modules<'a>(
     config: &Config,
     runtime: &Runtime,
     destinations: impl Iterator<Item = (&'a Arc<Destination>, &'a DestinationConfig)>,
-    enrichment: &Enrichment,
+    (enrichment, counters): (&Enrichment, &Counters),
 ) {
     for (destination, settings) in destinations {
+        let counted = |result| {
+            counters
+                .module_reloads
+                .add((settings.module.clone(), result), 1)
+        };
         let source = match ModuleSource::resolve(&settings.module, &config.modules_dirs) {
             Ok(source) => source,
             Err(gone) => {
                 let reason = format!("{gone:#}");
+                counted("gone");
                 if destination.pause(reason.clone()) {
                     tracing::warn!(destination = %destination.name, %reason, "module gone: the destination is paused, its events wait (queued, or in the spool) until a module of that name is back");
                 }
@@ -265,16 +275,21 @@ fn reload_modules<'a>(
         }
         match reloaded {
             Ok((Some(generation), module)) => {
+                counted("reloaded");
                 tracing::info!(destination = %destination.name, %module, generation, "module reloaded; batches from now on use it")
             }
             Ok((None, _)) => {
+                counted("unchanged");
                 tracing::info!(destination = %destination.name, "module unchanged")
             }
-            Err(error) => tracing::error!(
-                destination = %destination.name,
-                error = %format!("{error:#}"),
-                "module reload refused; the running module goes on"
-            ),
+            Err(error) => {
+                counted("refused");
+                tracing::error!(
+                    destination = %destination.name,
+                    error = %format!("{error:#}"),
+                    "module reload refused; the running module goes on"
+                )
+            }
         }
         if let Some(stage) = &destination.filter_stage {
             reload_filter_module(config, runtime, destination, stage, settings);

@@ -77,8 +77,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let roster = fleet.roster();
     let observed = Arc::new(Observed::new(
         counters.clone(),
-        roster.clone(),
+        (roster.clone(), sources.roster()),
         spool.clone(),
+        dead_letter.clone(),
     ));
     let admin = match &config.admin {
         Some(admin) => Some(crate::admin::start(admin, observed.clone()).await?),
@@ -198,7 +199,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     }
     let watched = roster.read().expect("not poisoned").clone();
     for (destination, queue) in &watched {
-        destination.log_where_captured();
+        destination.log_end();
         queue.warn_unwarned_drops();
     }
     for filter in &live.filters().counts {

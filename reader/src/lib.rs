@@ -17,7 +17,7 @@ pub mod scan;
 pub mod select;
 mod time;
 
-pub use parse::{ChunkBuilder, EventMeta, LineParser, Parsed, TimeBounds};
+pub use parse::{ChunkBuilder, EventMeta, LineParser, Parsed, Reject, TimeBounds};
 pub use select::{Selector, Skip};
 
 /// A line as a source read it, without its LF.

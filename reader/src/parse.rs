@@ -52,9 +52,47 @@ pub enum Parsed {
     Event {
         time_unparsed: bool,
     },
-    Rejected(String),
+    /// Not an event: what kind of line it is, and why in words.
+    Rejected(Reject, String),
     /// Dropped by the filter at this index of the parser's filters.
     Filtered(usize),
+}
+
+/// The kinds of line that are not events, for the figures kept of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// Not UTF-8.
+    NotUtf8,
+    /// Not JSON (or JSON that cannot be an event: a lone surrogate, whitespace only,
+    /// keys that cannot be normalized).
+    NotJson,
+    /// JSON, but not an object.
+    NotObject,
+    /// Nested deeper than `events.max_depth`.
+    TooDeep,
+    /// Longer than `events.max_line_bytes`.
+    TooLong,
+}
+
+impl Reject {
+    pub const ALL: [Reject; 5] = [
+        Reject::NotUtf8,
+        Reject::NotJson,
+        Reject::NotObject,
+        Reject::TooDeep,
+        Reject::TooLong,
+    ];
+
+    /// Its name in metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reject::NotUtf8 => "not_utf8",
+            Reject::NotJson => "not_json",
+            Reject::NotObject => "not_object",
+            Reject::TooDeep => "too_deep",
+            Reject::TooLong => "too_long",
+        }
+    }
 }
 
 /// Events parsed so far, in the layout modules receive.
@@ -151,10 +189,13 @@ impl LineParser {
             // JSON's own whitespace only: U+00A0 and its kin are not JSON whitespace.
             Ok(text) => text.trim_matches(JSON_WHITESPACE),
             Err(error) => {
-                return Parsed::Rejected(format!(
-                    "not valid UTF-8 (byte {} of the line); events must be UTF-8 JSON",
-                    error.valid_up_to() + 1
-                ));
+                return Parsed::Rejected(
+                    Reject::NotUtf8,
+                    format!(
+                        "not valid UTF-8 (byte {} of the line); events must be UTF-8 JSON",
+                        error.valid_up_to() + 1
+                    ),
+                );
             }
         };
         // Not blank (some byte is not ASCII whitespace), yet only whitespace: U+00A0,
@@ -165,14 +206,20 @@ impl LineParser {
             .next()
             .filter(|_| text.chars().all(char::is_whitespace))
         {
-            return Parsed::Rejected(format!(
-                "a line of only whitespace (U+{:04X} first) is not an event; JSON's whitespace is space, tab, CR and LF",
-                u32::from(first)
-            ));
+            return Parsed::Rejected(
+                Reject::NotJson,
+                format!(
+                    "a line of only whitespace (U+{:04X} first) is not an event; JSON's whitespace is space, tab, CR and LF",
+                    u32::from(first)
+                ),
+            );
         }
         let scanned = match scan::scan(text, &self.wanted, self.max_depth) {
             Ok(scanned) => scanned,
-            Err(error) => return Parsed::Rejected(self.describe_json_error(text, &error)),
+            Err(error) => {
+                let (kind, reason) = self.describe_json_error(text, &error);
+                return Parsed::Rejected(kind, reason);
+            }
         };
         if let Some(dropped) = self.dropping_filter(&scanned.captured) {
             return Parsed::Filtered(dropped);
@@ -182,7 +229,10 @@ impl LineParser {
             match normalize::dedupe_keys(text) {
                 Ok(normalized) => chunk.data.push_str(&normalized),
                 Err(error) => {
-                    return Parsed::Rejected(format!("cannot normalize repeated keys: {error}"));
+                    return Parsed::Rejected(
+                        Reject::NotJson,
+                        format!("cannot normalize repeated keys: {error}"),
+                    );
                 }
             }
         } else {
@@ -219,18 +269,24 @@ impl LineParser {
 impl LineParser {
     /// Why `text` is not an event, in plain words: serde_json says "invalid type:
     /// sequence, expected a JSON object", and "lone leading surrogate" of a trailing one.
-    fn describe_json_error(&self, text: &str, error: &serde_json::Error) -> String {
+    fn describe_json_error(&self, text: &str, error: &serde_json::Error) -> (Reject, String) {
         let message = error.to_string();
         let at = format!("line {} column {}", error.line(), error.column());
         if message.starts_with(scan::TOO_DEEP) {
-            return format!(
-                "an object or array nested deeper than events.max_depth ({}) allows, at {at}; raise it if such events are expected",
-                self.max_depth
+            return (
+                Reject::TooDeep,
+                format!(
+                    "an object or array nested deeper than events.max_depth ({}) allows, at {at}; raise it if such events are expected",
+                    self.max_depth
+                ),
             );
         }
         if message.contains("surrogate") {
-            return format!(
-                "a \\u escape of a lone UTF-16 surrogate (U+D800 to U+DFFF without its pair) at {at}: it is no character, and I-JSON (RFC 7493) forbids it"
+            return (
+                Reject::NotJson,
+                format!(
+                    "a \\u escape of a lone UTF-16 surrogate (U+D800 to U+DFFF without its pair) at {at}: it is no character, and I-JSON (RFC 7493) forbids it"
+                ),
             );
         }
         let kind = match text.as_bytes().first().copied().unwrap_or_default() {
@@ -242,10 +298,11 @@ impl LineParser {
             _ => None,
         };
         match kind {
-            Some(kind) if !error.is_syntax() && !error.is_eof() => {
-                format!("not a JSON object: the line is {kind}")
-            }
-            _ => format!("not valid JSON: {error}"),
+            Some(kind) if !error.is_syntax() && !error.is_eof() => (
+                Reject::NotObject,
+                format!("not a JSON object: the line is {kind}"),
+            ),
+            _ => (Reject::NotJson, format!("not valid JSON: {error}")),
         }
     }
 }
@@ -326,7 +383,7 @@ mod tests {
             "\u{b}",
             "\t\u{1680}\u{2000}\u{205f}",
         ] {
-            let Parsed::Rejected(reason) = parse(line).0 else {
+            let Parsed::Rejected(_, reason) = parse(line).0 else {
                 panic!("{line:?} was not rejected")
             };
             assert!(
@@ -336,7 +393,10 @@ mod tests {
         }
         assert_eq!(
             parse("\u{a0}{\"a\":1}").0,
-            Parsed::Rejected("not valid JSON: expected value at line 1 column 1".into()),
+            Parsed::Rejected(
+                Reject::NotJson,
+                "not valid JSON: expected value at line 1 column 1".into()
+            ),
             "U+00A0 is not whitespace around JSON"
         );
     }
@@ -359,20 +419,26 @@ mod tests {
     fn non_objects_are_rejected_with_a_reason() {
         assert_eq!(
             parse("[1, 2, 3]").0,
-            Parsed::Rejected("not a JSON object: the line is an array".into())
+            Parsed::Rejected(
+                Reject::NotObject,
+                "not a JSON object: the line is an array".into()
+            )
         );
         assert_eq!(
             parse("\"just a string\"").0,
-            Parsed::Rejected("not a JSON object: the line is a string".into())
+            Parsed::Rejected(
+                Reject::NotObject,
+                "not a JSON object: the line is a string".into()
+            )
         );
-        let Parsed::Rejected(reason) = parse("{\"action\": \"this line is cut").0 else {
+        let Parsed::Rejected(_, reason) = parse("{\"action\": \"this line is cut").0 else {
             panic!()
         };
         assert!(
             reason.starts_with("not valid JSON: EOF while parsing a string"),
             "{reason}"
         );
-        let Parsed::Rejected(reason) = ({
+        let Parsed::Rejected(_, reason) = ({
             let mut chunk = ChunkBuilder::default();
             LineParser::new(vec![], TimeBounds::default(), 128).parse(
                 b"{\"a\": \"bad \xff byte\"}",

@@ -15,14 +15,18 @@ use crate::support::{
 
 /// A port free on loopback now (another process could take it before the host does;
 /// on a test machine none does).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// `GET` of `path` on the listener at `port`: the status and the body, or none while
 /// the listener is not up yet.
-async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String, String)> {
+pub(crate) async fn get(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String, String)> {
     let mut request = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -38,14 +42,18 @@ async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, St
 }
 
 /// The value of the series `series` (name and labels, as exposed) in `exposition`.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(exposition: &str, series: &str) -> Option<f64> {
     exposition
         .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Polls `path` until `holds` says yes of its answer, for at most 20 s; the last answer.
-async fn until(port: u16, path: &str, holds: impl Fn(u16, &str) -> bool) -> (u16, String) {
+pub(crate) async fn until(
+    port: u16,
+    path: &str,
+    holds: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
     let mut last = (0, String::new());
     for _ in 0..200 {
         if let Some((status, _, body)) = get(port, path, &[]).await {

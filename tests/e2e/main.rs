@@ -2,6 +2,7 @@
 
 mod support;
 
+mod accounting;
 mod admin;
 mod authoring;
 mod cli;
@@ -16,6 +17,7 @@ mod filters;
 mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
+mod logs;
 mod loki;
 mod operability;
 mod quickstart;

@@ -1,10 +1,12 @@
 //! The admin listener (`[admin]`): what an operator's tools read while Sluice runs.
-//! `/health` says the process serves; `/ready` whether every destination keeps up
-//! (503 naming the one failing longer than `failure_alert_after`, or paused);
+//! `/health` says the process serves; `/ready` whether every source reads and every
+//! destination keeps up (503 naming a source that cannot open a file or stopped on an
+//! error, a destination failing longer than `failure_alert_after` or paused);
 //! `/status` the figures of the progress lines as JSON; `/metrics` the same and more
 //! for Prometheus. With `admin.token`, every request must carry it as a bearer token.
 
 mod observed;
+mod process;
 mod prometheus;
 
 use std::net::SocketAddr;
@@ -118,25 +120,26 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// 200 while every destination keeps up; 503 naming each that has failed longer than
-/// `failure_alert_after`, or is paused, and why.
+/// 200 while every source reads and every destination keeps up; 503 naming each
+/// source that cannot open a file or has stopped on an error, and each destination that
+/// has failed longer than `failure_alert_after` or is paused, and why.
 async fn ready(State(admin): State<Arc<Admin>>) -> Response {
-    let not_ready: Vec<_> = admin
-        .observed
-        .destinations()
-        .into_iter()
-        .filter_map(|f| {
-            let why = if f.paused {
-                "paused: its module file is gone".to_owned()
-            } else if f.failing_too_long() {
-                let failing = f.failing_for.unwrap_or_default().as_secs();
-                format!("failing for {failing}s: {}", f.last_error)
-            } else {
-                return None;
-            };
-            Some(json!({ "destination": f.name, "why": why }))
-        })
-        .collect();
+    let sources = admin.observed.sources().into_iter().filter_map(|source| {
+        let why = source.problem()?;
+        Some(json!({ "source": source.label, "why": why }))
+    });
+    let destinations = admin.observed.destinations().into_iter().filter_map(|f| {
+        let why = if f.paused {
+            "paused: its module file is gone".to_owned()
+        } else if f.failing_too_long() {
+            let failing = f.failing_for.unwrap_or_default().as_secs();
+            format!("failing for {failing}s: {}", f.last_error)
+        } else {
+            return None;
+        };
+        Some(json!({ "destination": f.name, "why": why }))
+    });
+    let not_ready: Vec<_> = sources.chain(destinations).collect();
     let code = match not_ready.is_empty() {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
@@ -150,7 +153,8 @@ async fn status(State(admin): State<Arc<Admin>>) -> Response {
     let observed = &admin.observed;
     let c = &observed.counters;
     let body = json!({
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": crate::build_info::VERSION,
+        "commit": crate::build_info::COMMIT,
         "uptime_seconds": observed.uptime().as_secs_f64(),
         "bytes_read": Counters::get(&c.bytes_read),
         "events_read": Counters::get(&c.events_in),
@@ -158,6 +162,8 @@ async fn status(State(admin): State<Arc<Admin>>) -> Response {
         "filtered": Counters::get(&c.filtered),
         "read_errors": Counters::get(&c.read_errors),
         "spool_bytes": observed.spool_bytes(),
+        "dead_letter_bytes": observed.dead_letter.bytes(),
+        "sources": observed.sources(),
         "destinations": observed.destinations(),
     });
     axum::Json(body).into_response()

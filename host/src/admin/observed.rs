@@ -6,17 +6,32 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::dead_letter::DeadLetter;
 use crate::deliver::Figures;
 use crate::fleet::Roster;
 use crate::metrics::Counters;
+use crate::metrics::{SourceFigures, SourceRoster};
 use crate::persist::Spool;
 
 pub struct Observed {
     pub counters: Arc<Counters>,
     /// The running destinations, swapped by a reload.
     roster: Roster,
+    /// The running sources, swapped by a reload.
+    sources: SourceRoster,
     spool: Option<Arc<Spool>>,
+    pub dead_letter: Arc<DeadLetter>,
     started: Instant,
+}
+
+/// A module a destination runs, for `sluice_module_info`.
+#[derive(Debug)]
+pub struct RunningModule {
+    pub destination: String,
+    pub name: String,
+    pub version: String,
+    pub contract: &'static str,
+    pub sha256: String,
 }
 
 impl std::fmt::Debug for Observed {
@@ -26,11 +41,18 @@ impl std::fmt::Debug for Observed {
 }
 
 impl Observed {
-    pub fn new(counters: Arc<Counters>, roster: Roster, spool: Option<Arc<Spool>>) -> Self {
+    pub fn new(
+        counters: Arc<Counters>,
+        (roster, sources): (Roster, SourceRoster),
+        spool: Option<Arc<Spool>>,
+        dead_letter: Arc<DeadLetter>,
+    ) -> Self {
         Observed {
             counters,
             roster,
+            sources,
             spool,
+            dead_letter,
             started: Instant::now(),
         }
     }
@@ -46,6 +68,29 @@ impl Observed {
                     .as_ref()
                     .map(|spool| (spool.pending(&destination.name), spool.bytes()));
                 destination.figures(queue, spooled)
+            })
+            .collect()
+    }
+
+    /// Each running source's figures, in the order they started.
+    pub fn sources(&self) -> Vec<Arc<SourceFigures>> {
+        self.sources.read().expect("not poisoned").clone()
+    }
+
+    /// The module each running destination runs now.
+    pub fn modules(&self) -> Vec<RunningModule> {
+        let roster = self.roster.read().expect("not poisoned").clone();
+        roster
+            .iter()
+            .map(|(destination, _)| {
+                let module = destination.module();
+                RunningModule {
+                    destination: destination.name.to_string(),
+                    name: module.info().name.clone(),
+                    version: module.info().version.clone(),
+                    contract: module.contract_version(),
+                    sha256: module.sha256(),
+                }
             })
             .collect()
     }

@@ -3,7 +3,7 @@
 //! so a destination that falls behind holds a known amount of memory whatever the size
 //! of the reads. When it is full, the destination's `when_full` policy applies: the
 //! sources wait (`block`), or the oldest or the newest events are dropped for this
-//! destination only, counted, and warned about at most once per [`WARN_EVERY`].
+//! destination only, counted, and warned about at most once per [`throttle::EVERY`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +15,12 @@ use tokio::sync::Notify;
 use crate::ack::Ack;
 use crate::config::WhenFull;
 use crate::event::EventChunk;
-use crate::metrics::Counters;
+use crate::metrics::{Counters, Throttle, throttle};
 
-/// Drops are logged at most this often, with their count since the last line.
-const WARN_EVERY: Duration = Duration::from_secs(10);
+/// At most this many arrivals are remembered for the age of the oldest unsettled
+/// event; past it the newest two are merged, keeping the older time (the age reads
+/// high, never low, for those).
+const MAX_ARRIVALS: usize = 4096;
 
 /// A chunk in a queue, with the template its batches take acknowledgements from.
 #[derive(Debug)]
@@ -66,6 +68,8 @@ struct Shared {
     /// A chunk was taken, or the receiver left.
     popped: Notify,
     dropped: AtomicU64,
+    /// Drops warned about at most once per [`throttle::EVERY`].
+    drop_warnings: Throttle,
     /// Events taken into the queue (its destination's events in).
     taken: AtomicU64,
     counters: Arc<Counters>,
@@ -78,9 +82,8 @@ struct State {
     events: usize,
     senders: usize,
     receiving: bool,
-    /// Dropped since the last warning, and when that was.
-    unwarned_drops: u64,
-    last_warning: Option<Instant>,
+    /// When chunks were taken: the count of events taken once each was, and when.
+    arrivals: VecDeque<(u64, Instant)>,
 }
 
 /// A queue for `destination` within `limits` (a chunk larger than the whole queue is
@@ -99,12 +102,12 @@ pub fn memory_queue(
             events: 0,
             senders: 1,
             receiving: true,
-            unwarned_drops: 0,
-            last_warning: None,
+            arrivals: VecDeque::new(),
         }),
         pushed: Notify::new(),
         popped: Notify::new(),
         dropped: AtomicU64::new(0),
+        drop_warnings: Throttle::default(),
         taken: AtomicU64::new(0),
         counters,
     });
@@ -143,17 +146,30 @@ impl QueueGauge {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// How long ago the queue took the oldest event not yet `settled` (a count of the
+    /// events taken that are settled, whatever the order), if one is not.
+    pub fn oldest_unsettled(&self, settled: u64) -> Option<Duration> {
+        let mut state = self.shared.lock();
+        while state
+            .arrivals
+            .front()
+            .is_some_and(|&(taken, _)| taken <= settled)
+        {
+            state.arrivals.pop_front();
+        }
+        state.arrivals.front().map(|(_, at)| at.elapsed())
+    }
+
     /// Warns of the drops since the last warning, at the end of a run, so that the
     /// warnings add up to the count.
     pub fn warn_unwarned_drops(&self) {
-        let mut state = self.shared.lock();
-        if state.unwarned_drops > 0 {
+        let events = self.shared.drop_warnings.rest();
+        if events > 0 {
             tracing::warn!(
                 destination = %self.shared.destination,
-                events = state.unwarned_drops,
+                events,
                 "buffer full: events dropped for this destination (counted as `dropped`) since the last warning"
             );
-            state.unwarned_drops = 0;
         }
     }
 }
@@ -163,23 +179,28 @@ impl Shared {
         self.state.lock().expect("not poisoned")
     }
 
+    /// Counts `events` taken now, under the queue's lock.
+    fn taken(&self, state: &mut State, events: usize) {
+        let taken = self.taken.fetch_add(events as u64, Ordering::Relaxed) + events as u64;
+        if state.arrivals.len() == MAX_ARRIVALS {
+            let (newest, _) = state.arrivals.pop_back().expect("full");
+            state.arrivals.back_mut().expect("full").0 = newest;
+        }
+        state.arrivals.push_back((taken, Instant::now()));
+    }
+
     /// Counts `events` dropped, and warns if the last warning is old enough.
-    fn dropped(&self, state: &mut State, events: usize, policy: &str) {
+    fn dropped(&self, events: usize, policy: &str) {
         self.dropped.fetch_add(events as u64, Ordering::Relaxed);
         Counters::add(&self.counters.dropped, events);
-        state.unwarned_drops += events as u64;
-        if state
-            .last_warning
-            .is_none_or(|last| last.elapsed() >= WARN_EVERY)
-        {
+        if let Some(events) = self.drop_warnings.due(events as u64) {
             tracing::warn!(
                 destination = %self.destination,
-                events = state.unwarned_drops,
+                events,
                 policy,
-                "buffer full: events dropped for this destination (counted as `dropped`); the next warning comes in {WARN_EVERY:?} at the earliest, with the count since this one"
+                "buffer full: events dropped for this destination (counted as `dropped`); the next warning comes in {:?} at the earliest, with the count since this one",
+                throttle::EVERY
             );
-            state.unwarned_drops = 0;
-            state.last_warning = Some(Instant::now());
         }
     }
 }
@@ -225,7 +246,10 @@ impl QueueSender {
             match shared.limits.when_full {
                 WhenFull::Block => return Err(Refused::Full),
                 WhenFull::DropNewest => {
-                    shared.dropped(&mut state, events, "drop_newest");
+                    // Offered to the destination, then dropped: in its events in, as
+                    // the dropped oldest are.
+                    shared.taken(&mut state, events);
+                    shared.dropped(events, "drop_newest");
                     return Ok(());
                 }
                 WhenFull::DropOldest => {
@@ -236,7 +260,7 @@ impl QueueSender {
                             .expect("a queue that is full is not empty");
                         dropped += oldest.chunk.events.len();
                     }
-                    shared.dropped(&mut state, dropped, "drop_oldest");
+                    shared.dropped(dropped, "drop_oldest");
                 }
             }
         }
@@ -245,8 +269,8 @@ impl QueueSender {
             ack: ack.share_template(),
         };
         state.push_back(queued, bytes);
+        shared.taken(&mut state, events);
         drop(state);
-        shared.taken.fetch_add(events as u64, Ordering::Relaxed);
         shared.pushed.notify_one();
         Ok(())
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, LogFormat, SourceConfig};
 use crate::dead_letter::DeadLetter;
 use crate::metrics::Counters;
 use crate::module::Runtime;
@@ -21,7 +21,7 @@ use crate::module::Runtime;
 #[derive(Debug, Parser)]
 #[command(
     name = "sluice",
-    version,
+    version = crate::build_info::LONG_VERSION,
     about = "Ships audit logs to SIEMs through sandboxed WebAssembly modules"
 )]
 pub struct Cli {
@@ -170,8 +170,19 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 /// unless a directive names them (`debug,wasmtime=debug`), so `debug` is not a flood of
 /// compiler internals. A filter that does not parse is an error: silently logging at
 /// another level would hide what the operator asked to see.
-fn init_logging() -> Result<()> {
+///
+/// The format is `SLUICE_LOG_FORMAT` (`text` or `json`), else the `log_format` of the
+/// configuration `run` or `check` reads, else text.
+fn init_logging(config: Option<&std::path::Path>) -> Result<()> {
     use std::io::IsTerminal;
+    let format = match std::env::var("SLUICE_LOG_FORMAT") {
+        Ok(format) => match format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => anyhow::bail!("SLUICE_LOG_FORMAT: `{format}` is neither `text` nor `json`"),
+        },
+        Err(_) => config.map_or_else(LogFormat::default, LogFormat::of_file),
+    };
     let directives = std::env::var("SLUICE_LOG").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::builder()
         .parse(own_levels(&directives))
@@ -180,12 +191,15 @@ fn init_logging() -> Result<()> {
                 "SLUICE_LOG: `{directives}` is not a tracing filter (try `info` or `sluice=debug`)"
             )
         })?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| progress::LogWriter)
+        .with_writer(|| progress::LogWriter);
+    match format {
         // Colours only for a person at a terminal, not in a journal or a log file.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The fields at the top level, next to `timestamp`, `level`, `target`, `message`.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     Ok(())
 }
 
@@ -208,7 +222,11 @@ fn own_levels(directives: &str) -> String {
 }
 
 pub fn execute(cli: Cli) -> Result<ExitCode> {
-    init_logging()?;
+    let config = match &cli.command {
+        Command::Run { config } | Command::Check { config, .. } => Some(config.as_path()),
+        _ => None,
+    };
+    init_logging(config)?;
     match cli.command {
         Command::Run { config } => run(Config::load(&config)?),
         Command::Check { config, connect } => check(&config, connect),

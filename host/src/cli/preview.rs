@@ -206,7 +206,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         };
         let rejected = match line {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
-                Parsed::Rejected(reason) => Some(reason),
+                Parsed::Rejected(_, reason) => Some(reason),
                 Parsed::Filtered(_) => {
                     dropped += 1;
                     None

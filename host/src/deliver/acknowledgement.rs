@@ -274,6 +274,7 @@ impl Tracker {
             let count = awaiting.events.len();
             tracing::warn!(destination = %self.destination.name, ticket = ?awaiting.ticket, events = count, %reason, "sending the events again");
             Counters::add(&self.destination.counters.sent_again_unconfirmed, count);
+            Counters::add(&self.destination.health.sent_again, count);
             self.to_resend
                 .push_back((awaiting, group, reason.to_owned()));
         }

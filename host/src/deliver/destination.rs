@@ -12,6 +12,7 @@ use super::circuit::Circuit;
 use super::filter_stage::FilterStage;
 use super::health::Health;
 use super::rate::RateLimit;
+use super::requests::Requests;
 use super::retry::RetryPolicy;
 use super::sample::sample_events;
 use super::transport::{Credential, CredentialValue, TokenSource, Transport};
@@ -21,7 +22,7 @@ use crate::config::{DestinationConfig, Endpoint};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::Enrichment;
 use crate::event::{Events, from_str_unbounded};
-use crate::metrics::Counters;
+use crate::metrics::{Counters, Throttle, throttle};
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
 use sluice_contract::types::{AuthHeader, ConnectionCheck, FormatError, Query};
 
@@ -42,6 +43,11 @@ pub struct Destination {
     pub(super) dead_letter: Arc<DeadLetter>,
     pub(super) counters: Arc<Counters>,
     pub(super) health: Health,
+    /// Dead-lettered events are warned about at most once per [`throttle::EVERY`].
+    dead_letter_warnings: Throttle,
+    pub(super) requests: Arc<Requests>,
+    /// No answer within this is a timeout, for the requests' figures.
+    pub(super) request_timeout: Duration,
     /// Its events are in the spool until settled: a batch cut short at the shutdown
     /// deadline is delivered after a restart, not abandoned.
     pub(super) spooled: bool,
@@ -68,10 +74,22 @@ pub struct Figures {
     pub dead_lettered: u64,
     /// Dropped by its buffer's `when_full` policy.
     pub dropped_when_full: u64,
+    /// Of batches the shutdown deadline cut short.
+    pub abandoned: u64,
+    /// Sent again because the destination did not confirm them (they are counted
+    /// again in their outcome: not part of the events in).
+    pub sent_again: u64,
     /// Events it took and has not settled: in its queue, a batch, a retry, or awaiting
     /// the destination's confirmation (at the end of a run, those abandoned): the
     /// events in minus every outcome.
     pub backlog: u64,
+    /// How long the oldest of the backlog has waited since its queue took it (read
+    /// as if events settle in the order taken: an old batch retried while newer ones
+    /// are delivered reads younger than it is).
+    #[serde(rename = "oldest_unsettled_seconds", serialize_with = "seconds")]
+    pub oldest_unsettled: Option<std::time::Duration>,
+    /// How its requests ended, and how long they and the module's calls took.
+    pub requests: Arc<Requests>,
     /// Attempts that failed (each retry, and each give-up).
     pub failed_attempts: u64,
     /// How long it has been failing, while it is.
@@ -106,6 +124,8 @@ impl Figures {
             delivered = self.delivered,
             dead_lettered = self.dead_lettered,
             dropped_when_full = self.dropped_when_full,
+            abandoned = self.abandoned,
+            sent_again = self.sent_again,
             failed_attempts = self.failed_attempts,
             failing = self.failing_for.is_some(),
             circuit = self.circuit,
@@ -258,14 +278,22 @@ impl Destination {
             dead_letter,
             counters,
             health: Health::new(alert_after),
+            dead_letter_warnings: Throttle::default(),
+            requests: Arc::default(),
+            request_timeout: config.request_timeout,
             paused: tokio::sync::watch::Sender::new(None),
             selection: Arc::default(),
             filter_stage,
         })
     }
 
-    /// Says where a capture destination's requests are, for the end of a run.
-    pub fn log_where_captured(&self) {
+    /// What the end of a run says of it: the dead-lettered events no warning has
+    /// counted yet, and where a capture destination's requests are.
+    pub fn log_end(&self) {
+        let events = self.dead_letter_warnings.rest();
+        if events > 0 {
+            tracing::warn!(destination = %self.name, events, "events dead-lettered since the last such warning");
+        }
         if let Some(dir) = self.transport.capture_dir() {
             tracing::info!(destination = %self.name, directory = %dir.display(), "requests captured as files");
         }
@@ -289,7 +317,9 @@ impl Destination {
             read(&health.dead_lettered),
             queue.dropped(),
         );
-        let settled = delivered + dead_lettered + dropped_when_full + filtered + routed_away;
+        let abandoned = read(&health.abandoned);
+        let settled =
+            delivered + dead_lettered + dropped_when_full + filtered + routed_away + abandoned;
         Figures {
             name: self.name.to_string(),
             events_in,
@@ -298,7 +328,11 @@ impl Destination {
             delivered,
             dead_lettered,
             dropped_when_full,
+            abandoned,
+            sent_again: read(&health.sent_again),
             backlog: events_in.saturating_sub(settled),
+            oldest_unsettled: queue.oldest_unsettled(settled),
+            requests: self.requests.clone(),
             failed_attempts: read(&health.failures),
             failing_for: health.failing_for(),
             alert_after: health.alert_after(),
@@ -410,7 +444,7 @@ impl Destination {
     /// an operator can find them (one try: the deadline has passed). The batch stays
     /// unsettled, so a source with checkpoints reads them again too (at least once).
     pub(super) async fn abandon(&self, events: &Events, reason: &str, abort: &CancellationToken) {
-        Counters::add(&self.counters.abandoned, events.len());
+        self.count_abandoned(events.len());
         tracing::error!(destination = %self.name, events = events.len(), "shutdown deadline passed; batch abandoned");
         self.write_records(
             events,
@@ -425,6 +459,12 @@ impl Destination {
 }
 
 impl Destination {
+    /// Counts `events` abandoned, for the run and for this destination.
+    pub(super) fn count_abandoned(&self, events: usize) {
+        Counters::add(&self.counters.abandoned, events);
+        Counters::add(&self.health.abandoned, events);
+    }
+
     /// Dead-letters the events of `batch` at `indices` (checked with the module's
     /// answer), with `reason` and what was `tried`; false when the store could not
     /// take them before `give_up` (then they are not counted as dead-lettered).
@@ -439,7 +479,9 @@ impl Destination {
         if indices.is_empty() {
             return true;
         }
-        tracing::warn!(destination = %self.name, events = indices.len(), %reason, "events dead-lettered");
+        if let Some(events) = self.dead_letter_warnings.due(indices.len() as u64) {
+            tracing::warn!(destination = %self.name, events, %reason, "events dead-lettered (`events`: since the last such warning, these included; the next comes in {:?} at the earliest)", throttle::EVERY);
+        }
         let stored = self
             .write_records(
                 batch,

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use super::requests::{ModuleCall, Requests};
 use super::sample::sample_events;
 use crate::event::Events;
 use crate::module::{FilterInstance, FilterModule, undeclared_setting};
@@ -91,6 +92,7 @@ impl KeptFilter {
         &mut self,
         stage: &FilterStage,
         events: &Arc<Events>,
+        requests: &Arc<Requests>,
         abort: &CancellationToken,
     ) -> Result<Vec<bool>, String> {
         let (module, generation) = stage.current();
@@ -105,10 +107,12 @@ impl KeptFilter {
                 .instantiate(stage.settings.clone())
                 .map_err(|e| e.to_string())?,
         };
-        let events = events.clone();
+        let (events, requests) = (events.clone(), requests.clone());
         let call = tokio::task::spawn_blocking(move || {
             let mut instance = instance;
+            let started = std::time::Instant::now();
             let flags = instance.keep(&events);
+            requests.called(ModuleCall::Filter, started.elapsed());
             (instance, flags)
         });
         let (instance, flags) = tokio::select! {

@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 pub struct Health {
     pub delivered: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Events of batches the shutdown deadline cut short (kept in the dead-letter store
+    /// as abandoned; some may have arrived).
+    pub abandoned: AtomicU64,
+    /// Events sent again because the destination did not confirm them.
+    pub sent_again: AtomicU64,
     /// Attempts that failed (each retry, and each give-up).
     pub failures: AtomicU64,
     streak: Mutex<Option<Streak>>,
@@ -36,6 +41,8 @@ impl Health {
         Health {
             delivered: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+            sent_again: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             streak: Mutex::new(None),
             alert_after,

@@ -11,7 +11,8 @@
 //! - `acknowledgement.rs`: requests a destination took and confirms later (`pending`),
 //!   polled until confirmed, sent again when lost or late;
 //! - `retry.rs`: when to try again; `circuit.rs`: when to stop trying for a while;
-//!   `rate.rs`: how much may be sent.
+//!   `rate.rs`: how much may be sent; `requests.rs`: how requests ended and how long
+//!   they and the module's calls took.
 //!
 //! Each destination has its own batcher and `concurrency` workers, so a slow or dead
 //! destination never blocks another. A batch's acks are settled once every one of its
@@ -24,6 +25,7 @@ mod destination;
 mod filter_stage;
 mod health;
 mod rate;
+mod requests;
 mod retry;
 mod sample;
 mod spawn;
@@ -33,3 +35,4 @@ mod worker;
 
 pub use destination::{Destination, Figures};
 pub use filter_stage::FilterStage;
+pub use requests::{ModuleCall, RequestResult};

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::Destination;
 use super::circuit::Refusal;
 use super::filter_stage::KeptFilter;
+use super::requests::{ModuleCall, RequestResult};
 use super::transport::{self, Sent};
 use super::tries::Tries;
 use crate::buffer::Batch;
@@ -209,7 +210,7 @@ pub(super) async fn run(
                 {
                     batch.acks.into_iter().for_each(crate::ack::Ack::settle);
                 } else {
-                    Counters::add(&destination.counters.abandoned, events.len());
+                    destination.count_abandoned(events.len());
                 }
             }
         }
@@ -462,11 +463,14 @@ impl Worker {
                 }
             };
             destination.rate.wait(events.len()).await;
+            let started = Instant::now();
             let sent = tokio::select! {
                 sent = self.transmit(&outgoing, &body) => sent,
                 // The shutdown deadline also cuts a request in flight short.
                 () = self.abort.cancelled() => return,
             };
+            let took = started.elapsed();
+            let answered = sent.is_ok();
             let verdict = match sent {
                 Ok(Sent::Captured) => Verdict::Delivered,
                 Ok(Sent::Written(refused)) if refused.is_empty() => Verdict::Delivered,
@@ -489,6 +493,9 @@ impl Worker {
                     after_ms: None,
                 }),
             };
+            let timed_out = took >= destination.request_timeout;
+            let result = request_result(answered.then_some(&verdict), timed_out);
+            destination.requests.ended(result, took);
             // Positions in the request's events, checked with the verdict.
             let in_request = |positions: &[u32]| -> Vec<u32> {
                 positions
@@ -666,7 +673,16 @@ impl Worker {
             Some(stage) if !pending.filtered => stage,
             _ => return Ok(pending),
         };
-        let flags = match self.filter.keep(stage, &pending.events, &self.abort).await {
+        let flags = match self
+            .filter
+            .keep(
+                stage,
+                &pending.events,
+                &self.destination.requests,
+                &self.abort,
+            )
+            .await
+        {
             Ok(flags) => flags,
             Err(reason) => return Err((pending, reason)),
         };
@@ -695,7 +711,9 @@ impl Worker {
             *self.instance.lock().expect("not poisoned") = None;
         }
         let events = events.clone();
-        let result = self.call(move |instance| instance.format(&events)).await?;
+        let result = self
+            .call(ModuleCall::Format, move |instance| instance.format(&events))
+            .await?;
         match result {
             Ok(formatted) => Ok(formatted),
             Err(FormatError::InvalidSetting(problem)) => Err(Failure::Fatal(problem.to_string())),
@@ -711,16 +729,20 @@ impl Worker {
         request: &SentRequest,
     ) -> Result<Verdict, String> {
         let request = request.clone();
-        self.call(move |instance| instance.classify(response, &request))
-            .await
-            .map_err(Failure::into_reason)
+        self.call(ModuleCall::Classify, move |instance| {
+            instance.classify(response, &request)
+        })
+        .await
+        .map_err(Failure::into_reason)
     }
 
     /// Asks the destination about `tickets` (see [`poll`]).
     async fn poll(&mut self, tickets: Vec<String>) -> Result<Vec<types::AckState>, String> {
         let asked = tickets.clone();
         let query = self
-            .call(move |instance| instance.ack_query(&asked))
+            .call(ModuleCall::AckQuery, move |instance| {
+                instance.ack_query(&asked)
+            })
             .await
             .map_err(Failure::into_reason)?
             .ok_or_else(|| {
@@ -734,9 +756,11 @@ impl Worker {
             .transport
             .query(&query, self.destination.credential.as_ref())
             .await?;
-        self.call(move |instance| instance.read_acks(response, &tickets))
-            .await
-            .map_err(Failure::into_reason)?
+        self.call(ModuleCall::ReadAcks, move |instance| {
+            instance.read_acks(response, &tickets)
+        })
+        .await
+        .map_err(Failure::into_reason)?
     }
 
     /// Runs a module call on the blocking pool (module code must not stall the async
@@ -744,6 +768,7 @@ impl Worker {
     /// after a call that panicked on the host's side.
     async fn call<R: Send + 'static>(
         &mut self,
+        which: ModuleCall,
         call: impl FnOnce(&mut FormatterInstance) -> Result<R, CallError> + Send + 'static,
     ) -> Result<R, Failure> {
         let taken = self.instance.lock().expect("not poisoned").take();
@@ -754,9 +779,12 @@ impl Worker {
                 .instantiate(self.setup.clone())
                 .map_err(|error| Failure::Transient(error.to_string()))?,
         };
+        let requests = self.destination.requests.clone();
         let call = tokio::task::spawn_blocking(move || {
             let mut instance = instance;
+            let started = std::time::Instant::now();
             let result = call(&mut instance);
+            requests.called(which, started.elapsed());
             (instance, result)
         });
         let (instance, result) = tokio::select! {
@@ -814,6 +842,17 @@ impl Worker {
                 .dead_lettered
                 .contains(&(ids.ids_high[i as usize], ids.ids_low[i as usize]))
         }))
+    }
+}
+
+/// How a request ended, from the verdict on its answer (`None`: it had none).
+fn request_result(answered: Option<&Verdict>, timed_out: bool) -> RequestResult {
+    match answered {
+        None if timed_out => RequestResult::Timeout,
+        None => RequestResult::Failed,
+        Some(Verdict::Retry(_)) => RequestResult::Retried,
+        Some(Verdict::Refused(_) | Verdict::TooLarge) => RequestResult::Refused,
+        Some(_) => RequestResult::Ok,
     }
 }
 

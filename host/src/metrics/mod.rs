@@ -1,6 +1,14 @@
 //! Counters of what the host did, shared by every stage. The run summary prints them;
-//! the health endpoint and Prometheus exposition will read the same values.
+//! the admin listener's `/status` and `/metrics` read the same values.
 
+mod source;
+pub mod throttle;
+
+pub use source::{SourceFigures, SourceRoster};
+pub use throttle::Throttle;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
@@ -48,6 +56,34 @@ pub struct Counters {
     /// Events every destination has settled (delivered or dead-lettered): what a source
     /// may acknowledge or checkpoint.
     pub events_settled: AtomicU64,
+    /// Checkpoint (and spool position) commits written.
+    pub checkpoint_writes: AtomicU64,
+    /// Reloads of the configuration, by result.
+    pub config_reloads: Tally<&'static str>,
+    /// Reloads of modules, by the module the configuration names and result.
+    pub module_reloads: Tally<(String, &'static str)>,
+}
+
+/// Counts by key, for the few figures whose labels are only known as they happen.
+#[derive(Debug)]
+pub struct Tally<K>(Mutex<BTreeMap<K, u64>>);
+
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Mutex::default())
+    }
+}
+
+impl<K: Ord + Clone> Tally<K> {
+    pub fn add(&self, key: K, n: u64) {
+        *self.0.lock().expect("not poisoned").entry(key).or_default() += n;
+    }
+
+    /// Every key with its count, in order.
+    pub fn counts(&self) -> Vec<(K, u64)> {
+        let counts = self.0.lock().expect("not poisoned");
+        counts.iter().map(|(key, n)| (key.clone(), *n)).collect()
+    }
 }
 
 impl Counters {

@@ -141,7 +141,10 @@ impl Persisted {
                     tracing::error!(error = %format!("{error:#}"), "cannot write checkpoints; a restart would read again from the last ones written");
                 }
                 Err(_) => {}
-                Ok(()) => failing = false,
+                Ok(()) => {
+                    failing = false;
+                    Counters::add(&self.counters.checkpoint_writes, 1);
+                }
             }
             self.counters
                 .checkpoints_unsaved

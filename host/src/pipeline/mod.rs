@@ -11,14 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use enrich::enrichment;
 pub use filters::Filters;
-pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, TimeBounds};
+pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, Reject, TimeBounds};
 
 use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
 use crate::config::{EventsConfig, Policy};
 use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
 use crate::event::EventChunk;
-use crate::metrics::Counters;
+use crate::metrics::SourceFigures;
+use crate::metrics::{Counters, Throttle, throttle};
 use crate::persist::spool::ReadTo;
 use crate::persist::{FileId, Spool};
 
@@ -190,6 +191,10 @@ pub struct Ingest {
     parser_generation: u64,
     /// Which source this is, for its routes.
     source: usize,
+    /// Its own figures (the run's are in the router's counters).
+    figures: Arc<SourceFigures>,
+    /// Rejected lines are warned about at most once per [`throttle::EVERY`].
+    reject_warnings: Throttle,
     chunk: ChunkBuilder,
     /// Lines of the current chunk that are not events.
     rejected: Vec<Rejected>,
@@ -197,6 +202,21 @@ pub struct Ingest {
     /// Cancelled when the source stops: a dead-letter store that cannot take the
     /// rejected lines is not waited for any longer.
     give_up: CancellationToken,
+}
+
+impl Drop for Ingest {
+    /// The source has stopped: the rejected lines no warning has counted yet are said,
+    /// so that the warnings add up to `lines_rejected`.
+    fn drop(&mut self) {
+        let lines = self.reject_warnings.rest();
+        if lines > 0 {
+            tracing::warn!(
+                source = %self.figures.label,
+                lines,
+                "lines rejected to the dead-letter store since the last such warning"
+            );
+        }
+    }
 }
 
 /// A line that is not an event, waiting for the dead-letter store.
@@ -213,13 +233,19 @@ pub struct Closed;
 
 impl Ingest {
     /// The ingest of the source at `source` in the configuration.
-    pub fn new(router: Arc<Router>, source: usize, give_up: CancellationToken) -> Self {
+    pub fn new(
+        router: Arc<Router>,
+        (source, figures): (usize, Arc<SourceFigures>),
+        give_up: CancellationToken,
+    ) -> Self {
         let (parsing, parser_generation) = router.parsing();
         Ingest {
             parsing,
             parser_generation,
             router,
             source,
+            figures,
+            reject_warnings: Throttle::default(),
             chunk: ChunkBuilder::default(),
             rejected: Vec::new(),
             now_ms: 0,
@@ -230,6 +256,12 @@ impl Ingest {
     /// Counts bytes a source read.
     pub fn read_bytes(&self, bytes: usize) {
         Counters::add(&self.router.counters.bytes_read, bytes);
+        Counters::add(&self.figures.bytes, bytes);
+    }
+
+    /// The source's figures, for what its reader keeps there itself.
+    pub fn figures(&self) -> &SourceFigures {
+        &self.figures
     }
 
     /// Counts the bytes before the checkpoint a file resumed at.
@@ -253,7 +285,7 @@ impl Ingest {
             Line::Complete(bytes) => self.parse(origin, bytes),
             Line::TooLong { start, len } => {
                 let reason = too_long(len, self.router.max_line_bytes, start.len());
-                self.reject(origin, &reason, start);
+                self.reject(origin, Reject::TooLong, &reason, start);
             }
         }
     }
@@ -289,7 +321,7 @@ impl Ingest {
                     }
                 }
             }
-            Parsed::Rejected(reason) => self.reject(origin, &reason, line),
+            Parsed::Rejected(kind, reason) => self.reject(origin, kind, &reason, line),
             // Neither an event nor an error: counted, never dead-lettered.
             Parsed::Filtered(filter) => {
                 Counters::add(&self.parsing.counts[filter].dropped, 1);
@@ -300,8 +332,11 @@ impl Ingest {
 
     /// Keeps a line that is not an event, with `reason`, for the dead-letter store; it
     /// is written there before the chunk it was read with goes on.
-    fn reject(&mut self, origin: Origin<'_>, reason: &str, line: &[u8]) {
-        tracing::warn!(file = origin.name, line = origin.line, %reason, "line rejected to the dead-letter store");
+    fn reject(&mut self, origin: Origin<'_>, kind: Reject, reason: &str, line: &[u8]) {
+        self.figures.rejected(kind);
+        if let Some(lines) = self.reject_warnings.due(1) {
+            tracing::warn!(file = origin.name, line = origin.line, %reason, lines, "line rejected to the dead-letter store (`lines`: rejected since the last such warning, this one included; the next comes in {:?} at the earliest)", throttle::EVERY);
+        }
         self.rejected.push(Rejected {
             origin: format!("{}:{}", origin.name, origin.line),
             reason: reason.to_owned(),
@@ -378,6 +413,7 @@ impl Ingest {
         let ChunkBuilder { data, events } = std::mem::replace(&mut self.chunk, next);
         let count = events.len();
         Counters::add(&self.router.counters.events_in, count);
+        Counters::add(&self.figures.events, count);
         let chunk = EventChunk { data, events };
         if let Some(spool) = &self.router.spool {
             return self.spool(spool, &chunk, read, mark).await;

@@ -104,6 +104,8 @@ pub async fn run(
     };
     let result = reader.run(&mut ingest, &shutdown).await;
     reader.release_all();
+    reader.files.clear();
+    reader.publish(&ingest);
     result
 }
 
@@ -140,6 +142,8 @@ impl Reader {
                     tracing::info!(file = %one_line(&file.name), "file truncated or written anew; reading it from its start");
                     file.restart(ingest).await?;
                 }
+                self.publish(ingest);
+                let file = self.files.get_mut(&id).expect("listed above");
                 file.read_available(ingest, &mut self.block, shutdown)
                     .await?;
                 if !file.at_end {
@@ -153,6 +157,7 @@ impl Reader {
                     Check::Open | Check::Replaced => {}
                 }
             }
+            self.publish(ingest);
             if !self.source.follow || shutdown.is_cancelled() {
                 break;
             }
@@ -180,6 +185,12 @@ impl Reader {
         Ok(())
     }
 
+    /// Shows the files open and the bytes in them not read yet in the source's figures.
+    fn publish(&self, ingest: &Ingest) {
+        let unread = self.files.values().map(OpenFile::unread).sum();
+        ingest.figures().files(self.files.len(), unread);
+    }
+
     /// Opens the files the patterns name now that are not open yet (by identity);
     /// whether the patterns name any file.
     async fn discover(&mut self, ingest: &Ingest) -> Result<bool> {
@@ -193,6 +204,7 @@ impl Reader {
             }
         }
         let matched = !paths.is_empty();
+        let mut unopened = None;
         if !self.looked_for_rotated {
             self.looked_for_rotated = true;
             self.open_rotated_while_stopped(&paths, ingest).await;
@@ -237,13 +249,16 @@ impl Reader {
                 }
                 Err(error) => {
                     self.claims.lock().expect("not poisoned").remove(&id);
+                    let error = format!("{error:#}");
                     if self.not_opened.insert(path.clone()) {
-                        tracing::warn!(error = %format!("{error:#}"), "cannot open file; trying again at the next poll");
+                        tracing::warn!(%error, "cannot open file; trying again at the next poll");
                         ingest.read_error();
                     }
+                    unopened = Some(format!("cannot open a file: {error}"));
                 }
             }
         }
+        ingest.figures().set_problem(unopened);
         Ok(matched)
     }
 
@@ -454,6 +469,8 @@ struct OpenFile {
     file: std::fs::File,
     splitter: LineSplitter,
     read_bytes: u64,
+    /// Its size when last looked at.
+    seen_bytes: u64,
     /// The file's first bytes as read, up to [`FINGERPRINT_BYTES`].
     fingerprint: Vec<u8>,
     /// The last read reached the end of the file as it was then.
@@ -508,12 +525,18 @@ impl OpenFile {
                 },
             ),
             read_bytes: start.offset,
+            seen_bytes: start.offset,
             fingerprint,
             at_end: false,
             last_growth: Instant::now(),
             watermark,
             checkpoints: checkpoints.cloned(),
         })
+    }
+
+    /// Bytes past where it has read, as of the last look at its size.
+    fn unread(&self) -> u64 {
+        self.seen_bytes.saturating_sub(self.read_bytes)
     }
 
     /// The point after the last line read: where the next chunk ends.
@@ -576,6 +599,7 @@ impl OpenFile {
         if meta.nlink() == 0 {
             return Check::Done(Closing::Deleted);
         }
+        self.seen_bytes = meta.len();
         // The first bytes are read again only when there is something new to read: a
         // quiet file costs a `stat` per poll, not a seek and a read.
         let grew = meta.len() > self.read_bytes;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SourceConfig;
+use crate::metrics::{SourceFigures, SourceRoster};
 use crate::persist::{Checkpoints, SourceIds, SourceMap};
 use crate::pipeline::{Ingest, Router};
 use crate::tasks::Tasks;
@@ -32,12 +33,15 @@ pub struct Sources {
     checkpoints: Option<Arc<Checkpoints>>,
     shutdown: CancellationToken,
     tasks: Tasks,
+    /// The running sources' figures, for the admin listener.
+    roster: SourceRoster,
 }
 
 struct Running {
     config: SourceConfig,
     /// Stops this source alone (a reload removed it).
     stop: CancellationToken,
+    figures: Arc<SourceFigures>,
 }
 
 /// What a reload did to the sources, by key.
@@ -64,7 +68,13 @@ impl Sources {
             checkpoints,
             shutdown,
             tasks,
+            roster: SourceRoster::default(),
         }
+    }
+
+    /// The running sources' figures, kept up to date across reloads.
+    pub fn roster(&self) -> SourceRoster {
+        self.roster.clone()
     }
 
     /// The id of each of `config`'s sources, in their order (new ones get the next
@@ -106,12 +116,15 @@ impl Sources {
             }
             keep
         });
+        *self.roster.write().expect("not poisoned") =
+            self.running.iter().map(|r| r.figures.clone()).collect();
         changes
     }
 
     fn start(&mut self, config: SourceConfig, id: usize, router: Arc<Router>) {
         let stop = self.shutdown.child_token();
-        let ingest = Ingest::new(router, id, stop.clone());
+        let figures = Arc::new(SourceFigures::new(config.label()));
+        let ingest = Ingest::new(router, (id, figures.clone()), stop.clone());
         match config.clone() {
             SourceConfig::File {
                 name: _,
@@ -129,13 +142,30 @@ impl Sources {
                     run_shutdown: self.shutdown.clone(),
                 };
                 let claims = self.claims.clone();
-                self.tasks
-                    .spawn(file::run(source, ingest, claims, stop.clone()));
+                let reading = file::run(source, ingest, claims, stop.clone());
+                self.tasks.spawn(reported(reading, figures.clone()));
             }
             SourceConfig::Stdin { .. } => {
-                self.tasks.spawn(stdin::run(ingest, stop.clone()));
+                let reading = stdin::run(ingest, stop.clone());
+                self.tasks.spawn(reported(reading, figures.clone()));
             }
         }
-        self.running.push(Running { config, stop });
+        self.running.push(Running {
+            config,
+            stop,
+            figures,
+        });
     }
+}
+
+/// Runs a source's `reading`; the error that ends it is its problem from then on.
+async fn reported(
+    reading: impl Future<Output = anyhow::Result<()>>,
+    figures: Arc<SourceFigures>,
+) -> anyhow::Result<()> {
+    let read = reading.await;
+    if let Err(error) = &read {
+        figures.set_problem(Some(format!("stopped: {error:#}")));
+    }
+    read
 }

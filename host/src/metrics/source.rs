@@ -1,0 +1,81 @@
+//! One source's figures, kept by its ingest and its reader as they work and read by
+//! the admin listener (`/status`, `/metrics`): what it read, what it rejected and why,
+//! the files it holds open and how far behind them it is.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use sluice_reader::Reject;
+
+/// The running sources' figures, in the order they started; a reload adds and removes.
+pub type SourceRoster = Arc<RwLock<Vec<Arc<SourceFigures>>>>;
+
+#[derive(Debug, Default)]
+pub struct SourceFigures {
+    /// Its name, else what it reads (`stdin`, its paths).
+    pub label: String,
+    pub events: AtomicU64,
+    pub bytes: AtomicU64,
+    rejected: [AtomicU64; Reject::ALL.len()],
+    pub files_open: AtomicU64,
+    /// Bytes of the files it follows past where it has read, as of its last look at
+    /// each (it looks every `poll_interval`, and as it reads).
+    pub unread_bytes: AtomicU64,
+    /// Why it is not reading all it should, while it is not: a file it cannot open, or
+    /// the error that stopped it.
+    problem: Mutex<Option<String>>,
+}
+
+impl SourceFigures {
+    pub fn new(label: String) -> Self {
+        SourceFigures {
+            label,
+            ..SourceFigures::default()
+        }
+    }
+
+    pub fn rejected(&self, kind: Reject) {
+        self.rejected[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Lines rejected as `kind`.
+    pub fn rejected_as(&self, kind: Reject) -> u64 {
+        self.rejected[kind as usize].load(Ordering::Relaxed)
+    }
+
+    /// Says why it is not reading all it should (`None`: it is again).
+    pub fn set_problem(&self, problem: Option<String>) {
+        *self.problem.lock().expect("not poisoned") = problem;
+    }
+
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().expect("not poisoned").clone()
+    }
+
+    /// The reader holds `open` files, with `unread` bytes past where it has read.
+    pub fn files(&self, open: usize, unread: u64) {
+        self.files_open.store(open as u64, Ordering::Relaxed);
+        self.unread_bytes.store(unread, Ordering::Relaxed);
+    }
+}
+
+/// `/status` shows the figures by name, lines rejected by kind.
+impl serde::Serialize for SourceFigures {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let read = |figure: &AtomicU64| figure.load(Ordering::Relaxed);
+        let rejected: std::collections::BTreeMap<&str, u64> = Reject::ALL
+            .into_iter()
+            .map(|kind| (kind.label(), self.rejected_as(kind)))
+            .collect();
+        let mut state = serializer.serialize_struct("SourceFigures", 7)?;
+        state.serialize_field("name", &self.label)?;
+        state.serialize_field("events", &read(&self.events))?;
+        state.serialize_field("bytes", &read(&self.bytes))?;
+        state.serialize_field("lines_rejected", &rejected)?;
+        state.serialize_field("files_open", &read(&self.files_open))?;
+        state.serialize_field("unread_bytes", &read(&self.unread_bytes))?;
+        state.serialize_field("problem", &self.problem())?;
+        state.end()
+    }
+}
