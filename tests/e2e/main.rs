@@ -20,6 +20,7 @@ mod hostile_input;
 mod logs;
 mod loki;
 mod operability;
+mod packaging;
 mod quickstart;
 mod readme;
 mod real_servers;
