@@ -77,12 +77,21 @@ pub struct Config {
     /// `[limits]`: what one call into a module may use.
     #[serde(default)]
     pub limits: ModuleLimitsConfig,
-    /// `[[sources]]`: where events are read; at least one.
-    #[serde(default)]
+    /// `[[sources]]` as written, those with `enabled = false` included.
+    #[serde(default, rename = "sources")]
+    declared_sources: Vec<Switchable<SourceConfig>>,
+    /// The sources that are enabled: where events are read; at least one.
+    #[serde(skip)]
     pub sources: Vec<SourceConfig>,
+    /// Where each of `sources` is among the `[[sources]]` tables, for messages.
+    #[serde(skip)]
+    source_positions: Vec<usize>,
     /// `[[destinations]]`: where events are delivered, each through its module; at least one.
     #[serde(default)]
     pub destinations: Vec<DestinationConfig>,
+    /// The names of the destinations left out with `enabled = false`.
+    #[serde(skip)]
+    pub disabled_destinations: Vec<String>,
     /// `[[filters]]`: policies every event must pass, in order, before any destination.
     #[serde(default)]
     pub filters: Vec<FilterConfig>,
@@ -210,8 +219,7 @@ impl Default for ModuleLimitsConfig {
 }
 
 /// A `[[sources]]` table, by its `type`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "SourceTable")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceConfig {
     /// JSON Lines files.
     File {
@@ -262,6 +270,23 @@ impl SourceConfig {
     }
 }
 
+/// A table that `enabled = false` leaves out of the run while it stays in the file
+/// (the operators of the seeds turn an exporter off without deleting it).
+#[derive(Debug, Clone, PartialEq)]
+struct Switchable<T> {
+    enabled: bool,
+    value: T,
+}
+
+impl<'de> Deserialize<'de> for Switchable<SourceConfig> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let table = SourceTable::deserialize(deserializer)?;
+        let enabled = table.enabled.unwrap_or(true);
+        let value = SourceConfig::try_from(table).map_err(serde::de::Error::custom)?;
+        Ok(Switchable { enabled, value })
+    }
+}
+
 /// A `[[sources]]` table as written: one struct for every type, so that an unknown
 /// key is reported at the key (an internally tagged enum would point at the table).
 #[derive(Debug, Deserialize)]
@@ -269,6 +294,7 @@ impl SourceConfig {
 struct SourceTable {
     #[serde(rename = "type")]
     kind: SourceKind,
+    enabled: Option<bool>,
     name: Option<String>,
     paths: Option<Vec<String>>,
     follow: Option<bool>,
@@ -320,6 +346,12 @@ impl TryFrom<SourceTable> for SourceConfig {
 pub struct DestinationConfig {
     /// Unique name, used in logs and dead-letter records.
     pub name: String,
+    /// `false` leaves it out of the run (its secrets are not read), kept in the file.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Where it is among the `[[destinations]]` tables of the file, for messages.
+    #[serde(skip)]
+    pub position: usize,
     /// A filter policy file of this destination's own: only the events it keeps are
     /// sent here (no `[[route]]` tables: routes are global).
     pub filter: Option<PathBuf>,
@@ -466,8 +498,8 @@ impl DestinationConfig {
     }
 
     /// Where the destination is in its file, for errors: ``destinations[0] (`splunk`)``.
-    pub fn location(&self, index: usize) -> String {
-        format!("destinations[{index}] (`{}`)", self.name)
+    pub fn location(&self) -> String {
+        format!("destinations[{}] (`{}`)", self.position, self.name)
     }
 }
 
@@ -636,6 +668,7 @@ impl Config {
         let mut config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", toml_error(text, path, &e)))?;
         config.path = path.to_owned();
+        config.leave_out_disabled();
         config.resolve_relative_paths(path.parent().unwrap_or(Path::new(".")));
         let validated = match resolve_secrets {
             true => config.validate().and_then(|()| config.resolve_secrets()),
@@ -645,6 +678,46 @@ impl Config {
         Ok(config)
     }
 
+    /// Keeps the sources and destinations that are enabled, each knowing where it is in
+    /// the file (a disabled one's secrets are never read: its variables may be gone).
+    fn leave_out_disabled(&mut self) {
+        (self.sources, self.source_positions) = self
+            .declared_sources
+            .iter()
+            .enumerate()
+            .filter(|(_, source)| source.enabled)
+            .map(|(position, source)| (source.value.clone(), position))
+            .unzip();
+        for (position, destination) in self.destinations.iter_mut().enumerate() {
+            destination.position = position;
+        }
+        let (enabled, disabled): (Vec<_>, Vec<_>) = std::mem::take(&mut self.destinations)
+            .into_iter()
+            .partition(|destination| destination.enabled);
+        self.destinations = enabled;
+        self.disabled_destinations = disabled.into_iter().map(|d| d.name).collect();
+    }
+
+    /// This configuration with `new`'s sources, destinations and filters: what a reload
+    /// changes while the rest waits for a restart.
+    pub fn with_live_parts_of(&self, new: &Config) -> Config {
+        Config {
+            declared_sources: new.declared_sources.clone(),
+            sources: new.sources.clone(),
+            source_positions: new.source_positions.clone(),
+            destinations: new.destinations.clone(),
+            disabled_destinations: new.disabled_destinations.clone(),
+            filters: new.filters.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// `sources[N]`, N its place among the `[[sources]]` tables of the file, for the
+    /// enabled source at `index`.
+    pub fn source_location(&self, index: usize) -> String {
+        format!("sources[{}]", self.source_positions[index])
+    }
+
     /// Reads every secret the destinations name, so that one missing or unusable is
     /// said before anything starts; the error names the key and the variable or file,
     /// never a value.
@@ -652,8 +725,8 @@ impl Config {
         if let Some(admin) = &self.admin {
             admin.resolve_token()?;
         }
-        for (index, destination) in self.destinations.iter().enumerate() {
-            let at = destination.location(index);
+        for destination in &self.destinations {
+            let at = destination.location();
             if let Some(key) = &destination.client_key {
                 key.resolve()
                     .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
@@ -779,8 +852,12 @@ impl Config {
                 .into_iter()
                 .find(|target| !self.destinations.iter().any(|d| d.name == *target))
             {
+                let why = match self.disabled_destinations.iter().any(|d| d == unknown) {
+                    true => "which is disabled (`enabled = false`)",
+                    false => "but no destination has that name",
+                };
                 bail!(
-                    "filters[{index}] ({}): a [[route]] sends events to `{unknown}`, but no destination has that name",
+                    "filters[{index}] ({}): a [[route]] sends events to `{unknown}`, {why}",
                     filter.policy.display()
                 );
             }
@@ -792,8 +869,9 @@ impl Config {
                 let d = d.expect("checked above");
                 if let Some(source) = routes.iter().position(|takers| !takers.contains(&d)) {
                     bail!(
-                        "filters[{index}] ({}): a [[route]] sends events to `{target}`, which does not take the events of sources[{source}] (its `sources` leave it out), so they would go nowhere: add that source to `{target}`'s `sources`, or remove that list",
-                        filter.policy.display()
+                        "filters[{index}] ({}): a [[route]] sends events to `{target}`, which does not take the events of {} (its `sources` leave it out), so they would go nowhere: add that source to `{target}`'s `sources`, or remove that list",
+                        filter.policy.display(),
+                        self.source_location(source)
                     );
                 }
             }
@@ -803,7 +881,10 @@ impl Config {
 
     fn validate_main(&self) -> Result<()> {
         if self.sources.is_empty() {
-            bail!("sources: at least one [[sources]] is needed");
+            match self.declared_sources.is_empty() {
+                true => bail!("sources: at least one [[sources]] is needed"),
+                false => bail!("sources: every [[sources]] is disabled (enabled = false)"),
+            }
         }
         if let Some(admin) = &self.admin {
             admin.validate()?;
@@ -823,7 +904,12 @@ impl Config {
             bail!("checkpoint_interval: use at least {MIN_POLL_INTERVAL:?}");
         }
         if self.destinations.is_empty() {
-            bail!("destinations: at least one [[destinations]] is needed");
+            match self.disabled_destinations.is_empty() {
+                true => bail!("destinations: at least one [[destinations]] is needed"),
+                false => {
+                    bail!("destinations: every [[destinations]] is disabled (enabled = false)")
+                }
+            }
         }
         if self.events.max_line_bytes < 1024 {
             bail!("events.max_line_bytes: must be at least 1024");
@@ -840,15 +926,22 @@ impl Config {
             {
                 if *poll_interval < MIN_POLL_INTERVAL {
                     bail!(
-                        "sources[{i}].poll_interval: {poll_interval:?} would poll without pause; use at least {MIN_POLL_INTERVAL:?}"
+                        "{}.poll_interval: {poll_interval:?} would poll without pause; use at least {MIN_POLL_INTERVAL:?}",
+                        self.source_location(i)
                     );
                 }
                 if paths.is_empty() {
-                    bail!("sources[{i}].paths: give at least one path or glob");
+                    bail!(
+                        "{}.paths: give at least one path or glob",
+                        self.source_location(i)
+                    );
                 }
                 for pattern in paths {
                     glob::Pattern::new(pattern).with_context(|| {
-                        format!("sources[{i}].paths: `{pattern}` is not a valid glob")
+                        format!(
+                            "{}.paths: `{pattern}` is not a valid glob",
+                            self.source_location(i)
+                        )
                     })?;
                 }
             }
@@ -858,12 +951,15 @@ impl Config {
             if let Some(name) = source.name()
                 && !source_names.insert(name)
             {
-                bail!("sources[{i}].name: another source has the name `{name}`");
+                bail!(
+                    "{}.name: another source has the name `{name}`",
+                    self.source_location(i)
+                );
             }
         }
         let mut names = std::collections::HashSet::new();
-        for (i, destination) in self.destinations.iter().enumerate() {
-            let at = destination.location(i);
+        for destination in &self.destinations {
+            let at = destination.location();
             if !names.insert(destination.name.as_str()) {
                 bail!("{at}.name: another destination has this name");
             }
@@ -1008,7 +1104,8 @@ impl Config {
         }
         if let Some(i) = self.routes().iter().position(Vec::is_empty) {
             bail!(
-                "sources[{i}]: no destination takes its events (each names its `sources`, and not this one)"
+                "{}: no destination takes its events (each names its `sources`, and not this one)",
+                self.source_location(i)
             );
         }
         Ok(())
@@ -1036,6 +1133,19 @@ impl Config {
     /// run logs them at WARN.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        for (position, source) in self.declared_sources.iter().enumerate() {
+            if !source.enabled {
+                warnings.push(format!(
+                    "sources[{position}] (`{}`): enabled = false, not read",
+                    source.value.label()
+                ));
+            }
+        }
+        for name in &self.disabled_destinations {
+            warnings.push(format!(
+                "destination `{name}`: enabled = false, left out (its secrets are not read)"
+            ));
+        }
         for (i, dir) in self.modules_dirs.iter().enumerate() {
             if !dir.is_dir() {
                 warnings.push(format!(
@@ -1045,11 +1155,11 @@ impl Config {
             }
         }
         if self.spooled() {
-            for (i, destination) in self.destinations.iter().enumerate() {
+            for destination in &self.destinations {
                 if destination.buffer.when_full != WhenFull::Block {
                     warnings.push(format!(
                         "{}.buffer.when_full: with the spool on, nothing is dropped: events wait in the spool while the destination is behind (when_full applies only without a spool)",
-                        destination.location(i)
+                        destination.location()
                     ));
                 }
             }
@@ -1195,4 +1305,8 @@ mod tests {
         let error = filter.load().unwrap_err().to_string();
         assert!(error.contains("is over 1024 KiB"), "{error}");
     }
+}
+
+fn enabled() -> bool {
+    true
 }

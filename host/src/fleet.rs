@@ -97,7 +97,7 @@ impl Fleet {
                 self.abandon.clone(),
                 &self.tasks,
             )
-            .with_context(|| format!("{}: {}", config.path.display(), settings.location(index)))
+            .with_context(|| format!("{}: {}", config.path.display(), settings.location()))
     }
 
     /// Connects the destination at `index` of `config`, started with `queue`: with the

@@ -56,7 +56,7 @@ pub fn load_destination(
     counters: &Arc<Counters>,
 ) -> Result<Arc<Destination>> {
     let destination = &config.destinations[index];
-    let at = || format!("{}: {}", config.path.display(), destination.location(index));
+    let at = || format!("{}: {}", config.path.display(), destination.location());
     let module = load_formatter_module(config, index, runtime)?;
     let filter_stage = load_filter_stage(config, destination, runtime)
         .with_context(|| format!("{}.filter_module", at()))?;
@@ -88,7 +88,7 @@ pub fn load_formatter_module(
         format!(
             "{}: {}.module",
             config.path.display(),
-            destination.location(index)
+            destination.location()
         )
     };
     let source =

@@ -213,12 +213,7 @@ impl Reloader {
     /// configuration: the spool, limits and the other settings change only at a restart
     /// (said so when they differ).
     fn live_part(&self, new: Config) -> Config {
-        let live = Config {
-            sources: new.sources.clone(),
-            destinations: new.destinations.clone(),
-            filters: new.filters.clone(),
-            ..self.config.clone()
-        };
+        let live = self.config.with_live_parts_of(&new);
         if live != new {
             tracing::warn!(
                 "settings outside [[sources]], [[destinations]] and [[filters]] changed; they take effect at the next start"

@@ -2,7 +2,7 @@
 
 use crate::support::{
     CAPTURE_DESTINATION, FILE_SOURCE, Harness, check_fails, data_file, splunk_destination,
-    test_module, transcript,
+    summary_figure, test_module, transcript, write_events,
 };
 
 fn valid() -> String {
@@ -659,4 +659,59 @@ async fn run_refuses_at_start_what_check_refuses() {
     );
     assert!(!stderr.contains("sluice running"), "{stderr}");
     assert!(harness.dead_letters().is_empty());
+}
+
+#[tokio::test]
+async fn enabled_false_leaves_a_source_or_destination_out_and_says_so() {
+    let harness = Harness::new();
+    write_events(&harness, "data/events.jsonl", 3);
+    let off_source =
+        "[[sources]]\ntype = \"file\"\nenabled = false\npaths = [\"elsewhere/*.jsonl\"]\n";
+    let off_destination = "[[destinations]]\nname = \"off\"\nenabled = false\nmodule = \"splunk-hec\"\n\
+                           endpoint = \"https://splunk.example.com:8088\"\ntoken = { env = \"UNSET_TOKEN\" }\n";
+    harness.config(&format!(
+        "{off_source}{FILE_SOURCE}{off_destination}{CAPTURE_DESTINATION}"
+    ));
+    // Its secret's variable is not set: a disabled destination's secrets are not read.
+    let checked = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    assert!(checked.status.success(), "{}", transcript(&checked));
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.contains("sources[0] (`elsewhere/*.jsonl`): enabled = false, not read"),
+        "{said}"
+    );
+    assert!(
+        said.contains("destination `off`: enabled = false, left out"),
+        "{said}"
+    );
+    assert!(said.contains("1 source(s), 1 destination(s)"), "{said}");
+    let output = harness.run_ok(&[]).await;
+    assert_eq!(summary_figure(&output, "delivered"), 3);
+
+    // Messages name the tables where they are in the file, disabled ones counted.
+    let stderr = check_fails(
+        &harness,
+        &format!("{off_source}{FILE_SOURCE}poll_interval = \"1ms\"\n{CAPTURE_DESTINATION}"),
+        &[],
+    )
+    .await;
+    assert!(stderr.contains("sources[1].poll_interval"), "{stderr}");
+
+    // A route to a disabled destination is refused as such.
+    harness.write(
+        "filters/route.toml",
+        "[[route]]\nwhen = { field = \"n\", eq = 1 }\nto = [\"off\"]\n",
+    );
+    let stderr = check_fails(
+        &harness,
+        &format!(
+            "[[filters]]\nname = \"r\"\npolicy = \"filters/route.toml\"\n{FILE_SOURCE}{off_destination}{CAPTURE_DESTINATION}"
+        ),
+        &[],
+    )
+    .await;
+    assert!(
+        stderr.contains("a [[route]] sends events to `off`, which is disabled (`enabled = false`)"),
+        "{stderr}"
+    );
 }

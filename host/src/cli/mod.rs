@@ -417,7 +417,7 @@ fn modules(config: &Config) -> Result<ExitCode> {
                     format!(
                         "{}: {}.filter_module",
                         config.path.display(),
-                        destination.location(index)
+                        destination.location()
                     )
                 })?;
             let line = format!(
@@ -458,8 +458,8 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
         })
         .transpose()?;
     let mut unreachable = 0;
-    for (i, (destination, settings)) in destinations.iter().zip(&config.destinations).enumerate() {
-        let at = || format!("{}: {}", path.display(), settings.location(i));
+    for (destination, settings) in destinations.iter().zip(&config.destinations) {
+        let at = || format!("{}: {}", path.display(), settings.location());
         let enrichment = crate::pipeline::enrichment(&config.events.tags);
         // One verdict per destination: with --connect, its line says both.
         let connected = match &network {
@@ -488,15 +488,17 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
                 let found = crate::source::matches(std::slice::from_ref(pattern))?;
                 for not_file in &found.not_files {
                     println!(
-                        "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches {}, which is not a regular file (not read)",
+                        "warn  {}: {}.paths[{j}]: `{pattern}` matches {}, which is not a regular file (not read)",
                         path.display(),
+                        config.source_location(i),
                         crate::module::one_line(&not_file.display().to_string())
                     );
                 }
                 if found.files.is_empty() && found.not_files.is_empty() {
                     println!(
-                        "warn  {}: sources[{i}].paths[{j}]: `{pattern}` matches no file (yet)",
-                        path.display()
+                        "warn  {}: {}.paths[{j}]: `{pattern}` matches no file (yet)",
+                        path.display(),
+                        config.source_location(i)
                     );
                 }
             }

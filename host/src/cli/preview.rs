@@ -123,7 +123,7 @@ impl Plan {
             ),
         };
         let destination = &config.destinations[index];
-        let at = format!("{}: {}", path.display(), destination.location(index));
+        let at = format!("{}: {}", path.display(), destination.location());
         let runtime = Runtime::configured(&config)?;
         let module = crate::load::load_formatter_module(&config, index, &runtime)?;
         let filter_module = crate::load::load_filter_stage(&config, destination, &runtime)
