@@ -1290,6 +1290,10 @@ fn setting_values(table: &toml::Table) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+fn enabled() -> bool {
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1305,8 +1309,4 @@ mod tests {
         let error = filter.load().unwrap_err().to_string();
         assert!(error.contains("is over 1024 KiB"), "{error}");
     }
-}
-
-fn enabled() -> bool {
-    true
 }
