@@ -715,3 +715,38 @@ async fn enabled_false_leaves_a_source_or_destination_out_and_says_so() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn completions_complete_the_commands_and_version_names_the_build() {
+    let harness = Harness::new();
+    let script = harness.sluice(&["completions", "bash"], &[]).await;
+    assert!(script.status.success(), "{}", transcript(&script));
+    let path = harness.write("sluice.bash", &script.stdout);
+    // What bash offers after `sluice ch<TAB>`.
+    let offered = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(sluice ch); COMP_CWORD=1; _sluice sluice ch sluice; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&offered.stdout).trim(),
+        "check",
+        "{}",
+        transcript(&offered)
+    );
+    for shell in ["zsh", "fish"] {
+        let script = harness.sluice(&["completions", shell], &[]).await;
+        assert!(script.status.success(), "{}", transcript(&script));
+        assert!(String::from_utf8_lossy(&script.stdout).contains("preview"));
+    }
+    let version = harness.sluice(&["--version"], &[]).await;
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(version.starts_with("sluice 0."), "{version}");
+    for part in ["(commit ", "rustc 1.", "wasmtime "] {
+        assert!(version.contains(part), "{version}");
+    }
+}

@@ -51,6 +51,12 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Print the completion script of a shell, for example
+    /// `sluice completions bash > /etc/bash_completion.d/sluice`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// List the modules the configuration loads: name, version, contract, SHA-256,
     /// where each comes from, and the destinations that use it.
     Modules {
@@ -244,6 +250,11 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             settings,
         }),
         Command::Modules { config } => modules(&Config::load_unresolved(&config)?),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "sluice", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status {
             config,
             admin,
