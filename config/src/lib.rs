@@ -4,6 +4,7 @@
 
 mod admin;
 mod delivery;
+mod interpolate;
 mod secret;
 mod spool;
 
@@ -665,6 +666,8 @@ impl Config {
     }
 
     fn parse_with(text: &str, path: &Path, resolve_secrets: bool) -> Result<Config> {
+        let text = &interpolate::expand(text, &|name| std::env::var(name).ok())
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         let mut config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", toml_error(text, path, &e)))?;
         config.path = path.to_owned();

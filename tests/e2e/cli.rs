@@ -750,3 +750,34 @@ async fn completions_complete_the_commands_and_version_names_the_build() {
         assert!(version.contains(part), "{version}");
     }
 }
+
+#[tokio::test]
+async fn variables_in_string_values_are_expanded_but_never_in_secrets() {
+    let harness = Harness::new();
+    write_events(&harness, "in/events.jsonl", 2);
+    let config = "[[sources]]\ntype = \"file\"\npaths = [\"${INPUT_DIR:-data}/*.jsonl\"]\n\
+                  [[destinations]]\nname = \"${DESTINATION}\"\nmodule = \"splunk-hec\"\n\
+                  endpoint = \"capture:${OUT:-captured}\"\n";
+    harness.config(config);
+    let env = [("INPUT_DIR", "in"), ("DESTINATION", "from-env")];
+    let output = harness.run_ok(&env).await;
+    assert_eq!(summary_figure(&output, "delivered"), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("destination=from-env"), "{stderr}");
+    assert!(harness.path("captured").is_dir());
+
+    let stderr = check_fails(&harness, config, &[]).await;
+    assert!(
+        stderr.contains("destinations[0].name: ${DESTINATION} is not set"),
+        "{stderr}"
+    );
+    let secret = format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"s\"\nmodule = \"splunk-hec\"\n\
+         endpoint = \"https://splunk.example.com:8088\"\ntoken = {{ env = \"${{TOKEN_VAR}}\" }}\n"
+    );
+    let stderr = check_fails(&harness, &secret, &[("TOKEN_VAR", "X")]).await;
+    assert!(
+        stderr.contains("destinations[0].token.env: `${...}` is not expanded in a secret"),
+        "{stderr}"
+    );
+}
