@@ -30,7 +30,7 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Str
     };
     let mut changed = false;
     for (key, item) in document.iter_mut() {
-        expand_item(item, &key.get().to_owned(), lookup, &mut changed)?;
+        expand_item(item, key.get(), lookup, &mut changed)?;
     }
     Ok(match changed {
         true => document.to_string(),
