@@ -4,11 +4,12 @@
 use std::net::SocketAddr;
 
 use anyhow::{Result, bail};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::{Secret, SecretRef};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address and port, such as `127.0.0.1:9464`.

@@ -5,11 +5,12 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The queue of events waiting for a destination's batcher: shared with the other
 /// destinations (no copy), bounded in bytes and in events.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BufferConfig {
     /// Most bytes of events held; until a destination falls this far behind, the
@@ -35,7 +36,7 @@ impl Default for BufferConfig {
 }
 
 /// What a full buffer does with the next events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WhenFull {
     /// The sources wait: nothing is lost, a file is the buffer. The default, for audit
@@ -49,21 +50,24 @@ pub enum WhenFull {
 }
 
 /// Exponential backoff with jitter between attempts; `Retry-After` is honoured.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// Attempts per request before its events are dead-lettered.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
     /// The wait after a first failure; each further one doubles it, with jitter.
+    #[schemars(with = "String")]
     #[serde(default = "default_initial_backoff", with = "humantime_serde")]
     pub initial_backoff: Duration,
     /// Longest wait between attempts, a destination's `Retry-After` included.
+    #[schemars(with = "String")]
     #[serde(default = "default_max_backoff", with = "humantime_serde")]
     pub max_backoff: Duration,
     /// Longest a batch may spend failing (attempts, waits, an open circuit) before its
     /// events are dead-lettered with the last reason; unset for no limit but
     /// `max_attempts`.
+    #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     pub max_retry_time: Option<Duration>,
 }
@@ -81,13 +85,14 @@ impl Default for RetryConfig {
 
 /// Stops sending to a destination that keeps failing, so it gets time to recover and
 /// batches wait (in the buffer or spool) instead of spending their attempts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Consecutive failed attempts that open the circuit; 0 turns the breaker off.
     #[serde(default = "default_circuit_failures")]
     pub failures: u32,
     /// How long an open circuit sends nothing; then one batch probes the destination.
+    #[schemars(with = "String")]
     #[serde(default = "default_circuit_open_for", with = "humantime_serde")]
     pub open_for: Duration,
     /// Also open when at least this share (0 to 1) of the last `window` attempts
@@ -112,7 +117,7 @@ impl Default for CircuitBreakerConfig {
 
 /// An optional cap on what a destination is sent, for receivers with a licence or an
 /// ingest quota.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Most events sent per second.
@@ -124,14 +129,16 @@ pub struct RateLimitConfig {
 /// For a module whose destination confirms later what it kept (a `pending` verdict:
 /// Splunk HEC with `ack = true`): how often the host asks, and how long it waits for a
 /// confirmation before it sends the events again.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgementConfig {
     /// The wait between two polls of the tickets not yet confirmed (Splunk advises 10 s).
+    #[schemars(with = "String")]
     #[serde(default = "default_ack_poll_interval", with = "humantime_serde")]
     pub poll_interval: Duration,
     /// A request not confirmed within this long after it was taken is sent again (at
     /// least once: the first copy may still be kept; the event ids show it).
+    #[schemars(with = "String")]
     #[serde(default = "default_ack_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// Most tickets in one poll.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use admin::AdminConfig;
@@ -24,7 +25,7 @@ pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file it was read from, named in every error about it.
@@ -51,9 +52,11 @@ pub struct Config {
     /// Where compiled modules are cached; `$XDG_CACHE_HOME/sluice` (or `~/.cache/sluice`) by default.
     pub cache_dir: Option<PathBuf>,
     /// A destination failing for this long is reported at ERROR, once per such interval.
+    #[schemars(with = "String")]
     #[serde(default = "default_failure_alert_after", with = "humantime_serde")]
     pub failure_alert_after: Duration,
     /// How often a running host logs a progress line per destination; 0s for never.
+    #[schemars(with = "String")]
     #[serde(default = "default_progress_interval", with = "humantime_serde")]
     pub progress_interval: Duration,
     /// `text` (the default) or `json`: one JSON object per log line, for a collector.
@@ -61,12 +64,14 @@ pub struct Config {
     #[serde(default)]
     pub log_format: LogFormat,
     /// How long a graceful shutdown may take to flush every queue.
+    #[schemars(with = "String")]
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
     /// Where sluice keeps its state across restarts: file checkpoints and the spool.
     /// Unset, a restart reads every file from its start again.
     pub data_dir: Option<PathBuf>,
     /// How often file checkpoints (and the spool's delivery positions) are written.
+    #[schemars(with = "String")]
     #[serde(default = "default_checkpoint_interval", with = "humantime_serde")]
     pub checkpoint_interval: Duration,
     /// `[spool]`: events on disk until delivered (needs `data_dir`).
@@ -104,7 +109,7 @@ pub struct Config {
 const MAX_POLICY_BYTES: u64 = 1 << 20;
 
 /// A filter policy (`sluice_filter`), in a TOML file of its own.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Names the filter in logs and counts.
@@ -157,7 +162,7 @@ impl FilterConfig {
 }
 
 /// How the host reads and enriches every event.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     /// Top-level fields that may hold the event time, tried in order: RFC 3339 strings,
@@ -175,8 +180,10 @@ pub struct EventsConfig {
     pub max_depth: u32,
     /// The earliest time an event may have (RFC 3339); an earlier one is not taken.
     #[serde(default = "default_earliest_time")]
+    #[schemars(with = "String")]
     pub earliest_time: jiff::Timestamp,
     /// How far after its ingest an event's time may lie; a later one is not taken.
+    #[schemars(with = "String")]
     #[serde(default = "default_max_future", with = "humantime_serde")]
     pub max_future: Duration,
 }
@@ -195,13 +202,14 @@ impl Default for EventsConfig {
 }
 
 /// Limits for every call into a module.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleLimitsConfig {
     /// Linear memory one module instance may use, in bytes.
     #[serde(default = "default_module_memory")]
     pub module_memory_bytes: usize,
     /// Longest a single call may run.
+    #[schemars(with = "String")]
     #[serde(default = "default_module_call_timeout", with = "humantime_serde")]
     pub module_call_timeout: Duration,
     /// Most bytes of requests one `format` call may return.
@@ -288,9 +296,20 @@ impl<'de> Deserialize<'de> for Switchable<SourceConfig> {
     }
 }
 
+/// The schema of a `[[sources]]` table is that of the table as written.
+impl JsonSchema for Switchable<SourceConfig> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        SourceTable::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SourceTable::json_schema(generator)
+    }
+}
+
 /// A `[[sources]]` table as written: one struct for every type, so that an unknown
 /// key is reported at the key (an internally tagged enum would point at the table).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SourceTable {
     #[serde(rename = "type")]
@@ -299,13 +318,15 @@ struct SourceTable {
     name: Option<String>,
     paths: Option<Vec<String>>,
     follow: Option<bool>,
+    #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     poll_interval: Option<Duration>,
+    #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     rotate_wait: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum SourceKind {
     File,
@@ -342,7 +363,7 @@ impl TryFrom<SourceTable> for SourceConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     /// Unique name, used in logs and dead-letter records.
@@ -361,6 +382,7 @@ pub struct DestinationConfig {
     pub filter_module: Option<String>,
     /// The filter module's settings.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
     pub filter_settings: toml::Table,
     /// The SHA-256 the filter module's bytes must have, as `module_sha256`.
     pub filter_module_sha256: Option<String>,
@@ -393,6 +415,7 @@ pub struct DestinationConfig {
     pub allow_plaintext_credentials: bool,
     /// The module's settings (strings, numbers or booleans).
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
     pub settings: toml::Table,
     /// When batches close.
     #[serde(default)]
@@ -416,6 +439,7 @@ pub struct DestinationConfig {
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     /// Time limit of one HTTP request.
+    #[schemars(with = "String")]
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Most bytes of a response body the module reads (it is told when a body is cut).
@@ -439,7 +463,7 @@ pub struct DestinationConfig {
 
 /// `insecure_module_paths`: whoever can write a module file or its directory can run
 /// code in the host's sandbox, with the destination's signing keys at hand.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InsecureModulePaths {
     /// Such a module is not loaded (at start: an error; at a reload: the running one goes on).
@@ -450,7 +474,7 @@ pub enum InsecureModulePaths {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// For a person: a time, a level, the message, then its fields as `key=value`.
@@ -478,7 +502,7 @@ impl LogFormat {
 }
 
 /// How a stream delimits messages (RFC 6587).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Framing {
     /// `LEN SP MESSAGE`: any byte may be in a message. RFC 5425 requires it over TLS.
@@ -505,7 +529,7 @@ impl DestinationConfig {
 }
 
 /// When a batch closes: whichever limit is reached first. Unset limits come from the module.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
     /// Most events in a batch.
@@ -513,6 +537,7 @@ pub struct BatchConfig {
     /// Most bytes of event JSON in a batch (a single larger event makes a batch alone).
     pub max_bytes: Option<u32>,
     /// Longest a batch waits for more events after its first; 1 s when unset.
+    #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,
 }
@@ -699,6 +724,13 @@ impl Config {
             .partition(|destination| destination.enabled);
         self.destinations = enabled;
         self.disabled_destinations = disabled.into_iter().map(|d| d.name).collect();
+    }
+
+    /// The JSON Schema of a configuration file (as TOML maps onto JSON), from the types
+    /// the file is read into: for editors and for checking files before they ship.
+    pub fn schema() -> String {
+        let schema = schemars::schema_for!(Config);
+        serde_json::to_string_pretty(&schema).expect("a schema serializes")
     }
 
     /// This configuration with `new`'s sources, destinations and filters: what a reload

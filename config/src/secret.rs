@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
@@ -17,11 +18,22 @@ pub enum SecretRef {
 const LITERAL_REFUSED: &str = "literal secrets are refused, so that a config file never holds a credential: give the name of an environment variable, { env = \"NAME\" }, or of a file, { file = \"PATH\" }";
 
 /// The table form, the only one accepted: exactly one of its keys.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SecretTable {
     env: Option<String>,
     file: Option<PathBuf>,
+}
+
+/// The schema of a secret is that of its table.
+impl JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SecretTable::json_schema(generator)
+    }
 }
 
 impl<'de> Deserialize<'de> for SecretRef {
@@ -146,7 +158,7 @@ impl Secret {
 
 /// `basic_auth = { user = "elastic", password = { env = "ES_PASSWORD" } }`: HTTP Basic
 /// credentials, encoded by the host, sent in the module's credential header.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub user: String,
@@ -172,9 +184,10 @@ impl BasicAuth {
 /// scope = "..." }`: the host obtains a token with the client-credentials grant, keeps
 /// it until shortly before it expires, and sends it as `Bearer` in the module's
 /// credential header (Microsoft Entra ID for Sentinel, and any such server).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2 {
+    #[schemars(with = "String")]
     pub token_url: url::Url,
     pub client_id: String,
     pub client_secret: SecretRef,

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// On by default when `data_dir` is set; `false` keeps events in memory only (then
@@ -37,7 +38,7 @@ impl Default for SpoolConfig {
 
 /// When the spool is forced to disk; what a power cut can lose is what was written
 /// since (a crash of sluice alone loses nothing: the OS has the bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(try_from = "String")]
 pub enum Fsync {
     /// After every write, before the source's checkpoint may pass it.

@@ -122,3 +122,77 @@ async fn the_systemd_unit_verifies() {
     assert!(output.status.success(), "{}", transcript(&output));
     assert!(output.stderr.is_empty(), "{}", transcript(&output));
 }
+
+/// Validates each of `instances` (JSON files) against `schema` with Python's jsonschema
+/// (an implementation of its own, not the code that wrote the schema): the names of
+/// those it refuses, with why.
+async fn refused_by_schema(schema: &Path, instances: &[PathBuf]) -> Option<String> {
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  jsonschema.Draft202012Validator.check_schema(schema)\n\
+                  for path in sys.argv[2:]:\n\
+                  \x20   errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(path))))\n\
+                  \x20   for error in errors:\n\
+                  \x20       print(path, list(error.absolute_path), error.message)\n";
+    let output = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(schema)
+        .args(instances)
+        .output()
+        .await
+        .ok()?;
+    if String::from_utf8_lossy(&output.stderr).contains("No module named 'jsonschema'") {
+        return None;
+    }
+    assert!(output.status.success(), "{}", transcript(&output));
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn every_example_matches_the_configuration_schema() {
+    let harness = Harness::new();
+    let schema = harness.sluice(&["config", "schema"], &[]).await;
+    assert!(schema.status.success(), "{}", transcript(&schema));
+    let schema_path = harness.write("schema.json", &schema.stdout);
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(repository().join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 9, "{examples:?}");
+    let mut instances = Vec::new();
+    for example in &examples {
+        let value: toml::Value =
+            toml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+        let name = example
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".toml", ".json");
+        instances.push(harness.write(&name, serde_json::to_vec(&value).unwrap()));
+    }
+    // And one with a misspelt key, which the schema must refuse as sluice does.
+    instances.push(harness.write(
+        "misspelt.json",
+        r#"{"sources":[{"type":"stdin"}],"destinations":[{"name":"d","module":"http","endpont":"https://x"}]}"#,
+    ));
+    let Some(refused) = refused_by_schema(&schema_path, &instances).await else {
+        eprintln!(
+            "python3 with jsonschema is not installed: the examples are not validated here (.ci/test-deps installs it)"
+        );
+        return;
+    };
+    let lines: Vec<&str> = refused.lines().collect();
+    assert!(
+        lines.iter().all(|line| line.contains("misspelt.json")),
+        "examples the schema refuses:\n{refused}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("'endpont' was unexpected")),
+        "{refused}"
+    );
+}

@@ -51,6 +51,9 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// About the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the completion script of a shell, for example
     /// `sluice completions bash > /etc/bash_completion.d/sluice`.
     Completions {
@@ -164,6 +167,13 @@ pub enum DlqCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of the configuration file (TOML read as JSON), for an
+    /// editor (taplo, VS Code's Even Better TOML) or a check before a file ships.
+    Schema,
+}
+
 fn parse_setting(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
         .split_once('=')
@@ -250,6 +260,10 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             settings,
         }),
         Command::Modules { config } => modules(&Config::load_unresolved(&config)?),
+        Command::Config(ConfigCommand::Schema) => {
+            println!("{}", Config::schema());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "sluice", &mut std::io::stdout());
