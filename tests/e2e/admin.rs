@@ -270,3 +270,106 @@ async fn an_unfinished_admin_request_does_not_hold_the_exit() {
     assert!(output.status.success(), "{}", transcript(&output));
     drop(held);
 }
+
+/// The DOM of `url` once its scripts ran for a few seconds, from headless Chromium; none
+/// where the machine has no Chromium.
+async fn rendered(url: &str) -> Option<String> {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())?;
+    let profile = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        // Virtual time: the page's timers run 3 s ahead, so it samples /status thrice.
+        .args(["--virtual-time-budget=3000", "--dump-dom", url])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("chromium finished in time")
+        .unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The cells of the table row whose `data-name` is `name`, as text.
+fn row(dom: &str, name: &str) -> Vec<String> {
+    let start = dom
+        .find(&format!("<tr data-name=\"{name}\">"))
+        .unwrap_or_else(|| panic!("no row {name}: {dom}"));
+    let row = &dom[start..start + dom[start..].find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let inner = &cell[cell.find('>').unwrap() + 1..];
+            let inner = inner.split("</td>").next().unwrap();
+            // Only the text: a chart cell holds an SVG.
+            if inner.starts_with("<svg") {
+                "chart".into()
+            } else {
+                inner.to_owned()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_shows_every_destination_and_source_in_a_browser() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    write_events(&harness, "data/live.jsonl", 40);
+    let port = free_port();
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[sources]]\nname = \"app\"\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}\
+         [[destinations]]\nname = \"down\"\nmodule = \"http\"\nendpoint = \"http://127.0.0.1:9\"\n\
+         retry = {{ max_attempts = 1000, initial_backoff = \"50ms\", max_backoff = \"100ms\" }}\n",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
+    ));
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    until(port, "/metrics", |_, body| {
+        sample(
+            body,
+            "sluice_destination_events_total{destination=\"splunk\",outcome=\"delivered\"}",
+        ) == Some(40.0)
+            && sample(
+                body,
+                "sluice_destination_failed_attempts_total{destination=\"down\"}",
+            ) >= Some(1.0)
+    })
+    .await;
+    let Some(dom) = rendered(&format!("http://127.0.0.1:{port}/")).await else {
+        eprintln!(
+            "chromium is not installed: the page is not tested here (.ci/test-deps installs it)"
+        );
+        send_signal(&child, libc::SIGTERM);
+        return;
+    };
+    // destination, state, circuit, backlog, oldest, in/s, out/s, chart, delivered,
+    // dead-lettered, dropped, last error
+    let splunk = row(&dom, "splunk");
+    assert_eq!(splunk[0], "splunk");
+    assert_eq!(splunk[1], "ok", "{splunk:?}");
+    assert_eq!(splunk[2], "closed");
+    assert_eq!(splunk[3], "0", "backlog {splunk:?}");
+    assert_eq!(splunk[7], "chart");
+    assert_eq!(splunk[8], "40", "delivered {splunk:?}");
+    let down = row(&dom, "down");
+    assert!(down[1].starts_with("failing"), "{down:?}");
+    assert_eq!(down[3], "40", "backlog {down:?}");
+    assert!(down[4].ends_with(" s"), "oldest unsettled {down:?}");
+    assert!(down[11].contains("127.0.0.1:9"), "last error {down:?}");
+    // source, state, events, events/s, lines rejected, files open, unread bytes
+    let app = row(&dom, "app");
+    assert_eq!(app[..3], ["app", "reading", "40"], "{app:?}");
+    assert_eq!(app[5], "1", "files open {app:?}");
+    assert!(dom.contains("40 events read"), "{dom}");
+    send_signal(&child, libc::SIGTERM);
+    let _ = exit_within(child, Duration::from_secs(30)).await;
+}

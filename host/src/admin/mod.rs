@@ -1,5 +1,5 @@
 //! The admin listener (`[admin]`): what an operator's tools read while Sluice runs.
-//! `/health` says the process serves; `/ready` whether every source reads and every
+//! `/` is a page for a browser that reads `/status`; `/health` says the process serves; `/ready` whether every source reads and every
 //! destination keeps up (503 naming a source that cannot open a file or stopped on an
 //! error, a destination failing longer than `failure_alert_after` or paused);
 //! `/status` the figures of the progress lines as JSON; `/metrics` the same and more
@@ -78,8 +78,10 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
             admin.clone(),
             authorized,
         ))
+        // The page holds no figure (it asks /status, with the token, for them): no token.
+        .route("/", get(page))
         .with_state(admin);
-    tracing::info!(%address, "admin listener: /metrics, /health, /ready, /status");
+    tracing::info!(%address, "admin listener: / (a page), /metrics, /health, /ready, /status");
     let stop = CancellationToken::new();
     let serving = tokio::spawn({
         let stop = stop.clone();
@@ -93,6 +95,23 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
         }
     });
     Ok(Listener { stop, serving })
+}
+
+/// The page an operator opens in a browser: one file, no external asset, which reads
+/// `/status` every second. Its own script and styles only.
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("page.html"),
+    )
+        .into_response()
 }
 
 /// Refuses a request without the token, when there is one.
