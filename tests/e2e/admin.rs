@@ -235,6 +235,17 @@ async fn the_admin_listener_takes_only_its_token_and_never_unguarded_off_loopbac
         .await
         .unwrap();
     assert_eq!((status, body.as_str()), (200, "ok\n"));
+    // The page holds no figure: it loads without the token, then asks for it.
+    let (status, _, page) = get(port, "/", &[]).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(!page.contains("admin-secret"));
+    if let Some(dom) = rendered(&format!("http://127.0.0.1:{port}/")).await {
+        assert!(
+            dom.contains("<form id=\"token\" style=\"display: block;\">"),
+            "{dom}"
+        );
+        assert!(dom.contains("the admin listener wants its token"), "{dom}");
+    }
     send_signal(&child, libc::SIGTERM);
     let output = exit_within(child, Duration::from_secs(30)).await;
     assert!(output.status.success(), "{}", transcript(&output));
