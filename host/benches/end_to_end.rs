@@ -28,7 +28,10 @@
 //! loopback `_bulk` endpoint instead; `SLUICE_BENCH_MODULE=syslog`, through the syslog
 //! module over TCP (octet counting) to a loopback listener that counts frames. The peer
 //! runs only for the plain HEC row (gzip, the spool, filters, outages and the other
-//! modules have no like-for-like syslog-ng configuration here).
+//! modules have no like-for-like syslog-ng configuration here). `SLUICE_BENCH_ADMIN=1`
+//! opens the admin listener and scrapes `/metrics` ten times a second while the run
+//! lasts (150 times as often as Prometheus's usual 15 s, so that a run of a second sees
+//! scrapes at all): metrics on, against the row without it.
 
 mod support;
 
@@ -58,6 +61,8 @@ struct Bench {
     peer_parses: bool,
     /// The destination's `buffer.max_bytes`, when not the default.
     buffer_bytes: Option<usize>,
+    /// The admin listener on, scraped ten times a second.
+    admin: bool,
 }
 
 impl Bench {
@@ -81,6 +86,7 @@ impl Bench {
             rounds: number("SLUICE_BENCH_ROUNDS", 1).max(1),
             peer: std::env::var("SLUICE_BENCH_PEER").map_or(true, |v| v != "0"),
             peer_parses: std::env::var("SLUICE_BENCH_PEER_PARSE").map_or(true, |v| v != "0"),
+            admin: flag("SLUICE_BENCH_ADMIN"),
             buffer_bytes: std::env::var("SLUICE_BENCH_BUFFER")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -95,6 +101,8 @@ impl Bench {
             Some("only the HEC row has a syslog-ng configuration")
         } else if self.gzip {
             Some("syslog-ng 3.38's http() does not compress")
+        } else if self.admin {
+            Some("the admin listener is Sluice's own: the row compares with the one without it")
         } else if self.spool || self.filter || self.outage > 0 {
             Some(
                 "the spool, filters and outages have no like-for-like syslog-ng configuration here",
@@ -106,10 +114,15 @@ impl Bench {
 
     fn describe(&self) -> String {
         format!(
-            "{} events in {} file(s), {}{}{}{}{}{}",
+            "{} events in {} file(s), {}{}{}{}{}{}{}",
             self.events,
             self.files,
             self.module,
+            if self.admin {
+                ", /metrics scraped ten times a second"
+            } else {
+                ""
+            },
             if self.gzip { ", gzip" } else { "" },
             if self.spool { ", spooled" } else { "" },
             if self.filter { ", a filter policy" } else { "" },
@@ -247,6 +260,13 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
         "splunk-hec" => http_receiver(&SPLUNK_HEC, bench.outage, bench.gzip).await,
         other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
     };
+    let admin_port = bench.admin.then(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    });
+    let admin = admin_port
+        .map(|port| format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n"))
+        .unwrap_or_default();
     let config = dir.join("sluice.toml");
     std::fs::write(
         &config,
@@ -254,6 +274,7 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
             r#"
 dead_letter_dir = "dead-letter"
 {data_dir}
+{admin}
 {sources}
 {filters}
 [[destinations]]
@@ -284,9 +305,13 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         .env("SLUICE_LOG", "warn")
         .spawn()
         .expect("sluice runs");
+    let scraper = admin_port.map(|port| tokio::spawn(scrape_often(port)));
     let (status, usage) = tokio::task::spawn_blocking(move || support::wait_measured(child))
         .await
         .unwrap();
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
     let seconds = start.elapsed().as_secs_f64();
     assert!(status.success(), "sluice failed: {status}");
     let delivered = received.load(Ordering::Relaxed);
@@ -296,6 +321,18 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         cpu: usage.cpu,
         peak_rss_kib: usage.peak_rss_kib,
         receiver_cpu: support::usage(libc::RUSAGE_SELF).cpu - receiver_before,
+    }
+}
+
+/// Scrapes `/metrics` on `port` ten times a second, until aborted; a scrape that fails (the listener not up yet, or gone) is not a failure.
+async fn scrape_often(port: u16) {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    loop {
+        if let Ok(response) = client.get(&url).send().await {
+            let _ = response.bytes().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

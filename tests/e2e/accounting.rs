@@ -104,7 +104,10 @@ async fn every_way_out_moves_its_counter_by_the_exact_count_and_the_counts_add_u
          filter = \"filters/cap.toml\"\nbatch = {{ max_wait = \"50ms\" }}\n\
          [[destinations]]\nname = \"tiny\"\nmodule = \"http\"\nendpoint = \"{silent}\"\n\
          request_timeout = \"60s\"\nbatch = {{ max_events = 2, max_wait = \"10ms\" }}\n\
-         buffer = {{ max_events = 2, when_full = \"drop_newest\" }}\n",
+         buffer = {{ max_events = 2, when_full = \"drop_newest\" }}\n\
+         [[destinations]]\nname = \"tiny_oldest\"\nmodule = \"http\"\nendpoint = \"{silent}\"\n\
+         request_timeout = \"60s\"\nbatch = {{ max_events = 2, max_wait = \"10ms\" }}\n\
+         buffer = {{ max_events = 2, when_full = \"drop_oldest\" }}\n",
         hec("hec", ""),
         hec("wrongidx", "settings = { index = \"nope\" }\n"),
     ));
@@ -259,11 +262,11 @@ async fn every_way_out_moves_its_counter_by_the_exact_count_and_the_counts_add_u
 
     // The summary equals the last scrape for the destinations that had settled, and
     // every destination's events in add up to their outcomes.
-    for name in ["hec", "wrongidx", "cap", "tiny"] {
+    for name in ["hec", "wrongidx", "cap", "tiny", "tiny_oldest"] {
         let summary = figures(&destination_summary(&stderr, name));
         let outcomes: u64 = OUTCOMES.iter().map(|(key, _)| summary[*key]).sum();
         assert_eq!(summary["events_in"], outcomes, "{name}: {summary:?}");
-        if name == "tiny" {
+        if name.starts_with("tiny") {
             continue;
         }
         assert_eq!(
@@ -284,22 +287,28 @@ async fn every_way_out_moves_its_counter_by_the_exact_count_and_the_counts_add_u
     let hec = figures(&destination_summary(&stderr, "hec"));
     assert_eq!(hec["delivered"], indexed);
     assert_eq!(hec["delivered"], 33);
-    // tiny: what its full buffer dropped, as its warnings add up, and what the deadline
-    // abandoned, as the dead-letter store keeps it.
-    let tiny = figures(&destination_summary(&stderr, "tiny"));
-    let warned: u64 = stderr
-        .lines()
-        .filter(|l| l.contains("buffer full") && l.contains("destination=tiny"))
-        .map(|l| figures(l)["events"])
-        .sum();
-    assert_eq!(tiny["dropped_when_full"], warned, "{stderr}");
-    assert_eq!(tiny["dropped_when_full"], tiny_dropped);
-    let abandoned = harness
-        .dead_letters()
-        .iter()
-        .filter(|r| r["stage"] == "shutdown" && r["destination"] == "tiny")
-        .count() as u64;
-    assert!(tiny["abandoned"] > 0, "{stderr}");
-    assert_eq!(tiny["abandoned"], abandoned, "{stderr}");
-    assert_eq!(tiny["delivered"], 0);
+    // The tiny ones: what their full buffers dropped (the newest, or the oldest), as
+    // their warnings add up, and what the deadline abandoned, as the dead-letter store
+    // keeps it.
+    let dead_letters = harness.dead_letters();
+    for (name, scraped_drops) in [("tiny", Some(tiny_dropped)), ("tiny_oldest", None)] {
+        let tiny = figures(&destination_summary(&stderr, name));
+        let warned: u64 = stderr
+            .lines()
+            .filter(|l| l.contains("buffer full") && l.contains(&format!("destination={name} ")))
+            .map(|l| figures(l)["events"])
+            .sum();
+        assert!(tiny["dropped_when_full"] > 0, "{name}: {stderr}");
+        assert_eq!(tiny["dropped_when_full"], warned, "{name}: {stderr}");
+        if let Some(scraped) = scraped_drops {
+            assert_eq!(tiny["dropped_when_full"], scraped);
+        }
+        let abandoned = dead_letters
+            .iter()
+            .filter(|r| r["stage"] == "shutdown" && r["destination"] == name)
+            .count() as u64;
+        assert!(tiny["abandoned"] > 0, "{name}: {stderr}");
+        assert_eq!(tiny["abandoned"], abandoned, "{name}: {stderr}");
+        assert_eq!(tiny["delivered"], 0);
+    }
 }

@@ -138,8 +138,8 @@ async fn a_streaming_host_is_scraped_and_says_when_a_destination_is_not_ready() 
         .unwrap_or_else(|| panic!("{table}"))
         .split_whitespace()
         .collect();
-    assert_eq!(row[..4], ["splunk", "ok", "closed", "0"], "{table}");
-    assert_eq!(row[6], "100", "delivered: {table}");
+    assert_eq!(row[..5], ["splunk", "ok", "closed", "0", "-"], "{table}");
+    assert_eq!(row[7], "100", "delivered: {table}");
 
     // HEC busy: the ten new events wait in retries, counted as backlog, and once the
     // destination has failed for longer than failure_alert_after, it is not ready.

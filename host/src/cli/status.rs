@@ -137,6 +137,7 @@ fn render(now: &Value, before: Option<&Value>) -> String {
         "state",
         "circuit",
         "backlog",
+        "oldest",
         "in/s",
         "out/s",
         "delivered",
@@ -167,6 +168,9 @@ fn render(now: &Value, before: Option<&Value>) -> String {
             state,
             destination["circuit"].as_str().unwrap_or("?").to_owned(),
             number(destination, "backlog").to_string(),
+            destination["oldest_unsettled_seconds"]
+                .as_f64()
+                .map_or_else(|| "-".to_owned(), |age| format!("{}s", age as u64)),
             per_second(
                 number(destination, "events_in"),
                 previous.map(|p| number(p, "events_in")),
