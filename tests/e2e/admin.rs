@@ -384,3 +384,65 @@ async fn the_page_shows_every_destination_and_source_in_a_browser() {
     send_signal(&child, libc::SIGTERM);
     let _ = exit_within(child, Duration::from_secs(30)).await;
 }
+
+/// Clients that open connections and never finish a request cannot hold them, nor take
+/// more than the listener's share of the process's file descriptors (they took all
+/// 20,000, and the sources and destinations could open nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn held_connections_are_bounded_and_timed_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let harness = Harness::new();
+    let events = write_events(&harness, "data/live.jsonl", 5);
+    let port = free_port();
+    harness.config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:{port}\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+         [[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:out\"\nbatch = {{ max_wait = \"50ms\" }}\n"
+    ));
+    let child = harness.spawn_run("unused", Stdio::null());
+    let pid = child.id().unwrap();
+    until(port, "/health", |status, _| status == 200).await;
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    let before = fds();
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let _ = stream.write_all(b"GET /health HTTP/1.1\r\nX-Slow: ").await;
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = fds();
+    assert!(
+        during <= before + 64 + 8,
+        "{during} descriptors open with 300 held connections, {before} before"
+    );
+    // The pipeline goes on meanwhile.
+    append_lines(&events, (5..10).map(|n| format!("{{\"n\":{n}}}")));
+    // Past the header deadline, the listener has closed them.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut closed = 0;
+    for stream in &mut held {
+        let mut buffer = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer)).await;
+        // An end of stream, a reset, or the 408 hyper answers at the deadline.
+        if read.is_ok() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, held.len(), "connections still held open");
+    until(port, "/metrics", |_, body| {
+        sample(
+            body,
+            "sluice_destination_events_total{destination=\"c\",outcome=\"delivered\"}",
+        ) == Some(10.0)
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+}
