@@ -95,3 +95,40 @@ async fn the_log_format_is_text_or_json_and_nothing_else() {
         "{said}"
     );
 }
+
+/// Warnings count what reached the dead-letter store: with the store failing (a full
+/// disk), rejected lines are not said to be there (they said so before the write).
+#[tokio::test(flavor = "multi_thread")]
+async fn warnings_count_only_what_the_store_took() {
+    let harness = Harness::new();
+    harness.write(
+        "data/in.jsonl",
+        "not json\nnor this\n{\"action\":\"login\"}\n",
+    );
+    std::fs::create_dir_all(harness.path("dead-letter")).unwrap();
+    // Every write to the store fails as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", harness.path("dead-letter/dead-letter.jsonl")).unwrap();
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\nlog_format = \"json\"\n{FILE_SOURCE}{CAPTURE_DESTINATION}"
+    ));
+    let child = harness.start_run();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    crate::support::send_signal(&child, libc::SIGTERM);
+    let output = crate::support::exit_within(child, std::time::Duration::from_secs(30)).await;
+    // Lines lost: exit code 1, as events abandoned.
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(summary_figure_json(&output, "lines_rejected"), 0);
+    assert_eq!(summary_figure_json(&output, "abandoned"), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: u64 = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rejected to the dead-letter store"))
+        })
+        .map(|line| line["lines"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(said, 0, "{stderr}");
+}

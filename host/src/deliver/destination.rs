@@ -479,9 +479,6 @@ impl Destination {
         if indices.is_empty() {
             return true;
         }
-        if let Some(events) = self.dead_letter_warnings.due(indices.len() as u64) {
-            tracing::warn!(destination = %self.name, events, %reason, "events dead-lettered (`events`: since the last such warning, these included; the next comes in {:?} at the earliest)", throttle::EVERY);
-        }
         let stored = self
             .write_records(
                 batch,
@@ -493,6 +490,10 @@ impl Destination {
             )
             .await;
         if stored {
+            // Said once they are in the store: what the warnings count is there.
+            if let Some(events) = self.dead_letter_warnings.due(indices.len() as u64) {
+                tracing::warn!(destination = %self.name, events, %reason, "events dead-lettered (`events`: since the last such warning, these included; the next comes in {:?} at the earliest)", throttle::EVERY);
+            }
             Counters::add(&self.counters.dead_lettered, indices.len());
             self.health
                 .dead_lettered

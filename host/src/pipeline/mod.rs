@@ -334,9 +334,6 @@ impl Ingest {
     /// is written there before the chunk it was read with goes on.
     fn reject(&mut self, origin: Origin<'_>, kind: Reject, reason: &str, line: &[u8]) {
         self.figures.rejected(kind);
-        if let Some(lines) = self.reject_warnings.due(1) {
-            tracing::warn!(file = origin.name, line = origin.line, %reason, lines, "line rejected to the dead-letter store (`lines`: rejected since the last such warning, this one included; the next comes in {:?} at the earliest)", throttle::EVERY);
-        }
         self.rejected.push(Rejected {
             origin: format!("{}:{}", origin.name, origin.line),
             reason: reason.to_owned(),
@@ -369,9 +366,13 @@ impl Ingest {
             .collect();
         let stored = self.router.dead_letter.store(&records, &self.give_up).await;
         let count = self.rejected.len();
-        self.rejected.clear();
         if stored {
             Counters::add(&self.router.counters.lines_rejected, count);
+            // Said once they are in the store: what the warnings count is there.
+            if let Some(lines) = self.reject_warnings.due(count as u64) {
+                let last = self.rejected.last().expect("not empty");
+                tracing::warn!(line = %last.origin, reason = %last.reason, lines, "lines rejected to the dead-letter store (`lines`: since the last such warning, these included; `line` and `reason` of the last; the next warning comes in {:?} at the earliest)", throttle::EVERY);
+            }
         } else {
             Counters::add(&self.router.counters.abandoned, count);
             tracing::error!(
@@ -379,6 +380,7 @@ impl Ingest {
                 "rejected lines could not be written to the dead-letter store before the source stopped; they are lost"
             );
         }
+        self.rejected.clear();
         stored
     }
 
