@@ -82,8 +82,13 @@ struct State {
     events: usize,
     senders: usize,
     receiving: bool,
-    /// When chunks were taken: the count of events taken once each was, and when.
+    /// When chunks were kept: the count of events kept once each was, and when.
     arrivals: VecDeque<(u64, Instant)>,
+    /// Events kept (taken and not dropped at once by `drop_newest`): the count
+    /// `arrivals` numbers events by.
+    kept: u64,
+    /// Events `drop_newest` dropped as they came: settled, but not the oldest.
+    dropped_newest: u64,
 }
 
 /// A queue for `destination` within `limits` (a chunk larger than the whole queue is
@@ -103,6 +108,8 @@ pub fn memory_queue(
             senders: 1,
             receiving: true,
             arrivals: VecDeque::new(),
+            kept: 0,
+            dropped_newest: 0,
         }),
         pushed: Notify::new(),
         popped: Notify::new(),
@@ -147,13 +154,15 @@ impl QueueGauge {
     }
 
     /// How long ago the queue took the oldest event not yet `settled` (a count of the
-    /// events taken that are settled, whatever the order), if one is not.
+    /// events taken that are settled, whatever the order), if one is not. The events
+    /// `drop_newest` dropped are settled without being the oldest: they do not count.
     pub fn oldest_unsettled(&self, settled: u64) -> Option<Duration> {
         let mut state = self.shared.lock();
+        let settled = settled.saturating_sub(state.dropped_newest);
         while state
             .arrivals
             .front()
-            .is_some_and(|&(taken, _)| taken <= settled)
+            .is_some_and(|&(kept, _)| kept <= settled)
         {
             state.arrivals.pop_front();
         }
@@ -179,14 +188,16 @@ impl Shared {
         self.state.lock().expect("not poisoned")
     }
 
-    /// Counts `events` taken now, under the queue's lock.
+    /// Counts `events` taken now and kept, under the queue's lock.
     fn taken(&self, state: &mut State, events: usize) {
-        let taken = self.taken.fetch_add(events as u64, Ordering::Relaxed) + events as u64;
+        self.taken.fetch_add(events as u64, Ordering::Relaxed);
+        state.kept += events as u64;
         if state.arrivals.len() == MAX_ARRIVALS {
             let (newest, _) = state.arrivals.pop_back().expect("full");
             state.arrivals.back_mut().expect("full").0 = newest;
         }
-        state.arrivals.push_back((taken, Instant::now()));
+        let kept = state.kept;
+        state.arrivals.push_back((kept, Instant::now()));
     }
 
     /// Counts `events` dropped, and warns if the last warning is old enough.
@@ -248,7 +259,8 @@ impl QueueSender {
                 WhenFull::DropNewest => {
                     // Offered to the destination, then dropped: in its events in, as
                     // the dropped oldest are.
-                    shared.taken(&mut state, events);
+                    shared.taken.fetch_add(events as u64, Ordering::Relaxed);
+                    state.dropped_newest += events as u64;
                     shared.dropped(events, "drop_newest");
                     return Ok(());
                 }
@@ -376,6 +388,22 @@ mod tests {
 
     fn template() -> Ack {
         Ack::new(|| {}).into_template()
+    }
+
+    #[test]
+    fn the_oldest_unsettled_age_is_the_oldest_kept_events_whatever_drop_newest_dropped() {
+        let (sender, _receiver) = queue(100, WhenFull::DropNewest);
+        let gauge = sender.gauge();
+        let ack = template();
+        sender.try_push(&chunk(60, 2), &ack).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        // Full: these five are dropped as they come, settled but not the oldest.
+        sender.try_push(&chunk(60, 5), &ack).unwrap();
+        assert_eq!((gauge.taken(), gauge.dropped()), (7, 5));
+        let age = gauge.oldest_unsettled(5).expect("the first two wait");
+        assert!(age >= Duration::from_millis(30), "{age:?}");
+        // Once those two are settled too, none waits.
+        assert_eq!(gauge.oldest_unsettled(7), None);
     }
 
     #[tokio::test]
