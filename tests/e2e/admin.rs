@@ -446,3 +446,38 @@ async fn held_connections_are_bounded_and_timed_out() {
     let output = exit_within(child, Duration::from_secs(30)).await;
     assert!(output.status.success(), "{}", transcript(&output));
 }
+
+/// A source held back by a destination that does not keep up shows how far behind its
+/// file it is, as it reads (the figure stayed at the file's size from its first look).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_back_source_shows_its_lag_as_it_reads() {
+    let harness = Harness::new();
+    let events = write_events(&harness, "data/big.jsonl", 40_000);
+    let size = std::fs::metadata(&events).unwrap().len() as f64;
+    let silent = crate::support::silent_endpoint().await;
+    let port = free_port();
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+         [[sources]]\nname = \"big\"\ntype = \"file\"\npaths = [\"data/big.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+         [[destinations]]\nname = \"stuck\"\nmodule = \"http\"\nendpoint = \"{silent}\"\nrequest_timeout = \"60s\"\n\
+         buffer = {{ max_events = 10, max_bytes = 1024 }}\n"
+    ));
+    let child = harness.spawn_run("unused", Stdio::null());
+    let read = "sluice_source_bytes_total{source=\"big\"}";
+    let unread = "sluice_source_unread_bytes{source=\"big\"}";
+    // Held back: reading has stopped short of the end.
+    let (_, metrics) = until(port, "/metrics", |_, body| {
+        sample(body, read).is_some_and(|read| read > 0.0 && read < size)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, metrics) = until(port, "/metrics", |_, _| true).await.max((0, metrics));
+    let (read, unread) = (
+        sample(&metrics, read).unwrap(),
+        sample(&metrics, unread).unwrap(),
+    );
+    assert!(read < size, "{metrics}");
+    assert_eq!(read + unread, size, "{metrics}");
+    send_signal(&child, libc::SIGTERM);
+    let _ = exit_within(child, Duration::from_secs(30)).await;
+}

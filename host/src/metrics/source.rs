@@ -52,6 +52,17 @@ impl SourceFigures {
         self.problem.lock().expect("not poisoned").clone()
     }
 
+    /// The reader read `bytes` of what it counted as unread: between two looks at its
+    /// files, the lag falls as it reads (a reader held back by a full buffer reads
+    /// slowly, and that is when its lag matters).
+    pub fn unread_fell(&self, bytes: u64) {
+        let _ = self
+            .unread_bytes
+            .try_update(Ordering::Relaxed, Ordering::Relaxed, |unread| {
+                Some(unread.saturating_sub(bytes))
+            });
+    }
+
     /// The reader holds `open` files, with `unread` bytes past where it has read.
     pub fn files(&self, open: usize, unread: u64) {
         self.files_open.store(open as u64, Ordering::Relaxed);

@@ -574,7 +574,9 @@ impl OpenFile {
                     checkpoints.first_bytes(self.id, &self.fingerprint);
                 }
             }
+            let unread = self.unread();
             self.read_bytes += read as u64;
+            ingest.figures().unread_fell(unread - self.unread());
             let (name, stream) = (&self.name, self.id.seed());
             self.splitter.feed(bytes, |position, line| {
                 ingest.line(origin(name, stream, position), line)
