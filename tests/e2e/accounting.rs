@@ -309,6 +309,15 @@ async fn every_way_out_moves_its_counter_by_the_exact_count_and_the_counts_add_u
             .count() as u64;
         assert!(tiny["abandoned"] > 0, "{name}: {stderr}");
         assert_eq!(tiny["abandoned"], abandoned, "{name}: {stderr}");
+        // Said in at most two lines (the first, and the rest at the end) that add up.
+        let said: Vec<u64> = stderr
+            .lines()
+            .filter(|l| l.contains("abandoned") && l.contains(&format!("destination={name} ")))
+            .filter(|l| !l.contains("destination summary"))
+            .map(|l| figures(l)["events"])
+            .collect();
+        assert!((1..=2).contains(&said.len()), "{name}: {stderr}");
+        assert_eq!(said.iter().sum::<u64>(), abandoned, "{name}: {stderr}");
         assert_eq!(tiny["delivered"], 0);
     }
 }

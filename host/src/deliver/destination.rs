@@ -45,6 +45,8 @@ pub struct Destination {
     pub(super) health: Health,
     /// Dead-lettered events are warned about at most once per [`throttle::EVERY`].
     dead_letter_warnings: Throttle,
+    /// And abandoned ones (a backlog of small batches made a line each).
+    abandon_warnings: Throttle,
     pub(super) requests: Arc<Requests>,
     /// No answer within this is a timeout, for the requests' figures.
     pub(super) request_timeout: Duration,
@@ -279,6 +281,7 @@ impl Destination {
             counters,
             health: Health::new(alert_after),
             dead_letter_warnings: Throttle::default(),
+            abandon_warnings: Throttle::default(),
             requests: Arc::default(),
             request_timeout: config.request_timeout,
             paused: tokio::sync::watch::Sender::new(None),
@@ -287,12 +290,16 @@ impl Destination {
         })
     }
 
-    /// What the end of a run says of it: the dead-lettered events no warning has
-    /// counted yet, and where a capture destination's requests are.
+    /// What the end of a run says of it: the dead-lettered and abandoned events no
+    /// line has counted yet, and where a capture destination's requests are.
     pub fn log_end(&self) {
         let events = self.dead_letter_warnings.rest();
         if events > 0 {
             tracing::warn!(destination = %self.name, events, "events dead-lettered since the last such warning");
+        }
+        let events = self.abandon_warnings.rest();
+        if events > 0 {
+            tracing::error!(destination = %self.name, events, "batches abandoned at the shutdown deadline since the last such line");
         }
         if let Some(dir) = self.transport.capture_dir() {
             tracing::info!(destination = %self.name, directory = %dir.display(), "requests captured as files");
@@ -445,7 +452,9 @@ impl Destination {
     /// unsettled, so a source with checkpoints reads them again too (at least once).
     pub(super) async fn abandon(&self, events: &Events, reason: &str, abort: &CancellationToken) {
         self.count_abandoned(events.len());
-        tracing::error!(destination = %self.name, events = events.len(), "shutdown deadline passed; batch abandoned");
+        if let Some(events) = self.abandon_warnings.due(events.len() as u64) {
+            tracing::error!(destination = %self.name, events, "shutdown deadline passed; batches abandoned (`events`: since the last such line, these included)");
+        }
         self.write_records(
             events,
             0..events.len() as u32,
