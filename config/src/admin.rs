@@ -37,9 +37,18 @@ impl AdminConfig {
         self.token
             .as_ref()
             .map(|token| {
-                token
+                let value = token
                     .resolve()
-                    .map_err(|e| anyhow::anyhow!("admin.token: {e}"))
+                    .map_err(|e| anyhow::anyhow!("admin.token: {e}"))?;
+                // No `Authorization` header could carry it: the listener would be shut.
+                if value.expose().is_empty()
+                    || value.expose().chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    anyhow::bail!(
+                        "admin.token: {token} is empty or holds a space or a control character, which no bearer token can carry"
+                    );
+                }
+                Ok(value)
             })
             .transpose()
     }

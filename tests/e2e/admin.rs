@@ -213,9 +213,14 @@ async fn the_admin_listener_takes_only_its_token_and_never_unguarded_off_loopbac
     );
 
     let port = free_port();
-    harness.config(&format!(
+    let with_token = format!(
         "[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = {{ env = \"ADMIN_TOKEN\" }}\n{source}{destination}"
-    ));
+    );
+    // A token no bearer header could carry would shut the listener for good.
+    let stderr = check_fails(&harness, &with_token, &[("ADMIN_TOKEN", "two words")]).await;
+    assert!(stderr.contains("admin.token: "), "{stderr}");
+    assert!(!stderr.contains("two words"), "{stderr}");
+    harness.config(&with_token);
     let mut command = harness.command(&["run", "-c", "sluice.toml"]);
     command
         .env("ADMIN_TOKEN", "admin-secret")
@@ -225,6 +230,10 @@ async fn the_admin_listener_takes_only_its_token_and_never_unguarded_off_loopbac
     let child = command.spawn().unwrap();
     let (status, _) = until(port, "/health", |_, _| true).await;
     assert_eq!(status, 401);
+    let (status, _, _) = get(port, "/health", &[("authorization", "bearer admin-secret")])
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the scheme's name is case-insensitive");
     for wrong in ["Bearer admin-secreT", "Bearer ", "admin-secret"] {
         let (status, _, _) = get(port, "/metrics", &[("authorization", wrong)])
             .await

@@ -176,7 +176,7 @@ async fn authorized(State(admin): State<Arc<Admin>>, request: Request, next: Nex
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            .and_then(bearer);
         if !given.is_some_and(|given| same(given.as_bytes(), token.expose().as_bytes())) {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -187,6 +187,15 @@ async fn authorized(State(admin): State<Arc<Admin>>, request: Request, next: Nex
         }
     }
     next.run(request).await
+}
+
+/// The credentials of a `Bearer` authorization (the scheme's name is case-insensitive,
+/// RFC 9110 section 11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start_matches(' '))
 }
 
 /// Equal bytes, compared in a time that does not depend on where they differ.
@@ -243,12 +252,28 @@ async fn status(State(admin): State<Arc<Admin>>) -> Response {
     axum::Json(body).into_response()
 }
 
+/// Whether an `Accept` header lists OpenMetrics (media types are case-insensitive) with
+/// a weight above zero, as Prometheus asks when it wants it.
+fn asks_for_openmetrics(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let refused = parts.any(|parameter| {
+            parameter
+                .strip_prefix("q=")
+                .and_then(|weight| weight.parse::<f32>().ok())
+                .is_some_and(|weight| weight <= 0.0)
+        });
+        media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+    })
+}
+
 /// The Prometheus text format, or OpenMetrics when the scraper asks for it.
 async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+        .is_some_and(asks_for_openmetrics);
     let mut text = String::new();
     let (encoded, content_type) = match openmetrics {
         true => (
@@ -263,5 +288,31 @@ async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Respons
     match encoded {
         Ok(()) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t", "bearer t", "BEARER t", "Bearer  t"] {
+            assert_eq!(bearer(value), Some("t"), "{value}");
+        }
+        assert_eq!(bearer("Basic t"), None);
+        assert_eq!(bearer("Bearert"), None);
+    }
+
+    #[test]
+    fn openmetrics_is_served_when_asked_with_a_weight() {
+        assert!(asks_for_openmetrics(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        ));
+        assert!(asks_for_openmetrics("APPLICATION/OPENMETRICS-TEXT"));
+        assert!(!asks_for_openmetrics(
+            "application/openmetrics-text;q=0, text/plain"
+        ));
+        assert!(!asks_for_openmetrics("text/plain"));
     }
 }
