@@ -132,3 +132,29 @@ async fn warnings_count_only_what_the_store_took() {
         .sum();
     assert_eq!(said, 0, "{stderr}");
 }
+
+/// With JSON logs, the error that stops sluice is a JSON line too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_error_that_stops_sluice_is_json_too() {
+    let harness = Harness::new();
+    harness.config(&format!(
+        "log_format = \"json\"\n{FILE_SOURCE}[[destinations]]\nname = \"s\"\nmodule = \"splunk-hec\"\n\
+         endpoint = \"https://splunk.example.com:8088\"\ntoken = {{ env = \"UNSET_TOKEN_VARIABLE\" }}\n"
+    ));
+    let output = harness.sluice(&["run", "-c", "sluice.toml"], &[]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let last = lines.last().expect("a line");
+    assert_eq!(last["level"], "ERROR", "{stderr}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("UNSET_TOKEN_VARIABLE"),
+        "{stderr}"
+    );
+}

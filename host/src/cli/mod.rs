@@ -189,7 +189,7 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 ///
 /// The format is `SLUICE_LOG_FORMAT` (`text` or `json`), else the `log_format` of the
 /// configuration `run` or `check` reads, else text.
-fn init_logging(config: Option<&std::path::Path>) -> Result<()> {
+fn init_logging(config: Option<&std::path::Path>) -> Result<LogFormat> {
     use std::io::IsTerminal;
     let format = match std::env::var("SLUICE_LOG_FORMAT") {
         Ok(format) => match format.as_str() {
@@ -216,7 +216,7 @@ fn init_logging(config: Option<&std::path::Path>) -> Result<()> {
         // The fields at the top level, next to `timestamp`, `level`, `target`, `message`.
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-    Ok(())
+    Ok(format)
 }
 
 /// `directives` with each bare level made Sluice's own (`debug` -> `sluice=debug`), after
@@ -242,9 +242,21 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run { config } | Command::Check { config, .. } => Some(config.as_path()),
         _ => None,
     };
-    init_logging(config)?;
-    match cli.command {
-        Command::Run { config } => run(Config::load(&config)?),
+    let format = init_logging(config)?;
+    match (dispatch(cli.command, format), format) {
+        // A collector reading JSON gets the error that ends the run as JSON too.
+        (Err(error), LogFormat::Json) => {
+            tracing::error!(error = %format!("{error:#}"), "sluice stopped on an error");
+            Ok(ExitCode::from(2))
+        }
+        (done, _) => done,
+    }
+}
+
+fn dispatch(command: Command, format: LogFormat) -> Result<ExitCode> {
+    match command {
+        // A progress bar drawn between JSON lines would break them.
+        Command::Run { config } => run(Config::load(&config)?, format == LogFormat::Text),
         Command::Check { config, connect } => check(&config, connect),
         Command::Preview {
             module,
@@ -332,12 +344,14 @@ enum RunOutcome {
     Incomplete = 3,
 }
 
-fn run(config: Config) -> Result<ExitCode> {
+fn run(config: Config, show_progress: bool) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let counters = Arc::new(Counters::default());
-    let progress = progress::Progress::for_run(&config, &counters);
+    let progress = show_progress
+        .then(|| progress::Progress::for_run(&config, &counters))
+        .flatten();
     let summary = runtime.block_on(crate::run::run(config, counters));
     drop(progress);
     // A read of stdin blocks a thread of the runtime's pool, and dropping the runtime
