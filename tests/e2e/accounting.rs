@@ -266,6 +266,7 @@ async fn every_way_out_moves_its_counter_by_the_exact_count_and_the_counts_add_u
         let summary = figures(&destination_summary(&stderr, name));
         let outcomes: u64 = OUTCOMES.iter().map(|(key, _)| summary[*key]).sum();
         assert_eq!(summary["events_in"], outcomes, "{name}: {summary:?}");
+        assert_eq!(summary["backlog"], 0, "{name}: {summary:?}");
         if name.starts_with("tiny") {
             continue;
         }

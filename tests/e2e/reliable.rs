@@ -225,6 +225,14 @@ async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: u
         transcript(&output)
     );
     assert_eq!(summary_figure(&output, "abandoned"), 0);
+    // What stays in the spool is the destination's backlog: its events in, add up.
+    let summary = crate::support::destination_summary(&stderr, "splunk");
+    let figure = |name: &str| -> u64 {
+        let value = summary.split_once(&format!(" {name}=")).unwrap().1;
+        value.split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(figure("events_in") > 0, "{summary}");
+    assert_eq!(figure("backlog"), figure("events_in"), "{summary}");
     receiver.make_busy(0);
 }
 

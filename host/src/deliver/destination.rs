@@ -128,6 +128,7 @@ impl Figures {
             dropped_when_full = self.dropped_when_full,
             abandoned = self.abandoned,
             sent_again = self.sent_again,
+            backlog = self.backlog,
             failed_attempts = self.failed_attempts,
             failing = self.failing_for.is_some(),
             circuit = self.circuit,
