@@ -1003,9 +1003,18 @@ impl Config {
                 .iter()
                 .find(|name| !source_names.contains(name.as_str()))
             {
-                bail!(
-                    "{at}.sources: no source is named `{unknown}` (give the source `name = \"{unknown}\"`)"
-                );
+                let disabled = self
+                    .declared_sources
+                    .iter()
+                    .any(|source| !source.enabled && source.value.name() == Some(unknown));
+                match disabled {
+                    true => bail!(
+                        "{at}.sources: the source `{unknown}` is disabled (`enabled = false`)"
+                    ),
+                    false => bail!(
+                        "{at}.sources: no source is named `{unknown}` (give the source `name = \"{unknown}\"`)"
+                    ),
+                }
             }
             if let Some(filter) = destination.filter_config() {
                 let policy = filter.load().with_context(|| format!("{at}.filter"))?;

@@ -697,6 +697,21 @@ async fn enabled_false_leaves_a_source_or_destination_out_and_says_so() {
     .await;
     assert!(stderr.contains("sources[1].poll_interval"), "{stderr}");
 
+    // So is a destination that takes only a disabled source.
+    let stderr = check_fails(
+        &harness,
+        &format!(
+            "[[sources]]\nname = \"old\"\ntype = \"stdin\"\nenabled = false\n{FILE_SOURCE}\
+             [[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\nsources = [\"old\"]\n"
+        ),
+        &[],
+    )
+    .await;
+    assert!(
+        stderr.contains("sources: the source `old` is disabled (`enabled = false`)"),
+        "{stderr}"
+    );
+
     // A route to a disabled destination is refused as such.
     harness.write(
         "filters/route.toml",
