@@ -490,3 +490,90 @@ async fn a_held_back_source_shows_its_lag_as_it_reads() {
     send_signal(&child, libc::SIGTERM);
     let _ = exit_within(child, Duration::from_secs(30)).await;
 }
+
+/// A directory the source's patterns search but cannot read (files may hide there) is
+/// said once, makes the source not ready, and `check` names it (it was a warning at
+/// every poll, naming no source, and the source stayed ready). Run as `nobody`: root
+/// reads every directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_the_patterns_cannot_search_makes_the_source_not_ready() {
+    use std::os::unix::fs::PermissionsExt;
+    let runuser = std::path::Path::new("/usr/sbin/runuser");
+    // Only root can become `nobody`.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+    if !root || !runuser.exists() {
+        eprintln!("not root, or no runuser: the unreadable directory is not tested here");
+        return;
+    }
+    let harness = Harness::new();
+    std::fs::set_permissions(harness.path(""), std::fs::Permissions::from_mode(0o777)).unwrap();
+    write_events(&harness, "logs/hidden/a.jsonl", 3);
+    std::fs::set_permissions(
+        harness.path("logs/hidden"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let binary = harness.path("sluice");
+    std::fs::copy(env!("CARGO_BIN_EXE_sluice"), &binary).unwrap();
+    let port = free_port();
+    let config = harness.write(
+        "nobody.toml",
+        format!(
+            "dead_letter_dir = \"dead-letter\"\ncache_dir = \"cache\"\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\
+             [[sources]]\nname = \"g\"\ntype = \"file\"\npaths = [\"logs/*/*.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+             [[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:out\"\n"
+        ),
+    );
+    let as_nobody = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(runuser);
+        command
+            .args(["-u", "nobody", "--"])
+            .arg(&binary)
+            .args(args)
+            .arg(&config)
+            .current_dir(harness.path(""))
+            .kill_on_drop(true);
+        command
+    };
+    let checked = as_nobody(&["check", "-c"]).output().await.unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.contains("which cannot be read"),
+        "{}",
+        transcript(&checked)
+    );
+    let mut run = as_nobody(&["run", "-c"]);
+    let child = run
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, body) = until(port, "/ready", |status, _| status == 503).await;
+    assert_eq!(status, 503);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["not_ready"][0]["source"], "g", "{body}");
+    assert!(
+        body["not_ready"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("hidden"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, Duration::from_secs(30)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("cannot read a directory").count(),
+        1,
+        "said once: {stderr}"
+    );
+    std::fs::set_permissions(
+        harness.path("logs/hidden"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}

@@ -525,6 +525,14 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
         if let SourceConfig::File { paths, .. } = source {
             for (j, pattern) in paths.iter().enumerate() {
                 let found = crate::source::matches(std::slice::from_ref(pattern))?;
+                for (unreadable, error) in &found.unreadable {
+                    println!(
+                        "warn  {}: {}.paths[{j}]: `{pattern}` searches {}, which cannot be read ({error}): files there are not read",
+                        path.display(),
+                        config.source_location(i),
+                        crate::module::one_line(&unreadable.display().to_string())
+                    );
+                }
                 for not_file in &found.not_files {
                     println!(
                         "warn  {}: {}.paths[{j}]: `{pattern}` matches {}, which is not a regular file (not read)",

@@ -197,14 +197,23 @@ impl Reader {
         let Matches {
             files: paths,
             not_files,
+            unreadable,
         } = matches(&self.source.patterns)?;
+        let mut unopened = None;
+        for (path, error) in unreadable {
+            let shown = one_line(&path.display().to_string());
+            if self.not_opened.insert(path) {
+                tracing::warn!(path = %shown, %error, patterns = ?self.source.patterns, "cannot read a directory the source's patterns search; trying again at the next poll");
+                ingest.read_error();
+            }
+            unopened = Some(format!("cannot read {shown}: {error}"));
+        }
         for path in not_files {
             if self.not_opened.insert(path.clone()) {
                 tracing::warn!(path = %one_line(&path.display().to_string()), "a path the source's patterns match is not a regular file (a directory, a device, a FIFO?); it is not read");
             }
         }
         let matched = !paths.is_empty();
-        let mut unopened = None;
         if !self.looked_for_rotated {
             self.looked_for_rotated = true;
             self.open_rotated_while_stopped(&paths, ingest).await;
@@ -390,12 +399,14 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     Ok(matches(patterns)?.files)
 }
 
-/// What the patterns name now: regular files, and the other paths (directories,
-/// devices, FIFOs, sockets), which are not read.
+/// What the patterns name now: regular files, the other paths (directories, devices,
+/// FIFOs, sockets), which are not read, and the directories the search could not read
+/// (with why), where files may hide.
 #[derive(Debug, Default)]
 pub struct Matches {
     pub files: Vec<PathBuf>,
     pub not_files: Vec<PathBuf>,
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 /// The paths the patterns name now, each list in a stable order.
@@ -406,7 +417,9 @@ pub fn matches(patterns: &[String]) -> Result<Matches> {
             match entry {
                 Ok(path) if path.is_file() => found.files.push(path),
                 Ok(path) => found.not_files.push(path),
-                Err(error) => tracing::warn!(%error, "cannot read a path of the glob"),
+                Err(error) => found
+                    .unreadable
+                    .push((error.path().to_path_buf(), error.error().to_string())),
             }
         }
     }
