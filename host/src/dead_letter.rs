@@ -82,6 +82,9 @@ pub struct DeadLetter {
     /// Records written by this process, by destination (empty for lines that were not
     /// events) and stage.
     written: Tally<(String, &'static str)>,
+    /// Why the last write failed, while writes fail (whoever waits on the store, a
+    /// source or a destination, is held back meanwhile).
+    failing: std::sync::Mutex<Option<String>>,
 }
 
 /// How big the files get.
@@ -102,6 +105,7 @@ impl DeadLetter {
             file: tokio::sync::Mutex::new(None),
             removed: Default::default(),
             written: Tally::default(),
+            failing: std::sync::Mutex::default(),
         }
     }
 
@@ -126,6 +130,11 @@ impl DeadLetter {
     /// Records this process wrote, by destination and stage.
     pub fn written(&self) -> Vec<((String, &'static str), u64)> {
         self.written.counts()
+    }
+
+    /// Why writes to the store fail, while they do.
+    pub fn failing(&self) -> Option<String> {
+        self.failing.lock().expect("not poisoned").clone()
     }
 
     /// Bytes of the store's files on disk.
@@ -207,7 +216,10 @@ impl DeadLetter {
         };
         let mut wait = FIRST_RETRY_WAIT;
         loop {
-            match self.append(text.clone()).await {
+            let appended = self.append(text.clone()).await;
+            *self.failing.lock().expect("not poisoned") =
+                appended.as_ref().err().map(|error| format!("{error:#}"));
+            match appended {
                 Ok(()) => {
                     // One count per run of records alike: a call holds one kind.
                     for alike in records

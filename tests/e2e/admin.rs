@@ -577,3 +577,37 @@ async fn a_directory_the_patterns_cannot_search_makes_the_source_not_ready() {
     )
     .unwrap();
 }
+
+/// While the dead-letter store cannot be written (a full disk), whoever has something for
+/// it waits: the host is not ready, and says why, until a write works again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_dead_letter_store_is_not_ready_until_it_takes_writes_again() {
+    let harness = Harness::new();
+    let events = write_events(&harness, "data/live.jsonl", 2);
+    std::fs::create_dir_all(harness.path("dead-letter")).unwrap();
+    let store = harness.path("dead-letter/dead-letter.jsonl");
+    std::os::unix::fs::symlink("/dev/full", &store).unwrap();
+    let port = free_port();
+    harness.config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:{port}\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/live.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\
+         [[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:out\"\n"
+    ));
+    let child = harness.spawn_run("unused", Stdio::null());
+    until(port, "/ready", |status, _| status == 200).await;
+    append_lines(&events, ["not json".to_owned()]);
+    let (_, body) = until(port, "/ready", |status, _| status == 503).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let why = body["not_ready"][0]["why"].as_str().unwrap();
+    assert!(
+        body["not_ready"][0]["dead_letter_store"].is_string(),
+        "{body}"
+    );
+    assert!(why.contains("No space left on device"), "{body}");
+    // Room again: the next try writes, and the host is ready.
+    std::fs::remove_file(&store).unwrap();
+    until(port, "/ready", |status, _| status == 200).await;
+    let (_, metrics) = until(port, "/metrics", |_, _| true).await;
+    assert_eq!(sample(&metrics, "sluice_lines_rejected_total"), Some(1.0));
+    send_signal(&child, libc::SIGTERM);
+    let _ = exit_within(child, Duration::from_secs(30)).await;
+}

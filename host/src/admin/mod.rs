@@ -203,9 +203,10 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// 200 while every source reads and every destination keeps up; 503 naming each
-/// source that cannot open a file or has stopped on an error, and each destination that
-/// has failed longer than `failure_alert_after` or is paused, and why.
+/// 200 while every source reads and every destination keeps up; 503 naming the
+/// dead-letter store while its writes fail, each source that cannot open a file or has
+/// stopped on an error, and each destination that has failed longer than
+/// `failure_alert_after` or is paused, and why.
 async fn ready(State(admin): State<Arc<Admin>>) -> Response {
     let sources = admin.observed.sources().into_iter().filter_map(|source| {
         let why = source.problem()?;
@@ -222,7 +223,16 @@ async fn ready(State(admin): State<Arc<Admin>>) -> Response {
         };
         Some(json!({ "destination": f.name, "why": why }))
     });
-    let not_ready: Vec<_> = sources.chain(destinations).collect();
+    // Whoever has something to write there waits while it fails: not keeping up.
+    let store =
+        admin.observed.dead_letter.failing().map(
+            |why| json!({ "dead_letter_store": admin.observed.dead_letter.path(), "why": why }),
+        );
+    let not_ready: Vec<_> = store
+        .into_iter()
+        .chain(sources)
+        .chain(destinations)
+        .collect();
     let code = match not_ready.is_empty() {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
