@@ -12,7 +12,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -85,6 +85,12 @@ pub struct DeadLetter {
     /// Why the last write failed, while writes fail (whoever waits on the store, a
     /// source or a destination, is held back meanwhile).
     failing: std::sync::Mutex<Option<String>>,
+    /// Each write is synced, but past the shutdown deadline, where batches are
+    /// abandoned by the thousand and a sync each would run far past the deadline: then
+    /// they are synced once, by [`DeadLetter::finish`].
+    sync_each: AtomicBool,
+    /// Written without a sync since the last one.
+    unsynced: AtomicBool,
 }
 
 /// How big the files get.
@@ -106,6 +112,8 @@ impl DeadLetter {
             removed: Default::default(),
             written: Tally::default(),
             failing: std::sync::Mutex::default(),
+            sync_each: AtomicBool::new(true),
+            unsynced: AtomicBool::new(false),
         }
     }
 
@@ -130,6 +138,25 @@ impl DeadLetter {
     /// Records this process wrote, by destination and stage.
     pub fn written(&self) -> Vec<((String, &'static str), u64)> {
         self.written.counts()
+    }
+
+    /// From now on (the shutdown deadline has passed), writes are synced once, at
+    /// [`DeadLetter::finish`], not each.
+    pub fn defer_syncs(&self) {
+        self.sync_each.store(false, Ordering::Relaxed);
+    }
+
+    /// Syncs what was written since the last sync: the run's last word on the store.
+    pub async fn finish(&self) {
+        if !self.unsynced.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let slot = self.file.lock().await;
+        if let Some(file) = slot.as_ref()
+            && let Err(error) = tokio::task::block_in_place(|| file.sync_data())
+        {
+            tracing::error!(%error, file = %self.path.display(), "cannot sync the dead-letter store's last records");
+        }
     }
 
     /// Why writes to the store fail, while they do.
@@ -247,21 +274,25 @@ impl DeadLetter {
         }
     }
 
-    /// One append and sync, on the blocking pool.
+    /// One append and its sync (unless syncs are deferred), on the blocking pool.
     async fn append(&self, text: Vec<u8>) -> Result<()> {
         let mut slot = self.file.lock().await;
         let file = slot.take();
         let path = self.path.clone();
         let bounds = self.bounds;
         let removed = self.removed.clone();
+        let sync = self.sync_each.load(Ordering::Relaxed);
         let (file, result) = tokio::task::spawn_blocking(move || {
             let mut file = file;
-            let result = append_blocking(&path, &mut file, &text, bounds, &removed);
+            let result = append_blocking(&path, &mut file, &text, (bounds, sync), &removed);
             (file, result)
         })
         .await
         .context("the dead-letter write panicked")?;
         *slot = file;
+        if result.is_ok() && !sync {
+            self.unsynced.store(true, Ordering::Relaxed);
+        }
         result
     }
 }
@@ -281,7 +312,7 @@ fn append_blocking(
     path: &Path,
     file: &mut Option<std::fs::File>,
     text: &[u8],
-    bounds: Bounds,
+    (bounds, sync): (Bounds, bool),
     removed: &AtomicU64,
 ) -> Result<()> {
     let open = match file {
@@ -289,13 +320,18 @@ fn append_blocking(
         None => file.insert(open_append(path)?),
     };
     let size = open.metadata()?.len();
-    let written = append_whole(open, size, text, bounds, path);
+    let written = append_whole(open, size, text, (bounds, sync), path);
     match written {
         Ok(Rotate::No) => Ok(()),
         Ok(Rotate::Yes) => {
+            // What was written without a sync is synced before the file goes aside.
+            if !sync {
+                open.sync_data()
+                    .with_context(|| format!("syncing {}", path.display()))?;
+            }
             rotate(path, bounds, removed)?;
             *file = None;
-            append_blocking(path, file, text, bounds, removed)
+            append_blocking(path, file, text, (bounds, sync), removed)
         }
         Err(error) => {
             // The next write opens the file again and cuts what this one left.
@@ -311,14 +347,14 @@ enum Rotate {
     No,
 }
 
-/// Appends `text` to `open` (of `size` bytes) and syncs it, unless the file must be
-/// rotated first. A write or sync that fails is cut back to `size`, so that no torn
-/// record is left for the write again to follow.
+/// Appends `text` to `open` (of `size` bytes) and syncs it (when `sync`), unless the
+/// file must be rotated first. A write or sync that fails is cut back to `size`, so that
+/// no torn record is left for the write again to follow.
 fn append_whole(
     open: &mut std::fs::File,
     size: u64,
     text: &[u8],
-    bounds: Bounds,
+    (bounds, sync): (Bounds, bool),
     path: &Path,
 ) -> Result<Rotate> {
     if size > 0 && size + text.len() as u64 > bounds.file {
@@ -327,9 +363,11 @@ fn append_whole(
     let written = open
         .write_all(text)
         .with_context(|| format!("writing {}", path.display()))
-        .and_then(|()| {
-            open.sync_data()
-                .with_context(|| format!("syncing {}", path.display()))
+        .and_then(|()| match sync {
+            true => open
+                .sync_data()
+                .with_context(|| format!("syncing {}", path.display())),
+            false => Ok(()),
         });
     if written.is_err() {
         let _ = open.set_len(size);

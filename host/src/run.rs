@@ -178,6 +178,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                         None => tracing::error!("{why}; abandoning what is still queued"),
                     }
                     abandon.cancel();
+                    dead_letter.defer_syncs();
                     work.await
                 }
             }
@@ -205,6 +206,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     for filter in &live.filters().counts {
         tracing::info!(filter = %filter.name, dropped = Counters::get(&filter.dropped), "filter summary");
     }
+    dead_letter.finish().await;
     Counters::add(
         &counters.dead_letters_removed,
         dead_letter.removed() as usize,

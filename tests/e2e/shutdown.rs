@@ -224,3 +224,66 @@ async fn a_second_signal_exits_at_once() {
     );
     assert_eq!(summary_figure(&output, "abandoned"), 1_000);
 }
+
+/// Past the deadline, thousands of abandoned batches are written to the dead-letter store
+/// with one sync at the end, not one each (on a real disk, a sync each ran the shutdown
+/// minutes past its deadline). Counted with strace, where the machine has it.
+#[tokio::test(flavor = "multi_thread")]
+async fn abandoned_batches_are_synced_once_not_each() {
+    let strace = std::path::Path::new("/usr/bin/strace");
+    if !strace.exists() {
+        eprintln!(
+            "strace is not installed: the syncs are not counted here (.ci/test-deps installs it)"
+        );
+        return;
+    }
+    let harness = Harness::new();
+    write_events(&harness, "data/events.jsonl", 2_000);
+    let endpoint = silent_endpoint().await;
+    harness.config(&format!(
+        "shutdown_timeout = \"1s\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/events.jsonl\"]\nfollow = true\n\
+         [[destinations]]\nname = \"stuck\"\nmodule = \"http\"\nendpoint = \"{endpoint}\"\nrequest_timeout = \"300s\"\n\
+         batch = {{ max_events = 1 }}\n"
+    ));
+    let trace = harness.path("syncs.txt");
+    let child = tokio::process::Command::new(strace)
+        .args(["-f", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-c", "sluice.toml"])
+        .current_dir(harness.path(""))
+        .env("SLUICE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The events are queued behind the first batch, which never returns.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let tracer = child.id().unwrap();
+    let sluice = std::fs::read_to_string(format!("/proc/{tracer}/task/{tracer}/children"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // To sluice itself: strace would keep a signal to it for itself.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &sluice])
+        .status();
+    let output = exit_within(child, Duration::from_secs(60)).await;
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let abandoned = harness
+        .dead_letters()
+        .iter()
+        .filter(|r| r["stage"] == "shutdown")
+        .count();
+    assert!(abandoned >= 1_900, "{abandoned} abandoned");
+    let syncs = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("sync(") && !line.contains("resumed"))
+        .count();
+    assert!(
+        syncs < 50,
+        "{syncs} syncs for {abandoned} abandoned batches"
+    );
+}
