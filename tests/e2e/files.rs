@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::{
-    Harness, exit_within, send_signal, splunk_destination, summary_figure, transcript,
+    CAPTURE_DESTINATION, FILE_SOURCE, Harness, exit_within, send_signal, splunk_destination,
+    summary_figure, transcript, write_events,
 };
 
 fn line(generation: &str, n: usize) -> String {
@@ -208,4 +209,29 @@ async fn a_deleted_file_is_closed() {
         transcript(&output)
     );
     assert_eq!(received(&receiver), expected(&[("a", 0..10)]));
+}
+
+/// A file whose name is not UTF-8 cannot be named by a pattern: it is said, counted as an
+/// input not read (exit 3), and named by `check`; it was skipped without a word.
+#[tokio::test]
+async fn a_file_name_that_is_not_utf8_is_said_not_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let harness = Harness::new();
+    write_events(&harness, "data/good.jsonl", 2);
+    let odd = harness
+        .path("data")
+        .join(std::ffi::OsStr::from_bytes(b"\xffodd.jsonl"));
+    std::fs::write(&odd, "{\"n\":1}\n").unwrap();
+    harness.config(&format!("{FILE_SOURCE}{CAPTURE_DESTINATION}"));
+    let checked = harness.sluice(&["check", "-c", "sluice.toml"], &[]).await;
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(said.contains("whose name is not UTF-8"), "{said}");
+    let output = harness.run_expecting(3, &[]).await;
+    assert_eq!(summary_figure(&output, "delivered"), 2);
+    assert_eq!(summary_figure(&output, "read_errors"), 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("a file whose name is not UTF-8 is not read"),
+        "{stderr}"
+    );
 }

@@ -525,6 +525,14 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
         if let SourceConfig::File { paths, .. } = source {
             for (j, pattern) in paths.iter().enumerate() {
                 let found = crate::source::matches(std::slice::from_ref(pattern))?;
+                for odd in &found.not_utf8 {
+                    println!(
+                        "warn  {}: {}.paths[{j}]: `{pattern}` would match {}, whose name is not UTF-8: it is not read (rename it)",
+                        path.display(),
+                        config.source_location(i),
+                        crate::module::one_line(&odd.display().to_string())
+                    );
+                }
                 for (unreadable, error) in &found.unreadable {
                     println!(
                         "warn  {}: {}.paths[{j}]: `{pattern}` searches {}, which cannot be read ({error}): files there are not read",

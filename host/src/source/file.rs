@@ -198,8 +198,21 @@ impl Reader {
             files: paths,
             not_files,
             unreadable,
+            not_utf8,
         } = matches(&self.source.patterns)?;
         let mut unopened = None;
+        // Such a file is matched, though not read: said as itself, not as no match.
+        let odd_names = !not_utf8.is_empty();
+        for path in not_utf8 {
+            let shown = one_line(&path.display().to_string());
+            if self.not_opened.insert(path) {
+                tracing::warn!(path = %shown, patterns = ?self.source.patterns, "a file whose name is not UTF-8 is not read (no pattern can name it): rename it");
+                ingest.read_error();
+            }
+            unopened = Some(format!(
+                "a file name that is not UTF-8 ({shown}) is not read"
+            ));
+        }
         for (path, error) in unreadable {
             let shown = one_line(&path.display().to_string());
             if self.not_opened.insert(path) {
@@ -213,7 +226,7 @@ impl Reader {
                 tracing::warn!(path = %one_line(&path.display().to_string()), "a path the source's patterns match is not a regular file (a directory, a device, a FIFO?); it is not read");
             }
         }
-        let matched = !paths.is_empty();
+        let matched = !paths.is_empty() || odd_names;
         if !self.looked_for_rotated {
             self.looked_for_rotated = true;
             self.open_rotated_while_stopped(&paths, ingest).await;
@@ -394,19 +407,52 @@ impl Reader {
     }
 }
 
+/// The entries of `pattern`'s directory whose names are not UTF-8 and that its last part
+/// would match, read as text (the glob crate skips such names without a word). Only
+/// where the directory part has no wildcard: one directory is listed, not a tree.
+fn not_utf8_matches(pattern: &str) -> Vec<PathBuf> {
+    let path = Path::new(pattern);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let wildcard = |text: &str| text.contains(['*', '?', '[']);
+    let Ok(name) = glob::Pattern::new(name) else {
+        return Vec::new();
+    };
+    if wildcard(&dir.to_string_lossy()) {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|entry| entry.file_name())
+        .filter(|file| file.to_str().is_none() && name.matches(&file.to_string_lossy()))
+        .map(|file| path.with_file_name(file))
+        .collect()
+}
+
 /// The files the patterns name now, in a stable order.
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     Ok(matches(patterns)?.files)
 }
 
 /// What the patterns name now: regular files, the other paths (directories, devices,
-/// FIFOs, sockets), which are not read, and the directories the search could not read
-/// (with why), where files may hide.
+/// FIFOs, sockets), which are not read, the directories the search could not read
+/// (with why), where files may hide, and the files whose names are not UTF-8, which
+/// a pattern cannot name (found where the last part of a pattern holds its wildcards).
 #[derive(Debug, Default)]
 pub struct Matches {
     pub files: Vec<PathBuf>,
     pub not_files: Vec<PathBuf>,
     pub unreadable: Vec<(PathBuf, String)>,
+    pub not_utf8: Vec<PathBuf>,
 }
 
 /// The paths the patterns name now, each list in a stable order.
@@ -422,6 +468,7 @@ pub fn matches(patterns: &[String]) -> Result<Matches> {
                     .push((error.path().to_path_buf(), error.error().to_string())),
             }
         }
+        found.not_utf8.extend(not_utf8_matches(pattern));
     }
     for list in [&mut found.files, &mut found.not_files] {
         list.sort();
