@@ -1,9 +1,12 @@
 //! The admin listener (`[admin]`): what an operator's tools read while Sluice runs.
-//! `/` is a page for a browser that reads `/status`; `/health` says the process serves; `/ready` whether every source reads and every
-//! destination keeps up (503 naming a source that cannot open a file or stopped on an
-//! error, a destination failing longer than `failure_alert_after` or paused);
-//! `/status` the figures of the progress lines as JSON; `/metrics` the same and more
-//! for Prometheus. With `admin.token`, every request must carry it as a bearer token.
+//! `/` is a page for a browser that reads `/status`; `/health` says the process serves;
+//! `/ready` whether every source reads and every destination keeps up (503 naming the
+//! dead-letter store while it cannot be written, a source that cannot open a file or
+//! stopped on an error, a destination failing longer than `failure_alert_after` or
+//! paused); `/status` the figures of the progress lines as JSON; `/metrics` the same and
+//! more for Prometheus. With `admin.token`, every request but the page's must carry it as
+//! a bearer token. Connections are bounded in number, time and head size, so clients
+//! cannot take what the pipeline needs.
 
 mod observed;
 mod process;
