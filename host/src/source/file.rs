@@ -200,26 +200,28 @@ impl Reader {
             unreadable,
             not_utf8,
         } = matches(&self.source.patterns)?;
-        let mut unopened = None;
         // Such a file is matched, though not read: said as itself, not as no match.
         let odd_names = !not_utf8.is_empty();
-        for path in not_utf8 {
+        let not_read = not_utf8
+            .into_iter()
+            .map(|path| {
+                let why = "a file whose name is not UTF-8 is not read (no pattern can name it): rename it";
+                (path, why.to_owned())
+            })
+            .chain(unreadable.into_iter().map(|(path, error)| {
+                let why = format!("cannot read a directory the source's patterns search: {error}");
+                (path, why)
+            }));
+        // Each said once, counted as an input not read, and the source's problem while
+        // it lasts.
+        let mut unopened = None;
+        for (path, why) in not_read {
             let shown = one_line(&path.display().to_string());
             if self.not_opened.insert(path) {
-                tracing::warn!(path = %shown, patterns = ?self.source.patterns, "a file whose name is not UTF-8 is not read (no pattern can name it): rename it");
+                tracing::warn!(path = %shown, patterns = ?self.source.patterns, "{why}; looked at again at the next poll");
                 ingest.read_error();
             }
-            unopened = Some(format!(
-                "a file name that is not UTF-8 ({shown}) is not read"
-            ));
-        }
-        for (path, error) in unreadable {
-            let shown = one_line(&path.display().to_string());
-            if self.not_opened.insert(path) {
-                tracing::warn!(path = %shown, %error, patterns = ?self.source.patterns, "cannot read a directory the source's patterns search; trying again at the next poll");
-                ingest.read_error();
-            }
-            unopened = Some(format!("cannot read {shown}: {error}"));
+            unopened = Some(format!("{why}: {shown}"));
         }
         for path in not_files {
             if self.not_opened.insert(path.clone()) {
