@@ -8,19 +8,26 @@
 //! will hang there. A clone dropped unsettled (a batch abandoned at a shutdown deadline)
 //! marks the chunk unsafe for good.
 //!
+//! A holder may name the events of the chunk it holds (their indexes in it): when it
+//! settles, the chunk's progress callback hears which, so that a spool position can move
+//! inside a record instead of waiting for the whole of it.
+//!
 //! A chunk of a file carries its [`Position`]: when it is safe, the file's
 //! [`Watermark`] moves, but only over chunks settled without a gap, so the watermark is
 //! always a byte before which every event is safe: where a checkpoint may resume.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 type OnSafe = Box<dyn FnOnce() + Send + Sync>;
+type OnProgress = Box<dyn Fn(Range<u32>) + Send + Sync>;
 
 struct Chunk {
     abandoned: AtomicBool,
     on_safe: std::sync::Mutex<Option<OnSafe>>,
+    on_progress: Option<OnProgress>,
 }
 
 impl Drop for Chunk {
@@ -37,23 +44,62 @@ impl Drop for Chunk {
 pub struct Ack {
     chunk: Arc<Chunk>,
     settled: bool,
+    /// The events of the chunk this holder answers for, by index (empty: unnamed).
+    events: Range<u32>,
 }
 
 impl Ack {
     /// A new chunk whose `on_safe` runs once every holder has settled.
     pub fn new(on_safe: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self::with(on_safe, None)
+    }
+
+    /// A new chunk whose `on_progress` hears the events each holder that names them
+    /// settles, before `on_safe` runs.
+    pub fn with_progress(
+        on_safe: impl FnOnce() + Send + Sync + 'static,
+        on_progress: impl Fn(Range<u32>) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with(on_safe, Some(Box::new(on_progress)))
+    }
+
+    fn with(
+        on_safe: impl FnOnce() + Send + Sync + 'static,
+        on_progress: Option<OnProgress>,
+    ) -> Self {
         Ack {
             chunk: Arc::new(Chunk {
                 abandoned: AtomicBool::new(false),
                 on_safe: std::sync::Mutex::new(Some(Box::new(on_safe))),
+                on_progress,
             }),
             settled: false,
+            events: 0..0,
         }
     }
 
     /// This holder is done with the chunk's events.
     pub fn settle(mut self) {
         self.settled = true;
+        if let Some(on_progress) = &self.chunk.on_progress
+            && !self.events.is_empty()
+        {
+            on_progress(self.events.clone());
+        }
+    }
+
+    /// A holder that answers for the chunk's events `events` (by index).
+    pub fn holder_of(&self, events: Range<u32>) -> Ack {
+        Ack {
+            chunk: self.chunk.clone(),
+            settled: false,
+            events,
+        }
+    }
+
+    /// This holder answers for the events up to `end` too.
+    pub fn extend_to(&mut self, end: u32) {
+        self.events.end = self.events.end.max(end);
     }
 
     /// Turns the source's own share into a template that only hands out holders (by
@@ -68,6 +114,7 @@ impl Ack {
         Ack {
             chunk: self.chunk.clone(),
             settled: true,
+            events: 0..0,
         }
     }
 
@@ -88,6 +135,7 @@ impl Clone for Ack {
         Ack {
             chunk: self.chunk.clone(),
             settled: false,
+            events: 0..0,
         }
     }
 }
@@ -226,6 +274,27 @@ mod tests {
         assert_eq!(safe.load(Ordering::SeqCst), 0);
         other.settle();
         assert_eq!(safe.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_holder_that_names_its_events_reports_them_when_it_settles() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let progress = heard.clone();
+        let template = Ack::with_progress(
+            || {},
+            move |events: Range<u32>| progress.lock().unwrap().push((events.start, events.end)),
+        )
+        .into_template();
+        let mut first = template.holder_of(0..2);
+        first.extend_to(5);
+        let second = template.holder_of(5..9);
+        let unnamed = template.clone();
+        drop(template);
+        second.settle();
+        unnamed.settle();
+        assert_eq!(*heard.lock().unwrap(), [(5, 9)]);
+        first.settle();
+        assert_eq!(*heard.lock().unwrap(), [(5, 9), (0, 5)]);
     }
 
     #[test]

@@ -78,7 +78,10 @@ pub async fn run_batcher(
                 let Some(queued) = queued else { break };
                 let chunk = &queued.chunk;
                 let selector = selection.current();
-                for meta in &chunk.events {
+                // The chunk's events before this index are in a batch (or skipped before
+                // one that is): each batch's holder names the events it answers for.
+                let mut covered = 0;
+                for (index, meta) in (0u32..).zip(&chunk.events) {
                     if let Some(skip) = selector.as_ref().and_then(|s| s.skips(chunk.json(meta))) {
                         selection.count(skip);
                         continue;
@@ -96,9 +99,15 @@ pub async fn run_batcher(
                         deadline = Some(Instant::now() + limits.max_wait);
                     }
                     current.events.push(chunk.json(meta), meta);
-                    if !current.acks.last().is_some_and(|ack| ack.same_chunk(&queued.ack)) {
-                        current.acks.push(queued.ack.clone());
+                    match current.acks.last_mut() {
+                        Some(ack) if ack.same_chunk(&queued.ack) => ack.extend_to(index + 1),
+                        _ => current.acks.push(queued.ack.holder_of(covered..index + 1)),
                     }
+                    covered = index + 1;
+                }
+                // Events skipped at the chunk's end go with its last batch, if still open.
+                if let Some(ack) = current.acks.last_mut().filter(|ack| ack.same_chunk(&queued.ack)) {
+                    ack.extend_to(chunk.events.len() as u32);
                 }
             }
             () = sleep_until(deadline), if deadline.is_some() => {

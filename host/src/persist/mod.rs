@@ -5,10 +5,10 @@
 //! first, then the spool is forced to disk, then the checkpoints are written.
 
 mod checkpoint;
+mod disk;
 mod source_ids;
 pub mod spool;
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,14 +183,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let temporary = path.with_extension("tmp");
     let mut file = crate::private_fs::create(&temporary)
         .with_context(|| format!("creating {}", temporary.display()))?;
-    file.write_all(bytes)?;
+    disk::write_all(&mut file, bytes)?;
     if sync {
-        file.sync_data()?;
+        disk::sync_data(&file)?;
     }
     std::fs::rename(&temporary, path)
         .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))?;
     if sync && let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        disk::sync_dir(dir)?;
     }
     Ok(())
 }

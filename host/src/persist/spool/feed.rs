@@ -1,6 +1,8 @@
 //! A destination's feed: reads the spool from the destination's position, in order,
 //! and queues each chunk of a source the destination takes; when the destination has
-//! settled a chunk, its position moves over it. A reload that changes the destination
+//! settled a chunk, its position moves over it; as its batches settle, the position
+//! moves inside it ([`Progress`]), and a chunk read again after a restart is handed out
+//! without the events settled before. A reload that changes the destination
 //! points the feed at the new one's queue ([`FeedTarget`]): the old one delivers what it
 //! was handed, the new one goes on from the next record, none twice, none skipped.
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use super::place::Progress;
 use super::{Segment, Spool, read_frame};
 use crate::ack::{Ack, Position, StreamPoint, Watermark};
 use crate::buffer::QueueSender;
@@ -77,8 +80,8 @@ pub async fn feed(
     target: FeedTarget,
     stop: CancellationToken,
 ) -> Result<()> {
-    let watermark = spool
-        .watermark(&destination)
+    let (watermark, progress) = spool
+        .cursor(&destination)
         .with_context(|| format!("the spool has no position for destination `{destination}`"))?;
     let mut next = watermark.safe().offset;
     let mut appended = spool.appended.subscribe();
@@ -98,8 +101,13 @@ pub async fn feed(
             return Ok(());
         }
         // Settled records may have been removed meanwhile only if this destination had
-        // settled them, which it has not: the oldest is at most `next`.
-        next = next.max(spool.oldest());
+        // settled them, which it has not: the oldest is at most `next`, unless records
+        // were lost before this start (said then), gone over as settled.
+        let oldest = spool.oldest();
+        if oldest > next {
+            go_over(&watermark, oldest);
+            next = oldest;
+        }
         let Some((segment, end)) = spool.locate(next) else {
             continue;
         };
@@ -110,18 +118,21 @@ pub async fn feed(
         let Some(frame) = tokio::task::block_in_place(|| open.read(next))? else {
             // The segment ends before `next`: its tail was cut at start (a torn or
             // corrupt record), and the numbers go on in the next segment.
-            match end {
-                Some(end) => next = end,
+            let past = match end {
+                Some(end) => end,
                 // Lost at the end before this start (said then): the next record written
                 // comes after them.
-                None if spool.missing_at_end.contains(&next) => next = spool.missing_at_end.end,
+                None if spool.missing_at_end.contains(&next) => spool.missing_at_end.end,
                 None => anyhow::bail!(
                     "spool segment {} ends before record {next}, which was written",
                     segment.path.display()
                 ),
-            }
+            };
+            go_over(&watermark, past);
+            next = past;
             continue;
         };
+        let record = next;
         let position = watermark.issue(StreamPoint {
             offset: next + 1,
             lines: 0,
@@ -131,7 +142,7 @@ pub async fn feed(
             // Read to its end: not held open either.
             reader = None;
         }
-        let (source, chunk) = match frame {
+        let (source, mut chunk) = match frame {
             Ok(record) => (record.source, record.chunk),
             Err(problem) => {
                 // Checked when the spool was opened, so a disk that changed under it.
@@ -146,15 +157,24 @@ pub async fn feed(
                 continue;
             }
         };
+        // Delivered by an earlier run: not handed out again.
+        let settled_before = progress.settled_at_start_of(record);
+        chunk
+            .events
+            .drain(..(settled_before as usize).min(chunk.events.len()));
         let (queue, takes) = target.current();
-        let journal = Journal {
+        let handed = Handed {
             spool: spool.clone(),
             destination: destination.clone(),
+            watermark: watermark.clone(),
+            progress: progress.clone(),
+            record,
+            settled_before,
         };
         if !queue_chunk(
             &queue,
             &takes,
-            (&watermark, journal),
+            handed,
             position,
             source,
             Arc::new(chunk),
@@ -167,34 +187,69 @@ pub async fn feed(
     }
 }
 
-/// Where a destination's position is journaled when its delivery moves it.
-struct Journal {
+/// Settles the records up to `past` that are not in the spool (lost, and said so when it
+/// was opened): nothing holds the destination's position before them.
+fn go_over(watermark: &Watermark, past: u64) {
+    watermark.settle(watermark.issue(StreamPoint {
+        offset: past,
+        lines: 0,
+    }));
+}
+
+/// A record handed to a destination, and where its place is kept and journaled as the
+/// record's batches settle.
+struct Handed {
     spool: Arc<Spool>,
     destination: Arc<str>,
+    watermark: Watermark,
+    progress: Arc<Progress>,
+    record: u64,
+    /// Events at the record's start left out of the chunk (settled by an earlier run):
+    /// the chunk's event `i` is the record's `i + settled_before`.
+    settled_before: u32,
+}
+
+impl Handed {
+    /// Journals the destination's place if it moved.
+    fn journal(&self) {
+        if let Some(place) = self.progress.moved(self.watermark.safe().offset) {
+            self.spool.moved(&self.destination, place);
+        }
+    }
 }
 
 /// Queues `chunk`, read by `source`, if the destination takes that source (else it is
-/// settled at once); false when the destination stopped taking events, or `stop`. Once
-/// delivered, the chunk's record is settled and the position it moves journaled.
+/// settled at once); false when the destination stopped taking events, or `stop`. As
+/// its batches settle, the place they move is journaled; once they all have, the
+/// chunk's record is settled.
 async fn queue_chunk(
     queue: &QueueSender,
     takes: &[bool],
-    (watermark, journal): (&Watermark, Journal),
+    handed: Handed,
     position: Position,
     source: u32,
     chunk: Arc<EventChunk>,
     stop: &CancellationToken,
 ) -> bool {
-    if !takes.get(source as usize).copied().unwrap_or(false) {
-        watermark.settle(position);
+    if !takes.get(source as usize).copied().unwrap_or(false) || chunk.events.is_empty() {
+        handed.watermark.settle(position);
         return true;
     }
-    let settle = watermark.clone();
-    let ack = Ack::new(move || {
-        if let Some(safe) = settle.settle(position) {
-            journal.spool.moved(&journal.destination, safe.offset);
-        }
-    })
+    let record = Arc::new(handed);
+    let batches = record.clone();
+    let ack = Ack::with_progress(
+        move || {
+            if record.watermark.settle(position).is_some() {
+                record.journal();
+            }
+        },
+        move |events| {
+            let skipped = batches.settled_before;
+            let events = events.start + skipped..events.end + skipped;
+            batches.progress.settle(batches.record, events);
+            batches.journal();
+        },
+    )
     .into_template();
     // A template dropped before the queue took a holder would make the record safe,
     // undelivered (the feed stopped, or its task was dropped, while it waited for room):

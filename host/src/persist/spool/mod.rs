@@ -14,12 +14,13 @@
 mod feed;
 #[cfg(test)]
 mod model;
+mod place;
 mod positions;
 mod record;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,7 +36,8 @@ use crate::ack::{StreamPoint, Watermark};
 use crate::config::{Fsync, SpoolConfig};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
-use crate::persist::FileId;
+use crate::persist::{FileId, disk};
+use place::{Place, Progress};
 use record::{FRAME_HEADER, Header};
 
 const SEGMENT_SUFFIX: &str = ".seg";
@@ -98,11 +100,29 @@ struct Segment {
 }
 
 /// A destination's place in the spool: records before `watermark`'s offset are
-/// settled.
+/// settled, and the events `progress` holds of the records after.
 #[derive(Debug)]
 struct Cursor {
     destination: Arc<str>,
     watermark: Watermark,
+    progress: Arc<Progress>,
+}
+
+impl Cursor {
+    fn starting_at(destination: Arc<str>, place: Place) -> Cursor {
+        Cursor {
+            destination,
+            watermark: Watermark::starting_at(StreamPoint {
+                offset: place.record,
+                lines: 0,
+            }),
+            progress: Arc::new(Progress::starting_at(place)),
+        }
+    }
+
+    fn place(&self) -> Place {
+        self.progress.place(self.watermark.safe().offset)
+    }
 }
 
 impl Spool {
@@ -123,7 +143,7 @@ impl Spool {
         let Recovery {
             mut segments,
             mut damage,
-            reads,
+            mut reads,
         } = recover(dir)?;
         let written = segments.back().map_or(0, |s| s.first + s.records);
         // Every record below what the last checkpoints counted on was written (checkpoint
@@ -131,22 +151,39 @@ impl Spool {
         let counted = (counted_through != u64::MAX).then_some(counted_through);
         let end = written.max(counted.unwrap_or(0));
         let (positions, mut saved) = positions::Positions::load(dir);
-        for (name, position) in &mut saved {
-            if *position > end {
-                tracing::warn!(spool = %dir.display(), destination = %name, position = *position, end, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
-                *position = end;
+        let mut clamped = false;
+        for (name, place) in &mut saved {
+            if *place > Place::at(end) {
+                tracing::warn!(spool = %dir.display(), destination = %name, position = place.record, end, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
+                *place = Place::at(end);
+                clamped = true;
             }
+        }
+        if clamped {
+            // Saved as clamped, so that no journal line past the end comes back at the
+            // next start to skip the records given those numbers now.
+            let all = saved
+                .iter()
+                .map(|(name, &place)| (name.as_str(), place))
+                .collect();
+            positions.save(&all, config.fsync != Fsync::Never)?;
         }
         // A number is never given twice: the next is past every record written or
         // counted on, and every position saved (a spool emptied by the last run numbered
         // from 0 again, and a position of that run skipped this one's records).
-        let next = saved.values().copied().max().unwrap_or(0).max(end);
+        let next = saved.values().map(|p| p.record).max().unwrap_or(0).max(end);
         let oldest = segments.front().map_or(next, |s| s.first);
         // What each destination had settled (one new to the spool: all it will see).
-        let settled: Vec<u64> = destinations
+        let places: Vec<Place> = destinations
             .iter()
-            .map(|name| saved.get(name.as_ref()).copied().unwrap_or(oldest))
+            .map(|name| {
+                saved
+                    .get(name.as_ref())
+                    .copied()
+                    .unwrap_or(Place::at(oldest))
+            })
             .collect();
+        let settled: Vec<u64> = places.iter().map(|p| p.record).collect();
         // Where each reads on: past records missing at the end, none of which is on disk.
         let starts: Vec<u64> = settled
             .iter()
@@ -159,6 +196,19 @@ impl Spool {
         // one up to what the checkpoints counted on (the last deleted, or lost).
         let lowest = settled.iter().copied().min().unwrap_or(oldest);
         let first = segments.front().map_or(end, |s| s.first);
+        // Records after the last checkpoint that no destination's saved position
+        // covers, missing before the first segment (a power cut kept a later segment
+        // and not an earlier one): their source reads them again from its checkpoint,
+        // so where the later records say it read to is not to be trusted.
+        let covered = destinations
+            .iter()
+            .map(|name| saved.get(name.as_ref()))
+            .collect::<Option<Vec<_>>>()
+            .is_some_and(|places| places.iter().all(|place| place.record >= first));
+        if counted.is_some_and(|counted| first > counted) && !covered && !reads.is_empty() {
+            tracing::warn!(spool = %dir.display(), first_record = first, "the spool's first records are missing and no checkpoint counted on them (a power cut?): the sources read them again from their checkpoints");
+            reads.clear();
+        }
         if lowest < first {
             damage.push(Damage {
                 from: lowest,
@@ -188,26 +238,36 @@ impl Spool {
         let cursors = destinations
             .iter()
             .zip(starts)
-            .map(|(name, start)| Cursor {
-                destination: name.clone(),
-                watermark: Watermark::starting_at(StreamPoint {
-                    offset: start,
-                    lines: 0,
-                }),
+            .zip(places)
+            .map(|((name, start), place)| {
+                // Inside a record still on disk: its first events are not read again.
+                let place = match place.record == start {
+                    true => place,
+                    false => Place::at(start),
+                };
+                positions.start(name, place);
+                Cursor::starting_at(name.clone(), place)
             })
             .collect();
         if next > oldest {
             tracing::info!(spool = %dir.display(), records_on_disk = next - oldest, "spool recovered; each destination resumes at its saved position");
         }
         let bytes = segments.iter().map(|s| s.bytes).sum();
+        // What a crash left may be in the page cache only (the last run was killed
+        // before its sync): forced by the first sync, before a checkpoint counts on it.
+        let recovered = segments
+            .iter()
+            .map(|s| File::open(&s.path))
+            .collect::<std::io::Result<Vec<_>>>()
+            .with_context(|| format!("opening the segments of {}", dir.display()))?;
         let log = Log {
             segments: segments.drain(..).map(|s| s.segment).collect(),
             writer: None,
             next,
             bytes,
             unsynced: false,
-            closed_unsynced: Vec::new(),
-            directory_unsynced: false,
+            directory_unsynced: !recovered.is_empty(),
+            closed_unsynced: recovered,
             full_logged: false,
         };
         let spool = Spool {
@@ -231,12 +291,22 @@ impl Spool {
         self.cursors.read().expect("not poisoned")
     }
 
-    /// The watermark of `destination`'s position.
-    pub fn watermark(&self, destination: &str) -> Option<Watermark> {
+    /// The watermark of `destination`'s position (over whole records), and what it
+    /// settled of the records after.
+    fn cursor(&self, destination: &str) -> Option<(Watermark, Arc<Progress>)> {
         self.cursors()
             .iter()
             .find(|c| c.destination.as_ref() == destination)
-            .map(|c| c.watermark.clone())
+            .map(|c| (c.watermark.clone(), c.progress.clone()))
+    }
+
+    /// Where `destination` is: everything before it is settled.
+    #[cfg(test)]
+    fn place(&self, destination: &str) -> Option<Place> {
+        self.cursors()
+            .iter()
+            .find(|c| c.destination.as_ref() == destination)
+            .map(Cursor::place)
     }
 
     /// A position for `destination`, added by a reload: it takes the records written
@@ -245,13 +315,8 @@ impl Spool {
         let next = self.log().next;
         let mut cursors = self.cursors.write().expect("not poisoned");
         if !cursors.iter().any(|c| c.destination == destination) {
-            cursors.push(Cursor {
-                destination,
-                watermark: Watermark::starting_at(StreamPoint {
-                    offset: next,
-                    lines: 0,
-                }),
-            });
+            self.positions.start(&destination, Place::at(next));
+            cursors.push(Cursor::starting_at(destination, Place::at(next)));
         }
     }
 
@@ -355,7 +420,7 @@ impl Spool {
         // which the next start cuts off.
         let written = [&frame.header[..], frame.text, &frame.tail]
             .into_iter()
-            .try_for_each(|part| writer.write_all(part));
+            .try_for_each(|part| disk::write_all(writer, part));
         let segment = log.segments.back_mut().expect("a segment is open");
         if let Err(error) = written {
             // What was written of the frame goes, so that the segment ends in a whole
@@ -429,9 +494,7 @@ impl Spool {
             (unsynced(&mut log)?, directory)
         };
         let forced = force(&to_sync).and_then(|()| match directory {
-            true => File::open(&self.dir)
-                .and_then(|dir| dir.sync_all())
-                .context("forcing the spool's directory to disk"),
+            true => disk::sync_dir(&self.dir).context("forcing the spool's directory to disk"),
             false => Ok(()),
         });
         if forced.is_err() {
@@ -464,12 +527,19 @@ impl Spool {
         self.appended.send_modify(|appended| appended.closed = true);
     }
 
-    /// Deletes the segments every destination has settled.
+    /// Deletes the segments every destination has settled, as far as the disk knows: a
+    /// record settled since the positions were last forced stays, so that a power cut
+    /// cannot leave positions behind the oldest record (a gap at the head, read as a
+    /// loss at the next start).
     pub fn reclaim(&self) {
         let settled = self
             .cursors()
             .iter()
-            .map(|cursor| cursor.watermark.safe().offset)
+            .map(|cursor| {
+                let durable = self.positions.durable(&cursor.destination);
+                let durable = durable.map_or(0, |place| place.record);
+                durable.min(cursor.watermark.safe().offset)
+            })
             .min()
             .unwrap_or(u64::MAX);
         let closed = self.appended.borrow().closed;
@@ -500,23 +570,24 @@ impl Spool {
     /// restart resumes there.
     pub fn save_positions(&self, sync: bool) -> Result<()> {
         let cursors = self.cursors();
-        let positions: std::collections::BTreeMap<&str, u64> = cursors
+        let positions: std::collections::BTreeMap<&str, Place> = cursors
             .iter()
-            .map(|c| (c.destination.as_ref(), c.watermark.safe().offset))
+            .map(|c| (c.destination.as_ref(), c.place()))
             .collect();
         self.positions.save(&positions, sync)
     }
 
-    /// `destination` has settled every record before `position`: journaled at once.
-    fn moved(&self, destination: &str, position: u64) {
-        self.positions.moved(destination, position);
+    /// `destination` has settled everything before `place`: journaled at once.
+    fn moved(&self, destination: &str, place: Place) {
+        self.positions.moved(destination, place);
     }
 
     /// Records written and not yet settled by `destination`.
     pub fn pending(&self, destination: &str) -> u64 {
         let next = self.log().next;
-        self.watermark(destination)
-            .map_or(0, |watermark| next.saturating_sub(watermark.safe().offset))
+        self.cursor(destination).map_or(0, |(watermark, _)| {
+            next.saturating_sub(watermark.safe().offset)
+        })
     }
 
     /// The number of the next record to be written: every record written is below it.
@@ -566,7 +637,7 @@ fn unsynced(log: &mut Log) -> Result<Vec<File>> {
 fn force(files: &[File]) -> Result<()> {
     files
         .iter()
-        .try_for_each(File::sync_data)
+        .try_for_each(disk::sync_data)
         .context("forcing the spool to disk")
 }
 
