@@ -82,26 +82,30 @@ impl Progress {
 
     /// Where the destination is, given that every record before `whole` is settled.
     pub fn place(&self, whole: u64) -> Place {
-        let mut settled = self.settled();
-        settled.partly = settled.partly.split_off(&whole);
-        let events = settled
-            .partly
-            .get(&whole)
-            .map_or(0, |ranges| leading(ranges));
-        Place {
-            record: whole,
-            events,
-        }
+        self.settled().place(whole)
     }
 
     /// The place past the furthest handed out before, if it moved: the caller journals it.
     pub fn moved(&self, whole: u64) -> Option<Place> {
-        let place = self.place(whole);
         let mut settled = self.settled();
+        let place = settled.place(whole);
         (place > settled.furthest).then(|| {
             settled.furthest = place;
             place
         })
+    }
+}
+
+impl Settled {
+    /// The place after the records before `whole` (forgotten here: settled whole) and
+    /// the events settled from the start of `whole`.
+    fn place(&mut self, whole: u64) -> Place {
+        self.partly = self.partly.split_off(&whole);
+        let events = self.partly.get(&whole).map_or(0, |ranges| leading(ranges));
+        Place {
+            record: whole,
+            events,
+        }
     }
 }
 
