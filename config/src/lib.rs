@@ -4,6 +4,7 @@
 
 mod admin;
 mod delivery;
+mod ingest;
 mod interpolate;
 mod secret;
 mod spool;
@@ -21,6 +22,7 @@ pub use delivery::{
     AcknowledgementConfig, BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig,
     WhenFull,
 };
+pub use ingest::{HttpSourceConfig, ServerTls};
 pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
@@ -250,6 +252,8 @@ pub enum SourceConfig {
         /// What destinations' `sources` call it.
         name: Option<String>,
     },
+    /// Events POSTed by producers, answered once they are safe.
+    Http(HttpSourceConfig),
 }
 
 impl SourceConfig {
@@ -259,6 +263,7 @@ impl SourceConfig {
             (Some(name), _) => format!("name:{name}"),
             (None, SourceConfig::File { paths, .. }) => format!("paths:{}", paths.join("\n")),
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
+            (None, SourceConfig::Http(http)) => format!("listen:{}", http.listen),
         }
     }
 
@@ -268,6 +273,7 @@ impl SourceConfig {
             (Some(name), _) => name.to_owned(),
             (None, SourceConfig::File { paths, .. }) => paths.join(","),
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
+            (None, SourceConfig::Http(http)) => format!("http {}", http.listen),
         }
     }
 
@@ -275,6 +281,7 @@ impl SourceConfig {
     pub fn name(&self) -> Option<&str> {
         match self {
             SourceConfig::File { name, .. } | SourceConfig::Stdin { name } => name.as_deref(),
+            SourceConfig::Http(http) => http.name.as_deref(),
         }
     }
 }
@@ -324,6 +331,13 @@ struct SourceTable {
     #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     rotate_wait: Option<Duration>,
+    listen: Option<std::net::SocketAddr>,
+    tokens: Option<Vec<SecretRef>>,
+    tls: Option<ServerTls>,
+    max_body_bytes: Option<usize>,
+    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "humantime_serde")]
+    ack_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
@@ -331,12 +345,58 @@ struct SourceTable {
 enum SourceKind {
     File,
     Stdin,
+    Http,
+}
+
+impl SourceKind {
+    fn name(self) -> &'static str {
+        match self {
+            SourceKind::File => "file",
+            SourceKind::Stdin => "stdin",
+            SourceKind::Http => "http",
+        }
+    }
+}
+
+impl SourceTable {
+    /// The first key set that is for sources of another type than this one's.
+    fn foreign_key(&self) -> Option<(&'static str, SourceKind)> {
+        let keys = [
+            ("paths", self.paths.is_some(), SourceKind::File),
+            ("follow", self.follow.is_some(), SourceKind::File),
+            (
+                "poll_interval",
+                self.poll_interval.is_some(),
+                SourceKind::File,
+            ),
+            ("rotate_wait", self.rotate_wait.is_some(), SourceKind::File),
+            ("listen", self.listen.is_some(), SourceKind::Http),
+            ("tokens", self.tokens.is_some(), SourceKind::Http),
+            ("tls", self.tls.is_some(), SourceKind::Http),
+            (
+                "max_body_bytes",
+                self.max_body_bytes.is_some(),
+                SourceKind::Http,
+            ),
+            ("ack_timeout", self.ack_timeout.is_some(), SourceKind::Http),
+        ];
+        keys.into_iter()
+            .find(|(_, set, kind)| *set && *kind != self.kind)
+            .map(|(key, _, kind)| (key, kind))
+    }
 }
 
 impl TryFrom<SourceTable> for SourceConfig {
     type Error = String;
 
     fn try_from(table: SourceTable) -> Result<Self, String> {
+        if let Some((key, kind)) = table.foreign_key() {
+            return Err(format!(
+                "`{key}` is for {} sources, not {}",
+                kind.name(),
+                table.kind.name()
+            ));
+        }
         match table.kind {
             SourceKind::File => Ok(SourceConfig::File {
                 name: table.name,
@@ -347,18 +407,21 @@ impl TryFrom<SourceTable> for SourceConfig {
                 poll_interval: table.poll_interval.unwrap_or_else(default_poll_interval),
                 rotate_wait: table.rotate_wait.unwrap_or_else(default_rotate_wait),
             }),
-            SourceKind::Stdin => {
-                let file_keys = [
-                    ("paths", table.paths.is_some()),
-                    ("follow", table.follow.is_some()),
-                    ("poll_interval", table.poll_interval.is_some()),
-                    ("rotate_wait", table.rotate_wait.is_some()),
-                ];
-                match file_keys.iter().find(|(_, set)| *set) {
-                    Some((key, _)) => Err(format!("`{key}` is for file sources, not stdin")),
-                    None => Ok(SourceConfig::Stdin { name: table.name }),
-                }
-            }
+            SourceKind::Stdin => Ok(SourceConfig::Stdin { name: table.name }),
+            SourceKind::Http => Ok(SourceConfig::Http(HttpSourceConfig {
+                name: table.name,
+                listen: table.listen.ok_or(
+                    "an http source needs `listen`: the address and port to serve, such as \"127.0.0.1:8088\"",
+                )?,
+                tokens: table.tokens.unwrap_or_default(),
+                tls: table.tls,
+                max_body_bytes: table
+                    .max_body_bytes
+                    .unwrap_or_else(ingest::default_max_body_bytes),
+                ack_timeout: table
+                    .ack_timeout
+                    .unwrap_or_else(ingest::default_ack_timeout),
+            })),
         }
     }
 }
@@ -760,6 +823,17 @@ impl Config {
         if let Some(admin) = &self.admin {
             admin.resolve_token()?;
         }
+        for (i, source) in self.sources.iter().enumerate() {
+            if let SourceConfig::Http(http) = source {
+                let at = self.source_location(i);
+                http.resolve_tokens(&at)?;
+                if let Some(tls) = &http.tls {
+                    tls.key
+                        .resolve()
+                        .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
+                }
+            }
+        }
         for destination in &self.destinations {
             let at = destination.location();
             if let Some(key) = &destination.client_key {
@@ -817,12 +891,29 @@ impl Config {
             fix(dir);
         }
         for source in &mut self.sources {
-            if let SourceConfig::File { paths, .. } = source {
-                for pattern in paths.iter_mut() {
-                    if Path::new(pattern.as_str()).is_relative() {
-                        *pattern = base.join(&*pattern).to_string_lossy().into_owned();
+            match source {
+                SourceConfig::File { paths, .. } => {
+                    for pattern in paths.iter_mut() {
+                        if Path::new(pattern.as_str()).is_relative() {
+                            *pattern = base.join(&*pattern).to_string_lossy().into_owned();
+                        }
                     }
                 }
+                SourceConfig::Http(http) => {
+                    for token in &mut http.tokens {
+                        if let SecretRef::File(path) = token {
+                            fix(path);
+                        }
+                    }
+                    if let Some(tls) = &mut http.tls {
+                        fix(&mut tls.cert);
+                        tls.client_ca.iter_mut().for_each(fix);
+                        if let SecretRef::File(path) = &mut tls.key {
+                            fix(path);
+                        }
+                    }
+                }
+                SourceConfig::Stdin { .. } => {}
             }
         }
         if let Some(SecretRef::File(path)) =
@@ -953,6 +1044,9 @@ impl Config {
             bail!("events.max_depth: must be between 1 and {MAX_DEPTH_LIMIT}");
         }
         for (i, source) in self.sources.iter().enumerate() {
+            if let SourceConfig::Http(http) = source {
+                http.validate(&self.source_location(i))?;
+            }
             if let SourceConfig::File {
                 paths,
                 poll_interval,

@@ -26,6 +26,7 @@ mod pipeline;
 mod private_fs;
 mod reload;
 mod run;
+mod serve;
 mod source;
 mod tasks;
 mod watch;

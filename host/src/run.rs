@@ -100,7 +100,7 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 rotate_wait,
                 ..
             } => Some(*poll_interval + *rotate_wait),
-            SourceConfig::File { .. } | SourceConfig::Stdin { .. } => None,
+            SourceConfig::File { .. } | SourceConfig::Stdin { .. } | SourceConfig::Http(_) => None,
         })
         .max()
         .unwrap_or_default();

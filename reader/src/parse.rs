@@ -72,15 +72,19 @@ pub enum Reject {
     TooDeep,
     /// Longer than `events.max_line_bytes`.
     TooLong,
+    /// Refused by its source's protocol before it was parsed (a Splunk HEC envelope
+    /// without an `event`).
+    Protocol,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 5] = [
+    pub const ALL: [Reject; 6] = [
         Reject::NotUtf8,
         Reject::NotJson,
         Reject::NotObject,
         Reject::TooDeep,
         Reject::TooLong,
+        Reject::Protocol,
     ];
 
     /// Its name in metrics.
@@ -91,6 +95,7 @@ impl Reject {
             Reject::NotObject => "not_object",
             Reject::TooDeep => "too_deep",
             Reject::TooLong => "too_long",
+            Reject::Protocol => "protocol",
         }
     }
 }

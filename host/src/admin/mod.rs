@@ -87,73 +87,25 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
         .with_state(admin);
     tracing::info!(%address, "admin listener: / (a page), /metrics, /health, /ready, /status");
     let stop = CancellationToken::new();
-    let serving = tokio::spawn(serve(listener, app, stop.clone()));
+    let serving = tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        None,
+        BOUNDS,
+        stop.clone(),
+    ));
     Ok(Listener { stop, serving })
 }
 
-/// Connections served at once; one more is closed as soon as it is accepted, so clients
-/// that hold connections open cannot take the file descriptors the pipeline needs.
-const MAX_CONNECTIONS: usize = 64;
-/// A request's headers must have arrived within this, before any token is looked at.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bytes buffered for one connection's request head (more: `431`).
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// A connection is closed after this long, whatever it does (a scraper reconnects).
-const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(300);
-
-/// Accepts connections until `stop`, each served under the bounds above; then lets
-/// those under way finish their request (the [`Listener`] aborts them after its grace,
-/// and with the task, every connection).
-async fn serve(listener: tokio::net::TcpListener, app: axum::Router, stop: CancellationToken) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = tokio::task::JoinSet::new();
-    let refused = crate::metrics::Throttle::default();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = stop.cancelled() => break,
-        };
-        while connections.try_join_next().is_some() {}
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // Out of file descriptors, most likely: wait rather than spin.
-                tracing::warn!(%error, "the admin listener cannot accept a connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            if let Some(count) = refused.due(1) {
-                tracing::warn!(
-                    connections = count,
-                    "admin listener: {MAX_CONNECTIONS} connections open already; more are closed at once"
-                );
-            }
-            continue;
-        };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let stop = stop.clone();
-        connections.spawn(async move {
-            let _permit = permit;
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = stop.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-                () = tokio::time::sleep(MAX_CONNECTION_LIFE) => {}
-            }
-        });
-    }
-    while connections.join_next().await.is_some() {}
-}
+/// Clients of the admin listener are scrapers and a browser: a few connections, short
+/// requests.
+const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
+    name: "admin",
+    max_connections: 64,
+    header_timeout: Duration::from_secs(5),
+    max_buf_bytes: 16 * 1024,
+    max_connection_life: Duration::from_secs(300),
+};
 
 /// The page an operator opens in a browser: one file, no external asset, which reads
 /// `/status` every second. Its own script and styles only.

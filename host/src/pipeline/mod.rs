@@ -23,6 +23,46 @@ use crate::metrics::{Counters, Throttle, throttle};
 use crate::persist::spool::ReadTo;
 use crate::persist::{FileId, Spool};
 
+/// What happens once a chunk is safe (every destination that takes it delivered or
+/// dead-lettered its events, or the spool holds it): a file's watermark moves, an HTTP
+/// request is answered. Dropped without running when the chunk is not made safe.
+pub struct Mark {
+    on_safe: Box<dyn FnOnce() + Send + Sync>,
+    /// Where the chunk ends in its file: the spool keeps it, so that the file's
+    /// checkpoint follows what the spool has on disk.
+    read: Option<ReadTo>,
+}
+
+impl Mark {
+    /// `position`'s chunk of `file`, whose `watermark` moves over it when safe.
+    pub fn file(watermark: &Watermark, position: Position, file: FileId) -> Mark {
+        let watermark = watermark.clone();
+        Mark {
+            on_safe: Box::new(move || {
+                watermark.settle(position);
+            }),
+            read: Some(ReadTo {
+                file,
+                point: position.end,
+            }),
+        }
+    }
+
+    /// Runs `on_safe` once the chunk is safe.
+    pub fn call(on_safe: impl FnOnce() + Send + Sync + 'static) -> Mark {
+        Mark {
+            on_safe: Box::new(on_safe),
+            read: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mark").field("read", &self.read).finish()
+    }
+}
+
 /// Where a line came from, for dead-letter records and stable event ids.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
@@ -202,6 +242,9 @@ pub struct Ingest {
     /// Cancelled when the source stops: a dead-letter store that cannot take the
     /// rejected lines is not waited for any longer.
     give_up: CancellationToken,
+    /// Cancelled when a source that answers a producer stops waiting for room in the
+    /// spool or a queue ([`Ingest::busy_after`]); none: it waits until it stops.
+    busy: Option<CancellationToken>,
 }
 
 impl Drop for Ingest {
@@ -223,6 +266,7 @@ impl Drop for Ingest {
 #[derive(Debug)]
 struct Rejected {
     origin: String,
+    line_number: u64,
     reason: String,
     line: String,
 }
@@ -250,7 +294,26 @@ impl Ingest {
             rejected: Vec::new(),
             now_ms: 0,
             give_up,
+            busy: None,
         }
+    }
+
+    /// The next flushes wait for room in the spool or a full queue only until `busy`
+    /// is cancelled; the chunk is then not safe, and its mark is dropped.
+    pub fn busy_after(&mut self, busy: Option<CancellationToken>) {
+        self.busy = busy;
+    }
+
+    /// Events of the current chunk, so far.
+    pub fn pending_events(&self) -> usize {
+        self.chunk.events.len()
+    }
+
+    /// The line numbers and reasons of the current chunk's lines that are not events.
+    pub fn pending_rejections(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.rejected
+            .iter()
+            .map(|rejected| (rejected.line_number, rejected.reason.as_str()))
     }
 
     /// Counts bytes a source read.
@@ -288,6 +351,12 @@ impl Ingest {
                 self.reject(origin, Reject::TooLong, &reason, start);
             }
         }
+    }
+
+    /// Keeps `line` for the dead-letter store with `reason` without parsing it: its
+    /// source's protocol refused it.
+    pub fn refuse(&mut self, origin: Origin<'_>, reason: &str, line: &[u8]) {
+        self.reject(origin, Reject::Protocol, reason, line);
     }
 
     fn parse(&mut self, origin: Origin<'_>, line: &[u8]) {
@@ -336,6 +405,7 @@ impl Ingest {
         self.figures.rejected(kind);
         self.rejected.push(Rejected {
             origin: format!("{}:{}", origin.name, origin.line),
+            line_number: origin.line,
             reason: reason.to_owned(),
             line: String::from_utf8_lossy(line).into_owned(),
         });
@@ -390,22 +460,16 @@ impl Ingest {
     /// acknowledgement counts the events as settled once every destination has
     /// delivered or dead-lettered them, and moves `mark`'s watermark over `mark`'s
     /// position (at once when no line of the chunk was an event).
-    pub async fn flush(
-        &mut self,
-        mark: Option<(&Watermark, Position, FileId)>,
-    ) -> Result<(), Closed> {
-        let read = mark.map(|(_, position, file)| ReadTo {
-            file,
-            point: position.end,
-        });
-        // A line the store did not take is not safe: the position stays unsettled.
+    pub async fn flush(&mut self, mark: Option<Mark>) -> Result<(), Closed> {
+        let read = mark.as_ref().and_then(|mark| mark.read);
+        // A line the store did not take is not safe: the mark is dropped unmoved.
         let mark = match self.store_rejected().await {
-            true => mark.map(|(watermark, position, _)| (watermark.clone(), position)),
+            true => mark,
             false => None,
         };
         if self.chunk.events.is_empty() {
-            if let Some((watermark, position)) = mark {
-                watermark.settle(position);
+            if let Some(mark) = mark {
+                (mark.on_safe)();
             }
             return Ok(());
         }
@@ -424,8 +488,8 @@ impl Ingest {
         let counters = self.router.counters.clone();
         let ack = Ack::new(move || {
             Counters::add(&counters.events_settled, count);
-            if let Some((watermark, position)) = mark {
-                watermark.settle(position);
+            if let Some(mark) = mark {
+                (mark.on_safe)();
             }
         });
         // The template only hands out holders: each batch that takes events clones one.
@@ -442,11 +506,20 @@ impl Ingest {
             }
         }
         // Once the shutdown deadline passes, the workers drain their batches as
-        // abandoned, so a queue always makes room again.
+        // abandoned, so a queue always makes room again. A source that answers its
+        // producer waits only until it is `busy`: the chunk is then not safe (the
+        // destinations that took it still deliver it).
         for route in full {
-            match route.push(&chunk, &ack).await {
-                Ok(()) => taken += 1,
-                Err(_) => ack.mark_unsafe(),
+            let pushed = match &self.busy {
+                Some(busy) => tokio::select! {
+                    pushed = route.push(&chunk, &ack) => pushed.is_ok(),
+                    () = busy.cancelled() => false,
+                },
+                None => route.push(&chunk, &ack).await.is_ok(),
+            };
+            match pushed {
+                true => taken += 1,
+                false => ack.mark_unsafe(),
             }
         }
         if taken > 0 { Ok(()) } else { Err(Closed) }
@@ -462,14 +535,15 @@ impl Ingest {
         spool: &Spool,
         chunk: &EventChunk,
         read: Option<ReadTo>,
-        mark: Option<(Watermark, Position)>,
+        mark: Option<Mark>,
     ) -> Result<(), Closed> {
-        if !spool.append(self.source, chunk, read, &self.give_up).await {
+        let give_up = self.busy.as_ref().unwrap_or(&self.give_up);
+        if !spool.append(self.source, chunk, read, give_up).await {
             return Err(Closed);
         }
         Counters::add(&self.router.counters.events_settled, chunk.events.len());
-        if let Some((watermark, position)) = mark {
-            watermark.settle(position);
+        if let Some(mark) = mark {
+            (mark.on_safe)();
         }
         Ok(())
     }

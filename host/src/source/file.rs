@@ -35,7 +35,7 @@ use super::{LinePosition, LineSplitter};
 use crate::ack::{StreamPoint, Watermark};
 use crate::module::one_line;
 use crate::persist::{Checkpoints, FileId};
-use crate::pipeline::{Ingest, Origin};
+use crate::pipeline::{Ingest, Mark, Origin};
 
 /// Bytes at the start of a file that identify its content, to see it replaced in place.
 const FINGERPRINT_BYTES: usize = 256;
@@ -645,7 +645,7 @@ impl OpenFile {
             });
             let position = self.watermark.issue(self.read_point());
             if ingest
-                .flush(Some((&self.watermark, position, self.id)))
+                .flush(Some(Mark::file(&self.watermark, position, self.id)))
                 .await
                 .is_err()
                 || shutdown.is_cancelled()
@@ -720,7 +720,7 @@ impl OpenFile {
             .finish(|position, line| ingest.line(origin(name, stream, position), line));
         let position = self.watermark.issue(self.read_point());
         let _ = ingest
-            .flush(Some((&self.watermark, position, self.id)))
+            .flush(Some(Mark::file(&self.watermark, position, self.id)))
             .await;
     }
 }

@@ -3,6 +3,7 @@
 //! it holds.
 
 mod file;
+mod http;
 mod rotated;
 
 pub use file::{expand, matches};
@@ -124,7 +125,6 @@ impl Sources {
     fn start(&mut self, config: SourceConfig, id: usize, router: Arc<Router>) {
         let stop = self.shutdown.child_token();
         let figures = Arc::new(SourceFigures::new(config.label()));
-        let ingest = Ingest::new(router, (id, figures.clone()), stop.clone());
         match config.clone() {
             SourceConfig::File {
                 name: _,
@@ -142,12 +142,18 @@ impl Sources {
                     run_shutdown: self.shutdown.clone(),
                 };
                 let claims = self.claims.clone();
+                let ingest = Ingest::new(router, (id, figures.clone()), stop.clone());
                 let reading = file::run(source, ingest, claims, stop.clone());
                 self.tasks.spawn(reported(reading, figures.clone()));
             }
             SourceConfig::Stdin { .. } => {
+                let ingest = Ingest::new(router, (id, figures.clone()), stop.clone());
                 let reading = stdin::run(ingest, stop.clone());
                 self.tasks.spawn(reported(reading, figures.clone()));
+            }
+            SourceConfig::Http(http) => {
+                let serving = http::run(http, router, (id, figures.clone()), stop.clone());
+                self.tasks.spawn(reported(serving, figures.clone()));
             }
         }
         self.running.push(Running {

@@ -1,0 +1,97 @@
+//! `[[sources]] type = "http"`: producers POST events to Sluice (its own NDJSON
+//! endpoint, or Splunk HEC's), and hear back once the events are safe.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::{Secret, SecretRef};
+
+/// An HTTP ingest source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSourceConfig {
+    /// What destinations' `sources` call it.
+    pub name: Option<String>,
+    /// Address and port, such as `127.0.0.1:8088`.
+    pub listen: SocketAddr,
+    /// The tokens a request may carry (`Authorization: Bearer`, or HEC's `Splunk`);
+    /// none: requests need no token (only on a loopback address, or with client
+    /// certificates).
+    pub tokens: Vec<SecretRef>,
+    /// Serve HTTPS with this certificate (and ask clients for theirs).
+    pub tls: Option<ServerTls>,
+    /// The largest request body, as sent and once decompressed: more is `413`.
+    pub max_body_bytes: usize,
+    /// How long a request waits for its events to be safe before it is answered `503`
+    /// (they may still be delivered: a producer's resend carries the same ids).
+    pub ack_timeout: Duration,
+}
+
+/// `tls = { cert = "server.pem", key = { file = "server.key" }, client_ca = "ca.pem" }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTls {
+    /// The server's certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Its private key, PEM: a secret.
+    pub key: SecretRef,
+    /// When set, clients must present a certificate this CA (PEM) signed.
+    pub client_ca: Option<PathBuf>,
+}
+
+pub(crate) fn default_max_body_bytes() -> usize {
+    10 << 20
+}
+
+pub(crate) fn default_ack_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl HttpSourceConfig {
+    /// Refuses a listener other machines can reach that anyone could send to, and
+    /// bounds that could not work.
+    pub fn validate(&self, at: &str) -> Result<()> {
+        let clients_proven = self.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        if !self.listen.ip().is_loopback() && self.tokens.is_empty() && !clients_proven {
+            bail!(
+                "{at}.listen: {} can be reached from other machines; give `tokens = [{{ env = \"...\" }}]` (or client certificates with tls.client_ca), or listen on 127.0.0.1",
+                self.listen
+            );
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("{at}.max_body_bytes: must be at least 1024");
+        }
+        if self.ack_timeout.is_zero() {
+            bail!("{at}.ack_timeout: must be more than 0s");
+        }
+        Ok(())
+    }
+
+    /// The tokens' values; an error names the key and the variable or file, never a
+    /// value.
+    pub fn resolve_tokens(&self, at: &str) -> Result<Vec<Secret>> {
+        self.tokens
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let value = token
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.tokens[{i}]: {e}"))?;
+                if value
+                    .expose()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+                {
+                    bail!(
+                        "{at}.tokens[{i}]: {token} holds a space or a control character, which no Authorization header can carry"
+                    );
+                }
+                Ok(value)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,250 @@
+//! A request's body: read within the size and time bounds, decompressed within the
+//! size bound, and cut into the lines that become events (NDJSON lines, the elements
+//! of a JSON array).
+
+use std::io::Read;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use serde_json::value::RawValue;
+
+use super::super::LineSplitter;
+use sluice_reader::Line;
+
+/// A body must have arrived within this once its head has: a client that stops sending
+/// half-way does not hold a connection (and the run's shutdown) for longer.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a body is not read.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Past `max_body_bytes`, as sent or decompressed.
+    TooLarge(usize),
+    /// A `Content-Encoding` other than gzip.
+    Encoding(String),
+    /// Not what it says it is (gzip that is not, a body cut off).
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::TooLarge(max) => write!(
+                f,
+                "the body is longer than max_body_bytes ({max} bytes, as sent or decompressed): send fewer events per request"
+            ),
+            Refusal::Encoding(encoding) => write!(
+                f,
+                "Content-Encoding `{encoding}` is not supported: send the body as is, or gzip"
+            ),
+            Refusal::Unreadable(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The body of a request, decompressed, at most `max` bytes.
+pub async fn read(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    max: usize,
+) -> Result<Vec<u8>, Refusal> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|value| value.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let gzip = match encoding.as_deref() {
+        None | Some("" | "identity") => false,
+        Some("gzip" | "x-gzip") => true,
+        Some(other) => return Err(Refusal::Encoding(other.to_owned())),
+    };
+    let sent = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(error)) => {
+            return Err(match too_large(&error) {
+                true => Refusal::TooLarge(max),
+                false => Refusal::Unreadable(format!("the body could not be read: {error}")),
+            });
+        }
+        Err(_) => {
+            return Err(Refusal::Unreadable(format!(
+                "the body did not arrive within {BODY_TIMEOUT:?}"
+            )));
+        }
+    };
+    if !gzip {
+        return Ok(sent.to_vec());
+    }
+    // Bounded as it is inflated: a small bomb does not become gigabytes here.
+    let mut out = Vec::with_capacity(sent.len().saturating_mul(4).min(max));
+    flate2::read::MultiGzDecoder::new(&sent[..])
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|error| {
+            Refusal::Unreadable(format!(
+                "Content-Encoding is gzip, but the body is not gzip: {error}"
+            ))
+        })?;
+    if out.len() > max {
+        return Err(Refusal::TooLarge(max));
+    }
+    Ok(out)
+}
+
+/// Whether a body error is axum's length limit.
+fn too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// One piece of a body that should be an event.
+#[derive(Debug)]
+pub struct Piece<'a> {
+    /// 1-based: a line of NDJSON, an element of an array.
+    pub number: u64,
+    /// Where it starts in the body: what makes its event's id.
+    pub offset: u64,
+    pub line: Line<'a>,
+    /// Set when the source's protocol refused it: kept in the dead-letter store with
+    /// this reason, not parsed.
+    pub refused: Option<&'a str>,
+}
+
+/// Calls `each` with every line of NDJSON in `body`, or every element when the body is
+/// a JSON array (an element written over several lines is put on one). An error when
+/// the body is an array that is not valid JSON, which says where.
+pub fn pieces(
+    body: &[u8],
+    max_line_bytes: usize,
+    mut each: impl FnMut(Piece<'_>),
+) -> Result<(), String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'[') {
+        lines(body, max_line_bytes, each);
+        return Ok(());
+    }
+    let elements: Vec<&RawValue> = serde_json::from_slice(body)
+        .map_err(|error| format!("the body is a JSON array, but not valid JSON: {error}"))?;
+    for (index, element) in elements.into_iter().enumerate() {
+        let text = element.get();
+        let offset = text.as_ptr() as u64 - body.as_ptr() as u64;
+        let compacted;
+        let text = match text.contains(['\n', '\r']) {
+            true => {
+                compacted = compact(text);
+                compacted.as_str()
+            }
+            false => text,
+        };
+        let line = match text.len() > max_line_bytes {
+            true => Line::TooLong {
+                start: &text.as_bytes()[..max_line_bytes],
+                len: text.len() as u64,
+            },
+            false => Line::Complete(text.as_bytes()),
+        };
+        each(Piece {
+            number: index as u64 + 1,
+            offset,
+            line,
+            refused: None,
+        });
+    }
+    Ok(())
+}
+
+/// Calls `each` with every line of `body`, the last one unterminated or not.
+pub fn lines(body: &[u8], max_line_bytes: usize, mut each: impl FnMut(Piece<'_>)) {
+    let mut splitter = LineSplitter::new(max_line_bytes);
+    let mut emit = |position: sluice_reader::lines::LinePosition, line: Line<'_>| {
+        each(Piece {
+            number: position.number,
+            offset: position.offset,
+            line,
+            refused: None,
+        })
+    };
+    splitter.feed(body, &mut emit);
+    splitter.finish(&mut emit);
+}
+
+/// `json` (valid JSON) without the whitespace between its tokens: one line.
+pub fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(body: &str) -> Vec<(u64, u64, String)> {
+        let mut seen = Vec::new();
+        pieces(body.as_bytes(), 1024, |piece| {
+            let Line::Complete(bytes) = piece.line else {
+                panic!("too long")
+            };
+            seen.push((
+                piece.number,
+                piece.offset,
+                String::from_utf8(bytes.to_vec()).unwrap(),
+            ));
+        })
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn ndjson_lines_are_pieces_with_their_offsets() {
+        assert_eq!(
+            collect("{\"a\":1}\n{\"b\":2}"),
+            [(1, 0, "{\"a\":1}".into()), (2, 8, "{\"b\":2}".into())]
+        );
+    }
+
+    #[test]
+    fn an_array_is_cut_into_its_elements_each_on_one_line() {
+        let body = "[ {\"a\": 1},\n {\n  \"b\": \"x \\\" \\n y\"\n }\n]";
+        assert_eq!(
+            collect(body),
+            [
+                (1, 2, "{\"a\": 1}".into()),
+                (2, 13, "{\"b\":\"x \\\" \\n y\"}".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_array_that_is_not_json_is_refused_saying_where() {
+        let error = pieces(b"[{\"a\":1},", 1024, |_| {}).unwrap_err();
+        assert!(error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn compacting_keeps_the_whitespace_of_strings() {
+        assert_eq!(
+            compact("{ \"k\" : \"a b\\\\\" ,\n \"l\": [1, 2] }"),
+            "{\"k\":\"a b\\\\\",\"l\":[1,2]}"
+        );
+    }
+}
