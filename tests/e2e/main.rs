@@ -17,6 +17,7 @@ mod filters;
 mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
+mod ingest;
 mod logs;
 mod loki;
 mod operability;

@@ -1,0 +1,400 @@
+//! The HTTP source: producers POST events to `sluice run` and are answered once the
+//! events are safe; HEC clients (and Sluice's own `splunk-hec` module) send to it as to
+//! Splunk; bad tokens and bodies are answered and take nothing.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::hec::{HecConfig, HecReceiver};
+use crate::support::{Harness, exit_within, send_signal, splunk_destination, transcript};
+
+const TOKEN: &str = "ingest-token-1";
+
+/// A loopback port free when asked.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An http source on `port` taking `TOKEN` from `INGEST_TOKEN`, with `extra` lines.
+fn http_source(port: u16, extra: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"http\"\nname = \"ingest\"\nlisten = \"127.0.0.1:{port}\"\ntokens = [{{ env = \"INGEST_TOKEN\" }}]\n{extra}\n"
+    )
+}
+
+/// Starts `sluice run` with the tokens set, and waits until the source answers.
+async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process::Child {
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .env("INGEST_TOKEN", TOKEN)
+        .env("HEC_TOKEN", hec_token)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    let health = format!("http://127.0.0.1:{port}/services/collector/health");
+    for _ in 0..200 {
+        if let Ok(answer) = reqwest::get(&health).await
+            && answer.status() == 200
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = exit_within(child, Duration::from_secs(10)).await;
+    panic!("the http source never answered: {}", transcript(&output));
+}
+
+/// Posts `body` to `path` with `headers`; the status, the headers and the body as JSON.
+async fn post(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    let text = answer.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, json)
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The events the receiver indexed, by their `n`.
+fn indexed_numbers(receiver: &HecReceiver) -> Vec<u64> {
+    let mut numbers: Vec<u64> = receiver
+        .indexed()
+        .iter()
+        .filter_map(|envelope| envelope["event"]["n"].as_u64())
+        .collect();
+    numbers.sort();
+    numbers
+}
+
+async fn stop(child: tokio::process::Child) -> std::process::Output {
+    send_signal(&child, libc::SIGTERM);
+    exit_within(child, Duration::from_secs(60)).await
+}
+
+#[tokio::test]
+async fn events_posted_are_answered_once_delivered_and_rejected_lines_are_kept() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "{}{}",
+        http_source(port, ""),
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 1000, max_wait = \"300ms\" }"
+        )
+    ));
+    let child = start(&harness, port, receiver.token()).await;
+
+    let body = "{\"n\":1}\nnot json\n{\"n\":2}\n\n{\"n\":3}";
+    let auth = bearer();
+    let (status, _, answer) = post(port, "/v1/events", &[("authorization", &auth)], body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    assert_eq!(answer["rejected"][0]["line"], 2, "{answer}");
+    // Without a spool, the answer waits for the delivery.
+    assert_eq!(indexed_numbers(&receiver), [1, 2, 3]);
+
+    // A JSON array, gzip, an element over several lines.
+    let array = gzip(b"[{\"n\":4},\n {\"n\":\n 5}]");
+    let (status, _, answer) = post(
+        port,
+        "/v1/events",
+        &[("authorization", &auth), ("content-encoding", "gzip")],
+        array,
+    )
+    .await;
+    assert_eq!((status, &answer["accepted"]), (200, &json!(2)), "{answer}");
+    assert_eq!(indexed_numbers(&receiver), [1, 2, 3, 4, 5]);
+    let event_5 = receiver
+        .indexed()
+        .into_iter()
+        .find(|e| e["event"]["n"] == 5)
+        .unwrap();
+    assert_eq!(event_5["event"], json!({"n": 5}));
+
+    let output = stop(child).await;
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["line"], "not json");
+    assert_eq!(dead[0]["origin"], "ingest request without X-Request-Id:2");
+}
+
+#[tokio::test]
+async fn bad_tokens_oversized_and_malformed_bodies_are_answered_and_take_nothing() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "{}{}",
+        http_source(port, "max_body_bytes = 4096"),
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let child = start(&harness, port, receiver.token()).await;
+    let auth = bearer();
+    let event = "{\"n\":1}";
+
+    let (status, headers, _) = post(port, "/v1/events", &[], event).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, _, _) = post(
+        port,
+        "/v1/events",
+        &[("authorization", "Bearer nope")],
+        event,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let wrong_length = format!("Bearer {TOKEN}x");
+    let (status, _, _) = post(
+        port,
+        "/v1/events",
+        &[("authorization", &wrong_length)],
+        event,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let big = "{\"n\":1}\n".repeat(1000);
+    let (status, _, answer) =
+        post(port, "/v1/events", &[("authorization", &auth)], big.clone()).await;
+    assert_eq!(status, 413, "{answer}");
+    // Small as sent, past the bound once inflated.
+    let bomb = gzip(&vec![b' '; 1 << 20]);
+    assert!(bomb.len() < 4096);
+    let gzipped = [
+        ("authorization", auth.as_str()),
+        ("content-encoding", "gzip"),
+    ];
+    let (status, _, answer) = post(port, "/v1/events", &gzipped, bomb).await;
+    assert_eq!(status, 413, "{answer}");
+    let (status, _, answer) = post(port, "/v1/events", &gzipped, "not gzip").await;
+    assert_eq!(status, 400, "{answer}");
+    let deflate = [
+        ("authorization", auth.as_str()),
+        ("content-encoding", "deflate"),
+    ];
+    let (status, _, _) = post(port, "/v1/events", &deflate, event).await;
+    assert_eq!(status, 415);
+    let (status, _, answer) = post(
+        port,
+        "/v1/events",
+        &[("authorization", &auth)],
+        "[{\"n\":1},",
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("JSON array"),
+        "{answer}"
+    );
+    let (status, _, answer) =
+        post(port, "/v1/events", &[("authorization", &auth)], "nope\n[1]").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["accepted"], 0);
+    assert_eq!(answer["rejected"].as_array().unwrap().len(), 2, "{answer}");
+
+    let output = stop(child).await;
+    assert_eq!(receiver.requests(), 0, "nothing was taken");
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    // The lines of the body that had none were kept; the refused bodies were not read.
+    assert_eq!(harness.dead_letters().len(), 2);
+}
+
+#[tokio::test]
+async fn a_resend_with_the_same_request_id_makes_the_same_event_ids() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "{}{}",
+        http_source(port, ""),
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 1000, max_wait = \"100ms\" }"
+        )
+    ));
+    let child = start(&harness, port, receiver.token()).await;
+    let auth = bearer();
+    let body = "{\"n\":1}\n{\"n\":2}\n";
+    let keyed = [("authorization", auth.as_str()), ("x-request-id", "req-7")];
+    for headers in [&keyed[..], &keyed[..], &keyed[..1], &keyed[..1]] {
+        let (status, _, answer) = post(port, "/v1/events", headers, body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let output = stop(child).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let ids: Vec<String> = receiver
+        .indexed()
+        .iter()
+        .map(|e| e["fields"]["sluice_event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 8);
+    assert_eq!(
+        ids[0..2],
+        ids[2..4],
+        "a resend with the same key: the same ids"
+    );
+    assert_ne!(ids[0], ids[1]);
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        6,
+        "requests without a key get ids of their own: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn hec_clients_are_answered_as_splunk_answers_them() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "{}{}",
+        http_source(port, ""),
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 1000, max_wait = \"100ms\" }"
+        )
+    ));
+    let child = start(&harness, port, receiver.token()).await;
+    let splunk = format!("Splunk {TOKEN}");
+    let auth = [("authorization", splunk.as_str())];
+    let event = "/services/collector/event";
+    let code = |answer: &Value| answer["code"].as_u64().unwrap();
+
+    let (status, _, answer) = post(port, event, &[], "{\"event\":1}").await;
+    assert_eq!((status, code(&answer)), (401, 2));
+    let (status, _, answer) = post(port, event, &[("authorization", TOKEN)], "{\"event\":1}").await;
+    assert_eq!((status, code(&answer)), (401, 3));
+    let (status, _, answer) = post(
+        port,
+        event,
+        &[("authorization", "Splunk wrong")],
+        "{\"event\":1}",
+    )
+    .await;
+    assert_eq!((status, code(&answer)), (403, 4));
+    let (status, _, answer) = post(port, event, &auth, "  ").await;
+    assert_eq!((status, code(&answer)), (400, 5));
+
+    let stacked = r#"{"time":1714566896.5,"host":"h1","sourcetype":"_json","index":"audit","event":{"n":1,"action":"login"}}
+{"event":{"n":2},"fields":{"env":"prod"}}"#;
+    let (status, _, answer) = post(port, event, &auth, stacked).await;
+    assert_eq!((status, code(&answer)), (200, 0), "{answer}");
+    // Envelopes before the first refused one are taken; its number is answered.
+    let (status, _, answer) = post(
+        port,
+        "/services/collector",
+        &auth,
+        r#"{"event":{"n":3}}{"host":"no event"}{"event":{"n":4}}"#,
+    )
+    .await;
+    assert_eq!((status, code(&answer)), (400, 12), "{answer}");
+    assert_eq!(answer["invalid-event-number"], 1);
+    let (status, _, answer) = post(
+        port,
+        "/services/collector/raw?sourcetype=app&channel=0b5c1c8e-7a2e-4f51-9d7e-3b9a1f6c2d10",
+        &auth,
+        "{\"n\":5}\na text line",
+    )
+    .await;
+    assert_eq!((status, code(&answer)), (200, 0), "{answer}");
+    let (status, _, answer) = post(port, "/services/collector/ack", &auth, "{\"acks\":[0]}").await;
+    assert_eq!((status, code(&answer)), (400, 14));
+
+    let output = stop(child).await;
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    let events: Vec<Value> = receiver
+        .indexed()
+        .into_iter()
+        .map(|e| e["event"].clone())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            json!({"n":1,"action":"login","time":1714566896.5,"hec":{"time":1714566896.5,"host":"h1","sourcetype":"_json","index":"audit"}}),
+            json!({"n":2,"hec":{"fields":{"env":"prod"}}}),
+            json!({"n":3}),
+            json!({"n":5,"hec":{"sourcetype":"app"}}),
+            json!({"message":"a text line","hec":{"sourcetype":"app"}}),
+        ]
+    );
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["line"], "{\"host\":\"no event\"}");
+    assert!(
+        dead[0]["reason"].as_str().unwrap().contains("code 12"),
+        "{dead:?}"
+    );
+}
+
+#[tokio::test]
+async fn sluice_s_own_splunk_hec_module_sends_to_sluice() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let central = Harness::new();
+    let port = free_port();
+    central.config(&format!(
+        "{}{}",
+        http_source(port, ""),
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 1000, max_wait = \"100ms\" }"
+        )
+    ));
+    let central_run = start(&central, port, receiver.token()).await;
+
+    let edge = Harness::new();
+    edge.copy_data(&["idp-audit.jsonl"]);
+    let sample_events = std::fs::read_to_string(edge.path("data/idp-audit.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    edge.config(&format!(
+        "{}{}",
+        crate::support::FILE_SOURCE,
+        splunk_destination(&format!("http://127.0.0.1:{port}"), "")
+    ));
+    let output = edge.run_ok(&[("HEC_TOKEN", TOKEN)]).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    let output = stop(central_run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let indexed = receiver.indexed();
+    assert_eq!(indexed.len(), sample_events);
+    // The edge's envelope arrives whole: its event, and HEC's metadata beside it.
+    let first = &indexed[0]["event"];
+    assert!(
+        first["hec"]["fields"]["sluice_event_id"].is_string(),
+        "{first}"
+    );
+}
