@@ -398,3 +398,190 @@ async fn sluice_s_own_splunk_hec_module_sends_to_sluice() {
         "{first}"
     );
 }
+
+/// Events each producer of the crash test sends: 50,000 (the count); fewer
+/// with `SLUICE_INGEST_EVENTS`.
+fn events_per_producer() -> u64 {
+    std::env::var("SLUICE_INGEST_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000)
+}
+
+/// A producer that sends events `first..first + count` in requests of 200, each with its
+/// own `X-Request-Id`, and sends a request again (same body, same id) until it is
+/// answered 200; what was answered goes into `acknowledged`.
+async fn produce(
+    port: u16,
+    first: u64,
+    count: u64,
+    acknowledged: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+) -> u64 {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut resent = 0;
+    for start in (first..first + count).step_by(200) {
+        let numbers = start..(start + 200).min(first + count);
+        let body: String = numbers
+            .clone()
+            .map(|n| format!("{{\"action\":\"read\",\"n\":{n}}}\n"))
+            .collect();
+        loop {
+            let answer = client
+                .post(format!("http://127.0.0.1:{port}/v1/events"))
+                .header("authorization", bearer())
+                .header("x-request-id", format!("batch-{start}"))
+                .body(body.clone())
+                .send()
+                .await;
+            if answer.is_ok_and(|a| a.status() == 200) {
+                acknowledged.lock().unwrap().extend(numbers.clone());
+                break;
+            }
+            resent += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    resent
+}
+
+#[tokio::test]
+async fn kill_9_right_after_answers_loses_nothing_acknowledged_and_resends_keep_their_ids() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        // Each answer waits for the disk: a kill lands between an event's write and its
+        // answer often, and the producer sends again what the spool already has.
+        "data_dir = \"state\"\n[spool]\nfsync = \"always\"\n{}{}",
+        http_source(port, ""),
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 1000, max_wait = \"100ms\" }"
+        )
+    ));
+    let mut run = start(&harness, port, receiver.token()).await;
+    let per_producer = events_per_producer();
+    let total = 4 * per_producer;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            tokio::spawn(produce(
+                port,
+                p * per_producer,
+                per_producer,
+                acknowledged.clone(),
+            ))
+        })
+        .collect();
+    for kill in 1..=2u64 {
+        while (acknowledged.lock().unwrap().len() as u64) < kill * total / 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        send_signal(&run, libc::SIGKILL);
+        let _ = run.wait().await;
+        run = start(&harness, port, receiver.token()).await;
+    }
+    let mut resent = 0;
+    for producer in producers {
+        resent += producer.await.unwrap();
+    }
+    assert!(
+        resent > 0,
+        "the kills interrupted requests that were sent again"
+    );
+    let output = stop(run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    let mut ids: std::collections::BTreeMap<u64, std::collections::BTreeSet<String>> =
+        Default::default();
+    for envelope in receiver.indexed() {
+        let n = envelope["event"]["n"].as_u64().unwrap();
+        let id = envelope["fields"]["sluice_event_id"].as_str().unwrap();
+        ids.entry(n).or_default().insert(id.to_owned());
+    }
+    let copies = receiver.indexed().len() - ids.len();
+    println!("{resent} requests sent again, {copies} events arrived twice");
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(acknowledged.len() as u64, total);
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|n| !ids.contains_key(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events never arrived",
+        missing.len()
+    );
+    let changed: Vec<_> = ids.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    assert!(
+        changed.is_empty(),
+        "an event sent again must keep its id, so the SIEM can drop the copy: {:?}",
+        changed.first()
+    );
+    assert_eq!(
+        ids.len() as u64,
+        total,
+        "no event the producers did not send"
+    );
+}
+
+#[tokio::test]
+async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200_arrives() {
+    let harness = Harness::new();
+    let port = free_port();
+    let settings = "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n[spool]\nmax_bytes = 16384\nsegment_bytes = 4096\n";
+    harness.config(&format!(
+        "{settings}{}{}",
+        http_source(port, ""),
+        splunk_destination("http://127.0.0.1:1", "")
+    ));
+    let run = start(&harness, port, "t").await;
+    let auth = bearer();
+    let mut answered = Vec::new();
+    let mut refused = None;
+    for request in 0..200u64 {
+        let body: String = (request * 10..request * 10 + 10)
+            .map(|n| {
+                format!(
+                    "{{\"action\":\"read\",\"pad\":\"{}\",\"n\":{n}}}\n",
+                    "x".repeat(60)
+                )
+            })
+            .collect();
+        let (status, headers, answer) =
+            post(port, "/v1/events", &[("authorization", &auth)], body).await;
+        match status {
+            200 => answered.extend(request * 10..request * 10 + 10),
+            503 => {
+                refused = Some((headers, answer));
+                break;
+            }
+            other => panic!("{other}: {answer}"),
+        }
+    }
+    let (headers, answer) = refused.expect("the spool filled up");
+    assert_eq!(headers["retry-after"], "1");
+    assert!(
+        answer["error"].as_str().unwrap().contains("full"),
+        "{answer}"
+    );
+    assert!(!answered.is_empty());
+    let output = stop(run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+
+    // The receiver is back: what was answered 200 arrives, nothing else.
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    harness.config(&format!(
+        "{settings}{}{}",
+        http_source(port, ""),
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
+    ));
+    let run = start(&harness, port, receiver.token()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let output = stop(run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(indexed_numbers(&receiver), answered);
+}
