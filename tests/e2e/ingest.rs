@@ -30,6 +30,17 @@ fn http_source(port: u16, extra: &str) -> String {
 
 /// Starts `sluice run` with the tokens set, and waits until the source answers.
 async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process::Child {
+    let health = format!("http://127.0.0.1:{port}/services/collector/health");
+    start_with(harness, hec_token, &reqwest::Client::new(), &health).await
+}
+
+/// Starts `sluice run`, and waits until `client` has an answer from `health`.
+async fn start_with(
+    harness: &Harness,
+    hec_token: &str,
+    client: &reqwest::Client,
+    health: &str,
+) -> tokio::process::Child {
     let mut command = harness.command(&["run", "-c", "sluice.toml"]);
     command
         .env("INGEST_TOKEN", TOKEN)
@@ -38,9 +49,8 @@ async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process:
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = command.spawn().unwrap();
-    let health = format!("http://127.0.0.1:{port}/services/collector/health");
     for _ in 0..200 {
-        if let Ok(answer) = reqwest::get(&health).await
+        if let Ok(answer) = client.get(health).send().await
             && answer.status() == 200
         {
             return child;
@@ -584,4 +594,115 @@ async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200
     let output = stop(run).await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(indexed_numbers(&receiver), answered);
+}
+
+#[tokio::test]
+async fn over_tls_only_clients_with_a_certificate_of_the_ca_are_served() {
+    let pki = crate::support::tls::test_pki();
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.write("tls/server.pem", &pki.server_cert_pem);
+    harness.write("tls/server.key", &pki.server_key_pem);
+    harness.write("tls/ca.pem", &pki.ca_pem);
+    let port = free_port();
+    harness.config(&format!(
+        "{}{}",
+        http_source(
+            port,
+            "tls = { cert = \"tls/server.pem\", key = { file = \"tls/server.key\" }, client_ca = \"tls/ca.pem\" }"
+        ),
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
+    ));
+    let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap();
+    let identity = format!("{}{}", pki.client_cert_pem, pki.client_key_pem);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    let run = start_with(
+        &harness,
+        receiver.token(),
+        &client,
+        &format!("{base}/services/collector/health"),
+    )
+    .await;
+
+    let answer = client
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(TOKEN)
+        .body("{\"n\":1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let anonymous = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let refused = anonymous
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(TOKEN)
+        .body("{\"n\":2}")
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a client without a certificate is not served: {refused:?}"
+    );
+    let plain = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/events"))
+        .bearer_auth(TOKEN)
+        .body("{\"n\":3}")
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.is_ok_and(|a| a.status() != 200));
+
+    let output = stop(run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(indexed_numbers(&receiver), [1]);
+}
+
+#[tokio::test]
+async fn check_refuses_an_http_source_anyone_could_send_to_or_that_cannot_serve() {
+    let harness = Harness::new();
+    let destination =
+        "[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:c\"\n";
+    let cases = [
+        (
+            "[[sources]]\ntype = \"http\"\nlisten = \"0.0.0.0:8088\"\n",
+            "sources[0].listen: 0.0.0.0:8088 can be reached from other machines",
+        ),
+        (
+            "[[sources]]\ntype = \"http\"\n",
+            "an http source needs `listen`",
+        ),
+        (
+            "[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:8088\"\npaths = [\"x\"]\n",
+            "`paths` is for file sources, not http",
+        ),
+        (
+            "[[sources]]\ntype = \"file\"\npaths = [\"x\"]\ntokens = []\n",
+            "`tokens` is for http sources, not file",
+        ),
+        (
+            "[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:8088\"\ntokens = [{ env = \"NOT_SET_ANYWHERE\" }]\n",
+            "sources[0].tokens[0]: environment variable NOT_SET_ANYWHERE is not set",
+        ),
+    ];
+    for (source, expected) in cases {
+        let stderr =
+            crate::support::check_fails(&harness, &format!("{source}{destination}"), &[]).await;
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // A token's value is never said.
+    let stderr = crate::support::check_fails(
+        &harness,
+        &format!("[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:8088\"\ntokens = [{{ env = \"T\" }}]\n{destination}"),
+        &[("T", "has a space")],
+    )
+    .await;
+    assert!(stderr.contains("sources[0].tokens[0]"), "{stderr}");
+    assert!(!stderr.contains("has a space"), "{stderr}");
 }
