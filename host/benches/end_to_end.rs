@@ -31,7 +31,12 @@
 //! modules have no like-for-like syslog-ng configuration here). `SLUICE_BENCH_ADMIN=1`
 //! opens the admin listener and scrapes `/metrics` ten times a second while the run
 //! lasts (150 times as often as Prometheus's usual 15 s, so that a run of a second sees
-//! scrapes at all): metrics on, against the row without it.
+//! scrapes at all): metrics on, against the row without it. `SLUICE_BENCH_SOURCE=http`
+//! has the events POSTed to an HTTP source (`/v1/events`, 1,000 a request, by
+//! `SLUICE_BENCH_PRODUCERS` concurrent producers in the bench's process, 16 by default)
+//! instead of read from files: the row's time runs from the first request to the last
+//! answer (each answered once its events are delivered, or in the spool), and the
+//! producers' CPU is in the bench process's.
 
 mod support;
 
@@ -63,6 +68,8 @@ struct Bench {
     buffer_bytes: Option<usize>,
     /// The admin listener on, scraped ten times a second.
     admin: bool,
+    /// Events POSTed to an HTTP source by this many producers, instead of read from files.
+    http_producers: Option<usize>,
 }
 
 impl Bench {
@@ -87,6 +94,8 @@ impl Bench {
             peer: std::env::var("SLUICE_BENCH_PEER").map_or(true, |v| v != "0"),
             peer_parses: std::env::var("SLUICE_BENCH_PEER_PARSE").map_or(true, |v| v != "0"),
             admin: flag("SLUICE_BENCH_ADMIN"),
+            http_producers: (std::env::var("SLUICE_BENCH_SOURCE").as_deref() == Ok("http"))
+                .then(|| number("SLUICE_BENCH_PRODUCERS", 16)),
             buffer_bytes: std::env::var("SLUICE_BENCH_BUFFER")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -103,6 +112,8 @@ impl Bench {
             Some("syslog-ng 3.38's http() does not compress")
         } else if self.admin {
             Some("the admin listener is Sluice's own: the row compares with the one without it")
+        } else if self.http_producers.is_some() {
+            Some("syslog-ng reads the files; here the events are POSTed")
         } else if self.spool || self.filter || self.outage > 0 {
             Some(
                 "the spool, filters and outages have no like-for-like syslog-ng configuration here",
@@ -113,10 +124,15 @@ impl Bench {
     }
 
     fn describe(&self) -> String {
+        let from = match self.http_producers {
+            Some(producers) => format!(
+                "POSTed to an http source in requests of {EVENTS_PER_REQUEST} by {producers} producers"
+            ),
+            None => format!("in {} file(s)", self.files),
+        };
         format!(
-            "{} events in {} file(s), {}{}{}{}{}{}{}",
+            "{} events {from}, {}{}{}{}{}{}{}",
             self.events,
-            self.files,
             self.module,
             if self.admin {
                 ", /metrics scraped ten times a second"
@@ -237,15 +253,22 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
     } else {
         String::new()
     };
-    let sources: String = inputs
-        .iter()
-        .map(|input| {
-            format!(
-                "[[sources]]\ntype = \"file\"\npaths = [{:?}]\n",
-                input.display().to_string()
-            )
-        })
-        .collect();
+    let http_port = bench.http_producers.map(|_| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    });
+    let sources: String = match http_port {
+        Some(port) => format!("[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:{port}\"\n"),
+        None => inputs
+            .iter()
+            .map(|input| {
+                format!(
+                    "[[sources]]\ntype = \"file\"\npaths = [{:?}]\n",
+                    input.display().to_string()
+                )
+            })
+            .collect(),
+    };
     let buffer = bench
         .buffer_bytes
         .map(|bytes| format!("buffer = {{ max_bytes = {bytes} }}"))
@@ -306,22 +329,101 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         .spawn()
         .expect("sluice runs");
     let scraper = admin_port.map(|port| tokio::spawn(scrape_often(port)));
-    let (status, usage) = tokio::task::spawn_blocking(move || support::wait_measured(child))
-        .await
-        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let waiting = tokio::task::spawn_blocking(move || support::wait_measured(child));
+    let mut seconds = None;
+    let mut peak_rss_kib = None;
+    if let (Some(port), Some(producers)) = (http_port, bench.http_producers) {
+        let posting = post_all(port, inputs, producers).await;
+        seconds = Some(posting.as_secs_f64());
+        // Its own high-water mark, read while it runs: the figure `wait4` gives counts
+        // the memory of the process it was forked from too (here, the bench's, which
+        // holds the posted bodies), before `exec` replaced it.
+        peak_rss_kib = high_water_mark_kib(pid);
+        // SAFETY: a signal to the child we started and have not waited for.
+        #[allow(unsafe_code, reason = "libc call")]
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    let (status, usage) = waiting.await.unwrap();
     if let Some(scraper) = scraper {
         scraper.abort();
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = seconds.unwrap_or_else(|| start.elapsed().as_secs_f64());
     assert!(status.success(), "sluice failed: {status}");
     let delivered = received.load(Ordering::Relaxed);
     assert_eq!(delivered, bench.events as u64, "every event delivered");
     Row {
         seconds,
         cpu: usage.cpu,
-        peak_rss_kib: usage.peak_rss_kib,
+        peak_rss_kib: peak_rss_kib.unwrap_or(usage.peak_rss_kib),
         receiver_cpu: support::usage(libc::RUSAGE_SELF).cpu - receiver_before,
     }
+}
+
+/// `VmHWM` of process `pid`, in KiB.
+fn high_water_mark_kib(pid: libc::pid_t) -> Option<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Events in one POST of the HTTP source's row.
+const EVENTS_PER_REQUEST: usize = 1000;
+
+/// POSTs the lines of `inputs` to the HTTP source on `port`, [`EVENTS_PER_REQUEST`] a
+/// request, from `producers` tasks at once, each request sent again until it is
+/// answered 200; the time from the first request (once the source answers) to the
+/// last answer.
+async fn post_all(port: u16, inputs: &[PathBuf], producers: usize) -> Duration {
+    let mut bodies = Vec::new();
+    for input in inputs {
+        let text = std::fs::read_to_string(input).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for chunk in lines.chunks(EVENTS_PER_REQUEST) {
+            bodies.push(Bytes::from(chunk.join("\n")));
+        }
+    }
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/v1/events");
+    let health = format!("http://127.0.0.1:{port}/services/collector/health");
+    while client.get(&health).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..producers)
+        .map(|_| {
+            let (client, url, bodies, next) =
+                (client.clone(), url.clone(), bodies.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(body) = bodies.get(index) else {
+                        return;
+                    };
+                    loop {
+                        let answer = client
+                            .post(&url)
+                            .header("x-request-id", index.to_string())
+                            .body(body.clone())
+                            .send()
+                            .await;
+                        if answer.is_ok_and(|a| a.status() == 200) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    start.elapsed()
 }
 
 /// Scrapes `/metrics` on `port` ten times a second, until aborted; a scrape that fails (the listener not up yet, or gone) is not a failure.

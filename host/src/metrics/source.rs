@@ -18,6 +18,9 @@ pub struct SourceFigures {
     pub bytes: AtomicU64,
     rejected: [AtomicU64; Reject::ALL.len()],
     pub files_open: AtomicU64,
+    /// Requests an HTTP source answered 503: not taken, or not safe in time (their
+    /// producers keep the events).
+    pub refused_requests: AtomicU64,
     /// Bytes of the files it follows past where it has read, as of its last look at
     /// each (it looks every `poll_interval`, and as it reads).
     pub unread_bytes: AtomicU64,
@@ -79,13 +82,14 @@ impl serde::Serialize for SourceFigures {
             .into_iter()
             .map(|kind| (kind.label(), self.rejected_as(kind)))
             .collect();
-        let mut state = serializer.serialize_struct("SourceFigures", 7)?;
+        let mut state = serializer.serialize_struct("SourceFigures", 8)?;
         state.serialize_field("name", &self.label)?;
         state.serialize_field("events", &read(&self.events))?;
         state.serialize_field("bytes", &read(&self.bytes))?;
         state.serialize_field("lines_rejected", &rejected)?;
         state.serialize_field("files_open", &read(&self.files_open))?;
         state.serialize_field("unread_bytes", &read(&self.unread_bytes))?;
+        state.serialize_field("refused_requests", &read(&self.refused_requests))?;
         state.serialize_field("problem", &self.problem())?;
         state.end()
     }

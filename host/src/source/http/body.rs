@@ -47,7 +47,7 @@ pub async fn read(
     headers: &HeaderMap,
     body: axum::body::Body,
     max: usize,
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<axum::body::Bytes, Refusal> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|value| value.to_str().unwrap_or("?").trim().to_ascii_lowercase());
@@ -71,7 +71,7 @@ pub async fn read(
         }
     };
     if !gzip {
-        return Ok(sent.to_vec());
+        return Ok(sent);
     }
     // Bounded as it is inflated: a small bomb does not become gigabytes here.
     let mut out = Vec::with_capacity(sent.len().saturating_mul(4).min(max));
@@ -86,7 +86,7 @@ pub async fn read(
     if out.len() > max {
         return Err(Refusal::TooLarge(max));
     }
-    Ok(out)
+    Ok(out.into())
 }
 
 /// Whether a body error is axum's length limit.

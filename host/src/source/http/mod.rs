@@ -83,6 +83,18 @@ struct Http {
     stop: CancellationToken,
     /// Seeds the ids of this source's events, so that two sources' differ.
     seed: u64,
+    /// Requests answered 503 are warned about at most once per throttle period.
+    refusals: crate::metrics::Throttle,
+}
+
+impl Drop for Http {
+    /// The source has stopped: the refusals no warning has counted yet are said.
+    fn drop(&mut self) {
+        let requests = self.refusals.rest();
+        if requests > 0 {
+            tracing::warn!(source = %self.label, requests, "requests answered 503 since the last such warning; their producers keep the events and send them again");
+        }
+    }
 }
 
 /// Serves `config` until `stop`, then answers the requests under way.
@@ -125,6 +137,7 @@ pub async fn run(
             idle: Mutex::new(Vec::new()),
         },
         stop: stop.clone(),
+        refusals: crate::metrics::Throttle::default(),
     });
     let app = axum::Router::new()
         .route("/v1/events", post(events))
@@ -178,6 +191,24 @@ impl Http {
     /// Parses `pieces` into events of a chunk, hands it on, and waits until the events
     /// are safe.
     async fn take(
+        &self,
+        request: &Keyed<'_>,
+        pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>)),
+    ) -> Taken {
+        let taken = self.take_unsaid(request, pieces).await;
+        if let Taken::Refused(why) = &taken {
+            let figures = &self.pool.source.1;
+            figures
+                .refused_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(requests) = self.refusals.due(1) {
+                tracing::warn!(source = %self.label, requests, why, "requests answered 503 (`requests`: since the last such warning, this one included; `why` of this one); their producers keep the events and send them again");
+            }
+        }
+        taken
+    }
+
+    async fn take_unsaid(
         &self,
         request: &Keyed<'_>,
         pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>)),
@@ -409,7 +440,7 @@ async fn hec_body(
     http: &Http,
     headers: &HeaderMap,
     body: axum::body::Body,
-) -> Result<Vec<u8>, hec::Answer> {
+) -> Result<axum::body::Bytes, hec::Answer> {
     match body::read(headers, body, http.max_body_bytes).await {
         Ok(body) if body.iter().all(u8::is_ascii_whitespace) => Err(hec::NO_DATA),
         Ok(body) => Ok(body),
