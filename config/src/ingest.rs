@@ -1,5 +1,6 @@
-//! `[[sources]] type = "http"`: producers POST events to Sluice (its own NDJSON
-//! endpoint, or Splunk HEC's), and hear back once the events are safe.
+//! The sources that listen: `type = "http"` (producers POST events to Sluice, its own
+//! NDJSON endpoint or Splunk HEC's, and hear back once the events are safe) and
+//! `type = "syslog"` (syslog messages over UDP, TCP or TLS).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,16 @@ pub struct ServerTls {
     pub key: SecretRef,
     /// When set, clients must present a certificate this CA (PEM) signed.
     pub client_ca: Option<PathBuf>,
+}
+
+impl ServerTls {
+    pub(crate) fn resolve_relative_paths(&mut self, fix: impl Fn(&mut PathBuf)) {
+        fix(&mut self.cert);
+        self.client_ca.iter_mut().for_each(&fix);
+        if let SecretRef::File(path) = &mut self.key {
+            fix(path);
+        }
+    }
 }
 
 pub(crate) fn default_max_body_bytes() -> usize {
@@ -93,5 +104,82 @@ impl HttpSourceConfig {
                 Ok(value)
             })
             .collect()
+    }
+}
+
+/// A syslog source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyslogSourceConfig {
+    /// What destinations' `sources` call it.
+    pub name: Option<String>,
+    /// `udp://ADDR:PORT`, `tcp://ADDR:PORT` or `tls://ADDR:PORT`.
+    pub listen: SyslogListen,
+    /// The certificate (and client CA) of a `tls://` listener.
+    pub tls: Option<ServerTls>,
+    /// Take messages from any machine that reaches a non-loopback address without TLS
+    /// client certificates: anyone there can write audit events.
+    pub unauthenticated: bool,
+}
+
+/// Where a syslog source listens, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyslogListen {
+    pub transport: SyslogTransport,
+    pub address: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl std::str::FromStr for SyslogListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let wrong = || {
+            format!("`{text}` is not udp://ADDRESS:PORT, tcp://ADDRESS:PORT or tls://ADDRESS:PORT")
+        };
+        let (scheme, address) = text.split_once("://").ok_or_else(wrong)?;
+        let transport = match scheme {
+            "udp" => SyslogTransport::Udp,
+            "tcp" => SyslogTransport::Tcp,
+            "tls" => SyslogTransport::Tls,
+            _ => return Err(wrong()),
+        };
+        let address = address.parse().map_err(|_| wrong())?;
+        Ok(SyslogListen { transport, address })
+    }
+}
+
+impl std::fmt::Display for SyslogListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = match self.transport {
+            SyslogTransport::Udp => "udp",
+            SyslogTransport::Tcp => "tcp",
+            SyslogTransport::Tls => "tls",
+        };
+        write!(f, "{scheme}://{}", self.address)
+    }
+}
+
+impl SyslogSourceConfig {
+    /// TLS where it is asked for, and only there; a listener others can reach only
+    /// when said.
+    pub fn validate(&self, at: &str) -> Result<()> {
+        let tls = self.listen.transport == SyslogTransport::Tls;
+        if tls != self.tls.is_some() {
+            bail!("{at}.tls: give `tls = {{ cert, key }}` with a tls:// listener, and only then");
+        }
+        let clients_proven = self.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        if !self.listen.address.ip().is_loopback() && !clients_proven && !self.unauthenticated {
+            bail!(
+                "{at}.listen: {} can be reached from other machines, and syslog has no credentials: anyone there could write audit events. Ask for client certificates (tls://, tls.client_ca), listen on 127.0.0.1, or set unauthenticated = true",
+                self.listen
+            );
+        }
+        Ok(())
     }
 }

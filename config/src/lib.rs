@@ -22,7 +22,7 @@ pub use delivery::{
     AcknowledgementConfig, BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig,
     WhenFull,
 };
-pub use ingest::{HttpSourceConfig, ServerTls};
+pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
 pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
@@ -254,6 +254,8 @@ pub enum SourceConfig {
     },
     /// Events POSTed by producers, answered once they are safe.
     Http(HttpSourceConfig),
+    /// Syslog messages over UDP, TCP or TLS.
+    Syslog(SyslogSourceConfig),
 }
 
 impl SourceConfig {
@@ -264,6 +266,7 @@ impl SourceConfig {
             (None, SourceConfig::File { paths, .. }) => format!("paths:{}", paths.join("\n")),
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
             (None, SourceConfig::Http(http)) => format!("listen:{}", http.listen),
+            (None, SourceConfig::Syslog(syslog)) => format!("listen:{}", syslog.listen),
         }
     }
 
@@ -274,6 +277,7 @@ impl SourceConfig {
             (None, SourceConfig::File { paths, .. }) => paths.join(","),
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
             (None, SourceConfig::Http(http)) => format!("http {}", http.listen),
+            (None, SourceConfig::Syslog(syslog)) => format!("syslog {}", syslog.listen),
         }
     }
 
@@ -282,6 +286,7 @@ impl SourceConfig {
         match self {
             SourceConfig::File { name, .. } | SourceConfig::Stdin { name } => name.as_deref(),
             SourceConfig::Http(http) => http.name.as_deref(),
+            SourceConfig::Syslog(syslog) => syslog.name.as_deref(),
         }
     }
 }
@@ -331,7 +336,9 @@ struct SourceTable {
     #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     rotate_wait: Option<Duration>,
-    listen: Option<std::net::SocketAddr>,
+    /// An address (http) or a URL (syslog): checked by the type.
+    listen: Option<String>,
+    unauthenticated: Option<bool>,
     tokens: Option<Vec<SecretRef>>,
     tls: Option<ServerTls>,
     max_body_bytes: Option<usize>,
@@ -346,6 +353,7 @@ enum SourceKind {
     File,
     Stdin,
     Http,
+    Syslog,
 }
 
 impl SourceKind {
@@ -354,13 +362,15 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Stdin => "stdin",
             SourceKind::Http => "http",
+            SourceKind::Syslog => "syslog",
         }
     }
 }
 
 impl SourceTable {
-    /// The first key set that is for sources of another type than this one's.
-    fn foreign_key(&self) -> Option<(&'static str, SourceKind)> {
+    /// The first key set that is for sources of another type than this one's, and the
+    /// types it is for.
+    fn foreign_key(&self) -> Option<(&'static str, &'static str)> {
         let keys = [
             ("paths", self.paths.is_some(), SourceKind::File),
             ("follow", self.follow.is_some(), SourceKind::File),
@@ -370,9 +380,12 @@ impl SourceTable {
                 SourceKind::File,
             ),
             ("rotate_wait", self.rotate_wait.is_some(), SourceKind::File),
-            ("listen", self.listen.is_some(), SourceKind::Http),
             ("tokens", self.tokens.is_some(), SourceKind::Http),
-            ("tls", self.tls.is_some(), SourceKind::Http),
+            (
+                "unauthenticated",
+                self.unauthenticated.is_some(),
+                SourceKind::Syslog,
+            ),
             (
                 "max_body_bytes",
                 self.max_body_bytes.is_some(),
@@ -380,9 +393,17 @@ impl SourceTable {
             ),
             ("ack_timeout", self.ack_timeout.is_some(), SourceKind::Http),
         ];
+        let listening = matches!(self.kind, SourceKind::Http | SourceKind::Syslog);
+        let shared = [
+            ("listen", self.listen.is_some()),
+            ("tls", self.tls.is_some()),
+        ];
+        if let Some((key, _)) = shared.into_iter().find(|(_, set)| *set && !listening) {
+            return Some((key, "http and syslog"));
+        }
         keys.into_iter()
             .find(|(_, set, kind)| *set && *kind != self.kind)
-            .map(|(key, _, kind)| (key, kind))
+            .map(|(key, _, kind)| (key, kind.name()))
     }
 }
 
@@ -392,8 +413,7 @@ impl TryFrom<SourceTable> for SourceConfig {
     fn try_from(table: SourceTable) -> Result<Self, String> {
         if let Some((key, kind)) = table.foreign_key() {
             return Err(format!(
-                "`{key}` is for {} sources, not {}",
-                kind.name(),
+                "`{key}` is for {kind} sources, not {}",
                 table.kind.name()
             ));
         }
@@ -410,9 +430,13 @@ impl TryFrom<SourceTable> for SourceConfig {
             SourceKind::Stdin => Ok(SourceConfig::Stdin { name: table.name }),
             SourceKind::Http => Ok(SourceConfig::Http(HttpSourceConfig {
                 name: table.name,
-                listen: table.listen.ok_or(
-                    "an http source needs `listen`: the address and port to serve, such as \"127.0.0.1:8088\"",
-                )?,
+                listen: table
+                    .listen
+                    .ok_or(
+                        "an http source needs `listen`: the address and port to serve, such as \"127.0.0.1:8088\"",
+                    )?
+                    .parse()
+                    .map_err(|_| "listen: an http source listens on ADDRESS:PORT, such as \"127.0.0.1:8088\"")?,
                 tokens: table.tokens.unwrap_or_default(),
                 tls: table.tls,
                 max_body_bytes: table
@@ -421,6 +445,16 @@ impl TryFrom<SourceTable> for SourceConfig {
                 ack_timeout: table
                     .ack_timeout
                     .unwrap_or_else(ingest::default_ack_timeout),
+            })),
+            SourceKind::Syslog => Ok(SourceConfig::Syslog(SyslogSourceConfig {
+                name: table.name,
+                listen: table
+                    .listen
+                    .ok_or("a syslog source needs `listen`, such as \"udp://127.0.0.1:5514\"")?
+                    .parse()
+                    .map_err(|e| format!("listen: {e}"))?,
+                tls: table.tls,
+                unauthenticated: table.unauthenticated.unwrap_or(false),
             })),
         }
     }
@@ -827,11 +861,16 @@ impl Config {
             if let SourceConfig::Http(http) = source {
                 let at = self.source_location(i);
                 http.resolve_tokens(&at)?;
-                if let Some(tls) = &http.tls {
-                    tls.key
-                        .resolve()
-                        .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
-                }
+            }
+            let tls = match source {
+                SourceConfig::Http(http) => http.tls.as_ref(),
+                SourceConfig::Syslog(syslog) => syslog.tls.as_ref(),
+                SourceConfig::File { .. } | SourceConfig::Stdin { .. } => None,
+            };
+            if let Some(tls) = tls {
+                tls.key
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{}.tls.key: {e}", self.source_location(i)))?;
             }
         }
         for destination in &self.destinations {
@@ -906,11 +945,12 @@ impl Config {
                         }
                     }
                     if let Some(tls) = &mut http.tls {
-                        fix(&mut tls.cert);
-                        tls.client_ca.iter_mut().for_each(fix);
-                        if let SecretRef::File(path) = &mut tls.key {
-                            fix(path);
-                        }
+                        tls.resolve_relative_paths(fix);
+                    }
+                }
+                SourceConfig::Syslog(syslog) => {
+                    if let Some(tls) = &mut syslog.tls {
+                        tls.resolve_relative_paths(fix);
                     }
                 }
                 SourceConfig::Stdin { .. } => {}
@@ -1044,8 +1084,10 @@ impl Config {
             bail!("events.max_depth: must be between 1 and {MAX_DEPTH_LIMIT}");
         }
         for (i, source) in self.sources.iter().enumerate() {
-            if let SourceConfig::Http(http) = source {
-                http.validate(&self.source_location(i))?;
+            match source {
+                SourceConfig::Http(http) => http.validate(&self.source_location(i))?,
+                SourceConfig::Syslog(syslog) => syslog.validate(&self.source_location(i))?,
+                SourceConfig::File { .. } | SourceConfig::Stdin { .. } => {}
             }
             if let SourceConfig::File {
                 paths,

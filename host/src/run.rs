@@ -100,7 +100,10 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
                 rotate_wait,
                 ..
             } => Some(*poll_interval + *rotate_wait),
-            SourceConfig::File { .. } | SourceConfig::Stdin { .. } | SourceConfig::Http(_) => None,
+            SourceConfig::File { .. }
+            | SourceConfig::Stdin { .. }
+            | SourceConfig::Http(_)
+            | SourceConfig::Syslog(_) => None,
         })
         .max()
         .unwrap_or_default();

@@ -582,7 +582,10 @@ async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200
     let output = stop(run).await;
     assert!(output.status.success(), "{}", transcript(&output));
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains("requests answered 503"), "the refusal is said: {log}");
+    assert!(
+        log.contains("requests answered 503"),
+        "the refusal is said: {log}"
+    );
 
     // The receiver is back: what was answered 200 arrives, nothing else.
     let receiver = HecReceiver::start(HecConfig::default()).await;

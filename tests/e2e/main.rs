@@ -33,4 +33,5 @@ mod sentinel;
 mod shutdown;
 mod sources;
 mod syslog;
+mod syslog_source;
 mod webhook;

@@ -5,6 +5,7 @@
 mod file;
 mod http;
 mod rotated;
+mod syslog;
 
 pub use file::{expand, matches};
 
@@ -155,6 +156,10 @@ impl Sources {
                 let serving = http::run(http, router, (id, figures.clone()), stop.clone());
                 self.tasks.spawn(reported(serving, figures.clone()));
             }
+            SourceConfig::Syslog(syslog) => {
+                let listening = syslog::run(syslog, router, (id, figures.clone()), stop.clone());
+                self.tasks.spawn(reported(listening, figures.clone()));
+            }
         }
         self.running.push(Running {
             config,
@@ -162,6 +167,36 @@ impl Sources {
             figures,
         });
     }
+}
+
+/// `json` (valid JSON) without the whitespace between its tokens: one line.
+pub fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A seed for the ids of a stream no resend could match (a request without a key, a
+/// syslog connection): chance.
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the system's random numbers");
+    u64::from_le_bytes(bytes)
 }
 
 /// Runs a source's `reading`; the error that ends it is its problem from then on.
@@ -174,4 +209,17 @@ async fn reported(
         figures.set_problem(Some(format!("stopped: {error:#}")));
     }
     read
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compacting_keeps_the_whitespace_of_strings() {
+        assert_eq!(
+            compact_json("{ \"k\" : \"a b\\\\\" ,\n \"l\": [1, 2] }"),
+            "{\"k\":\"a b\\\\\",\"l\":[1,2]}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use super::body::compact;
+use super::super::compact_json as compact;
 
 /// A HEC answer: the HTTP status and HEC's code and text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -317,11 +317,7 @@ impl Keyed<'_> {
                 let key = xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), source);
                 xxhash_rust::xxh3::xxh3_64_with_seed(self.body, key)
             }
-            None => {
-                let mut bytes = [0u8; 8];
-                getrandom::fill(&mut bytes).expect("the system's random numbers");
-                u64::from_le_bytes(bytes)
-            }
+            None => super::random_seed(),
         }
     }
 }

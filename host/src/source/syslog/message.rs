@@ -1,0 +1,117 @@
+//! A syslog message made an event. RFC 5424 and RFC 3164 are both read (syslog_loose,
+//! Vector's parser, which takes what it can of a message that follows neither).
+//!
+//! A MSG that is a JSON object is the event, as a file's line would be: producers that
+//! log audit events as JSON over syslog keep their shape. Any other message becomes an
+//! object of its parts: `timestamp` (RFC 3339; a 3164 time without a year takes the
+//! current one, in the machine's time zone), `hostname`, `appname`, `procid`, `msgid`,
+//! `facility` and `severity` (by name), `structured_data` (`{"id": {"param": "value"}}`)
+//! and `message`, each only when the message has it.
+
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+use syslog_loose::{ProcId, Variant};
+
+/// The event `text` (one message, UTF-8) makes, as one line of JSON.
+pub fn event(text: &str) -> String {
+    let text = text.trim_end_matches(['\n', '\r', '\0']);
+    let message = syslog_loose::parse_message(text, Variant::Either);
+    let msg = message.msg.trim_start_matches('\u{feff}').trim();
+    if msg.starts_with('{') && serde_json::from_str::<IgnoredAny>(msg).is_ok() {
+        return match msg.contains(['\n', '\r']) {
+            true => super::super::compact_json(msg),
+            false => msg.to_owned(),
+        };
+    }
+    let mut event = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            event.insert(key.to_owned(), value);
+        }
+    };
+    put(
+        "timestamp",
+        message.timestamp.map(|time| time.to_rfc3339().into()),
+    );
+    put("hostname", message.hostname.map(Value::from));
+    put("appname", message.appname.map(Value::from));
+    put(
+        "procid",
+        message.procid.map(|procid| match procid {
+            ProcId::PID(pid) => pid.into(),
+            ProcId::Name(name) => name.into(),
+        }),
+    );
+    put("msgid", message.msgid.map(Value::from));
+    put("facility", message.facility.map(|f| f.as_str().into()));
+    put("severity", message.severity.map(|s| s.as_str().into()));
+    let structured: Map<String, Value> = message
+        .structured_data
+        .iter()
+        .map(|element| {
+            let params: Map<String, Value> = element
+                .params()
+                .map(|(name, value)| (name.to_string(), Value::from(value.to_string())))
+                .collect();
+            (element.id.to_owned(), Value::Object(params))
+        })
+        .collect();
+    put(
+        "structured_data",
+        (!structured.is_empty()).then_some(Value::Object(structured)),
+    );
+    put(
+        "message",
+        Some(message.msg.trim_start_matches('\u{feff}').into()),
+    );
+    Value::Object(event).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Value {
+        serde_json::from_str(&event(text)).unwrap()
+    }
+
+    #[test]
+    fn an_rfc_5424_message_gives_its_parts() {
+        let event = parsed(
+            "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog 42 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\"] An application event",
+        );
+        assert_eq!(
+            event,
+            serde_json::json!({
+                "timestamp": "2003-10-11T22:14:15.003+00:00",
+                "hostname": "mymachine.example.com",
+                "appname": "evntslog",
+                "procid": 42,
+                "msgid": "ID47",
+                "facility": "local4",
+                "severity": "notice",
+                "structured_data": {"exampleSDID@32473": {"iut": "3", "eventSource": "Application"}},
+                "message": "An application event",
+            })
+        );
+    }
+
+    #[test]
+    fn an_rfc_3164_message_gives_its_parts() {
+        let event = parsed("<34>Oct 11 22:14:15 mymachine su[77]: 'su root' failed");
+        assert_eq!(event["hostname"], "mymachine");
+        assert_eq!(event["appname"], "su");
+        assert_eq!(event["procid"], 77);
+        assert_eq!(event["facility"], "auth");
+        assert_eq!(event["severity"], "crit");
+        assert_eq!(event["message"], "'su root' failed");
+    }
+
+    #[test]
+    fn a_json_object_message_is_the_event() {
+        let text = "<14>1 2026-12-06T10:00:00Z h app - - - \u{feff}{\"action\":\"login\",\n \"user\":\"bob\"}";
+        assert_eq!(event(text), "{\"action\":\"login\",\"user\":\"bob\"}");
+        // Not an object: a message like any other.
+        assert_eq!(parsed("<14>1 - h app - - - [1, 2]")["message"], "[1, 2]");
+    }
+}

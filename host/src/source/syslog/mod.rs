@@ -1,0 +1,246 @@
+//! `type = "syslog"`: messages over UDP (one per datagram), TCP or TLS (RFC 6587
+//! framing, RFC 5425), each made an event ([`message`]).
+//!
+//! Syslog has no acknowledgement: a sender over UDP never knows whether a datagram
+//! arrived (the kernel drops what its receive buffer cannot hold while the pipeline is
+//! behind), and one over TCP only that the kernel took the bytes. Sluice reads a
+//! connection only as fast as the pipeline takes its events, so a slow destination
+//! holds the sender back through TCP rather than losing events; what is read but not yet
+//! in the spool when Sluice stops is lost, as with any syslog receiver.
+
+mod framing;
+mod message;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sluice_reader::Line;
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{READ_BLOCK, random_seed};
+use crate::config::{SyslogSourceConfig, SyslogTransport};
+use crate::metrics::SourceFigures;
+use crate::pipeline::{Ingest, Origin, Router};
+use framing::{Frame, Framer};
+
+/// Connections read at once; one more is closed as soon as it is accepted.
+const MAX_CONNECTIONS: usize = 1024;
+/// A TLS handshake must be over within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest datagram (UDP's own bound).
+const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams parsed into one chunk at most, when they come faster than they are read.
+const DATAGRAMS_PER_CHUNK: usize = 1024;
+
+/// Listens as `config` says until `stop`.
+pub async fn run(
+    config: SyslogSourceConfig,
+    router: Arc<Router>,
+    source: (usize, Arc<SourceFigures>),
+    stop: CancellationToken,
+) -> Result<()> {
+    let at = format!("source `{}`", source.1.label);
+    let address = config.listen.address;
+    match config.listen.transport {
+        SyslogTransport::Udp => {
+            let socket = tokio::net::UdpSocket::bind(address)
+                .await
+                .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;
+            tracing::info!(source = %source.1.label, listen = %config.listen, "syslog source: one message per datagram");
+            let ingest = Ingest::new(router, source, stop.clone());
+            datagrams(socket, ingest, stop).await
+        }
+        SyslogTransport::Tcp | SyslogTransport::Tls => {
+            let tls = match &config.tls {
+                None => None,
+                Some(tls) => {
+                    let key = tls
+                        .key
+                        .resolve()
+                        .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
+                    Some(
+                        crate::serve::tls_acceptor(
+                            &tls.cert,
+                            key.expose(),
+                            tls.client_ca.as_deref(),
+                        )
+                        .with_context(|| format!("{at}.tls"))?,
+                    )
+                }
+            };
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;
+            tracing::info!(source = %source.1.label, listen = %config.listen, "syslog source: octet-counted or line-fed messages");
+            streams(listener, tls, (router, source), stop).await;
+            Ok(())
+        }
+    }
+}
+
+/// Reads datagrams until `stop`: each is a message; those that came together make one
+/// chunk.
+async fn datagrams(
+    socket: tokio::net::UdpSocket,
+    mut ingest: Ingest,
+    stop: CancellationToken,
+) -> Result<()> {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let stream = random_seed();
+    let mut number = 0u64;
+    loop {
+        let received = tokio::select! {
+            received = socket.recv_from(&mut buffer) => received,
+            () = stop.cancelled() => return Ok(()),
+        };
+        let mut received = Some(received.context("receiving a syslog datagram")?);
+        let mut taken = 0;
+        while let Some((length, peer)) = received {
+            number += 1;
+            ingest.read_bytes(length);
+            let name = format!("syslog udp from {peer}");
+            let origin = Origin {
+                name: &name,
+                stream,
+                line: number,
+                offset: number,
+            };
+            take(&mut ingest, origin, Line::Complete(&buffer[..length]));
+            taken += 1;
+            received = match taken < DATAGRAMS_PER_CHUNK {
+                true => socket.try_recv_from(&mut buffer).ok(),
+                false => None,
+            };
+        }
+        if ingest.flush(None).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Makes the event of one message, or hands on what the framing says is not one.
+fn take(ingest: &mut Ingest, origin: Origin<'_>, line: Line<'_>) {
+    match line {
+        Line::Complete(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let event = message::event(text);
+                ingest.line(origin, Line::Complete(event.as_bytes()));
+            }
+            // Said as a file's line is: not UTF-8, at which byte.
+            Err(_) => ingest.line(origin, line),
+        },
+        Line::TooLong { .. } => ingest.line(origin, line),
+    }
+}
+
+/// Accepts connections until `stop`, each read on its own task with its own ingest;
+/// then waits for them to hand on what they read.
+async fn streams(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    (router, source): (Arc<Router>, (usize, Arc<SourceFigures>)),
+    stop: CancellationToken,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    let refused = crate::metrics::Throttle::default();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, source = %source.1.label, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            if let Some(count) = refused.due(1) {
+                tracing::warn!(source = %source.1.label, connections = count, "{MAX_CONNECTIONS} connections open already; more are closed at once");
+            }
+            continue;
+        };
+        let ingest = Ingest::new(router.clone(), source.clone(), stop.clone());
+        let (tls, stop) = (tls.clone(), stop.clone());
+        connections.spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => read_stream(stream, peer, ingest, stop).await,
+                Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await
+                {
+                    Ok(Ok(stream)) => read_stream(stream, peer, ingest, stop).await,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%peer, %error, "syslog over TLS: the handshake failed")
+                    }
+                    Err(_) => tracing::warn!(%peer, "syslog over TLS: no handshake within {HANDSHAKE_TIMEOUT:?}"),
+                },
+            }
+        });
+    }
+    drop(router);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Reads one connection's messages until it closes or `stop`.
+async fn read_stream<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    mut ingest: Ingest,
+    stop: CancellationToken,
+) where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let name = format!("syslog from {peer}");
+    let seed = random_seed();
+    let mut framer = Framer::new(ingest.max_line_bytes());
+    let mut block = vec![0u8; READ_BLOCK];
+    loop {
+        let read = tokio::select! {
+            read = stream.read(&mut block) => read,
+            () = stop.cancelled() => break,
+        };
+        let read = match read {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!(%peer, %error, "a syslog connection failed");
+                break;
+            }
+        };
+        ingest.read_bytes(read);
+        framer.feed(&block[..read], |frame| {
+            take(&mut ingest, origin(&name, seed, &frame), frame.line)
+        });
+        if ingest.flush(None).await.is_err() {
+            return;
+        }
+    }
+    let cut = framer.finish(|frame| take(&mut ingest, origin(&name, seed, &frame), frame.line));
+    if let Some((number, offset, bytes)) = cut {
+        let at = Origin {
+            name: &name,
+            stream: seed,
+            line: number,
+            offset,
+        };
+        let reason = "the connection ended in the middle of an octet-counted message";
+        ingest.refuse(at, reason, &bytes);
+    }
+    let _ = ingest.flush(None).await;
+}
+
+fn origin<'a>(name: &'a str, stream: u64, frame: &Frame<'_>) -> Origin<'a> {
+    Origin {
+        name,
+        stream,
+        line: frame.number,
+        offset: frame.offset,
+    }
+}
