@@ -711,3 +711,44 @@ async fn check_refuses_an_http_source_anyone_could_send_to_or_that_cannot_serve(
     assert!(stderr.contains("sources[0].tokens[0]"), "{stderr}");
     assert!(!stderr.contains("has a space"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_request_larger_than_the_spool_is_taken_and_so_are_the_next_ones() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "data_dir = \"state\"\n[spool]\nmax_bytes = 16384\nsegment_bytes = 4096\n{}{}",
+        http_source(port, ""),
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
+    ));
+    let run = start(&harness, port, receiver.token()).await;
+    let auth = bearer();
+    let big: String = (0..1000)
+        .map(|n| format!("{{\"pad\":\"{}\",\"n\":{n}}}\n", "p".repeat(50)))
+        .collect();
+    assert!(big.len() > 16384);
+    let (status, _, answer) = post(port, "/v1/events", &[("authorization", &auth)], big).await;
+    assert_eq!(status, 200, "{answer}");
+    // Once the big record is delivered, its segment makes room: a small request is
+    // taken (refused while the record is still on its way).
+    let mut answered = None;
+    for _ in 0..100 {
+        let (status, _, _) = post(
+            port,
+            "/v1/events",
+            &[("authorization", &auth)],
+            "{\"n\":1000}",
+        )
+        .await;
+        if status == 200 {
+            answered = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, Some(200), "the spool never made room again");
+    let output = stop(run).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(indexed_numbers(&receiver), (0..=1000).collect::<Vec<u64>>());
+}

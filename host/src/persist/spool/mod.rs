@@ -68,6 +68,15 @@ pub struct Spool {
     missing_at_end: std::ops::Range<u64>,
 }
 
+/// Whether [`Spool::remove_settled`] removes the segment written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// It is kept: removing it each time its records settle would make a segment per
+    /// record for a destination that keeps up.
+    Stays,
+    GoesIfSettled,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Appended {
     next: u64,
@@ -374,11 +383,17 @@ impl Spool {
         }
     }
 
-    /// Whether `bytes` more fit, after removing what every destination has settled.
+    /// Whether `bytes` more fit, after removing what every destination has settled: the
+    /// segment written to as well when it is settled whole (else one record larger than
+    /// the room left would wait for ever behind records already delivered).
     fn has_room(&self, bytes: u64) -> bool {
+        let fits = |log: &Log| log.bytes == 0 || log.bytes + bytes <= self.config.max_bytes;
         self.reclaim();
+        if !fits(&self.log()) {
+            self.remove_settled(Written::GoesIfSettled);
+        }
         let mut log = self.log();
-        let fits = log.bytes == 0 || log.bytes + bytes <= self.config.max_bytes;
+        let fits = fits(&log);
         if !fits && !log.full_logged {
             tracing::warn!(spool = %self.dir.display(), max_bytes = self.config.max_bytes, "spool full: the sources wait for the slowest destination");
         }
@@ -532,6 +547,10 @@ impl Spool {
     /// cannot leave positions behind the oldest record (a gap at the head, read as a
     /// loss at the next start).
     pub fn reclaim(&self) {
+        self.remove_settled(Written::Stays);
+    }
+
+    fn remove_settled(&self, written: Written) {
         let settled = self
             .cursors()
             .iter()
@@ -549,8 +568,12 @@ impl Spool {
             let done = match end {
                 Some(end) => end <= settled,
                 // The segment written to goes only once writing has ended (or a write
-                // that failed closed it).
-                None => (closed || log.writer.is_none()) && log.next <= settled,
+                // that failed closed it), or to make room: the next record starts the
+                // next segment.
+                None => {
+                    (closed || log.writer.is_none() || written == Written::GoesIfSettled)
+                        && log.next <= settled
+                }
             };
             if !done {
                 break;
