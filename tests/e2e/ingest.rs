@@ -338,6 +338,15 @@ async fn hec_clients_are_answered_as_splunk_answers_them() {
     )
     .await;
     assert_eq!((status, code(&answer)), (200, 0), "{answer}");
+    // An event the parser refuses (nested past events.max_depth) is answered as HEC
+    // answers invalid data: those before it are taken, it and those after are not.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let body = format!(
+        "{{\"event\":\"hello\"}}{{\"event\":{{\"deep\":{deep}}}}}{{\"event\":{{\"n\":6}}}}"
+    );
+    let (status, _, answer) = post(port, event, &auth, body).await;
+    assert_eq!((status, code(&answer)), (400, 6), "{answer}");
+    assert_eq!(answer["invalid-event-number"], 1);
     let (status, _, answer) = post(port, "/services/collector/ack", &auth, "{\"acks\":[0]}").await;
     assert_eq!((status, code(&answer)), (400, 14));
 
@@ -356,10 +365,15 @@ async fn hec_clients_are_answered_as_splunk_answers_them() {
             json!({"n":3}),
             json!({"n":5,"hec":{"sourcetype":"app"}}),
             json!({"message":"a text line","hec":{"sourcetype":"app"}}),
+            json!({"event":"hello"}),
         ]
     );
     let dead = harness.dead_letters();
-    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead[1]["reason"].as_str().unwrap().contains("max_depth"),
+        "{dead:?}"
+    );
     assert_eq!(dead[0]["line"], "{\"host\":\"no event\"}");
     assert!(
         dead[0]["reason"].as_str().unwrap().contains("code 12"),

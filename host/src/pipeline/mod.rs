@@ -309,6 +309,11 @@ impl Ingest {
         self.chunk.events.len()
     }
 
+    /// The current chunk's lines that are not events, so far.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.len()
+    }
+
     /// The line numbers and reasons of the current chunk's lines that are not events.
     pub fn pending_rejections(&self) -> impl Iterator<Item = (u64, &str)> {
         self.rejected

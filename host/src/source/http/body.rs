@@ -140,13 +140,7 @@ pub fn pieces(
             }
             false => text,
         };
-        let line = match text.len() > max_line_bytes {
-            true => Line::TooLong {
-                start: &text.as_bytes()[..max_line_bytes],
-                len: text.len() as u64,
-            },
-            false => Line::Complete(text.as_bytes()),
-        };
+        let line = line(text.as_bytes(), max_line_bytes);
         each(Piece {
             number: index as u64 + 1,
             offset,
@@ -155,6 +149,17 @@ pub fn pieces(
         });
     }
     Ok(())
+}
+
+/// `text` as a line of at most `max_line_bytes`.
+pub fn line(text: &[u8], max_line_bytes: usize) -> Line<'_> {
+    match text.len() > max_line_bytes {
+        true => Line::TooLong {
+            start: &text[..max_line_bytes],
+            len: text.len() as u64,
+        },
+        false => Line::Complete(text),
+    }
 }
 
 /// Calls `each` with every line of `body`, the last one unterminated or not.

@@ -211,14 +211,18 @@ pub fn with_metadata(event: &str, metadata: &Metadata<'_>) -> String {
             hec.push(format!("\"{name}\":{}", compact(value.get())));
         }
     }
-    if hec.is_empty() {
-        return event;
-    }
-    let hec = format!("\"hec\":{{{}}}", hec.join(","));
     let members = event
         .starts_with('{')
         .then(|| serde_json::from_str::<Members>(&event).ok())
         .flatten();
+    if hec.is_empty() {
+        // An object is the event as it is; anything else is wrapped, to be one.
+        return match members {
+            Some(_) => event,
+            None => format!("{{\"event\":{event}}}"),
+        };
+    }
+    let hec = format!("\"hec\":{{{}}}", hec.join(","));
     match members {
         Some(members) if members.hec.is_none() => {
             let time = match (metadata.time, members.time) {
@@ -302,6 +306,15 @@ mod tests {
                 r#"{"event":"plain string event","hec":{"fields":{"env":"prod","team":["a","b"]}}}"#,
                 r#"{"hec":1}"#,
             ]
+        );
+    }
+
+    #[test]
+    fn an_event_that_is_not_an_object_is_wrapped_to_be_one() {
+        let (events, _) = envelopes(br#"{"event":"hello"}{"event":1}{"event":[1]}"#);
+        assert_eq!(
+            events,
+            [r#"{"event":"hello"}"#, r#"{"event":1}"#, r#"{"event":[1]}"#]
         );
     }
 

@@ -188,12 +188,13 @@ impl Http {
         }
     }
 
-    /// Parses `pieces` into events of a chunk, hands it on, and waits until the events
+    /// Parses `pieces` (each told whether it was taken: an event, or a blank or filtered
+    /// line, not a rejected one) into events of a chunk, hands it on, and waits until the events
     /// are safe.
     async fn take(
         &self,
         request: &Keyed<'_>,
-        pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>)),
+        pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>) -> bool),
     ) -> Taken {
         let taken = self.take_unsaid(request, pieces).await;
         if let Taken::Refused(why) = &taken {
@@ -211,7 +212,7 @@ impl Http {
     async fn take_unsaid(
         &self,
         request: &Keyed<'_>,
-        pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>)),
+        pieces: impl FnOnce(&mut dyn FnMut(Piece<'_>) -> bool),
     ) -> Taken {
         if self.stop.is_cancelled() {
             return Taken::Refused("Sluice is stopping");
@@ -227,12 +228,14 @@ impl Http {
                 line: piece.number,
                 offset: piece.offset,
             };
+            let rejected_before = ingest.rejected_count();
             match (piece.refused, piece.line) {
                 (Some(reason), Line::Complete(text) | Line::TooLong { start: text, .. }) => {
                     ingest.refuse(origin, reason, text)
                 }
                 (None, line) => ingest.line(origin, line),
             }
+            ingest.rejected_count() == rejected_before
         });
         let accepted = ingest.pending_events();
         let rejected: Vec<(u64, String)> = ingest
@@ -365,7 +368,9 @@ async fn events(State(http): State<Arc<Http>>, request: Request) -> Response {
     let mut unreadable = None;
     let taken = http
         .take(&keyed, |each| {
-            if let Err(why) = body::pieces(&body, max_line_bytes, each) {
+            if let Err(why) = body::pieces(&body, max_line_bytes, |piece| {
+                each(piece);
+            }) {
                 unreadable = Some(why);
             }
         })
@@ -475,16 +480,24 @@ async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response
         body: &body,
         key: hec_channel(&parts.headers, parts.uri.query()),
     };
+    let max_line_bytes = http.pool.router.max_line_bytes;
+    // The first event the parser refused (not JSON it can take, too long, too deep):
+    // HEC's answer names it, and those after it are not taken.
+    let mut unparsed = None;
     let taken = http
         .take(&keyed, |each| {
             let mut offset = 0;
             for (index, event) in events.iter().enumerate() {
-                each(Piece {
+                let taken = each(Piece {
                     number: index as u64 + 1,
                     offset,
-                    line: Line::Complete(event.as_bytes()),
+                    line: body::line(event.as_bytes(), max_line_bytes),
                     refused: None,
                 });
+                if !taken {
+                    unparsed = Some(index);
+                    return;
+                }
                 offset += event.len() as u64 + 1;
             }
             if let Some(refused) = &refused {
@@ -501,9 +514,18 @@ async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response
             }
         })
         .await;
-    match (taken, refused) {
+    let refusal = unparsed
+        .map(|index| (hec::INVALID_DATA_FORMAT, index))
+        .or(refused.map(|refused| (refused.answer, refused.number)));
+    hec_answer(taken, refusal)
+}
+
+/// HEC's answer once a request's events were taken up to `refusal` (its code and the
+/// number of the first event not taken), if any.
+fn hec_answer(taken: Taken, refusal: Option<(hec::Answer, usize)>) -> Response {
+    match (taken, refusal) {
         (Taken::Refused(_), _) => hec::SERVER_BUSY.respond(None),
-        (Taken::Safe { .. }, Some(refused)) => refused.answer.respond(Some(refused.number)),
+        (Taken::Safe { .. }, Some((answer, number))) => answer.respond(Some(number)),
         (Taken::Safe { .. }, None) => hec::SUCCESS.respond(None),
     }
 }
@@ -525,24 +547,37 @@ async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
         key: hec_channel(&parts.headers, parts.uri.query()),
     };
     let max_line_bytes = http.pool.router.max_line_bytes;
+    // As on `/event`: the first line the parser refused ends what is taken.
+    let mut unparsed = None;
     let taken = http
         .take(&keyed, |each| {
-            body::lines(&body, max_line_bytes, |piece| match piece.line {
-                Line::Complete(bytes) => {
-                    let event = hec::raw_event(&String::from_utf8_lossy(bytes), &metadata);
-                    each(Piece {
-                        line: Line::Complete(event.as_bytes()),
-                        ..piece
-                    });
+            let mut index = 0;
+            body::lines(&body, max_line_bytes, |piece| {
+                if unparsed.is_some() {
+                    return;
                 }
-                _ => each(piece),
+                let taken = match piece.line {
+                    Line::Complete(bytes) => match std::str::from_utf8(bytes) {
+                        Ok(text) => {
+                            let event = hec::raw_event(text, &metadata);
+                            let line = body::line(event.as_bytes(), max_line_bytes);
+                            each(Piece { line, ..piece })
+                        }
+                        Err(_) => each(piece),
+                    },
+                    Line::TooLong { .. } => each(piece),
+                };
+                if !taken {
+                    unparsed = Some(index);
+                }
+                index += 1;
             });
         })
         .await;
-    match taken {
-        Taken::Safe { .. } => hec::SUCCESS.respond(None),
-        Taken::Refused(_) => hec::SERVER_BUSY.respond(None),
-    }
+    hec_answer(
+        taken,
+        unparsed.map(|index| (hec::INVALID_DATA_FORMAT, index)),
+    )
 }
 
 /// `POST /services/collector/ack`: answered only once events are safe, Sluice has no
