@@ -82,6 +82,22 @@ async fn post(
     (status, headers, json)
 }
 
+/// Writes `head` (and nothing after it) on a new connection; what comes back within
+/// 10 s.
+async fn raw_request(port: u16, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
 fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
@@ -193,6 +209,13 @@ async fn bad_tokens_oversized_and_malformed_bodies_are_answered_and_take_nothing
     .await;
     assert_eq!(status, 401);
 
+    // A length past the bound is refused before the body is waited for.
+    let answer = raw_request(
+        port,
+        &format!("POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\ncontent-length: 1000000000000\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let big = "{\"n\":1}\n".repeat(1000);
     let (status, _, answer) =
         post(port, "/v1/events", &[("authorization", &auth)], big.clone()).await;
@@ -600,6 +623,11 @@ async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200
         log.contains("requests answered 503"),
         "the refusal is said: {log}"
     );
+    // What the producer was told to send again was not read.
+    assert_eq!(
+        crate::support::summary_figure(&output, "events_read"),
+        answered.len() as u64
+    );
 
     // The receiver is back: what was answered 200 arrives, nothing else.
     let receiver = HecReceiver::start(HecConfig::default()).await;
@@ -765,4 +793,48 @@ async fn a_request_larger_than_the_spool_is_taken_and_so_are_the_next_ones() {
     let output = stop(run).await;
     assert!(output.status.success(), "{}", transcript(&output));
     assert_eq!(indexed_numbers(&receiver), (0..=1000).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn a_stop_answers_an_upload_that_stalled_and_does_not_wait_for_it() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port();
+    harness.config(&format!(
+        "shutdown_timeout = \"2s\"\n{}{}",
+        http_source(port, ""),
+        splunk_destination(&receiver.endpoint(), "")
+    ));
+    let run = start(&harness, port, receiver.token()).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\ncontent-length: 100\r\n\r\n{{\"n\":1}}",
+        bearer()
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = std::time::Instant::now();
+    send_signal(&run, libc::SIGTERM);
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut answer))
+        .await
+        .expect("the stalled upload is answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    let output = exit_within(run, Duration::from_secs(20)).await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(receiver.requests(), 0);
 }

@@ -483,8 +483,6 @@ impl Ingest {
         let next = ChunkBuilder::with_capacity(self.chunk.data.len(), self.chunk.events.len());
         let ChunkBuilder { data, events } = std::mem::replace(&mut self.chunk, next);
         let count = events.len();
-        Counters::add(&self.router.counters.events_in, count);
-        Counters::add(&self.figures.events, count);
         let chunk = EventChunk { data, events };
         if let Some(spool) = &self.router.spool {
             return self.spool(spool, &chunk, read, mark).await;
@@ -527,7 +525,18 @@ impl Ingest {
                 false => ack.mark_unsafe(),
             }
         }
-        if taken > 0 { Ok(()) } else { Err(Closed) }
+        if taken == 0 {
+            return Err(Closed);
+        }
+        self.taken_in(count);
+        Ok(())
+    }
+
+    /// Counts the events of a chunk handed on: one a source could not hand on (it
+    /// stopped, or its producer was told to send it again) is not read.
+    fn taken_in(&self, count: usize) {
+        Counters::add(&self.router.counters.events_in, count);
+        Counters::add(&self.figures.events, count);
     }
 
     /// Writes the chunk to the spool; once there it is safe, and `mark`'s watermark
@@ -546,6 +555,7 @@ impl Ingest {
         if !spool.append(self.source, chunk, read, give_up).await {
             return Err(Closed);
         }
+        self.taken_in(chunk.events.len());
         Counters::add(&self.router.counters.events_settled, chunk.events.len());
         if let Some(mark) = mark {
             (mark.on_safe)();

@@ -3,7 +3,11 @@
 //! of a JSON array).
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use axum::http::{HeaderMap, header};
 use serde_json::value::RawValue;
@@ -24,6 +28,10 @@ pub enum Refusal {
     Encoding(String),
     /// Not what it says it is (gzip that is not, a body cut off).
     Unreadable(String),
+    /// The bodies under way hold the source's memory budget.
+    Busy,
+    /// Sluice is stopping.
+    Stopping,
 }
 
 impl std::fmt::Display for Refusal {
@@ -38,16 +46,58 @@ impl std::fmt::Display for Refusal {
                 "Content-Encoding `{encoding}` is not supported: send the body as is, or gzip"
             ),
             Refusal::Unreadable(why) => f.write_str(why),
+            Refusal::Busy => {
+                f.write_str("the bodies of the requests under way fill the source's memory budget")
+            }
+            Refusal::Stopping => f.write_str("Sluice is stopping"),
         }
     }
 }
 
-/// The body of a request, decompressed, at most `max` bytes.
+/// What bounds the bodies of one source's requests, alone and together: authenticated
+/// clients that send large bodies slowly cannot take more memory than this.
+#[derive(Debug)]
+pub struct Budget {
+    /// KiB of bodies held at once.
+    memory: Arc<Semaphore>,
+    pub max_body_bytes: usize,
+    /// How long a request waits for its share before it is refused.
+    wait: Duration,
+}
+
+impl Budget {
+    /// Bodies of at most `max_body_bytes`, and [`Budget::total`] of them together.
+    pub fn new(max_body_bytes: usize, wait: Duration) -> Self {
+        let kib = Self::total(max_body_bytes).div_ceil(1024);
+        Budget {
+            memory: Arc::new(Semaphore::new(kib)),
+            max_body_bytes,
+            wait,
+        }
+    }
+
+    /// 64 MiB, or four of the largest bodies when more.
+    pub fn total(max_body_bytes: usize) -> usize {
+        (64 << 20).max(max_body_bytes.saturating_mul(4))
+    }
+}
+
+/// A request's body, and its share of the budget (given back when dropped).
+#[derive(Debug)]
+pub struct Body {
+    pub bytes: axum::body::Bytes,
+    _share: OwnedSemaphorePermit,
+}
+
+/// The body of a request, decompressed, at most `max_body_bytes`; refused at once when
+/// its `Content-Length` says it is longer, and when `stop` comes while it arrives.
 pub async fn read(
     headers: &HeaderMap,
     body: axum::body::Body,
-    max: usize,
-) -> Result<axum::body::Bytes, Refusal> {
+    budget: &Budget,
+    stop: &CancellationToken,
+) -> Result<Body, Refusal> {
+    let max = budget.max_body_bytes;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|value| value.to_str().unwrap_or("?").trim().to_ascii_lowercase());
@@ -56,7 +106,31 @@ pub async fn read(
         Some("gzip" | "x-gzip") => true,
         Some(other) => return Err(Refusal::Encoding(other.to_owned())),
     };
-    let sent = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, max)).await {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|length| length > max as u64) {
+        return Err(Refusal::TooLarge(max));
+    }
+    // What the body will hold at most: as sent, or once inflated.
+    let share = match (gzip, length) {
+        (false, Some(length)) => length as usize,
+        _ => max,
+    };
+    let kib = u32::try_from(share.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let share = tokio::select! {
+        share = tokio::time::timeout(budget.wait, budget.memory.clone().acquire_many_owned(kib)) => match share {
+            Ok(Ok(share)) => share,
+            _ => return Err(Refusal::Busy),
+        },
+        () = stop.cancelled() => return Err(Refusal::Stopping),
+    };
+    let arriving = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, max));
+    let arrived = tokio::select! {
+        arrived = arriving => arrived,
+        () = stop.cancelled() => return Err(Refusal::Stopping),
+    };
+    let sent = match arrived {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(error)) => {
             return Err(match too_large(&error) {
@@ -71,7 +145,10 @@ pub async fn read(
         }
     };
     if !gzip {
-        return Ok(sent);
+        return Ok(Body {
+            bytes: sent,
+            _share: share,
+        });
     }
     // Bounded as it is inflated: a small bomb does not become gigabytes here.
     let mut out = Vec::with_capacity(sent.len().saturating_mul(4).min(max));
@@ -86,7 +163,10 @@ pub async fn read(
     if out.len() > max {
         return Err(Refusal::TooLarge(max));
     }
-    Ok(out.into())
+    Ok(Body {
+        bytes: out.into(),
+        _share: share,
+    })
 }
 
 /// Whether a body error is axum's length limit.

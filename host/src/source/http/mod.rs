@@ -77,7 +77,8 @@ impl IngestPool {
 struct Http {
     label: String,
     tokens: Vec<Secret>,
-    max_body_bytes: usize,
+    /// Bounds the bodies, alone and together.
+    budget: body::Budget,
     ack_timeout: Duration,
     pool: IngestPool,
     stop: CancellationToken,
@@ -128,7 +129,7 @@ pub async fn run(
         label: source.1.label.clone(),
         seed: xxhash_rust::xxh3::xxh3_64(source.1.label.as_bytes()),
         tokens,
-        max_body_bytes: config.max_body_bytes,
+        budget: body::Budget::new(config.max_body_bytes, BUSY_WAIT),
         ack_timeout: config.ack_timeout,
         pool: IngestPool {
             router,
@@ -198,15 +199,20 @@ impl Http {
     ) -> Taken {
         let taken = self.take_unsaid(request, pieces).await;
         if let Taken::Refused(why) = &taken {
-            let figures = &self.pool.source.1;
-            figures
-                .refused_requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(requests) = self.refusals.due(1) {
-                tracing::warn!(source = %self.label, requests, why, "requests answered 503 (`requests`: since the last such warning, this one included; `why` of this one); their producers keep the events and send them again");
-            }
+            self.refused(why);
         }
         taken
+    }
+
+    /// Counts and says (throttled) a request answered 503 for `why`.
+    fn refused(&self, why: &str) {
+        let figures = &self.pool.source.1;
+        figures
+            .refused_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(requests) = self.refusals.due(1) {
+            tracing::warn!(source = %self.label, requests, why, "requests answered 503 (`requests`: since the last such warning, this one included; `why` of this one); their producers keep the events and send them again");
+        }
     }
 
     async fn take_unsaid(
@@ -260,8 +266,11 @@ impl Http {
         };
         ingest.busy_after(None);
         self.pool.put(ingest);
-        if flushed.is_err() || busy.is_cancelled() {
-            return Taken::Refused("the spool or a destination's queue is full");
+        if flushed.is_err() {
+            return Taken::Refused(match self.stop.is_cancelled() {
+                true => "Sluice is stopping",
+                false => "the spool or a destination's queue is full",
+            });
         }
         match tokio::time::timeout(self.ack_timeout, answered).await {
             Ok(Ok(())) => Taken::Safe { accepted, rejected },
@@ -356,10 +365,11 @@ async fn events(State(http): State<Arc<Http>>, request: Request) -> Response {
                 .into_response();
         }
     }
-    let body = match body::read(&parts.headers, body, http.max_body_bytes).await {
-        Ok(body) => body,
-        Err(refusal) => return refused_body(&refusal),
+    let held = match body::read(&parts.headers, body, &http.budget, &http.stop).await {
+        Ok(held) => held,
+        Err(refusal) => return refused_body(&http, &refusal),
     };
+    let body = held.bytes;
     let keyed = Keyed {
         body: &body,
         key: header_text(&parts.headers, "x-request-id").map(str::to_owned),
@@ -416,11 +426,15 @@ fn unavailable(why: &str) -> Response {
         .into_response()
 }
 
-fn refused_body(refusal: &Refusal) -> Response {
+fn refused_body(http: &Http, refusal: &Refusal) -> Response {
     let status = match refusal {
         Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Refusal::Encoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Refusal::Unreadable(_) => StatusCode::BAD_REQUEST,
+        Refusal::Busy | Refusal::Stopping => {
+            http.refused(&refusal.to_string());
+            return unavailable(&refusal.to_string());
+        }
     };
     error(status, &refusal.to_string())
 }
@@ -441,13 +455,17 @@ async fn hec_body(
     http: &Http,
     headers: &HeaderMap,
     body: axum::body::Body,
-) -> Result<axum::body::Bytes, hec::Answer> {
-    match body::read(headers, body, http.max_body_bytes).await {
-        Ok(body) if body.iter().all(u8::is_ascii_whitespace) => Err(hec::NO_DATA),
-        Ok(body) => Ok(body),
+) -> Result<body::Body, hec::Answer> {
+    match body::read(headers, body, &http.budget, &http.stop).await {
+        Ok(held) if held.bytes.iter().all(u8::is_ascii_whitespace) => Err(hec::NO_DATA),
+        Ok(held) => Ok(held),
         Err(Refusal::TooLarge(_)) => Err(hec::TOO_LARGE),
         Err(Refusal::Encoding(_)) => Err(hec::UNSUPPORTED_ENCODING),
         Err(Refusal::Unreadable(_)) => Err(hec::INVALID_DATA_FORMAT),
+        Err(refusal @ (Refusal::Busy | Refusal::Stopping)) => {
+            http.refused(&refusal.to_string());
+            Err(hec::SERVER_BUSY)
+        }
     }
 }
 
@@ -471,10 +489,11 @@ async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response
     if let Some(refusal) = hec_refusal(&http, &parts.headers) {
         return refusal;
     }
-    let body = match hec_body(&http, &parts.headers, body).await {
-        Ok(body) => body,
+    let held = match hec_body(&http, &parts.headers, body).await {
+        Ok(held) => held,
         Err(answer) => return answer.respond(None),
     };
+    let body = held.bytes;
     let (events, refused) = hec::envelopes(&body);
     let keyed = Keyed {
         body: &body,
@@ -537,10 +556,11 @@ async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
     if let Some(refusal) = hec_refusal(&http, &parts.headers) {
         return refusal;
     }
-    let body = match hec_body(&http, &parts.headers, body).await {
-        Ok(body) => body,
+    let held = match hec_body(&http, &parts.headers, body).await {
+        Ok(held) => held,
         Err(answer) => return answer.respond(None),
     };
+    let body = held.bytes;
     let metadata = hec::query_metadata(parts.uri.query().unwrap_or_default());
     let keyed = Keyed {
         body: &body,
