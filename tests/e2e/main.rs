@@ -22,6 +22,7 @@ mod logs;
 mod loki;
 mod operability;
 mod packaging;
+mod producer;
 mod quickstart;
 mod readme;
 mod real_servers;

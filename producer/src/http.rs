@@ -1,0 +1,229 @@
+//! The task that empties the queue into a Sluice HTTP source, a batch at a time.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::{BuildError, Builder, Counts, Item};
+
+/// The first wait before a batch is sent again, doubled at each failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+pub(crate) struct Sender {
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    max_events: usize,
+    max_bytes: usize,
+    linger: Duration,
+    gzip: bool,
+    max_backoff: Duration,
+    counts: Arc<Counts>,
+}
+
+/// What Sluice said of a batch.
+enum Answer {
+    /// Taken: safe, but for the lines it refused (not events).
+    Taken { refused: u64 },
+    /// Refused whole, for good.
+    Refused(String),
+    /// Not taken now: try again, after this long when it said.
+    Again(Option<Duration>, String),
+}
+
+impl Sender {
+    pub(crate) fn new(
+        builder: &Builder,
+        endpoint: &str,
+        counts: Arc<Counts>,
+    ) -> Result<Self, BuildError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Sender {
+            client,
+            url: format!("{}/v1/events", endpoint.trim_end_matches('/')),
+            token: builder.token.clone(),
+            max_events: builder.max_batch_events,
+            max_bytes: builder.max_batch_bytes,
+            linger: builder.linger,
+            gzip: builder.gzip,
+            max_backoff: builder.max_backoff,
+            counts,
+        })
+    }
+
+    /// Takes the queue in batches until it is closed and empty.
+    pub(crate) async fn run(self, mut items: mpsc::Receiver<Item>) {
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = 0;
+        let mut deadline = tokio::time::Instant::now();
+        loop {
+            let item = match batch.is_empty() {
+                true => items.recv().await,
+                false => match tokio::time::timeout_at(deadline, items.recv()).await {
+                    Ok(item) => item,
+                    Err(_) => {
+                        self.deliver(std::mem::take(&mut batch)).await;
+                        bytes = 0;
+                        continue;
+                    }
+                },
+            };
+            match item {
+                Some(Item::Event(line)) => {
+                    if batch.is_empty() {
+                        deadline = tokio::time::Instant::now() + self.linger;
+                    }
+                    bytes += line.len() + 1;
+                    batch.push(line);
+                    if batch.len() >= self.max_events || bytes >= self.max_bytes {
+                        self.deliver(std::mem::take(&mut batch)).await;
+                        bytes = 0;
+                    }
+                }
+                Some(Item::Flush(done)) => {
+                    if !batch.is_empty() {
+                        self.deliver(std::mem::take(&mut batch)).await;
+                        bytes = 0;
+                    }
+                    let _ = done.send(());
+                }
+                None => {
+                    if !batch.is_empty() {
+                        self.deliver(batch).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends `batch` until Sluice takes or refuses it, with one request id throughout.
+    async fn deliver(&self, batch: Vec<Vec<u8>>) {
+        let count = batch.len() as u64;
+        let body = self.body(&batch);
+        let request_id = request_id();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.post(&body, &request_id).await {
+                Answer::Taken { refused } => {
+                    let refused = refused.min(count);
+                    self.counts.refused.fetch_add(refused, Ordering::AcqRel);
+                    self.counts
+                        .delivered
+                        .fetch_add(count - refused, Ordering::AcqRel);
+                    return;
+                }
+                Answer::Refused(why) => {
+                    tracing::error!(
+                        events = count,
+                        why,
+                        "sluice producer: a batch was refused for good"
+                    );
+                    self.counts.refused.fetch_add(count, Ordering::AcqRel);
+                    return;
+                }
+                Answer::Again(after, why) => {
+                    let wait = after.unwrap_or(backoff).min(self.max_backoff);
+                    tracing::warn!(
+                        events = count,
+                        why,
+                        ?wait,
+                        "sluice producer: a batch is sent again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
+    }
+
+    fn body(&self, batch: &[Vec<u8>]) -> Vec<u8> {
+        let mut plain = Vec::with_capacity(batch.iter().map(|l| l.len() + 1).sum());
+        for line in batch {
+            plain.extend_from_slice(line);
+            plain.push(b'\n');
+        }
+        if !self.gzip {
+            return plain;
+        }
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(plain.len() / 4),
+            flate2::Compression::fast(),
+        );
+        encoder.write_all(&plain).expect("writing to memory");
+        encoder.finish().expect("writing to memory")
+    }
+
+    async fn post(&self, body: &[u8], request_id: &str) -> Answer {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("x-request-id", request_id)
+            .header("content-type", "application/x-ndjson")
+            .body(body.to_vec());
+        if self.gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Answer::Again(None, error.to_string()),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()?.trim().parse().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        match status {
+            200 => Answer::Taken {
+                refused: rejected(&text),
+            },
+            400 | 401 | 403 | 413 => Answer::Refused(format!("HTTP {status}: {text}")),
+            408 | 429 | 500..=599 => Answer::Again(retry_after, format!("HTTP {status}: {text}")),
+            _ => Answer::Refused(format!("HTTP {status}: {text}")),
+        }
+    }
+}
+
+/// The lines a 200 answer says were not events.
+fn rejected(answer: &str) -> u64 {
+    let answer: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+    answer["rejected_count"]
+        .as_u64()
+        .or_else(|| answer["rejected"].as_array().map(|r| r.len() as u64))
+        .unwrap_or(0)
+}
+
+/// A new request id: 128 random bits, in hex.
+fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random numbers");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refused_lines_of_an_answer_are_counted() {
+        assert_eq!(
+            rejected(r#"{"accepted":2,"rejected":[{"line":1,"reason":"x"}]}"#),
+            1
+        );
+        assert_eq!(
+            rejected(r#"{"accepted":0,"rejected":[],"rejected_count":150}"#),
+            150
+        );
+        assert_eq!(rejected("not json"), 0);
+    }
+}
