@@ -11,6 +11,33 @@ use crate::{BuildError, Builder, Counts, Item};
 
 /// The first wait before a batch is sent again, doubled at each failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How often the queue is looked at while a batch waits for more events.
+const LOOK_EVERY: Duration = Duration::from_millis(5);
+
+/// The events gathered for the next request.
+struct Batch {
+    lines: Vec<Vec<u8>>,
+    bytes: usize,
+    /// When it goes, full or not.
+    deadline: tokio::time::Instant,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            lines: Vec::new(),
+            bytes: 0,
+            deadline: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Batch {
+    fn take(&mut self) -> Vec<Vec<u8>> {
+        self.bytes = 0;
+        std::mem::take(&mut self.lines)
+    }
+}
 
 pub(crate) struct Sender {
     client: reqwest::Client,
@@ -56,54 +83,66 @@ impl Sender {
         })
     }
 
-    /// Takes the queue in batches until it is closed and empty.
+    /// Takes the queue in batches until it is closed and empty. It waits on the queue
+    /// only while it holds nothing: with a batch begun it looks at the queue every
+    /// [`LOOK_EVERY`] instead, so that a `send` does not wake it (a wake per event
+    /// would cost the caller's thread more than the event itself).
     pub(crate) async fn run(self, mut items: mpsc::Receiver<Item>) {
-        let mut batch: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = 0;
-        let mut deadline = tokio::time::Instant::now();
+        let mut batch = Batch::default();
         loop {
-            let item = match batch.is_empty() {
-                true => items.recv().await,
-                false => match tokio::time::timeout_at(deadline, items.recv()).await {
-                    Ok(item) => item,
-                    Err(_) => {
-                        self.deliver(std::mem::take(&mut batch)).await;
-                        bytes = 0;
-                        continue;
-                    }
-                },
-            };
-            match item {
-                Some(Item::Event(line)) => {
-                    if batch.is_empty() {
-                        deadline = tokio::time::Instant::now() + self.linger;
-                    }
-                    bytes += line.len() + 1;
-                    batch.push(line);
-                    if batch.len() >= self.max_events || bytes >= self.max_bytes {
-                        self.deliver(std::mem::take(&mut batch)).await;
-                        bytes = 0;
-                    }
-                }
-                Some(Item::Flush(done)) => {
-                    if !batch.is_empty() {
-                        self.deliver(std::mem::take(&mut batch)).await;
-                        bytes = 0;
-                    }
-                    let _ = done.send(());
-                }
-                None => {
-                    if !batch.is_empty() {
-                        self.deliver(batch).await;
-                    }
+            if batch.lines.is_empty() {
+                let Some(item) = items.recv().await else {
                     return;
+                };
+                batch.deadline = tokio::time::Instant::now() + self.linger;
+                self.take(item, &mut batch).await;
+            }
+            loop {
+                match items.try_recv() {
+                    Ok(item) => self.take(item, &mut batch).await,
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.deliver(batch.take()).await;
+                        return;
+                    }
                 }
+            }
+            if batch.lines.is_empty() {
+                continue;
+            }
+            let now = tokio::time::Instant::now();
+            match batch.deadline <= now {
+                true => self.deliver(batch.take()).await,
+                false => tokio::time::sleep_until(batch.deadline.min(now + LOOK_EVERY)).await,
+            }
+        }
+    }
+
+    /// Adds `item` to `batch`, and sends the batch once it is full (or flushed).
+    async fn take(&self, item: Item, batch: &mut Batch) {
+        match item {
+            Item::Event(line) => {
+                if batch.lines.is_empty() {
+                    batch.deadline = tokio::time::Instant::now() + self.linger;
+                }
+                batch.bytes += line.len() + 1;
+                batch.lines.push(line);
+                if batch.lines.len() >= self.max_events || batch.bytes >= self.max_bytes {
+                    self.deliver(batch.take()).await;
+                }
+            }
+            Item::Flush(done) => {
+                self.deliver(batch.take()).await;
+                let _ = done.send(());
             }
         }
     }
 
     /// Sends `batch` until Sluice takes or refuses it, with one request id throughout.
     async fn deliver(&self, batch: Vec<Vec<u8>>) {
+        if batch.is_empty() {
+            return;
+        }
         let count = batch.len() as u64;
         let body = self.body(&batch);
         let request_id = request_id();
