@@ -353,6 +353,9 @@ enum SourceKind {
     File,
     Stdin,
     Http,
+    /// The same source as `http` (every HTTP source answers OTLP/HTTP at `/v1/logs`),
+    /// under the name OpenTelemetry users look for.
+    Otlp,
     Syslog,
 }
 
@@ -362,6 +365,7 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Stdin => "stdin",
             SourceKind::Http => "http",
+            SourceKind::Otlp => "otlp",
             SourceKind::Syslog => "syslog",
         }
     }
@@ -393,7 +397,14 @@ impl SourceTable {
             ),
             ("ack_timeout", self.ack_timeout.is_some(), SourceKind::Http),
         ];
-        let listening = matches!(self.kind, SourceKind::Http | SourceKind::Syslog);
+        let listening = matches!(
+            self.kind,
+            SourceKind::Http | SourceKind::Otlp | SourceKind::Syslog
+        );
+        let kind = match self.kind {
+            SourceKind::Otlp => SourceKind::Http,
+            kind => kind,
+        };
         let shared = [
             ("listen", self.listen.is_some()),
             ("tls", self.tls.is_some()),
@@ -402,7 +413,7 @@ impl SourceTable {
             return Some((key, "http and syslog"));
         }
         keys.into_iter()
-            .find(|(_, set, kind)| *set && *kind != self.kind)
+            .find(|(_, set, of)| *set && *of != kind)
             .map(|(key, _, kind)| (key, kind.name()))
     }
 }
@@ -428,7 +439,7 @@ impl TryFrom<SourceTable> for SourceConfig {
                 rotate_wait: table.rotate_wait.unwrap_or_else(default_rotate_wait),
             }),
             SourceKind::Stdin => Ok(SourceConfig::Stdin { name: table.name }),
-            SourceKind::Http => Ok(SourceConfig::Http(HttpSourceConfig {
+            SourceKind::Http | SourceKind::Otlp => Ok(SourceConfig::Http(HttpSourceConfig {
                 name: table.name,
                 listen: table
                     .listen

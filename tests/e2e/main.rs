@@ -21,6 +21,7 @@ mod ingest;
 mod logs;
 mod loki;
 mod operability;
+mod otlp;
 mod packaging;
 mod producer;
 mod quickstart;

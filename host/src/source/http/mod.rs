@@ -16,6 +16,7 @@
 
 mod body;
 mod hec;
+mod otlp;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -142,6 +143,7 @@ pub async fn run(
     });
     let app = axum::Router::new()
         .route("/v1/events", post(events))
+        .route("/v1/logs", post(otlp_logs))
         .route("/services/collector", post(hec_events))
         .route("/services/collector/event", post(hec_events))
         .route("/services/collector/event/1.0", post(hec_events))
@@ -598,6 +600,77 @@ async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
         taken,
         unparsed.map(|index| (hec::INVALID_DATA_FORMAT, index)),
     )
+}
+
+/// `POST /v1/logs`: OTLP/HTTP logs. Records the parser refuses (too long, too deep)
+/// are kept in the dead-letter store and answered as a partial success; the others are
+/// taken. Without an `X-Request-Id` (OpenTelemetry's exporters send none) the body is
+/// the key of its events' ids: an exporter's retry of the same body makes the same ids.
+async fn otlp_logs(State(http): State<Arc<Http>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(encoding) = otlp::Encoding::of(&parts.headers) else {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "OTLP/HTTP bodies are application/x-protobuf or application/json",
+        );
+    };
+    if http.authorized(&parts.headers) != Authorized::Yes {
+        let why = "a token is needed: `Authorization: Bearer <token>`, one of the source's tokens";
+        return otlp::error(encoding, StatusCode::UNAUTHORIZED, why);
+    }
+    let held = match body::read(&parts.headers, body, &http.budget, &http.stop).await {
+        Ok(held) => held,
+        Err(refusal) => {
+            let status = match refusal {
+                Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                Refusal::Encoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Refusal::Unreadable(_) => StatusCode::BAD_REQUEST,
+                Refusal::Busy | Refusal::Stopping => {
+                    http.refused(&refusal.to_string());
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
+            return otlp::error(encoding, status, &refusal.to_string());
+        }
+    };
+    let body = held.bytes;
+    let events = match otlp::events(&body, encoding) {
+        Ok(events) => events,
+        Err(why) => return otlp::error(encoding, StatusCode::BAD_REQUEST, &why),
+    };
+    let keyed = Keyed {
+        body: &body,
+        key: Some(
+            header_text(&parts.headers, "x-request-id")
+                .unwrap_or("otlp")
+                .to_owned(),
+        ),
+    };
+    let max_line_bytes = http.pool.router.max_line_bytes;
+    let mut rejected = 0;
+    let taken = http
+        .take(&keyed, |each| {
+            let mut offset = 0;
+            for (index, event) in events.iter().enumerate() {
+                let taken = each(Piece {
+                    number: index as u64 + 1,
+                    offset,
+                    line: body::line(event.as_bytes(), max_line_bytes),
+                    refused: None,
+                });
+                rejected += usize::from(!taken);
+                offset += event.len() as u64 + 1;
+            }
+        })
+        .await;
+    match taken {
+        Taken::Safe { .. } => otlp::answer(
+            encoding,
+            rejected,
+            "log records that could not be read as events are in Sluice's dead-letter store",
+        ),
+        Taken::Refused(why) => otlp::error(encoding, StatusCode::SERVICE_UNAVAILABLE, why),
+    }
 }
 
 /// `POST /services/collector/ack`: answered only once events are safe, Sluice has no
