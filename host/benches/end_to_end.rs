@@ -36,7 +36,10 @@
 //! `SLUICE_BENCH_PRODUCERS` concurrent producers in the bench's process, 16 by default)
 //! instead of read from files: the row's time runs from the first request to the last
 //! answer (each answered once its events are delivered, or in the spool), and the
-//! producers' CPU is in the bench process's.
+//! producers' CPU is in the bench process's. `SLUICE_BENCH_SOURCE=syslog` has them sent
+//! to a syslog source instead, over 4 TCP connections, octet-counted RFC 5424 messages
+//! whose MSG is the event: the row's time runs from the first message to the receiver
+//! counting the last event.
 
 mod support;
 
@@ -68,8 +71,19 @@ struct Bench {
     buffer_bytes: Option<usize>,
     /// The admin listener on, scraped ten times a second.
     admin: bool,
-    /// Events POSTed to an HTTP source by this many producers, instead of read from files.
-    http_producers: Option<usize>,
+    /// How the events reach sluice.
+    arrival: Arrival,
+}
+
+/// How the events reach sluice.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// Read from the files.
+    Files,
+    /// POSTed to an HTTP source by this many producers at once.
+    Http(usize),
+    /// Sent to a syslog source over this many TCP connections.
+    Syslog(usize),
 }
 
 impl Bench {
@@ -94,8 +108,11 @@ impl Bench {
             peer: std::env::var("SLUICE_BENCH_PEER").map_or(true, |v| v != "0"),
             peer_parses: std::env::var("SLUICE_BENCH_PEER_PARSE").map_or(true, |v| v != "0"),
             admin: flag("SLUICE_BENCH_ADMIN"),
-            http_producers: (std::env::var("SLUICE_BENCH_SOURCE").as_deref() == Ok("http"))
-                .then(|| number("SLUICE_BENCH_PRODUCERS", 16)),
+            arrival: match std::env::var("SLUICE_BENCH_SOURCE").as_deref() {
+                Ok("http") => Arrival::Http(number("SLUICE_BENCH_PRODUCERS", 16)),
+                Ok("syslog") => Arrival::Syslog(SYSLOG_CONNECTIONS),
+                _ => Arrival::Files,
+            },
             buffer_bytes: std::env::var("SLUICE_BENCH_BUFFER")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -112,8 +129,8 @@ impl Bench {
             Some("syslog-ng 3.38's http() does not compress")
         } else if self.admin {
             Some("the admin listener is Sluice's own: the row compares with the one without it")
-        } else if self.http_producers.is_some() {
-            Some("syslog-ng reads the files; here the events are POSTed")
+        } else if self.arrival != Arrival::Files {
+            Some("syslog-ng reads the files; here the events arrive over the network")
         } else if self.spool || self.filter || self.outage > 0 {
             Some(
                 "the spool, filters and outages have no like-for-like syslog-ng configuration here",
@@ -124,11 +141,14 @@ impl Bench {
     }
 
     fn describe(&self) -> String {
-        let from = match self.http_producers {
-            Some(producers) => format!(
+        let from = match self.arrival {
+            Arrival::Http(producers) => format!(
                 "POSTed to an http source in requests of {EVENTS_PER_REQUEST} by {producers} producers"
             ),
-            None => format!("in {} file(s)", self.files),
+            Arrival::Syslog(connections) => {
+                format!("sent to a syslog source over {connections} TCP connections")
+            }
+            Arrival::Files => format!("in {} file(s)", self.files),
         };
         format!(
             "{} events {from}, {}{}{}{}{}{}{}",
@@ -253,13 +273,19 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
     } else {
         String::new()
     };
-    let http_port = bench.http_producers.map(|_| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    });
-    let sources: String = match http_port {
-        Some(port) => format!("[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:{port}\"\n"),
-        None => inputs
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sources: String = match bench.arrival {
+        Arrival::Http(_) => {
+            format!("[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:{port}\"\n")
+        }
+        Arrival::Syslog(_) => {
+            format!("[[sources]]\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:{port}\"\n")
+        }
+        Arrival::Files => inputs
             .iter()
             .map(|input| {
                 format!(
@@ -333,9 +359,15 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
     let waiting = tokio::task::spawn_blocking(move || support::wait_measured(child));
     let mut seconds = None;
     let mut peak_rss_kib = None;
-    if let (Some(port), Some(producers)) = (http_port, bench.http_producers) {
-        let posting = post_all(port, inputs, producers).await;
-        seconds = Some(posting.as_secs_f64());
+    if bench.arrival != Arrival::Files {
+        let took = match bench.arrival {
+            Arrival::Http(producers) => post_all(port, inputs, producers).await,
+            Arrival::Syslog(connections) => {
+                stream_syslog(port, inputs, connections, &received, bench.events).await
+            }
+            Arrival::Files => unreachable!("read from the files"),
+        };
+        seconds = Some(took.as_secs_f64());
         // Its own high-water mark, read while it runs: the figure `wait4` gives counts
         // the memory of the process it was forked from too (here, the bench's, which
         // holds the posted bodies), before `exec` replaced it.
@@ -367,6 +399,68 @@ fn high_water_mark_kib(pid: libc::pid_t) -> Option<i64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// TCP connections of the syslog source's row.
+const SYSLOG_CONNECTIONS: usize = 4;
+
+/// Writes the lines of `inputs` to the syslog source on `port` as octet-counted RFC 5424
+/// messages (the line as MSG), spread over `connections`; the time from the first
+/// message to the receiver counting `events`.
+async fn stream_syslog(
+    port: u16,
+    inputs: &[PathBuf],
+    connections: usize,
+    received: &AtomicU64,
+    events: usize,
+) -> Duration {
+    use tokio::io::AsyncWriteExt;
+    let mut streams = vec![Vec::new(); connections];
+    let mut next = 0;
+    for input in inputs {
+        for line in std::fs::read_to_string(input).unwrap().lines() {
+            let message = format!("<14>1 2026-12-06T10:00:00Z bench app - - - {line}");
+            write!(streams[next % connections], "{} {message}", message.len()).unwrap();
+            next += 1;
+        }
+    }
+    let mut sockets = Vec::new();
+    for _ in 0..connections {
+        loop {
+            if let Ok(socket) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                sockets.push(socket);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let start = Instant::now();
+    let writers: Vec<_> = sockets
+        .into_iter()
+        .zip(streams)
+        .map(|(mut socket, bytes)| {
+            tokio::spawn(async move {
+                socket.write_all(&bytes).await.unwrap();
+                socket.shutdown().await.unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let (mut counted, mut progress) = (0, Instant::now());
+    while counted < events as u64 {
+        assert!(
+            progress.elapsed() < Duration::from_secs(30),
+            "the receiver counted {counted} of {events} events and then nothing for 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now > counted {
+            (counted, progress) = (now, Instant::now());
+        }
+    }
+    start.elapsed()
 }
 
 /// Events in one POST of the HTTP source's row.
