@@ -24,30 +24,40 @@ pub struct Bounds {
     pub max_connection_life: Duration,
 }
 
-/// Accepts connections until `stop`, each served under `bounds` (over TLS with `tls`);
-/// then lets those under way finish their request: the caller bounds how long it
-/// waits, and aborting the task drops every connection.
-pub async fn serve(
+/// A connection as accepted: TCP, or TLS over TCP.
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for S {}
+
+/// Accepts connections until `stop`, at most `max_connections` at once (one more is
+/// closed as soon as it is accepted, said once per throttle period), each handed to
+/// `handle` on a task of its own after its TLS handshake (within `handshake_timeout`)
+/// when `tls`; then waits for the connections to end: the caller bounds how long, and
+/// aborting its task drops them.
+pub async fn accept<F>(
     listener: tokio::net::TcpListener,
-    app: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    bounds: Bounds,
+    (name, max_connections, handshake_timeout): (&'static str, usize, Duration),
     stop: CancellationToken,
-) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(bounds.max_connections));
+    handle: impl Fn(Box<dyn Stream>, std::net::SocketAddr) -> F + Clone + Send + 'static,
+) where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let mut connections = tokio::task::JoinSet::new();
     let refused = crate::metrics::Throttle::default();
+    let handshakes_failed = Arc::new(crate::metrics::Throttle::default());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = stop.cancelled() => break,
         };
         while connections.try_join_next().is_some() {}
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, most likely: wait rather than spin.
-                tracing::warn!(%error, listener = bounds.name, "cannot accept a connection");
+                tracing::warn!(%error, listener = name, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -55,36 +65,48 @@ pub async fn serve(
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             if let Some(count) = refused.due(1) {
                 tracing::warn!(
-                    listener = bounds.name,
+                    listener = name,
                     connections = count,
-                    "{} connections open already; more are closed at once",
-                    bounds.max_connections
+                    "{max_connections} connections open already; more are closed at once"
                 );
             }
             continue;
         };
-        let app = app.clone();
-        let tls = tls.clone();
-        let stop = stop.clone();
+        let (tls, handle, failed) = (tls.clone(), handle.clone(), handshakes_failed.clone());
         connections.spawn(async move {
             let _permit = permit;
-            match tls {
-                None => connection(stream, app, bounds, stop).await,
-                Some(tls) => {
-                    match tokio::time::timeout(bounds.header_timeout, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => connection(stream, app, bounds, stop).await,
-                        // A client that cannot agree on TLS learns it from its own
-                        // library; the server has nothing to add per connection.
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, listener = bounds.name, "TLS handshake failed")
-                        }
-                        Err(_) => {}
-                    }
-                }
+            let Some(tls) = tls else {
+                return handle(Box::new(stream), peer).await;
+            };
+            let error = match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => return handle(Box::new(stream), peer).await,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no handshake within {handshake_timeout:?}"),
+            };
+            // A sender whose certificate is refused sends nothing: said, once in a while.
+            if let Some(count) = failed.due(1) {
+                tracing::warn!(%peer, error, listener = name, connections = count, "TLS handshakes failed (`connections`: since the last such warning; `peer` and `error` of the last)");
             }
         });
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves HTTP under `bounds` until `stop` (over TLS with `tls`), each connection's
+/// request under way answered before it closes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    bounds: Bounds,
+    stop: CancellationToken,
+) {
+    let limits = (bounds.name, bounds.max_connections, bounds.header_timeout);
+    let serving = stop.clone();
+    accept(listener, tls, limits, stop, move |stream, _| {
+        connection(stream, app.clone(), bounds, serving.clone())
+    })
+    .await;
 }
 
 /// Serves one connection until it ends, or until `stop` or the end of its life, after
@@ -111,9 +133,19 @@ where
     let _ = connection.await;
 }
 
-/// A TLS acceptor with `cert_file`'s chain and `key` (PEM); clients must present a
-/// certificate `client_ca` (PEM) signed, when given.
-pub fn tls_acceptor(
+/// A TLS acceptor for a listener's `tls` table (named `at` in errors): its certificate
+/// chain and key (PEM; the key a secret, read here); clients must present a certificate
+/// `client_ca` (PEM) signed, when given.
+pub fn tls_acceptor(tls: &crate::config::ServerTls, at: &str) -> Result<tokio_rustls::TlsAcceptor> {
+    let key = tls
+        .key
+        .resolve()
+        .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
+    let acceptor = acceptor_of(&tls.cert, key.expose(), tls.client_ca.as_deref());
+    acceptor.with_context(|| format!("{at}.tls"))
+}
+
+fn acceptor_of(
     cert_file: &std::path::Path,
     key: &str,
     client_ca: Option<&std::path::Path>,

@@ -8,18 +8,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, exit_within, send_signal, splunk_destination, transcript};
+use crate::support::{
+    Harness, exit_within, free_port, send_signal, splunk_destination, transcript,
+};
 
 const TOKEN: &str = "ingest-token-1";
-
-/// A loopback port free when asked.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// An http source on `port` taking `TOKEN` from `INGEST_TOKEN`, with `extra` lines.
 fn http_source(port: u16, extra: &str) -> String {
@@ -28,37 +21,10 @@ fn http_source(port: u16, extra: &str) -> String {
     )
 }
 
-/// Starts `sluice run` with the tokens set, and waits until the source answers.
+/// Starts `sluice run` with the tokens set, and waits until the source listens.
 async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process::Child {
-    let health = format!("http://127.0.0.1:{port}/services/collector/health");
-    start_with(harness, hec_token, &reqwest::Client::new(), &health).await
-}
-
-/// Starts `sluice run`, and waits until `client` has an answer from `health`.
-async fn start_with(
-    harness: &Harness,
-    hec_token: &str,
-    client: &reqwest::Client,
-    health: &str,
-) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("INGEST_TOKEN", TOKEN)
-        .env("HEC_TOKEN", hec_token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
-    for _ in 0..200 {
-        if let Ok(answer) = client.get(health).send().await
-            && answer.status() == 200
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let output = exit_within(child, Duration::from_secs(10)).await;
-    panic!("the http source never answered: {}", transcript(&output));
+    let env = [("INGEST_TOKEN", TOKEN), ("HEC_TOKEN", hec_token)];
+    crate::support::start_listening(harness, &env, port).await
 }
 
 /// Posts `body` to `path` with `headers`; the status, the headers and the body as JSON.
@@ -128,7 +94,7 @@ async fn stop(child: tokio::process::Child) -> std::process::Output {
 async fn events_posted_are_answered_once_delivered_and_rejected_lines_are_kept() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(port, ""),
@@ -178,7 +144,7 @@ async fn events_posted_are_answered_once_delivered_and_rejected_lines_are_kept()
 async fn bad_tokens_oversized_and_malformed_bodies_are_answered_and_take_nothing() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(port, "max_body_bytes = 4096"),
@@ -266,7 +232,7 @@ async fn bad_tokens_oversized_and_malformed_bodies_are_answered_and_take_nothing
 async fn a_resend_with_the_same_request_id_makes_the_same_event_ids() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(port, ""),
@@ -309,7 +275,7 @@ async fn a_resend_with_the_same_request_id_makes_the_same_event_ids() {
 async fn hec_clients_are_answered_as_splunk_answers_them() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(port, ""),
@@ -408,7 +374,7 @@ async fn hec_clients_are_answered_as_splunk_answers_them() {
 async fn sluice_s_own_splunk_hec_module_sends_to_sluice() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let central = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     central.config(&format!(
         "{}{}",
         http_source(port, ""),
@@ -498,7 +464,7 @@ async fn produce(
 async fn kill_9_right_after_answers_loses_nothing_acknowledged_and_resends_keep_their_ids() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         // Each answer waits for the disk: a kill lands between an event's write and its
         // answer often, and the producer sends again what the spool already has.
@@ -578,7 +544,7 @@ async fn kill_9_right_after_answers_loses_nothing_acknowledged_and_resends_keep_
 #[tokio::test]
 async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200_arrives() {
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     let settings = "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n[spool]\nmax_bytes = 16384\nsegment_bytes = 4096\n";
     harness.config(&format!(
         "{settings}{}{}",
@@ -651,7 +617,7 @@ async fn over_tls_only_clients_with_a_certificate_of_the_ca_are_served() {
     harness.write("tls/server.pem", &pki.server_cert_pem);
     harness.write("tls/server.key", &pki.server_key_pem);
     harness.write("tls/ca.pem", &pki.ca_pem);
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(
@@ -668,13 +634,7 @@ async fn over_tls_only_clients_with_a_certificate_of_the_ca_are_served() {
         .build()
         .unwrap();
     let base = format!("https://127.0.0.1:{port}");
-    let run = start_with(
-        &harness,
-        receiver.token(),
-        &client,
-        &format!("{base}/services/collector/health"),
-    )
-    .await;
+    let run = start(&harness, port, receiver.token()).await;
 
     let answer = client
         .post(format!("{base}/v1/events"))
@@ -758,7 +718,7 @@ async fn check_refuses_an_http_source_anyone_could_send_to_or_that_cannot_serve(
 async fn a_request_larger_than_the_spool_is_taken_and_so_are_the_next_ones() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "data_dir = \"state\"\n[spool]\nmax_bytes = 16384\nsegment_bytes = 4096\n{}{}",
         http_source(port, ""),
@@ -799,7 +759,7 @@ async fn a_request_larger_than_the_spool_is_taken_and_so_are_the_next_ones() {
 async fn a_stop_answers_an_upload_that_stalled_and_does_not_wait_for_it() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "shutdown_timeout = \"2s\"\n{}{}",
         http_source(port, ""),

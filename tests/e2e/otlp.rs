@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, exit_within, send_signal, splunk_destination, transcript};
+use crate::support::{
+    Harness, exit_within, free_port, send_signal, splunk_destination, transcript,
+};
 
 const TOKEN: &str = "otlp-token";
 
@@ -45,34 +47,9 @@ print("flushed", provider.force_flush())
 provider.shutdown()
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("INGEST_TOKEN", TOKEN)
-        .env("HEC_TOKEN", hec_token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let output = exit_within(child, Duration::from_secs(10)).await;
-    panic!("the otlp source never listened: {}", transcript(&output));
+    let env = [("INGEST_TOKEN", TOKEN), ("HEC_TOKEN", hec_token)];
+    crate::support::start_listening(harness, &env, port).await
 }
 
 fn config(harness: &Harness, port: u16, receiver: &HecReceiver, events: &str) {
@@ -87,7 +64,7 @@ async fn the_opentelemetry_sdk_exports_logs_and_each_record_is_an_event() {
     let python = otel_python();
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     config(&harness, port, &receiver, "");
     let run = start(&harness, port, receiver.token()).await;
     let script = harness.write("send.py", SENDER);
@@ -139,7 +116,7 @@ async fn the_opentelemetry_sdk_exports_logs_and_each_record_is_an_event() {
 async fn a_record_the_parser_refuses_is_a_partial_success_and_bad_requests_are_answered() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     config(
         &harness,
         port,

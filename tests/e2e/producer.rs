@@ -10,17 +10,11 @@ use serde_json::json;
 use sluice_producer::Producer;
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, exit_within, send_signal, splunk_destination, transcript};
+use crate::support::{
+    Harness, exit_within, free_port, send_signal, splunk_destination, transcript,
+};
 
 const TOKEN: &str = "producer-token";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn http_source(port: u16) -> String {
     format!(
@@ -28,15 +22,9 @@ fn http_source(port: u16) -> String {
     )
 }
 
-fn start(harness: &Harness, hec_token: &str) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("INGEST_TOKEN", TOKEN)
-        .env("HEC_TOKEN", hec_token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    command.spawn().unwrap()
+async fn start(harness: &Harness, port: u16, hec_token: &str) -> tokio::process::Child {
+    let env = [("INGEST_TOKEN", TOKEN), ("HEC_TOKEN", hec_token)];
+    crate::support::start_listening(harness, &env, port).await
 }
 
 async fn stop(child: tokio::process::Child) -> std::process::Output {
@@ -57,13 +45,13 @@ fn numbers(receiver: &HecReceiver) -> BTreeSet<u64> {
 async fn the_producer_delivers_through_the_http_source_and_reports_what_was_refused() {
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     harness.config(&format!(
         "{}{}",
         http_source(port),
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
     ));
-    let run = start(&harness, receiver.token());
+    let run = start(&harness, port, receiver.token()).await;
     let producer = Producer::builder()
         .endpoint(format!("http://127.0.0.1:{port}"))
         .token(TOKEN)
@@ -94,7 +82,7 @@ async fn the_producer_delivers_through_the_http_source_and_reports_what_was_refu
 #[tokio::test]
 async fn the_producer_waits_through_an_outage_and_a_full_spool_and_loses_nothing() {
     let harness = Harness::new();
-    let port = free_port();
+    let port = free_port(false);
     let settings = "data_dir = \"state\"\nshutdown_timeout = \"1s\"\n[spool]\nmax_bytes = 16384\nsegment_bytes = 4096\n";
     // Sluice is not running yet: the first batches find nobody.
     let producer = Producer::builder()
@@ -118,7 +106,7 @@ async fn the_producer_waits_through_an_outage_and_a_full_spool_and_loses_nothing
         http_source(port),
         splunk_destination("http://127.0.0.1:1", "")
     ));
-    let down = start(&harness, "t");
+    let down = start(&harness, port, "t").await;
     let mut spooled = 0;
     for _ in 0..100 {
         spooled = producer.report().delivered;
@@ -143,7 +131,7 @@ async fn the_producer_waits_through_an_outage_and_a_full_spool_and_loses_nothing
         http_source(port),
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
     ));
-    let up = start(&harness, receiver.token());
+    let up = start(&harness, port, receiver.token()).await;
     let report = tokio::time::timeout(Duration::from_secs(60), producer.flush())
         .await
         .expect("flushed once Sluice was back");

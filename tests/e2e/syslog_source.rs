@@ -9,43 +9,13 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::hec::{HecConfig, HecReceiver};
-use crate::support::{Harness, exit_within, send_signal, splunk_destination, transcript};
-
-fn free_port(udp: bool) -> u16 {
-    match udp {
-        true => std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-        false => std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-    }
-}
+use crate::support::{
+    Harness, exit_within, free_port, send_signal, splunk_destination, transcript,
+};
 
 /// Starts `sluice run` and waits until it takes connections on `tcp_port`.
 async fn start(harness: &Harness, hec_token: &str, tcp_port: u16) -> tokio::process::Child {
-    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
-    command
-        .env("HEC_TOKEN", hec_token)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = command.spawn().unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", tcp_port))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let output = exit_within(child, Duration::from_secs(10)).await;
-    panic!("the syslog source never listened: {}", transcript(&output));
+    crate::support::start_listening(harness, &[("HEC_TOKEN", hec_token)], tcp_port).await
 }
 
 /// Waits until the receiver has `count` events (or 15 s passed); the events by source.

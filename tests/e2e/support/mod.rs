@@ -208,6 +208,49 @@ pub async fn check_fails(harness: &Harness, config: &str, env: &[(&str, &str)]) 
     stderr
 }
 
+/// A loopback port free when asked, for a listener a test starts (`udp`: a UDP one).
+pub fn free_port(udp: bool) -> u16 {
+    match udp {
+        true => std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+        false => std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+    }
+}
+
+/// Starts `sluice run -c sluice.toml` with `env`, its output captured, and waits until
+/// it takes connections on `port` (a listening source's).
+pub async fn start_listening(
+    harness: &Harness,
+    env: &[(&str, &str)],
+    port: u16,
+) -> tokio::process::Child {
+    let mut command = harness.command(&["run", "-c", "sluice.toml"]);
+    command
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = exit_within(child, Duration::from_secs(10)).await;
+    panic!("nothing listened on port {port}: {}", transcript(&output));
+}
+
 /// Sends `signal` to a running `sluice`.
 pub fn send_signal(child: &tokio::process::Child, signal: i32) {
     let pid = child.id().expect("still running") as i32;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::free_port;
 use super::tls::TestPki;
 
 /// How rsyslog listens.
@@ -211,21 +212,6 @@ impl Drop for SyslogDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn free_port(udp: bool) -> u16 {
-    match udp {
-        true => std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-        false => std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
     }
 }
 

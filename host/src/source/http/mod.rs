@@ -108,19 +108,11 @@ pub async fn run(
 ) -> Result<()> {
     let at = format!("source `{}`", source.1.label);
     let tokens = config.resolve_tokens(&at)?;
-    let tls = match &config.tls {
-        None => None,
-        Some(tls) => {
-            let key = tls
-                .key
-                .resolve()
-                .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
-            let acceptor =
-                crate::serve::tls_acceptor(&tls.cert, key.expose(), tls.client_ca.as_deref())
-                    .with_context(|| format!("{at}.tls"))?;
-            Some(acceptor)
-        }
-    };
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|tls| crate::serve::tls_acceptor(tls, &at))
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;

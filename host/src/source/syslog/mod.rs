@@ -54,23 +54,11 @@ pub async fn run(
             datagrams(socket, ingest, stop).await
         }
         SyslogTransport::Tcp | SyslogTransport::Tls => {
-            let tls = match &config.tls {
-                None => None,
-                Some(tls) => {
-                    let key = tls
-                        .key
-                        .resolve()
-                        .map_err(|e| anyhow::anyhow!("{at}.tls.key: {e}"))?;
-                    Some(
-                        crate::serve::tls_acceptor(
-                            &tls.cert,
-                            key.expose(),
-                            tls.client_ca.as_deref(),
-                        )
-                        .with_context(|| format!("{at}.tls"))?,
-                    )
-                }
-            };
+            let tls = config
+                .tls
+                .as_ref()
+                .map(|tls| crate::serve::tls_acceptor(tls, &at))
+                .transpose()?;
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;
@@ -144,48 +132,13 @@ async fn streams(
     (router, source): (Arc<Router>, (usize, Arc<SourceFigures>)),
     stop: CancellationToken,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = tokio::task::JoinSet::new();
-    let refused = crate::metrics::Throttle::default();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = stop.cancelled() => break,
-        };
-        while connections.try_join_next().is_some() {}
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, source = %source.1.label, "cannot accept a connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            if let Some(count) = refused.due(1) {
-                tracing::warn!(source = %source.1.label, connections = count, "{MAX_CONNECTIONS} connections open already; more are closed at once");
-            }
-            continue;
-        };
-        let ingest = Ingest::new(router.clone(), source.clone(), stop.clone());
-        let (tls, stop) = (tls.clone(), stop.clone());
-        connections.spawn(async move {
-            let _permit = permit;
-            match tls {
-                None => read_stream(stream, peer, ingest, stop).await,
-                Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await
-                {
-                    Ok(Ok(stream)) => read_stream(stream, peer, ingest, stop).await,
-                    Ok(Err(error)) => {
-                        tracing::warn!(%peer, %error, "syslog over TLS: the handshake failed")
-                    }
-                    Err(_) => tracing::warn!(%peer, "syslog over TLS: no handshake within {HANDSHAKE_TIMEOUT:?}"),
-                },
-            }
-        });
-    }
-    drop(router);
-    while connections.join_next().await.is_some() {}
+    let limits = ("syslog source", MAX_CONNECTIONS, HANDSHAKE_TIMEOUT);
+    let reading = stop.clone();
+    crate::serve::accept(listener, tls, limits, stop, move |stream, peer| {
+        let ingest = Ingest::new(router.clone(), source.clone(), reading.clone());
+        read_stream(stream, peer, ingest, reading.clone())
+    })
+    .await;
 }
 
 /// Reads one connection's messages until it closes or `stop`.
