@@ -444,21 +444,41 @@ fn hec_refusal(http: &Http, headers: &HeaderMap) -> Option<Response> {
     Some(answer.respond(None))
 }
 
-/// The body of a HEC request, or HEC's answer why not.
-async fn hec_body(
-    http: &Http,
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<body::Body, hec::Answer> {
-    match body::read(headers, body, &http.budget, &http.stop).await {
-        Ok(held) if held.bytes.iter().all(u8::is_ascii_whitespace) => Err(hec::NO_DATA),
-        Ok(held) => Ok(held),
-        Err(Refusal::TooLarge(_)) => Err(hec::TOO_LARGE),
-        Err(Refusal::Encoding(_)) => Err(hec::UNSUPPORTED_ENCODING),
-        Err(Refusal::Unreadable(_)) => Err(hec::INVALID_DATA_FORMAT),
+/// A HEC request with a valid token: its head, its body, and the key of its events'
+/// ids; or HEC's answer why not.
+async fn hec_request(http: &Http, request: Request) -> Result<HecRequest, Response> {
+    let (parts, body) = request.into_parts();
+    if let Some(refusal) = hec_refusal(http, &parts.headers) {
+        return Err(refusal);
+    }
+    let refused = match body::read(&parts.headers, body, &http.budget, &http.stop).await {
+        Ok(held) if held.bytes.iter().all(u8::is_ascii_whitespace) => hec::NO_DATA,
+        Ok(body) => {
+            let key = hec_channel(&parts.headers, parts.uri.query());
+            return Ok(HecRequest { parts, body, key });
+        }
+        Err(Refusal::TooLarge(_)) => hec::TOO_LARGE,
+        Err(Refusal::Encoding(_)) => hec::UNSUPPORTED_ENCODING,
+        Err(Refusal::Unreadable(_)) => hec::INVALID_DATA_FORMAT,
         Err(refusal @ (Refusal::Busy | Refusal::Stopping)) => {
             http.refused(&refusal.to_string());
-            Err(hec::SERVER_BUSY)
+            hec::SERVER_BUSY
+        }
+    };
+    Err(refused.respond(None))
+}
+
+struct HecRequest {
+    parts: axum::http::request::Parts,
+    body: body::Body,
+    key: Option<String>,
+}
+
+impl HecRequest {
+    fn keyed(&self) -> Keyed<'_> {
+        Keyed {
+            body: &self.body.bytes,
+            key: self.key.clone(),
         }
     }
 }
@@ -479,20 +499,12 @@ fn hec_channel(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 /// HEC would refuse are taken (HEC indexes them too); the refused one is kept in the
 /// dead-letter store and its number answered, as HEC does.
 async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    if let Some(refusal) = hec_refusal(&http, &parts.headers) {
-        return refusal;
-    }
-    let held = match hec_body(&http, &parts.headers, body).await {
-        Ok(held) => held,
-        Err(answer) => return answer.respond(None),
+    let request = match hec_request(&http, request).await {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
-    let body = held.bytes;
-    let (events, refused) = hec::envelopes(&body);
-    let keyed = Keyed {
-        body: &body,
-        key: hec_channel(&parts.headers, parts.uri.query()),
-    };
+    let (events, refused) = hec::envelopes(&request.body.bytes);
+    let keyed = request.keyed();
     let max_line_bytes = http.pool.router.max_line_bytes;
     // The first event the parser refused (not JSON it can take, too long, too deep):
     // HEC's answer names it, and those after it are not taken.
@@ -546,20 +558,13 @@ fn hec_answer(taken: Taken, refusal: Option<(hec::Answer, usize)>) -> Response {
 /// `POST /services/collector/raw`: each line an event (a JSON object as it is, other
 /// text as `{"message": ...}`), with the query's metadata.
 async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    if let Some(refusal) = hec_refusal(&http, &parts.headers) {
-        return refusal;
-    }
-    let held = match hec_body(&http, &parts.headers, body).await {
-        Ok(held) => held,
-        Err(answer) => return answer.respond(None),
+    let request = match hec_request(&http, request).await {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
-    let body = held.bytes;
-    let metadata = hec::query_metadata(parts.uri.query().unwrap_or_default());
-    let keyed = Keyed {
-        body: &body,
-        key: hec_channel(&parts.headers, parts.uri.query()),
-    };
+    let metadata = hec::query_metadata(request.parts.uri.query().unwrap_or_default());
+    let keyed = request.keyed();
+    let body = &request.body.bytes;
     let max_line_bytes = http.pool.router.max_line_bytes;
     // As on `/event`: the first line the parser refused ends what is taken.
     let mut unparsed = None;
