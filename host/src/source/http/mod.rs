@@ -434,19 +434,19 @@ fn refused_body(http: &Http, refusal: &Refusal) -> Response {
 }
 
 /// HEC's answer to a request without a valid token, if it has none.
-fn hec_refusal(http: &Http, headers: &HeaderMap) -> Option<Response> {
+fn hec_refusal(http: &Http, headers: &HeaderMap) -> Option<hec::Answer> {
     let answer = match http.authorized(headers) {
         Authorized::Yes => return None,
         Authorized::Missing => hec::TOKEN_REQUIRED,
         Authorized::Malformed => hec::INVALID_AUTHORIZATION,
         Authorized::Wrong => hec::INVALID_TOKEN,
     };
-    Some(answer.respond(None))
+    Some(answer)
 }
 
 /// A HEC request with a valid token: its head, its body, and the key of its events'
 /// ids; or HEC's answer why not.
-async fn hec_request(http: &Http, request: Request) -> Result<HecRequest, Response> {
+async fn hec_request(http: &Http, request: Request) -> Result<HecRequest, hec::Answer> {
     let (parts, body) = request.into_parts();
     if let Some(refusal) = hec_refusal(http, &parts.headers) {
         return Err(refusal);
@@ -465,7 +465,7 @@ async fn hec_request(http: &Http, request: Request) -> Result<HecRequest, Respon
             hec::SERVER_BUSY
         }
     };
-    Err(refused.respond(None))
+    Err(refused)
 }
 
 struct HecRequest {
@@ -501,7 +501,7 @@ fn hec_channel(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response {
     let request = match hec_request(&http, request).await {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return answer.respond(None),
     };
     let (events, refused) = hec::envelopes(&request.body.bytes);
     let keyed = request.keyed();
@@ -560,7 +560,7 @@ fn hec_answer(taken: Taken, refusal: Option<(hec::Answer, usize)>) -> Response {
 async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
     let request = match hec_request(&http, request).await {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return answer.respond(None),
     };
     let metadata = hec::query_metadata(request.parts.uri.query().unwrap_or_default());
     let keyed = request.keyed();
@@ -571,7 +571,7 @@ async fn hec_raw(State(http): State<Arc<Http>>, request: Request) -> Response {
     let taken = http
         .take(&keyed, |each| {
             let mut index = 0;
-            body::lines(&body, max_line_bytes, |piece| {
+            body::lines(body, max_line_bytes, |piece| {
                 if unparsed.is_some() {
                     return;
                 }
@@ -674,7 +674,7 @@ async fn otlp_logs(State(http): State<Arc<Http>>, request: Request) -> Response 
 /// acknowledgements to poll, and says so as HEC does when they are off.
 async fn hec_ack(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
     if let Some(refusal) = hec_refusal(&http, &headers) {
-        return refusal;
+        return refusal.respond(None);
     }
     hec::ACK_DISABLED.respond(None)
 }
