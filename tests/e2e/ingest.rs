@@ -223,6 +223,8 @@ async fn bad_tokens_oversized_and_malformed_bodies_are_answered_and_take_nothing
 
     let output = stop(child).await;
     assert_eq!(receiver.requests(), 0, "nothing was taken");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("requests refused for their token"), "{log}");
     assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
     // The lines of the body that had none were kept; the refused bodies were not read.
     assert_eq!(harness.dead_letters().len(), 2);

@@ -87,6 +87,8 @@ struct Http {
     seed: u64,
     /// Requests answered 503 are warned about at most once per throttle period.
     refusals: crate::metrics::Throttle,
+    /// So are requests refused for their token.
+    unauthorized: crate::metrics::Throttle,
 }
 
 impl Drop for Http {
@@ -95,6 +97,10 @@ impl Drop for Http {
         let requests = self.refusals.rest();
         if requests > 0 {
             tracing::warn!(source = %self.label, requests, "requests answered 503 since the last such warning; their producers keep the events and send them again");
+        }
+        let requests = self.unauthorized.rest();
+        if requests > 0 {
+            tracing::warn!(source = %self.label, requests, "requests refused for their token since the last such warning");
         }
     }
 }
@@ -132,6 +138,7 @@ pub async fn run(
         },
         stop: stop.clone(),
         refusals: crate::metrics::Throttle::default(),
+        unauthorized: crate::metrics::Throttle::default(),
     });
     let app = axum::Router::new()
         .route("/v1/events", post(events))
@@ -163,8 +170,19 @@ enum Authorized {
 impl Http {
     /// Whether the request carries one of the tokens (as `Bearer`, HEC's `Splunk`, or a
     /// `Basic` password), each compared in a time that does not depend on where it
-    /// differs.
+    /// differs. A refusal is counted and said, once in a while (a producer whose token
+    /// was changed is losing its events, or someone is guessing).
     fn authorized(&self, headers: &HeaderMap) -> Authorized {
+        let authorized = self.check_token(headers);
+        if authorized != Authorized::Yes
+            && let Some(requests) = self.unauthorized.due(1)
+        {
+            tracing::warn!(source = %self.label, requests, last = ?authorized, "requests refused for their token (`requests`: since the last such warning)");
+        }
+        authorized
+    }
+
+    fn check_token(&self, headers: &HeaderMap) -> Authorized {
         if self.tokens.is_empty() {
             return Authorized::Yes;
         }
