@@ -123,7 +123,7 @@ pub async fn run(
         .await
         .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(source = %source.1.label, address = %listener.local_addr()?, scheme, "http source: POST /v1/events, and Splunk HEC's /services/collector/event and /raw");
+    tracing::info!(source = %source.1.label, address = %listener.local_addr()?, scheme, "http source: POST /v1/events, OTLP/HTTP logs at /v1/logs, and Splunk HEC's /services/collector/event and /raw");
     let http = Arc::new(Http {
         label: source.1.label.clone(),
         seed: xxhash_rust::xxh3::xxh3_64(source.1.label.as_bytes()),

@@ -6,22 +6,31 @@
 //! object of its parts: `timestamp` (RFC 3339; a 3164 time without a year takes the
 //! current one, in the machine's time zone), `hostname`, `appname`, `procid`, `msgid`,
 //! `facility` and `severity` (by name), `structured_data` (`{"id": {"param": "value"}}`)
-//! and `message`, each only when the message has it.
+//! and `message`, each only when the message has it. A parameter named more than once
+//! in an element (or in two elements of one id) keeps every value, as an array. A line
+//! without a PRI (`<N>`) is not a syslog message: it is `{"message": line}`, unchanged.
 
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 use syslog_loose::{ProcId, Variant};
 
-/// The event `text` (one message, UTF-8) makes, as one line of JSON.
-pub fn event(text: &str) -> String {
+/// The event `text` (one message, UTF-8) makes, as one line of JSON; none for a
+/// message with nothing in it.
+pub fn event(text: &str) -> Option<String> {
     let text = text.trim_end_matches(['\n', '\r', '\0']);
+    if text.trim().is_empty() {
+        return None;
+    }
+    if !text.trim_start().starts_with('<') {
+        return Some(serde_json::json!({ "message": text }).to_string());
+    }
     let message = syslog_loose::parse_message(text, Variant::Either);
     let msg = message.msg.trim_start_matches('\u{feff}').trim();
     if msg.starts_with('{') && serde_json::from_str::<IgnoredAny>(msg).is_ok() {
-        return match msg.contains(['\n', '\r']) {
+        return Some(match msg.contains(['\n', '\r']) {
             true => super::super::compact_json(msg),
             false => msg.to_owned(),
-        };
+        });
     }
     let mut event = Map::new();
     let mut put = |key: &str, value: Option<Value>| {
@@ -45,17 +54,26 @@ pub fn event(text: &str) -> String {
     put("msgid", message.msgid.map(Value::from));
     put("facility", message.facility.map(|f| f.as_str().into()));
     put("severity", message.severity.map(|s| s.as_str().into()));
-    let structured: Map<String, Value> = message
-        .structured_data
-        .iter()
-        .map(|element| {
-            let params: Map<String, Value> = element
-                .params()
-                .map(|(name, value)| (name.to_string(), Value::from(value.to_string())))
-                .collect();
-            (element.id.to_owned(), Value::Object(params))
-        })
-        .collect();
+    let mut structured = Map::new();
+    for element in &message.structured_data {
+        let params = structured
+            .entry(element.id.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(params) = params else {
+            unreachable!("made an object above")
+        };
+        for (name, value) in element.params() {
+            let value = Value::from(value.to_string());
+            let name: &str = name;
+            match params.get_mut(name) {
+                None => {
+                    params.insert(name.to_string(), value);
+                }
+                Some(Value::Array(values)) => values.push(value),
+                Some(first) => *first = Value::Array(vec![first.take(), value]),
+            }
+        }
+    }
     put(
         "structured_data",
         (!structured.is_empty()).then_some(Value::Object(structured)),
@@ -64,7 +82,7 @@ pub fn event(text: &str) -> String {
         "message",
         Some(message.msg.trim_start_matches('\u{feff}').into()),
     );
-    Value::Object(event).to_string()
+    Some(Value::Object(event).to_string())
 }
 
 #[cfg(test)]
@@ -72,7 +90,7 @@ mod tests {
     use super::*;
 
     fn parsed(text: &str) -> Value {
-        serde_json::from_str(&event(text)).unwrap()
+        serde_json::from_str(&event(text).unwrap()).unwrap()
     }
 
     #[test]
@@ -110,8 +128,28 @@ mod tests {
     #[test]
     fn a_json_object_message_is_the_event() {
         let text = "<14>1 2026-12-06T10:00:00Z h app - - - \u{feff}{\"action\":\"login\",\n \"user\":\"bob\"}";
-        assert_eq!(event(text), "{\"action\":\"login\",\"user\":\"bob\"}");
+        assert_eq!(
+            event(text).unwrap(),
+            "{\"action\":\"login\",\"user\":\"bob\"}"
+        );
         // Not an object: a message like any other.
         assert_eq!(parsed("<14>1 - h app - - - [1, 2]")["message"], "[1, 2]");
+    }
+
+    #[test]
+    fn a_line_without_a_pri_is_a_message_as_it_is_and_an_empty_one_no_event() {
+        for line in ["-5 hello", "- hello", " - x<14>1 - - - after", "just text"] {
+            assert_eq!(parsed(line), serde_json::json!({ "message": line }));
+        }
+        assert_eq!(event("  \r\n"), None);
+    }
+
+    #[test]
+    fn a_parameter_named_twice_keeps_both_values() {
+        let event = parsed("<14>1 - h app - - [a b=\"1\" b=\"2\" c=\"3\"][a b=\"4\"] m");
+        assert_eq!(
+            event["structured_data"],
+            serde_json::json!({"a": {"b": ["1", "2", "4"], "c": "3"}})
+        );
     }
 }

@@ -114,8 +114,9 @@ fn take(ingest: &mut Ingest, origin: Origin<'_>, line: Line<'_>) {
     match line {
         Line::Complete(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => {
-                let event = message::event(text);
-                ingest.line(origin, Line::Complete(event.as_bytes()));
+                if let Some(event) = message::event(text) {
+                    ingest.line(origin, Line::Complete(event.as_bytes()));
+                }
             }
             // Said as a file's line is: not UTF-8, at which byte.
             Err(_) => ingest.line(origin, line),
