@@ -463,8 +463,8 @@ impl Ingest {
     /// room gets it at once, whichever other queue is full: one destination that
     /// cannot keep up holds back the source, not the other destinations. Its
     /// acknowledgement counts the events as settled once every destination has
-    /// delivered or dead-lettered them, and moves `mark`'s watermark over `mark`'s
-    /// position (at once when no line of the chunk was an event).
+    /// delivered or dead-lettered them (or the spool holds them), and runs `mark` then
+    /// (at once when no line of the chunk was an event).
     pub async fn flush(&mut self, mark: Option<Mark>) -> Result<(), Closed> {
         let read = mark.as_ref().and_then(|mark| mark.read);
         // A line the store did not take is not safe: the mark is dropped unmoved.
