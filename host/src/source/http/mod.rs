@@ -4,15 +4,16 @@
 //! `200 {"accepted": N, "rejected": [...]}` once every accepted event is safe: in the
 //! spool (with `data_dir`), else delivered or dead-lettered by every destination that
 //! takes the source. Splunk HEC's endpoints (`/services/collector/event`, `/raw`,
-//! `/health`) answer as HEC does ([`hec`]). A request whose events are not safe within
+//! `/health`) answer as HEC does ([`hec`]), and `/v1/logs` as an OTLP/HTTP collector
+//! ([`otlp`]). A request whose events are not safe within
 //! `ack_timeout`, or that finds the spool or a queue full for [`BUSY_WAIT`], or comes
 //! while Sluice stops, is answered `503` with `Retry-After`: the producer keeps its
 //! events and sends them again.
 //!
 //! Event ids: the line's place in the body, seeded with the request's key (its
-//! `X-Request-Id`, or on HEC's endpoints its channel) and the body's bytes, so that a
-//! resend of the same body with the same key makes the same ids; a request without a
-//! key gets ids of its own.
+//! `X-Request-Id`, or on HEC's endpoints its channel; OTLP exporters send none, so
+//! there the body alone) and the body's bytes, so that a resend of the same body with
+//! the same key makes the same ids; a request without a key gets ids of its own.
 
 mod body;
 mod hec;
