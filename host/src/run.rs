@@ -195,6 +195,15 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     if let Some(commits) = commits {
         let _ = commits.await;
     }
+    for source in observed.sources() {
+        let (requests, connections) = (
+            Counters::get(&source.refused_requests),
+            Counters::get(&source.refused_connections),
+        );
+        if requests + connections > 0 {
+            tracing::warn!(source = %source.label, refused_requests = requests, refused_connections = connections, "source summary: requests answered 503 (their producers keep the events) and connections closed unread at the bound (what they sent was never read)");
+        }
+    }
     for figures in observed.destinations() {
         figures.log("destination summary");
         if let Some(pending) = figures.spool_records_pending.filter(|pending| *pending > 0) {

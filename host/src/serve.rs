@@ -30,7 +30,8 @@ pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for S {}
 
 /// Accepts connections until `stop`, at most `max_connections` at once (one more is
-/// closed as soon as it is accepted, said once per throttle period), each handed to
+/// closed as soon as it is accepted, counted by `turned_away` and said once per
+/// throttle period: what it sent is never read), each handed to
 /// `handle` on a task of its own after its TLS handshake (within `handshake_timeout`)
 /// when `tls`; then waits for the connections to end: the caller bounds how long, and
 /// aborting its task drops them.
@@ -39,6 +40,7 @@ pub async fn accept<F>(
     tls: Option<tokio_rustls::TlsAcceptor>,
     (name, max_connections, handshake_timeout): (&'static str, usize, Duration),
     stop: CancellationToken,
+    turned_away: impl Fn(),
     handle: impl Fn(Box<dyn Stream>, std::net::SocketAddr) -> F + Clone + Send + 'static,
 ) where
     F: Future<Output = ()> + Send + 'static,
@@ -63,6 +65,7 @@ pub async fn accept<F>(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
+            turned_away();
             if let Some(count) = refused.due(1) {
                 tracing::warn!(
                     listener = name,
@@ -93,19 +96,25 @@ pub async fn accept<F>(
 }
 
 /// Serves HTTP under `bounds` until `stop` (over TLS with `tls`), each connection's
-/// request under way answered before it closes.
+/// request under way answered before it closes; a connection past the bound is counted
+/// by `turned_away`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    bounds: Bounds,
+    (tls, bounds): (Option<tokio_rustls::TlsAcceptor>, Bounds),
     stop: CancellationToken,
+    turned_away: impl Fn(),
 ) {
     let limits = (bounds.name, bounds.max_connections, bounds.header_timeout);
     let serving = stop.clone();
-    accept(listener, tls, limits, stop, move |stream, _| {
-        connection(stream, app.clone(), bounds, serving.clone())
-    })
+    accept(
+        listener,
+        tls,
+        limits,
+        stop,
+        turned_away,
+        move |stream, _| connection(stream, app.clone(), bounds, serving.clone()),
+    )
     .await;
 }
 

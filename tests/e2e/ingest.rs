@@ -591,6 +591,11 @@ async fn a_full_spool_is_answered_503_with_retry_after_and_what_was_answered_200
         log.contains("requests answered 503"),
         "the refusal is said: {log}"
     );
+    let summary = log
+        .lines()
+        .find(|line| line.contains("source summary"))
+        .unwrap_or_else(|| panic!("a source summary: {log}"));
+    assert!(summary.contains("refused_requests=1 "), "{summary}");
     // What the producer was told to send again was not read.
     assert_eq!(
         crate::support::summary_figure(&output, "events_read"),

@@ -87,12 +87,13 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
         .with_state(admin);
     tracing::info!(%address, "admin listener: / (a page), /metrics, /health, /ready, /status");
     let stop = CancellationToken::new();
+    // A scraper turned away is said (throttled) and tries again: nothing to count.
     let serving = tokio::spawn(crate::serve::serve(
         listener,
         app,
-        None,
-        BOUNDS,
+        (None, BOUNDS),
         stop.clone(),
+        || {},
     ));
     Ok(Listener { stop, serving })
 }

@@ -21,6 +21,8 @@ pub struct SourceFigures {
     /// Requests an HTTP source answered 503: not taken, or not safe in time (their
     /// producers keep the events).
     pub refused_requests: AtomicU64,
+    /// Connections a listening source closed unread: it had as many as it reads at once.
+    pub refused_connections: AtomicU64,
     /// Bytes of the files it follows past where it has read, as of its last look at
     /// each (it looks every `poll_interval`, and as it reads).
     pub unread_bytes: AtomicU64,
@@ -82,7 +84,7 @@ impl serde::Serialize for SourceFigures {
             .into_iter()
             .map(|kind| (kind.label(), self.rejected_as(kind)))
             .collect();
-        let mut state = serializer.serialize_struct("SourceFigures", 8)?;
+        let mut state = serializer.serialize_struct("SourceFigures", 9)?;
         state.serialize_field("name", &self.label)?;
         state.serialize_field("events", &read(&self.events))?;
         state.serialize_field("bytes", &read(&self.bytes))?;
@@ -90,6 +92,7 @@ impl serde::Serialize for SourceFigures {
         state.serialize_field("files_open", &read(&self.files_open))?;
         state.serialize_field("unread_bytes", &read(&self.unread_bytes))?;
         state.serialize_field("refused_requests", &read(&self.refused_requests))?;
+        state.serialize_field("refused_connections", &read(&self.refused_connections))?;
         state.serialize_field("problem", &self.problem())?;
         state.end()
     }

@@ -19,6 +19,7 @@ mod body;
 mod hec;
 mod otlp;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -133,7 +134,7 @@ pub async fn run(
         ack_timeout: config.ack_timeout,
         pool: IngestPool {
             router,
-            source,
+            source: source.clone(),
             stop: stop.clone(),
             idle: Mutex::new(Vec::new()),
         },
@@ -141,6 +142,7 @@ pub async fn run(
         refusals: crate::metrics::Throttle::default(),
         unauthorized: crate::metrics::Throttle::default(),
     });
+    let figures = source.1;
     let app = axum::Router::new()
         .route("/v1/events", post(events))
         .route("/v1/logs", post(otlp_logs))
@@ -153,7 +155,10 @@ pub async fn run(
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
         .with_state(http);
-    crate::serve::serve(listener, app, tls, BOUNDS, stop).await;
+    crate::serve::serve(listener, app, (tls, BOUNDS), stop, move || {
+        figures.refused_connections.fetch_add(1, Ordering::Relaxed);
+    })
+    .await;
     Ok(())
 }
 

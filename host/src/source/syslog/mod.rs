@@ -13,6 +13,7 @@ mod message;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -135,10 +136,21 @@ async fn streams(
 ) {
     let limits = ("syslog source", MAX_CONNECTIONS, HANDSHAKE_TIMEOUT);
     let reading = stop.clone();
-    crate::serve::accept(listener, tls, limits, stop, move |stream, peer| {
-        let ingest = Ingest::new(router.clone(), source.clone(), reading.clone());
-        read_stream(stream, peer, ingest, reading.clone())
-    })
+    let figures = source.1.clone();
+    let turned_away = move || {
+        figures.refused_connections.fetch_add(1, Ordering::Relaxed);
+    };
+    crate::serve::accept(
+        listener,
+        tls,
+        limits,
+        stop,
+        turned_away,
+        move |stream, peer| {
+            let ingest = Ingest::new(router.clone(), source.clone(), reading.clone());
+            read_stream(stream, peer, ingest, reading.clone())
+        },
+    )
     .await;
 }
 
