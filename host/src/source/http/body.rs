@@ -242,6 +242,25 @@ pub fn line(text: &[u8], max_line_bytes: usize) -> Line<'_> {
     }
 }
 
+/// The events made from a request's body (HEC envelopes, OTLP records), one JSON text
+/// each, as pieces numbered from 1, each at its place in them laid end to end: the
+/// offsets are as stable as the body the events were made from.
+pub fn made(events: &[String], max_line_bytes: usize) -> impl Iterator<Item = Piece<'_>> {
+    events
+        .iter()
+        .enumerate()
+        .scan(0, move |offset, (index, event)| {
+            let piece = Piece {
+                number: index as u64 + 1,
+                offset: *offset,
+                line: line(event.as_bytes(), max_line_bytes),
+                refused: None,
+            };
+            *offset += event.len() as u64 + 1;
+            Some(piece)
+        })
+}
+
 /// Calls `each` with every line of `body`, the last one unterminated or not.
 pub fn lines(body: &[u8], max_line_bytes: usize, mut each: impl FnMut(Piece<'_>)) {
     let mut splitter = LineSplitter::new(max_line_bytes);

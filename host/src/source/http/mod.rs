@@ -535,19 +535,11 @@ async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response
     let mut unparsed = None;
     let taken = http
         .take(&keyed, |each| {
-            let mut offset = 0;
-            for (index, event) in events.iter().enumerate() {
-                let taken = each(Piece {
-                    number: index as u64 + 1,
-                    offset,
-                    line: body::line(event.as_bytes(), max_line_bytes),
-                    refused: None,
-                });
-                if !taken {
+            for (index, piece) in body::made(&events, max_line_bytes).enumerate() {
+                if !each(piece) {
                     unparsed = Some(index);
                     return;
                 }
-                offset += event.len() as u64 + 1;
             }
             if let Some(refused) = &refused {
                 let reason = format!(
@@ -556,7 +548,7 @@ async fn hec_events(State(http): State<Arc<Http>>, request: Request) -> Response
                 );
                 each(Piece {
                     number: refused.number as u64 + 1,
-                    offset,
+                    offset: events.iter().map(|event| event.len() as u64 + 1).sum(),
                     line: Line::Complete(refused.text),
                     refused: Some(&reason),
                 });
@@ -671,16 +663,8 @@ async fn otlp_logs(State(http): State<Arc<Http>>, request: Request) -> Response 
     let mut rejected = 0;
     let taken = http
         .take(&keyed, |each| {
-            let mut offset = 0;
-            for (index, event) in events.iter().enumerate() {
-                let taken = each(Piece {
-                    number: index as u64 + 1,
-                    offset,
-                    line: body::line(event.as_bytes(), max_line_bytes),
-                    refused: None,
-                });
-                rejected += usize::from(!taken);
-                offset += event.len() as u64 + 1;
+            for piece in body::made(&events, max_line_bytes) {
+                rejected += usize::from(!each(piece));
             }
         })
         .await;
