@@ -621,16 +621,11 @@ async fn over_tls_only_clients_with_a_certificate_of_the_ca_are_served() {
     let pki = crate::support::tls::test_pki();
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    harness.write("tls/server.pem", &pki.server_cert_pem);
-    harness.write("tls/server.key", &pki.server_key_pem);
-    harness.write("tls/ca.pem", &pki.ca_pem);
+    let tls = pki.listener_tls(&harness);
     let port = free_port(false);
     harness.config(&format!(
         "{}{}",
-        http_source(
-            port,
-            "tls = { cert = \"tls/server.pem\", key = { file = \"tls/server.key\" }, client_ca = \"tls/ca.pem\" }"
-        ),
+        http_source(port, tls),
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
     ));
     let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap();

@@ -152,14 +152,11 @@ async fn over_mutual_tls_octet_counted_messages_are_read_and_bad_ones_kept() {
     let pki = crate::support::tls::test_pki();
     let receiver = HecReceiver::start(HecConfig::default()).await;
     let harness = Harness::new();
-    harness.write("tls/server.pem", &pki.server_cert_pem);
-    harness.write("tls/server.key", &pki.server_key_pem);
-    harness.write("tls/ca.pem", &pki.ca_pem);
+    let tls = pki.listener_tls(&harness);
     let port = free_port(false);
     harness.config(&format!(
         "[events]\nmax_line_bytes = 1024\n\
-         [[sources]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:{port}\"\n\
-         tls = {{ cert = \"tls/server.pem\", key = {{ file = \"tls/server.key\" }}, client_ca = \"tls/ca.pem\" }}\n{}",
+         [[sources]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:{port}\"\n{tls}\n{}",
         splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
     ));
     let run = start(&harness, receiver.token(), port).await;

@@ -59,6 +59,17 @@ pub fn test_pki() -> TestPki {
     }
 }
 
+impl TestPki {
+    /// Writes the server's certificate and key and the CA under `harness`'s `tls/`; the
+    /// `tls` table of a listening source that asks its clients for a certificate of the CA.
+    pub fn listener_tls(&self, harness: &super::Harness) -> &'static str {
+        harness.write("tls/server.pem", &self.server_cert_pem);
+        harness.write("tls/server.key", &self.server_key_pem);
+        harness.write("tls/ca.pem", &self.ca_pem);
+        r#"tls = { cert = "tls/server.pem", key = { file = "tls/server.key" }, client_ca = "tls/ca.pem" }"#
+    }
+}
+
 /// Serves `app` over TLS on `listener` until the test's runtime stops.
 pub fn serve_tls(
     listener: tokio::net::TcpListener,
