@@ -223,8 +223,17 @@ impl Sender {
             .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
         match status {
-            200 => Answer::Taken {
-                refused: rejected(&text),
+            // A 200 that is not Sluice's answer (a captive portal, a misrouted proxy)
+            // took nothing that can be counted on.
+            200 => match rejected(&text) {
+                Some(refused) => Answer::Taken { refused },
+                None => {
+                    let start: String = text.chars().take(200).collect();
+                    Answer::Again(
+                        None,
+                        format!("HTTP 200 that is not Sluice's answer: {start}"),
+                    )
+                }
             },
             400 | 401 | 403 | 413 => Answer::Refused(format!("HTTP {status}: {text}")),
             408 | 429 | 500..=599 => Answer::Again(retry_after, format!("HTTP {status}: {text}")),
@@ -233,13 +242,13 @@ impl Sender {
     }
 }
 
-/// The lines a 200 answer says were not events.
-fn rejected(answer: &str) -> u64 {
-    let answer: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
-    answer["rejected_count"]
-        .as_u64()
-        .or_else(|| answer["rejected"].as_array().map(|r| r.len() as u64))
-        .unwrap_or(0)
+/// The lines a 200 answer says were not events; none when it is not Sluice's answer
+/// (`{"accepted": N, "rejected": [...]}`).
+fn rejected(answer: &str) -> Option<u64> {
+    let answer: serde_json::Value = serde_json::from_str(answer).ok()?;
+    answer["accepted"].as_u64()?;
+    let listed = answer["rejected"].as_array()?.len() as u64;
+    Some(answer["rejected_count"].as_u64().unwrap_or(listed))
 }
 
 /// A new request id: 128 random bits, in hex.
@@ -254,15 +263,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_refused_lines_of_an_answer_are_counted() {
+    fn the_refused_lines_of_an_answer_are_counted_and_a_200_of_another_server_is_none() {
         assert_eq!(
             rejected(r#"{"accepted":2,"rejected":[{"line":1,"reason":"x"}]}"#),
-            1
+            Some(1)
         );
         assert_eq!(
             rejected(r#"{"accepted":0,"rejected":[],"rejected_count":150}"#),
-            150
+            Some(150)
         );
-        assert_eq!(rejected("not json"), 0);
+        assert_eq!(rejected("<html>Welcome to the hotel network</html>"), None);
+        assert_eq!(rejected(r#"{"ok":true}"#), None);
     }
 }
