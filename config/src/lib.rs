@@ -560,6 +560,11 @@ pub struct DestinationConfig {
     pub client_cert: Option<PathBuf>,
     /// The PEM private key of `client_cert`, a secret (`{ file = ... }`).
     pub client_key: Option<SecretRef>,
+    /// A NATS destination's NKey seed (`SU...`), instead of `token` or `basic_auth`.
+    pub nkey: Option<SecretRef>,
+    /// A NATS `.creds` file (a user JWT and its NKey seed), instead of `token`,
+    /// `basic_auth` or `nkey`.
+    pub nats_credentials: Option<SecretRef>,
     /// Longest message sent in one datagram (`udp://`); a longer one is refused to the
     /// dead-letter store.
     #[serde(default = "default_max_datagram_bytes")]
@@ -747,6 +752,9 @@ pub enum Endpoint {
     Stream(SocketEndpoint),
     /// `udp://host:port`: one message per datagram.
     Datagram(SocketEndpoint),
+    /// `nats://host:port`: a NATS server, for a module that publishes (a `tls://`
+    /// endpoint is one too, with TLS, when the module publishes).
+    Nats(SocketEndpoint),
 }
 
 /// A TOML error as `FILE:LINE:COLUMN: message`. Not toml's own text, which quotes the
@@ -886,9 +894,16 @@ impl Config {
         }
         for destination in &self.destinations {
             let at = destination.location();
-            if let Some(key) = &destination.client_key {
-                key.resolve()
-                    .map_err(|e| anyhow::anyhow!("{at}.client_key: {e}"))?;
+            for (name, secret) in [
+                ("client_key", &destination.client_key),
+                ("nkey", &destination.nkey),
+                ("nats_credentials", &destination.nats_credentials),
+            ] {
+                if let Some(secret) = secret {
+                    secret
+                        .resolve()
+                        .map_err(|e| anyhow::anyhow!("{at}.{name}: {e}"))?;
+                }
             }
             if let Some(oauth2) = &destination.oauth2 {
                 oauth2
@@ -987,6 +1002,8 @@ impl Config {
                 .token
                 .iter_mut()
                 .chain(destination.client_key.iter_mut())
+                .chain(destination.nkey.iter_mut())
+                .chain(destination.nats_credentials.iter_mut())
                 .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
                 .chain(destination.oauth2.iter_mut().map(|o| &mut o.client_secret))
                 .chain(destination.signing_keys.values_mut());
@@ -1268,9 +1285,39 @@ impl Config {
                 destination.token.is_some(),
                 destination.basic_auth.is_some(),
                 destination.oauth2.is_some(),
+                destination.nkey.is_some(),
+                destination.nats_credentials.is_some(),
             ];
             if credentials.iter().filter(|&&given| given).count() > 1 {
-                bail!("{at}: give one of `token`, `basic_auth` and `oauth2`");
+                bail!(
+                    "{at}: give one of `token`, `basic_auth`, `oauth2`, `nkey` and `nats_credentials`"
+                );
+            }
+            let is_nats = matches!(destination.endpoint(), Ok(Endpoint::Nats(_)));
+            if (destination.nkey.is_some() || destination.nats_credentials.is_some())
+                && !is_nats
+                && !matches!(
+                    destination.endpoint(),
+                    Ok(Endpoint::Stream(SocketEndpoint {
+                        tls: true,
+                        relp: false,
+                        ..
+                    }))
+                )
+            {
+                bail!(
+                    "{at}: `nkey` and `nats_credentials` are for NATS endpoints (nats:// or tls://)"
+                );
+            }
+            if let Ok(Endpoint::Nats(socket)) = destination.endpoint()
+                && destination.has_credential()
+                && !is_loopback_host(&socket.host)
+                && !destination.allow_plaintext_credentials
+            {
+                bail!(
+                    "{at}.endpoint: its credential would cross the network unencrypted to {}: use tls:// (or set `allow_plaintext_credentials = true`)",
+                    socket.host
+                );
             }
             if let Ok(Endpoint::Http(url)) = destination.endpoint()
                 && destination.has_credential()
@@ -1379,6 +1426,14 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// Whether `host` (a name or an address, as a socket endpoint holds it) is this machine.
+pub fn is_loopback_host(host: &str) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(address) => address.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
 pub fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -1430,9 +1485,10 @@ impl DestinationConfig {
             "relp" => Ok(Endpoint::Stream(socket(false, true)?)),
             "relp+tls" => Ok(Endpoint::Stream(socket(true, true)?)),
             "udp" => Ok(Endpoint::Datagram(socket(false, false)?)),
+            "nats" => Ok(Endpoint::Nats(socket(false, false)?)),
             other => {
                 bail!(
-                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp:// or capture:DIR"
+                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp://, nats:// or capture:DIR"
                 )
             }
         }
@@ -1440,7 +1496,11 @@ impl DestinationConfig {
 
     /// Whether a credential is sent with its requests.
     pub fn has_credential(&self) -> bool {
-        self.token.is_some() || self.basic_auth.is_some() || self.oauth2.is_some()
+        self.token.is_some()
+            || self.basic_auth.is_some()
+            || self.oauth2.is_some()
+            || self.nkey.is_some()
+            || self.nats_credentials.is_some()
     }
 
     /// Whether a secret sent to `url` would cross a network in clear text: plain

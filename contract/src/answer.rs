@@ -4,7 +4,9 @@
 
 use crate::http::{is_field_value, is_framing_header, is_token};
 
-use crate::types::{Formatted, FramedMessages, HttpRequest, Query, Request, Verdict};
+use crate::types::{
+    Formatted, FramedMessages, HttpRequest, PublishedMessages, Query, Request, Verdict,
+};
 
 /// Checks that every event index and every payload piece of `formatted` exists in a
 /// batch of `events` events and `event_text_len` bytes of text, that each event is
@@ -54,18 +56,75 @@ pub fn check(
                         .map(|(name, value)| name.len() + value.len())
                         .sum::<usize>()
             }
-            Request::Messages(framed) => {
-                let assembled = framed
-                    .messages
-                    .view()
-                    .check(event_text_len)
-                    .map_err(|e| e.to_string())?;
-                check_message_ends(framed, assembled)?;
-                assembled
+            Request::Messages(framed) => check_messages(framed, event_text_len)?,
+            Request::Publish(published) => {
+                check_subjects(published)?;
+                check_messages(&published.messages, event_text_len)?
+                    + published.subjects.iter().map(String::len).sum::<usize>()
             }
         });
     }
     Ok(total)
+}
+
+/// Checks the pieces and ends of messages; returns their assembled length.
+fn check_messages(framed: &FramedMessages, event_text_len: usize) -> Result<usize, String> {
+    let assembled = framed
+        .messages
+        .view()
+        .check(event_text_len)
+        .map_err(|e| e.to_string())?;
+    check_message_ends(framed, assembled)?;
+    Ok(assembled)
+}
+
+/// The longest subject a module may publish to (NATS has no fixed limit; subjects are
+/// names, and a longer one is a module writing event text where a name belongs).
+pub const MAX_SUBJECT_BYTES: usize = 256;
+
+/// Checks that each message has a subject, and that each subject is one a message can
+/// be published to: dot-separated, non-empty tokens of printable ASCII, without the
+/// wildcards `*` and `>` (which only subscriptions use). A subject made of event text
+/// the module did not clean fails the call here, not the broker's connection.
+fn check_subjects(published: &PublishedMessages) -> Result<(), String> {
+    let messages = published.messages.events.len();
+    if published.subject_of.len() != messages {
+        return Err(format!(
+            "{} subject indices for {messages} messages",
+            published.subject_of.len()
+        ));
+    }
+    if let Some(&index) = published
+        .subject_of
+        .iter()
+        .find(|&&index| index as usize >= published.subjects.len())
+    {
+        return Err(format!(
+            "subject {index} of {} subjects",
+            published.subjects.len()
+        ));
+    }
+    for subject in &published.subjects {
+        check_subject(subject).map_err(|problem| format!("subject {subject:?}: {problem}"))?;
+    }
+    Ok(())
+}
+
+/// Checks one subject (see [`check_subjects`]).
+pub fn check_subject(subject: &str) -> Result<(), &'static str> {
+    if subject.len() > MAX_SUBJECT_BYTES {
+        return Err("longer than 256 bytes");
+    }
+    if !subject.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err("only printable ASCII without spaces");
+    }
+    if subject.split('.').any(str::is_empty) {
+        return Err("an empty token (a subject is dot-separated names)");
+    }
+    if subject.split('.').any(|token| token == "*" || token == ">") {
+        return Err("a wildcard (only subscriptions take them)");
+    }
+    Ok(())
 }
 
 /// Checks that messages split the assembled payload (`assembled` bytes) into one
@@ -224,6 +283,7 @@ fn request_events(request: &Request) -> &[u32] {
     match request {
         Request::Http(http) => &http.events,
         Request::Messages(framed) => &framed.events,
+        Request::Publish(published) => &published.messages.events,
     }
 }
 
@@ -316,6 +376,41 @@ mod tests {
             check(framed("abcd", &[2, 9], &[0, 1])),
             Err("the last message ends at 9, the messages at 4".into())
         );
+    }
+
+    #[test]
+    fn a_published_message_has_one_subject_a_message_can_go_to() {
+        let published = |subjects: &[&str], subject_of: &[u32]| PublishedMessages {
+            messages: FramedMessages {
+                messages: crate::types::Payload {
+                    text: b"ab".to_vec(),
+                    pieces: Vec::new(),
+                },
+                message_ends: vec![1, 2],
+                events: vec![0, 1],
+            },
+            subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+            subject_of: subject_of.to_vec(),
+        };
+        assert_eq!(
+            check_subjects(&published(&["audit.acme", "audit.x"], &[1, 0])),
+            Ok(())
+        );
+        assert!(check_subjects(&published(&["audit"], &[0])).is_err());
+        assert!(check_subjects(&published(&["audit"], &[0, 1])).is_err());
+        for bad in [
+            "",
+            "audit..x",
+            "audit.*",
+            "audit.>",
+            "audit x",
+            "audit.\u{e9}",
+            ".a",
+        ] {
+            let problem = check_subjects(&published(&[bad], &[0, 0])).unwrap_err();
+            assert!(problem.contains("subject"), "{bad}: {problem}");
+        }
+        assert!(check_subjects(&published(&[&"a".repeat(257)], &[0, 0])).is_err());
     }
 
     #[test]

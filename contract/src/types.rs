@@ -43,6 +43,8 @@ pub enum Transport {
     Stream,
     /// One message per datagram (UDP).
     Datagram,
+    /// Messages published to subjects of a broker (NATS JetStream).
+    Publish,
 }
 
 /// A module's default batch limits.
@@ -148,6 +150,17 @@ pub struct FramedMessages {
     pub events: Vec<u32>,
 }
 
+/// Messages for a publish transport, each with the subject it is published to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedMessages {
+    /// The messages and the events they carry, as for a stream (unframed).
+    pub messages: FramedMessages,
+    /// Each subject once.
+    pub subjects: Vec<String>,
+    /// Per message, the index of its subject in `subjects`.
+    pub subject_of: Vec<u32>,
+}
+
 /// One thing to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -155,6 +168,8 @@ pub enum Request {
     Http(HttpRequest),
     /// Framed messages.
     Messages(FramedMessages),
+    /// Messages published to subjects.
+    Publish(PublishedMessages),
 }
 
 /// An event a module or a destination refused, by index, with why.

@@ -78,13 +78,16 @@ use __private::wit;
 pub use batch::{Batch, Enrichment, Event, EventId, TimeSource};
 pub use payload::{Mark, Payload, PayloadBuilder, Piece};
 pub use settings::{SettingDoc, Settings};
+/// The host's rule for a subject a message can be published to, so a module checks
+/// a subject template when configured rather than fail every batch.
+pub use sluice_contract::answer::check_subject;
 
 // The generated types that are already plain Rust are re-exported by name, so that the
 // SDK decides what is public and can shadow any of them later.
 pub use wit::sluice::module::types::{
     AckState, AuthHeader, BatchLimits, Compression, ConnectionCheck, FormatError, FramedMessages,
-    HttpRequest, HttpResponse, PartialFailure, Query, Refusal, Request, RetryAdvice, SentRequest,
-    SettingProblem, Transport, Verdict,
+    HttpRequest, HttpResponse, PartialFailure, PublishedMessages, Query, Refusal, Request,
+    RetryAdvice, SentRequest, SettingProblem, Transport, Verdict,
 };
 
 /// What a module tells the host about itself.
@@ -131,6 +134,16 @@ impl Info {
                 max_bytes: 1_000_000,
             },
             ..Info::http(name, version)
+        }
+    }
+
+    /// A module that publishes messages to subjects of a broker (NATS JetStream:
+    /// [`Request::Publish`]), 1000 events or 1 MB a batch; the host holds the broker's
+    /// credential.
+    pub fn publish(name: &str, version: &str) -> Self {
+        Info {
+            transport: Transport::Publish,
+            ..Info::messages(name, version)
         }
     }
 }
@@ -346,8 +359,8 @@ pub mod __private {
             export_macro_name: "__export_filter_bindings",
             default_bindings_module: "::sluice_guest::__private::wit_filter",
             with: {
-                "sluice:module/types@0.4.0": super::wit::sluice::module::types,
-                "sluice:module/host@0.4.0": super::wit::sluice::module::host,
+                "sluice:module/types@0.5.0": super::wit::sluice::module::types,
+                "sluice:module/host@0.5.0": super::wit::sluice::module::host,
             },
         });
     }

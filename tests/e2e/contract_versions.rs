@@ -1,6 +1,6 @@
-//! Contract versions side by side: a module built for the previous contract (0.3.0,
-//! `tests/modules/contract-0-3`, wit-bindgen without the SDK) keeps working in a host
-//! whose latest contract is 0.4.0.
+//! Contract versions side by side: modules built for the previous contracts (0.3.0 and
+//! 0.4.0, `tests/modules/contract-0-3` and `contract-0-4`, wit-bindgen without the SDK)
+//! keep working in a host whose latest contract is 0.5.0, formatters and filters.
 
 use serde_json::Value;
 
@@ -44,6 +44,43 @@ async fn a_module_built_for_the_previous_contract_still_delivers() {
     let stdout = String::from_utf8_lossy(&listed.stdout);
     assert!(
         stdout.contains("legacy-ndjson 0.3.0  contract 0.3.0"),
+        "{}",
+        transcript(&listed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_formatter_and_a_filter_built_for_contract_0_4_still_work() {
+    let harness = Harness::new();
+    harness.write(
+        "data/events.jsonl",
+        "{\"n\":1}\n{\"n\":2,\"drop\":true}\n{\"n\":3}\n",
+    );
+    let module = test_module("contract-0-4").display().to_string();
+    harness.config(&format!(
+        "{FILE_SOURCE}[[destinations]]\nname = \"legacy\"\nmodule = {module:?}\nfilter_module = {module:?}\nendpoint = \"capture:captured\"\n"
+    ));
+
+    let output = harness.run_ok(&[]).await;
+
+    let mut delivered = Vec::new();
+    for entry in std::fs::read_dir(harness.path("captured")).unwrap() {
+        let request = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let (_, body) = request.split_once("\r\n\r\n").unwrap();
+        delivered.extend(body.lines().map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        }));
+    }
+    delivered.sort_unstable();
+    assert_eq!(delivered, [1, 3], "{}", transcript(&output));
+
+    let listed = harness.sluice(&["modules", "-c", "sluice.toml"], &[]).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    // One file serves both roles: listed once, by its bytes.
+    assert!(
+        stdout.contains("legacy-ndjson 0.4.0  contract 0.4.0"),
         "{}",
         transcript(&listed)
     );

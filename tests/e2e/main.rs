@@ -18,6 +18,7 @@ mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
 mod ingest;
+mod jetstream;
 mod logs;
 mod loki;
 mod operability;

@@ -463,7 +463,7 @@ fn modules(config: &Config) -> Result<ExitCode> {
                 "{} {}  filter, contract {}  sha256 {}  {}",
                 filter.info().name,
                 filter.info().version,
-                crate::module::CONTRACT_VERSION,
+                filter.contract_version(),
                 filter.sha256(),
                 filter.label()
             );

@@ -15,7 +15,7 @@ use crate::module::{CallError, FormatterModule, Limits, ModuleSource, Runtime, S
 use crate::pipeline::{ChunkBuilder, Filters, Line, Origin, Parsed, line_parser, too_long};
 use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::answer;
-use sluice_contract::types::{Compression, FormatError, Request};
+use sluice_contract::types::{Compression, FormatError, FramedMessages, Request};
 use sluice_reader::{Selector, Skip};
 
 /// What to preview, as the command line says it.
@@ -374,15 +374,42 @@ fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -
                     formatted.requests.len(),
                     framed.events.len()
                 )?;
-                let messages = framed.messages.view().assemble(text);
-                let mut start = 0;
-                for &end in &framed.message_ends {
-                    out.write_all(messages.get(start..end as usize).unwrap_or_default())?;
-                    writeln!(out)?;
-                    start = end as usize;
-                }
+                write_messages(&mut out, framed, text, |_| None)?;
+            }
+            Request::Publish(published) => {
+                writeln!(
+                    out,
+                    "### request {} of {}: {} messages to publish",
+                    number + 1,
+                    formatted.requests.len(),
+                    published.messages.events.len()
+                )?;
+                write_messages(&mut out, &published.messages, text, |position| {
+                    let subject = published.subject_of.get(position)?;
+                    published.subjects.get(*subject as usize)
+                })?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Each message on a line of its own, after `subject(i)` when it has one.
+fn write_messages<'a>(
+    out: &mut impl Write,
+    framed: &FramedMessages,
+    text: &[u8],
+    subject: impl Fn(usize) -> Option<&'a String>,
+) -> std::io::Result<()> {
+    let messages = framed.messages.view().assemble(text);
+    let mut start = 0;
+    for (position, &end) in framed.message_ends.iter().enumerate() {
+        if let Some(subject) = subject(position) {
+            write!(out, "{subject}: ")?;
+        }
+        out.write_all(messages.get(start..end as usize).unwrap_or_default())?;
+        writeln!(out)?;
+        start = end as usize;
     }
     Ok(())
 }

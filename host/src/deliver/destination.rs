@@ -251,7 +251,8 @@ impl Destination {
         let endpoint = config.endpoint().context("endpoint")?;
         Transport::check_serves(&endpoint, info.transport)
             .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
-        let transport = Transport::new(endpoint.clone(), config).context("endpoint")?;
+        let transport =
+            Transport::new(endpoint.clone(), config, info.transport).context("endpoint")?;
         let credential = credential(config, info, &endpoint, &transport)?;
         let mut signing_keys = std::collections::HashMap::new();
         for (name, key) in &config.signing_keys {
@@ -402,6 +403,21 @@ impl Destination {
             .module()
             .instantiate(self.setup(enrichment))?
             .connection_check()?;
+        // A module that publishes names, as its check's path, a subject it publishes to.
+        if let Transport::Nats(nats) = &self.transport {
+            let subject = check.as_ref().map(|check| &check.query.path[1..]);
+            if let Some(subject) = subject {
+                sluice_contract::answer::check_subject(subject).map_err(|problem| {
+                    anyhow::anyhow!(
+                        "the module's connection check names subject {subject:?}: {problem}"
+                    )
+                })?;
+            }
+            return nats
+                .probe(subject)
+                .await
+                .map_err(|reason| anyhow::anyhow!("{reason}"));
+        }
         let tested = check.is_some();
         let check = check.unwrap_or_else(|| ConnectionCheck {
             query: Query {
@@ -573,6 +589,10 @@ fn credential(
         prefix: prefix.into(),
     };
     let given = (&config.token, &config.basic_auth, &config.oauth2);
+    // A NATS connection carries its own credential (read by the transport).
+    if matches!(transport, Transport::Nats(_)) {
+        return Ok(None);
+    }
     let Some(header) = &info.auth else {
         if !matches!(given, (None, None, None)) {
             anyhow::bail!(

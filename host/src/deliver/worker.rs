@@ -26,6 +26,7 @@ use crate::event::Events;
 use crate::metrics::Counters;
 use crate::module::{CallError, FormatterInstance, FormatterModule, Setup};
 use sluice_contract::answer;
+use sluice_contract::id::IdText;
 use sluice_contract::types::{
     self, Compression, FormatError, HttpRequest, Request, SentRequest, Verdict,
 };
@@ -417,7 +418,8 @@ impl Worker {
 
     /// Sends one request until it is settled; follow-up work goes to `queue`.
     async fn send(&mut self, pending: &Pending, request: Request, queue: &mut VecDeque<Pending>) {
-        let (outgoing, payload, compression, events) = Outgoing::from(request);
+        let (outgoing, payload, compression, events) =
+            Outgoing::from(request, &pending.events.columns);
         let body =
             match transport::encode_body(&payload, pending.events.text.as_bytes(), compression) {
                 Ok(body) => body,
@@ -436,7 +438,7 @@ impl Worker {
         let sent_request = SentRequest {
             path: match &outgoing {
                 Outgoing::Http(request) => request.path.clone(),
-                Outgoing::Messages(_) => String::new(),
+                Outgoing::Messages(_) | Outgoing::Publish { .. } => String::new(),
             },
             event_count: events.len() as u32,
         };
@@ -478,6 +480,19 @@ impl Worker {
                     retry: Vec::new(),
                     refused,
                 }),
+                Ok(Sent::Published(published)) => match published.into_failure() {
+                    None => Verdict::Delivered,
+                    // Nothing acknowledged: a retry of the whole request, with backoff.
+                    Some((failure, Some(reason)))
+                        if failure.refused.is_empty() && failure.retry.len() == events.len() =>
+                    {
+                        Verdict::Retry(types::RetryAdvice {
+                            reason,
+                            after_ms: None,
+                        })
+                    }
+                    Some((failure, _)) => Verdict::Partial(failure),
+                },
                 Ok(Sent::Redirected(reason)) => Verdict::Refused(reason),
                 Ok(Sent::Response(response)) => {
                     match self.classify(response, &sent_request).await {
@@ -622,6 +637,14 @@ impl Worker {
                     .await
             }
             Outgoing::Messages(ends) => transport.send_messages(body, ends).await,
+            Outgoing::Publish {
+                ends,
+                subjects,
+                ids,
+            } => {
+                let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+                transport.publish(body, ends, &subjects, ids).await
+            }
         }
     }
 
@@ -861,11 +884,22 @@ enum Outgoing {
     Http(HttpRequest),
     /// Where each message ends in the assembled payload.
     Messages(Vec<u32>),
+    /// Where each message ends, its subject, and its event's id (the broker's
+    /// de-duplication id).
+    Publish {
+        ends: Vec<u32>,
+        subjects: Vec<String>,
+        ids: Vec<String>,
+    },
 }
 
 impl Outgoing {
-    /// The request, its payload, how it is compressed, and the events it carries.
-    fn from(request: Request) -> (Outgoing, types::Payload, Compression, Vec<u32>) {
+    /// The request, its payload, how it is compressed, and the events it carries;
+    /// `columns` are those of the events' batch.
+    fn from(
+        request: Request,
+        columns: &types::Columns,
+    ) -> (Outgoing, types::Payload, Compression, Vec<u32>) {
         match request {
             Request::Http(mut http) => {
                 let payload = std::mem::take(&mut http.body);
@@ -879,6 +913,34 @@ impl Outgoing {
                 Compression::None,
                 framed.events,
             ),
+            Request::Publish(published) => {
+                let framed = published.messages;
+                let ids = framed
+                    .events
+                    .iter()
+                    .map(|&event| {
+                        let event = event as usize;
+                        let id = u128::from(columns.ids_high[event]) << 64
+                            | u128::from(columns.ids_low[event]);
+                        IdText(id).to_string()
+                    })
+                    .collect();
+                let subjects = published
+                    .subject_of
+                    .iter()
+                    .map(|&index| published.subjects[index as usize].clone())
+                    .collect();
+                (
+                    Outgoing::Publish {
+                        ends: framed.message_ends,
+                        subjects,
+                        ids,
+                    },
+                    framed.messages,
+                    Compression::None,
+                    framed.events,
+                )
+            }
         }
     }
 }

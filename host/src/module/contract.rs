@@ -8,7 +8,11 @@ use super::bindings::{CONTRACT_VERSION, FILTER_EXPORT, FORMATTER_EXPORT};
 
 /// The contract versions this host serves, the latest first. A version is served for
 /// at least a year after the next one ships (README, "The contract").
-pub const SERVED_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::exports::v0_3::VERSION];
+pub const SERVED_VERSIONS: [&str; 3] = [
+    CONTRACT_VERSION,
+    super::exports::v0_4::VERSION,
+    super::exports::v0_3::VERSION,
+];
 
 /// The names `component` exports.
 fn exports(engine: &Engine, component: &Component) -> Vec<String> {
@@ -19,17 +23,25 @@ fn exports(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-/// Checks that `component` exports the filter interface of the latest contract (filter
-/// modules are new with it: no older version is served).
-pub fn check_filter(engine: &Engine, component: &Component) -> Result<()> {
+/// The contract versions this host serves for filter modules, which are new with 0.4.0.
+pub const SERVED_FILTER_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::exports::v0_4::VERSION];
+
+/// Checks that `component` exports the filter interface at a version this host serves
+/// for filters, and returns it.
+pub fn check_filter(engine: &Engine, component: &Component) -> Result<&'static str> {
     let exports = exports(engine, component);
-    let wanted = format!("{FILTER_EXPORT}@{CONTRACT_VERSION}");
-    if exports.contains(&wanted) {
-        return Ok(());
+    let served = SERVED_FILTER_VERSIONS;
+    if let Some(version) = served
+        .iter()
+        .find(|version| exports.contains(&format!("{FILTER_EXPORT}@{version}")))
+    {
+        return Ok(version);
     }
+    let wanted = format!("{FILTER_EXPORT}@{CONTRACT_VERSION}");
     if let Some(other) = exports.iter().find(|name| name.starts_with(FILTER_EXPORT)) {
         bail!(
-            "the module exports {other}, but this host serves {wanted}; rebuild it against a matching sluice-guest"
+            "the module exports {other}, but this host serves {FILTER_EXPORT}@{}; rebuild it against a matching sluice-guest",
+            served.join(" and @")
         );
     }
     if exports

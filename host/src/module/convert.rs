@@ -14,8 +14,13 @@
 /// The conversions of the records every served version has alike, expanded in a module
 /// where the version's generated types are `wit` and the host's are `host`.
 macro_rules! shared_conversions {
-    // The verdicts a version has besides the five every one has, as match arms.
-    ($($verdict_arms:tt)*) => {
+    // The verdicts, transports and requests a version has besides those every one has,
+    // as match arms.
+    (
+        verdicts: [$($verdict_arms:tt)*],
+        transports: [$($transport_arms:tt)*],
+        requests: [$($request_arms:tt)*] $(,)?
+    ) => {
         use crate::module::state::one_line;
 
         impl From<wit::Verdict> for host::Verdict {
@@ -81,6 +86,7 @@ macro_rules! shared_conversions {
                         wit::Transport::Http => host::Transport::Http,
                         wit::Transport::Stream => host::Transport::Stream,
                         wit::Transport::Datagram => host::Transport::Datagram,
+                        $($transport_arms)*
                     },
                     batch: host::BatchLimits {
                         max_events: info.batch.max_events,
@@ -133,6 +139,7 @@ macro_rules! shared_conversions {
                             events: framed.events,
                         })
                     }
+                    $($request_arms)*
                 }
             }
         }
@@ -193,42 +200,66 @@ macro_rules! shared_conversions {
 
 pub(super) use shared_conversions;
 
+/// The conversions of acknowledgements and queries (0.4.0 on), expanded as
+/// [`shared_conversions!`] is.
+macro_rules! acknowledgement_conversions {
+    () => {
+        impl From<wit::Query> for host::Query {
+            fn from(query: wit::Query) -> Self {
+                host::Query {
+                    method: query.method,
+                    path: query.path,
+                    headers: query.headers,
+                    body: query.body,
+                }
+            }
+        }
+
+        impl From<wit::ConnectionCheck> for host::ConnectionCheck {
+            fn from(check: wit::ConnectionCheck) -> Self {
+                host::ConnectionCheck {
+                    query: check.query.into(),
+                    accepted: check.accepted,
+                    unauthorized: check.unauthorized,
+                }
+            }
+        }
+
+        impl From<wit::AckState> for host::AckState {
+            fn from(state: wit::AckState) -> Self {
+                match state {
+                    wit::AckState::Confirmed => host::AckState::Confirmed,
+                    wit::AckState::Waiting => host::AckState::Waiting,
+                    wit::AckState::Lost => host::AckState::Lost,
+                }
+            }
+        }
+    };
+}
+
+pub(super) use acknowledgement_conversions;
+
 /// The latest version.
 pub mod current {
     use sluice_contract::types as host;
 
     use super::super::bindings::types as wit;
 
-    super::shared_conversions!(wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),);
+    super::shared_conversions!(
+        verdicts: [wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),],
+        transports: [wit::Transport::Publish => host::Transport::Publish,],
+        requests: [wit::Request::Publish(published) => {
+            host::Request::Publish(host::PublishedMessages {
+                messages: host::FramedMessages {
+                    messages: published.messages.into(),
+                    message_ends: published.message_ends,
+                    events: published.events,
+                },
+                subjects: published.subjects,
+                subject_of: published.subject_of,
+            })
+        }],
+    );
 
-    impl From<wit::Query> for host::Query {
-        fn from(query: wit::Query) -> Self {
-            host::Query {
-                method: query.method,
-                path: query.path,
-                headers: query.headers,
-                body: query.body,
-            }
-        }
-    }
-
-    impl From<wit::ConnectionCheck> for host::ConnectionCheck {
-        fn from(check: wit::ConnectionCheck) -> Self {
-            host::ConnectionCheck {
-                query: check.query.into(),
-                accepted: check.accepted,
-                unauthorized: check.unauthorized,
-            }
-        }
-    }
-
-    impl From<wit::AckState> for host::AckState {
-        fn from(state: wit::AckState) -> Self {
-            match state {
-                wit::AckState::Confirmed => host::AckState::Confirmed,
-                wit::AckState::Waiting => host::AckState::Waiting,
-                wit::AckState::Lost => host::AckState::Lost,
-            }
-        }
-    }
+    super::acknowledgement_conversions!();
 }

@@ -1,5 +1,8 @@
 //! Filter modules (the contract's `filter` world): loaded, checked and limited as
-//! formatters are, asked which events of each batch their destination is sent.
+//! formatters are, asked which events of each batch their destination is sent. Filters
+//! came with contract 0.4.0; the `filter` world has not changed since, but its types
+//! belong to a versioned package, so 0.4.0 filters have bindings of their own
+//! (`legacy`), dispatched here as formatters' are in `exports/`.
 
 use std::sync::Arc;
 
@@ -10,7 +13,7 @@ use wasmtime::component::{Component, Resource};
 
 use super::sandbox::{Instantiate, Sandbox};
 use super::state::ModuleState;
-use super::{CallError, EpochTicker, Limits, ModuleSource, Runtime, contract};
+use super::{CONTRACT_VERSION, CallError, EpochTicker, Limits, ModuleSource, Runtime, contract};
 use crate::event::Events;
 use sluice_contract::answer;
 
@@ -26,18 +29,66 @@ mod bindings {
     });
 }
 
-use bindings::{Filter, FilterPre};
+mod legacy {
+    #![allow(missing_docs, clippy::all, reason = "generated bindings")]
+    wasmtime::component::bindgen!({
+        path: "../wit/previous/0.4.0",
+        world: "filter",
+        with: {
+            "sluice:module/types": crate::module::exports::v0_4::bindings::sluice::module::types,
+            "sluice:module/host": crate::module::exports::v0_4::bindings::sluice::module::host,
+        },
+    });
+}
 
-impl Instantiate for FilterPre<ModuleState> {
+/// A filter module pre-linked for the contract version it implements.
+#[derive(Clone)]
+enum FilterPre {
+    Current(bindings::FilterPre<ModuleState>),
+    V0_4(legacy::FilterPre<ModuleState>),
+}
+
+/// A filter instance's exports, as the bindings of its version call them.
+enum Filter {
+    Current(bindings::Filter),
+    V0_4(legacy::Filter),
+}
+
+impl Instantiate for FilterPre {
     type Exports = Filter;
 
     fn engine(&self) -> &wasmtime::Engine {
-        FilterPre::engine(self)
+        match self {
+            FilterPre::Current(pre) => pre.engine(),
+            FilterPre::V0_4(pre) => pre.engine(),
+        }
     }
 
     fn instantiate(&self, store: &mut Store<ModuleState>) -> wasmtime::Result<Filter> {
-        FilterPre::instantiate(self, store)
+        Ok(match self {
+            FilterPre::Current(pre) => Filter::Current(pre.instantiate(store)?),
+            FilterPre::V0_4(pre) => Filter::V0_4(pre.instantiate(store)?),
+        })
     }
+}
+
+/// Runs `$body` with `$exports` the filtering interface of `$filter` and `$convert` the
+/// conversions of its version: the calls are written once for every version.
+macro_rules! with_version {
+    ($filter:expr, |$exports:ident $(, $convert:ident)?| $body:expr) => {
+        match $filter {
+            Filter::Current(filter) => {
+                $(use super::convert::current as $convert;)?
+                let $exports = filter.sluice_module_filtering();
+                $body
+            }
+            Filter::V0_4(filter) => {
+                $(use super::exports::v0_4::convert as $convert;)?
+                let $exports = filter.sluice_module_filtering();
+                $body
+            }
+        }
+    };
 }
 
 /// What a filter module says of itself.
@@ -53,7 +104,7 @@ pub struct FilterInfo {
 pub struct FilterModule {
     digest: [u8; 32],
     label: Arc<str>,
-    pre: FilterPre<ModuleState>,
+    pre: FilterPre,
     limits: Limits,
     info: FilterInfo,
     _ticker: Arc<EpochTicker>,
@@ -66,12 +117,25 @@ impl Runtime {
         let load = || -> Result<Arc<FilterModule>> {
             let bytes = source.bytes(self.insecure_paths)?;
             let component: Component = self.compile(&bytes)?;
-            contract::check_filter(&self.engine, &component)?;
-            let pre = FilterPre::new(self.linker.instantiate_pre(&component)?)?;
+            let instance_pre = self.linker.instantiate_pre(&component)?;
+            let pre = match contract::check_filter(&self.engine, &component)? {
+                super::exports::v0_4::VERSION => {
+                    FilterPre::V0_4(legacy::FilterPre::new(instance_pre)?)
+                }
+                _ => FilterPre::Current(bindings::FilterPre::new(instance_pre)?),
+            };
             let label: Arc<str> = source.to_string().into();
             let mut sandbox = Sandbox::new(label.clone(), &pre, &self.limits, Arc::default())?;
-            let described = sandbox
-                .call(|store, filter| filter.sluice_module_filtering().call_describe(store))?;
+            let described = sandbox.call(|store, filter| {
+                with_version!(filter, |exports| {
+                    let described = exports.call_describe(store)?;
+                    Ok(FilterInfo {
+                        name: described.name,
+                        version: described.version,
+                        settings: described.settings.into_iter().map(|doc| doc.name).collect(),
+                    })
+                })
+            })?;
             answer::check_identity(&described.name, &described.version)
                 .map_err(|problem| sandbox.invalid_answer(problem))?;
             Ok(Arc::new(FilterModule {
@@ -79,11 +143,7 @@ impl Runtime {
                 label,
                 pre,
                 limits: self.limits.clone(),
-                info: FilterInfo {
-                    name: described.name,
-                    version: described.version,
-                    settings: described.settings.into_iter().map(|doc| doc.name).collect(),
-                },
+                info: described,
                 _ticker: self.ticker.clone(),
             }))
         };
@@ -98,6 +158,14 @@ impl FilterModule {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The contract version the module implements.
+    pub fn contract_version(&self) -> &'static str {
+        match self.pre {
+            FilterPre::Current(_) => CONTRACT_VERSION,
+            FilterPre::V0_4(_) => super::exports::v0_4::VERSION,
+        }
     }
 
     /// The SHA-256 of its bytes, hex.
@@ -124,7 +192,7 @@ impl FilterModule {
 
 /// A filter module's instance; calls run on the caller's thread.
 pub struct FilterInstance {
-    sandbox: Sandbox<FilterPre<ModuleState>>,
+    sandbox: Sandbox<FilterPre>,
     settings: Vec<(String, String)>,
 }
 
@@ -136,13 +204,14 @@ impl FilterInstance {
         }
         let settings = self.settings.clone();
         let answer = self.sandbox.call(|store, filter| {
-            filter
-                .sluice_module_filtering()
-                .call_configure(store, &settings)
+            with_version!(filter, |exports| {
+                let answer = exports.call_configure(store, &settings)?;
+                Ok(answer.map_err(sluice_contract::types::FormatError::from))
+            })
         })?;
         answer.map_err(|error| CallError::Configure {
             module: self.sandbox.label.clone(),
-            error: error.into(),
+            error,
         })?;
         self.sandbox.set_configured();
         Ok(())
@@ -152,14 +221,14 @@ impl FilterInstance {
     /// time or memory limit, a wrong number of flags).
     pub fn keep(&mut self, events: &Arc<Events>) -> Result<Vec<bool>, CallError> {
         self.configure()?;
-        let mut batch = super::convert::current::empty_batch();
-        super::convert::current::fill_batch(&mut batch, &events.columns);
         let flags = self.sandbox.call(|store, filter| {
             let text = store.data_mut().lend(events.clone())?;
             let borrowed = Resource::new_borrow(text.rep());
-            let flags = filter
-                .sluice_module_filtering()
-                .call_keep(&mut *store, &batch, borrowed);
+            let flags = with_version!(filter, |exports, convert| {
+                let mut batch = convert::empty_batch();
+                convert::fill_batch(&mut batch, &events.columns);
+                exports.call_keep(&mut *store, &batch, borrowed)
+            });
             store.data_mut().take_back(text)?;
             flags
         })?;

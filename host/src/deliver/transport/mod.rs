@@ -1,7 +1,8 @@
 //! How a module's requests travel: one file per kind of transport, behind [`Transport`]:
 //! `http` (reqwest and rustls, certificates verified), `stream` (framed messages on TCP
 //! or TLS connections, or RELP sessions: `relp`), `datagram` (one message per UDP
-//! datagram) and `capture` (each request written to a file, for trying a module out).
+//! datagram), `nats` (messages published to NATS JetStream) and `capture` (each request
+//! written to a file, for trying a module out).
 //!
 //! The host adds the credential here, after the module returned: a module never sees
 //! it, and a header of the same name set by the module is replaced.
@@ -9,6 +10,7 @@
 mod capture;
 mod datagram;
 mod http;
+pub mod nats;
 mod oauth2;
 mod relp;
 mod stream;
@@ -67,6 +69,8 @@ pub enum Sent {
     /// Messages written to a stream or datagrams sent, but those at these positions
     /// (over a datagram's size), refused with why.
     Written(Vec<types::Refusal>),
+    /// Messages published: what the broker did not acknowledge.
+    Published(nats::Published),
 }
 
 #[derive(Debug)]
@@ -74,13 +78,27 @@ pub enum Transport {
     Http(http::HttpTransport),
     Stream(stream::StreamTransport),
     Datagram(datagram::DatagramTransport),
+    /// Boxed: its options (a TLS configuration) are far larger than the others.
+    Nats(Box<nats::NatsTransport>),
     Capture(capture::CaptureTransport),
 }
 
 impl Transport {
-    /// The transport of `endpoint`, with the destination's client settings.
-    pub fn new(endpoint: Endpoint, config: &DestinationConfig) -> Result<Self> {
+    /// The transport of `endpoint` for a module whose requests travel by `transport`,
+    /// with the destination's client settings.
+    pub fn new(
+        endpoint: Endpoint,
+        config: &DestinationConfig,
+        transport: types::Transport,
+    ) -> Result<Self> {
+        let nats = |socket: &crate::config::SocketEndpoint| -> Result<Transport> {
+            let options = nats::NatsOptions::new(socket, config)?;
+            Ok(Transport::Nats(Box::new(nats::NatsTransport::new(options))))
+        };
         Ok(match endpoint {
+            Endpoint::Nats(socket) => nats(&socket)?,
+            // `tls://` is a NATS server with TLS for a module that publishes.
+            Endpoint::Stream(socket) if transport == types::Transport::Publish => nats(&socket)?,
             Endpoint::Http(base) => Transport::Http(http::HttpTransport::new(base, config)?),
             Endpoint::Capture(dir) => {
                 Transport::Capture(capture::CaptureTransport::new(dir, config.framing)?)
@@ -99,16 +117,23 @@ impl Transport {
     pub fn check_serves(endpoint: &Endpoint, transport: types::Transport) -> Result<(), String> {
         // A module of messages says which transport it is made for, but its messages
         // are whole (the host frames them for a stream): any socket carries them.
+        use types::Transport::{Datagram, Http, Publish, Stream};
         let serves = match endpoint {
             Endpoint::Capture(_) => true,
-            Endpoint::Http(_) => transport == types::Transport::Http,
-            Endpoint::Stream(_) | Endpoint::Datagram(_) => transport != types::Transport::Http,
+            Endpoint::Http(_) => transport == Http,
+            Endpoint::Nats(_) => transport == Publish,
+            Endpoint::Stream(socket) if transport == Publish => socket.tls && !socket.relp,
+            Endpoint::Stream(_) | Endpoint::Datagram(_) => matches!(transport, Stream | Datagram),
         };
         match (serves, transport) {
             (true, _) => Ok(()),
-            (false, types::Transport::Http) => {
+            (false, Http) => {
                 Err("sends HTTP requests: give it an https:// endpoint (or capture:DIR)".into())
             }
+            (false, Publish) => Err(
+                "publishes to NATS JetStream: give it a nats:// or tls:// endpoint (or capture:DIR)"
+                    .into(),
+            ),
             (false, _) => Err(
                 "sends messages (syslog, CEF, LEEF lines): give it a tcp://, tls:// or udp:// endpoint (or capture:DIR)"
                     .into(),
@@ -122,9 +147,10 @@ impl Transport {
         match self {
             Transport::Http(http) => http.client(),
             // Nothing these send carries a token: none is ever asked for.
-            Transport::Capture(_) | Transport::Stream(_) | Transport::Datagram(_) => {
-                reqwest::Client::new()
-            }
+            Transport::Capture(_)
+            | Transport::Stream(_)
+            | Transport::Datagram(_)
+            | Transport::Nats(_) => reqwest::Client::new(),
         }
     }
 
@@ -142,7 +168,31 @@ impl Transport {
             Transport::Stream(stream) => stream.write(bytes, ends).await.map(Sent::Written),
             Transport::Datagram(datagram) => datagram.send(bytes, ends).await.map(Sent::Written),
             Transport::Capture(capture) => capture.write_messages(bytes, ends).await,
-            Transport::Http(_) => Err("messages to an HTTP endpoint".into()),
+            Transport::Http(_) | Transport::Nats(_) => {
+                Err("unpublished messages to an HTTP or NATS endpoint".into())
+            }
+        }
+    }
+
+    /// Publishes messages, assembled in `bytes` (message i ends at `ends[i]`, goes to
+    /// `subjects[i]` and is de-duplicated by `ids[i]`); a capture directory keeps them
+    /// as messages.
+    pub async fn publish(
+        &self,
+        bytes: &Bytes,
+        ends: &[u32],
+        subjects: &[&str],
+        ids: &[String],
+    ) -> Result<Sent, String> {
+        match self {
+            Transport::Nats(nats) => nats
+                .publish(bytes, ends, subjects, ids)
+                .await
+                .map(Sent::Published),
+            Transport::Capture(capture) => capture.write_messages(bytes, ends).await,
+            Transport::Http(_) | Transport::Stream(_) | Transport::Datagram(_) => {
+                Err("published messages to an endpoint that is not NATS".into())
+            }
         }
     }
 
@@ -152,7 +202,7 @@ impl Transport {
         match self {
             Transport::Stream(stream) => Some(stream.probe().await),
             Transport::Datagram(datagram) => Some(datagram.probe().await),
-            Transport::Http(_) | Transport::Capture(_) => None,
+            Transport::Http(_) | Transport::Capture(_) | Transport::Nats(_) => None,
         }
     }
 
@@ -177,7 +227,7 @@ impl Transport {
         {
             Sent::Response(response) => Ok(response),
             Sent::Redirected(reason) => Err(reason),
-            Sent::Captured | Sent::Written(_) => {
+            Sent::Captured | Sent::Written(_) | Sent::Published(_) => {
                 Err("only an HTTP endpoint answers a query".into())
             }
         }
@@ -196,8 +246,8 @@ impl Transport {
         let http = match self {
             Transport::Http(http) => http,
             Transport::Capture(capture) => return capture.write(request, body, credential).await,
-            Transport::Stream(_) | Transport::Datagram(_) => {
-                return Err("an HTTP request to a stream or datagram endpoint".into());
+            Transport::Stream(_) | Transport::Datagram(_) | Transport::Nats(_) => {
+                return Err("an HTTP request to a stream, datagram or NATS endpoint".into());
             }
         };
         let sent = http

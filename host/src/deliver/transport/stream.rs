@@ -339,7 +339,7 @@ fn unacknowledged_bytes(_socket: &TcpStream) -> std::io::Result<usize> {
 
 /// Certificates verified against the system's roots and `ca_file`; the client
 /// certificate when one is configured.
-fn tls_config(config: &DestinationConfig) -> Result<rustls::ClientConfig> {
+pub(super) fn tls_config(config: &DestinationConfig) -> Result<rustls::ClientConfig> {
     use pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();

@@ -1,7 +1,7 @@
 //! A module's exports in the host's types, whatever contract version it implements:
 //! the rest of the host calls [`Exports`] and never names a version. This file owns the
 //! dispatch to the versions; the latest is implemented in `current.rs`, each older one
-//! served in a file of its own (`v0_3.rs`) that adapts it.
+//! served in a file of its own (`v0_4.rs`, `v0_3.rs`) that adapts it.
 
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Resource};
@@ -64,6 +64,7 @@ pub(super) trait Exports: Send {
 #[derive(Clone)]
 pub(super) enum Pre {
     Current(FormatterPre<ModuleState>),
+    V0_4(v0_4::FormatterPre<ModuleState>),
     V0_3(v0_3::FormatterPre<ModuleState>),
 }
 
@@ -71,6 +72,7 @@ impl Pre {
     /// The pre-linked module as the bindings of `version` (a served one) see it.
     pub fn new(version: &str, pre: InstancePre<ModuleState>) -> wasmtime::Result<Pre> {
         Ok(match version {
+            v0_4::VERSION => Pre::V0_4(v0_4::FormatterPre::new(pre)?),
             v0_3::VERSION => Pre::V0_3(v0_3::FormatterPre::new(pre)?),
             _ => Pre::Current(FormatterPre::new(pre)?),
         })
@@ -79,6 +81,7 @@ impl Pre {
     pub fn engine(&self) -> &wasmtime::Engine {
         match self {
             Pre::Current(pre) => pre.engine(),
+            Pre::V0_4(pre) => pre.engine(),
             Pre::V0_3(pre) => pre.engine(),
         }
     }
@@ -89,6 +92,7 @@ impl Pre {
     ) -> wasmtime::Result<Box<dyn Exports>> {
         Ok(match self {
             Pre::Current(pre) => Box::new(current::Current::instantiate(pre, store)?),
+            Pre::V0_4(pre) => Box::new(v0_4::Exported::instantiate(pre, store)?),
             Pre::V0_3(pre) => Box::new(v0_3::Exported::instantiate(pre, store)?),
         })
     }
@@ -166,5 +170,92 @@ macro_rules! shared_exports {
 
 pub(super) use shared_exports;
 
+/// The acknowledgement calls (0.4.0 on), expanded as [`shared_exports!`] is.
+macro_rules! acknowledgement_exports {
+    () => {
+        fn ack_query(
+            &self,
+            store: &mut Store<ModuleState>,
+            tickets: &[String],
+        ) -> wasmtime::Result<Option<Query>> {
+            let query = self
+                .bindings
+                .sluice_module_formatting()
+                .call_ack_query(store, tickets)?;
+            Ok(query.map(Query::from))
+        }
+
+        fn read_acks(
+            &self,
+            store: &mut Store<ModuleState>,
+            response: HttpResponse,
+            tickets: &[String],
+        ) -> wasmtime::Result<Result<Vec<AckState>, String>> {
+            let response = wit::HttpResponse::from(response);
+            let answer = self
+                .bindings
+                .sluice_module_formatting()
+                .call_read_acks(store, &response, tickets)?;
+            Ok(answer
+                .map(|states| states.into_iter().map(AckState::from).collect())
+                .map_err(|reason| crate::module::state::one_line(&reason)))
+        }
+    };
+}
+
+pub(super) use acknowledgement_exports;
+
+/// The host's imports under an older version's names (`wit` its types, `wit_host` its
+/// host interface): each passes the call on to the latest's.
+macro_rules! legacy_host_imports {
+    () => {
+        impl wit::Host for ModuleState {}
+
+        impl wit::HostEventText for ModuleState {
+            fn read(&mut self, text: Resource<EventText>) -> wasmtime::Result<String> {
+                crate::module::bindings::types::HostEventText::read(self, text)
+            }
+
+            fn drop(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
+                crate::module::bindings::types::HostEventText::drop(self, text)
+            }
+        }
+
+        impl wit_host::Host for ModuleState {
+            fn log(&mut self, level: wit_host::Level, message: String) {
+                use crate::module::bindings::sluice::module::host::{Host, Level};
+                let level = match level {
+                    wit_host::Level::Trace => Level::Trace,
+                    wit_host::Level::Debug => Level::Debug,
+                    wit_host::Level::Info => Level::Info,
+                    wit_host::Level::Warn => Level::Warn,
+                    wit_host::Level::Error => Level::Error,
+                };
+                Host::log(self, level, message);
+            }
+
+            fn now_ms(&mut self) -> i64 {
+                crate::module::bindings::sluice::module::host::Host::now_ms(self)
+            }
+
+            fn sign(
+                &mut self,
+                key_name: String,
+                algorithm: wit_host::SignAlgorithm,
+                data: Vec<u8>,
+            ) -> Result<Vec<u8>, String> {
+                use crate::module::bindings::sluice::module::host::{Host, SignAlgorithm};
+                let algorithm = match algorithm {
+                    wit_host::SignAlgorithm::HmacSha256 => SignAlgorithm::HmacSha256,
+                };
+                Host::sign(self, key_name, algorithm, data)
+            }
+        }
+    };
+}
+
+pub(super) use legacy_host_imports;
+
 mod current;
 pub(super) mod v0_3;
+pub(in crate::module) mod v0_4;

@@ -44,8 +44,8 @@ mod convert {
 
     use super::wit;
 
-    // 0.3.0's verdicts are the five every version has.
-    crate::module::convert::shared_conversions!();
+    // 0.3.0 has only what every version has.
+    crate::module::convert::shared_conversions!(verdicts: [], transports: [], requests: []);
 
     impl From<wit::ConnectionCheck> for host::ConnectionCheck {
         fn from(check: wit::ConnectionCheck) -> Self {
@@ -70,48 +70,7 @@ pub fn add_to_linker(
     Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
 }
 
-impl wit::Host for ModuleState {}
-
-impl wit::HostEventText for ModuleState {
-    fn read(&mut self, text: Resource<EventText>) -> wasmtime::Result<String> {
-        crate::module::bindings::types::HostEventText::read(self, text)
-    }
-
-    fn drop(&mut self, text: Resource<EventText>) -> wasmtime::Result<()> {
-        crate::module::bindings::types::HostEventText::drop(self, text)
-    }
-}
-
-impl wit_host::Host for ModuleState {
-    fn log(&mut self, level: wit_host::Level, message: String) {
-        use crate::module::bindings::sluice::module::host::{Host, Level};
-        let level = match level {
-            wit_host::Level::Trace => Level::Trace,
-            wit_host::Level::Debug => Level::Debug,
-            wit_host::Level::Info => Level::Info,
-            wit_host::Level::Warn => Level::Warn,
-            wit_host::Level::Error => Level::Error,
-        };
-        Host::log(self, level, message);
-    }
-
-    fn now_ms(&mut self) -> i64 {
-        crate::module::bindings::sluice::module::host::Host::now_ms(self)
-    }
-
-    fn sign(
-        &mut self,
-        key_name: String,
-        algorithm: wit_host::SignAlgorithm,
-        data: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        use crate::module::bindings::sluice::module::host::{Host, SignAlgorithm};
-        let algorithm = match algorithm {
-            wit_host::SignAlgorithm::HmacSha256 => SignAlgorithm::HmacSha256,
-        };
-        Host::sign(self, key_name, algorithm, data)
-    }
-}
+super::legacy_host_imports!();
 
 /// A module of contract 0.3.0, and its batch columns as its bindings lower them.
 pub struct Exported {

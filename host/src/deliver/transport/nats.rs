@@ -1,0 +1,289 @@
+//! NATS JetStream (async-nats): each message is published to the subject its module
+//! chose, with its event's id as `Nats-Msg-Id`, and counts as delivered once the stream
+//! that keeps the subject acknowledged it. A stream de-duplicates by that id within its
+//! duplicate window, so a message sent again after a lost acknowledgement, a crash or a
+//! retry is kept once (the acknowledgement says `duplicate`, and that is delivered too).
+//!
+//! The connection is made at the first publish (and by `check --connect`), not when the
+//! destination is set up: a broker that is down at start is a retry, as an HTTP
+//! endpoint that is down is. Once made, async-nats reconnects by itself.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind};
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+use crate::config::{DestinationConfig, Secret, SocketEndpoint};
+use sluice_contract::types::{PartialFailure, Refusal};
+
+/// Publish acknowledgements one request awaits at once: the rest of its messages wait
+/// to be published until the oldest is acknowledged.
+const IN_FLIGHT_PER_REQUEST: usize = 256;
+
+/// How the host proves who it is to the broker.
+#[derive(Debug, Clone)]
+pub enum NatsAuth {
+    None,
+    Token(Secret),
+    UserPassword(String, Secret),
+    /// An NKey seed (`SU...`), which signs the server's nonce.
+    Nkey(Secret),
+    /// A `.creds` file's text: a user JWT and its NKey seed.
+    Credentials(Secret),
+}
+
+/// Where and how to connect, kept to connect again after a failed first attempt.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// `nats://host:port` or `tls://host:port`, as async-nats reads it.
+    pub url: String,
+    pub tls: bool,
+    pub auth: NatsAuth,
+    /// Certificates verified against the system's roots and `ca_file`, with the client
+    /// certificate for mutual TLS, as for a `tls://` stream.
+    pub tls_config: Option<tokio_rustls::rustls::ClientConfig>,
+    pub timeout: Duration,
+    /// Acknowledgements awaited at once by all of the destination's requests.
+    pub max_in_flight: usize,
+    /// The connection's name, as the server's monitoring shows it.
+    pub name: String,
+}
+
+impl NatsOptions {
+    /// The options of a destination whose endpoint is `socket`: its credential
+    /// (`token`, `basic_auth`, `nkey` or `nats_credentials`), CA and client certificate.
+    pub fn new(socket: &SocketEndpoint, config: &DestinationConfig) -> anyhow::Result<Self> {
+        let auth = match (
+            &config.token,
+            &config.basic_auth,
+            &config.nkey,
+            &config.nats_credentials,
+        ) {
+            (None, None, None, None) => NatsAuth::None,
+            (Some(token), None, None, None) => {
+                NatsAuth::Token(token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?)
+            }
+            (None, Some(basic), None, None) => NatsAuth::UserPassword(
+                basic.user.clone(),
+                basic
+                    .password
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("basic_auth.password: {e}"))?,
+            ),
+            (None, None, Some(seed), None) => {
+                NatsAuth::Nkey(seed.resolve().map_err(|e| anyhow::anyhow!("nkey: {e}"))?)
+            }
+            (None, None, None, Some(creds)) => NatsAuth::Credentials(
+                creds
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("nats_credentials: {e}"))?,
+            ),
+            _ => anyhow::bail!(
+                "token: a NATS destination takes one credential: token, basic_auth, nkey or nats_credentials"
+            ),
+        };
+        let tls_config = match socket.tls {
+            true => Some(super::stream::tls_config(config)?),
+            false => None,
+        };
+        let host = match socket.host.contains(':') {
+            true => format!("[{}]", socket.host),
+            false => socket.host.clone(),
+        };
+        Ok(NatsOptions {
+            url: format!(
+                "{}://{host}:{}",
+                if socket.tls { "tls" } else { "nats" },
+                socket.port
+            ),
+            tls: socket.tls,
+            auth,
+            tls_config,
+            timeout: config.request_timeout,
+            max_in_flight: IN_FLIGHT_PER_REQUEST * config.concurrency.max(1),
+            name: format!("sluice {}", config.name),
+        })
+    }
+
+    /// Connects once (async-nats reconnects by itself after that).
+    pub async fn connect(&self) -> Result<async_nats::Client, String> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(&self.name)
+            .connection_timeout(self.timeout)
+            .require_tls(self.tls);
+        options = match &self.auth {
+            NatsAuth::None => options,
+            NatsAuth::Token(token) => options.token(token.expose().to_owned()),
+            NatsAuth::UserPassword(user, password) => {
+                options.user_and_password(user.clone(), password.expose().to_owned())
+            }
+            NatsAuth::Nkey(seed) => options.nkey(seed.expose().trim().to_owned()),
+            NatsAuth::Credentials(creds) => options
+                .credentials(creds.expose())
+                .map_err(|e| format!("nats_credentials: {e}"))?,
+        };
+        if let Some(tls_config) = &self.tls_config {
+            options = options.tls_client_config(tls_config.clone());
+        }
+        options
+            .connect(self.url.as_str())
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", self.url))
+    }
+}
+
+/// A JetStream publisher, connected at its first use.
+#[derive(Debug)]
+pub struct NatsTransport {
+    options: NatsOptions,
+    context: OnceCell<jetstream::Context>,
+}
+
+/// What became of each message of a request.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Positions of the messages to send again, and the first reason.
+    pub retry: Vec<u32>,
+    pub retry_reason: Option<String>,
+    /// Messages no broker will take (over its `max_payload`).
+    pub refused: Vec<Refusal>,
+}
+
+impl Published {
+    /// As a partial failure of a request of `count` messages; `None` when all were
+    /// delivered.
+    pub fn into_failure(self) -> Option<(PartialFailure, Option<String>)> {
+        if self.retry.is_empty() && self.refused.is_empty() {
+            return None;
+        }
+        Some((
+            PartialFailure {
+                retry: self.retry,
+                refused: self.refused,
+            },
+            self.retry_reason,
+        ))
+    }
+}
+
+impl NatsTransport {
+    pub fn new(options: NatsOptions) -> Self {
+        NatsTransport {
+            options,
+            context: OnceCell::new(),
+        }
+    }
+
+    async fn context(&self) -> Result<&jetstream::Context, String> {
+        self.context
+            .get_or_try_init(|| async {
+                let client = self.options.connect().await?;
+                Ok(jetstream::ContextBuilder::new()
+                    .timeout(self.options.timeout)
+                    .max_ack_inflight(self.options.max_in_flight)
+                    .backpressure_on_inflight(true)
+                    .build(client))
+            })
+            .await
+    }
+
+    /// Publishes message i (bytes `ends[i-1]..ends[i]` of `body`) to `subjects[i]` with
+    /// de-duplication id `ids[i]`, at most [`IN_FLIGHT_PER_REQUEST`] awaiting their
+    /// acknowledgement at once. An `Err` is a failure before anything was published.
+    pub async fn publish(
+        &self,
+        body: &Bytes,
+        ends: &[u32],
+        subjects: &[&str],
+        ids: &[String],
+    ) -> Result<Published, String> {
+        let context = self.context().await?;
+        let mut published = Published::default();
+        let mut waiting = VecDeque::with_capacity(IN_FLIGHT_PER_REQUEST);
+        let mut start = 0usize;
+        for (position, &end) in ends.iter().enumerate() {
+            let message = jetstream::message::PublishMessage::build()
+                .payload(body.slice(start..end as usize))
+                .message_id(&ids[position]);
+            start = end as usize;
+            let subject = subjects[position].to_owned();
+            match context.send_publish(subject, message).await {
+                Ok(acknowledgement) => waiting.push_back((position as u32, acknowledgement)),
+                Err(error) => note(&mut published, position as u32, subjects[position], &error),
+            }
+            if waiting.len() >= IN_FLIGHT_PER_REQUEST {
+                let (position, acknowledgement) = waiting.pop_front().expect("not empty");
+                settle(&mut published, position, subjects, acknowledgement.await);
+            }
+        }
+        for (position, acknowledgement) in waiting {
+            settle(&mut published, position, subjects, acknowledgement.await);
+        }
+        Ok(published)
+    }
+
+    /// For `sluice check --connect`: connects (with the credential) and asks which stream
+    /// keeps `subject`; an error names a subject no stream takes.
+    pub async fn probe(&self, subject: Option<&str>) -> Result<String, String> {
+        let context = self.context().await?;
+        let Some(subject) = subject else {
+            return Ok(format!(
+                "connected to {}; the module names no subject to check",
+                self.options.url
+            ));
+        };
+        match context.stream_by_subject(subject).await {
+            Ok(stream) => Ok(format!(
+                "connected to {}; subject {subject} is kept by stream {stream}",
+                self.options.url
+            )),
+            Err(error) => Err(format!(
+                "connected to {}, but no stream takes subject {subject} ({error}): create one whose subjects include it",
+                self.options.url
+            )),
+        }
+    }
+}
+
+/// Counts the acknowledgement (or its failure) of the message at `position`.
+fn settle(
+    published: &mut Published,
+    position: u32,
+    subjects: &[&str],
+    acknowledged: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+) {
+    // A duplicate acknowledgement means the stream has the message already: delivered.
+    if let Err(error) = acknowledged {
+        note(published, position, subjects[position as usize], &error);
+    }
+}
+
+/// A message that was not acknowledged: refused when too large for any attempt to help,
+/// else sent again.
+fn note(
+    published: &mut Published,
+    position: u32,
+    subject: &str,
+    error: &jetstream::context::PublishError,
+) {
+    match error.kind() {
+        PublishErrorKind::MaxPayloadExceeded => published.refused.push(Refusal {
+            event: position,
+            reason: format!("the message is larger than the broker's max_payload ({error})"),
+        }),
+        PublishErrorKind::StreamNotFound => {
+            published.retry.push(position);
+            published.retry_reason.get_or_insert_with(|| {
+                format!("no stream takes subject {subject}: create one whose subjects include it")
+            });
+        }
+        _ => {
+            published.retry.push(position);
+            published
+                .retry_reason
+                .get_or_insert_with(|| format!("publishing to {subject}: {error}"));
+        }
+    }
+}
