@@ -6,6 +6,7 @@ mod admin;
 mod delivery;
 mod ingest;
 mod interpolate;
+mod jetstream;
 mod secret;
 mod spool;
 
@@ -23,6 +24,7 @@ pub use delivery::{
     WhenFull,
 };
 pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
+pub use jetstream::JetStreamSourceConfig;
 pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
@@ -256,6 +258,8 @@ pub enum SourceConfig {
     Http(HttpSourceConfig),
     /// Syslog messages over UDP, TCP or TLS.
     Syslog(SyslogSourceConfig),
+    /// Messages of a NATS JetStream stream, through a durable consumer hosts share.
+    JetStream(JetStreamSourceConfig),
 }
 
 impl SourceConfig {
@@ -267,6 +271,9 @@ impl SourceConfig {
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
             (None, SourceConfig::Http(http)) => format!("listen:{}", http.listen),
             (None, SourceConfig::Syslog(syslog)) => format!("listen:{}", syslog.listen),
+            (None, SourceConfig::JetStream(jetstream)) => {
+                format!("jetstream:{}/{}", jetstream.stream, jetstream.consumer)
+            }
         }
     }
 
@@ -278,6 +285,9 @@ impl SourceConfig {
             (None, SourceConfig::Stdin { .. }) => "stdin".to_owned(),
             (None, SourceConfig::Http(http)) => format!("http {}", http.listen),
             (None, SourceConfig::Syslog(syslog)) => format!("syslog {}", syslog.listen),
+            (None, SourceConfig::JetStream(jetstream)) => {
+                format!("jetstream {}/{}", jetstream.stream, jetstream.consumer)
+            }
         }
     }
 
@@ -287,6 +297,7 @@ impl SourceConfig {
             SourceConfig::File { name, .. } | SourceConfig::Stdin { name } => name.as_deref(),
             SourceConfig::Http(http) => http.name.as_deref(),
             SourceConfig::Syslog(syslog) => syslog.name.as_deref(),
+            SourceConfig::JetStream(jetstream) => jetstream.name.as_deref(),
         }
     }
 }
@@ -345,6 +356,22 @@ struct SourceTable {
     #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     ack_timeout: Option<Duration>,
+    /// A NATS server (jetstream): `nats://` or `tls://`.
+    url: Option<String>,
+    stream: Option<String>,
+    consumer: Option<String>,
+    token: Option<SecretRef>,
+    basic_auth: Option<BasicAuth>,
+    nkey: Option<SecretRef>,
+    nats_credentials: Option<SecretRef>,
+    ca_file: Option<PathBuf>,
+    max_ack_pending: Option<usize>,
+    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "humantime_serde")]
+    ack_wait: Option<Duration>,
+    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "humantime_serde")]
+    nak_delay: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
@@ -357,6 +384,7 @@ enum SourceKind {
     /// under the name OpenTelemetry users look for.
     Otlp,
     Syslog,
+    Jetstream,
 }
 
 impl SourceKind {
@@ -367,6 +395,7 @@ impl SourceKind {
             SourceKind::Http => "http",
             SourceKind::Otlp => "otlp",
             SourceKind::Syslog => "syslog",
+            SourceKind::Jetstream => "jetstream",
         }
     }
 }
@@ -396,6 +425,29 @@ impl SourceTable {
                 SourceKind::Http,
             ),
             ("ack_timeout", self.ack_timeout.is_some(), SourceKind::Http),
+            ("url", self.url.is_some(), SourceKind::Jetstream),
+            ("stream", self.stream.is_some(), SourceKind::Jetstream),
+            ("consumer", self.consumer.is_some(), SourceKind::Jetstream),
+            ("token", self.token.is_some(), SourceKind::Jetstream),
+            (
+                "basic_auth",
+                self.basic_auth.is_some(),
+                SourceKind::Jetstream,
+            ),
+            ("nkey", self.nkey.is_some(), SourceKind::Jetstream),
+            (
+                "nats_credentials",
+                self.nats_credentials.is_some(),
+                SourceKind::Jetstream,
+            ),
+            ("ca_file", self.ca_file.is_some(), SourceKind::Jetstream),
+            (
+                "max_ack_pending",
+                self.max_ack_pending.is_some(),
+                SourceKind::Jetstream,
+            ),
+            ("ack_wait", self.ack_wait.is_some(), SourceKind::Jetstream),
+            ("nak_delay", self.nak_delay.is_some(), SourceKind::Jetstream),
         ];
         let listening = matches!(
             self.kind,
@@ -466,6 +518,29 @@ impl TryFrom<SourceTable> for SourceConfig {
                     .map_err(|e| format!("listen: {e}"))?,
                 tls: table.tls,
                 unauthenticated: table.unauthenticated.unwrap_or(false),
+            })),
+            SourceKind::Jetstream => Ok(SourceConfig::JetStream(JetStreamSourceConfig {
+                name: table.name,
+                url: jetstream::parse_url(
+                    &table
+                        .url
+                        .ok_or("a jetstream source needs `url`, such as \"nats://127.0.0.1:4222\"")?,
+                )
+                .map_err(|e| format!("url: {e}"))?,
+                stream: table.stream.ok_or("a jetstream source needs `stream`: the stream to read")?,
+                consumer: table.consumer.ok_or(
+                    "a jetstream source needs `consumer`: the durable consumer the hosts share (created if absent)",
+                )?,
+                token: table.token,
+                basic_auth: table.basic_auth,
+                nkey: table.nkey,
+                nats_credentials: table.nats_credentials,
+                ca_file: table.ca_file,
+                max_ack_pending: table
+                    .max_ack_pending
+                    .unwrap_or_else(jetstream::default_max_ack_pending),
+                ack_wait: table.ack_wait.unwrap_or_else(jetstream::default_ack_wait),
+                nak_delay: table.nak_delay.unwrap_or_else(jetstream::default_nak_delay),
             })),
         }
     }
@@ -881,10 +956,14 @@ impl Config {
                 let at = self.source_location(i);
                 http.resolve_tokens(&at)?;
             }
+            if let SourceConfig::JetStream(jetstream) = source {
+                jetstream.resolve_secrets(&self.source_location(i))?;
+            }
             let tls = match source {
                 SourceConfig::Http(http) => http.tls.as_ref(),
                 SourceConfig::Syslog(syslog) => syslog.tls.as_ref(),
                 SourceConfig::File { .. } | SourceConfig::Stdin { .. } => None,
+                SourceConfig::JetStream(_) => None,
             };
             if let Some(tls) = tls {
                 tls.key
@@ -979,6 +1058,7 @@ impl Config {
                         tls.resolve_relative_paths(fix);
                     }
                 }
+                SourceConfig::JetStream(jetstream) => jetstream.resolve_relative_paths(fix),
                 SourceConfig::Stdin { .. } => {}
             }
         }
@@ -1115,6 +1195,9 @@ impl Config {
             match source {
                 SourceConfig::Http(http) => http.validate(&self.source_location(i))?,
                 SourceConfig::Syslog(syslog) => syslog.validate(&self.source_location(i))?,
+                SourceConfig::JetStream(jetstream) => {
+                    jetstream.validate(&self.source_location(i))?
+                }
                 SourceConfig::File { .. } | SourceConfig::Stdin { .. } => {}
             }
             if let SourceConfig::File {

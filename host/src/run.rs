@@ -103,7 +103,8 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             SourceConfig::File { .. }
             | SourceConfig::Stdin { .. }
             | SourceConfig::Http(_)
-            | SourceConfig::Syslog(_) => None,
+            | SourceConfig::Syslog(_)
+            | SourceConfig::JetStream(_) => None,
         })
         .max()
         .unwrap_or_default();
@@ -202,6 +203,10 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         );
         if requests + connections > 0 {
             tracing::warn!(source = %source.label, refused_requests = requests, refused_connections = connections, "source summary: requests answered 503 (their producers keep the events) and connections closed unread at the bound (what they sent was never read)");
+        }
+        let redelivered = Counters::get(&source.redelivered);
+        if redelivered > 0 {
+            tracing::info!(source = %source.label, redelivered, "source summary: messages the broker delivered again (not acknowledged in time, or refused as not yet safe); their events kept their ids");
         }
     }
     for figures in observed.destinations() {

@@ -1,11 +1,19 @@
 //! NATS JetStream, with a real nats-server: the `nats` destination publishes each
 //! event as one message with its id as `Nats-Msg-Id`, on a subject made from the
-//! event's fields, and a stream keeps each event once however often it is sent.
+//! event's fields, and a stream keeps each event once however often it is sent; the
+//! `jetstream` source shares a durable consumer between hosts, acknowledging a message
+//! only once its events are safe.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::nats::NatsServer;
-use crate::support::{Harness, SAMPLE_FILES, data_file, objects_in, sorted, transcript};
+use crate::support::{
+    Harness, SAMPLE_FILES, data_file, exit_within, objects_in, send_signal, sorted,
+    splunk_destination, stop, transcript, write_events,
+};
 
 fn nats_destination(url: &str, settings: &str) -> String {
     format!(
@@ -165,5 +173,169 @@ async fn check_connect_names_a_subject_no_stream_takes_and_a_refused_token() {
     assert!(
         !said.contains("wrong") && !said.contains("s3cret"),
         "{said}"
+    );
+}
+
+/// A `jetstream` source on stream `AUDIT` through the shared consumer `core`.
+fn core_config(server: &NatsServer, receiver: &HecReceiver) -> String {
+    format!(
+        "[[sources]]\nname = \"tier\"\ntype = \"jetstream\"\nurl = \"{}\"\nstream = \"AUDIT\"\nconsumer = \"core\"\nmax_ack_pending = {CORE_MAX_ACK_PENDING}\nack_wait = \"3s\"\nnak_delay = \"500ms\"\n\n{}",
+        server.url(),
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
+    )
+}
+
+/// The consumer's bound on messages handed out and not yet acknowledged, across its
+/// hosts: what one failure (a host killed, the server restarted) can make arrive twice.
+const CORE_MAX_ACK_PENDING: usize = 200;
+
+/// Each event the receiver indexed: its number and its id.
+fn indexed(receiver: &HecReceiver) -> Vec<(u64, String)> {
+    receiver
+        .indexed()
+        .iter()
+        .map(|envelope| {
+            (
+                envelope["event"]["n"].as_u64().unwrap(),
+                envelope["fields"]["sluice_event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Waits (at most a minute) until `receiver` has indexed `count` distinct events.
+async fn wait_for_distinct(receiver: &HecReceiver, count: usize) -> usize {
+    for _ in 0..600 {
+        let mut numbers: Vec<u64> = indexed(receiver).into_iter().map(|(n, _)| n).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        if numbers.len() >= count {
+            return numbers.len();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut numbers: Vec<u64> = indexed(receiver).into_iter().map(|(n, _)| n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers.len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_feeds_three_core_hosts_that_share_the_stream_through_a_kill_and_a_server_restart()
+{
+    const EVENTS: usize = 3000;
+    let mut server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+
+    // The edge: a file into the stream.
+    let edge = Harness::new();
+    write_events(&edge, "data/events.jsonl", EVENTS);
+    edge.config(&nats_destination(&server.url(), ""));
+    let published = edge.run_ok(&[]).await;
+    assert_eq!(
+        server.messages("AUDIT").await.len(),
+        EVENTS,
+        "{}",
+        transcript(&published)
+    );
+
+    // Three core hosts share the consumer; one is killed mid-stream, then the server
+    // is restarted under the other two.
+    let cores: Vec<Harness> = (0..3).map(|_| Harness::new()).collect();
+    let mut running = Vec::new();
+    for core in &cores {
+        core.config(&core_config(&server, &receiver));
+        running.push(core.spawn_run(receiver.token(), std::process::Stdio::null()));
+    }
+    wait_for_distinct(&receiver, EVENTS / 4).await;
+    let killed = running.remove(0);
+    send_signal(&killed, libc::SIGKILL);
+    let _ = exit_within(killed, Duration::from_secs(10)).await;
+    wait_for_distinct(&receiver, EVENTS / 2).await;
+    server.restart().await;
+    let arrived = wait_for_distinct(&receiver, EVENTS).await;
+
+    let mut said = String::new();
+    for core in running {
+        said.push_str(&stop(core).await);
+    }
+    assert_eq!(arrived, EVENTS, "every event arrives: {said}");
+    // A duplicate is the same event with the same id, and there are no more than the
+    // two failures can make.
+    let events = indexed(&receiver);
+    let mut ids: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    for (n, id) in &events {
+        let first = ids.entry(*n).or_insert_with(|| id.clone());
+        assert_eq!(first, id, "event {n} arrived twice under two ids");
+    }
+    let duplicates = events.len() - EVENTS;
+    assert!(
+        duplicates <= 2 * CORE_MAX_ACK_PENDING,
+        "{duplicates} duplicates: {said}"
+    );
+    // Each of the two that stayed took part.
+    assert!(said.matches("delivered=").count() >= 2, "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_killed_mid_publish_leaves_no_event_twice_in_the_stream() {
+    const EVENTS: usize = 20_000;
+    let server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    let edge = Harness::new();
+    write_events(&edge, "data/events.jsonl", EVENTS);
+    // Checkpoints often, so the restart resumes part-way; what was published after
+    // the last checkpoint is published again, with the same ids.
+    edge.config(&format!(
+        "data_dir = \"state\"\ncheckpoint_interval = \"50ms\"\n{}batch = {{ max_events = 100 }}\n",
+        nats_destination(&server.url(), "")
+    ));
+    let run = edge.start_run();
+    for _ in 0..400 {
+        let stream = server
+            .jetstream()
+            .await
+            .get_stream("AUDIT")
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages;
+        if stream >= 1000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    send_signal(&run, libc::SIGKILL);
+    let killed = exit_within(run, Duration::from_secs(10)).await;
+    let before = server.messages("AUDIT").await.len();
+    assert!(
+        before < EVENTS,
+        "killed before the end: {}",
+        transcript(&killed)
+    );
+
+    let resumed = edge.run_ok(&[]).await;
+    let messages = server.messages("AUDIT").await;
+    let mut numbers: Vec<u64> = messages
+        .iter()
+        .map(|(_, payload, _)| {
+            serde_json::from_slice::<Value>(payload).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (0..EVENTS as u64).collect::<Vec<_>>(),
+        "every event once: {}",
+        transcript(&resumed)
     );
 }

@@ -287,6 +287,15 @@ fn sources(e: &mut DescriptorEncoder, observed: &Observed) -> Result<(), Error> 
     family(
         e,
         (
+            "sluice_source_redelivered",
+            "Messages a broker delivered to a JetStream source again (their events keep their ids)",
+            COUNTER,
+        ),
+        each(|s| Counters::get(&s.redelivered)).map(|(l, n)| (l, counter(n))),
+    )?;
+    family(
+        e,
+        (
             "sluice_source_ready",
             "1 while a source reads all it should; 0 when a file cannot be opened or an error stopped it",
             GAUGE,

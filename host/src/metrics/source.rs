@@ -23,6 +23,10 @@ pub struct SourceFigures {
     pub refused_requests: AtomicU64,
     /// Connections a listening source closed unread: it had as many as it reads at once.
     pub refused_connections: AtomicU64,
+    /// Messages a broker delivered again (a JetStream source): not acknowledged in
+    /// time by the host they went to first, or refused by it because they could not be
+    /// made safe. Their events keep their ids.
+    pub redelivered: AtomicU64,
     /// Bytes of the files it follows past where it has read, as of its last look at
     /// each (it looks every `poll_interval`, and as it reads).
     pub unread_bytes: AtomicU64,
@@ -84,7 +88,7 @@ impl serde::Serialize for SourceFigures {
             .into_iter()
             .map(|kind| (kind.label(), self.rejected_as(kind)))
             .collect();
-        let mut state = serializer.serialize_struct("SourceFigures", 9)?;
+        let mut state = serializer.serialize_struct("SourceFigures", 10)?;
         state.serialize_field("name", &self.label)?;
         state.serialize_field("events", &read(&self.events))?;
         state.serialize_field("bytes", &read(&self.bytes))?;
@@ -93,6 +97,7 @@ impl serde::Serialize for SourceFigures {
         state.serialize_field("unread_bytes", &read(&self.unread_bytes))?;
         state.serialize_field("refused_requests", &read(&self.refused_requests))?;
         state.serialize_field("refused_connections", &read(&self.refused_connections))?;
+        state.serialize_field("redelivered", &read(&self.redelivered))?;
         state.serialize_field("problem", &self.problem())?;
         state.end()
     }

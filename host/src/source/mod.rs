@@ -4,6 +4,7 @@
 
 mod file;
 mod http;
+mod jetstream;
 mod rotated;
 mod syslog;
 
@@ -159,6 +160,11 @@ impl Sources {
             SourceConfig::Syslog(syslog) => {
                 let listening = syslog::run(syslog, router, (id, figures.clone()), stop.clone());
                 self.tasks.spawn(reported(listening, figures.clone()));
+            }
+            SourceConfig::JetStream(jetstream) => {
+                let pulling =
+                    jetstream::run(jetstream, router, (id, figures.clone()), stop.clone());
+                self.tasks.spawn(reported(pulling, figures.clone()));
             }
         }
         self.running.push(Running {

@@ -93,6 +93,12 @@ impl NatsServer {
         }
     }
 
+    /// Kills the server and starts it again on the same port and store.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.run().await;
+    }
+
     async fn try_client(&self) -> Result<async_nats::Client, async_nats::ConnectError> {
         let mut options = async_nats::ConnectOptions::new();
         if let Some(token) = &self.token {

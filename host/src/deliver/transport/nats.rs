@@ -15,122 +15,48 @@ use async_nats::jetstream::{self, context::PublishErrorKind};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use crate::config::{DestinationConfig, Secret, SocketEndpoint};
+use crate::config::{DestinationConfig, SocketEndpoint};
+use crate::nats::{NatsAuth, NatsConnection, NatsCredentials};
 use sluice_contract::types::{PartialFailure, Refusal};
 
 /// Publish acknowledgements one request awaits at once: the rest of its messages wait
 /// to be published until the oldest is acknowledged.
 const IN_FLIGHT_PER_REQUEST: usize = 256;
 
-/// How the host proves who it is to the broker.
-#[derive(Debug, Clone)]
-pub enum NatsAuth {
-    None,
-    Token(Secret),
-    UserPassword(String, Secret),
-    /// An NKey seed (`SU...`), which signs the server's nonce.
-    Nkey(Secret),
-    /// A `.creds` file's text: a user JWT and its NKey seed.
-    Credentials(Secret),
-}
-
-/// Where and how to connect, kept to connect again after a failed first attempt.
+/// Where to publish and how.
 #[derive(Debug, Clone)]
 pub struct NatsOptions {
-    /// `nats://host:port` or `tls://host:port`, as async-nats reads it.
-    pub url: String,
-    pub tls: bool,
-    pub auth: NatsAuth,
-    /// Certificates verified against the system's roots and `ca_file`, with the client
-    /// certificate for mutual TLS, as for a `tls://` stream.
-    pub tls_config: Option<tokio_rustls::rustls::ClientConfig>,
-    pub timeout: Duration,
+    connection: NatsConnection,
+    timeout: Duration,
     /// Acknowledgements awaited at once by all of the destination's requests.
-    pub max_in_flight: usize,
-    /// The connection's name, as the server's monitoring shows it.
-    pub name: String,
+    max_in_flight: usize,
 }
 
 impl NatsOptions {
     /// The options of a destination whose endpoint is `socket`: its credential
     /// (`token`, `basic_auth`, `nkey` or `nats_credentials`), CA and client certificate.
     pub fn new(socket: &SocketEndpoint, config: &DestinationConfig) -> anyhow::Result<Self> {
-        let auth = match (
-            &config.token,
-            &config.basic_auth,
-            &config.nkey,
-            &config.nats_credentials,
-        ) {
-            (None, None, None, None) => NatsAuth::None,
-            (Some(token), None, None, None) => {
-                NatsAuth::Token(token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?)
-            }
-            (None, Some(basic), None, None) => NatsAuth::UserPassword(
-                basic.user.clone(),
-                basic
-                    .password
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("basic_auth.password: {e}"))?,
-            ),
-            (None, None, Some(seed), None) => {
-                NatsAuth::Nkey(seed.resolve().map_err(|e| anyhow::anyhow!("nkey: {e}"))?)
-            }
-            (None, None, None, Some(creds)) => NatsAuth::Credentials(
-                creds
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("nats_credentials: {e}"))?,
-            ),
-            _ => anyhow::bail!(
-                "token: a NATS destination takes one credential: token, basic_auth, nkey or nats_credentials"
-            ),
-        };
+        let auth = NatsAuth::read(NatsCredentials {
+            token: config.token.as_ref(),
+            basic_auth: config.basic_auth.as_ref(),
+            nkey: config.nkey.as_ref(),
+            nats_credentials: config.nats_credentials.as_ref(),
+        })?;
         let tls_config = match socket.tls {
-            true => Some(super::stream::tls_config(config)?),
+            true => Some(crate::client_tls::config(config)?),
             false => None,
         };
-        let host = match socket.host.contains(':') {
-            true => format!("[{}]", socket.host),
-            false => socket.host.clone(),
-        };
         Ok(NatsOptions {
-            url: format!(
-                "{}://{host}:{}",
-                if socket.tls { "tls" } else { "nats" },
-                socket.port
+            connection: NatsConnection::new(
+                socket,
+                auth,
+                tls_config,
+                config.request_timeout,
+                format!("sluice {}", config.name),
             ),
-            tls: socket.tls,
-            auth,
-            tls_config,
             timeout: config.request_timeout,
             max_in_flight: IN_FLIGHT_PER_REQUEST * config.concurrency.max(1),
-            name: format!("sluice {}", config.name),
         })
-    }
-
-    /// Connects once (async-nats reconnects by itself after that).
-    pub async fn connect(&self) -> Result<async_nats::Client, String> {
-        let mut options = async_nats::ConnectOptions::new()
-            .name(&self.name)
-            .connection_timeout(self.timeout)
-            .require_tls(self.tls);
-        options = match &self.auth {
-            NatsAuth::None => options,
-            NatsAuth::Token(token) => options.token(token.expose().to_owned()),
-            NatsAuth::UserPassword(user, password) => {
-                options.user_and_password(user.clone(), password.expose().to_owned())
-            }
-            NatsAuth::Nkey(seed) => options.nkey(seed.expose().trim().to_owned()),
-            NatsAuth::Credentials(creds) => options
-                .credentials(creds.expose())
-                .map_err(|e| format!("nats_credentials: {e}"))?,
-        };
-        if let Some(tls_config) = &self.tls_config {
-            options = options.tls_client_config(tls_config.clone());
-        }
-        options
-            .connect(self.url.as_str())
-            .await
-            .map_err(|e| format!("cannot connect to {}: {e}", self.url))
     }
 }
 
@@ -179,7 +105,7 @@ impl NatsTransport {
     async fn context(&self) -> Result<&jetstream::Context, String> {
         self.context
             .get_or_try_init(|| async {
-                let client = self.options.connect().await?;
+                let client = self.options.connection.connect().await?;
                 Ok(jetstream::ContextBuilder::new()
                     .timeout(self.options.timeout)
                     .max_ack_inflight(self.options.max_in_flight)
@@ -231,17 +157,17 @@ impl NatsTransport {
         let Some(subject) = subject else {
             return Ok(format!(
                 "connected to {}; the module names no subject to check",
-                self.options.url
+                self.options.connection.url
             ));
         };
         match context.stream_by_subject(subject).await {
             Ok(stream) => Ok(format!(
                 "connected to {}; subject {subject} is kept by stream {stream}",
-                self.options.url
+                self.options.connection.url
             )),
             Err(error) => Err(format!(
                 "connected to {}, but no stream takes subject {subject} ({error}): create one whose subjects include it",
-                self.options.url
+                self.options.connection.url
             )),
         }
     }

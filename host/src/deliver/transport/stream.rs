@@ -31,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{self, pki_types};
+use tokio_rustls::rustls::pki_types;
 
 use super::relp::Session;
 use crate::config::{DestinationConfig, Framing, SocketEndpoint};
@@ -81,7 +81,10 @@ impl StreamTransport {
             true => {
                 let name = pki_types::ServerName::try_from(endpoint.host.clone())
                     .with_context(|| format!("`{}` is not a name TLS can verify", endpoint.host))?;
-                Some((TlsConnector::from(Arc::new(tls_config(config)?)), name))
+                Some((
+                    TlsConnector::from(Arc::new(crate::client_tls::config(config)?)),
+                    name,
+                ))
             }
             false => None,
         };
@@ -335,54 +338,6 @@ fn unacknowledged_bytes(socket: &TcpStream) -> std::io::Result<usize> {
 #[cfg(not(target_os = "linux"))]
 fn unacknowledged_bytes(_socket: &TcpStream) -> std::io::Result<usize> {
     Ok(0)
-}
-
-/// Certificates verified against the system's roots and `ca_file`; the client
-/// certificate when one is configured.
-pub(super) fn tls_config(config: &DestinationConfig) -> Result<rustls::ClientConfig> {
-    use pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(ca_file) = &config.ca_file {
-        let pem = std::fs::read(ca_file)
-            .with_context(|| format!("cannot read ca_file {}", ca_file.display()))?;
-        let certificates: Vec<_> = pki_types::CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("ca_file {} is not PEM certificates", ca_file.display()))?;
-        for certificate in certificates {
-            roots.add(certificate).with_context(|| {
-                format!(
-                    "ca_file {}: a certificate rustls refuses",
-                    ca_file.display()
-                )
-            })?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS versions")?
-        .with_root_certificates(roots);
-    let (Some(cert_file), Some(key)) = (&config.client_cert, &config.client_key) else {
-        return Ok(builder.with_no_client_auth());
-    };
-    let chain: Vec<_> = pki_types::CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certificates| certificates.collect::<Result<_, _>>())
-        .with_context(|| {
-            format!(
-                "client_cert {} is not PEM certificates",
-                cert_file.display()
-            )
-        })?;
-    let key = key
-        .resolve()
-        .map_err(|e| anyhow::anyhow!("client_key: {e}"))?;
-    let key = pki_types::PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-        .map_err(|_| anyhow::anyhow!("client_key is not a PEM private key"))?;
-    builder
-        .with_client_auth_cert(chain, key)
-        .context("client_cert and client_key do not make a TLS identity")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! there the body alone) and the body's bytes, so that a resend of the same body with
 //! the same key makes the same ids; a request without a key gets ids of its own.
 
-mod body;
+pub(super) mod body;
 mod hec;
 mod otlp;
 
