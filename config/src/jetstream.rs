@@ -26,7 +26,10 @@ pub struct JetStreamSourceConfig {
     /// Extra CA certificates for a `tls://` server.
     pub ca_file: Option<PathBuf>,
     /// Messages delivered to the consumer's hosts and not yet acknowledged, at most
-    /// (the server holds back the rest): the bound of what one lost host sends again.
+    /// (the server holds back the rest): the bound of what one failure makes arrive
+    /// twice. Below the hosts' number times a destination's `batch.max_events`, batches
+    /// cannot fill and wait for `batch.max_wait` each (measured: 1,000 events/s with
+    /// three hosts at 1,000, 50,000 at 10,000).
     pub max_ack_pending: usize,
     /// How long the server waits for a message's acknowledgement before it delivers it
     /// again (to any host).
@@ -37,7 +40,7 @@ pub struct JetStreamSourceConfig {
 }
 
 pub(crate) fn default_max_ack_pending() -> usize {
-    1000
+    10_000
 }
 
 pub(crate) fn default_ack_wait() -> Duration {
