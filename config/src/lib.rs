@@ -25,7 +25,7 @@ pub use delivery::{
 };
 pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
 pub use jetstream::JetStreamSourceConfig;
-pub use secret::{BasicAuth, OAuth2, Secret, SecretRef};
+pub use secret::{AwsConfig, BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
 
@@ -635,6 +635,9 @@ pub struct DestinationConfig {
     pub client_cert: Option<PathBuf>,
     /// The PEM private key of `client_cert`, a secret (`{ file = ... }`).
     pub client_key: Option<SecretRef>,
+    /// AWS Signature V4 by the host instead of a credential header's value (the module
+    /// names `Authorization` as its header).
+    pub aws: Option<AwsConfig>,
     /// A NATS destination's NKey seed (`SU...`), instead of `token` or `basic_auth`.
     pub nkey: Option<SecretRef>,
     /// A NATS `.creds` file (a user JWT and its NKey seed), instead of `token`,
@@ -973,10 +976,23 @@ impl Config {
         }
         for destination in &self.destinations {
             let at = destination.location();
+            let aws = destination.aws.as_ref();
             for (name, secret) in [
                 ("client_key", &destination.client_key),
                 ("nkey", &destination.nkey),
                 ("nats_credentials", &destination.nats_credentials),
+                (
+                    "aws.access_key_id",
+                    &aws.and_then(|aws| aws.access_key_id.clone()),
+                ),
+                (
+                    "aws.secret_access_key",
+                    &aws.and_then(|aws| aws.secret_access_key.clone()),
+                ),
+                (
+                    "aws.session_token",
+                    &aws.and_then(|aws| aws.session_token.clone()),
+                ),
             ] {
                 if let Some(secret) = secret {
                     secret
@@ -1084,6 +1100,15 @@ impl Config {
                 .chain(destination.client_key.iter_mut())
                 .chain(destination.nkey.iter_mut())
                 .chain(destination.nats_credentials.iter_mut())
+                .chain(destination.aws.iter_mut().flat_map(|aws| {
+                    [
+                        aws.access_key_id.as_mut(),
+                        aws.secret_access_key.as_mut(),
+                        aws.session_token.as_mut(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                }))
                 .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
                 .chain(destination.oauth2.iter_mut().map(|o| &mut o.client_secret))
                 .chain(destination.signing_keys.values_mut());
@@ -1370,10 +1395,11 @@ impl Config {
                 destination.oauth2.is_some(),
                 destination.nkey.is_some(),
                 destination.nats_credentials.is_some(),
+                destination.aws.is_some(),
             ];
             if credentials.iter().filter(|&&given| given).count() > 1 {
                 bail!(
-                    "{at}: give one of `token`, `basic_auth`, `oauth2`, `nkey` and `nats_credentials`"
+                    "{at}: give one of `token`, `basic_auth`, `oauth2`, `aws`, `nkey` and `nats_credentials`"
                 );
             }
             let is_nats = matches!(destination.endpoint(), Ok(Endpoint::Nats(_)));
@@ -1582,6 +1608,7 @@ impl DestinationConfig {
         self.token.is_some()
             || self.basic_auth.is_some()
             || self.oauth2.is_some()
+            || self.aws.is_some()
             || self.nkey.is_some()
             || self.nats_credentials.is_some()
     }

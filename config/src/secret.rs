@@ -165,6 +165,21 @@ pub struct BasicAuth {
     pub password: SecretRef,
 }
 
+/// `aws = { region, service, access_key_id = {...}, secret_access_key = {...},
+/// session_token = {...} }`: requests signed with AWS Signature V4 by the host. Without
+/// keys, the standard chain: the environment, then the shared credentials file.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The region the requests are signed for (`eu-west-1`).
+    pub region: String,
+    /// The service they are signed for: `logs` (CloudWatch Logs), `s3`...
+    pub service: String,
+    pub access_key_id: Option<SecretRef>,
+    pub secret_access_key: Option<SecretRef>,
+    pub session_token: Option<SecretRef>,
+}
+
 impl BasicAuth {
     /// `base64(user:password)`, the value after `Basic `.
     pub fn resolve(&self) -> Result<Secret, String> {

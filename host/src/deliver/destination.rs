@@ -15,7 +15,7 @@ use super::rate::RateLimit;
 use super::requests::Requests;
 use super::retry::RetryPolicy;
 use super::sample::sample_events;
-use super::transport::{Credential, CredentialValue, TokenSource, Transport};
+use super::transport::{AwsSigner, Credential, CredentialValue, TokenSource, Transport};
 use super::tries::Tries;
 use crate::buffer::{BatchLimits, QueueGauge, Selection};
 use crate::config::{DestinationConfig, Endpoint};
@@ -588,15 +588,20 @@ fn credential(
         name: header.name.clone(),
         prefix: prefix.into(),
     };
-    let given = (&config.token, &config.basic_auth, &config.oauth2);
+    let given = (
+        &config.token,
+        &config.basic_auth,
+        &config.oauth2,
+        &config.aws,
+    );
     // A NATS connection carries its own credential (read by the transport).
     if matches!(transport, Transport::Nats(_)) {
         return Ok(None);
     }
     let Some(header) = &info.auth else {
-        if !matches!(given, (None, None, None)) {
+        if !matches!(given, (None, None, None, None)) {
             anyhow::bail!(
-                "token: module `{}` sends no credential, remove the token, basic_auth or oauth2",
+                "token: module `{}` sends no credential, remove the token, basic_auth, oauth2 or aws",
                 info.name
             );
         }
@@ -609,7 +614,7 @@ fn credential(
                 token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
             ),
         },
-        (None, Some(basic), _) => Credential {
+        (None, Some(basic), ..) => Credential {
             header: with_prefix(header, "Basic "),
             value: CredentialValue::Fixed(
                 basic
@@ -617,16 +622,20 @@ fn credential(
                     .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
             ),
         },
-        (None, None, Some(oauth2)) => Credential {
+        (None, None, Some(oauth2), _) => Credential {
             header: with_prefix(header, "Bearer "),
             value: CredentialValue::OAuth2(Arc::new(
                 TokenSource::new(oauth2, transport.client())
                     .map_err(|e| anyhow::anyhow!("oauth2.client_secret: {e}"))?,
             )),
         },
+        (None, None, None, Some(aws)) => Credential {
+            header: header.clone(),
+            value: CredentialValue::Aws(Arc::new(AwsSigner::new(aws)?)),
+        },
         // A capture directory needs no credential; a real endpoint does.
-        (None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => return Ok(None),
-        (None, None, None) => anyhow::bail!(
+        (None, None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => return Ok(None),
+        (None, None, None, None) => anyhow::bail!(
             "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
             info.name,
             header.name

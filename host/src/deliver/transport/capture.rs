@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 
 use super::{Credential, Sent, headers};
-use crate::config::{Framing, Secret};
+use crate::config::Framing;
 use sluice_contract::types::HttpRequest;
 
 #[derive(Debug)]
@@ -107,8 +107,11 @@ async fn write_new_file(
 /// The request as an HTTP/1.1 message, the credential masked.
 fn capture_text(request: &HttpRequest, body: &[u8], credential: Option<&Credential>) -> Vec<u8> {
     let mut text = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    let masked = credential.map(|c| (&c.header, Secret::obtained("****".into())));
-    for (name, value) in headers(request, masked) {
+    let masked = credential.map(Credential::masked).unwrap_or_default();
+    let masked = masked
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.expose().to_owned()));
+    for (name, value) in headers(request).into_iter().chain(masked) {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
     text.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{Sent, headers};
 use crate::config::{DestinationConfig, Secret};
-use sluice_contract::types::{AuthHeader, HttpRequest, HttpResponse};
+use sluice_contract::types::{HttpRequest, HttpResponse};
 
 #[derive(Debug)]
 pub struct HttpTransport {
@@ -32,34 +32,40 @@ impl HttpTransport {
         self.client.clone()
     }
 
-    /// Sends `request` to the endpoint with `body` and the credential; reads the
-    /// answer, its body up to a bound. An `Err` is a failure of the exchange
-    /// (connection, TLS, timeout), worth a retry.
+    /// Where a request with `path` goes: the endpoint, then the path.
+    pub fn url(&self, path: &str) -> Result<url::Url, String> {
+        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        url::Url::parse(&url).map_err(|e| format!("{url}: {e}"))
+    }
+
+    /// Sends `request` to `url` with `body`, its headers and then `credential` (the
+    /// headers that carry it); reads the answer, its body up to a bound. An `Err` is a
+    /// failure of the exchange (connection, TLS, timeout), worth a retry.
     pub async fn send(
         &self,
         request: &HttpRequest,
+        url: &url::Url,
         body: Bytes,
-        credential: Option<(&AuthHeader, Secret)>,
+        credential: Vec<(String, Secret)>,
     ) -> Result<Sent, String> {
-        let url = format!(
-            "{}{}",
-            self.base.as_str().trim_end_matches('/'),
-            request.path
-        );
+        let url = url.as_str();
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             format!(
                 "the module asked for an invalid HTTP method `{}`",
                 request.method
             )
         })?;
-        let mut builder = self.client.request(method, &url).body(body);
-        for (name, value) in headers(request, credential) {
+        let mut builder = self.client.request(method, url).body(body);
+        for (name, value) in headers(request) {
             builder = builder.header(name, value);
+        }
+        for (name, value) in credential {
+            builder = builder.header(name, value.expose());
         }
         let response = builder
             .send()
             .await
-            .map_err(|e| describe_reqwest_error(&url, &e))?;
+            .map_err(|e| describe_reqwest_error(url, &e))?;
         if response.status().is_redirection() {
             let location = response
                 .headers()
@@ -83,7 +89,7 @@ impl HttpTransport {
         // What is past the limit is not read: the module is told the body was cut.
         let (body, truncated) = read_bounded(response, self.max_response_bytes)
             .await
-            .map_err(|e| describe_reqwest_error(&url, &e))?;
+            .map_err(|e| describe_reqwest_error(url, &e))?;
         Ok(Sent::Response(HttpResponse {
             status,
             headers,

@@ -13,6 +13,7 @@ mod http;
 pub mod nats;
 mod oauth2;
 mod relp;
+mod sigv4;
 mod stream;
 mod tls_advice;
 
@@ -24,6 +25,7 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 pub use oauth2::TokenSource;
+pub use sigv4::AwsSigner;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
 use sluice_contract::types::{
@@ -44,15 +46,47 @@ pub enum CredentialValue {
     Fixed(Secret),
     /// Obtained from an OAuth2 token endpoint, and again when refused.
     OAuth2(std::sync::Arc<TokenSource>),
+    /// Not a value but a signature of each request (AWS Signature V4), in the header and
+    /// in the `x-amz-*` headers signing adds.
+    Aws(std::sync::Arc<AwsSigner>),
 }
 
 impl Credential {
-    /// The header's value now: a token is obtained if none is kept.
-    async fn resolve(&self) -> Result<Secret, String> {
-        match &self.value {
-            CredentialValue::Fixed(secret) => Ok(secret.clone()),
-            CredentialValue::OAuth2(source) => source.token().await,
-        }
+    /// The headers that carry the credential on `request`, sent to `url` with `body`: the
+    /// header with its value now (a token is obtained if none is kept), or the
+    /// request's signature.
+    async fn headers(
+        &self,
+        request: &HttpRequest,
+        url: &url::Url,
+        body: &[u8],
+    ) -> Result<Vec<(String, Secret)>, String> {
+        let value = match &self.value {
+            CredentialValue::Fixed(secret) => secret.clone(),
+            CredentialValue::OAuth2(source) => source.token().await?,
+            CredentialValue::Aws(signer) => {
+                let unsigned = sigv4::Unsigned {
+                    method: &request.method,
+                    url,
+                    headers: &headers(request),
+                    body,
+                };
+                return Ok(signer.sign(&unsigned, &sigv4::amz_date_now()));
+            }
+        };
+        Ok(vec![(
+            self.header.name.clone(),
+            Secret::obtained(format!("{}{}", self.header.prefix, value.expose())),
+        )])
+    }
+
+    /// The headers as a capture shows them: the credential's value masked.
+    fn masked(&self) -> Vec<(String, Secret)> {
+        let name = match &self.value {
+            CredentialValue::Aws(_) => "Authorization".to_owned(),
+            _ => self.header.name.clone(),
+        };
+        vec![(name, Secret::obtained("****".into()))]
     }
 }
 
@@ -250,8 +284,15 @@ impl Transport {
                 return Err("an HTTP request to a stream, datagram or NATS endpoint".into());
             }
         };
+        let url = http.url(&request.path)?;
+        let credential_headers = || async {
+            match credential {
+                Some(credential) => credential.headers(request, &url, body).await,
+                None => Ok(Vec::new()),
+            }
+        };
         let sent = http
-            .send(request, body.clone(), resolved(credential).await?)
+            .send(request, &url, body.clone(), credential_headers().await?)
             .await?;
         match (&sent, credential.map(|c| &c.value)) {
             (Sent::Response(response), Some(CredentialValue::OAuth2(source)))
@@ -261,21 +302,11 @@ impl Transport {
                     "the destination refused its OAuth2 token (401); sending once more with a new one"
                 );
                 source.forget().await;
-                http.send(request, body.clone(), resolved(credential).await?)
+                http.send(request, &url, body.clone(), credential_headers().await?)
                     .await
             }
             _ => Ok(sent),
         }
-    }
-}
-
-/// The credential's header and its value now.
-async fn resolved(
-    credential: Option<&Credential>,
-) -> Result<Option<(&AuthHeader, Secret)>, String> {
-    match credential {
-        Some(credential) => Ok(Some((&credential.header, credential.resolve().await?))),
-        None => Ok(None),
     }
 }
 
@@ -301,12 +332,10 @@ pub fn encode_body(
     }
 }
 
-/// The headers the host sends: the module's, then `Content-Encoding`, then the credential.
-fn headers<'a>(
-    request: &'a HttpRequest,
-    credential: Option<(&'a AuthHeader, Secret)>,
-) -> Vec<(&'a str, String)> {
-    // A module header of the credential's name failed the module's call already.
+/// The headers the host sends before the credential's: the module's, then
+/// `Content-Encoding`. A module header of the credential's name failed the module's call
+/// already.
+fn headers(request: &HttpRequest) -> Vec<(&str, String)> {
     let mut headers: Vec<(&str, String)> = request
         .headers
         .iter()
@@ -314,12 +343,6 @@ fn headers<'a>(
         .collect();
     if request.compression == Compression::Gzip {
         headers.push(("Content-Encoding", "gzip".to_owned()));
-    }
-    if let Some((header, secret)) = credential {
-        headers.push((
-            &header.name,
-            format!("{}{}", header.prefix, secret.expose()),
-        ));
     }
     headers
 }
