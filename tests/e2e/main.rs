@@ -6,6 +6,7 @@ mod accounting;
 mod admin;
 mod authoring;
 mod cli;
+mod cloudwatch;
 mod config_reload;
 mod contract_versions;
 mod datadog;

@@ -6,6 +6,7 @@ pub mod datadog;
 pub mod es;
 pub mod hec;
 pub mod loki;
+pub mod moto;
 pub mod nats;
 pub mod syslog_daemon;
 pub mod tls;
