@@ -25,7 +25,7 @@ pub use delivery::{
 };
 pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
 pub use jetstream::JetStreamSourceConfig;
-pub use secret::{AwsConfig, BasicAuth, OAuth2, Secret, SecretRef};
+pub use secret::{AwsConfig, AzureSharedKey, BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
 pub use spool::{Fsync, SpoolConfig};
 
@@ -638,6 +638,9 @@ pub struct DestinationConfig {
     /// AWS Signature V4 by the host instead of a credential header's value (the module
     /// names `Authorization` as its header).
     pub aws: Option<AwsConfig>,
+    /// The Data Collector API's SharedKey signature by the host instead of a credential
+    /// header's value.
+    pub azure_shared_key: Option<AzureSharedKey>,
     /// A NATS destination's NKey seed (`SU...`), instead of `token` or `basic_auth`.
     pub nkey: Option<SecretRef>,
     /// A NATS `.creds` file (a user JWT and its NKey seed), instead of `token`,
@@ -993,6 +996,13 @@ impl Config {
                     "aws.session_token",
                     &aws.and_then(|aws| aws.session_token.clone()),
                 ),
+                (
+                    "azure_shared_key.key",
+                    &destination
+                        .azure_shared_key
+                        .as_ref()
+                        .map(|shared| shared.key.clone()),
+                ),
             ] {
                 if let Some(secret) = secret {
                     secret
@@ -1100,6 +1110,12 @@ impl Config {
                 .chain(destination.client_key.iter_mut())
                 .chain(destination.nkey.iter_mut())
                 .chain(destination.nats_credentials.iter_mut())
+                .chain(
+                    destination
+                        .azure_shared_key
+                        .iter_mut()
+                        .map(|shared| &mut shared.key),
+                )
                 .chain(destination.aws.iter_mut().flat_map(|aws| {
                     [
                         aws.access_key_id.as_mut(),
@@ -1396,10 +1412,11 @@ impl Config {
                 destination.nkey.is_some(),
                 destination.nats_credentials.is_some(),
                 destination.aws.is_some(),
+                destination.azure_shared_key.is_some(),
             ];
             if credentials.iter().filter(|&&given| given).count() > 1 {
                 bail!(
-                    "{at}: give one of `token`, `basic_auth`, `oauth2`, `aws`, `nkey` and `nats_credentials`"
+                    "{at}: give one of `token`, `basic_auth`, `oauth2`, `aws`, `azure_shared_key`, `nkey` and `nats_credentials`"
                 );
             }
             let is_nats = matches!(destination.endpoint(), Ok(Endpoint::Nats(_)));
@@ -1609,6 +1626,7 @@ impl DestinationConfig {
             || self.basic_auth.is_some()
             || self.oauth2.is_some()
             || self.aws.is_some()
+            || self.azure_shared_key.is_some()
             || self.nkey.is_some()
             || self.nats_credentials.is_some()
     }

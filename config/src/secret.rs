@@ -180,6 +180,17 @@ pub struct AwsConfig {
     pub session_token: Option<SecretRef>,
 }
 
+/// `azure_shared_key = { workspace_id = "...", key = {...} }`: requests to the Log
+/// Analytics Data Collector API signed with the workspace's shared key by the host.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSharedKey {
+    /// The Log Analytics workspace id (a GUID).
+    pub workspace_id: String,
+    /// The workspace's primary or secondary key, base64 as the portal shows it.
+    pub key: SecretRef,
+}
+
 impl BasicAuth {
     /// `base64(user:password)`, the value after `Basic `.
     pub fn resolve(&self) -> Result<Secret, String> {

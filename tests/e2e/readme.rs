@@ -58,6 +58,10 @@ fn policy_file(block: &str) -> Option<&str> {
 
 /// Makes what `value` (a configuration, or a part of one) names: the files, the secret
 /// variables and the modules directories with the modules it names.
+/// The value of every secret README's configurations name: base64, as a workspace key
+/// must be, and a token a header can carry.
+const README_SECRET: &str = "cmVhZG1lLXNlY3JldA==";
+
 fn provide(value: &toml::Value, modules: &[(&str, &[u8])], env: &mut Vec<(String, String)>) {
     let pki = test_pki();
     let mut modules_dirs = Vec::new();
@@ -70,9 +74,9 @@ fn provide(value: &toml::Value, modules: &[(&str, &[u8])], env: &mut Vec<(String
                         ("ca_file" | "client_cert", toml::Value::String(path)) => {
                             write_file(path, &pki.ca_pem)
                         }
-                        ("file", toml::Value::String(path)) => write_file(path, "readme-secret"),
+                        ("file", toml::Value::String(path)) => write_file(path, README_SECRET),
                         ("env", toml::Value::String(name)) => {
-                            env.push((name.clone(), "readme-secret".into()))
+                            env.push((name.clone(), README_SECRET.into()))
                         }
                         ("modules_dirs", toml::Value::Array(dirs)) => {
                             modules_dirs.extend(dirs.iter().filter_map(|d| d.as_str()))

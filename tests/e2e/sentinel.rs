@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::azure::{Azure, CLIENT_ID, DCR, STREAM};
+use crate::support::azure::{Azure, CLIENT_ID, DCR, SHARED_KEY, STREAM, WORKSPACE};
 use crate::support::{Harness, SAMPLE_FILES, transcript};
 
 const SECRET: &str = "client-secret-value";
@@ -107,4 +107,47 @@ async fn a_refused_client_secret_is_said_where_the_events_are() {
             .unwrap()
             .contains("not-the-secret")
     );
+}
+
+fn data_collector_config(azure: &Azure) -> String {
+    format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n[[destinations]]\nname = \"workspace\"\nmodule = \"sentinel\"\nendpoint = {:?}\nazure_shared_key = {{ workspace_id = {WORKSPACE:?}, key = {{ env = \"WORKSPACE_KEY\" }} }}\nsettings = {{ api = \"data-collector\", log_type = \"SluiceAudit\" }}\nretry = {{ max_attempts = 2, initial_backoff = \"50ms\" }}\n",
+        azure.endpoint()
+    )
+}
+
+/// The Data Collector API: every event arrives as a row of the log type, its time in
+/// the field the `time-generated-field` header names, each call signed by the host with
+/// the workspace key; a wrong key is refused (403) and dead-letters the events, and the
+/// key is never printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_collector_api_takes_calls_the_host_signed_with_the_workspace_key() {
+    let azure = Azure::start(SECRET, Duration::from_secs(3600)).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&data_collector_config(&azure));
+
+    let output = harness.run_ok(&[("WORKSPACE_KEY", SHARED_KEY)]).await;
+    let collected = azure.collected();
+    assert_eq!(collected.len(), 290, "{}", transcript(&output));
+    assert!(collected.iter().all(|(log_type, time_field, row)| {
+        log_type == "SluiceAudit" && time_field == "EventTime" && row["EventTime"].is_string()
+    }));
+    assert_eq!(azure.signatures_refused(), 0);
+    assert!(!transcript(&output).contains(SHARED_KEY));
+
+    let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc=";
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&data_collector_config(&azure));
+    let refused = harness.run_expecting(3, &[("WORKSPACE_KEY", wrong)]).await;
+    assert!(azure.signatures_refused() > 0);
+    let dead = harness.dead_letters();
+    assert!(!dead.is_empty(), "{}", transcript(&refused));
+    assert!(
+        dead[0].to_string().contains("InvalidAuthorization"),
+        "{}",
+        dead[0]
+    );
+    assert!(!transcript(&refused).contains(wrong));
 }

@@ -15,7 +15,9 @@ use super::rate::RateLimit;
 use super::requests::Requests;
 use super::retry::RetryPolicy;
 use super::sample::sample_events;
-use super::transport::{AwsSigner, Credential, CredentialValue, TokenSource, Transport};
+use super::transport::{
+    AwsSigner, Credential, CredentialValue, SharedKeySigner, TokenSource, Transport,
+};
 use super::tries::Tries;
 use crate::buffer::{BatchLimits, QueueGauge, Selection};
 use crate::config::{DestinationConfig, Endpoint};
@@ -593,15 +595,16 @@ fn credential(
         &config.basic_auth,
         &config.oauth2,
         &config.aws,
+        &config.azure_shared_key,
     );
     // A NATS connection carries its own credential (read by the transport).
     if matches!(transport, Transport::Nats(_)) {
         return Ok(None);
     }
     let Some(header) = &info.auth else {
-        if !matches!(given, (None, None, None, None)) {
+        if !matches!(given, (None, None, None, None, None)) {
             anyhow::bail!(
-                "token: module `{}` sends no credential, remove the token, basic_auth, oauth2 or aws",
+                "token: module `{}` sends no credential, remove the token, basic_auth, oauth2, aws or azure_shared_key",
                 info.name
             );
         }
@@ -622,20 +625,26 @@ fn credential(
                     .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
             ),
         },
-        (None, None, Some(oauth2), _) => Credential {
+        (None, None, Some(oauth2), ..) => Credential {
             header: with_prefix(header, "Bearer "),
             value: CredentialValue::OAuth2(Arc::new(
                 TokenSource::new(oauth2, transport.client())
                     .map_err(|e| anyhow::anyhow!("oauth2.client_secret: {e}"))?,
             )),
         },
-        (None, None, None, Some(aws)) => Credential {
+        (None, None, None, Some(aws), _) => Credential {
             header: header.clone(),
             value: CredentialValue::Aws(Arc::new(AwsSigner::new(aws)?)),
         },
+        (None, None, None, None, Some(shared)) => Credential {
+            header: header.clone(),
+            value: CredentialValue::AzureSharedKey(Arc::new(SharedKeySigner::new(shared)?)),
+        },
         // A capture directory needs no credential; a real endpoint does.
-        (None, None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => return Ok(None),
-        (None, None, None, None) => anyhow::bail!(
+        (None, None, None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => {
+            return Ok(None);
+        }
+        (None, None, None, None, None) => anyhow::bail!(
             "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
             info.name,
             header.name

@@ -38,7 +38,7 @@ fn requests(encoder: &LogsEncoder, batch: &Batch) -> Vec<(Vec<serde_json::Value>
                 assert_eq!(items.len(), http.events.len());
                 (items, http.compression == Compression::Gzip)
             }
-            Request::Messages(_) => panic!("Datadog is HTTP"),
+            Request::Messages(_) | Request::Publish(_) => panic!("Datadog is HTTP"),
         })
         .collect()
 }

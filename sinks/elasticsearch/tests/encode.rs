@@ -39,7 +39,7 @@ fn bodies(encoder: &BulkEncoder, batch: &Batch) -> Vec<(String, Vec<u32>)> {
                     http.events.clone(),
                 )
             }
-            Request::Messages(_) => panic!("bulk is HTTP"),
+            Request::Messages(_) | Request::Publish(_) => panic!("bulk is HTTP"),
         })
         .collect()
 }

@@ -41,7 +41,7 @@ fn requests(pairs: &[(&str, &str)], batch: &Batch) -> Vec<Sent> {
                 headers: http.headers.clone(),
                 events: http.events.clone(),
             },
-            Request::Messages(_) => panic!("a webhook is HTTP"),
+            Request::Messages(_) | Request::Publish(_) => panic!("a webhook is HTTP"),
         })
         .collect()
 }

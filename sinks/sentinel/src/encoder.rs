@@ -9,7 +9,7 @@ use sluice_guest::{
     Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Request,
 };
 
-use crate::config::SentinelConfig;
+use crate::config::{Api, SentinelConfig};
 
 #[derive(Debug)]
 pub struct IngestionEncoder {
@@ -21,10 +21,18 @@ pub struct IngestionEncoder {
 
 impl IngestionEncoder {
     pub fn new(config: SentinelConfig) -> Self {
-        let path = format!(
-            "/dataCollectionRules/{}/streams/{}?api-version={}",
-            config.dcr_immutable_id, config.stream, config.api_version
-        );
+        let path = match &config.api {
+            Api::LogsIngestion {
+                dcr_immutable_id,
+                stream,
+            } => format!(
+                "/dataCollectionRules/{dcr_immutable_id}/streams/{stream}?api-version={}",
+                config.api_version
+            ),
+            Api::DataCollector { .. } => {
+                format!("/api/logs?api-version={}", config.api_version)
+            }
+        };
         let mut key = Vec::new();
         write_str(&mut key, &config.time_field);
         IngestionEncoder {
@@ -97,7 +105,7 @@ impl IngestionEncoder {
         Request::Http(HttpRequest {
             method: "POST".into(),
             path: self.path.clone(),
-            headers: vec![("Content-Type".into(), "application/json".into())],
+            headers: self.headers(),
             body: payload.finish(),
             compression: if self.config.gzip {
                 Compression::Gzip
@@ -106,6 +114,21 @@ impl IngestionEncoder {
             },
             events,
         })
+    }
+}
+
+impl IngestionEncoder {
+    /// The Data Collector API also takes the log type and the field that holds the time.
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("Content-Type".into(), "application/json".into())];
+        if let Api::DataCollector { log_type } = &self.config.api {
+            headers.push(("Log-Type".into(), log_type.clone()));
+            headers.push((
+                "time-generated-field".into(),
+                self.config.time_field.clone(),
+            ));
+        }
+        headers
     }
 }
 

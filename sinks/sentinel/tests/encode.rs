@@ -28,7 +28,7 @@ fn bodies(pairs: &[(&str, &str)], batch: &Batch) -> Vec<(String, String, Vec<u32
                 String::from_utf8(http.body.assemble(batch)).unwrap(),
                 http.events.clone(),
             ),
-            Request::Messages(_) => panic!("Sentinel is HTTP"),
+            Request::Messages(_) | Request::Publish(_) => panic!("Sentinel is HTTP"),
         })
         .collect()
 }

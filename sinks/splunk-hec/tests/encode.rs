@@ -32,7 +32,7 @@ fn encoder(pairs: &[(&str, &str)], enrichment: &Enrichment) -> HecEncoder {
 fn body(request: &Request, batch: &Batch) -> String {
     match request {
         Request::Http(http) => String::from_utf8(http.body.assemble(batch)).unwrap(),
-        Request::Messages(_) => panic!("HEC is HTTP"),
+        Request::Messages(_) | Request::Publish(_) => panic!("HEC is HTTP"),
     }
 }
 

@@ -3,7 +3,12 @@
 //! `https://monitor.azure.com//.default` scope (the double slash included), tokens that
 //! expire, `Bearer` tokens checked on every call (401 when missing, expired or revoked),
 //! the rule's stream in the path with its `api-version`, JSON arrays of objects with
-//! `TimeGenerated`, 1 MB per call (413), and 204 on success.
+//! `TimeGenerated`, 1 MB per call (413), and 204 on success. And the deprecated HTTP
+//! Data Collector API: `POST /api/logs?api-version=2016-04-01`, `Log-Type` (letters,
+//! digits, `_`, at most 100), `x-ms-date` within 15 minutes, `Authorization: SharedKey
+//! <workspace>:<signature>` recomputed here over the documented string to sign with the
+//! workspace key (403 `InvalidAuthorization` when it differs), a JSON array of objects,
+//! and 200 on success.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -21,6 +26,9 @@ pub const CLIENT_ID: &str = "55555555-6666-7777-8888-999999999999";
 pub const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
 pub const STREAM: &str = "Custom-SluiceAudit_CL";
 const SCOPE: &str = "https://monitor.azure.com//.default";
+pub const WORKSPACE: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+/// The workspace's key, base64 as the portal shows it.
+pub const SHARED_KEY: &str = "c2x1aWNlLXRlc3Qtd29ya3NwYWNlLWtleS0zMi1ieXRlcyE=";
 const MAX_CALL: usize = 1_000_000;
 
 #[derive(Default)]
@@ -31,6 +39,10 @@ struct Recorded {
     issued: usize,
     refused_tokens: usize,
     rows: Vec<Value>,
+    /// Data Collector calls refused for their signature.
+    refused_signatures: usize,
+    /// Each Data Collector row with its `Log-Type` and `time-generated-field`.
+    collected: Vec<(String, String, Value)>,
 }
 
 #[derive(Clone)]
@@ -59,6 +71,7 @@ impl Azure {
                 "/dataCollectionRules/{dcr}/streams/{stream}",
                 axum::routing::post(ingest),
             )
+            .route("/api/logs", axum::routing::post(collect))
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,6 +93,16 @@ impl Azure {
 
     pub fn rows(&self) -> Vec<Value> {
         self.shared.recorded.lock().unwrap().rows.clone()
+    }
+
+    /// The Data Collector API's rows: log type, time field, row.
+    pub fn collected(&self) -> Vec<(String, String, Value)> {
+        self.shared.recorded.lock().unwrap().collected.clone()
+    }
+
+    /// Data Collector calls refused for their signature (403).
+    pub fn signatures_refused(&self) -> usize {
+        self.shared.recorded.lock().unwrap().refused_signatures
     }
 
     /// Tokens issued so far.
@@ -207,4 +230,81 @@ async fn ingest(
     }
     recorded.rows.extend(rows);
     (StatusCode::NO_CONTENT, String::new())
+}
+
+/// The Data Collector API, as Microsoft documents it.
+async fn collect(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    use base64::Engine;
+    use hmac::Mac;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let error = |status: StatusCode, code: &str| {
+        (
+            status,
+            format!(r#"{{"Error":"{code}","Message":"{code}"}}"#),
+        )
+    };
+    match query.get("api-version").map(String::as_str) {
+        None => return error(StatusCode::BAD_REQUEST, "MissingApiVersion"),
+        Some("2016-04-01") => {}
+        Some(_) => return error(StatusCode::BAD_REQUEST, "InvalidApiVersion"),
+    }
+    if header("content-type") != Some("application/json") {
+        return error(StatusCode::BAD_REQUEST, "UnsupportedContentType");
+    }
+    let Some(log_type) = header("log-type") else {
+        return error(StatusCode::BAD_REQUEST, "MissingLogType");
+    };
+    if log_type.len() > 100
+        || !log_type
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return error(StatusCode::BAD_REQUEST, "InvalidLogType");
+    }
+    let date = header("x-ms-date").unwrap_or_default();
+    let fresh = jiff::fmt::rfc2822::parse(date).map(|sent| {
+        jiff::Timestamp::now()
+            .duration_since(sent.timestamp())
+            .abs()
+            < jiff::SignedDuration::from_mins(15)
+    });
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SHARED_KEY)
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(
+        format!(
+            "POST\n{}\napplication/json\nx-ms-date:{date}\n/api/logs",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let expected = format!(
+        "SharedKey {WORKSPACE}:{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    let mut recorded = shared.recorded.lock().unwrap();
+    if !matches!(fresh, Ok(true)) || header("authorization") != Some(expected.as_str()) {
+        recorded.refused_signatures += 1;
+        return error(StatusCode::FORBIDDEN, "InvalidAuthorization");
+    }
+    let Ok(Value::Array(rows)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "InvalidDataFormat");
+    };
+    if !rows.iter().all(Value::is_object) {
+        return error(StatusCode::BAD_REQUEST, "InvalidDataFormat");
+    }
+    let time_field = header("time-generated-field")
+        .unwrap_or_default()
+        .to_owned();
+    recorded.collected.extend(
+        rows.into_iter()
+            .map(|row| (log_type.to_owned(), time_field.clone(), row)),
+    );
+    (StatusCode::OK, String::new())
 }

@@ -13,6 +13,7 @@ mod http;
 pub mod nats;
 mod oauth2;
 mod relp;
+mod shared_key;
 mod sigv4;
 mod stream;
 mod tls_advice;
@@ -25,6 +26,7 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 pub use oauth2::TokenSource;
+pub use shared_key::SharedKeySigner;
 pub use sigv4::AwsSigner;
 
 use crate::config::{DestinationConfig, Endpoint, Secret};
@@ -49,6 +51,8 @@ pub enum CredentialValue {
     /// Not a value but a signature of each request (AWS Signature V4), in the header and
     /// in the `x-amz-*` headers signing adds.
     Aws(std::sync::Arc<AwsSigner>),
+    /// The Data Collector API's SharedKey signature of each request.
+    AzureSharedKey(std::sync::Arc<SharedKeySigner>),
 }
 
 impl Credential {
@@ -73,6 +77,20 @@ impl Credential {
                 };
                 return Ok(signer.sign(&unsigned, &sigv4::amz_date_now()));
             }
+            CredentialValue::AzureSharedKey(signer) => {
+                let content_type = request
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                    .map_or("", |(_, value)| value.as_str());
+                let signed = shared_key::Signed {
+                    method: &request.method,
+                    content_length: body.len(),
+                    content_type,
+                    resource: url.path(),
+                };
+                return Ok(signer.sign(&signed, &shared_key::date_now()));
+            }
         };
         Ok(vec![(
             self.header.name.clone(),
@@ -83,7 +101,9 @@ impl Credential {
     /// The headers as a capture shows them: the credential's value masked.
     fn masked(&self) -> Vec<(String, Secret)> {
         let name = match &self.value {
-            CredentialValue::Aws(_) => "Authorization".to_owned(),
+            CredentialValue::Aws(_) | CredentialValue::AzureSharedKey(_) => {
+                "Authorization".to_owned()
+            }
             _ => self.header.name.clone(),
         };
         vec![(name, Secret::obtained("****".into()))]
