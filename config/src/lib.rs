@@ -578,8 +578,9 @@ pub struct DestinationConfig {
     /// differs is refused, at start and at reload (the pinned version keeps running).
     pub module_sha256: Option<String>,
     /// `https://host:port` the module's paths are relative to, or `capture:DIR` to write
-    /// each request to a file in DIR instead of sending it.
-    pub endpoint: String,
+    /// each request to a file in DIR instead of sending it; or `{ env = "..." }` /
+    /// `{ file = "..." }` for a URL that is itself the credential (Sumo Logic's).
+    pub endpoint: EndpointSetting,
     /// The credential the host adds to every request, as the module's info says.
     pub token: Option<SecretRef>,
     /// HTTP Basic credentials instead of `token`, sent in the module's credential header
@@ -980,6 +981,11 @@ impl Config {
         for destination in &self.destinations {
             let at = destination.location();
             let aws = destination.aws.as_ref();
+            if destination.endpoint.is_secret() {
+                destination
+                    .endpoint()
+                    .with_context(|| format!("{at}.endpoint"))?;
+            }
             for (name, secret) in [
                 ("client_key", &destination.client_key),
                 ("nkey", &destination.nkey),
@@ -1133,10 +1139,19 @@ impl Config {
                     fix(path);
                 }
             }
-            if let Some(dir) = destination.endpoint.strip_prefix("capture:")
-                && Path::new(dir).is_relative()
-            {
-                destination.endpoint = format!("capture:{}", base.join(dir).display());
+            match &mut destination.endpoint {
+                EndpointSetting::Text(text) => {
+                    if let Some(dir) = text.strip_prefix("capture:")
+                        && Path::new(dir).is_relative()
+                    {
+                        *text = format!("capture:{}", base.join(dir).display());
+                    }
+                }
+                EndpointSetting::Secret(secret) => {
+                    if let SecretRef::File(path) = secret {
+                        fix(path);
+                    }
+                }
             }
             for module in
                 std::iter::once(&mut destination.module).chain(&mut destination.filter_module)
@@ -1326,9 +1341,13 @@ impl Config {
             if destination.filter_module.is_none() && destination.filter_module_sha256.is_some() {
                 bail!("{at}.filter_module_sha256: there is no filter_module to pin");
             }
-            destination
-                .endpoint()
-                .with_context(|| format!("{at}.endpoint"))?;
+            // A secret endpoint is read with the other secrets (`check`, `run`), not to
+            // preview a module.
+            if !destination.endpoint.is_secret() {
+                destination
+                    .endpoint()
+                    .with_context(|| format!("{at}.endpoint"))?;
+            }
             destination
                 .settings()
                 .with_context(|| format!("{at}.settings"))?;
@@ -1552,6 +1571,42 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// A destination's `endpoint`: the text, or a secret that holds it (a URL that is itself
+/// the credential, as Sumo Logic's collector URLs are).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EndpointSetting {
+    Text(String),
+    Secret(SecretRef),
+}
+
+impl EndpointSetting {
+    /// The endpoint's text (read from its variable or file when it is a secret).
+    pub fn text(&self) -> Result<Secret> {
+        match self {
+            EndpointSetting::Text(text) => Ok(Secret::obtained(text.clone())),
+            EndpointSetting::Secret(secret) => {
+                let text = secret.resolve().map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(Secret::obtained(text.expose().trim().to_owned()))
+            }
+        }
+    }
+
+    /// Whether the URL is a secret, never to be shown.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, EndpointSetting::Secret(_))
+    }
+
+    /// How messages name the endpoint whose text is `text`: quoted, or, for a secret,
+    /// where it comes from.
+    pub fn shown(&self, text: &str) -> String {
+        match self {
+            EndpointSetting::Text(_) => format!("`{text}`"),
+            EndpointSetting::Secret(secret) => format!("the URL in {secret}"),
+        }
+    }
+}
+
 /// Whether `host` (a name or an address, as a socket endpoint holds it) is this machine.
 pub fn is_loopback_host(host: &str) -> bool {
     match host.parse::<std::net::IpAddr>() {
@@ -1570,30 +1625,29 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 impl DestinationConfig {
     pub fn endpoint(&self) -> Result<Endpoint> {
-        if let Some(dir) = self.endpoint.strip_prefix("capture:") {
+        let text = self.endpoint.text()?;
+        let text = text.expose();
+        // A secret URL is named by where it comes from, never shown.
+        let shown = self.endpoint.shown(text);
+        if let Some(dir) = text.strip_prefix("capture:") {
             if dir.is_empty() {
                 bail!("`capture:` needs a directory, as in `capture:./captured`");
             }
             return Ok(Endpoint::Capture(PathBuf::from(dir)));
         }
-        let url = url::Url::parse(&self.endpoint)
-            .with_context(|| format!("`{}` is not a URL", self.endpoint))?;
+        let url = url::Url::parse(text).map_err(|_| anyhow::anyhow!("{shown} is not a URL"))?;
         let socket = |tls, relp| -> Result<SocketEndpoint> {
             let host = match url.host() {
                 Some(url::Host::Ipv6(address)) => address.to_string(),
                 Some(host) => host.to_string(),
-                None => bail!("`{}` names no host", self.endpoint),
+                None => bail!("{shown} names no host"),
             };
             let Some(port) = url.port() else {
-                bail!(
-                    "`{}` names no port (syslog: 514, or 6514 for TLS)",
-                    self.endpoint
-                )
+                bail!("{shown} names no port (syslog: 514, or 6514 for TLS)")
             };
             if !matches!(url.path(), "" | "/") || url.query().is_some() {
                 bail!(
-                    "`{}`: a {} endpoint is a host and a port, nothing after them",
-                    self.endpoint,
+                    "{shown}: a {} endpoint is a host and a port, nothing after them",
                     url.scheme()
                 )
             }
@@ -1627,6 +1681,7 @@ impl DestinationConfig {
             || self.oauth2.is_some()
             || self.aws.is_some()
             || self.azure_shared_key.is_some()
+            || self.endpoint.is_secret()
             || self.nkey.is_some()
             || self.nats_credentials.is_some()
     }

@@ -36,6 +36,7 @@ mod security;
 mod sentinel;
 mod shutdown;
 mod sources;
+mod sumo;
 mod syslog;
 mod syslog_source;
 mod webhook;

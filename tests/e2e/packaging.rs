@@ -50,7 +50,17 @@ async fn every_builtin_module_has_an_example_that_checks_and_previews() {
             "{module}: {config}"
         );
         let variables = secret_variables(&config);
-        let mut env: Vec<(&str, &str)> = variables.iter().map(|v| (v.as_str(), "dummy")).collect();
+        // A variable that holds a URL (a secret endpoint) gets one.
+        let mut env: Vec<(&str, &str)> = variables
+            .iter()
+            .map(|v| match v.ends_with("_URL") {
+                true => (
+                    v.as_str(),
+                    "https://collector.example/receiver/v1/http/dummy",
+                ),
+                false => (v.as_str(), "dummy"),
+            })
+            .collect();
         let cache = harness.path("cache").display().to_string();
         env.push(("XDG_CACHE_HOME", &cache));
         let path = example.display().to_string();

@@ -15,14 +15,26 @@ pub struct HttpTransport {
     base: reqwest::Url,
     /// Most bytes of a response body kept for `classify`.
     max_response_bytes: usize,
+    /// How messages name the endpoint when its URL is a secret (Sumo Logic's holds the
+    /// credential): its host and where the URL comes from, never the URL.
+    secret_name: Option<String>,
 }
 
 impl HttpTransport {
     pub fn new(base: reqwest::Url, config: &DestinationConfig) -> Result<Self> {
+        let secret_name = match &config.endpoint {
+            crate::config::EndpointSetting::Secret(secret) => Some(format!(
+                "{}://{} (the URL in {secret})",
+                base.scheme(),
+                base.host_str().unwrap_or_default()
+            )),
+            crate::config::EndpointSetting::Text(_) => None,
+        };
         Ok(HttpTransport {
             client: client(config)?,
             base,
             max_response_bytes: config.max_response_bytes,
+            secret_name,
         })
     }
 
@@ -32,9 +44,15 @@ impl HttpTransport {
         self.client.clone()
     }
 
-    /// Where a request with `path` goes: the endpoint, then the path.
+    /// Where a request with `path` goes: the endpoint, then the path; `/` is the
+    /// endpoint as written when it has a path of its own (a collector URL whose last
+    /// segment is its code takes no `/` after it).
     pub fn url(&self, path: &str) -> Result<url::Url, String> {
-        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        let has_path = !matches!(self.base.path(), "" | "/");
+        let url = match path == "/" && has_path {
+            true => self.base.as_str().to_owned(),
+            false => format!("{}{path}", self.base.as_str().trim_end_matches('/')),
+        };
         url::Url::parse(&url).map_err(|e| format!("{url}: {e}"))
     }
 
@@ -48,6 +66,7 @@ impl HttpTransport {
         body: Bytes,
         credential: Vec<(String, Secret)>,
     ) -> Result<Sent, String> {
+        let shown = self.secret_name.as_deref().unwrap_or(url.as_str());
         let url = url.as_str();
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             format!(
@@ -65,7 +84,7 @@ impl HttpTransport {
         let response = builder
             .send()
             .await
-            .map_err(|e| describe_reqwest_error(url, &e))?;
+            .map_err(|e| self.describe_error(shown, e))?;
         if response.status().is_redirection() {
             let location = response
                 .headers()
@@ -74,7 +93,7 @@ impl HttpTransport {
                     String::from_utf8_lossy(value.as_bytes()).into_owned()
                 });
             return Ok(Sent::Redirected(format!(
-                "{url} answered HTTP {} to {location}; redirects are not followed: set the destination's endpoint to where events should go",
+                "{shown} answered HTTP {} to {location}; redirects are not followed: set the destination's endpoint to where events should go",
                 response.status().as_u16()
             )));
         }
@@ -89,13 +108,25 @@ impl HttpTransport {
         // What is past the limit is not read: the module is told the body was cut.
         let (body, truncated) = read_bounded(response, self.max_response_bytes)
             .await
-            .map_err(|e| describe_reqwest_error(url, &e))?;
+            .map_err(|e| self.describe_error(shown, e))?;
         Ok(Sent::Response(HttpResponse {
             status,
             headers,
             body,
             truncated,
         }))
+    }
+}
+
+impl HttpTransport {
+    /// An exchange's failure, naming the endpoint as `shown`: reqwest's own text holds
+    /// the URL, which a secret endpoint's must not.
+    fn describe_error(&self, shown: &str, error: reqwest::Error) -> String {
+        let error = match self.secret_name {
+            Some(_) => error.without_url(),
+            None => error,
+        };
+        describe_reqwest_error(shown, &error)
     }
 }
 
