@@ -124,6 +124,11 @@ pub fn check_subject(subject: &str) -> Result<(), &'static str> {
     if subject.split('.').any(|token| token == "*" || token == ">") {
         return Err("a wildcard (only subscriptions take them)");
     }
+    // `$JS.API.STREAM.PURGE.X` would purge a stream: the server's own APIs, and the
+    // replies of other clients, are no place for events.
+    if subject.starts_with('$') || subject.starts_with("_INBOX.") {
+        return Err("a subject of the server's own ($...) or of replies (_INBOX.)");
+    }
     Ok(())
 }
 
@@ -411,6 +416,12 @@ mod tests {
             assert!(problem.contains("subject"), "{bad}: {problem}");
         }
         assert!(check_subjects(&published(&[&"a".repeat(257)], &[0, 0])).is_err());
+        for reserved in ["$JS.API.STREAM.PURGE.AUDIT", "$SYS.x", "_INBOX.abc"] {
+            assert!(
+                check_subjects(&published(&[reserved], &[0, 0])).is_err(),
+                "{reserved}"
+            );
+        }
     }
 
     #[test]

@@ -339,3 +339,130 @@ async fn an_edge_killed_mid_publish_leaves_no_event_twice_in_the_stream() {
         transcript(&resumed)
     );
 }
+
+/// Publishes `count` small events into stream `AUDIT` through an edge run.
+async fn fill_stream(server: &NatsServer, count: usize) {
+    let edge = Harness::new();
+    write_events(&edge, "data/events.jsonl", count);
+    edge.config(&nats_destination(&server.url(), ""));
+    edge.run_ok(&[]).await;
+}
+
+/// The receiver's events by number: how many times each arrived.
+fn arrivals(receiver: &HecReceiver) -> std::collections::BTreeMap<u64, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (n, _) in indexed(receiver) {
+        *counts.entry(n).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_held_through_a_long_outage_are_not_delivered_again_as_copies() {
+    const EVENTS: usize = 500;
+    let server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    fill_stream(&server, EVENTS).await;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    // Busy for longer than three times ack_wait (3 s): the host must keep telling the
+    // server it holds the messages, or they come again as new copies.
+    receiver.make_busy(40);
+    let core = Harness::new();
+    core.config(&format!(
+        "{}retry = {{ initial_backoff = \"250ms\", max_backoff = \"250ms\", max_attempts = 1000 }}\ncircuit_breaker = {{ failures = 1000 }}\n",
+        core_config(&server, &receiver)
+    ));
+    let run = core.spawn_run(receiver.token(), std::process::Stdio::null());
+    let arrived = wait_for_distinct(&receiver, EVENTS).await;
+    let said = stop(run).await;
+    assert_eq!(arrived, EVENTS, "{said}");
+    let copies: Vec<_> = arrivals(&receiver)
+        .into_iter()
+        .filter(|(_, times)| *times > 1)
+        .collect();
+    assert!(
+        copies.is_empty(),
+        "{} events arrived twice: {said}",
+        copies.len()
+    );
+    assert!(!said.contains("redelivered="), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_mid_stream_acknowledges_what_was_delivered_and_a_deleted_consumer_is_made_again() {
+    const EVENTS: usize = 3000;
+    let server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    fill_stream(&server, EVENTS).await;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let core = Harness::new();
+    // Slow enough to be stopped in the middle.
+    core.config(&format!(
+        "{}rate_limit = {{ requests_per_second = 10 }}\n",
+        core_config(&server, &receiver).replace(
+            "max_wait = \"50ms\"",
+            "max_wait = \"50ms\", max_events = 50"
+        )
+    ));
+    let run = core.spawn_run(receiver.token(), std::process::Stdio::null());
+    wait_for_distinct(&receiver, 300).await;
+    // The consumer is deleted under the running host: it makes it again and goes on.
+    server.delete_consumer("AUDIT", "core").await;
+    wait_for_distinct(&receiver, 600).await;
+    let said = stop(run).await;
+    let delivered = arrivals(&receiver).len();
+    assert!(delivered < EVENTS, "stopped before the end: {said}");
+    // What was delivered was acknowledged before the host stopped: nothing is pending,
+    // so nothing comes twice.
+    assert_eq!(server.ack_pending("AUDIT", "core").await, 0, "{said}");
+
+    let core = Harness::new();
+    core.config(&core_config(&server, &receiver));
+    let run = core.spawn_run(receiver.token(), std::process::Stdio::null());
+    let arrived = wait_for_distinct(&receiver, EVENTS).await;
+    let said = format!("{said}{}", stop(run).await);
+    assert_eq!(arrived, EVENTS, "{said}");
+    let twice = arrivals(&receiver)
+        .values()
+        .filter(|&&times| times > 1)
+        .count();
+    // The consumer made again starts over from the stream's first message: what was
+    // delivered before it was deleted comes again, with the same ids (at least once).
+    assert!(twice <= 600 + CORE_MAX_ACK_PENDING, "{twice}: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_restarted_mid_publish_leaves_every_event_in_the_stream() {
+    const EVENTS: usize = 30_000;
+    let mut server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    let edge = Harness::new();
+    write_events(&edge, "data/events.jsonl", EVENTS);
+    edge.config(&format!(
+        "{}request_timeout = \"3s\"\nretry = {{ initial_backoff = \"100ms\", max_backoff = \"500ms\", max_attempts = 1000 }}\n",
+        nats_destination(&server.url(), "")
+    ));
+    let run = edge.start_run();
+    for _ in 0..400 {
+        if server.messages_count("AUDIT").await >= 3000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.restart_gracefully().await;
+    let output = exit_within(run, Duration::from_secs(120)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let mut numbers: Vec<u64> = server
+        .messages("AUDIT")
+        .await
+        .iter()
+        .map(|(_, payload, _)| {
+            serde_json::from_slice::<Value>(payload).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), EVENTS, "{}", transcript(&output));
+}

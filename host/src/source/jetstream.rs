@@ -65,42 +65,91 @@ pub async fn run(
         Duration::from_secs(10),
         format!("sluice {}", figures.label),
     );
-    let Some(mut messages) = subscribe(&config, &connection, &figures, &stop).await else {
+    let Some(client) = retrying(&figures, &stop, || connection.connect()).await else {
         return Ok(());
     };
-    tracing::info!(source = %figures.label, url = %connection.url, stream = %config.stream, consumer = %config.consumer, "jetstream source: reading the stream");
-    let (settled, acknowledging) = mpsc::unbounded_channel();
-    tokio::spawn(acknowledge(acknowledging, config.nak_delay));
+    let context = jetstream::new(client.clone());
+    let (settled, settling) = mpsc::unbounded_channel();
+    let acknowledging = tokio::spawn(acknowledge(settling, config.clone(), client));
     let stream_seed = xxhash_rust::xxh3::xxh3_64(config.stream.as_bytes());
     let mut ingest = Ingest::new(router, source, stop.clone());
-    let max_line_bytes = ingest.max_line_bytes();
-    loop {
-        let first = tokio::select! {
-            next = messages.next() => next,
-            () = stop.cancelled() => break,
+    let mut chunks = Chunks {
+        settled,
+        count: 0,
+        stream_seed,
+        max_line_bytes: ingest.max_line_bytes(),
+    };
+    'subscribed: loop {
+        let Some(mut messages) = retrying(&figures, &stop, || subscribe(&config, &context)).await
+        else {
+            break;
         };
-        let mut taken = Vec::new();
-        let mut next = first;
+        tracing::info!(source = %figures.label, url = %connection.url, stream = %config.stream, consumer = %config.consumer, "jetstream source: reading the stream");
         loop {
-            match next {
-                Some(Ok(message)) => taken.push(message),
-                Some(Err(error)) => {
-                    figures.set_problem(Some(format!("reading the stream: {error}")));
-                    tracing::warn!(source = %figures.label, %error, "jetstream source: reading the stream failed; the client tries again");
+            let first = tokio::select! {
+                next = messages.next() => next,
+                () = stop.cancelled() => break 'subscribed,
+            };
+            let mut taken = Vec::new();
+            let mut next = first;
+            let ended = loop {
+                match next {
+                    Some(Ok(message)) => taken.push(message),
+                    Some(Err(error)) => {
+                        figures.set_problem(Some(format!("reading the stream: {error}")));
+                        tracing::warn!(source = %figures.label, %error, "jetstream source: reading the stream failed; the client tries again");
+                    }
+                    None => break true,
                 }
-                None => anyhow::bail!("{at}: the consumer's message stream ended"),
+                if taken.len() >= MESSAGES_PER_CHUNK {
+                    break false;
+                }
+                // What came with it, without waiting for more.
+                match futures_util::FutureExt::now_or_never(messages.next()) {
+                    Some(more) => next = more,
+                    None => break false,
+                }
+            };
+            if !chunks.hand_on(&mut ingest, taken, &config, &figures).await {
+                break 'subscribed;
             }
-            if taken.len() >= MESSAGES_PER_CHUNK {
-                break;
-            }
-            // What came with it, without waiting for more.
-            match futures_util::FutureExt::now_or_never(messages.next()) {
-                Some(more) => next = more,
-                None => break,
+            // The consumer (or its stream) was deleted: made again, or waited for.
+            if ended {
+                tracing::warn!(source = %figures.label, consumer = %config.consumer, "jetstream source: the consumer's messages ended (was it or its stream deleted?); subscribing again");
+                continue 'subscribed;
             }
         }
+    }
+    // The chunks still in the pipeline settle as their batches end (delivered,
+    // dead-lettered, or abandoned at the shutdown deadline); their acknowledgements
+    // reach the server before the source ends, so a stop does not make copies.
+    drop(ingest);
+    drop(chunks);
+    let _ = acknowledging.await;
+    Ok(())
+}
+
+/// What makes chunks of messages and follows them until they settle.
+struct Chunks {
+    settled: mpsc::UnboundedSender<Settle>,
+    /// Chunks made so far: the next one's number.
+    count: u64,
+    stream_seed: u64,
+    max_line_bytes: usize,
+}
+
+impl Chunks {
+    /// Hands `taken` messages on as one chunk, its messages held (kept from
+    /// redelivery) until it settles; false when no destination takes events any more.
+    async fn hand_on(
+        &mut self,
+        ingest: &mut Ingest,
+        taken: Vec<jetstream::Message>,
+        config: &JetStreamSourceConfig,
+        figures: &SourceFigures,
+    ) -> bool {
         if taken.is_empty() {
-            continue;
+            return true;
         }
         figures.set_problem(None);
         let mut ackers = Vec::with_capacity(taken.len());
@@ -114,64 +163,34 @@ pub async fn run(
             }
             let (message, acker) = message.split();
             ackers.push(acker);
-            take_message(
-                &mut ingest,
-                &config.stream,
-                stream_seed,
-                sequence,
-                &message.payload,
-                max_line_bytes,
-            );
+            let at = (self.stream_seed, sequence, self.max_line_bytes);
+            take_message(ingest, &config.stream, at, &message.payload);
         }
+        self.count += 1;
+        let _ = self.settled.send(Settle::Held(self.count, ackers));
         let guard = Settling {
-            ackers,
-            settled: settled.clone(),
+            chunk: self.count,
+            settled: self.settled.clone(),
+            safe: false,
         };
-        let mark = Mark::call(move || guard.safe());
-        if ingest.flush(Some(mark)).await.is_err() {
-            break;
-        }
+        ingest
+            .flush(Some(Mark::call(move || guard.safe())))
+            .await
+            .is_ok()
     }
-    Ok(())
 }
 
-/// Connects, finds the stream and the consumer (creating it if absent) and starts
-/// pulling; tries again every second until it can or `stop`. `None` when stopped.
-async fn subscribe(
-    config: &JetStreamSourceConfig,
-    connection: &NatsConnection,
+/// Runs `attempt` every second until it succeeds (`None` when stopped first), saying
+/// once per new problem why it failed.
+async fn retrying<T, F: Future<Output = Result<T, String>>>(
     figures: &SourceFigures,
     stop: &CancellationToken,
-) -> Option<pull::Stream> {
+    attempt: impl Fn() -> F,
+) -> Option<T> {
     loop {
-        let attempt = async {
-            let client = connection.connect().await?;
-            let context = jetstream::new(client);
-            let stream = context
-                .get_stream(&config.stream)
-                .await
-                .map_err(|e| format!("stream {}: {e}", config.stream))?;
-            let consumer = stream
-                .get_or_create_consumer(
-                    &config.consumer,
-                    pull::Config {
-                        durable_name: Some(config.consumer.clone()),
-                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                        ack_wait: config.ack_wait,
-                        max_ack_pending: config.max_ack_pending as i64,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| format!("consumer {}: {e}", config.consumer))?;
-            consumer
-                .messages()
-                .await
-                .map_err(|e| format!("consumer {}: {e}", config.consumer))
-        };
         let failed = tokio::select! {
-            attempt = attempt => match attempt {
-                Ok(messages) => return Some(messages),
+            attempt = attempt() => match attempt {
+                Ok(value) => return Some(value),
                 Err(failed) => failed,
             },
             () = stop.cancelled() => return None,
@@ -187,16 +206,42 @@ async fn subscribe(
     }
 }
 
+/// Finds the stream and the consumer (creating it if absent) and starts pulling.
+async fn subscribe(
+    config: &JetStreamSourceConfig,
+    context: &jetstream::Context,
+) -> Result<pull::Stream, String> {
+    let stream = context
+        .get_stream(&config.stream)
+        .await
+        .map_err(|e| format!("stream {}: {e}", config.stream))?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &config.consumer,
+            pull::Config {
+                durable_name: Some(config.consumer.clone()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: config.ack_wait,
+                max_ack_pending: config.max_ack_pending as i64,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("consumer {}: {e}", config.consumer))?;
+    consumer
+        .messages()
+        .await
+        .map_err(|e| format!("consumer {}: {e}", config.consumer))
+}
+
 /// Hands the lines of one message's payload to `ingest`. The origin's stream is the
 /// stream's name and the message's sequence number, so a message delivered again makes
 /// the same event ids.
 fn take_message(
     ingest: &mut Ingest,
     stream: &str,
-    stream_seed: u64,
-    sequence: u64,
+    (stream_seed, sequence, max_line_bytes): (u64, u64, usize),
     payload: &[u8],
-    max_line_bytes: usize,
 ) {
     ingest.read_bytes(payload.len());
     let name = format!("stream {stream} message {sequence}");
@@ -212,45 +257,77 @@ fn take_message(
     });
 }
 
-/// The messages of one chunk until it is safe: acknowledged then, and refused with
-/// `nak` (delivered again after `nak_delay`) when it is dropped without being made safe
-/// (a destination stopped taking events, the dead-letter store failed, Sluice stopped).
+/// What the acknowledging task learns of a chunk: its messages, held until it settles,
+/// then whether it was made safe.
+enum Settle {
+    Held(u64, Vec<Acker>),
+    Settled(u64, bool),
+}
+
+/// A chunk until it is safe: said safe then, and unsafe when it is dropped without
+/// being made safe (a destination stopped taking events, the dead-letter store failed,
+/// Sluice stopped).
 struct Settling {
-    ackers: Vec<Acker>,
-    settled: mpsc::UnboundedSender<(Vec<Acker>, bool)>,
+    chunk: u64,
+    settled: mpsc::UnboundedSender<Settle>,
+    safe: bool,
 }
 
 impl Settling {
     fn safe(mut self) {
-        let ackers = std::mem::take(&mut self.ackers);
-        let _ = self.settled.send((ackers, true));
+        self.safe = true;
+        let _ = self.settled.send(Settle::Settled(self.chunk, true));
     }
 }
 
 impl Drop for Settling {
     fn drop(&mut self) {
-        if !self.ackers.is_empty() {
-            let ackers = std::mem::take(&mut self.ackers);
-            let _ = self.settled.send((ackers, false));
+        if !self.safe {
+            let _ = self.settled.send(Settle::Settled(self.chunk, false));
         }
     }
 }
 
-/// Acknowledges (or refuses) each chunk's messages as their chunks settle, in the
-/// background: a chunk's acknowledgement must not wait on the network. Ends when every
-/// chunk has settled and the source has stopped.
+/// Acknowledges each chunk's messages once it is safe, and refuses them (`nak`, to be
+/// delivered again after `nak_delay`) when it is not, in the background: a chunk's
+/// settling must not wait on the network. Meanwhile, every third of `ack_wait`, it tells
+/// the server the held messages are still in hand (`in progress`), so that a slow or
+/// failing destination does not make the server deliver them again, each time as a new
+/// copy. Ends when every chunk has settled and the source has stopped, once the server
+/// has the last acknowledgements.
 async fn acknowledge(
-    mut settled: mpsc::UnboundedReceiver<(Vec<Acker>, bool)>,
-    nak_delay: Duration,
+    mut settled: mpsc::UnboundedReceiver<Settle>,
+    config: JetStreamSourceConfig,
+    client: async_nats::Client,
 ) {
-    while let Some((ackers, safe)) = settled.recv().await {
-        for acker in ackers {
-            // A failed acknowledgement is a message delivered again after `ack_wait`,
-            // with the same ids: at least once.
-            let _ = match safe {
-                true => acker.ack().await,
-                false => acker.ack_with(AckKind::Nak(Some(nak_delay))).await,
-            };
+    let mut held: std::collections::HashMap<u64, Vec<Acker>> = std::collections::HashMap::new();
+    let mut progress = tokio::time::interval(config.ack_wait / 3);
+    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    progress.tick().await;
+    loop {
+        tokio::select! {
+            next = settled.recv() => match next {
+                Some(Settle::Held(chunk, ackers)) => {
+                    held.insert(chunk, ackers);
+                }
+                Some(Settle::Settled(chunk, safe)) => {
+                    for acker in held.remove(&chunk).unwrap_or_default() {
+                        // A failed acknowledgement is a message delivered again after
+                        // `ack_wait`, with the same ids: at least once.
+                        let _ = match safe {
+                            true => acker.ack().await,
+                            false => acker.ack_with(AckKind::Nak(Some(config.nak_delay))).await,
+                        };
+                    }
+                }
+                None => break,
+            },
+            _ = progress.tick() => {
+                for acker in held.values().flatten() {
+                    let _ = acker.ack_with(AckKind::Progress).await;
+                }
+            }
         }
     }
+    let _ = client.flush().await;
 }

@@ -99,6 +99,45 @@ impl NatsServer {
         self.run().await;
     }
 
+    /// Stops the server as an operator would (SIGTERM: it writes what it holds) and
+    /// starts it again on the same port and store.
+    pub async fn restart_gracefully(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: a signal to the server we started and have not waited for.
+            #[allow(unsafe_code, reason = "libc call")]
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+            }
+            child.wait().unwrap();
+        }
+        self.run().await;
+    }
+
+    /// The consumer's messages handed out and not acknowledged yet.
+    pub async fn ack_pending(&self, stream: &str, consumer: &str) -> usize {
+        let context = self.jetstream().await;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = context
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .get_consumer(consumer)
+            .await
+            .unwrap();
+        consumer.info().await.unwrap().num_ack_pending
+    }
+
+    /// Deletes `stream`'s consumer `consumer`.
+    pub async fn delete_consumer(&self, stream: &str, consumer: &str) {
+        let context = self.jetstream().await;
+        context
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .delete_consumer(consumer)
+            .await
+            .unwrap();
+    }
+
     async fn try_client(&self) -> Result<async_nats::Client, async_nats::ConnectError> {
         let mut options = async_nats::ConnectOptions::new();
         if let Some(token) = &self.token {
@@ -124,6 +163,13 @@ impl NatsServer {
             })
             .await
             .unwrap()
+    }
+
+    /// The messages stream `name` holds.
+    pub async fn messages_count(&self, name: &str) -> u64 {
+        let context = self.jetstream().await;
+        let mut stream = context.get_stream(name).await.unwrap();
+        stream.info().await.unwrap().state.messages
     }
 
     /// Every message of stream `name`, in order: its subject, payload and `Nats-Msg-Id`.

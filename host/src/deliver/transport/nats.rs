@@ -6,14 +6,16 @@
 //!
 //! The connection is made at the first publish (and by `check --connect`), not when the
 //! destination is set up: a broker that is down at start is a retry, as an HTTP
-//! endpoint that is down is. Once made, async-nats reconnects by itself.
+//! endpoint that is down is. Once made, async-nats reconnects by itself; but a request
+//! not over within `request_timeout` (a server restarted under it left publishes
+//! unacknowledged and the client waiting for them, with nothing to time them out) is a
+//! retry on a new connection.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind};
 use bytes::Bytes;
-use tokio::sync::OnceCell;
 
 use crate::config::{DestinationConfig, SocketEndpoint};
 use crate::nats::{NatsAuth, NatsConnection, NatsCredentials};
@@ -60,11 +62,12 @@ impl NatsOptions {
     }
 }
 
-/// A JetStream publisher, connected at its first use.
+/// A JetStream publisher, connected at its first use and again after a request that
+/// did not end in time.
 #[derive(Debug)]
 pub struct NatsTransport {
     options: NatsOptions,
-    context: OnceCell<jetstream::Context>,
+    context: std::sync::Mutex<Option<jetstream::Context>>,
 }
 
 /// What became of each message of a request.
@@ -98,27 +101,54 @@ impl NatsTransport {
     pub fn new(options: NatsOptions) -> Self {
         NatsTransport {
             options,
-            context: OnceCell::new(),
+            context: std::sync::Mutex::default(),
         }
     }
 
-    async fn context(&self) -> Result<&jetstream::Context, String> {
-        self.context
-            .get_or_try_init(|| async {
-                let client = self.options.connection.connect().await?;
-                Ok(jetstream::ContextBuilder::new()
-                    .timeout(self.options.timeout)
-                    .max_ack_inflight(self.options.max_in_flight)
-                    .backpressure_on_inflight(true)
-                    .build(client))
-            })
-            .await
+    /// The connection's JetStream context, connecting when there is none.
+    async fn context(&self) -> Result<jetstream::Context, String> {
+        if let Some(context) = self.context.lock().expect("not poisoned").clone() {
+            return Ok(context);
+        }
+        let client = self.options.connection.connect().await?;
+        let context = jetstream::ContextBuilder::new()
+            .timeout(self.options.timeout)
+            .max_ack_inflight(self.options.max_in_flight)
+            .backpressure_on_inflight(true)
+            .build(client);
+        *self.context.lock().expect("not poisoned") = Some(context.clone());
+        Ok(context)
+    }
+
+    /// Publishes as [`NatsTransport::publish_within`] does, within twice `request_timeout`;
+    /// past it, the connection is dropped (the next request makes a new one) and the
+    /// whole request is sent again: the stream keeps once what it had already taken.
+    pub async fn publish(
+        &self,
+        body: &Bytes,
+        ends: &[u32],
+        subjects: &[&str],
+        ids: &[String],
+    ) -> Result<Published, String> {
+        let publishing = self.publish_within(body, ends, subjects, ids);
+        // Each acknowledgement times out by itself after `request_timeout`: this bound
+        // is for what nothing else times out.
+        match tokio::time::timeout(self.options.timeout * 2, publishing).await {
+            Ok(published) => published,
+            Err(_) => {
+                self.context.lock().expect("not poisoned").take();
+                Err(format!(
+                    "the messages were not all acknowledged within twice request_timeout ({:?}); sending them again on a new connection",
+                    self.options.timeout * 2
+                ))
+            }
+        }
     }
 
     /// Publishes message i (bytes `ends[i-1]..ends[i]` of `body`) to `subjects[i]` with
     /// de-duplication id `ids[i]`, at most [`IN_FLIGHT_PER_REQUEST`] awaiting their
     /// acknowledgement at once. An `Err` is a failure before anything was published.
-    pub async fn publish(
+    async fn publish_within(
         &self,
         body: &Bytes,
         ends: &[u32],
