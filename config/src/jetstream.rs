@@ -118,8 +118,14 @@ impl JetStreamSourceConfig {
         Ok(())
     }
 
-    /// Reads its credential, so one missing is said before anything starts.
+    /// Reads its credential and its CA file, so one missing is said before anything
+    /// starts.
     pub(crate) fn resolve_secrets(&self, at: &str) -> Result<()> {
+        if let Some(ca_file) = &self.ca_file {
+            std::fs::read(ca_file).map_err(|e| {
+                anyhow::anyhow!("{at}.ca_file: cannot read {}: {e}", ca_file.display())
+            })?;
+        }
         let secrets = [
             ("token", self.token.as_ref()),
             (

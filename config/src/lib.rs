@@ -1439,6 +1439,15 @@ impl Config {
                 );
             }
             let is_nats = matches!(destination.endpoint(), Ok(Endpoint::Nats(_)));
+            if is_nats
+                && (destination.oauth2.is_some()
+                    || destination.aws.is_some()
+                    || destination.azure_shared_key.is_some())
+            {
+                bail!(
+                    "{at}: a NATS server takes token, basic_auth, nkey or nats_credentials, not oauth2, aws or azure_shared_key"
+                );
+            }
             if (destination.nkey.is_some() || destination.nats_credentials.is_some())
                 && !is_nats
                 && !matches!(
@@ -1642,9 +1651,15 @@ impl DestinationConfig {
                 Some(host) => host.to_string(),
                 None => bail!("{shown} names no host"),
             };
-            let Some(port) = url.port() else {
-                bail!("{shown} names no port (syslog: 514, or 6514 for TLS)")
+            // NATS has a port of its own; syslog's differ by transport.
+            let Some(port) = url.port().or((url.scheme() == "nats").then_some(4222)) else {
+                bail!("{shown} names no port (syslog: 514, or 6514 for TLS; NATS: 4222)")
             };
+            if !url.username().is_empty() || url.password().is_some() {
+                bail!(
+                    "{shown}: credentials go in token, basic_auth, nkey or nats_credentials, not in the URL"
+                )
+            }
             if !matches!(url.path(), "" | "/") || url.query().is_some() {
                 bail!(
                     "{shown}: a {} endpoint is a host and a port, nothing after them",

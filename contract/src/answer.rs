@@ -112,6 +112,17 @@ fn check_subjects(published: &PublishedMessages) -> Result<(), String> {
 
 /// Checks one subject (see [`check_subjects`]).
 pub fn check_subject(subject: &str) -> Result<(), &'static str> {
+    check_subject_tokens(subject, false)
+}
+
+/// Checks a subject filter: a subject whose tokens may be the wildcards `*` (any one
+/// token) and, last, `>` (any rest), as a connection check names the subjects a template
+/// makes.
+pub fn check_subject_filter(filter: &str) -> Result<(), &'static str> {
+    check_subject_tokens(filter, true)
+}
+
+fn check_subject_tokens(subject: &str, wildcards: bool) -> Result<(), &'static str> {
     if subject.len() > MAX_SUBJECT_BYTES {
         return Err("longer than 256 bytes");
     }
@@ -121,7 +132,7 @@ pub fn check_subject(subject: &str) -> Result<(), &'static str> {
     if subject.split('.').any(str::is_empty) {
         return Err("an empty token (a subject is dot-separated names)");
     }
-    if subject.split('.').any(|token| token == "*" || token == ">") {
+    if !wildcards && subject.split('.').any(|token| token == "*" || token == ">") {
         return Err("a wildcard (only subscriptions take them)");
     }
     // `$JS.API.STREAM.PURGE.X` would purge a stream: the server's own APIs, and the

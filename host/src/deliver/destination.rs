@@ -409,7 +409,7 @@ impl Destination {
         if let Transport::Nats(nats) = &self.transport {
             let subject = check.as_ref().map(|check| &check.query.path[1..]);
             if let Some(subject) = subject {
-                sluice_contract::answer::check_subject(subject).map_err(|problem| {
+                sluice_contract::answer::check_subject_filter(subject).map_err(|problem| {
                     anyhow::anyhow!(
                         "the module's connection check names subject {subject:?}: {problem}"
                     )

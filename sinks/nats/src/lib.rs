@@ -4,9 +4,9 @@
 //! event's fields (`audit.{tenant}`), its payload the event as read (placed by range,
 //! never copied) or mapped to ECS or OCSF. The host publishes each message with the
 //! event's id as `Nats-Msg-Id` and counts it delivered when the stream acknowledged it;
-//! this module never reads an answer. It names the subject of an event without fields
-//! (each field as `subject_missing`) as its connection check, so `sluice check
-//! --connect` says whether a stream takes it.
+//! this module never reads an answer. It names the subjects its template makes, each
+//! placeholder a wildcard (`audit.*`), as its connection check, so `sluice check
+//! --connect` says whether a stream takes them.
 
 pub mod subject;
 
@@ -112,7 +112,7 @@ impl sluice_guest::Formatter for Nats {
         Some(ConnectionCheck {
             query: Query {
                 method: "GET".into(),
-                path: format!("/{}", self.subject.example()),
+                path: format!("/{}", self.subject.filter()),
                 headers: Vec::new(),
                 body: Vec::new(),
             },

@@ -38,8 +38,10 @@ impl SubjectTemplate {
                 .find('}')
                 .ok_or_else(|| problem("a `{` without its `}`"))?;
             let field = &rest[open + 1..open + close];
-            if field.is_empty() {
-                return Err(problem("`{}` names no field"));
+            if field.split('.').any(str::is_empty) {
+                return Err(problem(
+                    "a placeholder names no field, or has an empty part (`{a..b}`)",
+                ));
             }
             parts.push(Part::Field(field.to_owned()));
             rest = &rest[open + close + 1..];
@@ -87,9 +89,26 @@ impl SubjectTemplate {
         subject
     }
 
-    /// A subject for `check --connect`: each field as its `missing` token.
-    pub fn example(&self) -> String {
-        self.render(|_| None)
+    /// The subjects the template makes, as a filter for `check --connect`: a token that
+    /// is a placeholder alone is `*` (any value), one with literal text beside it takes
+    /// the `missing` token.
+    pub fn filter(&self) -> String {
+        const FIELD: char = '\u{0}';
+        let mut marked = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => marked.push_str(text),
+                Part::Field(_) => marked.push(FIELD),
+            }
+        }
+        marked
+            .split('.')
+            .map(|token| match token.chars().all(|c| c == FIELD) {
+                true => "*".to_owned(),
+                false => token.replace(FIELD, &self.missing),
+            })
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     fn push_token(&self, subject: &mut String, value: Option<Value>) {
@@ -146,6 +165,7 @@ mod tests {
             "audit.{tenant",
             "audit.}",
             "audit.{}",
+            "audit.{a..b}",
             "audit..x",
             "audit.*",
             "a b",
@@ -157,6 +177,7 @@ mod tests {
             );
         }
         assert!(SubjectTemplate::parse("audit.{t}", "un.known").is_err());
+        assert_eq!(template("audit.{t}.x-{u}").filter(), "audit.*.x-unknown");
         assert!(!template("audit.events").has_fields());
         assert!(template("audit.{t}").has_fields());
     }
