@@ -122,53 +122,38 @@ async fn check_connect_names_a_subject_no_stream_takes_and_a_refused_token() {
     server.create_stream("AUDIT", &["audit.>"]).await;
     let harness = Harness::new();
     harness.copy_data(&SAMPLE_FILES);
-    let config = |subject: &str| {
-        nats_destination(
+    // `check --connect` of a destination publishing to `subject`, with `token`.
+    let check = async |subject: &str, token: &str| {
+        harness.config(&nats_destination(
             &server.url(),
             &format!(
                 "token = {{ env = \"NATS_TOKEN\" }}\nsettings = {{ subject = \"{subject}\" }}\n"
             ),
-        )
+        ));
+        let output = harness
+            .sluice(
+                &["check", "--connect", "-c", "sluice.toml"],
+                &[("NATS_TOKEN", token)],
+            )
+            .await;
+        (output.status.success(), transcript(&output))
     };
 
-    harness.config(&config("audit.{org_id}"));
-    let taken = harness
-        .sluice(
-            &["check", "--connect", "-c", "sluice.toml"],
-            &[("NATS_TOKEN", "s3cret-nats")],
-        )
-        .await;
-    assert!(taken.status.success(), "{}", transcript(&taken));
+    let (taken, said) = check("audit.{org_id}", "s3cret-nats").await;
+    assert!(taken, "{said}");
     assert!(
-        String::from_utf8_lossy(&taken.stdout).contains("subject audit.* is kept by stream AUDIT"),
-        "{}",
-        transcript(&taken)
+        said.contains("subject audit.* is kept by stream AUDIT"),
+        "{said}"
     );
 
-    harness.config(&config("logs.{org_id}"));
-    let nowhere = harness
-        .sluice(
-            &["check", "--connect", "-c", "sluice.toml"],
-            &[("NATS_TOKEN", "s3cret-nats")],
-        )
-        .await;
-    assert!(!nowhere.status.success());
+    let (taken, said) = check("logs.{org_id}", "s3cret-nats").await;
     assert!(
-        transcript(&nowhere).contains("no stream takes subject logs.*"),
-        "{}",
-        transcript(&nowhere)
+        !taken && said.contains("no stream takes subject logs.*"),
+        "{said}"
     );
 
-    harness.config(&config("audit.{org_id}"));
-    let refused = harness
-        .sluice(
-            &["check", "--connect", "-c", "sluice.toml"],
-            &[("NATS_TOKEN", "wrong")],
-        )
-        .await;
-    assert!(!refused.status.success());
-    let said = transcript(&refused);
-    assert!(said.contains("uthorization"), "{said}");
+    let (taken, said) = check("audit.{org_id}", "wrong").await;
+    assert!(!taken && said.contains("uthorization"), "{said}");
     assert!(
         !said.contains("wrong") && !said.contains("s3cret"),
         "{said}"

@@ -205,10 +205,37 @@ macro_rules! acknowledgement_exports {
 
 pub(super) use acknowledgement_exports;
 
-/// The host's imports under an older version's names (`wit` its types, `wit_host` its
-/// host interface): each passes the call on to the latest's.
-macro_rules! legacy_host_imports {
+/// What every older version has alike, expanded in its file, where its bindings are
+/// `Formatter` and `FormatterPre`, its types `wit` and its host interface `wit_host`: the
+/// function that adds its imports to a linker, its imports (each passes the call on to
+/// the latest's), and `Exported`, a module of the version with its batch columns as its
+/// bindings lower them.
+macro_rules! legacy_version {
     () => {
+        /// Adds the imports of this version's modules to a linker that has the latest's.
+        pub fn add_to_linker(
+            linker: &mut wasmtime::component::Linker<ModuleState>,
+        ) -> wasmtime::Result<()> {
+            Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
+        }
+
+        pub struct Exported {
+            bindings: Formatter,
+            batch: wit::Batch,
+        }
+
+        impl Exported {
+            pub fn instantiate(
+                pre: &FormatterPre<ModuleState>,
+                store: &mut Store<ModuleState>,
+            ) -> wasmtime::Result<Self> {
+                Ok(Exported {
+                    bindings: pre.instantiate(store)?,
+                    batch: convert::empty_batch(),
+                })
+            }
+        }
+
         impl wit::Host for ModuleState {}
 
         impl wit::HostEventText for ModuleState {
@@ -254,7 +281,7 @@ macro_rules! legacy_host_imports {
     };
 }
 
-pub(super) use legacy_host_imports;
+pub(super) use legacy_version;
 
 mod current;
 pub(super) mod v0_3;

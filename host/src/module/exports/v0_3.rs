@@ -63,32 +63,7 @@ mod convert {
     }
 }
 
-/// Adds the imports of 0.3.0 modules to a linker that has the latest's.
-pub fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<ModuleState>,
-) -> wasmtime::Result<()> {
-    Formatter::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
-}
-
-super::legacy_host_imports!();
-
-/// A module of contract 0.3.0, and its batch columns as its bindings lower them.
-pub struct Exported {
-    bindings: Formatter,
-    batch: wit::Batch,
-}
-
-impl Exported {
-    pub fn instantiate(
-        pre: &FormatterPre<ModuleState>,
-        store: &mut Store<ModuleState>,
-    ) -> wasmtime::Result<Self> {
-        Ok(Exported {
-            bindings: pre.instantiate(store)?,
-            batch: convert::empty_batch(),
-        })
-    }
-}
+super::legacy_version!();
 
 impl Exports for Exported {
     super::shared_exports!();
