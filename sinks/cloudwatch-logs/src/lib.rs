@@ -10,7 +10,11 @@
 //! too old, expired), refused; throttling, `ServiceUnavailableException`, 5xx and 429
 //! retried; `ResourceNotFoundException` (the log group or stream does not exist yet)
 //! retried too, so that the events wait until it is created or the retry policy gives
-//! up; any other error refused with its type and message.
+//! up; the sequence-token errors of the API's older revisions (sequence tokens are
+//! ignored now, and these no longer returned): `InvalidSequenceTokenException` retried
+//! (the request carries no token, so a resend is all it can do) and
+//! `DataAlreadyAcceptedException` delivered (CloudWatch has the batch); any other error
+//! refused with its type and message.
 
 pub mod request;
 
@@ -135,9 +139,11 @@ fn classify(response: &HttpResponse, count: u32) -> Verdict {
     let (kind, message) = error_of(response);
     let reason = format!("HTTP {} {kind}: {message}", response.status);
     match kind.as_str() {
-        "ThrottlingException" | "ServiceUnavailableException" | "ResourceNotFoundException" => {
-            Verdict::retry(response, reason)
-        }
+        "ThrottlingException"
+        | "ServiceUnavailableException"
+        | "ResourceNotFoundException"
+        | "InvalidSequenceTokenException" => Verdict::retry(response, reason),
+        "DataAlreadyAcceptedException" => Verdict::Delivered,
         _ if matches!(response.status, 429 | 500..=599) => Verdict::retry(response, reason),
         _ if response.status == 413 => Verdict::TooLarge,
         _ => Verdict::Refused(reason),
@@ -221,6 +227,7 @@ mod tests {
             "ThrottlingException",
             "com.amazonaws.logs#ServiceUnavailableException",
             "ResourceNotFoundException",
+            "InvalidSequenceTokenException",
         ] {
             let body = format!(r#"{{"__type":"{kind}","message":"m"}}"#);
             assert!(
@@ -228,6 +235,11 @@ mod tests {
                 "{kind}"
             );
         }
+        let accepted = r#"{"__type":"DataAlreadyAcceptedException","message":"m"}"#;
+        assert!(matches!(
+            classify(&response(400, accepted), 1),
+            Verdict::Delivered
+        ));
         let refused = classify(
             &response(
                 400,

@@ -68,7 +68,7 @@ impl SubjectTemplate {
         };
         // Every field as `x`: what is left must be a subject a message can go to.
         let sample = parsed.render(|_| Some(Value::from("x")));
-        sluice_guest::check_subject(&sample).map_err(|why| problem(why))?;
+        sluice_guest::check_subject(&sample).map_err(problem)?;
         Ok(parsed)
     }
 
