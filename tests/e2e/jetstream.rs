@@ -482,3 +482,23 @@ async fn check_refuses_what_a_nats_server_would_not_take_or_sluice_would_ignore(
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_that_exists_keeps_its_settings_and_the_host_says_so() {
+    let server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    server
+        .create_consumer("AUDIT", "core", Duration::from_secs(30))
+        .await;
+    fill_stream(&server, 10).await;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let core = Harness::new();
+    core.config(&core_config(&server, &receiver));
+    let run = core.spawn_run(receiver.token(), std::process::Stdio::null());
+    assert_eq!(wait_for_distinct(&receiver, 10).await, 10);
+    let said = stop(run).await;
+    assert!(
+        said.contains("the consumer exists with its own ack_wait and max_ack_pending"),
+        "{said}"
+    );
+}

@@ -71,3 +71,92 @@ async fn events_reach_the_secret_collector_url_which_is_never_shown() {
         transcript(&refused)
     );
 }
+
+/// A collector in the way that quotes what it was sent: a 404 page with the path, a
+/// redirect to a URL with the same code, an AWS-like error that quotes the session
+/// token. What they say reaches logs and dead letters masked.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_quote_the_secrets_are_masked() {
+    use axum::http::{HeaderMap, StatusCode, Uri, header};
+    let app = axum::Router::new()
+        .route(
+            "/echo/{*rest}",
+            axum::routing::any(|uri: Uri| async move {
+                (StatusCode::NOT_FOUND, format!("Cannot POST {}", uri.path()))
+            }),
+        )
+        .route(
+            "/moved/{*rest}",
+            axum::routing::any(|uri: Uri| async move {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("https://endpoint9.example{}", uri.path()))],
+                )
+            }),
+        )
+        .route(
+            "/",
+            axum::routing::any(|headers: HeaderMap| async move {
+                let token = headers
+                    .get("x-amz-security-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        r#"{{"__type":"InvalidSignatureException","message":"The Canonical String was x-amz-security-token:{token}"}}"#
+                    ),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    for url in [
+        format!("{base}/echo/receiver/v1/http/{CODE}"),
+        format!("{base}/moved/receiver/v1/http/{CODE}"),
+    ] {
+        let harness = Harness::new();
+        harness.copy_data(&["idp-audit.jsonl"]);
+        harness.config(&config());
+        let failed = harness.run_expecting(3, &[("SUMO_URL", &url)]).await;
+        let connect = harness
+            .sluice(
+                &["check", "--connect", "-c", "sluice.toml"],
+                &[("SUMO_URL", &url)],
+            )
+            .await;
+        let dead: String = harness
+            .dead_letters()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        for text in [transcript(&failed), transcript(&connect), dead] {
+            assert!(!text.contains(CODE), "{text}");
+        }
+    }
+
+    let token = "FwoGZXIvYXdzEBQaDEXAMPLESESSIONTOKEN";
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n[[destinations]]\nname = \"cw\"\nmodule = \"cloudwatch-logs\"\nendpoint = \"{base}\"\naws = {{ region = \"us-east-1\", service = \"logs\", access_key_id = {{ env = \"K\" }}, secret_access_key = {{ env = \"S\" }}, session_token = {{ env = \"T\" }} }}\nsettings = {{ log_group = \"g\", log_stream = \"s\" }}\n"
+    ));
+    let env = [
+        ("K", "AKIDEXAMPLE"),
+        ("S", "secret-access-key-value"),
+        ("T", token),
+    ];
+    let failed = harness.run_expecting(3, &env).await;
+    let dead: String = harness
+        .dead_letters()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    assert!(dead.contains("InvalidSignatureException"), "{dead}");
+    for text in [transcript(&failed), dead] {
+        assert!(!text.contains(token), "{text}");
+    }
+}

@@ -38,6 +38,8 @@ pub struct Destination {
     pub(super) limits: BatchLimits,
     pub(super) transport: Transport,
     pub(super) credential: Option<Credential>,
+    /// Masks the secrets it sends in what its answers say (reasons, `check --connect`).
+    pub(super) redactor: super::redact::Redactor,
     signing_keys: SigningKeys,
     pub(super) retry: RetryPolicy,
     pub(super) circuit: Circuit,
@@ -278,6 +280,10 @@ impl Destination {
             }),
             settings,
             transport,
+            redactor: super::redact::Redactor::new(
+                config,
+                credential.iter().flat_map(Credential::secrets),
+            ),
             credential,
             signing_keys: Arc::new(signing_keys),
             retry: RetryPolicy::new(&config.retry),
@@ -436,12 +442,14 @@ impl Destination {
             .query(&check.query, self.credential.as_ref())
             .await
             .map_err(|reason| anyhow::anyhow!("cannot reach the endpoint: {reason}"))?;
+        // Masked before it is cut: a secret cut in half would not be found.
+        let body = self
+            .redactor
+            .redact(String::from_utf8_lossy(&response.body).trim());
         let answer = format!(
             "HTTP {}: {}",
             response.status,
-            crate::module::one_line(
-                String::from_utf8_lossy(&response.body[..response.body.len().min(200)]).trim()
-            )
+            crate::module::one_line(&body.chars().take(200).collect::<String>())
         );
         if !tested {
             return Ok(format!(

@@ -25,6 +25,7 @@ mod destination;
 mod filter_stage;
 mod health;
 mod rate;
+mod redact;
 mod requests;
 mod retry;
 mod sample;

@@ -473,6 +473,7 @@ impl Worker {
             };
             let took = started.elapsed();
             let answered = sent.is_ok();
+            let sent = sent.map_err(|reason| destination.redactor.redact(&reason));
             let verdict = match sent {
                 Ok(Sent::Captured) => Verdict::Delivered,
                 Ok(Sent::Written(refused)) if refused.is_empty() => Verdict::Delivered,
@@ -493,10 +494,12 @@ impl Worker {
                     }
                     Some((failure, _)) => Verdict::Partial(failure),
                 },
-                Ok(Sent::Redirected(reason)) => Verdict::Refused(reason),
+                Ok(Sent::Redirected(reason)) => {
+                    Verdict::Refused(destination.redactor.redact(&reason))
+                }
                 Ok(Sent::Response(response)) => {
                     match self.classify(response, &sent_request).await {
-                        Ok(verdict) => verdict,
+                        Ok(verdict) => redacted(verdict, &destination.redactor),
                         Err(reason) => Verdict::Retry(types::RetryAdvice {
                             reason,
                             after_ms: None,
@@ -876,6 +879,30 @@ fn request_result(answered: Option<&Verdict>, timed_out: bool) -> RequestResult 
         Some(Verdict::Retry(_)) => RequestResult::Retried,
         Some(Verdict::Refused(_) | Verdict::TooLarge) => RequestResult::Refused,
         Some(_) => RequestResult::Ok,
+    }
+}
+
+/// `verdict` with the destination's secrets masked in its reasons (a receiver may quote
+/// what it was sent).
+fn redacted(verdict: Verdict, redactor: &super::redact::Redactor) -> Verdict {
+    match verdict {
+        Verdict::Retry(advice) => Verdict::Retry(types::RetryAdvice {
+            reason: redactor.redact(&advice.reason),
+            after_ms: advice.after_ms,
+        }),
+        Verdict::Refused(reason) => Verdict::Refused(redactor.redact(&reason)),
+        Verdict::Partial(partial) => Verdict::Partial(types::PartialFailure {
+            retry: partial.retry,
+            refused: partial
+                .refused
+                .into_iter()
+                .map(|refusal| types::Refusal {
+                    event: refusal.event,
+                    reason: redactor.redact(&refusal.reason),
+                })
+                .collect(),
+        }),
+        verdict => verdict,
     }
 }
 

@@ -228,6 +228,11 @@ async fn subscribe(
         )
         .await
         .map_err(|e| format!("consumer {}: {e}", config.consumer))?;
+    // A consumer that exists keeps its own settings: said, so they are not believed.
+    let kept = &consumer.cached_info().config;
+    if kept.ack_wait != config.ack_wait || kept.max_ack_pending != config.max_ack_pending as i64 {
+        tracing::warn!(consumer = %config.consumer, ack_wait = ?kept.ack_wait, max_ack_pending = kept.max_ack_pending, "jetstream source: the consumer exists with its own ack_wait and max_ack_pending, which the server keeps (change them on the server, or delete the consumer)");
+    }
     consumer
         .messages()
         .await

@@ -126,6 +126,22 @@ impl NatsServer {
         consumer.info().await.unwrap().num_ack_pending
     }
 
+    /// Makes `stream`'s durable pull consumer `consumer` with `ack_wait`.
+    pub async fn create_consumer(&self, stream: &str, consumer: &str, ack_wait: Duration) {
+        let context = self.jetstream().await;
+        context
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some(consumer.to_owned()),
+                ack_wait,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
     /// Deletes `stream`'s consumer `consumer`.
     pub async fn delete_consumer(&self, stream: &str, consumer: &str) {
         let context = self.jetstream().await;

@@ -24,9 +24,12 @@ impl HttpTransport {
     pub fn new(base: reqwest::Url, config: &DestinationConfig) -> Result<Self> {
         let secret_name = match &config.endpoint {
             crate::config::EndpointSetting::Secret(secret) => Some(format!(
-                "{}://{} (the URL in {secret})",
+                "{}://{}{} (the URL in {secret})",
                 base.scheme(),
-                base.host_str().unwrap_or_default()
+                base.host_str().unwrap_or_default(),
+                base.port()
+                    .map(|port| format!(":{port}"))
+                    .unwrap_or_default()
             )),
             crate::config::EndpointSetting::Text(_) => None,
         };
@@ -90,7 +93,7 @@ impl HttpTransport {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .map_or("(no Location)".into(), |value| {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                    self.shown_location(&String::from_utf8_lossy(value.as_bytes()))
                 });
             return Ok(Sent::Redirected(format!(
                 "{shown} answered HTTP {} to {location}; redirects are not followed: set the destination's endpoint to where events should go",
@@ -119,6 +122,23 @@ impl HttpTransport {
 }
 
 impl HttpTransport {
+    /// Where a redirect pointed, as a message may say it: without its query (a signed
+    /// URL carries its credential there), and only its scheme and host for a destination
+    /// whose URL is a secret (a collector's next URL holds the same code).
+    fn shown_location(&self, location: &str) -> String {
+        let Ok(url) = self.base.join(location) else {
+            return "(a Location that is not a URL)".to_owned();
+        };
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        match self.secret_name {
+            Some(_) => format!("{}://{host}/...", url.scheme()),
+            None => format!("{}://{host}{}", url.scheme(), url.path()),
+        }
+    }
+
     /// An exchange's failure, naming the endpoint as `shown`: reqwest's own text holds
     /// the URL, which a secret endpoint's must not.
     fn describe_error(&self, shown: &str, error: reqwest::Error) -> String {

@@ -98,15 +98,27 @@ impl Credential {
         )])
     }
 
-    /// The headers as a capture shows them: the credential's value masked.
+    /// The secrets this credential sends, for [`super::redact::Redactor`]: what a
+    /// destination's answer may quote back.
+    pub fn secrets(&self) -> Vec<Secret> {
+        match &self.value {
+            CredentialValue::Fixed(secret) => vec![secret.clone()],
+            CredentialValue::OAuth2(_) => Vec::new(),
+            CredentialValue::Aws(signer) => signer.secrets(),
+            CredentialValue::AzureSharedKey(signer) => signer.secrets(),
+        }
+    }
+
+    /// The headers as a capture shows them: the credential's value masked (after its
+    /// prefix: `Splunk ****`).
     fn masked(&self) -> Vec<(String, Secret)> {
-        let name = match &self.value {
-            CredentialValue::Aws(_) | CredentialValue::AzureSharedKey(_) => {
-                "Authorization".to_owned()
+        let (name, prefix) = match &self.value {
+            CredentialValue::Aws(_) | CredentialValue::AzureSharedKey(_) => ("Authorization", ""),
+            CredentialValue::Fixed(_) | CredentialValue::OAuth2(_) => {
+                (self.header.name.as_str(), self.header.prefix.as_str())
             }
-            _ => self.header.name.clone(),
         };
-        vec![(name, Secret::obtained("****".into()))]
+        vec![(name.to_owned(), Secret::obtained(format!("{prefix}****")))]
     }
 }
 

@@ -46,6 +46,11 @@ impl SharedKeySigner {
         })
     }
 
+    /// The workspace key.
+    pub fn secrets(&self) -> Vec<Secret> {
+        vec![self.key.clone()]
+    }
+
     /// `x-ms-date` (`date`, RFC 1123) and `Authorization` for `request`.
     pub fn sign(&self, request: &Signed<'_>, date: &str) -> Vec<(String, Secret)> {
         let key = BASE64

@@ -68,6 +68,13 @@ impl AwsSigner {
         })
     }
 
+    /// Its secret key and session token.
+    pub fn secrets(&self) -> Vec<Secret> {
+        std::iter::once(self.secret_access_key.clone())
+            .chain(self.session_token.clone())
+            .collect()
+    }
+
     /// The headers that sign `request` at `amz_date` (`YYYYMMDDTHHMMSSZ`): `x-amz-date`,
     /// `x-amz-content-sha256`, `x-amz-security-token` when there is one, and
     /// `Authorization`.
