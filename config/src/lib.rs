@@ -1016,6 +1016,22 @@ impl Config {
                         .map_err(|e| anyhow::anyhow!("{at}.{name}: {e}"))?;
                 }
             }
+            if let Some(aws) = &destination.aws {
+                // Both are in the scope every signature covers: a region or service
+                // written wrong signs requests AWS refuses, or an unreadable header.
+                for (key, value) in [("region", &aws.region), ("service", &aws.service)] {
+                    if value.is_empty()
+                        || !value
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    {
+                        bail!(
+                            "{at}.aws.{key}: `{}` is not an AWS {key} (lowercase letters, digits and `-`, such as eu-west-1 or logs)",
+                            value.escape_debug()
+                        );
+                    }
+                }
+            }
             if let Some(oauth2) = &destination.oauth2 {
                 oauth2
                     .client_secret

@@ -122,3 +122,24 @@ async fn a_signature_moto_refuses_dead_letters_the_events_and_never_shows_the_se
     );
     assert!(moto.messages(&key, GROUP, STREAM).await.is_empty());
 }
+
+#[tokio::test]
+async fn check_refuses_a_region_or_service_no_signature_could_name() {
+    let harness = Harness::new();
+    for (aws, expected) in [
+        (
+            "region = \"us east/1\", service = \"logs\"",
+            "aws.region: `us east/1` is not an AWS region",
+        ),
+        (
+            "region = \"eu-west-1\", service = \"\"",
+            "aws.service: `` is not an AWS service",
+        ),
+    ] {
+        let config = format!(
+            "[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"cw\"\nmodule = \"cloudwatch-logs\"\nendpoint = \"https://logs.eu-west-1.amazonaws.com\"\naws = {{ {aws} }}\nsettings = {{ log_group = \"g\", log_stream = \"s\" }}\n"
+        );
+        let stderr = crate::support::check_fails(&harness, &config, &[]).await;
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}

@@ -161,7 +161,9 @@ impl SentinelConfig {
             .text("time_field")
             .unwrap_or_else(|| default_time_field.to_owned());
         if matches!(api, Api::DataCollector { .. })
-            && ["TimeGenerated", "tenant", "RawData"].contains(&time_field.as_str())
+            && ["TimeGenerated", "tenant", "RawData"]
+                .iter()
+                .any(|reserved| reserved.eq_ignore_ascii_case(time_field.trim()))
         {
             return Err(FormatError::setting(
                 "time_field",

@@ -126,6 +126,16 @@ impl NatsServer {
         consumer.info().await.unwrap().num_ack_pending
     }
 
+    /// Whether `stream` has a consumer named `consumer`.
+    pub async fn has_consumer(&self, stream: &str, consumer: &str) -> bool {
+        let context = self.jetstream().await;
+        let stream = context.get_stream(stream).await.unwrap();
+        stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer)
+            .await
+            .is_ok()
+    }
+
     /// Makes `stream`'s durable pull consumer `consumer` with `ack_wait`.
     pub async fn create_consumer(&self, stream: &str, consumer: &str, ack_wait: Duration) {
         let context = self.jetstream().await;

@@ -143,12 +143,17 @@ pub fn amz_date_now() -> String {
 /// The keys of the environment, else of the shared credentials file.
 fn standard_chain() -> Result<(String, Secret, Option<Secret>)> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        return Ok((
-            id,
-            Secret::obtained(secret),
-            env("AWS_SESSION_TOKEN").map(Secret::obtained),
-        ));
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => {
+            return Ok((
+                id,
+                Secret::obtained(secret),
+                env("AWS_SESSION_TOKEN").map(Secret::obtained),
+            ));
+        }
+        (Some(_), None) => bail!("aws: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
+        (None, Some(_)) => bail!("aws: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"),
+        (None, None) => {}
     }
     let path = env("AWS_SHARED_CREDENTIALS_FILE")
         .map(std::path::PathBuf::from)
@@ -163,7 +168,8 @@ fn standard_chain() -> Result<(String, Secret, Option<Secret>)> {
             path.display()
         )
     })?;
-    let keys = profile_keys(&text, &profile);
+    let keys = profile_keys(&text, &profile)
+        .map_err(|problem| anyhow::anyhow!("aws: {}: {problem}", path.display()))?;
     match (
         keys.get("aws_access_key_id"),
         keys.get("aws_secret_access_key"),
@@ -181,18 +187,39 @@ fn standard_chain() -> Result<(String, Secret, Option<Secret>)> {
     }
 }
 
-/// The `key = value` lines of `[profile]` in a shared credentials file.
-fn profile_keys<'a>(text: &'a str, profile: &str) -> std::collections::HashMap<&'a str, &'a str> {
+/// The `key = value` lines of `[profile]` in a shared credentials file; an error names
+/// the first line that is neither a section, a key, a comment nor blank, or a key given
+/// twice in the profile (which would leave a key that signs nothing AWS takes).
+fn profile_keys<'a>(
+    text: &'a str,
+    profile: &str,
+) -> Result<std::collections::HashMap<&'a str, &'a str>, String> {
     let mut keys = std::collections::HashMap::new();
     let mut inside = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+    for (number, line) in text.lines().map(str::trim).enumerate() {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if line.starts_with('[') {
+            let name = line
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .ok_or_else(|| format!("line {}: a section without its `]`", number + 1))?;
             inside = name.trim() == profile;
-        } else if inside && let Some((key, value)) = line.split_once('=') {
-            keys.insert(key.trim(), value.trim());
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: neither `[section]` nor `key = value`", number + 1))?;
+        if inside && keys.insert(key.trim(), value.trim()).is_some() {
+            return Err(format!(
+                "line {}: {} given twice in [{profile}]",
+                number + 1,
+                key.trim()
+            ));
         }
     }
-    keys
+    Ok(keys)
 }
 
 /// The credential scope: `date/region/service/aws4_request`.
@@ -396,15 +423,16 @@ mod tests {
 
     #[test]
     fn a_profile_of_the_shared_credentials_file_is_read() {
-        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n[ops]\naws_access_key_id=C\naws_secret_access_key=D\n";
+        let text = "# keys\n[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[ops]\naws_access_key_id=C\naws_secret_access_key=D\n";
+        let keys = |profile: &str| profile_keys(text, profile).unwrap();
+        assert_eq!(keys("ops").get("aws_access_key_id"), Some(&"C"));
+        assert_eq!(keys("default").get("aws_secret_access_key"), Some(&"B"));
+        assert!(keys("none").is_empty());
         assert_eq!(
-            profile_keys(text, "ops").get("aws_access_key_id"),
-            Some(&"C")
+            profile_keys("[default\na = b\n", "default").unwrap_err(),
+            "line 1: a section without its `]`"
         );
-        assert_eq!(
-            profile_keys(text, "default").get("aws_secret_access_key"),
-            Some(&"B")
-        );
-        assert!(profile_keys(text, "none").is_empty());
+        assert!(profile_keys("[default]\ngarbage\n", "default").is_err());
+        assert!(profile_keys("[default]\na = 1\na = 2\n", "default").is_err());
     }
 }
