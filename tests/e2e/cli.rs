@@ -412,7 +412,7 @@ async fn check_connect_reaches_each_endpoint_and_tests_the_credential() {
     assert!(
         stderr.contains("destinations[0] (`splunk`): the credential was refused: HTTP 403")
             && stderr.contains("Invalid token")
-            && stderr.contains("1 of 1 destination(s) failed the connection check"),
+            && stderr.contains("1 destination(s) or source(s) failed the connection check"),
         "{stderr}"
     );
     // No `ok` after a failure: neither for the destination nor for the file.

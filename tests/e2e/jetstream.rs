@@ -512,3 +512,48 @@ async fn a_consumer_that_exists_keeps_its_settings_and_the_host_says_so() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_connect_tests_a_jetstream_sources_credential_and_stream() {
+    let server = NatsServer::start_with_token(Some("s3cret-nats")).await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    let harness = Harness::new();
+    let config = |stream: &str| {
+        format!(
+            "[[sources]]\nname = \"tier\"\ntype = \"jetstream\"\nurl = \"{}\"\nstream = \"{stream}\"\nconsumer = \"core\"\ntoken = {{ env = \"NATS_TOKEN\" }}\n[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:c\"\n",
+            server.url()
+        )
+    };
+    let check = async |stream: &str, token: &str| {
+        harness.config(&config(stream));
+        let output = harness
+            .sluice(
+                &["check", "--connect", "-c", "sluice.toml"],
+                &[("NATS_TOKEN", token)],
+            )
+            .await;
+        (output.status.success(), transcript(&output))
+    };
+
+    let (taken, said) = check("AUDIT", "s3cret-nats").await;
+    assert!(taken, "{said}");
+    assert!(
+        said.contains("ok  source `tier`: connected to nats://127.0.0.1")
+            && said.contains("consumer core is made at the first run"),
+        "{said}"
+    );
+    let (taken, said) = check("AUDIT", "wrong").await;
+    assert!(
+        !taken && said.contains("sources[0]") && said.contains("uthorization"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("s3cret") && !said.contains("wrong\""),
+        "{said}"
+    );
+    let (taken, said) = check("MISSING", "s3cret-nats").await;
+    assert!(
+        !taken && said.contains("stream MISSING cannot be read"),
+        "{said}"
+    );
+}

@@ -518,6 +518,25 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
             }
         }
     }
+    // A source that connects somewhere is tested as a destination is.
+    if let Some(network) = &network {
+        for (i, source) in config.sources.iter().enumerate() {
+            if let SourceConfig::JetStream(jetstream) = source {
+                let label = source.label();
+                match network.block_on(crate::source::probe_jetstream(jetstream, &label)) {
+                    Ok(what) => println!("ok  source `{label}`: {what}"),
+                    Err(error) => {
+                        unreachable += 1;
+                        eprintln!(
+                            "sluice: error: {}: {}: {error:#}",
+                            path.display(),
+                            config.source_location(i)
+                        );
+                    }
+                }
+            }
+        }
+    }
     for warning in config.warnings() {
         println!("warn  {}: {warning}", path.display());
     }
@@ -561,9 +580,8 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     }
     if unreachable > 0 {
         eprintln!(
-            "sluice: error: {}: {unreachable} of {} destination(s) failed the connection check",
-            path.display(),
-            config.destinations.len()
+            "sluice: error: {}: {unreachable} destination(s) or source(s) failed the connection check",
+            path.display()
         );
         return Ok(ExitCode::from(2));
     }

@@ -43,28 +43,8 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<()> {
     let figures = source.1.clone();
-    let at = format!("source `{}`", figures.label);
-    let auth = NatsAuth::read(NatsCredentials {
-        token: config.token.as_ref(),
-        basic_auth: config.basic_auth.as_ref(),
-        nkey: config.nkey.as_ref(),
-        nats_credentials: config.nats_credentials.as_ref(),
-    })
-    .with_context(|| at.clone())?;
-    let tls_config = match config.url.tls {
-        true => Some(crate::client_tls::config_with(
-            config.ca_file.as_deref(),
-            None,
-        )?),
-        false => None,
-    };
-    let connection = NatsConnection::new(
-        &config.url,
-        auth,
-        tls_config,
-        Duration::from_secs(10),
-        format!("sluice {}", figures.label),
-    );
+    let connection = connection(&config, &figures.label)
+        .with_context(|| format!("source `{}`", figures.label))?;
     let Some(client) = retrying(&figures, &stop, || connection.connect()).await else {
         return Ok(());
     };
@@ -178,6 +158,54 @@ impl Chunks {
             .await
             .is_ok()
     }
+}
+
+/// The connection `config` asks for, named after the source's `label`.
+fn connection(config: &JetStreamSourceConfig, label: &str) -> Result<NatsConnection> {
+    let auth = NatsAuth::read(NatsCredentials {
+        token: config.token.as_ref(),
+        basic_auth: config.basic_auth.as_ref(),
+        nkey: config.nkey.as_ref(),
+        nats_credentials: config.nats_credentials.as_ref(),
+    })?;
+    let tls_config = match config.url.tls {
+        true => Some(crate::client_tls::config_with(
+            config.ca_file.as_deref(),
+            None,
+        )?),
+        false => None,
+    };
+    Ok(NatsConnection::new(
+        &config.url,
+        auth,
+        tls_config,
+        Duration::from_secs(10),
+        format!("sluice {label}"),
+    ))
+}
+
+/// For `sluice check --connect`: connects with the source's credential and finds its
+/// stream; says how many messages it holds and whether the consumer exists yet.
+pub async fn probe(config: &JetStreamSourceConfig, label: &str) -> Result<String> {
+    let connection = connection(config, label)?;
+    let client = connection.connect().await.map_err(anyhow::Error::msg)?;
+    let context = jetstream::new(client);
+    let mut stream = context.get_stream(&config.stream).await.map_err(|e| {
+        anyhow::anyhow!(
+            "connected to {}, but stream {} cannot be read: {e}",
+            connection.url,
+            config.stream
+        )
+    })?;
+    let messages = stream.info().await.map_or(0, |info| info.state.messages);
+    let consumer = match stream.get_consumer::<pull::Config>(&config.consumer).await {
+        Ok(_) => "exists",
+        Err(_) => "is made at the first run",
+    };
+    Ok(format!(
+        "connected to {}; stream {} holds {messages} messages; consumer {} {consumer}",
+        connection.url, config.stream, config.consumer
+    ))
 }
 
 /// Runs `attempt` every second until it succeeds (`None` when stopped first), saying

@@ -9,6 +9,7 @@ mod rotated;
 mod syslog;
 
 pub use file::{expand, matches};
+pub use jetstream::probe as probe_jetstream;
 
 pub use sluice_reader::lines::{LinePosition, LineSplitter};
 mod stdin;
