@@ -443,7 +443,7 @@ async fn a_server_restarted_mid_publish_leaves_every_event_in_the_stream() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    server.restart_gracefully().await;
+    server.restart().await;
     let output = exit_within(run, Duration::from_secs(120)).await;
     assert!(output.status.success(), "{}", transcript(&output));
     let mut numbers: Vec<u64> = server

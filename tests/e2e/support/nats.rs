@@ -93,15 +93,11 @@ impl NatsServer {
         }
     }
 
-    /// Kills the server and starts it again on the same port and store.
+    /// Stops the server as an operator would (SIGTERM: it writes what it holds, its
+    /// consumers' acknowledgements included; a SIGKILLed one can forget acknowledgements
+    /// it took since its last write, and deliver those messages again) and starts it
+    /// again on the same port and store.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.run().await;
-    }
-
-    /// Stops the server as an operator would (SIGTERM: it writes what it holds) and
-    /// starts it again on the same port and store.
-    pub async fn restart_gracefully(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SAFETY: a signal to the server we started and have not waited for.
             #[allow(unsafe_code, reason = "libc call")]
