@@ -7,6 +7,7 @@ mod delivery;
 mod ingest;
 mod interpolate;
 mod jetstream;
+pub mod object_name;
 mod secret;
 mod spool;
 
@@ -647,6 +648,14 @@ pub struct DestinationConfig {
     /// A NATS `.creds` file (a user JWT and its NKey seed), instead of `token`,
     /// `basic_auth` or `nkey`.
     pub nats_credentials: Option<SecretRef>,
+    /// How an object store endpoint names its objects, after the endpoint's prefix:
+    /// `%Y`, `%m`, `%d`, `%H`, `%M`, `%S` of the write (UTC), `{host}`, `{start}` (the
+    /// run's start) and `{seq}` (required); the module's suffix (`.jsonl.gz`) follows.
+    pub object_name: Option<String>,
+    /// An S3-compatible server to use instead of AWS's (MinIO, Ceph, a local test
+    /// server): `https://host:port`, or `http://` on this machine only.
+    #[schemars(with = "Option<String>")]
+    pub s3_endpoint: Option<url::Url>,
     /// Longest message sent in one datagram (`udp://`); a longer one is refused to the
     /// dead-letter store.
     #[serde(default = "default_max_datagram_bytes")]
@@ -837,6 +846,9 @@ pub enum Endpoint {
     /// `nats://host:port`: a NATS server, for a module that publishes (a `tls://`
     /// endpoint is one too, with TLS, when the module publishes).
     Nats(SocketEndpoint),
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` or
+    /// `file:///dir`: an object store, where each request's body is one object.
+    Object(url::Url),
 }
 
 /// A TOML error as `FILE:LINE:COLUMN: message`. Not toml's own text, which quotes the
@@ -1454,6 +1466,9 @@ impl Config {
                     "{at}: give one of `token`, `basic_auth`, `oauth2`, `aws`, `azure_shared_key`, `nkey` and `nats_credentials`"
                 );
             }
+            destination
+                .check_object_store()
+                .map_err(|problem| anyhow::anyhow!("{at}.{problem}"))?;
             let is_nats = matches!(destination.endpoint(), Ok(Endpoint::Nats(_)));
             if is_nats
                 && (destination.oauth2.is_some()
@@ -1640,6 +1655,25 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// An object store endpoint, checked: a bucket (or container) for a cloud store, a
+/// directory on this machine for `file://`, and nothing else in the URL.
+fn object_store_endpoint(url: url::Url, shown: &str) -> Result<Endpoint> {
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!("{shown}: credentials go in `aws` or the store's environment, not in the URL");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("{shown}: an object store endpoint is a bucket and a prefix, nothing after them");
+    }
+    match (url.scheme(), url.host_str()) {
+        ("file", None | Some("" | "localhost")) if url.path() != "/" => Ok(Endpoint::Object(url)),
+        ("file", _) => {
+            bail!("{shown}: give a directory on this machine, as in file:///var/lib/sluice/archive")
+        }
+        (_, Some(bucket)) if !bucket.is_empty() => Ok(Endpoint::Object(url)),
+        (scheme, _) => bail!("{shown} names no bucket, as in {scheme}://bucket/prefix"),
+    }
+}
+
 /// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
 pub fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -1697,12 +1731,78 @@ impl DestinationConfig {
             "relp+tls" => Ok(Endpoint::Stream(socket(true, true)?)),
             "udp" => Ok(Endpoint::Datagram(socket(false, false)?)),
             "nats" => Ok(Endpoint::Nats(socket(false, false)?)),
+            "s3" | "gs" | "az" | "file" => object_store_endpoint(url, &shown),
             other => {
                 bail!(
-                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp://, nats:// or capture:DIR"
+                    "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp://, nats://, s3://, gs://, az://, file:// or capture:DIR"
                 )
             }
         }
+    }
+
+    /// The keys only an object store endpoint takes, checked against its kind; the error
+    /// starts with the key it is about.
+    fn check_object_store(&self) -> std::result::Result<(), String> {
+        let scheme = match self.endpoint() {
+            Ok(Endpoint::Object(url)) => url.scheme().to_owned(),
+            _ => {
+                return match (&self.object_name, &self.s3_endpoint) {
+                    (Some(_), _) => Err("object_name: only an object store endpoint (s3://, gs://, az://, file://) names objects".into()),
+                    (_, Some(_)) => Err("s3_endpoint: only an s3:// endpoint takes it".into()),
+                    (None, None) => Ok(()),
+                };
+            }
+        };
+        if let Some(template) = &self.object_name {
+            object_name::ObjectName::parse(template)
+                .map_err(|problem| format!("object_name: {problem}"))?;
+        }
+        let others = self.token.is_some()
+            || self.basic_auth.is_some()
+            || self.oauth2.is_some()
+            || self.azure_shared_key.is_some()
+            || self.nkey.is_some()
+            || self.nats_credentials.is_some()
+            || !self.signing_keys.is_empty();
+        if others {
+            return Err(format!(
+                "endpoint: a {scheme}:// store takes {}, not token, basic_auth, oauth2, azure_shared_key, nkey, nats_credentials or signing_keys",
+                match scheme.as_str() {
+                    "s3" => "`aws`",
+                    "gs" => "its service account from the environment",
+                    "az" => "its account key or token from the environment",
+                    _ => "no credential",
+                }
+            ));
+        }
+        match (scheme.as_str(), &self.aws) {
+            ("s3", None) => return Err("aws: an s3:// endpoint needs `aws = { region = \"...\", service = \"s3\" }` (keys from the standard chain when not given)".into()),
+            ("s3", Some(aws)) if aws.service != "s3" => return Err(format!("aws.service: an s3:// endpoint is signed for `s3`, not `{}`", aws.service)),
+            ("s3", Some(_)) => {}
+            (_, Some(_)) => return Err(format!("aws: a {scheme}:// endpoint is not AWS")),
+            (_, None) => {}
+        }
+        if let Some(url) = &self.s3_endpoint {
+            if scheme != "s3" {
+                return Err("s3_endpoint: only an s3:// endpoint takes it".into());
+            }
+            match url.scheme() {
+                "https" => {}
+                "http" if is_loopback(url) => {}
+                "http" => {
+                    return Err(format!(
+                        "s3_endpoint: the events would cross the network unencrypted to {}: use https://",
+                        url.host_str().unwrap_or_default()
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "s3_endpoint: `{other}://` is not HTTP: use https://"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether a credential is sent with its requests.

@@ -267,6 +267,13 @@ impl Destination {
             );
         }
         let limits = BatchLimits::configured(&config.batch, info.batch);
+        let redactor = super::redact::Redactor::new(
+            config,
+            credential
+                .iter()
+                .flat_map(Credential::secrets)
+                .chain(transport.secrets()),
+        );
         let name: Arc<str> = config.name.as_str().into();
         Ok(Destination {
             circuit: Circuit::new(name.clone(), &config.circuit_breaker),
@@ -280,10 +287,7 @@ impl Destination {
             }),
             settings,
             transport,
-            redactor: super::redact::Redactor::new(
-                config,
-                credential.iter().flat_map(Credential::secrets),
-            ),
+            redactor,
             credential,
             signing_keys: Arc::new(signing_keys),
             retry: RetryPolicy::new(&config.retry),
@@ -404,7 +408,7 @@ impl Destination {
         if let Some(dir) = self.transport.capture_dir() {
             return Ok(format!("capture directory {} is ready", dir.display()));
         }
-        if let Some(probed) = self.transport.probe_socket().await {
+        if let Some(probed) = self.transport.probe().await {
             return probed.map_err(|reason| anyhow::anyhow!("cannot reach the endpoint: {reason}"));
         }
         let check = self
@@ -605,8 +609,9 @@ fn credential(
         &config.aws,
         &config.azure_shared_key,
     );
-    // A NATS connection carries its own credential (read by the transport).
-    if matches!(transport, Transport::Nats(_)) {
+    // A NATS connection and an object store carry their own credential (read by the
+    // transport).
+    if matches!(transport, Transport::Nats(_) | Transport::Object(_)) {
         return Ok(None);
     }
     let Some(header) = &info.auth else {

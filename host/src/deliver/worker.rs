@@ -420,6 +420,13 @@ impl Worker {
     async fn send(&mut self, pending: &Pending, request: Request, queue: &mut VecDeque<Pending>) {
         let (outgoing, payload, compression, events) =
             Outgoing::from(request, &pending.events.columns);
+        // An object store names a request's object once: every attempt writes that name.
+        let outgoing = match (outgoing, self.destination.transport.object_store()) {
+            (Outgoing::Http(request), Some(store)) => {
+                Outgoing::Object(store.object_for(&request, compression == Compression::Gzip))
+            }
+            (outgoing, _) => outgoing,
+        };
         let body =
             match transport::encode_body(&payload, pending.events.text.as_bytes(), compression) {
                 Ok(body) => body,
@@ -438,7 +445,9 @@ impl Worker {
         let sent_request = SentRequest {
             path: match &outgoing {
                 Outgoing::Http(request) => request.path.clone(),
-                Outgoing::Messages(_) | Outgoing::Publish { .. } => String::new(),
+                Outgoing::Messages(_) | Outgoing::Publish { .. } | Outgoing::Object(_) => {
+                    String::new()
+                }
             },
             event_count: events.len() as u32,
         };
@@ -476,6 +485,10 @@ impl Worker {
             let sent = sent.map_err(|reason| destination.redactor.redact(&reason));
             let verdict = match sent {
                 Ok(Sent::Captured) => Verdict::Delivered,
+                Ok(Sent::Stored(name)) => {
+                    tracing::debug!(destination = %destination.name, object = %name, events = events.len(), "object written");
+                    Verdict::Delivered
+                }
                 Ok(Sent::Written(refused)) if refused.is_empty() => Verdict::Delivered,
                 Ok(Sent::Written(refused)) => Verdict::Partial(types::PartialFailure {
                     retry: Vec::new(),
@@ -640,6 +653,7 @@ impl Worker {
                     .await
             }
             Outgoing::Messages(ends) => transport.send_messages(body, ends).await,
+            Outgoing::Object(object) => transport.put_object(object, body).await,
             Outgoing::Publish {
                 ends,
                 subjects,
@@ -918,6 +932,8 @@ enum Outgoing {
         subjects: Vec<String>,
         ids: Vec<String>,
     },
+    /// An HTTP request's body as an object, named once for all its attempts.
+    Object(transport::ObjectWrite),
 }
 
 impl Outgoing {

@@ -1,8 +1,9 @@
 //! How a module's requests travel: one file per kind of transport, behind [`Transport`]:
 //! `http` (reqwest and rustls, certificates verified), `stream` (framed messages on TCP
 //! or TLS connections, or RELP sessions: `relp`), `datagram` (one message per UDP
-//! datagram), `nats` (messages published to NATS JetStream) and `capture` (each request
-//! written to a file, for trying a module out).
+//! datagram), `nats` (messages published to NATS JetStream), `object` (each request one
+//! object in S3, GCS, Azure Blob or a directory) and `capture` (each request written to
+//! a file, for trying a module out).
 //!
 //! The host adds the credential here, after the module returned: a module never sees
 //! it, and a header of the same name set by the module is replaced.
@@ -12,6 +13,7 @@ mod datagram;
 mod http;
 pub mod nats;
 mod oauth2;
+mod object;
 mod relp;
 mod shared_key;
 mod sigv4;
@@ -26,6 +28,7 @@ use flate2::Compression as GzipLevel;
 use flate2::write::GzEncoder;
 
 pub use oauth2::TokenSource;
+pub use object::ObjectWrite;
 pub use shared_key::SharedKeySigner;
 pub use sigv4::AwsSigner;
 
@@ -137,6 +140,8 @@ pub enum Sent {
     Written(Vec<types::Refusal>),
     /// Messages published: what the broker did not acknowledge.
     Published(nats::Published),
+    /// Written as the object of this name, which the store confirmed.
+    Stored(String),
 }
 
 #[derive(Debug)]
@@ -146,6 +151,7 @@ pub enum Transport {
     Datagram(datagram::DatagramTransport),
     /// Boxed: its options (a TLS configuration) are far larger than the others.
     Nats(Box<nats::NatsTransport>),
+    Object(Box<object::ObjectTransport>),
     Capture(capture::CaptureTransport),
 }
 
@@ -166,6 +172,9 @@ impl Transport {
             // `tls://` is a NATS server with TLS for a module that publishes.
             Endpoint::Stream(socket) if transport == types::Transport::Publish => nats(&socket)?,
             Endpoint::Http(base) => Transport::Http(http::HttpTransport::new(base, config)?),
+            Endpoint::Object(url) => {
+                Transport::Object(Box::new(object::ObjectTransport::new(&url, config)?))
+            }
             Endpoint::Capture(dir) => {
                 Transport::Capture(capture::CaptureTransport::new(dir, config.framing)?)
             }
@@ -186,16 +195,18 @@ impl Transport {
         use types::Transport::{Datagram, Http, Publish, Stream};
         let serves = match endpoint {
             Endpoint::Capture(_) => true,
-            Endpoint::Http(_) => transport == Http,
+            // Each request's body is an object.
+            Endpoint::Http(_) | Endpoint::Object(_) => transport == Http,
             Endpoint::Nats(_) => transport == Publish,
             Endpoint::Stream(socket) if transport == Publish => socket.tls && !socket.relp,
             Endpoint::Stream(_) | Endpoint::Datagram(_) => matches!(transport, Stream | Datagram),
         };
         match (serves, transport) {
             (true, _) => Ok(()),
-            (false, Http) => {
-                Err("sends HTTP requests: give it an https:// endpoint (or capture:DIR)".into())
-            }
+            (false, Http) => Err(
+                "sends HTTP requests: give it an https:// endpoint, an object store (s3://, gs://, az://, file://) or capture:DIR"
+                    .into(),
+            ),
             (false, Publish) => Err(
                 "publishes to NATS JetStream: give it a nats:// or tls:// endpoint (or capture:DIR)"
                     .into(),
@@ -216,7 +227,8 @@ impl Transport {
             Transport::Capture(_)
             | Transport::Stream(_)
             | Transport::Datagram(_)
-            | Transport::Nats(_) => reqwest::Client::new(),
+            | Transport::Nats(_)
+            | Transport::Object(_) => reqwest::Client::new(),
         }
     }
 
@@ -234,8 +246,8 @@ impl Transport {
             Transport::Stream(stream) => stream.write(bytes, ends).await.map(Sent::Written),
             Transport::Datagram(datagram) => datagram.send(bytes, ends).await.map(Sent::Written),
             Transport::Capture(capture) => capture.write_messages(bytes, ends).await,
-            Transport::Http(_) | Transport::Nats(_) => {
-                Err("unpublished messages to an HTTP or NATS endpoint".into())
+            Transport::Http(_) | Transport::Nats(_) | Transport::Object(_) => {
+                Err("unpublished messages to an HTTP, NATS or object store endpoint".into())
             }
         }
     }
@@ -256,19 +268,49 @@ impl Transport {
                 .await
                 .map(Sent::Published),
             Transport::Capture(capture) => capture.write_messages(bytes, ends).await,
-            Transport::Http(_) | Transport::Stream(_) | Transport::Datagram(_) => {
+            Transport::Http(_)
+            | Transport::Stream(_)
+            | Transport::Datagram(_)
+            | Transport::Object(_) => {
                 Err("published messages to an endpoint that is not NATS".into())
             }
         }
     }
 
-    /// For `sluice check --connect` of a stream or datagram destination: opens a
-    /// connection (TLS verifies the certificate), or resolves the receiver.
-    pub async fn probe_socket(&self) -> Option<Result<String, String>> {
+    /// For `sluice check --connect` of a destination whose module makes no query:
+    /// opens a stream (TLS verifies the certificate), resolves a datagram receiver, or
+    /// asks an object store about an object.
+    pub async fn probe(&self) -> Option<Result<String, String>> {
         match self {
             Transport::Stream(stream) => Some(stream.probe().await),
             Transport::Datagram(datagram) => Some(datagram.probe().await),
+            Transport::Object(object) => Some(object.probe().await),
             Transport::Http(_) | Transport::Capture(_) | Transport::Nats(_) => None,
+        }
+    }
+
+    /// The object store, for an object store endpoint.
+    pub fn object_store(&self) -> Option<&object::ObjectTransport> {
+        match self {
+            Transport::Object(object) => Some(object),
+            _ => None,
+        }
+    }
+
+    /// Writes `body` as `object`, for an object store endpoint.
+    pub async fn put_object(&self, object: &ObjectWrite, body: &Bytes) -> Result<Sent, String> {
+        match self {
+            Transport::Object(store) => store.put(object, body).await,
+            _ => Err("an object to an endpoint that is not an object store".into()),
+        }
+    }
+
+    /// Secrets the transport holds itself (an object store's keys), which its errors
+    /// must not show.
+    pub fn secrets(&self) -> Vec<Secret> {
+        match self {
+            Transport::Object(object) => object.secrets(),
+            _ => Vec::new(),
         }
     }
 
@@ -293,7 +335,7 @@ impl Transport {
         {
             Sent::Response(response) => Ok(response),
             Sent::Redirected(reason) => Err(reason),
-            Sent::Captured | Sent::Written(_) | Sent::Published(_) => {
+            Sent::Captured | Sent::Written(_) | Sent::Published(_) | Sent::Stored(_) => {
                 Err("only an HTTP endpoint answers a query".into())
             }
         }
@@ -312,8 +354,13 @@ impl Transport {
         let http = match self {
             Transport::Http(http) => http,
             Transport::Capture(capture) => return capture.write(request, body, credential).await,
-            Transport::Stream(_) | Transport::Datagram(_) | Transport::Nats(_) => {
-                return Err("an HTTP request to a stream, datagram or NATS endpoint".into());
+            Transport::Stream(_)
+            | Transport::Datagram(_)
+            | Transport::Nats(_)
+            | Transport::Object(_) => {
+                return Err(
+                    "an HTTP request to a stream, datagram, NATS or object store endpoint".into(),
+                );
             }
         };
         let url = http.url(&request.path)?;

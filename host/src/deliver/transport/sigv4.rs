@@ -27,6 +27,13 @@ pub struct AwsSigner {
     service: String,
 }
 
+/// The keys a signer holds.
+pub struct AwsKeys<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a Secret,
+    pub session_token: Option<&'a Secret>,
+}
+
 /// A request as it goes on the wire, for signing.
 pub struct Unsigned<'a> {
     pub method: &'a str,
@@ -66,6 +73,15 @@ impl AwsSigner {
             region: config.region.clone(),
             service: config.service.clone(),
         })
+    }
+
+    /// Its keys, for a client that signs by itself (the S3 archive's).
+    pub fn keys(&self) -> AwsKeys<'_> {
+        AwsKeys {
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            session_token: self.session_token.as_ref(),
+        }
     }
 
     /// Its secret key and session token.
