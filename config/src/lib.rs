@@ -740,7 +740,8 @@ pub struct BatchConfig {
     pub max_events: Option<u32>,
     /// Most bytes of event JSON in a batch (a single larger event makes a batch alone).
     pub max_bytes: Option<u32>,
-    /// Longest a batch waits for more events after its first; 1 s when unset.
+    /// Longest a batch waits for more events after its first; 1 s when unset (5 minutes
+    /// for an object store, where a batch is an object).
     #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     pub max_wait: Option<Duration>,

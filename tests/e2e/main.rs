@@ -4,6 +4,7 @@ mod support;
 
 mod accounting;
 mod admin;
+mod archive;
 mod authoring;
 mod cli;
 mod cloudwatch;

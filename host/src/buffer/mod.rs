@@ -29,6 +29,12 @@ pub struct Batch {
     pub acks: Vec<Ack>,
 }
 
+/// How long a batch waits for more events, unless its destination says.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1);
+/// The same for an object store, where a batch is an object: objects of five minutes,
+/// not thousands a day of a few events each.
+pub const OBJECT_MAX_WAIT: Duration = Duration::from_secs(300);
+
 /// When batches close.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
@@ -39,15 +45,16 @@ pub struct BatchLimits {
 
 impl BatchLimits {
     /// A destination's `batch` settings, else its module's defaults (`module`), else
-    /// a wait of one second.
+    /// a wait of `default_wait`.
     pub fn configured(
         batch: &crate::config::BatchConfig,
         module: sluice_contract::types::BatchLimits,
+        default_wait: Duration,
     ) -> BatchLimits {
         BatchLimits {
             max_events: batch.max_events.unwrap_or(module.max_events).max(1) as usize,
             max_bytes: batch.max_bytes.unwrap_or(module.max_bytes).max(1) as usize,
-            max_wait: batch.max_wait.unwrap_or(Duration::from_secs(1)),
+            max_wait: batch.max_wait.unwrap_or(default_wait),
         }
     }
 

@@ -246,7 +246,11 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     // In batches as `run` makes them, each formatted on its own.
-    let limits = crate::buffer::BatchLimits::configured(&plan.batch, module.info().batch);
+    let limits = crate::buffer::BatchLimits::configured(
+        &plan.batch,
+        module.info().batch,
+        crate::buffer::DEFAULT_MAX_WAIT,
+    );
     let mut batches = vec![Events::default()];
     for meta in taken {
         let current = batches.last().expect("one batch at least");

@@ -266,7 +266,11 @@ impl Destination {
                     .map_err(|e| anyhow::anyhow!("signing_keys.{name}: {e}"))?,
             );
         }
-        let limits = BatchLimits::configured(&config.batch, info.batch);
+        let default_wait = match endpoint {
+            Endpoint::Object(_) => crate::buffer::OBJECT_MAX_WAIT,
+            _ => crate::buffer::DEFAULT_MAX_WAIT,
+        };
+        let limits = BatchLimits::configured(&config.batch, info.batch, default_wait);
         let redactor = super::redact::Redactor::new(
             config,
             credential

@@ -1,23 +1,25 @@
 //! moto in server mode (PyPI's `moto[server]`, installed into `target/moto-venv` by
 //! `.ci/test-deps`): a local AWS whose requests are checked as AWS checks them, AWS
 //! Signature V4 included, once the first few (the test's setup: a user, its key and
-//! policy, a log group and stream) are done. The setup and the reading back are
-//! boto3's, in `support/cloudwatch.py`, a client written apart from Sluice's signer.
+//! policy, a log group and stream, or a bucket) are done. The setup and the reading back
+//! are boto3's, in `support/aws.py`, a client written apart from Sluice's signer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::free_port;
 
-/// The requests moto takes without checking them: `cloudwatch.py setup`'s five.
-const SETUP_REQUESTS: &str = "5";
+/// The requests moto takes without checking them: `aws.py setup`'s five.
+const LOGS_SETUP_REQUESTS: &str = "5";
+/// `aws.py setup-s3`'s four.
+const S3_SETUP_REQUESTS: &str = "4";
 
 fn venv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/moto-venv/bin")
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/support/cloudwatch.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/support/aws.py")
 }
 
 pub struct MotoServer {
@@ -31,12 +33,31 @@ pub struct AccessKey {
     pub secret: String,
 }
 
+impl AccessKey {
+    fn from(key: &serde_json::Value) -> Self {
+        AccessKey {
+            id: key["id"].as_str().unwrap().to_owned(),
+            secret: key["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
 impl MotoServer {
+    /// A server for the CloudWatch Logs tests ([`MotoServer::setup`]).
     pub async fn start() -> Self {
+        Self::start_checking_after(LOGS_SETUP_REQUESTS).await
+    }
+
+    /// A server for the S3 tests ([`MotoServer::setup_s3`]).
+    pub async fn start_for_s3() -> Self {
+        Self::start_checking_after(S3_SETUP_REQUESTS).await
+    }
+
+    async fn start_checking_after(setup_requests: &str) -> Self {
         let port = free_port(false);
         let mut child = std::process::Command::new(venv().join("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_REQUESTS)
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", setup_requests)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -68,7 +89,7 @@ impl MotoServer {
             .unwrap();
         assert!(
             output.status.success(),
-            "cloudwatch.py {args:?}: {}",
+            "aws.py {args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout).unwrap()
@@ -79,10 +100,25 @@ impl MotoServer {
         let key = self
             .python(&["setup", &self.port.to_string(), group, stream])
             .await;
-        AccessKey {
-            id: key["id"].as_str().unwrap().to_owned(),
-            secret: key["secret"].as_str().unwrap().to_owned(),
-        }
+        AccessKey::from(&key)
+    }
+
+    /// A user allowed `s3:*` and its key, and `bucket`.
+    pub async fn setup_s3(&self, bucket: &str) -> AccessKey {
+        let key = self
+            .python(&["setup-s3", &self.port.to_string(), bucket])
+            .await;
+        AccessKey::from(&key)
+    }
+
+    /// Every object of `bucket` (`key`, `content_type`, `content_encoding`, `lines`),
+    /// read with `key`.
+    pub async fn objects(&self, key: &AccessKey, bucket: &str) -> Vec<serde_json::Value> {
+        let port = self.port.to_string();
+        let objects = self
+            .python(&["objects", &port, &key.id, &key.secret, bucket])
+            .await;
+        objects.as_array().unwrap().clone()
     }
 
     /// Every message of `group`'s `stream`, read with `key`.

@@ -1,7 +1,8 @@
 //! Objects written to an object store (`s3://`, `gs://`, `az://`, `file://`) through
 //! the `object_store` crate, which signs each cloud's requests: each request a module
 //! makes is one object, its body the object's bytes, named by the destination's
-//! `object_name` followed by the request's path (the module's suffix, `.jsonl.gz`).
+//! `object_name` followed by the request's path after its `/` (the module's suffix:
+//! `/.jsonl.gz` ends the name with `.jsonl.gz`).
 //!
 //! Written once, never overwritten: a body up to [`SINGLE_PUT_MAX`] is one PUT that
 //! only creates (`If-None-Match: *` on S3), a larger one a multipart upload of
@@ -184,7 +185,7 @@ impl ObjectTransport {
     }
 
     /// The object a request makes: named now, once for all its attempts. Its suffix is
-    /// the request's path (`.jsonl.gz`); its type and encoding its headers'.
+    /// the request's path after its `/`; its type and encoding its headers'.
     pub fn object_for(
         &self,
         request: &sluice_contract::types::HttpRequest,
