@@ -26,7 +26,10 @@
 //! every bench event passes, so the same events arrive), to measure what a policy costs;
 //! `SLUICE_BENCH_MODULE=elasticsearch` delivers through the Elasticsearch module to a
 //! loopback `_bulk` endpoint instead; `SLUICE_BENCH_MODULE=syslog`, through the syslog
-//! module over TCP (octet counting) to a loopback listener that counts frames. The peer
+//! module over TCP (octet counting) to a loopback listener that counts frames;
+//! `SLUICE_BENCH_MODULE=archive`, through the archive module to a `file://` directory
+//! (gzipped JSON Lines objects of the module's 10 MB batches; the bench counts their
+//! lines once the run is over, outside the row's time). The peer
 //! runs only for the plain HEC row (gzip, the spool, filters, outages and the other
 //! modules have no like-for-like syslog-ng configuration here). `SLUICE_BENCH_ADMIN=1`
 //! opens the admin listener and scrapes `/metrics` ten times a second while the run
@@ -307,6 +310,11 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
         }
         "elasticsearch" => http_receiver(&ELASTICSEARCH, bench.outage, bench.gzip).await,
         "splunk-hec" => http_receiver(&SPLUNK_HEC, bench.outage, bench.gzip).await,
+        "archive" => (
+            format!("file://{}", dir.join("archive").display()),
+            Arc::default(),
+            "settings = {}".to_owned(),
+        ),
         other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
     };
     let admin_port = bench.admin.then(|| {
@@ -384,6 +392,9 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
     }
     let seconds = seconds.unwrap_or_else(|| start.elapsed().as_secs_f64());
     assert!(status.success(), "sluice failed: {status}");
+    if module == "archive" {
+        received.store(archived_lines(&dir.join("archive")), Ordering::Relaxed);
+    }
     let delivered = received.load(Ordering::Relaxed);
     assert_eq!(delivered, bench.events as u64, "every event delivered");
     Row {
@@ -392,6 +403,26 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         peak_rss_kib: peak_rss_kib.unwrap_or(usage.peak_rss_kib),
         receiver_cpu: support::usage(libc::RUSAGE_SELF).cpu - receiver_before,
     }
+}
+
+/// The lines of every gzipped object under `dir`.
+fn archived_lines(dir: &Path) -> u64 {
+    let mut lines = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            lines += archived_lines(&path);
+            continue;
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        lines += memchr::memchr_iter(b'\n', &text).count() as u64;
+    }
+    lines
 }
 
 /// `VmHWM` of process `pid`, in KiB.
