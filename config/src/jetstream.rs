@@ -81,6 +81,8 @@ pub(crate) fn parse_url(text: &str) -> Result<SocketEndpoint, String> {
 impl JetStreamSourceConfig {
     /// One credential at most, over TLS or to this machine; bounds that can work.
     pub fn validate(&self, at: &str) -> Result<()> {
+        /// The longest stream or consumer name nats-server takes (its `JSMaxNameLen`).
+        const MAX_NAME_BYTES: usize = 255;
         let credentials = [
             self.token.is_some(),
             self.basic_auth.is_some(),
@@ -98,14 +100,15 @@ impl JetStreamSourceConfig {
             );
         }
         for (key, name) in [("stream", &self.stream), ("consumer", &self.consumer)] {
-            // JetStream's own rule for stream and durable names.
+            // JetStream's own rule for stream and durable names, and its length bound.
             if name.is_empty()
+                || name.len() > MAX_NAME_BYTES
                 || name.chars().any(|c| {
                     c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')
                 })
             {
                 bail!(
-                    "{at}.{key}: `{name}` is not a JetStream name (no spaces, `.`, `*`, `>`, `/` or `\\`)"
+                    "{at}.{key}: `{name}` is not a JetStream name (1 to {MAX_NAME_BYTES} bytes; no spaces, `.`, `*`, `>`, `/` or `\\`)"
                 );
             }
         }

@@ -486,6 +486,10 @@ async fn check_refuses_what_a_nats_server_would_not_take_or_sluice_would_ignore(
             "[[sources]]\ntype = \"jetstream\"\nurl = \"nats://10.0.0.1:4222\"\nstream = \"AUDIT\"\nconsumer = \"core\"\ntoken = { env = \"S\" }\n[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:c\"\n".to_owned(),
             "would cross the network unencrypted",
         ),
+        (
+            format!("[[sources]]\ntype = \"jetstream\"\nurl = \"nats://127.0.0.1\"\nstream = \"{}\"\nconsumer = \"core\"\n[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:c\"\n", "A".repeat(256)),
+            "is not a JetStream name (1 to 255 bytes",
+        ),
     ];
     for (config, expected) in cases {
         let stderr = crate::support::check_fails(&harness, &config, &[("S", "secret")]).await;
