@@ -113,8 +113,10 @@ fuzz_target!(|input: Input| {
         ("fields", "suser=own".to_owned()),
     ];
     let line_docs = LineSettings::docs();
-    if let Ok(line_settings) = LineSettings::from_settings(&settings(common.clone(), line_docs)) {
-        let line = Cef::new(line_settings, "host").line(&event);
+    if let Ok(cef) = LineSettings::from_settings(&settings(common.clone(), line_docs))
+        .and_then(|line_settings| Cef::new(line_settings, "host"))
+    {
+        let line = cef.line(&event);
         let pairs = check_cef(&line, Some(&input.own));
         check_cef_mapping(&pairs, &AuditFields::of(&event), &line);
     }

@@ -10,7 +10,9 @@
 //! with their names as labels, each label beside its own value (past the slots free,
 //! the last holds the rest as one JSON object labelled `others`). The destination's
 //! `fields` take the place of any of these (`key=` leaves one out); a custom string
-//! slot whose `csN` or `csNLabel` it maps is not used for other fields.
+//! slot whose `csN` or `csNLabel` it maps is not used for other fields, which move to
+//! the next free one. A slot's label is text (`cs1Label=Tenant`), its path when not
+//! given ([`LineSettings::for_cef`]).
 //! Every field is cut to its length limit first, then escaped, so a cut never splits
 //! an escape. Header fields escape `\` and `|`; extension values `\` and `=`, with CR
 //! and LF written `\r` and `\n`: no value breaks the line.
@@ -49,19 +51,21 @@ pub struct Cef {
 
 impl Cef {
     /// A writer with the destination's settings; `host_name` (the enrichment's) is the
-    /// `dvchost`.
-    pub fn new(settings: LineSettings, host_name: &str) -> Self {
+    /// `dvchost`. A mapping CEF cannot write (a slot it does not have, a label without
+    /// its value) is named.
+    pub fn new(settings: LineSettings, host_name: &str) -> Result<Self, crate::FormatError> {
+        let settings = settings.for_cef()?;
         let prefix = format!(
             "CEF:0|{}|{}|{}|",
             cef_header(cut(&settings.vendor, 63)),
             cef_header(cut(&settings.product, 63)),
             cef_header(cut(&settings.version, 31)),
         );
-        Cef {
+        Ok(Cef {
             settings,
             prefix,
             host: host_name.to_owned(),
-        }
+        })
     }
 
     /// The event as one CEF line (no line break in it).
@@ -80,7 +84,7 @@ impl Cef {
         );
         let mut pairs: Vec<(String, String)> = self.settings.own_fields(event);
         let mut add = |key: &str, value: String| {
-            if !self.settings.fields.iter().any(|(own, _)| own == key) {
+            if !self.settings.maps(key) {
                 pairs.push((key.to_owned(), value));
             }
         };
@@ -101,9 +105,8 @@ impl Cef {
             // A slot whose value or label the destination maps itself is not free: a
             // label must travel with its own value.
             let taken = |number: &usize| {
-                self.settings.fields.iter().any(|(own, _)| {
-                    *own == format!("cs{number}") || *own == format!("cs{number}Label")
-                })
+                self.settings.maps(&format!("cs{number}"))
+                    || self.settings.maps(&format!("cs{number}Label"))
             };
             let free: Vec<usize> = (1..=6).filter(|n| !taken(n)).collect();
             let others = fields

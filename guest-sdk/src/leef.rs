@@ -134,7 +134,7 @@ impl Leef {
 
     /// A writer with the destination's settings ([`LineSettings`] and LEEF's own).
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
-        let line = LineSettings::from_settings(settings)?;
+        let line = LineSettings::from_settings(settings)?.for_leef()?;
         let version = settings.get("leef_version").unwrap_or("2.0");
         let (delimiter, declared) = match (version, settings.get("delimiter").unwrap_or("tab")) {
             ("1.0", "tab") => ('\t', None),
@@ -199,7 +199,7 @@ impl Leef {
         }
         let mut pairs: Vec<(String, String)> = self.settings.own_fields(event);
         let mut add = |key: &str, value: String| {
-            if !self.settings.fields.iter().any(|(own, _)| own == key) {
+            if !self.settings.maps(key) {
                 pairs.push((key.to_owned(), value));
             }
         };
@@ -224,7 +224,7 @@ impl Leef {
                     && key != OVERFLOW_KEY
                     && !PREDEFINED.contains(&key.as_str())
                     && !pairs.iter().any(|(taken, _)| *taken == key)
-                    && !self.settings.fields.iter().any(|(own, _)| *own == key);
+                    && !self.settings.maps(&key);
                 if free {
                     pairs.push((key, value));
                 } else {

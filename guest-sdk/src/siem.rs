@@ -8,9 +8,9 @@
 //! `url.path`, or `labels.resource_key`), the HTTP method, the user agent, the event's
 //! own id and message. Every other field of the event is kept, by its name, for a format
 //! to write as custom fields or drop (`other_fields`). A destination names fields of its
-//! own in `fields` (`"suser=actor_email,cs1=tenant_id,rt="`): key of the format, dotted
-//! path in the event (nothing: leave the key out); they take the place of the default
-//! for that key.
+//! own in `fields` (`"suser=actor_email,cs1=tenant_id,cs1Label=Tenant,rt="`): key of the
+//! format, dotted path in the event (nothing: leave the key out; a CEF custom slot's
+//! label: its text); they take the place of the default for that key.
 
 use serde_json::{Map, Value};
 
@@ -151,6 +151,48 @@ impl AuditFields {
     }
 }
 
+/// What a key of `fields` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapped {
+    /// The event's field at this dotted path.
+    Field(String),
+    /// This text, for every event: a CEF custom slot's label (`cs1Label=Environment`),
+    /// which names the slot rather than holding a value of the event.
+    Text(String),
+    /// Nothing: the key is left out (`rt=`).
+    Omitted,
+}
+
+/// CEF's custom slots: each family's name and its numbers (`cs1` to `cs6`...), each with
+/// its label (`cs1Label`).
+const CEF_SLOTS: [(&str, u32); 8] = [
+    ("cs", 6),
+    ("cn", 3),
+    ("cfp", 4),
+    ("c6a", 4),
+    ("flexString", 2),
+    ("flexNumber", 2),
+    ("flexDate", 1),
+    ("deviceCustomDate", 2),
+];
+
+/// A CEF custom slot key: its family, its number, and whether it is the label
+/// (`cs3Label` is `("cs", 3, true)`).
+pub fn cef_slot(key: &str) -> Option<(&'static str, u32, bool)> {
+    let (key, label) = match key.strip_suffix("Label") {
+        Some(slot) => (slot, true),
+        None => (key, false),
+    };
+    CEF_SLOTS.iter().find_map(|&(family, _)| {
+        let number = key.strip_prefix(family)?;
+        let number = number
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| number.parse().ok())??;
+        Some((family, number, label))
+    })
+}
+
 /// What the formats share of their settings: the device, the fields a destination
 /// maps itself, and what becomes of the others.
 #[derive(Debug, Clone)]
@@ -161,9 +203,8 @@ pub struct LineSettings {
     pub product: String,
     /// The device's version.
     pub version: String,
-    /// `fields`: the format's key, and the dotted path of the event field it takes
-    /// (empty: the key is left out).
-    pub fields: Vec<(String, String)>,
+    /// `fields`: the format's key, and what it takes.
+    pub fields: Vec<(String, Mapped)>,
     /// Other fields written as custom fields (`custom`), or left out (`drop`).
     pub keep_others: bool,
 }
@@ -209,8 +250,20 @@ impl LineSettings {
                 continue;
             }
             match pair.split_once('=') {
-                Some((key, path)) if is_key(key.trim()) => {
-                    fields.push((key.trim().to_owned(), path.trim().to_owned()));
+                Some((key, value)) if is_key(key.trim()) => {
+                    let (key, value) = (key.trim(), value.trim());
+                    let mapped = match cef_slot(key) {
+                        _ if value.is_empty() => Mapped::Omitted,
+                        Some((_, _, true)) => Mapped::Text(value.to_owned()),
+                        _ => Mapped::Field(value.to_owned()),
+                    };
+                    if fields.iter().any(|(taken, _)| taken == key) {
+                        return Err(FormatError::setting(
+                            "fields",
+                            format!("`{key}` is mapped twice"),
+                        ));
+                    }
+                    fields.push((key.to_owned(), mapped));
                 }
                 _ => {
                     return Err(FormatError::setting(
@@ -246,9 +299,73 @@ impl LineSettings {
     pub fn own_fields(&self, event: &Event<'_>) -> Vec<(String, String)> {
         self.fields
             .iter()
-            .filter(|(_, path)| !path.is_empty())
-            .filter_map(|(key, path)| Some((key.clone(), as_text(&event.field(path)?))))
+            .filter_map(|(key, mapped)| {
+                let value = match mapped {
+                    Mapped::Field(path) => as_text(&event.field(path)?),
+                    Mapped::Text(text) => text.clone(),
+                    Mapped::Omitted => return None,
+                };
+                Some((key.clone(), value))
+            })
             .collect()
+    }
+
+    /// Whether the destination maps `key` itself.
+    pub fn maps(&self, key: &str) -> bool {
+        self.fields.iter().any(|(own, _)| own == key)
+    }
+
+    /// The mapping checked for CEF: each custom slot one CEF has, a label only beside
+    /// its slot's value; a slot's value without a label gets its path as the label, so
+    /// a value never travels unnamed (`cs1=tenant_id` writes `cs1Label=tenant_id`).
+    pub fn for_cef(mut self) -> Result<LineSettings, FormatError> {
+        let mut labels = Vec::new();
+        for (key, mapped) in &self.fields {
+            let Some((family, number, label)) = cef_slot(key) else {
+                continue;
+            };
+            let most = CEF_SLOTS
+                .iter()
+                .find(|(name, _)| *name == family)
+                .map_or(0, |(_, most)| *most);
+            if !(1..=most).contains(&number) {
+                return Err(FormatError::setting(
+                    "fields",
+                    format!("`{key}`: CEF's custom slots are {family}1 to {family}{most}"),
+                ));
+            }
+            let value_key = format!("{family}{number}");
+            if label && !self.maps(&value_key) {
+                return Err(FormatError::setting(
+                    "fields",
+                    format!(
+                        "`{key}` labels nothing: map `{value_key}` too, a label goes beside its value"
+                    ),
+                ));
+            }
+            if let (false, Mapped::Field(path)) = (label, mapped) {
+                let label_key = format!("{key}Label");
+                if !self.maps(&label_key) {
+                    labels.push((label_key, Mapped::Text(path.clone())));
+                }
+            }
+        }
+        self.fields.extend(labels);
+        Ok(self)
+    }
+
+    /// The mapping checked for LEEF, which has no numbered custom slots: it names a
+    /// custom attribute by its key (`tenant=tenant_id`).
+    pub fn for_leef(self) -> Result<LineSettings, FormatError> {
+        match self.fields.iter().find(|(key, _)| cef_slot(key).is_some()) {
+            Some((key, _)) => Err(FormatError::setting(
+                "fields",
+                format!(
+                    "`{key}` is a CEF custom slot: LEEF names a custom attribute by its own key (`tenant=tenant_id`)"
+                ),
+            )),
+            None => Ok(self),
+        }
     }
 }
 
@@ -376,13 +493,60 @@ mod tests {
         assert_eq!(
             parsed.fields,
             [
-                ("suser".into(), "actor.email".into()),
-                ("cs1".into(), "tenant_id".into())
+                ("suser".into(), Mapped::Field("actor.email".into())),
+                ("cs1".into(), Mapped::Field("tenant_id".into()))
             ]
         );
         assert!(LineSettings::from_settings(&settings("suser")).is_err());
-        let dropped = LineSettings::from_settings(&settings("rt=")).unwrap();
-        assert_eq!(dropped.fields, [("rt".into(), String::new())]);
+        assert!(LineSettings::from_settings(&settings("suser=a,suser=b")).is_err());
         assert!(LineSettings::from_settings(&settings("s user=x")).is_err());
+        let dropped = LineSettings::from_settings(&settings("rt=")).unwrap();
+        assert_eq!(dropped.fields, [("rt".into(), Mapped::Omitted)]);
+        let labelled =
+            LineSettings::from_settings(&settings("cs1=env,cs1Label=Environment")).unwrap();
+        assert_eq!(
+            labelled.fields[1],
+            ("cs1Label".into(), Mapped::Text("Environment".into()))
+        );
+    }
+
+    #[test]
+    fn cef_slots_are_checked_and_labelled_and_leef_refuses_them() {
+        let settings = |value: &str| {
+            LineSettings::from_settings(&Settings::new(
+                vec![("fields".into(), value.into())],
+                LineSettings::docs(),
+            ))
+            .unwrap()
+        };
+        let cef = settings("cs2=tenant_id,cn1=count,cn1Label=Count")
+            .for_cef()
+            .unwrap();
+        assert!(
+            cef.fields
+                .contains(&("cs2Label".into(), Mapped::Text("tenant_id".into())))
+        );
+        assert!(
+            !cef.fields
+                .contains(&("cn1Label".into(), Mapped::Text("count".into())))
+        );
+        for (fields, problem) in [
+            ("cs7=x", "cs1 to cs6"),
+            ("cs1Label=Tenant", "labels nothing: map `cs1` too"),
+            ("cn0=x", "cn1 to cn3"),
+        ] {
+            let Err(FormatError::InvalidSetting(error)) = settings(fields).for_cef() else {
+                panic!("{fields} accepted")
+            };
+            assert!(
+                error.problem.contains(problem),
+                "{fields}: {}",
+                error.problem
+            );
+        }
+        assert_eq!(cef_slot("c6a2Label"), Some(("c6a", 2, true)));
+        assert_eq!(cef_slot("csx"), None);
+        assert!(settings("tenant=tenant_id").for_leef().is_ok());
+        assert!(settings("cs1=tenant_id").for_leef().is_err());
     }
 }

@@ -280,6 +280,33 @@ async fn cef_and_leef_lines_arrive_whole_inside_syslog() {
     }
 }
 
+/// A `fields` mapping a format cannot write is refused at `check`, naming the key: LEEF
+/// has no numbered custom slots, CEF none past its own, and a CEF label goes beside its
+/// value.
+#[tokio::test]
+async fn check_refuses_a_field_mapping_the_format_cannot_write() {
+    let harness = Harness::new();
+    for (module, fields, expected) in [
+        ("leef", "cs1=tenant_id", "`cs1` is a CEF custom slot"),
+        ("cef", "cs7=tenant_id", "cs1 to cs6"),
+        ("cef", "cs1Label=Tenant", "`cs1Label` labels nothing"),
+        ("syslog", "cs1Label=Tenant", "`cs1Label` labels nothing"),
+    ] {
+        let payload = match module {
+            "syslog" => ", payload = \"cef\"",
+            _ => "",
+        };
+        let config = format!(
+            "[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"siem\"\nmodule = \"{module}\"\nendpoint = \"tcp://127.0.0.1:5514\"\nsettings = {{ fields = \"{fields}\"{payload} }}\n"
+        );
+        let stderr = crate::support::check_fails(&harness, &config, &[]).await;
+        assert!(
+            stderr.contains(expected) && stderr.contains("fields"),
+            "{module} {fields}: {stderr}"
+        );
+    }
+}
+
 /// A receiver that asks for a client certificate: refused without one (the events kept
 /// in the dead-letter store), taken with `client_cert` and `client_key`.
 #[tokio::test(flavor = "multi_thread")]

@@ -24,7 +24,7 @@ impl Formatter for CefLines {
             cef: Cef::new(
                 LineSettings::from_settings(settings)?,
                 &enrichment.host_name,
-            ),
+            )?,
         })
     }
 

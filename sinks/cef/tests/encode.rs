@@ -14,6 +14,7 @@ fn cef(pairs: &[(&str, &str)]) -> Cef {
         LineSettings::from_settings(&Settings::new(values, LineSettings::docs())).unwrap(),
         "host1",
     )
+    .unwrap()
 }
 
 fn line(cef: &Cef, json: &str) -> String {
@@ -196,6 +197,37 @@ fn a_header_field_is_cut_before_it_is_escaped() {
     }
 }
 
+/// Seed 003 labels its slots with text (`cs1Label=Environment`); a label used to be read
+/// as an event path (README's own `cs1Label=tenant_label` sent `cs1` unnamed). The
+/// field that would have had the slot moves to the next one.
+#[test]
+fn a_label_is_the_text_given_and_the_displaced_field_moves_on() {
+    let cef = cef(&[("fields", "cs1=tenant_id,cs1Label=Tenant")]);
+    let line = line(
+        &cef,
+        r#"{"tenant_id":"T1","environment":"dev","tenant_label":"not this"}"#,
+    );
+    let (_, pairs) = parse(&line).unwrap();
+    let has = |key: &str, value: &str| pairs.iter().any(|(k, v)| k == key && v == value);
+    assert!(has("cs1", "T1") && has("cs1Label", "Tenant"), "{line}");
+    // Each other field in a slot of its own, with its own label.
+    for (field, value) in [("environment", "dev"), ("tenant_label", "not this")] {
+        let slot = (2..=6).find(|n| has(&format!("cs{n}Label"), field));
+        let slot = slot.unwrap_or_else(|| panic!("{field}: {line}"));
+        assert!(has(&format!("cs{slot}"), value), "{line}");
+    }
+}
+
+/// A mapping CEF cannot write is a setting to fix, found at `check`.
+#[test]
+fn a_slot_cef_lacks_or_a_label_without_its_value_is_refused() {
+    for fields in ["cs7=x", "cs2Label=Tenant"] {
+        let values = vec![("fields".to_owned(), fields.to_owned())];
+        let settings = LineSettings::from_settings(&Settings::new(values, LineSettings::docs()));
+        assert!(Cef::new(settings.unwrap(), "h").is_err(), "{fields}");
+    }
+}
+
 /// `fields = "cs1=tenant_id"` used to leave the first custom label to another field
 /// (`cs1=T1 ... cs1Label=alpha`), and an empty value left a label without its value.
 #[test]
@@ -213,7 +245,8 @@ fn a_custom_label_travels_with_its_value() {
             .map(|(_, v)| v.as_str())
     };
     assert_eq!(value("cs1"), Some("T1"), "{line}");
-    assert_eq!(value("cs1Label"), None, "{line}");
+    // Unnamed, a value could not be read: the path names it.
+    assert_eq!(value("cs1Label"), Some("tenant_id"), "{line}");
     for n in 2..=6 {
         let label = format!("cs{n}Label");
         let key = format!("cs{n}");

@@ -208,7 +208,7 @@ impl SyslogConfig {
             "cef" => Payload::Cef(Box::new(Cef::new(
                 LineSettings::from_settings(settings)?,
                 &enrichment.host_name,
-            ))),
+            )?)),
             "leef" => Payload::Leef(Box::new(Leef::from_settings(settings)?)),
             other => {
                 return Err(FormatError::setting(
