@@ -113,8 +113,9 @@ fuzz_target!(|input: Input| {
         ("fields", "suser=own".to_owned()),
     ];
     let line_docs = LineSettings::docs();
-    if let Ok(cef) = LineSettings::from_settings(&settings(common.clone(), line_docs))
-        .and_then(|line_settings| Cef::new(line_settings, "host"))
+    let cef_settings = settings(common.clone(), line_docs);
+    if let Ok(cef) = LineSettings::from_settings(&cef_settings)
+        .and_then(|line_settings| Cef::new(line_settings, &cef_settings, "host"))
     {
         let line = cef.line(&event);
         let pairs = check_cef(&line, Some(&input.own));

@@ -1,8 +1,10 @@
 //! ArcSight CEF 0 (the ArcSight Common Event Format, version 0): one line per event,
 //! `CEF:0|Vendor|Product|Version|Signature ID|Name|Severity|key=value ...`.
 //!
-//! The signature id is the event's type, the name its `message` (else its type), the
-//! severity the SDK's mapping (0 to 10). The extension starts with `rt` (the event time
+//! The signature id is the event's type, the name its `message` (else its type), or
+//! with `cef_name = "type"` its type made readable (`secret.read` is `Secret Read`, as
+//! seed 004's lines show it), the severity the SDK's mapping on the destination's scale
+//! (0 to 10, `severity_map`). The extension starts with `rt` (the event time
 //! in epoch milliseconds) and `dvchost`, then the common audit fields under their CEF
 //! keys: `suser`, `suid`, `src` (an IPv6 address goes to `c6a2`, labelled), `act`,
 //! `outcome`, `fname`, `request`, `requestMethod`, `requestClientApplication`,
@@ -21,7 +23,6 @@ use std::fmt::Write as _;
 
 use crate::Event;
 use crate::escape::{cef_extension_value, cef_header};
-use crate::severity::Severity;
 use crate::siem::{AuditFields, LineSettings, Role};
 
 /// The CEF key of each common field, with its length limit.
@@ -47,14 +48,39 @@ pub struct Cef {
     prefix: String,
     /// `dvchost`: the machine Sluice runs on.
     host: String,
+    /// The Name is the event's type made readable, not its message.
+    name_from_type: bool,
 }
 
 impl Cef {
-    /// A writer with the destination's settings; `host_name` (the enrichment's) is the
-    /// `dvchost`. A mapping CEF cannot write (a slot it does not have, a label without
-    /// its value) is named.
-    pub fn new(settings: LineSettings, host_name: &str) -> Result<Self, crate::FormatError> {
-        let settings = settings.for_cef()?;
+    /// CEF's own settings, besides [`LineSettings::docs`].
+    pub fn docs() -> Vec<crate::SettingDoc> {
+        vec![crate::SettingDoc {
+            name: "cef_name",
+            description: "the header's Name: `message` (the event's message, else its type) or `type` (its type made readable: `secret.read` is `Secret Read`)",
+            default: Some("message"),
+        }]
+    }
+
+    /// A writer with the destination's settings (`settings` for [`Cef::docs`]'s);
+    /// `host_name` (the enrichment's) is the `dvchost`. A mapping CEF cannot write (a
+    /// slot it does not have, a label without its value) is named.
+    pub fn new(
+        line: LineSettings,
+        settings: &crate::Settings,
+        host_name: &str,
+    ) -> Result<Self, crate::FormatError> {
+        let name_from_type = match settings.get("cef_name").unwrap_or("message") {
+            "message" => false,
+            "type" => true,
+            other => {
+                return Err(crate::FormatError::setting(
+                    "cef_name",
+                    format!("`{other}`: use message or type"),
+                ));
+            }
+        };
+        let settings = line.for_cef()?;
         let prefix = format!(
             "CEF:0|{}|{}|{}|",
             cef_header(cut(&settings.vendor, 63)),
@@ -65,6 +91,7 @@ impl Cef {
             settings,
             prefix,
             host: host_name.to_owned(),
+            name_from_type,
         })
     }
 
@@ -72,6 +99,7 @@ impl Cef {
     pub fn line(&self, event: &Event<'_>) -> String {
         let fields = AuditFields::of(event);
         let name = match event.field("message") {
+            _ if self.name_from_type => readable(&fields.kind),
             Some(serde_json::Value::String(message)) if !message.is_empty() => message,
             _ => fields.get(Role::Message).unwrap_or(&fields.kind).to_owned(),
         };
@@ -80,7 +108,7 @@ impl Cef {
             self.prefix,
             cef_header(cut(&fields.kind, 1023)),
             cef_header(cut(&name, 512)),
-            Severity::of(event.json()).cef()
+            self.settings.scale.number(self.settings.severity.of(event))
         );
         let mut pairs: Vec<(String, String)> = self.settings.own_fields(event);
         let mut add = |key: &str, value: String| {
@@ -151,6 +179,23 @@ fn custom_strings(others: Vec<(String, String)>, slots: usize) -> Vec<(String, S
     let text = crate::escape::json_one_line(&text).into_owned();
     others.push(("others".into(), text));
     others
+}
+
+/// A type as words: its runs of letters and digits, each capitalised
+/// (`secret.read` and `SECRET_READ` are `Secret Read`).
+fn readable(kind: &str) -> String {
+    kind.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            let first = chars.next().expect("a word has a first letter");
+            first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `text` cut to at most `max` characters.

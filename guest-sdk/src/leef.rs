@@ -22,7 +22,6 @@
 //! delimiter cannot be a space or any other character a value may hold as it is.
 
 use crate::escape::leef_value;
-use crate::severity::Severity;
 use crate::siem::{AuditFields, LineSettings, Role, is_key};
 use crate::{Event, FormatError, SettingDoc, Settings};
 
@@ -209,7 +208,11 @@ impl Leef {
             }
         }
         // LEEF's sev is 1 to 10.
-        add("sev", Severity::of(event.json()).cef().max(1).to_string());
+        let severity = self.settings.severity.of(event);
+        add(
+            "sev",
+            self.settings.scale.number(severity).max(1).to_string(),
+        );
         if self.formatted_time {
             add("devTime", dev_time(event.time_ms()));
             add("devTimeFormat", DEV_TIME_FORMAT.to_owned());

@@ -2,26 +2,38 @@
 //! Datadog status, a syslog severity, a CEF severity and an ECS `event.severity` of the
 //! same event agree.
 //!
-//! The first of these top-level fields that holds a known value decides: `severity`,
-//! `level`, `log_level` (explicit levels), then `risk`, `risk_level`, then `status`,
-//! `outcome`, `result` (what happened), then `status_code` (an HTTP status: 5xx error,
-//! 4xx warning). Values, case-insensitive:
+//! The first of these that says something decides: the top-level fields `severity`,
+//! `level`, `log_level` (explicit levels); then the words of `event_type` and `action`
+//! (as seed 003's services derive it: `SYSTEM_ERROR` is an error, `AUTHZ_DENIED` and a
+//! `SECURITY_DECISION` a warning, `DEPLOY_FAILED` an error); then `risk`, `risk_level`;
+//! then `status`, `outcome`, `result` (what happened: a failure is an error, a denial a
+//! warning); then `status_code` (an HTTP status: 5xx error, 4xx warning). Values,
+//! case-insensitive:
 //!
 //! | severity | values |
 //! | --- | --- |
 //! | emergency (0) | `emerg`, `emergency`, `panic` |
 //! | alert (1) | `alert` |
 //! | critical (2) | `crit`, `critical`, `fatal` |
-//! | error (3) | `err`, `error`, `high` |
-//! | warning (4) | `warn`, `warning`, `medium`, `failure`, `failed`, `fail`, `denied`, `deny`, `blocked` |
+//! | error (3) | `err`, `error`, `high`, `failure`, `failed`, `fail` |
+//! | warning (4) | `warn`, `warning`, `medium`, `denied`, `deny`, `blocked` |
 //! | notice (5) | `notice`, `pending` |
 //! | informational (6) | `info`, `informational`, `low`, `success`, `allowed`, `allow`, `ok` |
 //! | debug (7) | `debug`, `trace` |
 //!
-//! An event with none of them is informational.
+//! An event with none of them is informational. The words of a type are its runs of
+//! letters and digits: `critical`, `fatal`, `error`, `failed`, `failure`, `warning`,
+//! `denied`, `blocked` and the pair `security decision` say something, the rest
+//! (`login`, `read`) nothing.
+//!
+//! A destination may name a field that decides before all of these
+//! ([`SeverityRule`], `severity_field`), and CEF and LEEF number the severities on a
+//! scale it chooses ([`CefScale`], `severity_map`).
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::{Event, FormatError, SettingDoc, Settings};
 
 /// Syslog's eight severities (RFC 5424), most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +62,8 @@ struct Fields {
     severity: Option<Value>,
     level: Option<Value>,
     log_level: Option<Value>,
+    event_type: Option<Value>,
+    action: Option<Value>,
     risk: Option<Value>,
     risk_level: Option<Value>,
     status: Option<Value>,
@@ -66,20 +80,31 @@ impl Severity {
         let fields: Fields = serde_json::from_str(json)
             .or_else(|_| serde_json::from_str(&crate::lossless::fit(json)))
             .unwrap_or_default();
-        let named = [
-            &fields.severity,
-            &fields.level,
-            &fields.log_level,
+        let levels = [&fields.severity, &fields.level, &fields.log_level];
+        let kinds = [&fields.event_type, &fields.action];
+        let results = [
             &fields.risk,
             &fields.risk_level,
             &fields.status,
             &fields.outcome,
             &fields.result,
         ];
-        named
+        levels
             .into_iter()
-            .filter_map(|value| value.as_ref()?.as_str())
+            .filter_map(text_of)
             .find_map(Severity::named)
+            .or_else(|| {
+                kinds
+                    .into_iter()
+                    .filter_map(text_of)
+                    .find_map(Severity::of_kind)
+            })
+            .or_else(|| {
+                results
+                    .into_iter()
+                    .filter_map(text_of)
+                    .find_map(Severity::named)
+            })
             .or_else(|| {
                 fields
                     .status_code
@@ -96,9 +121,8 @@ impl Severity {
             "emerg" | "emergency" | "panic" => Severity::Emergency,
             "alert" => Severity::Alert,
             "crit" | "critical" | "fatal" => Severity::Critical,
-            "err" | "error" | "high" => Severity::Error,
-            "warn" | "warning" | "medium" | "failure" | "failed" | "fail" | "denied" | "deny"
-            | "blocked" => Severity::Warning,
+            "err" | "error" | "high" | "failure" | "failed" | "fail" => Severity::Error,
+            "warn" | "warning" | "medium" | "denied" | "deny" | "blocked" => Severity::Warning,
             "notice" | "pending" => Severity::Notice,
             "info" | "informational" | "low" | "success" | "allowed" | "allow" | "ok" => {
                 Severity::Informational
@@ -107,6 +131,46 @@ impl Severity {
             _ => return None,
         };
         Some(severity)
+    }
+
+    /// What the words of an event's type say, if anything.
+    fn of_kind(kind: &str) -> Option<Severity> {
+        let words: Vec<String> = kind
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let said = |word: &str| words.iter().any(|w| w == word);
+        if said("critical") || said("fatal") {
+            Some(Severity::Critical)
+        } else if said("error") || said("failed") || said("failure") {
+            Some(Severity::Error)
+        } else if said("warning")
+            || said("denied")
+            || said("blocked")
+            || words
+                .windows(2)
+                .any(|pair| pair == ["security", "decision"])
+        {
+            Some(Severity::Warning)
+        } else {
+            None
+        }
+    }
+
+    /// The severity of syslog number `number` (0 to 7).
+    fn of_syslog(number: u64) -> Option<Severity> {
+        const ALL: [Severity; 8] = [
+            Severity::Emergency,
+            Severity::Alert,
+            Severity::Critical,
+            Severity::Error,
+            Severity::Warning,
+            Severity::Notice,
+            Severity::Informational,
+            Severity::Debug,
+        ];
+        ALL.get(usize::try_from(number).ok()?).copied()
     }
 
     fn of_http_status(status: u64) -> Severity {
@@ -148,6 +212,112 @@ impl Severity {
     }
 }
 
+/// A field's text, if it is a string.
+fn text_of(value: &Option<Value>) -> Option<&str> {
+    value.as_ref()?.as_str()
+}
+
+/// A destination's rule for an event's severity: the SDK's ([`Severity::of`]), or first
+/// the value of its `severity_field`: a level's name (`error`, `warning`...) or a syslog
+/// number (0 to 7). A value that is neither leaves the SDK's rule to decide.
+#[derive(Debug, Clone, Default)]
+pub struct SeverityRule {
+    field: Option<String>,
+}
+
+impl SeverityRule {
+    /// The `severity_field` setting, for a module's [`crate::Info::settings`].
+    pub fn doc() -> SettingDoc {
+        SettingDoc {
+            name: "severity_field",
+            description: "a field (dotted path) whose value decides the severity first: a level's name (`error`, `warning`...) or a syslog number 0-7",
+            default: None,
+        }
+    }
+
+    /// The rule a destination's settings give.
+    pub fn from_settings(settings: &Settings) -> SeverityRule {
+        SeverityRule {
+            field: settings
+                .text("severity_field")
+                .filter(|field| !field.is_empty()),
+        }
+    }
+
+    /// The severity of `event`.
+    pub fn of(&self, event: &Event<'_>) -> Severity {
+        self.field
+            .as_deref()
+            .and_then(|path| match event.field(path)? {
+                Value::String(text) => Severity::named(&text),
+                Value::Number(number) => Severity::of_syslog(number.as_u64()?),
+                _ => None,
+            })
+            .unwrap_or_else(|| Severity::of(event.json()))
+    }
+}
+
+/// The numbers CEF (0 to 10) and LEEF (1 to 10) give the severities: `syslog` (the
+/// default: 10, 9, 8, 7, 5, 3, 1, 0 from emergency to debug), `five_levels` (seed 003's
+/// services and seed 004's lines: debug 1, info and notice 3, warning 5, error 7,
+/// critical and above 10), or `level=number` pairs over the default
+/// (`info=3,critical=10`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CefScale([u8; 8]);
+
+impl Default for CefScale {
+    fn default() -> Self {
+        CefScale([10, 9, 8, 7, 5, 3, 1, 0])
+    }
+}
+
+impl CefScale {
+    /// The `severity_map` setting, for a module's [`crate::Info::settings`].
+    pub fn doc() -> SettingDoc {
+        SettingDoc {
+            name: "severity_map",
+            description: "the 0-10 number of each severity: `syslog`, `five_levels` (debug 1, info 3, warning 5, error 7, critical 10), or `level=number` pairs over syslog's (`info=3,critical=10`)",
+            default: Some("syslog"),
+        }
+    }
+
+    /// The scale a destination's settings give; a malformed `severity_map` is named.
+    pub fn from_settings(settings: &Settings) -> Result<CefScale, FormatError> {
+        let problem = |text: String| FormatError::setting("severity_map", text);
+        match settings.get("severity_map").unwrap_or("syslog").trim() {
+            "syslog" => Ok(CefScale::default()),
+            "five_levels" => Ok(CefScale([10, 10, 10, 7, 5, 3, 3, 1])),
+            pairs => {
+                let mut scale = CefScale::default();
+                for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let (name, number) = pair
+                        .split_once('=')
+                        .ok_or_else(|| problem(format!("`{pair}` is not `level=number`")))?;
+                    let severity = Severity::named(name.trim()).ok_or_else(|| {
+                        problem(format!(
+                            "`{}` is not a severity (emergency ... debug)",
+                            name.trim()
+                        ))
+                    })?;
+                    let number: u8 = number
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n <= 10)
+                        .ok_or_else(|| problem(format!("`{pair}`: a number from 0 to 10")))?;
+                    scale.0[severity as usize] = number;
+                }
+                Ok(scale)
+            }
+        }
+    }
+
+    /// The number of `severity`.
+    pub fn number(self, severity: Severity) -> u8 {
+        self.0[severity as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +335,7 @@ mod tests {
         );
         assert_eq!(of(r#"{"risk":"high","result":"SUCCESS"}"#), Severity::Error);
         assert_eq!(of(r#"{"status":"denied"}"#), Severity::Warning);
+        assert_eq!(of(r#"{"result":"FAILURE"}"#), Severity::Error);
         assert_eq!(of(r#"{"status_code":503}"#), Severity::Error);
         assert_eq!(
             of(r#"{"status_code":200,"n":{"severity":"error"}}"#),
@@ -179,5 +350,93 @@ mod tests {
         );
         assert_eq!(Severity::Emergency.cef(), 10);
         assert_eq!(Severity::Debug.cef(), 0);
+    }
+
+    /// Seed 003's rule: the type's words, before risk and outcome.
+    #[test]
+    fn the_type_says_what_the_seeds_say() {
+        let of = Severity::of;
+        assert_eq!(of(r#"{"event_type":"SYSTEM_ERROR"}"#), Severity::Error);
+        assert_eq!(
+            of(r#"{"event_type":"deploy.failed","risk":"low"}"#),
+            Severity::Error
+        );
+        assert_eq!(
+            of(r#"{"event_type":"AUTHZ_DENIED","result":"SUCCESS"}"#),
+            Severity::Warning
+        );
+        assert_eq!(
+            of(r#"{"event_type":"SECURITY_DECISION"}"#),
+            Severity::Warning
+        );
+        assert_eq!(of(r#"{"action":"db.fatal"}"#), Severity::Critical);
+        assert_eq!(
+            of(r#"{"event_type":"secret.read","result":"success"}"#),
+            Severity::Informational
+        );
+        // Words, not substrings: `errorless` says nothing; explicit levels still win.
+        assert_eq!(of(r#"{"event_type":"errorless"}"#), Severity::Informational);
+        assert_eq!(
+            of(r#"{"event_type":"SYSTEM_ERROR","level":"debug"}"#),
+            Severity::Debug
+        );
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let docs = vec![SeverityRule::doc(), CefScale::doc()];
+        Settings::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            docs,
+        )
+    }
+
+    #[test]
+    fn a_severity_field_decides_first_when_it_says_something() {
+        let rule = SeverityRule::from_settings(&settings(&[("severity_field", "meta.level")]));
+        let mut batch = crate::Batch::new();
+        for json in [
+            r#"{"meta":{"level":"critical"},"severity":"info"}"#,
+            r#"{"meta":{"level":4}}"#,
+            r#"{"meta":{"level":"??"},"severity":"error"}"#,
+        ] {
+            batch.push(json, 0, crate::TimeSource::Event, crate::EventId(1));
+        }
+        let found: Vec<Severity> = (0..3).map(|i| rule.of(&batch.event(i))).collect();
+        assert_eq!(
+            found,
+            [Severity::Critical, Severity::Warning, Severity::Error]
+        );
+    }
+
+    #[test]
+    fn cef_numbers_come_from_a_preset_or_pairs() {
+        let scale = |value: &str| CefScale::from_settings(&settings(&[("severity_map", value)]));
+        let five = scale("five_levels").unwrap();
+        assert_eq!(
+            [
+                Severity::Debug,
+                Severity::Informational,
+                Severity::Warning,
+                Severity::Error,
+                Severity::Critical
+            ]
+            .map(|s| five.number(s)),
+            [1, 3, 5, 7, 10]
+        );
+        let pairs = scale("info=3, critical=10").unwrap();
+        assert_eq!(
+            (
+                pairs.number(Severity::Informational),
+                pairs.number(Severity::Critical)
+            ),
+            (3, 10)
+        );
+        assert_eq!(pairs.number(Severity::Warning), 5, "the rest as syslog's");
+        for bad in ["info=11", "loud=3", "info"] {
+            assert!(scale(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::severity::{CefScale, SeverityRule};
 use crate::{Event, FormatError, SettingDoc, Settings};
 
 /// A common audit field, which each format names its own way.
@@ -207,6 +208,10 @@ pub struct LineSettings {
     pub fields: Vec<(String, Mapped)>,
     /// Other fields written as custom fields (`custom`), or left out (`drop`).
     pub keep_others: bool,
+    /// How an event's severity is found (`severity_field`).
+    pub severity: SeverityRule,
+    /// The number each severity is (`severity_map`).
+    pub scale: CefScale,
 }
 
 impl LineSettings {
@@ -238,6 +243,8 @@ impl LineSettings {
                 description: "`custom`: the fields no key takes, written as custom fields; `drop`: left out",
                 default: Some("custom"),
             },
+            SeverityRule::doc(),
+            CefScale::doc(),
         ]
     }
 
@@ -292,6 +299,8 @@ impl LineSettings {
             version: text("product_version", "1.0"),
             fields,
             keep_others,
+            severity: SeverityRule::from_settings(settings),
+            scale: CefScale::from_settings(settings)?,
         })
     }
 

@@ -14,7 +14,7 @@ pub struct CefLines {
 impl Formatter for CefLines {
     fn info() -> Info {
         Info {
-            settings: LineSettings::docs(),
+            settings: [LineSettings::docs(), Cef::docs()].concat(),
             ..Info::messages("cef", env!("CARGO_PKG_VERSION"))
         }
     }
@@ -23,6 +23,7 @@ impl Formatter for CefLines {
         Ok(CefLines {
             cef: Cef::new(
                 LineSettings::from_settings(settings)?,
+                settings,
                 &enrichment.host_name,
             )?,
         })

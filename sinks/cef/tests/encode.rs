@@ -10,8 +10,10 @@ fn cef(pairs: &[(&str, &str)]) -> Cef {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let settings = Settings::new(values, [LineSettings::docs(), Cef::docs()].concat());
     Cef::new(
-        LineSettings::from_settings(&Settings::new(values, LineSettings::docs())).unwrap(),
+        LineSettings::from_settings(&settings).unwrap(),
+        &settings,
         "host1",
     )
     .unwrap()
@@ -223,8 +225,9 @@ fn a_label_is_the_text_given_and_the_displaced_field_moves_on() {
 fn a_slot_cef_lacks_or_a_label_without_its_value_is_refused() {
     for fields in ["cs7=x", "cs2Label=Tenant"] {
         let values = vec![("fields".to_owned(), fields.to_owned())];
-        let settings = LineSettings::from_settings(&Settings::new(values, LineSettings::docs()));
-        assert!(Cef::new(settings.unwrap(), "h").is_err(), "{fields}");
+        let settings = Settings::new(values, LineSettings::docs());
+        let line = LineSettings::from_settings(&settings).unwrap();
+        assert!(Cef::new(line, &settings, "h").is_err(), "{fields}");
     }
 }
 
@@ -284,5 +287,31 @@ fn deep_events_and_huge_numbers_make_whole_lines() {
     assert!(
         line.contains("=1e400") && line.contains("=-9223372036854775809"),
         "the numbers' own text: {line}"
+    );
+}
+
+/// Seed 004's lines: `CEF:0|ZVault|Cloud|1.0|secret.read|Secret Read|3|...`, a read
+/// being 3 on seed 003's five levels; a denial 5 there, a failure 7.
+#[test]
+fn seed_004s_header_comes_from_the_readable_type_and_the_five_levels() {
+    let cef = cef(&[
+        ("vendor", "ZVault"),
+        ("product", "Cloud"),
+        ("cef_name", "type"),
+        ("severity_map", "five_levels"),
+    ]);
+    let read = r#"{"event_type":"secret.read","message":"a read","actor":{"id":"tok_1"},"result":"success"}"#;
+    assert!(
+        line(&cef, read).starts_with("CEF:0|ZVault|Cloud|1.0|secret.read|Secret Read|3|"),
+        "{}",
+        line(&cef, read)
+    );
+    let denied = r#"{"event_type":"AUTHZ_DENIED"}"#;
+    assert!(line(&cef, denied).starts_with("CEF:0|ZVault|Cloud|1.0|AUTHZ_DENIED|Authz Denied|5|"));
+    let failed = r#"{"event_type":"deploy","result":"failure"}"#;
+    assert!(
+        line(&cef, failed).contains("|Deploy|7|"),
+        "{}",
+        line(&cef, failed)
     );
 }

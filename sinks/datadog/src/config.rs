@@ -1,5 +1,6 @@
 //! The settings of a Datadog destination.
 
+use sluice_guest::severity::SeverityRule;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
 /// The intake's limits (Datadog's Logs API documentation): on the uncompressed body.
@@ -17,11 +18,14 @@ pub struct DatadogConfig {
     pub service: String,
     pub gzip: bool,
     pub max_request_bytes: usize,
+    /// How each log's `status` is found.
+    pub severity: SeverityRule,
 }
 
 impl DatadogConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            SeverityRule::doc(),
             SettingDoc {
                 name: "ddsource",
                 description: "the logs' source (Datadog's `source`, which picks its pipeline)",
@@ -89,6 +93,7 @@ impl DatadogConfig {
             // On unless set to false.
             gzip: settings.get("gzip").is_none() || settings.flag("gzip")?,
             max_request_bytes,
+            severity: SeverityRule::from_settings(settings),
         })
     }
 }

@@ -8,7 +8,6 @@
 //! text either way). `timestamp` is epoch milliseconds, the event time.
 
 use sluice_guest::json::write_str;
-use sluice_guest::severity::Severity;
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Formatted, HttpRequest, PayloadBuilder, Piece, Query,
     Refusal, Request,
@@ -54,7 +53,7 @@ impl LogsEncoder {
         let mut body: Option<Body> = None;
         for (index, event) in batch.events().enumerate() {
             let mut item = Vec::with_capacity(event.json_len() + 64);
-            item.extend_from_slice(Severity::of(event.json()).datadog().as_bytes());
+            item.extend_from_slice(self.config.severity.of(&event).datadog().as_bytes());
             item.extend_from_slice(b"\",\"timestamp\":");
             item.extend_from_slice(event.time_ms().to_string().as_bytes());
             item.extend_from_slice(b",\"sluice_event_id\":\"");

@@ -2,6 +2,7 @@
 
 use sluice_guest::cef::Cef;
 use sluice_guest::leef::Leef;
+use sluice_guest::severity::SeverityRule;
 use sluice_guest::siem::LineSettings;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
@@ -56,12 +57,21 @@ pub struct SyslogConfig {
     pub payload: Payload,
     /// The UTF-8 byte order mark before MSG, as RFC 5424 asks of a UTF-8 MSG.
     pub bom: bool,
+    /// How the PRI's severity is found (`severity_field`, a setting of the CEF and LEEF
+    /// payloads' too).
+    pub severity: SeverityRule,
 }
 
 impl SyslogConfig {
     /// The syslog settings, then those of the CEF and LEEF payloads.
     pub fn docs() -> Vec<SettingDoc> {
-        [Self::own_docs(), LineSettings::docs(), Leef::docs()].concat()
+        [
+            Self::own_docs(),
+            LineSettings::docs(),
+            Cef::docs(),
+            Leef::docs(),
+        ]
+        .concat()
     }
 
     fn own_docs() -> Vec<SettingDoc> {
@@ -207,6 +217,7 @@ impl SyslogConfig {
             }
             "cef" => Payload::Cef(Box::new(Cef::new(
                 LineSettings::from_settings(settings)?,
+                settings,
                 &enrichment.host_name,
             )?)),
             "leef" => Payload::Leef(Box::new(Leef::from_settings(settings)?)),
@@ -233,6 +244,7 @@ impl SyslogConfig {
             message_field,
             payload,
             bom: settings.flag("bom")?,
+            severity: SeverityRule::from_settings(settings),
         })
     }
 }

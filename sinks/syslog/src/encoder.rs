@@ -18,7 +18,6 @@
 //! `sd_fields` name or an earlier tag's, is left out with a warning.
 
 use sluice_guest::escape::{json_one_line, single_line, syslog_sd_value};
-use sluice_guest::severity::Severity;
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
     Batch, Enrichment, Event, Formatted, FramedMessages, PayloadBuilder, Request, TimeSource,
@@ -113,7 +112,7 @@ impl SyslogEncoder {
     }
 
     fn pri(&self, event: &Event<'_>) -> String {
-        let severity = Severity::of(event.json()).syslog();
+        let severity = self.config.severity.of(event).syslog();
         format!("<{}>", self.config.facility * 8 + severity)
     }
 

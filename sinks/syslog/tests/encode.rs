@@ -102,7 +102,8 @@ fn param_values_are_escaped_as_vector_s2() {
 }
 
 /// The default message: the event's JSON as MSG, its id and the tags in Sluice's
-/// element, the MSGID from `event_type`, the severity from `outcome`.
+/// element, the MSGID from `event_type`, the severity from `outcome` (a failure is an
+/// error, 3: facility 4 makes PRI 35).
 #[test]
 fn by_default_the_msg_is_the_event_and_the_element_names_it() {
     let json = r#"{"event_type":"user login","outcome":"failure"}"#;
@@ -113,7 +114,7 @@ fn by_default_the_msg_is_the_event_and_the_element_names_it() {
     assert_eq!(
         message,
         format!(
-            "<36>1 2024-05-01T12:34:56.789Z host1 sluice - user_login [sluice@32473 eventId=\"{:032x}\" timeSource=\"ingest\" team=\"sec\\]ops\" badname=\"x\"] \u{feff}{json}",
+            "<35>1 2024-05-01T12:34:56.789Z host1 sluice - user_login [sluice@32473 eventId=\"{:032x}\" timeSource=\"ingest\" team=\"sec\\]ops\" badname=\"x\"] \u{feff}{json}",
             0xab
         )
     );
