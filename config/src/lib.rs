@@ -1656,9 +1656,38 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// `url` without its user name and password.
+fn without_userinfo(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 /// An object store endpoint, checked: a bucket (or container) for a cloud store, a
-/// directory on this machine for `file://`, and nothing else in the URL.
-fn object_store_endpoint(url: url::Url, shown: &str) -> Result<Endpoint> {
+/// directory on this machine for `file://`, and nothing else in the URL. The prefix is
+/// checked as written (`text`), before the URL parser resolves `..` and drops `.` and
+/// empty segments: a prefix names the objects' place exactly, or is refused.
+fn object_store_endpoint(text: &str, url: url::Url, shown: &str) -> Result<Endpoint> {
+    let written_path = text
+        .split_once("://")
+        .map(|(_, rest)| rest.find('/').map_or("", |at| &rest[at..]))
+        .unwrap_or_default();
+    let prefix = written_path.strip_prefix('/').unwrap_or(written_path);
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    for segment in prefix.split('/').filter(|_| !prefix.is_empty()) {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
+        match decoded.as_deref() {
+            Ok("" | "." | "..") => {
+                bail!("{shown}: the prefix may not hold `//`, or a `.` or `..` part")
+            }
+            Ok(part) if part.contains('/') => {
+                bail!("{shown}: a `%2F` in the prefix would be a `/`: write `/`")
+            }
+            Ok(_) => {}
+            Err(_) => bail!("{shown}: the prefix is not UTF-8"),
+        }
+    }
     if !url.username().is_empty() || url.password().is_some() {
         bail!("{shown}: credentials go in `aws` or the store's environment, not in the URL");
     }
@@ -1696,6 +1725,11 @@ impl DestinationConfig {
             return Ok(Endpoint::Capture(PathBuf::from(dir)));
         }
         let url = url::Url::parse(text).map_err(|_| anyhow::anyhow!("{shown} is not a URL"))?;
+        // A password in the URL is never repeated in the error that refuses it.
+        let shown = match url.password().is_some() || !url.username().is_empty() {
+            true => self.endpoint.shown(&without_userinfo(&url)),
+            false => shown,
+        };
         let socket = |tls, relp| -> Result<SocketEndpoint> {
             let host = match url.host() {
                 Some(url::Host::Ipv6(address)) => address.to_string(),
@@ -1732,7 +1766,7 @@ impl DestinationConfig {
             "relp+tls" => Ok(Endpoint::Stream(socket(true, true)?)),
             "udp" => Ok(Endpoint::Datagram(socket(false, false)?)),
             "nats" => Ok(Endpoint::Nats(socket(false, false)?)),
-            "s3" | "gs" | "az" | "file" => object_store_endpoint(url, &shown),
+            "s3" | "gs" | "az" | "file" => object_store_endpoint(text, url, &shown),
             other => {
                 bail!(
                     "scheme `{other}` is not supported: use https://, http://, tls://, tcp://, relp://, relp+tls://, udp://, nats://, s3://, gs://, az://, file:// or capture:DIR"
@@ -1786,6 +1820,18 @@ impl DestinationConfig {
         if let Some(url) = &self.s3_endpoint {
             if scheme != "s3" {
                 return Err("s3_endpoint: only an s3:// endpoint takes it".into());
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(
+                    "s3_endpoint: credentials go in `aws`, not in the URL (the URL is shown in logs)"
+                        .into(),
+                );
+            }
+            if !matches!(url.path(), "" | "/") || url.query().is_some() {
+                return Err(
+                    "s3_endpoint: a server is a scheme, a host and a port, nothing after them"
+                        .into(),
+                );
             }
             match url.scheme() {
                 "https" => {}

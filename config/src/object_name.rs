@@ -2,12 +2,16 @@
 //! over the write's time (UTC), the host, the run and a sequence.
 //!
 //! Objects are written once and never overwritten, so every name must be new: the
-//! sequence counts the run's objects and `{start}` (the run's start, to the second)
-//! tells runs apart. A template without `{seq}` is refused, since two objects of a run
-//! would share a name.
+//! sequence counts the run's objects, and `{start}` (the run's start, to the second)
+//! with `{run}` (eight random hex digits drawn at the start) tell runs apart, even two
+//! of one host started in the same second. A template without `{seq}` is refused,
+//! since two objects of a run would share a name.
 
 /// Hourly partitions, as archives (and Athena's partition projection) read them best.
-pub const DEFAULT_OBJECT_NAME: &str = "%Y/%m/%d/%H/{host}-{start}-{seq}";
+pub const DEFAULT_OBJECT_NAME: &str = "%Y/%m/%d/%H/{host}-{start}-{run}-{seq}";
+
+/// Longest segment of a name (between `/`): what a directory takes.
+const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Longest object name S3 takes, the prefix included.
 pub const MAX_OBJECT_NAME_BYTES: usize = 1024;
@@ -21,6 +25,8 @@ enum Part {
     Host,
     /// The run's start, `YYYYMMDDTHHMMSSZ`.
     Start,
+    /// The run's random token.
+    Run,
     /// The object's number in the run, from 1, at least six digits.
     Seq,
 }
@@ -36,6 +42,8 @@ pub struct NameValues<'a> {
     pub time: &'a jiff::Timestamp,
     pub host: &'a str,
     pub start: &'a jiff::Timestamp,
+    /// Eight hex digits drawn at the run's start.
+    pub run: &'a str,
     pub seq: u64,
 }
 
@@ -68,14 +76,20 @@ impl ObjectName {
                     }
                 }
                 '{' => {
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    let part = match name.as_str() {
+                    let rest = chars.as_str();
+                    let Some(end) = rest.find('}') else {
+                        return Err(format!("`{{{rest}` is not closed"));
+                    };
+                    let name = &rest[..end];
+                    chars = rest[end + 1..].chars();
+                    let part = match name {
                         "host" => Part::Host,
                         "start" => Part::Start,
+                        "run" => Part::Run,
                         "seq" => Part::Seq,
                         other => {
                             return Err(format!(
-                                "`{{{other}}}` is not a placeholder: use {{host}}, {{start}} or {{seq}}"
+                                "`{{{other}}}` is not a placeholder: use {{host}}, {{start}}, {{run}} or {{seq}}"
                             ));
                         }
                     };
@@ -95,11 +109,13 @@ impl ObjectName {
             return Err("it has no {seq}: two objects of a run would have one name".into());
         }
         let name = ObjectName { parts };
+        // A long host name, a sequence of ten digits and a suffix must still fit.
         let sample = name.render(&NameValues {
             time: &jiff::Timestamp::UNIX_EPOCH,
-            host: "host",
+            host: &"h".repeat(64),
             start: &jiff::Timestamp::UNIX_EPOCH,
-            seq: 1,
+            run: "00000000",
+            seq: 1_000_000_000,
         });
         if sample
             .split('/')
@@ -108,6 +124,19 @@ impl ObjectName {
             return Err(
                 "a name may not start or end with `/`, hold `//`, or a `.` or `..` segment".into(),
             );
+        }
+        if sample.len() > MAX_OBJECT_NAME_BYTES / 2 {
+            return Err(format!(
+                "it makes names of {} bytes: keep them under {} (S3 takes {MAX_OBJECT_NAME_BYTES} with the prefix)",
+                sample.len(),
+                MAX_OBJECT_NAME_BYTES / 2
+            ));
+        }
+        if let Some(long) = sample.split('/').find(|s| s.len() + 16 > MAX_SEGMENT_BYTES) {
+            return Err(format!(
+                "a part between `/` of {} bytes: a directory takes {MAX_SEGMENT_BYTES} with the suffix",
+                long.len()
+            ));
         }
         Ok(name)
     }
@@ -134,6 +163,7 @@ impl ObjectName {
                     }
                 })),
                 Part::Start => name.push_str(&values.start.strftime("%Y%m%dT%H%M%SZ").to_string()),
+                Part::Run => name.push_str(values.run),
                 Part::Seq => name.push_str(&format!("{:06}", values.seq)),
             }
         }
@@ -156,9 +186,13 @@ mod tests {
             time: &at("2026-12-06T13:04:05Z"),
             host: "web 1/a",
             start: &at("2026-12-06T12:00:09Z"),
+            run: "1f2e3d4c",
             seq: 42,
         });
-        assert_eq!(rendered, "2026/12/06/13/web_1_a-20261206T120009Z-000042");
+        assert_eq!(
+            rendered,
+            "2026/12/06/13/web_1_a-20261206T120009Z-1f2e3d4c-000042"
+        );
     }
 
     #[test]
@@ -168,6 +202,7 @@ mod tests {
             time: &at("2026-01-02T03:04:05Z"),
             host: "h",
             start: &at("2026-01-02T03:04:05Z"),
+            run: "00000000",
             seq: 1_234_567,
         });
         assert_eq!(rendered, "dt=2026-01-02/hour=03/0405-1234567");
@@ -184,6 +219,16 @@ mod tests {
             ("a//{seq}", "may not start or end"),
             ("../{seq}", "`..` segment"),
             ("{seq}/", "may not start or end"),
+            ("{seq", "`{seq` is not closed"),
+            ("{seq}{host", "is not closed"),
+            (
+                &format!("{}/{{seq}}", "a".repeat(600)),
+                "keep them under 512",
+            ),
+            (
+                &format!("{}/{{seq}}", "a".repeat(250)),
+                "a directory takes 255",
+            ),
         ] {
             let error = ObjectName::parse(template).unwrap_err();
             assert!(error.contains(problem), "{template}: {error}");

@@ -91,8 +91,46 @@ async fn a_directory_archive_holds_every_event_once_in_private_objects_named_by_
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
-    let mode = std::fs::metadata(&archive).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o700, "the archive directory Sluice made");
+    let year = root.join(names[0].split('/').next().unwrap());
+    for dir in [&archive, &year] {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "{} is a directory Sluice made",
+            dir.display()
+        );
+    }
+}
+
+/// Found by a hostile run: a symbolic link planted under the archive sent the objects
+/// wherever it pointed. An object goes nowhere but under the endpoint's directory.
+#[tokio::test]
+async fn a_link_under_the_archive_directory_is_not_followed() {
+    let harness = Harness::new();
+    write_events(&harness, "data/events.jsonl", 5);
+    let archive = harness.path("archive");
+    let elsewhere = harness.path("elsewhere");
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, archive.join("sub")).unwrap();
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nobject_name = \"sub/{{seq}}\"\nretry = {{ max_attempts = 2, initial_backoff = \"10ms\" }}\n",
+        archive.display()
+    ));
+    let output = harness.run_expecting(3, &[]).await;
+    assert!(
+        files_under(&elsewhere).is_empty(),
+        "{}",
+        transcript(&output)
+    );
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 5, "{}", transcript(&output));
+    assert!(
+        dead[0].to_string().contains("not a directory Sluice made"),
+        "{}",
+        dead[0]
+    );
 }
 
 /// `YYYY/MM/DD/HH/<host>-<YYYYMMDDTHHMMSSZ>-<seq>.jsonl.gz`, checked by hand.
@@ -130,9 +168,57 @@ async fn an_object_that_exists_is_never_overwritten_the_next_name_is_taken() {
         transcript(&output)
     );
     assert!(
-        transcript(&output).contains("exists already"),
+        transcript(&output).contains("name is taken"),
         "{}",
         transcript(&output)
+    );
+}
+
+/// Found by a hostile run: a retry that found its name taken counted the batch as
+/// delivered, though the first attempt had never written it and the object there was
+/// another's. Now the object is read back: only its own bytes make a delivery.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_that_finds_another_writers_object_at_its_name_writes_the_next_name() {
+    use tokio::io::AsyncBufReadExt;
+    let harness = Harness::new();
+    write_events(&harness, "data/events.jsonl", 10);
+    let archive = harness.path("archive");
+    // The first attempt fails: where its directory should be, a file is.
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::write(archive.join("sub"), "in the way").unwrap();
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nobject_name = \"sub/{{seq}}\"\nbatch = {{ max_wait = \"50ms\" }}\nretry = {{ initial_backoff = \"2s\" }}\n",
+        archive.display()
+    ));
+    let mut child = harness.start_run();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("retrying") {
+            break;
+        }
+    }
+    assert!(said.contains("retrying"), "{said}");
+    // Before the retry: the way is clear, and another writer has the name.
+    std::fs::remove_file(archive.join("sub")).unwrap();
+    std::fs::create_dir(archive.join("sub")).unwrap();
+    std::fs::write(archive.join("sub/000001.jsonl.gz"), "another writer's").unwrap();
+    while let Ok(Some(line)) = lines.next_line().await {
+        said.push_str(&line);
+        said.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(archive.join("sub/000001.jsonl.gz")).unwrap(),
+        "another writer's"
+    );
+    assert_eq!(
+        gunzipped_lines(&archive.join("sub/000002.jsonl.gz")),
+        written_lines(&harness),
+        "{said}"
     );
 }
 
@@ -159,6 +245,19 @@ async fn s3_objects_arrive_signed_with_their_type_and_encoding() {
         .sluice(&["check", "--connect", "-c", "sluice.toml"], &env)
         .await;
     assert!(checked.status.success(), "{}", transcript(&checked));
+    // A bucket that is not there is said at check, not found by the events.
+    let elsewhere = s3_config(&moto, "", "max_events = 200").replace(BUCKET, "no-such-bucket");
+    harness.config(&elsewhere);
+    let missing = harness
+        .sluice(&["check", "--connect", "-c", "sluice.toml"], &env)
+        .await;
+    assert!(!missing.status.success(), "{}", transcript(&missing));
+    assert!(
+        transcript(&missing).contains("NoSuchBucket"),
+        "{}",
+        transcript(&missing)
+    );
+    harness.config(&s3_config(&moto, "", "max_events = 200"));
 
     let output = harness.run_ok(&env).await;
     assert!(!transcript(&output).contains(&key.secret));
@@ -278,8 +377,30 @@ async fn check_refuses_an_archive_that_could_not_work_or_would_leak() {
             "endpoint = \"https://siem.example\"\nobject_name = \"{seq}\"",
             "object_name: only an object store endpoint",
         ),
+        (
+            "endpoint = \"s3://bucket/p\"\naws = { region = \"eu-west-1\", service = \"s3\" }\ns3_endpoint = \"http://admin:hunter2@127.0.0.1:9000\"",
+            "s3_endpoint: credentials go in `aws`",
+        ),
+        (
+            "endpoint = \"s3://bucket/p\"\naws = { region = \"eu-west-1\", service = \"s3\" }\ns3_endpoint = \"https://minio.example/sub?x=1\"",
+            "s3_endpoint: a server is a scheme, a host and a port",
+        ),
+        (
+            "endpoint = \"s3://admin:hunter2@bucket/p\"",
+            "credentials go in `aws`",
+        ),
+        ("endpoint = \"s3://bucket/a/../b\"", "a `.` or `..` part"),
+        ("endpoint = \"gs://bucket//p\"", "may not hold `//`"),
+        (
+            "endpoint = \"file:///tmp/x\"\nobject_name = \"{seq\"",
+            "`{seq` is not closed",
+        ),
     ] {
         let stderr = check_fails(&harness, &destination(rest), &[("T", "t")]).await;
         assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "a password is never repeated: {stderr}"
+        );
     }
 }

@@ -11,6 +11,7 @@
 mod capture;
 mod datagram;
 mod http;
+mod local_dir;
 pub mod nats;
 mod oauth2;
 mod object;

@@ -1,15 +1,17 @@
-//! Objects written to an object store (`s3://`, `gs://`, `az://`, `file://`) through
-//! the `object_store` crate, which signs each cloud's requests: each request a module
-//! makes is one object, its body the object's bytes, named by the destination's
-//! `object_name` followed by the request's path after its `/` (the module's suffix:
-//! `/.jsonl.gz` ends the name with `.jsonl.gz`).
+//! Objects written to an object store (`s3://`, `gs://`, `az://`) through the
+//! `object_store` crate, which signs each cloud's requests, or to a directory
+//! (`file://`, [`super::local_dir`]): each request a module makes is one object, its
+//! body the object's bytes, named by the destination's `object_name` followed by the
+//! request's path after its `/` (the module's suffix: `/.jsonl.gz` ends the name with
+//! `.jsonl.gz`).
 //!
-//! Written once, never overwritten: a body up to [`SINGLE_PUT_MAX`] is one PUT that
-//! only creates (`If-None-Match: *` on S3), a larger one a multipart upload of
-//! [`PART_BYTES`] parts after a check that the name is free. A request keeps its name
-//! for every attempt, so a retry after an answer that was lost finds its object there
-//! and counts it delivered rather than writing it twice; a name taken on a first
-//! attempt (another writer's) is replaced by the run's next one.
+//! Written once, never over another object: a body up to [`SINGLE_PUT_MAX`] is one PUT
+//! that only creates (`If-None-Match: *` on S3; a hard link in a directory), a larger
+//! one a multipart upload of [`PART_BYTES`] parts after a check that the name is free.
+//! A request keeps its name for every attempt: when an attempt's answer was lost and a
+//! retry finds the name taken, the object there is read back, and only if it holds
+//! this very body is the request delivered. A name taken otherwise (another writer's)
+//! is replaced by the run's next one at once, which costs no attempt.
 //!
 //! The store's own retries are off: the destination's `retry` settings govern, as for
 //! every other transport, so attempts are counted and the last one dead-letters.
@@ -26,6 +28,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 
+use super::local_dir::LocalDir;
 use super::{AwsSigner, Sent};
 use crate::config::object_name::{
     DEFAULT_OBJECT_NAME, MAX_OBJECT_NAME_BYTES, NameValues, ObjectName,
@@ -36,20 +39,38 @@ use crate::config::{DestinationConfig, Secret};
 const SINGLE_PUT_MAX: usize = 8 << 20;
 /// The size of a multipart upload's parts (S3 takes 5 MiB at least, but for the last).
 const PART_BYTES: usize = 8 << 20;
+/// Names tried for one object before the request fails: each a name another writer
+/// had taken.
+const MAX_NAMES: usize = 16;
+
+/// What became of one write.
+pub enum Written {
+    Done,
+    /// The name was taken: nothing was written.
+    Exists,
+    Failed(String),
+}
+
+/// Where the objects go.
+#[derive(Debug)]
+enum Store {
+    Cloud(Arc<dyn ObjectStore>),
+    Local(Arc<LocalDir>),
+}
 
 /// An object store and how it names objects.
 #[derive(Debug)]
 pub struct ObjectTransport {
-    store: Arc<dyn ObjectStore>,
+    store: Store,
     /// The endpoint's path, under which every name goes.
-    prefix: ObjectPath,
+    prefix: String,
     names: ObjectName,
     host: String,
     start: jiff::Timestamp,
+    /// Random, per run: two runs never make one name.
+    run: String,
     /// The run's objects so far.
     count: AtomicU64,
-    /// `file://`'s directory: each object in it is made 0600 once written.
-    local: Option<std::path::PathBuf>,
     /// Secrets the store's errors might quote.
     secrets: Vec<Secret>,
     /// The endpoint as errors show it.
@@ -64,8 +85,8 @@ pub struct ObjectWrite {
     suffix: String,
     content_type: Option<String>,
     content_encoding: Option<&'static str>,
-    /// Whether an attempt with this name was made: if so, the name found taken is this
-    /// request's own object.
+    /// Whether an attempt with this name was made: if so, the name found taken may be
+    /// this request's own object.
     tried: AtomicBool,
 }
 
@@ -80,88 +101,37 @@ impl ObjectTransport {
     pub fn new(url: &url::Url, config: &DestinationConfig) -> Result<Self> {
         let names = ObjectName::parse(config.object_name.as_deref().unwrap_or(DEFAULT_OBJECT_NAME))
             .map_err(|problem| anyhow::anyhow!("object_name: {problem}"))?;
-        let mut options = ClientOptions::new()
-            .with_timeout(config.request_timeout)
-            .with_connect_timeout(config.request_timeout);
-        if let Some(ca_file) = &config.ca_file {
-            let pem = std::fs::read(ca_file)
-                .with_context(|| format!("ca_file: cannot read {}", ca_file.display()))?;
-            let certificate = object_store::Certificate::from_pem(&pem).with_context(|| {
-                format!("ca_file: {} holds no PEM certificate", ca_file.display())
-            })?;
-            options = options.with_root_certificate(certificate);
-        }
-        let no_retries = RetryConfig {
-            max_retries: 0,
-            ..RetryConfig::default()
-        };
-        let bucket = url.host_str().unwrap_or_default();
+        let prefix = percent_encoding::percent_decode_str(url.path().trim_matches('/'))
+            .decode_utf8()
+            .with_context(|| format!("{url}: the prefix is not UTF-8"))?
+            .into_owned();
         let mut secrets = Vec::new();
-        let mut local = None;
-        let (store, prefix): (Arc<dyn ObjectStore>, &str) = match url.scheme() {
-            "s3" => {
-                let aws = config
-                    .aws
-                    .as_ref()
-                    .context("aws: an s3:// endpoint needs it")?;
-                let signer = AwsSigner::new(aws)?;
-                let keys = signer.keys();
-                secrets = signer.secrets();
-                let mut builder = object_store::aws::AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(&aws.region)
-                    .with_access_key_id(keys.access_key_id)
-                    .with_secret_access_key(keys.secret_access_key.expose())
-                    .with_retry(no_retries)
-                    .with_client_options(options);
-                if let Some(token) = keys.session_token {
-                    builder = builder.with_token(token.expose());
-                }
-                if let Some(endpoint) = &config.s3_endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint.as_str().trim_end_matches('/'))
-                        .with_allow_http(endpoint.scheme() == "http");
-                }
-                (Arc::new(builder.build()?), url.path())
-            }
-            "gs" => {
-                let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_retry(no_retries)
-                    .with_client_options(options)
-                    .build()?;
-                (Arc::new(store), url.path())
-            }
-            "az" => {
-                let store = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_container_name(bucket)
-                    .with_retry(no_retries)
-                    .with_client_options(options)
-                    .build()?;
-                (Arc::new(store), url.path())
-            }
+        let store = match url.scheme() {
             "file" => {
                 let dir = url
                     .to_file_path()
                     .map_err(|()| anyhow::anyhow!("{url} is not a directory on this machine"))?;
-                crate::private_fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?;
-                local = Some(dir);
-                (Arc::new(store), "")
+                Store::Local(Arc::new(LocalDir::new(dir)))
             }
-            other => bail!("`{other}://` is not an object store"),
+            _ => {
+                let (store, keys) = cloud_store(url, config)?;
+                secrets = keys;
+                Store::Cloud(store)
+            }
         };
-        let prefix = ObjectPath::parse(prefix.trim_matches('/'))
-            .with_context(|| format!("{url}: the prefix is not an object path"))?;
+        let mut run = [0u8; 4];
+        getrandom::fill(&mut run).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
         Ok(ObjectTransport {
             store,
-            prefix,
+            prefix: match url.scheme() {
+                "file" => String::new(),
+                _ => prefix,
+            },
             names,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             start: jiff::Timestamp::now(),
+            run: hex::encode(run),
             count: AtomicU64::new(0),
-            local,
             secrets,
             shown: url.to_string(),
         })
@@ -179,6 +149,7 @@ impl ObjectTransport {
             time: &jiff::Timestamp::now(),
             host: &self.host,
             start: &self.start,
+            run: &self.run,
             seq,
         });
         format!("{name}{suffix}")
@@ -206,8 +177,9 @@ impl ObjectTransport {
         }
     }
 
-    fn location(&self, name: &str) -> Result<ObjectPath, String> {
-        let full = match self.prefix.as_ref() {
+    /// The full name of `name`, under the prefix, checked.
+    fn full_name(&self, name: &str) -> Result<String, String> {
+        let full = match self.prefix.as_str() {
             "" => name.to_owned(),
             prefix => format!("{prefix}/{name}"),
         };
@@ -216,130 +188,216 @@ impl ObjectTransport {
                 "object name {full} is longer than {MAX_OBJECT_NAME_BYTES} bytes"
             ));
         }
-        ObjectPath::parse(&full).map_err(|e| format!("object name {full}: {e}"))
+        Ok(full)
     }
 
     /// Writes `body` as `object`; `Sent::Stored` once the store confirmed it.
     pub async fn put(&self, object: &ObjectWrite, body: &Bytes) -> Result<Sent, String> {
-        let location = self.location(&object.name())?;
-        let retried = object.tried.swap(true, Ordering::Relaxed);
+        for _ in 0..MAX_NAMES {
+            let full = self.full_name(&object.name())?;
+            let retried = object.tried.swap(true, Ordering::Relaxed);
+            match self.write(&full, object, body).await {
+                Written::Done => return Ok(Sent::Stored(full)),
+                // An earlier attempt stored it, and its answer was lost.
+                Written::Exists if retried && self.holds(&full, body).await => {
+                    return Ok(Sent::Stored(full));
+                }
+                Written::Exists => {
+                    let next = self.next_name(&object.suffix);
+                    tracing::warn!(object = %full, next = %next, endpoint = %self.shown, "the object's name is taken (another writer's object): writing the next name");
+                    *object.name.lock().expect("object name lock") = next;
+                    object.tried.store(false, Ordering::Relaxed);
+                }
+                Written::Failed(reason) => return Err(reason),
+            }
+        }
+        Err(format!(
+            "{MAX_NAMES} names in a row were taken in {}: is another writer using this object_name?",
+            self.shown
+        ))
+    }
+
+    async fn write(&self, full: &str, object: &ObjectWrite, body: &Bytes) -> Written {
+        let store = match &self.store {
+            Store::Local(dir) => {
+                let (dir, full, body) = (dir.clone(), full.to_owned(), body.clone());
+                return tokio::task::spawn_blocking(move || dir.write(&full, &body))
+                    .await
+                    .unwrap_or_else(|e| Written::Failed(format!("the write stopped: {e}")));
+            }
+            Store::Cloud(store) => store,
+        };
+        let location = match ObjectPath::parse(full) {
+            Ok(location) => location,
+            Err(e) => return Written::Failed(format!("object name {full}: {e}")),
+        };
         let written = match body.len() <= SINGLE_PUT_MAX {
-            true => self.put_whole(&location, object, body).await,
-            false => self.put_parts(&location, object, body).await,
+            true => put_whole(store, &location, attributes(object), body).await,
+            false => put_parts(store, &location, attributes(object), body).await,
         };
         match written {
-            Ok(()) => {
-                self.make_private(&location);
-                Ok(Sent::Stored(location.to_string()))
+            Ok(()) => Written::Done,
+            Err(object_store::Error::AlreadyExists { .. }) => Written::Exists,
+            Err(error) => Written::Failed(format!("writing {full} to {}: {error}", self.shown)),
+        }
+    }
+
+    /// Whether the object `full` holds exactly `body`.
+    async fn holds(&self, full: &str, body: &Bytes) -> bool {
+        match &self.store {
+            Store::Local(dir) => dir.holds(full, body),
+            Store::Cloud(store) => {
+                let Ok(location) = ObjectPath::parse(full) else {
+                    return false;
+                };
+                match store.get(&location).await {
+                    Ok(found) => found.bytes().await.is_ok_and(|found| found == *body),
+                    Err(_) => false,
+                }
             }
-            // An earlier attempt stored it, and its answer was lost.
-            Err(object_store::Error::AlreadyExists { .. }) if retried => {
-                Ok(Sent::Stored(location.to_string()))
-            }
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                let next = self.next_name(&object.suffix);
-                *object.name.lock().expect("object name lock") = next.clone();
-                object.tried.store(false, Ordering::Relaxed);
-                Err(format!(
-                    "{location} exists already in {} (another writer uses the name): writing {next} instead",
-                    self.shown
-                ))
-            }
-            Err(error) => Err(format!("writing {location} to {}: {error}", self.shown)),
         }
     }
 
-    fn attributes(object: &ObjectWrite) -> Attributes {
-        let mut attributes = Attributes::new();
-        if let Some(content_type) = &object.content_type {
-            attributes.insert(Attribute::ContentType, content_type.clone().into());
-        }
-        if let Some(encoding) = object.content_encoding {
-            attributes.insert(Attribute::ContentEncoding, encoding.into());
-        }
-        attributes
-    }
-
-    /// A local directory keeps no content type: the name's suffix says it.
-    fn attributes_for_store(&self, object: &ObjectWrite) -> Attributes {
-        match self.local {
-            Some(_) => Attributes::new(),
-            None => Self::attributes(object),
-        }
-    }
-
-    async fn put_whole(
-        &self,
-        location: &ObjectPath,
-        object: &ObjectWrite,
-        body: &Bytes,
-    ) -> object_store::Result<()> {
-        let options = PutOptions {
-            mode: PutMode::Create,
-            attributes: self.attributes_for_store(object),
-            ..PutOptions::default()
-        };
-        self.store
-            .put_opts(location, PutPayload::from_bytes(body.clone()), options)
-            .await
-            .map(drop)
-    }
-
-    /// A multipart upload cannot be made create-only: the name is checked free first
-    /// (a race with another writer of the same name is the one case this overwrites).
-    async fn put_parts(
-        &self,
-        location: &ObjectPath,
-        object: &ObjectWrite,
-        body: &Bytes,
-    ) -> object_store::Result<()> {
-        match self.store.head(location).await {
-            Ok(_) => {
-                return Err(object_store::Error::AlreadyExists {
-                    path: location.to_string(),
-                    source: "found before a multipart upload".into(),
-                });
-            }
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
-        let options = PutMultipartOptions {
-            attributes: self.attributes_for_store(object),
-            ..PutMultipartOptions::default()
-        };
-        let upload = self.store.put_multipart_opts(location, options).await?;
-        let mut parts = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-        parts.put(body.clone());
-        // `finish` aborts the upload when a part fails.
-        parts.finish().await.map(drop)
-    }
-
-    /// `file://`: the object holds audit events, so only the running user reads it.
-    fn make_private(&self, location: &ObjectPath) {
-        use std::os::unix::fs::PermissionsExt;
-        let Some(dir) = &self.local else { return };
-        let path = location
-            .parts()
-            .fold(dir.clone(), |path, part| path.join(part.as_ref()));
-        let private = std::fs::Permissions::from_mode(crate::private_fs::FILE_MODE);
-        if let Err(error) = std::fs::set_permissions(&path, private) {
-            tracing::warn!(path = %path.display(), %error, "cannot make the archived object 0600");
-        }
-    }
-
-    /// For `sluice check --connect`: asks the store about an object that is not there,
-    /// which reaches it with the credential without writing anything.
+    /// For `sluice check --connect`: lists the prefix (a cloud store: the bucket must
+    /// exist and the key be taken), or makes the directory.
     pub async fn probe(&self) -> Result<String, String> {
-        let location = self.location(".sluice-connection-check")?;
-        match self.store.head(&location).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => {
-                Ok(format!("{} answers with the credential given", self.shown))
+        let store = match &self.store {
+            Store::Local(dir) => {
+                dir.ready()?;
+                return Ok(format!("directory {} is ready", dir.root().display()));
             }
-            Err(object_store::Error::PermissionDenied { .. }) => Err(format!(
-                "{} refused to say whether an object exists (permission denied): the key may still write (s3:PutObject without s3:ListBucket), or be refused",
+            Store::Cloud(store) => store,
+        };
+        let prefix = ObjectPath::parse(&self.prefix).map_err(|e| e.to_string())?;
+        match store.list_with_delimiter(Some(&prefix)).await {
+            Ok(_) => Ok(format!("{} lists with the credential given", self.shown)),
+            Err(object_store::Error::PermissionDenied { source, .. }) => Err(format!(
+                "{} refused to list the prefix (permission denied): a key allowed s3:PutObject alone can still write, else the key is refused ({source})",
                 self.shown
             )),
             Err(error) => Err(format!("{}: {error}", self.shown)),
         }
     }
+}
+
+/// The cloud store `url` names, and the secrets it was given.
+fn cloud_store(
+    url: &url::Url,
+    config: &DestinationConfig,
+) -> Result<(Arc<dyn ObjectStore>, Vec<Secret>)> {
+    let mut options = ClientOptions::new()
+        .with_timeout(config.request_timeout)
+        .with_connect_timeout(config.request_timeout);
+    if let Some(ca_file) = &config.ca_file {
+        let pem = std::fs::read(ca_file)
+            .with_context(|| format!("ca_file: cannot read {}", ca_file.display()))?;
+        let certificate = object_store::Certificate::from_pem(&pem)
+            .with_context(|| format!("ca_file: {} holds no PEM certificate", ca_file.display()))?;
+        options = options.with_root_certificate(certificate);
+    }
+    let no_retries = RetryConfig {
+        max_retries: 0,
+        ..RetryConfig::default()
+    };
+    let bucket = url.host_str().unwrap_or_default();
+    Ok(match url.scheme() {
+        "s3" => {
+            let aws = config
+                .aws
+                .as_ref()
+                .context("aws: an s3:// endpoint needs it")?;
+            let signer = AwsSigner::new(aws)?;
+            let keys = signer.keys();
+            let mut builder = object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(&aws.region)
+                .with_access_key_id(keys.access_key_id)
+                .with_secret_access_key(keys.secret_access_key.expose())
+                .with_retry(no_retries)
+                .with_client_options(options);
+            if let Some(token) = keys.session_token {
+                builder = builder.with_token(token.expose());
+            }
+            if let Some(endpoint) = &config.s3_endpoint {
+                builder = builder
+                    .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+                    .with_allow_http(endpoint.scheme() == "http");
+            }
+            (Arc::new(builder.build()?), signer.secrets())
+        }
+        "gs" => {
+            let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(no_retries)
+                .with_client_options(options)
+                .build()?;
+            (Arc::new(store), Vec::new())
+        }
+        "az" => {
+            let store = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                .with_retry(no_retries)
+                .with_client_options(options)
+                .build()?;
+            (Arc::new(store), Vec::new())
+        }
+        other => bail!("`{other}://` is not an object store"),
+    })
+}
+
+fn attributes(object: &ObjectWrite) -> Attributes {
+    let mut attributes = Attributes::new();
+    if let Some(content_type) = &object.content_type {
+        attributes.insert(Attribute::ContentType, content_type.clone().into());
+    }
+    if let Some(encoding) = object.content_encoding {
+        attributes.insert(Attribute::ContentEncoding, encoding.into());
+    }
+    attributes
+}
+
+async fn put_whole(
+    store: &Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    attributes: Attributes,
+    body: &Bytes,
+) -> object_store::Result<()> {
+    let options = PutOptions {
+        mode: PutMode::Create,
+        attributes,
+        ..PutOptions::default()
+    };
+    store
+        .put_opts(location, PutPayload::from_bytes(body.clone()), options)
+        .await
+        .map(drop)
+}
+
+/// A multipart upload cannot be made create-only: the name is checked free first
+/// (a race with another writer of the same name is the one case this overwrites).
+async fn put_parts(
+    store: &Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    attributes: Attributes,
+    body: &Bytes,
+) -> object_store::Result<()> {
+    match store.head(location).await {
+        Ok(_) => {
+            return Err(object_store::Error::AlreadyExists {
+                path: location.to_string(),
+                source: "found before a multipart upload".into(),
+            });
+        }
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(error) => return Err(error),
+    }
+    let options = PutMultipartOptions {
+        attributes,
+        ..PutMultipartOptions::default()
+    };
+    let upload = store.put_multipart_opts(location, options).await?;
+    let mut parts = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    parts.put(body.clone());
+    // `finish` aborts the upload when a part fails.
+    parts.finish().await.map(drop)
 }

@@ -1,0 +1,117 @@
+//! A `file://` archive: objects as files in a directory, written as the cloud stores
+//! write them (whole, once, never over another) and as Sluice writes audit data
+//! ([`crate::private_fs`]): each file 0600 from its first byte, each directory Sluice
+//! makes 0700, the bytes synced before the object counts as written.
+//!
+//! Not `object_store`'s `LocalFileSystem`, which stages an object world-readable (its
+//! files and directories take the process's umask), follows symbolic links in the
+//! directories under the root, and syncs nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::object::Written;
+
+/// The directory the objects go under.
+#[derive(Debug)]
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+impl LocalDir {
+    pub fn new(root: PathBuf) -> Self {
+        LocalDir { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Makes the root (0700) when it is missing; the error says what is in the way.
+    pub fn ready(&self) -> Result<(), String> {
+        match std::fs::metadata(&self.root) {
+            Ok(found) if found.is_dir() => Ok(()),
+            Ok(_) => Err(format!("{} is not a directory", self.root.display())),
+            Err(_) => crate::private_fs::create_dir_all(&self.root)
+                .map_err(|e| format!("cannot create {}: {e}", self.root.display())),
+        }
+    }
+
+    /// Writes `body` as `name` (`/`-separated) unless a file has that name.
+    pub fn write(&self, name: &str, body: &[u8]) -> Written {
+        match self.try_write(name, body) {
+            Ok(written) => written,
+            Err(error) => Written::Failed(format!("{}/{name}: {error}", self.root.display())),
+        }
+    }
+
+    fn try_write(&self, name: &str, body: &[u8]) -> std::io::Result<Written> {
+        self.ready().map_err(std::io::Error::other)?;
+        let path = self.root.join(name);
+        let dir = path.parent().expect("a name under the root");
+        self.make_dirs(dir)?;
+        let file_name = path.file_name().expect("a name").to_string_lossy();
+        let staged = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
+        let mut file = crate::private_fs::options()
+            .write(true)
+            .create_new(true)
+            .open(&staged)?;
+        let written = file.write_all(body).and_then(|()| file.sync_all());
+        // A link fails where a name exists: another file is never replaced.
+        let linked = written.and_then(|()| std::fs::hard_link(&staged, &path));
+        let _ = std::fs::remove_file(&staged);
+        match linked {
+            Ok(()) => {
+                std::fs::File::open(dir)?.sync_all()?;
+                Ok(Written::Done)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(Written::Exists),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Makes each missing directory from the root down to `dir` 0700, and refuses one
+    /// that is a symbolic link: an object goes nowhere but under the root.
+    fn make_dirs(&self, dir: &Path) -> std::io::Result<()> {
+        let below = dir.strip_prefix(&self.root).expect("under the root");
+        let mut at = self.root.clone();
+        for part in below.components() {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(found) if found.is_dir() => {}
+                Ok(_) => {
+                    return Err(std::io::Error::other(format!(
+                        "{} is a link or a file, not a directory Sluice made",
+                        at.display()
+                    )));
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    use std::os::unix::fs::DirBuilderExt;
+                    match std::fs::DirBuilder::new()
+                        .mode(crate::private_fs::DIR_MODE)
+                        .create(&at)
+                    {
+                        Ok(()) => {}
+                        // Made meanwhile by another writer: checked on the next round.
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                            if !std::fs::symlink_metadata(&at)?.is_dir() {
+                                return Err(std::io::Error::other(format!(
+                                    "{} is not a directory",
+                                    at.display()
+                                )));
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the file `name` holds exactly `body`.
+    pub fn holds(&self, name: &str, body: &[u8]) -> bool {
+        std::fs::read(self.root.join(name)).is_ok_and(|found| found == body)
+    }
+}
