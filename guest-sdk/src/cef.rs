@@ -129,6 +129,10 @@ impl Cef {
                 add(key, cut(value, max).to_owned());
             }
         }
+        // ArcSight's additional data (`ad.`) keys: `ad.sluiceEventId=...`.
+        for (key, value) in self.settings.stamp.pairs(event) {
+            add(&format!("ad.{key}"), value);
+        }
         if self.settings.keep_others {
             // A slot whose value or label the destination maps itself is not free: a
             // label must travel with its own value.

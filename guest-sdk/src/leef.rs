@@ -182,6 +182,12 @@ impl Leef {
         })
     }
 
+    /// The same, the host's enrichment in each line.
+    pub fn stamped(mut self, stamp: crate::enrich::Stamp) -> Self {
+        self.settings.stamp = stamp;
+        self
+    }
+
     /// The event as one LEEF line (no line break in it).
     pub fn line(&self, event: &Event<'_>) -> String {
         let fields = AuditFields::of(event);
@@ -213,6 +219,9 @@ impl Leef {
             "sev",
             self.settings.scale.number(severity).max(1).to_string(),
         );
+        for (key, value) in self.settings.stamp.pairs(event) {
+            add(&key, value);
+        }
         if self.formatted_time {
             add("devTime", dev_time(event.time_ms()));
             add("devTimeFormat", DEV_TIME_FORMAT.to_owned());

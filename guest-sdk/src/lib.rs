@@ -56,6 +56,7 @@
 
 mod batch;
 pub mod cef;
+pub mod enrich;
 pub mod escape;
 pub mod filter;
 pub mod json;

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::enrich::Stamp;
 use crate::severity::{CefScale, SeverityRule};
 use crate::{Event, FormatError, SettingDoc, Settings};
 
@@ -212,6 +213,8 @@ pub struct LineSettings {
     pub severity: SeverityRule,
     /// The number each severity is (`severity_map`).
     pub scale: CefScale,
+    /// The host's enrichment, as pairs (off unless the module sets it: [`LineSettings::stamped`]).
+    pub stamp: Stamp,
 }
 
 impl LineSettings {
@@ -245,6 +248,7 @@ impl LineSettings {
             },
             SeverityRule::doc(),
             CefScale::doc(),
+            Stamp::doc(),
         ]
     }
 
@@ -301,6 +305,7 @@ impl LineSettings {
             keep_others,
             severity: SeverityRule::from_settings(settings),
             scale: CefScale::from_settings(settings)?,
+            stamp: Stamp::off(),
         })
     }
 
@@ -317,6 +322,11 @@ impl LineSettings {
                 Some((key.clone(), value))
             })
             .collect()
+    }
+
+    /// The same, the host's enrichment written in each line.
+    pub fn stamped(self, stamp: Stamp) -> Self {
+        LineSettings { stamp, ..self }
     }
 
     /// Whether the destination maps `key` itself.

@@ -13,6 +13,7 @@ mod contract_versions;
 mod datadog;
 mod dead_letter;
 mod elasticsearch;
+mod enrichment;
 mod files;
 mod filter_modules;
 mod filters;

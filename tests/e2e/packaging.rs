@@ -4,23 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Harness, transcript};
+use crate::support::{Harness, builtins, transcript};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// The built-in modules: the folders of `sinks/`.
-fn builtins() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(repository().join("sinks"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The variables the `{ env = "..." }` secrets of `config` name.

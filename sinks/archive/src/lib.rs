@@ -12,16 +12,18 @@
 //! An object store answers no request with a body to read: the host says whether the
 //! object was written, and `classify` is never asked.
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::schema::Schema;
 use sluice_guest::{
     Batch, BatchLimits, Compression, Enrichment, FormatError, Formatted, HttpRequest, HttpResponse,
-    Info, PayloadBuilder, Piece, Request, SentRequest, SettingDoc, Settings, Verdict,
+    Info, PayloadBuilder, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
 /// The archive formatter of one destination.
 pub struct Archive {
     schema: Schema,
     gzip: bool,
+    stamp: Stamp,
 }
 
 impl sluice_guest::Formatter for Archive {
@@ -34,6 +36,7 @@ impl sluice_guest::Formatter for Archive {
                 max_bytes: 10_000_000,
             },
             settings: vec![
+                Stamp::doc(),
                 SettingDoc {
                     name: "schema",
                     description: "`raw` (events as read), `ecs` or `ocsf` (a security lake's classes)",
@@ -49,10 +52,11 @@ impl sluice_guest::Formatter for Archive {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         Ok(Archive {
             schema: Schema::from_settings(settings)?,
             gzip: settings.flag("gzip")?,
+            stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }
 
@@ -60,8 +64,8 @@ impl sluice_guest::Formatter for Archive {
         let mut body = PayloadBuilder::with_capacity(batch, 64, 2 * batch.len());
         for event in batch.events() {
             match self.schema.map(event.json(), event.time_ms()) {
-                Some(mapped) => body.push(&mapped),
-                None => body.push_pieces([Piece::event(&event)]),
+                Some(mapped) => body.push(&self.stamp.extend_document(&event, mapped)),
+                None => self.stamp.push_event(&mut body, &event),
             }
             body.push(b"\n");
         }
@@ -105,7 +109,9 @@ mod tests {
     fn a_batch_is_one_gzipped_object_of_its_events_as_read() {
         let events = sluice_sink_cases::edge_case_events();
         let batch = sluice_sink_cases::batch_of(&events);
-        let formatted = archive(Vec::new()).format(&batch).unwrap();
+        let formatted = archive(vec![("enrichment".into(), "none".into())])
+            .format(&batch)
+            .unwrap();
         assert_eq!(formatted.requests.len(), 1);
         let Request::Http(http) = &formatted.requests[0] else {
             panic!("HTTP")
@@ -120,6 +126,21 @@ mod tests {
             body.lines().collect::<Vec<_>>(),
             events.iter().map(String::as_str).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn by_default_every_line_carries_the_hosts_enrichment() {
+        let events = sluice_sink_cases::edge_case_events();
+        let batch = sluice_sink_cases::batch_of(&events);
+        let formatted = archive(Vec::new()).format(&batch).unwrap();
+        let Request::Http(http) = &formatted.requests[0] else {
+            panic!("HTTP")
+        };
+        let body = String::from_utf8(http.body.assemble(&batch)).unwrap();
+        for line in body.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["sluice"]["host"], "test-host", "{line:.200}");
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ impl Formatter for CefLines {
     fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         Ok(CefLines {
             cef: Cef::new(
-                LineSettings::from_settings(settings)?,
+                LineSettings::from_settings(settings)?.stamped(
+                    sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?,
+                ),
                 settings,
                 &enrichment.host_name,
             )?,

@@ -18,6 +18,7 @@
 
 pub mod request;
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::{
     AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted,
     HttpResponse, Info, PartialFailure, Query, Refusal, SentRequest, SettingDoc, Settings, Verdict,
@@ -27,6 +28,7 @@ use sluice_guest::{
 pub struct CloudWatchLogs {
     group: String,
     stream: String,
+    stamp: Stamp,
 }
 
 /// What the JSON API calls each operation.
@@ -50,6 +52,7 @@ impl sluice_guest::Formatter for CloudWatchLogs {
             // The host signs with the destination's `aws` keys in this header.
             auth: Some(AuthHeader::header("Authorization", "")),
             settings: vec![
+                Stamp::doc(),
                 SettingDoc {
                     name: "log_group",
                     description: "the log group (it must exist)",
@@ -65,19 +68,20 @@ impl sluice_guest::Formatter for CloudWatchLogs {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         settings.require(&["log_group", "log_stream"])?;
         Ok(CloudWatchLogs {
             group: settings.text("log_group").unwrap_or_default(),
             stream: settings.text("log_stream").unwrap_or_default(),
+            stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }
 
     fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
         Ok(request::put_log_events(
             batch,
-            &self.group,
-            &self.stream,
+            (&self.group, &self.stream),
+            &self.stamp,
             |body, events| {
                 sluice_guest::Request::Http(sluice_guest::HttpRequest {
                     method: "POST".into(),

@@ -1,5 +1,6 @@
 //! `PutLogEvents` bodies under CloudWatch's limits.
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::{Batch, Formatted, Payload, PayloadBuilder, Refusal, Request};
 
 /// Most events in one request.
@@ -20,8 +21,8 @@ pub const MAX_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 /// makes a request of a body and the events it carries.
 pub fn put_log_events(
     batch: &Batch<'_>,
-    group: &str,
-    stream: &str,
+    (group, stream): (&str, &str),
+    stamp: &Stamp,
     request: impl Fn(Payload, Vec<u32>) -> Request,
 ) -> Formatted {
     let mut order: Vec<usize> = (0..batch.len()).collect();
@@ -35,13 +36,21 @@ pub fn put_log_events(
     let mut open: Option<Open> = None;
     for index in order {
         let event = batch.event(index);
-        let size = event.json_len() + EVENT_OVERHEAD;
-        if event.json_len() > MAX_MESSAGE_BYTES {
+        // The message: the event, with the host's enrichment when it applies.
+        let enriched = stamp
+            .applies(&event)
+            .then(|| stamp.extend_document(&event, event.json().as_bytes().to_vec()));
+        let message = match &enriched {
+            Some(document) => std::str::from_utf8(document).expect("JSON text is UTF-8"),
+            None => event.json(),
+        };
+        let size = message.len() + EVENT_OVERHEAD;
+        if message.len() > MAX_MESSAGE_BYTES {
             formatted.refused.push(Refusal {
                 event: index as u32,
                 reason: format!(
                     "the event is {} bytes, over CloudWatch Logs' {MAX_MESSAGE_BYTES} per message",
-                    event.json_len()
+                    message.len()
                 ),
             });
             continue;
@@ -71,7 +80,7 @@ pub fn put_log_events(
             out.extend_from_slice(b"{\"timestamp\":");
             out.extend_from_slice(itoa::Buffer::new().format(event.time_ms()).as_bytes());
             out.extend_from_slice(b",\"message\":");
-            sluice_guest::json::write_str(out, event.json());
+            sluice_guest::json::write_str(out, message);
             out.push(b'}');
         });
         current.events.push(index as u32);
@@ -110,7 +119,7 @@ mod tests {
             let json: &'static str = Box::leak(json.to_string().into_boxed_str());
             batch.push(json, *time, TimeSource::Event, EventId(n as u128));
         }
-        let formatted = put_log_events(&batch, "g", "s", |body, events| {
+        let formatted = put_log_events(&batch, ("g", "s"), &Stamp::off(), |body, events| {
             Request::Http(sluice_guest::HttpRequest {
                 method: "POST".into(),
                 path: "/".into(),

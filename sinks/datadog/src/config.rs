@@ -1,5 +1,6 @@
 //! The settings of a Datadog destination.
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::severity::SeverityRule;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
@@ -20,12 +21,15 @@ pub struct DatadogConfig {
     pub max_request_bytes: usize,
     /// How each log's `status` is found.
     pub severity: SeverityRule,
+    /// The host's enrichment, a `sluice` attribute of each log.
+    pub stamp: Stamp,
 }
 
 impl DatadogConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
             SeverityRule::doc(),
+            Stamp::doc(),
             SettingDoc {
                 name: "ddsource",
                 description: "the logs' source (Datadog's `source`, which picks its pipeline)",
@@ -94,6 +98,7 @@ impl DatadogConfig {
             gzip: settings.get("gzip").is_none() || settings.flag("gzip")?,
             max_request_bytes,
             severity: SeverityRule::from_settings(settings),
+            stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }
 }

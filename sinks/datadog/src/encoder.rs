@@ -58,7 +58,12 @@ impl LogsEncoder {
             item.extend_from_slice(event.time_ms().to_string().as_bytes());
             item.extend_from_slice(b",\"sluice_event_id\":\"");
             event.id().write_hex(&mut item);
-            item.extend_from_slice(b"\",\"message\":");
+            item.extend_from_slice(b"\",");
+            if !self.config.stamp.is_off() {
+                self.config.stamp.write_member(&event, &mut item);
+                item.push(b',');
+            }
+            item.extend_from_slice(b"\"message\":");
             write_str(&mut item, event.json());
             item.push(b'}');
             let size = self.item_start.len() + item.len();

@@ -46,6 +46,7 @@ pub struct ElasticsearchConfig {
 impl ElasticsearchConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            sluice_guest::enrich::Stamp::doc(),
             SettingDoc {
                 name: "index",
                 description: "the index, data stream or alias written to (required)",

@@ -6,6 +6,7 @@
 //! sandbox. JSON text has no raw newline (the host validated it, and a newline inside a
 //! string is the escape `\n`), so an event is always one NDJSON line.
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::json::{has_member, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
@@ -33,6 +34,8 @@ pub struct BulkEncoder {
     action_start: Vec<u8>,
     /// After the id: `"` + pipeline and routing + `}}` + newline.
     action_end: Vec<u8>,
+    /// The host's enrichment, in each document.
+    stamp: Stamp,
 }
 
 impl BulkEncoder {
@@ -57,7 +60,13 @@ impl BulkEncoder {
             config,
             action_start,
             action_end,
+            stamp: Stamp::off(),
         }
+    }
+
+    /// The same, the host's enrichment in each document.
+    pub fn stamped(self, stamp: Stamp) -> Self {
+        BulkEncoder { stamp, ..self }
     }
 
     /// The action every event gets, which decides what a 409 means.
@@ -76,7 +85,7 @@ impl BulkEncoder {
                 closing: 0,
             },
             || self.body(batch),
-            |body, event, _| body.write_event(event, &self.config),
+            |body, event, _| body.write_event(event, &self.config, &self.stamp),
             |body, events| self.request(body, events),
             |size| {
                 format!(
@@ -155,13 +164,14 @@ struct Body {
 }
 
 impl Body {
-    fn write_event(&mut self, event: &Event<'_>, config: &ElasticsearchConfig) {
+    fn write_event(&mut self, event: &Event<'_>, config: &ElasticsearchConfig, stamp: &Stamp) {
         self.payload.push_pieces([self.action_start]);
         if let Some(action_end) = self.action_end {
             let id = self.payload.write_with(|text| event.id().write_hex(text));
             self.payload.push_pieces([id, action_end]);
         }
         if let Some(document) = config.schema.map(event.json(), event.time_ms()) {
+            let document = stamp.extend_document(event, document);
             // ECS has `@timestamp`; OCSF has `time`, and a data stream wants both.
             let add = config.add_timestamp && !document.starts_with(b"{\"@timestamp\"");
             self.payload.push_with(|text| {
@@ -177,30 +187,12 @@ impl Body {
             });
             return;
         }
-        let members = config
-            .add_timestamp
-            .then(|| !has_member(event.json(), "@timestamp"))
-            .filter(|&missing| missing)
-            .map(|_| Piece::event_members(event));
-        match members {
-            // `{"@timestamp":"..",` then the event's own members.
-            Some(Some(members)) => {
-                self.payload.push_with(|text| {
-                    text.extend_from_slice(b"{\"@timestamp\":\"");
-                    text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
-                    text.extend_from_slice(b"\",");
-                });
-                self.payload.push_pieces([members, self.newline]);
-            }
-            // `{}`: the timestamp is the only member.
-            Some(None) => self.payload.push_with(|text| {
-                text.extend_from_slice(b"{\"@timestamp\":\"");
-                text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
-                text.extend_from_slice(b"\"}\n");
-            }),
-            None => self
-                .payload
-                .push_pieces([Piece::event(event), self.newline]),
-        }
+        // `"@timestamp":"..",` and the enrichment ahead of the event's own members.
+        let timestamp = match config.add_timestamp && !has_member(event.json(), "@timestamp") {
+            true => format!("\"@timestamp\":\"{}\"", rfc3339_utc(event.time_ms())),
+            false => String::new(),
+        };
+        stamp.push_event_after(&mut self.payload, event, timestamp.as_bytes());
+        self.payload.push_pieces([self.newline]);
     }
 }

@@ -43,10 +43,11 @@ impl Formatter for Elasticsearch {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let config = config::ElasticsearchConfig::from_settings(settings)?;
+        let stamp = sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?;
         Ok(Elasticsearch {
-            encoder: encoder::BulkEncoder::new(config),
+            encoder: encoder::BulkEncoder::new(config).stamped(stamp),
         })
     }
 

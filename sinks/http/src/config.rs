@@ -42,6 +42,7 @@ const HOST_HEADERS: [&str; 7] = [
 impl WebhookConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            sluice_guest::enrich::Stamp::doc(),
             SettingDoc {
                 name: "path",
                 description: "the path requests are posted to, after the endpoint",

@@ -7,9 +7,11 @@
 //! bytes.
 
 use sluice_guest::{
-    Batch, Compression, FormatError, Formatted, HttpRequest, Payload, PayloadBuilder, Piece,
-    Refusal, Request,
+    Batch, Compression, FormatError, Formatted, HttpRequest, Payload, PayloadBuilder, Refusal,
+    Request,
 };
+
+use sluice_guest::enrich::Stamp;
 
 use crate::config::{Framing, WebhookConfig};
 
@@ -17,6 +19,8 @@ use crate::config::{Framing, WebhookConfig};
 #[derive(Debug)]
 pub struct WebhookEncoder {
     config: WebhookConfig,
+    /// The host's enrichment, in each event.
+    stamp: Stamp,
 }
 
 /// The time now, in Unix seconds (the sandbox has a clock, and nothing else).
@@ -28,7 +32,15 @@ pub fn unix_seconds() -> u64 {
 
 impl WebhookEncoder {
     pub fn new(config: WebhookConfig) -> Self {
-        WebhookEncoder { config }
+        WebhookEncoder {
+            config,
+            stamp: Stamp::off(),
+        }
+    }
+
+    /// The same, the host's enrichment in each event.
+    pub fn stamped(self, stamp: Stamp) -> Self {
+        WebhookEncoder { stamp, ..self }
     }
 
     /// Encodes every event of `batch`, signing each body at `now` (Unix seconds) when a
@@ -51,8 +63,14 @@ impl WebhookEncoder {
         let mut body: Option<(PayloadBuilder, Vec<u32>)> = None;
         for (index, event) in batch.events().enumerate() {
             // Mapped to a schema, the event is the module's own text; else placed as read.
-            let mapped = self.config.schema.map(event.json(), event.time_ms());
-            let len = mapped.as_ref().map_or(event.json_len(), Vec::len);
+            let mapped = self
+                .config
+                .schema
+                .map(event.json(), event.time_ms())
+                .map(|document| self.stamp.extend_document(&event, document));
+            let len = mapped
+                .as_ref()
+                .map_or(event.json_len() + self.stamp.added_len(&event), Vec::len);
             let size = len + per_event;
             if frame + size > limit {
                 formatted.refused.push(Refusal {
@@ -81,7 +99,7 @@ impl WebhookEncoder {
             }
             match &mapped {
                 Some(document) => payload.push(document),
-                None => payload.push_pieces([Piece::event(&event)]),
+                None => self.stamp.push_event(payload, &event),
             }
             payload.push(after_event);
             events.push(index as u32);

@@ -34,7 +34,7 @@ impl Formatter for Webhook {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let config = config::WebhookConfig::from_settings(settings)?;
         // A key that is not there is a setting to fix, found at `check`, not a failure
         // of every batch.
@@ -43,7 +43,9 @@ impl Formatter for Webhook {
                 .map_err(|problem| FormatError::setting("signing_key", problem))?;
         }
         Ok(Webhook {
-            encoder: encoder::WebhookEncoder::new(config),
+            encoder: encoder::WebhookEncoder::new(config).stamped(
+                sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?,
+            ),
         })
     }
 

@@ -19,9 +19,10 @@ impl Formatter for LeefLines {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
+        let stamp = sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?;
         Ok(LeefLines {
-            leef: Leef::from_settings(settings)?,
+            leef: Leef::from_settings(settings)?.stamped(stamp),
         })
     }
 

@@ -10,10 +10,11 @@
 
 pub mod subject;
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::schema::Schema;
 use sluice_guest::{
     Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Info, PayloadBuilder,
-    Piece, PublishedMessages, Query, Request, SettingDoc, Settings,
+    PublishedMessages, Query, Request, SettingDoc, Settings,
 };
 use subject::SubjectTemplate;
 
@@ -21,11 +22,13 @@ use subject::SubjectTemplate;
 pub struct Nats {
     subject: SubjectTemplate,
     schema: Schema,
+    stamp: Stamp,
 }
 
 impl Nats {
     fn docs() -> Vec<SettingDoc> {
         vec![
+            Stamp::doc(),
             SettingDoc {
                 name: "subject",
                 description: "the subject of each message: literal tokens and `{field.path}` placeholders, each replaced by the event's value as one token (bytes other than letters, digits, `-` and `_` become `_`)",
@@ -57,7 +60,7 @@ impl sluice_guest::Formatter for Nats {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let template = settings
             .text("subject")
             .unwrap_or_else(|| "audit.events".into());
@@ -67,6 +70,7 @@ impl sluice_guest::Formatter for Nats {
         Ok(Nats {
             subject: SubjectTemplate::parse(&template, &missing)?,
             schema: Schema::from_settings(settings)?,
+            stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }
 
@@ -78,8 +82,8 @@ impl sluice_guest::Formatter for Nats {
         let fixed = (!self.subject.has_fields()).then(|| self.subject.render(|_| None));
         for event in batch.events() {
             match self.schema.map(event.json(), event.time_ms()) {
-                Some(document) => messages.push(&document),
-                None => messages.push_pieces([Piece::event(&event)]),
+                Some(document) => messages.push(&self.stamp.extend_document(&event, document)),
+                None => self.stamp.push_event(&mut messages, &event),
             }
             ends.push(messages.len() as u32);
             let subject = match &fixed {

@@ -37,6 +37,7 @@ pub struct SentinelConfig {
 impl SentinelConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            sluice_guest::enrich::Stamp::doc(),
             SettingDoc {
                 name: "api",
                 description: "`logs-ingestion` (a data collection rule's stream, with `oauth2`) or `data-collector` (the deprecated HTTP Data Collector API, with `azure_shared_key`)",

@@ -5,9 +5,9 @@
 use sluice_guest::json::{has_member, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
-use sluice_guest::{
-    Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Piece, Request,
-};
+use sluice_guest::{Batch, Compression, Event, Formatted, HttpRequest, PayloadBuilder, Request};
+
+use sluice_guest::enrich::Stamp;
 
 use crate::config::{Api, SentinelConfig};
 
@@ -17,9 +17,16 @@ pub struct IngestionEncoder {
     path: String,
     /// `"TimeGenerated"`, as it appears in JSON text.
     time_key: String,
+    /// The host's enrichment, a `sluice` column of each row.
+    stamp: Stamp,
 }
 
 impl IngestionEncoder {
+    /// The same, the host's enrichment in each row.
+    pub fn stamped(self, stamp: Stamp) -> Self {
+        IngestionEncoder { stamp, ..self }
+    }
+
     pub fn new(config: SentinelConfig) -> Self {
         let path = match &config.api {
             Api::LogsIngestion {
@@ -39,6 +46,7 @@ impl IngestionEncoder {
             path,
             time_key: String::from_utf8(key).expect("JSON text"),
             config,
+            stamp: Stamp::off(),
         }
     }
 
@@ -74,30 +82,12 @@ impl IngestionEncoder {
     }
 
     fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
-        if has_member(event.json(), &self.config.time_field) {
-            payload.push_pieces([Piece::event(event)]);
-            return;
-        }
-        let time = rfc3339_utc(event.time_ms());
-        match Piece::event_members(event) {
-            Some(members) => {
-                payload.push_with(|text| {
-                    text.push(b'{');
-                    text.extend_from_slice(self.time_key.as_bytes());
-                    text.extend_from_slice(b":\"");
-                    text.extend_from_slice(time.as_bytes());
-                    text.extend_from_slice(b"\",");
-                });
-                payload.push_pieces([members]);
-            }
-            None => payload.push_with(|text| {
-                text.push(b'{');
-                text.extend_from_slice(self.time_key.as_bytes());
-                text.extend_from_slice(b":\"");
-                text.extend_from_slice(time.as_bytes());
-                text.extend_from_slice(b"\"}");
-            }),
-        }
+        // The time column and the enrichment ahead of the event's own members.
+        let time = match has_member(event.json(), &self.config.time_field) {
+            true => String::new(),
+            false => format!("{}:\"{}\"", self.time_key, rfc3339_utc(event.time_ms())),
+        };
+        self.stamp.push_event_after(payload, event, time.as_bytes());
     }
 
     fn request(&self, Body(mut payload): Body, events: Vec<u32>) -> Request {

@@ -34,11 +34,11 @@ impl Formatter for Sentinel {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
+        let config = config::SentinelConfig::from_settings(settings)?;
+        let stamp = sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?;
         Ok(Sentinel {
-            encoder: encoder::IngestionEncoder::new(config::SentinelConfig::from_settings(
-                settings,
-            )?),
+            encoder: encoder::IngestionEncoder::new(config).stamped(stamp),
         })
     }
 

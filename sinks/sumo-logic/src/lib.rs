@@ -11,10 +11,11 @@
 //! refused; 408 (taken but not processed in time: resending may duplicate), 429 and 5xx
 //! retried; 413 split.
 
+use sluice_guest::enrich::Stamp;
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::{
     Batch, BatchLimits, Compression, Enrichment, FormatError, Formatted, HttpRequest, HttpResponse,
-    Info, PayloadBuilder, Piece, Request, SentRequest, SettingDoc, Settings, Verdict,
+    Info, PayloadBuilder, Request, SentRequest, SettingDoc, Settings, Verdict,
 };
 
 /// Sumo Logic's bound on one request, before compression.
@@ -24,6 +25,7 @@ const MAX_REQUEST_BYTES: usize = 1_000_000;
 pub struct SumoLogic {
     headers: Vec<(String, String)>,
     gzip: bool,
+    stamp: Stamp,
 }
 
 /// The settings that become `X-Sumo-*` headers.
@@ -41,6 +43,7 @@ impl sluice_guest::Formatter for SumoLogic {
                 max_bytes: 900_000,
             },
             settings: vec![
+                Stamp::doc(),
                 SettingDoc {
                     name: "category",
                     description: "the source category of these events (X-Sumo-Category), instead of the source's",
@@ -66,7 +69,7 @@ impl sluice_guest::Formatter for SumoLogic {
         }
     }
 
-    fn new(settings: &Settings, _enrichment: &Enrichment) -> Result<Self, FormatError> {
+    fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         for (key, header) in METADATA {
             if let Some(value) = settings.text(key) {
@@ -79,6 +82,7 @@ impl sluice_guest::Formatter for SumoLogic {
         Ok(SumoLogic {
             headers,
             gzip: settings.flag("gzip")?,
+            stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }
 
@@ -91,7 +95,7 @@ impl sluice_guest::Formatter for SumoLogic {
             },
             || Lines(PayloadBuilder::with_capacity(batch, 64, 2 * batch.len())),
             |Lines(body), event, _first| {
-                body.push_pieces([Piece::event(event)]);
+                self.stamp.push_event(body, event);
                 body.push(b"\n");
             },
             |Lines(body), events| {
@@ -147,7 +151,10 @@ mod tests {
     #[test]
     fn events_are_lines_and_the_settings_become_headers() {
         let settings = Settings::new(
-            vec![("category".into(), "prod/audit".into())],
+            vec![
+                ("category".into(), "prod/audit".into()),
+                ("enrichment".into(), "none".into()),
+            ],
             SumoLogic::info().settings,
         );
         let sumo = SumoLogic::new(&settings, &sluice_guest::testing::enrichment()).unwrap();
@@ -179,6 +186,7 @@ mod tests {
         let sumo = SumoLogic {
             headers: Vec::new(),
             gzip: false,
+            stamp: Stamp::off(),
         };
         let request = SentRequest {
             path: "/".into(),

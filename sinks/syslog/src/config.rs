@@ -60,6 +60,8 @@ pub struct SyslogConfig {
     /// How the PRI's severity is found (`severity_field`, a setting of the CEF and LEEF
     /// payloads' too).
     pub severity: SeverityRule,
+    /// The host's enrichment in the element (`enrichment`, the payloads' too).
+    pub enriched: bool,
 }
 
 impl SyslogConfig {
@@ -207,6 +209,7 @@ impl SyslogConfig {
             return Err(FormatError::setting("sd_fields", "needs an sd_id"));
         }
         let message_field = settings.text("message_field");
+        let stamp = sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?;
         let payload = match settings.get("payload").unwrap_or("json") {
             "json" => Payload::Json,
             _ if message_field.is_some() => {
@@ -216,11 +219,13 @@ impl SyslogConfig {
                 ));
             }
             "cef" => Payload::Cef(Box::new(Cef::new(
-                LineSettings::from_settings(settings)?,
+                LineSettings::from_settings(settings)?.stamped(stamp.clone()),
                 settings,
                 &enrichment.host_name,
             )?)),
-            "leef" => Payload::Leef(Box::new(Leef::from_settings(settings)?)),
+            "leef" => Payload::Leef(Box::new(
+                Leef::from_settings(settings)?.stamped(stamp.clone()),
+            )),
             other => {
                 return Err(FormatError::setting(
                     "payload",
@@ -245,6 +250,7 @@ impl SyslogConfig {
             payload,
             bom: settings.flag("bom")?,
             severity: SeverityRule::from_settings(settings),
+            enriched: !stamp.is_off(),
         })
     }
 }

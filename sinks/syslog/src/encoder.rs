@@ -35,7 +35,8 @@ pub struct SyslogEncoder {
     /// ` HOSTNAME APP-NAME PROCID `, between the time and the MSGID (RFC 5424), or
     /// ` HOSTNAME TAG[PROCID]:` after the time (RFC 3164).
     header: Vec<u8>,
-    /// The enrichment's tags as SD-PARAMs (` name="value"`), written once.
+    /// The host's enrichment (its name, machine id and version) and tags as SD-PARAMs
+    /// (` name="value"`), written once.
     tag_params: Vec<u8>,
 }
 
@@ -66,7 +67,19 @@ impl SyslogEncoder {
                 }
             }
         };
+        // The host's own enrichment, then its tags: Sluice's part of every element.
         let mut tag_params = Vec::new();
+        for (name, value) in [
+            ("host", &enrichment.host_name),
+            ("machineId", &enrichment.machine_id),
+            ("version", &enrichment.sluice_version),
+        ] {
+            if config.enriched && !value.is_empty() {
+                tag_params.extend_from_slice(
+                    format!(" {name}=\"{}\"", syslog_sd_value(value)).as_bytes(),
+                );
+            }
+        }
         let mut written: Vec<String> = config.sd_fields.clone();
         for (name, value) in &enrichment.tags {
             let Some(name) = header::sd_name(name) else {

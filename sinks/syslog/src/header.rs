@@ -18,7 +18,7 @@ pub fn field(text: &str, max: usize) -> String {
 }
 
 /// The SD-PARAMs Sluice writes itself in its SD-ELEMENT.
-pub const WRITTEN_PARAMS: [&str; 2] = ["eventId", "timeSource"];
+pub const WRITTEN_PARAMS: [&str; 5] = ["eventId", "timeSource", "host", "machineId", "version"];
 
 /// `text` as an SD-NAME (an SD-ID or a PARAM-NAME), or none when nothing of it is
 /// left: printable US-ASCII but `=`, `]`, `"` and the space, at most 32 characters.

@@ -17,9 +17,14 @@ fn enrichment(tags: &[(&str, &str)]) -> Enrichment {
     }
 }
 
+/// An encoder with `pairs`; without the host's enrichment (the published vectors do not
+/// have it) unless `pairs` set `enrichment`.
 fn encoder(pairs: &[(&str, &str)], enrichment: &Enrichment) -> SyslogEncoder {
+    let enriched = pairs.iter().any(|(k, _)| *k == "enrichment");
     let values = pairs
         .iter()
+        .copied()
+        .chain((!enriched).then_some(("enrichment", "none")))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let config =
@@ -109,12 +114,15 @@ fn by_default_the_msg_is_the_event_and_the_element_names_it() {
     let json = r#"{"event_type":"user login","outcome":"failure"}"#;
     let mut batch = Batch::new();
     batch.push(json, 1_714_566_896_789, TimeSource::Ingest, EventId(0xab));
-    let encoder = encoder(&[], &enrichment(&[("team", "sec]ops"), ("bad name", "x")]));
+    let encoder = encoder(
+        &[("enrichment", "object")],
+        &enrichment(&[("team", "sec]ops"), ("bad name", "x")]),
+    );
     let message = String::from_utf8(messages(&encoder, &batch).remove(0)).unwrap();
     assert_eq!(
         message,
         format!(
-            "<35>1 2024-05-01T12:34:56.789Z host1 sluice - user_login [sluice@32473 eventId=\"{:032x}\" timeSource=\"ingest\" team=\"sec\\]ops\" badname=\"x\"] \u{feff}{json}",
+            "<35>1 2024-05-01T12:34:56.789Z host1 sluice - user_login [sluice@32473 eventId=\"{:032x}\" timeSource=\"ingest\" host=\"host1\" version=\"0.1.0\" team=\"sec\\]ops\" badname=\"x\"] \u{feff}{json}",
             0xab
         )
     );

@@ -440,3 +440,14 @@ pub async fn long_answer_endpoint(bytes: usize) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// The built-in modules: the folders of `sinks/`.
+pub fn builtins() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../sinks"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    names.sort();
+    names
+}
