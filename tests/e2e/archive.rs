@@ -11,6 +11,9 @@ use crate::support::moto::MotoServer;
 use crate::support::{Harness, check_fails, transcript, write_events};
 
 const BUCKET: &str = "audit-archive";
+/// The tests that compare what was archived with the lines written: the events as they
+/// are (`tests/e2e/enrichment.rs` checks the default).
+const ENRICHMENT_NONE: &str = "enrichment = \"none\"";
 
 /// Every file under `dir`, relative to it, sorted.
 fn files_under(dir: &std::path::Path) -> Vec<String> {
@@ -51,7 +54,7 @@ async fn a_directory_archive_holds_every_event_once_in_private_objects_named_by_
     write_events(&harness, "data/events.jsonl", 1000);
     let archive = harness.path("archive");
     harness.config(&format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}/audit\"\nobject_name = \"%Y/%m/%d/%H/{{host}}-{{start}}-{{seq}}\"\nbatch = {{ max_events = 300 }}\n",
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}/audit\"\nsettings = {{ enrichment = \"none\" }}\nobject_name = \"%Y/%m/%d/%H/{{host}}-{{start}}-{{seq}}\"\nbatch = {{ max_events = 300 }}\n",
         archive.display()
     ));
     let output = harness.run_ok(&[]).await;
@@ -153,7 +156,7 @@ async fn an_object_that_exists_is_never_overwritten_the_next_name_is_taken() {
     std::fs::create_dir_all(&archive).unwrap();
     std::fs::write(archive.join("000001.jsonl.gz"), "someone else's").unwrap();
     harness.config(&format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nobject_name = \"{{seq}}\"\nretry = {{ initial_backoff = \"10ms\" }}\n",
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nsettings = {{ enrichment = \"none\" }}\nobject_name = \"{{seq}}\"\nretry = {{ initial_backoff = \"10ms\" }}\n",
         archive.display()
     ));
     let output = harness.run_ok(&[]).await;
@@ -187,7 +190,7 @@ async fn a_retry_that_finds_another_writers_object_at_its_name_writes_the_next_n
     std::fs::create_dir_all(&archive).unwrap();
     std::fs::write(archive.join("sub"), "in the way").unwrap();
     harness.config(&format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nobject_name = \"sub/{{seq}}\"\nbatch = {{ max_wait = \"50ms\" }}\nretry = {{ initial_backoff = \"2s\" }}\n",
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n\n[[destinations]]\nname = \"archive\"\nmodule = \"archive\"\nendpoint = \"file://{}\"\nsettings = {{ enrichment = \"none\" }}\nobject_name = \"sub/{{seq}}\"\nbatch = {{ max_wait = \"50ms\" }}\nretry = {{ initial_backoff = \"2s\" }}\n",
         archive.display()
     ));
     let mut child = harness.start_run();
@@ -235,7 +238,7 @@ async fn s3_objects_arrive_signed_with_their_type_and_encoding() {
     let key = moto.setup_s3(BUCKET).await;
     let harness = Harness::new();
     write_events(&harness, "data/events.jsonl", 500);
-    harness.config(&s3_config(&moto, "", "max_events = 200"));
+    harness.config(&s3_config(&moto, ENRICHMENT_NONE, "max_events = 200"));
     let env = [
         ("S3_KEY_ID", key.id.as_str()),
         ("S3_SECRET", key.secret.as_str()),
@@ -246,7 +249,8 @@ async fn s3_objects_arrive_signed_with_their_type_and_encoding() {
         .await;
     assert!(checked.status.success(), "{}", transcript(&checked));
     // A bucket that is not there is said at check, not found by the events.
-    let elsewhere = s3_config(&moto, "", "max_events = 200").replace(BUCKET, "no-such-bucket");
+    let elsewhere =
+        s3_config(&moto, ENRICHMENT_NONE, "max_events = 200").replace(BUCKET, "no-such-bucket");
     harness.config(&elsewhere);
     let missing = harness
         .sluice(&["check", "--connect", "-c", "sluice.toml"], &env)
@@ -257,7 +261,7 @@ async fn s3_objects_arrive_signed_with_their_type_and_encoding() {
         "{}",
         transcript(&missing)
     );
-    harness.config(&s3_config(&moto, "", "max_events = 200"));
+    harness.config(&s3_config(&moto, ENRICHMENT_NONE, "max_events = 200"));
 
     let output = harness.run_ok(&env).await;
     assert!(!transcript(&output).contains(&key.secret));
@@ -298,7 +302,7 @@ async fn an_object_past_the_single_put_size_goes_up_in_parts_whole() {
     harness.write("data/events.jsonl", &text);
     harness.config(&s3_config(
         &moto,
-        "gzip = false",
+        "gzip = false, enrichment = \"none\"",
         "max_bytes = 20_000_000, max_events = 100_000",
     ));
     let env = [

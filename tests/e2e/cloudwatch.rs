@@ -69,7 +69,16 @@ async fn every_event_arrives_in_requests_the_host_signed() {
         .messages(&key, GROUP, STREAM)
         .await
         .iter()
-        .map(|message| serde_json::from_str(message).unwrap())
+        .map(|message| {
+            // The host's enrichment rides in each message; the rest is the event.
+            let mut arrived: Value = serde_json::from_str(message).unwrap();
+            let enrichment = arrived.as_object_mut().unwrap().remove("sluice");
+            assert!(
+                enrichment.is_some_and(|e| e["event_id"].is_string()),
+                "{message}"
+            );
+            arrived
+        })
         .collect();
     assert_eq!(arrived, events, "every event, in time order: {said}");
 

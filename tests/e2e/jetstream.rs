@@ -12,7 +12,7 @@ use crate::support::hec::{HecConfig, HecReceiver};
 use crate::support::nats::NatsServer;
 use crate::support::{
     Harness, SAMPLE_FILES, data_file, exit_within, objects_in, send_signal, sorted,
-    splunk_destination, stop, transcript, write_events,
+    splunk_destination, stop, transcript, unstamped, write_events,
 };
 
 fn nats_destination(url: &str, settings: &str) -> String {
@@ -42,7 +42,7 @@ async fn each_event_is_one_message_kept_once_however_often_it_is_sent() {
         .iter()
         .map(|(subject, payload, _)| {
             assert_eq!(subject, "audit.events", "the default subject");
-            serde_json::from_slice(payload).unwrap()
+            unstamped(serde_json::from_slice(payload).unwrap())
         })
         .collect();
     assert_eq!(

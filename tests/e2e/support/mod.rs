@@ -451,3 +451,16 @@ pub fn builtins() -> Vec<String> {
     names.sort();
     names
 }
+
+/// An event as a module delivered it, without the host's enrichment: the `sluice`
+/// member it must carry (README, "Enrichment").
+pub fn unstamped(mut event: Value) -> Value {
+    let stamp = event
+        .as_object_mut()
+        .and_then(|object| object.remove("sluice"));
+    assert!(
+        stamp.is_some_and(|stamp| stamp["event_id"].is_string()),
+        "no sluice member in {event}"
+    );
+    event
+}
