@@ -1656,6 +1656,17 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// A name S3, GCS and Azure Blob all take for a bucket or container.
+fn is_bucket_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+}
+
 /// `url` without its user name and password.
 fn without_userinfo(url: &url::Url) -> String {
     let mut url = url.clone();
@@ -1676,8 +1687,19 @@ fn object_store_endpoint(text: &str, url: url::Url, shown: &str) -> Result<Endpo
     let prefix = written_path.strip_prefix('/').unwrap_or(written_path);
     let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
     for segment in prefix.split('/').filter(|_| !prefix.is_empty()) {
+        let escapes_whole = segment.match_indices('%').all(|(at, _)| {
+            segment
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        if !escapes_whole {
+            bail!("{shown}: a `%` in the prefix is not followed by two hex digits");
+        }
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
         match decoded.as_deref() {
+            Ok(part) if part.chars().any(char::is_control) => {
+                bail!("{shown}: the prefix holds a control character")
+            }
             Ok("" | "." | "..") => {
                 bail!("{shown}: the prefix may not hold `//`, or a `.` or `..` part")
             }
@@ -1694,8 +1716,16 @@ fn object_store_endpoint(text: &str, url: url::Url, shown: &str) -> Result<Endpo
     if url.query().is_some() || url.fragment().is_some() {
         bail!("{shown}: an object store endpoint is a bucket and a prefix, nothing after them");
     }
+    if url.port().is_some() {
+        bail!(
+            "{shown}: an object store endpoint has no port (a server of your own goes in `s3_endpoint`)"
+        );
+    }
     match (url.scheme(), url.host_str()) {
         ("file", None | Some("" | "localhost")) if url.path() != "/" => Ok(Endpoint::Object(url)),
+        (_, Some(bucket)) if !is_bucket_name(bucket) => bail!(
+            "{shown}: `{bucket}` is not a bucket or container name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+        ),
         ("file", _) => {
             bail!("{shown}: give a directory on this machine, as in file:///var/lib/sluice/archive")
         }

@@ -141,6 +141,11 @@ impl ObjectName {
         Ok(name)
     }
 
+    /// Whether no other run can make its names: it holds `{run}`.
+    pub fn unique_to_run(&self) -> bool {
+        self.parts.contains(&Part::Run)
+    }
+
     /// The name these values give.
     pub fn render(&self, values: &NameValues<'_>) -> String {
         let time = values.time.to_zoned(jiff::tz::TimeZone::UTC);

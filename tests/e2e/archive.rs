@@ -395,6 +395,16 @@ async fn check_refuses_an_archive_that_could_not_work_or_would_leak() {
         ),
         ("endpoint = \"s3://bucket/a/../b\"", "a `.` or `..` part"),
         ("endpoint = \"gs://bucket//p\"", "may not hold `//`"),
+        ("endpoint = \"gs://bucket/n%0Ab\"", "a control character"),
+        (
+            "endpoint = \"gs://bucket/p%zz\"",
+            "not followed by two hex digits",
+        ),
+        ("endpoint = \"gs://bucket:99/p\"", "has no port"),
+        (
+            "endpoint = \"gs://Bucket/p\"",
+            "is not a bucket or container name",
+        ),
         (
             "endpoint = \"file:///tmp/x\"\nobject_name = \"{seq\"",
             "`{seq` is not closed",

@@ -27,6 +27,22 @@ impl LocalDir {
         &self.root
     }
 
+    /// For `check --connect`: the root is ready and a file can be written in it.
+    pub fn probe(&self) -> Result<(), String> {
+        self.ready()?;
+        let mut token = [0u8; 8];
+        getrandom::fill(&mut token).map_err(|e| e.to_string())?;
+        let probe = self
+            .root
+            .join(format!(".sluice-check.{}", hex::encode(token)));
+        crate::private_fs::options()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| format!("cannot write in {}: {e}", self.root.display()))?;
+        std::fs::remove_file(&probe).map_err(|e| e.to_string())
+    }
+
     /// Makes the root (0700) when it is missing; the error says what is in the way.
     pub fn ready(&self) -> Result<(), String> {
         match std::fs::metadata(&self.root) {
@@ -51,7 +67,11 @@ impl LocalDir {
         let dir = path.parent().expect("a name under the root");
         self.make_dirs(dir)?;
         let file_name = path.file_name().expect("a name").to_string_lossy();
-        let staged = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
+        // A random name: one a crash left behind (with a PID that comes back, as PID 1
+        // in a container) is never in the way.
+        let mut token = [0u8; 8];
+        getrandom::fill(&mut token).map_err(std::io::Error::other)?;
+        let staged = dir.join(format!(".{file_name}.{}.partial", hex::encode(token)));
         let mut file = crate::private_fs::options()
             .write(true)
             .create_new(true)
@@ -110,8 +130,10 @@ impl LocalDir {
         Ok(())
     }
 
-    /// Whether the file `name` holds exactly `body`.
-    pub fn holds(&self, name: &str, body: &[u8]) -> bool {
-        std::fs::read(self.root.join(name)).is_ok_and(|found| found == body)
+    /// Whether the file `name` holds exactly `body`; an error when it cannot be read.
+    pub fn holds(&self, name: &str, body: &[u8]) -> Result<bool, String> {
+        std::fs::read(self.root.join(name))
+            .map(|found| found == body)
+            .map_err(|e| e.to_string())
     }
 }

@@ -5,13 +5,15 @@
 //! request's path after its `/` (the module's suffix: `/.jsonl.gz` ends the name with
 //! `.jsonl.gz`).
 //!
-//! Written once, never over another object: a body up to [`SINGLE_PUT_MAX`] is one PUT
-//! that only creates (`If-None-Match: *` on S3; a hard link in a directory), a larger
-//! one a multipart upload of [`PART_BYTES`] parts after a check that the name is free.
-//! A request keeps its name for every attempt: when an attempt's answer was lost and a
-//! retry finds the name taken, the object there is read back, and only if it holds
-//! this very body is the request delivered. A name taken otherwise (another writer's)
-//! is replaced by the run's next one at once, which costs no attempt.
+//! Written once, never over another object: one PUT that only creates (`If-None-Match:
+//! *` on S3; a hard link in a directory), or, for a body over [`SINGLE_PUT_MAX`] whose
+//! name holds the run's random `{run}` (so no other run can make it), a multipart upload
+//! of [`PART_BYTES`] parts after a check that the name is free (a multipart upload is
+//! not create-only). A request keeps its name for every attempt: when a retry finds the
+//! name taken, the object there is read back; the same bytes are this request's (an
+//! earlier answer was lost), other bytes another writer's (the run's next name is
+//! taken at once, which costs no attempt), and an object that cannot be read back fails
+//! the attempt.
 //!
 //! The store's own retries are off: the destination's `retry` settings govern, as for
 //! every other transport, so attempts are counted and the last one dead-letters.
@@ -198,16 +200,20 @@ impl ObjectTransport {
             let retried = object.tried.swap(true, Ordering::Relaxed);
             match self.write(&full, object, body).await {
                 Written::Done => return Ok(Sent::Stored(full)),
-                // An earlier attempt stored it, and its answer was lost.
-                Written::Exists if retried && self.holds(&full, body).await => {
-                    return Ok(Sent::Stored(full));
-                }
-                Written::Exists => {
-                    let next = self.next_name(&object.suffix);
-                    tracing::warn!(object = %full, next = %next, endpoint = %self.shown, "the object's name is taken (another writer's object): writing the next name");
-                    *object.name.lock().expect("object name lock") = next;
-                    object.tried.store(false, Ordering::Relaxed);
-                }
+                // An earlier attempt may have stored it, its answer lost: only the same
+                // bytes make it this request's; an object that cannot be read back is
+                // neither (the attempt fails, and the next one reads again).
+                Written::Exists if retried => match self.holds(&full, body).await {
+                    Ok(true) => return Ok(Sent::Stored(full)),
+                    Ok(false) => self.rename(object, &full),
+                    Err(reason) => {
+                        return Err(format!(
+                            "{full} exists in {} and cannot be read back to compare: {reason}",
+                            self.shown
+                        ));
+                    }
+                },
+                Written::Exists => self.rename(object, &full),
                 Written::Failed(reason) => return Err(reason),
             }
         }
@@ -215,6 +221,15 @@ impl ObjectTransport {
             "{MAX_NAMES} names in a row were taken in {}: is another writer using this object_name?",
             self.shown
         ))
+    }
+
+    /// Gives `object` the run's next name: `full` is another writer's.
+    fn rename(&self, object: &ObjectWrite, full: &str) {
+        let next = self.next_name(&object.suffix);
+        let shown = self.full_name(&next).unwrap_or_else(|_| next.clone());
+        tracing::warn!(object = %full, next = %shown, endpoint = %self.shown, "the object's name is taken (another writer's object): writing the next name");
+        *object.name.lock().expect("object name lock") = next;
+        object.tried.store(false, Ordering::Relaxed);
     }
 
     async fn write(&self, full: &str, object: &ObjectWrite, body: &Bytes) -> Written {
@@ -231,9 +246,12 @@ impl ObjectTransport {
             Ok(location) => location,
             Err(e) => return Written::Failed(format!("object name {full}: {e}")),
         };
-        let written = match body.len() <= SINGLE_PUT_MAX {
-            true => put_whole(store, &location, attributes(object), body).await,
-            false => put_parts(store, &location, attributes(object), body).await,
+        // In parts only when no other run can make the name: a multipart upload is not
+        // create-only. Otherwise one PUT (S3 takes up to 5 GB so).
+        let in_parts = body.len() > SINGLE_PUT_MAX && self.names.unique_to_run();
+        let written = match in_parts {
+            false => put_whole(store, &location, attributes(object), body).await,
+            true => put_parts(store, &location, attributes(object), body).await,
         };
         match written {
             Ok(()) => Written::Done,
@@ -242,18 +260,15 @@ impl ObjectTransport {
         }
     }
 
-    /// Whether the object `full` holds exactly `body`.
-    async fn holds(&self, full: &str, body: &Bytes) -> bool {
+    /// Whether the object `full` holds exactly `body`; an error when it cannot be read.
+    async fn holds(&self, full: &str, body: &Bytes) -> Result<bool, String> {
         match &self.store {
             Store::Local(dir) => dir.holds(full, body),
             Store::Cloud(store) => {
-                let Ok(location) = ObjectPath::parse(full) else {
-                    return false;
-                };
-                match store.get(&location).await {
-                    Ok(found) => found.bytes().await.is_ok_and(|found| found == *body),
-                    Err(_) => false,
-                }
+                let location = ObjectPath::parse(full).map_err(|e| e.to_string())?;
+                let found = store.get(&location).await.map_err(|e| e.to_string())?;
+                let found = found.bytes().await.map_err(|e| e.to_string())?;
+                Ok(found == *body)
             }
         }
     }
@@ -263,16 +278,21 @@ impl ObjectTransport {
     pub async fn probe(&self) -> Result<String, String> {
         let store = match &self.store {
             Store::Local(dir) => {
-                dir.ready()?;
-                return Ok(format!("directory {} is ready", dir.root().display()));
+                dir.probe()?;
+                return Ok(format!(
+                    "directory {} is ready and writable",
+                    dir.root().display()
+                ));
             }
             Store::Cloud(store) => store,
         };
-        let prefix = ObjectPath::parse(&self.prefix).map_err(|e| e.to_string())?;
-        match store.list_with_delimiter(Some(&prefix)).await {
+        // The bucket's top level: a prefix in the query is signed differently from how
+        // it is sent when it holds a space (the object_store crate's), and the bucket's
+        // existence and the key are what is asked.
+        match store.list_with_delimiter(None).await {
             Ok(_) => Ok(format!("{} lists with the credential given", self.shown)),
             Err(object_store::Error::PermissionDenied { source, .. }) => Err(format!(
-                "{} refused to list the prefix (permission denied): a key allowed s3:PutObject alone can still write, else the key is refused ({source})",
+                "{} refused to list the bucket (permission denied): a key allowed s3:PutObject alone can still write, else the key is refused ({source})",
                 self.shown
             )),
             Err(error) => Err(format!("{}: {error}", self.shown)),
