@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use crate::Event;
 use crate::escape::{cef_extension_value, cef_header};
-use crate::siem::{AuditFields, LineSettings, Role};
+use crate::siem::{AuditFields, LineSettings, Role, cef_slot};
 
 /// The CEF key of each common field, with its length limit.
 const KEYS: [(Role, &str, usize); 11] = [
@@ -99,7 +99,9 @@ impl Cef {
     pub fn line(&self, event: &Event<'_>) -> String {
         let fields = AuditFields::of(event);
         let name = match event.field("message") {
-            _ if self.name_from_type => readable(&fields.kind),
+            _ if self.name_from_type && !readable(&fields.kind).is_empty() => {
+                readable(&fields.kind)
+            }
             Some(serde_json::Value::String(message)) if !message.is_empty() => message,
             _ => fields.get(Role::Message).unwrap_or(&fields.kind).to_owned(),
         };
@@ -151,15 +153,43 @@ impl Cef {
                 add(&format!("cs{number}Label"), cut(&label, 1023).to_owned());
             }
         }
+        let has_value = |key: &str| pairs.iter().any(|(k, v)| k == key && !v.is_empty());
         let mut first = true;
-        for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+        for (key, value) in &pairs {
+            // A label goes only beside its value: a mapped field the event lacks takes
+            // its label with it.
+            let unlabelled = match cef_slot(key) {
+                Some((family, number, true)) => !has_value(&format!("{family}{number}")),
+                _ => false,
+            };
+            if value.is_empty() || unlabelled {
+                continue;
+            }
             if !first {
                 line.push(' ');
             }
             first = false;
-            let _ = write!(line, "{key}={}", cef_extension_value(value));
+            // Cut to the key's limit whoever chose the value (a destination's `fields` too).
+            let _ = write!(
+                line,
+                "{key}={}",
+                cef_extension_value(cut(value, limit(key)))
+            );
         }
         line
+    }
+}
+
+/// The length limit of an extension key: the common fields' own, 4,000 for a custom
+/// string, 1,023 for the rest.
+fn limit(key: &str) -> usize {
+    match cef_slot(key) {
+        Some(("cs", _, false)) => 4000,
+        Some(_) => 1023,
+        None => KEYS
+            .iter()
+            .find(|(_, name, _)| *name == key)
+            .map_or(1023, |(_, _, max)| *max),
     }
 }
 

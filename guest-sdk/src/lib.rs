@@ -163,6 +163,9 @@ impl Formatted {
     /// module of line formats (CEF, LEEF) answers a batch. The host frames the
     /// messages for a stream or sends each as a datagram.
     pub fn lines(batch: &Batch<'_>, line: impl Fn(&Event<'_>) -> String) -> Formatted {
+        if batch.is_empty() {
+            return Formatted::default();
+        }
         let mut messages = PayloadBuilder::with_capacity(batch, batch.text_len() * 2, batch.len());
         let mut ends = Vec::with_capacity(batch.len());
         for event in batch.events() {

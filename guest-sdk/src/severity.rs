@@ -235,13 +235,22 @@ impl SeverityRule {
         }
     }
 
-    /// The rule a destination's settings give.
-    pub fn from_settings(settings: &Settings) -> SeverityRule {
-        SeverityRule {
-            field: settings
-                .text("severity_field")
-                .filter(|field| !field.is_empty()),
+    /// The rule a destination's settings give; a path no field can have is named.
+    pub fn from_settings(settings: &Settings) -> Result<SeverityRule, FormatError> {
+        let field = settings
+            .text("severity_field")
+            .filter(|field| !field.is_empty());
+        if let Some(path) = &field
+            && path
+                .split('.')
+                .any(|part| part.is_empty() || part.chars().any(char::is_whitespace))
+        {
+            return Err(FormatError::setting(
+                "severity_field",
+                format!("`{path}` is not a dotted path (`meta.level`)"),
+            ));
         }
+        Ok(SeverityRule { field })
     }
 
     /// The severity of `event`.
@@ -249,7 +258,9 @@ impl SeverityRule {
         self.field
             .as_deref()
             .and_then(|path| match event.field(path)? {
-                Value::String(text) => Severity::named(&text),
+                // A level's name, or a syslog number written as text ("3").
+                Value::String(text) => Severity::named(text.trim())
+                    .or_else(|| Severity::of_syslog(text.trim().parse().ok()?)),
                 Value::Number(number) => Severity::of_syslog(number.as_u64()?),
                 _ => None,
             })
@@ -289,6 +300,7 @@ impl CefScale {
             "five_levels" => Ok(CefScale([10, 10, 10, 7, 5, 3, 3, 1])),
             pairs => {
                 let mut scale = CefScale::default();
+                let mut given = Vec::new();
                 for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                     let (name, number) = pair
                         .split_once('=')
@@ -305,6 +317,10 @@ impl CefScale {
                         .ok()
                         .filter(|n| *n <= 10)
                         .ok_or_else(|| problem(format!("`{pair}`: a number from 0 to 10")))?;
+                    if given.contains(&severity) {
+                        return Err(problem(format!("`{pair}`: that severity is given twice")));
+                    }
+                    given.push(severity);
                     scale.0[severity as usize] = number;
                 }
                 Ok(scale)
@@ -395,7 +411,8 @@ mod tests {
 
     #[test]
     fn a_severity_field_decides_first_when_it_says_something() {
-        let rule = SeverityRule::from_settings(&settings(&[("severity_field", "meta.level")]));
+        let rule =
+            SeverityRule::from_settings(&settings(&[("severity_field", "meta.level")])).unwrap();
         let mut batch = crate::Batch::new();
         for json in [
             r#"{"meta":{"level":"critical"},"severity":"info"}"#,

@@ -303,7 +303,7 @@ impl LineSettings {
             version: text("product_version", "1.0"),
             fields,
             keep_others,
-            severity: SeverityRule::from_settings(settings),
+            severity: SeverityRule::from_settings(settings)?,
             scale: CefScale::from_settings(settings)?,
             stamp: Stamp::off(),
         })
@@ -354,12 +354,23 @@ impl LineSettings {
                 ));
             }
             let value_key = format!("{family}{number}");
-            if label && !self.maps(&value_key) {
+            let value_mapped = self.fields.iter().find(|(own, _)| *own == value_key);
+            if label && !matches!(value_mapped, Some((_, Mapped::Field(_)))) {
                 return Err(FormatError::setting(
                     "fields",
                     format!(
-                        "`{key}` labels nothing: map `{value_key}` too, a label goes beside its value"
+                        "`{key}` labels nothing: map `{value_key}` to a field too, a label goes beside its value"
                     ),
+                ));
+            }
+            let label_key = format!("{value_key}Label");
+            if !label
+                && matches!(mapped, Mapped::Field(_))
+                && self.fields.contains(&(label_key.clone(), Mapped::Omitted))
+            {
+                return Err(FormatError::setting(
+                    "fields",
+                    format!("`{label_key}=` leaves `{key}` unnamed: a value goes beside its label"),
                 ));
             }
             if let (false, Mapped::Field(path)) = (label, mapped) {
@@ -370,21 +381,51 @@ impl LineSettings {
             }
         }
         self.fields.extend(labels);
+        if self
+            .fields
+            .iter()
+            .any(|(key, mapped)| key == "rt" && matches!(mapped, Mapped::Field(_)))
+        {
+            return Err(FormatError::setting(
+                "fields",
+                "`rt` is the event's time, which Sluice writes: leave it out (`rt=`) or keep it",
+            ));
+        }
+        let all_taken =
+            (1..=6).all(|n| self.maps(&format!("cs{n}")) || self.maps(&format!("cs{n}Label")));
+        if all_taken && self.keep_others {
+            return Err(FormatError::setting(
+                "fields",
+                "every custom string (cs1 to cs6) is mapped, so no other field has a place: free one, or set other_fields = \"drop\"",
+            ));
+        }
         Ok(self)
     }
 
     /// The mapping checked for LEEF, which has no numbered custom slots: it names a
     /// custom attribute by its key (`tenant=tenant_id`).
     pub fn for_leef(self) -> Result<LineSettings, FormatError> {
-        match self.fields.iter().find(|(key, _)| cef_slot(key).is_some()) {
-            Some((key, _)) => Err(FormatError::setting(
-                "fields",
-                format!(
-                    "`{key}` is a CEF custom slot: LEEF names a custom attribute by its own key (`tenant=tenant_id`)"
-                ),
-            )),
-            None => Ok(self),
+        for (key, mapped) in &self.fields {
+            if cef_slot(key).is_some() {
+                return Err(FormatError::setting(
+                    "fields",
+                    format!(
+                        "`{key}` is a CEF custom slot: LEEF names a custom attribute by its own key (`tenant=tenant_id`)"
+                    ),
+                ));
+            }
+            // Keys whose value Sluice writes in a form LEEF defines, or its own overflow.
+            let written = matches!(key.as_str(), "sev" | "devTime" | "devTimeFormat");
+            if key == "sluiceOtherFields" || (written && matches!(mapped, Mapped::Field(_))) {
+                return Err(FormatError::setting(
+                    "fields",
+                    format!(
+                        "`{key}` is written by Sluice in LEEF's form: leave it out (`{key}=`) or keep it"
+                    ),
+                ));
+            }
         }
+        Ok(self)
     }
 }
 
@@ -442,6 +483,8 @@ fn leaves(value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
                 leaves(inner, &name, out);
             }
         }
+        // A null is no value: left out, as an empty one is.
+        Value::Null => {}
         leaf => out.push((prefix.to_owned(), as_text(leaf))),
     }
 }
@@ -551,7 +594,17 @@ mod tests {
         );
         for (fields, problem) in [
             ("cs7=x", "cs1 to cs6"),
-            ("cs1Label=Tenant", "labels nothing: map `cs1` too"),
+            (
+                "cs1Label=Tenant",
+                "labels nothing: map `cs1` to a field too",
+            ),
+            ("cs1=,cs1Label=Tenant", "labels nothing"),
+            ("cs1=t,cs1Label=", "leaves `cs1` unnamed"),
+            ("rt=tenant", "the event's time"),
+            (
+                "cs1=a,cs2=b,cs3=c,cs4=d,cs5=e,cs6=f",
+                "no other field has a place",
+            ),
             ("cn0=x", "cn1 to cn3"),
         ] {
             let Err(FormatError::InvalidSetting(error)) = settings(fields).for_cef() else {

@@ -315,3 +315,26 @@ fn seed_004s_header_comes_from_the_readable_type_and_the_five_levels() {
         line(&cef, failed)
     );
 }
+
+/// From a hostile run: a mapped slot the event lacks left its label alone on the line,
+/// and a value a destination mapped was not cut to its key's limit.
+#[test]
+fn a_label_leaves_with_its_missing_value_and_mapped_values_are_cut() {
+    let cef = cef(&[("fields", "cs1=tenant_id,cs1Label=Tenant,externalId=id")]);
+    let line = line(
+        &cef,
+        r#"{"event_type":"x","id":"EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE"}"#,
+    );
+    assert!(!line.contains("cs1Label"), "{line}");
+    let (_, pairs) = parse(&line).unwrap();
+    let external = pairs.iter().find(|(k, _)| k == "externalId").unwrap();
+    assert_eq!(external.1.chars().count(), 40, "{line}");
+}
+
+/// A syslog number written as text ("0") in the `severity_field` is that severity.
+#[test]
+fn a_severity_field_may_hold_a_number_as_text() {
+    let cef = cef(&[("severity_field", "level")]);
+    assert!(line(&cef, r#"{"event_type":"x","level":"0"}"#).contains("|x|x|10|"));
+    assert!(line(&cef, r#"{"event_type":"x","level":" error "}"#).contains("|x|x|7|"));
+}

@@ -97,7 +97,7 @@ impl DatadogConfig {
             // On unless set to false.
             gzip: settings.get("gzip").is_none() || settings.flag("gzip")?,
             max_request_bytes,
-            severity: SeverityRule::from_settings(settings),
+            severity: SeverityRule::from_settings(settings)?,
             stamp: Stamp::from_settings(settings, enrichment)?,
         })
     }

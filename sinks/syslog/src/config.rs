@@ -249,7 +249,7 @@ impl SyslogConfig {
             message_field,
             payload,
             bom: settings.flag("bom")?,
-            severity: SeverityRule::from_settings(settings),
+            severity: SeverityRule::from_settings(settings)?,
             enriched: !stamp.is_off(),
         })
     }
