@@ -40,6 +40,15 @@ impl Schema {
         }
     }
 
+    /// The `schema` setting, for a module's [`crate::Info::settings`].
+    pub fn doc() -> crate::SettingDoc {
+        crate::SettingDoc {
+            name: "schema",
+            description: "`raw` (events as read), `ecs` (Elastic Common Schema) or `ocsf` (a security lake's classes)",
+            default: Some("raw"),
+        }
+    }
+
     /// A module's `schema` setting (`raw` when unset), or the error naming it.
     pub fn from_settings(settings: &crate::Settings) -> Result<Schema, crate::FormatError> {
         settings

@@ -24,8 +24,14 @@ fn required_settings(module: &str) -> &'static str {
 
 /// Every file the capture directory `dir` holds, as text, bodies gunzipped.
 fn captured(dir: &std::path::Path) -> String {
-    let mut text = String::new();
+    captured_files(dir).concat()
+}
+
+/// The same, a text per file (a request, or a run of messages).
+fn captured_files(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
+        let mut text = String::new();
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         let split = bytes.windows(4).position(|w| w == b"\r\n\r\n");
         match split {
@@ -41,8 +47,9 @@ fn captured(dir: &std::path::Path) -> String {
             }
             _ => text.push_str(&String::from_utf8_lossy(&bytes)),
         }
+        files.push(text);
     }
-    text
+    files
 }
 
 fn config(modules: &[String], enrichment: &str) -> String {
@@ -123,5 +130,60 @@ async fn enrichment_none_sends_the_event_as_it_is() {
             transcript(&output)
         );
         assert!(!text.contains(TAG), "{module} added the tag: {text}");
+    }
+}
+
+/// Every JSON document in the captured `requests` (each its headers, a blank line, its
+/// body): stacked objects (HEC) or arrays of them (Datadog, Sentinel), flattened.
+fn documents(requests: &[String]) -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
+    for request in requests {
+        let body = request.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        for value in serde_json::Deserializer::from_str(body).into_iter::<serde_json::Value>() {
+            match value.unwrap() {
+                serde_json::Value::Array(items) => found.extend(items),
+                other => found.push(other),
+            }
+        }
+    }
+    found
+}
+
+/// `schema` in the JSON modules that lacked it: each of the five sample shapes arrives
+/// mapped, in the place each destination keeps an event (HEC's `event`, Datadog's
+/// `message`, a Sentinel row).
+#[tokio::test]
+async fn hec_datadog_and_sentinel_send_ecs_and_ocsf() {
+    for (schema, version) in [
+        ("ecs", ["ecs", "version"]),
+        ("ocsf", ["metadata", "version"]),
+    ] {
+        let harness = Harness::new();
+        harness.copy_data(&crate::support::SAMPLE_FILES);
+        let modules: Vec<String> = ["splunk-hec", "datadog", "sentinel"]
+            .map(str::to_owned)
+            .to_vec();
+        harness.config(&config(
+            &modules,
+            &format!("schema = \"{schema}\", gzip = false"),
+        ));
+        let output = harness.run_ok(&[]).await;
+        for module in &modules {
+            let documents = documents(&captured_files(&harness.path(&format!("out/{module}"))));
+            assert_eq!(documents.len(), 290, "{module}: {}", transcript(&output));
+            for document in &documents {
+                let event = match module.as_str() {
+                    "splunk-hec" => document["event"].clone(),
+                    "datadog" => {
+                        serde_json::from_str(document["message"].as_str().unwrap()).unwrap()
+                    }
+                    _ => document.clone(),
+                };
+                assert!(
+                    event[version[0]][version[1]].is_string(),
+                    "{module} {schema}: {event}"
+                );
+            }
+        }
     }
 }

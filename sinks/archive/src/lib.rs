@@ -37,11 +37,7 @@ impl sluice_guest::Formatter for Archive {
             },
             settings: vec![
                 Stamp::doc(),
-                SettingDoc {
-                    name: "schema",
-                    description: "`raw` (events as read), `ecs` or `ocsf` (a security lake's classes)",
-                    default: Some("raw"),
-                },
+                Schema::doc(),
                 SettingDoc {
                     name: "gzip",
                     description: "compress each object (its name ends `.jsonl.gz`, else `.jsonl`)",

@@ -1,6 +1,7 @@
 //! The settings of a Datadog destination.
 
 use sluice_guest::enrich::Stamp;
+use sluice_guest::schema::Schema;
 use sluice_guest::severity::SeverityRule;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
@@ -23,6 +24,8 @@ pub struct DatadogConfig {
     pub severity: SeverityRule,
     /// The host's enrichment, a `sluice` attribute of each log.
     pub stamp: Stamp,
+    /// What each log's `message` holds: the event as read, or mapped to ECS or OCSF.
+    pub schema: Schema,
 }
 
 impl DatadogConfig {
@@ -30,6 +33,7 @@ impl DatadogConfig {
         vec![
             SeverityRule::doc(),
             Stamp::doc(),
+            Schema::doc(),
             SettingDoc {
                 name: "ddsource",
                 description: "the logs' source (Datadog's `source`, which picks its pipeline)",
@@ -99,6 +103,7 @@ impl DatadogConfig {
             max_request_bytes,
             severity: SeverityRule::from_settings(settings)?,
             stamp: Stamp::from_settings(settings, enrichment)?,
+            schema: Schema::from_settings(settings)?,
         })
     }
 }

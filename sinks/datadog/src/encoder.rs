@@ -64,7 +64,13 @@ impl LogsEncoder {
                 item.push(b',');
             }
             item.extend_from_slice(b"\"message\":");
-            write_str(&mut item, event.json());
+            match self.config.schema.map(event.json(), event.time_ms()) {
+                Some(document) => write_str(
+                    &mut item,
+                    std::str::from_utf8(&document).expect("JSON text"),
+                ),
+                None => write_str(&mut item, event.json()),
+            }
             item.push(b'}');
             let size = self.item_start.len() + item.len();
             if size > MAX_ITEM_BYTES || size + 2 > limit {

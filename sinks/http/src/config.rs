@@ -73,11 +73,7 @@ impl WebhookConfig {
                 description: "the header of the signing time, Unix seconds, for the receiver's replay window",
                 default: Some("X-Sluice-Timestamp"),
             },
-            SettingDoc {
-                name: "schema",
-                description: "`raw` (events as read), `ecs` or `ocsf` (a security lake's classes)",
-                default: Some("raw"),
-            },
+            Schema::doc(),
             SettingDoc {
                 name: "max_request_bytes",
                 description: "upper bound of one request body",

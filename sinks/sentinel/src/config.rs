@@ -1,5 +1,6 @@
 //! The settings of a Sentinel destination.
 
+use sluice_guest::schema::Schema;
 use sluice_guest::{FormatError, SettingDoc, Settings};
 
 /// The API's limit per call (Microsoft's documentation: compressed or not).
@@ -32,11 +33,14 @@ pub struct SentinelConfig {
     pub time_field: String,
     pub max_request_bytes: usize,
     pub gzip: bool,
+    /// Each row: the event as read, or mapped to ECS or OCSF.
+    pub schema: Schema,
 }
 
 impl SentinelConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            Schema::doc(),
             sluice_guest::enrich::Stamp::doc(),
             SettingDoc {
                 name: "api",
@@ -172,6 +176,7 @@ impl SentinelConfig {
             ));
         }
         Ok(SentinelConfig {
+            schema: Schema::from_settings(settings)?,
             api,
             api_version,
             time_field,

@@ -82,6 +82,26 @@ impl IngestionEncoder {
     }
 
     fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
+        // A schema's row: the time column ahead of the document's own members, unless
+        // the document has that column.
+        if let Some(document) = self.config.schema.map(event.json(), event.time_ms()) {
+            let document = self.stamp.extend_document(event, document);
+            let has_time = std::str::from_utf8(&document)
+                .is_ok_and(|text| has_member(text, &self.config.time_field));
+            payload.push_with(|text| {
+                if has_time {
+                    text.extend_from_slice(&document);
+                    return;
+                }
+                text.push(b'{');
+                text.extend_from_slice(self.time_key.as_bytes());
+                text.extend_from_slice(b":\"");
+                text.extend_from_slice(rfc3339_utc(event.time_ms()).as_bytes());
+                text.extend_from_slice(b"\",");
+                text.extend_from_slice(&document[1..]);
+            });
+            return;
+        }
         // The time column and the enrichment ahead of the event's own members.
         let time = match has_member(event.json(), &self.config.time_field) {
             true => String::new(),

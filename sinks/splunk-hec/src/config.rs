@@ -1,5 +1,6 @@
 //! The settings of a Splunk HEC destination.
 
+use sluice_guest::schema::Schema;
 use sluice_guest::{FormatError, SettingDoc, Settings};
 
 /// Splunk Cloud's documented request limit; Splunk Enterprise accepts far more.
@@ -24,11 +25,14 @@ pub struct SplunkHecConfig {
     /// Indexer acknowledgement: a request counts as delivered once HEC confirms it.
     pub ack: bool,
     pub path: String,
+    /// The envelope's `event`: the event as read, or mapped to ECS or OCSF.
+    pub schema: Schema,
 }
 
 impl SplunkHecConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            Schema::doc(),
             SettingDoc {
                 name: "index",
                 description: "Splunk index (must be allowed for the token); the token's default when unset",
@@ -93,6 +97,7 @@ impl SplunkHecConfig {
             ));
         }
         Ok(SplunkHecConfig {
+            schema: Schema::from_settings(settings)?,
             index: settings.text("index"),
             sourcetype: settings
                 .text("sourcetype")

@@ -9,6 +9,7 @@
 //! byte-exact, and the event is never copied inside the sandbox.
 
 use sluice_guest::json::write_str;
+use sluice_guest::schema::Schema;
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
@@ -110,6 +111,7 @@ impl HecEncoder {
                 after_id_ingest_time: payload.write(&fields.after_id_ingest_time),
             }),
             end: payload.write(b"}"),
+            schema: self.config.schema,
             payload,
         }
     }
@@ -170,6 +172,8 @@ struct Body {
     fields: Option<FieldPieces>,
     /// `}`, the end of an envelope without fields.
     end: Piece,
+    /// What the envelope's `event` is.
+    schema: Schema,
 }
 
 /// The pieces of [`Fields`], written once per body.
@@ -186,10 +190,14 @@ impl Body {
             text.extend_from_slice(b"{\"time\":");
             clock.write(text, event.time_ms());
         });
+        // The event as read, placed by range; or its mapping, written.
+        let body = match self.schema.map(event.json(), event.time_ms()) {
+            Some(document) => self.payload.write(&document),
+            None => Piece::event(event),
+        };
         let Some(fields) = &self.fields else {
             let end = self.end;
-            self.payload
-                .push_pieces([time, self.metadata, Piece::event(event), end]);
+            self.payload.push_pieces([time, self.metadata, body, end]);
             return;
         };
         let id = self.payload.write_with(|text| event.id().write_hex(text));
@@ -197,14 +205,8 @@ impl Body {
             TimeSource::Event => fields.after_id_event_time,
             TimeSource::Ingest => fields.after_id_ingest_time,
         };
-        self.payload.push_pieces([
-            time,
-            self.metadata,
-            Piece::event(event),
-            fields.before_id,
-            id,
-            after_id,
-        ]);
+        self.payload
+            .push_pieces([time, self.metadata, body, fields.before_id, id, after_id]);
     }
 }
 

@@ -10,7 +10,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::object::Written;
+/// What a write did.
+pub enum Created {
+    Written,
+    /// A file has the name: nothing was written.
+    NameTaken,
+}
 
 /// The directory the objects go under.
 #[derive(Debug)]
@@ -54,14 +59,12 @@ impl LocalDir {
     }
 
     /// Writes `body` as `name` (`/`-separated) unless a file has that name.
-    pub fn write(&self, name: &str, body: &[u8]) -> Written {
-        match self.try_write(name, body) {
-            Ok(written) => written,
-            Err(error) => Written::Failed(format!("{}/{name}: {error}", self.root.display())),
-        }
+    pub fn write(&self, name: &str, body: &[u8]) -> Result<Created, String> {
+        self.try_write(name, body)
+            .map_err(|error| format!("{}/{name}: {error}", self.root.display()))
     }
 
-    fn try_write(&self, name: &str, body: &[u8]) -> std::io::Result<Written> {
+    fn try_write(&self, name: &str, body: &[u8]) -> std::io::Result<Created> {
         self.ready().map_err(std::io::Error::other)?;
         let path = self.root.join(name);
         let dir = path.parent().expect("a name under the root");
@@ -83,9 +86,11 @@ impl LocalDir {
         match linked {
             Ok(()) => {
                 std::fs::File::open(dir)?.sync_all()?;
-                Ok(Written::Done)
+                Ok(Created::Written)
             }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(Written::Exists),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(Created::NameTaken)
+            }
             Err(error) => Err(error),
         }
     }

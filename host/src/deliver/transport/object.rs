@@ -30,7 +30,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 
-use super::local_dir::LocalDir;
+use super::local_dir::{Created, LocalDir};
 use super::{AwsSigner, Sent};
 use crate::config::object_name::{
     DEFAULT_OBJECT_NAME, MAX_OBJECT_NAME_BYTES, NameValues, ObjectName,
@@ -46,7 +46,7 @@ const PART_BYTES: usize = 8 << 20;
 const MAX_NAMES: usize = 16;
 
 /// What became of one write.
-pub enum Written {
+enum Written {
     Done,
     /// The name was taken: nothing was written.
     Exists,
@@ -236,9 +236,13 @@ impl ObjectTransport {
         let store = match &self.store {
             Store::Local(dir) => {
                 let (dir, full, body) = (dir.clone(), full.to_owned(), body.clone());
-                return tokio::task::spawn_blocking(move || dir.write(&full, &body))
-                    .await
-                    .unwrap_or_else(|e| Written::Failed(format!("the write stopped: {e}")));
+                let created = tokio::task::spawn_blocking(move || dir.write(&full, &body)).await;
+                return match created {
+                    Ok(Ok(Created::Written)) => Written::Done,
+                    Ok(Ok(Created::NameTaken)) => Written::Exists,
+                    Ok(Err(reason)) => Written::Failed(reason),
+                    Err(e) => Written::Failed(format!("the write stopped: {e}")),
+                };
             }
             Store::Cloud(store) => store,
         };
