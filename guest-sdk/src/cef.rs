@@ -131,9 +131,10 @@ impl Cef {
                 add(key, cut(value, max).to_owned());
             }
         }
-        // ArcSight's additional data (`ad.`) keys: `ad.sluiceEventId=...`.
+        // Sluice's own keys, named as CEF asks of a vendor's (its name first, letters
+        // and digits): `sluiceEventId=...`.
         for (key, value) in self.settings.stamp.pairs(event) {
-            add(&format!("ad.{key}"), value);
+            add(&key, value);
         }
         if self.settings.keep_others {
             // A slot whose value or label the destination maps itself is not free: a

@@ -131,3 +131,39 @@ async fn basic_auth_is_encoded_by_the_host() {
         "the password is never logged"
     );
 }
+
+/// Seed 000's documents carry their own ids: `id_field` makes one the `_id` (a resend
+/// still writes nothing twice), and an event without it keeps the event id.
+#[tokio::test(flavor = "multi_thread")]
+async fn id_field_names_the_documents_by_the_events_own_ids() {
+    let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+    let harness = Harness::new();
+    harness.write(
+        "data/events.jsonl",
+        "{\"id\":\"evt-\\\"1\",\"n\":1}\n{\"id\":42,\"n\":2}\n{\"n\":3}\n",
+    );
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
+        destination(
+            receiver.endpoint(),
+            "settings = { index = \"audit\", id_field = \"id\" }"
+        )
+    ));
+    let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+    let mut ids: Vec<String> = receiver
+        .documents("audit")
+        .into_iter()
+        .map(|(id, _, writes)| {
+            assert_eq!(writes, 1);
+            id
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 3, "{}", transcript(&output));
+    assert!(ids.contains(&"42".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"evt-\"1".to_owned()), "{ids:?}");
+    assert!(
+        ids.iter().any(|id| id.len() == 32),
+        "the event id for the event without one: {ids:?}"
+    );
+}

@@ -33,6 +33,9 @@ pub struct ElasticsearchConfig {
     pub action: Action,
     /// `_id` from the event id (a resend never duplicates a document).
     pub event_ids: bool,
+    /// `_id` from this event field instead (seed 000's own ids), the event id for an
+    /// event without it.
+    pub id_field: Option<String>,
     /// Add `@timestamp` (the event time) to events without one.
     pub add_timestamp: bool,
     pub pipeline: Option<String>,
@@ -61,6 +64,11 @@ impl ElasticsearchConfig {
                 name: "id",
                 description: "`event_id`: the document _id is the event id, so a resend never duplicates; `auto`: Elasticsearch assigns one",
                 default: Some("event_id"),
+            },
+            SettingDoc {
+                name: "id_field",
+                description: "an event field (dotted path) whose value is the document _id instead of the event id (which an event without it keeps)",
+                default: None,
             },
             SettingDoc {
                 name: "add_timestamp",
@@ -130,6 +138,13 @@ impl ElasticsearchConfig {
                 ));
             }
         };
+        let id_field = settings.text("id_field").filter(|field| !field.is_empty());
+        if id_field.is_some() && !event_ids {
+            return Err(FormatError::setting(
+                "id_field",
+                "only with id = \"event_id\": with `auto`, Elasticsearch names the documents",
+            ));
+        }
         match settings.get("flavor") {
             Some("elasticsearch" | "opensearch") | None => {}
             Some(other) => {
@@ -154,6 +169,7 @@ impl ElasticsearchConfig {
             index,
             action,
             event_ids,
+            id_field,
             add_timestamp: settings.flag("add_timestamp")?,
             pipeline: settings.text("pipeline"),
             routing: settings.text("routing"),

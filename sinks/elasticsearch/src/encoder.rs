@@ -167,7 +167,22 @@ impl Body {
     fn write_event(&mut self, event: &Event<'_>, config: &ElasticsearchConfig, stamp: &Stamp) {
         self.payload.push_pieces([self.action_start]);
         if let Some(action_end) = self.action_end {
-            let id = self.payload.write_with(|text| event.id().write_hex(text));
+            let own = config
+                .id_field
+                .as_deref()
+                .and_then(|path| event.field(path));
+            let id = self.payload.write_with(|text| match own {
+                // The field's text, escaped as inside the JSON string it goes in.
+                Some(serde_json::Value::String(own)) if !own.is_empty() => {
+                    let mut quoted = Vec::with_capacity(own.len() + 2);
+                    write_str(&mut quoted, &own);
+                    text.extend_from_slice(&quoted[1..quoted.len() - 1]);
+                }
+                Some(own @ serde_json::Value::Number(_)) => {
+                    text.extend_from_slice(own.to_string().as_bytes());
+                }
+                _ => event.id().write_hex(text),
+            });
             self.payload.push_pieces([id, action_end]);
         }
         if let Some(document) = config.schema.map(event.json(), event.time_ms()) {
