@@ -119,8 +119,8 @@ impl Cef {
             }
         };
         add("rt", event.time_ms().to_string());
-        add("dvchost", cut(&self.host, 100).to_owned());
-        for (role, key, max) in KEYS {
+        add("dvchost", self.host.clone());
+        for (role, key, _) in KEYS {
             let Some(value) = fields.get(role) else {
                 continue;
             };
@@ -128,7 +128,7 @@ impl Cef {
                 add("c6a2", value.to_owned());
                 add("c6a2Label", "Source IPv6 Address".to_owned());
             } else {
-                add(key, cut(value, max).to_owned());
+                add(key, value.to_owned());
             }
         }
         // Sluice's own keys, named as CEF asks of a vendor's (its name first, letters
@@ -150,8 +150,8 @@ impl Cef {
                 .filter(|(_, value)| !value.is_empty())
                 .collect();
             for (number, (label, value)) in free.iter().zip(custom_strings(others, free.len())) {
-                add(&format!("cs{number}"), cut(&value, 4000).to_owned());
-                add(&format!("cs{number}Label"), cut(&label, 1023).to_owned());
+                add(&format!("cs{number}"), value);
+                add(&format!("cs{number}Label"), label);
             }
         }
         let has_value = |key: &str| pairs.iter().any(|(k, v)| k == key && !v.is_empty());
@@ -181,9 +181,12 @@ impl Cef {
     }
 }
 
-/// The length limit of an extension key: the common fields' own, 4,000 for a custom
-/// string, 1,023 for the rest.
+/// The length limit of an extension key: the common fields' own, 100 for `dvchost`,
+/// 4,000 for a custom string, 1,023 for the rest.
 fn limit(key: &str) -> usize {
+    if key == "dvchost" {
+        return 100;
+    }
     match cef_slot(key) {
         Some(("cs", _, false)) => 4000,
         Some(_) => 1023,

@@ -19,6 +19,19 @@ use crate::{
 /// The member's name.
 pub const MEMBER: &str = "sluice";
 
+/// The member up to its event id.
+const MEMBER_START: &[u8] = b"\"sluice\":{\"event_id\":\"";
+/// Bytes of an event id's text.
+const ID_LEN: usize = 32;
+
+/// What follows the event id: the end of its string and the time source.
+fn time_source_part(source: TimeSource) -> &'static [u8] {
+    match source {
+        TimeSource::Event => b"\",\"time_source\":\"event\"",
+        TimeSource::Ingest => b"\",\"time_source\":\"ingest\"",
+    }
+}
+
 /// The enrichment of one module instance, written once.
 #[derive(Debug, Clone)]
 pub struct Stamp {
@@ -121,12 +134,9 @@ impl Stamp {
 
     /// Writes `"sluice":{…}` for `event` (no comma around it).
     pub fn write_member(&self, event: &Event<'_>, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"\"sluice\":{\"event_id\":\"");
+        out.extend_from_slice(MEMBER_START);
         event.id().write_hex(out);
-        out.extend_from_slice(match event.time_source() {
-            TimeSource::Event => b"\",\"time_source\":\"event\"",
-            TimeSource::Ingest => b"\",\"time_source\":\"ingest\"",
-        });
+        out.extend_from_slice(time_source_part(event.time_source()));
         out.extend_from_slice(&self.fixed);
     }
 
@@ -175,10 +185,13 @@ impl Stamp {
         if !self.applies(event) {
             return 0;
         }
-        let mut member = Vec::with_capacity(256);
-        self.write_member(event, &mut member);
+        // Counted, not written: the member is written once, by `push_event`.
+        let member = MEMBER_START.len()
+            + ID_LEN
+            + time_source_part(event.time_source()).len()
+            + self.fixed.len();
         // The comma after it; an empty object gains the member alone.
-        member.len() + usize::from(Piece::event_members(event).is_some())
+        member + usize::from(Piece::event_members(event).is_some())
     }
 
     /// `document` (a JSON object the module made of `event`: a schema's mapping) with
@@ -272,6 +285,17 @@ mod tests {
     #[test]
     fn the_member_goes_ahead_of_the_events_own_and_an_events_own_sluice_wins() {
         let stamp = Stamp::new(&enrichment());
+        for (json, source) in [
+            (r#"{"a":1}"#, TimeSource::Ingest),
+            ("{}", TimeSource::Event),
+        ] {
+            let mut batch = Batch::new();
+            batch.push(json, 0, source, EventId(1));
+            let mut payload = PayloadBuilder::with_capacity(&batch, 64, 4);
+            stamp.push_event(&mut payload, &batch.event(0));
+            let added = payload.finish().assemble(&batch).len() - json.len();
+            assert_eq!(stamp.added_len(&batch.event(0)), added, "{json}");
+        }
         let value = pushed(&stamp, r#"{"a":1}"#, TimeSource::Ingest);
         assert_eq!(value["a"], 1);
         assert_eq!(
