@@ -580,8 +580,10 @@ pub struct DestinationConfig {
     pub module_sha256: Option<String>,
     /// `https://host:port` the module's paths are relative to, or `capture:DIR` to write
     /// each request to a file in DIR instead of sending it; or `{ env = "..." }` /
-    /// `{ file = "..." }` for a URL that is itself the credential (Sumo Logic's).
-    pub endpoint: EndpointSetting,
+    /// `{ file = "..." }` for a URL that is itself the credential (Sumo Logic's). Absent
+    /// when the module lets a setting choose among the endpoints it names (Datadog's
+    /// `site`).
+    pub endpoint: Option<EndpointSetting>,
     /// The credential the host adds to every request, as the module's info says.
     pub token: Option<SecretRef>,
     /// HTTP Basic credentials instead of `token`, sent in the module's credential header
@@ -593,6 +595,11 @@ pub struct DestinationConfig {
     /// Secrets a module may sign with (by name) without reading them.
     #[serde(default)]
     pub signing_keys: BTreeMap<String, SecretRef>,
+    /// Headers the host adds to every HTTP request, each value a secret
+    /// (`{ "X-Api-Key" = { env = "ACME_KEY" } }`): for a receiver that authenticates by
+    /// a header of its own. The module never sees them.
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, SecretRef>,
     /// Send `token`, `basic_auth` or the OAuth2 client secret over plain `http://` to a
     /// host other than this machine: refused unless set, since anyone on the path reads
     /// them.
@@ -994,7 +1001,7 @@ impl Config {
         for destination in &self.destinations {
             let at = destination.location();
             let aws = destination.aws.as_ref();
-            if destination.endpoint.is_secret() {
+            if destination.endpoint_is_secret() {
                 destination
                     .endpoint()
                     .with_context(|| format!("{at}.endpoint"))?;
@@ -1071,6 +1078,11 @@ impl Config {
             for (name, key) in &destination.signing_keys {
                 key.resolve()
                     .map_err(|e| anyhow::anyhow!("{at}.signing_keys.{name}: {e}"))?;
+            }
+            for (name, value) in &destination.secret_headers {
+                value
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("{at}.secret_headers.{name}: {e}"))?;
             }
         }
         Ok(())
@@ -1162,25 +1174,24 @@ impl Config {
                 }))
                 .chain(destination.basic_auth.iter_mut().map(|b| &mut b.password))
                 .chain(destination.oauth2.iter_mut().map(|o| &mut o.client_secret))
-                .chain(destination.signing_keys.values_mut());
+                .chain(destination.signing_keys.values_mut())
+                .chain(destination.secret_headers.values_mut());
             for secret in secrets {
                 if let SecretRef::File(path) = secret {
                     fix(path);
                 }
             }
             match &mut destination.endpoint {
-                EndpointSetting::Text(text) => {
+                None => {}
+                Some(EndpointSetting::Text(text)) => {
                     if let Some(dir) = text.strip_prefix("capture:")
                         && Path::new(dir).is_relative()
                     {
                         *text = format!("capture:{}", base.join(dir).display());
                     }
                 }
-                EndpointSetting::Secret(secret) => {
-                    if let SecretRef::File(path) = secret {
-                        fix(path);
-                    }
-                }
+                Some(EndpointSetting::Secret(SecretRef::File(path))) => fix(path),
+                Some(EndpointSetting::Secret(_)) => {}
             }
             for module in
                 std::iter::once(&mut destination.module).chain(&mut destination.filter_module)
@@ -1372,7 +1383,11 @@ impl Config {
             }
             // A secret endpoint is read with the other secrets (`check`, `run`), not to
             // preview a module.
-            if !destination.endpoint.is_secret() {
+            if destination
+                .endpoint
+                .as_ref()
+                .is_some_and(|endpoint| !endpoint.is_secret())
+            {
                 destination
                     .endpoint()
                     .with_context(|| format!("{at}.endpoint"))?;
@@ -1436,6 +1451,17 @@ impl Config {
                 )
             {
                 bail!("{at}.framing: RFC 5425 requires octet-counting over TLS");
+            }
+            if !destination.secret_headers.is_empty()
+                && matches!(
+                    destination.endpoint(),
+                    Ok(Endpoint::Stream(_)
+                        | Endpoint::Datagram(_)
+                        | Endpoint::Nats(_)
+                        | Endpoint::Object(_))
+                )
+            {
+                bail!("{at}.secret_headers: only HTTP requests carry headers");
             }
             if destination.client_cert.is_some() != destination.client_key.is_some() {
                 bail!("{at}: give `client_cert` and `client_key` together");
@@ -1743,11 +1769,16 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 impl DestinationConfig {
+    /// The `endpoint`, parsed; an error when it is absent (a module that lets a setting
+    /// choose the endpoint is resolved by the host, which knows the module).
     pub fn endpoint(&self) -> Result<Endpoint> {
-        let text = self.endpoint.text()?;
+        let Some(setting) = &self.endpoint else {
+            bail!("missing: give the URL the destination's requests go to")
+        };
+        let text = setting.text()?;
         let text = text.expose();
         // A secret URL is named by where it comes from, never shown.
-        let shown = self.endpoint.shown(text);
+        let shown = setting.shown(text);
         if let Some(dir) = text.strip_prefix("capture:") {
             if dir.is_empty() {
                 bail!("`capture:` needs a directory, as in `capture:./captured`");
@@ -1757,7 +1788,7 @@ impl DestinationConfig {
         let url = url::Url::parse(text).map_err(|_| anyhow::anyhow!("{shown} is not a URL"))?;
         // A password in the URL is never repeated in the error that refuses it.
         let shown = match url.password().is_some() || !url.username().is_empty() {
-            true => self.endpoint.shown(&without_userinfo(&url)),
+            true => setting.shown(&without_userinfo(&url)),
             false => shown,
         };
         let socket = |tls, relp| -> Result<SocketEndpoint> {
@@ -1882,6 +1913,13 @@ impl DestinationConfig {
         Ok(())
     }
 
+    /// Whether the endpoint is a secret URL, never to be shown.
+    pub fn endpoint_is_secret(&self) -> bool {
+        self.endpoint
+            .as_ref()
+            .is_some_and(EndpointSetting::is_secret)
+    }
+
     /// Whether a credential is sent with its requests.
     pub fn has_credential(&self) -> bool {
         self.token.is_some()
@@ -1889,9 +1927,10 @@ impl DestinationConfig {
             || self.oauth2.is_some()
             || self.aws.is_some()
             || self.azure_shared_key.is_some()
-            || self.endpoint.is_secret()
+            || self.endpoint_is_secret()
             || self.nkey.is_some()
             || self.nats_credentials.is_some()
+            || !self.secret_headers.is_empty()
     }
 
     /// Whether a secret sent to `url` would cross a network in clear text: plain

@@ -63,6 +63,18 @@ pub struct AuthHeader {
     pub name: String,
     /// Written before the secret (`Splunk `).
     pub prefix: String,
+    /// A destination may give no credential; its requests then go without the header.
+    pub optional: bool,
+}
+
+/// Endpoints a destination chooses among with one of the module's settings (`site`)
+/// instead of writing an `endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointChoice {
+    /// The setting that chooses; its default is the choice when it is absent.
+    pub setting: String,
+    /// Each value of the setting and the `https://` URL it stands for.
+    pub endpoints: Vec<(String, String)>,
 }
 
 /// A setting a module accepts.
@@ -89,6 +101,8 @@ pub struct Info {
     pub batch: BatchLimits,
     /// The header it authenticates with, if any.
     pub auth: Option<AuthHeader>,
+    /// The endpoints a setting chooses among, if any.
+    pub endpoint_choice: Option<EndpointChoice>,
     /// The settings it accepts.
     pub settings: Vec<SettingDoc>,
 }

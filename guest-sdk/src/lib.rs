@@ -86,9 +86,9 @@ pub use sluice_contract::answer::check_subject;
 // The generated types that are already plain Rust are re-exported by name, so that the
 // SDK decides what is public and can shadow any of them later.
 pub use wit::sluice::module::types::{
-    AckState, AuthHeader, BatchLimits, Compression, ConnectionCheck, FormatError, FramedMessages,
-    HttpRequest, HttpResponse, PartialFailure, PublishedMessages, Query, Refusal, Request,
-    RetryAdvice, SentRequest, SettingProblem, Transport, Verdict,
+    AckState, AuthHeader, BatchLimits, Compression, ConnectionCheck, EndpointChoice, FormatError,
+    FramedMessages, HttpRequest, HttpResponse, PartialFailure, PublishedMessages, Query, Refusal,
+    Request, RetryAdvice, SentRequest, SettingProblem, Transport, Verdict,
 };
 
 /// What a module tells the host about itself.
@@ -105,6 +105,9 @@ pub struct Info {
     /// The header the destination authenticates with; the host adds it with the
     /// configured token, which the module never sees.
     pub auth: Option<AuthHeader>,
+    /// The endpoints a setting chooses among ([`EndpointChoice`]), for a destination
+    /// that names a vendor's site rather than writing its URL.
+    pub endpoint_choice: Option<EndpointChoice>,
     /// The settings the module accepts; any other is refused before it starts.
     pub settings: Vec<SettingDoc>,
 }
@@ -121,6 +124,7 @@ impl Info {
                 max_bytes: 1_000_000,
             },
             auth: None,
+            endpoint_choice: None,
             settings: Vec::new(),
         }
     }
@@ -195,6 +199,29 @@ impl AuthHeader {
         AuthHeader {
             name: name.into(),
             prefix: prefix.into(),
+            optional: false,
+        }
+    }
+
+    /// The same header, for a destination that may give no credential: its requests
+    /// then go without it (a receiver that takes anyone's).
+    pub fn optional(self) -> Self {
+        AuthHeader {
+            optional: true,
+            ..self
+        }
+    }
+}
+
+impl EndpointChoice {
+    /// The endpoints `setting` chooses among: each value and its `https://` URL.
+    pub fn new(setting: &str, endpoints: &[(&str, &str)]) -> Self {
+        EndpointChoice {
+            setting: setting.into(),
+            endpoints: endpoints
+                .iter()
+                .map(|&(value, url)| (value.into(), url.into()))
+                .collect(),
         }
     }
 }
@@ -363,8 +390,8 @@ pub mod __private {
             export_macro_name: "__export_filter_bindings",
             default_bindings_module: "::sluice_guest::__private::wit_filter",
             with: {
-                "sluice:module/types@0.5.0": super::wit::sluice::module::types,
-                "sluice:module/host@0.5.0": super::wit::sluice::module::host,
+                "sluice:module/types@0.6.0": super::wit::sluice::module::types,
+                "sluice:module/host@0.6.0": super::wit::sluice::module::host,
             },
         });
     }
@@ -394,6 +421,7 @@ pub mod __private {
             transport: info.transport,
             batch: info.batch,
             auth: info.auth,
+            endpoint_choice: info.endpoint_choice,
             settings: info.settings.into_iter().map(Into::into).collect(),
         }
     }

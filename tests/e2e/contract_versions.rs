@@ -1,6 +1,7 @@
-//! Contract versions side by side: modules built for the previous contracts (0.3.0 and
-//! 0.4.0, `tests/modules/contract-0-3` and `contract-0-4`, wit-bindgen without the SDK)
-//! keep working in a host whose latest contract is 0.5.0, formatters and filters.
+//! Contract versions side by side: modules built for the previous contracts (0.3.0,
+//! 0.4.0 and 0.5.0, `tests/modules/contract-0-3`, `contract-0-4` and `contract-0-5`,
+//! wit-bindgen without the SDK) keep working in a host whose latest contract is 0.6.0,
+//! formatters and filters.
 
 use serde_json::Value;
 
@@ -51,12 +52,22 @@ async fn a_module_built_for_the_previous_contract_still_delivers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_formatter_and_a_filter_built_for_contract_0_4_still_work() {
+    formatter_and_filter_still_work("contract-0-4", "0.4.0").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_formatter_and_a_filter_built_for_contract_0_5_still_work() {
+    formatter_and_filter_still_work("contract-0-5", "0.5.0").await;
+}
+
+/// The test module `name`, built for contract `version`, formats and filters.
+async fn formatter_and_filter_still_work(name: &str, version: &str) {
     let harness = Harness::new();
     harness.write(
         "data/events.jsonl",
         "{\"n\":1}\n{\"n\":2,\"drop\":true}\n{\"n\":3}\n",
     );
-    let module = test_module("contract-0-4").display().to_string();
+    let module = test_module(name).display().to_string();
     harness.config(&format!(
         "{FILE_SOURCE}[[destinations]]\nname = \"legacy\"\nmodule = {module:?}\nfilter_module = {module:?}\nendpoint = \"capture:captured\"\n"
     ));
@@ -80,7 +91,7 @@ async fn a_formatter_and_a_filter_built_for_contract_0_4_still_work() {
     let stdout = String::from_utf8_lossy(&listed.stdout);
     // One file serves both roles: listed once, by its bytes.
     assert!(
-        stdout.contains("legacy-ndjson 0.4.0  contract 0.4.0"),
+        stdout.contains(&format!("legacy-ndjson {version}  contract {version}")),
         "{}",
         transcript(&listed)
     );

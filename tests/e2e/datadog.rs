@@ -149,3 +149,66 @@ async fn a_wrong_key_is_refused() {
             .starts_with("Datadog HTTP 403")
     }));
 }
+
+/// `site` names the intake among those the module lists in its description (the
+/// default when neither it nor `endpoint` is given); a site not listed, or both a site
+/// and an endpoint, is a `check` error; a module without such a list needs an endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_site_chooses_among_the_intakes_the_module_lists_and_nothing_else() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    let check = |destination: String| {
+        harness.config(&format!(
+            "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{destination}"
+        ));
+        harness.sluice(&["check", "-c", "sluice.toml"], &[("DD_API_KEY", KEY)])
+    };
+    let without_endpoint = |settings: &str| {
+        format!(
+            "[[destinations]]\nname = \"datadog\"\nmodule = \"datadog\"\ntoken = {{ env = \"DD_API_KEY\" }}\n{settings}\n"
+        )
+    };
+    for (settings, intake) in [
+        (
+            "settings = { site = \"datadoghq.eu\" }",
+            "endpoint https://http-intake.logs.datadoghq.eu/ (site = datadoghq.eu)",
+        ),
+        (
+            "",
+            "endpoint https://http-intake.logs.datadoghq.com/ (site = datadoghq.com)",
+        ),
+    ] {
+        let checked = check(without_endpoint(settings)).await;
+        assert_eq!(checked.status.code(), Some(0), "{}", transcript(&checked));
+        assert!(
+            String::from_utf8_lossy(&checked.stdout).contains(intake),
+            "{intake}: {}",
+            transcript(&checked)
+        );
+    }
+    for (destination, problem) in [
+        (
+            without_endpoint("settings = { site = \"evil.example\" }"),
+            "settings.site: `evil.example` is not one of `datadoghq.com`, `us3.datadoghq.com`",
+        ),
+        (
+            destination(
+                "https://http-intake.logs.datadoghq.com",
+                "settings = { site = \"datadoghq.eu\" }",
+            ),
+            "endpoint: give `endpoint` or `settings.site`, not both",
+        ),
+        (
+            "[[destinations]]\nname = \"hook\"\nmodule = \"http\"\n".to_owned(),
+            "endpoint: missing: give the URL the destination's requests go to",
+        ),
+    ] {
+        let checked = check(destination).await;
+        assert_eq!(checked.status.code(), Some(2), "{}", transcript(&checked));
+        assert!(
+            String::from_utf8_lossy(&checked.stderr).contains(problem),
+            "{problem}: {}",
+            transcript(&checked)
+        );
+    }
+}

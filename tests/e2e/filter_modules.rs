@@ -94,7 +94,7 @@ async fn the_example_filter_module_drops_the_listed_domains_for_its_destination_
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.lines().any(
-            |l| l.starts_with("email-domain-filter 0.1.0  filter, contract 0.5.0")
+            |l| l.starts_with("email-domain-filter 0.1.0  filter, contract 0.6.0")
                 && l.ends_with("used by: filtered")
         ),
         "{listed}"

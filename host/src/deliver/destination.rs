@@ -15,9 +15,7 @@ use super::rate::RateLimit;
 use super::requests::Requests;
 use super::retry::RetryPolicy;
 use super::sample::sample_events;
-use super::transport::{
-    AwsSigner, Credential, CredentialValue, SharedKeySigner, TokenSource, Transport,
-};
+use super::transport::{Credential, Transport};
 use super::tries::Tries;
 use crate::buffer::{BatchLimits, QueueGauge, Selection};
 use crate::config::{DestinationConfig, Endpoint};
@@ -26,7 +24,7 @@ use crate::event::Enrichment;
 use crate::event::{Events, from_str_unbounded};
 use crate::metrics::{Counters, Throttle, throttle};
 use crate::module::{FormatterInstance, FormatterModule, Setup, SigningKeys};
-use sluice_contract::types::{AuthHeader, ConnectionCheck, FormatError, Query};
+use sluice_contract::types::{ConnectionCheck, FormatError, Query};
 
 /// What one destination needs, shared by its workers.
 pub struct Destination {
@@ -54,6 +52,8 @@ pub struct Destination {
     pub(super) requests: Arc<Requests>,
     /// No answer within this is a timeout, for the requests' figures.
     pub(super) request_timeout: Duration,
+    /// The endpoint a setting chose (`site`), as `check` shows it.
+    chosen_endpoint: Option<String>,
     /// Its events are in the spool until settled: a batch cut short at the shutdown
     /// deadline is delivered after a restart, not abandoned.
     pub(super) spooled: bool,
@@ -224,8 +224,10 @@ impl Destination {
             anyhow::bail!("settings.{key}: {problem}");
         }
         anyhow::ensure!(
-            info.auth == running.info().auth && info.transport == running.info().transport,
-            "module `{}` authenticates or travels otherwise than the running one; restart sluice to change that",
+            info.auth == running.info().auth
+                && info.transport == running.info().transport
+                && info.endpoint_choice == running.info().endpoint_choice,
+            "module `{}` authenticates, travels or chooses its endpoint otherwise than the running one; restart sluice to change that",
             info.name
         );
         let mut instance = module.instantiate(self.setup(enrichment))?;
@@ -252,12 +254,15 @@ impl Destination {
         if let Some((key, problem)) = module.unknown_setting(&settings) {
             anyhow::bail!("settings.{key}: {problem}");
         }
-        let endpoint = config.endpoint().context("endpoint")?;
+        let super::access::Chosen {
+            endpoint,
+            shown: chosen_endpoint,
+        } = super::access::endpoint(config, info, &settings)?;
         Transport::check_serves(&endpoint, info.transport)
             .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
         let transport =
             Transport::new(endpoint.clone(), config, info.transport).context("endpoint")?;
-        let credential = credential(config, info, &endpoint, &transport)?;
+        let credential = super::access::credential(config, info, &endpoint, &transport)?;
         let mut signing_keys = std::collections::HashMap::new();
         for (name, key) in &config.signing_keys {
             signing_keys.insert(
@@ -302,6 +307,7 @@ impl Destination {
             abandon_warnings: Throttle::default(),
             requests: Arc::default(),
             request_timeout: config.request_timeout,
+            chosen_endpoint,
             paused: tokio::sync::watch::Sender::new(None),
             selection: Arc::default(),
             filter_stage,
@@ -379,10 +385,14 @@ impl Destination {
         let module = self.module();
         let info = module.info();
         format!(
-            "{} {} ({}), batches of up to {} events / {} bytes / {:?}",
+            "{} {} ({}), {}batches of up to {} events / {} bytes / {:?}",
             info.name,
             info.version,
             self.module().label(),
+            self.chosen_endpoint
+                .as_ref()
+                .map(|shown| format!("{shown}, "))
+                .unwrap_or_default(),
             self.limits.max_events,
             self.limits.max_bytes,
             self.limits.max_wait
@@ -590,102 +600,6 @@ impl Destination {
             })
             .collect();
         self.dead_letter.store(&records, give_up).await
-    }
-}
-
-/// The credential the host adds to the destination's requests, from its `token`,
-/// `basic_auth` or `oauth2`, in the header the module names; checked against what the
-/// module wants.
-fn credential(
-    config: &DestinationConfig,
-    info: &sluice_contract::types::Info,
-    endpoint: &Endpoint,
-    transport: &Transport,
-) -> Result<Option<Credential>> {
-    let with_prefix = |header: &AuthHeader, prefix: &str| AuthHeader {
-        name: header.name.clone(),
-        prefix: prefix.into(),
-    };
-    let given = (
-        &config.token,
-        &config.basic_auth,
-        &config.oauth2,
-        &config.aws,
-        &config.azure_shared_key,
-    );
-    // A NATS connection and an object store carry their own credential (read by the
-    // transport).
-    if matches!(transport, Transport::Nats(_) | Transport::Object(_)) {
-        return Ok(None);
-    }
-    let Some(header) = &info.auth else {
-        if !matches!(given, (None, None, None, None, None)) {
-            anyhow::bail!(
-                "token: module `{}` sends no credential, remove the token, basic_auth, oauth2, aws or azure_shared_key",
-                info.name
-            );
-        }
-        return Ok(None);
-    };
-    let credential = match given {
-        (Some(token), ..) => Credential {
-            header: header.clone(),
-            value: CredentialValue::Fixed(
-                token.resolve().map_err(|e| anyhow::anyhow!("token: {e}"))?,
-            ),
-        },
-        (None, Some(basic), ..) => Credential {
-            header: with_prefix(header, "Basic "),
-            value: CredentialValue::Fixed(
-                basic
-                    .resolve()
-                    .map_err(|e| anyhow::anyhow!("basic_auth: {e}"))?,
-            ),
-        },
-        (None, None, Some(oauth2), ..) => Credential {
-            header: with_prefix(header, "Bearer "),
-            value: CredentialValue::OAuth2(Arc::new(
-                TokenSource::new(oauth2, transport.client())
-                    .map_err(|e| anyhow::anyhow!("oauth2.client_secret: {e}"))?,
-            )),
-        },
-        (None, None, None, Some(aws), _) => Credential {
-            header: header.clone(),
-            value: CredentialValue::Aws(Arc::new(AwsSigner::new(aws)?)),
-        },
-        (None, None, None, None, Some(shared)) => Credential {
-            header: header.clone(),
-            value: CredentialValue::AzureSharedKey(Arc::new(SharedKeySigner::new(shared)?)),
-        },
-        // A capture directory needs no credential; a real endpoint does.
-        (None, None, None, None, None) if matches!(endpoint, Endpoint::Capture(_)) => {
-            return Ok(None);
-        }
-        (None, None, None, None, None) => anyhow::bail!(
-            "token: module `{}` authenticates with the `{}` header: add token = {{ env = \"NAME\" }} or {{ file = \"PATH\" }}",
-            info.name,
-            header.name
-        ),
-    };
-    warn_if_in_clear(config, endpoint);
-    Ok(Some(credential))
-}
-
-/// Warns that the credential goes over plain HTTP: to this machine (where another local
-/// user may listen on the port), or elsewhere as `allow_plaintext_credentials` allows.
-/// Anywhere else without that setting, the configuration was refused.
-fn warn_if_in_clear(config: &DestinationConfig, endpoint: &Endpoint) {
-    let urls = [
-        match endpoint {
-            Endpoint::Http(url) => Some(url),
-            _ => None,
-        },
-        config.oauth2.as_ref().map(|oauth2| &oauth2.token_url),
-    ];
-    for url in urls.into_iter().flatten() {
-        if url.scheme() == "http" {
-            tracing::warn!(destination = %config.name, host = url.host_str().unwrap_or_default(), "a credential is sent without encryption (http://)");
-        }
     }
 }
 

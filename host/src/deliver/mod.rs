@@ -19,6 +19,7 @@
 //! events is delivered or dead-lettered; a batch abandoned at the shutdown deadline
 //! leaves them unsettled.
 
+mod access;
 mod acknowledgement;
 mod circuit;
 mod destination;

@@ -20,8 +20,8 @@ impl Redactor {
     /// `more` (a signer's keys).
     pub fn new(config: &DestinationConfig, more: impl IntoIterator<Item = Secret>) -> Self {
         let mut secrets: Vec<Secret> = more.into_iter().collect();
-        if let EndpointSetting::Secret(_) = &config.endpoint
-            && let Ok(text) = config.endpoint.text()
+        if let Some(endpoint @ EndpointSetting::Secret(_)) = &config.endpoint
+            && let Ok(text) = endpoint.text()
         {
             // The whole URL, and each part of its path and query that could be a code.
             if let Ok(url) = url::Url::parse(text.expose()) {

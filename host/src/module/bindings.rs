@@ -1,6 +1,6 @@
 //! Host-side bindings of the latest contract version. Older versions served side by
 //! side, as Zed and proxy-wasm hosts serve theirs, have bindings of their own generated
-//! from their frozen WIT (`exports/v0_4.rs`, `exports/v0_3.rs`); `exports/` hides which one a module uses.
+//! from their frozen WIT (`exports/v0_5.rs`, ...); `exports/` hides which one a module uses.
 
 #![allow(missing_docs, clippy::all, reason = "generated bindings")]
 
@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
 pub use self::sluice::module::types;
 
 /// The contract version of these bindings (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.5.0";
+pub const CONTRACT_VERSION: &str = "0.6.0";
 
 /// The export a formatter module must have, without its version suffix.
 pub const FORMATTER_EXPORT: &str = "sluice:module/formatting";

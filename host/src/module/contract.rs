@@ -8,8 +8,9 @@ use super::bindings::{CONTRACT_VERSION, FILTER_EXPORT, FORMATTER_EXPORT};
 
 /// The contract versions this host serves, the latest first. A version is served for
 /// at least a year after the next one ships (README, "The contract").
-pub const SERVED_VERSIONS: [&str; 3] = [
+pub const SERVED_VERSIONS: [&str; 4] = [
     CONTRACT_VERSION,
+    super::exports::v0_5::VERSION,
     super::exports::v0_4::VERSION,
     super::exports::v0_3::VERSION,
 ];
@@ -24,7 +25,11 @@ fn exports(engine: &Engine, component: &Component) -> Vec<String> {
 }
 
 /// The contract versions this host serves for filter modules, which are new with 0.4.0.
-pub const SERVED_FILTER_VERSIONS: [&str; 2] = [CONTRACT_VERSION, super::exports::v0_4::VERSION];
+pub const SERVED_FILTER_VERSIONS: [&str; 3] = [
+    CONTRACT_VERSION,
+    super::exports::v0_5::VERSION,
+    super::exports::v0_4::VERSION,
+];
 
 /// Checks that `component` exports the filter interface at a version this host serves
 /// for filters, and returns it.

@@ -77,36 +77,23 @@ macro_rules! shared_conversions {
             }
         }
 
-        impl From<wit::Info> for host::Info {
-            fn from(info: wit::Info) -> Self {
-                host::Info {
-                    name: info.name,
-                    version: info.version,
-                    transport: match info.transport {
-                        wit::Transport::Http => host::Transport::Http,
-                        wit::Transport::Stream => host::Transport::Stream,
-                        wit::Transport::Datagram => host::Transport::Datagram,
-                        $($transport_arms)*
-                    },
-                    batch: host::BatchLimits {
-                        max_events: info.batch.max_events,
-                        max_bytes: info.batch.max_bytes,
-                    },
-                    auth: info.auth.map(|auth| host::AuthHeader {
-                        name: auth.name,
-                        prefix: auth.prefix,
-                    }),
-                    settings: info
-                        .settings
-                        .into_iter()
-                        .map(|doc| host::SettingDoc {
-                            name: doc.name,
-                            description: one_line(&doc.description),
-                            default_value: doc.default_value,
-                        })
-                        .collect(),
-                }
+        fn transport(transport: wit::Transport) -> host::Transport {
+            match transport {
+                wit::Transport::Http => host::Transport::Http,
+                wit::Transport::Stream => host::Transport::Stream,
+                wit::Transport::Datagram => host::Transport::Datagram,
+                $($transport_arms)*
             }
+        }
+
+        fn setting_docs(docs: Vec<wit::SettingDoc>) -> Vec<host::SettingDoc> {
+            docs.into_iter()
+                .map(|doc| host::SettingDoc {
+                    name: doc.name,
+                    description: one_line(&doc.description),
+                    default_value: doc.default_value,
+                })
+                .collect()
         }
 
         impl From<wit::Payload> for host::Payload {
@@ -239,27 +226,89 @@ macro_rules! acknowledgement_conversions {
 
 pub(super) use acknowledgement_conversions;
 
+/// A module's description before 0.6.0, expanded as [`shared_conversions!`] is: its
+/// credential was always required, and its destinations always wrote an `endpoint`.
+macro_rules! legacy_info_conversion {
+    () => {
+        impl From<wit::Info> for host::Info {
+            fn from(info: wit::Info) -> Self {
+                host::Info {
+                    name: info.name,
+                    version: info.version,
+                    transport: transport(info.transport),
+                    batch: host::BatchLimits {
+                        max_events: info.batch.max_events,
+                        max_bytes: info.batch.max_bytes,
+                    },
+                    auth: info.auth.map(|auth| host::AuthHeader {
+                        name: auth.name,
+                        prefix: auth.prefix,
+                        optional: false,
+                    }),
+                    endpoint_choice: None,
+                    settings: setting_docs(info.settings),
+                }
+            }
+        }
+    };
+}
+
+pub(super) use legacy_info_conversion;
+
+/// The conversions of the versions with the publish transport (0.5.0 on), expanded as
+/// [`shared_conversions!`] is.
+macro_rules! publishing_conversions {
+    () => {
+        crate::module::convert::shared_conversions!(
+            verdicts: [wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),],
+            transports: [wit::Transport::Publish => host::Transport::Publish,],
+            requests: [wit::Request::Publish(published) => {
+                host::Request::Publish(host::PublishedMessages {
+                    messages: host::FramedMessages {
+                        messages: published.messages.into(),
+                        message_ends: published.message_ends,
+                        events: published.events,
+                    },
+                    subjects: published.subjects,
+                    subject_of: published.subject_of,
+                })
+            }],
+        );
+        crate::module::convert::acknowledgement_conversions!();
+    };
+}
+
+pub(super) use publishing_conversions;
+
 /// The latest version.
 pub mod current {
     use sluice_contract::types as host;
 
     use super::super::bindings::types as wit;
 
-    super::shared_conversions!(
-        verdicts: [wit::Verdict::Pending(ticket) => host::Verdict::Pending(ticket),],
-        transports: [wit::Transport::Publish => host::Transport::Publish,],
-        requests: [wit::Request::Publish(published) => {
-            host::Request::Publish(host::PublishedMessages {
-                messages: host::FramedMessages {
-                    messages: published.messages.into(),
-                    message_ends: published.message_ends,
-                    events: published.events,
-                },
-                subjects: published.subjects,
-                subject_of: published.subject_of,
-            })
-        }],
-    );
+    super::publishing_conversions!();
 
-    super::acknowledgement_conversions!();
+    impl From<wit::Info> for host::Info {
+        fn from(info: wit::Info) -> Self {
+            host::Info {
+                name: info.name,
+                version: info.version,
+                transport: transport(info.transport),
+                batch: host::BatchLimits {
+                    max_events: info.batch.max_events,
+                    max_bytes: info.batch.max_bytes,
+                },
+                auth: info.auth.map(|auth| host::AuthHeader {
+                    name: auth.name,
+                    prefix: auth.prefix,
+                    optional: auth.optional,
+                }),
+                endpoint_choice: info.endpoint_choice.map(|choice| host::EndpointChoice {
+                    setting: choice.setting,
+                    endpoints: choice.endpoints,
+                }),
+                settings: setting_docs(info.settings),
+            }
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! Filter modules (the contract's `filter` world): loaded, checked and limited as
 //! formatters are, asked which events of each batch their destination is sent. Filters
 //! came with contract 0.4.0; the `filter` world has not changed since, but its types
-//! belong to a versioned package, so 0.4.0 filters have bindings of their own
-//! (`legacy`), dispatched here as formatters' are in `exports/`.
+//! belong to a versioned package, so the filters of each older version have bindings of
+//! their own (`v0_5`, `v0_4`), dispatched here as formatters' are in `exports/`.
 
 use std::sync::Arc;
 
@@ -29,7 +29,19 @@ mod bindings {
     });
 }
 
-mod legacy {
+mod v0_5 {
+    #![allow(missing_docs, clippy::all, reason = "generated bindings")]
+    wasmtime::component::bindgen!({
+        path: "../wit/previous/0.5.0",
+        world: "filter",
+        with: {
+            "sluice:module/types": crate::module::exports::v0_5::bindings::sluice::module::types,
+            "sluice:module/host": crate::module::exports::v0_5::bindings::sluice::module::host,
+        },
+    });
+}
+
+mod v0_4 {
     #![allow(missing_docs, clippy::all, reason = "generated bindings")]
     wasmtime::component::bindgen!({
         path: "../wit/previous/0.4.0",
@@ -45,13 +57,15 @@ mod legacy {
 #[derive(Clone)]
 enum FilterPre {
     Current(bindings::FilterPre<ModuleState>),
-    V0_4(legacy::FilterPre<ModuleState>),
+    V0_5(v0_5::FilterPre<ModuleState>),
+    V0_4(v0_4::FilterPre<ModuleState>),
 }
 
 /// A filter instance's exports, as the bindings of its version call them.
 enum Filter {
     Current(bindings::Filter),
-    V0_4(legacy::Filter),
+    V0_5(v0_5::Filter),
+    V0_4(v0_4::Filter),
 }
 
 impl Instantiate for FilterPre {
@@ -60,6 +74,7 @@ impl Instantiate for FilterPre {
     fn engine(&self) -> &wasmtime::Engine {
         match self {
             FilterPre::Current(pre) => pre.engine(),
+            FilterPre::V0_5(pre) => pre.engine(),
             FilterPre::V0_4(pre) => pre.engine(),
         }
     }
@@ -67,6 +82,7 @@ impl Instantiate for FilterPre {
     fn instantiate(&self, store: &mut Store<ModuleState>) -> wasmtime::Result<Filter> {
         Ok(match self {
             FilterPre::Current(pre) => Filter::Current(pre.instantiate(store)?),
+            FilterPre::V0_5(pre) => Filter::V0_5(pre.instantiate(store)?),
             FilterPre::V0_4(pre) => Filter::V0_4(pre.instantiate(store)?),
         })
     }
@@ -79,6 +95,11 @@ macro_rules! with_version {
         match $filter {
             Filter::Current(filter) => {
                 $(use super::convert::current as $convert;)?
+                let $exports = filter.sluice_module_filtering();
+                $body
+            }
+            Filter::V0_5(filter) => {
+                $(use super::exports::v0_5::convert as $convert;)?
                 let $exports = filter.sluice_module_filtering();
                 $body
             }
@@ -119,8 +140,11 @@ impl Runtime {
             let component: Component = self.compile(&bytes)?;
             let instance_pre = self.linker.instantiate_pre(&component)?;
             let pre = match contract::check_filter(&self.engine, &component)? {
+                super::exports::v0_5::VERSION => {
+                    FilterPre::V0_5(v0_5::FilterPre::new(instance_pre)?)
+                }
                 super::exports::v0_4::VERSION => {
-                    FilterPre::V0_4(legacy::FilterPre::new(instance_pre)?)
+                    FilterPre::V0_4(v0_4::FilterPre::new(instance_pre)?)
                 }
                 _ => FilterPre::Current(bindings::FilterPre::new(instance_pre)?),
             };
@@ -164,6 +188,7 @@ impl FilterModule {
     pub fn contract_version(&self) -> &'static str {
         match self.pre {
             FilterPre::Current(_) => CONTRACT_VERSION,
+            FilterPre::V0_5(_) => super::exports::v0_5::VERSION,
             FilterPre::V0_4(_) => super::exports::v0_4::VERSION,
         }
     }

@@ -205,6 +205,7 @@ impl Runtime {
             &mut linker,
             |state| state,
         )?;
+        exports::v0_5::add_to_linker(&mut linker)?;
         exports::v0_4::add_to_linker(&mut linker)?;
         exports::v0_3::add_to_linker(&mut linker)?;
 

@@ -10,6 +10,40 @@ pub const MAX_REQUEST_BYTES: usize = 5_000_000;
 pub const MAX_ITEMS: usize = 1000;
 pub const MAX_ITEM_BYTES: usize = 1_000_000;
 
+/// The setting that names the destination's Datadog site.
+pub const SITE: &str = "site";
+
+/// Datadog's sites and their log intake (Datadog's "Getting started with sites").
+pub const SITES: [(&str, &str); 9] = [
+    ("datadoghq.com", "https://http-intake.logs.datadoghq.com"),
+    (
+        "us3.datadoghq.com",
+        "https://http-intake.logs.us3.datadoghq.com",
+    ),
+    (
+        "us5.datadoghq.com",
+        "https://http-intake.logs.us5.datadoghq.com",
+    ),
+    ("datadoghq.eu", "https://http-intake.logs.datadoghq.eu"),
+    (
+        "ap1.datadoghq.com",
+        "https://http-intake.logs.ap1.datadoghq.com",
+    ),
+    (
+        "ap2.datadoghq.com",
+        "https://http-intake.logs.ap2.datadoghq.com",
+    ),
+    (
+        "uk1.datadoghq.com",
+        "https://http-intake.logs.uk1.datadoghq.com",
+    ),
+    ("ddog-gov.com", "https://http-intake.logs.ddog-gov.com"),
+    (
+        "us2.ddog-gov.com",
+        "https://http-intake.logs.us2.ddog-gov.com",
+    ),
+];
+
 /// What the encoder needs, read once per module instance.
 #[derive(Debug, Clone)]
 pub struct DatadogConfig {
@@ -31,6 +65,11 @@ pub struct DatadogConfig {
 impl DatadogConfig {
     pub fn docs() -> Vec<SettingDoc> {
         vec![
+            SettingDoc {
+                name: SITE,
+                description: "the Datadog site whose intake receives the logs, when the destination has no `endpoint`: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com or us2.ddog-gov.com",
+                default: Some("datadoghq.com"),
+            },
             SeverityRule::doc(),
             Stamp::doc(),
             Schema::doc(),

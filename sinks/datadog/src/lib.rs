@@ -6,13 +6,17 @@
 //! the reason rather than stored cut). The event is the item's `message`, as a JSON
 //! string; `status` comes from the SDK's one severity mapping. No partial failures: a
 //! request is accepted (202) or not, by status.
+//!
+//! A destination names its Datadog site (`site = "datadoghq.eu"`) or writes an
+//! `endpoint`; the sites' intake URLs are listed here, in the module's description of
+//! itself, so the host sends to one of them and nowhere else a setting could name.
 
 pub mod config;
 pub mod encoder;
 
 use sluice_guest::{
-    AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Formatter,
-    HttpResponse, Info, SentRequest, Settings, Verdict,
+    AuthHeader, Batch, BatchLimits, ConnectionCheck, EndpointChoice, Enrichment, FormatError,
+    Formatted, Formatter, HttpResponse, Info, SentRequest, Settings, Verdict,
 };
 
 /// The Datadog formatter of one destination.
@@ -27,10 +31,8 @@ impl Formatter for Datadog {
                 max_events: 1000,
                 max_bytes: 4_000_000,
             },
-            auth: Some(AuthHeader {
-                name: "DD-API-KEY".into(),
-                prefix: String::new(),
-            }),
+            auth: Some(AuthHeader::header("DD-API-KEY", "")),
+            endpoint_choice: Some(EndpointChoice::new(config::SITE, &config::SITES)),
             settings: config::DatadogConfig::docs(),
             ..Info::http("datadog", env!("CARGO_PKG_VERSION"))
         }

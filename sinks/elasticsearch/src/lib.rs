@@ -34,10 +34,7 @@ impl Formatter for Elasticsearch {
             },
             // An API key (`token`, the `encoded` value ES gives); a destination's
             // `basic_auth` sends `Basic` credentials in the same header instead.
-            auth: Some(AuthHeader {
-                name: "Authorization".into(),
-                prefix: "ApiKey ".into(),
-            }),
+            auth: Some(AuthHeader::header("Authorization", "ApiKey ")),
             settings: config::ElasticsearchConfig::docs(),
             ..Info::http("elasticsearch", env!("CARGO_PKG_VERSION"))
         }

@@ -12,6 +12,17 @@ pub enum Framing {
     Ndjson,
 }
 
+/// What `sluice check --connect` sends to the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// A POST of a batch of no events.
+    EmptyPost,
+    /// A HEAD of the path.
+    Head,
+    /// Nothing: the host only sees that the endpoint answers.
+    None,
+}
+
 /// What the encoder needs, read once per module instance.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -26,6 +37,7 @@ pub struct WebhookConfig {
     pub max_request_bytes: usize,
     /// The events as read, or mapped to ECS or OCSF.
     pub schema: Schema,
+    pub connection_check: Probe,
 }
 
 /// Headers a setting may not set: the host frames the request, and holds credentials.
@@ -75,6 +87,11 @@ impl WebhookConfig {
             },
             Schema::doc(),
             SettingDoc {
+                name: "connection_check",
+                description: "what `sluice check --connect` sends: `empty_post` (a batch of no events, signed like any other), `head` (a HEAD of the path) or `none`",
+                default: Some("empty_post"),
+            },
+            SettingDoc {
                 name: "max_request_bytes",
                 description: "upper bound of one request body",
                 default: Some("1000000"),
@@ -105,7 +122,19 @@ impl WebhookConfig {
             ));
         }
         let schema = Schema::from_settings(settings)?;
+        let connection_check = match settings.get("connection_check") {
+            Some("empty_post") | None => Probe::EmptyPost,
+            Some("head") => Probe::Head,
+            Some("none") => Probe::None,
+            Some(other) => {
+                return Err(FormatError::setting(
+                    "connection_check",
+                    format!("`{other}` is not `empty_post`, `head` or `none`"),
+                ));
+            }
+        };
         Ok(WebhookConfig {
+            connection_check,
             schema,
             path,
             framing,

@@ -7,13 +7,13 @@
 //! bytes.
 
 use sluice_guest::{
-    Batch, Compression, FormatError, Formatted, HttpRequest, Payload, PayloadBuilder, Refusal,
-    Request,
+    Batch, Compression, ConnectionCheck, FormatError, Formatted, HttpRequest, Payload,
+    PayloadBuilder, Query, Refusal, Request,
 };
 
 use sluice_guest::enrich::Stamp;
 
-use crate::config::{Framing, WebhookConfig};
+use crate::config::{Framing, Probe, WebhookConfig};
 
 /// Builds webhook requests for the batches of one destination.
 #[derive(Debug)]
@@ -121,27 +121,12 @@ impl WebhookEncoder {
         now: u64,
     ) -> Result<Request, FormatError> {
         payload.push(close);
-        let content_type = match self.config.framing {
-            Framing::JsonArray => "application/json",
-            Framing::Ndjson => "application/x-ndjson",
-        };
-        let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
-        headers.extend(self.config.headers.iter().cloned());
-        let body = match &self.config.signing_key {
-            None => payload.finish(),
-            Some(key) => {
+        let (body, headers) = match &self.config.signing_key {
+            None => (payload.finish(), self.headers()),
+            Some(_) => {
                 let bytes = payload.finish().assemble(batch);
-                let mut signed = now.to_string().into_bytes();
-                signed.push(b'.');
-                signed.extend_from_slice(&bytes);
-                let signature =
-                    sluice_guest::sign::hmac_sha256(key, &signed).map_err(FormatError::Failed)?;
-                headers.push((self.config.timestamp_header.clone(), now.to_string()));
-                headers.push((
-                    self.config.signature_header.clone(),
-                    format!("sha256={}", hex(&signature)),
-                ));
-                Payload::from(bytes)
+                let headers = self.signed_headers(&bytes, now)?;
+                (Payload::from(bytes), headers)
             }
         };
         Ok(Request::Http(HttpRequest {
@@ -153,6 +138,71 @@ impl WebhookEncoder {
             compression: Compression::None,
             events,
         }))
+    }
+}
+
+impl WebhookEncoder {
+    /// The request `sluice check --connect` sends to test the endpoint and the
+    /// credential: a batch of no events (`[]`, or an empty NDJSON body), signed as any
+    /// body is, or a HEAD of the path; none when the settings say so. A receiver that
+    /// checks the credential first and the body after answers 400 or 422 to an empty
+    /// batch it does not take: reached, and the credential taken.
+    pub fn connection_check(&self, now: u64) -> Result<Option<ConnectionCheck>, FormatError> {
+        let (method, body, accepted) = match self.config.connection_check {
+            Probe::None => return Ok(None),
+            Probe::Head => ("HEAD", Vec::new(), Vec::new()),
+            Probe::EmptyPost => {
+                let body = match self.config.framing {
+                    Framing::JsonArray => b"[]".to_vec(),
+                    Framing::Ndjson => Vec::new(),
+                };
+                ("POST", body, vec![400, 422])
+            }
+        };
+        let headers = match (&self.config.signing_key, method) {
+            (Some(_), "POST") => self.signed_headers(&body, now)?,
+            _ => self.headers(),
+        };
+        Ok(Some(ConnectionCheck {
+            query: Query {
+                method: method.into(),
+                path: self.config.path.clone(),
+                headers,
+                body,
+            },
+            accepted: [200, 201, 202, 204].into_iter().chain(accepted).collect(),
+            unauthorized: vec![401, 403],
+        }))
+    }
+
+    /// The headers of every request: its content type, then the settings'.
+    fn headers(&self) -> Vec<(String, String)> {
+        let content_type = match self.config.framing {
+            Framing::JsonArray => "application/json",
+            Framing::Ndjson => "application/x-ndjson",
+        };
+        let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
+        headers.extend(self.config.headers.iter().cloned());
+        headers
+    }
+
+    /// The headers of a request whose `body` is signed at `now`: the time and the
+    /// HMAC-SHA256 of `<now>.<body>`, computed by the host with the named key.
+    fn signed_headers(&self, body: &[u8], now: u64) -> Result<Vec<(String, String)>, FormatError> {
+        let mut headers = self.headers();
+        if let Some(key) = &self.config.signing_key {
+            let mut signed = now.to_string().into_bytes();
+            signed.push(b'.');
+            signed.extend_from_slice(body);
+            let signature =
+                sluice_guest::sign::hmac_sha256(key, &signed).map_err(FormatError::Failed)?;
+            headers.push((self.config.timestamp_header.clone(), now.to_string()));
+            headers.push((
+                self.config.signature_header.clone(),
+                format!("sha256={}", hex(&signature)),
+            ));
+        }
+        Ok(headers)
     }
 }
 

@@ -13,8 +13,8 @@ pub mod config;
 pub mod encoder;
 
 use sluice_guest::{
-    Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, HttpResponse, Info,
-    SentRequest, Settings, Verdict,
+    AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Formatter,
+    HttpResponse, Info, SentRequest, Settings, Verdict,
 };
 
 /// The webhook formatter of one destination.
@@ -29,6 +29,9 @@ impl Formatter for Webhook {
                 max_events: 500,
                 max_bytes: 1_000_000,
             },
+            // A bearer token when the destination gives `token` (or `basic_auth`,
+            // `oauth2`); a receiver that takes anyone's needs none.
+            auth: Some(AuthHeader::bearer().optional()),
             settings: config::WebhookConfig::docs(),
             ..Info::http("http", env!("CARGO_PKG_VERSION"))
         }
@@ -63,6 +66,14 @@ impl Formatter for Webhook {
             )),
             verdict => verdict,
         }
+    }
+
+    fn connection_check(&self) -> Option<ConnectionCheck> {
+        // The key was found at `new`: signing fails only with a broken host.
+        self.encoder
+            .connection_check(encoder::unix_seconds())
+            .ok()
+            .flatten()
     }
 }
 

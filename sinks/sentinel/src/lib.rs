@@ -25,10 +25,7 @@ impl Formatter for Sentinel {
                 max_events: 1000,
                 max_bytes: 900_000,
             },
-            auth: Some(AuthHeader {
-                name: "Authorization".into(),
-                prefix: "Bearer ".into(),
-            }),
+            auth: Some(AuthHeader::header("Authorization", "Bearer ")),
             settings: config::SentinelConfig::docs(),
             ..Info::http("sentinel", env!("CARGO_PKG_VERSION"))
         }

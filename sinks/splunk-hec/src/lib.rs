@@ -33,10 +33,7 @@ impl Formatter for SplunkHec {
                 max_events: 1000,
                 max_bytes: 800_000,
             },
-            auth: Some(AuthHeader {
-                name: "Authorization".into(),
-                prefix: "Splunk ".into(),
-            }),
+            auth: Some(AuthHeader::header("Authorization", "Splunk ")),
             settings: config::SplunkHecConfig::docs(),
             ..Info::http("splunk-hec", env!("CARGO_PKG_VERSION"))
         }

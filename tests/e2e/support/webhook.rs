@@ -1,6 +1,8 @@
-//! A webhook receiver that checks what a careful one checks: the JSON content type and
-//! body, and, when it has a key, the HMAC-SHA256 signature over `<timestamp>.<body>` and
-//! a timestamp within five minutes of its clock (a replayed request is refused). It can
+//! A webhook receiver that checks what a careful one checks: the credential it was given
+//! (a header and its exact value; 401 before anything else when it is missing or wrong),
+//! the JSON content type and body, and, when it has a key, the HMAC-SHA256 signature over
+//! `<timestamp>.<body>` and a timestamp within five minutes of its clock (a replayed
+//! request is refused). An empty array is a valid body that records nothing. It can
 //! answer the next N requests with 429 and `Retry-After`.
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,8 @@ struct Recorded {
 #[derive(Clone)]
 struct Shared {
     key: Option<Arc<Vec<u8>>>,
+    /// The header every request must carry, and its value.
+    credential: Option<Arc<(String, String)>>,
     recorded: Arc<Mutex<Recorded>>,
 }
 
@@ -35,8 +39,16 @@ pub struct WebhookReceiver {
 impl WebhookReceiver {
     /// A receiver at `/hook`, checking signatures made with `key` if it has one.
     pub async fn start(key: Option<&[u8]>) -> Self {
+        Self::start_with(key, None).await
+    }
+
+    /// A receiver that also wants header `credential.0` with value `credential.1` on
+    /// every request (`Authorization`, `Bearer abc`).
+    pub async fn start_with(key: Option<&[u8]>, credential: Option<(&str, &str)>) -> Self {
         let shared = Shared {
             key: key.map(|k| Arc::new(k.to_vec())),
+            credential: credential
+                .map(|(name, value)| Arc::new((name.to_owned(), value.to_owned()))),
             recorded: Arc::default(),
         };
         let app = axum::Router::new()
@@ -78,6 +90,11 @@ async fn receive(
     let mut recorded = shared.recorded.lock().unwrap();
     recorded.requests += 1;
     let refuse = |status: StatusCode, why: &str| (status, [("retry-after", "1")], why.to_owned());
+    if let Some(credential) = &shared.credential
+        && header(&credential.0) != Some(credential.1.as_str())
+    {
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong credential");
+    }
     if recorded.busy_for > 0 {
         recorded.busy_for -= 1;
         return refuse(StatusCode::TOO_MANY_REQUESTS, "slow down");

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 
-use super::{Credential, Sent, headers};
-use crate::config::Framing;
+use super::{Credential, SecretHeaders, Sent, headers};
+use crate::config::{DestinationConfig, Framing};
 use sluice_contract::types::HttpRequest;
 
 #[derive(Debug)]
@@ -19,10 +19,12 @@ pub struct CaptureTransport {
     framing: Framing,
     /// The number the next file tries.
     next: AtomicU64,
+    /// Shown masked in each request.
+    secret_headers: SecretHeaders,
 }
 
 impl CaptureTransport {
-    pub fn new(dir: PathBuf, framing: Framing) -> Result<Self> {
+    pub fn new(dir: PathBuf, config: &DestinationConfig) -> Result<Self> {
         crate::private_fs::create_dir_all(&dir)
             .with_context(|| format!("creating capture directory {}", dir.display()))?;
         // After the highest number there, not the count of files (which a deleted file
@@ -40,8 +42,9 @@ impl CaptureTransport {
             .unwrap_or(0);
         Ok(CaptureTransport {
             dir,
-            framing,
+            framing: config.framing,
             next: AtomicU64::new(highest + 1),
+            secret_headers: SecretHeaders::new(config)?,
         })
     }
 
@@ -56,7 +59,7 @@ impl CaptureTransport {
         body: &[u8],
         credential: Option<&Credential>,
     ) -> Result<Sent, String> {
-        let text = capture_text(request, body, credential);
+        let text = capture_text(request, body, credential, &self.secret_headers);
         write_new_file(&self.dir, &self.next, "http", &text).await?;
         Ok(Sent::Captured)
     }
@@ -104,14 +107,23 @@ async fn write_new_file(
     }
 }
 
-/// The request as an HTTP/1.1 message, the credential masked.
-fn capture_text(request: &HttpRequest, body: &[u8], credential: Option<&Credential>) -> Vec<u8> {
+/// The request as an HTTP/1.1 message, the credential and the secret headers masked.
+fn capture_text(
+    request: &HttpRequest,
+    body: &[u8],
+    credential: Option<&Credential>,
+    secret_headers: &SecretHeaders,
+) -> Vec<u8> {
     let mut text = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+    let module_headers = headers(request)
+        .into_iter()
+        .filter(|(name, _)| !secret_headers.has(name))
+        .map(|(name, value)| (name.to_owned(), value));
     let masked = credential.map(Credential::masked).unwrap_or_default();
     let masked = masked
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.expose().to_owned()));
-    for (name, value) in headers(request).into_iter().chain(masked) {
+        .into_iter()
+        .map(|(name, value)| (name, value.expose().to_owned()));
+    for (name, value) in module_headers.chain(masked).chain(secret_headers.masked()) {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
     text.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use bytes::Bytes;
 
-use super::{Sent, headers};
+use super::{SecretHeaders, Sent, headers};
 use crate::config::{DestinationConfig, Secret};
 use sluice_contract::types::{HttpRequest, HttpResponse};
 
@@ -18,12 +18,14 @@ pub struct HttpTransport {
     /// How messages name the endpoint when its URL is a secret (Sumo Logic's holds the
     /// credential): its host and where the URL comes from, never the URL.
     secret_name: Option<String>,
+    /// Sent after the module's headers and the credential.
+    secret_headers: SecretHeaders,
 }
 
 impl HttpTransport {
     pub fn new(base: reqwest::Url, config: &DestinationConfig) -> Result<Self> {
         let secret_name = match &config.endpoint {
-            crate::config::EndpointSetting::Secret(secret) => Some(format!(
+            Some(crate::config::EndpointSetting::Secret(secret)) => Some(format!(
                 "{}://{}{} (the URL in {secret})",
                 base.scheme(),
                 base.host_str().unwrap_or_default(),
@@ -31,14 +33,20 @@ impl HttpTransport {
                     .map(|port| format!(":{port}"))
                     .unwrap_or_default()
             )),
-            crate::config::EndpointSetting::Text(_) => None,
+            Some(crate::config::EndpointSetting::Text(_)) | None => None,
         };
         Ok(HttpTransport {
             client: client(config)?,
             base,
             max_response_bytes: config.max_response_bytes,
             secret_name,
+            secret_headers: SecretHeaders::new(config)?,
         })
+    }
+
+    /// The headers whose values are secrets, added to every request.
+    pub fn secret_headers(&self) -> &SecretHeaders {
+        &self.secret_headers
     }
 
     /// The destination's client, for what the host asks of other servers on its
@@ -79,10 +87,15 @@ impl HttpTransport {
         })?;
         let mut builder = self.client.request(method, url).body(body);
         for (name, value) in headers(request) {
-            builder = builder.header(name, value);
+            if !self.secret_headers.has(name) {
+                builder = builder.header(name, value);
+            }
         }
         for (name, value) in credential {
             builder = builder.header(name, value.expose());
+        }
+        for (name, value) in self.secret_headers.sent() {
+            builder = builder.header(name, value);
         }
         let response = builder
             .send()

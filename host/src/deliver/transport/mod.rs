@@ -16,6 +16,7 @@ pub mod nats;
 mod oauth2;
 mod object;
 mod relp;
+mod secret_headers;
 mod shared_key;
 mod sigv4;
 mod stream;
@@ -30,6 +31,7 @@ use flate2::write::GzEncoder;
 
 pub use oauth2::TokenSource;
 pub use object::ObjectWrite;
+pub use secret_headers::SecretHeaders;
 pub use shared_key::SharedKeySigner;
 pub use sigv4::AwsSigner;
 
@@ -177,7 +179,7 @@ impl Transport {
                 Transport::Object(Box::new(object::ObjectTransport::new(&url, config)?))
             }
             Endpoint::Capture(dir) => {
-                Transport::Capture(capture::CaptureTransport::new(dir, config.framing)?)
+                Transport::Capture(capture::CaptureTransport::new(dir, config)?)
             }
             Endpoint::Stream(socket) => {
                 Transport::Stream(stream::StreamTransport::new(socket, config)?)
@@ -311,6 +313,7 @@ impl Transport {
     pub fn secrets(&self) -> Vec<Secret> {
         match self {
             Transport::Object(object) => object.secrets(),
+            Transport::Http(http) => http.secret_headers().secrets(),
             _ => Vec::new(),
         }
     }

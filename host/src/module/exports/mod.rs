@@ -1,7 +1,7 @@
 //! A module's exports in the host's types, whatever contract version it implements:
 //! the rest of the host calls [`Exports`] and never names a version. This file owns the
 //! dispatch to the versions; the latest is implemented in `current.rs`, each older one
-//! served in a file of its own (`v0_4.rs`, `v0_3.rs`) that adapts it.
+//! served in a file of its own (`v0_5.rs`, `v0_4.rs`, `v0_3.rs`) that adapts it.
 
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Resource};
@@ -64,6 +64,7 @@ pub(super) trait Exports: Send {
 #[derive(Clone)]
 pub(super) enum Pre {
     Current(FormatterPre<ModuleState>),
+    V0_5(v0_5::FormatterPre<ModuleState>),
     V0_4(v0_4::FormatterPre<ModuleState>),
     V0_3(v0_3::FormatterPre<ModuleState>),
 }
@@ -72,6 +73,7 @@ impl Pre {
     /// The pre-linked module as the bindings of `version` (a served one) see it.
     pub fn new(version: &str, pre: InstancePre<ModuleState>) -> wasmtime::Result<Pre> {
         Ok(match version {
+            v0_5::VERSION => Pre::V0_5(v0_5::FormatterPre::new(pre)?),
             v0_4::VERSION => Pre::V0_4(v0_4::FormatterPre::new(pre)?),
             v0_3::VERSION => Pre::V0_3(v0_3::FormatterPre::new(pre)?),
             _ => Pre::Current(FormatterPre::new(pre)?),
@@ -81,6 +83,7 @@ impl Pre {
     pub fn engine(&self) -> &wasmtime::Engine {
         match self {
             Pre::Current(pre) => pre.engine(),
+            Pre::V0_5(pre) => pre.engine(),
             Pre::V0_4(pre) => pre.engine(),
             Pre::V0_3(pre) => pre.engine(),
         }
@@ -92,6 +95,7 @@ impl Pre {
     ) -> wasmtime::Result<Box<dyn Exports>> {
         Ok(match self {
             Pre::Current(pre) => Box::new(current::Current::instantiate(pre, store)?),
+            Pre::V0_5(pre) => Box::new(v0_5::Exported::instantiate(pre, store)?),
             Pre::V0_4(pre) => Box::new(v0_4::Exported::instantiate(pre, store)?),
             Pre::V0_3(pre) => Box::new(v0_3::Exported::instantiate(pre, store)?),
         })
@@ -286,3 +290,4 @@ pub(super) use legacy_version;
 mod current;
 pub(super) mod v0_3;
 pub(in crate::module) mod v0_4;
+pub(in crate::module) mod v0_5;

@@ -46,6 +46,7 @@ mod convert {
 
     // 0.3.0 has only what every version has.
     crate::module::convert::shared_conversions!(verdicts: [], transports: [], requests: []);
+    crate::module::convert::legacy_info_conversion!();
 
     impl From<wit::ConnectionCheck> for host::ConnectionCheck {
         fn from(check: wit::ConnectionCheck) -> Self {

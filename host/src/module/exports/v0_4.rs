@@ -49,6 +49,7 @@ pub(in crate::module) mod convert {
         requests: [],
     );
     crate::module::convert::acknowledgement_conversions!();
+    crate::module::convert::legacy_info_conversion!();
 }
 
 super::legacy_version!();

@@ -1,11 +1,37 @@
 //! A module built for contract 0.4.0 (the frozen `wit/previous/0.4.0`), with
-//! wit-bindgen and no SDK, as a module author built it before 0.5.0. It is both a
-//! formatter (each batch posted as newline-delimited JSON) and a filter (it keeps the
-//! events without `"drop": true`), so one module shows the host serving both
-//! interfaces of the previous contract next to the latest.
+//! wit-bindgen and no SDK, as a module author built it before 0.5.0; with the
+//! `contract-0-5` feature (the package of that name), the same module built for 0.5.0,
+//! whose types this module uses alike. It is both a formatter (each batch posted as
+//! newline-delimited JSON) and a filter (it keeps the events without `"drop": true`),
+//! so one module shows the host serving both interfaces of an older contract next to
+//! the latest.
 
 #![allow(unsafe_code, reason = "wit-bindgen's generated exports")]
 
+/// The contract version the module is built for, and its own version.
+#[cfg(not(feature = "contract-0-5"))]
+const VERSION: &str = "0.4.0";
+#[cfg(feature = "contract-0-5")]
+const VERSION: &str = "0.5.0";
+
+#[cfg(feature = "contract-0-5")]
+mod bindings {
+    wit_bindgen::generate!({
+        inline: "
+            package sluice:legacy-test;
+            world both {
+                import sluice:module/host@0.5.0;
+                export sluice:module/formatting@0.5.0;
+                export sluice:module/filtering@0.5.0;
+            }
+        ",
+        path: "../../../wit/previous/0.5.0",
+        world: "sluice:legacy-test/both",
+        generate_all,
+    });
+}
+
+#[cfg(not(feature = "contract-0-5"))]
 mod bindings {
     wit_bindgen::generate!({
         inline: "
@@ -36,7 +62,7 @@ impl formatting::Guest for Legacy {
     fn describe() -> Info {
         Info {
             name: "legacy-ndjson".into(),
-            version: "0.4.0".into(),
+            version: VERSION.into(),
             transport: Transport::Http,
             batch: BatchLimits {
                 max_events: 100,
@@ -108,7 +134,7 @@ impl filtering::Guest for Legacy {
     fn describe() -> FilterInfo {
         FilterInfo {
             name: "legacy-filter".into(),
-            version: "0.4.0".into(),
+            version: VERSION.into(),
             settings: Vec::new(),
         }
     }
