@@ -151,3 +151,67 @@ async fn the_data_collector_api_takes_calls_the_host_signed_with_the_workspace_k
     );
     assert!(!transcript(&refused).contains(wrong));
 }
+
+/// `check --connect` obtains a token and sends a call of no rows to the stream (the
+/// Data Collector API: a call the host signed), and says which part failed: the token
+/// request, the stream, or the signature.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_connect_tests_the_token_the_stream_and_the_signature() {
+    let azure = Azure::start(SECRET, Duration::from_secs(3600)).await;
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    let harness = &harness;
+    let check = |config: String, env: (&'static str, &'static str)| {
+        harness.config(&config);
+        async move {
+            harness
+                .sluice(&["check", "--connect", "-c", "sluice.toml"], &[env])
+                .await
+        }
+    };
+
+    let taken = check(config(&azure, ""), ("AZURE_SECRET", SECRET)).await;
+    assert_eq!(taken.status.code(), Some(0), "{}", transcript(&taken));
+    assert!(
+        String::from_utf8_lossy(&taken.stdout).contains(&format!(
+            "credential accepted (POST /dataCollectionRules/{DCR}/streams/{STREAM}?api-version=2023-01-01 answered HTTP 204"
+        )),
+        "{}",
+        transcript(&taken)
+    );
+    assert_eq!(azure.tokens_issued(), 1);
+    assert!(azure.rows().is_empty(), "no row is sent by the check");
+
+    let signed = check(data_collector_config(&azure), ("WORKSPACE_KEY", SHARED_KEY)).await;
+    assert_eq!(signed.status.code(), Some(0), "{}", transcript(&signed));
+    assert!(
+        String::from_utf8_lossy(&signed.stdout).contains("credential accepted (POST /api/logs"),
+        "{}",
+        transcript(&signed)
+    );
+
+    let wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc=";
+    for (config, env, problem) in [
+        (
+            config(&azure, ""),
+            ("AZURE_SECRET", "not-the-secret"),
+            "no OAuth2 token: the OAuth2 token endpoint",
+        ),
+        (
+            config(&azure, "").replace(STREAM, "Custom-Other_CL"),
+            ("AZURE_SECRET", SECRET),
+            "unexpected answer to the connection check POST /dataCollectionRules/",
+        ),
+        (
+            data_collector_config(&azure),
+            ("WORKSPACE_KEY", wrong_key),
+            "the credential was refused: HTTP 403",
+        ),
+    ] {
+        let failed = check(config, env).await;
+        assert_eq!(failed.status.code(), Some(2), "{}", transcript(&failed));
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+        assert!(!stderr.contains("not-the-secret") && !stderr.contains(wrong_key));
+    }
+}

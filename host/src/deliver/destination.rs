@@ -15,7 +15,7 @@ use super::rate::RateLimit;
 use super::requests::Requests;
 use super::retry::RetryPolicy;
 use super::sample::sample_events;
-use super::transport::{Credential, Transport};
+use super::transport::{Credential, CredentialValue, Transport};
 use super::tries::Tries;
 use crate::buffer::{BatchLimits, QueueGauge, Selection};
 use crate::config::{DestinationConfig, Endpoint};
@@ -443,6 +443,18 @@ impl Destination {
                 .probe(subject)
                 .await
                 .map_err(|reason| anyhow::anyhow!("{reason}"));
+        }
+        // A token the endpoint cannot give is said as such, not as an unreachable
+        // destination.
+        if let Some(Credential {
+            value: CredentialValue::OAuth2(source),
+            ..
+        }) = &self.credential
+        {
+            source
+                .token()
+                .await
+                .map_err(|reason| anyhow::anyhow!("no OAuth2 token: {reason}"))?;
         }
         let tested = check.is_some();
         let check = check.unwrap_or_else(|| ConnectionCheck {

@@ -9,8 +9,8 @@ pub mod config;
 pub mod encoder;
 
 use sluice_guest::{
-    AuthHeader, Batch, BatchLimits, Enrichment, FormatError, Formatted, Formatter, HttpResponse,
-    Info, SentRequest, Settings, Verdict,
+    AuthHeader, Batch, BatchLimits, ConnectionCheck, Enrichment, FormatError, Formatted, Formatter,
+    HttpResponse, Info, SentRequest, Settings, Verdict,
 };
 
 /// The Sentinel formatter of one destination.
@@ -57,6 +57,10 @@ impl Formatter for Sentinel {
             )),
             verdict => verdict,
         }
+    }
+
+    fn connection_check(&self) -> Option<ConnectionCheck> {
+        Some(self.encoder.connection_check())
     }
 }
 
