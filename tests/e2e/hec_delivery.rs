@@ -438,3 +438,41 @@ async fn a_200_that_is_not_hecs_answer_is_not_a_delivery() {
         );
     }
 }
+
+/// `payload = "cef"` (CEF to Splunk, as seed 004 sends it): HEC indexes each sample
+/// event as its CEF line, a string `event` with sourcetype `cef`, its severity from the
+/// preset map and its fields mapped by the setting.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cef_payload_indexes_each_event_as_its_cef_line() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    harness.copy_data(&SAMPLE_FILES);
+    harness.config(&hec_config(
+        &receiver,
+        "settings = { payload = \"cef\", severity_map = \"five_levels\", vendor = \"Acme\", product = \"Audit\" }",
+    ));
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+
+    let indexed = receiver.indexed();
+    let expected: usize = SAMPLE_FILES
+        .iter()
+        .map(|name| objects_in(&data_file(name)).len())
+        .sum();
+    assert_eq!(indexed.len(), expected, "{}", transcript(&output));
+    for envelope in &indexed {
+        assert_eq!(envelope["sourcetype"], "cef", "{envelope}");
+        let line = envelope["event"].as_str().expect("a CEF line");
+        assert!(line.starts_with("CEF:0|Acme|Audit|"), "{line}");
+        let severity: u8 = line.split('|').nth(6).unwrap().parse().unwrap();
+        assert!(
+            [1, 3, 5, 7, 10].contains(&severity),
+            "five_levels numbers only: {line}"
+        );
+    }
+    assert!(
+        indexed
+            .iter()
+            .any(|e| e["event"].as_str().unwrap().contains("suser=")),
+        "the actor mapped"
+    );
+}

@@ -141,6 +141,15 @@ mod tests {
         assert!(read(&response(503, "busy"), &["0".to_owned()]).is_err());
     }
 
+    fn machine() -> Enrichment {
+        Enrichment {
+            machine_id: "m1".into(),
+            host_name: "h1".into(),
+            sluice_version: "0.1.0".into(),
+            tags: Vec::new(),
+        }
+    }
+
     #[test]
     fn a_derived_channel_is_a_stable_guid_per_destination() {
         let config = |index: &str| {
@@ -148,14 +157,9 @@ mod tests {
                 vec![("index".into(), index.into())],
                 SplunkHecConfig::docs(),
             );
-            SplunkHecConfig::from_settings(&settings).unwrap()
+            SplunkHecConfig::from_settings(&settings, &machine()).unwrap()
         };
-        let machine = Enrichment {
-            machine_id: "m1".into(),
-            host_name: "h1".into(),
-            sluice_version: "0.1.0".into(),
-            tags: Vec::new(),
-        };
+        let machine = machine();
         let channel = derived_channel(&config("audit"), &machine);
         assert_eq!(channel, derived_channel(&config("audit"), &machine));
         assert_ne!(channel, derived_channel(&config("main"), &machine));

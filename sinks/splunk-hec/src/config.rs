@@ -1,7 +1,10 @@
 //! The settings of a Splunk HEC destination.
 
+use sluice_guest::cef::Cef;
+use sluice_guest::enrich::Stamp;
 use sluice_guest::schema::Schema;
-use sluice_guest::{FormatError, SettingDoc, Settings};
+use sluice_guest::siem::LineSettings;
+use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
 /// Splunk Cloud's documented request limit; Splunk Enterprise accepts far more.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1_000_000;
@@ -25,13 +28,32 @@ pub struct SplunkHecConfig {
     /// Indexer acknowledgement: a request counts as delivered once HEC confirms it.
     pub ack: bool,
     pub path: String,
-    /// The envelope's `event`: the event as read, or mapped to ECS or OCSF.
-    pub schema: Schema,
+    /// What each envelope's `event` is.
+    pub payload: EventPayload,
+}
+
+/// What an envelope's `event` holds.
+#[derive(Debug, Clone)]
+pub enum EventPayload {
+    /// The event as read, or mapped to ECS or OCSF.
+    Json(Schema),
+    /// The event's CEF line, a JSON string (for Splunk's CEF extractions).
+    Cef(Box<Cef>),
 }
 
 impl SplunkHecConfig {
+    /// The module's settings, then those of the CEF payload.
     pub fn docs() -> Vec<SettingDoc> {
+        [Self::own_docs(), LineSettings::docs(), Cef::docs()].concat()
+    }
+
+    fn own_docs() -> Vec<SettingDoc> {
         vec![
+            SettingDoc {
+                name: "payload",
+                description: "each envelope's `event`: `json` (the event, or its `schema` mapping) or `cef` (its CEF line as a string, with the `vendor`, `product`, `fields`... settings)",
+                default: Some("json"),
+            },
             Schema::doc(),
             SettingDoc {
                 name: "index",
@@ -40,8 +62,8 @@ impl SplunkHecConfig {
             },
             SettingDoc {
                 name: "sourcetype",
-                description: "sourcetype of every event",
-                default: Some("_json"),
+                description: "sourcetype of every event; when unset, `_json`, or `cef` with payload = \"cef\"",
+                default: None,
             },
             SettingDoc {
                 name: "source",
@@ -86,7 +108,10 @@ impl SplunkHecConfig {
         ]
     }
 
-    pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {
+    pub fn from_settings(
+        settings: &Settings,
+        enrichment: &Enrichment,
+    ) -> Result<Self, FormatError> {
         let max_request_bytes: usize = settings
             .parse("max_request_bytes")?
             .unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
@@ -96,12 +121,38 @@ impl SplunkHecConfig {
                 "must be at least 1024",
             ));
         }
+        let schema = Schema::from_settings(settings)?;
+        let payload = match settings.get("payload").unwrap_or("json") {
+            "json" => EventPayload::Json(schema),
+            "cef" if schema != Schema::Raw => {
+                return Err(FormatError::setting(
+                    "schema",
+                    "only with payload = \"json\"",
+                ));
+            }
+            "cef" => EventPayload::Cef(Box::new(Cef::new(
+                LineSettings::from_settings(settings)?
+                    .stamped(Stamp::from_settings(settings, enrichment)?),
+                settings,
+                &enrichment.host_name,
+            )?)),
+            other => {
+                return Err(FormatError::setting(
+                    "payload",
+                    format!("`{other}`: use json or cef"),
+                ));
+            }
+        };
+        let default_sourcetype = match payload {
+            EventPayload::Json(_) => "_json",
+            EventPayload::Cef(_) => "cef",
+        };
         Ok(SplunkHecConfig {
-            schema: Schema::from_settings(settings)?,
+            payload,
             index: settings.text("index"),
             sourcetype: settings
                 .text("sourcetype")
-                .unwrap_or_else(|| "_json".into()),
+                .unwrap_or_else(|| default_sourcetype.into()),
             source: settings.text("source").unwrap_or_else(|| "sluice".into()),
             host: settings.text("host"),
             max_request_bytes,

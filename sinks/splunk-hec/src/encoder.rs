@@ -9,7 +9,6 @@
 //! byte-exact, and the event is never copied inside the sandbox.
 
 use sluice_guest::json::write_str;
-use sluice_guest::schema::Schema;
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::EpochSeconds;
 use sluice_guest::{
@@ -17,7 +16,7 @@ use sluice_guest::{
     Piece, Query, Request, TimeSource,
 };
 
-use crate::config::SplunkHecConfig;
+use crate::config::{EventPayload, SplunkHecConfig};
 
 /// Builds HEC requests for the batches of one destination.
 #[derive(Debug)]
@@ -96,7 +95,7 @@ impl HecEncoder {
     }
 
     /// An empty request body with this encoder's repeated pieces written into it.
-    fn body(&self, batch: &Batch<'_>) -> Body {
+    fn body(&self, batch: &Batch<'_>) -> Body<'_> {
         let mut payload = PayloadBuilder::with_capacity(
             batch,
             self.metadata.len() + 256 + batch.len() * ENVELOPE_TEXT,
@@ -111,7 +110,7 @@ impl HecEncoder {
                 after_id_ingest_time: payload.write(&fields.after_id_ingest_time),
             }),
             end: payload.write(b"}"),
-            schema: self.config.schema,
+            event: &self.config.payload,
             payload,
         }
     }
@@ -158,14 +157,14 @@ impl HecEncoder {
     }
 }
 
-impl split::Body for Body {
+impl split::Body for Body<'_> {
     fn payload(&mut self) -> &mut PayloadBuilder {
         &mut self.payload
     }
 }
 
 /// A request body being written, with the pieces placed in every envelope.
-struct Body {
+struct Body<'a> {
     payload: PayloadBuilder,
     clock: EpochSeconds,
     metadata: Piece,
@@ -173,7 +172,7 @@ struct Body {
     /// `}`, the end of an envelope without fields.
     end: Piece,
     /// What the envelope's `event` is.
-    schema: Schema,
+    event: &'a EventPayload,
 }
 
 /// The pieces of [`Fields`], written once per body.
@@ -183,17 +182,23 @@ struct FieldPieces {
     after_id_ingest_time: Piece,
 }
 
-impl Body {
+impl Body<'_> {
     fn write_envelope(&mut self, event: &Event<'_>) {
         let clock = &mut self.clock;
         let time = self.payload.write_with(|text| {
             text.extend_from_slice(b"{\"time\":");
             clock.write(text, event.time_ms());
         });
-        // The event as read, placed by range; or its mapping, written.
-        let body = match self.schema.map(event.json(), event.time_ms()) {
-            Some(document) => self.payload.write(&document),
-            None => Piece::event(event),
+        // The event as read, placed by range; or its mapping or CEF line, written.
+        let body = match self.event {
+            EventPayload::Json(schema) => match schema.map(event.json(), event.time_ms()) {
+                Some(document) => self.payload.write(&document),
+                None => Piece::event(event),
+            },
+            EventPayload::Cef(cef) => {
+                let line = cef.line(event);
+                self.payload.write_with(|text| write_str(text, &line))
+            }
         };
         let Some(fields) = &self.fields else {
             let end = self.end;

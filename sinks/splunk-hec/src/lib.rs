@@ -40,7 +40,7 @@ impl Formatter for SplunkHec {
     }
 
     fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
-        let mut config = config::SplunkHecConfig::from_settings(settings)?;
+        let mut config = config::SplunkHecConfig::from_settings(settings, enrichment)?;
         if config.ack && config.channel.is_none() {
             config.channel = Some(ack::derived_channel(&config, enrichment));
         }

@@ -1,7 +1,8 @@
 //! The encoder and the classifier, natively, against Splunk's HEC documentation.
 
 use sluice_guest::{
-    Batch, Enrichment, EventId, HttpResponse, Request, SentRequest, Settings, TimeSource, Verdict,
+    Batch, Enrichment, EventId, FormatError, HttpResponse, Request, SentRequest, Settings,
+    TimeSource, Verdict,
 };
 use sluice_splunk_hec::config::SplunkHecConfig;
 use sluice_splunk_hec::encoder::HecEncoder;
@@ -16,16 +17,16 @@ fn enrichment() -> Enrichment {
     }
 }
 
-fn config(pairs: &[(&str, &str)]) -> SplunkHecConfig {
+fn config(pairs: &[(&str, &str)], enrichment: &Enrichment) -> Result<SplunkHecConfig, FormatError> {
     let values = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    SplunkHecConfig::from_settings(&Settings::new(values, SplunkHecConfig::docs())).unwrap()
+    SplunkHecConfig::from_settings(&Settings::new(values, SplunkHecConfig::docs()), enrichment)
 }
 
 fn encoder(pairs: &[(&str, &str)], enrichment: &Enrichment) -> HecEncoder {
-    HecEncoder::new(config(pairs), enrichment)
+    HecEncoder::new(config(pairs, enrichment).unwrap(), enrichment)
 }
 
 /// The request body as the host sends it: the payload assembled against the batch.
@@ -68,6 +69,54 @@ fn stacked_envelopes_match_test_vector_h1() {
             r#"{"time":1714566896.789,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"login","user":"bob","note":"said \"hi\"\nbye"}}"#,
             r#"{"time":1714566897,"host":"host1","source":"auditd","sourcetype":"_json","index":"audit","event":{"action":"logout"}}"#
         )
+    );
+}
+
+/// `payload = "cef"`: each envelope's `event` is the event's CEF line as a JSON string
+/// (its quotes and backslashes escaped for JSON over CEF's own escaping), with the CEF
+/// settings (a severity map here), and sourcetype `cef` unless set; a schema mapping
+/// cannot apply to a CEF line.
+#[test]
+fn a_cef_payload_is_the_line_as_a_json_string() {
+    let mut batch = Batch::new();
+    batch.push(
+        r#"{"id":"e-1","event_type":"auth.login_failed","outcome":"failure","actor_id":"bob","actor_roles":["dev"],"action":"a \"quoted\" = sign\\here"}"#,
+        1_714_566_896_789,
+        TimeSource::Event,
+        EventId(1),
+    );
+    let encoder = encoder(
+        &[
+            ("payload", "cef"),
+            ("indexed_fields", "false"),
+            ("enrichment", "none"),
+            ("severity_map", "five_levels"),
+        ],
+        &enrichment(),
+    );
+    let formatted = encoder.encode(&batch);
+    let body = body(&formatted.requests[0], &batch);
+    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["sourcetype"], "cef");
+    let line = envelope["event"].as_str().expect("a string event");
+    assert!(
+        line.starts_with(
+            "CEF:0|Sluice|Sluice|1.0|auth.login_failed|a \"quoted\" = sign\\\\here|7|"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("suser=bob"), "{line}");
+    // CEF escapes `=` and `\` in a value; JSON then escapes quotes and backslashes.
+    assert!(line.contains(r#"msg=a "quoted" \= sign\\here"#), "{line}");
+    assert!(
+        body.contains(r#"msg=a \"quoted\" \\= sign\\\\here"#),
+        "{body}"
+    );
+
+    let refused = config(&[("payload", "cef"), ("schema", "ecs")], &enrichment()).unwrap_err();
+    assert!(
+        matches!(&refused, FormatError::InvalidSetting(problem) if problem.key == "schema"),
+        "{refused:?}"
     );
 }
 
