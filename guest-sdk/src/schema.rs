@@ -6,17 +6,28 @@
 //! fields) says which field goes where; fields no table takes are kept, whole, under
 //! `unmapped` (OCSF's own name for them), so nothing is lost. An event of an unknown
 //! shape gets the common fields (time, severity, outcome) and keeps everything under
-//! `unmapped`. Each table is documented in README ("Schemas").
+//! `unmapped`. Each table is documented in README ("Schemas"). The severity a mapping
+//! writes (`event.severity`, `severity_id`) is the destination's rule: its
+//! `severity_field` first, else the SDK's ([`crate::severity`]).
 
 use serde_json::{Map, Value, json};
 
-use crate::severity::Severity;
+use crate::Event;
+use crate::severity::{Severity, SeverityRule};
 use crate::time::rfc3339_utc;
 
-/// The schema a destination sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Schema {
+/// The schema a destination sends, and the rule for the severity its mapping writes.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    kind: SchemaKind,
+    severity: SeverityRule,
+}
+
+/// Which schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SchemaKind {
     /// Events as they were read.
+    #[default]
     Raw,
     /// Elastic Common Schema 8.
     Ecs,
@@ -29,18 +40,35 @@ pub const ECS_VERSION: &str = "8.17.0";
 /// The OCSF version written in `metadata.version`.
 pub const OCSF_VERSION: &str = "1.1.0";
 
-impl Schema {
+impl SchemaKind {
     /// A `schema` setting's value.
-    pub fn named(text: &str) -> Option<Schema> {
+    pub fn named(text: &str) -> Option<SchemaKind> {
         match text {
-            "raw" => Some(Schema::Raw),
-            "ecs" => Some(Schema::Ecs),
-            "ocsf" => Some(Schema::Ocsf),
+            "raw" => Some(SchemaKind::Raw),
+            "ecs" => Some(SchemaKind::Ecs),
+            "ocsf" => Some(SchemaKind::Ocsf),
             _ => None,
         }
     }
+}
 
-    /// The `schema` setting, for a module's [`crate::Info::settings`].
+impl Schema {
+    /// The schema `kind`, its severity by the SDK's rule alone.
+    pub fn new(kind: SchemaKind) -> Schema {
+        Schema {
+            kind,
+            severity: SeverityRule::default(),
+        }
+    }
+
+    /// The `schema` and `severity_field` settings, for a module's
+    /// [`crate::Info::settings`].
+    pub fn docs() -> Vec<crate::SettingDoc> {
+        vec![Schema::doc(), SeverityRule::doc()]
+    }
+
+    /// The `schema` setting alone, for a module that declares `severity_field` already
+    /// (with [`crate::siem::LineSettings::docs`]).
     pub fn doc() -> crate::SettingDoc {
         crate::SettingDoc {
             name: "schema",
@@ -49,34 +77,46 @@ impl Schema {
         }
     }
 
-    /// A module's `schema` setting (`raw` when unset), or the error naming it.
+    /// A module's `schema` (`raw` when unset) and `severity_field` settings, or the
+    /// error naming the one that is wrong.
     pub fn from_settings(settings: &crate::Settings) -> Result<Schema, crate::FormatError> {
-        settings
+        let kind = settings
             .get("schema")
-            .map_or(Some(Schema::Raw), Schema::named)
-            .ok_or_else(|| crate::FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))
+            .map_or(Some(SchemaKind::Raw), SchemaKind::named)
+            .ok_or_else(|| crate::FormatError::setting("schema", "is `raw`, `ecs` or `ocsf`"))?;
+        Ok(Schema {
+            kind,
+            severity: SeverityRule::from_settings(settings)?,
+        })
     }
 
-    /// The event (a JSON object, its time `time_ms`) in this schema, as JSON text;
-    /// `None` for `raw`, or for text that is not an object.
-    pub fn map(self, json: &str, time_ms: i64) -> Option<Vec<u8>> {
-        let mapped = self.map_value(json, time_ms)?;
+    /// Which schema: `raw` writes events as they are.
+    pub fn kind(&self) -> SchemaKind {
+        self.kind
+    }
+
+    /// The event in this schema, as JSON text; `None` for `raw`, or for an event that is
+    /// not an object.
+    pub fn map(&self, event: &Event<'_>) -> Option<Vec<u8>> {
+        let mapped = self.map_value(event)?;
         Some(serde_json::to_vec(&mapped).expect("a JSON value"))
     }
 
-    /// The event in this schema, as a tree; `None` for `raw`, or for text that is not
-    /// an object. A number a `Value` cannot hold exactly is mapped as its text, and a
-    /// value nested past [`crate::lossless::MAX_DEPTH`] as its JSON text
+    /// The event in this schema, as a tree; `None` for `raw`, or for an event that is
+    /// not an object. A number a `Value` cannot hold exactly is mapped as its text, and
+    /// a value nested past [`crate::lossless::MAX_DEPTH`] as its JSON text
     /// ([`crate::lossless::fit`]): the rest of the event maps all the same.
-    pub fn map_value(self, json: &str, time_ms: i64) -> Option<Value> {
+    pub fn map_value(&self, event: &Event<'_>) -> Option<Value> {
         // Decided before the event is parsed: `raw` is the default, and parsing every
         // event into a tree for nothing made the elasticsearch module 2.8x slower.
-        let mapping: Mapping = match self {
-            Schema::Raw => return None,
-            Schema::Ecs => ecs,
-            Schema::Ocsf => ocsf,
+        let mapping: Mapping = match self.kind {
+            SchemaKind::Raw => return None,
+            SchemaKind::Ecs => ecs,
+            SchemaKind::Ocsf => ocsf,
         };
-        map_with(mapping, json, time_ms)
+        map_with(mapping, event.json(), event.time_ms(), &|| {
+            self.severity.of(event)
+        })
     }
 }
 
@@ -85,17 +125,25 @@ type Mapping = fn(Map<String, Value>, Shape, Severity, i64) -> Value;
 
 /// The event mapped to ECS, for what reads it in ECS terms ([`crate::siem`]): named
 /// apart from [`Schema::map_value`] so that such a module does not carry OCSF too.
+/// Such a module writes its own severity: the mapping's is the SDK's rule.
 pub(crate) fn ecs_value(json: &str, time_ms: i64) -> Option<Value> {
-    map_with(ecs, json, time_ms)
+    map_with(ecs, json, time_ms, &|| Severity::of(json))
 }
 
-fn map_with(mapping: Mapping, json: &str, time_ms: i64) -> Option<Value> {
+/// `mapping` applied to the event `json`, of time `time_ms` and the severity `severity`
+/// says (asked only of an event that is an object).
+fn map_with(
+    mapping: Mapping,
+    json: &str,
+    time_ms: i64,
+    severity: &dyn Fn() -> Severity,
+) -> Option<Value> {
     let fitted = crate::lossless::fit(json);
     let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&fitted) else {
         return None;
     };
     let shape = Shape::of(&event);
-    Some(mapping(event, shape, Severity::of(&fitted), time_ms))
+    Some(mapping(event, shape, severity(), time_ms))
 }
 
 /// The audit-log shapes with a table, told apart by fields only they have.
@@ -542,14 +590,53 @@ fn finish(event: Map<String, Value>, mut out: Map<String, Value>) -> Value {
 mod tests {
     use super::*;
 
-    fn mapped(schema: Schema, json: &str) -> Value {
-        serde_json::from_slice(&schema.map(json, 1_714_566_896_789).unwrap()).unwrap()
+    fn mapped(kind: SchemaKind, json: &str) -> Value {
+        mapped_by(&Schema::new(kind), json).unwrap()
+    }
+
+    fn mapped_by(schema: &Schema, json: &str) -> Option<Value> {
+        let mut batch = crate::Batch::new();
+        batch.push(
+            json,
+            1_714_566_896_789,
+            crate::TimeSource::Event,
+            crate::EventId(1),
+        );
+        let bytes = schema.map(&batch.event(0))?;
+        Some(serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// The mapping's severity follows the destination's `severity_field` when it holds
+    /// a level, and the SDK's rule otherwise.
+    #[test]
+    fn a_severity_field_decides_the_mappings_severity() {
+        let settings = |kind: &str| {
+            crate::Settings::new(
+                vec![
+                    ("schema".into(), kind.into()),
+                    ("severity_field".into(), "meta.level".into()),
+                ],
+                Schema::docs(),
+            )
+        };
+        let ecs = Schema::from_settings(&settings("ecs")).unwrap();
+        let ocsf = Schema::from_settings(&settings("ocsf")).unwrap();
+        let critical = r#"{"event_type":"secret.read","meta":{"level":"critical"}}"#;
+        assert_eq!(mapped_by(&ecs, critical).unwrap()["event"]["severity"], 8);
+        assert_eq!(mapped_by(&ocsf, critical).unwrap()["severity_id"], 5);
+        // Not a level: the SDK's rule (a read is informational).
+        let odd = r#"{"event_type":"secret.read","meta":{"level":"purple"}}"#;
+        assert_eq!(
+            mapped_by(&ecs, odd).unwrap()["event"]["severity"],
+            mapped(SchemaKind::Ecs, odd)["event"]["severity"]
+        );
+        assert_eq!(mapped_by(&ocsf, odd).unwrap()["severity_id"], 1);
     }
 
     #[test]
     fn an_identity_provider_login_in_ecs_and_ocsf() {
         let event = r#"{"id":"e1","tenant_id":"t1","occurred_at_ms":1714566896789,"event_type":"USER_LOGIN_FAILED","user":{"id":"u1","login":"bob"},"src":"10.0.0.1","user_agent":"UA","result":"FAILURE","risk":"low"}"#;
-        let ecs = mapped(Schema::Ecs, event);
+        let ecs = mapped(SchemaKind::Ecs, event);
         assert_eq!(ecs["@timestamp"], "2024-05-01T12:34:56.789Z");
         assert_eq!(ecs["event"]["category"], json!(["authentication"]));
         assert_eq!(ecs["event"]["type"], json!(["start"]));
@@ -557,7 +644,7 @@ mod tests {
         assert_eq!(ecs["user"]["name"], "bob");
         assert_eq!(ecs["source"]["ip"], "10.0.0.1");
         assert_eq!(ecs["unmapped"]["risk"], "low");
-        let ocsf = mapped(Schema::Ocsf, event);
+        let ocsf = mapped(SchemaKind::Ocsf, event);
         assert_eq!(
             (
                 ocsf["class_uid"].clone(),
@@ -576,7 +663,7 @@ mod tests {
     #[test]
     fn a_secret_read_is_api_activity_read() {
         let event = r#"{"timestamp":"x","event_type":"secret.read","org_id":"o","project":"p","environment":"e","actor":{"type":"user","id":"a1","name":"ann"},"resource":{"type":"secret","key":"K"},"source_ip":"1.2.3.4","user_agent":"ua","result":"success"}"#;
-        let ocsf = mapped(Schema::Ocsf, event);
+        let ocsf = mapped(SchemaKind::Ocsf, event);
         assert_eq!(
             (ocsf["class_uid"].clone(), ocsf["activity_id"].clone()),
             (json!(6003), json!(2))
@@ -589,9 +676,9 @@ mod tests {
 
     #[test]
     fn an_unknown_shape_keeps_everything_under_unmapped() {
-        let ecs = mapped(Schema::Ecs, r#"{"a":{"b":1},"c":"d"}"#);
+        let ecs = mapped(SchemaKind::Ecs, r#"{"a":{"b":1},"c":"d"}"#);
         assert_eq!(ecs["unmapped"], json!({"a":{"b":1},"c":"d"}));
-        assert!(Schema::Raw.map("{}", 0).is_none());
-        assert!(Schema::Ecs.map("[1]", 0).is_none());
+        assert!(mapped_by(&Schema::new(SchemaKind::Raw), "{}").is_none());
+        assert!(mapped_by(&Schema::new(SchemaKind::Ecs), "[1]").is_none());
     }
 }

@@ -3,7 +3,8 @@
 //! is in the mapped document, mapped or under `unmapped`).
 
 use serde_json::Value;
-use sluice_guest::schema::{Schema, Shape};
+use sluice_guest::schema::{Schema, SchemaKind, Shape};
+use sluice_guest::{Batch, EventId, TimeSource};
 
 fn strings(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -36,11 +37,13 @@ fn every_sample_line_maps_to_ecs_and_ocsf_without_losing_a_value() {
             );
             let mut wanted = Vec::new();
             strings(&event, &mut wanted);
-            for schema in [Schema::Ecs, Schema::Ocsf] {
-                let mapped: Value =
-                    serde_json::from_slice(&schema.map(line, 1_795_161_600_000).unwrap()).unwrap();
-                match schema {
-                    Schema::Ecs => {
+            let mut batch = Batch::new();
+            batch.push(line, 1_795_161_600_000, TimeSource::Event, EventId(1));
+            for kind in [SchemaKind::Ecs, SchemaKind::Ocsf] {
+                let mapped = Schema::new(kind).map(&batch.event(0)).unwrap();
+                let mapped: Value = serde_json::from_slice(&mapped).unwrap();
+                match kind {
+                    SchemaKind::Ecs => {
                         assert!(mapped["@timestamp"].is_string(), "{mapped}");
                         assert!(mapped["event"]["category"][0].is_string(), "{mapped}");
                         assert!(mapped["event"]["outcome"].is_string(), "{mapped}");
@@ -66,7 +69,7 @@ fn every_sample_line_maps_to_ecs_and_ocsf_without_losing_a_value() {
                 let mut found = Vec::new();
                 strings(&mapped, &mut found);
                 for value in &wanted {
-                    assert!(found.contains(value), "{schema:?} lost `{value}` of {line}");
+                    assert!(found.contains(value), "{kind:?} lost `{value}` of {line}");
                 }
             }
         }

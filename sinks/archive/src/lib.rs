@@ -35,15 +35,18 @@ impl sluice_guest::Formatter for Archive {
                 max_events: 100_000,
                 max_bytes: 10_000_000,
             },
-            settings: vec![
+            settings: [
+                Schema::docs(),
+                vec![
                 Stamp::doc(),
-                Schema::doc(),
                 SettingDoc {
                     name: "gzip",
                     description: "compress each object (its name ends `.jsonl.gz`, else `.jsonl`)",
                     default: Some("true"),
                 },
-            ],
+                ],
+            ]
+            .concat(),
             ..Info::http("archive", env!("CARGO_PKG_VERSION"))
         }
     }
@@ -59,7 +62,7 @@ impl sluice_guest::Formatter for Archive {
     fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
         let mut body = PayloadBuilder::with_capacity(batch, 64, 2 * batch.len());
         for event in batch.events() {
-            match self.schema.map(event.json(), event.time_ms()) {
+            match self.schema.map(&event) {
                 Some(mapped) => body.push(&self.stamp.extend_document(&event, mapped)),
                 None => self.stamp.push_event(&mut body, &event),
             }

@@ -64,46 +64,48 @@ pub struct DatadogConfig {
 
 impl DatadogConfig {
     pub fn docs() -> Vec<SettingDoc> {
-        vec![
-            SettingDoc {
-                name: SITE,
-                description: "the Datadog site whose intake receives the logs, when the destination has no `endpoint`: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com or us2.ddog-gov.com",
-                default: Some("datadoghq.com"),
-            },
-            SeverityRule::doc(),
-            Stamp::doc(),
-            Schema::doc(),
-            SettingDoc {
-                name: "ddsource",
-                description: "the logs' source (Datadog's `source`, which picks its pipeline)",
-                default: Some("sluice"),
-            },
-            SettingDoc {
-                name: "ddtags",
-                description: "tags of every log, `k:v` comma-separated; the host's [events] tags are added",
-                default: None,
-            },
-            SettingDoc {
-                name: "hostname",
-                description: "the logs' host; the machine's host name when unset",
-                default: None,
-            },
-            SettingDoc {
-                name: "service",
-                description: "the logs' service",
-                default: Some("audit"),
-            },
-            SettingDoc {
-                name: "gzip",
-                description: "compress request bodies (the limits apply to the uncompressed size)",
-                default: Some("true"),
-            },
-            SettingDoc {
-                name: "max_request_bytes",
-                description: "upper bound of one request body before compression (Datadog: 5 MB)",
-                default: Some("5000000"),
-            },
+        [
+            Schema::docs(),
+            vec![
+                SettingDoc {
+                    name: SITE,
+                    description: "the Datadog site whose intake receives the logs, when the destination has no `endpoint`: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com or us2.ddog-gov.com",
+                    default: Some("datadoghq.com"),
+                },
+                Stamp::doc(),
+                SettingDoc {
+                    name: "ddsource",
+                    description: "the logs' source (Datadog's `source`, which picks its pipeline)",
+                    default: Some("sluice"),
+                },
+                SettingDoc {
+                    name: "ddtags",
+                    description: "tags of every log, `k:v` comma-separated; the host's [events] tags are added",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "hostname",
+                    description: "the logs' host; the machine's host name when unset",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "service",
+                    description: "the logs' service",
+                    default: Some("audit"),
+                },
+                SettingDoc {
+                    name: "gzip",
+                    description: "compress request bodies (the limits apply to the uncompressed size)",
+                    default: Some("true"),
+                },
+                SettingDoc {
+                    name: "max_request_bytes",
+                    description: "upper bound of one request body before compression (Datadog: 5 MB)",
+                    default: Some("5000000"),
+                },
+            ],
         ]
+        .concat()
     }
 
     pub fn from_settings(

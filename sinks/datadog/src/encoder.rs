@@ -64,7 +64,7 @@ impl LogsEncoder {
                 item.push(b',');
             }
             item.extend_from_slice(b"\"message\":");
-            match self.config.schema.map(event.json(), event.time_ms()) {
+            match self.config.schema.map(&event) {
                 Some(document) => write_str(
                     &mut item,
                     std::str::from_utf8(&document).expect("JSON text"),

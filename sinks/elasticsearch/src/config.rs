@@ -48,64 +48,63 @@ pub struct ElasticsearchConfig {
 
 impl ElasticsearchConfig {
     pub fn docs() -> Vec<SettingDoc> {
-        vec![
-            sluice_guest::enrich::Stamp::doc(),
-            SettingDoc {
-                name: "index",
-                description: "the index, data stream or alias written to (required)",
-                default: None,
-            },
-            SettingDoc {
-                name: "action",
-                description: "`create` (data streams need it; a resent document is a 409, counted as delivered) or `index` (create or replace)",
-                default: Some("create"),
-            },
-            SettingDoc {
-                name: "id",
-                description: "`event_id`: the document _id is the event id, so a resend never duplicates; `auto`: Elasticsearch assigns one",
-                default: Some("event_id"),
-            },
-            SettingDoc {
-                name: "id_field",
-                description: "an event field (dotted path) whose value is the document _id instead of the event id (which an event without it keeps)",
-                default: None,
-            },
-            SettingDoc {
-                name: "add_timestamp",
-                description: "add `@timestamp` (the event time, RFC 3339) to events that have no `@timestamp` key (data streams require it)",
-                default: Some("true"),
-            },
-            SettingDoc {
-                name: "pipeline",
-                description: "ingest pipeline of every document",
-                default: None,
-            },
-            SettingDoc {
-                name: "routing",
-                description: "routing value of every document",
-                default: None,
-            },
-            SettingDoc {
-                name: "max_request_bytes",
-                description: "upper bound of one request body before compression (http.max_content_length is 100 MB; AWS small instances 10 MiB)",
-                default: Some("5000000"),
-            },
-            SettingDoc {
-                name: "gzip",
-                description: "compress request bodies with gzip (accepted by every Elasticsearch since 5.0)",
-                default: Some("false"),
-            },
-            SettingDoc {
-                name: "schema",
-                description: "`raw` (events as read), `ecs` (Elastic Common Schema, what Kibana's security views read) or `ocsf`",
-                default: Some("raw"),
-            },
-            SettingDoc {
-                name: "flavor",
-                description: "`elasticsearch` or `opensearch` (same bulk API; OpenSearch has no API keys: use basic_auth)",
-                default: Some("elasticsearch"),
-            },
+        [
+            Schema::docs(),
+            vec![
+                sluice_guest::enrich::Stamp::doc(),
+                SettingDoc {
+                    name: "index",
+                    description: "the index, data stream or alias written to (required)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "action",
+                    description: "`create` (data streams need it; a resent document is a 409, counted as delivered) or `index` (create or replace)",
+                    default: Some("create"),
+                },
+                SettingDoc {
+                    name: "id",
+                    description: "`event_id`: the document _id is the event id, so a resend never duplicates; `auto`: Elasticsearch assigns one",
+                    default: Some("event_id"),
+                },
+                SettingDoc {
+                    name: "id_field",
+                    description: "an event field (dotted path) whose value is the document _id instead of the event id (which an event without it keeps)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "add_timestamp",
+                    description: "add `@timestamp` (the event time, RFC 3339) to events that have no `@timestamp` key (data streams require it)",
+                    default: Some("true"),
+                },
+                SettingDoc {
+                    name: "pipeline",
+                    description: "ingest pipeline of every document",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "routing",
+                    description: "routing value of every document",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "max_request_bytes",
+                    description: "upper bound of one request body before compression (http.max_content_length is 100 MB; AWS small instances 10 MiB)",
+                    default: Some("5000000"),
+                },
+                SettingDoc {
+                    name: "gzip",
+                    description: "compress request bodies with gzip (accepted by every Elasticsearch since 5.0)",
+                    default: Some("false"),
+                },
+                SettingDoc {
+                    name: "flavor",
+                    description: "`elasticsearch` or `opensearch` (same bulk API; OpenSearch has no API keys: use basic_auth)",
+                    default: Some("elasticsearch"),
+                },
+            ],
         ]
+        .concat()
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {

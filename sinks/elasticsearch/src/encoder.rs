@@ -185,7 +185,7 @@ impl Body {
             });
             self.payload.push_pieces([id, action_end]);
         }
-        if let Some(document) = config.schema.map(event.json(), event.time_ms()) {
+        if let Some(document) = config.schema.map(event) {
             let document = stamp.extend_document(event, document);
             // ECS has `@timestamp`; OCSF has `time`, and a data stream wants both.
             let add = config.add_timestamp && !document.starts_with(b"{\"@timestamp\"");

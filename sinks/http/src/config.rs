@@ -53,50 +53,53 @@ const HOST_HEADERS: [&str; 7] = [
 
 impl WebhookConfig {
     pub fn docs() -> Vec<SettingDoc> {
-        vec![
-            sluice_guest::enrich::Stamp::doc(),
-            SettingDoc {
-                name: "path",
-                description: "the path requests are posted to, after the endpoint",
-                default: Some("/"),
-            },
-            SettingDoc {
-                name: "format",
-                description: "`json_array` (one JSON array of the events per request) or `ndjson` (one event per line)",
-                default: Some("json_array"),
-            },
-            SettingDoc {
-                name: "headers",
-                description: "static headers, `Name: value` separated by `;` (not the framing, Content-Type or Authorization headers)",
-                default: None,
-            },
-            SettingDoc {
-                name: "signing_key",
-                description: "a name in the destination's signing_keys: each request gets an HMAC-SHA256 of `<timestamp>.<body>`, computed by the host",
-                default: None,
-            },
-            SettingDoc {
-                name: "signature_header",
-                description: "the header of the signature, `sha256=<hex>`",
-                default: Some("X-Sluice-Signature"),
-            },
-            SettingDoc {
-                name: "timestamp_header",
-                description: "the header of the signing time, Unix seconds, for the receiver's replay window",
-                default: Some("X-Sluice-Timestamp"),
-            },
-            Schema::doc(),
-            SettingDoc {
-                name: "connection_check",
-                description: "what `sluice check --connect` sends: `empty_post` (a batch of no events, signed like any other), `head` (a HEAD of the path) or `none`",
-                default: Some("empty_post"),
-            },
-            SettingDoc {
-                name: "max_request_bytes",
-                description: "upper bound of one request body",
-                default: Some("1000000"),
-            },
+        [
+            Schema::docs(),
+            vec![
+                sluice_guest::enrich::Stamp::doc(),
+                SettingDoc {
+                    name: "path",
+                    description: "the path requests are posted to, after the endpoint",
+                    default: Some("/"),
+                },
+                SettingDoc {
+                    name: "format",
+                    description: "`json_array` (one JSON array of the events per request) or `ndjson` (one event per line)",
+                    default: Some("json_array"),
+                },
+                SettingDoc {
+                    name: "headers",
+                    description: "static headers, `Name: value` separated by `;` (not the framing, Content-Type or Authorization headers)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "signing_key",
+                    description: "a name in the destination's signing_keys: each request gets an HMAC-SHA256 of `<timestamp>.<body>`, computed by the host",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "signature_header",
+                    description: "the header of the signature, `sha256=<hex>`",
+                    default: Some("X-Sluice-Signature"),
+                },
+                SettingDoc {
+                    name: "timestamp_header",
+                    description: "the header of the signing time, Unix seconds, for the receiver's replay window",
+                    default: Some("X-Sluice-Timestamp"),
+                },
+                SettingDoc {
+                    name: "connection_check",
+                    description: "what `sluice check --connect` sends: `empty_post` (a batch of no events, signed like any other), `head` (a HEAD of the path) or `none`",
+                    default: Some("empty_post"),
+                },
+                SettingDoc {
+                    name: "max_request_bytes",
+                    description: "upper bound of one request body",
+                    default: Some("1000000"),
+                },
+            ],
         ]
+        .concat()
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {

@@ -66,7 +66,7 @@ impl WebhookEncoder {
             let mapped = self
                 .config
                 .schema
-                .map(event.json(), event.time_ms())
+                .map(&event)
                 .map(|document| self.stamp.extend_document(&event, document));
             let len = mapped
                 .as_ref()

@@ -27,24 +27,23 @@ pub struct Nats {
 
 impl Nats {
     fn docs() -> Vec<SettingDoc> {
-        vec![
-            Stamp::doc(),
-            SettingDoc {
-                name: "subject",
-                description: "the subject of each message: literal tokens and `{field.path}` placeholders, each replaced by the event's value as one token (bytes other than letters, digits, `-` and `_` become `_`)",
-                default: Some("audit.events"),
-            },
-            SettingDoc {
-                name: "subject_missing",
-                description: "the token of a placeholder whose field the event lacks (or holds null or \"\")",
-                default: Some("unknown"),
-            },
-            SettingDoc {
-                name: "schema",
-                description: "the payload: `raw` (the event as read), `ecs` or `ocsf`",
-                default: Some("raw"),
-            },
+        [
+            Schema::docs(),
+            vec![
+                Stamp::doc(),
+                SettingDoc {
+                    name: "subject",
+                    description: "the subject of each message: literal tokens and `{field.path}` placeholders, each replaced by the event's value as one token (bytes other than letters, digits, `-` and `_` become `_`)",
+                    default: Some("audit.events"),
+                },
+                SettingDoc {
+                    name: "subject_missing",
+                    description: "the token of a placeholder whose field the event lacks (or holds null or \"\")",
+                    default: Some("unknown"),
+                },
+            ],
         ]
+        .concat()
     }
 }
 
@@ -81,7 +80,7 @@ impl sluice_guest::Formatter for Nats {
         let mut subject_of = Vec::with_capacity(batch.len());
         let fixed = (!self.subject.has_fields()).then(|| self.subject.render(|_| None));
         for event in batch.events() {
-            match self.schema.map(event.json(), event.time_ms()) {
+            match self.schema.map(&event) {
                 Some(document) => messages.push(&self.stamp.extend_document(&event, document)),
                 None => self.stamp.push_event(&mut messages, &event),
             }

@@ -39,50 +39,53 @@ pub struct SentinelConfig {
 
 impl SentinelConfig {
     pub fn docs() -> Vec<SettingDoc> {
-        vec![
-            Schema::doc(),
-            sluice_guest::enrich::Stamp::doc(),
-            SettingDoc {
-                name: "api",
-                description: "`logs-ingestion` (a data collection rule's stream, with `oauth2`) or `data-collector` (the deprecated HTTP Data Collector API, with `azure_shared_key`)",
-                default: Some("logs-ingestion"),
-            },
-            SettingDoc {
-                name: "dcr_immutable_id",
-                description: "logs-ingestion: the data collection rule's immutable id, `dcr-` and 32 hex digits (required)",
-                default: None,
-            },
-            SettingDoc {
-                name: "stream",
-                description: "logs-ingestion: the rule's stream, such as `Custom-SluiceAudit_CL` (required)",
-                default: None,
-            },
-            SettingDoc {
-                name: "log_type",
-                description: "data-collector: the custom log type, letters, digits and `_` (the table is `<log_type>_CL`; required)",
-                default: None,
-            },
-            SettingDoc {
-                name: "api_version",
-                description: "the API version: 2023-01-01 for logs-ingestion, 2016-04-01 for data-collector",
-                default: None,
-            },
-            SettingDoc {
-                name: "time_field",
-                description: "the field the event time goes in, unless the event has it: TimeGenerated for logs-ingestion; EventTime for data-collector, named in its time-generated-field header (TimeGenerated is reserved there)",
-                default: None,
-            },
-            SettingDoc {
-                name: "max_request_bytes",
-                description: "upper bound of one call, at most the API's 1 MB",
-                default: Some("1000000"),
-            },
-            SettingDoc {
-                name: "gzip",
-                description: "compress request bodies",
-                default: Some("false"),
-            },
+        [
+            Schema::docs(),
+            vec![
+                sluice_guest::enrich::Stamp::doc(),
+                SettingDoc {
+                    name: "api",
+                    description: "`logs-ingestion` (a data collection rule's stream, with `oauth2`) or `data-collector` (the deprecated HTTP Data Collector API, with `azure_shared_key`)",
+                    default: Some("logs-ingestion"),
+                },
+                SettingDoc {
+                    name: "dcr_immutable_id",
+                    description: "logs-ingestion: the data collection rule's immutable id, `dcr-` and 32 hex digits (required)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "stream",
+                    description: "logs-ingestion: the rule's stream, such as `Custom-SluiceAudit_CL` (required)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "log_type",
+                    description: "data-collector: the custom log type, letters, digits and `_` (the table is `<log_type>_CL`; required)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "api_version",
+                    description: "the API version: 2023-01-01 for logs-ingestion, 2016-04-01 for data-collector",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "time_field",
+                    description: "the field the event time goes in, unless the event has it: TimeGenerated for logs-ingestion; EventTime for data-collector, named in its time-generated-field header (TimeGenerated is reserved there)",
+                    default: None,
+                },
+                SettingDoc {
+                    name: "max_request_bytes",
+                    description: "upper bound of one call, at most the API's 1 MB",
+                    default: Some("1000000"),
+                },
+                SettingDoc {
+                    name: "gzip",
+                    description: "compress request bodies",
+                    default: Some("false"),
+                },
+            ],
         ]
+        .concat()
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, FormatError> {

@@ -87,7 +87,7 @@ impl IngestionEncoder {
     fn write_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
         // A schema's row: the time column ahead of the document's own members, unless
         // the document has that column.
-        if let Some(document) = self.config.schema.map(event.json(), event.time_ms()) {
+        if let Some(document) = self.config.schema.map(event) {
             let document = self.stamp.extend_document(event, document);
             let has_time = std::str::from_utf8(&document)
                 .is_ok_and(|text| has_member(text, &self.config.time_field));

@@ -2,7 +2,7 @@
 
 use sluice_guest::cef::Cef;
 use sluice_guest::enrich::Stamp;
-use sluice_guest::schema::Schema;
+use sluice_guest::schema::{Schema, SchemaKind};
 use sluice_guest::siem::LineSettings;
 use sluice_guest::{Enrichment, FormatError, SettingDoc, Settings};
 
@@ -124,7 +124,7 @@ impl SplunkHecConfig {
         let schema = Schema::from_settings(settings)?;
         let payload = match settings.get("payload").unwrap_or("json") {
             "json" => EventPayload::Json(schema),
-            "cef" if schema != Schema::Raw => {
+            "cef" if schema.kind() != SchemaKind::Raw => {
                 return Err(FormatError::setting(
                     "schema",
                     "only with payload = \"json\"",

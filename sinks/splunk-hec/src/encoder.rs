@@ -191,7 +191,7 @@ impl Body<'_> {
         });
         // The event as read, placed by range; or its mapping or CEF line, written.
         let body = match self.event {
-            EventPayload::Json(schema) => match schema.map(event.json(), event.time_ms()) {
+            EventPayload::Json(schema) => match schema.map(event) {
                 Some(document) => self.payload.write(&document),
                 None => Piece::event(event),
             },
