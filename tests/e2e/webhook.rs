@@ -182,6 +182,37 @@ async fn a_token_basic_credentials_or_a_secret_header_reach_the_receiver_that_wa
         2,
         "{stderr}"
     );
+    // The receiver quotes the credential it was sent: masked before the answer is cut.
+    assert!(
+        !stderr.contains("tok-w") && !stderr.contains("key-w"),
+        "{stderr}"
+    );
+
+    // The same in a run: the reasons of the dead-lettered events never hold a piece of
+    // the credential (the module, which cuts the reason, never sees it).
+    let refused = harness
+        .run_expecting(
+            3,
+            &[
+                ("HOOK_TOKEN", "tok-wrong"),
+                ("HOOK_PASSWORD", "pass-789"),
+                ("HOOK_API_KEY", "key-wrong"),
+            ],
+        )
+        .await;
+    let records =
+        std::fs::read_to_string(harness.path("dead-letter/dead-letter.jsonl")).unwrap_or_default();
+    assert!(
+        records.contains("missing or wrong credential"),
+        "{}",
+        transcript(&refused)
+    );
+    for shown in [records, transcript(&refused)] {
+        assert!(
+            !shown.contains("tok-w") && !shown.contains("key-w"),
+            "{shown}"
+        );
+    }
 }
 
 /// A secret header replaces a module header of the same name and shows as `****` in a
@@ -208,8 +239,46 @@ async fn secret_headers_are_masked_in_captures_and_checked() {
         let head = request.split("\r\n\r\n").next().unwrap();
         assert_eq!(head.matches("X-Api-Key").count(), 1, "{head}");
         assert!(head.contains("X-Api-Key: ****"), "{head}");
+        assert!(
+            !head.contains("Authorization"),
+            "no credential, no header: {head}"
+        );
         assert!(!request.contains("key-456"), "{request}");
     }
+    // `preview` shows the headers as they are sent: the secret one masked, once, and no
+    // credential header the destination does not give.
+    let previewed = harness
+        .sluice_with_input(
+            &["preview", "-c", "sluice.toml"],
+            &secret,
+            br#"{"user":"bob"}"#,
+        )
+        .await;
+    let shown = String::from_utf8_lossy(&previewed.stdout);
+    assert_eq!(
+        shown.matches("X-Api-Key").count(),
+        1,
+        "{}",
+        transcript(&previewed)
+    );
+    assert!(
+        shown.contains("X-Api-Key: ****") && !shown.contains("Authorization"),
+        "{shown}"
+    );
+
+    harness.config(&config("capture:captured", "X-Api-Key").replace(
+        "{ env = \"HOOK_API_KEY\" } }",
+        "{ env = \"HOOK_API_KEY\" }, \"x-api-key\" = { env = \"HOOK_API_KEY\" } }",
+    ));
+    let twice = harness
+        .sluice(&["check", "-c", "sluice.toml"], &secret)
+        .await;
+    assert_eq!(twice.status.code(), Some(2), "{}", transcript(&twice));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("given twice (header names ignore case)"),
+        "{}",
+        transcript(&twice)
+    );
 
     for (endpoint, header, problem) in [
         (
@@ -221,6 +290,11 @@ async fn secret_headers_are_masked_in_captures_and_checked() {
             "capture:captured",
             "Bad Name",
             "secret_headers.\"Bad Name\": not a header name",
+        ),
+        (
+            "capture:captured",
+            "Upgrade",
+            "secret_headers.Upgrade: a header of the connection",
         ),
         (
             "tcp://127.0.0.1:6514",

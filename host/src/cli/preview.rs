@@ -50,6 +50,46 @@ struct Plan {
     setup: Setup,
     /// Put before a setting's key in an error: where the setting was given.
     settings_at: String,
+    /// The headers the host adds to each HTTP request (the credential, the secret
+    /// headers), as shown: masked.
+    host_headers: Vec<(String, String)>,
+}
+
+/// The headers the host adds to each HTTP request of a module that declares `auth`,
+/// masked: its credential's, in the form `destination` gives it (the module's own form
+/// when there is no destination: required, or none when optional), then
+/// `secret_headers`.
+fn host_headers(
+    auth: Option<&sluice_contract::types::AuthHeader>,
+    destination: Option<&crate::config::DestinationConfig>,
+) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(auth) = auth {
+        let given = destination.map(|d| {
+            (
+                d.token.is_some(),
+                d.basic_auth.is_some(),
+                d.oauth2.is_some(),
+                d.aws.is_some() || d.azure_shared_key.is_some(),
+            )
+        });
+        let prefix = match given {
+            None if auth.optional => None,
+            None | Some((true, ..)) => Some(auth.prefix.as_str()),
+            Some((_, true, ..)) => Some("Basic "),
+            Some((_, _, true, _)) => Some("Bearer "),
+            Some((.., true)) => Some(""),
+            Some(_) if auth.optional => None,
+            Some(_) => Some(auth.prefix.as_str()),
+        };
+        if let Some(prefix) = prefix {
+            headers.push((auth.name.clone(), format!("{prefix}****")));
+        }
+    }
+    for name in destination.iter().flat_map(|d| d.secret_headers.keys()) {
+        headers.push((name.clone(), "****".into()));
+    }
+    headers
 }
 
 impl Plan {
@@ -79,6 +119,12 @@ impl Plan {
             }
             None => None,
         };
+        let host_headers = host_headers(
+            module
+                .as_ref()
+                .and_then(|module| module.info().auth.as_ref()),
+            None,
+        );
         Ok(Plan {
             events: EventsConfig::default(),
             policies: policy.into_iter().collect(),
@@ -93,6 +139,7 @@ impl Plan {
                 ..Setup::default()
             },
             settings_at: "--set ".into(),
+            host_headers,
         })
     }
 
@@ -144,6 +191,7 @@ impl Plan {
             })
             .collect();
         Ok(Plan {
+            host_headers: host_headers(module.info().auth.as_ref(), Some(destination)),
             policies: filters.global_policies(),
             selector: filters.selector(index),
             routes: None,
@@ -321,7 +369,6 @@ fn taken<'c>(plan: &Plan, chunk: &'c ChunkBuilder) -> Result<Vec<&'c EventMeta>>
 
 /// Formats `events` with `module` as the plan configures it and prints the requests.
 fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -> Result<()> {
-    let info = module.info().clone();
     let answer = module
         .instantiate(plan.setup.clone())
         .and_then(|mut instance| instance.format(events));
@@ -354,11 +401,17 @@ fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -
                     http.events.len()
                 )?;
                 writeln!(out, "{} {} HTTP/1.1", http.method, http.path)?;
-                for (name, value) in &http.headers {
+                // A module header the host sends one of its own for is not sent.
+                let replaced = |name: &str| {
+                    plan.host_headers
+                        .iter()
+                        .any(|(own, _)| own.eq_ignore_ascii_case(name))
+                };
+                for (name, value) in http.headers.iter().filter(|(name, _)| !replaced(name)) {
                     writeln!(out, "{name}: {value}")?;
                 }
-                if let Some(auth) = &info.auth {
-                    writeln!(out, "{}: {}****", auth.name, auth.prefix)?;
+                for (name, value) in &plan.host_headers {
+                    writeln!(out, "{name}: {value}")?;
                 }
                 if http.compression == Compression::Gzip {
                     writeln!(

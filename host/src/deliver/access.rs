@@ -163,7 +163,11 @@ pub(super) fn endpoint(
         )
     };
     let Some((_, url)) = choice.endpoints.iter().find(|(name, _)| name == value) else {
-        anyhow::bail!("settings.{key}: `{value}` is not one of {}", values())
+        anyhow::bail!(
+            "settings.{key}: `{}` is not one of {}",
+            value.escape_debug(),
+            values()
+        )
     };
     match url::Url::parse(url) {
         Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(Chosen {

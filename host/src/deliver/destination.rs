@@ -54,6 +54,9 @@ pub struct Destination {
     pub(super) request_timeout: Duration,
     /// The endpoint a setting chose (`site`), as `check` shows it.
     chosen_endpoint: Option<String>,
+    /// Whether the destination sends a credential (a `token`, `secret_headers`, a
+    /// secret endpoint...), for what `check --connect` can say of it.
+    credential_given: bool,
     /// Its events are in the spool until settled: a batch cut short at the shutdown
     /// deadline is delivered after a restart, not abandoned.
     pub(super) spooled: bool,
@@ -260,6 +263,12 @@ impl Destination {
         } = super::access::endpoint(config, info, &settings)?;
         Transport::check_serves(&endpoint, info.transport)
             .map_err(|problem| anyhow::anyhow!("endpoint: module `{}` {problem}", info.name))?;
+        anyhow::ensure!(
+            config.secret_headers.is_empty()
+                || info.transport == sluice_contract::types::Transport::Http,
+            "secret_headers: module `{}` sends messages, not HTTP requests: they carry no headers",
+            info.name
+        );
         let transport =
             Transport::new(endpoint.clone(), config, info.transport).context("endpoint")?;
         let credential = super::access::credential(config, info, &endpoint, &transport)?;
@@ -308,6 +317,7 @@ impl Destination {
             requests: Arc::default(),
             request_timeout: config.request_timeout,
             chosen_endpoint,
+            credential_given: config.has_credential(),
             paused: tokio::sync::watch::Sender::new(None),
             selection: Arc::default(),
             filter_stage,
@@ -496,8 +506,12 @@ impl Destination {
             check.query.method,
             check.query.path
         );
+        let taken = match self.credential_given {
+            true => "credential accepted",
+            false => "no credential is configured",
+        };
         Ok(format!(
-            "reached, credential accepted ({} {} answered {answer})",
+            "reached, {taken} ({} {} answered {answer})",
             check.query.method, check.query.path
         ))
     }

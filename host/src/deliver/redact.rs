@@ -38,6 +38,7 @@ impl Redactor {
         let fixed = [
             config.token.as_ref(),
             config.basic_auth.as_ref().map(|b| &b.password),
+            config.oauth2.as_ref().map(|o| &o.client_secret),
         ];
         secrets.extend(fixed.into_iter().flatten().filter_map(|r| r.resolve().ok()));
         secrets.retain(|secret| secret.expose().chars().count() >= MIN_SECRET_CHARS);

@@ -142,16 +142,18 @@ async fn token(
         );
     }
     if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(&*shared.secret) {
+        // Careless, as some identity providers are: the refusal quotes what it was sent.
+        let given = field("client_secret").unwrap_or_default();
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(
-                json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+                json!({"error": "invalid_client", "error_description": format!("AADSTS7000215: Invalid client secret provided: {given}.")}),
             ),
         );
     }
     let mut recorded = shared.recorded.lock().unwrap();
     recorded.issued += 1;
-    let token = format!("token-{}", recorded.issued);
+    let token = format!("access-token-{:04}", recorded.issued);
     recorded
         .tokens
         .insert(token.clone(), Instant::now() + shared.lifetime);
@@ -191,9 +193,13 @@ async fn ingest(
         );
     }
     if dcr != DCR || stream != STREAM {
+        // Quoting the request's token, as a careless proxy in front of it might.
         return (
             StatusCode::NOT_FOUND,
-            r#"{"error":{"code":"NotFound"}}"#.into(),
+            format!(
+                r#"{{"error":{{"code":"NotFound","message":"no stream for {}"}}}}"#,
+                header("authorization").unwrap_or_default()
+            ),
         );
     }
     if query.get("api-version").map(String::as_str) != Some("2023-01-01") {

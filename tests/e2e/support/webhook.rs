@@ -93,7 +93,13 @@ async fn receive(
     if let Some(credential) = &shared.credential
         && header(&credential.0) != Some(credential.1.as_str())
     {
-        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong credential");
+        // Careless, as some receivers are: the refusal quotes what it was sent, after
+        // enough text that the quote straddles the 200 characters a reason keeps.
+        let given = header(&credential.0).unwrap_or_default();
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &format!("missing or wrong credential: {}{given}", "A".repeat(157)),
+        );
     }
     if recorded.busy_for > 0 {
         recorded.busy_for -= 1;

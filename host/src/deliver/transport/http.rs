@@ -8,6 +8,9 @@ use super::{SecretHeaders, Sent, headers};
 use crate::config::{DestinationConfig, Secret};
 use sluice_contract::types::{HttpRequest, HttpResponse};
 
+/// Most characters of a redirect's target said in a message.
+const MAX_SHOWN_LOCATION: usize = 200;
+
 #[derive(Debug)]
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -146,9 +149,14 @@ impl HttpTransport {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
-        match self.secret_name {
+        let shown = match self.secret_name {
             Some(_) => format!("{}://{host}/...", url.scheme()),
             None => format!("{}://{host}{}", url.scheme(), url.path()),
+        };
+        // A receiver's text, bounded as the answers' are.
+        match shown.char_indices().nth(MAX_SHOWN_LOCATION) {
+            Some((cut, _)) => format!("{}...", &shown[..cut]),
+            None => shown,
         }
     }
 

@@ -368,15 +368,30 @@ impl Transport {
             }
         };
         let url = http.url(&request.path)?;
-        let credential_headers = || async {
-            match credential {
-                Some(credential) => credential.headers(request, &url, body).await,
-                None => Ok(Vec::new()),
-            }
+        // The answer reaches the module, and through it logs and dead-letter records:
+        // whatever secret it echoes back is masked first.
+        let send_once = || async {
+            let credential_headers = match credential {
+                Some(credential) => credential.headers(request, &url, body).await?,
+                None => Vec::new(),
+            };
+            let sent_secrets: Vec<Secret> = credential_headers
+                .iter()
+                .flat_map(|(_, value)| header_secrets(value))
+                .chain(http.secret_headers().secrets())
+                .collect();
+            let sent = http
+                .send(request, &url, body.clone(), credential_headers)
+                .await?;
+            Ok::<_, String>(match sent {
+                Sent::Response(mut response) => {
+                    mask_secrets(&mut response.body, &sent_secrets);
+                    Sent::Response(response)
+                }
+                other => other,
+            })
         };
-        let sent = http
-            .send(request, &url, body.clone(), credential_headers().await?)
-            .await?;
+        let sent = send_once().await?;
         match (&sent, credential.map(|c| &c.value)) {
             (Sent::Response(response), Some(CredentialValue::OAuth2(source)))
                 if response.status == 401 =>
@@ -385,10 +400,49 @@ impl Transport {
                     "the destination refused its OAuth2 token (401); sending once more with a new one"
                 );
                 source.forget().await;
-                http.send(request, &url, body.clone(), credential_headers().await?)
-                    .await
+                send_once().await
             }
             _ => Ok(sent),
+        }
+    }
+}
+
+/// The secrets a credential header's value holds: the value, and the secret after its
+/// scheme (`Bearer <token>`: the token alone may be echoed too).
+fn header_secrets(value: &Secret) -> Vec<Secret> {
+    let value = value.expose();
+    let mut secrets = vec![Secret::obtained(value.to_owned())];
+    if let Some((_, after)) = value.split_once(' ') {
+        secrets.push(Secret::obtained(after.to_owned()));
+    }
+    secrets
+}
+
+/// Shorter values are not masked: they would mask ordinary words.
+const MIN_MASKED_BYTES: usize = 8;
+
+/// Replaces each of `secrets` in `body` by `****`, the longest first (a secret that holds
+/// another is masked whole).
+fn mask_secrets(body: &mut Vec<u8>, secrets: &[Secret]) {
+    let mut secrets: Vec<&[u8]> = secrets
+        .iter()
+        .map(|secret| secret.expose().as_bytes())
+        .filter(|secret| secret.len() >= MIN_MASKED_BYTES)
+        .collect();
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    for secret in secrets {
+        if let Some(first) = memchr::memmem::find(body, secret) {
+            let mut masked = Vec::with_capacity(body.len());
+            let mut rest = &body[..];
+            let mut at = Some(first);
+            while let Some(found) = at {
+                masked.extend_from_slice(&rest[..found]);
+                masked.extend_from_slice(b"****");
+                rest = &rest[found + secret.len()..];
+                at = memchr::memmem::find(rest, secret);
+            }
+            masked.extend_from_slice(rest);
+            *body = masked;
         }
     }
 }
@@ -433,6 +487,26 @@ fn headers(request: &HttpRequest) -> Vec<(&str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each secret sent is masked in the answer, wherever and however often it
+    /// appears, the longest first; the token of a `Bearer` header alone too.
+    #[test]
+    fn the_secrets_sent_are_masked_in_the_answer() {
+        let secrets: Vec<Secret> = header_secrets(&Secret::obtained("Bearer token-abcdef".into()))
+            .into_iter()
+            .chain([
+                Secret::obtained("key-12345678".into()),
+                Secret::obtained("short".into()),
+            ])
+            .collect();
+        let mut body =
+            b"got Bearer token-abcdef; token-abcdef again, key-12345678 and short".to_vec();
+        mask_secrets(&mut body, &secrets);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "got ****; **** again, **** and short"
+        );
+    }
 
     #[test]
     fn an_endpoint_carries_requests_or_messages_as_its_module_sends() {

@@ -91,9 +91,19 @@ impl TokenSource {
             ));
         }
         if !status.is_success() {
-            // The answer names the problem (`invalid_client`...); it holds no secret.
-            // Escaped: it is the server's text, for a log line.
-            let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            // The answer names the problem (`invalid_client`...). One that echoes the
+            // request would hold the client secret, as sent or form-encoded: masked
+            // before it is cut. Escaped: it is the server's text, for a log line.
+            let mut text = String::from_utf8_lossy(&body).into_owned();
+            let secret = self.client_secret.expose();
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            for form in [secret, encoded.as_str()]
+                .into_iter()
+                .filter(|form| !form.is_empty())
+            {
+                text = text.replace(form, "****");
+            }
+            let text: String = text.chars().take(300).collect();
             let text = crate::module::one_line(&text);
             return Err(format!(
                 "the OAuth2 token endpoint {url} answered HTTP {status}: {text}"
@@ -102,6 +112,14 @@ impl TokenSource {
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
             format!("the OAuth2 token endpoint {url} answered without a token: {e}")
         })?;
+        // Sent in a header: one no header can carry would fail every request, unsaid.
+        if !sluice_contract::http::is_field_value(&answer.access_token)
+            || answer.access_token.trim().is_empty()
+        {
+            return Err(format!(
+                "the OAuth2 token endpoint {url} answered an access_token that is empty or holds a character no HTTP header can carry"
+            ));
+        }
         let seconds = match answer.expires_in {
             Some(serde_json::Value::Number(n)) => n.as_u64(),
             Some(serde_json::Value::String(s)) => s.parse().ok(),

@@ -7,6 +7,17 @@ use anyhow::{Result, bail};
 use crate::config::{DestinationConfig, Secret};
 use sluice_contract::http::{is_field_value, is_framing_header, is_token};
 
+/// Headers that speak of the connection rather than the request (RFC 9110, 7.6.1):
+/// a credential there would be dropped or misread by the first proxy.
+const HOP_BY_HOP: [&str; 6] = [
+    "te",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "trailer",
+    "expect",
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct SecretHeaders(Vec<(String, Secret)>);
 
@@ -21,6 +32,15 @@ impl SecretHeaders {
             }
             if is_framing_header(name) {
                 bail!("secret_headers.{name}: the host sets that header from the request");
+            }
+            if HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(name)) {
+                bail!("secret_headers.{name}: a header of the connection, not of the request");
+            }
+            if headers
+                .iter()
+                .any(|(other, _): &(String, Secret)| other.eq_ignore_ascii_case(name))
+            {
+                bail!("secret_headers.{name}: given twice (header names ignore case)");
             }
             let value = secret
                 .resolve()
