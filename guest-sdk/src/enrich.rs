@@ -11,7 +11,7 @@
 //! and the rest read as the last one. A module gives its users `enrichment = "none"` to
 //! send the events as they are ([`Stamp::from_settings`]).
 
-use crate::json::{has_member, write_str};
+use crate::json::{MemberProbe, write_str};
 use crate::{
     Enrichment, Event, FormatError, PayloadBuilder, Piece, SettingDoc, Settings, TimeSource,
 };
@@ -40,6 +40,8 @@ pub struct Stamp {
     enrichment: Enrichment,
     /// `enrichment = "none"`: nothing is added.
     off: bool,
+    /// Finds an event's own `sluice`.
+    own_member: MemberProbe,
 }
 
 impl Stamp {
@@ -63,6 +65,7 @@ impl Stamp {
                 tags: Vec::new(),
             },
             off: true,
+            own_member: MemberProbe::new(MEMBER),
         }
     }
 
@@ -98,6 +101,7 @@ impl Stamp {
             fixed,
             enrichment: enrichment.clone(),
             off: false,
+            own_member: MemberProbe::new(MEMBER),
         }
     }
 
@@ -129,7 +133,7 @@ impl Stamp {
 
     /// Whether `event` gets the member: the stamp is on and the event has no `sluice`.
     pub fn applies(&self, event: &Event<'_>) -> bool {
-        !self.off && !has_member(event.json(), MEMBER)
+        !self.off && !self.own_member.is_in(event.json())
     }
 
     /// Writes `"sluice":{…}` for `event` (no comma around it).
@@ -197,7 +201,11 @@ impl Stamp {
     /// `document` (a JSON object the module made of `event`: a schema's mapping) with
     /// the member ahead of its own.
     pub fn extend_document(&self, event: &Event<'_>, document: Vec<u8>) -> Vec<u8> {
-        if self.off || has_member(std::str::from_utf8(&document).unwrap_or(""), MEMBER) {
+        if self.off
+            || self
+                .own_member
+                .is_in(std::str::from_utf8(&document).unwrap_or(""))
+        {
             return document;
         }
         let mut out = Vec::with_capacity(document.len() + 256);

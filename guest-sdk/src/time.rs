@@ -92,8 +92,45 @@ fn fraction(millis: u32) -> [u8; 4] {
     ]
 }
 
+/// Writes [`rfc3339_utc`] times, keeping the text of the last whole second it wrote
+/// (as [`EpochSeconds`] does): the events of a batch mostly share their second, and then
+/// a time is a copy and three digits, not a calendar computation and a `format!`.
+#[derive(Debug, Default)]
+pub struct Rfc3339Clock {
+    /// The first millisecond of the cached second, if any.
+    second_start_ms: Option<i64>,
+    /// `2024-05-01T12:34:56`: the cached second's text.
+    second: String,
+}
+
+impl Rfc3339Clock {
+    /// Appends `ms` (milliseconds since the epoch) to `out` as [`rfc3339_utc`] writes it.
+    pub fn write(&mut self, out: &mut Vec<u8>, ms: i64) {
+        let past_second = self
+            .second_start_ms
+            .and_then(|start| ms.checked_sub(start))
+            .filter(|past| (0..1000).contains(past));
+        let Some(millis) = past_second else {
+            let text = rfc3339_utc(ms);
+            out.extend_from_slice(text.as_bytes());
+            // A time clamped to the range RFC 3339 writes is not kept: the milliseconds
+            // of the next one would not be its own.
+            if (YEAR_ZERO_MS..YEAR_10000_MS).contains(&ms) {
+                self.second = text[..text.len() - ".mmmZ".len()].to_owned();
+                self.second_start_ms = Some(ms - ms.rem_euclid(1000));
+            }
+            return;
+        };
+        out.extend_from_slice(self.second.as_bytes());
+        out.extend_from_slice(&fraction(millis as u32));
+        out.push(b'Z');
+    }
+}
+
 /// The first millisecond of year 0000, the earliest RFC 3339 can write.
 const YEAR_ZERO_MS: i64 = -62_167_219_200_000;
+/// The first millisecond of year 10000, past the latest.
+const YEAR_10000_MS: i64 = 253_402_300_800_000;
 
 /// RFC 3339 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), the form syslog
 /// (RFC 5424) and most JSON APIs accept. Times before the year 0000 or after jiff's
@@ -119,6 +156,35 @@ pub fn rfc3339_utc(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The clock writes what `rfc3339_utc` writes, cached second or not, at the edges
+    /// of a second and of the range too.
+    #[test]
+    fn the_rfc3339_clock_writes_as_rfc3339_utc() {
+        let mut clock = Rfc3339Clock::default();
+        for ms in [
+            1_714_566_896_789,
+            1_714_566_896_000,
+            1_714_566_896_999,
+            1_714_566_897_000,
+            1_714_566_896_001,
+            -1,
+            -1000,
+            -1001,
+            YEAR_ZERO_MS - 1,
+            YEAR_ZERO_MS,
+            YEAR_ZERO_MS + 5,
+            YEAR_10000_MS - 1,
+            YEAR_10000_MS,
+            YEAR_10000_MS + 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            clock.write(&mut out, ms);
+            assert_eq!(String::from_utf8(out).unwrap(), rfc3339_utc(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn epoch_seconds_keep_milliseconds() {

@@ -7,9 +7,9 @@
 //! string is the escape `\n`), so an event is always one NDJSON line.
 
 use sluice_guest::enrich::Stamp;
-use sluice_guest::json::{has_member, write_str};
+use sluice_guest::json::{MemberProbe, write_str};
 use sluice_guest::split::{self, BodyLimit};
-use sluice_guest::time::rfc3339_utc;
+use sluice_guest::time::{Rfc3339Clock, rfc3339_utc};
 use sluice_guest::{
     Batch, Compression, ConnectionCheck, Event, Formatted, HttpRequest, PayloadBuilder, Piece,
     Query, Request,
@@ -109,6 +109,9 @@ impl BulkEncoder {
                 .then(|| payload.write(&self.action_end)),
             newline: payload.write(b"\n"),
             payload,
+            clock: Rfc3339Clock::default(),
+            timestamp: Vec::with_capacity(48),
+            own_timestamp: MemberProbe::new("@timestamp"),
         }
     }
 
@@ -161,6 +164,12 @@ struct Body {
     /// None when the action line is whole in `action_start` (no `_id`).
     action_end: Option<Piece>,
     newline: Piece,
+    /// The events' `@timestamp` text, a second at a time.
+    clock: Rfc3339Clock,
+    /// `"@timestamp":"…"` of the event being written, when it gets one.
+    timestamp: Vec<u8>,
+    /// Finds an event's own `@timestamp`.
+    own_timestamp: MemberProbe,
 }
 
 impl Body {
@@ -203,11 +212,13 @@ impl Body {
             return;
         }
         // `"@timestamp":"..",` and the enrichment ahead of the event's own members.
-        let timestamp = match config.add_timestamp && !has_member(event.json(), "@timestamp") {
-            true => format!("\"@timestamp\":\"{}\"", rfc3339_utc(event.time_ms())),
-            false => String::new(),
-        };
-        stamp.push_event_after(&mut self.payload, event, timestamp.as_bytes());
+        self.timestamp.clear();
+        if config.add_timestamp && !self.own_timestamp.is_in(event.json()) {
+            self.timestamp.extend_from_slice(b"\"@timestamp\":\"");
+            self.clock.write(&mut self.timestamp, event.time_ms());
+            self.timestamp.push(b'"');
+        }
+        stamp.push_event_after(&mut self.payload, event, &self.timestamp);
         self.payload.push_pieces([self.newline]);
     }
 }
