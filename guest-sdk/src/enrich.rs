@@ -171,15 +171,21 @@ impl Stamp {
                 if !leading.is_empty() {
                     text.push(b',');
                 }
-                self.write_member(event, text);
+                text.extend_from_slice(MEMBER_START);
+                event.id().write_hex(text);
+                text.extend_from_slice(time_source_part(event.time_source()));
             }
-            text.push(match members {
-                Some(_) => b',',
-                None => b'}',
-            });
         });
-        if let Some(members) = members {
-            payload.push_pieces([members]);
+        // The same for every event: written once in the payload, placed for each.
+        if stamped {
+            payload.push_repeated(&self.fixed);
+        }
+        match members {
+            Some(members) => {
+                payload.push(b",");
+                payload.push_pieces([members]);
+            }
+            None => payload.push(b"}"),
         }
     }
 

@@ -23,6 +23,9 @@ pub struct PayloadBuilder {
     pieces: Vec<u64>,
     /// Bytes of the assembled payload so far.
     assembled: usize,
+    /// What [`push_repeated`](Self::push_repeated) wrote: each piece, by the address and
+    /// length of the bytes it was written from.
+    repeated: Vec<(usize, usize, Piece)>,
 }
 
 /// A range of a payload's byte space, to be placed any number of times in that payload:
@@ -87,6 +90,7 @@ impl PayloadBuilder {
             text: Vec::with_capacity(text),
             pieces: Vec::with_capacity(pieces),
             assembled: 0,
+            repeated: Vec::new(),
         }
     }
 
@@ -126,6 +130,38 @@ impl PayloadBuilder {
     #[inline(always)]
     pub fn push_event(&mut self, event: &Event<'_>) {
         self.push_pieces([Piece::event(event)]);
+    }
+
+    /// Appends `bytes` that a module places many times (the same slice each time: its
+    /// enrichment, say): written into the text the first time, placed as that piece
+    /// after, so the payload holds them once however many events carry them.
+    pub fn push_repeated(&mut self, bytes: &[u8]) {
+        let key = (bytes.as_ptr() as usize, bytes.len());
+        let kept = self
+            .repeated
+            .iter()
+            .find(|(address, len, _)| (*address, *len) == key)
+            .map(|&(.., piece)| piece)
+            // The same address may hold other bytes by now (a slice freed and another
+            // made there): the piece is taken only if its bytes are these.
+            .filter(|piece| self.text_of(*piece) == bytes);
+        let piece = match kept {
+            Some(piece) => piece,
+            None => {
+                let piece = self.write(bytes);
+                self.repeated
+                    .retain(|(address, len, _)| (*address, *len) != key);
+                self.repeated.push((key.0, key.1, piece));
+                piece
+            }
+        };
+        self.push_pieces([piece]);
+    }
+
+    /// The bytes of a piece of the module's own text.
+    fn text_of(&self, piece: Piece) -> &[u8] {
+        let base = self.text_base;
+        &self.text[(piece.start - base) as usize..(piece.end - base) as usize]
     }
 
     /// Writes `bytes` into the payload's text without placing them; place them with
@@ -169,6 +205,9 @@ impl PayloadBuilder {
     pub fn truncate(&mut self, mark: Mark) {
         self.text.truncate(mark.text);
         self.pieces.truncate(mark.pieces);
+        let end = self.text_base as usize + mark.text;
+        self.repeated
+            .retain(|(.., piece)| piece.end as usize <= end);
         if let (Some(last), Some(was)) = (self.pieces.last_mut(), mark.last_piece) {
             *last = was;
         }
@@ -244,6 +283,35 @@ mod tests {
         let assembled = payload.finish().assemble(&batch);
         assert_eq!(String::from_utf8(assembled).unwrap(), "[{\"n\":1},]");
         assert_eq!(len, "[{\"n\":1},]".len());
+    }
+
+    /// Repeated bytes are written once and placed each time; other bytes at the same
+    /// address, or a piece a truncation undid, are written anew.
+    #[test]
+    fn repeated_bytes_are_written_once() {
+        let batch = Batch::new();
+        let mut payload = PayloadBuilder::with_capacity(&batch, 64, 8);
+        let fixed = b"<fixed>".to_vec();
+        payload.push_repeated(&fixed);
+        payload.push(b"|");
+        payload.push_repeated(&fixed);
+        let mark = payload.mark();
+        let other = b"<other>".to_vec();
+        payload.push_repeated(&other);
+        payload.truncate(mark);
+        payload.push_repeated(&other);
+        let mut changed = fixed.clone();
+        changed[1] = b'F';
+        payload.push_repeated(&changed);
+        let len = payload.len();
+        let finished = payload.finish();
+        assert_eq!(
+            String::from_utf8(finished.text.clone()).unwrap(),
+            "<fixed>|<other><Fixed>"
+        );
+        let assembled = String::from_utf8(finished.assemble(&batch)).unwrap();
+        assert_eq!(assembled, "<fixed>|<fixed><other><Fixed>");
+        assert_eq!(len, assembled.len());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! `SLUICE_BENCH_BUFFER=BYTES` sets the destination's `buffer.max_bytes` (16 MiB by default).
 //! `SLUICE_BENCH_WRAP="perf record -o FILE --"` runs sluice under a profiler (its row
 //! then measures the profiler too).
+//! `SLUICE_BENCH_SETTINGS` adds settings of an HTTP module (`enrichment = "none"`).
 //! `SLUICE_BENCH_EVENTS` changes the count; `SLUICE_BENCH_GZIP=1` has the module
 //! compress its requests (the receiver then decompresses them, on its own thread);
 //! `SLUICE_BENCH_FILES=2` splits the events over two files, read by two sources;
@@ -638,8 +639,12 @@ async fn http_receiver(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // `SLUICE_BENCH_SETTINGS="enrichment = \"none\""`: more settings of the module.
+    let more = std::env::var("SLUICE_BENCH_SETTINGS")
+        .map(|more| format!(", {more}"))
+        .unwrap_or_default();
     let destination = format!(
-        "token = {{ env = \"HEC_TOKEN\" }}\nsettings = {{ index = \"audit\", gzip = {gzip} }}"
+        "token = {{ env = \"HEC_TOKEN\" }}\nsettings = {{ index = \"audit\", gzip = {gzip}{more} }}"
     );
     (endpoint, received, destination)
 }
