@@ -2,7 +2,7 @@
 //! event time, RFC 3339 with milliseconds) written ahead of its own fields, unless the
 //! event has a field of that name; the event's own bytes are placed by range.
 
-use sluice_guest::json::{has_member, write_str};
+use sluice_guest::json::{MemberProbe, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
@@ -20,6 +20,8 @@ pub struct IngestionEncoder {
     path: String,
     /// `"TimeGenerated"`, as it appears in JSON text.
     time_key: String,
+    /// Finds an event's own time column.
+    own_time: MemberProbe,
     /// The host's enrichment, a `sluice` column of each row.
     stamp: Stamp,
 }
@@ -48,6 +50,7 @@ impl IngestionEncoder {
         IngestionEncoder {
             path,
             time_key: String::from_utf8(key).expect("JSON text"),
+            own_time: MemberProbe::new(&config.time_field),
             config,
             stamp: Stamp::off(),
         }
@@ -89,8 +92,8 @@ impl IngestionEncoder {
         // the document has that column.
         if let Some(document) = self.config.schema.map(event) {
             let document = self.stamp.extend_document(event, document);
-            let has_time = std::str::from_utf8(&document)
-                .is_ok_and(|text| has_member(text, &self.config.time_field));
+            let has_time =
+                std::str::from_utf8(&document).is_ok_and(|text| self.own_time.is_in(text));
             payload.push_with(|text| {
                 if has_time {
                     text.extend_from_slice(&document);
@@ -106,7 +109,7 @@ impl IngestionEncoder {
             return;
         }
         // The time column and the enrichment ahead of the event's own members.
-        let time = match has_member(event.json(), &self.config.time_field) {
+        let time = match self.own_time.is_in(event.json()) {
             true => String::new(),
             false => format!("{}:\"{}\"", self.time_key, rfc3339_utc(event.time_ms())),
         };
