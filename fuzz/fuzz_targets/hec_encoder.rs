@@ -40,14 +40,14 @@ fuzz_target!(|input: (Vec<(String, i64, bool)>, u16, bool, String)| {
         ("indexed_fields".to_owned(), indexed_fields.to_string()),
     ];
     let settings = Settings::new(values, SplunkHecConfig::docs());
-    let Ok(config) = SplunkHecConfig::from_settings(&settings) else {
-        return;
-    };
     let enrichment = Enrichment {
         host_name: "host".into(),
         machine_id: String::new(),
         sluice_version: "0".into(),
         tags: vec![("tag".into(), tag)],
+    };
+    let Ok(config) = SplunkHecConfig::from_settings(&settings, &enrichment) else {
+        return;
     };
     let formatted = HecEncoder::new(config, &enrichment).encode(&batch);
 

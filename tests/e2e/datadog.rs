@@ -186,6 +186,30 @@ async fn a_site_chooses_among_the_intakes_the_module_lists_and_nothing_else() {
             transcript(&checked)
         );
     }
+    // `preview` says where the requests would go, and refuses a site not listed.
+    for (site, answer) in [
+        (
+            "site=datadoghq.eu",
+            "### to the endpoint https://http-intake.logs.datadoghq.eu/ (site = datadoghq.eu)",
+        ),
+        (
+            "site=evil.example",
+            "settings.site: `evil.example` is not one of",
+        ),
+    ] {
+        let previewed = harness
+            .sluice_with_input(
+                &["preview", "-m", "datadog", "--set", site],
+                &[],
+                br#"{"user":"bob"}"#,
+            )
+            .await;
+        assert!(
+            transcript(&previewed).contains(answer),
+            "{answer}: {}",
+            transcript(&previewed)
+        );
+    }
     for (destination, problem) in [
         (
             without_endpoint("settings = { site = \"evil.example\" }"),

@@ -53,6 +53,8 @@ struct Plan {
     /// The headers the host adds to each HTTP request (the credential, the secret
     /// headers), as shown: masked.
     host_headers: Vec<(String, String)>,
+    /// The destination writes its `endpoint` (no setting chooses it).
+    endpoint_written: bool,
 }
 
 /// The headers the host adds to each HTTP request of a module that declares `auth`,
@@ -140,6 +142,7 @@ impl Plan {
             },
             settings_at: "--set ".into(),
             host_headers,
+            endpoint_written: false,
         })
     }
 
@@ -192,6 +195,7 @@ impl Plan {
             .collect();
         Ok(Plan {
             host_headers: host_headers(module.info().auth.as_ref(), Some(destination)),
+            endpoint_written: destination.endpoint.is_some(),
             policies: filters.global_policies(),
             selector: filters.selector(index),
             routes: None,
@@ -389,6 +393,21 @@ fn print_requests(plan: &Plan, module: &FormatterModule, events: &Arc<Events>) -
     }
     for event in answer::forgotten(&formatted, events.len()) {
         eprintln!("event {event}: neither sent nor refused (`run` dead-letters it)");
+    }
+    // Where a module's requests go, when a setting chooses it (Datadog's `site`).
+    if let Some(choice) = &module.info().endpoint_choice
+        && !plan.endpoint_written
+    {
+        let given = plan
+            .setup
+            .settings
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == choice.setting)
+            .map(|(_, value)| value.as_str());
+        let (_, shown) = crate::deliver::chosen_endpoint(module.info(), given)
+            .map_err(|error| anyhow::anyhow!("{}{error:#}", plan.settings_at))?;
+        writeln!(out, "### to the {shown}")?;
     }
     for (number, request) in formatted.requests.iter().enumerate() {
         match request {

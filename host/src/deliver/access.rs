@@ -143,6 +143,22 @@ pub(super) fn endpoint(
         (Some(_), None) => return written(),
         (None, _) => {}
     }
+    let (url, shown) = chosen_endpoint(info, given)?;
+    Ok(Chosen {
+        shown: Some(shown),
+        endpoint: Endpoint::Http(url),
+    })
+}
+
+/// The URL a module's endpoint choice names for the value `given` of its setting (its
+/// default when not given), and how to say it (`endpoint https://... (site = ...)`); an
+/// error names a value not listed. For a module without a choice: the error that an
+/// endpoint is missing.
+pub fn chosen_endpoint(info: &Info, given: Option<&str>) -> Result<(url::Url, String)> {
+    let Some(choice) = &info.endpoint_choice else {
+        anyhow::bail!("endpoint: missing: give the URL the destination's requests go to")
+    };
+    let key = &choice.setting;
     let values = || {
         choice
             .endpoints
@@ -170,10 +186,10 @@ pub(super) fn endpoint(
         )
     };
     match url::Url::parse(url) {
-        Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(Chosen {
-            shown: Some(format!("endpoint {url} ({key} = {value})")),
-            endpoint: Endpoint::Http(url),
-        }),
+        Ok(url) if url.scheme() == "https" && url.host_str().is_some() => {
+            let shown = format!("endpoint {url} ({key} = {value})");
+            Ok((url, shown))
+        }
         _ => anyhow::bail!(
             "module `{}` names {url:?} for {key} = `{value}`, which is not an https:// URL",
             info.name

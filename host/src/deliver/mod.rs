@@ -35,6 +35,7 @@ mod transport;
 mod tries;
 mod worker;
 
+pub use access::chosen_endpoint;
 pub use destination::{Destination, Figures};
 pub use filter_stage::FilterStage;
 pub use requests::{ModuleCall, RequestResult};
