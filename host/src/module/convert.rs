@@ -86,14 +86,40 @@ macro_rules! shared_conversions {
             }
         }
 
-        fn setting_docs(docs: Vec<wit::SettingDoc>) -> Vec<host::SettingDoc> {
-            docs.into_iter()
-                .map(|doc| host::SettingDoc {
-                    name: doc.name,
-                    description: one_line(&doc.description),
-                    default_value: doc.default_value,
-                })
-                .collect()
+        /// A module's description as every version has it: its credential required
+        /// (`auth`: the header's name and prefix), its endpoint written by its
+        /// destinations. 0.6.0 adds to it.
+        fn described(
+            name: String,
+            version: String,
+            transport_kind: wit::Transport,
+            batch: wit::BatchLimits,
+            auth: Option<(String, String)>,
+            settings: Vec<wit::SettingDoc>,
+        ) -> host::Info {
+            host::Info {
+                name,
+                version,
+                transport: transport(transport_kind),
+                batch: host::BatchLimits {
+                    max_events: batch.max_events,
+                    max_bytes: batch.max_bytes,
+                },
+                auth: auth.map(|(name, prefix)| host::AuthHeader {
+                    name,
+                    prefix,
+                    optional: false,
+                }),
+                endpoint_choice: None,
+                settings: settings
+                    .into_iter()
+                    .map(|doc| host::SettingDoc {
+                        name: doc.name,
+                        description: one_line(&doc.description),
+                        default_value: doc.default_value,
+                    })
+                    .collect(),
+            }
         }
 
         impl From<wit::Payload> for host::Payload {
@@ -232,22 +258,15 @@ macro_rules! legacy_info_conversion {
     () => {
         impl From<wit::Info> for host::Info {
             fn from(info: wit::Info) -> Self {
-                host::Info {
-                    name: info.name,
-                    version: info.version,
-                    transport: transport(info.transport),
-                    batch: host::BatchLimits {
-                        max_events: info.batch.max_events,
-                        max_bytes: info.batch.max_bytes,
-                    },
-                    auth: info.auth.map(|auth| host::AuthHeader {
-                        name: auth.name,
-                        prefix: auth.prefix,
-                        optional: false,
-                    }),
-                    endpoint_choice: None,
-                    settings: setting_docs(info.settings),
-                }
+                let auth = info.auth.map(|auth| (auth.name, auth.prefix));
+                described(
+                    info.name,
+                    info.version,
+                    info.transport,
+                    info.batch,
+                    auth,
+                    info.settings,
+                )
             }
         }
     };
@@ -290,25 +309,24 @@ pub mod current {
 
     impl From<wit::Info> for host::Info {
         fn from(info: wit::Info) -> Self {
-            host::Info {
-                name: info.name,
-                version: info.version,
-                transport: transport(info.transport),
-                batch: host::BatchLimits {
-                    max_events: info.batch.max_events,
-                    max_bytes: info.batch.max_bytes,
-                },
-                auth: info.auth.map(|auth| host::AuthHeader {
-                    name: auth.name,
-                    prefix: auth.prefix,
-                    optional: auth.optional,
-                }),
-                endpoint_choice: info.endpoint_choice.map(|choice| host::EndpointChoice {
-                    setting: choice.setting,
-                    endpoints: choice.endpoints,
-                }),
-                settings: setting_docs(info.settings),
+            let optional = info.auth.as_ref().is_some_and(|auth| auth.optional);
+            let auth = info.auth.map(|auth| (auth.name, auth.prefix));
+            let mut converted = described(
+                info.name,
+                info.version,
+                info.transport,
+                info.batch,
+                auth,
+                info.settings,
+            );
+            if let Some(auth) = &mut converted.auth {
+                auth.optional = optional;
             }
+            converted.endpoint_choice = info.endpoint_choice.map(|choice| host::EndpointChoice {
+                setting: choice.setting,
+                endpoints: choice.endpoints,
+            });
+            converted
         }
     }
 }
