@@ -68,7 +68,10 @@ pub async fn run(
         loop {
             let first = tokio::select! {
                 next = messages.next() => next,
-                () = stop.cancelled() => break 'subscribed,
+                () = stop.cancelled() => {
+                    refuse_unread(&mut messages).await;
+                    break 'subscribed;
+                }
             };
             let mut taken = Vec::new();
             let mut next = first;
@@ -107,6 +110,17 @@ pub async fn run(
     drop(chunks);
     let _ = acknowledging.await;
     Ok(())
+}
+
+/// Refuses (`nak`, no delay) the messages the client already holds for the source when
+/// it stops, unread: the server hands them out again now, to the next reader, rather
+/// than holding them as this stopped host's until `ack_wait` (they were seen leaving a
+/// stopped host with a hundred messages pending). The acknowledging task's flush sends
+/// the refusals.
+async fn refuse_unread(messages: &mut jetstream::consumer::pull::Stream) {
+    while let Some(Some(Ok(message))) = futures_util::FutureExt::now_or_never(messages.next()) {
+        let _ = message.ack_with(AckKind::Nak(None)).await;
+    }
 }
 
 /// What makes chunks of messages and follows them until they settle.
