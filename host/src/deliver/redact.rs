@@ -41,10 +41,39 @@ impl Redactor {
             config.oauth2.as_ref().map(|o| &o.client_secret),
         ];
         secrets.extend(fixed.into_iter().flatten().filter_map(|r| r.resolve().ok()));
-        secrets.retain(|secret| secret.expose().chars().count() >= MIN_SECRET_CHARS);
+        Redactor::of(secrets)
+    }
+
+    /// A redactor of `secrets` alone (those one request sent).
+    pub fn of(secrets: impl IntoIterator<Item = Secret>) -> Self {
+        let mut secrets: Vec<Secret> = secrets
+            .into_iter()
+            .filter(|secret| secret.expose().chars().count() >= MIN_SECRET_CHARS)
+            .collect();
         // The longest first, so a secret that holds another is masked whole.
         secrets.sort_by_key(|secret| std::cmp::Reverse(secret.expose().len()));
         Redactor { secrets }
+    }
+
+    /// `bytes` (an answer's body, not always UTF-8) with every secret masked.
+    pub fn redact_bytes(&self, bytes: &mut Vec<u8>) {
+        for secret in &self.secrets {
+            let secret = secret.expose().as_bytes();
+            let Some(first) = memchr::memmem::find(bytes, secret) else {
+                continue;
+            };
+            let mut masked = Vec::with_capacity(bytes.len());
+            let mut rest = &bytes[..];
+            let mut at = Some(first);
+            while let Some(found) = at {
+                masked.extend_from_slice(&rest[..found]);
+                masked.extend_from_slice(b"****");
+                rest = &rest[found + secret.len()..];
+                at = memchr::memmem::find(rest, secret);
+            }
+            masked.extend_from_slice(rest);
+            *bytes = masked;
+        }
     }
 
     /// `text` with every secret masked.

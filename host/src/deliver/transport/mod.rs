@@ -375,17 +375,18 @@ impl Transport {
                 Some(credential) => credential.headers(request, &url, body).await?,
                 None => Vec::new(),
             };
-            let sent_secrets: Vec<Secret> = credential_headers
-                .iter()
-                .flat_map(|(_, value)| header_secrets(value))
-                .chain(http.secret_headers().secrets())
-                .collect();
+            let sent_secrets = super::redact::Redactor::of(
+                credential_headers
+                    .iter()
+                    .flat_map(|(_, value)| header_secrets(value))
+                    .chain(http.secret_headers().secrets()),
+            );
             let sent = http
                 .send(request, &url, body.clone(), credential_headers)
                 .await?;
             Ok::<_, String>(match sent {
                 Sent::Response(mut response) => {
-                    mask_secrets(&mut response.body, &sent_secrets);
+                    sent_secrets.redact_bytes(&mut response.body);
                     Sent::Response(response)
                 }
                 other => other,
@@ -416,35 +417,6 @@ fn header_secrets(value: &Secret) -> Vec<Secret> {
         secrets.push(Secret::obtained(after.to_owned()));
     }
     secrets
-}
-
-/// Shorter values are not masked: they would mask ordinary words.
-const MIN_MASKED_BYTES: usize = 8;
-
-/// Replaces each of `secrets` in `body` by `****`, the longest first (a secret that holds
-/// another is masked whole).
-fn mask_secrets(body: &mut Vec<u8>, secrets: &[Secret]) {
-    let mut secrets: Vec<&[u8]> = secrets
-        .iter()
-        .map(|secret| secret.expose().as_bytes())
-        .filter(|secret| secret.len() >= MIN_MASKED_BYTES)
-        .collect();
-    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    for secret in secrets {
-        if let Some(first) = memchr::memmem::find(body, secret) {
-            let mut masked = Vec::with_capacity(body.len());
-            let mut rest = &body[..];
-            let mut at = Some(first);
-            while let Some(found) = at {
-                masked.extend_from_slice(&rest[..found]);
-                masked.extend_from_slice(b"****");
-                rest = &rest[found + secret.len()..];
-                at = memchr::memmem::find(rest, secret);
-            }
-            masked.extend_from_slice(rest);
-            *body = masked;
-        }
-    }
 }
 
 /// The body as it goes on the wire, made once per request from the module's checked
@@ -492,16 +464,17 @@ mod tests {
     /// appears, the longest first; the token of a `Bearer` header alone too.
     #[test]
     fn the_secrets_sent_are_masked_in_the_answer() {
-        let secrets: Vec<Secret> = header_secrets(&Secret::obtained("Bearer token-abcdef".into()))
-            .into_iter()
-            .chain([
-                Secret::obtained("key-12345678".into()),
-                Secret::obtained("short".into()),
-            ])
-            .collect();
+        let secrets = super::super::redact::Redactor::of(
+            header_secrets(&Secret::obtained("Bearer token-abcdef".into()))
+                .into_iter()
+                .chain([
+                    Secret::obtained("key-12345678".into()),
+                    Secret::obtained("short".into()),
+                ]),
+        );
         let mut body =
             b"got Bearer token-abcdef; token-abcdef again, key-12345678 and short".to_vec();
-        mask_secrets(&mut body, &secrets);
+        secrets.redact_bytes(&mut body);
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "got ****; **** again, **** and short"
