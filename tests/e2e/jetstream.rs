@@ -162,10 +162,23 @@ async fn check_connect_names_a_subject_no_stream_takes_and_a_refused_token() {
 
 /// A `jetstream` source on stream `AUDIT` through the shared consumer `core`.
 fn core_config(server: &NatsServer, receiver: &HecReceiver) -> String {
+    core_config_holding(server, receiver, CORE_MAX_ACK_PENDING, "")
+}
+
+/// [`core_config`] with the consumer's `max_ack_pending` and `batch` settings.
+fn core_config_holding(
+    server: &NatsServer,
+    receiver: &HecReceiver,
+    max_ack_pending: usize,
+    batch: &str,
+) -> String {
     format!(
-        "[[sources]]\nname = \"tier\"\ntype = \"jetstream\"\nurl = \"{}\"\nstream = \"AUDIT\"\nconsumer = \"core\"\nmax_ack_pending = {CORE_MAX_ACK_PENDING}\nack_wait = \"3s\"\nnak_delay = \"500ms\"\n\n{}",
+        "[[sources]]\nname = \"tier\"\ntype = \"jetstream\"\nurl = \"{}\"\nstream = \"AUDIT\"\nconsumer = \"core\"\nmax_ack_pending = {max_ack_pending}\nack_wait = \"3s\"\nnak_delay = \"500ms\"\n\n{}",
         server.url(),
-        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"50ms\" }")
+        splunk_destination(
+            &receiver.endpoint(),
+            &format!("batch = {{ max_wait = \"50ms\"{batch} }}"),
+        )
     )
 }
 
@@ -370,6 +383,58 @@ async fn messages_held_through_a_long_outage_are_not_delivered_again_as_copies()
         copies.len()
     );
     assert!(!said.contains("redelivered="), "{said}");
+}
+
+/// A host behind a failing destination used to leave the messages its client had taken
+/// for it unread and unclaimed; after `ack_wait` the server gave them to a healthy host,
+/// and the first host delivered them too once its destination recovered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_behind_a_failing_destination_makes_no_copies_and_leaves_the_rest_to_the_others() {
+    const EVENTS: usize = 5000;
+    let server = NatsServer::start().await;
+    server.create_stream("AUDIT", &["audit.>"]).await;
+    fill_stream(&server, EVENTS).await;
+    let failing = HecReceiver::start(HecConfig::default()).await;
+    let healthy = HecReceiver::start(HecConfig::default()).await;
+    failing.make_busy(30);
+    // The consumer hands out every message at once, and the failing host's batches and
+    // queue are small: most of what it is handed waits for room in its pipeline.
+    let slow = Harness::new();
+    slow.config(&format!(
+        "{}retry = {{ initial_backoff = \"250ms\", max_backoff = \"250ms\", max_attempts = 1000 }}\ncircuit_breaker = {{ failures = 1000 }}\nbuffer = {{ max_events = 10 }}\nconcurrency = 1\n",
+        core_config_holding(&server, &failing, EVENTS, ", max_events = 50")
+    ));
+    let slow_run = slow.spawn_run(failing.token(), std::process::Stdio::null());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let other = Harness::new();
+    other.config(&core_config_holding(&server, &healthy, EVENTS, ""));
+    let other_run = other.spawn_run(healthy.token(), std::process::Stdio::null());
+
+    for _ in 0..900 {
+        let mut numbers: Vec<u64> = indexed(&failing)
+            .into_iter()
+            .chain(indexed(&healthy))
+            .map(|(n, _)| n)
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        if numbers.len() == EVENTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let said = format!("{}{}", stop(slow_run).await, stop(other_run).await);
+    let mut counts = arrivals(&failing);
+    for (n, times) in arrivals(&healthy) {
+        *counts.entry(n).or_insert(0) += times;
+    }
+    assert_eq!(counts.len(), EVENTS, "every event arrives: {said}");
+    let copies = counts.values().filter(|times| **times > 1).count();
+    assert_eq!(copies, 0, "events arrived twice: {said}");
+    assert!(
+        indexed(&healthy).len() > EVENTS / 2,
+        "the healthy host took what the failing one could not hold: {said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

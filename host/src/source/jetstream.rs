@@ -60,16 +60,17 @@ pub async fn run(
         max_line_bytes: ingest.max_line_bytes(),
     };
     'subscribed: loop {
-        let Some(mut messages) = retrying(&figures, &stop, || subscribe(&config, &context)).await
+        let Some(messages) = retrying(&figures, &stop, || subscribe(&config, &context)).await
         else {
             break;
         };
         tracing::info!(source = %figures.label, url = %connection.url, stream = %config.stream, consumer = %config.consumer, "jetstream source: reading the stream");
+        let mut reading = ReadAhead::new(messages, &config, figures.clone());
         loop {
             let first = tokio::select! {
-                next = messages.next() => next,
+                next = reading.next() => next,
                 () = stop.cancelled() => {
-                    refuse_unread(&mut messages).await;
+                    reading.refuse().await;
                     break 'subscribed;
                 }
             };
@@ -77,23 +78,23 @@ pub async fn run(
             let mut next = first;
             let ended = loop {
                 match next {
-                    Some(Ok(message)) => taken.push(message),
-                    Some(Err(error)) => {
-                        figures.set_problem(Some(format!("reading the stream: {error}")));
-                        tracing::warn!(source = %figures.label, %error, "jetstream source: reading the stream failed; the client tries again");
-                    }
+                    Some(message) => taken.push(message),
                     None => break true,
                 }
                 if taken.len() >= MESSAGES_PER_CHUNK {
                     break false;
                 }
                 // What came with it, without waiting for more.
-                match futures_util::FutureExt::now_or_never(messages.next()) {
+                match reading.next_now() {
                     Some(more) => next = more,
                     None => break false,
                 }
             };
-            if !chunks.hand_on(&mut ingest, taken, &config, &figures).await {
+            if !chunks
+                .hand_on(&mut ingest, &mut reading, taken, &config, &figures)
+                .await
+            {
+                reading.refuse().await;
                 break 'subscribed;
             }
             // The consumer (or its stream) was deleted: made again, or waited for.
@@ -112,14 +113,158 @@ pub async fn run(
     Ok(())
 }
 
-/// Refuses (`nak`, no delay) the messages the client already holds for the source when
-/// it stops, unread: the server hands them out again now, to the next reader, rather
-/// than holding them as this stopped host's until `ack_wait` (they were seen leaving a
-/// stopped host with a hundred messages pending). The acknowledging task's flush sends
-/// the refusals.
-async fn refuse_unread(messages: &mut jetstream::consumer::pull::Stream) {
-    while let Some(Some(Ok(message))) = futures_util::FutureExt::now_or_never(messages.next()) {
-        let _ = message.ack_with(AckKind::Nak(None)).await;
+/// The consumer's messages as they come, read ahead while the pipeline is busy so that
+/// none waits unseen in the client: a message the client holds counts against
+/// `ack_wait` on the server, and one held longer (behind a slow destination) would be
+/// delivered again to another host while this one still has it, and arrive twice.
+///
+/// Up to [`READ_AHEAD_MESSAGES`] and [`READ_AHEAD_BYTES`] wait here, kept claimed (`in
+/// progress`) until they join a chunk, whose messages the acknowledging task keeps
+/// claimed; past that the client is no longer read, and what it took meanwhile is
+/// refused (`nak`, after `nak_delay`) at the next claim, at most a third of `ack_wait`
+/// after it came, for another host or a later pull.
+struct ReadAhead {
+    messages: pull::Stream,
+    waiting: std::collections::VecDeque<jetstream::Message>,
+    waiting_bytes: usize,
+    /// The subscription ended (its consumer or stream was deleted).
+    ended: bool,
+    /// How often the messages waiting are said to be in progress.
+    claim_every: Duration,
+    nak_delay: Duration,
+    figures: Arc<SourceFigures>,
+}
+
+/// Messages read ahead at most while the pipeline has no room: one chunk.
+const READ_AHEAD_MESSAGES: usize = MESSAGES_PER_CHUNK;
+/// Payload bytes read ahead at most while the pipeline has no room.
+const READ_AHEAD_BYTES: usize = 8 << 20;
+
+impl ReadAhead {
+    fn new(
+        messages: pull::Stream,
+        config: &JetStreamSourceConfig,
+        figures: Arc<SourceFigures>,
+    ) -> ReadAhead {
+        ReadAhead {
+            messages,
+            waiting: std::collections::VecDeque::new(),
+            waiting_bytes: 0,
+            ended: false,
+            claim_every: config.ack_wait / 3,
+            nak_delay: config.nak_delay,
+            figures,
+        }
+    }
+
+    /// The next message, waiting for one; `None` once the subscription ended.
+    async fn next(&mut self) -> Option<jetstream::Message> {
+        loop {
+            if let Some(message) = self.take_waiting() {
+                return Some(message);
+            }
+            if self.ended {
+                return None;
+            }
+            let next = self.messages.next().await;
+            self.keep(next);
+        }
+    }
+
+    /// The next message if one is here already: `Some(None)` once the subscription ended.
+    fn next_now(&mut self) -> Option<Option<jetstream::Message>> {
+        loop {
+            if let Some(message) = self.take_waiting() {
+                return Some(Some(message));
+            }
+            if self.ended {
+                return Some(None);
+            }
+            let next = futures_util::FutureExt::now_or_never(self.messages.next())?;
+            self.keep(next);
+        }
+    }
+
+    fn take_waiting(&mut self) -> Option<jetstream::Message> {
+        let message = self.waiting.pop_front()?;
+        self.waiting_bytes -= message.payload.len();
+        Some(message)
+    }
+
+    fn has_room(&self) -> bool {
+        self.waiting.len() < READ_AHEAD_MESSAGES && self.waiting_bytes < READ_AHEAD_BYTES
+    }
+
+    /// Runs `work` (a chunk waiting for room in the pipeline) while reading the messages
+    /// that come meanwhile, keeping them claimed, and refusing what comes past the
+    /// read-ahead's bounds.
+    async fn hold_while<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        let start = tokio::time::Instant::now() + self.claim_every;
+        let mut claim = tokio::time::interval_at(start, self.claim_every);
+        claim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let reading = !self.ended && self.has_room();
+            tokio::select! {
+                biased;
+                done = &mut work => return done,
+                next = self.messages.next(), if reading => self.keep(next),
+                _ = claim.tick() => self.claim().await,
+            }
+        }
+    }
+
+    /// Tells the server the messages waiting are in hand, and refuses those the client
+    /// took past the read-ahead's bounds.
+    async fn claim(&mut self) {
+        for message in &self.waiting {
+            let _ = message.ack_with(AckKind::Progress).await;
+        }
+        while !self.ended {
+            let Some(next) = futures_util::FutureExt::now_or_never(self.messages.next()) else {
+                break;
+            };
+            match next {
+                Some(Ok(message)) if self.has_room() => self.keep(Some(Ok(message))),
+                Some(Ok(message)) => {
+                    let _ = message.ack_with(AckKind::Nak(Some(self.nak_delay))).await;
+                }
+                other => self.keep(other),
+            }
+        }
+    }
+
+    /// Keeps what the subscription gave: a message waits, an error is said, the end
+    /// is remembered.
+    fn keep(&mut self, next: Option<Result<jetstream::Message, pull::MessagesError>>) {
+        match next {
+            Some(Ok(message)) => {
+                self.waiting_bytes += message.payload.len();
+                self.waiting.push_back(message);
+            }
+            Some(Err(error)) => {
+                self.figures
+                    .set_problem(Some(format!("reading the stream: {error}")));
+                tracing::warn!(source = %self.figures.label, %error, "jetstream source: reading the stream failed; the client tries again");
+            }
+            None => self.ended = true,
+        }
+    }
+
+    /// Refuses (`nak`, no delay) the messages read ahead and those the client already
+    /// holds, when the source stops: the server hands them out again now, to the next
+    /// reader, rather than holding them as this stopped host's until `ack_wait` (they
+    /// were seen leaving a stopped host with a hundred messages pending). The
+    /// acknowledging task's flush sends the refusals.
+    async fn refuse(mut self) {
+        while let Some(message) = self.take_waiting() {
+            let _ = message.ack_with(AckKind::Nak(None)).await;
+        }
+        while let Some(Some(Ok(message))) =
+            futures_util::FutureExt::now_or_never(self.messages.next())
+        {
+            let _ = message.ack_with(AckKind::Nak(None)).await;
+        }
     }
 }
 
@@ -134,10 +279,12 @@ struct Chunks {
 
 impl Chunks {
     /// Hands `taken` messages on as one chunk, its messages held (kept from
-    /// redelivery) until it settles; false when no destination takes events any more.
+    /// redelivery) until it settles, reading ahead while the pipeline has no room for
+    /// it; false when no destination takes events any more.
     async fn hand_on(
         &mut self,
         ingest: &mut Ingest,
+        reading: &mut ReadAhead,
         taken: Vec<jetstream::Message>,
         config: &JetStreamSourceConfig,
         figures: &SourceFigures,
@@ -167,8 +314,8 @@ impl Chunks {
             settled: self.settled.clone(),
             safe: false,
         };
-        ingest
-            .flush(Some(Mark::call(move || guard.safe())))
+        reading
+            .hold_while(ingest.flush(Some(Mark::call(move || guard.safe()))))
             .await
             .is_ok()
     }
