@@ -34,6 +34,9 @@ pub struct Positions {
     /// `positions.json` as last written, so that a commit with nothing new writes
     /// nothing.
     written: Mutex<Vec<u8>>,
+    /// The destinations whose journal lines found at start could not be forced to
+    /// disk, with their place in `positions.json`: all a power cut is sure to keep.
+    unforced: HashMap<String, Place>,
 }
 
 #[derive(Debug, Default)]
@@ -94,17 +97,11 @@ impl Positions {
     /// The positions kept in `dir`: `positions.json`, moved on by the journal.
     pub fn load(dir: &Path) -> (Positions, HashMap<String, Place>) {
         let mut saved = read_saved(&dir.join(POSITIONS));
-        // Forced first: a run killed before its sync left the lines in the page cache
-        // only, and the spool removes records by what these say.
-        if let Ok(journal) = File::open(dir.join(JOURNAL))
-            && let Err(error) = disk::sync_data(&journal)
-        {
-            tracing::warn!(dir = %dir.display(), %error, "cannot force the spool's position journal to disk");
-        }
+        let mut journaled: HashMap<String, Place> = HashMap::new();
         if let Ok(text) = std::fs::read(dir.join(JOURNAL)) {
             for line in text.split(|&b| b == b'\n') {
                 if let Ok(Line { d, p, e }) = serde_json::from_slice::<Line<'_>>(line) {
-                    let at = saved.entry(d.into_owned()).or_default();
+                    let at = journaled.entry(d.into_owned()).or_default();
                     *at = (*at).max(Place {
                         record: p,
                         events: e,
@@ -112,20 +109,62 @@ impl Positions {
                 }
             }
         }
+        // Forced first: a run killed before its sync left the lines in the page cache
+        // only, and the spool removes records by what these say. A journal that cannot
+        // be forced is forced by the next sync; until then its destinations' records
+        // are removed by `positions.json` alone.
+        let mut journal = Journal::default();
+        let mut unforced = HashMap::new();
+        if !journaled.is_empty() {
+            let forced = crate::private_fs::options()
+                .append(true)
+                .open(dir.join(JOURNAL))
+                .map(|file| {
+                    let synced = disk::sync_data(&file);
+                    (file, synced)
+                });
+            let failed = match forced {
+                Ok((_, Ok(()))) => None,
+                Ok((file, Err(error))) => {
+                    journal.file = Some(file);
+                    journal.unsynced = true;
+                    journal.journaled = journaled.clone();
+                    Some(error)
+                }
+                Err(error) => Some(error),
+            };
+            if let Some(error) = failed {
+                tracing::warn!(dir = %dir.display(), %error, "cannot force the spool's position journal to disk");
+                unforced = journaled
+                    .keys()
+                    .map(|name| (name.clone(), saved.get(name).copied().unwrap_or_default()))
+                    .collect();
+            }
+        }
+        for (name, place) in journaled {
+            let at = saved.entry(name).or_default();
+            *at = (*at).max(place);
+        }
         let positions = Positions {
             dir: dir.to_path_buf(),
-            journal: Mutex::default(),
+            journal: Mutex::new(journal),
             written: Mutex::default(),
+            unforced,
         };
         (positions, saved)
     }
 
-    /// `destination` starts at `place`, on disk already (or needing nothing before it).
+    /// `destination` starts at `place`, on disk already (or needing nothing before it)
+    /// unless its journal lines could not be forced at start.
     pub fn start(&self, destination: &str, place: Place) {
+        let durable = match self.unforced.get(destination) {
+            Some(&on_disk) => on_disk.min(place),
+            None => place,
+        };
         self.journal()
             .durable
             .entry(destination.to_owned())
-            .or_insert(place);
+            .or_insert(durable);
     }
 
     /// Where `destination` is, as far as the disk knows.
