@@ -1367,6 +1367,12 @@ impl Config {
                         filter.policy.display()
                     );
                 }
+                if policy.requires() {
+                    bail!(
+                        "{at}.filter: {} has a [require] table; it belongs in a global [[filters]] policy, which dead-letters an event without the fields as it is read",
+                        filter.policy.display()
+                    );
+                }
             }
             for (key, pin) in [
                 ("module_sha256", &destination.module_sha256),

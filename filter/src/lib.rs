@@ -26,16 +26,22 @@
 //! to = ["splunk-acme"]
 //! ```
 //!
-//! A condition is `all = [...]`, `any = [...]`, `not = {...}`, or a test of one field
+//! A condition is `all = [...]`, `any = [...]`, `not = {...}`, a test of one field
 //! (a dotted path into nested objects): `eq`, `ne`, `in`, `not_in`, `prefix`, `suffix`,
-//! `glob`, `regex`, `exists`, `gt`, `gte`, `lt`, `lte`, with `case_insensitive` for the
-//! text tests. A missing field, or one of another type than the test wants, makes the
-//! test false (and `ne`, `not_in` true), never an error. Nesting is bounded by
-//! [`MAX_DEPTH`].
+//! `contains`, `glob`, `regex`, `exists`, `gt`, `gte`, `lt`, `lte`, with
+//! `case_insensitive` for the text tests; or a test of the whole event: `after` and
+//! `before` its time (RFC 3339, or relative to when the policy was compiled: `"-24h"`),
+//! `search` its string values. A missing field, or one of another type than the test
+//! wants, makes the test false (and `ne`, `not_in` true), never an error. Nesting is
+//! bounded by [`MAX_DEPTH`].
+//!
+//! `[require] fields = [...]`: an event the policy keeps without one of these fields
+//! (absent, null or empty) is not an event to export: the reader dead-letters it.
 //!
 //! The policy names its fields ([`Policy::paths`]); the reader captures exactly those
 //! while it validates each line, and [`Policy::keeps`] decides on them: no value tree
-//! is built per event.
+//! is built per event (`search` parses an event only when its text holds the words, or
+//! escapes that could hide them).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -99,12 +105,24 @@ fn integer_with_float(integer: i128, float: f64) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// What a policy sees of an event besides the fields it names.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'e> {
+    /// The event's JSON text, for `search`.
+    pub json: &'e str,
+    /// The event's time in milliseconds since the epoch (its own, or when it was read
+    /// when it has none), for `after` and `before`.
+    pub time_ms: i64,
+}
+
 /// A compiled policy.
 #[derive(Debug)]
 pub struct Policy {
     keep: Option<Condition>,
     drop: Option<Condition>,
     routes: Vec<Route>,
+    /// `[require] fields`: indexes into `paths`, with the names as written.
+    required: Vec<(usize, String)>,
     /// The fields the policy reads, each a dotted path split at its dots; a test names
     /// one by its index here.
     paths: Vec<Vec<String>>,
@@ -122,7 +140,142 @@ enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
-    Test { field: usize, test: Test },
+    Test {
+        field: usize,
+        test: Test,
+    },
+    /// The event's time is at or after this (ms since the epoch).
+    After(i64),
+    /// The event's time is before this.
+    Before(i64),
+    Search(Search),
+}
+
+/// `search`: the words in one of the event's string values.
+#[derive(Debug)]
+struct Search {
+    words: Words,
+    /// The words hold a character JSON may write as a two-character escape (`\"`,
+    /// `\\`, `\/`, a control character), so an event with any escape is parsed.
+    escapable: bool,
+}
+
+impl Search {
+    fn new(words: &str, fold: bool) -> Result<Search, String> {
+        if words.is_empty() {
+            return Err("`search` needs the words to look for".into());
+        }
+        let pattern = match fold {
+            false => Words::Exact(Box::new(
+                memchr::memmem::Finder::new(words.as_bytes()).into_owned(),
+            )),
+            true => Words::Folded(
+                regex::RegexBuilder::new(&regex::escape(words))
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| format!("search `{words}`: {e}"))?,
+            ),
+        };
+        Ok(Search {
+            words: pattern,
+            escapable: words
+                .chars()
+                .any(|c| matches!(c, '"' | '\\' | '/') || c.is_control()),
+        })
+    }
+
+    /// Whether one of `json`'s string values holds the words. The text is searched
+    /// first; the event is parsed only to confirm a match (it may be in a key) or when
+    /// an escape could hide the words (`\u0061dmin` spells `admin`).
+    fn found_in(&self, json: &str) -> bool {
+        let hidden = json.contains("\\u") || (self.escapable && json.contains('\\'));
+        if !hidden && !self.words.in_text(json) {
+            return false;
+        }
+        self.in_values(json)
+    }
+
+    /// Whether one of the string values of `json` (an event the reader accepted: valid
+    /// JSON) holds the words. Walks the text once: a string after `{` or `,` inside an
+    /// object is a key and skipped; a value without escapes is searched where it lies,
+    /// one with escapes once unescaped.
+    fn in_values(&self, json: &str) -> bool {
+        let bytes = json.as_bytes();
+        // For each container open, whether it is an object.
+        let mut objects: Vec<bool> = Vec::with_capacity(8);
+        let mut key_next = false;
+        let mut at = 0;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'{' => {
+                    objects.push(true);
+                    key_next = true;
+                }
+                b'[' => {
+                    objects.push(false);
+                    key_next = false;
+                }
+                b'}' | b']' => {
+                    objects.pop();
+                }
+                b',' => key_next = objects.last() == Some(&true),
+                b':' => key_next = false,
+                b'"' => {
+                    let Some((end, escaped)) = string_end(bytes, at + 1) else {
+                        return false;
+                    };
+                    if !key_next {
+                        let found = match escaped {
+                            false => self.words.in_text(&json[at + 1..end]),
+                            true => serde_json::from_str::<String>(&json[at..=end])
+                                .is_ok_and(|text| self.words.in_text(&text)),
+                        };
+                        if found {
+                            return true;
+                        }
+                    }
+                    at = end;
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        false
+    }
+}
+
+/// The words `search` looks for: a substring search (memchr's, a fraction of a regex
+/// call's cost on the short values of an event), or a pattern that folds case.
+#[derive(Debug)]
+enum Words {
+    Exact(Box<memchr::memmem::Finder<'static>>),
+    Folded(Regex),
+}
+
+impl Words {
+    fn in_text(&self, text: &str) -> bool {
+        match self {
+            Words::Exact(finder) => finder.find(text.as_bytes()).is_some(),
+            Words::Folded(pattern) => pattern.is_match(text),
+        }
+    }
+}
+
+/// Where the string whose text starts at `from` ends (its closing quote), and whether it
+/// holds an escape; `None` when it does not end.
+fn string_end(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut at = from;
+    let mut escaped = false;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        match bytes[at] {
+            b'"' => return Some((at, escaped)),
+            _ => {
+                escaped = true;
+                at += 2;
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -134,6 +287,7 @@ enum Test {
     /// The text, and whether the value is folded to lowercase first.
     Prefix(String, bool),
     Suffix(String, bool),
+    Contains(String, bool),
     Glob(GlobMatcher),
     Regex(Regex),
     Exists(bool),
@@ -195,7 +349,13 @@ enum Literal {
 
 impl Policy {
     /// Compiles a policy; the error says what is wrong and where (line and column).
+    /// Relative times (`after = "-24h"`) count from now.
     pub fn parse(text: &str) -> Result<Policy, String> {
+        Policy::parse_at(text, jiff::Timestamp::now())
+    }
+
+    /// [`Policy::parse`], relative times counting from `now`.
+    pub fn parse_at(text: &str, now: jiff::Timestamp) -> Result<Policy, String> {
         // One line, with where: the error of a policy reloaded goes to one log line.
         let file: PolicyFile = toml::from_str(text).map_err(|e| match e.span() {
             Some(span) => format!("{}: {}", position(text, span.start), e.message().trim()),
@@ -204,6 +364,7 @@ impl Policy {
         let mut compiler = Compiler {
             text,
             paths: Vec::new(),
+            now,
         };
         let keep = file
             .keep
@@ -219,10 +380,15 @@ impl Policy {
             .enumerate()
             .map(|(i, route)| compiler.route(route, i))
             .collect::<Result<_, _>>()?;
+        let required = match &file.require {
+            Some(require) => compiler.required(require)?,
+            None => Vec::new(),
+        };
         Ok(Policy {
             keep,
             drop,
             routes,
+            required,
             paths: compiler.paths,
         })
     }
@@ -232,13 +398,33 @@ impl Policy {
         &self.paths
     }
 
-    /// Whether an event whose fields (in [`Policy::paths`] order; `None` when absent)
-    /// are `values` is kept.
-    pub fn keeps(&self, values: &[Option<Value<'_>>]) -> bool {
+    /// Whether `event`, whose fields (in [`Policy::paths`] order; `None` when absent)
+    /// are `values`, is kept.
+    pub fn keeps(&self, values: &[Option<Value<'_>>], event: &Event<'_>) -> bool {
         let holds = |condition: &Option<Condition>| {
-            condition.as_ref().map(|condition| condition.holds(values))
+            condition
+                .as_ref()
+                .map(|condition| condition.holds(values, event))
         };
         holds(&self.keep).unwrap_or(true) && !holds(&self.drop).unwrap_or(false)
+    }
+
+    /// Whether the policy requires fields (`[require]`).
+    pub fn requires(&self) -> bool {
+        !self.required.is_empty()
+    }
+
+    /// The first `[require]` field missing from an event whose fields are `values`:
+    /// absent, null, or empty text.
+    pub fn missing(&self, values: &[Option<Value<'_>>]) -> Option<&str> {
+        self.required
+            .iter()
+            .find(|(field, _)| match &values[*field] {
+                None | Some(Value::Null) => true,
+                Some(Value::Text(text)) => text.is_empty(),
+                Some(_) => false,
+            })
+            .map(|(_, name)| name.as_str())
     }
 
     /// Whether the policy routes at all.
@@ -257,23 +443,31 @@ impl Policy {
         targets
     }
 
-    /// The destinations of the first route whose `when` holds for `values`; none when no
-    /// route matches (the event goes everywhere).
-    pub fn route(&self, values: &[Option<Value<'_>>]) -> Option<&[String]> {
+    /// The destinations of the first route whose `when` holds for `event` (its fields
+    /// `values`); none when no route matches (the event goes everywhere).
+    pub fn route(&self, values: &[Option<Value<'_>>], event: &Event<'_>) -> Option<&[String]> {
         self.routes
             .iter()
-            .find(|route| route.when.as_ref().is_none_or(|when| when.holds(values)))
+            .find(|route| {
+                route
+                    .when
+                    .as_ref()
+                    .is_none_or(|when| when.holds(values, event))
+            })
             .map(|route| route.to.as_slice())
     }
 }
 
 impl Condition {
-    fn holds(&self, values: &[Option<Value<'_>>]) -> bool {
+    fn holds(&self, values: &[Option<Value<'_>>], event: &Event<'_>) -> bool {
         match self {
-            Condition::All(conditions) => conditions.iter().all(|c| c.holds(values)),
-            Condition::Any(conditions) => conditions.iter().any(|c| c.holds(values)),
-            Condition::Not(condition) => !condition.holds(values),
+            Condition::All(conditions) => conditions.iter().all(|c| c.holds(values, event)),
+            Condition::Any(conditions) => conditions.iter().any(|c| c.holds(values, event)),
+            Condition::Not(condition) => !condition.holds(values, event),
             Condition::Test { field, test } => test.holds(values[*field].as_ref()),
+            Condition::After(bound) => event.time_ms >= *bound,
+            Condition::Before(bound) => event.time_ms < *bound,
+            Condition::Search(search) => search.found_in(event.json),
         }
     }
 }
@@ -291,6 +485,9 @@ impl Test {
             }
             Test::Suffix(suffix, fold) => {
                 text(value, *fold).is_some_and(|t| t.ends_with(suffix.as_str()))
+            }
+            Test::Contains(part, fold) => {
+                text(value, *fold).is_some_and(|t| t.contains(part.as_str()))
             }
             Test::Glob(glob) => text(value, false).is_some_and(|t| glob.is_match(t.as_ref())),
             Test::Regex(regex) => text(value, false).is_some_and(|t| regex.is_match(&t)),
@@ -348,6 +545,14 @@ struct PolicyFile {
     drop: Option<Spanned<RawCondition>>,
     #[serde(default)]
     route: Vec<Spanned<RawRoute>>,
+    require: Option<Spanned<RawRequire>>,
+}
+
+/// `[require]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequire {
+    fields: Vec<String>,
 }
 
 /// A `[[route]]` table as written.
@@ -358,7 +563,8 @@ struct RawRoute {
     to: Vec<String>,
 }
 
-/// A condition as written: exactly one of `all`, `any`, `not`, `field` (with one test).
+/// A condition as written: exactly one of `all`, `any`, `not`, `field` (with one test),
+/// `after`, `before` and `search`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCondition {
@@ -373,6 +579,7 @@ struct RawCondition {
     not_in: Option<Vec<toml::Value>>,
     prefix: Option<String>,
     suffix: Option<String>,
+    contains: Option<String>,
     glob: Option<String>,
     regex: Option<String>,
     exists: Option<bool>,
@@ -380,6 +587,9 @@ struct RawCondition {
     gte: Option<toml::Value>,
     lt: Option<toml::Value>,
     lte: Option<toml::Value>,
+    after: Option<String>,
+    before: Option<String>,
+    search: Option<String>,
     #[serde(default)]
     case_insensitive: bool,
 }
@@ -387,6 +597,8 @@ struct RawCondition {
 struct Compiler<'t> {
     text: &'t str,
     paths: Vec<Vec<String>>,
+    /// What relative times count from.
+    now: jiff::Timestamp,
 }
 
 impl Compiler<'_> {
@@ -406,9 +618,15 @@ impl Compiler<'_> {
             raw.any.is_some(),
             raw.not.is_some(),
             raw.field.is_some(),
+            raw.after.is_some(),
+            raw.before.is_some(),
+            raw.search.is_some(),
         ];
         if kinds.iter().filter(|&&given| given).count() != 1 {
-            return fail("give exactly one of `all`, `any`, `not` and `field`".into());
+            return fail(
+                "give exactly one of `all`, `any`, `not`, `field`, `after`, `before` and `search`"
+                    .into(),
+            );
         }
         let list = |compiler: &mut Self, items: &[Spanned<RawCondition>], name: &str| {
             items
@@ -426,6 +644,23 @@ impl Compiler<'_> {
         if let Some(inner) = &raw.not {
             let inner = self.condition(inner, &format!("{at}.not"), depth + 1)?;
             return Ok(Condition::Not(Box::new(inner)));
+        }
+        let whole_event = match (&raw.after, &raw.before, &raw.search) {
+            (Some(time), _, _) => Some(self.time(time, "after").map(Condition::After)),
+            (_, Some(time), _) => Some(self.time(time, "before").map(Condition::Before)),
+            (_, _, Some(words)) => {
+                Some(Search::new(words, raw.case_insensitive).map(Condition::Search))
+            }
+            _ => None,
+        };
+        if let Some(condition) = whole_event {
+            if self.test(raw).is_ok() {
+                return fail(
+                    "`after`, `before` and `search` test the whole event: no field test beside them"
+                        .into(),
+                );
+            }
+            return condition.or_else(fail);
         }
         let field = raw.field.as_deref().expect("counted above");
         if field.is_empty() || field.split('.').any(str::is_empty) {
@@ -512,6 +747,9 @@ impl Compiler<'_> {
         if let Some(suffix) = &raw.suffix {
             tests.push(Test::Suffix(fold(suffix), folding));
         }
+        if let Some(part) = &raw.contains {
+            tests.push(Test::Contains(fold(part), folding));
+        }
         if let Some(pattern) = &raw.glob {
             let glob: Glob = globset::GlobBuilder::new(pattern)
                 .case_insensitive(folding)
@@ -542,9 +780,45 @@ impl Compiler<'_> {
         }
         match tests.len() {
             1 => Ok(tests.pop().expect("one")),
-            0 => Err("a field test needs one of eq, ne, in, not_in, prefix, suffix, glob, regex, exists, gt, gte, lt, lte".into()),
+            0 => Err("a field test needs one of eq, ne, in, not_in, prefix, suffix, contains, glob, regex, exists, gt, gte, lt, lte".into()),
             _ => Err("a field test has one test; combine several with `all` or `any`".into()),
         }
+    }
+
+    /// `after`'s or `before`'s time: RFC 3339, or a span from now (`"-24h"`, `"-7d"`,
+    /// `"-1h30m"`) in milliseconds since the epoch.
+    fn time(&self, text: &str, name: &str) -> Result<i64, String> {
+        if let Ok(at) = text.parse::<jiff::Timestamp>() {
+            return Ok(at.as_millisecond());
+        }
+        let span = text.parse::<jiff::Span>().map_err(|_| {
+            format!("`{name}` takes an RFC 3339 time (\"2026-01-31T00:00:00Z\") or a span from now (\"-24h\", \"-7d\"), not `{text}`")
+        })?;
+        // Days are 24 hours here: counted in UTC.
+        self.now
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .checked_add(span)
+            .map(|at| at.timestamp().as_millisecond())
+            .map_err(|e| format!("`{name}` = `{text}`: {e}"))
+    }
+
+    fn required(&mut self, spanned: &Spanned<RawRequire>) -> Result<Vec<(usize, String)>, String> {
+        let fields = &spanned.get_ref().fields;
+        let bad = fields
+            .iter()
+            .find(|field| field.is_empty() || field.split('.').any(str::is_empty));
+        if fields.is_empty() || bad.is_some() {
+            return Err(format!(
+                "require ({}): `fields` names the fields every event must hold, as paths such as `tenant.id`{}",
+                self.position(spanned),
+                bad.map(|field| format!(" (not `{field}`)"))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(fields
+            .iter()
+            .map(|field| (self.path_index(field), field.clone()))
+            .collect())
     }
 
     fn path_index(&mut self, field: &str) -> usize {

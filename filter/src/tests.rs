@@ -3,7 +3,16 @@
 use super::*;
 
 fn keeps(policy: &Policy, event: &str) -> bool {
-    policy.keeps(&values(policy, event))
+    keeps_at(policy, event, 0)
+}
+
+/// Whether `policy` keeps `event`, whose time is `time_ms`.
+fn keeps_at(policy: &Policy, event: &str, time_ms: i64) -> bool {
+    let seen = Event {
+        json: event,
+        time_ms,
+    };
+    policy.keeps(&values(policy, event), &seen)
 }
 
 /// The values `policy` reads from `event` (a JSON object), as the reader captures them.
@@ -212,7 +221,13 @@ to = ["pager", "splunk-acme"]
     .unwrap();
     let route = |event: &str| {
         policy
-            .route(&values(&policy, event))
+            .route(
+                &values(&policy, event),
+                &Event {
+                    json: event,
+                    time_ms: 0,
+                },
+            )
             .map(<[String]>::to_vec)
     };
     assert_eq!(
@@ -229,7 +244,13 @@ to = ["pager", "splunk-acme"]
 
     let catch_all = Policy::parse("[[route]]\nto = [\"archive\"]\n").unwrap();
     assert_eq!(
-        catch_all.route(&values(&catch_all, "{}")),
+        catch_all.route(
+            &values(&catch_all, "{}"),
+            &Event {
+                json: "{}",
+                time_ms: 0
+            }
+        ),
         Some(&["archive".to_owned()][..])
     );
     let empty = Policy::parse("\n[[route]]\nto = []\n").unwrap_err();
@@ -296,4 +317,103 @@ all = [{ field = "level", in = ["WARN", "Érreur", 3], case_insensitive = true }
     assert!(keeps(&policy, r#"{"level":3}"#));
     assert!(!keeps(&policy, r#"{"level":"3"}"#));
     assert!(!keeps(&policy, r#"{"level":"info"}"#));
+}
+
+#[test]
+fn after_and_before_test_the_events_time_absolute_or_relative_to_the_compile() {
+    let now: jiff::Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
+    let ms = |at: &str| at.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let window = Policy::parse_at(
+        r#"keep = { all = [{ after = "2026-03-01T00:00:00Z" }, { before = "2026-03-02T00:00:00+00:00" }] }"#,
+        now,
+    )
+    .unwrap();
+    // At or after `after`, strictly before `before`.
+    assert!(keeps_at(&window, "{}", ms("2026-03-01T00:00:00Z")));
+    assert!(keeps_at(&window, "{}", ms("2026-03-01T23:59:59.999Z")));
+    assert!(!keeps_at(&window, "{}", ms("2026-03-02T00:00:00Z")));
+    assert!(!keeps_at(&window, "{}", ms("2026-02-28T23:59:59Z")));
+
+    let last_day = Policy::parse_at(r#"keep = { after = "-24h" }"#, now).unwrap();
+    assert!(keeps_at(&last_day, "{}", ms("2026-03-09T12:00:00Z")));
+    assert!(!keeps_at(&last_day, "{}", ms("2026-03-09T11:59:59Z")));
+    let last_week = Policy::parse_at(r#"drop = { before = "-7d" }"#, now).unwrap();
+    assert!(keeps_at(&last_week, "{}", ms("2026-03-03T12:00:00Z")));
+    assert!(!keeps_at(&last_week, "{}", ms("2026-03-03T11:00:00Z")));
+
+    let error = Policy::parse_at("\nkeep = { after = \"yesterday\" }", now).unwrap_err();
+    assert!(
+        error.starts_with("keep (line 2, column 8)") && error.contains("RFC 3339"),
+        "{error}"
+    );
+    let mixed = Policy::parse_at(r#"keep = { after = "-1h", eq = 1 }"#, now).unwrap_err();
+    assert!(mixed.contains("no field test beside them"), "{mixed}");
+}
+
+#[test]
+fn search_looks_in_every_string_value_not_in_keys_and_through_escapes() {
+    let policy = Policy::parse(r#"keep = { search = "admin" }"#).unwrap();
+    assert!(keeps(&policy, r#"{"actor":{"roles":["user","admin"]}}"#));
+    assert!(keeps(&policy, r#"{"path":"/v1/admin/users"}"#));
+    // A key is not a value; nor is a number.
+    assert!(!keeps(&policy, r#"{"admin":true,"n":1}"#));
+    // An escape cannot hide the words.
+    assert!(keeps(&policy, r#"{"role":"\u0061dmin"}"#));
+    assert!(!keeps(&policy, r#"{"role":"Admin"}"#));
+    let folded = Policy::parse(r#"keep = { search = "ADMIN", case_insensitive = true }"#).unwrap();
+    assert!(keeps(&folded, r#"{"role":"Admin"}"#));
+    // Words with a quote are found behind its escape.
+    let quoted = Policy::parse(r#"keep = { search = 'say "hi"' }"#).unwrap();
+    assert!(keeps(&quoted, r#"{"m":"they say \"hi\" often"}"#));
+    assert!(!keeps(&quoted, r#"{"m":"they say hi"}"#));
+    assert!(Policy::parse(r#"keep = { search = "" }"#).is_err());
+    // Keys and values at every depth, in arrays and objects.
+    assert!(!keeps(
+        &policy,
+        r#"{"a":[{"admin":1},"x",{"b":{"admin":[]}}]}"#
+    ));
+    assert!(keeps(&policy, r#"{"a":[{"k":1},{"admin":"the admin"}]}"#));
+    assert!(keeps(&policy, r#"{"a":[[],[["admin"]]]}"#));
+    assert!(!keeps(&policy, r#"{"ad\"min admin":"x"}"#));
+    assert!(keeps(&policy, r#"{"ad\"min":"x","y":"\"admin\u0020"}"#));
+    assert!(!keeps(&policy, r#"{"x\\":"ad","min":"min"}"#));
+}
+
+#[test]
+fn contains_tests_one_fields_text() {
+    let policy = Policy::parse(
+        r#"drop = { field = "path", contains = "/internal/", case_insensitive = true }"#,
+    )
+    .unwrap();
+    assert!(!keeps(&policy, r#"{"path":"/api/INTERNAL/x"}"#));
+    assert!(keeps(&policy, r#"{"path":"/api/public/x"}"#));
+    assert!(keeps(&policy, r#"{"other":"/internal/"}"#));
+}
+
+#[test]
+fn require_names_the_first_field_an_event_lacks() {
+    let policy = Policy::parse("[require]\nfields = [\"tenant_id\", \"actor.id\"]\n").unwrap();
+    assert!(policy.requires());
+    let missing = |event: &str| policy.missing(&values(&policy, event)).map(str::to_owned);
+    assert_eq!(missing(r#"{"tenant_id":"t1","actor":{"id":"u1"}}"#), None);
+    assert_eq!(missing(r#"{"tenant_id":"t1","actor":{"id":7}}"#), None);
+    assert_eq!(
+        missing(r#"{"actor":{"id":"u1"}}"#).as_deref(),
+        Some("tenant_id")
+    );
+    assert_eq!(
+        missing(r#"{"tenant_id":"","actor":{"id":"u1"}}"#).as_deref(),
+        Some("tenant_id")
+    );
+    assert_eq!(
+        missing(r#"{"tenant_id":"t","actor":{"id":null}}"#).as_deref(),
+        Some("actor.id")
+    );
+    assert!(
+        !Policy::parse("keep = { field = \"a\", exists = true }")
+            .unwrap()
+            .requires()
+    );
+    let empty = Policy::parse("[require]\nfields = []\n").unwrap_err();
+    assert!(empty.starts_with("require (line 1, column 1)"), "{empty}");
 }

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use sluice_filter::Policy;
+use sluice_filter::{Event, Policy};
 
 use super::scan::{Captured, Wanted};
 use super::select::Slotted;
@@ -56,6 +56,12 @@ pub enum Parsed {
     Rejected(Reject, String),
     /// Dropped by the filter at this index of the parser's filters.
     Filtered(usize),
+    /// Kept, but without a field the filter at this index requires (`[require]`): for
+    /// the dead-letter store, as [`Reject::Required`].
+    Unfit {
+        filter: usize,
+        field: String,
+    },
 }
 
 /// The kinds of line that are not events, for the figures kept of each.
@@ -75,16 +81,19 @@ pub enum Reject {
     /// Refused by its source's protocol before it was parsed (a Splunk HEC envelope
     /// without an `event`).
     Protocol,
+    /// Without a field a filter policy requires.
+    Required,
 }
 
 impl Reject {
-    pub const ALL: [Reject; 6] = [
+    pub const ALL: [Reject; 7] = [
         Reject::NotUtf8,
         Reject::NotJson,
         Reject::NotObject,
         Reject::TooDeep,
         Reject::TooLong,
         Reject::Protocol,
+        Reject::Required,
     ];
 
     /// Its name in metrics.
@@ -96,6 +105,7 @@ impl Reject {
             Reject::TooDeep => "too_deep",
             Reject::TooLong => "too_long",
             Reject::Protocol => "protocol",
+            Reject::Required => "required_field_missing",
         }
     }
 }
@@ -226,8 +236,20 @@ impl LineParser {
                 return Parsed::Rejected(kind, reason);
             }
         };
-        if let Some(dropped) = self.dropping_filter(&scanned.captured) {
-            return Parsed::Filtered(dropped);
+        // The first field in the configured order that holds a time; one that is null
+        // or garbage gives way to the next.
+        let times = &scanned.captured[..self.time_fields];
+        let latest_ms = now_ms.saturating_add(self.bounds.max_future_ms);
+        let parsed_time = times.iter().flatten().find_map(|value| {
+            time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
+        });
+        let time_ms = parsed_time.unwrap_or(now_ms);
+        let event = Event {
+            json: text,
+            time_ms,
+        };
+        if let Some(unkept) = self.filtering(&scanned.captured, &event) {
+            return unkept;
         }
         let offset = chunk.data.len();
         if scanned.has_duplicate_keys {
@@ -244,17 +266,10 @@ impl LineParser {
             chunk.data.push_str(text);
         }
         let json = &chunk.data[offset..];
-        // The first field in the configured order that holds a time; one that is null
-        // or garbage gives way to the next.
-        let times = &scanned.captured[..self.time_fields];
-        let latest_ms = now_ms.saturating_add(self.bounds.max_future_ms);
-        let parsed_time = times.iter().flatten().find_map(|value| {
-            time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
-        });
         chunk.events.push(EventMeta {
             offset: offset as u32,
             len: json.len() as u32,
-            time_ms: parsed_time.unwrap_or(now_ms),
+            time_ms,
             ingest_time: parsed_time.is_none(),
             id: xxhash_rust::xxh3::xxh3_128_with_seed(json.as_bytes(), id_seed),
         });
@@ -263,11 +278,22 @@ impl LineParser {
         }
     }
 
-    /// The first filter that drops an event whose captured fields are `captured`.
-    fn dropping_filter(&self, captured: &[Option<Captured>]) -> Option<usize> {
-        self.filters
-            .with_values(captured)
-            .position(|(policy, values)| !policy.keeps(&values))
+    /// What the filters make of `event`, whose captured fields are `captured`: the
+    /// first that drops it, or the first that keeps it without a field it requires;
+    /// `None` when every filter keeps it.
+    fn filtering(&self, captured: &[Option<Captured>], event: &Event<'_>) -> Option<Parsed> {
+        for (filter, (policy, values)) in self.filters.with_values(captured).enumerate() {
+            if !policy.keeps(&values, event) {
+                return Some(Parsed::Filtered(filter));
+            }
+            if let Some(field) = policy.missing(&values) {
+                return Some(Parsed::Unfit {
+                    filter,
+                    field: field.to_owned(),
+                });
+            }
+        }
+        None
     }
 }
 

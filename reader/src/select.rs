@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use sluice_filter::{Number, Policy, Value};
+use sluice_filter::{Event, Number, Policy, Value};
 
 use super::scan::{self, Captured, Wanted};
 
@@ -101,13 +101,15 @@ impl Selector {
     }
 
     /// Whether the destination skips `json`, an event the reader accepted (so it
-    /// scans; should it not, the event is taken: the destination's checks see it).
-    pub fn skips(&self, json: &str) -> Option<Skip> {
+    /// scans; should it not, the event is taken: the destination's checks see it),
+    /// whose time is `time_ms`.
+    pub fn skips(&self, json: &str, time_ms: i64) -> Option<Skip> {
         let scanned = scan::scan(json, &self.wanted, self.max_depth).ok()?;
         let captured = &scanned.captured;
+        let event = Event { json, time_ms };
         let routed_away = self.routing.with_values(captured).any(|(policy, values)| {
             policy
-                .route(&values)
+                .route(&values, &event)
                 .is_some_and(|to| !to.contains(&self.destination))
         });
         if routed_away {
@@ -116,18 +118,19 @@ impl Selector {
         let dropped = self
             .filter
             .with_values(captured)
-            .any(|(policy, values)| !policy.keeps(&values));
+            .any(|(policy, values)| !policy.keeps(&values, &event));
         dropped.then_some(Skip::Filtered)
     }
 
     /// Where the global routes send `json`: the destinations named by every route that
     /// matches it (one per routing policy); none when no route matches, and the event
     /// goes to every destination that takes its source. For `sluice preview`.
-    pub fn routed_to(&self, json: &str) -> Option<Vec<String>> {
+    pub fn routed_to(&self, json: &str, time_ms: i64) -> Option<Vec<String>> {
         let scanned = scan::scan(json, &self.wanted, self.max_depth).ok()?;
+        let event = Event { json, time_ms };
         let mut to: Option<Vec<String>> = None;
         for (policy, values) in self.routing.with_values(&scanned.captured) {
-            if let Some(targets) = policy.route(&values) {
+            if let Some(targets) = policy.route(&values, &event) {
                 to = Some(match to {
                     None => targets.to_vec(),
                     Some(so_far) => so_far.into_iter().filter(|t| targets.contains(t)).collect(),
@@ -160,13 +163,13 @@ to = ["acme"]
         let other = Selector::new("other", None, [routing], 64).unwrap();
 
         let for_acme = r#"{"tenant":"acme","path":"/login"}"#;
-        assert_eq!(acme.skips(for_acme), None);
-        assert_eq!(other.skips(for_acme), Some(Skip::RoutedAway));
+        assert_eq!(acme.skips(for_acme, 0), None);
+        assert_eq!(other.skips(for_acme, 0), Some(Skip::RoutedAway));
         let health = r#"{"tenant":"acme","path":"/health/live"}"#;
-        assert_eq!(acme.skips(health), Some(Skip::Filtered));
+        assert_eq!(acme.skips(health, 0), Some(Skip::Filtered));
         let unrouted = r#"{"tenant":"else","path":"/x"}"#;
-        assert_eq!(acme.skips(unrouted), None);
-        assert_eq!(other.skips(unrouted), None);
+        assert_eq!(acme.skips(unrouted, 0), None);
+        assert_eq!(other.skips(unrouted, 0), None);
     }
 
     #[test]

@@ -418,3 +418,124 @@ async fn preview_of_a_configured_destination_follows_its_routes_filter_and_setti
         transcript(&output)
     );
 }
+
+/// Seed 002 and 003's export rules in one global policy: a window of time (two days of
+/// a week, and the last day by a relative bound), words anywhere in the event's text
+/// values, and a tenant every exported event must name. What the window or the search
+/// leaves out is filtered; what they keep without a tenant goes to the dead-letter
+/// store with the reason, and the run says so in its exit code.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_selects_by_time_and_text_and_dead_letters_events_without_a_required_field() {
+    let now = jiff::Timestamp::now();
+    let week: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let mut lines = Vec::new();
+    let mut expected = Vec::new();
+    let mut unfit = Vec::new();
+    for n in 0..400u64 {
+        // Every 30 minutes from the 1st; the last 40 around now, 45 minutes apart from
+        // 29 h 40 min ago (none within 20 minutes of the relative bound).
+        let at = match n < 360 {
+            true => week + jiff::SignedDuration::from_mins(30 * n as i64),
+            false => {
+                now - jiff::SignedDuration::from_mins(29 * 60 + 40)
+                    + jiff::SignedDuration::from_mins(45 * (n as i64 - 360))
+            }
+        };
+        // "ADMIN" in a nested value, spelled with an escape, as a key only, or absent.
+        let (text, holds_words) = match n % 4 {
+            0 => (r#""actor":{"roles":["viewer","ADMIN"]}"#, true),
+            1 => (r#""path":"/v1/\u0061dmin/keys""#, true),
+            2 => (r#""admin":false"#, false),
+            _ => (r#""path":"/v1/keys""#, false),
+        };
+        let tenant = match n % 7 {
+            0 => String::new(),
+            1 => r#","tenant_id":"""#.to_owned(),
+            _ => r#","tenant_id":"t-1""#.to_owned(),
+        };
+        lines.push(format!(r#"{{"n":{n},"timestamp":"{at}",{text}{tenant}}}"#));
+        let in_window = ("2026-11-03T00:00:00Z".parse::<jiff::Timestamp>().unwrap()
+            ..("2026-11-05T00:00:00Z".parse().unwrap()))
+            .contains(&at)
+            || at >= now - jiff::SignedDuration::from_hours(24);
+        if in_window && holds_words {
+            match n % 7 {
+                0 | 1 => unfit.push(n),
+                _ => expected.push(n),
+            }
+        }
+    }
+    let harness = Harness::new();
+    harness.write("data/audit.jsonl", lines.join("\n") + "\n");
+    harness.write(
+        "filters/export.toml",
+        r#"
+[keep]
+all = [
+  { any = [
+      { all = [{ after = "2026-11-03T00:00:00Z" }, { before = "2026-11-05T00:00:00Z" }] },
+      { after = "-24h" },
+  ] },
+  { search = "admin", case_insensitive = true },
+]
+[require]
+fields = ["tenant_id"]
+"#,
+    );
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\
+         [[filters]]\nname = \"export\"\npolicy = \"filters/export.toml\"\n{}",
+        capture_destination("siem", "")
+    ));
+    let output = harness.sluice(&["run", "-c", "sluice.toml"], &[]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    let mut delivered = captured_numbers(&harness, "captured-siem");
+    delivered.sort_unstable();
+    assert!(
+        expected.len() > 20 && unfit.len() > 5,
+        "the sample exercises each way"
+    );
+    assert_eq!(delivered, expected, "{}", transcript(&output));
+    let dead: Vec<(u64, String)> = harness
+        .dead_letters()
+        .iter()
+        .map(|record| {
+            let line: Value = serde_json::from_str(record["line"].as_str().unwrap()).unwrap();
+            (
+                line["n"].as_u64().unwrap(),
+                record["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dead.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        unfit,
+        "{}",
+        transcript(&output)
+    );
+    assert!(
+        dead.iter().all(|(_, reason)| reason
+            == "filter `export`: the policy requires `tenant_id`, which the event lacks (absent, null or empty)"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        summary_figure(&output, "lines_rejected"),
+        unfit.len() as u64
+    );
+    assert_eq!(
+        summary_figure(&output, "filtered"),
+        400 - (expected.len() + unfit.len()) as u64
+    );
+
+    // A destination's own policy cannot dead-letter: [require] is refused there.
+    let own = format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        capture_destination("siem", "filter = \"filters/export.toml\"")
+    );
+    let stderr = check_fails(&harness, &own, &[]).await;
+    assert!(
+        stderr.contains("destinations[0] (`siem`).filter")
+            && stderr.contains("has a [require] table"),
+        "{stderr}"
+    );
+}

@@ -89,7 +89,7 @@ pub async fn run_batcher(
                 // one that is): each batch's holder names the events it answers for.
                 let mut covered = 0;
                 for (index, meta) in (0u32..).zip(&chunk.events) {
-                    if let Some(skip) = selector.as_ref().and_then(|s| s.skips(chunk.json(meta))) {
+                    if let Some(skip) = selector.as_ref().and_then(|s| s.skips(chunk.json(meta), meta.time_ms)) {
                         selection.count(skip);
                         continue;
                     }

@@ -227,7 +227,10 @@ async fn send_again(
                     }
                     members.push(group * REPLAY_CHUNK + offset);
                 }
-                Parsed::Blank | Parsed::Rejected(..) | Parsed::Filtered(_) => eprintln!(
+                Parsed::Blank
+                | Parsed::Rejected(..)
+                | Parsed::Filtered(_)
+                | Parsed::Unfit { .. } => eprintln!(
                     "sluice: warning: {}:{}: the event is no longer taken by [events]; left in the store",
                     files[found.file].display(),
                     found.line + 1

@@ -12,7 +12,9 @@ use crate::config::{Config, EventsConfig, FilterConfig, Policy, default_cache_di
 use crate::deliver::FilterStage;
 use crate::event::{EventMeta, Events};
 use crate::module::{CallError, FormatterModule, Limits, ModuleSource, Runtime, Setup};
-use crate::pipeline::{ChunkBuilder, Filters, Line, Origin, Parsed, line_parser, too_long};
+use crate::pipeline::{
+    ChunkBuilder, Filters, Line, Origin, Parsed, line_parser, too_long, unfit_reason,
+};
 use crate::source::{LinePosition, LineSplitter};
 use sluice_contract::answer;
 use sluice_contract::types::{Compression, FormatError, FramedMessages, Request};
@@ -259,6 +261,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         let rejected = match line {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
                 Parsed::Rejected(_, reason) => Some(reason),
+                Parsed::Unfit { field, .. } => Some(unfit_reason(&field)),
                 Parsed::Filtered(_) => {
                     dropped += 1;
                     None
@@ -289,7 +292,11 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         for meta in taken {
             let json = meta.json_in(&chunk.data);
-            match plan.routes.as_ref().map(|routes| routes.routed_to(json)) {
+            let routed = plan
+                .routes
+                .as_ref()
+                .map(|r| r.routed_to(json, meta.time_ms));
+            match routed {
                 None => writeln!(out, "{json}")?,
                 Some(Some(to)) => writeln!(out, "to {}: {json}", to.join(", "))?,
                 Some(None) => writeln!(out, "to every destination (no route matches): {json}")?,
@@ -336,7 +343,7 @@ fn taken<'c>(plan: &Plan, chunk: &'c ChunkBuilder) -> Result<Vec<&'c EventMeta>>
         match plan
             .selector
             .as_ref()
-            .and_then(|s| s.skips(meta.json_in(&chunk.data)))
+            .and_then(|s| s.skips(meta.json_in(&chunk.data), meta.time_ms))
         {
             Some(Skip::RoutedAway) => routed_away += 1,
             Some(Skip::Filtered) => filtered += 1,

@@ -87,6 +87,10 @@ fn compile(config: &FilterConfig, text: &str, attached: Attached<'_>) -> Result<
             "filter `{}` ({file}): [[route]] tables belong in a global [[filters]] policy",
             config.name
         ),
+        Attached::Destination if policy.requires() => bail!(
+            "filter `{}` ({file}): [require] belongs in a global [[filters]] policy (an event without the field is dead-lettered as it is read)",
+            config.name
+        ),
         Attached::Global { destinations } => {
             if let Some(unknown) = policy
                 .route_targets()

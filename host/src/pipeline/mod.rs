@@ -98,6 +98,12 @@ pub fn too_long(len: u64, max_line_bytes: usize, kept: usize) -> String {
     )
 }
 
+/// Why an event a filter kept is not exported: it lacks `field`, which the filter's
+/// `[require]` names.
+pub fn unfit_reason(field: &str) -> String {
+    format!("the policy requires `{field}`, which the event lacks (absent, null or empty)")
+}
+
 /// The parser an `[events]` table asks for, applying `filters` in order.
 pub fn line_parser(config: &EventsConfig, filters: Vec<Arc<Policy>>) -> LineParser {
     let bounds = TimeBounds {
@@ -396,6 +402,14 @@ impl Ingest {
                 }
             }
             Parsed::Rejected(kind, reason) => self.reject(origin, kind, &reason, line),
+            Parsed::Unfit { filter, field } => {
+                let reason = format!(
+                    "filter `{}`: {}",
+                    self.parsing.counts[filter].name,
+                    unfit_reason(&field)
+                );
+                self.reject(origin, Reject::Required, &reason, line);
+            }
             // Neither an event nor an error: counted, never dead-lettered.
             Parsed::Filtered(filter) => {
                 Counters::add(&self.parsing.counts[filter].dropped, 1);
