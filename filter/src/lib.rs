@@ -54,6 +54,10 @@ use toml::Spanned;
 /// How deep `all`, `any` and `not` may nest.
 pub const MAX_DEPTH: usize = 16;
 
+/// The longest words `search` takes: a case-insensitive search of longer ones costs
+/// more per event than the rest of the pipeline.
+const MAX_SEARCH_CHARS: usize = 1024;
+
 /// A field's value as the reader captured it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
@@ -162,8 +166,10 @@ struct Search {
 
 impl Search {
     fn new(words: &str, fold: bool) -> Result<Search, String> {
-        if words.is_empty() {
-            return Err("`search` needs the words to look for".into());
+        if words.is_empty() || words.chars().count() > MAX_SEARCH_CHARS {
+            return Err(format!(
+                "`search` takes 1 to {MAX_SEARCH_CHARS} characters to look for"
+            ));
         }
         let pattern = match fold {
             false => Words::Exact(Box::new(
@@ -791,9 +797,13 @@ impl Compiler<'_> {
         if let Ok(at) = text.parse::<jiff::Timestamp>() {
             return Ok(at.as_millisecond());
         }
-        let span = text.parse::<jiff::Span>().map_err(|_| {
-            format!("`{name}` takes an RFC 3339 time (\"2026-01-31T00:00:00Z\") or a span from now (\"-24h\", \"-7d\"), not `{text}`")
-        })?;
+        let span = text
+            .parse::<jiff::Span>()
+            .ok()
+            .filter(|span| span.is_negative())
+            .ok_or_else(|| {
+                format!("`{name}` takes an RFC 3339 time (\"2026-01-31T00:00:00Z\") or a span back from now (\"-24h\", \"-7d\"), not `{}`", shown(text))
+            })?;
         // Days are 24 hours here: counted in UTC.
         self.now
             .to_zoned(jiff::tz::TimeZone::UTC)
@@ -835,6 +845,14 @@ impl Compiler<'_> {
     /// `line L, column C` of a condition in the policy's text.
     fn position<T>(&self, spanned: &Spanned<T>) -> String {
         position(self.text, spanned.span().start)
+    }
+}
+
+/// `text` for an error message: its first 80 characters.
+fn shown(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
     }
 }
 

@@ -346,6 +346,12 @@ fn after_and_before_test_the_events_time_absolute_or_relative_to_the_compile() {
         error.starts_with("keep (line 2, column 8)") && error.contains("RFC 3339"),
         "{error}"
     );
+    // A span forward of now is not a bound anyone means by `after = "24h"`.
+    for forward in ["24h", "+24h", "PT1H", "0s"] {
+        let error =
+            Policy::parse_at(&format!("keep = {{ after = \"{forward}\" }}"), now).unwrap_err();
+        assert!(error.contains("a span back from now"), "{forward}: {error}");
+    }
     let mixed = Policy::parse_at(r#"keep = { after = "-1h", eq = 1 }"#, now).unwrap_err();
     assert!(mixed.contains("no field test beside them"), "{mixed}");
 }
@@ -367,6 +373,12 @@ fn search_looks_in_every_string_value_not_in_keys_and_through_escapes() {
     assert!(keeps(&quoted, r#"{"m":"they say \"hi\" often"}"#));
     assert!(!keeps(&quoted, r#"{"m":"they say hi"}"#));
     assert!(Policy::parse(r#"keep = { search = "" }"#).is_err());
+    let long = format!("keep = {{ search = \"{}\" }}", "a".repeat(1025));
+    let error = Policy::parse(&long).unwrap_err();
+    assert!(
+        error.contains("1 to 1024 characters") && error.len() < 200,
+        "{error}"
+    );
     // Keys and values at every depth, in arrays and objects.
     assert!(!keeps(
         &policy,

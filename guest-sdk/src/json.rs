@@ -16,6 +16,13 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Only the members on the path are parsed into values; the others are skipped, so the
 /// cost is one pass over the text and no tree.
 pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
+    // A number no `Value` holds exactly is given as its text ([`crate::lossless`]).
+    serde_json::from_str(&crate::lossless::fit(field_text(json, path)?)).ok()
+}
+
+/// The JSON text of the value at a dotted path, as the event wrote it (`-0`, `1e400`
+/// and `[1, 2]` stay so), found as [`field`] finds it.
+pub fn field_text<'a>(json: &'a str, path: &str) -> Option<&'a str> {
     let raw = match member(json, path) {
         Some(raw) => raw,
         None => path
@@ -24,8 +31,7 @@ pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
                 member(inner.map_or(json, RawValue::get), part).map(Some)
             })??,
     };
-    // A number no `Value` holds exactly is given as its text ([`crate::lossless`]).
-    serde_json::from_str(&crate::lossless::fit(raw.get())).ok()
+    Some(raw.get())
 }
 
 /// Whether the JSON object `json` has a member `key` at its top level, escaped keys

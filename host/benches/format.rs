@@ -34,7 +34,7 @@ const ROUNDS: usize = 7;
 
 /// Every built-in module, with the settings it needs (and a schema row), for the
 /// per-module rows.
-const MODULES: [(&str, &[(&str, &str)]); 15] = [
+const MODULES: [(&str, &[(&str, &str)]); 16] = [
     ("splunk-hec", &[("index", "audit")]),
     ("splunk-hec", &[("index", "audit"), ("payload", "cef")]),
     ("elasticsearch", &[("index", "audit")]),
@@ -62,6 +62,13 @@ const MODULES: [(&str, &[(&str, &str)]); 15] = [
     ("syslog", &[]),
     ("cef", &[]),
     ("leef", &[]),
+    (
+        "csv",
+        &[(
+            "columns",
+            "timestamp,actor.id,path,status_code,sluice.event_id",
+        )],
+    ),
 ];
 
 /// Events in a batch of the per-module rows.

@@ -244,27 +244,30 @@ impl LineParser {
             time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
         });
         let time_ms = parsed_time.unwrap_or(now_ms);
-        let event = Event {
-            json: text,
-            time_ms,
-        };
-        if let Some(unkept) = self.filtering(&scanned.captured, &event) {
-            return unkept;
-        }
-        let offset = chunk.data.len();
-        if scanned.has_duplicate_keys {
-            match normalize::dedupe_keys(text) {
-                Ok(normalized) => chunk.data.push_str(&normalized),
+        // A key written twice keeps its last value: the event as it is kept is what the
+        // policies see (a `search` of the first value would judge text no one receives).
+        let normalized = match scanned.has_duplicate_keys {
+            true => match normalize::dedupe_keys(text) {
+                Ok(normalized) => Some(normalized),
                 Err(error) => {
                     return Parsed::Rejected(
                         Reject::NotJson,
                         format!("cannot normalize repeated keys: {error}"),
                     );
                 }
-            }
-        } else {
-            chunk.data.push_str(text);
+            },
+            false => None,
+        };
+        let kept = normalized.as_deref().unwrap_or(text);
+        let event = Event {
+            json: kept,
+            time_ms,
+        };
+        if let Some(unkept) = self.filtering(&scanned.captured, &event) {
+            return unkept;
         }
+        let offset = chunk.data.len();
+        chunk.data.push_str(kept);
         let json = &chunk.data[offset..];
         chunk.events.push(EventMeta {
             offset: offset as u32,
@@ -379,6 +382,35 @@ mod tests {
         assert_eq!(
             chunk.events[0].time_ms, 5_000,
             "the time field is still read"
+        );
+    }
+
+    /// A hostile run hid `DELETE /users` from `drop = { search = "healthcheck" }` by
+    /// writing the key twice: the policy searched the first value, the event kept the
+    /// last.
+    #[test]
+    fn search_sees_the_event_as_it_is_kept_when_a_key_repeats() {
+        let policy = Policy::parse("drop = { search = \"healthcheck\" }").unwrap();
+        let parser = LineParser::with_filters(
+            Vec::new(),
+            vec![Arc::new(policy)],
+            TimeBounds::default(),
+            128,
+        );
+        let mut chunk = ChunkBuilder::default();
+        let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, 1_000, &mut chunk);
+        assert!(matches!(
+            parse(r#"{"msg":"healthcheck","o":{"m":"healthcheck","m":"x"},"msg":"DELETE /users"}"#),
+            Parsed::Event { .. }
+        ));
+        assert_eq!(
+            parse(r#"{"msg":"DELETE /users","msg":"healthcheck"}"#),
+            Parsed::Filtered(0)
+        );
+        assert_eq!(chunk.events.len(), 1);
+        assert_eq!(
+            chunk.events[0].json_in(&chunk.data),
+            r#"{"msg":"DELETE /users","o":{"m":"x"}}"#
         );
     }
 

@@ -18,6 +18,10 @@ fn required_settings(module: &str) -> &'static str {
             "dcr_immutable_id = \"dcr-0123456789abcdef0123456789abcdef\", stream = \"Custom-Audit\""
         }
         "elasticsearch" => "index = \"audit\"",
+        // A CSV holds the columns asked for: here the event's and all of the host's.
+        "csv" => {
+            "columns = \"user,sluice.event_id,sluice.time_source,sluice.host,sluice.machine_id,sluice.version,sluice.tags\""
+        }
         _ => "",
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod cloudwatch;
 mod config_reload;
 mod contract_versions;
+mod csv;
 mod datadog;
 mod dead_letter;
 mod elasticsearch;
