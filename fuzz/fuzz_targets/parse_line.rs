@@ -71,7 +71,9 @@ fuzz_target!(|line: &[u8]| {
                 "the reader refused an object the reference accepts: {reason}"
             );
         }
-        Parsed::Filtered(_) => panic!("an event filtered by a parser without filters"),
+        Parsed::Filtered(_) | Parsed::Unfit { .. } => {
+            panic!("an event filtered by a parser without filters")
+        }
     }
 });
 

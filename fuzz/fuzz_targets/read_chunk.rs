@@ -24,7 +24,9 @@ fuzz_target!(|input: (u16, &[u8])| {
                     assert!(!reason.is_empty());
                     rejected += 1;
                 }
-                Parsed::Filtered(_) => panic!("an event filtered by a parser without filters"),
+                Parsed::Filtered(_) | Parsed::Unfit { .. } => {
+                    panic!("an event filtered by a parser without filters")
+                }
             },
             Line::TooLong { .. } => rejected += 1,
         }
