@@ -10,8 +10,10 @@
 //! (a delimiter, a quote, CR or LF inside; quotes doubled), and rows end with CRLF.
 //!
 //! A cell that a spreadsheet would run as a formula (its text starts with `=`, `+`, `-`,
-//! `@`, a tab or a CR: OWASP's CSV injection rule) gets a `'` in front, so that it is
-//! shown as text, unless `neutralize_formulas = false`. That changes what such a cell
+//! `@`, a tab or a CR: OWASP's CSV injection rule; or a byte-order mark) gets a `'` in
+//! front, so that it is shown as text, unless `neutralize_formulas = false`. A cell
+//! holding `,`, `;` or a tab is quoted whatever the delimiter, so that a spreadsheet
+//! splitting on another list separator finds no new cell in it. That changes what such a cell
 //! says (`-5` in a text field becomes `'-5`; number values are never changed).
 
 use sluice_guest::time::rfc3339_utc;
@@ -124,10 +126,11 @@ impl sluice_guest::Formatter for Csv {
             .iter()
             .map(|name| Column::named(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let delimiter = match settings.text("delimiter").as_deref() {
+        // `get`, not `text`: a blank value is a mistake to say, not the default.
+        let delimiter = match settings.get("delimiter") {
             Some(",") | None => b',',
             Some(";") => b';',
-            Some("tab") => b'\t',
+            Some("tab" | "\t") => b'\t',
             Some(other) => {
                 return Err(FormatError::setting(
                     "delimiter",
@@ -246,14 +249,21 @@ impl Csv {
             if i > 0 {
                 out.push(self.delimiter);
             }
+            // A byte-order mark first is read as the file's encoding by spreadsheets,
+            // and what follows it as the cell.
             let formula = self.neutralize
                 && cell.from_text
-                && cell.text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+                && cell
+                    .text
+                    .starts_with(['=', '+', '-', '@', '\t', '\r', '\u{feff}']);
+            // Every list separator a spreadsheet may split on is quoted, whatever the
+            // delimiter: Excel splits a `.csv` on the system's (`;` in much of Europe),
+            // and an unquoted `x;=cmd` would start a cell with a formula.
             let quoted = formula
                 || cell
                     .text
                     .bytes()
-                    .any(|b| matches!(b, b'"' | b'\r' | b'\n') || b == self.delimiter);
+                    .any(|b| matches!(b, b'"' | b'\r' | b'\n' | b',' | b';' | b'\t'));
             if quoted {
                 out.push(b'"');
             }

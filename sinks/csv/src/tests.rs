@@ -51,6 +51,29 @@ fn text_a_spreadsheet_would_run_is_shown_as_text_and_numbers_stay_numbers() {
     assert_eq!(off, "c,g\r\n-2,-3\r\n");
 }
 
+/// From a hostile run: a spreadsheet splitting a `.csv` on `;` (or `,`) found a formula
+/// in an unquoted cell, and a byte-order mark hid one from the rule.
+#[test]
+fn every_list_separator_is_quoted_and_a_byte_order_mark_does_not_hide_a_formula() {
+    let events = [r#"{"a":"x;=cmd|' /C calc'!A0","b":"y,=1+1","c":"\ufeff=1+1"}"#];
+    for (delimiter, separator) in [(",", ","), (";", ";"), ("tab", "\t")] {
+        let text = body(
+            &[
+                ("columns", "a,b,c"),
+                ("delimiter", delimiter),
+                ("header", "false"),
+            ],
+            &events,
+        );
+        let cells = [
+            "\"x;=cmd|' /C calc'!A0\"",
+            "\"y,=1+1\"",
+            "\"'\u{feff}=1+1\"\r\n",
+        ];
+        assert_eq!(text, cells.join(separator), "delimiter {delimiter}");
+    }
+}
+
 #[test]
 fn the_hosts_fields_a_delimiter_and_no_header() {
     let text = body(
@@ -74,4 +97,5 @@ fn columns_are_required_and_checked() {
     assert!(problem(&[("columns", "a,,b")]).contains("has no name"));
     assert!(problem(&[("columns", "sluice.nope")]).contains("not one of the host's fields"));
     assert!(problem(&[("columns", "a"), ("delimiter", "|")]).contains("`|`"));
+    assert!(problem(&[("columns", "a"), ("delimiter", " ")]).contains("give `,`"));
 }
