@@ -31,6 +31,8 @@ pub struct Csv {
     neutralize: bool,
     gzip: bool,
     enrichment: Enrichment,
+    /// `sluice.tags`: the tags as a JSON object, made once.
+    tags: String,
 }
 
 /// What one column holds.
@@ -145,6 +147,14 @@ impl sluice_guest::Formatter for Csv {
             neutralize: settings.flag("neutralize_formulas")?,
             gzip: settings.flag("gzip")?,
             enrichment: enrichment.clone(),
+            tags: serde_json::Value::Object(
+                enrichment
+                    .tags
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone().into()))
+                    .collect(),
+            )
+            .to_string(),
         };
         if settings.flag("header")? {
             let mut header = Vec::new();
@@ -231,15 +241,7 @@ impl Csv {
             Column::Host => text(self.enrichment.host_name.clone()),
             Column::MachineId => text(self.enrichment.machine_id.clone()),
             Column::Version => text(self.enrichment.sluice_version.clone()),
-            Column::Tags => {
-                let tags: serde_json::Map<String, serde_json::Value> = self
-                    .enrichment
-                    .tags
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone().into()))
-                    .collect();
-                text(serde_json::Value::Object(tags).to_string())
-            }
+            Column::Tags => text(self.tags.clone()),
         }
     }
 
