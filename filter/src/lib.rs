@@ -652,8 +652,8 @@ impl Compiler<'_> {
             return Ok(Condition::Not(Box::new(inner)));
         }
         let whole_event = match (&raw.after, &raw.before, &raw.search) {
-            (Some(time), _, _) => Some(self.time(time, "after").map(Condition::After)),
-            (_, Some(time), _) => Some(self.time(time, "before").map(Condition::Before)),
+            (Some(time), _, _) => Some(instant(time, "after", self.now).map(Condition::After)),
+            (_, Some(time), _) => Some(instant(time, "before", self.now).map(Condition::Before)),
             (_, _, Some(words)) => {
                 Some(Search::new(words, raw.case_insensitive).map(Condition::Search))
             }
@@ -791,27 +791,6 @@ impl Compiler<'_> {
         }
     }
 
-    /// `after`'s or `before`'s time: RFC 3339, or a span from now (`"-24h"`, `"-7d"`,
-    /// `"-1h30m"`) in milliseconds since the epoch.
-    fn time(&self, text: &str, name: &str) -> Result<i64, String> {
-        if let Ok(at) = text.parse::<jiff::Timestamp>() {
-            return Ok(at.as_millisecond());
-        }
-        let span = text
-            .parse::<jiff::Span>()
-            .ok()
-            .filter(|span| span.is_negative())
-            .ok_or_else(|| {
-                format!("`{name}` takes an RFC 3339 time (\"2026-01-31T00:00:00Z\") or a span back from now (\"-24h\", \"-7d\"), not `{}`", shown(text))
-            })?;
-        // Days are 24 hours here: counted in UTC.
-        self.now
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .checked_add(span)
-            .map(|at| at.timestamp().as_millisecond())
-            .map_err(|e| format!("`{name}` = `{text}`: {e}"))
-    }
-
     fn required(&mut self, spanned: &Spanned<RawRequire>) -> Result<Vec<(usize, String)>, String> {
         let fields = &spanned.get_ref().fields;
         let bad = fields
@@ -849,6 +828,30 @@ impl Compiler<'_> {
 }
 
 /// `text` for an error message: its first 80 characters.
+/// A time as policies and `sluice export` take it: RFC 3339, `now`, or a span back from
+/// `now` (`"-24h"`, `"-7d"`, `"-1h30m"`); in milliseconds since the epoch. `name` is what the
+/// error calls it.
+pub fn instant(text: &str, name: &str, now: jiff::Timestamp) -> Result<i64, String> {
+    if text == "now" {
+        return Ok(now.as_millisecond());
+    }
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at.as_millisecond());
+    }
+    let span = text
+        .parse::<jiff::Span>()
+        .ok()
+        .filter(|span| span.is_negative())
+        .ok_or_else(|| {
+            format!("`{name}` takes an RFC 3339 time (\"2026-01-31T00:00:00Z\"), `now`, or a span back from now (\"-24h\", \"-7d\"), not `{}`", shown(text))
+        })?;
+    // Days are 24 hours here: counted in UTC.
+    now.to_zoned(jiff::tz::TimeZone::UTC)
+        .checked_add(span)
+        .map(|at| at.timestamp().as_millisecond())
+        .map_err(|e| format!("`{name}` = `{text}`: {e}"))
+}
+
 fn shown(text: &str) -> Cow<'_, str> {
     match text.char_indices().nth(80) {
         Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),

@@ -57,6 +57,48 @@ pub struct Record<'a> {
     pub line: Option<String>,
 }
 
+/// A line that was not an event, held until its record is written.
+#[derive(Debug)]
+pub struct RejectedLine {
+    /// Where it was read: a file path, or `stdin`...
+    pub source: String,
+    /// Its 1-based line number there.
+    pub number: u64,
+    pub reason: String,
+    /// The line (invalid UTF-8 replaced by U+FFFD).
+    pub line: String,
+}
+
+impl RejectedLine {
+    pub fn new(source: &str, number: u64, reason: String, line: &[u8]) -> Self {
+        RejectedLine {
+            source: source.to_owned(),
+            number,
+            reason,
+            line: String::from_utf8_lossy(line).into_owned(),
+        }
+    }
+
+    /// Their records (stage `parse`, `origin` = `source:number`), written at `time`.
+    pub fn records<'a>(lines: &'a [RejectedLine], time: &str) -> Vec<Record<'a>> {
+        lines
+            .iter()
+            .map(|rejected| Record {
+                time: time.to_owned(),
+                stage: "parse",
+                destination: None,
+                reason: &rejected.reason,
+                attempts: None,
+                first_error: None,
+                origin: Some(format!("{}:{}", rejected.source, rejected.number)),
+                event_id: None,
+                event: None,
+                line: Some(rejected.line.clone()),
+            })
+            .collect()
+    }
+}
+
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")

@@ -27,7 +27,7 @@ fn events() -> Vec<String> {
 }
 
 /// The rows Python's csv module reads from `path`, as JSON.
-fn rows_read_by_python(path: &std::path::Path) -> Vec<Vec<String>> {
+pub(crate) fn rows_read_by_python(path: &std::path::Path) -> Vec<Vec<String>> {
     let output = std::process::Command::new("python3")
         .arg("-c")
         .arg("import csv, json, sys\nwith open(sys.argv[1], newline='', encoding='utf-8') as f:\n    print(json.dumps(list(csv.reader(f))))")

@@ -15,6 +15,7 @@ mod datadog;
 mod dead_letter;
 mod elasticsearch;
 mod enrichment;
+mod export;
 mod files;
 mod filter_modules;
 mod filters;

@@ -1,6 +1,7 @@
 //! The command line: `run`, `check` and `preview`.
 
 mod dlq;
+mod export;
 mod preview;
 mod progress;
 mod scaffold;
@@ -94,6 +95,52 @@ pub enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Export the events of a time range (by each event's own time) from the files of the
+    /// configured file sources, rotated and gzip or zstd compressed ones included: to a
+    /// destination, or to a file in a format. Interrupted, it goes on with `--resume`.
+    #[command(
+        after_help = "Exit codes:\n  0  every event in the range that the policies keep was exported\n  1  stopped before the end (Ctrl-C, SIGTERM, events abandoned): --resume goes on\n  2  an error\n  3  finished, but lines were rejected or events dead-lettered (see the dead-letter store)"
+    )]
+    Export {
+        /// Configuration file (TOML): its sources' files, its policies, its destinations.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The range's start, included: RFC 3339 (2026-12-01T00:00:00Z) or a span back
+        /// from now (-7d).
+        #[arg(long, allow_hyphen_values = true)]
+        from: String,
+        /// The range's end, excluded (as --from).
+        #[arg(long, allow_hyphen_values = true)]
+        to: String,
+        /// A policy file: only the events it keeps (after the configuration's [[filters]]).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Only this file source's files (by its name); repeatable.
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// Send to this destination of the configuration, as `run` would.
+        #[arg(
+            long,
+            value_name = "NAME",
+            required_unless_present = "output",
+            conflicts_with = "output"
+        )]
+        destination: Option<String>,
+        /// Write to this file (made new; 0600) in --format.
+        #[arg(long, value_name = "PATH", requires = "format")]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, requires = "output")]
+        format: Option<export::Format>,
+        /// A setting of the format's module, `key=value` (`columns=...` for csv); repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting, requires = "output")]
+        settings: Vec<(String, String)>,
+        /// Go on with the export its state file describes (the same arguments).
+        #[arg(long)]
+        resume: bool,
+        /// The state file (default: beside --output, or in data_dir for a destination).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
     },
     /// Run a module on JSON Lines from stdin and print the requests it would send: a
     /// module with `--set` settings, or a destination of a configuration (`-c`) with
@@ -239,7 +286,9 @@ fn own_levels(directives: &str) -> String {
 
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     let config = match &cli.command {
-        Command::Run { config } | Command::Check { config, .. } => Some(config.as_path()),
+        Command::Run { config }
+        | Command::Check { config, .. }
+        | Command::Export { config, .. } => Some(config.as_path()),
         _ => None,
     };
     let format = init_logging(config)?;
@@ -253,11 +302,42 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn dispatch(command: Command, format: LogFormat) -> Result<ExitCode> {
+fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
     match command {
         // A progress bar drawn between JSON lines would break them.
-        Command::Run { config } => run(Config::load(&config)?, format == LogFormat::Text),
+        Command::Run { config } => run(Config::load(&config)?, log_format == LogFormat::Text),
         Command::Check { config, connect } => check(&config, connect),
+        Command::Export {
+            config,
+            from,
+            to,
+            policy,
+            sources,
+            destination,
+            output,
+            format,
+            settings,
+            resume,
+            state,
+        } => export::export(
+            // A file output needs none of the destinations' secrets.
+            match output {
+                Some(_) => Config::load_unresolved(&config)?,
+                None => Config::load(&config)?,
+            },
+            export::Request {
+                from,
+                to,
+                policy,
+                sources,
+                destination,
+                output: output.zip(format),
+                settings,
+                resume,
+                state,
+            },
+            log_format == LogFormat::Text,
+        ),
         Command::Preview {
             module,
             filter,

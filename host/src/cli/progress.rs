@@ -66,33 +66,64 @@ impl Progress {
                 total += std::fs::metadata(path).map_or(0, |meta| meta.len());
             }
         }
-        let style = ProgressStyle::with_template(
+        let counters = counters.clone();
+        Some(Progress::start(
+            total,
             "{bar:30} {bytes}/{total_bytes} read ({bytes_per_sec}), {msg} [{elapsed_precise}]",
-        )
-        .expect("a valid template");
+            move |bar| show(bar, &counters),
+        ))
+    }
+
+    /// A bar for an export at a terminal: bytes of its files read out of their total,
+    /// with the rate and the time left, and `message()` after them.
+    pub fn for_export(
+        total: u64,
+        read: Arc<std::sync::atomic::AtomicU64>,
+        message: impl Fn() -> String + Send + 'static,
+    ) -> Option<Progress> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        Some(Progress::start(
+            total,
+            "{bar:30} {bytes}/{total_bytes} read ({bytes_per_sec}, {eta} left), {msg} [{elapsed_precise}]",
+            move |bar| {
+                bar.set_position(read.load(Ordering::Relaxed));
+                bar.set_message(message());
+            },
+        ))
+    }
+
+    /// A bar of `total` drawn with `template`, brought up to date by `update` ten times
+    /// a second.
+    fn start(
+        total: u64,
+        template: &str,
+        update: impl Fn(&ProgressBar) + Send + 'static,
+    ) -> Progress {
+        let style = ProgressStyle::with_template(template).expect("a valid template");
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(style);
         *SHOWN.lock().expect("not poisoned") = Some(bar.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
-            let (bar, stop, counters) = (bar.clone(), stop.clone(), counters.clone());
+            let (bar, stop) = (bar.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("sluice-progress".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        show(&bar, &counters);
+                        update(&bar);
                         std::thread::sleep(Duration::from_millis(100));
                     }
-                    show(&bar, &counters);
+                    update(&bar);
                 })
                 .ok()
         };
-        Some(Progress { bar, stop, ticker })
+        Progress { bar, stop, ticker }
     }
 }
 
 fn show(bar: &ProgressBar, counters: &Counters) {
-    // A file resumed at its checkpoint counts what an earlier run read as done.
     // A file resumed at its checkpoint counts what an earlier run read as done.
     bar.set_position(Counters::get(&counters.bytes_read) + Counters::get(&counters.bytes_resumed));
     bar.set_message(format!(

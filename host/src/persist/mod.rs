@@ -5,7 +5,7 @@
 //! first, then the spool is forced to disk, then the checkpoints are written.
 
 mod checkpoint;
-mod disk;
+pub(crate) mod disk;
 mod source_ids;
 pub mod spool;
 
@@ -190,6 +190,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     std::fs::rename(&temporary, path)
         .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))?;
     if sync && let Some(dir) = path.parent() {
+        // A bare file name's directory is the current one.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         disk::sync_dir(dir)?;
     }
     Ok(())

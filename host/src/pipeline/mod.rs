@@ -16,7 +16,7 @@ pub use sluice_reader::{ChunkBuilder, Line, LineParser, Parsed, Reject, TimeBoun
 use crate::ack::{Ack, Position, Watermark};
 use crate::buffer::{QueueSender, Refused};
 use crate::config::{EventsConfig, Policy};
-use crate::dead_letter::{DeadLetter, Record, now_rfc3339};
+use crate::dead_letter::{DeadLetter, RejectedLine, now_rfc3339};
 use crate::event::EventChunk;
 use crate::metrics::SourceFigures;
 use crate::metrics::{Counters, Throttle, throttle};
@@ -243,7 +243,7 @@ pub struct Ingest {
     reject_warnings: Throttle,
     chunk: ChunkBuilder,
     /// Lines of the current chunk that are not events.
-    rejected: Vec<Rejected>,
+    rejected: Vec<RejectedLine>,
     now_ms: i64,
     /// Cancelled when the source stops: a dead-letter store that cannot take the
     /// rejected lines is not waited for any longer.
@@ -269,14 +269,6 @@ impl Drop for Ingest {
 }
 
 /// A line that is not an event, waiting for the dead-letter store.
-#[derive(Debug)]
-struct Rejected {
-    origin: String,
-    line_number: u64,
-    reason: String,
-    line: String,
-}
-
 /// Every destination has stopped taking events.
 #[derive(Debug)]
 pub struct Closed;
@@ -324,7 +316,7 @@ impl Ingest {
     pub fn pending_rejections(&self) -> impl Iterator<Item = (u64, &str)> {
         self.rejected
             .iter()
-            .map(|rejected| (rejected.line_number, rejected.reason.as_str()))
+            .map(|rejected| (rejected.number, rejected.reason.as_str()))
     }
 
     /// Counts bytes a source read.
@@ -422,12 +414,12 @@ impl Ingest {
     /// is written there before the chunk it was read with goes on.
     fn reject(&mut self, origin: Origin<'_>, kind: Reject, reason: &str, line: &[u8]) {
         self.figures.rejected(kind);
-        self.rejected.push(Rejected {
-            origin: format!("{}:{}", origin.name, origin.line),
-            line_number: origin.line,
-            reason: reason.to_owned(),
-            line: String::from_utf8_lossy(line).into_owned(),
-        });
+        self.rejected.push(RejectedLine::new(
+            origin.name,
+            origin.line,
+            reason.to_owned(),
+            line,
+        ));
     }
 
     /// Writes the rejected lines of the current chunk to the dead-letter store; false
@@ -436,23 +428,7 @@ impl Ingest {
         if self.rejected.is_empty() {
             return true;
         }
-        let time = now_rfc3339();
-        let records: Vec<Record<'_>> = self
-            .rejected
-            .iter()
-            .map(|rejected| Record {
-                time: time.clone(),
-                stage: "parse",
-                destination: None,
-                reason: &rejected.reason,
-                attempts: None,
-                first_error: None,
-                origin: Some(rejected.origin.clone()),
-                event_id: None,
-                event: None,
-                line: Some(rejected.line.clone()),
-            })
-            .collect();
+        let records = RejectedLine::records(&self.rejected, &now_rfc3339());
         let stored = self.router.dead_letter.store(&records, &self.give_up).await;
         let count = self.rejected.len();
         if stored {
@@ -460,7 +436,7 @@ impl Ingest {
             // Said once they are in the store: what the warnings count is there.
             if let Some(lines) = self.reject_warnings.due(count as u64) {
                 let last = self.rejected.last().expect("not empty");
-                tracing::warn!(line = %last.origin, reason = %last.reason, lines, "lines rejected to the dead-letter store (`lines`: since the last such warning, these included; `line` and `reason` of the last; the next warning comes in {:?} at the earliest)", throttle::EVERY);
+                tracing::warn!(line = %format!("{}:{}", last.source, last.number), reason = %last.reason, lines, "lines rejected to the dead-letter store (`lines`: since the last such warning, these included; `line` and `reason` of the last; the next warning comes in {:?} at the earliest)", throttle::EVERY);
             }
         } else {
             Counters::add(&self.router.counters.abandoned, count);

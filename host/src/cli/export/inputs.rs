@@ -1,0 +1,324 @@
+//! The files an export reads: those its sources' patterns match now and the names
+//! rotation gives them (`audit.jsonl.1`, `audit.jsonl.2.gz`, `audit.jsonl-20261201.zst`),
+//! oldest first; each opened through its decompressor, told by its first bytes, not
+//! by its name; and the test that leaves a file unread when its times show it holds
+//! nothing in the range.
+
+use std::io::{BufReader, Read, Seek};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::persist::FileId;
+use crate::pipeline::ChunkBuilder;
+use sluice_reader::{LineParser, Parsed};
+
+/// How far an event may stand out of order in its file, or a file's modification time
+/// from its last event's own time (a producer that buffers, a clock that drifts): a
+/// file is left unread only when its times are this far outside the range.
+pub const SLACK_MS: i64 = 3_600_000;
+
+/// Bytes read from each end of a file to find its first and last times.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// A file to export, as found when the export started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    pub path: PathBuf,
+    pub len: u64,
+    pub device: u64,
+    pub inode: u64,
+}
+
+impl Input {
+    pub fn id(&self) -> FileId {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.device.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.inode.to_le_bytes());
+        FileId::from_bytes(bytes)
+    }
+
+    /// The path for logs and dead-letter records: one line whatever its bytes.
+    pub fn name(&self) -> String {
+        crate::module::one_line(&self.path.display().to_string())
+    }
+}
+
+/// The files `patterns` match and their rotated names, each once, oldest (by
+/// modification time) first, without `exclude` (the export's own output and state).
+/// Unreadable directories and files that are not regular are said on stderr.
+pub fn find(patterns: &[String], exclude: &[PathBuf]) -> Result<Vec<Input>> {
+    let mut wanted = Vec::new();
+    for pattern in patterns {
+        // `NAME.1`, `NAME.2.gz` (logrotate's numbers), `NAME-20261201[.gz]` (its dateext).
+        wanted.extend([
+            pattern.clone(),
+            format!("{pattern}.*"),
+            format!("{pattern}-*"),
+        ]);
+    }
+    let found = crate::source::matches(&wanted)?;
+    for (dir, error) in &found.unreadable {
+        eprintln!(
+            "sluice: warning: {} cannot be searched ({error}): files there are not exported",
+            dir.display()
+        );
+    }
+    let excluded: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect();
+    let mut inputs = Vec::new();
+    for path in found.files {
+        if excluded.contains(&std::fs::canonicalize(&path)?) {
+            continue;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?;
+        inputs.push((
+            meta.modified().ok(),
+            Input {
+                path,
+                len: meta.len(),
+                device: meta.dev(),
+                inode: meta.ino(),
+            },
+        ));
+    }
+    // One file under two names (a hard link) is read once.
+    inputs.sort_by_key(|a| (a.1.device, a.1.inode));
+    inputs.dedup_by(|a, b| (a.1.device, a.1.inode) == (b.1.device, b.1.inode));
+    inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.path.cmp(&b.1.path)));
+    Ok(inputs.into_iter().map(|(_, input)| input).collect())
+}
+
+/// How a file's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Told by the file's first bytes (a `.gz` that is not gzip is read as it is).
+    fn of(file: &mut std::fs::File) -> std::io::Result<Compression> {
+        let mut magic = [0u8; 4];
+        let mut got = 0;
+        while got < magic.len() {
+            match file.read(&mut magic[got..])? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        file.rewind()?;
+        Ok(match &magic[..got] {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
+            _ => Compression::None,
+        })
+    }
+}
+
+/// Counts the bytes read from the file itself (compressed, for a compressed one): the
+/// progress of an export is measured against the files' sizes.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `input`'s text (decompressed) from byte `from` of it, the file's own bytes read
+/// counted in `read`. A file that is no longer the one found (replaced meanwhile) is
+/// an error.
+pub fn open(input: &Input, from: u64, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut file = std::fs::File::open(&input.path)
+        .with_context(|| format!("cannot open {}", input.name()))?;
+    let meta = file.metadata()?;
+    anyhow::ensure!(
+        (meta.dev(), meta.ino()) == (input.device, input.inode),
+        "{} was replaced by another file since the export began",
+        input.name()
+    );
+    let compression = Compression::of(&mut file)?;
+    if compression == Compression::None {
+        file.seek(std::io::SeekFrom::Start(from))?;
+        read.fetch_add(from, Ordering::Relaxed);
+    }
+    let counted = BufReader::with_capacity(super::READ_BLOCK, Counted { inner: file, read });
+    let mut text: Box<dyn Read + Send> = match compression {
+        Compression::None => return Ok(Box::new(counted)),
+        // Multi: `cat a.gz b.gz` and bgzip files are gzip members back to back.
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(counted)
+                .with_context(|| format!("{}: not a zstd stream", input.name()))?,
+        ),
+    };
+    // Compressed text has no index: what was exported of it is read again and passed.
+    let passed = std::io::copy(&mut (&mut text).take(from), &mut std::io::sink())
+        .with_context(|| format!("reading {}", input.name()))?;
+    anyhow::ensure!(
+        passed == from,
+        "{} holds {passed} bytes, fewer than the {from} an earlier run exported",
+        input.name()
+    );
+    Ok(text)
+}
+
+/// The times of the first and last events of a file, as far as can be told without
+/// reading all of it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Span {
+    pub first_ms: Option<i64>,
+    /// For a compressed file, its modification time (gzip and zstd keep the original's).
+    pub last_ms: Option<i64>,
+}
+
+impl Span {
+    /// Why a file of these times holds nothing in `[from, to)`, if it cannot.
+    pub fn outside(&self, from_ms: i64, to_ms: i64) -> Option<&'static str> {
+        if self.first_ms.is_some_and(|first| first >= to_ms + SLACK_MS) {
+            return Some("its first event is more than an hour after --to");
+        }
+        if self.last_ms.is_some_and(|last| last < from_ms - SLACK_MS) {
+            return Some("its last event is more than an hour before --from");
+        }
+        None
+    }
+}
+
+/// The first event time of `input` (in its first MiB of text) and its last (in its
+/// last MiB; for a compressed file, its modification time).
+pub fn span(input: &Input, parser: &LineParser) -> Result<Span> {
+    let mut text = open(input, 0, Arc::default())?;
+    let mut head = Vec::with_capacity(PROBE_BYTES);
+    (&mut text)
+        .take(PROBE_BYTES as u64)
+        .read_to_end(&mut head)?;
+    let first_ms = head
+        .split(|&b| b == b'\n')
+        .find_map(|line| time_of(line, parser));
+    let mut file = std::fs::File::open(&input.path)?;
+    let last_ms = match Compression::of(&mut file)? {
+        Compression::None => {
+            let start = input.len.saturating_sub(PROBE_BYTES as u64);
+            file.seek(std::io::SeekFrom::Start(start))?;
+            let mut tail = Vec::with_capacity(PROBE_BYTES);
+            file.take(PROBE_BYTES as u64).read_to_end(&mut tail)?;
+            let lines: Vec<&[u8]> = tail.split(|&b| b == b'\n').collect();
+            // The first line of the tail may be the end of a line cut in two.
+            let whole = if start > 0 { &lines[1..] } else { &lines[..] };
+            whole.iter().rev().find_map(|line| time_of(line, parser))
+        }
+        Compression::Gzip | Compression::Zstd => file
+            .metadata()?
+            .modified()
+            .ok()
+            .and_then(|at| jiff::Timestamp::try_from(at).ok())
+            .map(|at| at.as_millisecond()),
+    };
+    Ok(Span { first_ms, last_ms })
+}
+
+/// The event time of `line`, when it is an event with a time of its own.
+fn time_of(line: &[u8], parser: &LineParser) -> Option<i64> {
+    let mut chunk = ChunkBuilder::default();
+    let now = jiff::Timestamp::now().as_millisecond();
+    match parser.parse(line, 0, now, &mut chunk) {
+        Parsed::Event { .. } => chunk
+            .events
+            .first()
+            .filter(|m| !m.ingest_time)?
+            .time_ms
+            .into(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn text_of(input: &Input, from: u64) -> String {
+        let mut text = String::new();
+        open(input, from, Arc::default())
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn rotated_names_are_found_and_each_file_is_read_through_what_its_bytes_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(path("audit.jsonl"), "live\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"one\ntwo\n").unwrap();
+        // Named as if plain: the bytes decide.
+        std::fs::write(path("audit.jsonl.1"), gz.finish().unwrap()).unwrap();
+        let zst = zstd::encode_all(&b"dated\n"[..], 1).unwrap();
+        std::fs::write(path("audit.jsonl-20261201.zst"), zst).unwrap();
+        std::fs::write(path("other.jsonl"), "not ours\n").unwrap();
+        std::fs::write(path("audit.jsonl.out"), "the output\n").unwrap();
+        let pattern = path("audit.jsonl").display().to_string();
+        let found = find(&[pattern], &[path("audit.jsonl.out")]).unwrap();
+        let mut names: Vec<String> = found
+            .iter()
+            .map(|i| i.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["audit.jsonl", "audit.jsonl-20261201.zst", "audit.jsonl.1"]
+        );
+        let by_name = |name: &str| found.iter().find(|i| i.path == path(name)).unwrap();
+        assert_eq!(text_of(by_name("audit.jsonl.1"), 0), "one\ntwo\n");
+        assert_eq!(text_of(by_name("audit.jsonl.1"), 4), "two\n");
+        assert_eq!(text_of(by_name("audit.jsonl-20261201.zst"), 0), "dated\n");
+        assert_eq!(text_of(by_name("audit.jsonl"), 2), "ve\n");
+    }
+
+    #[test]
+    fn a_file_is_left_unread_only_when_its_times_are_an_hour_outside_the_range() {
+        let (from, to) = (10 * SLACK_MS, 20 * SLACK_MS);
+        let span = |first, last| Span {
+            first_ms: first,
+            last_ms: last,
+        };
+        assert!(span(Some(to + SLACK_MS), None).outside(from, to).is_some());
+        assert!(
+            span(Some(to + SLACK_MS - 1), None)
+                .outside(from, to)
+                .is_none()
+        );
+        assert!(
+            span(None, Some(from - SLACK_MS - 1))
+                .outside(from, to)
+                .is_some()
+        );
+        assert!(
+            span(None, Some(from - SLACK_MS))
+                .outside(from, to)
+                .is_none()
+        );
+        assert!(
+            span(None, None).outside(from, to).is_none(),
+            "no time known: read"
+        );
+    }
+}
