@@ -5,6 +5,7 @@
 mod admin;
 mod delivery;
 mod ingest;
+mod integrity;
 mod interpolate;
 mod jetstream;
 pub mod object_name;
@@ -25,6 +26,7 @@ pub use delivery::{
     WhenFull,
 };
 pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
+pub use integrity::{ChainKind, IntegrityConfig};
 pub use jetstream::JetStreamSourceConfig;
 pub use secret::{AwsConfig, AzureSharedKey, BasicAuth, OAuth2, Secret, SecretRef};
 pub use sluice_filter::Policy;
@@ -108,6 +110,9 @@ pub struct Config {
     pub filters: Vec<FilterConfig>,
     /// The admin listener (metrics, health, readiness, status); none without `[admin]`.
     pub admin: Option<AdminConfig>,
+    /// `[integrity]`: a hash chain over each stream's events and signed digests of it
+    /// (needs `data_dir`); none without the table.
+    pub integrity: Option<IntegrityConfig>,
 }
 
 /// The largest policy file read.
@@ -1258,6 +1263,14 @@ impl Config {
         }
         if let Some(admin) = &self.admin {
             admin.validate()?;
+        }
+        if let Some(integrity) = &self.integrity {
+            integrity.validate()?;
+            if self.data_dir.is_none() {
+                bail!(
+                    "integrity: the chains' digests are kept in `data_dir`; set data_dir = \"PATH\""
+                );
+            }
         }
         if self.spool.enabled == Some(true) && self.data_dir.is_none() {
             bail!("spool.enabled: the spool lives in `data_dir`; set data_dir = \"PATH\"");

@@ -115,13 +115,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
             stop_commits.clone(),
         ))
     });
+    let integrity = match (&config.integrity, &config.data_dir) {
+        (Some(integrity), Some(data_dir)) => Some(Arc::new(
+            crate::integrity::Integrity::configured(integrity, data_dir).context("integrity")?,
+        )),
+        _ => None,
+    };
     let router = Arc::new(Router::new(
         filters.parsing(),
         config.events.max_line_bytes,
         spool.clone(),
         routing,
-        dead_letter.clone(),
-        counters.clone(),
+        (dead_letter.clone(), counters.clone()),
+        integrity,
     ));
     for (index, (destination, _)) in fleet.running().enumerate() {
         destination.selection.set(filters.selector(index));

@@ -23,6 +23,7 @@ mod hec_ack;
 mod hec_delivery;
 mod hostile_input;
 mod ingest;
+mod integrity;
 mod jetstream;
 mod logs;
 mod loki;

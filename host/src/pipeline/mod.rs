@@ -18,6 +18,7 @@ use crate::buffer::{QueueSender, Refused};
 use crate::config::{EventsConfig, Policy};
 use crate::dead_letter::{DeadLetter, RejectedLine, now_rfc3339};
 use crate::event::EventChunk;
+use crate::integrity::{Chains, Integrity};
 use crate::metrics::SourceFigures;
 use crate::metrics::{Counters, Throttle, throttle};
 use crate::persist::spool::ReadTo;
@@ -141,6 +142,8 @@ pub struct Router {
     routing: RwLock<Arc<Routing>>,
     pub dead_letter: Arc<DeadLetter>,
     pub counters: Arc<Counters>,
+    /// `[integrity]`: the sources chain their events.
+    pub integrity: Option<Arc<Integrity>>,
 }
 
 /// The parser, with what each of its filters dropped, in its order.
@@ -176,8 +179,8 @@ impl Router {
         max_line_bytes: usize,
         spool: Option<Arc<Spool>>,
         routing: Routing,
-        dead_letter: Arc<DeadLetter>,
-        counters: Arc<Counters>,
+        (dead_letter, counters): (Arc<DeadLetter>, Arc<Counters>),
+        integrity: Option<Arc<Integrity>>,
     ) -> Self {
         Router {
             parsing: RwLock::new(Arc::new(parsing)),
@@ -187,6 +190,7 @@ impl Router {
             routing: RwLock::new(Arc::new(routing)),
             dead_letter,
             counters,
+            integrity,
         }
     }
 
@@ -251,6 +255,8 @@ pub struct Ingest {
     /// Cancelled when a source that answers a producer stops waiting for room in the
     /// spool or a queue ([`Ingest::busy_after`]); none: it waits until it stops.
     busy: Option<CancellationToken>,
+    /// `[integrity]`: the source's chains.
+    chains: Option<Chains>,
 }
 
 impl Drop for Ingest {
@@ -268,7 +274,6 @@ impl Drop for Ingest {
     }
 }
 
-/// A line that is not an event, waiting for the dead-letter store.
 /// Every destination has stopped taking events.
 #[derive(Debug)]
 pub struct Closed;
@@ -281,7 +286,9 @@ impl Ingest {
         give_up: CancellationToken,
     ) -> Self {
         let (parsing, parser_generation) = router.parsing();
+        let chains = (router.integrity.as_ref()).map(|i| i.chains(&figures.label, false));
         Ingest {
+            chains,
             parsing,
             parser_generation,
             router,
@@ -293,6 +300,70 @@ impl Ingest {
             now_ms: 0,
             give_up,
             busy: None,
+        }
+    }
+
+    /// Each file the source reads is a stream of its own for `[integrity]`.
+    pub fn chain_each_file(&mut self) {
+        if let Some(integrity) = &self.router.integrity {
+            self.chains = Some(integrity.chains(&self.figures.label, true));
+        }
+    }
+
+    /// Whether events are chained (`[integrity]`).
+    pub fn chaining(&self) -> bool {
+        self.chains.is_some()
+    }
+
+    /// Chains the events of `prefix`, the lines of file `stream` before where a restart
+    /// resumes it, as they were when first read (the same bytes, the same policies),
+    /// sending nothing: the events read next follow them in the chain.
+    pub fn replay_chain(
+        &mut self,
+        stream: u64,
+        name: &str,
+        prefix: &mut dyn std::io::Read,
+    ) -> std::io::Result<()> {
+        let Some(chains) = &mut self.chains else {
+            return Ok(());
+        };
+        let parser = &self.parsing.parser;
+        let mut splitter = sluice_reader::lines::LineSplitter::new(self.router.max_line_bytes);
+        let mut scratch = ChunkBuilder::default();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let mut block = vec![0u8; 256 * 1024];
+        let mut chain_line = |_: sluice_reader::lines::LinePosition, line: Line<'_>| {
+            if let Line::Complete(bytes) = line
+                && let Parsed::Event { .. } = parser.parse(bytes, 0, now_ms, &mut scratch)
+            {
+                let ChunkBuilder { data, events } = &mut scratch;
+                let meta = events.last_mut().expect("just parsed");
+                chains.stamp((stream, name), data, meta);
+                data.clear();
+                events.clear();
+            }
+        };
+        loop {
+            match prefix.read(&mut block) {
+                Ok(0) => return Ok(()),
+                Ok(n) => splitter.feed(&block[..n], &mut chain_line),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// File `stream` is read again from its start (replaced in place): a new stream.
+    pub fn restart_chain(&mut self, stream: u64) {
+        if let Some(chains) = &mut self.chains {
+            chains.restart(stream);
+        }
+    }
+
+    /// File `stream` is closed: the next flush carries its digest.
+    pub fn seal_chain(&mut self, stream: u64) {
+        if let Some(chains) = &mut self.chains {
+            chains.seal(stream);
         }
     }
 
@@ -378,6 +449,11 @@ impl Ingest {
         {
             Parsed::Blank => {}
             Parsed::Event { time_unparsed } => {
+                if let Some(chains) = &mut self.chains {
+                    let ChunkBuilder { data, events } = &mut self.chunk;
+                    let meta = events.last_mut().expect("just parsed");
+                    chains.stamp((origin.stream, origin.name), data, meta);
+                }
                 if time_unparsed {
                     let previous = self
                         .router
@@ -422,6 +498,31 @@ impl Ingest {
         ));
     }
 
+    /// Appends the digests due to the chunk; they are recorded as made once it is safe,
+    /// before `mark` runs.
+    fn add_digests(&mut self, mark: Option<Mark>) -> Option<Mark> {
+        let chains = self.chains.as_mut()?;
+        let ChunkBuilder { data, events } = &mut self.chunk;
+        let digested = chains.digests_due(data, events);
+        if digested.is_empty() {
+            return mark;
+        }
+        let integrity = chains.integrity();
+        let (then, read) = match mark {
+            Some(Mark { on_safe, read }) => (Some(on_safe), read),
+            None => (None, None),
+        };
+        Some(Mark {
+            on_safe: Box::new(move || {
+                integrity.record(&digested);
+                if let Some(then) = then {
+                    then();
+                }
+            }),
+            read,
+        })
+    }
+
     /// Writes the rejected lines of the current chunk to the dead-letter store; false
     /// when the store could not take them before the source stopped.
     async fn store_rejected(&mut self) -> bool {
@@ -462,6 +563,7 @@ impl Ingest {
             true => mark,
             false => None,
         };
+        let mark = self.add_digests(mark);
         if self.chunk.events.is_empty() {
             if let Some(mark) = mark {
                 (mark.on_safe)();

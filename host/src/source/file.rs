@@ -94,6 +94,7 @@ pub async fn run(
     claims: Claims,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    ingest.chain_each_file();
     let mut reader = Reader {
         source,
         files: HashMap::new(),
@@ -193,7 +194,7 @@ impl Reader {
 
     /// Opens the files the patterns name now that are not open yet (by identity);
     /// whether the patterns name any file.
-    async fn discover(&mut self, ingest: &Ingest) -> Result<bool> {
+    async fn discover(&mut self, ingest: &mut Ingest) -> Result<bool> {
         let Matches {
             files: paths,
             not_files,
@@ -263,10 +264,11 @@ impl Reader {
             )
             .await
             {
-                Ok(file) => {
+                Ok(mut file) => {
                     if from_checkpoint {
                         ingest.resumed_bytes(file.read_bytes);
                     }
+                    file.replay_chain(ingest);
                     self.not_opened.remove(&path);
                     tracing::info!(file = %one_line(&file.name), from = file.read_bytes, "reading file");
                     self.files.insert(id, file);
@@ -288,7 +290,7 @@ impl Reader {
 
     /// Opens the files this source read before the restart that were renamed away from
     /// its patterns meanwhile, at their checkpoints, judged rotated by their old name.
-    async fn open_rotated_while_stopped(&mut self, paths: &[PathBuf], ingest: &Ingest) {
+    async fn open_rotated_while_stopped(&mut self, paths: &[PathBuf], ingest: &mut Ingest) {
         let Some(checkpoints) = self.source.checkpoints.clone() else {
             return;
         };
@@ -313,6 +315,7 @@ impl Reader {
             match opened {
                 Ok(mut file) => {
                     file.path = rotated.read_as;
+                    file.replay_chain(ingest);
                     self.files.insert(rotated.id, file);
                 }
                 Err(error) => {
@@ -382,6 +385,7 @@ impl Reader {
         let Some(mut file) = self.files.remove(&id) else {
             return;
         };
+        ingest.seal_chain(file.id.seed());
         file.finish(ingest).await;
         let mut claims = self.claims.lock().expect("not poisoned");
         if let (Closing::Deleted, Some(checkpoints)) = (why, &self.source.checkpoints) {
@@ -596,6 +600,27 @@ impl OpenFile {
         })
     }
 
+    /// With `[integrity]`, chains the events before where the file resumes, as they
+    /// were chained when first read, so that what is read next continues the chain. A
+    /// failure is said: the events read next start the chain anew (a fork `sluice
+    /// verify` reports).
+    fn replay_chain(&mut self, ingest: &mut Ingest) {
+        if !ingest.chaining() || self.read_bytes == 0 {
+            return;
+        }
+        let (stream, resume_at) = (self.id.seed(), self.read_bytes);
+        let replayed = tokio::task::block_in_place(|| {
+            self.file.seek(SeekFrom::Start(0))?;
+            let mut prefix = (&mut self.file).take(resume_at);
+            ingest.replay_chain(stream, &self.name, &mut prefix)?;
+            self.file.seek(SeekFrom::Start(resume_at))
+        });
+        if let Err(error) = replayed {
+            tracing::error!(file = %one_line(&self.name), %error, "cannot chain again the events before the checkpoint: the events read next start a new chain");
+            ingest.restart_chain(stream);
+        }
+    }
+
     /// Bytes past where it has read, as of the last look at its size.
     fn unread(&self) -> u64 {
         self.seen_bytes.saturating_sub(self.read_bytes)
@@ -700,6 +725,7 @@ impl OpenFile {
     /// Takes what is left of the old content's last line, then starts over at byte 0.
     async fn restart(&mut self, ingest: &mut Ingest) -> Result<()> {
         self.finish(ingest).await;
+        ingest.restart_chain(self.id.seed());
         self.file
             .seek(SeekFrom::Start(0))
             .with_context(|| format!("rewinding {}", one_line(&self.name)))?;

@@ -123,6 +123,25 @@ impl Compression {
     }
 }
 
+/// `file`'s text, through gzip or zstd when its first bytes say so.
+pub fn decompressed(mut file: std::fs::File) -> Result<Box<dyn Read + Send>> {
+    let compression = Compression::of(&mut file)?;
+    decoder(compression, BufReader::new(file))
+}
+
+/// `bytes` decompressed as `compression` says.
+fn decoder(
+    compression: Compression,
+    bytes: impl std::io::BufRead + Send + 'static,
+) -> Result<Box<dyn Read + Send>> {
+    Ok(match compression {
+        Compression::None => Box::new(bytes),
+        // Multi: `cat a.gz b.gz` and bgzip files are gzip members back to back.
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(bytes)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(bytes)?),
+    })
+}
+
 /// Counts the bytes read from the file itself (compressed, for a compressed one): the
 /// progress of an export is measured against the files' sizes.
 struct Counted<R> {
@@ -157,15 +176,11 @@ pub fn open(input: &Input, from: u64, read: Arc<AtomicU64>) -> Result<Box<dyn Re
         read.fetch_add(from, Ordering::Relaxed);
     }
     let counted = BufReader::with_capacity(super::READ_BLOCK, Counted { inner: file, read });
-    let mut text: Box<dyn Read + Send> = match compression {
-        Compression::None => return Ok(Box::new(counted)),
-        // Multi: `cat a.gz b.gz` and bgzip files are gzip members back to back.
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(counted)
-                .with_context(|| format!("{}: not a zstd stream", input.name()))?,
-        ),
-    };
+    if compression == Compression::None {
+        return Ok(Box::new(counted));
+    }
+    let mut text = decoder(compression, counted)
+        .with_context(|| format!("{}: not a zstd stream", input.name()))?;
     // Compressed text has no index: what was exported of it is read again and passed.
     let passed = std::io::copy(&mut (&mut text).take(from), &mut std::io::sink())
         .with_context(|| format!("reading {}", input.name()))?;

@@ -25,6 +25,7 @@ use sluice_contract::id::IdText;
 use tokio_util::sync::CancellationToken;
 
 pub use file_output::Format;
+pub use inputs::decompressed;
 
 use super::progress::Progress;
 use crate::config::{Config, FilterConfig, SourceConfig};

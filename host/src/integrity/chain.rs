@@ -1,0 +1,186 @@
+//! The hash chain of a stream: event `n` carries `sluice_seq` = n and `sluice_chain` =
+//! H(chain of n-1 || the event's bytes as read), the chain before the first event being
+//! 32 zero bytes. H is SHA-256, or HMAC-SHA-256 under a key. The three members are put
+//! first in the event's JSON object, so every module that sends the event carries them
+//! and a verifier finds the bytes as read by taking them out again:
+//!
+//! `{"sluice_stream":"<16 hex>","sluice_seq":<n>,"sluice_chain":"<64 hex>",` + the
+//! event without its `{` (or, for `{}`, `{"sluice_stream":...,"sluice_chain":"..."}`).
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// The chain of a stream before its first event.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// What the members are called, in their order.
+pub const STREAM_KEY: &str = "sluice_stream";
+pub const SEQ_KEY: &str = "sluice_seq";
+pub const CHAIN_KEY: &str = "sluice_chain";
+
+/// How a link is made.
+#[derive(Clone)]
+pub enum Hasher {
+    Sha256,
+    /// The key, ready: cloned for each link rather than set up again.
+    HmacSha256(Hmac<Sha256>),
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.write_str(match self {
+            Hasher::Sha256 => "sha256",
+            Hasher::HmacSha256(_) => "hmac-sha256",
+        })
+    }
+}
+
+impl Hasher {
+    pub fn hmac(key: &[u8]) -> Hasher {
+        Hasher::HmacSha256(Hmac::new_from_slice(key).expect("HMAC takes a key of any length"))
+    }
+
+    /// H(`previous` || `event`).
+    pub fn link(&self, previous: &[u8; 32], event: &[u8]) -> [u8; 32] {
+        match self {
+            Hasher::Sha256 => {
+                let mut hash = Sha256::new();
+                hash.update(previous);
+                hash.update(event);
+                hash.finalize().into()
+            }
+            Hasher::HmacSha256(keyed) => {
+                let mut mac = keyed.clone();
+                mac.update(previous);
+                mac.update(event);
+                mac.finalize().into_bytes().into()
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Hasher::Sha256 => "sha256",
+            Hasher::HmacSha256(_) => "hmac-sha256",
+        }
+    }
+}
+
+/// Where one stream's chain stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    /// 16 hex digits.
+    pub stream: String,
+    /// Events chained so far; the last one's `sluice_seq`.
+    pub seq: u64,
+    pub chain: [u8; 32],
+}
+
+impl Tip {
+    pub fn new(stream: String) -> Tip {
+        Tip {
+            stream,
+            seq: 0,
+            chain: GENESIS,
+        }
+    }
+
+    /// Chains `event` (a JSON object's text, as read) and writes it to `out` with the
+    /// members in front.
+    pub fn stamp(&mut self, hasher: &Hasher, event: &str, out: &mut String) {
+        use std::fmt::Write;
+        self.seq += 1;
+        self.chain = hasher.link(&self.chain, event.as_bytes());
+        let rest = event.strip_prefix('{').unwrap_or(event);
+        let _ = write!(
+            out,
+            "{{\"{STREAM_KEY}\":\"{}\",\"{SEQ_KEY}\":{},\"{CHAIN_KEY}\":\"{}\"",
+            self.stream,
+            self.seq,
+            hex::encode(self.chain)
+        );
+        // `{}` and `{ }`: no member follows.
+        if !rest
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('}')
+        {
+            out.push(',');
+        }
+        out.push_str(rest);
+    }
+}
+
+/// A chained event found in a copy: its members and its bytes as read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stamped {
+    pub stream: String,
+    pub seq: u64,
+    pub chain: [u8; 32],
+    pub original: String,
+}
+
+/// Takes the members out of `text`, a chained event as [`Tip::stamp`] wrote it; `None`
+/// when it is not one.
+pub fn unstamp(text: &str) -> Option<Stamped> {
+    let rest = text.strip_prefix(&format!("{{\"{STREAM_KEY}\":\""))?;
+    let (stream, rest) = rest.split_at_checked(16)?;
+    let rest = rest.strip_prefix(&format!("\",\"{SEQ_KEY}\":"))?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (seq, rest) = rest.split_at(digits);
+    let rest = rest.strip_prefix(&format!(",\"{CHAIN_KEY}\":\""))?;
+    let (chain, rest) = rest.split_at_checked(64)?;
+    let rest = rest.strip_prefix('"')?;
+    let rest = rest.strip_prefix(',').unwrap_or(rest);
+    let chain: [u8; 32] = hex::decode(chain).ok()?.try_into().ok()?;
+    if !stream.bytes().all(|b| b.is_ascii_hexdigit()) || seq.starts_with('0') {
+        return None;
+    }
+    Some(Stamped {
+        stream: stream.to_owned(),
+        seq: seq.parse().ok()?,
+        chain,
+        original: format!("{{{rest}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamped_event_gives_back_its_bytes_and_its_link() {
+        let hasher = Hasher::Sha256;
+        let mut tip = Tip::new("0123456789abcdef".into());
+        for (event, _) in [
+            ("{\"a\": 1}", 1),
+            ("{}", 2),
+            ("{ }", 3),
+            ("{\"b\":[{}]}", 4),
+        ] {
+            let before = tip.chain;
+            let mut out = String::new();
+            tip.stamp(&hasher, event, &mut out);
+            let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
+            assert_eq!(value["sluice_seq"], tip.seq);
+            let found = unstamp(&out).unwrap();
+            assert_eq!(found.original, event);
+            assert_eq!(found.seq, tip.seq);
+            assert_eq!(found.chain, hasher.link(&before, event.as_bytes()));
+        }
+        assert!(unstamp("{\"a\":1}").is_none());
+    }
+
+    #[test]
+    fn a_keyed_chain_differs_by_key_and_from_the_plain_one() {
+        let event = b"{\"a\":1}";
+        let plain = Hasher::Sha256.link(&GENESIS, event);
+        let one = Hasher::hmac(b"one").link(&GENESIS, event);
+        let two = Hasher::hmac(b"two").link(&GENESIS, event);
+        assert!(plain != one && one != two);
+        // SHA-256 of 32 zero bytes then the event, as README says.
+        let mut input = vec![0u8; 32];
+        input.extend_from_slice(event);
+        assert_eq!(plain, <[u8; 32]>::from(Sha256::digest(&input)));
+    }
+}

@@ -1,0 +1,58 @@
+//! Ed25519 keys as PEM: a private key in PKCS#8 (what `sluice keygen` and
+//! `openssl genpkey -algorithm ed25519` write), a public key in SPKI
+//! (`openssl pkey -pubout`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+pub fn signing_key(pem: &str) -> Result<SigningKey> {
+    SigningKey::from_pkcs8_pem(pem)
+        .map_err(|e| anyhow::anyhow!("not an Ed25519 private key in PKCS#8 PEM ({e})"))
+}
+
+pub fn verifying_key(path: &Path) -> Result<VerifyingKey> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    VerifyingKey::from_public_key_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 public key in PEM ({e})", path.display()))
+}
+
+/// Writes a new key pair: the private key to `private` (made new, 0600), the public key
+/// beside it with `.pub` added.
+pub fn generate(private: &Path) -> Result<std::path::PathBuf> {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut seed[..]).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+    let key = SigningKey::from_bytes(&seed);
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("encoding the public key: {e}"))?;
+    let mut public_path = private.as_os_str().to_owned();
+    public_path.push(".pub");
+    let public_path = std::path::PathBuf::from(public_path);
+    for (path, text) in [
+        (private, pem.as_str()),
+        (public_path.as_path(), public.as_str()),
+    ] {
+        use std::io::Write;
+        crate::private_fs::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| {
+                format!(
+                    "cannot write {} (an existing file is never replaced)",
+                    path.display()
+                )
+            })?;
+    }
+    Ok(public_path)
+}

@@ -1,0 +1,205 @@
+//! `[integrity]`: every event Sluice keeps is chained into its stream ([`chain`]), and
+//! every `digest_interval` (and when a file is closed) a digest of each stream's new
+//! events, signed with an Ed25519 key, goes out after them ([`digest`]).
+//!
+//! A stream is one file (under any name: its identity and its first event), or, for a
+//! source that is not a file, that source in one run. A file's chain is made again from
+//! its content when a restart resumes it at a checkpoint, so events read again after a
+//! crash carry the seq and chain they had: the chain never forks. A stream of another
+//! source starts anew with each run.
+
+pub mod chain;
+pub mod digest;
+pub mod keys;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::{ChainKind, IntegrityConfig};
+use crate::event::EventMeta;
+use chain::{Hasher, Tip};
+use digest::{DigestLog, Digested};
+
+/// What every source's chains share: the hash, the signing key, the digests' log.
+#[derive(Debug)]
+pub struct Integrity {
+    pub hasher: Hasher,
+    host: String,
+    /// Seeds the stream ids of the sources that are not files: new each run.
+    run_seed: u64,
+    interval: Duration,
+    signing: Option<ed25519_dalek::SigningKey>,
+    log: Mutex<DigestLog>,
+}
+
+impl Integrity {
+    /// The configured chain, its key and signing key read, its digests' state loaded
+    /// from `data_dir`.
+    pub fn configured(config: &IntegrityConfig, data_dir: &std::path::Path) -> Result<Self> {
+        let hasher = match (config.chain, config.resolve_key()?) {
+            (ChainKind::HmacSha256, Some(key)) => Hasher::hmac(key.expose().as_bytes()),
+            _ => Hasher::Sha256,
+        };
+        let signing = config
+            .resolve_signing_key()?
+            .map(|pem| keys::signing_key(pem.expose()))
+            .transpose()
+            .context("integrity.signing_key")?;
+        let dir: PathBuf = data_dir.join("integrity");
+        let mut run_seed = [0u8; 8];
+        getrandom::fill(&mut run_seed).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+        Ok(Integrity {
+            hasher,
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            run_seed: u64::from_le_bytes(run_seed),
+            interval: config.digest_interval,
+            signing,
+            log: Mutex::new(DigestLog::open(&dir)?),
+        })
+    }
+
+    /// The chains of one source (`label`); `by_file`: one stream per file.
+    pub fn chains(self: &Arc<Self>, label: &str, by_file: bool) -> Chains {
+        Chains {
+            integrity: self.clone(),
+            source: label.to_owned(),
+            by_file,
+            streams: HashMap::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// A stream's id: 16 hex digits of a hash of the host, the source and `what` (a
+    /// file's identity and first event, or the run).
+    fn stream_id(&self, source: &str, what: &[u8]) -> String {
+        let mut bytes = Vec::with_capacity(self.host.len() + source.len() + what.len() + 2);
+        for part in [self.host.as_bytes(), source.as_bytes(), what] {
+            bytes.extend_from_slice(part);
+            bytes.push(0);
+        }
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
+    }
+}
+
+/// One stream's chain in a source's ingest.
+#[derive(Debug)]
+struct Stream {
+    tip: Tip,
+    /// The file it is, for digests.
+    name: String,
+    /// When a digest last covered it (or it began).
+    digested_at: Instant,
+    /// Its file was closed: a digest is due at the next flush.
+    sealed: bool,
+}
+
+/// A source's streams, each chained as its events are read.
+#[derive(Debug)]
+pub struct Chains {
+    integrity: Arc<Integrity>,
+    source: String,
+    by_file: bool,
+    /// By the origin's stream (a file's identity); one entry for another source.
+    streams: HashMap<u64, Stream>,
+    /// The event being stamped.
+    scratch: String,
+}
+
+impl Chains {
+    /// Chains the last event of `data` (`meta`), read from `origin` (its stream and
+    /// name), and rewrites it there with the chain's members.
+    pub fn stamp(&mut self, origin: (u64, &str), data: &mut String, meta: &mut EventMeta) {
+        let key = if self.by_file { origin.0 } else { 0 };
+        let start = meta.offset as usize;
+        self.scratch.clear();
+        self.scratch.push_str(&data[start..]);
+        let stream = self.streams.entry(key).or_insert_with(|| {
+            let what = match self.by_file {
+                true => [&key.to_le_bytes()[..], self.scratch.as_bytes()].concat(),
+                false => self.integrity.run_seed.to_le_bytes().to_vec(),
+            };
+            Stream {
+                tip: Tip::new(self.integrity.stream_id(&self.source, &what)),
+                name: origin.1.to_owned(),
+                digested_at: Instant::now(),
+                sealed: false,
+            }
+        });
+        data.truncate(start);
+        stream
+            .tip
+            .stamp(&self.integrity.hasher, &self.scratch, data);
+        meta.len = (data.len() - start) as u32;
+    }
+
+    /// The file at `stream` is read again from its start (replaced in place): its
+    /// events make a new stream.
+    pub fn restart(&mut self, stream: u64) {
+        self.streams.remove(&stream);
+    }
+
+    /// The file at `stream` is closed: its digest goes with the next flush.
+    pub fn seal(&mut self, stream: u64) {
+        if let Some(stream) = self.streams.get_mut(&stream) {
+            stream.sealed = true;
+        }
+    }
+
+    /// Digests due (interval passed, or file sealed) of streams with new events,
+    /// appended to `data` and `events` as events of their own; what to record once they
+    /// are safe.
+    pub fn digests_due(&mut self, data: &mut String, events: &mut Vec<EventMeta>) -> Vec<Digested> {
+        let integrity = &self.integrity;
+        let mut made = Vec::new();
+        let mut log = integrity.log.lock().expect("not poisoned");
+        for stream in self.streams.values_mut() {
+            let due = stream.sealed || stream.digested_at.elapsed() >= integrity.interval;
+            if !due {
+                continue;
+            }
+            stream.sealed = false;
+            stream.digested_at = Instant::now();
+            let file = self.by_file.then_some(stream.name.as_str());
+            let what = digest::Subject {
+                host: &integrity.host,
+                source: &self.source,
+                file,
+                chain: integrity.hasher.name(),
+            };
+            let Some((text, digested)) = log.make(&what, &stream.tip, integrity.signing.as_ref())
+            else {
+                continue;
+            };
+            let offset = data.len();
+            data.push_str(&text);
+            events.push(EventMeta {
+                offset: offset as u32,
+                len: text.len() as u32,
+                time_ms: jiff::Timestamp::now().as_millisecond(),
+                ingest_time: false,
+                id: xxhash_rust::xxh3::xxh3_128(text.as_bytes()),
+            });
+            made.push(digested);
+        }
+        made
+    }
+
+    /// What the chains share: [`Integrity::record`] needs no more.
+    pub fn integrity(&self) -> Arc<Integrity> {
+        self.integrity.clone()
+    }
+}
+
+impl Integrity {
+    /// Records digests whose chunk is safe: a restart does not make them again.
+    pub fn record(&self, digested: &[Digested]) {
+        let mut log = self.log.lock().expect("not poisoned");
+        if let Err(error) = log.record(digested) {
+            tracing::error!(error = %format!("{error:#}"), "cannot write the digests' state: a restart makes these digests again");
+        }
+    }
+}
