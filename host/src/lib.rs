@@ -18,7 +18,7 @@ mod dead_letter;
 mod deliver;
 pub mod event;
 mod fleet;
-mod integrity;
+pub mod integrity;
 mod load;
 mod metrics;
 pub mod module;

@@ -62,6 +62,14 @@ fn policy_file(block: &str) -> Option<&str> {
 /// must be, and a token a header can carry.
 const README_SECRET: &str = "cmVhZG1lLXNlY3JldA==";
 
+/// The `[integrity] signing_key` of README's configurations: an Ed25519 key, as
+/// `sluice keygen` writes one.
+const README_SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MFECAQEwBQYDK2VwBCIEIHxxiwkGMxNQ3vMNzJe/u/sXZ9vsYnnhGIQwh/fn8q8I
+gSEAI8Dl+MxVU2eU+adAUGHRfXMFKL7xQ9bYoX1tAqSP8ZE=
+-----END PRIVATE KEY-----
+";
+
 /// What the environment variable `name` holds: a URL for a secret endpoint (`..._URL`).
 fn secret_for(name: &str) -> &'static str {
     match name.ends_with("_URL") {
@@ -81,6 +89,11 @@ fn provide(value: &toml::Value, modules: &[(&str, &[u8])], env: &mut Vec<(String
                     match (key.as_str(), value) {
                         ("ca_file" | "client_cert", toml::Value::String(path)) => {
                             write_file(path, &pki.ca_pem)
+                        }
+                        ("signing_key", toml::Value::Table(key)) => {
+                            if let Some(toml::Value::String(path)) = key.get("file") {
+                                write_file(path, README_SIGNING_KEY)
+                            }
                         }
                         ("file", toml::Value::String(path)) => write_file(path, README_SECRET),
                         ("env", toml::Value::String(name)) => {

@@ -630,6 +630,13 @@ fn check(path: &std::path::Path, connect: bool) -> Result<ExitCode> {
     dead_letter
         .check_writable()
         .with_context(|| format!("{}: dead_letter_dir", path.display()))?;
+    if let Some(integrity) = &config.integrity {
+        integrity.resolve_key()?;
+        if let Some(pem) = integrity.resolve_signing_key()? {
+            crate::integrity::keys::signing_key(pem.expose())
+                .with_context(|| format!("{}: integrity.signing_key", path.display()))?;
+        }
+    }
     let destinations = crate::load::load_destinations(&config, &runtime, &dead_letter, &counters)?;
     let network = connect
         .then(|| {

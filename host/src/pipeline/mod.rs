@@ -501,7 +501,9 @@ impl Ingest {
     /// Appends the digests due to the chunk; they are recorded as made once it is safe,
     /// before `mark` runs.
     fn add_digests(&mut self, mark: Option<Mark>) -> Option<Mark> {
-        let chains = self.chains.as_mut()?;
+        let Some(chains) = self.chains.as_mut() else {
+            return mark;
+        };
         let ChunkBuilder { data, events } = &mut self.chunk;
         let digested = chains.digests_due(data, events);
         if digested.is_empty() {
