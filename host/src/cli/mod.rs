@@ -103,6 +103,7 @@ pub enum Command {
     #[command(
         after_help = "Exit codes:\n  0  every event in the range that the policies keep was exported\n  1  stopped before the end (Ctrl-C, SIGTERM, events abandoned): --resume goes on\n  2  an error\n  3  finished, but lines were rejected or events dead-lettered (see the dead-letter store)"
     )]
+    #[command(group = clap::ArgGroup::new("target").required(true).args(["destination", "output"]))]
     Export {
         /// Configuration file (TOML): its sources' files, its policies, its destinations.
         #[arg(short, long)]
@@ -121,12 +122,7 @@ pub enum Command {
         #[arg(long = "source", value_name = "NAME")]
         sources: Vec<String>,
         /// Send to this destination of the configuration, as `run` would.
-        #[arg(
-            long,
-            value_name = "NAME",
-            required_unless_present = "output",
-            conflicts_with = "output"
-        )]
+        #[arg(long, value_name = "NAME")]
         destination: Option<String>,
         /// Write to this file (made new; 0600) in --format.
         #[arg(long, value_name = "PATH", requires = "format")]
@@ -142,6 +138,9 @@ pub enum Command {
         /// The state file (default: beside --output, or in data_dir for a destination).
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
+        /// Read every file, even one whose first and last times lie outside the range.
+        #[arg(long)]
+        read_every_file: bool,
     },
     /// Check the hash chains and signed digests of `[integrity]` in a copy of the events
     /// (a SIEM's export, captured requests, an export file; gzip or zstd too): reports
@@ -381,6 +380,7 @@ fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
             settings,
             resume,
             state,
+            read_every_file,
         } => export::export(
             // A file output needs none of the destinations' secrets.
             match output {
@@ -397,6 +397,7 @@ fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
                 settings,
                 resume,
                 state,
+                read_every_file,
             },
             log_format == LogFormat::Text,
         ),

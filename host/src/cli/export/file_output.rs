@@ -81,7 +81,7 @@ impl FileOutput {
         (format, settings): (Format, Vec<(String, String)>),
         enrichment: crate::event::Enrichment,
         path: &Path,
-        resume: Option<(u64, u64)>,
+        resume: Option<super::state::Written>,
     ) -> Result<FileOutput> {
         let (name, fixed, once_left_out) = format.module();
         let module = runtime.load_formatter(&ModuleSource::resolve(name, &[])?)?;
@@ -91,6 +91,10 @@ impl FileOutput {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect()
         };
+        let fixed_key = |key: &String| fixed.iter().any(|(k, _)| k == key);
+        if let Some((key, _)) = settings.iter().find(|(key, _)| fixed_key(key)) {
+            anyhow::bail!("--set {key}: the {} format sets it itself", format.name());
+        }
         let mut all = owned(fixed);
         all.extend(settings);
         if let Some((key, problem)) = module.unknown_setting(&all) {
@@ -120,13 +124,28 @@ impl FileOutput {
                 file.write_all(&opening)?;
                 (file, opening.len() as u64, 0)
             }
-            Some((bytes, events)) => {
+            Some(super::state::Written {
+                bytes,
+                events,
+                file: written_to,
+            }) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                // Not through a link put there since: the state's file, or nothing.
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
                     .open(path)
                     .with_context(|| {
-                        format!("cannot open {} to resume the export", path.display())
+                        format!(
+                            "cannot open {} to resume the export (a symbolic link is not followed)",
+                            path.display()
+                        )
                     })?;
+                anyhow::ensure!(
+                    written_to.is_none_or(|id| id == identity(&file)),
+                    "{} is not the file the export wrote (it was replaced since)",
+                    path.display()
+                );
                 let len = file.metadata()?.len();
                 anyhow::ensure!(
                     len >= bytes,
@@ -207,6 +226,11 @@ impl FileOutput {
         out
     }
 
+    /// The file's device and inode.
+    pub fn identity(&self) -> (u64, u64) {
+        identity(&self.file)
+    }
+
     /// Syncs what was written; the bytes and events the file then holds for certain.
     pub fn sync(&mut self) -> Result<(u64, u64)> {
         crate::persist::disk::sync_data(&self.file)?;
@@ -221,6 +245,12 @@ impl FileOutput {
         crate::persist::disk::sync_data(&self.file)?;
         Ok(())
     }
+}
+
+fn identity(file: &std::fs::File) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata()
+        .map_or((0, 0), |meta| (meta.dev(), meta.ino()))
 }
 
 /// What the file has once, at its start: what the module writes for a batch with its

@@ -67,13 +67,18 @@ pub fn find(patterns: &[String], exclude: &[PathBuf]) -> Result<Vec<Input>> {
             dir.display()
         );
     }
+    let globs: Vec<glob::Pattern> = patterns
+        .iter()
+        .filter_map(|p| glob::Pattern::new(p).ok())
+        .collect();
     let excluded: Vec<PathBuf> = exclude
         .iter()
         .filter_map(|path| std::fs::canonicalize(path).ok())
         .collect();
     let mut inputs = Vec::new();
     for path in found.files {
-        if excluded.contains(&std::fs::canonicalize(&path)?) {
+        let ours = globs.iter().any(|glob| rotated_of(glob, &path));
+        if !ours || excluded.contains(&std::fs::canonicalize(&path)?) {
             continue;
         }
         use std::os::unix::fs::MetadataExt;
@@ -93,6 +98,44 @@ pub fn find(patterns: &[String], exclude: &[PathBuf]) -> Result<Vec<Input>> {
     inputs.dedup_by(|a, b| (a.1.device, a.1.inode) == (b.1.device, b.1.inode));
     inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.path.cmp(&b.1.path)));
     Ok(inputs.into_iter().map(|(_, input)| input).collect())
+}
+
+/// Whether `path` is what `glob` matches, or a rotated copy of it: with `.N` (logrotate's
+/// numbers), `-YYYYMMDD` or `-YYYY-MM-DD` (its `dateext`) after the name, then `.gz` or
+/// `.zst` or neither. Other names beside it (`.old`, `.bak`, `.bz2`, an export's
+/// output) are not the source's.
+fn rotated_of(glob: &glob::Pattern, path: &std::path::Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let dated = |s: &str| {
+        let bytes = s.as_bytes();
+        (s.len() == 8 && digits(s))
+            || (s.len() == 10
+                && bytes[4] == b'-'
+                && bytes[7] == b'-'
+                && digits(&s[..4])
+                && digits(&s[5..7])
+                && digits(&s[8..]))
+    };
+    let plain = [".gz", ".zst"]
+        .iter()
+        .find_map(|suffix| text.strip_suffix(suffix))
+        .unwrap_or(text);
+    let numbered = plain
+        .rsplit_once('.')
+        .filter(|(_, n)| digits(n))
+        .map(|(name, _)| name);
+    let stamped = [8, 10].iter().find_map(|&len| {
+        let cut = plain.len().checked_sub(len + 1)?;
+        let (name, date) = plain.split_at_checked(cut)?;
+        (date.starts_with('-') && dated(&date[1..])).then_some(name)
+    });
+    [Some(text), Some(plain), numbered, stamped]
+        .into_iter()
+        .flatten()
+        .any(|name| glob.matches(name))
 }
 
 /// How a file's bytes are stored.
@@ -161,17 +204,15 @@ impl<R: Read> Read for Counted<R> {
 /// counted in `read`. A file that is no longer the one found (replaced meanwhile) is
 /// an error.
 pub fn open(input: &Input, from: u64, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
-    use std::os::unix::fs::MetadataExt;
-    let mut file = std::fs::File::open(&input.path)
-        .with_context(|| format!("cannot open {}", input.name()))?;
-    let meta = file.metadata()?;
-    anyhow::ensure!(
-        (meta.dev(), meta.ino()) == (input.device, input.inode),
-        "{} was replaced by another file since the export began",
-        input.name()
-    );
+    let mut file = locate(input)?;
     let compression = Compression::of(&mut file)?;
     if compression == Compression::None {
+        let len = file.metadata()?.len();
+        anyhow::ensure!(
+            len >= from,
+            "{} holds {len} bytes, fewer than the {from} an earlier run exported: it was cut or written anew",
+            input.name()
+        );
         file.seek(std::io::SeekFrom::Start(from))?;
         read.fetch_add(from, Ordering::Relaxed);
     }
@@ -190,6 +231,38 @@ pub fn open(input: &Input, from: u64, read: Arc<AtomicU64>) -> Result<Box<dyn Re
         input.name()
     );
     Ok(text)
+}
+
+/// `input`, the file found when the export began: at its path, or renamed in its
+/// directory since (a rotation while the export was stopped), by its identity.
+fn locate(input: &Input) -> Result<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let same = |meta: &std::fs::Metadata| (meta.dev(), meta.ino()) == (input.device, input.inode);
+    if let Ok(file) = std::fs::File::open(&input.path)
+        && file.metadata().is_ok_and(|meta| same(&meta))
+    {
+        return Ok(file);
+    }
+    let dir = match input.path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let renamed = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| std::fs::symlink_metadata(path).is_ok_and(|meta| same(&meta)));
+    match renamed {
+        Some(path) => {
+            tracing::info!(file = %input.name(), now = %crate::module::one_line(&path.display().to_string()), "renamed since the export began: read under its new name");
+            Ok(std::fs::File::open(path)?)
+        }
+        None => anyhow::bail!(
+            "{} is no longer in its directory under any name (deleted, or compressed into a new file, since the export began)",
+            input.name()
+        ),
+    }
 }
 
 /// The times of the first and last events of a file, as far as can be told without
@@ -214,18 +287,21 @@ impl Span {
     }
 }
 
-/// The first event time of `input` (in its first MiB of text) and its last (in its
-/// last MiB; for a compressed file, its modification time).
+/// The earliest event time in the first MiB of `input`'s text and the latest in its
+/// last MiB (for a compressed file, its modification time).
 pub fn span(input: &Input, parser: &LineParser) -> Result<Span> {
     let mut text = open(input, 0, Arc::default())?;
     let mut head = Vec::with_capacity(PROBE_BYTES);
     (&mut text)
         .take(PROBE_BYTES as u64)
         .read_to_end(&mut head)?;
+    // The earliest of the first MiB and the latest of the last: one stray time does
+    // not hide a file.
     let first_ms = head
         .split(|&b| b == b'\n')
-        .find_map(|line| time_of(line, parser));
-    let mut file = std::fs::File::open(&input.path)?;
+        .filter_map(|line| time_of(line, parser))
+        .min();
+    let mut file = locate(input)?;
     let last_ms = match Compression::of(&mut file)? {
         Compression::None => {
             let start = input.len.saturating_sub(PROBE_BYTES as u64);
@@ -235,7 +311,7 @@ pub fn span(input: &Input, parser: &LineParser) -> Result<Span> {
             let lines: Vec<&[u8]> = tail.split(|&b| b == b'\n').collect();
             // The first line of the tail may be the end of a line cut in two.
             let whole = if start > 0 { &lines[1..] } else { &lines[..] };
-            whole.iter().rev().find_map(|line| time_of(line, parser))
+            whole.iter().filter_map(|line| time_of(line, parser)).max()
         }
         Compression::Gzip | Compression::Zstd => file
             .metadata()?
@@ -306,6 +382,34 @@ mod tests {
         assert_eq!(text_of(by_name("audit.jsonl.1"), 4), "two\n");
         assert_eq!(text_of(by_name("audit.jsonl-20261201.zst"), 0), "dated\n");
         assert_eq!(text_of(by_name("audit.jsonl"), 2), "ve\n");
+    }
+
+    #[test]
+    fn only_the_names_rotation_gives_are_the_sources() {
+        let glob = glob::Pattern::new("/var/log/*.log").unwrap();
+        let ours = |name: &str| rotated_of(&glob, std::path::Path::new(name));
+        for name in [
+            "/var/log/a.log",
+            "/var/log/a.log.1",
+            "/var/log/a.log.12.gz",
+            "/var/log/a.log.3.zst",
+            "/var/log/a.log-20261201",
+            "/var/log/a.log-2026-12-01.gz",
+            "/var/log/a.log.gz",
+        ] {
+            assert!(ours(name), "{name}");
+        }
+        for name in [
+            "/var/log/a.log.old",
+            "/var/log/a.log.1.bak",
+            "/var/log/a.log.4.bz2",
+            "/var/log/a.log.export.jsonl",
+            "/var/log/a.log.json.export-state.json",
+            "/var/log/a.log-2026",
+            "/var/log/b.txt.1",
+        ] {
+            assert!(!ours(name), "{name}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod read;
 mod state;
 mod to_destination;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,6 +57,8 @@ pub struct Request {
     pub settings: Vec<(String, String)>,
     pub resume: bool,
     pub state: Option<PathBuf>,
+    /// Read every file, whatever its times.
+    pub read_every_file: bool,
 }
 
 /// Where the events go.
@@ -67,27 +69,22 @@ enum Output {
 
 pub fn export(config: Config, request: Request, show_progress: bool) -> Result<ExitCode> {
     let patterns = source_patterns(&config, &request.sources)?;
-    let destination = match &request.destination {
-        Some(name) => Some(
-            config
-                .destinations
-                .iter()
-                .position(|d| d.name == *name)
-                .with_context(|| {
-                    format!(
-                        "{}: no destination is named `{name}` (there are: {})",
-                        config.path.display(),
-                        config
-                            .destinations
-                            .iter()
-                            .map(|d| d.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?,
-        ),
-        None => None,
+    let destination = destination_index(&config, request.destination.as_deref())?;
+    let output = request.output.as_ref().map(|(path, _)| path.as_path());
+    let state_path = match &request.state {
+        Some(path) => path.clone(),
+        None => state::default_path(
+            output,
+            request.destination.as_deref(),
+            config.data_dir.as_deref(),
+        )?,
     };
+    anyhow::ensure!(
+        Some(state_path.as_path()) != output,
+        "--state and --output name the same file"
+    );
+    // Two processes on one export would write over each other's output and state.
+    let _lock = state::lock(&state_path)?;
     let job = Job {
         from: request.from.clone(),
         to: request.to.clone(),
@@ -98,24 +95,11 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
             (None, Some((path, format))) => format!("{} to {}", format.name(), path.display()),
             (None, None) => unreachable!("clap requires one"),
         },
-    };
-    let state_path = match &request.state {
-        Some(path) => path.clone(),
-        None => state::default_path(
-            request.output.as_ref().map(|(path, _)| path.as_path()),
-            request.destination.as_deref(),
-            config.data_dir.as_deref(),
-        )?,
+        settings: request.settings.clone(),
     };
     let mut state = match request.resume {
         true => {
-            let state = State::load(&state_path)?;
-            anyhow::ensure!(
-                state.job == job,
-                "{} is the state of another export ({:?}); resume it with the same --from, --to, --source, --policy and output, or start this one without --resume",
-                state_path.display(),
-                state.job
-            );
+            let state = State::resumed(&state_path, &job)?;
             if state.finished {
                 println!(
                     "the export was finished already ({} events): nothing to do",
@@ -126,31 +110,20 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
             state
         }
         false => {
-            let now = jiff::Timestamp::now();
-            let instant = |text: &str, name| {
-                sluice_filter::instant(text, name, now).map_err(anyhow::Error::msg)
-            };
-            let range_ms = (
-                instant(&request.from, "--from")?,
-                instant(&request.to, "--to")?,
-            );
             anyhow::ensure!(
-                range_ms.0 < range_ms.1,
-                "--from ({}) is not before --to ({}): the range holds no time",
-                request.from,
-                request.to
+                !state_path.exists(),
+                "{} exists: the state of an earlier export. --resume goes on with it; remove it (or give another --state) to start a new one",
+                state_path.display()
             );
             let mut exclude = vec![state_path.clone()];
-            exclude.extend(request.output.as_ref().map(|(path, _)| path.clone()));
-            State {
-                inputs: inputs::find(&patterns, &exclude)?,
-                job,
-                range_ms,
-                point: Point::default(),
-                output_bytes: 0,
-                exported: 0,
-                finished: false,
-            }
+            exclude.extend(output.map(Path::to_owned));
+            let inputs = inputs::find(&patterns, &exclude)?;
+            anyhow::ensure!(
+                !inputs.is_empty(),
+                "no file matches the sources' patterns ({}), nor their rotated names: nothing to export",
+                patterns.join(", ")
+            );
+            State::new(job, range_of(&request)?, inputs)
         }
     };
     // Global policies, then the export's own.
@@ -174,6 +147,7 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
         inputs: state.inputs.clone(),
         from: state.point,
         range_ms: state.range_ms,
+        read_every_file: request.read_every_file,
         parser: line_parser(&config.events, policies),
         probe: line_parser(&config.events, Vec::new()),
         policy_names,
@@ -192,9 +166,11 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
             ),
             (None, Some((path, format))) => {
                 let modules = crate::module::Runtime::configured(&config)?;
-                let resume = request
-                    .resume
-                    .then_some((state.output_bytes, state.exported));
+                let resume = request.resume.then_some(state::Written {
+                    bytes: state.output_bytes,
+                    events: state.exported,
+                    file: state.output_file,
+                });
                 Output::File(Box::new(tokio::task::block_in_place(|| {
                     FileOutput::open(
                         &modules,
@@ -221,6 +197,44 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
     runtime.shutdown_background();
     let outcome = outcome?;
     Ok(summary(&state, &tally, &counters, outcome))
+}
+
+/// `--from` and `--to` in milliseconds, from now; the error says which is wrong.
+fn range_of(request: &Request) -> Result<(i64, i64)> {
+    let now = jiff::Timestamp::now();
+    let instant =
+        |text: &str, name| sluice_filter::instant(text, name, now).map_err(anyhow::Error::msg);
+    let range_ms = (
+        instant(&request.from, "--from")?,
+        instant(&request.to, "--to")?,
+    );
+    anyhow::ensure!(
+        range_ms.0 < range_ms.1,
+        "--from ({}) is not before --to ({}): the range holds no time",
+        request.from,
+        request.to
+    );
+    Ok(range_ms)
+}
+
+/// The index of destination `name`, when the export goes to one.
+fn destination_index(config: &Config, name: Option<&str>) -> Result<Option<usize>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = config
+        .destinations
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    let index = names.iter().position(|n| *n == name).with_context(|| {
+        format!(
+            "{}: no destination is named `{name}` (there are: {})",
+            config.path.display(),
+            names.join(", ")
+        )
+    })?;
+    Ok(Some(index))
 }
 
 /// How an export ended.
@@ -254,6 +268,14 @@ impl Exporting<'_> {
         self.tally.bytes.fetch_add(before, Ordering::Relaxed);
         // Events exported by the earlier runs of a resumed export.
         let base = state.exported;
+        // Saved before anything goes out: a kill at any moment leaves a state to resume.
+        match &mut output {
+            Output::File(file) => {
+                state.output_file = Some(file.identity());
+                self.save_file(state, file, state.point)?;
+            }
+            Output::Destination(_) => state.save(self.state_path)?,
+        }
         let stop = reading.stop.clone();
         let stopping = CancellationToken::new();
         tokio::spawn(watch_interrupts(stop.clone(), stopping.clone()));
@@ -262,7 +284,7 @@ impl Exporting<'_> {
             .name("sluice-export-read".into())
             .spawn(move || read::read(reading, pieces_in))?;
         let exported = Arc::new(AtomicU64::new(base));
-        let _bar = show_progress
+        let bar = show_progress
             .then(|| {
                 let exported = exported.clone();
                 Progress::for_export(total, self.tally.bytes.clone(), move || {
@@ -296,7 +318,7 @@ impl Exporting<'_> {
                     exported.store(base + to.point().1, Ordering::Relaxed);
                 }
             }
-            if !show_progress {
+            if bar.is_none() {
                 progress.log_when_due(self.tally, exported.load(Ordering::Relaxed));
             }
         }
@@ -331,7 +353,11 @@ impl Exporting<'_> {
             }
         }
         self.dead_letter.finish().await;
+        state.rejected += Counters::get(&self.counters.lines_rejected);
+        state.dead_lettered += Counters::get(&self.counters.dead_lettered);
+        state.read_errors += self.tally.read_errors.load(Ordering::Relaxed);
         state.save(self.state_path)?;
+        drop(bar);
         read?;
         Ok(ended)
     }
@@ -516,9 +542,10 @@ impl ProgressLine {
 /// Says what the export did, and the exit code that says it too.
 fn summary(state: &State, tally: &Tally, counters: &Counters, ended: Ended) -> ExitCode {
     let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
-    let [rejected, dead_lettered] =
-        [&counters.lines_rejected, &counters.dead_lettered].map(Counters::get);
     let abandoned = Counters::get(&counters.abandoned);
+    // What every run of the export so far left out: the run that finishes says it.
+    let (rejected, dead_lettered, read_errors) =
+        (state.rejected, state.dead_lettered, state.read_errors);
     tracing::info!(
         files_read = get(&tally.files_read),
         files_skipped = get(&tally.files_skipped),
@@ -527,28 +554,30 @@ fn summary(state: &State, tally: &Tally, counters: &Counters, ended: Ended) -> E
         filtered = get(&tally.filtered),
         not_taken_by_the_destination = get(&tally.not_taken),
         exported = state.exported,
-        lines_rejected = rejected,
-        dead_lettered,
+        lines_rejected = Counters::get(&counters.lines_rejected),
+        dead_lettered = Counters::get(&counters.dead_lettered),
         abandoned,
-        "sluice export stopped"
+        read_errors = get(&tally.read_errors),
+        "sluice export ended (this run's figures)"
     );
     println!(
-        "exported {} events ({}); read {} of {} files, {} left unread by their times; {} events outside the range, {} filtered out, {} lines rejected, {} events dead-lettered",
+        "exported {} events in all ({}); this run read {} of {} files ({} left unread by their times, {} unreadable), {} events outside the range, {} filtered out, {} not for the destination; in all {rejected} lines rejected, {dead_lettered} events dead-lettered, {read_errors} files not read to their end",
         state.exported,
         state.job.target,
         get(&tally.files_read),
         state.inputs.len(),
         get(&tally.files_skipped),
+        get(&tally.read_errors),
         get(&tally.out_of_range),
-        get(&tally.filtered) + get(&tally.not_taken),
-        rejected,
-        dead_lettered,
+        get(&tally.filtered),
+        get(&tally.not_taken),
     );
-    if rejected + dead_lettered > 0 {
+    if rejected + dead_lettered + read_errors > 0 {
         tracing::warn!(
             lines_rejected = rejected,
             events_dead_lettered = dead_lettered,
-            "not everything in the range was exported: the dead-letter store has each line and event with why"
+            files_not_read_to_their_end = read_errors,
+            "not everything in the range was exported: the dead-letter store has each line and event with why, the log each file"
         );
     }
     match ended {
@@ -559,7 +588,9 @@ fn summary(state: &State, tally: &Tally, counters: &Counters, ended: Ended) -> E
             );
             ExitCode::from(1)
         }
-        Ended::Finished if rejected + dead_lettered + abandoned > 0 => ExitCode::from(3),
+        Ended::Finished if rejected + dead_lettered + read_errors + abandoned > 0 => {
+            ExitCode::from(3)
+        }
         Ended::Finished => ExitCode::SUCCESS,
     }
 }

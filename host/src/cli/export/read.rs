@@ -40,6 +40,8 @@ pub struct Tally {
     pub not_taken: AtomicU64,
     pub files_read: AtomicU64,
     pub files_skipped: AtomicU64,
+    /// Files that could not be read to their end (gone, cut, corrupt).
+    pub read_errors: AtomicU64,
 }
 
 /// What the reader needs besides the files.
@@ -47,6 +49,8 @@ pub struct Reading {
     pub inputs: Vec<Input>,
     pub from: Point,
     pub range_ms: (i64, i64),
+    /// Read every file, whatever its times.
+    pub read_every_file: bool,
     pub parser: LineParser,
     /// Parses without the policies, for a file's first and last times.
     pub probe: LineParser,
@@ -68,10 +72,10 @@ pub fn read(reading: Reading, pieces: mpsc::Sender<Piece>) -> Result<()> {
             return Ok(());
         }
         let input = &reading.inputs[point.file];
-        let skip = match point.offset {
-            0 => {
-                inputs::span(input, &reading.probe)?.outside(reading.range_ms.0, reading.range_ms.1)
-            }
+        let skip = match (point.offset, reading.read_every_file) {
+            (0, false) => inputs::span(input, &reading.probe)
+                .ok()
+                .and_then(|span| span.outside(reading.range_ms.0, reading.range_ms.1)),
             _ => None,
         };
         match skip {
@@ -80,12 +84,17 @@ pub fn read(reading: Reading, pieces: mpsc::Sender<Piece>) -> Result<()> {
                 reading.tally.files_skipped.fetch_add(1, Ordering::Relaxed);
                 reading.tally.bytes.fetch_add(input.len, Ordering::Relaxed);
             }
-            None => {
-                if !read_file(&reading, input, point, &pieces)? {
-                    return Ok(());
+            None => match read_file(&reading, input, point, &pieces) {
+                Ok(true) => {
+                    reading.tally.files_read.fetch_add(1, Ordering::Relaxed);
                 }
-                reading.tally.files_read.fetch_add(1, Ordering::Relaxed);
-            }
+                Ok(false) => return Ok(()),
+                // The next files are read all the same; the exit code says it.
+                Err(error) => {
+                    tracing::error!(file = %input.name(), error = %format!("{error:#}"), "cannot read the file (further): its events from there on are not exported");
+                    reading.tally.read_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            },
         }
         point = Point {
             file: point.file + 1,
@@ -227,6 +236,7 @@ impl Lines<'_> {
             }
             Parsed::Rejected(_, reason) => self.reject(&origin, reason, bytes),
             Parsed::Unfit { filter, field } => {
+                tally.events.fetch_add(1, Ordering::Relaxed);
                 let reason = format!(
                     "filter `{}`: {}",
                     self.reading.policy_names[filter],
@@ -235,6 +245,7 @@ impl Lines<'_> {
                 self.reject(&origin, reason, bytes);
             }
             Parsed::Filtered(_) => {
+                tally.events.fetch_add(1, Ordering::Relaxed);
                 tally.filtered.fetch_add(1, Ordering::Relaxed);
             }
         }

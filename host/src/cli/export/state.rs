@@ -21,6 +21,33 @@ pub struct Job {
     pub policy: Option<PathBuf>,
     /// `destination NAME` or `FORMAT to PATH`.
     pub target: String,
+    /// The format's module settings (`--set`).
+    pub settings: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} from {} to {}", self.target, self.from, self.to)?;
+        if !self.sources.is_empty() {
+            write!(f, ", sources {}", self.sources.join(", "))?;
+        }
+        if let Some(policy) = &self.policy {
+            write!(f, ", policy {}", policy.display())?;
+        }
+        for (key, value) in &self.settings {
+            write!(f, ", --set {key}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What an output file held at a point, to cut it back to on resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub bytes: u64,
+    pub events: u64,
+    /// Its device and inode: a resume writes to that file only.
+    pub file: Option<(u64, u64)>,
 }
 
 /// A point in the inputs: everything before it is exported.
@@ -45,11 +72,46 @@ pub struct State {
     pub output_bytes: u64,
     /// Events written or delivered before `point`.
     pub exported: u64,
+    /// The output file's device and inode.
+    pub output_file: Option<(u64, u64)>,
+    /// What every run of it so far rejected, dead-lettered or could not read: the
+    /// exit code of the run that finishes says so.
+    pub rejected: u64,
+    pub dead_lettered: u64,
+    pub read_errors: u64,
     pub finished: bool,
 }
 
 impl State {
-    pub fn load(path: &Path) -> Result<State> {
+    pub fn new(job: Job, range_ms: (i64, i64), inputs: Vec<Input>) -> State {
+        State {
+            job,
+            range_ms,
+            inputs,
+            point: Point::default(),
+            output_bytes: 0,
+            exported: 0,
+            output_file: None,
+            rejected: 0,
+            dead_lettered: 0,
+            read_errors: 0,
+            finished: false,
+        }
+    }
+
+    /// The state at `path`, of the export `job` (another is refused).
+    pub fn resumed(path: &Path, job: &Job) -> Result<State> {
+        let state = State::load(path)?;
+        anyhow::ensure!(
+            state.job == *job,
+            "{} is the state of another export ({}); resume it with the same arguments, or start this one without --resume",
+            path.display(),
+            state.job
+        );
+        Ok(state)
+    }
+
+    fn load(path: &Path) -> Result<State> {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!(
                 "cannot read the state of the export to resume, {}",
@@ -68,6 +130,34 @@ impl State {
         }
         crate::persist::write_atomically(path, &text, true)
             .with_context(|| format!("cannot write the export's state to {}", path.display()))
+    }
+}
+
+/// Holds the export at `state` for this process: a second one on the same state is
+/// refused while it runs.
+pub fn lock(state: &Path) -> Result<std::fs::File> {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        crate::private_fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = crate::private_fs::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another sluice export runs with the state {}: wait for it, or stop it",
+            state.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }
 

@@ -146,7 +146,7 @@ impl ToDestination {
         tokio::select! {
             failed = &mut wait => return failed,
             () = abort => {
-                tracing::warn!(?deadline, "the destination did not settle its events within shutdown_timeout of the interrupt: what it holds goes to the dead-letter store");
+                tracing::warn!(?deadline, "the destination did not settle its events within shutdown_timeout of the interrupt: they are abandoned, and --resume sends them again");
                 self.abort.cancel();
             }
         }
