@@ -48,6 +48,12 @@ pub struct Config {
     /// removed (logged, and their records counted).
     #[serde(default = "default_dead_letter_max_bytes")]
     pub dead_letter_max_bytes: u64,
+    /// Records older than this are removed (a file at a time: once the newest record of
+    /// a file is older), logged and counted; unset, records stay (within
+    /// `dead_letter_max_bytes`).
+    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "humantime_serde")]
+    pub dead_letter_max_age: Option<Duration>,
     /// Directories of `.wasm` modules; a module there overrides a built-in of the same name.
     #[serde(default)]
     pub modules_dirs: Vec<PathBuf>,

@@ -201,6 +201,20 @@ impl DeadLetter {
         }
     }
 
+    /// Removes the files whose newest record is older than `max_age` (the current one
+    /// too, between two writes), counting their records as removed.
+    pub async fn remove_expired(&self, max_age: Duration) {
+        let mut slot = self.file.lock().await;
+        let current = self.path.clone();
+        let removed = self.removed.clone();
+        let took_current =
+            tokio::task::block_in_place(|| remove_older_than(&current, max_age, &removed));
+        if took_current {
+            // The next write makes the file again.
+            *slot = None;
+        }
+    }
+
     /// Why writes to the store fail, while they do.
     pub fn failing(&self) -> Option<String> {
         self.failing.lock().expect("not poisoned").clone()
@@ -476,6 +490,34 @@ fn remove_oldest(current: &Path, keep: u64, removed: &AtomicU64) {
             }
         }
     }
+}
+
+/// Removes the files of the store whose last write is older than `max_age`; whether
+/// the current file was one.
+fn remove_older_than(current: &Path, max_age: Duration, removed: &AtomicU64) -> bool {
+    let mut took_current = false;
+    for path in files(current) {
+        let expired = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age > max_age);
+        if !expired {
+            continue;
+        }
+        let records = std::fs::read(&path).map_or(0, |b| count_lines(&b));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                removed.fetch_add(records, Ordering::Relaxed);
+                took_current |= path == current;
+                tracing::info!(file = %path.display(), records, ?max_age, "dead-letter records older than dead_letter_max_age removed");
+            }
+            Err(error) => {
+                tracing::error!(file = %path.display(), %error, "cannot remove an expired dead-letter file")
+            }
+        }
+    }
+    took_current
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {

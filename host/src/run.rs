@@ -49,6 +49,13 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     let filters = Filters::load(&config, None)?;
     let dead_letter = Arc::new(DeadLetter::configured(&config));
     let _store_lock = dead_letter.lock(StoreUse::Append)?;
+    // Once before anything is written (a write makes the current file young again).
+    if let Some(max_age) = config.dead_letter_max_age {
+        dead_letter.remove_expired(max_age).await;
+    }
+    let expiry = config
+        .dead_letter_max_age
+        .map(|max_age| tokio::spawn(remove_expired(dead_letter.clone(), max_age)));
     let persisted = Persisted::open(&config, &counters)?.map(Arc::new);
     let runtime = Runtime::configured(&config)?;
     // Compiling is seconds of CPU: not on a thread that runs async tasks.
@@ -229,6 +236,9 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
     for filter in &live.filters().counts {
         tracing::info!(filter = %filter.name, dropped = Counters::get(&filter.dropped), "filter summary");
     }
+    if let Some(expiry) = expiry {
+        expiry.abort();
+    }
     dead_letter.finish().await;
     Counters::add(
         &counters.dead_letters_removed,
@@ -239,6 +249,19 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         admin.close().await;
     }
     Ok(Summary::new(counters, &dead_letter, failed_tasks))
+}
+
+/// Removes the dead-letter files older than `max_age` every minute (or every tenth of
+/// `max_age`, when that is shorter).
+async fn remove_expired(dead_letter: Arc<DeadLetter>, max_age: std::time::Duration) {
+    let every = (max_age / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    loop {
+        tokio::time::sleep(every).await;
+        dead_letter.remove_expired(max_age).await;
+    }
 }
 
 /// Every `interval`, a line with the events read (and their rate since the last line),

@@ -257,3 +257,42 @@ async fn a_torn_dead_letter_record_is_cut_before_the_next_and_list_counts_bad_li
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn records_older_than_dead_letter_max_age_are_removed_and_counted() {
+    let harness = Harness::new();
+    harness.write("data/bad.jsonl", "not json\nnor this\n{\"ok\":1}\n");
+    harness.config(&format!(
+        "dead_letter_max_age = \"30m\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/bad.jsonl\"]\n{}",
+        crate::support::CAPTURE_DESTINATION
+    ));
+    harness.run_expecting(3, &[]).await;
+    assert_eq!(harness.dead_letters().len(), 2);
+    // A second run: the store's file is young, and stays.
+    let output = harness.run_expecting(3, &[]).await;
+    assert_eq!(
+        crate::support::summary_figure(&output, "dead_letters_removed"),
+        0
+    );
+    assert_eq!(harness.dead_letters().len(), 4);
+    // Written to an hour ago: every record in it is older than 30 minutes.
+    let store = harness.path("dead-letter/dead-letter.jsonl");
+    std::fs::File::options()
+        .write(true)
+        .open(&store)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    let output = harness.run_expecting(3, &[]).await;
+    assert_eq!(
+        crate::support::summary_figure(&output, "dead_letters_removed"),
+        4,
+        "{}",
+        crate::support::transcript(&output)
+    );
+    assert_eq!(
+        harness.dead_letters().len(),
+        2,
+        "only this run's records are left"
+    );
+}

@@ -31,6 +31,9 @@ pub struct Integrity {
     host: String,
     /// Seeds the stream ids of the sources that are not files: new each run.
     run_seed: u64,
+    /// Numbers the chains of such sources: each ingest of one (an HTTP request slot, a
+    /// syslog connection) is a stream of its own.
+    ingests: std::sync::atomic::AtomicU64,
     interval: Duration,
     signing: Option<ed25519_dalek::SigningKey>,
     log: Mutex<DigestLog>,
@@ -56,6 +59,7 @@ impl Integrity {
             hasher,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             run_seed: u64::from_le_bytes(run_seed),
+            ingests: Default::default(),
             interval: config.digest_interval,
             signing,
             log: Mutex::new(DigestLog::open(&dir)?),
@@ -64,7 +68,11 @@ impl Integrity {
 
     /// The chains of one source (`label`); `by_file`: one stream per file.
     pub fn chains(self: &Arc<Self>, label: &str, by_file: bool) -> Chains {
+        let ingest = self
+            .ingests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Chains {
+            ingest,
             integrity: self.clone(),
             source: label.to_owned(),
             by_file,
@@ -100,6 +108,8 @@ struct Stream {
 /// A source's streams, each chained as its events are read.
 #[derive(Debug)]
 pub struct Chains {
+    /// This ingest's number in the run (the stream of a source that is not a file).
+    ingest: u64,
     integrity: Arc<Integrity>,
     source: String,
     by_file: bool,
@@ -120,7 +130,9 @@ impl Chains {
         let stream = self.streams.entry(key).or_insert_with(|| {
             let what = match self.by_file {
                 true => [&key.to_le_bytes()[..], self.scratch.as_bytes()].concat(),
-                false => self.integrity.run_seed.to_le_bytes().to_vec(),
+                false => [self.integrity.run_seed, self.ingest]
+                    .map(u64::to_le_bytes)
+                    .concat(),
             };
             Stream {
                 tip: Tip::new(self.integrity.stream_id(&self.source, &what)),
