@@ -86,28 +86,30 @@ impl Tip {
         }
     }
 
-    /// Chains `event` (a JSON object's text, as read) and writes it to `out` with the
-    /// members in front.
-    pub fn stamp(&mut self, hasher: &Hasher, event: &str, out: &mut String) {
+    /// Chains the event at the end of `data` (from `start`: a JSON object's text, as
+    /// read) and puts the members in front of its own, in place.
+    pub fn stamp(&mut self, hasher: &Hasher, data: &mut String, start: usize) {
         use std::fmt::Write;
         self.seq += 1;
-        self.chain = hasher.link(&self.chain, event.as_bytes());
-        let rest = event.strip_prefix('{').unwrap_or(event);
+        self.chain = hasher.link(&self.chain, data[start..].as_bytes());
+        let mut chain = [0u8; 64];
+        hex::encode_to_slice(self.chain, &mut chain).expect("64 hex digits for 32 bytes");
+        let chain = std::str::from_utf8(&chain).expect("hex is ASCII");
+        let mut members = String::with_capacity(128);
         let _ = write!(
-            out,
-            "{{\"{STREAM_KEY}\":\"{}\",\"{SEQ_KEY}\":{},\"{CHAIN_KEY}\":\"{}\"",
-            self.stream,
-            self.seq,
-            hex::encode(self.chain)
+            members,
+            "{{\"{STREAM_KEY}\":\"{}\",\"{SEQ_KEY}\":{},\"{CHAIN_KEY}\":\"{chain}\"",
+            self.stream, self.seq
         );
         // `{}` and `{ }`: no member follows.
+        let rest = data.get(start + 1..).unwrap_or_default();
         if !rest
             .trim_start_matches([' ', '\t', '\n', '\r'])
             .starts_with('}')
         {
-            out.push(',');
+            members.push(',');
         }
-        out.push_str(rest);
+        data.replace_range(start..start + 1, &members);
     }
 }
 
@@ -159,11 +161,14 @@ mod tests {
             ("{\"b\":[{}]}", 4),
         ] {
             let before = tip.chain;
-            let mut out = String::new();
-            tip.stamp(&hasher, event, &mut out);
-            let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
+            let mut data = String::from("[earlier events]");
+            let start = data.len();
+            data.push_str(event);
+            tip.stamp(&hasher, &mut data, start);
+            let out = &data[start..];
+            let value: serde_json::Value = serde_json::from_str(out).expect(out);
             assert_eq!(value["sluice_seq"], tip.seq);
-            let found = unstamp(&out).unwrap();
+            let found = unstamp(out).unwrap();
             assert_eq!(found.original, event);
             assert_eq!(found.seq, tip.seq);
             assert_eq!(found.chain, hasher.link(&before, event.as_bytes()));

@@ -77,7 +77,6 @@ impl Integrity {
             source: label.to_owned(),
             by_file,
             streams: HashMap::new(),
-            scratch: String::new(),
         }
     }
 
@@ -115,8 +114,6 @@ pub struct Chains {
     by_file: bool,
     /// By the origin's stream (a file's identity); one entry for another source.
     streams: HashMap<u64, Stream>,
-    /// The event being stamped.
-    scratch: String,
 }
 
 impl Chains {
@@ -125,26 +122,25 @@ impl Chains {
     pub fn stamp(&mut self, origin: (u64, &str), data: &mut String, meta: &mut EventMeta) {
         let key = if self.by_file { origin.0 } else { 0 };
         let start = meta.offset as usize;
-        self.scratch.clear();
-        self.scratch.push_str(&data[start..]);
-        let stream = self.streams.entry(key).or_insert_with(|| {
-            let what = match self.by_file {
-                true => [&key.to_le_bytes()[..], self.scratch.as_bytes()].concat(),
-                false => [self.integrity.run_seed, self.ingest]
-                    .map(u64::to_le_bytes)
-                    .concat(),
-            };
-            Stream {
-                tip: Tip::new(self.integrity.stream_id(&self.source, &what)),
-                name: origin.1.to_owned(),
-                digested_at: Instant::now(),
-                sealed: false,
+        let stream = match self.streams.entry(key) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                // A file's stream is named by its identity and its first event.
+                let what = match self.by_file {
+                    true => [&key.to_le_bytes()[..], data[start..].as_bytes()].concat(),
+                    false => [self.integrity.run_seed, self.ingest]
+                        .map(u64::to_le_bytes)
+                        .concat(),
+                };
+                entry.insert(Stream {
+                    tip: Tip::new(self.integrity.stream_id(&self.source, &what)),
+                    name: origin.1.to_owned(),
+                    digested_at: Instant::now(),
+                    sealed: false,
+                })
             }
-        });
-        data.truncate(start);
-        stream
-            .tip
-            .stamp(&self.integrity.hasher, &self.scratch, data);
+        };
+        stream.tip.stamp(&self.integrity.hasher, data, start);
         meta.len = (data.len() - start) as u32;
     }
 
