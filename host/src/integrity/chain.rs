@@ -91,7 +91,7 @@ impl Tip {
     pub fn stamp(&mut self, hasher: &Hasher, data: &mut String, start: usize) {
         use std::fmt::Write;
         self.seq += 1;
-        self.chain = hasher.link(&self.chain, data[start..].as_bytes());
+        self.chain = hasher.link(&self.chain, &data.as_bytes()[start..]);
         let mut chain = [0u8; 64];
         hex::encode_to_slice(self.chain, &mut chain).expect("64 hex digits for 32 bytes");
         let chain = std::str::from_utf8(&chain).expect("hex is ASCII");

@@ -127,7 +127,7 @@ impl Chains {
             std::collections::hash_map::Entry::Vacant(entry) => {
                 // A file's stream is named by its identity and its first event.
                 let what = match self.by_file {
-                    true => [&key.to_le_bytes()[..], data[start..].as_bytes()].concat(),
+                    true => [&key.to_le_bytes()[..], &data.as_bytes()[start..]].concat(),
                     false => [self.integrity.run_seed, self.ingest]
                         .map(u64::to_le_bytes)
                         .concat(),
