@@ -239,7 +239,8 @@ async fn preview_prints_the_requests_a_module_would_send() {
     let output = harness
         .sluice_with_input(&args, &[], b"{\"a\":1}\nnot json\n")
         .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    // A line rejected: 3, as `run` exits.
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("[{\"a\":1}]"));
     assert!(String::from_utf8_lossy(&output.stderr).contains("stdin:2: rejected: not valid JSON"));
 

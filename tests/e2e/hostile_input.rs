@@ -189,7 +189,7 @@ async fn preview_bounds_lines_as_run_does() {
     let output = harness
         .sluice_with_input(&["preview", "--module", "splunk-hec"], &[], long.as_bytes())
         .await;
-    assert!(output.status.success(), "{}", transcript(&output));
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("stdin:1: rejected: line of 2097162 bytes is longer than events.max_line_bytes (1048576)"),

@@ -248,6 +248,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
     // Lines are split and bounded as `run` reads them.
     let parser = line_parser(&plan.events, plan.policies.clone());
     let mut dropped = 0usize;
+    let mut rejected_lines = 0usize;
     let mut splitter = LineSplitter::new(plan.events.max_line_bytes);
     let mut chunk = ChunkBuilder::default();
     let now = jiff::Timestamp::now().as_millisecond();
@@ -274,6 +275,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         };
         if let Some(reason) = rejected {
             eprintln!("stdin:{}: rejected: {reason}", origin.line);
+            rejected_lines += 1;
         }
     };
     splitter.feed(&input, &mut handle);
@@ -302,7 +304,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
                 Some(None) => writeln!(out, "to every destination (no route matches): {json}")?,
             }
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(outcome(rejected_lines));
     };
     // In batches as `run` makes them, each formatted on its own.
     let limits = crate::buffer::BatchLimits::configured(
@@ -330,7 +332,15 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         }
         print_requests(&plan, module, &Arc::new(events))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(outcome(rejected_lines))
+}
+
+/// As `run` says it: 3 when lines were rejected (each said on stderr), else 0.
+fn outcome(rejected_lines: usize) -> ExitCode {
+    match rejected_lines {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(3),
+    }
 }
 
 /// The events of `chunk` the destination takes: not routed elsewhere, kept by its own
