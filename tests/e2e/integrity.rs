@@ -30,11 +30,15 @@ fn receiver_copy(receiver: &HecReceiver) -> Vec<String> {
         .collect()
 }
 
-/// `sluice verify` of `lines` written to `name`, with the harness's public key.
+/// `sluice verify` of `lines` written to `name`, with the harness's public key and, for
+/// a copy that keeps the stream's order (`concurrency = 1`), `--in-order`.
 async fn verify(harness: &Harness, name: &str, lines: &[String]) -> (i32, String) {
     harness.write(name, lines.join("\n") + "\n");
     let output = harness
-        .sluice(&["verify", "--public-key", "key.pem.pub", name], &[])
+        .sluice(
+            &["verify", "--in-order", "--public-key", "key.pem.pub", name],
+            &[],
+        )
         .await;
     let text = transcript(&output);
     (output.status.code().unwrap(), text)
@@ -179,6 +183,22 @@ async fn a_chain_through_kill_9_verifies_intact_and_every_tampering_is_found_whe
         "{report}"
     );
 
+    // Without the digests, no event is proven, whatever the chain says.
+    let unsigned: Vec<String> = copy
+        .iter()
+        .filter(|l| !l.contains("sluice_digest"))
+        .cloned()
+        .collect();
+    let (code, report) = verify(&harness, "copy.jsonl", &unsigned).await;
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!(
+            "unproven: seqs 1 to {} are under no signed digest",
+            EVENTS + 100
+        )),
+        "{report}"
+    );
+
     // A digest re-signed by another key (or altered) is refused.
     let other = harness.sluice(&["keygen", "other.pem"], &[]).await;
     assert!(other.status.success());
@@ -194,4 +214,33 @@ async fn a_chain_through_kill_9_verifies_intact_and_every_tampering_is_found_whe
     };
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("signature is not the key's"), "{report}");
+}
+
+#[tokio::test]
+async fn an_event_with_a_member_of_the_chain_is_refused_and_a_file_read_once_is_sealed() {
+    let harness = Harness::new();
+    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
+    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    harness.write(
+        "data/audit.jsonl",
+        "{\"n\":1}\n{\"sluice_seq\":999,\"n\":2}\n{\"n\":3,\"note\":{\"sluice_seq\":1}}\n",
+    );
+    harness.config(
+        "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = { file = \"key.pem\" }\n\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:captured\"\n",
+    );
+    let output = harness.run_expecting(3, &[]).await;
+    let dead = harness.dead_letters();
+    assert_eq!(dead.len(), 1, "{}", transcript(&output));
+    assert!(
+        dead[0]["reason"].as_str().unwrap().contains("`sluice_seq`"),
+        "{dead:?}"
+    );
+    // The webhook puts its `sluice` enrichment first; the file, read to its end, has its
+    // digest: every event proven.
+    let verified = harness
+        .sluice(&["verify", "--public-key", "key.pem.pub", "captured"], &[])
+        .await;
+    let report = transcript(&verified);
+    assert_eq!(verified.status.code(), Some(0), "{report}");
+    assert!(report.contains("seqs 1 to 2, 2 events"), "{report}");
 }

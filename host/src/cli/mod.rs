@@ -148,7 +148,8 @@ pub enum Command {
     /// and place; an event found twice with the same bytes is a redelivery.
     #[command(after_help = "Exit codes: 0 intact; 1 tampered; 2 an error.")]
     Verify {
-        /// Files holding the events (each line may hold several, wrapped in anything).
+        /// Files holding the events (each line may hold several, wrapped in anything), or
+        /// directories of them (captured requests, an archive).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The Ed25519 public key (PEM) the digests must be signed with.
@@ -160,10 +161,10 @@ pub enum Command {
         /// For an hmac-sha256 chain: the file that holds its key.
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
-        /// Accept the events in any order (a copy sorted otherwise, or from a
-        /// destination with concurrency above 1).
+        /// The copy keeps the stream's order (a destination with `concurrency = 1`,
+        /// read as it arrived): an event after a higher seq is reported.
         #[arg(long)]
-        any_order: bool,
+        in_order: bool,
     },
     /// Write a new Ed25519 key pair for `[integrity] signing_key`: the private key to
     /// PATH (0600, PKCS#8 PEM), the public key, for `sluice verify`, to PATH.pub.
@@ -341,7 +342,7 @@ fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
             public_key,
             key_env,
             key_file,
-            any_order,
+            in_order,
         } => {
             let key = match (key_env, key_file) {
                 (Some(name), _) => Some(crate::config::SecretRef::Env(name)),
@@ -355,7 +356,7 @@ fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
                 inputs,
                 public_key,
                 key: key.as_ref().map(|key| key.expose().to_owned()),
-                any_order,
+                in_order,
             })
         }
         Command::Keygen { path } => {

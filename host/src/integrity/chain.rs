@@ -122,10 +122,13 @@ pub struct Stamped {
     pub original: String,
 }
 
-/// Takes the members out of `text`, a chained event as [`Tip::stamp`] wrote it; `None`
-/// when it is not one.
-pub fn unstamp(text: &str) -> Option<Stamped> {
-    let rest = text.strip_prefix(&format!("{{\"{STREAM_KEY}\":\""))?;
+/// Takes the members out of `object`, a chained event as [`Tip::stamp`] wrote it, whose
+/// members start at `at` (after what a module put before them, such as its `sluice`
+/// enrichment, which is not the event's); `None` when they are not as Sluice writes them.
+pub fn unstamp(object: &str, at: usize) -> Option<Stamped> {
+    let rest = object
+        .get(at..)?
+        .strip_prefix(&format!("\"{STREAM_KEY}\":\""))?;
     let (stream, rest) = rest.split_at_checked(16)?;
     let rest = rest.strip_prefix(&format!("\",\"{SEQ_KEY}\":"))?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -134,14 +137,14 @@ pub fn unstamp(text: &str) -> Option<Stamped> {
     let (chain, rest) = rest.split_at_checked(64)?;
     let rest = rest.strip_prefix('"')?;
     let rest = rest.strip_prefix(',').unwrap_or(rest);
-    let chain: [u8; 32] = hex::decode(chain).ok()?.try_into().ok()?;
-    if !stream.bytes().all(|b| b.is_ascii_hexdigit()) || seq.starts_with('0') {
+    let lowercase_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !lowercase_hex(stream) || !lowercase_hex(chain) || seq.starts_with('0') {
         return None;
     }
     Some(Stamped {
         stream: stream.to_owned(),
         seq: seq.parse().ok()?,
-        chain,
+        chain: hex::decode(chain).ok()?.try_into().ok()?,
         original: format!("{{{rest}"),
     })
 }
@@ -168,12 +171,12 @@ mod tests {
             let out = &data[start..];
             let value: serde_json::Value = serde_json::from_str(out).expect(out);
             assert_eq!(value["sluice_seq"], tip.seq);
-            let found = unstamp(out).unwrap();
+            let found = unstamp(out, 1).unwrap();
             assert_eq!(found.original, event);
             assert_eq!(found.seq, tip.seq);
             assert_eq!(found.chain, hasher.link(&before, event.as_bytes()));
         }
-        assert!(unstamp("{\"a\":1}").is_none());
+        assert!(unstamp("{\"a\":1}", 1).is_none());
     }
 
     #[test]

@@ -146,11 +146,20 @@ impl DigestLog {
     }
 
     fn append(&self, text: &str) -> Result<()> {
+        use std::os::unix::fs::FileExt;
         let mut file = crate::private_fs::options()
+            .read(true)
             .append(true)
             .create(true)
             .open(self.dir.join(LOG))?;
-        file.write_all(format!("{text}\n").as_bytes())?;
+        // A line a crash cut short is ended, so that the next one stands alone.
+        let len = file.metadata()?.len();
+        let mut last = *b"\n";
+        if len > 0 {
+            file.read_exact_at(&mut last, len - 1)?;
+        }
+        let start = if last[0] == b'\n' { "" } else { "\n" };
+        file.write_all(format!("{start}{text}\n").as_bytes())?;
         crate::persist::disk::sync_data(&file)?;
         Ok(())
     }

@@ -27,9 +27,14 @@ pub fn generate(private: &Path) -> Result<std::path::PathBuf> {
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut seed[..]).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    // PKCS#8 v1, the private key alone: what OpenSSL 3 and Python's cryptography read
+    // (v2, with the public key inside, they refuse).
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: *seed,
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
     let public = key
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
@@ -37,6 +42,14 @@ pub fn generate(private: &Path) -> Result<std::path::PathBuf> {
     let mut public_path = private.as_os_str().to_owned();
     public_path.push(".pub");
     let public_path = std::path::PathBuf::from(public_path);
+    // Neither is written when either is there: no private key left without its public one.
+    for path in [private, public_path.as_path()] {
+        anyhow::ensure!(
+            std::fs::symlink_metadata(path).is_err(),
+            "{} exists: an existing key is never replaced",
+            path.display()
+        );
+    }
     for (path, text) in [
         (private, pem.as_str()),
         (public_path.as_path(), public.as_str()),

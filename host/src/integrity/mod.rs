@@ -92,6 +92,19 @@ impl Integrity {
     }
 }
 
+/// The first of the chain's members that `event` (a JSON object) has at its top level.
+fn own_member(event: &str) -> Option<&'static str> {
+    const MEMBERS: [&str; 3] = [chain::STREAM_KEY, chain::SEQ_KEY, chain::CHAIN_KEY];
+    // Most events do not name them at all: the text is looked into only when one might.
+    if !event.contains("\"sluice_") {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(event).ok()?;
+    MEMBERS
+        .into_iter()
+        .find(|member| object.contains_key(*member))
+}
+
 /// One stream's chain in a source's ingest.
 #[derive(Debug)]
 struct Stream {
@@ -119,9 +132,19 @@ pub struct Chains {
 impl Chains {
     /// Chains the last event of `data` (`meta`), read from `origin` (its stream and
     /// name), and rewrites it there with the chain's members.
-    pub fn stamp(&mut self, origin: (u64, &str), data: &mut String, meta: &mut EventMeta) {
+    pub fn stamp(
+        &mut self,
+        origin: (u64, &str),
+        data: &mut String,
+        meta: &mut EventMeta,
+    ) -> Result<(), String> {
         let key = if self.by_file { origin.0 } else { 0 };
         let start = meta.offset as usize;
+        if let Some(member) = own_member(&data[start..]) {
+            return Err(format!(
+                "the event has a member `{member}`, which [integrity] writes: a copy would hold two, and a reader might take the event's"
+            ));
+        }
         let stream = match self.streams.entry(key) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
@@ -142,6 +165,7 @@ impl Chains {
         };
         stream.tip.stamp(&self.integrity.hasher, data, start);
         meta.len = (data.len() - start) as u32;
+        Ok(())
     }
 
     /// The file at `stream` is read again from its start (replaced in place): its

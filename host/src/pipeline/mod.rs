@@ -338,7 +338,8 @@ impl Ingest {
             {
                 let ChunkBuilder { data, events } = &mut scratch;
                 let meta = events.last_mut().expect("just parsed");
-                chains.stamp((stream, name), data, meta);
+                // Refused when first read too: not in the chain.
+                let _ = chains.stamp((stream, name), data, meta);
                 data.clear();
                 events.clear();
             }
@@ -360,7 +361,8 @@ impl Ingest {
         }
     }
 
-    /// File `stream` is closed: the next flush carries its digest.
+    /// File `stream` (any stream, `0`, for a source that is not a file) is closed:
+    /// the next flush carries its digest.
     pub fn seal_chain(&mut self, stream: u64) {
         if let Some(chains) = &mut self.chains {
             chains.seal(stream);
@@ -452,7 +454,12 @@ impl Ingest {
                 if let Some(chains) = &mut self.chains {
                     let ChunkBuilder { data, events } = &mut self.chunk;
                     let meta = events.last_mut().expect("just parsed");
-                    chains.stamp((origin.stream, origin.name), data, meta);
+                    if let Err(reason) = chains.stamp((origin.stream, origin.name), data, meta) {
+                        data.truncate(meta.offset as usize);
+                        events.pop();
+                        self.reject(origin, Reject::NotJson, &reason, line);
+                        return;
+                    }
                 }
                 if time_unparsed {
                     let previous = self

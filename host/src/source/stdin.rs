@@ -32,6 +32,8 @@ pub async fn run(mut ingest: Ingest, shutdown: CancellationToken) -> anyhow::Res
         }
     }
     splitter.finish(|position, line| ingest.line(origin(position), line));
+    // Its stream ends here: the last flush carries its digest.
+    ingest.seal_chain(0);
     let _ = ingest.flush(None).await;
     Ok(())
 }
