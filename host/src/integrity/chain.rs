@@ -89,27 +89,76 @@ impl Tip {
     /// Chains the event at the end of `data` (from `start`: a JSON object's text, as
     /// read) and puts the members in front of its own, in place.
     pub fn stamp(&mut self, hasher: &Hasher, data: &mut String, start: usize) {
-        use std::fmt::Write;
         self.seq += 1;
         self.chain = hasher.link(&self.chain, &data.as_bytes()[start..]);
+        // Made on the stack, without formatting: this runs for every event.
+        let mut members = Members::default();
+        members.put(b"\"");
+        members.put(STREAM_KEY.as_bytes());
+        members.put(b"\":\"");
+        members.put(self.stream.as_bytes());
+        members.put(b"\",\"");
+        members.put(SEQ_KEY.as_bytes());
+        members.put(b"\":");
+        members.put_decimal(self.seq);
+        members.put(b",\"");
+        members.put(CHAIN_KEY.as_bytes());
+        members.put(b"\":\"");
         let mut chain = [0u8; 64];
         hex::encode_to_slice(self.chain, &mut chain).expect("64 hex digits for 32 bytes");
-        let chain = std::str::from_utf8(&chain).expect("hex is ASCII");
-        let mut members = String::with_capacity(128);
-        let _ = write!(
-            members,
-            "{{\"{STREAM_KEY}\":\"{}\",\"{SEQ_KEY}\":{},\"{CHAIN_KEY}\":\"{chain}\"",
-            self.stream, self.seq
-        );
+        members.put(&chain);
+        members.put(b"\"");
         // `{}` and `{ }`: no member follows.
         let rest = data.get(start + 1..).unwrap_or_default();
         if !rest
             .trim_start_matches([' ', '\t', '\n', '\r'])
             .starts_with('}')
         {
-            members.push(',');
+            members.put(b",");
         }
-        data.replace_range(start..start + 1, &members);
+        // After the event's `{`: a move of its bytes, no more.
+        data.insert_str(start + 1, members.text());
+    }
+}
+
+/// The members' text, built in place.
+struct Members {
+    bytes: [u8; 192],
+    len: usize,
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members {
+            bytes: [0; 192],
+            len: 0,
+        }
+    }
+}
+
+impl Members {
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn put_decimal(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[at..]);
+    }
+
+    fn text(&self) -> &str {
+        // Keys, hex digits and decimal digits: ASCII, and the stream id is hex.
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII")
     }
 }
 
