@@ -203,7 +203,11 @@ async fn an_export_killed_midway_and_resumed_writes_every_event_once() {
         })
         .collect();
     let (first, second) = lines.split_at(MANY / 2);
-    let rotated = harness.write("logs/audit.jsonl.1.gz", gzip(&(first.join("\n") + "\n")));
+    // A line that is not an event first: rejected by the run that is killed.
+    let rotated = harness.write(
+        "logs/audit.jsonl.1.gz",
+        gzip(&format!("not an event\n{}\n", first.join("\n"))),
+    );
     // Rotated an hour ago: read first.
     std::fs::File::options()
         .write(true)
@@ -277,7 +281,8 @@ async fn an_export_killed_midway_and_resumed_writes_every_event_once() {
     let resumed = harness
         .sluice(&[&args[..], &["--resume"]].concat(), &[])
         .await;
-    assert!(resumed.status.success(), "{}", transcript(&resumed));
+    // The killed run's rejected line counts for the export that finishes: exit 3.
+    assert_eq!(resumed.status.code(), Some(3), "{}", transcript(&resumed));
     let text = std::fs::read_to_string(harness.path("all.json")).unwrap();
     let events: Vec<Value> = serde_json::from_str(&text).expect("one JSON array");
     let numbers: Vec<u64> = events.iter().map(|e| e["n"].as_u64().unwrap()).collect();
@@ -293,5 +298,10 @@ async fn an_export_killed_midway_and_resumed_writes_every_event_once() {
         .sluice(&[&args[..], &["--resume"]].concat(), &[])
         .await;
     assert!(again.status.success(), "{}", transcript(&again));
+    assert_eq!(
+        harness.dead_letters().len(),
+        1,
+        "the line once in the store"
+    );
     assert!(String::from_utf8_lossy(&again.stdout).contains("finished already"));
 }

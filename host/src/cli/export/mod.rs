@@ -189,6 +189,7 @@ pub fn export(config: Config, request: Request, show_progress: bool) -> Result<E
             dead_letter: &dead_letter,
             counters: &counters,
             tally: &tally,
+            earlier: (state.rejected, state.dead_lettered, state.read_errors),
         };
         exporting
             .run(&mut state, output, reading, show_progress)
@@ -253,6 +254,9 @@ struct Exporting<'a> {
     dead_letter: &'a Arc<DeadLetter>,
     counters: &'a Arc<Counters>,
     tally: &'a Arc<Tally>,
+    /// Lines rejected, events dead-lettered and files not read to their end by the
+    /// earlier runs of a resumed export.
+    earlier: (u64, u64, u64),
 }
 
 impl Exporting<'_> {
@@ -353,9 +357,7 @@ impl Exporting<'_> {
             }
         }
         self.dead_letter.finish().await;
-        state.rejected += Counters::get(&self.counters.lines_rejected);
-        state.dead_lettered += Counters::get(&self.counters.dead_lettered);
-        state.read_errors += self.tally.read_errors.load(Ordering::Relaxed);
+        self.count_into(state);
         state.save(self.state_path)?;
         drop(bar);
         read?;
@@ -384,7 +386,17 @@ impl Exporting<'_> {
     fn save_file(&self, state: &mut State, file: &mut FileOutput, point: Point) -> Result<()> {
         let (bytes, events) = tokio::task::block_in_place(|| file.sync())?;
         (state.point, state.output_bytes, state.exported) = (point, bytes, events);
+        self.count_into(state);
         state.save(self.state_path)
+    }
+
+    /// What the earlier runs and this one left out, into `state`: a run killed after a
+    /// save has its rejections counted by the run that finishes.
+    fn count_into(&self, state: &mut State) {
+        let (rejected, dead_lettered, read_errors) = self.earlier;
+        state.rejected = rejected + Counters::get(&self.counters.lines_rejected);
+        state.dead_lettered = dead_lettered + Counters::get(&self.counters.dead_lettered);
+        state.read_errors = read_errors + self.tally.read_errors.load(Ordering::Relaxed);
     }
 
     /// Saves where the destination's acknowledgements have brought the export.
@@ -392,6 +404,7 @@ impl Exporting<'_> {
         if let (Some(point), exported) = to.point() {
             state.point = point;
             state.exported = base + exported;
+            self.count_into(state);
             state.save(self.state_path)?;
         }
         Ok(())
