@@ -244,3 +244,28 @@ async fn an_event_with_a_member_of_the_chain_is_refused_and_a_file_read_once_is_
     assert_eq!(verified.status.code(), Some(0), "{report}");
     assert!(report.contains("seqs 1 to 2, 2 events"), "{report}");
 }
+
+#[tokio::test]
+async fn a_source_renamed_between_two_runs_goes_on_with_its_files_chains() {
+    let harness = Harness::new();
+    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
+    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let config = |name: &str| {
+        format!(
+            "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = {{ file = \"key.pem\" }}\n\n[[sources]]\nname = \"{name}\"\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+        )
+    };
+    let event = |n: usize| format!("{{\"n\":{n}}}");
+    append_lines(&harness.path("data/audit.jsonl"), (0..50).map(event));
+    harness.config(&config("audit"));
+    harness.run_ok(&[]).await;
+    append_lines(&harness.path("data/audit.jsonl"), (50..80).map(event));
+    harness.config(&config("audit-renamed"));
+    harness.run_ok(&[]).await;
+    let verified = harness
+        .sluice(&["verify", "--public-key", "key.pem.pub", "captured"], &[])
+        .await;
+    let report = transcript(&verified);
+    assert_eq!(verified.status.code(), Some(0), "{report}");
+    assert!(report.contains("seqs 1 to 80, 80 events"), "{report}");
+}

@@ -80,13 +80,12 @@ impl Integrity {
         }
     }
 
-    /// A stream's id: 16 hex digits of a hash of the host, the source and `what` (a
-    /// file's identity and first event, or the run).
-    fn stream_id(&self, source: &str, what: &[u8]) -> String {
-        let mut bytes = Vec::with_capacity(self.host.len() + source.len() + what.len() + 2);
-        for part in [self.host.as_bytes(), source.as_bytes(), what] {
-            bytes.extend_from_slice(part);
+    /// A stream's id: 16 hex digits of a hash of the host and `what` names it by.
+    fn stream_id(&self, what: &[&[u8]]) -> String {
+        let mut bytes = self.host.as_bytes().to_vec();
+        for part in what {
             bytes.push(0);
+            bytes.extend_from_slice(part);
         }
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
     }
@@ -148,15 +147,20 @@ impl Chains {
         let stream = match self.streams.entry(key) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                // A file's stream is named by its identity and its first event.
-                let what = match self.by_file {
-                    true => [&key.to_le_bytes()[..], &data.as_bytes()[start..]].concat(),
-                    false => [self.integrity.run_seed, self.ingest]
-                        .map(u64::to_le_bytes)
-                        .concat(),
+                // A file's stream is named by its identity and its first event, not by
+                // the source that reads it: a source renamed in the configuration goes on
+                // with its files' chains. Another source's, by the source and the run.
+                let integrity = &self.integrity;
+                let id = match self.by_file {
+                    true => integrity.stream_id(&[&key.to_le_bytes(), &data.as_bytes()[start..]]),
+                    false => integrity.stream_id(&[
+                        self.source.as_bytes(),
+                        &integrity.run_seed.to_le_bytes(),
+                        &self.ingest.to_le_bytes(),
+                    ]),
                 };
                 entry.insert(Stream {
-                    tip: Tip::new(self.integrity.stream_id(&self.source, &what)),
+                    tip: Tip::new(id),
                     name: origin.1.to_owned(),
                     digested_at: Instant::now(),
                     sealed: false,
