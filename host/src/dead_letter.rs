@@ -477,17 +477,10 @@ fn remove_oldest(current: &Path, keep: u64, removed: &AtomicU64) {
         if total <= keep {
             break;
         }
-        let records = std::fs::read(oldest).map_or(0, |b| count_lines(&b));
         let bytes = size(oldest);
-        match std::fs::remove_file(oldest) {
-            Ok(()) => {
-                total -= bytes.min(total);
-                removed.fetch_add(records, Ordering::Relaxed);
-                tracing::warn!(file = %oldest.display(), records, "dead-letter store over dead_letter_max_bytes: its oldest file was removed");
-            }
-            Err(error) => {
-                tracing::error!(file = %oldest.display(), %error, "cannot remove an old dead-letter file")
-            }
+        if let Some(records) = remove_counted(oldest, removed) {
+            total -= bytes.min(total);
+            tracing::warn!(file = %oldest.display(), records, "dead-letter store over dead_letter_max_bytes: its oldest file was removed");
         }
     }
 }
@@ -505,19 +498,28 @@ fn remove_older_than(current: &Path, max_age: Duration, removed: &AtomicU64) -> 
         if !expired {
             continue;
         }
-        let records = std::fs::read(&path).map_or(0, |b| count_lines(&b));
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                removed.fetch_add(records, Ordering::Relaxed);
-                took_current |= path == current;
-                tracing::info!(file = %path.display(), records, ?max_age, "dead-letter records older than dead_letter_max_age removed");
-            }
-            Err(error) => {
-                tracing::error!(file = %path.display(), %error, "cannot remove an expired dead-letter file")
-            }
+        if let Some(records) = remove_counted(&path, removed) {
+            took_current |= path == current;
+            tracing::info!(file = %path.display(), records, ?max_age, "dead-letter records older than dead_letter_max_age removed");
         }
     }
     took_current
+}
+
+/// Removes a file of the store, its records counted in `removed`; how many it held, or
+/// `None` (said at ERROR) when it could not be removed.
+fn remove_counted(path: &Path, removed: &AtomicU64) -> Option<u64> {
+    let records = std::fs::read(path).map_or(0, |b| count_lines(&b));
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            removed.fetch_add(records, Ordering::Relaxed);
+            Some(records)
+        }
+        Err(error) => {
+            tracing::error!(file = %path.display(), %error, "cannot remove a dead-letter file");
+            None
+        }
+    }
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {

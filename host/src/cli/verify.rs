@@ -54,7 +54,7 @@ struct Digest {
 
 /// One stream as the copy has it.
 #[derive(Default)]
-struct Copy {
+struct StreamCopy {
     events: Vec<Event>,
     digests: Vec<Digest>,
 }
@@ -83,7 +83,7 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
         Some(key) => Hasher::hmac(key.as_bytes()),
         None => Hasher::Sha256,
     };
-    let mut streams: BTreeMap<String, Copy> = BTreeMap::new();
+    let mut streams: BTreeMap<String, StreamCopy> = BTreeMap::new();
     let mut unreadable = Vec::new();
     let inputs = files_of(&options.inputs)?;
     for (index, path) in inputs.iter().enumerate() {
@@ -219,7 +219,7 @@ fn read(path: &Path) -> Result<String> {
 fn collect(
     text: &str,
     file: usize,
-    streams: &mut BTreeMap<String, Copy>,
+    streams: &mut BTreeMap<String, StreamCopy>,
     unreadable: &mut Vec<Finding>,
 ) {
     let mut lines = LineCounter::default();
@@ -378,7 +378,7 @@ impl LineCounter {
 
 /// What is wrong with one stream's copy, and a summary of it.
 fn check(
-    copy: &Copy,
+    copy: &StreamCopy,
     hasher: &Hasher,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
     in_order: bool,
@@ -463,7 +463,7 @@ fn check(
 
 /// Each digest's signature, its link to the one before, and the chain it pins.
 fn check_digests(
-    copy: &Copy,
+    copy: &StreamCopy,
     by_seq: &HashMap<u64, &Event>,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
     findings: &mut Vec<Finding>,

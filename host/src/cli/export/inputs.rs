@@ -220,8 +220,12 @@ pub fn open(input: &Input, from: u64, read: Arc<AtomicU64>) -> Result<Box<dyn Re
     if compression == Compression::None {
         return Ok(Box::new(counted));
     }
-    let mut text = decoder(compression, counted)
-        .with_context(|| format!("{}: not a zstd stream", input.name()))?;
+    let mut text = decoder(compression, counted).with_context(|| {
+        format!(
+            "{}: cannot start reading its compressed stream",
+            input.name()
+        )
+    })?;
     // Compressed text has no index: what was exported of it is read again and passed.
     let passed = std::io::copy(&mut (&mut text).take(from), &mut std::io::sink())
         .with_context(|| format!("reading {}", input.name()))?;
