@@ -33,8 +33,10 @@ struct Live<X> {
 /// outside its memory limit.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Most core instances, tables and memories of one module instance: a Rust component
-/// has one main module and a few shims; a module may not multiply what it is bounded by.
-const MAX_INSTANCES: usize = 8;
+/// has one main module and a few shims; a Python one (componentize-py) links CPython and
+/// its libraries as 14 core modules; a JavaScript one (componentize-js) has 4. A module
+/// may not multiply what it is bounded by beyond that.
+const MAX_INSTANCES: usize = 32;
 const MAX_TABLES: usize = 8;
 const MAX_MEMORIES: usize = 2;
 
