@@ -28,6 +28,7 @@ mod jetstream;
 mod logs;
 mod loki;
 mod operability;
+mod other_languages;
 mod otlp;
 mod packaging;
 mod producer;

@@ -198,11 +198,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModuleCommand {
-    /// Write the crate of module NAME into DIR/NAME: a formatter that builds and passes
+    /// Write the project of module NAME into DIR/NAME: a formatter that builds and passes
     /// `sluice preview` as it is, a native test, and a README with the commands.
     New {
         /// The module's name, as destinations will name it (`my-siem`).
         name: String,
+        /// The language it is written in.
+        #[arg(long, value_enum, default_value_t)]
+        lang: scaffold::Lang,
         /// Where the crate's folder is made.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -440,14 +443,21 @@ fn dispatch(command: Command, log_format: LogFormat) -> Result<ExitCode> {
             status::status(&target, watch)
         }
         Command::Module {
-            command: ModuleCommand::New { name, dir, sdk },
+            command:
+                ModuleCommand::New {
+                    name,
+                    lang,
+                    dir,
+                    sdk,
+                },
         } => {
-            let root = scaffold::new_module(&name, &dir, sdk.as_deref())?;
+            let root = scaffold::new_module(&name, lang, &dir, sdk.as_deref())?;
             println!(
-                "module `{name}` written to {}; build it with
-  cd {} && cargo build --release --target wasm32-wasip2",
+                "module `{name}` written to {}; build it with (its README.md has the rest)
+  cd {} && {}",
                 root.display(),
-                root.display()
+                root.display(),
+                lang.build_command(&name)
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -8,6 +8,7 @@ pub mod hec;
 pub mod loki;
 pub mod moto;
 pub mod nats;
+pub mod polyglot;
 pub mod sumo;
 pub mod syslog_daemon;
 pub mod tls;
