@@ -311,3 +311,40 @@ async fn modules_in_python_and_javascript_are_held_by_the_limits_of_a_rust_one()
         "nothing reached the port the modules tried"
     );
 }
+
+/// componentize-py and componentize-js keep part of every answer in the module's memory
+/// (`host/src/module/limiter.rs`): without the host renewing an instance whose memory grew
+/// past half its limit, the Loki module in Python trapped after a few batches of 1,000 at
+/// 32 MiB, and in JavaScript sooner; each failed call cost a retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_and_javascript_modules_format_batch_after_batch_though_their_runtimes_leak() {
+    let receiver = LokiReceiver::start("loki-token").await;
+    let harness = Harness::new();
+    let note = "x".repeat(400);
+    append_lines(
+        &harness.path("data/many.jsonl"),
+        (0..50_000).map(|n| {
+            format!("{{\"timestamp\":\"2026-11-20T08:00:00Z\",\"n\":{n},\"note\":\"{note}\"}}")
+        }),
+    );
+    let mut config = format!("[limits]\nmodule_memory_bytes = 33554432\n{FILE_SOURCE}");
+    for lang in LANGS {
+        config.push_str(&format!(
+            "[[destinations]]\nname = \"{lang:?}\"\nmodule = {:?}\nendpoint = {:?}\n\
+             token = {{ env = \"LOKI_TOKEN\" }}\nsettings = {{ job = \"{lang:?}\" }}\nbatch = {{ max_events = 1000 }}\n",
+            polyglot::built(lang, loki_example(lang)).display().to_string(),
+            receiver.endpoint()
+        ));
+    }
+    harness.config(&config);
+
+    let output = harness.run_ok(&[("LOKI_TOKEN", "loki-token")]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("trapped"), "no call failed: {stderr}");
+    let entries = receiver.entries();
+    for lang in LANGS {
+        let job = serde_json::json!({ "job": format!("{lang:?}") });
+        let delivered = entries.iter().filter(|entry| entry.labels == job).count();
+        assert_eq!(delivered, 50_000, "{lang:?}");
+    }
+}

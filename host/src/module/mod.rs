@@ -18,6 +18,7 @@ mod event_text;
 mod exports;
 mod filtering;
 mod instance;
+mod limiter;
 mod sandbox;
 mod state;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
+use super::limiter::Limiter;
 use super::state::{ModuleState, SigningKeys, one_line};
 use super::{CallError, EPOCH_TICK, Limits};
 
@@ -99,7 +100,7 @@ impl<P: Instantiate> Sandbox<P> {
     /// The live instance, instantiating anew after a failed call.
     fn live(&mut self) -> Result<&mut Live<P::Exports>, CallError> {
         if self.live.is_none() {
-            let limits = store_limits(&self.limits);
+            let limits = Limiter::new(store_limits(&self.limits));
             let state = ModuleState::new(self.label.clone(), limits, self.keys.clone());
             let mut store = Store::new(self.pre.engine(), state);
             store.limiter(|state| &mut state.limits);
@@ -141,7 +142,8 @@ impl<P: Instantiate> Sandbox<P> {
         (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    /// Runs `call` with a fresh deadline; any error discards the instance.
+    /// Runs `call` with a fresh deadline; any error discards the instance, and so does a
+    /// memory grown past half its limit (see [`super::limiter`]).
     pub fn call<R>(
         &mut self,
         call: impl FnOnce(&mut Store<ModuleState>, &mut P::Exports) -> wasmtime::Result<R>,
@@ -153,6 +155,11 @@ impl<P: Instantiate> Sandbox<P> {
         store.data_mut().start_call(limit);
         let result = call(store, exports);
         store.data_mut().end_call();
+        let grown_to = store.data().limits.memory_bytes();
+        if result.is_ok() && grown_to > self.limits.memory_bytes / 2 {
+            tracing::debug!(module = %self.label, grown_to, "module instance renewed: its memory grew past half its limit");
+            self.live = None;
+        }
         result.map_err(|error| {
             self.live = None;
             if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

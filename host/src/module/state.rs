@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
-use wasmtime::StoreLimits;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::sluice::module::host::{self, Level, SignAlgorithm};
 use super::bindings::types;
 use super::event_text::EventText;
+use super::limiter::Limiter;
 use crate::config::Secret;
 use crate::event::Events;
 
@@ -29,7 +29,7 @@ pub struct ModuleState {
     /// library of `wasm32-wasip2` imports these interfaces.
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: Limiter,
     module: Arc<str>,
     keys: SigningKeys,
     /// Log messages written in the current call.
@@ -39,7 +39,7 @@ pub struct ModuleState {
 }
 
 impl ModuleState {
-    pub fn new(module: Arc<str>, limits: StoreLimits, keys: SigningKeys) -> Self {
+    pub fn new(module: Arc<str>, limits: Limiter, keys: SigningKeys) -> Self {
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .allow_tcp(false)
             .allow_udp(false)
