@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice::event::{EventMeta, Events};
-use sluice::module::{FormatterInstance, Limits, ModuleSource, Runtime, Setup};
+use sluice::module::{FormatterInstance, FormatterModule, Limits, ModuleSource, Runtime, Setup};
 use sluice_contract::types;
 
 const BATCH: usize = 1000;
@@ -68,12 +68,11 @@ fn main() {
         let instantiations = 20;
         let started = Instant::now();
         for _ in 0..instantiations {
-            std::hint::black_box(instance(&runtime, &path));
+            std::hint::black_box(instance(&module));
         }
         let instantiate = started.elapsed() / instantiations;
-        drop(module);
 
-        let mut instance = instance(&runtime, &path);
+        let mut instance = instance(&module);
         let per_batch = time_per_call(&mut instance, &batch);
         let per_call = time_per_call(&mut instance, &one);
         println!(
@@ -104,10 +103,7 @@ fn events(count: usize) -> Arc<Events> {
     Arc::new(batch)
 }
 
-fn instance(runtime: &Runtime, path: &Path) -> FormatterInstance {
-    let module = runtime
-        .load_formatter(&ModuleSource::File(path.to_path_buf()))
-        .expect("loads");
+fn instance(module: &FormatterModule) -> FormatterInstance {
     module
         .instantiate(Setup {
             settings: vec![("job".into(), "audit".into())],
