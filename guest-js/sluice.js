@@ -83,12 +83,14 @@ export class Event {
   get json() {
     return decoder.decode(this.batch.textBytes().subarray(this.start, this.end));
   }
-  /** The value at a dotted path (`actor.id`), or undefined. Parses the whole event. */
+  /** The value at a dotted path (`actor.id`) of objects, never into an array, or
+   * undefined. Parses the whole event; a number beyond 2^53 loses precision (JSON.parse). */
   field(path) {
     let value = JSON.parse(this.json);
     if (Object.hasOwn(value, path)) return value[path];
     for (const part of path.split('.')) {
-      if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
+      const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+      if (!isObject || !Object.hasOwn(value, part)) return undefined;
       value = value[part];
     }
     return value;
@@ -291,13 +293,35 @@ export function exportFormatter(formatter, host) {
     if (configured === undefined) throw new Error('the host calls `configure` first');
     return configured;
   };
+  // What `configure` and `format` throw becomes the host's format error, named, where the
+  // runtime would otherwise trap with no word of it (the module has no stderr).
+  const named = (action) => {
+    try {
+      return action();
+    } catch (error) {
+      if (error instanceof FormatError) throw error;
+      const failed = error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`;
+      hostLog('error', `${failed}\n${error?.stack ?? ''}`);
+      throw FormatError.failed(failed);
+    }
+  };
   return {
     describe: () => formatter.info,
     configure(settings, enrichment) {
-      configured = new formatter(new Settings(settings, formatter.info.settings), enrichment);
+      named(() => {
+        configured = new formatter(new Settings(settings, formatter.info.settings), enrichment);
+      });
     },
-    format: (batch, text) => instance().format(new Batch(batch, text)),
-    classify: (response, request) => instance().classify(response, request),
+    format: (batch, text) => named(() => instance().format(new Batch(batch, text))),
+    classify(response, request) {
+      try {
+        return instance().classify(response, request);
+      } catch (error) {
+        // No error to answer with: the call fails, its reason in the host's log.
+        hostLog('error', `classify failed: ${error?.stack ?? error}`);
+        throw error;
+      }
+    },
     checkConnection: () => instance().connectionCheck(),
     ackQuery: (tickets) => instance().ackQuery(tickets),
     readAcks: (response, tickets) => instance().readAcks(response, tickets),

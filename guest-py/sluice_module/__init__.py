@@ -14,6 +14,7 @@ whole uses `PayloadBuilder.push_event`, and their bytes never enter Python.
 
 import json
 import sys
+import traceback
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from componentize_py_types import Err
@@ -363,10 +364,16 @@ def export(formatter: type) -> type:
     it to `Formatting` in `app.py`. It holds the one configured formatter of the instance."""
 
     def call(action):
+        """Runs `action`; what it raises becomes the host's format error, named, where the
+        runtime would otherwise trap with no word of it (the module has no stderr)."""
         try:
             return action()
         except FormatError as error:
             raise Err(error.error)
+        except Exception as error:
+            failed = f"{type(error).__name__}: {error}"
+            log("error", f"{failed}\n{traceback.format_exc(limit=8)}")
+            raise Err(types.FormatError_Failed(failed))
 
     class Formatting(exports.Formatting):
         configured: Optional[Formatter] = None
@@ -382,7 +389,12 @@ def export(formatter: type) -> type:
             return call(lambda: self._formatter().format(Batch(batch, text)))
 
         def classify(self, response, request) -> Verdict:
-            return self._formatter().classify(response, request)
+            try:
+                return self._formatter().classify(response, request)
+            except Exception:
+                # No error to answer with: the call fails, its reason in the host's log.
+                log("error", f"classify failed:\n{traceback.format_exc(limit=8)}")
+                raise
 
         def check_connection(self):
             return self._formatter().connection_check()

@@ -185,18 +185,7 @@ fn main() {
 /// Each built-in module formats the same batch of [`MODULE_BATCH`] events in
 /// WebAssembly, the host assembling its answer as it would send it.
 fn every_module(runtime: &Runtime, enrichment: &types::Enrichment) {
-    let mut batch = Events::default();
-    for i in 0..MODULE_BATCH {
-        let meta = EventMeta {
-            offset: 0,
-            len: 0,
-            time_ms: 1_795_161_600_000 + i as i64,
-            ingest_time: false,
-            id: i as u128,
-        };
-        batch.push(&support::event(i), &meta);
-    }
-    let batch = Arc::new(batch);
+    let batch = Arc::new(support::batch(MODULE_BATCH));
     let text = batch.text.as_bytes();
     println!(
         "\n{:<16} {:<34} {:>12} {:>14}",

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice::event::{EventMeta, Events};
+use sluice::event::Events;
 use sluice::module::{FormatterInstance, FormatterModule, Limits, ModuleSource, Runtime, Setup};
 use sluice_contract::types;
 
@@ -89,18 +89,7 @@ fn main() {
 
 /// `count` events of about 430 bytes, as a batch.
 fn events(count: usize) -> Arc<Events> {
-    let mut batch = Events::default();
-    for i in 0..count {
-        let meta = EventMeta {
-            offset: 0,
-            len: 0,
-            time_ms: 1_795_161_600_000 + i as i64,
-            ingest_time: false,
-            id: i as u128,
-        };
-        batch.push(&support::event(i), &meta);
-    }
-    Arc::new(batch)
+    Arc::new(support::batch(count))
 }
 
 fn instance(module: &FormatterModule) -> FormatterInstance {

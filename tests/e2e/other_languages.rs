@@ -259,11 +259,11 @@ async fn modules_in_python_and_javascript_are_held_by_the_limits_of_a_rust_one()
     // (language, act, what the reason of each of its dead-lettered events says)
     let acts = [
         (Lang::Python, "loop", "ran past its time limit of 2s"),
-        (Lang::Python, "memory", "trapped"),
+        (Lang::Python, "memory", "MemoryError"),
         (Lang::Python, "file", "file blocked: FileNotFoundError"),
         (Lang::Python, "socket", "socket blocked: PermissionError"),
         (Lang::JavaScript, "loop", "ran past its time limit of 2s"),
-        (Lang::JavaScript, "memory", "trapped"),
+        (Lang::JavaScript, "memory", "out of memory"),
         (Lang::JavaScript, "socket", "trapped"),
     ];
     let mut config = format!(

@@ -27,6 +27,22 @@ pub fn event(n: usize) -> String {
     )
 }
 
+/// `count` of [`event`]s as a batch, each with its own time and id.
+pub fn batch(count: usize) -> sluice::event::Events {
+    let mut batch = sluice::event::Events::default();
+    for i in 0..count {
+        let meta = sluice::event::EventMeta {
+            offset: 0,
+            len: 0,
+            time_ms: 1_795_161_600_000 + i as i64,
+            ingest_time: false,
+            id: i as u128,
+        };
+        batch.push(&event(i), &meta);
+    }
+    batch
+}
+
 /// CPU seconds (user + system) and peak RSS of this process or of its waited-for children.
 pub struct Usage {
     pub cpu: Duration,

@@ -174,9 +174,34 @@ pub fn built(lang: Lang, source: &str) -> PathBuf {
         .or_insert_with(|| {
             let dir = projects().join(format!("{lang:?}-{}", source.replace('/', "-")));
             project_from(lang, source, &dir);
-            build(lang, &dir, "module")
+            let wasm = build(lang, &dir, "module");
+            compile_into_cache(&wasm, &dir);
+            wasm
         })
         .clone()
+}
+
+/// Compiles `wasm` into the module cache the tests share (`sluice modules` loads it), so
+/// that a test's timed run does not spend Cranelift's 10 s on each such module.
+fn compile_into_cache(wasm: &Path, dir: &Path) {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+    let config = dir.join("compile.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "cache_dir = {:?}\n[[sources]]\ntype = \"stdin\"\n[[destinations]]\nname = \"compile\"\n\
+             module = {:?}\nendpoint = \"http://127.0.0.1:9\"\n",
+            cache.display().to_string(),
+            wasm.display().to_string()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["modules", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    succeeded("compiling into the module cache", output);
 }
 
 fn projects() -> PathBuf {
