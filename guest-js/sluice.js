@@ -299,7 +299,8 @@ export function exportFormatter(formatter, host) {
     try {
       return action();
     } catch (error) {
-      if (error instanceof FormatError) throw error;
+      // A FormatError, or any value with the contract's error as its `payload`.
+      if (error?.payload !== undefined) throw error;
       const failed = error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`;
       hostLog('error', `${failed}\n${error?.stack ?? ''}`);
       throw FormatError.failed(failed);

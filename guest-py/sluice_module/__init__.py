@@ -370,6 +370,8 @@ def export(formatter: type) -> type:
             return action()
         except FormatError as error:
             raise Err(error.error)
+        except Err:
+            raise  # the contract's own error, raised as the generated bindings say
         except Exception as error:
             failed = f"{type(error).__name__}: {error}"
             log("error", f"{failed}\n{traceback.format_exc(limit=8)}")
