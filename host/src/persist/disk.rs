@@ -1,7 +1,7 @@
 //! The writes and syncs that make the spool, its positions and the checkpoints durable,
 //! in one place, so that the model test can put a disk under them that fails a write
-//! (after part of it) or a sync, fills up, and loses at a power cut what was not forced
-//! to disk ([`faults`]). Outside tests these are the plain calls.
+//! (after part of it) or a sync, fills up, and at a power cut keeps what was forced to
+//! disk and perhaps some of the rest ([`faults`]). Outside tests these are the plain calls.
 
 use std::fs::File;
 use std::io::Write;
@@ -198,31 +198,72 @@ pub mod faults {
         disk.entries.insert(dir.to_path_buf(), names);
     }
 
-    /// A power cut: each file under the root keeps what was forced and loses the rest; a
-    /// file never forced whose directory was not forced since it was made is gone.
-    /// (Whatever wrote to them is stopped first.) The kernel writing some unforced
-    /// pages back before the cut, in its own order, is not modelled: see README.
-    pub fn power_cut() {
+    /// What the kernel had written back of the unforced pages when the power went.
+    #[derive(Debug, Clone, Copy)]
+    pub enum WriteBack {
+        /// Nothing: each file keeps what was forced.
+        None,
+        /// Some, in its own order, chosen by this seed: each file keeps any part of its
+        /// unforced tail, with a hole of zeros in it (a later page written back before an
+        /// earlier one), and a file made since its directory was forced may be kept
+        /// (its entry written back) or not.
+        Some(u64),
+    }
+
+    /// A power cut: each file under the root keeps what was forced and what `write_back`
+    /// says the kernel had written of the rest; a file never forced whose directory was
+    /// not forced since it was made is gone unless its entry was written back.
+    /// (Whatever wrote to them is stopped first.)
+    pub fn power_cut(write_back: WriteBack) {
         let mut disk = DISK.lock().unwrap();
         let Some(disk) = disk.as_mut() else { return };
+        let mut dice = match write_back {
+            WriteBack::None => None,
+            WriteBack::Some(seed) => Some(Dice(seed | 1)),
+        };
         for (path, meta) in walk(&disk.root) {
             let durable = disk.synced.get(&meta.ino()).copied().unwrap_or(0);
             let named = path
                 .parent()
                 .and_then(|dir| disk.entries.get(dir))
                 .is_some_and(|names| names.contains(path.file_name().expect("a file's name")));
-            if !named && durable == 0 {
+            let entry_written_back = dice.as_mut().is_some_and(|d| d.below(2) == 0);
+            if !named && durable == 0 && !entry_written_back {
                 std::fs::remove_file(&path).unwrap();
                 continue;
             }
-            if meta.len() > durable {
-                let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                file.set_len(durable).unwrap();
+            let unforced = meta.len().saturating_sub(durable);
+            let kept = dice.as_mut().map_or(0, |d| d.below(unforced + 1));
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            if meta.len() > durable + kept {
+                file.set_len(durable + kept).unwrap();
+            }
+            if let Some(dice) = dice.as_mut().filter(|_| kept > 0) {
+                let from = dice.below(kept);
+                let len = 1 + dice.below(kept - from);
+                if dice.below(2) == 0 {
+                    use std::os::unix::fs::FileExt;
+                    file.write_all_at(&vec![0; len as usize], durable + from)
+                        .unwrap();
+                }
             }
         }
         disk.fault = None;
         disk.limit = None;
         disk.settle();
+    }
+
+    /// A small xorshift, so that a failing sequence replays as proptest prints it.
+    struct Dice(u64);
+
+    impl Dice {
+        /// A number below `n` (0 when `n` is 0).
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0.checked_rem(n).unwrap_or(0)
+        }
     }
 
     impl Disk {

@@ -153,13 +153,37 @@ impl Spool {
             mut segments,
             mut damage,
             mut reads,
-        } = recover(dir)?;
-        let written = segments.back().map_or(0, |s| s.first + s.records);
+        } = recover(dir, counted_through)?;
         // Every record below what the last checkpoints counted on was written (checkpoint
         // files of earlier versions do not say: `u64::MAX`).
         let counted = (counted_through != u64::MAX).then_some(counted_through);
-        let end = written.max(counted.unwrap_or(0));
         let (positions, mut saved) = positions::Positions::load(dir);
+        // Records after the last checkpoint that no destination's saved position
+        // covers, missing before the first segment (a power cut kept a later segment
+        // and not an earlier one): their sources read them again from their
+        // checkpoints, so the later segments go too (kept, a checkpoint written later
+        // would count on them, and where they say their sources read to).
+        if let Some(first) = segments.front().map(|s| s.first)
+            && counted.is_some_and(|counted| first > counted)
+            && !destinations.iter().all(|name| {
+                saved
+                    .get(name.as_ref())
+                    .is_some_and(|place| place.record >= first)
+            })
+        {
+            let removed: u64 = segments.iter().map(|s| s.records).sum();
+            tracing::warn!(spool = %dir.display(), first_record = first, records_removed = removed, "the spool's first records are missing and no checkpoint counted on them (a power cut?): the records after them are removed, and the sources read them all again from their checkpoints");
+            for segment in segments.drain(..) {
+                std::fs::remove_file(&segment.path).with_context(|| {
+                    format!("removing spool segment {}", segment.path.display())
+                })?;
+            }
+            Counters::add(&counters.spool_records_cut, removed as usize);
+            reads.clear();
+            damage.clear();
+        }
+        let written = segments.back().map_or(0, |s| s.first + s.records);
+        let end = written.max(counted.unwrap_or(0));
         let mut clamped = false;
         for (name, place) in &mut saved {
             if *place > Place::at(end) {
@@ -205,19 +229,6 @@ impl Spool {
         // one up to what the checkpoints counted on (the last deleted, or lost).
         let lowest = settled.iter().copied().min().unwrap_or(oldest);
         let first = segments.front().map_or(end, |s| s.first);
-        // Records after the last checkpoint that no destination's saved position
-        // covers, missing before the first segment (a power cut kept a later segment
-        // and not an earlier one): their source reads them again from its checkpoint,
-        // so where the later records say it read to is not to be trusted.
-        let covered = destinations
-            .iter()
-            .map(|name| saved.get(name.as_ref()))
-            .collect::<Option<Vec<_>>>()
-            .is_some_and(|places| places.iter().all(|place| place.record >= first));
-        if counted.is_some_and(|counted| first > counted) && !covered && !reads.is_empty() {
-            tracing::warn!(spool = %dir.display(), first_record = first, "the spool's first records are missing and no checkpoint counted on them (a power cut?): the sources read them again from their checkpoints");
-            reads.clear();
-        }
         if lowest < first {
             damage.push(Damage {
                 from: lowest,
@@ -708,7 +719,7 @@ impl Damage {
             tracing::warn!(
                 records_cut = records,
                 first_record = self.from,
-                "{}: written after the last checkpoint (a crash mid-write), so their sources read them again",
+                "{}: written after the last checkpoint (a crash mid-write, or a power cut), so their sources read them again",
                 self.what
             );
             Counters::add(&counters.spool_records_cut, records as usize);
@@ -732,8 +743,9 @@ struct Recovery {
 }
 
 /// Reads every segment in `dir` through, cutting a torn or corrupt tail off, and
-/// removes empty ones.
-fn recover(dir: &Path) -> Result<Recovery> {
+/// removes empty ones, and those after records missing or cut that no checkpoint
+/// counted on (below `counted_through`).
+fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
@@ -769,8 +781,27 @@ fn recover(dir: &Path) -> Result<Recovery> {
                 }),
             }
         }
-        // Past a gap or a cut, a record whole on disk (written back before an earlier
-        // one, before a power cut) does not say what the source may skip.
+        if let Some(cut) = damage.iter().find(|d| d.from >= counted_through) {
+            // Written back before the records missing or cut (a power cut: the kernel
+            // writes pages back in its own order), which no checkpoint counted on: their
+            // sources read them all again from their checkpoints, and a checkpoint
+            // written later must not count on records after a gap.
+            let cut_from = cut.from;
+            let (records, _) = scan(&path, &mut HashMap::new())?;
+            std::fs::remove_file(&path)?;
+            damage.push(Damage {
+                from: first,
+                to: Some(first + records),
+                what: format!(
+                    "spool segment {} was written back before record {cut_from}, which is missing or cut; it is removed",
+                    path.display()
+                ),
+            });
+            expected = Some(first + records);
+            continue;
+        }
+        // Past a gap or a cut that a checkpoint counted on (records lost), a record
+        // whole on disk does not say what the source may skip.
         let mut after_damage = HashMap::new();
         let scanned = match damage.is_empty() {
             true => &mut reads,

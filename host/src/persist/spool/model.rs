@@ -1,7 +1,8 @@
 //! A model test of the spool with its positions and the file checkpoint it moves: random
 //! sequences of appends (a source reading a file), deliveries settled in any order and
 //! in parts, commits, crashes (`kill -9`, some in the middle of a write) and power cuts
-//! with restarts, and disk faults (a write that fails after part of it, a sync that
+//! (the kernel having written back some unforced pages in its own order, or none) with
+//! restarts, and disk faults (a write that fails after part of it, a sync that
 //! fails, a disk that fills up: [`faults`]), run against the real spool in a temporary
 //! directory and checked against what a simple model says:
 //!
@@ -33,7 +34,7 @@ use crate::config::{Fsync, SpoolConfig, WhenFull};
 use crate::event::{EventChunk, EventMeta};
 use crate::metrics::Counters;
 use crate::persist::FileId;
-use crate::persist::disk::faults::{self, Fault};
+use crate::persist::disk::faults::{self, Fault, WriteBack};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -54,9 +55,9 @@ enum Op {
     Fault(Fault),
     /// The disk has room again.
     Room,
-    /// The power goes: the disk keeps what was forced; then a restart, and the sequence
-    /// ends there.
-    PowerCut,
+    /// The power goes: the disk keeps what was forced, and what the kernel had written
+    /// back of the rest in its own order; then a restart.
+    PowerCut(WriteBack),
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -76,7 +77,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(|torn| Op::Crash { torn }),
         1 => fault().prop_map(Op::Fault),
         1 => Just(Op::Room),
-        1 => Just(Op::PowerCut),
+        1 => prop_oneof![Just(WriteBack::None), any::<u64>().prop_map(WriteBack::Some)]
+            .prop_map(Op::PowerCut),
     ]
 }
 
@@ -350,13 +352,13 @@ async fn run(ops: Vec<Op>) {
                 faults::clear();
                 full = false;
             }
-            Op::PowerCut => {
+            Op::PowerCut(write_back) => {
                 // Only what the last commit saved of the position is sure to be on disk
                 // (journal lines a crash kept in the page cache go with the power).
                 never_again = settled_events(&records, committed).collect();
                 held.clear();
                 running.kill().await;
-                faults::power_cut();
+                faults::power_cut(write_back);
                 let (restarted, resume) = Running::start(&spool_dir, &saved, &counters);
                 assert!(resume <= read_to, "the source resumes past what it read");
                 // What was not on disk is read again, in records numbered anew; the
@@ -365,10 +367,7 @@ async fn run(ops: Vec<Op>) {
                 never_again.retain(|&n| n < resume);
                 running = restarted;
                 read_to = resume;
-                // One power cut per sequence, then the drain: what a second one finds
-                // (gaps the first left, past which read points are not trusted until
-                // their segments go) is not settled here yet.
-                break;
+                disturbed = true;
             }
             Op::Crash { torn } => {
                 let place = match faulted {
