@@ -99,11 +99,10 @@ const CONCURRENCY: u64 = 2;
 #[derive(Clone, Copy)]
 enum Bound {
     /// With the spool: the batches the workers were sending (concurrency x
-    /// max_events), and one settled before an earlier one still in flight (the workers
-    /// finish in either order; the position moves only over what is settled from its
-    /// start). A destination's position is journaled as each batch settles, down to the
-    /// event inside a record, and a file's checkpoint follows the last record spooled,
-    /// so neither waits for `checkpoint_interval`.
+    /// max_events). A destination's position is journaled as each batch settles, down to
+    /// the event inside a record, and so is a batch settled before an earlier one still
+    /// in flight; a file's checkpoint follows the last record spooled, so neither waits
+    /// for `checkpoint_interval`.
     InFlight,
     /// Without: also what arrived in the last `checkpoint_interval` before the crash
     /// (the file checkpoints are written at that pace).
@@ -151,7 +150,7 @@ async fn crash_loop(spool: &str, kind: Bound) {
             .find(|(at, _)| killed.duration_since(*at) >= window)
             .map_or(samples[0].1, |&(_, count)| count);
         bound += match kind {
-            Bound::InFlight => (CONCURRENCY + 1) * BATCH_EVENTS,
+            Bound::InFlight => CONCURRENCY * BATCH_EVENTS,
             Bound::SinceCheckpoint => {
                 (now - then) as u64 + 2 * events_per_block + CONCURRENCY * BATCH_EVENTS
             }

@@ -100,6 +100,14 @@ pub mod faults {
         }
     }
 
+    /// Whether a fault armed waits for its write or sync.
+    pub fn armed() -> bool {
+        DISK.lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|disk| disk.fault.is_some())
+    }
+
     /// The disk has room again.
     pub fn clear() {
         if let Some(disk) = DISK.lock().unwrap().as_mut() {

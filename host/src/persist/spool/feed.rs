@@ -1,8 +1,8 @@
 //! A destination's feed: reads the spool from the destination's position, in order,
 //! and queues each chunk of a source the destination takes; when the destination has
 //! settled a chunk, its position moves over it; as its batches settle, the position
-//! moves inside it ([`Progress`]), and a chunk read again after a restart is handed out
-//! without the events settled before. A reload that changes the destination
+//! moves inside it ([`Progress`]), each batch settled past it is journaled too, and a
+//! chunk read again after a restart is handed out without the events settled before. A reload that changes the destination
 //! points the feed at the new one's queue ([`FeedTarget`]): the old one delivers what it
 //! was handed, the new one goes on from the next record, none twice, none skipped.
 
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use super::place::Progress;
+use super::place::{Ahead, Progress, Unsettled};
 use super::{Segment, Spool, read_frame};
 use crate::ack::{Ack, Position, StreamPoint, Watermark};
 use crate::buffer::QueueSender;
@@ -158,13 +158,15 @@ pub async fn feed(
             }
         };
         // Delivered by an earlier run: not handed out again.
-        let settled_before = progress.settled_at_start_of(record);
-        if settled_before as usize > chunk.events.len() {
-            tracing::warn!(%destination, record, settled_before, events = chunk.events.len(), "the destination's saved position says more events of a spool record were delivered than it holds (an edited file?); the record counts as delivered");
+        let settled = progress.settled_in(record);
+        let len = chunk.events.len() as u32;
+        if settled.last().is_some_and(|last| last.end > len) {
+            tracing::warn!(%destination, record, events = len, "the destination's saved position says events of a spool record past its end were delivered (an edited file?); the events it holds that it says so count as delivered");
         }
-        chunk
-            .events
-            .drain(..(settled_before as usize).min(chunk.events.len()));
+        let unsettled = Unsettled::of(len, &settled);
+        if !settled.is_empty() {
+            chunk.events = unsettled.select(&chunk.events);
+        }
         let (queue, takes) = target.current();
         let handed = Handed {
             spool: spool.clone(),
@@ -172,7 +174,7 @@ pub async fn feed(
             watermark: watermark.clone(),
             progress: progress.clone(),
             record,
-            settled_before,
+            unsettled,
         };
         if !queue_chunk(
             &queue,
@@ -207,16 +209,36 @@ struct Handed {
     watermark: Watermark,
     progress: Arc<Progress>,
     record: u64,
-    /// Events at the record's start left out of the chunk (settled by an earlier run):
-    /// the chunk's event `i` is the record's `i + settled_before`.
-    settled_before: u32,
+    /// The record's events in the chunk (those an earlier run settled are left out).
+    unsettled: Unsettled,
 }
 
 impl Handed {
     /// Journals the destination's place if it moved.
-    fn journal(&self) {
+    fn journal_place(&self) {
         if let Some(place) = self.progress.moved(self.watermark.safe().offset) {
             self.spool.moved(&self.destination, place);
+        }
+    }
+
+    /// The chunk's events `events` (a batch's) are settled: journals the place if it
+    /// moved, and the events if they are past it.
+    fn settle_batch(&self, events: std::ops::Range<u32>) {
+        for events in self.unsettled.in_record(events) {
+            let whole = self.watermark.safe().offset;
+            let (moved, ahead) = self
+                .progress
+                .settle_batch(self.record, events.clone(), whole);
+            if let Some(place) = moved {
+                self.spool.moved(&self.destination, place);
+            }
+            if ahead {
+                let ahead = Ahead {
+                    record: self.record,
+                    events,
+                };
+                self.spool.settled_ahead(&self.destination, &ahead);
+            }
         }
     }
 }
@@ -243,15 +265,10 @@ async fn queue_chunk(
     let ack = Ack::with_progress(
         move || {
             if record.watermark.settle(position).is_some() {
-                record.journal();
+                record.journal_place();
             }
         },
-        move |events| {
-            let skipped = batches.settled_before;
-            let events = events.start + skipped..events.end + skipped;
-            batches.progress.settle(batches.record, events);
-            batches.journal();
-        },
+        move |events| batches.settle_batch(events),
     )
     .into_template();
     // A template dropped before the queue took a holder would make the record safe,

@@ -37,7 +37,8 @@ use crate::config::{Fsync, SpoolConfig};
 use crate::event::EventChunk;
 use crate::metrics::Counters;
 use crate::persist::{FileId, disk};
-use place::{Place, Progress};
+use place::{Ahead, Place, Progress};
+use positions::Standing;
 use record::{FRAME_HEADER, Header};
 
 const SEGMENT_SUFFIX: &str = ".seg";
@@ -118,14 +119,14 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn starting_at(destination: Arc<str>, place: Place) -> Cursor {
+    fn starting_at(destination: Arc<str>, place: Place, ahead: &[Ahead]) -> Cursor {
         Cursor {
             destination,
             watermark: Watermark::starting_at(StreamPoint {
                 offset: place.record,
                 lines: 0,
             }),
-            progress: Arc::new(Progress::starting_at(place)),
+            progress: Arc::new(Progress::starting_at(place, ahead)),
         }
     }
 
@@ -168,7 +169,7 @@ impl Spool {
             && !destinations.iter().all(|name| {
                 saved
                     .get(name.as_ref())
-                    .is_some_and(|place| place.record >= first)
+                    .is_some_and(|standing| standing.place.record >= first)
             })
         {
             let removed: u64 = segments.iter().map(|s| s.records).sum();
@@ -185,7 +186,13 @@ impl Spool {
         let written = segments.back().map_or(0, |s| s.first + s.records);
         let end = written.max(counted.unwrap_or(0));
         let mut clamped = false;
-        for (name, place) in &mut saved {
+        for (name, standing) in &mut saved {
+            // Records at the end or past it are numbered again: what was settled of
+            // those numbers is not of the records that will have them.
+            let given_again = standing.ahead.iter().any(|a| a.record >= end);
+            standing.ahead.retain(|a| a.record < end);
+            clamped |= given_again;
+            let place = &mut standing.place;
             if *place > Place::at(end) {
                 tracing::warn!(spool = %dir.display(), destination = %name, position = place.record, end, "the destination's saved position is past the spool's end (a power cut after it was saved, or an edited file); it resumes at the end, and the records before it count as delivered");
                 *place = Place::at(end);
@@ -197,26 +204,31 @@ impl Spool {
             // next start to skip the records given those numbers now.
             let all = saved
                 .iter()
-                .map(|(name, &place)| (name.as_str(), place))
+                .map(|(name, standing)| (name.as_str(), standing.clone()))
                 .collect();
             positions.save(&all, config.fsync != Fsync::Never)?;
         }
         // A number is never given twice: the next is past every record written or
         // counted on, and every position saved (a spool emptied by the last run numbered
         // from 0 again, and a position of that run skipped this one's records).
-        let next = saved.values().map(|p| p.record).max().unwrap_or(0).max(end);
+        let next = saved
+            .values()
+            .map(|s| s.place.record)
+            .max()
+            .unwrap_or(0)
+            .max(end);
         let oldest = segments.front().map_or(next, |s| s.first);
         // What each destination had settled (one new to the spool: all it will see).
-        let places: Vec<Place> = destinations
+        let standings: Vec<Standing> = destinations
             .iter()
             .map(|name| {
-                saved
-                    .get(name.as_ref())
-                    .copied()
-                    .unwrap_or(Place::at(oldest))
+                saved.remove(name.as_ref()).unwrap_or(Standing {
+                    place: Place::at(oldest),
+                    ahead: Vec::new(),
+                })
             })
             .collect();
-        let settled: Vec<u64> = places.iter().map(|p| p.record).collect();
+        let settled: Vec<u64> = standings.iter().map(|s| s.place.record).collect();
         // Where each reads on: past records missing at the end, none of which is on disk.
         let starts: Vec<u64> = settled
             .iter()
@@ -258,15 +270,15 @@ impl Spool {
         let cursors = destinations
             .iter()
             .zip(starts)
-            .zip(places)
-            .map(|((name, start), place)| {
+            .zip(standings)
+            .map(|((name, start), Standing { place, ahead })| {
                 // Inside a record still on disk: its first events are not read again.
                 let place = match place.record == start {
                     true => place,
                     false => Place::at(start),
                 };
                 positions.start(name, place);
-                Cursor::starting_at(name.clone(), place)
+                Cursor::starting_at(name.clone(), place, &ahead)
             })
             .collect();
         if next > oldest {
@@ -336,7 +348,7 @@ impl Spool {
         let mut cursors = self.cursors.write().expect("not poisoned");
         if !cursors.iter().any(|c| c.destination == destination) {
             self.positions.start(&destination, Place::at(next));
-            cursors.push(Cursor::starting_at(destination, Place::at(next)));
+            cursors.push(Cursor::starting_at(destination, Place::at(next), &[]));
         }
     }
 
@@ -604,9 +616,13 @@ impl Spool {
     /// restart resumes there.
     pub fn save_positions(&self, sync: bool) -> Result<()> {
         let cursors = self.cursors();
-        let positions: std::collections::BTreeMap<&str, Place> = cursors
+        let positions: std::collections::BTreeMap<&str, Standing> = cursors
             .iter()
-            .map(|c| (c.destination.as_ref(), c.place()))
+            .map(|c| {
+                let place = c.place();
+                let ahead = c.progress.ahead(place);
+                (c.destination.as_ref(), Standing { place, ahead })
+            })
             .collect();
         self.positions.save(&positions, sync)
     }
@@ -614,6 +630,11 @@ impl Spool {
     /// `destination` has settled everything before `place`: journaled at once.
     fn moved(&self, destination: &str, place: Place) {
         self.positions.moved(destination, place);
+    }
+
+    /// `destination` has settled `ahead`, past its place: journaled at once.
+    fn settled_ahead(&self, destination: &str, ahead: &Ahead) {
+        self.positions.settled_ahead(destination, ahead);
     }
 
     /// Records written and not yet settled by `destination`.

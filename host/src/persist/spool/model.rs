@@ -8,9 +8,9 @@
 //!
 //! - nothing is invented: every event delivered was read;
 //! - nothing is lost: at the end, every event read was delivered;
-//! - after a crash, no event the destination had settled before its position (whole
-//!   records, and the events at the start of the next settled by part) is delivered
-//!   again, and the source reads again nothing the spool holds;
+//! - after a crash, no event the destination had settled is delivered again (whole
+//!   records, and the batches of the others, settled in order or not: only those in
+//!   flight come again), and the source reads again nothing the spool holds;
 //! - a crash mid-write is a cut record, never a loss (`spool_records_lost` stays 0);
 //! - a power cut loses only what no checkpoint counted on: the source reads it again
 //!   (the spool is forced to disk before a checkpoint is written that counts on it), and
@@ -248,9 +248,13 @@ async fn run(ops: Vec<Op>) {
     let mut records: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     let mut read: BTreeSet<u64> = BTreeSet::new();
     let mut delivered: Vec<u64> = Vec::new();
-    // Events a destination had settled in order before a crash: never delivered again
-    // (unless a power cut made the source read them again).
+    // Events a destination had settled before a crash: never delivered again (unless a
+    // power cut made the source read them again).
     let mut never_again: HashSet<u64> = HashSet::new();
+    // Where in `delivered` the events settled since the journal last lost lines (a
+    // power cut, a crash while a fault may have stopped it) begin: each is journaled
+    // as it settles, in order or not, so a crash sends none of them again.
+    let mut journaled_from = 0;
     // Parts of chunks taken and not yet settled.
     let mut held: Vec<Part> = Vec::new();
     // The destination's place when the last commit saved it, and whether a fault may
@@ -336,7 +340,8 @@ async fn run(ops: Vec<Op>) {
                 };
                 if positions.is_ok() {
                     committed = place;
-                    faulted = full;
+                    // Unless a fault waits still (the commit had nothing new to write).
+                    faulted = full || faults::armed();
                 }
                 if positions.is_ok() && running.spool.sync().is_ok() {
                     saved = checkpoint;
@@ -356,6 +361,7 @@ async fn run(ops: Vec<Op>) {
                 // Only what the last commit saved of the position is sure to be on disk
                 // (journal lines a crash kept in the page cache go with the power).
                 never_again = settled_events(&records, committed).collect();
+                journaled_from = delivered.len();
                 held.clear();
                 running.kill().await;
                 faults::power_cut(write_back);
@@ -375,6 +381,10 @@ async fn run(ops: Vec<Op>) {
                     false => running.spool.place(DESTINATION).unwrap(),
                 };
                 never_again.extend(settled_events(&records, place));
+                match faulted {
+                    true => journaled_from = delivered.len(),
+                    false => never_again.extend(&delivered[journaled_from..]),
+                }
                 // What the batches in flight held is sent again.
                 held.clear();
                 running.kill().await;

@@ -2,7 +2,10 @@
 //! source (thousands of events), delivered in many batches by several workers, so a
 //! place counted in whole records would send a record's delivered batches again after
 //! a crash. [`Progress`] gathers the events each batch settled and moves the place over
-//! the longest run settled from the start of the first record not settled whole.
+//! the longest run settled from the start of the first record not settled whole. The
+//! batches settled past the place ([`Ahead`]: a worker finished before another one still
+//! sending an earlier batch) are kept too, so that a crash sends again only the batches
+//! that were in flight.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -22,6 +25,13 @@ impl Place {
     }
 }
 
+/// Events `events` of record `record`, settled past the destination's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ahead {
+    pub record: u64,
+    pub events: Range<u32>,
+}
+
 /// The events a destination settled of the records it has not settled whole.
 #[derive(Debug, Default)]
 pub struct Progress(Mutex<Settled>);
@@ -35,32 +45,55 @@ struct Settled {
 }
 
 impl Progress {
-    /// Progress of a destination whose place was `place` when the spool was opened.
-    pub fn starting_at(place: Place) -> Progress {
-        let mut settled = Settled {
+    /// Progress of a destination whose place was `place` when the spool was opened, with
+    /// the events it had settled past it.
+    pub fn starting_at(place: Place, ahead: &[Ahead]) -> Progress {
+        let progress = Progress(Mutex::new(Settled {
             partly: BTreeMap::new(),
             furthest: place,
-        };
+        }));
         if place.events > 0 {
-            let settled_before = 0..place.events;
-            settled
-                .partly
-                .insert(place.record, Vec::from([settled_before]));
+            progress.settle(place.record, 0..place.events);
         }
-        Progress(Mutex::new(settled))
+        for ahead in ahead.iter().filter(|a| a.record >= place.record) {
+            progress.settle(ahead.record, ahead.events.clone());
+        }
+        progress
     }
 
     fn settled(&self) -> std::sync::MutexGuard<'_, Settled> {
         self.0.lock().expect("not poisoned")
     }
 
-    /// The events at the start of `record` settled before it was read (by an earlier
-    /// run): not handed out again.
-    pub fn settled_at_start_of(&self, record: u64) -> u32 {
+    /// The events of `record` settled before it was read (by an earlier run), sorted:
+    /// not handed out again.
+    pub fn settled_in(&self, record: u64) -> Vec<Range<u32>> {
         self.settled()
             .partly
             .get(&record)
-            .map_or(0, |ranges| leading(ranges))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The events settled past `place`, which the place does not say.
+    pub fn ahead(&self, place: Place) -> Vec<Ahead> {
+        let settled = self.settled();
+        let mut ahead = Vec::new();
+        for (&record, ranges) in settled.partly.range(place.record..) {
+            for range in ranges {
+                let start = match record == place.record {
+                    true => range.start.max(place.events),
+                    false => range.start,
+                };
+                if start < range.end {
+                    ahead.push(Ahead {
+                        record,
+                        events: start..range.end,
+                    });
+                }
+            }
+        }
+        ahead
     }
 
     /// Events `events` of `record` are settled.
@@ -83,6 +116,29 @@ impl Progress {
     /// Where the destination is, given that every record before `whole` is settled.
     pub fn place(&self, whole: u64) -> Place {
         self.settled().place(whole)
+    }
+
+    /// Events `events` of `record` are settled (a batch): the place past the furthest
+    /// handed out before, if it moved, and whether the events are past the place (a
+    /// batch before them still in flight), for the caller to journal.
+    pub fn settle_batch(
+        &self,
+        record: u64,
+        events: Range<u32>,
+        whole: u64,
+    ) -> (Option<Place>, bool) {
+        self.settle(record, events.clone());
+        let mut settled = self.settled();
+        let place = settled.place(whole);
+        let ahead = Place {
+            record,
+            events: events.end,
+        } > place;
+        let moved = (place > settled.furthest).then(|| {
+            settled.furthest = place;
+            place
+        });
+        (moved, ahead)
     }
 
     /// The place past the furthest handed out before, if it moved: the caller journals it.
@@ -109,6 +165,51 @@ impl Settled {
     }
 }
 
+/// The events of a record handed out to a destination: those not settled before it was
+/// read, as ranges of the record's events in order (a chunk's event `i` is the `i`-th
+/// event they hold).
+#[derive(Debug)]
+pub struct Unsettled(Vec<Range<u32>>);
+
+impl Unsettled {
+    /// The events of a record of `len` events but those `settled` (sorted, merged).
+    pub fn of(len: u32, settled: &[Range<u32>]) -> Unsettled {
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        for range in settled.iter().take_while(|r| r.start < len) {
+            if range.start > at {
+                ranges.push(at..range.start);
+            }
+            at = at.max(range.end);
+        }
+        if at < len {
+            ranges.push(at..len);
+        }
+        Unsettled(ranges)
+    }
+
+    /// Of all the record's `events`, those handed out.
+    pub fn select<T: Clone>(&self, events: &[T]) -> Vec<T> {
+        self.0
+            .iter()
+            .flat_map(|r| &events[r.start as usize..r.end as usize])
+            .cloned()
+            .collect()
+    }
+
+    /// The record's events that the chunk's events `handed` are.
+    pub fn in_record(&self, handed: Range<u32>) -> impl Iterator<Item = Range<u32>> + '_ {
+        let mut base = 0;
+        self.0.iter().filter_map(move |range| {
+            let (first, len) = (base, range.end - range.start);
+            base += len;
+            let from = handed.start.max(first);
+            let to = handed.end.min(first + len);
+            (from < to).then(|| range.start + from - first..range.start + to - first)
+        })
+    }
+}
+
 /// The events settled from a record's first without a gap.
 fn leading(ranges: &[Range<u32>]) -> u32 {
     ranges.first().filter(|r| r.start == 0).map_or(0, |r| r.end)
@@ -120,7 +221,7 @@ mod tests {
 
     #[test]
     fn the_place_moves_over_events_settled_from_the_records_start_without_a_gap() {
-        let progress = Progress::starting_at(Place::at(4));
+        let progress = Progress::starting_at(Place::at(4), &[]);
         progress.settle(4, 10..20);
         assert_eq!(progress.moved(4), None, "events 0..10 are not settled");
         progress.settle(4, 0..10);
@@ -146,14 +247,62 @@ mod tests {
 
     #[test]
     fn events_settled_by_an_earlier_run_are_not_handed_out_again() {
-        let progress = Progress::starting_at(Place {
+        let ahead = [
+            Ahead {
+                record: 3,
+                events: 20..25,
+            },
+            Ahead {
+                record: 5,
+                events: 0..8,
+            },
+        ];
+        let place = Place {
             record: 3,
             events: 12,
-        });
-        assert_eq!(progress.settled_at_start_of(3), 12);
-        assert_eq!(progress.settled_at_start_of(4), 0);
-        // The rest of the record, read without them, settles after them.
-        progress.settle(3, 12..30);
+        };
+        let progress = Progress::starting_at(place, &ahead);
+        assert_eq!(progress.settled_in(3), [0..12, 20..25]);
+        assert_eq!(progress.settled_in(4), []);
+        assert_eq!(progress.ahead(place), ahead, "saved as loaded");
+        // The rest of record 3, read without them, settles around them.
+        let unsettled = Unsettled::of(30, &progress.settled_in(3));
+        assert_eq!(
+            unsettled.select(&(0..30).collect::<Vec<u32>>()),
+            (12..20).chain(25..30).collect::<Vec<u32>>()
+        );
+        let handed: Vec<_> = unsettled.in_record(5..13).collect();
+        assert_eq!(
+            handed,
+            [17..20, 25..30],
+            "the chunk's 5..13 are the record's"
+        );
+        for events in handed {
+            progress.settle(3, events);
+        }
+        assert_eq!(progress.place(3).events, 12);
+        progress.settle(3, 12..17);
         assert_eq!(progress.place(3).events, 30);
+    }
+
+    #[test]
+    fn a_batch_settled_past_the_place_is_said_so_and_one_that_moves_it_is_not() {
+        let progress = Progress::starting_at(Place::at(2), &[]);
+        assert_eq!(progress.settle_batch(2, 10..20, 2), (None, true));
+        assert_eq!(
+            progress.settle_batch(2, 0..10, 2),
+            (
+                Some(Place {
+                    record: 2,
+                    events: 20
+                }),
+                false
+            )
+        );
+        assert_eq!(
+            progress.ahead(progress.place(2)),
+            [],
+            "nothing past the place"
+        );
     }
 }

@@ -5,12 +5,14 @@
 //! positions go to `positions.json` (replaced whole), then the journal is emptied.
 //!
 //! A position is a [`Place`]: a record, and the events at its start settled too (a
-//! record is delivered in many batches). A line is
-//! `{"d":"<destination>","p":<record>,"e":<events>}` (`e` left out when 0); a torn last
-//! line (a crash mid-write) is skipped. Positions only move forward, so a line lost
-//! costs a few batches sent again, never an event skipped. The journal is forced to
-//! disk with the spool. In `positions.json` a place is the record's number, or
-//! `{"record": R, "events": E}` inside a record.
+//! record is delivered in many batches), with the batches settled past it ([`Ahead`]:
+//! one finished while an earlier one was still in flight). A line is
+//! `{"d":"<destination>","p":<record>,"e":<events>}` (`e` left out when 0) when the
+//! place moves, `{"d":"<destination>","r":<record>,"s":[<from>,<to>]}` for events
+//! settled past it; a torn last line (a crash mid-write) is skipped. Positions only move
+//! forward, so a line lost costs a few batches sent again, never an event skipped. The
+//! journal is forced to disk with the spool. In `positions.json` a place is the
+//! record's number, or `{"record": R, "events": E, "ahead": [[R, from, to], ...]}`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -19,7 +21,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::place::Place;
+use super::place::{Ahead, Place};
 use crate::persist::disk;
 
 const POSITIONS: &str = "positions.json";
@@ -53,59 +55,117 @@ struct Journal {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Line<'a> {
-    d: std::borrow::Cow<'a, str>,
-    p: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    e: u32,
+#[serde(untagged)]
+enum Line<'a> {
+    /// `d` settled every record before `p`, and the first `e` events of `p`.
+    Moved {
+        d: std::borrow::Cow<'a, str>,
+        p: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        e: u32,
+    },
+    /// `d` settled events `s` of record `r`, past its place.
+    Ahead {
+        d: std::borrow::Cow<'a, str>,
+        r: u64,
+        s: [u32; 2],
+    },
+}
+
+/// A destination's place, and the events it settled past it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub place: Place,
+    pub ahead: Vec<Ahead>,
 }
 
 fn is_zero(events: &u32) -> bool {
     *events == 0
 }
 
-/// A place as `positions.json` keeps it.
+/// A standing as `positions.json` keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum Saved {
     Record(u64),
-    Within { record: u64, events: u32 },
+    Within {
+        record: u64,
+        #[serde(default)]
+        events: u32,
+        /// `[record, from, to]` for each run of events settled past the place.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ahead: Vec<[u64; 3]>,
+    },
 }
 
-impl From<Place> for Saved {
-    fn from(place: Place) -> Saved {
-        match place.events {
-            0 => Saved::Record(place.record),
-            events => Saved::Within {
+impl From<&Standing> for Saved {
+    fn from(standing: &Standing) -> Saved {
+        let Standing { place, ahead } = standing;
+        match (place.events, ahead.is_empty()) {
+            (0, true) => Saved::Record(place.record),
+            _ => Saved::Within {
                 record: place.record,
-                events,
+                events: place.events,
+                ahead: ahead
+                    .iter()
+                    .map(|a| [a.record, a.events.start.into(), a.events.end.into()])
+                    .collect(),
             },
         }
     }
 }
 
-impl From<Saved> for Place {
-    fn from(saved: Saved) -> Place {
+impl From<Saved> for Standing {
+    fn from(saved: Saved) -> Standing {
         match saved {
-            Saved::Record(record) => Place::at(record),
-            Saved::Within { record, events } => Place { record, events },
+            Saved::Record(record) => Standing {
+                place: Place::at(record),
+                ahead: Vec::new(),
+            },
+            Saved::Within {
+                record,
+                events,
+                ahead,
+            } => Standing {
+                place: Place { record, events },
+                ahead: ahead
+                    .into_iter()
+                    .filter_map(|[record, from, to]| {
+                        let events = u32::try_from(from).ok()?..u32::try_from(to).ok()?;
+                        Some(Ahead { record, events })
+                    })
+                    .collect(),
+            },
         }
     }
 }
 
 impl Positions {
     /// The positions kept in `dir`: `positions.json`, moved on by the journal.
-    pub fn load(dir: &Path) -> (Positions, HashMap<String, Place>) {
+    pub fn load(dir: &Path) -> (Positions, HashMap<String, Standing>) {
         let mut saved = read_saved(&dir.join(POSITIONS));
         let mut journaled: HashMap<String, Place> = HashMap::new();
         if let Ok(text) = std::fs::read(dir.join(JOURNAL)) {
             for line in text.split(|&b| b == b'\n') {
-                if let Ok(Line { d, p, e }) = serde_json::from_slice::<Line<'_>>(line) {
-                    let at = journaled.entry(d.into_owned()).or_default();
-                    *at = (*at).max(Place {
-                        record: p,
-                        events: e,
-                    });
+                match serde_json::from_slice::<Line<'_>>(line) {
+                    Ok(Line::Moved { d, p, e }) => {
+                        let at = journaled.entry(d.into_owned()).or_default();
+                        *at = (*at).max(Place {
+                            record: p,
+                            events: e,
+                        });
+                    }
+                    Ok(Line::Ahead {
+                        d,
+                        r,
+                        s: [from, to],
+                    }) => {
+                        saved.entry(d.into_owned()).or_default().ahead.push(Ahead {
+                            record: r,
+                            events: from..to,
+                        });
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -137,12 +197,17 @@ impl Positions {
                 tracing::warn!(dir = %dir.display(), %error, "cannot force the spool's position journal to disk");
                 unforced = journaled
                     .keys()
-                    .map(|name| (name.clone(), saved.get(name).copied().unwrap_or_default()))
+                    .map(|name| {
+                        (
+                            name.clone(),
+                            saved.get(name).map(|s| s.place).unwrap_or_default(),
+                        )
+                    })
                     .collect();
             }
         }
         for (name, place) in journaled {
-            let at = saved.entry(name).or_default();
+            let at = &mut saved.entry(name).or_default().place;
             *at = (*at).max(place);
         }
         let positions = Positions {
@@ -178,16 +243,32 @@ impl Positions {
 
     /// `destination` has settled everything before `place`.
     pub fn moved(&self, destination: &str, place: Place) {
-        let mut line = serde_json::to_vec(&Line {
+        let line = Line::Moved {
             d: destination.into(),
             p: place.record,
             e: place.events,
-        })
-        .expect("a name and a number");
+        };
+        if let Some(mut journal) = self.append(&line) {
+            journal.journaled.insert(destination.to_owned(), place);
+        }
+    }
+
+    /// `destination` has settled `ahead`, past its place.
+    pub fn settled_ahead(&self, destination: &str, ahead: &Ahead) {
+        self.append(&Line::Ahead {
+            d: destination.into(),
+            r: ahead.record,
+            s: [ahead.events.start, ahead.events.end],
+        });
+    }
+
+    /// Appends `line` to the journal; the journal, locked, if it took it.
+    fn append(&self, line: &Line<'_>) -> Option<std::sync::MutexGuard<'_, Journal>> {
+        let mut line = serde_json::to_vec(line).expect("a name and numbers");
         line.push(b'\n');
         let mut journal = self.journal();
         if journal.failed {
-            return;
+            return None;
         }
         let appended = match &mut journal.file {
             Some(file) => disk::write_all(file, &line),
@@ -204,13 +285,14 @@ impl Positions {
         match appended {
             Ok(()) => {
                 journal.unsynced = true;
-                journal.journaled.insert(destination.to_owned(), place);
+                Some(journal)
             }
             Err(error) => {
                 // Until the next commit, which writes the positions whole and tries again.
                 journal.failed = true;
                 journal.file = None;
                 tracing::warn!(dir = %self.dir.display(), %error, "cannot append to the spool's position journal; positions are saved at each commit only");
+                None
             }
         }
     }
@@ -249,10 +331,10 @@ impl Positions {
 
     /// Writes `positions` whole and empties the journal (held meanwhile, so no line is
     /// lost between the two).
-    pub fn save(&self, positions: &BTreeMap<&str, Place>, sync: bool) -> Result<()> {
+    pub fn save(&self, positions: &BTreeMap<&str, Standing>, sync: bool) -> Result<()> {
         let saved: BTreeMap<&str, Saved> = positions
             .iter()
-            .map(|(&name, &place)| (name, place.into()))
+            .map(|(&name, standing)| (name, standing.into()))
             .collect();
         let text = serde_json::to_vec_pretty(&saved).expect("a map of numbers");
         let mut journal = self.journal();
@@ -264,7 +346,7 @@ impl Positions {
         // As on disk now (forced if `sync`: without, nothing ever is).
         journal.durable = positions
             .iter()
-            .map(|(&name, &place)| (name.to_owned(), place))
+            .map(|(&name, standing)| (name.to_owned(), standing.place))
             .collect();
         match &journal.file {
             Some(file) => file.set_len(0).context("emptying the position journal")?,
@@ -283,10 +365,10 @@ impl Positions {
     }
 }
 
-fn read_saved(path: &Path) -> HashMap<String, Place> {
+fn read_saved(path: &Path) -> HashMap<String, Standing> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice::<HashMap<String, Saved>>(&bytes)
-            .map(|saved| saved.into_iter().map(|(name, place)| (name, place.into())).collect())
+            .map(|saved| saved.into_iter().map(|(name, standing)| (name, standing.into())).collect())
             .unwrap_or_else(|error| {
             tracing::warn!(file = %path.display(), %error, "spool positions unreadable; every destination resumes at the oldest record (or where its journal says)");
             Default::default()
@@ -301,24 +383,45 @@ mod tests {
 
     use super::*;
 
-    fn within(record: u64, events: u32) -> Place {
-        Place { record, events }
+    fn at(record: u64, events: u32) -> Standing {
+        Standing {
+            place: Place { record, events },
+            ahead: Vec::new(),
+        }
+    }
+
+    fn loaded(dir: &Path) -> BTreeMap<String, Standing> {
+        Positions::load(dir).1.into_iter().collect()
     }
 
     #[test]
     fn the_journal_moves_the_saved_positions_on_and_a_save_empties_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (positions, loaded) = Positions::load(dir.path());
-        assert!(loaded.is_empty());
+        let (positions, first) = Positions::load(dir.path());
+        assert!(first.is_empty());
         positions
-            .save(
-                &BTreeMap::from([("a", Place::at(3)), ("b", within(1, 40))]),
-                false,
-            )
+            .save(&BTreeMap::from([("a", at(3, 0)), ("b", at(1, 40))]), false)
             .unwrap();
-        positions.moved("a", within(4, 100));
+        positions.moved(
+            "a",
+            Place {
+                record: 4,
+                events: 100,
+            },
+        );
         positions.moved("a", Place::at(5));
-        positions.moved("b", within(2, 7));
+        positions.moved(
+            "b",
+            Place {
+                record: 2,
+                events: 7,
+            },
+        );
+        let batch = Ahead {
+            record: 2,
+            events: 20..30,
+        };
+        positions.settled_ahead("b", &batch);
         // A torn last line, as a crash mid-write leaves it.
         std::fs::OpenOptions::new()
             .append(true)
@@ -326,33 +429,30 @@ mod tests {
             .unwrap()
             .write_all(b"{\"d\":\"a\",\"p\":9")
             .unwrap();
-        let (_, loaded) = Positions::load(dir.path());
-        assert_eq!(
-            loaded,
-            HashMap::from([("a".into(), Place::at(5)), ("b".into(), within(2, 7))])
-        );
+        let b_now = Standing {
+            place: Place {
+                record: 2,
+                events: 7,
+            },
+            ahead: vec![batch],
+        };
+        let expected = BTreeMap::from([("a".into(), at(5, 0)), ("b".into(), b_now.clone())]);
+        assert_eq!(loaded(dir.path()), expected);
 
         positions
-            .save(
-                &BTreeMap::from([("a", Place::at(5)), ("b", within(2, 7))]),
-                false,
-            )
+            .save(&BTreeMap::from([("a", at(5, 0)), ("b", b_now)]), false)
             .unwrap();
         assert_eq!(
             std::fs::metadata(dir.path().join(JOURNAL)).unwrap().len(),
             0
         );
-        let (_, loaded) = Positions::load(dir.path());
         assert_eq!(
-            loaded,
-            HashMap::from([("a".into(), Place::at(5)), ("b".into(), within(2, 7))]),
+            loaded(dir.path()),
+            expected,
             "read back from positions.json"
         );
         positions.moved("b", Place::at(7));
-        let (_, loaded) = Positions::load(dir.path());
-        assert_eq!(
-            loaded,
-            HashMap::from([("a".into(), Place::at(5)), ("b".into(), Place::at(7))])
-        );
+        let b_later = loaded(dir.path()).remove("b").unwrap();
+        assert_eq!(b_later.place, Place::at(7));
     }
 }
