@@ -38,6 +38,10 @@ fn default_digest_interval() -> Duration {
     Duration::from_secs(3600)
 }
 
+/// An HMAC-SHA-256 key as long as the hash's output: a shorter one is weaker than the
+/// hash (RFC 2104, section 3).
+pub const MIN_HMAC_KEY_BYTES: usize = 32;
+
 impl IntegrityConfig {
     pub fn validate(&self) -> Result<()> {
         match (self.chain, &self.key) {
@@ -60,15 +64,25 @@ impl IntegrityConfig {
     }
 
     /// The HMAC key's value (`None` for a sha256 chain); the error names the key, never
-    /// a value.
+    /// a value. A key shorter than [`MIN_HMAC_KEY_BYTES`] is said at WARN.
     pub fn resolve_key(&self) -> Result<Option<Secret>> {
-        self.key
+        let key = self
+            .key
             .as_ref()
             .map(|key| {
                 key.resolve()
                     .map_err(|e| anyhow::anyhow!("integrity.key: {e}"))
             })
-            .transpose()
+            .transpose()?;
+        if let Some(bytes) = key.as_ref().map(|k| k.expose().len())
+            && bytes < MIN_HMAC_KEY_BYTES
+        {
+            tracing::warn!(
+                bytes,
+                "integrity.key is shorter than {MIN_HMAC_KEY_BYTES} bytes: a short HMAC key can be guessed; use 32 random bytes or more (e.g. `openssl rand -base64 32`)"
+            );
+        }
+        Ok(key)
     }
 
     /// The signing key's PEM text, when digests are signed.

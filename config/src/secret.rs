@@ -115,8 +115,14 @@ fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::Error::other("not a regular file"));
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions());
+    if mode & 0o077 != 0 {
+        // Read all the same (a group that needs it is the operator's choice), and said.
+        tracing::warn!(file = %path.display(), mode = format!("{:o}", mode & 0o777), "a secret file other users can read or write: make it 0600 (chmod 600), owned by the user sluice runs as");
     }
     let mut text = String::new();
     file.take(MAX_SECRET_FILE_BYTES + 1)

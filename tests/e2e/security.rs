@@ -604,3 +604,44 @@ async fn a_secret_check_cannot_pass_or_hang_on_a_bad_secret() {
     let refused = check_fails(&harness, &config("{ file = \"token.fifo\" }"), &[]).await;
     assert!(refused.contains("not a regular file"), "{refused}");
 }
+
+/// A secret file other users can read, and an HMAC key shorter than the hash, were
+/// taken without a word.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_file_others_can_read_and_a_short_chain_key_are_said() {
+    let harness = Harness::new();
+    harness.copy_data(&["idp-audit.jsonl"]);
+    let token = harness.path("token");
+    std::fs::write(&token, "hec-token-value\n").unwrap();
+    harness.config(&format!(
+        "data_dir = \"state\"\n{FILE_SOURCE}{}\n[integrity]\nchain = \"hmac-sha256\"\nkey = {{ env = \"CHAIN_KEY\" }}\n",
+        splunk_destination("https://splunk.example.com:8088", "")
+            .replace("{ env = \"HEC_TOKEN\" }", "{ file = \"token\" }")
+    ));
+    let check = |key: &'static str| {
+        let harness = &harness;
+        async move {
+            let output = harness
+                .sluice(&["check", "-c", "sluice.toml"], &[("CHAIN_KEY", key)])
+                .await;
+            assert!(output.status.success(), "{}", transcript(&output));
+            stderr(&output)
+        }
+    };
+    set_mode(&token, 0o644);
+    let said = check("short-key").await;
+    assert!(
+        said.contains("a secret file other users can read or write: make it 0600")
+            && said.contains("mode=\"644\"")
+            && said.contains("integrity.key is shorter than 32 bytes")
+            && !said.contains("hec-token-value")
+            && !said.contains("short-key"),
+        "{said}"
+    );
+    set_mode(&token, 0o600);
+    let said = check("a-key-of-thirty-two-bytes-or-more").await;
+    assert!(
+        !said.contains("other users can read") && !said.contains("shorter than"),
+        "{said}"
+    );
+}
