@@ -420,12 +420,15 @@ impl Policy {
         !self.required.is_empty()
     }
 
-    /// The first `[require]` field missing from an event whose fields are `values`:
-    /// absent, null, or empty text.
-    pub fn missing(&self, values: &[Option<Value<'_>>]) -> Option<&str> {
+    /// The `[require]` fields missing from an event whose fields are `values` (absent,
+    /// null, or empty text), in the policy's order.
+    pub fn missing<'a>(
+        &'a self,
+        values: &'a [Option<Value<'_>>],
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.required
             .iter()
-            .find(|(field, _)| match &values[*field] {
+            .filter(|(field, _)| match &values[*field] {
                 None | Some(Value::Null) => true,
                 Some(Value::Text(text)) => text.is_empty(),
                 Some(_) => false,

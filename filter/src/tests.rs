@@ -403,24 +403,25 @@ fn contains_tests_one_fields_text() {
 }
 
 #[test]
-fn require_names_the_first_field_an_event_lacks() {
+fn require_names_every_field_an_event_lacks() {
     let policy = Policy::parse("[require]\nfields = [\"tenant_id\", \"actor.id\"]\n").unwrap();
     assert!(policy.requires());
-    let missing = |event: &str| policy.missing(&values(&policy, event)).map(str::to_owned);
-    assert_eq!(missing(r#"{"tenant_id":"t1","actor":{"id":"u1"}}"#), None);
-    assert_eq!(missing(r#"{"tenant_id":"t1","actor":{"id":7}}"#), None);
+    let missing = |event: &str| -> Vec<String> {
+        let values = values(&policy, event);
+        policy.missing(&values).map(str::to_owned).collect()
+    };
+    assert!(missing(r#"{"tenant_id":"t1","actor":{"id":"u1"}}"#).is_empty());
+    assert!(missing(r#"{"tenant_id":"t1","actor":{"id":7}}"#).is_empty());
+    assert_eq!(missing(r#"{"actor":{"id":"u1"}}"#), ["tenant_id"]);
     assert_eq!(
-        missing(r#"{"actor":{"id":"u1"}}"#).as_deref(),
-        Some("tenant_id")
+        missing(r#"{"tenant_id":"","actor":{"id":"u1"}}"#),
+        ["tenant_id"]
     );
     assert_eq!(
-        missing(r#"{"tenant_id":"","actor":{"id":"u1"}}"#).as_deref(),
-        Some("tenant_id")
+        missing(r#"{"tenant_id":"t","actor":{"id":null}}"#),
+        ["actor.id"]
     );
-    assert_eq!(
-        missing(r#"{"tenant_id":"t","actor":{"id":null}}"#).as_deref(),
-        Some("actor.id")
-    );
+    assert_eq!(missing(r#"{"actor":{}}"#), ["tenant_id", "actor.id"]);
     assert!(
         !Policy::parse("keep = { field = \"a\", exists = true }")
             .unwrap()

@@ -56,11 +56,11 @@ pub enum Parsed {
     Rejected(Reject, String),
     /// Dropped by the filter at this index of the parser's filters.
     Filtered(usize),
-    /// Kept, but without a field the filter at this index requires (`[require]`): for
+    /// Kept, but without fields the filter at this index requires (`[require]`): for
     /// the dead-letter store, as [`Reject::Required`].
     Unfit {
         filter: usize,
-        field: String,
+        fields: Vec<String>,
     },
 }
 
@@ -282,18 +282,16 @@ impl LineParser {
     }
 
     /// What the filters make of `event`, whose captured fields are `captured`: the
-    /// first that drops it, or the first that keeps it without a field it requires;
+    /// first that drops it, or the first that keeps it without fields it requires;
     /// `None` when every filter keeps it.
     fn filtering(&self, captured: &[Option<Captured>], event: &Event<'_>) -> Option<Parsed> {
         for (filter, (policy, values)) in self.filters.with_values(captured).enumerate() {
             if !policy.keeps(&values, event) {
                 return Some(Parsed::Filtered(filter));
             }
-            if let Some(field) = policy.missing(&values) {
-                return Some(Parsed::Unfit {
-                    filter,
-                    field: field.to_owned(),
-                });
+            let fields: Vec<String> = policy.missing(&values).map(str::to_owned).collect();
+            if !fields.is_empty() {
+                return Some(Parsed::Unfit { filter, fields });
             }
         }
         None

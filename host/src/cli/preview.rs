@@ -262,7 +262,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
         let rejected = match line {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
                 Parsed::Rejected(_, reason) => Some(reason),
-                Parsed::Unfit { field, .. } => Some(unfit_reason(&field)),
+                Parsed::Unfit { fields, .. } => Some(unfit_reason(&fields)),
                 Parsed::Filtered(_) => {
                     dropped += 1;
                     None

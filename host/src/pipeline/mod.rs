@@ -99,10 +99,14 @@ pub fn too_long(len: u64, max_line_bytes: usize, kept: usize) -> String {
     )
 }
 
-/// Why an event a filter kept is not exported: it lacks `field`, which the filter's
+/// Why an event a filter kept is not exported: it lacks `fields`, which the filter's
 /// `[require]` names.
-pub fn unfit_reason(field: &str) -> String {
-    format!("the policy requires `{field}`, which the event lacks (absent, null or empty)")
+pub fn unfit_reason(fields: &[String]) -> String {
+    let named: Vec<String> = fields.iter().map(|field| format!("`{field}`")).collect();
+    format!(
+        "the policy requires {}, which the event lacks (absent, null or empty)",
+        named.join(", ")
+    )
 }
 
 /// The parser an `[events]` table asks for, applying `filters` in order.
@@ -477,11 +481,11 @@ impl Ingest {
                 }
             }
             Parsed::Rejected(kind, reason) => self.reject(origin, kind, &reason, line),
-            Parsed::Unfit { filter, field } => {
+            Parsed::Unfit { filter, fields } => {
                 let reason = format!(
                     "filter `{}`: {}",
                     self.parsing.counts[filter].name,
-                    unfit_reason(&field)
+                    unfit_reason(&fields)
                 );
                 self.reject(origin, Reject::Required, &reason, line);
             }

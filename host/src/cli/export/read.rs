@@ -235,12 +235,12 @@ impl Lines<'_> {
                 }
             }
             Parsed::Rejected(_, reason) => self.reject(&origin, reason, bytes),
-            Parsed::Unfit { filter, field } => {
+            Parsed::Unfit { filter, fields } => {
                 tally.events.fetch_add(1, Ordering::Relaxed);
                 let reason = format!(
                     "filter `{}`: {}",
                     self.reading.policy_names[filter],
-                    unfit_reason(&field)
+                    unfit_reason(&fields)
                 );
                 self.reject(&origin, reason, bytes);
             }
