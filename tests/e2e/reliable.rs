@@ -202,6 +202,58 @@ async fn kill_9_in_a_loop_with_checkpoints_only_loses_nothing() {
     crash_loop("[spool]\nenabled = false", Bound::SinceCheckpoint).await;
 }
 
+/// A `kill -9` before the first checkpoint was written sent everything delivered again:
+/// without `checkpoints.json` the spool's read points were not used, and the file was
+/// read (and spooled, and sent) again from its start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_before_the_first_checkpoint_sends_again_only_what_was_in_flight() {
+    const EVENTS: usize = 20_000;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    append_numbered(&harness.path("data/audit.jsonl"), 0..EVENTS as u64);
+    harness.config(&format!(
+        "data_dir = \"state\"\ncheckpoint_interval = \"1h\"\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            &format!("concurrency = {CONCURRENCY}\nbatch = {{ max_events = {BATCH_EVENTS}, max_wait = \"100ms\" }}")
+        )
+    ));
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    let arrived = eventually(Duration::from_secs(60), || {
+        receiver.indexed().len() >= EVENTS
+    })
+    .await;
+    send_signal(&child, libc::SIGKILL);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(arrived, "{}", transcript(&output));
+    assert!(
+        !harness.path("state/checkpoints.json").exists(),
+        "killed before the first checkpoint: the test proves nothing"
+    );
+
+    let child = harness.spawn_run(receiver.token(), Stdio::null());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    append_numbered(
+        &harness.path("data/audit.jsonl"),
+        EVENTS as u64..EVENTS as u64 + 10,
+    );
+    let all = eventually(Duration::from_secs(30), || {
+        arrivals(&receiver).len() > EVENTS
+    })
+    .await;
+    send_signal(&child, libc::SIGTERM);
+    let output = exit_within(child, EXIT_LIMIT).await;
+    assert!(all && output.status.success(), "{}", transcript(&output));
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), EVENTS + 10, "every event");
+    let duplicates: u64 = seen.values().map(|&times| times as u64 - 1).sum();
+    assert!(
+        duplicates <= CONCURRENCY * BATCH_EVENTS,
+        "{duplicates} sent again after one kill: {}",
+        transcript(&output)
+    );
+}
+
 /// A one-shot file to a receiver answering 503 forever, cut short by SIGTERM: the run
 /// exits 0 and says what waits in the spool.
 async fn leave_in_the_spool(harness: &Harness, receiver: &HecReceiver, events: usize, spool: &str) {

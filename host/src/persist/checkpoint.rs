@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ack::{StreamPoint, Watermark};
 
+/// Bytes at the start of a file that identify its content, to see it replaced in place
+/// (or another file under a reused inode).
+pub const FINGERPRINT_BYTES: usize = 256;
+
 /// A file's identity: the same file under any name, until it is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileId {
@@ -172,7 +176,15 @@ impl Checkpoints {
         let Some(Entry::Saved(saved)) = files.get(&id) else {
             return None;
         };
-        let first_bytes = hex::decode(&saved.first_bytes).ok()?;
+        let mut first_bytes = hex::decode(&saved.first_bytes).ok()?;
+        if first_bytes.is_empty() {
+            // Known from the spool's records alone (no checkpoint was written): the
+            // bytes it starts with now are those it had.
+            let len = saved.offset.min(FINGERPRINT_BYTES as u64) as usize;
+            first_bytes.resize(len, 0);
+            file.read_exact(&mut first_bytes).ok()?;
+            std::io::Seek::rewind(file).ok()?;
+        }
         let mut now = vec![0u8; first_bytes.len()];
         let same = file.read_exact(&mut now).is_ok() && now == first_bytes;
         let long_enough = file.metadata().is_ok_and(|meta| meta.len() >= saved.offset);
@@ -198,15 +210,29 @@ impl Checkpoints {
 
     /// Moves the saved checkpoints up to where the spool's records say their files were
     /// read to (`reads`, by identity): what was spooled after the last checkpoint write
-    /// is not read and spooled again after a crash.
+    /// is not read and spooled again after a crash. A file the spool read before any
+    /// checkpoint of it was written (a crash within the first `checkpoint_interval`)
+    /// gets one, its first bytes taken when it is opened.
     pub fn advance(&self, reads: HashMap<FileId, StreamPoint>) {
         let mut files = self.files();
         for (id, point) in reads {
-            if let Some(Entry::Saved(saved)) = files.get_mut(&id)
-                && point.offset > saved.offset
-            {
-                saved.offset = point.offset;
-                saved.lines = point.lines;
+            match files.get_mut(&id) {
+                Some(Entry::Saved(saved)) if point.offset > saved.offset => {
+                    saved.offset = point.offset;
+                    saved.lines = point.lines;
+                }
+                Some(_) => {}
+                None => {
+                    let saved = Saved {
+                        path: String::new(),
+                        device: id.device,
+                        inode: id.inode,
+                        first_bytes: String::new(),
+                        offset: point.offset,
+                        lines: point.lines,
+                    };
+                    files.insert(id, Entry::Saved(saved));
+                }
             }
         }
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-pub use checkpoint::{Checkpoints, FileId};
+pub use checkpoint::{Checkpoints, FINGERPRINT_BYTES, FileId};
 pub use source_ids::{SourceIds, SourceMap};
 pub use spool::Spool;
 

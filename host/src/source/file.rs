@@ -34,11 +34,9 @@ use super::READ_BLOCK;
 use super::{LinePosition, LineSplitter};
 use crate::ack::{StreamPoint, Watermark};
 use crate::module::one_line;
-use crate::persist::{Checkpoints, FileId};
+use crate::persist::{Checkpoints, FINGERPRINT_BYTES, FileId};
 use crate::pipeline::{Ingest, Mark, Origin};
 
-/// Bytes at the start of a file that identify its content, to see it replaced in place.
-const FINGERPRINT_BYTES: usize = 256;
 /// How long a source stopped by a reload waits for what it read to be settled before it
 /// hands its files over (the next source then reads again what was not).
 const HANDOVER_WAIT: Duration = Duration::from_secs(2);
