@@ -949,6 +949,36 @@ async fn a_position_past_the_spools_end_is_clamped_and_said() {
     );
 }
 
+/// Saved claims that cannot be true of a record (an edited file) lost events: events
+/// past the record's end "delivered", or a line naming both a position and a run. Now
+/// such a claim is not trusted: the record is sent whole, and a line that is not one
+/// position or one run is not read, said at WARN.
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_positions_that_cannot_be_true_send_again_and_lose_nothing() {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    leave_in_the_spool(&harness, &receiver, 3_000, "").await;
+    std::fs::write(
+        harness.path("state/spool/positions.journal"),
+        concat!(
+            "{\"d\":\"splunk\",\"r\":0,\"s\":[100,4294967295]}\n",
+            "{\"d\":\"splunk\",\"p\":2,\"r\":0,\"s\":[0,10]}\n",
+            "{\"d\":\"splunk\",\"r\":0,\"s\":[500,100]}\n",
+        ),
+    )
+    .unwrap();
+    let output = harness.run_ok(&[("HEC_TOKEN", receiver.token())]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the record is sent again whole")
+            && stderr.contains("lines of the spool's position journal are not positions")
+            && stderr.contains("lines=2"),
+        "{stderr}"
+    );
+    let seen = arrivals(&receiver);
+    assert_eq!(seen.len(), 3_000, "nothing lost: {}", transcript(&output));
+}
+
 /// Sets the most bytes `pid` may write into one file (`RLIMIT_FSIZE`): past it, a write
 /// fails as it does on a full disk (the process ignores `SIGXFSZ`).
 fn limit_file_size(pid: u32, bytes: u64) {

@@ -158,10 +158,14 @@ pub async fn feed(
             }
         };
         // Delivered by an earlier run: not handed out again.
-        let settled = progress.settled_in(record);
+        let mut settled = progress.settled_in(record);
         let len = chunk.events.len() as u32;
         if settled.last().is_some_and(|last| last.end > len) {
-            tracing::warn!(%destination, record, events = len, "the destination's saved position says events of a spool record past its end were delivered (an edited file?); the events it holds that it says so count as delivered");
+            // Never true of what a run saved (a record's events do not change): not
+            // trusted, so the record is sent whole, twice rather than never.
+            tracing::warn!(%destination, record, events = len, "the destination's saved position says events of a spool record past its end were delivered (an edited file?); the record is sent again whole");
+            progress.forget(record);
+            settled.clear();
         }
         let unsettled = Unsettled::of(len, &settled);
         if !settled.is_empty() {

@@ -254,9 +254,10 @@ impl Spool {
         }
         if let Some(counted) = counted.filter(|&counted| written < counted && !segments.is_empty())
         {
-            // The last segment's cut tail, if any, is where they begin: one loss.
-            match damage.iter_mut().find(|d| d.from == written && d.to.is_none()) {
-                Some(cut) => cut.to = Some(counted),
+            // The last segment's cut tail, or records missing after it, if any, is where
+            // they begin: one loss.
+            match damage.iter_mut().find(|d| d.from == written) {
+                Some(cut) => cut.to = Some(cut.to.map_or(counted, |to| to.max(counted))),
                 None => damage.push(Damage {
                     from: written,
                     to: Some(counted),
@@ -724,32 +725,39 @@ impl Damage {
     /// their positions); else a crash mid-write whose source reads the records again,
     /// or records every destination had settled.
     fn report(&self, counted_through: u64, starts: &[u64], counters: &Counters) {
-        let records = self.to.map_or(1, |to| to - self.from);
         let end = self.to.unwrap_or(self.from + 1);
-        let unsettled = starts.iter().filter(|&&start| start < end).count();
-        if self.from < counted_through && unsettled > 0 {
-            tracing::error!(
-                records_lost = records,
-                destinations = unsettled,
-                first_record = self.from,
-                "spool records lost: {}; their events are not delivered to the destinations that had not settled them (a record is one read of a source, up to 256 KiB of lines)",
-                self.what
-            );
-            Counters::add(&counters.spool_records_lost, (records as usize) * unsettled);
-        } else if self.from >= counted_through {
+        // The records a checkpoint counted on are lost (their sources do not read them
+        // again); those after it are cut (their sources do).
+        let counted_end = end.min(counted_through);
+        if self.from < counted_end {
+            let records = counted_end - self.from;
+            let unsettled = starts.iter().filter(|&&start| start < counted_end).count();
+            if unsettled > 0 {
+                tracing::error!(
+                    records_lost = records,
+                    destinations = unsettled,
+                    first_record = self.from,
+                    "spool records lost: {}; their events are not delivered to the destinations that had not settled them (a record is one read of a source, up to 256 KiB of lines)",
+                    self.what
+                );
+                Counters::add(&counters.spool_records_lost, (records as usize) * unsettled);
+            } else {
+                tracing::info!(
+                    first_record = self.from,
+                    "{}: every destination had settled them",
+                    self.what
+                );
+            }
+        }
+        let cut_from = self.from.max(counted_through);
+        if cut_from < end {
             tracing::warn!(
-                records_cut = records,
-                first_record = self.from,
-                "{}: written after the last checkpoint (a crash mid-write, or a power cut), so their sources read them again",
+                records_cut = end - cut_from,
+                first_record = cut_from,
+                "{}: from record {cut_from} on, written after the last checkpoint (a crash mid-write, or a power cut), so their sources read them again",
                 self.what
             );
-            Counters::add(&counters.spool_records_cut, records as usize);
-        } else {
-            tracing::info!(
-                first_record = self.from,
-                "{}: every destination had settled them",
-                self.what
-            );
+            Counters::add(&counters.spool_records_cut, (end - cut_from) as usize);
         }
     }
 }
@@ -802,12 +810,15 @@ fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
                 }),
             }
         }
-        if let Some(cut) = damage.iter().find(|d| d.from >= counted_through) {
+        if let Some(cut) = damage
+            .iter()
+            .find(|d| d.to.is_none_or(|to| to > counted_through))
+        {
             // Written back before the records missing or cut (a power cut: the kernel
             // writes pages back in its own order), which no checkpoint counted on: their
             // sources read them all again from their checkpoints, and a checkpoint
             // written later must not count on records after a gap.
-            let cut_from = cut.from;
+            let cut_from = cut.from.max(counted_through);
             let (records, _) = scan(&path, &mut HashMap::new())?;
             std::fs::remove_file(&path)?;
             damage.push(Damage {
@@ -920,4 +931,74 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventMeta;
+
+    fn one_event(n: u64) -> EventChunk {
+        let data = format!("{{\"n\":{n}}}");
+        let meta = EventMeta {
+            offset: 0,
+            len: data.len() as u32,
+            time_ms: 0,
+            ingest_time: false,
+            id: u128::from(n),
+        };
+        EventChunk {
+            data,
+            events: vec![meta],
+        }
+    }
+
+    /// Records missing across the last checkpoint (it counted on the first of them):
+    /// that one is lost, the other is cut (its source reads it again), and the segments
+    /// after it go, since the source reads them again too (kept, they were sent twice).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_gap_across_the_last_checkpoint_loses_what_it_counted_on_and_cuts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SpoolConfig {
+            enabled: Some(true),
+            max_bytes: 1 << 30,
+            // A record per segment.
+            segment_bytes: 1,
+            fsync: Fsync::Never,
+        };
+        let file = FileId::from_bytes([7; 16]);
+        let counters = Arc::new(Counters::default());
+        let destinations = [Arc::from("d")];
+        let (spool, _) =
+            Spool::open(dir.path(), &config, &destinations, 0, counters.clone()).unwrap();
+        for n in 0..6 {
+            let read = ReadTo {
+                file,
+                point: StreamPoint {
+                    offset: n + 1,
+                    lines: n + 1,
+                },
+            };
+            let appended = spool
+                .append(0, &one_event(n), Some(read), &CancellationToken::new())
+                .await;
+            assert!(appended);
+        }
+        drop(spool);
+        let segment = |first: u64| dir.path().join(format!("{first:020}{SEGMENT_SUFFIX}"));
+        std::fs::remove_file(segment(2)).unwrap();
+        std::fs::remove_file(segment(3)).unwrap();
+
+        let (_spool, reads) =
+            Spool::open(dir.path(), &config, &destinations, 3, counters.clone()).unwrap();
+        assert_eq!(Counters::get(&counters.spool_records_lost), 1, "record 2");
+        assert_eq!(
+            Counters::get(&counters.spool_records_cut),
+            3,
+            "record 3, and records 4 and 5 removed"
+        );
+        assert!(!segment(4).exists() && !segment(5).exists());
+        assert!(segment(1).exists());
+        assert_eq!(reads[&file].offset, 2, "read to where record 1 says");
+    }
 }

@@ -75,6 +75,11 @@ impl Progress {
             .unwrap_or_default()
     }
 
+    /// Forgets what was settled of `record` (a saved claim that cannot be true).
+    pub fn forget(&self, record: u64) {
+        self.settled().partly.remove(&record);
+    }
+
     /// The events settled past `place`, which the place does not say.
     pub fn ahead(&self, place: Place) -> Vec<Ahead> {
         let settled = self.settled();

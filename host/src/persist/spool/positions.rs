@@ -54,8 +54,10 @@ struct Journal {
     durable: HashMap<String, Place>,
 }
 
+/// A line names a place or a run of events, never both: one with the members of both (or
+/// any other) is not read.
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 enum Line<'a> {
     /// `d` settled every record before `p`, and the first `e` events of `p`.
     Moved {
@@ -128,11 +130,13 @@ impl From<Saved> for Standing {
                 ahead,
             } => Standing {
                 place: Place { record, events },
+                // A run that is not one (an edited file) is dropped: its events may be
+                // sent again, none is skipped.
                 ahead: ahead
                     .into_iter()
                     .filter_map(|[record, from, to]| {
                         let events = u32::try_from(from).ok()?..u32::try_from(to).ok()?;
-                        Some(Ahead { record, events })
+                        (!events.is_empty()).then_some(Ahead { record, events })
                     })
                     .collect(),
             },
@@ -146,7 +150,14 @@ impl Positions {
         let mut saved = read_saved(&dir.join(POSITIONS));
         let mut journaled: HashMap<String, Place> = HashMap::new();
         if let Ok(text) = std::fs::read(dir.join(JOURNAL)) {
-            for line in text.split(|&b| b == b'\n') {
+            // The last line, if it has no line feed, is torn (a crash mid-write): skipped
+            // without a word; any other line that is not one is said.
+            let whole = text.len() - text.iter().rev().take_while(|&&b| b != b'\n').count();
+            let mut unreadable = 0;
+            for line in text[..whole]
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
                 match serde_json::from_slice::<Line<'_>>(line) {
                     Ok(Line::Moved { d, p, e }) => {
                         let at = journaled.entry(d.into_owned()).or_default();
@@ -159,14 +170,17 @@ impl Positions {
                         d,
                         r,
                         s: [from, to],
-                    }) => {
+                    }) if from < to => {
                         saved.entry(d.into_owned()).or_default().ahead.push(Ahead {
                             record: r,
                             events: from..to,
                         });
                     }
-                    Err(_) => {}
+                    Ok(Line::Ahead { .. }) | Err(_) => unreadable += 1,
                 }
+            }
+            if unreadable > 0 {
+                tracing::warn!(file = %dir.join(JOURNAL).display(), lines = unreadable, "lines of the spool's position journal are not positions (an edited or damaged file?): ignored, so the events they would say were delivered may be sent again");
             }
         }
         // Forced first: a run killed before its sync left the lines in the page cache
@@ -454,5 +468,33 @@ mod tests {
         positions.moved("b", Place::at(7));
         let b_later = loaded(dir.path()).remove("b").unwrap();
         assert_eq!(b_later.place, Place::at(7));
+    }
+
+    #[test]
+    fn a_line_that_is_not_one_place_or_one_run_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(JOURNAL),
+            concat!(
+                "{\"d\":\"a\",\"p\":2,\"r\":0,\"s\":[0,10]}\n",
+                "{\"d\":\"a\",\"r\":0,\"s\":[500,100]}\n",
+                "not json\n",
+                "{\"d\":\"a\",\"r\":1,\"s\":[0,10]}\n",
+            ),
+        )
+        .unwrap();
+        let standing = loaded(dir.path()).remove("a").unwrap();
+        assert_eq!(
+            standing.place,
+            Place::at(0),
+            "no place from a line with a run"
+        );
+        assert_eq!(
+            standing.ahead,
+            [Ahead {
+                record: 1,
+                events: 0..10
+            }]
+        );
     }
 }
