@@ -2,9 +2,10 @@
 //! and queues each chunk of a source the destination takes; when the destination has
 //! settled a chunk, its position moves over it; as its batches settle, the position
 //! moves inside it ([`Progress`]), each batch settled past it is journaled too, and a
-//! chunk read again after a restart is handed out without the events settled before. A reload that changes the destination
-//! points the feed at the new one's queue ([`FeedTarget`]): the old one delivers what it
-//! was handed, the new one goes on from the next record, none twice, none skipped.
+//! chunk read again after a restart is handed out without the events settled before. A
+//! reload that changes the destination points the feed at the new one's queue
+//! ([`FeedTarget`]): the old one delivers what it was handed, the new one goes on from
+//! the next record, none twice, none skipped.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
