@@ -164,14 +164,22 @@ impl Spool {
         // and not an earlier one): their sources read them again from their
         // checkpoints, so the later segments go too (kept, a checkpoint written later
         // would count on them, and where they say their sources read to).
-        if let Some(first) = segments.front().map(|s| s.first)
+        let first = segments.front().map_or(0, |s| s.first);
+        let head_missing = !segments.is_empty()
             && counted.is_some_and(|counted| first > counted)
             && !destinations.iter().all(|name| {
                 saved
                     .get(name.as_ref())
                     .is_some_and(|standing| standing.place.record >= first)
-            })
-        {
+            });
+        if head_missing && !segments.iter().all(|s| s.every_read) {
+            // Records of other sources, which nothing reads again, are kept: only where
+            // the files' records say they were read to is not trusted.
+            if !reads.is_empty() {
+                tracing::warn!(spool = %dir.display(), first_record = first, "the spool's first records are missing and no checkpoint counted on them (a power cut?): the file sources read them again from their checkpoints");
+                reads.clear();
+            }
+        } else if head_missing {
             let removed: u64 = segments.iter().map(|s| s.records).sum();
             tracing::warn!(spool = %dir.display(), first_record = first, records_removed = removed, "the spool's first records are missing and no checkpoint counted on them (a power cut?): the records after them are removed, and the sources read them all again from their checkpoints");
             for segment in segments.drain(..) {
@@ -701,6 +709,8 @@ fn force(files: &[File]) -> Result<()> {
 struct Recovered {
     segment: Segment,
     records: u64,
+    /// Each of its records says where its file was read to.
+    every_read: bool,
 }
 
 impl std::ops::Deref for Recovered {
@@ -810,16 +820,26 @@ fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
                 }),
             }
         }
-        if let Some(cut) = damage
+        let uncounted_cut = damage
             .iter()
             .find(|d| d.to.is_none_or(|to| to > counted_through))
+            .map(|cut| cut.from.max(counted_through));
+        // Past a gap or a cut, a record whole on disk does not say what the source may
+        // skip.
+        let mut after_damage = HashMap::new();
+        let scanned = match damage.is_empty() {
+            true => &mut reads,
+            false => &mut after_damage,
+        };
+        let (records, whole, every_read) = scan(&path, scanned)?;
+        if let Some(cut_from) = uncounted_cut
+            && every_read
         {
             // Written back before the records missing or cut (a power cut: the kernel
             // writes pages back in its own order), which no checkpoint counted on: their
-            // sources read them all again from their checkpoints, and a checkpoint
-            // written later must not count on records after a gap.
-            let cut_from = cut.from.max(counted_through);
-            let (records, _) = scan(&path, &mut HashMap::new())?;
+            // file sources read them all again from their checkpoints, and a checkpoint
+            // written later must not count on records after a gap. (A record of another
+            // source, which nothing reads again, keeps its segment.)
             std::fs::remove_file(&path)?;
             damage.push(Damage {
                 from: first,
@@ -832,14 +852,6 @@ fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
             expected = Some(first + records);
             continue;
         }
-        // Past a gap or a cut that a checkpoint counted on (records lost), a record
-        // whole on disk does not say what the source may skip.
-        let mut after_damage = HashMap::new();
-        let scanned = match damage.is_empty() {
-            true => &mut reads,
-            false => &mut after_damage,
-        };
-        let (records, whole) = scan(&path, scanned)?;
         let bytes = std::fs::metadata(&path)?.len();
         if whole < bytes {
             damage.push(Damage {
@@ -867,6 +879,7 @@ fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
                 bytes: whole,
             },
             records,
+            every_read,
         });
     }
     Ok(Recovery {
@@ -876,21 +889,25 @@ fn recover(dir: &Path, counted_through: u64) -> Result<Recovery> {
     })
 }
 
-/// The whole records of a segment file and the bytes they take; `reads` learns where
-/// each file was read to by the last of them that says.
-fn scan(path: &Path, reads: &mut HashMap<FileId, StreamPoint>) -> Result<(u64, u64)> {
+/// The whole records of a segment file, the bytes they take, and whether each says
+/// where its file was read to (a file source's: read again from its checkpoint when
+/// lost); `reads` learns where each file was read to by the last of them that says.
+fn scan(path: &Path, reads: &mut HashMap<FileId, StreamPoint>) -> Result<(u64, u64, bool)> {
     let mut reader = BufReader::new(
         File::open(path).with_context(|| format!("opening spool segment {}", path.display()))?,
     );
-    let (mut records, mut whole) = (0, 0);
+    let (mut records, mut whole, mut every_read) = (0, 0, true);
     while let Some(Ok(record)) = read_frame(&mut reader)? {
-        if let Some(read) = record.read {
-            reads.insert(read.file, read.point);
+        match record.read {
+            Some(read) => {
+                reads.insert(read.file, read.point);
+            }
+            None => every_read = false,
         }
         records += 1;
         whole = reader_position(&mut reader)?;
     }
-    Ok((records, whole))
+    Ok((records, whole, every_read))
 }
 
 fn reader_position(reader: &mut BufReader<File>) -> Result<u64> {
@@ -953,11 +970,17 @@ mod tests {
         }
     }
 
-    /// Records missing across the last checkpoint (it counted on the first of them):
-    /// that one is lost, the other is cut (its source reads it again), and the segments
-    /// after it go, since the source reads them again too (kept, they were sent twice).
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_gap_across_the_last_checkpoint_loses_what_it_counted_on_and_cuts_the_rest() {
+    /// Six records, one per segment, read from a file (`read_points`) or not, then
+    /// records 2 and 3 deleted, and the spool opened again with a checkpoint that
+    /// counted on records 0 to 2: the spool's directory, its counters, and where it says
+    /// the file was read to.
+    async fn a_gap_across_the_checkpoint(
+        read_points: bool,
+    ) -> (
+        tempfile::TempDir,
+        Arc<Counters>,
+        HashMap<FileId, StreamPoint>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let config = SpoolConfig {
             enabled: Some(true),
@@ -972,33 +995,54 @@ mod tests {
         let (spool, _) =
             Spool::open(dir.path(), &config, &destinations, 0, counters.clone()).unwrap();
         for n in 0..6 {
-            let read = ReadTo {
+            let read = read_points.then_some(ReadTo {
                 file,
                 point: StreamPoint {
                     offset: n + 1,
                     lines: n + 1,
                 },
-            };
+            });
             let appended = spool
-                .append(0, &one_event(n), Some(read), &CancellationToken::new())
+                .append(0, &one_event(n), read, &CancellationToken::new())
                 .await;
             assert!(appended);
         }
         drop(spool);
-        let segment = |first: u64| dir.path().join(format!("{first:020}{SEGMENT_SUFFIX}"));
-        std::fs::remove_file(segment(2)).unwrap();
-        std::fs::remove_file(segment(3)).unwrap();
-
+        std::fs::remove_file(segment(dir.path(), 2)).unwrap();
+        std::fs::remove_file(segment(dir.path(), 3)).unwrap();
         let (_spool, reads) =
             Spool::open(dir.path(), &config, &destinations, 3, counters.clone()).unwrap();
+        (dir, counters, reads)
+    }
+
+    fn segment(dir: &Path, first: u64) -> PathBuf {
+        dir.join(format!("{first:020}{SEGMENT_SUFFIX}"))
+    }
+
+    /// Records missing across the last checkpoint (it counted on the first of them):
+    /// that one is lost, the other is cut (its source reads it again), and the segments
+    /// after it go, since the source reads them again too (kept, they were sent twice).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_gap_across_the_last_checkpoint_loses_what_it_counted_on_and_cuts_the_rest() {
+        let (dir, counters, reads) = a_gap_across_the_checkpoint(true).await;
         assert_eq!(Counters::get(&counters.spool_records_lost), 1, "record 2");
         assert_eq!(
             Counters::get(&counters.spool_records_cut),
             3,
             "record 3, and records 4 and 5 removed"
         );
-        assert!(!segment(4).exists() && !segment(5).exists());
-        assert!(segment(1).exists());
+        assert!(!segment(dir.path(), 4).exists() && !segment(dir.path(), 5).exists());
+        assert!(segment(dir.path(), 1).exists());
+        let file = FileId::from_bytes([7; 16]);
         assert_eq!(reads[&file].offset, 2, "read to where record 1 says");
+    }
+
+    /// Records of a source that reads nothing again (HTTP, syslog) after such a gap are
+    /// kept: removed, they would be lost.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn records_no_source_reads_again_are_kept_after_a_gap() {
+        let (dir, counters, _) = a_gap_across_the_checkpoint(false).await;
+        assert_eq!(Counters::get(&counters.spool_records_cut), 1, "record 3");
+        assert!(segment(dir.path(), 4).exists() && segment(dir.path(), 5).exists());
     }
 }
