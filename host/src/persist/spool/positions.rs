@@ -149,6 +149,7 @@ impl Positions {
     pub fn load(dir: &Path) -> (Positions, HashMap<String, Standing>) {
         let mut saved = read_saved(&dir.join(POSITIONS));
         let mut journaled: HashMap<String, Place> = HashMap::new();
+        let mut ahead: HashMap<String, Vec<Ahead>> = HashMap::new();
         if let Ok(text) = std::fs::read(dir.join(JOURNAL)) {
             // The last line, if it has no line feed, is torn (a crash mid-write): skipped
             // without a word; any other line that is not one is said.
@@ -171,7 +172,7 @@ impl Positions {
                         r,
                         s: [from, to],
                     }) if from < to => {
-                        saved.entry(d.into_owned()).or_default().ahead.push(Ahead {
+                        ahead.entry(d.into_owned()).or_default().push(Ahead {
                             record: r,
                             events: from..to,
                         });
@@ -223,6 +224,15 @@ impl Positions {
         for (name, place) in journaled {
             let at = &mut saved.entry(name).or_default().place;
             *at = (*at).max(place);
+        }
+        // Only beside a place: a destination known by its runs alone (its place never
+        // saved, or `positions.json` unreadable) has no place to stand on, and starting
+        // at record 0 would make the records before the oldest look lost. Its runs are
+        // sent again.
+        for (name, runs) in ahead {
+            if let Some(standing) = saved.get_mut(&name) {
+                standing.ahead.extend(runs);
+            }
         }
         let positions = Positions {
             dir: dir.to_path_buf(),
@@ -476,6 +486,8 @@ mod tests {
         std::fs::write(
             dir.path().join(JOURNAL),
             concat!(
+                "{\"d\":\"a\",\"p\":0}\n",
+                "{\"d\":\"b\",\"r\":3,\"s\":[0,10]}\n",
                 "{\"d\":\"a\",\"p\":2,\"r\":0,\"s\":[0,10]}\n",
                 "{\"d\":\"a\",\"r\":0,\"s\":[500,100]}\n",
                 "not json\n",
@@ -483,7 +495,12 @@ mod tests {
             ),
         )
         .unwrap();
-        let standing = loaded(dir.path()).remove("a").unwrap();
+        let mut loaded = loaded(dir.path());
+        assert!(
+            !loaded.contains_key("b"),
+            "runs without a place do not make one at record 0"
+        );
+        let standing = loaded.remove("a").unwrap();
         assert_eq!(
             standing.place,
             Place::at(0),
