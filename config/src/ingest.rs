@@ -30,6 +30,69 @@ pub struct HttpSourceConfig {
     /// How long a request waits for its events to be safe before it is answered `503`
     /// (they may still be delivered: a producer's resend carries the same ids).
     pub ack_timeout: Duration,
+    pub connections: ConnectionLimits,
+}
+
+/// How many connections a listening source reads at once, in all and from one client,
+/// and when one that sends nothing gives its place to a new one: so that one client
+/// cannot keep the others out by opening connections and leaving them idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `max_connections`: open at once.
+    pub max: usize,
+    /// `max_connections_per_client`: open at once from one address (an IPv6 /64 is one
+    /// address, as one machine gets a whole /64).
+    pub per_client: usize,
+    /// `evict_idle_after`: when a new connection finds a bound reached, the connection
+    /// under that bound that has sent nothing for longest is closed for it, once it has
+    /// sent nothing for this long; otherwise the new one is closed at once.
+    pub evict_idle_after: Duration,
+}
+
+impl ConnectionLimits {
+    /// Producers keep a connection or a small pool each.
+    pub const HTTP: ConnectionLimits = ConnectionLimits {
+        max: 512,
+        per_client: 128,
+        evict_idle_after: Duration::from_secs(60),
+    };
+
+    /// A syslog sender (or relay) keeps one connection per forwarding rule.
+    pub const SYSLOG: ConnectionLimits = ConnectionLimits {
+        max: 1024,
+        per_client: 256,
+        evict_idle_after: Duration::from_secs(60),
+    };
+
+    /// The keys as written over `defaults`.
+    pub(crate) fn written(
+        defaults: ConnectionLimits,
+        (max, per_client, evict_idle_after): (Option<usize>, Option<usize>, Option<Duration>),
+    ) -> ConnectionLimits {
+        let max = max.unwrap_or(defaults.max);
+        ConnectionLimits {
+            max,
+            // A smaller `max_connections` alone brings the share down with it.
+            per_client: per_client.unwrap_or(defaults.per_client.min(max)),
+            evict_idle_after: evict_idle_after.unwrap_or(defaults.evict_idle_after),
+        }
+    }
+
+    fn validate(&self, at: &str) -> Result<()> {
+        if self.max == 0 || self.max > 65_536 {
+            bail!("{at}.max_connections: must be from 1 to 65536");
+        }
+        if self.per_client == 0 || self.per_client > self.max {
+            bail!(
+                "{at}.max_connections_per_client: must be from 1 to max_connections ({})",
+                self.max
+            );
+        }
+        if self.evict_idle_after < Duration::from_secs(1) {
+            bail!("{at}.evict_idle_after: must be at least 1s");
+        }
+        Ok(())
+    }
 }
 
 /// `tls = { cert = "server.pem", key = { file = "server.key" }, client_ca = "ca.pem" }`.
@@ -79,7 +142,7 @@ impl HttpSourceConfig {
         if self.ack_timeout.is_zero() {
             bail!("{at}.ack_timeout: must be more than 0s");
         }
-        Ok(())
+        self.connections.validate(at)
     }
 
     /// The tokens' values; an error names the key and the variable or file, never a
@@ -119,6 +182,8 @@ pub struct SyslogSourceConfig {
     /// Take messages from any machine that reaches a non-loopback address without TLS
     /// client certificates: anyone there can write audit events.
     pub unauthenticated: bool,
+    /// Bounds a `tcp://` or `tls://` listener's connections.
+    pub connections: ConnectionLimits,
 }
 
 /// Where a syslog source listens, and how.
@@ -180,6 +245,6 @@ impl SyslogSourceConfig {
                 self.listen
             );
         }
-        Ok(())
+        self.connections.validate(at)
     }
 }

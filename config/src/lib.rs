@@ -25,7 +25,10 @@ pub use delivery::{
     AcknowledgementConfig, BufferConfig, CircuitBreakerConfig, RateLimitConfig, RetryConfig,
     WhenFull,
 };
-pub use ingest::{HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig, SyslogTransport};
+pub use ingest::{
+    ConnectionLimits, HttpSourceConfig, ServerTls, SyslogListen, SyslogSourceConfig,
+    SyslogTransport,
+};
 pub use integrity::{ChainKind, IntegrityConfig};
 pub use jetstream::JetStreamSourceConfig;
 pub use secret::{AwsConfig, AzureSharedKey, BasicAuth, OAuth2, Secret, SecretRef};
@@ -368,6 +371,11 @@ struct SourceTable {
     #[schemars(with = "Option<String>")]
     #[serde(default, with = "humantime_serde")]
     ack_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+    #[schemars(with = "Option<String>")]
+    #[serde(default, with = "humantime_serde")]
+    evict_idle_after: Option<Duration>,
     /// A NATS server (jetstream): `nats://` or `tls://`.
     url: Option<String>,
     stream: Option<String>,
@@ -413,6 +421,33 @@ impl SourceKind {
 }
 
 impl SourceTable {
+    /// A syslog source's `listen`; connections are bounded only where there are any.
+    fn syslog_listen(&self) -> Result<SyslogListen, String> {
+        let listen: SyslogListen = self
+            .listen
+            .as_deref()
+            .ok_or("a syslog source needs `listen`, such as \"udp://127.0.0.1:5514\"")?
+            .parse()
+            .map_err(|e| format!("listen: {e}"))?;
+        let (max, per_client, evict) = self.connection_keys();
+        if listen.transport == SyslogTransport::Udp
+            && (max.is_some() || per_client.is_some() || evict.is_some())
+        {
+            return Err(
+                "max_connections, max_connections_per_client and evict_idle_after are for tcp:// and tls:// listeners; UDP has no connections".into(),
+            );
+        }
+        Ok(listen)
+    }
+
+    fn connection_keys(&self) -> (Option<usize>, Option<usize>, Option<Duration>) {
+        (
+            self.max_connections,
+            self.max_connections_per_client,
+            self.evict_idle_after,
+        )
+    }
+
     /// The first key set that is for sources of another type than this one's, and the
     /// types it is for.
     fn foreign_key(&self) -> Option<(&'static str, &'static str)> {
@@ -472,6 +507,12 @@ impl SourceTable {
         let shared = [
             ("listen", self.listen.is_some()),
             ("tls", self.tls.is_some()),
+            ("max_connections", self.max_connections.is_some()),
+            (
+                "max_connections_per_client",
+                self.max_connections_per_client.is_some(),
+            ),
+            ("evict_idle_after", self.evict_idle_after.is_some()),
         ];
         if let Some((key, _)) = shared.into_iter().find(|(_, set)| *set && !listening) {
             return Some((key, "http and syslog"));
@@ -504,6 +545,7 @@ impl TryFrom<SourceTable> for SourceConfig {
             }),
             SourceKind::Stdin => Ok(SourceConfig::Stdin { name: table.name }),
             SourceKind::Http | SourceKind::Otlp => Ok(SourceConfig::Http(HttpSourceConfig {
+                connections: ConnectionLimits::written(ConnectionLimits::HTTP, table.connection_keys()),
                 name: table.name,
                 listen: table
                     .listen
@@ -522,12 +564,9 @@ impl TryFrom<SourceTable> for SourceConfig {
                     .unwrap_or_else(ingest::default_ack_timeout),
             })),
             SourceKind::Syslog => Ok(SourceConfig::Syslog(SyslogSourceConfig {
+                listen: table.syslog_listen()?,
+                connections: ConnectionLimits::written(ConnectionLimits::SYSLOG, table.connection_keys()),
                 name: table.name,
-                listen: table
-                    .listen
-                    .ok_or("a syslog source needs `listen`, such as \"udp://127.0.0.1:5514\"")?
-                    .parse()
-                    .map_err(|e| format!("listen: {e}"))?,
                 tls: table.tls,
                 unauthenticated: table.unauthenticated.unwrap_or(false),
             })),

@@ -699,6 +699,18 @@ async fn check_refuses_an_http_source_anyone_could_send_to_or_that_cannot_serve(
             "[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:8088\"\ntokens = [{ env = \"NOT_SET_ANYWHERE\" }]\n",
             "sources[0].tokens[0]: environment variable NOT_SET_ANYWHERE is not set",
         ),
+        (
+            "[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:8088\"\nmax_connections = 8\nmax_connections_per_client = 9\n",
+            "sources[0].max_connections_per_client: must be from 1 to max_connections (8)",
+        ),
+        (
+            "[[sources]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:5514\"\nmax_connections = 8\n",
+            "UDP has no connections",
+        ),
+        (
+            "[[sources]]\ntype = \"file\"\npaths = [\"x\"]\nevict_idle_after = \"1m\"\n",
+            "`evict_idle_after` is for http and syslog sources, not file",
+        ),
     ];
     for (source, expected) in cases {
         let stderr =

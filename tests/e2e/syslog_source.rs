@@ -216,3 +216,86 @@ async fn over_mutual_tls_octet_counted_messages_are_read_and_bad_ones_kept() {
         "{dead:?}"
     );
 }
+
+/// Opens a connection to `port` from `local` (any 127.x.y.z address is this machine's).
+async fn connect_from(local: &str, port: u16) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
+}
+
+/// Whether the listener closed `stream` within 10 s.
+async fn closed_by_sluice(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte)).await;
+    matches!(read, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn idle_connections_give_their_place_a_client_past_its_share_is_refused_and_rsyslog_loses_nothing()
+ {
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let (tcp_port, udp_port, input_port) = (free_port(false), free_port(true), free_port(false));
+    harness.config(&format!(
+        "[[sources]]\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:{tcp_port}\"\n\
+         max_connections = 3\nmax_connections_per_client = 1\nevict_idle_after = \"1s\"\n{}",
+        splunk_destination(&receiver.endpoint(), "batch = { max_wait = \"100ms\" }")
+    ));
+    let run = start(&harness, receiver.token(), tcp_port).await;
+    let _rsyslog = Rsyslog::start(input_port, tcp_port, udp_port);
+    let mut input = None;
+    for _ in 0..100 {
+        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", input_port)).await {
+            input = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut input = input.expect("rsyslog listens");
+    let mut say = async |n: u32| {
+        let line = format!("<13>1 2026-12-06T10:00:00Z h app - - - {{\"n\":{n}}}\n");
+        input.write_all(line.as_bytes()).await.unwrap();
+        input.flush().await.unwrap();
+    };
+    say(1).await;
+    assert_eq!(
+        events(&receiver, 1).await.len(),
+        1,
+        "rsyslog's connection is open"
+    );
+
+    // Another client takes the second place; its second connection is past its share,
+    // and its first has not been idle long enough to be replaced: closed at once.
+    let mut hog = connect_from("127.0.0.2", tcp_port).await;
+    let mut second = connect_from("127.0.0.2", tcp_port).await;
+    assert!(closed_by_sluice(&mut second).await, "past a client's share");
+    let third = connect_from("127.0.0.3", tcp_port).await;
+
+    // Every place is taken; rsyslog's connection has been idle longest: a fourth client
+    // gets it, and rsyslog, writing again after its grace, opens a new one, which
+    // replaces the hog's (idle longest by then): nothing rsyslog sent is lost.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fourth = connect_from("127.0.0.4", tcp_port).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    say(2).await;
+    assert!(
+        closed_by_sluice(&mut hog).await,
+        "the idle hog gave its place"
+    );
+    say(3).await;
+    let indexed = events(&receiver, 3).await;
+    drop((third, fourth));
+    send_signal(&run, libc::SIGTERM);
+    let output = exit_within(run, Duration::from_secs(60)).await;
+    assert!(output.status.success(), "{}", transcript(&output));
+    let numbers: Vec<_> = indexed.iter().map(|e| e["event"]["n"].clone()).collect();
+    assert_eq!(numbers, [json!(1), json!(2), json!(3)], "{indexed:#?}");
+    let log = transcript(&output);
+    assert!(
+        log.contains("1 connections from 127.0.0.2 are open"),
+        "the refusal is said: {log}"
+    );
+    assert!(log.contains("closed to make room"), "{log}");
+}

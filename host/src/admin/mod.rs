@@ -91,7 +91,7 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
     let serving = tokio::spawn(crate::serve::serve(
         listener,
         app,
-        (None, BOUNDS),
+        (None, BOUNDS, LIMITS),
         stop.clone(),
         || {},
     ));
@@ -102,10 +102,16 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
 /// requests.
 const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
     name: "admin",
-    max_connections: 64,
     header_timeout: Duration::from_secs(5),
     max_buf_bytes: 16 * 1024,
     max_connection_life: Duration::from_secs(300),
+};
+
+/// Not shared out per client: the admin listener serves the operator's own tools.
+const LIMITS: crate::config::ConnectionLimits = crate::config::ConnectionLimits {
+    max: 64,
+    per_client: 64,
+    evict_idle_after: Duration::from_secs(60),
 };
 
 /// The page an operator opens in a browser: one file, no external asset, which reads

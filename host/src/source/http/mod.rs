@@ -48,7 +48,6 @@ const LISTED_REJECTIONS: usize = 100;
 /// Producers are services that keep connections open and send many requests.
 const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
     name: "http source",
-    max_connections: 512,
     header_timeout: Duration::from_secs(10),
     max_buf_bytes: 64 * 1024,
     max_connection_life: Duration::from_secs(600),
@@ -155,7 +154,8 @@ pub async fn run(
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
         .with_state(http);
-    crate::serve::serve(listener, app, (tls, BOUNDS), stop, move || {
+    let serving = (tls, BOUNDS, config.connections);
+    crate::serve::serve(listener, app, serving, stop, move || {
         figures.refused_connections.fetch_add(1, Ordering::Relaxed);
     })
     .await;

@@ -18,17 +18,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sluice_reader::Line;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{READ_BLOCK, random_seed};
-use crate::config::{SyslogSourceConfig, SyslogTransport};
+use crate::config::{ConnectionLimits, SyslogSourceConfig, SyslogTransport};
 use crate::metrics::SourceFigures;
 use crate::pipeline::{Ingest, Origin, Router};
+use crate::serve::LEAVING_GRACE;
 use framing::{Frame, Framer};
 
-/// Connections read at once; one more is closed as soon as it is accepted.
-const MAX_CONNECTIONS: usize = 1024;
 /// A TLS handshake must be over within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest datagram (UDP's own bound).
@@ -64,7 +63,8 @@ pub async fn run(
                 .await
                 .with_context(|| format!("{at}: cannot listen on {}", config.listen))?;
             tracing::info!(source = %source.1.label, listen = %config.listen, "syslog source: octet-counted or line-fed messages");
-            streams(listener, tls, (router, source), stop).await;
+            let limits = config.connections;
+            streams(listener, (tls, limits), (router, source), stop).await;
             Ok(())
         }
     }
@@ -130,11 +130,11 @@ fn take(ingest: &mut Ingest, origin: Origin<'_>, line: Line<'_>) {
 /// then waits for them to hand on what they read.
 async fn streams(
     listener: tokio::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    (tls, limits): (Option<tokio_rustls::TlsAcceptor>, ConnectionLimits),
     (router, source): (Arc<Router>, (usize, Arc<SourceFigures>)),
     stop: CancellationToken,
 ) {
-    let limits = ("syslog source", MAX_CONNECTIONS, HANDSHAKE_TIMEOUT);
+    let limits = ("syslog source", limits, HANDSHAKE_TIMEOUT);
     let reading = stop.clone();
     let figures = source.1.clone();
     let turned_away = move || {
@@ -146,31 +146,42 @@ async fn streams(
         limits,
         stop,
         turned_away,
-        move |stream, peer| {
+        move |stream, peer, leave| {
             let ingest = Ingest::new(router.clone(), source.clone(), reading.clone());
-            read_stream(stream, peer, ingest, reading.clone())
+            read_stream(stream, peer, ingest, (reading.clone(), leave))
         },
     )
     .await;
 }
 
-/// Reads one connection's messages until it closes or `stop`.
+/// Reads one connection's messages until it closes or `stop`. Asked to `leave`, it
+/// closes its side first and reads on for a moment: a sender that checks its connection
+/// before it writes (rsyslog does) sees it closed and opens another, and what was on
+/// its way is still read.
 async fn read_stream<S>(
     mut stream: S,
     peer: SocketAddr,
     mut ingest: Ingest,
-    stop: CancellationToken,
+    (stop, leave): (CancellationToken, CancellationToken),
 ) where
-    S: tokio::io::AsyncRead + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let name = format!("syslog from {peer}");
     let seed = random_seed();
     let mut framer = Framer::new(ingest.max_line_bytes());
     let mut block = vec![0u8; READ_BLOCK];
+    let mut closing_by = None;
     loop {
         let read = tokio::select! {
             read = stream.read(&mut block) => read,
             () = stop.cancelled() => break,
+            () = leave.cancelled(), if closing_by.is_none() => {
+                let _ = stream.shutdown().await;
+                closing_by = Some(tokio::time::Instant::now() + LEAVING_GRACE);
+                continue;
+            }
+            // (Built when it is not needed too, but then never polled.)
+            () = tokio::time::sleep_until(closing_by.unwrap_or_else(tokio::time::Instant::now)), if closing_by.is_some() => break,
         };
         let read = match read {
             Ok(0) => break,

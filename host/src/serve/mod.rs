@@ -1,7 +1,10 @@
 //! Serving HTTP under bounds, for the admin listener and the HTTP ingest source: the
-//! number of connections, the time a request's head may take and its size, and a
-//! connection's life are bounded, so that clients cannot take the file descriptors and
-//! memory the pipeline needs; optionally over TLS (rustls), the handshake bounded too.
+//! number of connections (in all and per client), the time a request's head may take
+//! and its size, and a connection's life are bounded, so that clients cannot take the
+//! file descriptors and memory the pipeline needs; optionally over TLS (rustls), the
+//! handshake bounded too.
+
+mod connections;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +12,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ConnectionLimits;
+use connections::Full;
+pub use connections::LEAVING_GRACE;
+
 /// What one listener allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
     /// Who is serving, for the log.
     pub name: &'static str,
-    /// Connections served at once; one more is closed as soon as it is accepted.
-    pub max_connections: usize,
     /// A request's headers (and a TLS handshake) must have arrived within this.
     pub header_timeout: Duration,
     /// Bytes buffered for one connection's reads (a longer head: `431`).
@@ -29,25 +34,30 @@ pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for S {}
 
-/// Accepts connections until `stop`, at most `max_connections` at once (one more is
-/// closed as soon as it is accepted, counted by `turned_away` and said once per
-/// throttle period: what it sent is never read), each handed to
-/// `handle` on a task of its own after its TLS handshake (within `handshake_timeout`)
-/// when `tls`; then waits for the connections to end: the caller bounds how long, and
-/// aborting its task drops them.
+/// Accepts connections until `stop` under `limits`, each handed to `handle` on a task
+/// of its own after its TLS handshake (within `handshake_timeout`) when `tls`, with a
+/// token cancelled when it must close to make room (within
+/// [`connections::LEAVING_GRACE`]); then waits for the connections to end: the caller
+/// bounds how long, and aborting its task drops them. A connection past a bound that
+/// finds none idle enough to replace is closed as soon as it is accepted, counted by
+/// `turned_away` and said once per throttle period: what it sent is never read.
 pub async fn accept<F>(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    (name, max_connections, handshake_timeout): (&'static str, usize, Duration),
+    (name, limits, handshake_timeout): (&'static str, ConnectionLimits, Duration),
     stop: CancellationToken,
     turned_away: impl Fn(),
-    handle: impl Fn(Box<dyn Stream>, std::net::SocketAddr) -> F + Clone + Send + 'static,
+    handle: impl Fn(Box<dyn Stream>, std::net::SocketAddr, CancellationToken) -> F
+    + Clone
+    + Send
+    + 'static,
 ) where
     F: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let open = connections::Open::new(limits);
     let mut connections = tokio::task::JoinSet::new();
     let refused = crate::metrics::Throttle::default();
+    let evicted = crate::metrics::Throttle::default();
     let handshakes_failed = Arc::new(crate::metrics::Throttle::default());
     loop {
         let accepted = tokio::select! {
@@ -64,25 +74,45 @@ pub async fn accept<F>(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            turned_away();
-            if let Some(count) = refused.due(1) {
-                tracing::warn!(
-                    listener = name,
-                    connections = count,
-                    "{max_connections} connections open already; more are closed at once"
-                );
+        let admitted = match open.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(full) => {
+                turned_away();
+                if let Some(count) = refused.due(1) {
+                    let bound = match full {
+                        Full::Listener => format!("{} connections are open", limits.max),
+                        Full::Client => format!(
+                            "{} connections from {} are open",
+                            limits.per_client,
+                            peer.ip()
+                        ),
+                    };
+                    tracing::warn!(
+                        listener = name,
+                        connections = count,
+                        "{bound}, none idle for {:?}: more are closed at once (`connections`: since the last such warning)",
+                        limits.evict_idle_after
+                    );
+                }
+                continue;
             }
-            continue;
         };
+        if let Some(idle_peer) = admitted.evicted
+            && let Some(count) = evicted.due(1)
+        {
+            tracing::warn!(listener = name, %idle_peer, connections = count, "a bound of connections reached: the one idle longest (no byte for {:?} or more) is closed to make room (`connections`: since the last such warning; `idle_peer`: the last one's)", limits.evict_idle_after);
+        }
+        let place = admitted.place;
+        let stream = place.heard(stream);
         let (tls, handle, failed) = (tls.clone(), handle.clone(), handshakes_failed.clone());
         connections.spawn(async move {
-            let _permit = permit;
+            let leave = place.leave();
+            let _place = place;
             let Some(tls) = tls else {
-                return handle(Box::new(stream), peer).await;
+                return handle(Box::new(stream), peer, leave).await;
             };
             let error = match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
-                Ok(Ok(stream)) => return handle(Box::new(stream), peer).await,
+                Ok(Ok(stream)) => return handle(Box::new(stream), peer, leave).await,
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => format!("no handshake within {handshake_timeout:?}"),
             };
@@ -95,33 +125,39 @@ pub async fn accept<F>(
     while connections.join_next().await.is_some() {}
 }
 
-/// Serves HTTP under `bounds` until `stop` (over TLS with `tls`), each connection's
-/// request under way answered before it closes; a connection past the bound is counted
-/// by `turned_away`.
+/// Serves HTTP under `bounds` and `limits` until `stop` (over TLS with `tls`), each
+/// connection's request under way answered before it closes; a connection past a bound
+/// is counted by `turned_away`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    (tls, bounds): (Option<tokio_rustls::TlsAcceptor>, Bounds),
+    (tls, bounds, limits): (Option<tokio_rustls::TlsAcceptor>, Bounds, ConnectionLimits),
     stop: CancellationToken,
     turned_away: impl Fn(),
 ) {
-    let limits = (bounds.name, bounds.max_connections, bounds.header_timeout);
     let serving = stop.clone();
     accept(
         listener,
         tls,
-        limits,
+        (bounds.name, limits, bounds.header_timeout),
         stop,
         turned_away,
-        move |stream, _| connection(stream, app.clone(), bounds, serving.clone()),
+        move |stream, _, leave| {
+            let (app, stop) = (app.clone(), serving.clone());
+            connection(stream, app, bounds, (stop, leave))
+        },
     )
     .await;
 }
 
-/// Serves one connection until it ends, or until `stop` or the end of its life, after
-/// the request under way.
-async fn connection<S>(stream: S, app: axum::Router, bounds: Bounds, stop: CancellationToken)
-where
+/// Serves one connection until it ends, or until `stop`, `leave` or the end of its life,
+/// after the request under way.
+async fn connection<S>(
+    stream: S,
+    app: axum::Router,
+    bounds: Bounds,
+    (stop, leave): (CancellationToken, CancellationToken),
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let service = hyper_util::service::TowerToHyperService::new(app);
@@ -134,6 +170,7 @@ where
     tokio::select! {
         _ = connection.as_mut() => return,
         () = stop.cancelled() => {}
+        () = leave.cancelled() => {}
         () = tokio::time::sleep(bounds.max_connection_life) => {}
     }
     // The request under way is answered (a producer's must not be cut between its
