@@ -439,7 +439,25 @@ impl Ingest {
         self.reject(origin, Reject::Protocol, reason, line);
     }
 
+    /// Takes `line` as [`Ingest::line`] does when it is JSON; when it is not, leaves it
+    /// (false), for the source to make an event of otherwise: a syslog message's MSG.
+    pub fn line_if_json(&mut self, origin: Origin<'_>, line: &[u8]) -> bool {
+        match self.parsed(origin, line) {
+            Parsed::Rejected(Reject::NotJson, _) => false,
+            parsed => {
+                self.take(origin, line, parsed);
+                true
+            }
+        }
+    }
+
     fn parse(&mut self, origin: Origin<'_>, line: &[u8]) {
+        let parsed = self.parsed(origin, line);
+        self.take(origin, line, parsed);
+    }
+
+    /// What the parser makes of `line`: an event appended to the chunk, or not.
+    fn parsed(&mut self, origin: Origin<'_>, line: &[u8]) -> Parsed {
         // A reloaded policy applies from the next line on.
         if self.router.parser_generation.load(Ordering::Relaxed) != self.parser_generation {
             (self.parsing, self.parser_generation) = self.router.parsing();
@@ -448,11 +466,14 @@ impl Ingest {
             // One clock read per chunk: the ingest time of a read.
             self.now_ms = jiff::Timestamp::now().as_millisecond();
         }
-        match self
-            .parsing
+        self.parsing
             .parser
             .parse(line, origin.id_seed(), self.now_ms, &mut self.chunk)
-        {
+    }
+
+    /// Counts, stamps or keeps for the dead-letter store what the parser made of `line`.
+    fn take(&mut self, origin: Origin<'_>, line: &[u8], parsed: Parsed) {
+        match parsed {
             Parsed::Blank => {}
             Parsed::Event { time_unparsed } => {
                 if let Some(chains) = &mut self.chains {

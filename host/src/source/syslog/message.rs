@@ -14,9 +14,11 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 use syslog_loose::{ProcId, Variant};
 
-/// The event `text` (one message, UTF-8) makes, as one line of JSON; none for a
-/// message with nothing in it.
-pub fn event(text: &str) -> Option<String> {
+/// The event `text` (one message, UTF-8) makes, as one line of JSON. A MSG that starts
+/// as a JSON object is offered to `take_json` first, which parses it as a line of a file
+/// (the one pass over it) and says whether it was JSON; when it was, there is nothing
+/// left to take (`None`), nor for a message with nothing in it.
+pub fn event(text: &str, take_json: impl FnOnce(&str) -> bool) -> Option<String> {
     let text = text.trim_end_matches(['\n', '\r', '\0']);
     if text.trim().is_empty() {
         return None;
@@ -26,11 +28,18 @@ pub fn event(text: &str) -> Option<String> {
     }
     let message = syslog_loose::parse_message(text, Variant::Either);
     let msg = message.msg.trim_start_matches('\u{feff}').trim();
-    if msg.starts_with('{') && serde_json::from_str::<IgnoredAny>(msg).is_ok() {
-        return Some(match msg.contains(['\n', '\r']) {
-            true => super::super::compact_json(msg),
-            false => msg.to_owned(),
-        });
+    if msg.starts_with('{') {
+        let taken = match msg.contains(['\n', '\r']) {
+            // Made one line first, which only valid JSON may be (`1 2` would become `12`).
+            true => {
+                serde_json::from_str::<IgnoredAny>(msg).is_ok()
+                    && take_json(&super::super::compact_json(msg))
+            }
+            false => take_json(msg),
+        };
+        if taken {
+            return None;
+        }
     }
     let mut event = Map::new();
     let mut put = |key: &str, value: Option<Value>| {
@@ -89,8 +98,20 @@ pub fn event(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The event `text` makes, its JSON MSG taken when valid as the line parser would.
+    fn made(text: &str) -> Option<String> {
+        let mut json = None;
+        let parts = event(text, |msg| {
+            let valid = serde_json::from_str::<IgnoredAny>(msg).is_ok();
+            json = valid.then(|| msg.to_owned());
+            valid
+        });
+        assert!(json.is_none() || parts.is_none(), "made once");
+        json.or(parts)
+    }
+
     fn parsed(text: &str) -> Value {
-        serde_json::from_str(&event(text).unwrap()).unwrap()
+        serde_json::from_str(&made(text).unwrap()).unwrap()
     }
 
     #[test]
@@ -129,11 +150,16 @@ mod tests {
     fn a_json_object_message_is_the_event() {
         let text = "<14>1 2026-12-06T10:00:00Z h app - - - \u{feff}{\"action\":\"login\",\n \"user\":\"bob\"}";
         assert_eq!(
-            event(text).unwrap(),
+            made(text).unwrap(),
             "{\"action\":\"login\",\"user\":\"bob\"}"
         );
-        // Not an object: a message like any other.
+        // Not an object, or not JSON: a message like any other.
         assert_eq!(parsed("<14>1 - h app - - - [1, 2]")["message"], "[1, 2]");
+        assert_eq!(parsed("<14>1 - h app - - - {x}")["message"], "{x}");
+        assert_eq!(
+            parsed("<14>1 - h app - - - {\"a\": 1\n 2}")["message"],
+            "{\"a\": 1\n 2}"
+        );
     }
 
     #[test]
@@ -141,7 +167,7 @@ mod tests {
         for line in ["-5 hello", "- hello", " - x<14>1 - - - after", "just text"] {
             assert_eq!(parsed(line), serde_json::json!({ "message": line }));
         }
-        assert_eq!(event("  \r\n"), None);
+        assert_eq!(made("  \r\n"), None);
     }
 
     #[test]

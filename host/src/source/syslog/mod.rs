@@ -115,7 +115,8 @@ fn take(ingest: &mut Ingest, origin: Origin<'_>, line: Line<'_>) {
     match line {
         Line::Complete(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => {
-                if let Some(event) = message::event(text) {
+                let json = |msg: &str| ingest.line_if_json(origin, msg.as_bytes());
+                if let Some(event) = message::event(text, json) {
                     ingest.line(origin, Line::Complete(event.as_bytes()));
                 }
             }
