@@ -29,7 +29,9 @@ pub fn event(text: &str, take_json: impl FnOnce(&str) -> bool) -> Option<String>
     let message = syslog_loose::parse_message(text, Variant::Either);
     let msg = message.msg.trim_start_matches('\u{feff}').trim();
     if msg.starts_with('{') {
-        let taken = match msg.contains(['\n', '\r']) {
+        // memchr, not `str::contains`, which goes char by char: this was a tenth of the
+        // source's CPU.
+        let taken = match memchr::memchr2(b'\n', b'\r', msg.as_bytes()).is_some() {
             // Made one line first, which only valid JSON may be (`1 2` would become `12`).
             true => {
                 serde_json::from_str::<IgnoredAny>(msg).is_ok()
