@@ -404,7 +404,13 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         scraper.abort();
     }
     let seconds = seconds.unwrap_or_else(|| start.elapsed().as_secs_f64());
-    assert!(status.success(), "sluice failed: {status}");
+    // A profiler that wraps sluice is what the SIGTERM above reached, and it ends as it
+    // ended, by the signal: the count of events delivered below still vouches for it.
+    let wrapped_and_stopped = !wrap.is_empty() && bench.arrival != Arrival::Files;
+    assert!(
+        status.success() || wrapped_and_stopped,
+        "sluice failed: {status}"
+    );
     if module == "archive" {
         received.store(archived_lines(&dir.join("archive")), Ordering::Relaxed);
     }
