@@ -269,3 +269,50 @@ async fn a_source_renamed_between_two_runs_goes_on_with_its_files_chains() {
     assert_eq!(verified.status.code(), Some(0), "{report}");
     assert!(report.contains("seqs 1 to 80, 80 events"), "{report}");
 }
+
+#[tokio::test]
+async fn another_chain_or_key_over_the_same_data_dir_is_refused_before_anything_is_read() {
+    let harness = Harness::new();
+    let config = |chain: &str| {
+        format!(
+            "data_dir = \"state\"\n[integrity]\n{chain}\n\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+        )
+    };
+    let hmac = "chain = \"hmac-sha256\"\nkey = { env = \"CHAIN_KEY\" }";
+    let key_a = [("CHAIN_KEY", "a-key-of-at-least-thirty-two-bytes-0001")];
+    let key_b = [("CHAIN_KEY", "a-key-of-at-least-thirty-two-bytes-0002")];
+    append_lines(
+        &harness.path("data/audit.jsonl"),
+        (0..5).map(|n| format!("{{\"n\":{n}}}")),
+    );
+    harness.config(&config("chain = \"sha256\""));
+    harness.run_ok(&[]).await;
+    let chain_file = harness.path("state/integrity/chain");
+    assert_eq!(std::fs::read_to_string(&chain_file).unwrap(), "sha256\n");
+
+    append_lines(&harness.path("data/audit.jsonl"), ["{\"n\":5}".to_owned()]);
+    harness.config(&config(hmac));
+    let refused = harness.run_expecting(2, &key_a).await;
+    let said = transcript(&refused);
+    assert!(
+        said.contains("integrity.chain: the streams of data_dir")
+            && said.contains("were chained with sha256"),
+        "{said}"
+    );
+    // Nothing was read: the sixth event waits for the chain it belongs to.
+    let sent = std::fs::read_dir(harness.path("captured")).unwrap().count();
+
+    // Once told (the file removed), the new chain is recorded; a new key is refused too,
+    // and the key is never said.
+    std::fs::remove_file(&chain_file).unwrap();
+    harness.run_ok(&key_a).await;
+    assert!(std::fs::read_dir(harness.path("captured")).unwrap().count() > sent);
+    let refused = harness.run_expecting(2, &key_b).await;
+    let said = transcript(&refused);
+    assert!(
+        said.contains("were chained with hmac-sha256 under another key"),
+        "{said}"
+    );
+    assert!(!said.contains("thirty-two"), "{said}");
+    harness.run_ok(&key_a).await;
+}

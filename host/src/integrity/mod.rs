@@ -53,6 +53,9 @@ impl Integrity {
             .transpose()
             .context("integrity.signing_key")?;
         let dir: PathBuf = data_dir.join("integrity");
+        crate::private_fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        same_chain_as_before(data_dir, &hasher)?;
         let mut run_seed = [0u8; 8];
         getrandom::fill(&mut run_seed).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
         Ok(Integrity {
@@ -88,6 +91,51 @@ impl Integrity {
             bytes.extend_from_slice(part);
         }
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
+    }
+}
+
+/// Names the chain `data_dir`'s streams were made with.
+const CHAIN_FILE: &str = "integrity/chain";
+
+/// What tells one chain from another without saying its key: its kind, and for a keyed
+/// one the start of the key's MAC of a fixed text.
+fn chain_mark(hasher: &Hasher) -> String {
+    match hasher {
+        Hasher::Sha256 => hasher.name().to_owned(),
+        Hasher::HmacSha256(_) => {
+            let mac = hasher.link(&[0; 32], b"sluice: which key chains these streams");
+            format!("{} {}", hasher.name(), hex::encode(&mac[..8]))
+        }
+    }
+}
+
+/// Refuses to go on with another chain (kind or key) than the one the streams of this
+/// `data_dir` were made with: a file resumed at its checkpoint would go on under its
+/// stream with the other, and every copy holding events of both would verify as
+/// altered. The first run with a chain records it.
+fn same_chain_as_before(data_dir: &std::path::Path, hasher: &Hasher) -> Result<()> {
+    let path = &data_dir.join(CHAIN_FILE);
+    let mark = chain_mark(hasher);
+    match std::fs::read_to_string(path) {
+        Ok(before) if before.trim() == mark => Ok(()),
+        Ok(before) => {
+            let kind = before.split_whitespace().next().unwrap_or("unknown");
+            let what = match kind == hasher.name() {
+                true => format!("{kind} under another key"),
+                false => kind.to_owned(),
+            };
+            anyhow::bail!(
+                "integrity.chain: the streams of data_dir {} were chained with {what}; files resumed at their checkpoints would go on with {}, and a copy holding events of both would verify as altered. To change the chain, give a new data_dir (files are read again from their start, in new streams), or, knowing that copies from before and after the change will not verify together, remove {}",
+                data_dir.display(),
+                hasher.name(),
+                path.display()
+            )
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            crate::persist::write_atomically(path, format!("{mark}\n").as_bytes(), true)
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
