@@ -316,3 +316,47 @@ async fn another_chain_or_key_over_the_same_data_dir_is_refused_before_anything_
     assert!(!said.contains("thirty-two"), "{said}");
     harness.run_ok(&key_a).await;
 }
+
+#[tokio::test]
+async fn the_streams_of_a_syslog_connection_and_of_http_requests_end_with_a_signed_digest() {
+    use tokio::io::AsyncWriteExt;
+    let harness = Harness::new();
+    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
+    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let (syslog_port, http_port) = (
+        crate::support::free_port(false),
+        crate::support::free_port(false),
+    );
+    // A digest interval no run reaches: only the streams' ends can make digests.
+    harness.config(&format!(
+        "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = {{ file = \"key.pem\" }}\ndigest_interval = \"1h\"\n\n[[sources]]\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:{syslog_port}\"\n\n[[sources]]\ntype = \"http\"\nlisten = \"127.0.0.1:{http_port}\"\n\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
+    ));
+    let run = crate::support::start_listening(&harness, &[], syslog_port).await;
+    let mut connection = tokio::net::TcpStream::connect(("127.0.0.1", syslog_port))
+        .await
+        .unwrap();
+    for n in 0..3 {
+        let line = format!("<13>1 2026-12-06T10:00:00Z h app - - - {{\"syslog\":{n}}}\n");
+        connection.write_all(line.as_bytes()).await.unwrap();
+    }
+    connection.shutdown().await.unwrap();
+    drop(connection);
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{http_port}/v1/events"))
+        .body("{\"http\":1}\n{\"http\":2}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = crate::support::stop(run).await;
+
+    let verified = harness
+        .sluice(&["verify", "--public-key", "key.pem.pub", "captured"], &[])
+        .await;
+    let report = transcript(&verified);
+    assert_eq!(verified.status.code(), Some(0), "{report}\n{log}");
+    assert!(report.contains("seqs 1 to 3, 3 events"), "{report}");
+    assert!(report.contains("seqs 1 to 2, 2 events"), "{report}");
+    assert!(!report.contains("unproven"), "{report}");
+}

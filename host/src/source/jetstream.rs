@@ -104,6 +104,9 @@ pub async fn run(
             }
         }
     }
+    // Its stream ends here: a last flush carries its digest.
+    ingest.seal_chain(0);
+    let _ = ingest.flush(None).await;
     // The chunks still in the pipeline settle as their batches end (delivered,
     // dead-lettered, or abandoned at the shutdown deadline); their acknowledgements
     // reach the server before the source ends, so a stop does not make copies.

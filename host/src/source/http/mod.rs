@@ -73,6 +73,16 @@ impl IngestPool {
     fn put(&self, ingest: Ingest) {
         self.idle.lock().expect("not poisoned").push(ingest);
     }
+
+    /// At the source's end, once no request is under way: each ingest's stream ends,
+    /// and its digest goes out.
+    async fn seal_all(&self) {
+        let ingests = std::mem::take(&mut *self.idle.lock().expect("not poisoned"));
+        for mut ingest in ingests {
+            ingest.seal_chain(0);
+            let _ = ingest.flush(None).await;
+        }
+    }
 }
 
 /// What every request of one source shares.
@@ -153,12 +163,13 @@ pub async fn run(
         .route("/services/collector/ack", post(hec_ack))
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
-        .with_state(http);
+        .with_state(http.clone());
     let serving = (tls, BOUNDS, config.connections);
     crate::serve::serve(listener, app, serving, stop, move || {
         figures.refused_connections.fetch_add(1, Ordering::Relaxed);
     })
     .await;
+    http.pool.seal_all().await;
     Ok(())
 }
 

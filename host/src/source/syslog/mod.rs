@@ -83,7 +83,12 @@ async fn datagrams(
     loop {
         let received = tokio::select! {
             received = socket.recv_from(&mut buffer) => received,
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => {
+                // Its stream ends here: the last flush carries its digest.
+                ingest.seal_chain(0);
+                let _ = ingest.flush(None).await;
+                return Ok(());
+            }
         };
         let mut received = Some(received.context("receiving a syslog datagram")?);
         let mut taken = 0;
@@ -211,6 +216,8 @@ async fn read_stream<S>(
         let reason = "the connection ended in the middle of an octet-counted message";
         ingest.refuse(at, reason, &bytes);
     }
+    // Its stream ends with the connection: the last flush carries its digest.
+    ingest.seal_chain(0);
     let _ = ingest.flush(None).await;
 }
 
