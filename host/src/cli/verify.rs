@@ -38,9 +38,13 @@ struct At {
     line: usize,
 }
 
-/// A chained event of the copy.
-struct Event {
-    found: Stamped,
+/// What is kept of a chained event of the copy, the first found with its seq: not its
+/// bytes, which are needed only until its link to the event before it is checked.
+struct Seen {
+    chain: [u8; 32],
+    /// SHA-256 of its bytes: a second event with its seq is a redelivery only with the
+    /// same bytes, and a non-cryptographic hash could be made to collide.
+    bytes_hash: [u8; 32],
     at: At,
 }
 
@@ -52,14 +56,97 @@ struct Digest {
     at: At,
 }
 
-/// One stream as the copy has it.
+/// One stream as the copy has it, checked as its events are found, so that what is
+/// held is about a hundred bytes per event, whatever their size.
 #[derive(Default)]
 struct StreamCopy {
-    events: Vec<Event>,
+    /// By seq.
+    events: HashMap<u64, Seen>,
+    /// The bytes of events whose seq before them has not been found yet, by seq: their
+    /// link is checked when it is.
+    waiting: HashMap<u64, String>,
+    duplicates: u64,
+    highest: u64,
+    findings: Vec<Finding>,
     digests: Vec<Digest>,
 }
 
+impl StreamCopy {
+    /// Takes an event found `at`: a redelivery, another event with a seen seq, or a new
+    /// one whose link is checked as soon as the event before it is known.
+    fn add(&mut self, found: Stamped, at: At, checking: &Checking) {
+        use sha2::Digest as _;
+        let seq = found.seq;
+        let bytes_hash: [u8; 32] = sha2::Sha256::digest(found.original.as_bytes()).into();
+        if let Some(first) = self.events.get(&seq) {
+            if first.chain == found.chain && first.bytes_hash == bytes_hash {
+                self.duplicates += 1;
+            } else {
+                self.findings.push(Finding {
+                    what: format!(
+                        "inserted or altered: another event has seq {seq} (line {}), with other bytes",
+                        first.at.line
+                    ),
+                    at,
+                    seq,
+                });
+            }
+            return;
+        }
+        if checking.in_order && seq < self.highest {
+            self.findings.push(Finding {
+                at: at.clone(),
+                seq,
+                what: format!("out of order: found after seq {}", self.highest),
+            });
+        }
+        self.highest = self.highest.max(seq);
+        let previous = match seq {
+            1 => Some(GENESIS),
+            _ => self.events.get(&(seq - 1)).map(|e| e.chain),
+        };
+        let chain = found.chain;
+        self.events.insert(
+            seq,
+            Seen {
+                chain,
+                bytes_hash,
+                at,
+            },
+        );
+        match previous {
+            Some(previous) => self.link(seq, previous, &found.original, &checking.hasher),
+            None => {
+                self.waiting.insert(seq, found.original);
+            }
+        }
+        if let Some(next) = self.waiting.remove(&(seq + 1)) {
+            self.link(seq + 1, chain, &next, &checking.hasher);
+        }
+    }
+
+    /// Whether the event of `seq`, `bytes`, follows from the chain before it.
+    fn link(&mut self, seq: u64, previous: [u8; 32], bytes: &str, hasher: &Hasher) {
+        let event = &self.events[&seq];
+        if hasher.link(&previous, bytes.as_bytes()) != event.chain {
+            self.findings.push(Finding {
+                at: event.at.clone(),
+                seq,
+                what: "altered: its chain does not follow from its bytes and the event before it"
+                    .into(),
+            });
+        }
+    }
+}
+
+/// How the events are checked as they are found.
+struct Checking {
+    hasher: Hasher,
+    in_order: bool,
+}
+
 /// Something that shows the copy is not what Sluice sent.
+#[derive(Clone)]
 struct Finding {
     at: At,
     seq: u64,
@@ -79,16 +166,20 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
         .as_deref()
         .map(crate::integrity::keys::verifying_key)
         .transpose()?;
-    let hasher = match &options.key {
-        Some(key) => Hasher::hmac(key.as_bytes()),
-        None => Hasher::Sha256,
+    let checking = Checking {
+        hasher: match &options.key {
+            Some(key) => Hasher::hmac(key.as_bytes()),
+            None => Hasher::Sha256,
+        },
+        in_order: options.in_order,
     };
+    let hasher = &checking.hasher;
     let mut streams: BTreeMap<String, StreamCopy> = BTreeMap::new();
     let mut unreadable = Vec::new();
     let inputs = files_of(&options.inputs)?;
     for (index, path) in inputs.iter().enumerate() {
         let text = read(path)?;
-        collect(&text, index, &mut streams, &mut unreadable);
+        collect(&text, (index, &checking), &mut streams, &mut unreadable);
     }
     if streams.is_empty() && unreadable.is_empty() {
         anyhow::bail!(
@@ -125,7 +216,7 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
                 }
             );
         }
-        let (findings, summary) = check(copy, &hasher, public_key.as_ref(), options.in_order);
+        let (findings, summary) = check(copy, public_key.as_ref());
         let source = copy
             .digests
             .first()
@@ -218,7 +309,7 @@ fn read(path: &Path) -> Result<String> {
 /// like one and is not (members altered, an object cut) is a finding of its own.
 fn collect(
     text: &str,
-    file: usize,
+    (file, checking): (usize, &Checking),
     streams: &mut BTreeMap<String, StreamCopy>,
     unreadable: &mut Vec<Finding>,
 ) {
@@ -250,14 +341,11 @@ fn collect(
         let member = found.member - found.start;
         let taken = match found.key {
             STREAM_MEMBER => unstamp(object, member).map(|found| {
-                streams
-                    .entry(found.stream.clone())
-                    .or_default()
-                    .events
-                    .push(Event {
-                        found,
-                        at: at.clone(),
-                    })
+                let stream = match streams.get_mut(&found.stream) {
+                    Some(stream) => stream,
+                    None => streams.entry(found.stream.clone()).or_default(),
+                };
+                stream.add(found, at.clone(), checking);
             }),
             _ => digest(object).map(|digest| {
                 streams
@@ -379,41 +467,10 @@ impl LineCounter {
 /// What is wrong with one stream's copy, and a summary of it.
 fn check(
     copy: &StreamCopy,
-    hasher: &Hasher,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
-    in_order: bool,
 ) -> (Vec<Finding>, String) {
-    let mut findings = Vec::new();
-    let mut by_seq: HashMap<u64, &Event> = HashMap::new();
-    let mut duplicates = 0;
-    let mut highest = 0;
-    for event in &copy.events {
-        let seq = event.found.seq;
-        if let Some(first) = by_seq.get(&seq) {
-            if first.found == event.found {
-                duplicates += 1;
-            } else {
-                findings.push(Finding {
-                    at: event.at.clone(),
-                    seq,
-                    what: format!(
-                        "inserted or altered: another event has seq {seq} (line {}), with other bytes",
-                        first.at.line
-                    ),
-                });
-            }
-            continue;
-        }
-        by_seq.insert(seq, event);
-        if in_order && seq < highest {
-            findings.push(Finding {
-                at: event.at.clone(),
-                seq,
-                what: format!("out of order: found after seq {highest}"),
-            });
-        }
-        highest = highest.max(seq);
-    }
+    let mut findings = copy.findings.clone();
+    let by_seq = &copy.events;
     let covered_from = copy.digests.iter().map(|d| d.body.first_seq).min();
     let lowest = by_seq.keys().copied().min();
     let first = match (covered_from, lowest) {
@@ -424,35 +481,21 @@ fn check(
     seqs.sort_unstable();
     let mut expected = first;
     for &seq in &seqs {
-        let event = by_seq[&seq];
         if seq > expected {
             findings.push(Finding {
-                at: event.at.clone(),
+                at: by_seq[&seq].at.clone(),
                 seq,
                 what: format!("missing before it: seq {expected} to {}", seq - 1),
             });
         }
         expected = seq + 1;
-        let previous = match seq {
-            1 => Some(GENESIS),
-            _ => by_seq.get(&(seq - 1)).map(|e| e.found.chain),
-        };
-        if let Some(previous) = previous
-            && hasher.link(&previous, event.found.original.as_bytes()) != event.found.chain
-        {
-            findings.push(Finding {
-                at: event.at.clone(),
-                seq,
-                what: "altered: its chain does not follow from its bytes and the event before it"
-                    .into(),
-            });
-        }
     }
-    check_digests(copy, &by_seq, public_key, &mut findings);
+    check_digests(copy, public_key, &mut findings);
     let summary = match (seqs.first(), seqs.last()) {
         (Some(low), Some(high)) => format!(
-            "seqs {low} to {high}, {} events, {duplicates} found twice (redelivered), {} digests",
+            "seqs {low} to {high}, {} events, {} found twice (redelivered), {} digests",
             seqs.len(),
+            copy.duplicates,
             copy.digests.len()
         ),
         _ => format!("no event, {} digests", copy.digests.len()),
@@ -464,11 +507,11 @@ fn check(
 /// Each digest's signature, its link to the one before, and the chain it pins.
 fn check_digests(
     copy: &StreamCopy,
-    by_seq: &HashMap<u64, &Event>,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
     findings: &mut Vec<Finding>,
 ) {
-    let highest = by_seq.keys().copied().max().unwrap_or(0);
+    let by_seq = &copy.events;
+    let highest = copy.highest;
     let mut digests: Vec<&Digest> = copy.digests.iter().collect();
     digests.sort_by_key(|d| (d.body.first_seq, d.body.last_seq));
     let mut previous: Option<&Digest> = None;
@@ -504,7 +547,7 @@ fn check_digests(
             }
         }
         match by_seq.get(&body.last_seq) {
-            Some(event) if hex::encode(event.found.chain) != body.last_chain => flag(format!(
+            Some(event) if hex::encode(event.chain) != body.last_chain => flag(format!(
                 "the digest says seq {}'s chain is {}, the copy's (line {}) is not: the chain was made again",
                 body.last_seq, body.last_chain, event.at.line
             )),
@@ -549,6 +592,64 @@ fn check_digests(
 mod tests {
     use super::*;
 
+    /// Events 1 to `count` of one stream, chained, one per line.
+    fn chained(count: u64) -> Vec<String> {
+        let mut tip = crate::integrity::chain::Tip::new("0123456789abcdef".into());
+        (1..=count)
+            .map(|n| {
+                let mut event = format!("{{\"n\":{n}}}");
+                tip.stamp(&Hasher::Sha256, &mut event, 0);
+                event
+            })
+            .collect()
+    }
+
+    fn findings_of(lines: &[String]) -> (Vec<String>, String) {
+        let checking = Checking {
+            hasher: Hasher::Sha256,
+            in_order: false,
+        };
+        let (mut streams, mut unreadable) = (BTreeMap::new(), Vec::new());
+        collect(
+            &lines.join("\n"),
+            (0, &checking),
+            &mut streams,
+            &mut unreadable,
+        );
+        assert!(unreadable.is_empty());
+        let (findings, summary) = check(&streams["0123456789abcdef"], None);
+        let said = findings
+            .iter()
+            .map(|f| format!("seq {} line {}: {}", f.seq, f.at.line, f.what))
+            .collect();
+        (said, summary)
+    }
+
+    #[test]
+    fn an_event_found_before_the_one_before_it_is_checked_when_that_one_comes() {
+        let events = chained(5);
+        let reordered = [4, 2, 0, 1, 3, 1].map(|i| events[i].clone());
+        let (findings, summary) = findings_of(&reordered);
+        assert!(findings.is_empty(), "{findings:?}");
+        assert!(summary.contains("5 events, 1 found twice"), "{summary}");
+
+        // Altered, and found before the event its link needs: found all the same.
+        let mut altered = reordered.clone();
+        altered[1] = altered[1].replace("\"n\":3", "\"n\":30");
+        let (findings, _) = findings_of(&altered);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].starts_with("seq 3 line 2: altered"),
+            "{findings:?}"
+        );
+
+        // A copy of a seq with other bytes is not taken for a redelivery.
+        let mut inserted = reordered.to_vec();
+        inserted.push(events[0].replace("\"n\":1", "\"n\":10"));
+        let (findings, _) = findings_of(&inserted);
+        assert!(findings[0].contains("inserted or altered"), "{findings:?}");
+    }
+
     #[test]
     fn events_are_found_in_any_wrapping_and_not_inside_strings_or_other_events() {
         let text = concat!(
@@ -565,7 +666,11 @@ mod tests {
         assert_eq!(starts, [r#"{"sluice":{""#, r#"{"sluice_str"#], "{found:?}");
         let mut streams = BTreeMap::new();
         let mut unreadable = Vec::new();
-        collect(text, 0, &mut streams, &mut unreadable);
+        let checking = Checking {
+            hasher: Hasher::Sha256,
+            in_order: false,
+        };
+        collect(text, (0, &checking), &mut streams, &mut unreadable);
         // The outer event's members are cut short (`00`): altered; the inner object,
         // its content, is not looked at.
         assert_eq!(unreadable.len(), 1);
