@@ -360,3 +360,55 @@ async fn the_streams_of_a_syslog_connection_and_of_http_requests_end_with_a_sign
     assert!(report.contains("seqs 1 to 2, 2 events"), "{report}");
     assert!(!report.contains("unproven"), "{report}");
 }
+
+#[tokio::test]
+async fn a_cloudwatch_copy_whose_events_are_text_in_messages_verifies() {
+    let harness = Harness::new();
+    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
+    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    harness.config(
+        "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = { file = \"key.pem\" }\n\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"cloudwatch\"\nmodule = \"cloudwatch-logs\"\nendpoint = \"capture:captured\"\naws = { region = \"eu-west-1\", service = \"logs\", access_key_id = { env = \"AWS_ACCESS_KEY_ID\" }, secret_access_key = { env = \"AWS_SECRET_ACCESS_KEY\" } }\nsettings = { log_group = \"/acme/audit\", log_stream = \"s1\" }\n",
+    );
+    append_lines(
+        &harness.path("data/audit.jsonl"),
+        (0..20).map(|n| {
+            format!("{{\"action\":\"read\",\"note\":\"a \\\"quoted\\\" word\",\"n\":{n}}}")
+        }),
+    );
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ),
+    ];
+    harness.run_ok(&aws).await;
+    let verified = harness
+        .sluice(&["verify", "--public-key", "key.pem.pub", "captured"], &[])
+        .await;
+    let report = transcript(&verified);
+    assert_eq!(verified.status.code(), Some(0), "{report}");
+    assert!(report.contains("seqs 1 to 20, 20 events"), "{report}");
+
+    // The text of one message altered: found.
+    let file = std::fs::read_dir(harness.path("captured"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .contains("\\\"n\\\":7")
+        })
+        .expect("a request with event 7");
+    let request = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, request.replace("\\\"n\\\":7", "\\\"n\\\":70")).unwrap();
+    let verified = harness
+        .sluice(&["verify", "--public-key", "key.pem.pub", "captured"], &[])
+        .await;
+    let report = transcript(&verified);
+    assert_eq!(verified.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("seq 8 at") && report.contains("altered"),
+        "{report}"
+    );
+}

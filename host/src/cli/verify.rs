@@ -313,6 +313,17 @@ fn collect(
     streams: &mut BTreeMap<String, StreamCopy>,
     unreadable: &mut Vec<Finding>,
 ) {
+    collect_at(text, (file, None, checking), streams, unreadable);
+}
+
+/// [`collect`], every line numbered `line` when given: `text` is what a string of the
+/// input at that line holds.
+fn collect_at(
+    text: &str,
+    (file, line, checking): (usize, Option<usize>, &Checking),
+    streams: &mut BTreeMap<String, StreamCopy>,
+    unreadable: &mut Vec<Finding>,
+) {
     let mut lines = LineCounter::default();
     // Inside an object taken already: what it holds is its content, not an event.
     let mut taken_to = 0;
@@ -322,7 +333,20 @@ fn collect(
         }
         let at = At {
             file,
-            line: lines.line_of(text, found.start),
+            line: line.unwrap_or_else(|| lines.line_of(text, found.start)),
+        };
+        let Some((member, key)) = found.member else {
+            // A string that holds an event as text (CloudWatch's `message`, a Loki
+            // line), outside any event: what it holds, unescaped, is read as the input
+            // is. An event's own strings are never looked into (skipped above).
+            let end = found.end.expect("a string's end");
+            taken_to = end;
+            if line.is_none()
+                && let Ok(inner) = serde_json::from_str::<String>(&text[found.start..end])
+            {
+                collect_at(&inner, (file, Some(at.line), checking), streams, unreadable);
+            }
+            continue;
         };
         let object = serde_json::Deserializer::from_str(&text[found.start..])
             .into_iter::<&RawValue>()
@@ -338,8 +362,8 @@ fn collect(
             continue;
         };
         taken_to = found.start + object.len();
-        let member = found.member - found.start;
-        let taken = match found.key {
+        let member = member - found.start;
+        let taken = match key {
             STREAM_MEMBER => unstamp(object, member).map(|found| {
                 let stream = match streams.get_mut(&found.stream) {
                     Some(stream) => stream,
@@ -364,10 +388,7 @@ fn collect(
             unreadable.push(Finding {
                 at,
                 seq: 0,
-                what: format!(
-                    "`{}` is not as Sluice writes it: the object was altered",
-                    found.key
-                ),
+                what: format!("`{key}` is not as Sluice writes it: the object was altered"),
             });
         }
     }
@@ -384,13 +405,14 @@ fn digest(object: &str) -> Option<(Body, String, Option<String>)> {
     Some((body, signed, digest.signature))
 }
 
-/// A JSON object of the text that has one of the keys asked for as a member of its own.
+/// A JSON object of the text that has one of the keys asked for as a member of its own
+/// (`member`: where that key starts, and which it is), or a string value that holds one
+/// as text (from its opening quote to after its closing one, `end`).
 #[derive(Debug)]
 struct Found {
     start: usize,
-    /// Where the member's key starts.
-    member: usize,
-    key: &'static str,
+    member: Option<(usize, &'static str)>,
+    end: Option<usize>,
 }
 
 /// The objects of `text` (JSON, or JSON inside anything: HTTP requests, syslog lines)
@@ -421,8 +443,21 @@ fn objects_with_member(text: &str, keys: &[&'static str]) -> Vec<Found> {
                     {
                         found.push(Found {
                             start: *object,
-                            member: start,
-                            key,
+                            member: Some((start, key)),
+                            end: None,
+                        });
+                    }
+                    let holds_one = |content: &str| {
+                        content.starts_with('{')
+                            && keys
+                                .iter()
+                                .any(|k| content.contains(&format!("\\\"{k}\\\":")))
+                    };
+                    if !is_key && holds_one(key) {
+                        found.push(Found {
+                            start,
+                            member: None,
+                            end: Some(i + 1),
                         });
                     }
                 }
@@ -626,6 +661,53 @@ mod tests {
     }
 
     #[test]
+    fn events_held_as_text_in_a_string_are_read_but_not_inside_an_event() {
+        let events = chained(3);
+        let as_text = |event: &String| serde_json::to_string(event).unwrap();
+        // CloudWatch's PutLogEvents: each event the text of a `message`.
+        let copy = vec![
+            format!(
+                "{{\"logEvents\":[{{\"timestamp\":1,\"message\":{}}},{{\"timestamp\":2,\"message\":{}}}]}}",
+                as_text(&events[0]),
+                as_text(&events[1])
+            ),
+            format!("{{\"message\":{}}}", as_text(&events[2])),
+        ];
+        let (findings, summary) = findings_of(&copy);
+        assert!(findings.is_empty(), "{findings:?}");
+        assert!(
+            summary.contains("seqs 1 to 3, 3 events, 0 found twice"),
+            "{summary}"
+        );
+
+        // Altered as text: found, at the string's line.
+        let altered = vec![
+            copy[0].clone(),
+            copy[1].replace("\\\"n\\\":3", "\\\"n\\\":30"),
+        ];
+        let (findings, _) = findings_of(&altered);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].starts_with("seq 3 line 2: altered"),
+            "{findings:?}"
+        );
+
+        // An event's own string that holds another's text is its content: not a copy.
+        let mut holder = chained(1).remove(0);
+        holder.insert_str(
+            holder.len() - 1,
+            &format!(",\"note\":{}", as_text(&events[1])),
+        );
+        let (mut streams, mut unreadable) = (BTreeMap::new(), Vec::new());
+        let checking = Checking {
+            hasher: Hasher::Sha256,
+            in_order: false,
+        };
+        collect(&holder, (0, &checking), &mut streams, &mut unreadable);
+        assert_eq!(streams["0123456789abcdef"].events.len(), 1);
+    }
+
+    #[test]
     fn an_event_found_before_the_one_before_it_is_checked_when_that_one_comes() {
         let events = chained(5);
         let reordered = [4, 2, 0, 1, 3, 1].map(|i| events[i].clone());
@@ -651,7 +733,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_found_in_any_wrapping_and_not_inside_strings_or_other_events() {
+    fn events_are_found_in_any_wrapping_and_as_text_but_not_inside_other_events() {
         let text = concat!(
             "POST /bulk HTTP/1.1\r\nX-Odd: \"quoted\r\n\r\n",
             r#"{"index":{}}"#,
@@ -663,7 +745,12 @@ mod tests {
         );
         let found = objects_with_member(text, &[STREAM_MEMBER, DIGEST_MEMBER]);
         let starts: Vec<&str> = found.iter().map(|f| &text[f.start..f.start + 12]).collect();
-        assert_eq!(starts, [r#"{"sluice":{""#, r#"{"sluice_str"#], "{found:?}");
+        // The string that holds one as text is found too (read as the input is).
+        assert_eq!(
+            starts,
+            [r#"{"sluice":{""#, r#"{"sluice_str"#, r#""{\"sluice_s"#],
+            "{found:?}"
+        );
         let mut streams = BTreeMap::new();
         let mut unreadable = Vec::new();
         let checking = Checking {
@@ -672,9 +759,9 @@ mod tests {
         };
         collect(text, (0, &checking), &mut streams, &mut unreadable);
         // The outer event's members are cut short (`00`): altered; the inner object,
-        // its content, is not looked at.
-        assert_eq!(unreadable.len(), 1);
-        assert_eq!(unreadable[0].at.line, 5);
+        // its content, is not looked at; the text's object is not as Sluice writes one.
+        let lines: Vec<usize> = unreadable.iter().map(|f| f.at.line).collect();
+        assert_eq!(lines, [5, 6]);
         assert!(streams.is_empty());
     }
 }
