@@ -44,6 +44,14 @@ async fn verify(harness: &Harness, name: &str, lines: &[String]) -> (i32, String
     (output.status.code().unwrap(), text)
 }
 
+/// A harness with a signing key, `key.pem` and `key.pem.pub`.
+async fn with_signing_key() -> Harness {
+    let harness = Harness::new();
+    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
+    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    harness
+}
+
 /// The line of the copy holding the event of seq `seq` (the first such).
 fn line_of(lines: &[String], seq: u64) -> usize {
     let needle = format!("\"sluice_seq\":{seq},");
@@ -52,9 +60,7 @@ fn line_of(lines: &[String], seq: u64) -> usize {
 
 #[tokio::test]
 async fn a_chain_through_kill_9_verifies_intact_and_every_tampering_is_found_where_it_is() {
-    let harness = Harness::new();
-    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
-    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let harness = with_signing_key().await;
     let receiver = HecReceiver::start(HecConfig::default()).await;
     harness.config(&format!(
         "data_dir = \"state\"\ncheckpoint_interval = \"200ms\"\n[integrity]\nchain = \"sha256\"\nsigning_key = {{ file = \"key.pem\" }}\ndigest_interval = \"1s\"\n\n[[sources]]\nname = \"audit\"\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\nfollow = true\npoll_interval = \"50ms\"\n\n{}",
@@ -218,9 +224,7 @@ async fn a_chain_through_kill_9_verifies_intact_and_every_tampering_is_found_whe
 
 #[tokio::test]
 async fn an_event_with_a_member_of_the_chain_is_refused_and_a_file_read_once_is_sealed() {
-    let harness = Harness::new();
-    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
-    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let harness = with_signing_key().await;
     harness.write(
         "data/audit.jsonl",
         "{\"n\":1}\n{\"sluice_seq\":999,\"n\":2}\n{\"n\":3,\"note\":{\"sluice_seq\":1}}\n",
@@ -247,9 +251,7 @@ async fn an_event_with_a_member_of_the_chain_is_refused_and_a_file_read_once_is_
 
 #[tokio::test]
 async fn a_source_renamed_between_two_runs_goes_on_with_its_files_chains() {
-    let harness = Harness::new();
-    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
-    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let harness = with_signing_key().await;
     let config = |name: &str| {
         format!(
             "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = {{ file = \"key.pem\" }}\n\n[[sources]]\nname = \"{name}\"\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"c\"\nmodule = \"splunk-hec\"\nendpoint = \"capture:captured\"\n"
@@ -320,9 +322,7 @@ async fn another_chain_or_key_over_the_same_data_dir_is_refused_before_anything_
 #[tokio::test]
 async fn the_streams_of_a_syslog_connection_and_of_http_requests_end_with_a_signed_digest() {
     use tokio::io::AsyncWriteExt;
-    let harness = Harness::new();
-    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
-    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let harness = with_signing_key().await;
     let (syslog_port, http_port) = (
         crate::support::free_port(false),
         crate::support::free_port(false),
@@ -363,9 +363,7 @@ async fn the_streams_of_a_syslog_connection_and_of_http_requests_end_with_a_sign
 
 #[tokio::test]
 async fn a_cloudwatch_copy_whose_events_are_text_in_messages_verifies() {
-    let harness = Harness::new();
-    let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
-    assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let harness = with_signing_key().await;
     harness.config(
         "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = { file = \"key.pem\" }\n\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"cloudwatch\"\nmodule = \"cloudwatch-logs\"\nendpoint = \"capture:captured\"\naws = { region = \"eu-west-1\", service = \"logs\", access_key_id = { env = \"AWS_ACCESS_KEY_ID\" }, secret_access_key = { env = \"AWS_SECRET_ACCESS_KEY\" } }\nsettings = { log_group = \"/acme/audit\", log_stream = \"s1\" }\n",
     );

@@ -65,6 +65,19 @@ impl Rsyslog {
     }
 }
 
+impl Rsyslog {
+    /// A connection to its input, once it listens.
+    async fn input(input_port: u16) -> tokio::net::TcpStream {
+        for _ in 0..100 {
+            if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", input_port)).await {
+                return stream;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("rsyslog does not listen on {input_port}");
+    }
+}
+
 impl Drop for Rsyslog {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -84,15 +97,7 @@ async fn rsyslog_forwards_over_tcp_and_udp_and_each_message_is_an_event() {
     ));
     let run = start(&harness, receiver.token(), tcp_port).await;
     let _rsyslog = Rsyslog::start(input_port, tcp_port, udp_port);
-    let mut input = None;
-    for _ in 0..100 {
-        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", input_port)).await {
-            input = Some(stream);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut input = input.expect("rsyslog listens");
+    let mut input = Rsyslog::input(input_port).await;
     let messages = [
         "<86>Dec  6 10:00:00 web01 sshd[123]: Accepted publickey for bob",
         "<110>1 2026-12-06T10:00:01Z web01 audit 55 LOGIN [meta@32473 user=\"alice\"] {\"action\":\"login\",\"user\":\"alice\",\"n\":2}",
@@ -245,15 +250,7 @@ async fn idle_connections_give_their_place_a_client_past_its_share_is_refused_an
     ));
     let run = start(&harness, receiver.token(), tcp_port).await;
     let _rsyslog = Rsyslog::start(input_port, tcp_port, udp_port);
-    let mut input = None;
-    for _ in 0..100 {
-        if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", input_port)).await {
-            input = Some(stream);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut input = input.expect("rsyslog listens");
+    let mut input = Rsyslog::input(input_port).await;
     let mut say = async |n: u32| {
         let line = format!("<13>1 2026-12-06T10:00:00Z h app - - - {{\"n\":{n}}}\n");
         input.write_all(line.as_bytes()).await.unwrap();
