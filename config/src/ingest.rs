@@ -44,24 +44,27 @@ pub struct ConnectionLimits {
     /// address, as one machine gets a whole /64).
     pub per_client: usize,
     /// `evict_idle_after`: when a new connection finds a bound reached, the connection
-    /// under that bound that has sent nothing for longest is closed for it, once it has
-    /// sent nothing for this long; otherwise the new one is closed at once.
+    /// under that bound whose reader has waited for bytes longest is closed for it, once
+    /// it has waited this long; otherwise the new one is closed at once. A reader held
+    /// back by a full pipeline is not waiting: its sender's bytes wait in the socket.
     pub evict_idle_after: Duration,
 }
 
 impl ConnectionLimits {
-    /// Producers keep a connection or a small pool each.
+    /// Producers keep a connection or a small pool each. A keep-alive connection is
+    /// closed after 10 s without a request anyway: one that waited half of that may go.
     pub const HTTP: ConnectionLimits = ConnectionLimits {
         max: 512,
         per_client: 128,
-        evict_idle_after: Duration::from_secs(60),
+        evict_idle_after: Duration::from_secs(5),
     };
 
-    /// A syslog sender (or relay) keeps one connection per forwarding rule.
+    /// A syslog sender (or relay) keeps one connection per forwarding rule, open
+    /// between messages; closed, it opens another.
     pub const SYSLOG: ConnectionLimits = ConnectionLimits {
         max: 1024,
         per_client: 256,
-        evict_idle_after: Duration::from_secs(60),
+        evict_idle_after: Duration::from_secs(10),
     };
 
     /// The keys as written over `defaults`.
@@ -88,8 +91,9 @@ impl ConnectionLimits {
                 self.max
             );
         }
-        if self.evict_idle_after < Duration::from_secs(1) {
-            bail!("{at}.evict_idle_after: must be at least 1s");
+        if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&self.evict_idle_after)
+        {
+            bail!("{at}.evict_idle_after: must be from 1s to 24h");
         }
         Ok(())
     }

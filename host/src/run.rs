@@ -210,12 +210,13 @@ pub async fn run(config: Config, counters: Arc<Counters>) -> Result<Summary> {
         let _ = commits.await;
     }
     for source in observed.sources() {
-        let (requests, connections) = (
+        let (requests, connections, evicted) = (
             Counters::get(&source.refused_requests),
             Counters::get(&source.refused_connections),
+            Counters::get(&source.evicted_connections),
         );
-        if requests + connections > 0 {
-            tracing::warn!(source = %source.label, refused_requests = requests, refused_connections = connections, "source summary: requests answered 503 (their producers keep the events) and connections closed unread at the bound (what they sent was never read)");
+        if requests + connections + evicted > 0 {
+            tracing::warn!(source = %source.label, refused_requests = requests, refused_connections = connections, evicted_connections = evicted, "source summary: requests answered 503 (their producers keep the events), connections closed unread at a bound (what they sent was never read), and idle connections closed to make room");
         }
         let redelivered = Counters::get(&source.redelivered);
         if redelivered > 0 {

@@ -296,3 +296,62 @@ async fn idle_connections_give_their_place_a_client_past_its_share_is_refused_an
     );
     assert!(log.contains("closed to make room"), "{log}");
 }
+
+#[tokio::test]
+async fn a_connection_held_back_by_a_full_pipeline_is_not_idle_and_loses_nothing() {
+    // Far more than the pipeline holds (a queue of 100 events, a read block of 256 KiB).
+    const MESSAGES: usize = 30_000;
+    let receiver = HecReceiver::start(HecConfig::default()).await;
+    let harness = Harness::new();
+    let port = free_port(false);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:{port}\"\n\
+         max_connections = 4\nmax_connections_per_client = 1\nevict_idle_after = \"1s\"\n{}",
+        splunk_destination(
+            &receiver.endpoint(),
+            "batch = { max_events = 50, max_wait = \"50ms\" }\nbuffer = { max_events = 100 }\n\
+             retry = { initial_backoff = \"100ms\", max_backoff = \"200ms\", max_attempts = 1000 }\n\
+             circuit_breaker = { failures = 1000, open_for = \"200ms\" }"
+        )
+    ));
+    let run = start(&harness, receiver.token(), port).await;
+    // The destination refuses everything: the pipeline fills, and Sluice stops reading
+    // the sender, whose messages wait in the socket.
+    receiver.make_busy(usize::MAX);
+    let mut sender = connect_from("127.0.0.5", port).await;
+    let (done, end) = tokio::sync::oneshot::channel::<()>();
+    let writing = tokio::spawn(async move {
+        let mut text = String::new();
+        for n in 0..MESSAGES {
+            text.push_str(&format!(
+                "<13>1 2026-12-06T10:00:00Z h app - - - {{\"n\":{n}}}\n"
+            ));
+        }
+        sender.write_all(text.as_bytes()).await.unwrap();
+        let _ = end.await;
+        sender.shutdown().await.unwrap();
+        sender
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The same client again, at its share: the first connection has had no byte read
+    // for seconds, but only because the pipeline is full; it is not idle.
+    let mut second = connect_from("127.0.0.5", port).await;
+    assert!(
+        closed_by_sluice(&mut second).await,
+        "past the client's share"
+    );
+    receiver.make_busy(0);
+    done.send(()).unwrap();
+    let _sender = writing.await.unwrap();
+    let indexed = events(&receiver, MESSAGES).await;
+    let log = crate::support::stop(run).await;
+    let numbers: std::collections::BTreeSet<u64> = indexed
+        .iter()
+        .map(|e| e["event"]["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), MESSAGES, "every message, once each: {log}");
+    assert!(
+        log.contains("refused_connections=1 evicted_connections=0"),
+        "refused, not made room for: {log}"
+    );
+}

@@ -88,12 +88,16 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
     tracing::info!(%address, "admin listener: / (a page), /metrics, /health, /ready, /status");
     let stop = CancellationToken::new();
     // A scraper turned away is said (throttled) and tries again: nothing to count.
+    let who = crate::serve::Listening {
+        name: "admin".into(),
+        figures: None,
+    };
     let serving = tokio::spawn(crate::serve::serve(
         listener,
         app,
         (None, BOUNDS, LIMITS),
+        who,
         stop.clone(),
-        || {},
     ));
     Ok(Listener { stop, serving })
 }
@@ -101,7 +105,6 @@ pub async fn start(config: &AdminConfig, observed: Arc<Observed>) -> Result<List
 /// Clients of the admin listener are scrapers and a browser: a few connections, short
 /// requests.
 const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
-    name: "admin",
     header_timeout: Duration::from_secs(5),
     max_buf_bytes: 16 * 1024,
     max_connection_life: Duration::from_secs(300),

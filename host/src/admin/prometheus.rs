@@ -287,6 +287,33 @@ fn sources(e: &mut DescriptorEncoder, observed: &Observed) -> Result<(), Error> 
     family(
         e,
         (
+            "sluice_source_refused_requests",
+            "Requests an HTTP source answered 503 (their producers keep the events and send them again)",
+            COUNTER,
+        ),
+        each(|s| Counters::get(&s.refused_requests)).map(|(l, n)| (l, counter(n))),
+    )?;
+    family(
+        e,
+        (
+            "sluice_source_refused_connections",
+            "Connections a listening source closed unread at a bound (what they sent was never read)",
+            COUNTER,
+        ),
+        each(|s| Counters::get(&s.refused_connections)).map(|(l, n)| (l, counter(n))),
+    )?;
+    family(
+        e,
+        (
+            "sluice_source_evicted_connections",
+            "Idle connections a listening source closed to make room for a new one",
+            COUNTER,
+        ),
+        each(|s| Counters::get(&s.evicted_connections)).map(|(l, n)| (l, counter(n))),
+    )?;
+    family(
+        e,
+        (
             "sluice_source_redelivered",
             "Messages a broker delivered to a JetStream source again (their events keep their ids)",
             COUNTER,

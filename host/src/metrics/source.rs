@@ -21,8 +21,11 @@ pub struct SourceFigures {
     /// Requests an HTTP source answered 503: not taken, or not safe in time (their
     /// producers keep the events).
     pub refused_requests: AtomicU64,
-    /// Connections a listening source closed unread: it had as many as it reads at once.
+    /// Connections a listening source closed unread: a bound reached, none idle enough
+    /// to give its place.
     pub refused_connections: AtomicU64,
+    /// Connections a listening source closed (gracefully) to make room for a new one.
+    pub evicted_connections: AtomicU64,
     /// Messages a broker delivered again (a JetStream source): not acknowledged in
     /// time by the host they went to first, or refused by it because they could not be
     /// made safe. Their events keep their ids.
@@ -88,7 +91,7 @@ impl serde::Serialize for SourceFigures {
             .into_iter()
             .map(|kind| (kind.label(), self.rejected_as(kind)))
             .collect();
-        let mut state = serializer.serialize_struct("SourceFigures", 10)?;
+        let mut state = serializer.serialize_struct("SourceFigures", 11)?;
         state.serialize_field("name", &self.label)?;
         state.serialize_field("events", &read(&self.events))?;
         state.serialize_field("bytes", &read(&self.bytes))?;
@@ -97,6 +100,7 @@ impl serde::Serialize for SourceFigures {
         state.serialize_field("unread_bytes", &read(&self.unread_bytes))?;
         state.serialize_field("refused_requests", &read(&self.refused_requests))?;
         state.serialize_field("refused_connections", &read(&self.refused_connections))?;
+        state.serialize_field("evicted_connections", &read(&self.evicted_connections))?;
         state.serialize_field("redelivered", &read(&self.redelivered))?;
         state.serialize_field("problem", &self.problem())?;
         state.end()

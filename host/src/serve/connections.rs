@@ -34,12 +34,28 @@ impl Client {
     }
 }
 
+/// Whether a connection is idle: its reader waits on it, and for how long. A reader that
+/// is not reading (held back by a full pipeline, or answering a request) is not idle,
+/// however long ago its last byte came: the sender's bytes wait in the socket.
+struct Activity {
+    /// Milliseconds from the registry's start to when the reader began to wait.
+    waiting_since: AtomicU64,
+    waiting: std::sync::atomic::AtomicBool,
+}
+
+impl Activity {
+    /// Milliseconds it has waited for a byte at `now`; none while it is not waiting.
+    fn idle_for(&self, now: u64) -> Option<u64> {
+        let waiting = self.waiting.load(Ordering::Acquire);
+        waiting.then(|| now.saturating_sub(self.waiting_since.load(Ordering::Acquire)))
+    }
+}
+
 /// What the registry keeps of one connection.
 struct Entry {
     peer: IpAddr,
     client: Client,
-    /// Milliseconds from the registry's start to the last byte read from it.
-    heard: Arc<AtomicU64>,
+    activity: Arc<Activity>,
     /// Cancelled when it must give its place.
     leave: CancellationToken,
     /// Asked to leave: no longer counted against the bounds while it closes.
@@ -80,8 +96,9 @@ impl Open {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Takes a connection from `peer`, after asking the one that sent nothing for
-    /// longest to leave when a bound is reached and it has been idle long enough.
+    /// Takes a connection from `peer`, after asking the one idle longest to leave when
+    /// a bound is reached and it has been idle long enough. A client at its share can
+    /// only replace one of its own connections, whether or not the listener is full.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admitted, Full> {
         let client = Client::of(peer);
         let now = self.now();
@@ -90,21 +107,21 @@ impl Open {
         let mut guard = self.entries.lock().expect("not poisoned");
         let (next, entries) = &mut *guard;
         let staying = || entries.values().filter(|entry| !entry.leaving);
-        let full = if staying().count() >= self.limits.max {
-            Some(Full::Listener)
-        } else if staying().filter(|e| e.client == client).count() >= self.limits.per_client {
+        let full = if staying().filter(|e| e.client == client).count() >= self.limits.per_client {
             Some(Full::Client)
+        } else if staying().count() >= self.limits.max {
+            Some(Full::Listener)
         } else {
             None
         };
         let mut evicted = None;
         if let Some(full) = full {
             let idlest = entries
-                .iter_mut()
-                .filter(|(_, e)| !e.leaving && (full == Full::Listener || e.client == client))
-                .map(|(_, e)| (e.heard.load(Ordering::Relaxed), e))
-                .filter(|(heard, _)| now.saturating_sub(*heard) >= idle_enough)
-                .min_by_key(|(heard, _)| *heard);
+                .values_mut()
+                .filter(|e| !e.leaving && (full == Full::Listener || e.client == client))
+                .filter_map(|e| Some((e.activity.idle_for(now)?, e)))
+                .filter(|(idle, _)| *idle >= idle_enough)
+                .max_by_key(|(idle, _)| *idle);
             let Some((_, entry)) = idlest else {
                 return Err(full);
             };
@@ -114,12 +131,16 @@ impl Open {
         }
         *next += 1;
         let id = *next;
-        let heard = Arc::new(AtomicU64::new(now));
+        // Waiting from the start: a connection that never sends is idle.
+        let activity = Arc::new(Activity {
+            waiting_since: AtomicU64::new(now),
+            waiting: true.into(),
+        });
         let leave = CancellationToken::new();
         let entry = Entry {
             peer,
             client,
-            heard: heard.clone(),
+            activity: activity.clone(),
             leave: leave.clone(),
             leaving: false,
         };
@@ -128,7 +149,7 @@ impl Open {
             place: Place {
                 open: self.clone(),
                 id,
-                heard,
+                activity,
                 leave,
             },
             evicted,
@@ -140,7 +161,7 @@ impl Open {
 pub struct Place {
     open: Arc<Open>,
     id: u64,
-    heard: Arc<AtomicU64>,
+    activity: Arc<Activity>,
     leave: CancellationToken,
 }
 
@@ -150,11 +171,11 @@ impl Place {
         self.leave.clone()
     }
 
-    /// `stream`, each byte read from it noted as the connection's last sign of life.
+    /// `stream`, noting when its reader waits for bytes and when it stops.
     pub fn heard<S>(&self, stream: S) -> Heard<S> {
         Heard {
             inner: stream,
-            heard: self.heard.clone(),
+            activity: self.activity.clone(),
             open: self.open.clone(),
         }
     }
@@ -167,10 +188,10 @@ impl Drop for Place {
     }
 }
 
-/// A stream that notes when it last read a byte.
+/// A stream that notes when its reader waits for bytes.
 pub struct Heard<S> {
     inner: S,
-    heard: Arc<AtomicU64>,
+    activity: Arc<Activity>,
     open: Arc<Open>,
 }
 
@@ -180,10 +201,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Heard<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.heard.store(self.open.now(), Ordering::Relaxed);
+        let activity = &self.activity;
+        match polled {
+            Poll::Pending => {
+                if !activity.waiting.load(Ordering::Acquire) {
+                    activity
+                        .waiting_since
+                        .store(self.open.now(), Ordering::Release);
+                    activity.waiting.store(true, Ordering::Release);
+                }
+            }
+            Poll::Ready(_) => activity.waiting.store(false, Ordering::Release),
         }
         polled
     }
@@ -219,8 +248,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
     }
 }
 
-/// How long a connection asked to leave may take to close.
+/// A connection asked to leave is read until its sender is quiet this long...
 pub const LEAVING_GRACE: Duration = Duration::from_secs(2);
+/// ...and at most this long: while it leaves, it no longer counts against the bounds.
+pub const LEAVING_LIMIT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -275,8 +306,10 @@ mod tests {
             "not idle long enough yet"
         );
         std::thread::sleep(Duration::from_millis(60));
-        // `a` reads a byte: `b` is now the one idle longest.
-        a.heard.store(open.now(), Ordering::Relaxed);
+        // `a` reads a byte and waits again: `b` is now the one idle longest.
+        a.activity
+            .waiting_since
+            .store(open.now(), Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(60));
         let c = open.admit(ip("10.0.0.3")).unwrap();
         assert_eq!(c.evicted, Some(ip("10.0.0.2")));
@@ -295,5 +328,33 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         open.admit(ip("10.0.0.1")).unwrap();
         assert!(mine.leave().is_cancelled() && !other.leave().is_cancelled());
+    }
+
+    #[test]
+    fn a_full_listener_does_not_let_a_client_past_its_share() {
+        let open = Open::new(limits(4, 2));
+        let mine: Vec<_> = (0..2)
+            .map(|_| open.admit(ip("10.0.0.1")).unwrap().place)
+            .collect();
+        let others: Vec<_> = (0..2)
+            .map(|_| open.admit(ip("10.0.0.2")).unwrap().place)
+            .collect();
+        // Mine are busy (their readers are not waiting); the others are idle.
+        for place in &mine {
+            place.activity.waiting.store(false, Ordering::Relaxed);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(open.admit(ip("10.0.0.1")).err(), Some(Full::Client));
+        assert!(others.iter().all(|place| !place.leave().is_cancelled()));
+    }
+
+    #[test]
+    fn a_connection_whose_reader_is_held_back_is_not_idle() {
+        let open = Open::new(limits(1, 1));
+        let busy = open.admit(ip("10.0.0.1")).unwrap().place;
+        busy.activity.waiting.store(false, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(open.admit(ip("10.0.0.2")).err(), Some(Full::Listener));
+        assert!(!busy.leave().is_cancelled());
     }
 }

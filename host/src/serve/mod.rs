@@ -14,13 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConnectionLimits;
 use connections::Full;
-pub use connections::LEAVING_GRACE;
+pub use connections::{LEAVING_GRACE, LEAVING_LIMIT};
 
 /// What one listener allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// Who is serving, for the log.
-    pub name: &'static str,
     /// A request's headers (and a TLS handshake) must have arrived within this.
     pub header_timeout: Duration,
     /// Bytes buffered for one connection's reads (a longer head: `431`).
@@ -34,19 +32,35 @@ pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for S {}
 
+/// Who listens: named in the log (a source by its label), and the figures a source
+/// keeps of its connections (none for the admin listener).
+pub struct Listening {
+    pub name: String,
+    pub figures: Option<Arc<crate::metrics::SourceFigures>>,
+}
+
+impl Listening {
+    fn count(&self, figure: fn(&crate::metrics::SourceFigures) -> &std::sync::atomic::AtomicU64) {
+        if let Some(figures) = &self.figures {
+            crate::metrics::Counters::add(figure(figures), 1);
+        }
+    }
+}
+
 /// Accepts connections until `stop` under `limits`, each handed to `handle` on a task
 /// of its own after its TLS handshake (within `handshake_timeout`) when `tls`, with a
-/// token cancelled when it must close to make room (within
-/// [`connections::LEAVING_GRACE`]); then waits for the connections to end: the caller
-/// bounds how long, and aborting its task drops them. A connection past a bound that
-/// finds none idle enough to replace is closed as soon as it is accepted, counted by
-/// `turned_away` and said once per throttle period: what it sent is never read.
+/// token cancelled when it must close to make room (read on until it is quiet for
+/// [`LEAVING_GRACE`]); then waits for the connections to end: the caller bounds how
+/// long, and aborting its task drops them. A connection past a bound that finds none
+/// idle enough to replace is closed as soon as it is accepted: what it sent is never
+/// read. Both are counted in the source's figures and said once per throttle period,
+/// and what no warning said yet is said at the end.
 pub async fn accept<F>(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    (name, limits, handshake_timeout): (&'static str, ConnectionLimits, Duration),
+    (limits, handshake_timeout): (ConnectionLimits, Duration),
+    who: Listening,
     stop: CancellationToken,
-    turned_away: impl Fn(),
     handle: impl Fn(Box<dyn Stream>, std::net::SocketAddr, CancellationToken) -> F
     + Clone
     + Send
@@ -59,6 +73,7 @@ pub async fn accept<F>(
     let refused = crate::metrics::Throttle::default();
     let evicted = crate::metrics::Throttle::default();
     let handshakes_failed = Arc::new(crate::metrics::Throttle::default());
+    let name: Arc<str> = who.name.as_str().into();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -69,7 +84,7 @@ pub async fn accept<F>(
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, most likely: wait rather than spin.
-                tracing::warn!(%error, listener = name, "cannot accept a connection");
+                tracing::warn!(%error, listener = %name, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -77,7 +92,7 @@ pub async fn accept<F>(
         let admitted = match open.admit(peer.ip()) {
             Ok(admitted) => admitted,
             Err(full) => {
-                turned_away();
+                who.count(|f| &f.refused_connections);
                 if let Some(count) = refused.due(1) {
                     let bound = match full {
                         Full::Listener => format!("{} connections are open", limits.max),
@@ -88,23 +103,25 @@ pub async fn accept<F>(
                         ),
                     };
                     tracing::warn!(
-                        listener = name,
+                        listener = %name,
                         connections = count,
-                        "{bound}, none idle for {:?}: more are closed at once (`connections`: since the last such warning)",
+                        "{bound}, none of them waiting for bytes for {:?}: more are closed at once, unread (`connections`: since the last such warning)",
                         limits.evict_idle_after
                     );
                 }
                 continue;
             }
         };
-        if let Some(idle_peer) = admitted.evicted
-            && let Some(count) = evicted.due(1)
-        {
-            tracing::warn!(listener = name, %idle_peer, connections = count, "a bound of connections reached: the one idle longest (no byte for {:?} or more) is closed to make room (`connections`: since the last such warning; `idle_peer`: the last one's)", limits.evict_idle_after);
+        if let Some(idle_peer) = admitted.evicted {
+            who.count(|f| &f.evicted_connections);
+            if let Some(count) = evicted.due(1) {
+                tracing::warn!(listener = %name, %idle_peer, connections = count, "a bound of connections reached: the one idle longest (waiting for bytes for {:?} or more) is closed to make room (`connections`: since the last such warning; `idle_peer`: the last one's)", limits.evict_idle_after);
+            }
         }
         let place = admitted.place;
         let stream = place.heard(stream);
-        let (tls, handle, failed) = (tls.clone(), handle.clone(), handshakes_failed.clone());
+        let (tls, handle) = (tls.clone(), handle.clone());
+        let (failed, name) = (handshakes_failed.clone(), name.clone());
         connections.spawn(async move {
             let leave = place.leave();
             let _place = place;
@@ -118,30 +135,33 @@ pub async fn accept<F>(
             };
             // A sender whose certificate is refused sends nothing: said, once in a while.
             if let Some(count) = failed.due(1) {
-                tracing::warn!(%peer, error, listener = name, connections = count, "TLS handshakes failed (`connections`: since the last such warning; `peer` and `error` of the last)");
+                tracing::warn!(%peer, error, listener = %name, connections = count, "TLS handshakes failed (`connections`: since the last such warning; `peer` and `error` of the last)");
             }
         });
     }
     while connections.join_next().await.is_some() {}
+    let (refused, evicted) = (refused.rest(), evicted.rest());
+    if refused + evicted > 0 {
+        tracing::warn!(listener = %name, refused, evicted, "connections closed unread at a bound (`refused`) and closed to make room (`evicted`) since the last such warnings");
+    }
 }
 
 /// Serves HTTP under `bounds` and `limits` until `stop` (over TLS with `tls`), each
-/// connection's request under way answered before it closes; a connection past a bound
-/// is counted by `turned_away`.
+/// connection's request under way answered before it closes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     (tls, bounds, limits): (Option<tokio_rustls::TlsAcceptor>, Bounds, ConnectionLimits),
+    who: Listening,
     stop: CancellationToken,
-    turned_away: impl Fn(),
 ) {
     let serving = stop.clone();
     accept(
         listener,
         tls,
-        (bounds.name, limits, bounds.header_timeout),
+        (limits, bounds.header_timeout),
+        who,
         stop,
-        turned_away,
         move |stream, _, leave| {
             let (app, stop) = (app.clone(), serving.clone());
             connection(stream, app, bounds, (stop, leave))

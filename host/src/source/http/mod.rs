@@ -19,7 +19,6 @@ pub(super) mod body;
 mod hec;
 mod otlp;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,7 +46,6 @@ const LISTED_REJECTIONS: usize = 100;
 
 /// Producers are services that keep connections open and send many requests.
 const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
-    name: "http source",
     header_timeout: Duration::from_secs(10),
     max_buf_bytes: 64 * 1024,
     max_connection_life: Duration::from_secs(600),
@@ -165,10 +163,11 @@ pub async fn run(
         .route("/services/collector/health/1.0", get(hec_health))
         .with_state(http.clone());
     let serving = (tls, BOUNDS, config.connections);
-    crate::serve::serve(listener, app, serving, stop, move || {
-        figures.refused_connections.fetch_add(1, Ordering::Relaxed);
-    })
-    .await;
+    let who = crate::serve::Listening {
+        name: format!("http source `{}`", figures.label),
+        figures: Some(figures),
+    };
+    crate::serve::serve(listener, app, serving, who, stop).await;
     http.pool.seal_all().await;
     Ok(())
 }

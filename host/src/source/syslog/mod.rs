@@ -13,8 +13,9 @@ mod message;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::{Context, Result};
 use sluice_reader::Line;
@@ -25,7 +26,7 @@ use super::{READ_BLOCK, random_seed};
 use crate::config::{ConnectionLimits, SyslogSourceConfig, SyslogTransport};
 use crate::metrics::SourceFigures;
 use crate::pipeline::{Ingest, Origin, Router};
-use crate::serve::LEAVING_GRACE;
+use crate::serve::{LEAVING_GRACE, LEAVING_LIMIT};
 use framing::{Frame, Framer};
 
 /// A TLS handshake must be over within this.
@@ -140,18 +141,17 @@ async fn streams(
     (router, source): (Arc<Router>, (usize, Arc<SourceFigures>)),
     stop: CancellationToken,
 ) {
-    let limits = ("syslog source", limits, HANDSHAKE_TIMEOUT);
     let reading = stop.clone();
-    let figures = source.1.clone();
-    let turned_away = move || {
-        figures.refused_connections.fetch_add(1, Ordering::Relaxed);
+    let who = crate::serve::Listening {
+        name: format!("syslog source `{}`", source.1.label),
+        figures: Some(source.1.clone()),
     };
     crate::serve::accept(
         listener,
         tls,
-        limits,
+        (limits, HANDSHAKE_TIMEOUT),
+        who,
         stop,
-        turned_away,
         move |stream, peer, leave| {
             let ingest = Ingest::new(router.clone(), source.clone(), reading.clone());
             read_stream(stream, peer, ingest, (reading.clone(), leave))
@@ -176,19 +176,32 @@ async fn read_stream<S>(
     let seed = random_seed();
     let mut framer = Framer::new(ingest.max_line_bytes());
     let mut block = vec![0u8; READ_BLOCK];
-    let mut closing_by = None;
+    // Asked to leave: read until the sender is quiet for the grace, and at most until
+    // the limit.
+    let mut closing: Option<(Instant, Instant)> = None;
     loop {
         let read = tokio::select! {
-            read = stream.read(&mut block) => read,
+            // What waits in the socket is read before the grace is looked at: bytes a
+            // sender wrote while the pipeline held this reader back are not dropped.
+            biased;
             () = stop.cancelled() => break,
-            () = leave.cancelled(), if closing_by.is_none() => {
+            read = stream.read(&mut block) => read,
+            () = leave.cancelled(), if closing.is_none() => {
                 let _ = stream.shutdown().await;
-                closing_by = Some(tokio::time::Instant::now() + LEAVING_GRACE);
+                let now = Instant::now();
+                closing = Some((now + LEAVING_GRACE, now + LEAVING_LIMIT));
                 continue;
             }
             // (Built when it is not needed too, but then never polled.)
-            () = tokio::time::sleep_until(closing_by.unwrap_or_else(tokio::time::Instant::now)), if closing_by.is_some() => break,
+            () = tokio::time::sleep_until(closing.map_or_else(Instant::now, |(quiet, _)| quiet)), if closing.is_some() => break,
         };
+        if let Some((quiet, limit)) = &mut closing {
+            if Instant::now() >= *limit {
+                tracing::warn!(%peer, "a syslog connection asked to leave (to make room) kept sending for {LEAVING_LIMIT:?}: closed, what it sent after that is not read");
+                break;
+            }
+            *quiet = (Instant::now() + LEAVING_GRACE).min(*limit);
+        }
         let read = match read {
             Ok(0) => break,
             Ok(read) => read,
