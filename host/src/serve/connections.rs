@@ -1,6 +1,6 @@
-//! The connections a listener has open: how many from each client, and when each last
-//! sent a byte, so that a new connection past a bound can take the place of one that
-//! has sent nothing for long instead of being closed (see
+//! The connections a listener has open: how many from each client, and how long each
+//! has been waited on for bytes, so that a new connection past a bound can take the
+//! place of an idle one instead of being closed (see
 //! [`crate::config::ConnectionLimits`]).
 
 use std::collections::HashMap;
