@@ -53,8 +53,8 @@ impl Integrity {
             .transpose()
             .context("integrity.signing_key")?;
         let dir: PathBuf = data_dir.join("integrity");
-        crate::private_fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        // Opened (the directory made) first: the chain's record is kept beside it.
+        let log = DigestLog::open(&dir)?;
         same_chain_as_before(data_dir, &hasher)?;
         let mut run_seed = [0u8; 8];
         getrandom::fill(&mut run_seed).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
@@ -65,7 +65,7 @@ impl Integrity {
             ingests: Default::default(),
             interval: config.digest_interval,
             signing,
-            log: Mutex::new(DigestLog::open(&dir)?),
+            log: Mutex::new(log),
         })
     }
 

@@ -15,11 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use anyhow::{Context, Result};
 use sluice_reader::Line;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{READ_BLOCK, random_seed};
@@ -195,11 +194,10 @@ async fn read_stream<S>(
             // (Built when it is not needed too, but then never polled.)
             () = tokio::time::sleep_until(closing.map_or_else(Instant::now, |(quiet, _)| quiet)), if closing.is_some() => break,
         };
+        // Past the limit, what this read brought is still taken, then the connection ends.
+        let mut past_limit = false;
         if let Some((quiet, limit)) = &mut closing {
-            if Instant::now() >= *limit {
-                tracing::warn!(%peer, "a syslog connection asked to leave (to make room) kept sending for {LEAVING_LIMIT:?}: closed, what it sent after that is not read");
-                break;
-            }
+            past_limit = Instant::now() >= *limit;
             *quiet = (Instant::now() + LEAVING_GRACE).min(*limit);
         }
         let read = match read {
@@ -216,6 +214,10 @@ async fn read_stream<S>(
         });
         if ingest.flush(None).await.is_err() {
             return;
+        }
+        if past_limit {
+            tracing::warn!(%peer, "a syslog connection asked to leave (to make room) kept sending for {LEAVING_LIMIT:?}: closed, what it sent after that is not read");
+            break;
         }
     }
     let cut = framer.finish(|frame| take(&mut ingest, origin(&name, seed, &frame), frame.line));
