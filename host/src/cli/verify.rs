@@ -57,7 +57,7 @@ struct Digest {
 }
 
 /// One stream as the copy has it, checked as its events are found, so that what is
-/// held is about a hundred bytes per event, whatever their size.
+/// held is about 150 bytes per event, whatever their size.
 #[derive(Default)]
 struct StreamCopy {
     /// By seq.
