@@ -7,8 +7,13 @@ use std::process::Command;
 
 pub fn describe(workspace: &Path) {
     let git = workspace.join(".git");
+    // A path that does not exist would make cargo build the crate again every time
+    // (a fresh repository has no `packed-refs`).
     for watched in ["HEAD", "refs/heads", "packed-refs"] {
-        println!("cargo:rerun-if-changed={}", git.join(watched).display());
+        let path = git.join(watched);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
     }
     let commit = output(
         Command::new("git")
