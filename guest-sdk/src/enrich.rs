@@ -11,6 +11,8 @@
 //! and the rest read as the last one. A module gives its users `enrichment = "none"` to
 //! send the events as they are ([`Stamp::from_settings`]).
 
+use std::sync::Arc;
+
 use crate::json::{MemberProbe, write_str};
 use crate::{
     Enrichment, Event, FormatError, PayloadBuilder, Piece, SettingDoc, Settings, TimeSource,
@@ -36,7 +38,7 @@ fn time_source_part(source: TimeSource) -> &'static [u8] {
 #[derive(Debug, Clone)]
 pub struct Stamp {
     /// `,"host":…,"version":…,"tags":{…}}`: what follows the per-event part.
-    fixed: Vec<u8>,
+    fixed: Arc<[u8]>,
     enrichment: Enrichment,
     /// `enrichment = "none"`: nothing is added.
     off: bool,
@@ -57,7 +59,7 @@ impl Stamp {
     /// A stamp that adds nothing, for an encoder made without the host's enrichment.
     pub fn off() -> Stamp {
         Stamp {
-            fixed: Vec::new(),
+            fixed: Arc::from(Vec::new()),
             enrichment: Enrichment {
                 host_name: String::new(),
                 machine_id: String::new(),
@@ -98,7 +100,7 @@ impl Stamp {
         }
         fixed.push(b'}');
         Stamp {
-            fixed,
+            fixed: Arc::from(fixed),
             enrichment: enrichment.clone(),
             off: false,
             own_member: MemberProbe::new(MEMBER),
@@ -147,18 +149,23 @@ impl Stamp {
     /// Pushes `event` with the member ahead of its own, the event placed by range (not
     /// copied); the event as it is when the stamp does not apply.
     pub fn push_event(&self, payload: &mut PayloadBuilder, event: &Event<'_>) {
-        self.push_event_after(payload, event, b"");
+        let has_own = self.own_member.is_in(event.json());
+        self.push_event_after(payload, event, b"", has_own);
     }
 
     /// The same with `leading` members of the module's own first (`"@timestamp":"…"`,
-    /// written without braces or commas; empty for none).
+    /// written without braces or commas; empty for none). `has_own`: whether the event
+    /// has a top-level [`MEMBER`] of its own; a module that asks of each event whether it
+    /// has members of other names asks for this one in the same pass
+    /// (`MemberProbe::of(&[enrich::MEMBER, "@timestamp"])`).
     pub fn push_event_after(
         &self,
         payload: &mut PayloadBuilder,
         event: &Event<'_>,
         leading: &[u8],
+        has_own: bool,
     ) {
-        let stamped = self.applies(event);
+        let stamped = !self.off && !has_own;
         if !stamped && leading.is_empty() {
             payload.push_pieces([Piece::event(event)]);
             return;

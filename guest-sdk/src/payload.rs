@@ -6,6 +6,8 @@
 //! written once with [`PayloadBuilder::write`] and the [`Piece`] it returns is placed as
 //! often as needed.
 
+use std::sync::Arc;
+
 use sluice_contract::payload::{PayloadRef, pack, unpack};
 
 use crate::{Batch, Event};
@@ -23,9 +25,9 @@ pub struct PayloadBuilder {
     pieces: Vec<u64>,
     /// Bytes of the assembled payload so far.
     assembled: usize,
-    /// What [`push_repeated`](Self::push_repeated) wrote: each piece, by the address and
-    /// length of the bytes it was written from.
-    repeated: Vec<(usize, usize, Piece)>,
+    /// What [`push_repeated`](Self::push_repeated) wrote: the bytes, held so that their
+    /// address names them as long as the payload is built, and their piece.
+    repeated: Vec<(Arc<[u8]>, Piece)>,
 }
 
 /// A range of a payload's byte space, to be placed any number of times in that payload:
@@ -132,36 +134,26 @@ impl PayloadBuilder {
         self.push_pieces([Piece::event(event)]);
     }
 
-    /// Appends `bytes` that a module places many times (the same slice each time: its
-    /// enrichment, say): written into the text the first time, placed as that piece
-    /// after, so the payload holds them once however many events carry them.
-    pub fn push_repeated(&mut self, bytes: &[u8]) {
-        let key = (bytes.as_ptr() as usize, bytes.len());
+    /// Appends `bytes` that a module places many times (its enrichment, say): written
+    /// into the text the first time, placed as that piece after, so the payload holds
+    /// them once however many events carry them. Known by their address, without
+    /// comparing them: shared bytes cannot change, and the payload holds a clone, so
+    /// no other bytes can take that address while it is built.
+    pub fn push_repeated(&mut self, bytes: &Arc<[u8]>) {
         let kept = self
             .repeated
             .iter()
-            .find(|(address, len, _)| (*address, *len) == key)
-            .map(|&(.., piece)| piece)
-            // The same address may hold other bytes by now (a slice freed and another
-            // made there): the piece is taken only if its bytes are these.
-            .filter(|piece| self.text_of(*piece) == bytes);
+            .find(|(held, _)| Arc::ptr_eq(held, bytes))
+            .map(|&(_, piece)| piece);
         let piece = match kept {
             Some(piece) => piece,
             None => {
                 let piece = self.write(bytes);
-                self.repeated
-                    .retain(|(address, len, _)| (*address, *len) != key);
-                self.repeated.push((key.0, key.1, piece));
+                self.repeated.push((Arc::clone(bytes), piece));
                 piece
             }
         };
         self.push_pieces([piece]);
-    }
-
-    /// The bytes of a piece of the module's own text.
-    fn text_of(&self, piece: Piece) -> &[u8] {
-        let base = self.text_base;
-        &self.text[(piece.start - base) as usize..(piece.end - base) as usize]
     }
 
     /// Writes `bytes` into the payload's text without placing them; place them with
@@ -206,8 +198,7 @@ impl PayloadBuilder {
         self.text.truncate(mark.text);
         self.pieces.truncate(mark.pieces);
         let end = self.text_base as usize + mark.text;
-        self.repeated
-            .retain(|(.., piece)| piece.end as usize <= end);
+        self.repeated.retain(|(_, piece)| piece.end as usize <= end);
         if let (Some(last), Some(was)) = (self.pieces.last_mut(), mark.last_piece) {
             *last = was;
         }
@@ -285,32 +276,30 @@ mod tests {
         assert_eq!(len, "[{\"n\":1},]".len());
     }
 
-    /// Repeated bytes are written once and placed each time; other bytes at the same
-    /// address, or a piece a truncation undid, are written anew.
+    /// Repeated bytes are written once and placed each time; other bytes, equal or
+    /// not, or a piece a truncation undid, are written anew.
     #[test]
     fn repeated_bytes_are_written_once() {
         let batch = Batch::new();
         let mut payload = PayloadBuilder::with_capacity(&batch, 64, 8);
-        let fixed = b"<fixed>".to_vec();
+        let fixed: Arc<[u8]> = Arc::from(&b"<fixed>"[..]);
         payload.push_repeated(&fixed);
         payload.push(b"|");
-        payload.push_repeated(&fixed);
+        payload.push_repeated(&Arc::clone(&fixed));
         let mark = payload.mark();
-        let other = b"<other>".to_vec();
+        let other: Arc<[u8]> = Arc::from(&b"<other>"[..]);
         payload.push_repeated(&other);
         payload.truncate(mark);
         payload.push_repeated(&other);
-        let mut changed = fixed.clone();
-        changed[1] = b'F';
-        payload.push_repeated(&changed);
+        payload.push_repeated(&Arc::from(&b"<fixed>"[..]));
         let len = payload.len();
         let finished = payload.finish();
         assert_eq!(
             String::from_utf8(finished.text.clone()).unwrap(),
-            "<fixed>|<other><Fixed>"
+            "<fixed>|<other><fixed>"
         );
         let assembled = String::from_utf8(finished.assemble(&batch)).unwrap();
-        assert_eq!(assembled, "<fixed>|<fixed><other><Fixed>");
+        assert_eq!(assembled, "<fixed>|<fixed><other><fixed>");
         assert_eq!(len, assembled.len());
     }
 

@@ -167,3 +167,56 @@ async fn id_field_names_the_documents_by_the_events_own_ids() {
         "the event id for the event without one: {ids:?}"
     );
 }
+
+/// An event's own `sluice` and `@timestamp` are kept and not added again, wherever in
+/// its text they are (the module looks for both in one pass over 32 bytes at a time,
+/// in WebAssembly's SIMD, which native tests of the SDK do not run); the same words in
+/// a value or a nested object, or a key spelled with `\u`, are told apart. A field
+/// named twice would be refused by the receiver, as by Elasticsearch.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_events_own_sluice_and_timestamp_are_kept_wherever_they_are_and_never_doubled() {
+    let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+    let harness = Harness::new();
+    let own_time = "2020-01-02T03:04:05Z";
+    let mut lines = String::new();
+    for pad in 0..70 {
+        let filler = "f".repeat(pad);
+        for (shape, line) in [
+            format!(r#"{{"{filler}":1,"@timestamp":"{own_time}","#),
+            format!(r#"{{"k":"{filler}","sluice":{{"mine":true}},"#),
+            format!(
+                r#"{{"{filler}":"@timestamp sluice","sluice":"own","@timestamp":"{own_time}","#
+            ),
+            format!(r#"{{"k":"{filler} \"sluice\"","n":{{"@timestamp":1,"sluice":2}},"#),
+            format!(r#"{{"k":"{filler}","\u0073luice":0,"\u0040timestamp":"{own_time}","#),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            lines.push_str(&format!("{line}\"shape\":{shape},\"pad\":{pad}}}\n"));
+        }
+    }
+    harness.write("data/audit.jsonl", lines);
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n{}",
+        destination(receiver.endpoint(), "settings = { index = \"audit\" }")
+    ));
+    let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+
+    let documents = receiver.documents("audit");
+    assert_eq!(documents.len(), 350, "{}", transcript(&output));
+    for (_, document, _) in &documents {
+        let shape = document["shape"].as_u64().unwrap();
+        let own_time_kept = document["@timestamp"] == own_time;
+        let stamped = document["sluice"]["event_id"].is_string();
+        let (keeps_time, keeps_sluice) = match shape {
+            0 => (true, false),
+            1 => (false, true),
+            2 | 4 => (true, true),
+            _ => (false, false),
+        };
+        assert_eq!(own_time_kept, keeps_time, "{document}");
+        assert!(document["@timestamp"].is_string(), "{document}");
+        assert_eq!(stamped, !keeps_sluice, "{document}");
+    }
+}

@@ -6,8 +6,8 @@
 //! sandbox. JSON text has no raw newline (the host validated it, and a newline inside a
 //! string is the escape `\n`), so an event is always one NDJSON line.
 
-use sluice_guest::enrich::Stamp;
-use sluice_guest::json::{MemberProbe, write_str};
+use sluice_guest::enrich::{self, Stamp};
+use sluice_guest::json::{Found, MemberProbe, write_str};
 use sluice_guest::split::{self, BodyLimit};
 use sluice_guest::time::{Rfc3339Clock, rfc3339_utc};
 use sluice_guest::{
@@ -36,7 +36,15 @@ pub struct BulkEncoder {
     action_end: Vec<u8>,
     /// The host's enrichment, in each document.
     stamp: Stamp,
+    /// Finds the members an event may have of its own, in one pass: [`OWN_STAMP`] and
+    /// [`OWN_TIMESTAMP`].
+    own_members: MemberProbe,
 }
+
+/// The probe's keys: the enrichment's member, which an event's own replaces, and
+/// `@timestamp`, which the encoder adds to an event without one.
+const OWN_STAMP: usize = 0;
+const OWN_TIMESTAMP: usize = 1;
 
 impl BulkEncoder {
     pub fn new(config: ElasticsearchConfig) -> Self {
@@ -61,6 +69,7 @@ impl BulkEncoder {
             action_start,
             action_end,
             stamp: Stamp::off(),
+            own_members: MemberProbe::of(&[enrich::MEMBER, "@timestamp"]),
         }
     }
 
@@ -85,7 +94,7 @@ impl BulkEncoder {
                 closing: 0,
             },
             || self.body(batch),
-            |body, event, _| body.write_event(event, &self.config, &self.stamp),
+            |body, event, _| body.write_event(event, self),
             |body, events| self.request(body, events),
             |size| {
                 format!(
@@ -111,7 +120,6 @@ impl BulkEncoder {
             payload,
             clock: Rfc3339Clock::default(),
             timestamp: Vec::with_capacity(48),
-            own_timestamp: MemberProbe::new("@timestamp"),
         }
     }
 
@@ -168,12 +176,11 @@ struct Body {
     clock: Rfc3339Clock,
     /// `"@timestamp":"…"` of the event being written, when it gets one.
     timestamp: Vec<u8>,
-    /// Finds an event's own `@timestamp`.
-    own_timestamp: MemberProbe,
 }
 
 impl Body {
-    fn write_event(&mut self, event: &Event<'_>, config: &ElasticsearchConfig, stamp: &Stamp) {
+    fn write_event(&mut self, event: &Event<'_>, encoder: &BulkEncoder) {
+        let (config, stamp) = (&encoder.config, &encoder.stamp);
         self.payload.push_pieces([self.action_start]);
         if let Some(action_end) = self.action_end {
             let own = config
@@ -212,13 +219,23 @@ impl Body {
             return;
         }
         // `"@timestamp":"..",` and the enrichment ahead of the event's own members.
+        let own = if config.add_timestamp || !stamp.is_off() {
+            encoder.own_members.find(event.json())
+        } else {
+            Found::NONE
+        };
         self.timestamp.clear();
-        if config.add_timestamp && !self.own_timestamp.is_in(event.json()) {
+        if config.add_timestamp && !own.has(OWN_TIMESTAMP) {
             self.timestamp.extend_from_slice(b"\"@timestamp\":\"");
             self.clock.write(&mut self.timestamp, event.time_ms());
             self.timestamp.push(b'"');
         }
-        stamp.push_event_after(&mut self.payload, event, &self.timestamp);
+        stamp.push_event_after(
+            &mut self.payload,
+            event,
+            &self.timestamp,
+            own.has(OWN_STAMP),
+        );
         self.payload.push_pieces([self.newline]);
     }
 }

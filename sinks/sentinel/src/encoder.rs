@@ -10,9 +10,14 @@ use sluice_guest::{
     Request,
 };
 
-use sluice_guest::enrich::Stamp;
+use sluice_guest::enrich::{self, Stamp};
 
 use crate::config::{Api, SentinelConfig};
+
+/// The probe's keys: the enrichment's member, which an event's own replaces, and the
+/// time column, which the encoder adds to an event without one.
+const OWN_STAMP: usize = 0;
+const OWN_TIME: usize = 1;
 
 #[derive(Debug)]
 pub struct IngestionEncoder {
@@ -20,8 +25,9 @@ pub struct IngestionEncoder {
     path: String,
     /// `"TimeGenerated"`, as it appears in JSON text.
     time_key: String,
-    /// Finds an event's own time column.
-    own_time: MemberProbe,
+    /// Finds, in one pass, the members an event may have of its own: [`OWN_STAMP`]
+    /// and [`OWN_TIME`].
+    own_members: MemberProbe,
     /// The host's enrichment, a `sluice` column of each row.
     stamp: Stamp,
 }
@@ -50,7 +56,7 @@ impl IngestionEncoder {
         IngestionEncoder {
             path,
             time_key: String::from_utf8(key).expect("JSON text"),
-            own_time: MemberProbe::new(&config.time_field),
+            own_members: MemberProbe::of(&[enrich::MEMBER, &config.time_field]),
             config,
             stamp: Stamp::off(),
         }
@@ -92,8 +98,8 @@ impl IngestionEncoder {
         // the document has that column.
         if let Some(document) = self.config.schema.map(event) {
             let document = self.stamp.extend_document(event, document);
-            let has_time =
-                std::str::from_utf8(&document).is_ok_and(|text| self.own_time.is_in(text));
+            let has_time = std::str::from_utf8(&document)
+                .is_ok_and(|text| self.own_members.find(text).has(OWN_TIME));
             payload.push_with(|text| {
                 if has_time {
                     text.extend_from_slice(&document);
@@ -109,11 +115,13 @@ impl IngestionEncoder {
             return;
         }
         // The time column and the enrichment ahead of the event's own members.
-        let time = match self.own_time.is_in(event.json()) {
+        let own = self.own_members.find(event.json());
+        let time = match own.has(OWN_TIME) {
             true => String::new(),
             false => format!("{}:\"{}\"", self.time_key, rfc3339_utc(event.time_ms())),
         };
-        self.stamp.push_event_after(payload, event, time.as_bytes());
+        self.stamp
+            .push_event_after(payload, event, time.as_bytes(), own.has(OWN_STAMP));
     }
 
     fn request(&self, Body(mut payload): Body, events: Vec<u32>) -> Request {

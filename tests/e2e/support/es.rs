@@ -2,7 +2,8 @@
 //! API key or Basic auth (401 `security_exception` otherwise), the NDJSON content type,
 //! gzip, `http.max_content_length` (413), the final newline (400
 //! `illegal_argument_exception`), action lines of one known action, a source line after
-//! each, documents that are objects, data streams (`logs-*`) that take only `create`
+//! each, documents that are objects without a field named twice (Elasticsearch's JSON
+//! parser detects duplicates strictly since 6.0), data streams (`logs-*`) that take only `create`
 //! and need `@timestamp`, `create` on an existing `_id` (409
 //! `version_conflict_engine_exception`), and answers item by item in request order.
 //!
@@ -98,6 +99,34 @@ impl EsReceiver {
     pub fn requests(&self) -> usize {
         self.shared.recorded.lock().unwrap().requests
     }
+}
+
+/// A top-level field of the JSON object `source` that appears twice, keys compared
+/// decoded.
+fn field_named_twice(source: &[u8]) -> Option<String> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut twice = None;
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    twice.get_or_insert(key);
+                }
+            }
+            Ok(twice)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(source);
+    serde::Deserializer::deserialize_map(&mut deserializer, Keys).ok()?
 }
 
 fn error(status: StatusCode, kind: &str, reason: &str) -> Response {
@@ -256,6 +285,13 @@ fn write(
             );
         }
     };
+    if let Some(field) = field_named_twice(source) {
+        return item_error(
+            400,
+            "document_parsing_exception",
+            &format!("failed to parse: Duplicate field '{field}'"),
+        );
+    }
     let data_stream = index.starts_with("logs-");
     if data_stream && action != "create" {
         return item_error(
