@@ -39,6 +39,8 @@ fn time_source_part(source: TimeSource) -> &'static [u8] {
 pub struct Stamp {
     /// `,"host":…,"version":…,"tags":{…}}`: what follows the per-event part.
     fixed: Arc<[u8]>,
+    /// The same and the comma before the event's own members: one piece per event.
+    fixed_then_comma: Arc<[u8]>,
     enrichment: Enrichment,
     /// `enrichment = "none"`: nothing is added.
     off: bool,
@@ -60,6 +62,7 @@ impl Stamp {
     pub fn off() -> Stamp {
         Stamp {
             fixed: Arc::from(Vec::new()),
+            fixed_then_comma: Arc::from(Vec::new()),
             enrichment: Enrichment {
                 host_name: String::new(),
                 machine_id: String::new(),
@@ -100,6 +103,7 @@ impl Stamp {
         }
         fixed.push(b'}');
         Stamp {
+            fixed_then_comma: Arc::from([&fixed[..], b","].concat()),
             fixed: Arc::from(fixed),
             enrichment: enrichment.clone(),
             off: false,
@@ -184,15 +188,20 @@ impl Stamp {
             }
         });
         // The same for every event: written once in the payload, placed for each.
-        if stamped {
-            payload.push_repeated(&self.fixed);
-        }
-        match members {
-            Some(members) => {
+        match (members, stamped) {
+            (Some(members), true) => {
+                payload.push_repeated(&self.fixed_then_comma);
+                payload.push_pieces([members]);
+            }
+            (Some(members), false) => {
                 payload.push(b",");
                 payload.push_pieces([members]);
             }
-            None => payload.push(b"}"),
+            (None, true) => {
+                payload.push_repeated(&self.fixed);
+                payload.push(b"}");
+            }
+            (None, false) => payload.push(b"}"),
         }
     }
 

@@ -19,11 +19,13 @@ use crate::config::{Action, ElasticsearchConfig};
 
 /// Every request goes to the bulk endpoint; the index is in each action line.
 const BULK_PATH: &str = "/_bulk";
-/// Bytes written per event besides the repeated pieces and the event: the id, and room
-/// for an added `@timestamp`.
-const PER_EVENT_TEXT: usize = 32 + 48;
-/// Pieces of one event at most: action start, id, action end, timestamp, event, newline.
-const PER_EVENT_PIECES: usize = 6;
+/// Bytes written per event besides the repeated pieces and the event: the id, the end
+/// of the action line, and room for an added `@timestamp` and the enrichment's start.
+const PER_EVENT_TEXT: usize = 32 + 8 + 48 + 96;
+/// Pieces of one event at most: the action's start; the id, the action's end and the
+/// document's first members, written as one; the enrichment's fixed part; the event's
+/// members; the newline.
+const PER_EVENT_PIECES: usize = 5;
 
 /// Builds bulk requests for the batches of one destination.
 #[derive(Debug)]
@@ -32,7 +34,8 @@ pub struct BulkEncoder {
     /// The action line up to the id (`{"create":{"_index":"i","_id":"`), or whole with
     /// its newline when ids are left to Elasticsearch.
     action_start: Vec<u8>,
-    /// After the id: `"` + pipeline and routing + `}}` + newline.
+    /// After the id: `"` + pipeline and routing + `}}` + newline; written after each
+    /// id, so that the id, this and the document's first members are one piece.
     action_end: Vec<u8>,
     /// The host's enrichment, in each document.
     stamp: Stamp,
@@ -107,15 +110,11 @@ impl BulkEncoder {
     fn body(&self, batch: &Batch<'_>) -> Body {
         let mut payload = PayloadBuilder::with_capacity(
             batch,
-            self.action_start.len() + self.action_end.len() + batch.len() * PER_EVENT_TEXT,
+            self.action_start.len() + batch.len() * (self.action_end.len() + PER_EVENT_TEXT),
             batch.len() * PER_EVENT_PIECES,
         );
         Body {
             action_start: payload.write(&self.action_start),
-            action_end: self
-                .config
-                .event_ids
-                .then(|| payload.write(&self.action_end)),
             newline: payload.write(b"\n"),
             payload,
             clock: Rfc3339Clock::default(),
@@ -169,8 +168,6 @@ impl split::Body for Body {
 struct Body {
     payload: PayloadBuilder,
     action_start: Piece,
-    /// None when the action line is whole in `action_start` (no `_id`).
-    action_end: Option<Piece>,
     newline: Piece,
     /// The events' `@timestamp` text, a second at a time.
     clock: Rfc3339Clock,
@@ -182,24 +179,26 @@ impl Body {
     fn write_event(&mut self, event: &Event<'_>, encoder: &BulkEncoder) {
         let (config, stamp) = (&encoder.config, &encoder.stamp);
         self.payload.push_pieces([self.action_start]);
-        if let Some(action_end) = self.action_end {
+        if config.event_ids {
             let own = config
                 .id_field
                 .as_deref()
                 .and_then(|path| event.field(path));
-            let id = self.payload.write_with(|text| match own {
-                // The field's text, escaped as inside the JSON string it goes in.
-                Some(serde_json::Value::String(own)) if !own.is_empty() => {
-                    let mut quoted = Vec::with_capacity(own.len() + 2);
-                    write_str(&mut quoted, &own);
-                    text.extend_from_slice(&quoted[1..quoted.len() - 1]);
+            self.payload.push_with(|text| {
+                match own {
+                    // The field's text, escaped as inside the JSON string it goes in.
+                    Some(serde_json::Value::String(own)) if !own.is_empty() => {
+                        let mut quoted = Vec::with_capacity(own.len() + 2);
+                        write_str(&mut quoted, &own);
+                        text.extend_from_slice(&quoted[1..quoted.len() - 1]);
+                    }
+                    Some(own @ serde_json::Value::Number(_)) => {
+                        text.extend_from_slice(own.to_string().as_bytes());
+                    }
+                    _ => event.id().write_hex(text),
                 }
-                Some(own @ serde_json::Value::Number(_)) => {
-                    text.extend_from_slice(own.to_string().as_bytes());
-                }
-                _ => event.id().write_hex(text),
+                text.extend_from_slice(&encoder.action_end);
             });
-            self.payload.push_pieces([id, action_end]);
         }
         if let Some(document) = config.schema.map(event) {
             let document = stamp.extend_document(event, document);
