@@ -238,4 +238,47 @@ mod tests {
             assert!(probe.find(&escaped).has(0), "{escaped}");
         }
     }
+
+    /// Objects made of pieces that look like the keys (in keys, values, nested
+    /// objects, escaped, cut short) at random offsets: the probe answers as parsing
+    /// each object for each key does.
+    #[test]
+    fn the_probe_answers_as_a_parse_does() {
+        let keys = ["sluice", "@timestamp", "s", "a/b"];
+        let probe = MemberProbe::of(&keys);
+        let pieces = [
+            r#""sluice":1"#,
+            r#""@timestamp":"t""#,
+            r#""s":[]"#,
+            r#""a/b":0"#,
+            r#""a\/b":0"#,
+            r#""\u0073luice":2"#,
+            r#""note":"sluice @timestamp \"s\"""#,
+            r#""n":{"sluice":1,"@timestamp":2}"#,
+            r#""sl":1"#,
+            r#""@t":1"#,
+            r#""ssss":"ss""#,
+            r#""pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx""#,
+            r#""q":"\\""#,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        for _ in 0..3000 {
+            let members: Vec<&str> = (0..next(7)).map(|_| pieces[next(pieces.len())]).collect();
+            let json = format!("{{{}}}", members.join(","));
+            let found = probe.find(&json);
+            for (index, key) in keys.iter().enumerate() {
+                assert_eq!(
+                    found.has(index),
+                    member(&json, key).is_some(),
+                    "{key} in {json}"
+                );
+            }
+        }
+    }
 }
