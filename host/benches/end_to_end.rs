@@ -33,7 +33,9 @@
 //! module over TCP (octet counting) to a loopback listener that counts frames;
 //! `SLUICE_BENCH_MODULE=archive`, through the archive module to a `file://` directory
 //! (gzipped JSON Lines objects of the module's 10 MB batches; the bench counts their
-//! lines once the run is over, outside the row's time). The peer
+//! lines once the run is over, outside the row's time). `SLUICE_BENCH_DESTINATIONS=3`
+//! delivers every event to three destinations of that module, each with a receiver of
+//! its own (the run ends when each has every event), against the row of one. The peer
 //! runs only for the plain HEC row (gzip, the spool, filters, outages and the other
 //! modules have no like-for-like syslog-ng configuration here). `SLUICE_BENCH_ADMIN=1`
 //! opens the admin listener and scrapes `/metrics` ten times a second while the run
@@ -81,6 +83,8 @@ struct Bench {
     admin: bool,
     /// How the events reach sluice.
     arrival: Arrival,
+    /// Destinations that each take every event, each with its own receiver.
+    destinations: usize,
 }
 
 /// How the events reach sluice.
@@ -125,6 +129,7 @@ impl Bench {
                 Ok("syslog") => Arrival::Syslog(SYSLOG_CONNECTIONS),
                 _ => Arrival::Files,
             },
+            destinations: number("SLUICE_BENCH_DESTINATIONS", 1).max(1),
             buffer_bytes: std::env::var("SLUICE_BENCH_BUFFER")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -141,6 +146,8 @@ impl Bench {
             Some("syslog-ng 3.38's http() does not compress")
         } else if self.admin {
             Some("the admin listener is Sluice's own: the row compares with the one without it")
+        } else if self.destinations > 1 {
+            Some("the syslog-ng configuration has one destination")
         } else if self.arrival != Arrival::Files {
             Some("syslog-ng reads the files; here the events arrive over the network")
         } else if self.spool || self.filter.is_some() || self.outage > 0 {
@@ -163,9 +170,13 @@ impl Bench {
             Arrival::Files => format!("in {} file(s)", self.files),
         };
         format!(
-            "{} events {from}, {}{}{}{}{}{}{}",
+            "{} events {from}, {}{}{}{}{}{}{}{}",
             self.events,
             self.module,
+            match self.destinations {
+                1 => String::new(),
+                n => format!(" x {n} destinations, each taking every event"),
+            },
             if self.admin {
                 ", /metrics scraped ten times a second"
             } else {
@@ -316,20 +327,45 @@ async fn run_sluice(bench: &Bench, inputs: &[PathBuf], dir: &Path) -> Row {
         .map(|bytes| format!("buffer = {{ max_bytes = {bytes} }}"))
         .unwrap_or_default();
     let module = &bench.module;
-    let (endpoint, received, destination) = match module.as_str() {
-        "syslog" => {
-            let (endpoint, received) = syslog_receiver().await;
-            (endpoint, received, "settings = {}".to_owned())
-        }
-        "elasticsearch" => http_receiver(&ELASTICSEARCH, bench.outage, bench.gzip).await,
-        "splunk-hec" => http_receiver(&SPLUNK_HEC, bench.outage, bench.gzip).await,
-        "archive" => (
-            format!("file://{}", dir.join("archive").display()),
-            Arc::default(),
-            "settings = {}".to_owned(),
-        ),
-        other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
-    };
+    let mut receivers = Vec::new();
+    for copy in 1..=bench.destinations {
+        receivers.push(match module.as_str() {
+            "syslog" => {
+                let (endpoint, received) = syslog_receiver().await;
+                (endpoint, received, "settings = {}".to_owned())
+            }
+            "elasticsearch" => http_receiver(&ELASTICSEARCH, bench.outage, bench.gzip).await,
+            "splunk-hec" => http_receiver(&SPLUNK_HEC, bench.outage, bench.gzip).await,
+            "archive" => (
+                format!("file://{}", dir.join(format!("archive-{copy}")).display()),
+                Arc::default(),
+                "settings = {}".to_owned(),
+            ),
+            other => panic!("SLUICE_BENCH_MODULE: no bench receiver for `{other}`"),
+        });
+    }
+    let destinations: String = (receivers.iter().enumerate())
+        .map(|(n, (endpoint, _, settings))| {
+            let name = match n {
+                0 => "bench".to_owned(),
+                n => format!("bench-{}", n + 1),
+            };
+            format!(
+                r#"
+[[destinations]]
+name = "{name}"
+module = "{module}"
+endpoint = "{endpoint}"
+{settings}
+{buffer}
+retry = {{ initial_backoff = "100ms", max_backoff = "500ms", max_attempts = 1000 }}
+circuit_breaker = {{ failures = 3, open_for = "200ms" }}
+"#
+            )
+        })
+        .collect();
+    // A syslog run ends when the first destination's receiver has every event.
+    let received = Arc::clone(&receivers[0].1);
     let admin_port = bench.admin.then(|| {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -347,14 +383,7 @@ dead_letter_dir = "dead-letter"
 {admin}
 {sources}
 {filters}
-[[destinations]]
-name = "bench"
-module = "{module}"
-endpoint = "{endpoint}"
-{destination}
-{buffer}
-retry = {{ initial_backoff = "100ms", max_backoff = "500ms", max_attempts = 1000 }}
-circuit_breaker = {{ failures = 3, open_for = "200ms" }}
+{destinations}
 "#
         ),
     )
@@ -411,11 +440,17 @@ circuit_breaker = {{ failures = 3, open_for = "200ms" }}
         status.success() || wrapped_and_stopped,
         "sluice failed: {status}"
     );
-    if module == "archive" {
-        received.store(archived_lines(&dir.join("archive")), Ordering::Relaxed);
+    for (copy, (_, received, _)) in (1..).zip(&receivers) {
+        if module == "archive" {
+            let archive = dir.join(format!("archive-{copy}"));
+            received.store(archived_lines(&archive), Ordering::Relaxed);
+        }
+        let delivered = received.load(Ordering::Relaxed);
+        assert_eq!(
+            delivered, bench.events as u64,
+            "every event delivered to each"
+        );
     }
-    let delivered = received.load(Ordering::Relaxed);
-    assert_eq!(delivered, bench.events as u64, "every event delivered");
     Row {
         seconds,
         cpu: usage.cpu,

@@ -28,6 +28,20 @@ pub struct Events {
 }
 
 impl Events {
+    /// Empty, with room for `events` events of `text_bytes` bytes of JSON in all.
+    pub fn with_capacity(events: usize, text_bytes: usize) -> Events {
+        Events {
+            text: String::with_capacity(text_bytes),
+            columns: Columns {
+                ends: Vec::with_capacity(events),
+                times_ms: Vec::with_capacity(events),
+                ingest_times: Vec::new(),
+                ids_high: Vec::with_capacity(events),
+                ids_low: Vec::with_capacity(events),
+            },
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.columns.ends.len()
     }
