@@ -220,3 +220,33 @@ async fn an_events_own_sluice_and_timestamp_are_kept_wherever_they_are_and_never
         assert_eq!(stamped, !keeps_sluice, "{document}");
     }
 }
+
+/// A schema's document beside the enrichment gets one `@timestamp`: ECS's own, or the
+/// event time for OCSF (asked after the enrichment went ahead of the mapping, the
+/// answer was always "none yet", and every ECS document carried two, which the
+/// receiver refuses as Elasticsearch does).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schemas_document_has_one_timestamp_beside_the_enrichment() {
+    for schema in ["ecs", "ocsf"] {
+        let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
+        let harness = Harness::new();
+        harness.copy_data(&SAMPLE_FILES);
+        harness.config(&format!(
+            "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
+            destination(
+                receiver.endpoint(),
+                &format!("settings = {{ index = \"logs-audit-default\", schema = \"{schema}\" }}")
+            )
+        ));
+        let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+        let documents = receiver.documents("logs-audit-default");
+        assert_eq!(documents.len(), 290, "{schema}: {}", transcript(&output));
+        for (_, document, _) in &documents {
+            assert!(document["@timestamp"].is_string(), "{schema}: {document}");
+            assert!(
+                document["sluice"]["event_id"].is_string(),
+                "{schema}: {document}"
+            );
+        }
+    }
+}

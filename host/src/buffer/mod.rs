@@ -75,7 +75,7 @@ pub async fn run_batcher(
 ) {
     // Each batch starts with the room the one before it took (at most the limits):
     // growing one from nothing copied its text several times over, for every
-    // destination (a tenth of the memory copies of a run of three destinations).
+    // destination (3% of the CPU of the bench's run of three destinations).
     let empty = |before: &Events| Batch {
         events: Events::with_capacity(
             before.len().min(limits.max_events),

@@ -201,9 +201,14 @@ impl Body {
             });
         }
         if let Some(document) = config.schema.map(event) {
+            // ECS has `@timestamp`; OCSF has `time`, and a data stream wants both. Asked of
+            // the mapping, whatever the place of its `@timestamp`, before the enrichment
+            // goes ahead of it (asked after, the answer was always no: two `@timestamp`
+            // in every ECS document, which Elasticsearch refuses).
+            let add = config.add_timestamp
+                && !std::str::from_utf8(&document)
+                    .is_ok_and(|text| encoder.own_members.find(text).has(OWN_TIMESTAMP));
             let document = stamp.extend_document(event, document);
-            // ECS has `@timestamp`; OCSF has `time`, and a data stream wants both.
-            let add = config.add_timestamp && !document.starts_with(b"{\"@timestamp\"");
             self.payload.push_with(|text| {
                 if add {
                     text.extend_from_slice(b"{\"@timestamp\":\"");

@@ -34,6 +34,12 @@ impl Formatter for Sentinel {
     fn new(settings: &Settings, enrichment: &Enrichment) -> Result<Self, FormatError> {
         let config = config::SentinelConfig::from_settings(settings)?;
         let stamp = sluice_guest::enrich::Stamp::from_settings(settings, enrichment)?;
+        if !stamp.is_off() && config.time_field == sluice_guest::enrich::MEMBER {
+            return Err(FormatError::setting(
+                "time_field",
+                "`sluice` is the column the enrichment adds to each row: name another, or set enrichment = \"none\"",
+            ));
+        }
         Ok(Sentinel {
             encoder: encoder::IngestionEncoder::new(config).stamped(stamp),
         })

@@ -146,3 +146,31 @@ fn time_generated_is_a_top_level_key_not_text() {
         "one per row: {body}"
     );
 }
+
+/// A time column named `sluice` would be a second member of that name beside the
+/// enrichment's: refused, unless the enrichment is off.
+#[test]
+fn a_time_column_named_as_the_enrichment_is_refused_unless_it_is_off() {
+    use sluice_guest::{Enrichment, Formatter};
+    use sluice_sentinel::Sentinel;
+    let settings = |extra: &[(&str, &str)]| {
+        let mut values: Vec<(String, String)> = vec![
+            ("dcr_immutable_id".into(), DCR.into()),
+            ("stream".into(), "Custom-SluiceAudit_CL".into()),
+            ("time_field".into(), "sluice".into()),
+        ];
+        values.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Settings::new(values, Sentinel::info().settings)
+    };
+    let enrichment = Enrichment {
+        host_name: "web-1".into(),
+        machine_id: String::new(),
+        sluice_version: "0.1.0".into(),
+        tags: Vec::new(),
+    };
+    let refused = Sentinel::new(&settings(&[]), &enrichment)
+        .err()
+        .expect("refused");
+    assert!(format!("{refused:?}").contains("time_field"), "{refused:?}");
+    assert!(Sentinel::new(&settings(&[("enrichment", "none")]), &enrichment).is_ok());
+}
