@@ -223,11 +223,7 @@ impl Stamp {
     /// `document` (a JSON object the module made of `event`: a schema's mapping) with
     /// the member ahead of its own.
     pub fn extend_document(&self, event: &Event<'_>, document: Vec<u8>) -> Vec<u8> {
-        if self.off
-            || self
-                .own_member
-                .is_in(std::str::from_utf8(&document).unwrap_or(""))
-        {
+        if self.off || self.own_member.find_in_document(&document).any() {
             return document;
         }
         let mut out = Vec::with_capacity(document.len() + 256);

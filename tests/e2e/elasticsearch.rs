@@ -1,6 +1,10 @@
 //! The `elasticsearch` module end to end, against the strict `_bulk` endpoint of
 //! `support/es.rs`.
 
+use std::process::Output;
+
+use serde_json::Value;
+
 use crate::support::es::{EsAuth, EsReceiver};
 use crate::support::{Harness, SAMPLE_FILES, summary_figure, transcript, write_events};
 
@@ -12,10 +16,9 @@ fn destination(endpoint: &str, extra: &str) -> String {
     )
 }
 
-/// Every sample event reaches the data stream once, its `_id` the event id, with an
-/// `@timestamp` (added where the event had none).
-#[tokio::test(flavor = "multi_thread")]
-async fn every_sample_event_reaches_a_data_stream_once_with_its_event_id() {
+/// The sample files run to a strict receiver's data stream with `index =
+/// "logs-audit-default"` and `more` settings: the documents stored, and the run's output.
+async fn samples_to_a_data_stream(more: &str) -> (Vec<(String, Value, usize)>, Output) {
     let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
     let harness = Harness::new();
     harness.copy_data(&SAMPLE_FILES);
@@ -23,12 +26,18 @@ async fn every_sample_event_reaches_a_data_stream_once_with_its_event_id() {
         "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
         destination(
             receiver.endpoint(),
-            "settings = { index = \"logs-audit-default\", gzip = true }"
+            &format!("settings = {{ index = \"logs-audit-default\", {more} }}")
         )
     ));
     let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
+    (receiver.documents("logs-audit-default"), output)
+}
 
-    let documents = receiver.documents("logs-audit-default");
+/// Every sample event reaches the data stream once, its `_id` the event id, with an
+/// `@timestamp` (added where the event had none).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_reaches_a_data_stream_once_with_its_event_id() {
+    let (documents, output) = samples_to_a_data_stream("gzip = true").await;
     assert_eq!(documents.len(), 290, "{}", transcript(&output));
     assert_eq!(summary_figure(&output, "delivered"), 290);
     for (id, document, writes) in &documents {
@@ -228,18 +237,7 @@ async fn an_events_own_sluice_and_timestamp_are_kept_wherever_they_are_and_never
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schemas_document_has_one_timestamp_beside_the_enrichment() {
     for schema in ["ecs", "ocsf"] {
-        let receiver = EsReceiver::start(EsAuth::ApiKey(API_KEY.into())).await;
-        let harness = Harness::new();
-        harness.copy_data(&SAMPLE_FILES);
-        harness.config(&format!(
-            "[[sources]]\ntype = \"file\"\npaths = [\"data/*.jsonl\"]\n{}",
-            destination(
-                receiver.endpoint(),
-                &format!("settings = {{ index = \"logs-audit-default\", schema = \"{schema}\" }}")
-            )
-        ));
-        let output = harness.run_ok(&[("ES_API_KEY", API_KEY)]).await;
-        let documents = receiver.documents("logs-audit-default");
+        let (documents, output) = samples_to_a_data_stream(&format!("schema = \"{schema}\"")).await;
         assert_eq!(documents.len(), 290, "{schema}: {}", transcript(&output));
         for (_, document, _) in &documents {
             assert!(document["@timestamp"].is_string(), "{schema}: {document}");

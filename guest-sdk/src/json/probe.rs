@@ -120,6 +120,12 @@ impl MemberProbe {
         self.find(json).any()
     }
 
+    /// Which of the members a document the module wrote (a schema's mapping) has;
+    /// none when it is not UTF-8, which no JSON text is.
+    pub fn find_in_document(&self, document: &[u8]) -> Found {
+        std::str::from_utf8(document).map_or(Found::NONE, |text| self.find(text))
+    }
+
     /// Which of the members the JSON object `json` has.
     pub fn find(&self, json: &str) -> Found {
         let candidates = self.candidates(json.as_bytes()) | self.always;

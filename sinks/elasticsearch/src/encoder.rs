@@ -206,8 +206,9 @@ impl Body {
             // goes ahead of it (asked after, the answer was always no: two `@timestamp`
             // in every ECS document, which Elasticsearch refuses).
             let add = config.add_timestamp
-                && !std::str::from_utf8(&document)
-                    .is_ok_and(|text| encoder.own_members.find(text).has(OWN_TIMESTAMP));
+                && !(encoder.own_members)
+                    .find_in_document(&document)
+                    .has(OWN_TIMESTAMP);
             let document = stamp.extend_document(event, document);
             self.payload.push_with(|text| {
                 if add {

@@ -98,8 +98,7 @@ impl IngestionEncoder {
         // the document has that column.
         if let Some(document) = self.config.schema.map(event) {
             let document = self.stamp.extend_document(event, document);
-            let has_time = std::str::from_utf8(&document)
-                .is_ok_and(|text| self.own_members.find(text).has(OWN_TIME));
+            let has_time = self.own_members.find_in_document(&document).has(OWN_TIME);
             payload.push_with(|text| {
                 if has_time {
                     text.extend_from_slice(&document);
