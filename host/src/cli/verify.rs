@@ -539,7 +539,9 @@ fn check(
     (findings, summary)
 }
 
-/// Each digest's signature, its link to the one before, and the chain it pins.
+/// Each digest's signature, its link to the one before, the chain it pins, and whether
+/// another says otherwise of the same seq (a fork: a stream chained twice from one
+/// point, which Sluice never does, by a crash or a restored `data_dir` either).
 fn check_digests(
     copy: &StreamCopy,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
@@ -548,53 +550,95 @@ fn check_digests(
     let by_seq = &copy.events;
     let highest = copy.highest;
     let mut digests: Vec<&Digest> = copy.digests.iter().collect();
-    digests.sort_by_key(|d| (d.body.first_seq, d.body.last_seq));
-    let mut previous: Option<&Digest> = None;
-    // The seqs the signed digests cover.
-    let mut covered = Vec::new();
-    for digest in digests {
-        let body = &digest.body;
-        let mut flag = |what: String| {
-            findings.push(Finding {
-                at: digest.at.clone(),
-                seq: body.last_seq,
-                what,
-            })
-        };
-        if let Some(key) = public_key
-            && !signed_by(digest, key)
-        {
-            flag("a digest whose signature is not the key's (forged or altered)".into());
-            continue;
-        }
-        if let Some(before) = previous {
-            let same = before.body.first_seq == body.first_seq
-                && before.body.last_seq == body.last_seq
-                && before.body.last_chain == body.last_chain;
-            if !same
-                && body.first_seq == before.body.last_seq + 1
-                && body.previous_signature != before.signature
-            {
-                flag(format!(
-                    "a digest that does not follow the one at line {} (its previous_signature differs)",
-                    before.at.line
-                ));
+    digests.sort_by_key(|d| (d.body.first_seq, d.body.last_seq, d.at.file, d.at.line));
+    let flag = |findings: &mut Vec<Finding>, digest: &Digest, what: String| {
+        findings.push(Finding {
+            at: digest.at.clone(),
+            seq: digest.body.last_seq,
+            what,
+        })
+    };
+    let signed: Vec<&Digest> = digests
+        .into_iter()
+        .filter(|digest| match public_key {
+            Some(key) if !signed_by(digest, key) => {
+                flag(
+                    findings,
+                    digest,
+                    "a digest whose signature is not the key's (forged or altered)".into(),
+                );
+                false
             }
+            _ => true,
+        })
+        .collect();
+    // By the seq each ends at: a restart after a crash may sign a range again (another
+    // time, another signature), never with another chain.
+    let mut ending_at: HashMap<u64, Vec<&Digest>> = HashMap::new();
+    for digest in &signed {
+        ending_at
+            .entry(digest.body.last_seq)
+            .or_default()
+            .push(digest);
+    }
+    for digest in &signed {
+        let body = &digest.body;
+        if let Some(first) = ending_at[&body.last_seq].iter().find(|other| {
+            other.body.last_chain != body.last_chain
+                && (other.at.file, other.at.line) < (digest.at.file, digest.at.line)
+        }) {
+            flag(
+                findings,
+                digest,
+                format!(
+                    "forked: this digest and the one at line {} both sign seq {}, with other chains",
+                    first.at.line, body.last_seq
+                ),
+            );
+        }
+        let before = body
+            .first_seq
+            .checked_sub(1)
+            .and_then(|seq| ending_at.get(&seq));
+        if let Some(before) = before
+            && !before
+                .iter()
+                .any(|b| b.signature == body.previous_signature)
+        {
+            flag(
+                findings,
+                digest,
+                format!(
+                    "a digest that does not follow the one at line {} (its previous_signature is no digest's ending at seq {})",
+                    before[0].at.line,
+                    body.first_seq - 1
+                ),
+            );
         }
         match by_seq.get(&body.last_seq) {
-            Some(event) if hex::encode(event.chain) != body.last_chain => flag(format!(
-                "the digest says seq {}'s chain is {}, the copy's (line {}) is not: the chain was made again",
-                body.last_seq, body.last_chain, event.at.line
-            )),
-            None if body.last_seq > highest => flag(format!(
-                "cut: the digest covers seqs up to {}, the copy ends at seq {highest}",
-                body.last_seq
-            )),
+            Some(event) if hex::encode(event.chain) != body.last_chain => flag(
+                findings,
+                digest,
+                format!(
+                    "the digest says seq {}'s chain is {}, the copy's (line {}) is not: the chain was made again",
+                    body.last_seq, body.last_chain, event.at.line
+                ),
+            ),
+            None if body.last_seq > highest => flag(
+                findings,
+                digest,
+                format!(
+                    "cut: the digest covers seqs up to {}, the copy ends at seq {highest}",
+                    body.last_seq
+                ),
+            ),
             _ => {}
         }
-        covered.push((body.first_seq, body.last_seq));
-        previous = Some(digest);
     }
+    let covered: Vec<(u64, u64)> = signed
+        .iter()
+        .map(|d| (d.body.first_seq, d.body.last_seq))
+        .collect();
     // With the key, an event is proven only under a signed digest: a chain alone can be
     // made again by whoever altered the events after the last digest.
     if public_key.is_none() {
@@ -730,6 +774,96 @@ mod tests {
         inserted.push(events[0].replace("\"n\":1", "\"n\":10"));
         let (findings, _) = findings_of(&inserted);
         assert!(findings[0].contains("inserted or altered"), "{findings:?}");
+    }
+
+    /// A digest of seqs `first..=last` ending at `chain`, signed by `key` at `second`,
+    /// following the digest signed `previous`; its text and signature.
+    fn digest_of(
+        key: &ed25519_dalek::SigningKey,
+        (first, last): (u64, u64),
+        chain: &str,
+        previous: Option<&str>,
+        second: u8,
+    ) -> (String, String) {
+        use ed25519_dalek::Signer;
+        let body = serde_json::to_string(&Body {
+            stream: "0123456789abcdef".into(),
+            host: "h".into(),
+            source: "s".into(),
+            file: None,
+            chain: "sha256".into(),
+            first_seq: first,
+            last_seq: last,
+            last_chain: chain.into(),
+            previous_signature: previous.map(str::to_owned),
+            signed_at: format!("2026-12-08T00:00:{second:02}.000Z"),
+        })
+        .unwrap();
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(key.sign(body.as_bytes()).to_bytes());
+        (
+            format!(r#"{{"sluice_digest":{body},"signature":"{signature}"}}"#),
+            signature,
+        )
+    }
+
+    #[test]
+    fn a_range_signed_again_after_a_restart_is_no_finding_a_fork_is() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let events = chained(5);
+        let chain_of = |n: usize| {
+            let event: serde_json::Value = serde_json::from_str(&events[n - 1]).unwrap();
+            event["sluice_chain"].as_str().unwrap().to_owned()
+        };
+        let check_with_key = |lines: &[String]| {
+            let checking = Checking {
+                hasher: Hasher::Sha256,
+                in_order: false,
+            };
+            let (mut streams, mut unreadable) = (BTreeMap::new(), Vec::new());
+            collect(
+                &lines.join("\n"),
+                (0, &checking),
+                &mut streams,
+                &mut unreadable,
+            );
+            assert!(unreadable.is_empty());
+            let (findings, _) = check(&streams["0123456789abcdef"], Some(&key.verifying_key()));
+            findings
+                .iter()
+                .map(|f| format!("line {}: {}", f.at.line, f.what))
+                .collect::<Vec<_>>()
+        };
+        // Seqs 1 to 3 signed, the run killed before that digest was recorded, signed
+        // again after the restart; the next digest follows the second.
+        let (first, _) = digest_of(&key, (1, 3), &chain_of(3), None, 1);
+        let (again, again_signature) = digest_of(&key, (1, 3), &chain_of(3), None, 2);
+        let (next, _) = digest_of(&key, (4, 5), &chain_of(5), Some(&again_signature), 3);
+        let mut copy = events.clone();
+        copy.extend([next.clone(), again.clone(), first.clone()]);
+        assert_eq!(check_with_key(&copy), Vec::<String>::new());
+        // The digests alone (`digests.jsonl`), in any order: as intact.
+        let digests = [first.clone(), next.clone(), again.clone()];
+        let findings = check_with_key(&digests);
+        assert!(findings.iter().all(|f| f.contains("cut:")), "{findings:?}");
+
+        // The same seqs signed with another chain: a fork, even with no event to compare.
+        let (fork, fork_signature) = digest_of(&key, (1, 3), &"ab".repeat(32), None, 4);
+        let findings = check_with_key(&[first.clone(), fork.clone()]);
+        assert!(
+            findings.iter().any(|f| f
+                .starts_with("line 2: forked: this digest and the one at line 1 both sign seq 3")),
+            "{findings:?}"
+        );
+        // A digest that follows the fork, beside the digests of the stream's own chain.
+        let (after_fork, _) = digest_of(&key, (4, 5), &chain_of(5), Some(&fork_signature), 5);
+        let findings = check_with_key(&[first, after_fork]);
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.starts_with("line 2: a digest that does not follow the one at line 1")),
+            "{findings:?}"
+        );
     }
 
     #[test]
