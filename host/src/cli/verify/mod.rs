@@ -18,6 +18,9 @@ use serde_json::value::RawValue;
 
 use crate::integrity::chain::{GENESIS, Hasher, Stamped, unstamp};
 use crate::integrity::digest::Body;
+use scan::{Found, Scanner};
+
+mod scan;
 
 /// What `verify` is given.
 #[derive(Debug)]
@@ -178,8 +181,7 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
     let mut unreadable = Vec::new();
     let inputs = files_of(&options.inputs)?;
     for (index, path) in inputs.iter().enumerate() {
-        let text = read(path)?;
-        collect(&text, (index, &checking), &mut streams, &mut unreadable);
+        collect_file(path, (index, &checking), &mut streams, &mut unreadable)?;
     }
     if streams.is_empty() && unreadable.is_empty() {
         anyhow::bail!(
@@ -294,108 +296,141 @@ fn files_of(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The file's text, through gzip or zstd when its first bytes say so.
-fn read(path: &Path) -> Result<String> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(anyhow::Error::from)
-        .and_then(super::export::decompressed)
-        .and_then(|mut text| Ok(text.read_to_end(&mut bytes)?))
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// The chained events and digests of `text`, the input `file`, by stream; what looks
-/// like one and is not (members altered, an object cut) is a finding of its own.
-fn collect(
-    text: &str,
+/// The chained events and digests of the input `file` at `path` (through gzip or zstd
+/// when its first bytes say so), read in pieces, by stream; what looks like one and is
+/// not (members altered, an object cut) is a finding of its own.
+fn collect_file(
+    path: &Path,
     (file, checking): (usize, &Checking),
     streams: &mut BTreeMap<String, StreamCopy>,
     unreadable: &mut Vec<Finding>,
-) {
-    collect_at(text, (file, None, checking), streams, unreadable);
+) -> Result<()> {
+    let reading = || format!("reading {}", path.display());
+    let mut input = std::fs::File::open(path)
+        .map_err(anyhow::Error::from)
+        .and_then(super::export::decompressed)
+        .with_context(reading)?;
+    let mut scanner = Scanner::new(&MEMBERS, scan::LARGEST_OBJECT);
+    let mut take = |found: Found<'_>| take(found, (file, None, checking), streams, unreadable);
+    let mut piece = vec![0; READ_PIECE];
+    loop {
+        match input.read(&mut piece) {
+            Ok(0) => break,
+            Ok(read) => scanner.feed(&piece[..read], &mut take),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error).with_context(reading),
+        }
+    }
+    scanner.finish(&mut take);
+    Ok(())
 }
 
-/// [`collect`], every line numbered `line` when given: `text` is what a string of the
-/// input at that line holds.
-fn collect_at(
+/// How much of an input is read at a time.
+const READ_PIECE: usize = 1 << 20;
+
+/// [`collect_file`] of `text`, held by a string of the input `file` at `line`: every
+/// finding is at that line.
+fn collect_text(
     text: &str,
+    (file, line, checking): (usize, usize, &Checking),
+    streams: &mut BTreeMap<String, StreamCopy>,
+    unreadable: &mut Vec<Finding>,
+) {
+    let mut scanner = Scanner::new(&MEMBERS, scan::LARGEST_OBJECT);
+    let mut take =
+        |found: Found<'_>| take(found, (file, Some(line), checking), streams, unreadable);
+    scanner.feed(text.as_bytes(), &mut take);
+    scanner.finish(&mut take);
+}
+
+/// Takes what the scan found in the input `file`, at `line` when it is the text of a
+/// string there: a chained event to its stream, a digest, the text of a string (read
+/// as the input is, once: not the text in that text), or a finding.
+fn take(
+    found: Found<'_>,
     (file, line, checking): (usize, Option<usize>, &Checking),
     streams: &mut BTreeMap<String, StreamCopy>,
     unreadable: &mut Vec<Finding>,
 ) {
-    let mut lines = LineCounter::default();
-    // Inside an object taken already: what it holds is its content, not an event.
-    let mut taken_to = 0;
-    for found in objects_with_member(text, &[STREAM_MEMBER, DIGEST_MEMBER]) {
-        if found.start < taken_to {
-            continue;
+    let at = |found_at: usize| At {
+        file,
+        line: line.unwrap_or(found_at),
+    };
+    let (object, member, key, at) = match found {
+        Found::Unreadable { line, why } => {
+            unreadable.push(Finding {
+                at: at(line),
+                seq: 0,
+                what: why,
+            });
+            return;
         }
-        let at = At {
-            file,
-            line: line.unwrap_or_else(|| lines.line_of(text, found.start)),
-        };
-        let Some((member, key)) = found.member else {
-            // A string that holds an event as text (CloudWatch's `message`, a Loki
-            // line), outside any event: what it holds, unescaped, is read as the input
-            // is. An event's own strings are never looked into (skipped above).
-            let end = found.end.expect("a string's end");
-            taken_to = end;
+        // A string that holds an event as text (CloudWatch's `message`, a Loki line),
+        // outside any event: what it holds, unescaped. An event's own strings are never
+        // looked into.
+        Found::Text {
+            text,
+            line: found_at,
+        } => {
             if line.is_none()
-                && let Ok(inner) = serde_json::from_str::<String>(&text[found.start..end])
+                && let Ok(inner) = serde_json::from_slice::<String>(text)
             {
-                collect_at(&inner, (file, Some(at.line), checking), streams, unreadable);
+                collect_text(&inner, (file, found_at, checking), streams, unreadable);
             }
-            continue;
-        };
-        let object = serde_json::Deserializer::from_str(&text[found.start..])
-            .into_iter::<&RawValue>()
-            .next()
-            .and_then(Result::ok)
-            .map(RawValue::get);
-        let Some(object) = object else {
-            unreadable.push(Finding {
-                at,
-                seq: 0,
-                what: "an event or digest that is not a whole JSON object (cut or altered)".into(),
-            });
-            continue;
-        };
-        taken_to = found.start + object.len();
-        let member = member - found.start;
-        let taken = match key {
-            STREAM_MEMBER => unstamp(object, member).map(|found| {
-                let stream = match streams.get_mut(&found.stream) {
-                    Some(stream) => stream,
-                    None => streams.entry(found.stream.clone()).or_default(),
-                };
-                stream.add(found, at.clone(), checking);
-            }),
-            _ => digest(object).map(|digest| {
-                streams
-                    .entry(digest.0.stream.clone())
-                    .or_default()
-                    .digests
-                    .push(Digest {
-                        body: digest.0,
-                        signed: digest.1,
-                        signature: digest.2,
-                        at: at.clone(),
-                    })
-            }),
-        };
-        if taken.is_none() {
-            unreadable.push(Finding {
-                at,
-                seq: 0,
-                what: format!("`{key}` is not as Sluice writes it: the object was altered"),
-            });
+            return;
         }
+        Found::Object {
+            text,
+            line,
+            member,
+            key,
+        } => (text, member, key, at(line)),
+    };
+    let object = std::str::from_utf8(object)
+        .ok()
+        .filter(|object| serde_json::from_str::<&RawValue>(object).is_ok());
+    let Some(object) = object else {
+        unreadable.push(Finding {
+            at,
+            seq: 0,
+            what: "an event or digest that is not a whole JSON object in UTF-8 (cut or altered)"
+                .into(),
+        });
+        return;
+    };
+    let taken = match key {
+        STREAM_MEMBER => unstamp(object, member).map(|found| {
+            let stream = match streams.get_mut(&found.stream) {
+                Some(stream) => stream,
+                None => streams.entry(found.stream.clone()).or_default(),
+            };
+            stream.add(found, at.clone(), checking);
+        }),
+        _ => digest(object).map(|digest| {
+            streams
+                .entry(digest.0.stream.clone())
+                .or_default()
+                .digests
+                .push(Digest {
+                    body: digest.0,
+                    signed: digest.1,
+                    signature: digest.2,
+                    at: at.clone(),
+                })
+        }),
+    };
+    if taken.is_none() {
+        unreadable.push(Finding {
+            at,
+            seq: 0,
+            what: format!("`{key}` is not as Sluice writes it: the object was altered"),
+        });
     }
 }
 
 const STREAM_MEMBER: &str = "sluice_stream";
 const DIGEST_MEMBER: &str = "sluice_digest";
+const MEMBERS: [&str; 2] = [STREAM_MEMBER, DIGEST_MEMBER];
 
 /// A digest's body, its signed bytes and its signature.
 fn digest(object: &str) -> Option<(Body, String, Option<String>)> {
@@ -403,100 +438,6 @@ fn digest(object: &str) -> Option<(Body, String, Option<String>)> {
     let signed = digest.sluice_digest.get().to_owned();
     let body: Body = serde_json::from_str(&signed).ok()?;
     Some((body, signed, digest.signature))
-}
-
-/// A JSON object of the text that has one of the keys asked for as a member of its own
-/// (`member`: where that key starts, and which it is), or a string value that holds one
-/// as text (from its opening quote to after its closing one, `end`).
-#[derive(Debug)]
-struct Found {
-    start: usize,
-    member: Option<(usize, &'static str)>,
-    end: Option<usize>,
-}
-
-/// The objects of `text` (JSON, or JSON inside anything: HTTP requests, syslog lines)
-/// with one of `keys` as a member of their own, in order. A string's text is not looked
-/// into (an event that holds a digest as text is not a digest), and a line break ends a
-/// string, so that a stray quote outside JSON does not hide what follows.
-fn objects_with_member(text: &str, keys: &[&'static str]) -> Vec<Found> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    // Where each open object or array starts (`None`: an array).
-    let mut open: Vec<Option<usize>> = Vec::new();
-    let mut string: Option<usize> = None;
-    let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        if let Some(start) = string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => {
-                    string = None;
-                    let key = &text[start + 1..i];
-                    let is_key = bytes[i + 1..]
-                        .iter()
-                        .find(|b| !b.is_ascii_whitespace())
-                        .is_some_and(|&b| b == b':');
-                    if let (true, Some(Some(object)), Some(&key)) =
-                        (is_key, open.last(), keys.iter().find(|k| **k == key))
-                    {
-                        found.push(Found {
-                            start: *object,
-                            member: Some((start, key)),
-                            end: None,
-                        });
-                    }
-                    let holds_one = |content: &str| {
-                        content.starts_with('{')
-                            && keys
-                                .iter()
-                                .any(|k| content.contains(&format!("\\\"{k}\\\":")))
-                    };
-                    if !is_key && holds_one(key) {
-                        found.push(Found {
-                            start,
-                            member: None,
-                            end: Some(i + 1),
-                        });
-                    }
-                }
-                (false, b'\n') => string = None,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => string = Some(i),
-            b'{' => open.push(Some(i)),
-            b'[' => open.push(None),
-            b'}' | b']' => {
-                open.pop();
-            }
-            _ => {}
-        }
-    }
-    found.sort_by_key(|f| f.start);
-    found.dedup_by_key(|f| f.start);
-    found
-}
-
-/// Line numbers of offsets met in increasing order.
-#[derive(Default)]
-struct LineCounter {
-    counted_to: usize,
-    line: usize,
-}
-
-impl LineCounter {
-    fn line_of(&mut self, text: &str, offset: usize) -> usize {
-        self.line += text[self.counted_to..offset]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count();
-        self.counted_to = offset;
-        self.line + 1
-    }
 }
 
 /// What is wrong with one stream's copy, and a summary of it.
@@ -670,6 +611,22 @@ fn check_digests(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What verify takes of the input `text`, given to the scan a few bytes at a time:
+    /// every object and string is cut somewhere.
+    fn collect(
+        text: &str,
+        (file, checking): (usize, &Checking),
+        streams: &mut BTreeMap<String, StreamCopy>,
+        unreadable: &mut Vec<Finding>,
+    ) {
+        let mut scanner = Scanner::new(&MEMBERS, scan::LARGEST_OBJECT);
+        let mut take = |found: Found<'_>| take(found, (file, None, checking), streams, unreadable);
+        for piece in text.as_bytes().chunks(7) {
+            scanner.feed(piece, &mut take);
+        }
+        scanner.finish(&mut take);
+    }
 
     /// Events 1 to `count` of one stream, chained, one per line.
     fn chained(count: u64) -> Vec<String> {
@@ -867,7 +824,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_found_in_any_wrapping_and_as_text_but_not_inside_other_events() {
+    fn an_event_whose_members_are_cut_is_altered_and_what_it_holds_is_not_looked_at() {
         let text = concat!(
             "POST /bulk HTTP/1.1\r\nX-Odd: \"quoted\r\n\r\n",
             r#"{"index":{}}"#,
@@ -876,14 +833,6 @@ mod tests {
             "\n",
             r#"{"line":"{\"sluice_stream\":\"in a string\"}"}"#,
             "\n",
-        );
-        let found = objects_with_member(text, &[STREAM_MEMBER, DIGEST_MEMBER]);
-        let starts: Vec<&str> = found.iter().map(|f| &text[f.start..f.start + 12]).collect();
-        // The string that holds one as text is found too (read as the input is).
-        assert_eq!(
-            starts,
-            [r#"{"sluice":{""#, r#"{"sluice_str"#, r#""{\"sluice_s"#],
-            "{found:?}"
         );
         let mut streams = BTreeMap::new();
         let mut unreadable = Vec::new();
