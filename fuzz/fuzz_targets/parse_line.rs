@@ -71,7 +71,7 @@ fuzz_target!(|line: &[u8]| {
                 "the reader refused an object the reference accepts: {reason}"
             );
         }
-        Parsed::Filtered(_) | Parsed::Unfit { .. } => {
+        Parsed::Filtered { .. } | Parsed::Unfit { .. } => {
             panic!("an event filtered by a parser without filters")
         }
     }

@@ -24,7 +24,7 @@ fuzz_target!(|input: (u16, &[u8])| {
                     assert!(!reason.is_empty());
                     rejected += 1;
                 }
-                Parsed::Filtered(_) | Parsed::Unfit { .. } => {
+                Parsed::Filtered { .. } | Parsed::Unfit { .. } => {
                     panic!("an event filtered by a parser without filters")
                 }
             },

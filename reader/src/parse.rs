@@ -54,8 +54,12 @@ pub enum Parsed {
     },
     /// Not an event: what kind of line it is, and why in words.
     Rejected(Reject, String),
-    /// Dropped by the filter at this index of the parser's filters.
-    Filtered(usize),
+    /// Dropped by the filter at index `filter` of the parser's filters; judged by its
+    /// ingest time when `time_unparsed` (a time field held no time).
+    Filtered {
+        filter: usize,
+        time_unparsed: bool,
+    },
     /// Kept, but without fields the filter at this index requires (`[require]`): for
     /// the dead-letter store, as [`Reject::Required`].
     Unfit {
@@ -244,6 +248,7 @@ impl LineParser {
             time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
         });
         let time_ms = parsed_time.unwrap_or(now_ms);
+        let time_unparsed = times.iter().any(Option::is_some) && parsed_time.is_none();
         // A key written twice keeps its last value: the event as it is kept is what the
         // policies see (a `search` of the first value would judge text no one receives).
         let normalized = match scanned.has_duplicate_keys {
@@ -263,7 +268,7 @@ impl LineParser {
             json: kept,
             time_ms,
         };
-        if let Some(unkept) = self.filtering(&scanned.captured, &event) {
+        if let Some(unkept) = self.filtering(&scanned.captured, &event, time_unparsed) {
             return unkept;
         }
         let offset = chunk.data.len();
@@ -276,18 +281,24 @@ impl LineParser {
             ingest_time: parsed_time.is_none(),
             id: xxhash_rust::xxh3::xxh3_128_with_seed(json.as_bytes(), id_seed),
         });
-        Parsed::Event {
-            time_unparsed: times.iter().any(Option::is_some) && parsed_time.is_none(),
-        }
+        Parsed::Event { time_unparsed }
     }
 
     /// What the filters make of `event`, whose captured fields are `captured`: the
     /// first that drops it, or the first that keeps it without fields it requires;
     /// `None` when every filter keeps it.
-    fn filtering(&self, captured: &[Option<Captured>], event: &Event<'_>) -> Option<Parsed> {
+    fn filtering(
+        &self,
+        captured: &[Option<Captured>],
+        event: &Event<'_>,
+        time_unparsed: bool,
+    ) -> Option<Parsed> {
         for (filter, (policy, values)) in self.filters.with_values(captured).enumerate() {
             if !policy.keeps(&values, event) {
-                return Some(Parsed::Filtered(filter));
+                return Some(Parsed::Filtered {
+                    filter,
+                    time_unparsed,
+                });
             }
             let fields: Vec<String> = policy.missing(&values).map(str::to_owned).collect();
             if !fields.is_empty() {
@@ -363,11 +374,17 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"ts":5,"sanitized_count":0,"req":{"host":"a.example"}}"#),
-            Parsed::Filtered(0)
+            Parsed::Filtered {
+                filter: 0,
+                time_unparsed: false
+            }
         );
         assert_eq!(
             parse(r#"{"sanitized_count":3,"req":{"host":"b.example"}}"#),
-            Parsed::Filtered(0)
+            Parsed::Filtered {
+                filter: 0,
+                time_unparsed: false
+            }
         );
         // A repeated key: the last value decides, as the host keeps it.
         assert_eq!(
@@ -403,7 +420,10 @@ mod tests {
         ));
         assert_eq!(
             parse(r#"{"msg":"DELETE /users","msg":"healthcheck"}"#),
-            Parsed::Filtered(0)
+            Parsed::Filtered {
+                filter: 0,
+                time_unparsed: false
+            }
         );
         assert_eq!(chunk.events.len(), 1);
         assert_eq!(

@@ -423,7 +423,8 @@ async fn preview_of_a_configured_destination_follows_its_routes_filter_and_setti
 /// a week, and the last day by a relative bound), words anywhere in the event's text
 /// values, and a tenant every exported event must name. What the window or the search
 /// leaves out is filtered; what they keep without a tenant goes to the dead-letter
-/// store with the reason, and the run says so in its exit code.
+/// store with the reason, and the run says so in its exit code. An event whose time
+/// does not parse is judged by its ingest time, and counted, kept or not.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_selects_by_time_and_text_and_dead_letters_events_without_a_required_field() {
     let now = jiff::Timestamp::now();
@@ -464,6 +465,13 @@ async fn a_policy_selects_by_time_and_text_and_dead_letters_events_without_a_req
                 _ => expected.push(n),
             }
         }
+    }
+    // Events whose time field holds no time are judged by their ingest time, and counted
+    // so whether the policy keeps them or not.
+    for n in 400..405u64 {
+        lines.push(format!(
+            r#"{{"n":{n},"timestamp":"at noon","path":"/v1/keys"}}"#
+        ));
     }
     let harness = Harness::new();
     harness.write("data/audit.jsonl", lines.join("\n") + "\n");
@@ -524,8 +532,9 @@ fields = ["tenant_id"]
     );
     assert_eq!(
         summary_figure(&output, "filtered"),
-        400 - (expected.len() + unfit.len()) as u64
+        (lines.len() - expected.len() - unfit.len()) as u64
     );
+    assert_eq!(summary_figure(&output, "time_unparsed"), 5);
 
     // A destination's own policy cannot dead-letter: [require] is refused there.
     let own = format!(

@@ -229,7 +229,7 @@ async fn send_again(
                 }
                 Parsed::Blank
                 | Parsed::Rejected(..)
-                | Parsed::Filtered(_)
+                | Parsed::Filtered { .. }
                 | Parsed::Unfit { .. } => eprintln!(
                     "sluice: warning: {}:{}: the event is no longer taken by [events]; left in the store",
                     files[found.file].display(),

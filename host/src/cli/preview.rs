@@ -263,7 +263,7 @@ pub fn preview(subject: Subject<'_>) -> Result<ExitCode> {
             Line::Complete(bytes) => match parser.parse(bytes, origin.id_seed(), now, &mut chunk) {
                 Parsed::Rejected(_, reason) => Some(reason),
                 Parsed::Unfit { fields, .. } => Some(unfit_reason(&fields)),
-                Parsed::Filtered(_) => {
+                Parsed::Filtered { .. } => {
                     dropped += 1;
                     None
                 }

@@ -486,20 +486,7 @@ impl Ingest {
                         return;
                     }
                 }
-                if time_unparsed {
-                    let previous = self
-                        .router
-                        .counters
-                        .time_unparsed
-                        .fetch_add(1, Ordering::Relaxed);
-                    if previous == 0 {
-                        tracing::warn!(
-                            file = origin.name,
-                            line = origin.line,
-                            "a time field holds no parsable time; using the ingest time (the event keeps the original value; further cases are only counted)"
-                        );
-                    }
-                }
+                self.count_time_unparsed(origin, time_unparsed);
             }
             Parsed::Rejected(kind, reason) => self.reject(origin, kind, &reason, line),
             Parsed::Unfit { filter, fields } => {
@@ -511,10 +498,34 @@ impl Ingest {
                 self.reject(origin, Reject::Required, &reason, line);
             }
             // Neither an event nor an error: counted, never dead-lettered.
-            Parsed::Filtered(filter) => {
+            Parsed::Filtered {
+                filter,
+                time_unparsed,
+            } => {
                 Counters::add(&self.parsing.counts[filter].dropped, 1);
                 Counters::add(&self.router.counters.filtered, 1);
+                self.count_time_unparsed(origin, time_unparsed);
             }
+        }
+    }
+
+    /// Counts an event judged by its ingest time because its time field held no time
+    /// (kept, or dropped by a filter that may have judged that time): the first is said.
+    fn count_time_unparsed(&self, origin: Origin<'_>, time_unparsed: bool) {
+        if !time_unparsed {
+            return;
+        }
+        let previous = self
+            .router
+            .counters
+            .time_unparsed
+            .fetch_add(1, Ordering::Relaxed);
+        if previous == 0 {
+            tracing::warn!(
+                file = origin.name,
+                line = origin.line,
+                "a time field holds no parsable time; using the ingest time (the event keeps the original value; further cases are only counted)"
+            );
         }
     }
 

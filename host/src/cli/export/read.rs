@@ -244,7 +244,7 @@ impl Lines<'_> {
                 );
                 self.reject(&origin, reason, bytes);
             }
-            Parsed::Filtered(_) => {
+            Parsed::Filtered { .. } => {
                 tally.events.fetch_add(1, Ordering::Relaxed);
                 tally.filtered.fetch_add(1, Ordering::Relaxed);
             }
