@@ -49,6 +49,15 @@ async fn with_signing_key() -> Harness {
     let harness = Harness::new();
     let keygen = harness.sluice(&["keygen", "key.pem"], &[]).await;
     assert!(keygen.status.success(), "{}", transcript(&keygen));
+    let mode = |name: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(harness.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!((mode("key.pem"), mode("key.pem.pub")), (0o600, 0o644));
     harness
 }
 

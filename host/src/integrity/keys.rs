@@ -22,7 +22,7 @@ pub fn verifying_key(path: &Path) -> Result<VerifyingKey> {
 }
 
 /// Writes a new key pair: the private key to `private` (made new, 0600), the public key
-/// beside it with `.pub` added.
+/// beside it with `.pub` added (0644).
 pub fn generate(private: &Path) -> Result<std::path::PathBuf> {
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut seed[..]).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
@@ -50,16 +50,23 @@ pub fn generate(private: &Path) -> Result<std::path::PathBuf> {
             path.display()
         );
     }
-    for (path, text) in [
-        (private, pem.as_str()),
-        (public_path.as_path(), public.as_str()),
+    // The public key is for whoever verifies: readable by all, as ssh-keygen leaves one,
+    // whatever the umask.
+    for (path, text, mode) in [
+        (private, pem.as_str(), crate::private_fs::FILE_MODE),
+        (public_path.as_path(), public.as_str(), 0o644),
     ] {
         use std::io::Write;
-        crate::private_fs::options()
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .mode(mode)
             .write(true)
             .create_new(true)
             .open(path)
-            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .and_then(|mut file| {
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                file.write_all(text.as_bytes())
+            })
             .with_context(|| {
                 format!(
                     "cannot write {} (an existing file is never replaced)",
