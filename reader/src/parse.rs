@@ -16,7 +16,7 @@ use std::sync::Arc;
 use sluice_filter::{Event, Policy};
 
 use super::scan::{Captured, Wanted};
-use super::select::Slotted;
+use super::select::{FieldSlots, Slotted};
 use super::{normalize, scan, time};
 
 /// One parsed event of a chunk: where its JSON lies, its time and its id.
@@ -133,9 +133,9 @@ impl ChunkBuilder {
 
 #[derive(Debug, Clone)]
 pub struct LineParser {
-    /// The time fields (slots `0..time_fields`), then each filter's fields.
+    /// The time fields, then each filter's fields.
     wanted: Wanted,
-    time_fields: usize,
+    time_fields: Vec<FieldSlots>,
     filters: Slotted,
     bounds: TimeBounds,
     /// How deep objects and arrays may nest.
@@ -175,14 +175,23 @@ impl LineParser {
         bounds: TimeBounds,
         max_depth: u32,
     ) -> Self {
-        let mut paths: Vec<Vec<String>> = time_fields.iter().map(|f| vec![f.clone()]).collect();
+        let mut wanted = Wanted::default();
+        let mut named = std::collections::HashSet::new();
+        let time_fields = time_fields
+            .into_iter()
+            .filter(|field| named.insert(field.clone()))
+            .map(|field| {
+                let path: Vec<String> = field.split('.').map(str::to_owned).collect();
+                FieldSlots::of(&path, &mut wanted)
+            })
+            .collect();
         let mut slotted = Slotted::default();
         for policy in filters {
-            slotted.add(policy, &mut paths);
+            slotted.add(policy, &mut wanted);
         }
         LineParser {
-            wanted: Wanted::new(&paths),
-            time_fields: time_fields.len(),
+            wanted,
+            time_fields,
             filters: slotted,
             bounds,
             max_depth,
@@ -242,13 +251,17 @@ impl LineParser {
         };
         // The first field in the configured order that holds a time; one that is null
         // or garbage gives way to the next.
-        let times = &scanned.captured[..self.time_fields];
+        let times = || {
+            self.time_fields
+                .iter()
+                .filter_map(|field| field.value(&scanned.captured))
+        };
         let latest_ms = now_ms.saturating_add(self.bounds.max_future_ms);
-        let parsed_time = times.iter().flatten().find_map(|value| {
+        let parsed_time = times().find_map(|value| {
             time::parse(value).filter(|ms| (self.bounds.earliest_ms..=latest_ms).contains(ms))
         });
         let time_ms = parsed_time.unwrap_or(now_ms);
-        let time_unparsed = times.iter().any(Option::is_some) && parsed_time.is_none();
+        let time_unparsed = parsed_time.is_none() && times().next().is_some();
         // A key written twice keeps its last value: the event as it is kept is what the
         // policies see (a `search` of the first value would judge text no one receives).
         let normalized = match scanned.has_duplicate_keys {
@@ -570,6 +583,74 @@ mod tests {
         assert_eq!(
             chunk.data, r#"{"timestamp": "not a date"}"#,
             "the original value is kept"
+        );
+    }
+
+    /// Each field had one slot per place it was named: a time field a policy also read
+    /// lost its value (every event took the ingest time), and of two policies reading
+    /// one field the first saw it missing.
+    #[test]
+    fn a_field_named_by_the_time_fields_and_by_policies_is_read_for_each() {
+        let policy = |text: &str| Arc::new(Policy::parse(text).unwrap());
+        let parser = LineParser::with_filters(
+            vec!["ts".into(), "event.created".into(), "ts".into()],
+            vec![
+                policy("[drop]\nfield = \"ts\"\nlt = 3"),
+                policy("[require]\nfields = [\"tenant\", \"actor.id\"]"),
+                policy("[keep]\nfield = \"tenant\"\nne = \"other\""),
+            ],
+            TimeBounds::default(),
+            128,
+        );
+        let mut chunk = ChunkBuilder::default();
+        let now = 1_800_000_000_000;
+        let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, now, &mut chunk);
+        let kept = r#"{"ts":1763625603,"tenant":"t","actor":{"id":"a"}}"#;
+        assert_eq!(
+            parse(kept),
+            Parsed::Event {
+                time_unparsed: false
+            }
+        );
+        assert_eq!(
+            parse(r#"{"ts":1,"tenant":"t","actor":{"id":"a"}}"#),
+            Parsed::Filtered {
+                filter: 0,
+                time_unparsed: false
+            }
+        );
+        assert_eq!(
+            parse(r#"{"ts":1763625603,"tenant":"other","actor":{"id":"a"}}"#),
+            Parsed::Filtered {
+                filter: 2,
+                time_unparsed: false
+            }
+        );
+        // A dotted name is first one key of the top level, then a path, as modules read
+        // a field; so for a time field.
+        let dotted = r#"{"event":{"created":"2026-01-01T00:00:00Z"},"tenant":"t","actor.id":"a"}"#;
+        assert_eq!(
+            parse(dotted),
+            Parsed::Event {
+                time_unparsed: false
+            }
+        );
+        assert_eq!(
+            parse(r#"{"ts":1763625603,"tenant":"t","actor.id":null,"actor":{"id":"a"}}"#),
+            Parsed::Unfit {
+                filter: 1,
+                fields: vec!["actor.id".into()]
+            },
+            "the top level's key first, null as it is"
+        );
+        let times: Vec<(i64, bool)> = chunk
+            .events
+            .iter()
+            .map(|e| (e.time_ms, e.ingest_time))
+            .collect();
+        assert_eq!(
+            times,
+            [(1_763_625_603_000, false), (1_767_225_600_000, false)]
         );
     }
 

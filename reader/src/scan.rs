@@ -65,26 +65,37 @@ fn length_bit(name: &str) -> u64 {
 }
 
 impl Wanted {
-    /// Wants each path (keys from the top level down); path `i` fills slot `i`.
+    /// Wants each path (keys from the top level down), all different: path `i` fills
+    /// slot `i`.
     pub fn new(paths: &[Vec<String>]) -> Self {
         let mut wanted = Wanted::default();
-        for (slot, path) in paths.iter().enumerate() {
-            let mut node = &mut wanted.root;
-            for key in path {
-                let at = match node.children.iter().position(|(name, _)| name == key) {
-                    Some(at) => at,
-                    None => {
-                        node.children.push((key.clone(), Node::default()));
-                        node.lengths |= length_bit(key);
-                        node.children.len() - 1
-                    }
-                };
-                node = &mut node.children[at].1;
-            }
-            node.slot = Some(slot);
+        for (i, path) in paths.iter().enumerate() {
+            let slot = wanted.slot(path);
+            debug_assert_eq!(slot, i, "a path wanted twice");
         }
-        wanted.slots = paths.len();
         wanted
+    }
+
+    /// Wants `path`: the slot its value fills, the one it had if it was wanted already
+    /// (a value fills one slot: the time field a policy also reads, or a field two
+    /// policies read, is one slot).
+    pub fn slot(&mut self, path: &[String]) -> usize {
+        let mut node = &mut self.root;
+        for key in path {
+            let at = match node.children.iter().position(|(name, _)| name == key) {
+                Some(at) => at,
+                None => {
+                    node.children.push((key.clone(), Node::default()));
+                    node.lengths |= length_bit(key);
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[at].1;
+        }
+        *node.slot.get_or_insert_with(|| {
+            self.slots += 1;
+            self.slots - 1
+        })
     }
 }
 

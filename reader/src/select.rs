@@ -9,18 +9,47 @@ use sluice_filter::{Event, Number, Policy, Value};
 
 use super::scan::{self, Captured, Wanted};
 
-/// Policies, each with the scan slot of its first field.
+/// Policies, each with the scan slots of its fields.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slotted {
-    policies: Vec<(Arc<Policy>, usize)>,
+    policies: Vec<(Arc<Policy>, Vec<FieldSlots>)>,
+}
+
+/// Where a scan captures one field named by a dotted path: as modules read a field,
+/// the whole path is first a key of the event's top level (`"actor.id"`), then keys
+/// through nested objects.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldSlots {
+    whole: Option<usize>,
+    nested: usize,
+}
+
+impl FieldSlots {
+    /// The field at `path` (its keys), captured by `wanted`.
+    pub(crate) fn of(path: &[String], wanted: &mut Wanted) -> FieldSlots {
+        FieldSlots {
+            whole: (path.len() > 1).then(|| wanted.slot(&[path.join(".")])),
+            nested: wanted.slot(path),
+        }
+    }
+
+    /// The field's value in `captured`.
+    pub(crate) fn value<'c>(&self, captured: &'c [Option<Captured>]) -> Option<&'c Captured> {
+        self.whole
+            .and_then(|whole| captured[whole].as_ref())
+            .or(captured[self.nested].as_ref())
+    }
 }
 
 impl Slotted {
-    /// Adds `policy`, whose fields take the next slots of `paths`.
-    pub(crate) fn add(&mut self, policy: Arc<Policy>, paths: &mut Vec<Vec<String>>) {
-        let first = paths.len();
-        paths.extend(policy.paths().iter().cloned());
-        self.policies.push((policy, first));
+    /// Adds `policy`, whose fields `wanted` captures.
+    pub(crate) fn add(&mut self, policy: Arc<Policy>, wanted: &mut Wanted) {
+        let fields = policy
+            .paths()
+            .iter()
+            .map(|path| FieldSlots::of(path, wanted))
+            .collect();
+        self.policies.push((policy, fields));
     }
 
     /// Each policy with the values of its fields in `captured`.
@@ -28,11 +57,10 @@ impl Slotted {
         &self,
         captured: &'c [Option<Captured>],
     ) -> impl Iterator<Item = (&Policy, Vec<Option<Value<'c>>>)> {
-        self.policies.iter().map(move |(policy, first)| {
-            let fields = &captured[*first..*first + policy.paths().len()];
+        self.policies.iter().map(move |(policy, fields)| {
             let values = fields
                 .iter()
-                .map(|field| field.as_ref().map(filter_value))
+                .map(|field| field.value(captured).map(filter_value))
                 .collect();
             (policy.as_ref(), values)
         })
@@ -79,21 +107,21 @@ impl Selector {
         routing: impl IntoIterator<Item = Arc<Policy>>,
         max_depth: u32,
     ) -> Option<Selector> {
-        let mut paths = Vec::new();
+        let mut wanted = Wanted::default();
         let mut routes = Slotted::default();
         for policy in routing.into_iter().filter(|policy| policy.routes()) {
-            routes.add(policy, &mut paths);
+            routes.add(policy, &mut wanted);
         }
         let mut own = Slotted::default();
         if let Some(policy) = filter {
-            own.add(policy, &mut paths);
+            own.add(policy, &mut wanted);
         }
         if routes.policies.is_empty() && own.policies.is_empty() {
             return None;
         }
         Some(Selector {
             destination: destination.to_owned(),
-            wanted: Wanted::new(&paths),
+            wanted,
             routing: routes,
             filter: own,
             max_depth,

@@ -548,3 +548,52 @@ fields = ["tenant_id"]
         "{stderr}"
     );
 }
+
+/// A field read by a time field and by two policies is read for each: the policies read
+/// their values, and every event keeps its own time. (Each field had one slot per
+/// place it was named: the last took it, so the first policy saw every tenant missing
+/// and dead-lettered every event, and a policy reading `timestamp` made every event
+/// take its ingest time.) A dotted name is a key of the top level before it is a path.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_read_by_a_time_field_and_two_policies_is_read_for_each() {
+    let harness = Harness::new();
+    let lines = (0..30u64).map(|n| {
+        let tenant = match n % 3 {
+            0 => r#","tenant":"acme""#,
+            1 => r#","tenant":"beta""#,
+            _ => r#","actor.tenant":"acme""#,
+        };
+        format!(r#"{{"n":{n},"timestamp":"2026-11-01T00:00:{n:02}Z"{tenant}}}"#)
+    });
+    crate::support::append_lines(&harness.path("data/audit.jsonl"), lines);
+    harness.write("filters/tenant.toml", "[require]\nfields = [\"tenant\"]\n");
+    harness.write(
+        "filters/beta.toml",
+        "[drop]\nany = [{ field = \"tenant\", eq = \"beta\" }, { field = \"timestamp\", prefix = \"2025\" }, { field = \"actor.tenant\", eq = \"acme\" }]\n",
+    );
+    harness.config(&format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\
+         [[filters]]\nname = \"beta\"\npolicy = \"filters/beta.toml\"\n\
+         [[filters]]\nname = \"tenant\"\npolicy = \"filters/tenant.toml\"\n{}",
+        capture_destination("siem", "")
+    ));
+    let output = harness.run_ok(&[]).await;
+    let mut times = Vec::new();
+    for entry in std::fs::read_dir(harness.path("captured-siem")).unwrap() {
+        let request = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let body = request.split_once("\r\n\r\n").unwrap().1;
+        for envelope in serde_json::Deserializer::from_str(body).into_iter::<Value>() {
+            let envelope = envelope.unwrap();
+            let n = envelope["event"]["n"].as_u64().unwrap();
+            times.push((n, envelope["time"].as_f64().unwrap()));
+        }
+    }
+    times.sort_by_key(|(n, _)| *n);
+    let expected: Vec<(u64, f64)> = (0..30)
+        .filter(|n| n % 3 == 0)
+        .map(|n| (n, 1_793_491_200.0 + n as f64))
+        .collect();
+    assert_eq!(times, expected, "{}", transcript(&output));
+    assert_eq!(summary_figure(&output, "filtered"), 20);
+    assert_eq!(summary_figure(&output, "time_unparsed"), 0);
+}
