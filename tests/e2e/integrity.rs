@@ -236,16 +236,22 @@ async fn an_event_with_a_member_of_the_chain_is_refused_and_a_file_read_once_is_
     let harness = with_signing_key().await;
     harness.write(
         "data/audit.jsonl",
-        "{\"n\":1}\n{\"sluice_seq\":999,\"n\":2}\n{\"n\":3,\"note\":{\"sluice_seq\":1}}\n",
+        // The last one's key is `sluice_stream` to any reader (a hostile run: accepted,
+        // it made its copy hold two).
+        "{\"n\":1}\n{\"sluice_seq\":999,\"n\":2}\n{\"n\":3,\"note\":{\"sluice_seq\":1}}\n{\"sluice\\u005fstream\":\"ffffffffffffffff\",\"n\":4}\n",
     );
     harness.config(
         "data_dir = \"state\"\n[integrity]\nchain = \"sha256\"\nsigning_key = { file = \"key.pem\" }\n\n[[sources]]\ntype = \"file\"\npaths = [\"data/audit.jsonl\"]\n\n[[destinations]]\nname = \"c\"\nmodule = \"http\"\nendpoint = \"capture:captured\"\n",
     );
     let output = harness.run_expecting(3, &[]).await;
     let dead = harness.dead_letters();
-    assert_eq!(dead.len(), 1, "{}", transcript(&output));
+    assert_eq!(dead.len(), 2, "{}", transcript(&output));
     assert!(
-        dead[0]["reason"].as_str().unwrap().contains("`sluice_seq`"),
+        dead[0]["reason"].as_str().unwrap().contains("`sluice_seq`")
+            && dead[1]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("`sluice_stream`"),
         "{dead:?}"
     );
     // The webhook puts its `sluice` enrichment first; the file, read to its end, has its

@@ -139,11 +139,12 @@ fn same_chain_as_before(data_dir: &std::path::Path, hasher: &Hasher) -> Result<(
     }
 }
 
-/// The first of the chain's members that `event` (a JSON object) has at its top level.
+/// The first of the chain's members that `event` (a JSON object) has at its top level,
+/// its key written plain or with escapes (`sluice\u005fstream`), as a reader decodes it.
 fn own_member(event: &str) -> Option<&'static str> {
     const MEMBERS: [&str; 3] = [chain::STREAM_KEY, chain::SEQ_KEY, chain::CHAIN_KEY];
     // Most events do not name them at all: the text is looked into only when one might.
-    if !event.contains("\"sluice_") {
+    if !event.contains("\"sluice_") && !event.contains("\\u") {
         return None;
     }
     let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(event).ok()?;

@@ -218,7 +218,7 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
                 }
             );
         }
-        let (findings, summary) = check(copy, public_key.as_ref());
+        let (findings, summary) = check(copy, hasher.name(), public_key.as_ref());
         let source = copy
             .digests
             .first()
@@ -251,6 +251,12 @@ pub fn verify(options: &Options) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         tampered += findings.len();
+    }
+    if !unreadable.is_empty() {
+        say(format!(
+            "{} objects of the copy look like Sluice's and cannot be read (above, of no stream): TAMPERED",
+            unreadable.len()
+        ));
     }
     if public_key.is_none() {
         say("note: without --public-key, the digests' signatures are not checked and events no digest covers are not reported: anyone could have made the chain again".into());
@@ -404,6 +410,15 @@ fn take(
                 Some(stream) => stream,
                 None => streams.entry(found.stream.clone()).or_default(),
             };
+            if let Some(key) = shadowed(&object[1..member], &found.original) {
+                stream.findings.push(Finding {
+                    at: at.clone(),
+                    seq: found.seq,
+                    what: format!(
+                        "a member `{key}` before the chain's, which the event also has: a reader that takes the first would see a value the chain does not cover"
+                    ),
+                });
+            }
             stream.add(found, at.clone(), checking);
         }),
         _ => digest(object).map(|digest| {
@@ -428,6 +443,23 @@ fn take(
     }
 }
 
+/// A key of `before` (the members a module put ahead of the chain's, such as its
+/// enrichment, with their commas) that the chained event `original` has too.
+fn shadowed(before: &str, original: &str) -> Option<String> {
+    type Keys = HashMap<String, serde::de::IgnoredAny>;
+    let before = before.trim_end().strip_suffix(',')?;
+    let before: Keys = serde_json::from_str(&format!("{{{before}}}")).ok()?;
+    // The event is parsed only when it might have one: a key it has is in its text,
+    // quoted, unless written with escapes.
+    let written =
+        |key: &String| key.contains(['"', '\\']) || original.contains(&format!("\"{key}\""));
+    if !original.contains("\\u") && !before.keys().any(written) {
+        return None;
+    }
+    let original: Keys = serde_json::from_str(original).ok()?;
+    before.into_keys().find(|key| original.contains_key(key))
+}
+
 const STREAM_MEMBER: &str = "sluice_stream";
 const DIGEST_MEMBER: &str = "sluice_digest";
 const MEMBERS: [&str; 2] = [STREAM_MEMBER, DIGEST_MEMBER];
@@ -440,9 +472,10 @@ fn digest(object: &str) -> Option<(Body, String, Option<String>)> {
     Some((body, signed, digest.signature))
 }
 
-/// What is wrong with one stream's copy, and a summary of it.
+/// What is wrong with one stream's copy, of a `chain` chain, and a summary of it.
 fn check(
     copy: &StreamCopy,
+    chain: &str,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
 ) -> (Vec<Finding>, String) {
     let mut findings = copy.findings.clone();
@@ -466,7 +499,7 @@ fn check(
         }
         expected = seq + 1;
     }
-    check_digests(copy, public_key, &mut findings);
+    check_digests(copy, chain, public_key, &mut findings);
     let summary = match (seqs.first(), seqs.last()) {
         (Some(low), Some(high)) => format!(
             "seqs {low} to {high}, {} events, {} found twice (redelivered), {} digests",
@@ -480,11 +513,64 @@ fn check(
     (findings, summary)
 }
 
+/// What is wrong with where `body`, one of the `signed` digests of a `chain` stream,
+/// stands: it must cover seqs, of its stream's chain, and follow the digest that ends at
+/// the seq before its first, which its `previous_signature` names (a stream's first
+/// signed digest names none, or one made without a key; whether a digest ends there is
+/// known when the copy has it).
+fn out_of_place(
+    body: &Body,
+    chain: &str,
+    signed: &[&Digest],
+    ending_at: &HashMap<u64, Vec<&Digest>>,
+) -> Option<String> {
+    if body.chain != chain {
+        return Some(format!(
+            "a digest of a {} chain in a stream checked as {chain}",
+            body.chain
+        ));
+    }
+    if body.first_seq == 0 || body.first_seq > body.last_seq {
+        return Some(format!(
+            "a digest of no seqs: {} to {}",
+            body.first_seq, body.last_seq
+        ));
+    }
+    let previous = body.previous_signature.as_ref()?;
+    if body.first_seq == 1 {
+        return Some("the stream's first digest (from seq 1) names a previous one".into());
+    }
+    let named = signed
+        .iter()
+        .find(|d| d.signature.as_ref() == Some(previous));
+    if let Some(named) = named
+        && named.body.last_seq + 1 != body.first_seq
+    {
+        return Some(format!(
+            "a digest that does not follow the one it names (line {}): that one ends at seq {}, this one starts at seq {}",
+            named.at.line, named.body.last_seq, body.first_seq
+        ));
+    }
+    let before = ending_at.get(&(body.first_seq - 1))?;
+    match before
+        .iter()
+        .any(|b| b.signature.as_ref() == Some(previous))
+    {
+        true => None,
+        false => Some(format!(
+            "a digest that does not follow the one at line {} (its previous_signature is no digest's ending at seq {})",
+            before[0].at.line,
+            body.first_seq - 1
+        )),
+    }
+}
+
 /// Each digest's signature, its link to the one before, the chain it pins, and whether
 /// another says otherwise of the same seq (a fork: a stream chained twice from one
 /// point, which Sluice never does, by a crash or a restored `data_dir` either).
 fn check_digests(
     copy: &StreamCopy,
+    chain: &str,
     public_key: Option<&ed25519_dalek::VerifyingKey>,
     findings: &mut Vec<Finding>,
 ) {
@@ -537,24 +623,8 @@ fn check_digests(
                 ),
             );
         }
-        let before = body
-            .first_seq
-            .checked_sub(1)
-            .and_then(|seq| ending_at.get(&seq));
-        if let Some(before) = before
-            && !before
-                .iter()
-                .any(|b| b.signature == body.previous_signature)
-        {
-            flag(
-                findings,
-                digest,
-                format!(
-                    "a digest that does not follow the one at line {} (its previous_signature is no digest's ending at seq {})",
-                    before[0].at.line,
-                    body.first_seq - 1
-                ),
-            );
+        if let Some(wrong) = out_of_place(body, chain, &signed, &ending_at) {
+            flag(findings, digest, wrong);
         }
         match by_seq.get(&body.last_seq) {
             Some(event) if hex::encode(event.chain) != body.last_chain => flag(
@@ -653,7 +723,7 @@ mod tests {
             &mut unreadable,
         );
         assert!(unreadable.is_empty());
-        let (findings, summary) = check(&streams["0123456789abcdef"], None);
+        let (findings, summary) = check(&streams["0123456789abcdef"], "sha256", None);
         let said = findings
             .iter()
             .map(|f| format!("seq {} line {}: {}", f.seq, f.at.line, f.what))
@@ -706,6 +776,25 @@ mod tests {
         };
         collect(&holder, (0, &checking), &mut streams, &mut unreadable);
         assert_eq!(streams["0123456789abcdef"].events.len(), 1);
+    }
+
+    /// From a hostile run: a member put ahead of the chain's that the event has too was
+    /// taken, and a reader that keeps the first of two would read it instead.
+    #[test]
+    fn a_member_ahead_of_the_chain_that_the_event_also_has_is_found() {
+        let events = chained(2);
+        let with_ahead = |event: &str, ahead: &str| event.replacen('{', &format!("{{{ahead},"), 1);
+        let copy = [
+            with_ahead(&events[0], r#""sluice":{"host":"h"}"#),
+            with_ahead(&events[1], r#""sluice":{"host":"h"}, "n" :0"#),
+        ];
+        let (findings, _) = findings_of(&copy);
+        assert_eq!(
+            findings,
+            [
+                "seq 2 line 2: a member `n` before the chain's, which the event also has: a reader that takes the first would see a value the chain does not cover"
+            ]
+        );
     }
 
     #[test]
@@ -785,7 +874,11 @@ mod tests {
                 &mut unreadable,
             );
             assert!(unreadable.is_empty());
-            let (findings, _) = check(&streams["0123456789abcdef"], Some(&key.verifying_key()));
+            let (findings, _) = check(
+                &streams["0123456789abcdef"],
+                "sha256",
+                Some(&key.verifying_key()),
+            );
             findings
                 .iter()
                 .map(|f| format!("line {}: {}", f.at.line, f.what))
@@ -814,13 +907,56 @@ mod tests {
         );
         // A digest that follows the fork, beside the digests of the stream's own chain.
         let (after_fork, _) = digest_of(&key, (4, 5), &chain_of(5), Some(&fork_signature), 5);
-        let findings = check_with_key(&[first, after_fork]);
+        let findings = check_with_key(&[first.clone(), after_fork]);
         assert!(
             findings
                 .iter()
                 .any(|f| f.starts_with("line 2: a digest that does not follow the one at line 1")),
             "{findings:?}"
         );
+
+        // From a hostile run: a digest naming one that does not end at the seq before its
+        // first (overlapping it, or leaving a gap), one of no seqs, and one of another
+        // chain were all taken.
+        let (_, first_signature) = digest_of(&key, (1, 3), &chain_of(3), None, 1);
+        let mut copy = events.clone();
+        copy.push(first.clone());
+        let placed = |digest: String| {
+            let mut copy = copy.clone();
+            copy.push(digest);
+            // The digest's finding; a gap leaves seqs unproven besides.
+            let findings = check_with_key(&copy);
+            let of_it: Vec<&String> = findings
+                .iter()
+                .filter(|f| f.starts_with("line 7:"))
+                .collect();
+            assert_eq!(of_it.len(), 1, "{findings:?}");
+            of_it[0].clone()
+        };
+        let (overlapping, _) = digest_of(&key, (2, 5), &chain_of(5), Some(&first_signature), 5);
+        assert!(
+            placed(overlapping).starts_with(
+                "line 7: a digest that does not follow the one it names (line 6): that one ends at seq 3, this one starts at seq 2"
+            )
+        );
+        let (gap, _) = digest_of(&key, (5, 5), &chain_of(5), Some(&first_signature), 5);
+        assert!(placed(gap).contains("that one ends at seq 3, this one starts at seq 5"));
+        let (none, _) = digest_of(&key, (5, 4), &chain_of(4), Some(&first_signature), 5);
+        assert!(placed(none).starts_with("line 7: a digest of no seqs: 5 to 4"));
+        let (other_chain, _) = digest_of(&key, (4, 5), &chain_of(5), Some(&first_signature), 5);
+        let other_chain = other_chain.replace(r#""chain":"sha256""#, r#""chain":"hmac-sha256""#);
+        let other_chain = resigned(&key, &other_chain);
+        assert!(placed(other_chain).starts_with("line 7: a digest of a hmac-sha256 chain"));
+    }
+
+    /// `digest`, its body signed again by `key`.
+    fn resigned(key: &ed25519_dalek::SigningKey, digest: &str) -> String {
+        use ed25519_dalek::Signer;
+        let parsed: DigestEvent<'_> = serde_json::from_str(digest).unwrap();
+        let body = parsed.sluice_digest.get();
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(key.sign(body.as_bytes()).to_bytes());
+        format!(r#"{{"sluice_digest":{body},"signature":"{signature}"}}"#)
     }
 
     #[test]

@@ -41,9 +41,10 @@ enum Held {
         end: u64,
         line: usize,
     },
-    /// An object with a member, let go of for its size.
+    /// An object with a member, or a string that is no key, let go of for its size.
     TooLarge {
         line: usize,
+        what: &'static str,
     },
 }
 
@@ -111,8 +112,17 @@ impl Scanner {
         let from = self.base + self.held.len() as u64;
         self.held.extend_from_slice(piece);
         let mut ready = Vec::new();
-        for (i, &b) in piece.iter().enumerate() {
-            self.step(from + i as u64, b, &mut ready);
+        let mut i = 0;
+        while i < piece.len() {
+            // Most bytes are inside strings, where only three matter.
+            if self.string.is_some() && !self.escaped {
+                match memchr::memchr3(b'"', b'\\', b'\n', &piece[i..]) {
+                    Some(skipped) => i += skipped,
+                    None => break,
+                }
+            }
+            self.step(from + i as u64, piece[i], &mut ready);
+            i += 1;
         }
         self.let_go(&mut ready);
         self.emit(ready, found);
@@ -152,15 +162,19 @@ impl Scanner {
     fn step(&mut self, at: u64, b: u8, ready: &mut Vec<Held>) {
         if let Some(string) = self.string {
             match (self.escaped, b) {
+                // A line break ends a string, escaped or not (JSON has none in one), so
+                // that a stray quote or backslash outside JSON does not hide what
+                // follows.
+                (_, b'\n') => {
+                    self.string = None;
+                    self.escaped = false;
+                }
                 (true, _) => self.escaped = false,
                 (false, b'\\') => self.escaped = true,
                 (false, b'"') => {
                     self.string = None;
                     self.closed = Some((string, at));
                 }
-                // A line break ends a string, so that a stray quote outside JSON does
-                // not hide what follows.
-                (false, b'\n') => self.string = None,
                 _ => {}
             }
             if b == b'\n' {
@@ -201,12 +215,39 @@ impl Scanner {
     /// A string from `string.start` to the quote at `end`, a key when `is_key`.
     fn string_closed(&mut self, string: Str, end: u64, is_key: bool, ready: &mut Vec<Held>) {
         if !string.held {
+            // Let go of for its size: what it holds is not read, and that is said,
+            // unless it is content of an event or digest (said already, if too large).
+            let in_one = self.open.iter().any(|open| {
+                matches!(
+                    open,
+                    Open::Object {
+                        member: Some(_),
+                        ..
+                    }
+                )
+            });
+            if !is_key && !in_one {
+                let what = "a string";
+                self.hold(
+                    Held::TooLarge {
+                        line: string.line,
+                        what,
+                    },
+                    ready,
+                );
+            }
             return;
         }
         let text = &self.held[(string.start - self.base) as usize..=(end - self.base) as usize];
         let content = &text[1..text.len() - 1];
         if is_key {
-            let key = self.keys.iter().find(|k| k.as_bytes() == content);
+            // Compared as a reader decodes it: `sluice\u005fstream` is one of the keys.
+            let decoded: Option<String> = match memchr::memchr(b'\\', content) {
+                Some(_) => serde_json::from_slice(text).ok(),
+                None => None,
+            };
+            let key = decoded.as_deref().map_or(content, str::as_bytes);
+            let key = self.keys.iter().find(|k| k.as_bytes() == key);
             if let (Some(Open::Object { member, .. }), Some(key)) = (self.open.last_mut(), key)
                 && member.is_none()
             {
@@ -214,11 +255,9 @@ impl Scanner {
             }
             return;
         }
-        let holds_one = content.starts_with(b"{")
-            && self.keys.iter().any(|k| {
-                memchr::memmem::find(content, format!("\\\"{k}\\\":").as_bytes()).is_some()
-            });
-        if holds_one {
+        // Any string that could hold an object as text is read as text, wherever the
+        // object starts in it and however its keys are written.
+        if memchr::memchr(b'{', content).is_some() {
             let held = Held::Text {
                 start: string.start,
                 end: end + 1,
@@ -254,7 +293,10 @@ impl Scanner {
             ),
             // Let go of when it grew too large: what was found inside was handed up
             // then.
-            (Some(_), false) => ready.push(Held::TooLarge { line }),
+            (Some(_), false) => ready.push(Held::TooLarge {
+                line,
+                what: "an object with a member Sluice writes",
+            }),
         }
     }
 
@@ -311,10 +353,10 @@ impl Scanner {
         };
         for held in ready {
             match held {
-                Held::TooLarge { line } => found(Found::Unreadable {
+                Held::TooLarge { line, what } => found(Found::Unreadable {
                     line,
                     why: format!(
-                        "an object larger than {} bytes with a member Sluice writes: not read as an event or digest",
+                        "{what} larger than {} bytes: not read for the events or digests it may hold",
                         self.largest
                     ),
                 }),
@@ -441,7 +483,7 @@ mod tests {
         // The wrapper, let go of, turned out to have a member: not read, and said.
         assert_eq!(
             found[20_000],
-            "unreadable 1 an object larger than 10000 bytes with a member Sluice writes: not read as an event or digest"
+            "unreadable 1 an object with a member Sluice writes larger than 10000 bytes: not read for the events or digests it may hold"
         );
 
         // One event larger than the largest: not read, and said.
@@ -453,8 +495,43 @@ mod tests {
         assert!(most < 2 * 10_000 + 4096, "held {most} bytes");
         assert_eq!(found.len(), 1);
         assert!(
-            found[0].starts_with("unreadable 1 an object larger than"),
+            found[0].starts_with("unreadable 1 an object with a member Sluice writes larger"),
             "{found:?}"
+        );
+
+        // A string too large to be read for the events it may hold as text: said, not
+        // passed over.
+        let text = format!("{{\"message\":\"{}\"}}\n", " ".repeat(30_000));
+        let (found, _) = found_in(&text, 4096, 10_000);
+        assert_eq!(
+            found,
+            [
+                "unreadable 1 a string larger than 10000 bytes: not read for the events or digests it may hold"
+            ]
+        );
+    }
+
+    /// From a hostile run: each of these hid an event from verify that a reader of the
+    /// copy would take.
+    #[test]
+    fn keys_are_compared_decoded_and_a_line_break_ends_any_string() {
+        let text = concat!(
+            r#"{"sluice\u005fstream":"s","n":1}"#,
+            "\n",
+            "\"\\\n",
+            r#"{"sluice_stream":"s","n":2}"#,
+            "\n",
+            r#"{"message":" {\"sluice_stream\":\"s\"}"}"#,
+            "\n",
+        );
+        let (found, _) = found_in(text, 1, LARGEST_OBJECT);
+        assert_eq!(
+            found,
+            [
+                r#"object 1 {"sluice\u00"#,
+                r#"object 3 {"sluice_str"#,
+                r#"text 4 " {\"sluice_"#
+            ]
         );
     }
 }
