@@ -16,6 +16,7 @@
 //! splitting on another list separator finds no new cell in it. That changes what such a cell
 //! says (`-5` in a text field becomes `'-5`; number values are never changed).
 
+use sluice_guest::json::Fields;
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
     Batch, BatchLimits, Compression, Enrichment, Event, FormatError, Formatted, HttpRequest,
@@ -25,6 +26,8 @@ use sluice_guest::{
 /// The CSV formatter of one destination.
 pub struct Csv {
     columns: Vec<Column>,
+    /// The event fields the columns hold, read in one pass over each event.
+    fields: Fields,
     /// The header row, written once.
     header: Option<Vec<u8>>,
     delimiter: u8,
@@ -37,8 +40,8 @@ pub struct Csv {
 
 /// What one column holds.
 enum Column {
-    /// A dotted path into the event.
-    Field(String),
+    /// A dotted path into the event: the index of its value among [`Csv::fields`].
+    Field(usize),
     EventId,
     Time,
     TimeSource,
@@ -49,7 +52,8 @@ enum Column {
 }
 
 impl Column {
-    fn named(name: &str) -> Result<Column, FormatError> {
+    /// The column `name`; an event field's path is added to `paths`.
+    fn named(name: &str, paths: &mut Vec<String>) -> Result<Column, FormatError> {
         Ok(match name {
             "sluice.event_id" => Column::EventId,
             "sluice.time" => Column::Time,
@@ -72,7 +76,10 @@ impl Column {
                     "a column has no name (two commas in a row, or one at an end?)",
                 ));
             }
-            path => Column::Field(path.to_owned()),
+            path => {
+                paths.push(path.to_owned());
+                Column::Field(paths.len() - 1)
+            }
         })
     }
 }
@@ -124,9 +131,10 @@ impl sluice_guest::Formatter for Csv {
             .split(',')
             .map(|name| name.trim().to_owned())
             .collect();
+        let mut paths = Vec::new();
         let columns = names
             .iter()
-            .map(|name| Column::named(name))
+            .map(|name| Column::named(name, &mut paths))
             .collect::<Result<Vec<_>, _>>()?;
         // `get`, not `text`: a blank value is a mistake to say, not the default.
         let delimiter = match settings.get("delimiter") {
@@ -142,6 +150,7 @@ impl sluice_guest::Formatter for Csv {
         };
         let mut csv = Csv {
             columns,
+            fields: Fields::new(paths),
             header: None,
             delimiter,
             neutralize: settings.flag("neutralize_formulas")?,
@@ -167,7 +176,11 @@ impl sluice_guest::Formatter for Csv {
     fn format(&self, batch: &Batch<'_>) -> Result<Formatted, FormatError> {
         let mut body = self.header.clone().unwrap_or_default();
         for event in batch.events() {
-            let cells = self.columns.iter().map(|column| self.cell(column, &event));
+            let values = self.fields.read(event.json());
+            let cells = self
+                .columns
+                .iter()
+                .map(|column| self.cell(column, &event, &values));
             self.row(&mut body, cells);
         }
         let (suffix, compression) = match self.gzip {
@@ -210,13 +223,14 @@ impl From<&str> for Cell {
 }
 
 impl Csv {
-    fn cell(&self, column: &Column, event: &Event<'_>) -> Cell {
+    /// What `column` holds for `event`, whose fields' values are `values`.
+    fn cell(&self, column: &Column, event: &Event<'_>, values: &[Option<&str>]) -> Cell {
         let text = |text: String| Cell {
             text,
             from_text: true,
         };
         match column {
-            Column::Field(path) => match sluice_guest::json::field_text(event.json(), path) {
+            Column::Field(index) => match values[*index] {
                 None | Some("null") => text(String::new()),
                 Some(quoted) if quoted.starts_with('"') => {
                     text(serde_json::from_str(quoted).unwrap_or_default())
