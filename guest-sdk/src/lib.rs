@@ -187,6 +187,35 @@ impl Formatted {
     }
 }
 
+impl Formatted {
+    /// The whole batch as one object, `body`: one object of an object store, which the
+    /// host names and this request's path (`/.jsonl`, `/.csv.gz`) ends; or one PUT to an
+    /// HTTP endpoint. How the `archive` and `csv` modules answer a batch.
+    pub fn one_object(
+        batch: &Batch<'_>,
+        extension: &str,
+        content_type: &str,
+        body: Payload,
+        gzip: bool,
+    ) -> Formatted {
+        let (path, compression) = match gzip {
+            true => (format!("/.{extension}.gz"), Compression::Gzip),
+            false => (format!("/.{extension}"), Compression::None),
+        };
+        Formatted {
+            requests: vec![Request::Http(HttpRequest {
+                method: "PUT".into(),
+                path,
+                headers: vec![("Content-Type".into(), content_type.into())],
+                body,
+                compression,
+                events: (0..batch.len() as u32).collect(),
+            })],
+            refused: Vec::new(),
+        }
+    }
+}
+
 impl AuthHeader {
     /// `Authorization: Bearer <token>`, the token the destination's `token` names.
     pub fn bearer() -> Self {

@@ -15,8 +15,8 @@
 use sluice_guest::enrich::Stamp;
 use sluice_guest::schema::Schema;
 use sluice_guest::{
-    Batch, BatchLimits, Compression, Enrichment, FormatError, Formatted, HttpRequest, HttpResponse,
-    Info, PayloadBuilder, Request, SentRequest, SettingDoc, Settings, Verdict,
+    Batch, BatchLimits, Enrichment, FormatError, Formatted, HttpResponse, Info, PayloadBuilder,
+    SentRequest, SettingDoc, Settings, Verdict,
 };
 
 /// The archive formatter of one destination.
@@ -68,21 +68,13 @@ impl sluice_guest::Formatter for Archive {
             }
             body.push(b"\n");
         }
-        let (suffix, compression) = match self.gzip {
-            true => ("/.jsonl.gz", Compression::Gzip),
-            false => ("/.jsonl", Compression::None),
-        };
-        Ok(Formatted {
-            requests: vec![Request::Http(HttpRequest {
-                method: "PUT".into(),
-                path: suffix.into(),
-                headers: vec![("Content-Type".into(), "application/x-ndjson".into())],
-                body: body.finish(),
-                compression,
-                events: (0..batch.len() as u32).collect(),
-            })],
-            ..Formatted::default()
-        })
+        Ok(Formatted::one_object(
+            batch,
+            "jsonl",
+            "application/x-ndjson",
+            body.finish(),
+            self.gzip,
+        ))
     }
 
     /// Asked only if the destination is an HTTP endpoint, which stores the object the
@@ -97,7 +89,7 @@ sluice_guest::export_formatter!(Archive);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_guest::Formatter;
+    use sluice_guest::{Compression, Formatter, Request};
 
     fn archive(settings: Vec<(String, String)>) -> Archive {
         let settings = Settings::new(settings, Archive::info().settings);

@@ -19,8 +19,8 @@
 use sluice_guest::json::Fields;
 use sluice_guest::time::rfc3339_utc;
 use sluice_guest::{
-    Batch, BatchLimits, Compression, Enrichment, Event, FormatError, Formatted, HttpRequest,
-    HttpResponse, Info, Request, SentRequest, SettingDoc, Settings, TimeSource, Verdict,
+    Batch, BatchLimits, Enrichment, Event, FormatError, Formatted, HttpResponse, Info, SentRequest,
+    SettingDoc, Settings, TimeSource, Verdict,
 };
 
 /// The CSV formatter of one destination.
@@ -183,21 +183,13 @@ impl sluice_guest::Formatter for Csv {
                 .map(|column| self.cell(column, &event, &values));
             self.row(&mut body, cells);
         }
-        let (suffix, compression) = match self.gzip {
-            true => ("/.csv.gz", Compression::Gzip),
-            false => ("/.csv", Compression::None),
-        };
-        Ok(Formatted {
-            requests: vec![Request::Http(HttpRequest {
-                method: "PUT".into(),
-                path: suffix.into(),
-                headers: vec![("Content-Type".into(), "text/csv; charset=utf-8".into())],
-                body: body.into(),
-                compression,
-                events: (0..batch.len() as u32).collect(),
-            })],
-            ..Formatted::default()
-        })
+        Ok(Formatted::one_object(
+            batch,
+            "csv",
+            "text/csv; charset=utf-8",
+            body.into(),
+            self.gzip,
+        ))
     }
 
     /// Asked only if the destination is an HTTP endpoint: any 2xx took the file.

@@ -1,4 +1,4 @@
-use sluice_guest::Formatter;
+use sluice_guest::{Formatter, Request};
 
 use super::*;
 
