@@ -710,7 +710,11 @@ mod tests {
             .collect()
     }
 
-    fn findings_of(lines: &[String]) -> (Vec<String>, String) {
+    /// What verify finds in the copy `lines` of the one stream, checked with `key`.
+    fn checked(
+        lines: &[String],
+        key: Option<&ed25519_dalek::VerifyingKey>,
+    ) -> (Vec<Finding>, String) {
         let checking = Checking {
             hasher: Hasher::Sha256,
             in_order: false,
@@ -723,7 +727,11 @@ mod tests {
             &mut unreadable,
         );
         assert!(unreadable.is_empty());
-        let (findings, summary) = check(&streams["0123456789abcdef"], "sha256", None);
+        check(&streams["0123456789abcdef"], "sha256", key)
+    }
+
+    fn findings_of(lines: &[String]) -> (Vec<String>, String) {
+        let (findings, summary) = checked(lines, None);
         let said = findings
             .iter()
             .map(|f| format!("seq {} line {}: {}", f.seq, f.at.line, f.what))
@@ -862,23 +870,7 @@ mod tests {
             event["sluice_chain"].as_str().unwrap().to_owned()
         };
         let check_with_key = |lines: &[String]| {
-            let checking = Checking {
-                hasher: Hasher::Sha256,
-                in_order: false,
-            };
-            let (mut streams, mut unreadable) = (BTreeMap::new(), Vec::new());
-            collect(
-                &lines.join("\n"),
-                (0, &checking),
-                &mut streams,
-                &mut unreadable,
-            );
-            assert!(unreadable.is_empty());
-            let (findings, _) = check(
-                &streams["0123456789abcdef"],
-                "sha256",
-                Some(&key.verifying_key()),
-            );
+            let (findings, _) = checked(lines, Some(&key.verifying_key()));
             findings
                 .iter()
                 .map(|f| format!("line {}: {}", f.at.line, f.what))
