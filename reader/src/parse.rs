@@ -65,6 +65,7 @@ pub enum Parsed {
     Unfit {
         filter: usize,
         fields: Vec<String>,
+        time_unparsed: bool,
     },
 }
 
@@ -249,6 +250,28 @@ impl LineParser {
                 return Parsed::Rejected(kind, reason);
             }
         };
+        // A key written twice keeps its last value: the event as it is kept is what the
+        // time fields and policies see, read again from it (a `search` of the first
+        // value, or `actor.id` inside an `actor` written over, would judge text no one
+        // receives).
+        let (normalized, scanned) = match scanned.has_duplicate_keys {
+            true => {
+                let normalized = normalize::dedupe_keys(text).and_then(|normalized| {
+                    let scanned = scan::scan(&normalized, &self.wanted, self.max_depth)?;
+                    Ok((normalized, scanned))
+                });
+                match normalized {
+                    Ok((normalized, scanned)) => (Some(normalized), scanned),
+                    Err(error) => {
+                        return Parsed::Rejected(
+                            Reject::NotJson,
+                            format!("cannot normalize repeated keys: {error}"),
+                        );
+                    }
+                }
+            }
+            false => (None, scanned),
+        };
         // The first field in the configured order that holds a time; one that is null
         // or garbage gives way to the next.
         let times = || {
@@ -262,20 +285,6 @@ impl LineParser {
         });
         let time_ms = parsed_time.unwrap_or(now_ms);
         let time_unparsed = parsed_time.is_none() && times().next().is_some();
-        // A key written twice keeps its last value: the event as it is kept is what the
-        // policies see (a `search` of the first value would judge text no one receives).
-        let normalized = match scanned.has_duplicate_keys {
-            true => match normalize::dedupe_keys(text) {
-                Ok(normalized) => Some(normalized),
-                Err(error) => {
-                    return Parsed::Rejected(
-                        Reject::NotJson,
-                        format!("cannot normalize repeated keys: {error}"),
-                    );
-                }
-            },
-            false => None,
-        };
         let kept = normalized.as_deref().unwrap_or(text);
         let event = Event {
             json: kept,
@@ -315,7 +324,11 @@ impl LineParser {
             }
             let fields: Vec<String> = policy.missing(&values).map(str::to_owned).collect();
             if !fields.is_empty() {
-                return Some(Parsed::Unfit { filter, fields });
+                return Some(Parsed::Unfit {
+                    filter,
+                    fields,
+                    time_unparsed,
+                });
             }
         }
         None
@@ -639,7 +652,8 @@ mod tests {
             parse(r#"{"ts":1763625603,"tenant":"t","actor.id":null,"actor":{"id":"a"}}"#),
             Parsed::Unfit {
                 filter: 1,
-                fields: vec!["actor.id".into()]
+                fields: vec!["actor.id".into()],
+                time_unparsed: false
             },
             "the top level's key first, null as it is"
         );
@@ -652,6 +666,48 @@ mod tests {
             times,
             [(1_763_625_603_000, false), (1_767_225_600_000, false)]
         );
+    }
+
+    /// From a hostile run: a path through a key written twice read the object written
+    /// over, which the event as kept no longer holds.
+    #[test]
+    fn a_path_through_a_repeated_key_reads_the_event_as_kept() {
+        let policy = |text: &str| Arc::new(Policy::parse(text).unwrap());
+        let parser = LineParser::with_filters(
+            vec!["meta.ts".into(), "timestamp".into()],
+            vec![
+                policy("[drop]\nfield = \"actor.id\"\neq = \"admin\""),
+                policy("[require]\nfields = [\"tenant.id\"]"),
+            ],
+            TimeBounds::default(),
+            128,
+        );
+        let mut chunk = ChunkBuilder::default();
+        let now = 1_800_000_000_000;
+        let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, now, &mut chunk);
+        let kept = Parsed::Event {
+            time_unparsed: false,
+        };
+        assert_eq!(
+            parse(r#"{"actor":{"id":"admin"},"actor":"bob","tenant":{"id":"t"}}"#),
+            kept
+        );
+        assert_eq!(
+            parse(
+                r#"{"meta":{"ts":"2020-01-01T00:00:00Z"},"meta":"none","timestamp":"2026-11-20T08:00:00Z","tenant":{"id":"t"}}"#
+            ),
+            kept
+        );
+        assert_eq!(
+            parse(r#"{"tenant":{"id":"t"},"tenant":{}}"#),
+            Parsed::Unfit {
+                filter: 1,
+                fields: vec!["tenant.id".into()],
+                time_unparsed: false
+            }
+        );
+        let times: Vec<i64> = chunk.events.iter().map(|e| e.time_ms).collect();
+        assert_eq!(times, [now, 1_795_161_600_000]);
     }
 
     #[test]

@@ -473,6 +473,9 @@ async fn a_policy_selects_by_time_and_text_and_dead_letters_events_without_a_req
             r#"{{"n":{n},"timestamp":"at noon","path":"/v1/keys"}}"#
         ));
     }
+    // In the window by its ingest time, without a tenant: dead-lettered, and counted.
+    lines.push(r#"{"n":405,"timestamp":"at noon","path":"/v1/admin"}"#.to_owned());
+    unfit.push(405);
     let harness = Harness::new();
     harness.write("data/audit.jsonl", lines.join("\n") + "\n");
     harness.write(
@@ -534,7 +537,7 @@ fields = ["tenant_id"]
         summary_figure(&output, "filtered"),
         (lines.len() - expected.len() - unfit.len()) as u64
     );
-    assert_eq!(summary_figure(&output, "time_unparsed"), 5);
+    assert_eq!(summary_figure(&output, "time_unparsed"), 6);
 
     // A destination's own policy cannot dead-letter: [require] is refused there.
     let own = format!(

@@ -489,7 +489,12 @@ impl Ingest {
                 self.count_time_unparsed(origin, time_unparsed);
             }
             Parsed::Rejected(kind, reason) => self.reject(origin, kind, &reason, line),
-            Parsed::Unfit { filter, fields } => {
+            Parsed::Unfit {
+                filter,
+                fields,
+                time_unparsed,
+            } => {
+                self.count_time_unparsed(origin, time_unparsed);
                 let reason = format!(
                     "filter `{}`: {}",
                     self.parsing.counts[filter].name,
@@ -510,7 +515,8 @@ impl Ingest {
     }
 
     /// Counts an event judged by its ingest time because its time field held no time
-    /// (kept, or dropped by a filter that may have judged that time): the first is said.
+    /// (kept, or dropped or dead-lettered by a filter that may have judged that time):
+    /// the first is said.
     fn count_time_unparsed(&self, origin: Origin<'_>, time_unparsed: bool) {
         if !time_unparsed {
             return;

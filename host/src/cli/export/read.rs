@@ -235,7 +235,7 @@ impl Lines<'_> {
                 }
             }
             Parsed::Rejected(_, reason) => self.reject(&origin, reason, bytes),
-            Parsed::Unfit { filter, fields } => {
+            Parsed::Unfit { filter, fields, .. } => {
                 tally.events.fetch_add(1, Ordering::Relaxed);
                 let reason = format!(
                     "filter `{}`: {}",
