@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::integrity::chain::{GENESIS, Hasher, Stamped, unstamp};
+use crate::integrity::chain::{self, GENESIS, Hasher, Stamped, unstamp};
 use crate::integrity::digest::Body;
 use scan::{Found, Scanner};
 
@@ -415,7 +415,7 @@ fn take(
                     at: at.clone(),
                     seq: found.seq,
                     what: format!(
-                        "a member `{key}` before the chain's, which the event also has: a reader that takes the first would see a value the chain does not cover"
+                        "a member `{key}` before the chain's that names one of the event's fields or the chain's: a reader that takes the first of two would read a value the chain does not cover"
                     ),
                 });
             }
@@ -444,20 +444,33 @@ fn take(
 }
 
 /// A key of `before` (the members a module put ahead of the chain's, such as its
-/// enrichment, with their commas) that the chained event `original` has too.
+/// enrichment, with their commas) that a reader taking the first of two would read
+/// instead of what the chain covers: one of the chain's own, a key the chained event
+/// `original` has, or a dotted key naming a field inside one of its objects
+/// (`"actor.id"` beside `"actor":{"id":...}`: one field to a SIEM that flattens).
 fn shadowed(before: &str, original: &str) -> Option<String> {
     type Keys = HashMap<String, serde::de::IgnoredAny>;
     let before = before.trim_end().strip_suffix(',')?;
     let before: Keys = serde_json::from_str(&format!("{{{before}}}")).ok()?;
+    let chain_members = [STREAM_MEMBER, chain::SEQ_KEY, chain::CHAIN_KEY];
+    if let Some(key) = before
+        .keys()
+        .find(|key| chain_members.contains(&key.as_str()))
+    {
+        return Some(key.clone());
+    }
+    let top = |key: &str| key.split('.').next().unwrap_or(key).to_owned();
     // The event is parsed only when it might have one: a key it has is in its text,
     // quoted, unless written with escapes.
     let written =
-        |key: &String| key.contains(['"', '\\']) || original.contains(&format!("\"{key}\""));
+        |key: &String| key.contains(['"', '\\']) || original.contains(&format!("\"{}", top(key)));
     if !original.contains("\\u") && !before.keys().any(written) {
         return None;
     }
     let original: Keys = serde_json::from_str(original).ok()?;
-    before.into_keys().find(|key| original.contains_key(key))
+    before.into_keys().find(|key| {
+        original.contains_key(key) || (key.contains('.') && original.contains_key(&top(key)))
+    })
 }
 
 const STREAM_MEMBER: &str = "sluice_stream";
@@ -800,9 +813,15 @@ mod tests {
         assert_eq!(
             findings,
             [
-                "seq 2 line 2: a member `n` before the chain's, which the event also has: a reader that takes the first would see a value the chain does not cover"
+                "seq 2 line 2: a member `n` before the chain's that names one of the event's fields or the chain's: a reader that takes the first of two would read a value the chain does not cover"
             ]
         );
+        // A dotted name of a field inside the event, and a member of the chain's own.
+        for ahead in [r#""n.id":"evil""#, r#""sluice_seq":7"#] {
+            let copy = [with_ahead(&events[0], ahead), events[1].clone()];
+            let (findings, _) = findings_of(&copy);
+            assert_eq!(findings.len(), 1, "{ahead}: {findings:?}");
+        }
     }
 
     #[test]

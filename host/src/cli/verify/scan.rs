@@ -8,6 +8,11 @@
 /// stays under about twice it.
 pub const LARGEST_OBJECT: usize = 64 << 20;
 
+/// Objects and arrays nested deeper than this end the reading of an input (Sluice's
+/// events are at most `max_depth`, 128 by default, deep): what is held per level stays
+/// bounded, whatever a few compressed bytes unfold into.
+const DEEPEST: usize = 10_000;
+
 /// What the scan found, with the line (from 1) where it starts.
 #[derive(Debug)]
 pub enum Found<'a> {
@@ -45,6 +50,10 @@ enum Held {
     TooLarge {
         line: usize,
         what: &'static str,
+    },
+    /// Nested past [`DEEPEST`] here: the rest of the input is not read.
+    TooDeep {
+        line: usize,
     },
 }
 
@@ -88,6 +97,8 @@ pub struct Scanner {
     /// A closed string (to the quote at its `end`) not yet followed by a byte other
     /// than whitespace.
     closed: Option<(Str, u64)>,
+    /// Nested past [`DEEPEST`]: nothing more of the input is read.
+    gave_up: bool,
 }
 
 impl Scanner {
@@ -103,12 +114,16 @@ impl Scanner {
             string: None,
             escaped: false,
             closed: None,
+            gave_up: false,
         }
     }
 
     /// Scans the next piece of the input; `found` is called, in input order, with what
     /// is known whole.
     pub fn feed(&mut self, piece: &[u8], found: &mut impl FnMut(Found<'_>)) {
+        if self.gave_up {
+            return;
+        }
         let from = self.base + self.held.len() as u64;
         self.held.extend_from_slice(piece);
         let mut ready = Vec::new();
@@ -122,6 +137,10 @@ impl Scanner {
                 }
             }
             self.step(from + i as u64, piece[i], &mut ready);
+            if self.open.len() > DEEPEST {
+                self.give_up(&mut ready);
+                break;
+            }
             i += 1;
         }
         self.let_go(&mut ready);
@@ -210,6 +229,19 @@ impl Scanner {
             b'}' | b']' => self.close(at, ready),
             _ => {}
         }
+    }
+
+    /// Stops reading an input nested past [`DEEPEST`]: what was found whole is ready,
+    /// and the place said.
+    fn give_up(&mut self, ready: &mut Vec<Held>) {
+        let line = self.lines + 1;
+        while let Some(open) = self.open.pop() {
+            if let Open::Object { inside, .. } = open {
+                self.hand_up(inside, ready);
+            }
+        }
+        ready.push(Held::TooDeep { line });
+        (self.string, self.closed, self.gave_up) = (None, None, true);
     }
 
     /// A string from `string.start` to the quote at `end`, a key when `is_key`.
@@ -353,6 +385,12 @@ impl Scanner {
         };
         for held in ready {
             match held {
+                Held::TooDeep { line } => found(Found::Unreadable {
+                    line,
+                    why: format!(
+                        "nested deeper than {DEEPEST} levels: the rest of this input is not read"
+                    ),
+                }),
                 Held::TooLarge { line, what } => found(Found::Unreadable {
                     line,
                     why: format!(
@@ -509,6 +547,24 @@ mod tests {
                 "unreadable 1 a string larger than 10000 bytes: not read for the events or digests it may hold"
             ]
         );
+    }
+
+    /// From a hostile run: `[` a hundred million times, gzipped to 97 KB, took 4.8 GB.
+    #[test]
+    fn an_input_nested_past_the_deepest_is_read_no_further_and_said() {
+        let event = r#"{"sluice_stream":"s"}"#;
+        let text = format!("{event}\n{}\n{event}", "[".repeat(3 * DEEPEST));
+        let (found, most) = found_in(&text, 4096, LARGEST_OBJECT);
+        assert_eq!(
+            found,
+            [
+                r#"object 1 {"sluice_str"#.to_owned(),
+                format!(
+                    "unreadable 2 nested deeper than {DEEPEST} levels: the rest of this input is not read"
+                )
+            ]
+        );
+        assert!(most < 2 * 4096 + event.len(), "held {most} bytes");
     }
 
     /// From a hostile run: each of these hid an event from verify that a reader of the
