@@ -7,9 +7,11 @@
 //!
 //! Each row: events/s, MiB/s, the CPU seconds and peak RSS of that process (the
 //! receiver, in the bench's own process, is not counted). A row whose receiver did not
-//! count every event is void. `SLUICE_BENCH_PEER=0` skips syslog-ng;
-//! `SLUICE_BENCH_ROUNDS=N` runs the pair N times, alternating; `SLUICE_BENCH_PEER_PARSE=0`
-//! has syslog-ng forward the lines unread (no JSON validation, no event time).
+//! count every event is void. `FLUENT_BIT=PATH` runs Fluent Bit (a `fluent-bit` binary)
+//! as a second peer, after syslog-ng, on the same work. `SLUICE_BENCH_PEER=0` skips the
+//! peers; `SLUICE_BENCH_ROUNDS=N` runs them N times, alternating;
+//! `SLUICE_BENCH_PEER_PARSE=0` has the peers forward the lines unread (no JSON
+//! validation, no event time).
 //! `SLUICE_BENCH_BUFFER=BYTES` sets the destination's `buffer.max_bytes` (16 MiB by default).
 //! `SLUICE_BENCH_WRAP="perf record -o FILE --"` runs sluice under a profiler (its row
 //! then measures the profiler too).
@@ -61,6 +63,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 
+use support::fluent_bit::FluentBit;
 use support::syslog_ng::{self, SyslogNg};
 
 /// What one run is asked to do, from the `SLUICE_BENCH_*` variables.
@@ -141,19 +144,17 @@ impl Bench {
         if !self.peer {
             Some("SLUICE_BENCH_PEER=0")
         } else if self.module != "splunk-hec" {
-            Some("only the HEC row has a syslog-ng configuration")
+            Some("only the HEC row has a peer configuration")
         } else if self.gzip {
-            Some("syslog-ng 3.38's http() does not compress")
+            Some("syslog-ng 3.38's http() does not compress: the peers' rows are uncompressed")
         } else if self.admin {
             Some("the admin listener is Sluice's own: the row compares with the one without it")
         } else if self.destinations > 1 {
-            Some("the syslog-ng configuration has one destination")
+            Some("the peers' configurations have one destination")
         } else if self.arrival != Arrival::Files {
-            Some("syslog-ng reads the files; here the events arrive over the network")
+            Some("the peers read the files; here the events arrive over the network")
         } else if self.spool || self.filter.is_some() || self.outage > 0 {
-            Some(
-                "the spool, filters and outages have no like-for-like syslog-ng configuration here",
-            )
+            Some("the spool, filters and outages have no like-for-like peer configuration here")
         } else {
             None
         }
@@ -246,35 +247,81 @@ async fn main() {
         }
         file.flush().unwrap();
     }
-    let peer = match bench.no_peer() {
-        Some(reason) => Err(reason.to_owned()),
-        None => SyslogNg::unpacked(),
-    };
+    let mut peers = vec![("syslog-ng", SyslogNg::unpacked().map(Peer::SyslogNg))];
+    if let Some(fluent_bit) = FluentBit::named() {
+        peers.push(("fluent-bit", fluent_bit.map(Peer::FluentBit)));
+    }
+    if let Some(reason) = bench.no_peer() {
+        peers.truncate(1);
+        peers[0] = ("peers", Err(reason.to_owned()));
+    }
 
     println!("events     {}", bench.describe());
     println!("input      {:.1} MiB", support::mib(bytes as f64));
-    match &peer {
-        Err(reason) => println!("syslog-ng  not run: {reason}"),
-        Ok(_) if bench.peer_parses => println!("syslog-ng  json-parser, date-parser, http()"),
-        Ok(_) => println!("syslog-ng  http() only: the lines unread (SLUICE_BENCH_PEER_PARSE=0)"),
+    for (name, peer) in &peers {
+        match peer {
+            Err(reason) => println!("{name:<10} not run: {reason}"),
+            Ok(peer) => println!("{name:<10} {}", peer.describe(bench.peer_parses)),
+        }
     }
     for round in 0..bench.rounds {
         let sluice = run_sluice(&bench, &inputs, &dir.path().join(format!("sluice-{round}"))).await;
         sluice.print("sluice", bench.events, bytes);
-        if let Ok(peer) = &peer {
-            let work = dir.path().join(format!("syslog-ng-{round}"));
+        for (name, peer) in &peers {
+            let Ok(peer) = peer else { continue };
+            let work = dir.path().join(format!("{name}-{round}"));
             match run_peer(peer, &bench, &inputs, &work).await {
                 Ok(row) => {
-                    row.print("syslog-ng", bench.events, bytes);
+                    row.print(name, bench.events, bytes);
                     println!(
-                        "ratio      sluice {:.2}x syslog-ng's events/s, {:.2}x its CPU per event",
+                        "ratio      sluice {:.2}x {name}'s events/s, {:.2}x its CPU per event",
                         sluice.events_per_second(bench.events)
                             / row.events_per_second(bench.events),
                         sluice.cpu.as_secs_f64() / row.cpu.as_secs_f64()
                     );
                 }
-                Err(void) => println!("syslog-ng  void: {void}"),
+                Err(void) => println!("{name:<10} void: {void}"),
             }
+        }
+    }
+}
+
+/// A log shipper measured beside sluice, on the same events, doing the same work.
+enum Peer {
+    SyslogNg(SyslogNg),
+    FluentBit(FluentBit),
+}
+
+impl Peer {
+    /// What it does with each event.
+    fn describe(&self, parses: bool) -> &'static str {
+        match (self, parses) {
+            (Peer::SyslogNg(_), true) => "json-parser, date-parser, http()",
+            (Peer::SyslogNg(_), false) => {
+                "http() only: the lines unread (SLUICE_BENCH_PEER_PARSE=0)"
+            }
+            (Peer::FluentBit(_), true) => "tail, the json parser (time_key), the splunk output",
+            (Peer::FluentBit(_), false) => {
+                "tail and the splunk output only: the lines unread (SLUICE_BENCH_PEER_PARSE=0)"
+            }
+        }
+    }
+
+    /// Starts it on `inputs`, to the HEC receiver at `endpoint`, its files in `dir`.
+    fn start(
+        &self,
+        inputs: &[PathBuf],
+        endpoint: &str,
+        parses: bool,
+        dir: &Path,
+    ) -> std::io::Result<std::process::Child> {
+        match self {
+            Peer::SyslogNg(peer) => {
+                let config = dir.join("syslog-ng.conf");
+                std::fs::write(&config, syslog_ng::config(inputs, endpoint, parses))?;
+                peer.spawn(&config, dir)
+            }
+            Peer::FluentBit(peer) => peer.spawn(inputs, endpoint, parses, dir),
         }
     }
 }
@@ -617,11 +664,11 @@ async fn scrape_often(port: u16) {
     }
 }
 
-/// Runs syslog-ng on the inputs to a fresh receiver until the receiver has counted every
+/// Runs a peer on the inputs to a fresh receiver until the receiver has counted every
 /// event (it follows files, so it does not end by itself). Void when the count stops
 /// short for 20 s.
 async fn run_peer(
-    peer: &SyslogNg,
+    peer: &Peer,
     bench: &Bench,
     inputs: &[PathBuf],
     dir: &Path,
@@ -629,17 +676,11 @@ async fn run_peer(
     const STALL: Duration = Duration::from_secs(20);
     std::fs::create_dir_all(dir).unwrap();
     let (endpoint, received, _) = http_receiver(&SPLUNK_HEC, 0, false).await;
-    let config = dir.join("syslog-ng.conf");
-    std::fs::write(
-        &config,
-        syslog_ng::config(inputs, &endpoint, bench.peer_parses),
-    )
-    .unwrap();
     let receiver_before = support::usage(libc::RUSAGE_SELF).cpu;
     let start = Instant::now();
     let child = peer
-        .spawn(&config, dir)
-        .map_err(|e| format!("syslog-ng does not start: {e}"))?;
+        .start(inputs, &endpoint, bench.peer_parses, dir)
+        .map_err(|e| format!("does not start: {e}"))?;
     let (mut counted, mut progress) = (0, Instant::now());
     while counted < bench.events as u64 && progress.elapsed() < STALL {
         tokio::time::sleep(Duration::from_millis(10)).await;

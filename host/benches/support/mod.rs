@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod fluent_bit;
 pub mod syslog_ng;
 
 /// An audit event of about 400 bytes, shaped like the proxy and agent samples.
