@@ -23,10 +23,11 @@ pub enum Found<'a> {
         member: usize,
         key: &'static str,
     },
-    /// A string value (its quotes included) outside any such object whose content is
-    /// such an object as text.
+    /// A string value (its quotes included) outside any such object that may hold one
+    /// as text (it has a `{`).
     Text { text: &'a [u8], line: usize },
-    /// An object with one of the keys that cannot be read whole.
+    /// What may be or hold such an object and cannot be read, and why: an object cut,
+    /// or too large, a string too large, nesting too deep.
     Unreadable { line: usize, why: String },
 }
 
