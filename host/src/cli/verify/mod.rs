@@ -1,7 +1,9 @@
 //! `sluice verify`: checks the chains and digests of `[integrity]` in a copy of the
 //! events (a SIEM's export, captured requests, an export file), whatever wraps them:
-//! every JSON object in the input that starts `{"sluice_stream":` is a chained event,
-//! every one that starts `{"sluice_digest":` a digest. Reports, per stream, each event
+//! every JSON object in the input (or in a string of it, as text) with a
+//! `sluice_stream` member of its own is a chained event, every one with a
+//! `sluice_digest` member a digest ([`scan`] finds them, reading the input in pieces).
+//! Reports, per stream, each event
 //! missing (a gap), out of order, altered or inserted, a cut tail, and a digest whose
 //! signature or chain does not hold; an event found twice with the same bytes is a
 //! redelivery, not tampering.
@@ -60,7 +62,7 @@ struct Digest {
 }
 
 /// One stream as the copy has it, checked as its events are found, so that what is
-/// held is about 150 bytes per event, whatever their size.
+/// held is about 250 bytes per event, whatever their size.
 #[derive(Default)]
 struct StreamCopy {
     /// By seq.
