@@ -30,6 +30,8 @@ pub fn field(json: &str, path: &str) -> Option<serde_json::Value> {
 pub fn field_text<'a>(json: &'a str, path: &str) -> Option<&'a str> {
     let raw = match member(json, path) {
         Some(raw) => raw,
+        // An undotted path is one key: looked for already.
+        None if !path.contains('.') => return None,
         None => path
             .split('.')
             .try_fold(None::<&RawValue>, |inner, part| {
