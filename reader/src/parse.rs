@@ -378,17 +378,26 @@ impl LineParser {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_filter_decides_on_the_fields_it_names_before_the_event_is_kept() {
-        let policy = Policy::parse(
-            "[keep]\nall = [{ field = \"sanitized_count\", gte = 1 }, { field = \"req.host\", eq = \"a.example\" }]\n",
-        )
-        .unwrap();
-        let parser = LineParser::with_filters(
-            vec!["ts".into()],
-            vec![Arc::new(policy)],
+    /// A parser of `time_fields` that applies the policies written `policies`, in order.
+    fn filtering(time_fields: &[&str], policies: &[&str]) -> LineParser {
+        LineParser::with_filters(
+            time_fields.iter().map(|&field| field.to_owned()).collect(),
+            policies
+                .iter()
+                .map(|text| Arc::new(Policy::parse(text).unwrap()))
+                .collect(),
             TimeBounds::default(),
             128,
+        )
+    }
+
+    #[test]
+    fn a_filter_decides_on_the_fields_it_names_before_the_event_is_kept() {
+        let parser = filtering(
+            &["ts"],
+            &[
+                "[keep]\nall = [{ field = \"sanitized_count\", gte = 1 }, { field = \"req.host\", eq = \"a.example\" }]\n",
+            ],
         );
         let mut chunk = ChunkBuilder::default();
         let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, 1_000, &mut chunk);
@@ -431,13 +440,7 @@ mod tests {
     /// last.
     #[test]
     fn search_sees_the_event_as_it_is_kept_when_a_key_repeats() {
-        let policy = Policy::parse("drop = { search = \"healthcheck\" }").unwrap();
-        let parser = LineParser::with_filters(
-            Vec::new(),
-            vec![Arc::new(policy)],
-            TimeBounds::default(),
-            128,
-        );
+        let parser = filtering(&[], &["drop = { search = \"healthcheck\" }"]);
         let mut chunk = ChunkBuilder::default();
         let mut parse = |line: &str| parser.parse(line.as_bytes(), 0, 1_000, &mut chunk);
         assert!(matches!(
@@ -604,16 +607,13 @@ mod tests {
     /// one field the first saw it missing.
     #[test]
     fn a_field_named_by_the_time_fields_and_by_policies_is_read_for_each() {
-        let policy = |text: &str| Arc::new(Policy::parse(text).unwrap());
-        let parser = LineParser::with_filters(
-            vec!["ts".into(), "event.created".into(), "ts".into()],
-            vec![
-                policy("[drop]\nfield = \"ts\"\nlt = 3"),
-                policy("[require]\nfields = [\"tenant\", \"actor.id\"]"),
-                policy("[keep]\nfield = \"tenant\"\nne = \"other\""),
+        let parser = filtering(
+            &["ts", "event.created", "ts"],
+            &[
+                "[drop]\nfield = \"ts\"\nlt = 3",
+                "[require]\nfields = [\"tenant\", \"actor.id\"]",
+                "[keep]\nfield = \"tenant\"\nne = \"other\"",
             ],
-            TimeBounds::default(),
-            128,
         );
         let mut chunk = ChunkBuilder::default();
         let now = 1_800_000_000_000;
@@ -672,15 +672,12 @@ mod tests {
     /// over, which the event as kept no longer holds.
     #[test]
     fn a_path_through_a_repeated_key_reads_the_event_as_kept() {
-        let policy = |text: &str| Arc::new(Policy::parse(text).unwrap());
-        let parser = LineParser::with_filters(
-            vec!["meta.ts".into(), "timestamp".into()],
-            vec![
-                policy("[drop]\nfield = \"actor.id\"\neq = \"admin\""),
-                policy("[require]\nfields = [\"tenant.id\"]"),
+        let parser = filtering(
+            &["meta.ts", "timestamp"],
+            &[
+                "[drop]\nfield = \"actor.id\"\neq = \"admin\"",
+                "[require]\nfields = [\"tenant.id\"]",
             ],
-            TimeBounds::default(),
-            128,
         );
         let mut chunk = ChunkBuilder::default();
         let now = 1_800_000_000_000;
