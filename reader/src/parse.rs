@@ -176,11 +176,11 @@ impl LineParser {
         bounds: TimeBounds,
         max_depth: u32,
     ) -> Self {
+        // A time field named twice is captured once (`Wanted::slot`); its second place in
+        // the order never decides.
         let mut wanted = Wanted::default();
-        let mut named = std::collections::HashSet::new();
         let time_fields = time_fields
             .into_iter()
-            .filter(|field| named.insert(field.clone()))
             .map(|field| {
                 let path: Vec<String> = field.split('.').map(str::to_owned).collect();
                 FieldSlots::of(&path, &mut wanted)
