@@ -261,11 +261,11 @@ impl Scanner {
             });
             if !is_key && !in_one {
                 let what = "a string";
-                self.hold(
-                    Held::TooLarge {
+                self.hand_up(
+                    [Held::TooLarge {
                         line: string.line,
                         what,
-                    },
+                    }],
                     ready,
                 );
             }
@@ -296,7 +296,7 @@ impl Scanner {
                 end: end + 1,
                 line: string.line,
             };
-            self.hold(held, ready);
+            self.hand_up([held], ready);
         }
     }
 
@@ -314,14 +314,14 @@ impl Scanner {
         };
         match (member, held) {
             (None, _) => self.hand_up(inside, ready),
-            (Some((member, key)), true) => self.hold(
-                Held::Object {
+            (Some((member, key)), true) => self.hand_up(
+                [Held::Object {
                     start,
                     end: at + 1,
                     line,
                     member,
                     key,
-                },
+                }],
                 ready,
             ),
             // Let go of when it grew too large: what was found inside was handed up
@@ -335,11 +335,7 @@ impl Scanner {
 
     /// Keeps `found` with the innermost object held around it, which may yet turn out
     /// to be an event; ready when there is none.
-    fn hold(&mut self, found: Held, ready: &mut Vec<Held>) {
-        self.hand_up(vec![found], ready);
-    }
-
-    fn hand_up(&mut self, found: Vec<Held>, ready: &mut Vec<Held>) {
+    fn hand_up(&mut self, found: impl IntoIterator<Item = Held>, ready: &mut Vec<Held>) {
         let around = self.open.iter_mut().rev().find_map(|open| match open {
             Open::Object {
                 held: true, inside, ..
